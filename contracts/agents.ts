@@ -1,0 +1,110 @@
+import { z } from 'zod';
+import { Guardrails, SearchSpace } from './campaign';
+import { Hypothesis } from './experiment';
+import { FailureClass, FailureReport } from './metrics';
+import { ModelConfig, ModelFamily } from './model';
+
+/** A compact view of one experiment, what sub-agents see (never the model or the data). */
+export const ExperimentSummary = z.object({
+  experimentId: z.string(),
+  phase: z.string(),
+  family: ModelFamily,
+  config: ModelConfig,
+  status: z.enum(['succeeded', 'failed']),
+  ne: z.number().optional(),
+  neStdErr: z.number().optional(),
+  auc: z.number().optional(),
+  calibration: z.number().optional(),
+  relativeNeChange: z.number().optional(),
+  failureClass: FailureClass.optional(),
+  hypothesis: Hypothesis.optional(),
+  trainSeconds: z.number().optional(),
+  modelBytes: z.number().optional(),
+});
+export type ExperimentSummary = z.infer<typeof ExperimentSummary>;
+
+/** Interaction signal between two categorical fields, measured on residuals of the current best model. */
+export const FieldPairSignal = z.object({ fields: z.tuple([z.string(), z.string()]), strength: z.number() });
+export type FieldPairSignal = z.infer<typeof FieldPairSignal>;
+
+/** A past experiment from the insights database (any campaign). */
+export const Insight = z.object({
+  experimentId: z.string(),
+  campaignId: z.string().optional(),
+  dataFingerprint: z.string(),
+  /** 1 = same data, lower = less similar. */
+  similarity: z.number(),
+  config: ModelConfig,
+  technique: z.string().optional(),
+  outcome: z.enum(['won', 'lost', 'neutral', 'failed']),
+  relativeNeChange: z.number().optional(),
+});
+export type Insight = z.infer<typeof Insight>;
+
+export const DesignRequest = z.object({
+  campaignId: z.string(),
+  phase: z.enum(['validation', 'combination', 'exploitation']),
+  /** How many hypotheses to propose. */
+  count: z.number().int().min(1).max(32),
+  dataFingerprint: z.string(),
+  baseline: ExperimentSummary,
+  history: z.array(ExperimentSummary),
+  insights: z.array(Insight).default([]),
+  fieldPairSignal: z.array(FieldPairSignal).default([]),
+  searchSpace: SearchSpace,
+  seed: z.number().int(),
+});
+export type DesignRequest = z.infer<typeof DesignRequest>;
+
+export const ProposedExperiment = z.object({ hypothesis: Hypothesis, model: ModelConfig });
+export type ProposedExperiment = z.infer<typeof ProposedExperiment>;
+
+export const DesignResponse = z.object({
+  proposals: z.array(ProposedExperiment),
+  source: z.enum(['llm', 'heuristic', 'random']),
+  /** Why the LLM answer was not used, when it wasn't. */
+  fallbackReason: z.string().optional(),
+});
+export type DesignResponse = z.infer<typeof DesignResponse>;
+
+export const TriageRequest = z.object({
+  experimentId: z.string(),
+  config: ModelConfig,
+  failure: FailureReport,
+  attempt: z.number().int(),
+});
+export type TriageRequest = z.infer<typeof TriageRequest>;
+
+export const TriageResponse = z.object({
+  failureClass: FailureClass,
+  diagnosis: z.string().max(1000),
+  fix: z.string().max(1000),
+  source: z.enum(['llm', 'heuristic']),
+  fallbackReason: z.string().optional(),
+});
+export type TriageResponse = z.infer<typeof TriageResponse>;
+
+export const CandidateView = ExperimentSummary.extend({
+  /** Guardrail breaches computed by the workflow (authoritative; the evaluator cannot clear them). */
+  guardrailViolations: z.array(z.string()),
+});
+export type CandidateView = z.infer<typeof CandidateView>;
+
+export const EvaluateRequest = z.object({
+  campaignId: z.string(),
+  baseline: ExperimentSummary,
+  candidates: z.array(CandidateView),
+  guardrails: Guardrails,
+  oracleNe: z.number().optional(),
+});
+export type EvaluateRequest = z.infer<typeof EvaluateRequest>;
+
+export const EvaluateResponse = z.object({
+  /** Candidate ids best first (only those without guardrail violations are eligible to be recommended). */
+  ranking: z.array(z.object({ experimentId: z.string(), significant: z.boolean(), note: z.string().max(500) })),
+  recommended: z.string().nullable(),
+  rationale: z.string().max(4000),
+  source: z.enum(['llm', 'heuristic']),
+  fallbackReason: z.string().optional(),
+});
+export type EvaluateResponse = z.infer<typeof EvaluateResponse>;

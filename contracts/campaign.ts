@@ -1,0 +1,138 @@
+import { z } from 'zod';
+import { DataConfig, FieldName } from './data';
+import { ModelConfig, ModelFamily } from './model';
+import { ExperimentResult, SafeId } from './experiment';
+import { Metrics } from './metrics';
+import { PHASES, REVIEW_STATES } from './names';
+
+export const Budget = z
+  .object({
+    /** Maximum experiments, the baseline included. */
+    experiments: z.number().int().min(1).max(500).default(12),
+    /** Maximum total training seconds over all experiments. */
+    trainSeconds: z.number().positive().optional(),
+    /** Child experiments running at once. */
+    parallel: z.number().int().min(1).max(64).default(2),
+    /** Stop as soon as a candidate reaches this test NE. */
+    targetNe: z.number().positive().optional(),
+    /** Stop when a whole phase improves the best NE by less than this relative amount. */
+    stallGain: z.number().min(0).max(0.5).default(0.001),
+  })
+  .strict();
+export type Budget = z.infer<typeof Budget>;
+
+/** Business constraints. A candidate that breaks one is never recommended; no LLM can change them. */
+export const Guardrails = z
+  .object({
+    /** Minimum relative NE gain vs baseline, e.g. 0.005 = NE at least 0.5% lower. */
+    minRelativeNeGain: z.number().min(0).max(1).optional(),
+    /** Allowed calibration (predicted / observed clicks). */
+    calibrationBand: z
+      .tuple([z.number().positive(), z.number().positive()])
+      .refine(([lo, hi]) => lo < hi, { message: 'calibrationBand must be [low, high] with low < high' })
+      .optional(),
+    /** Maximum relative NE regression of any reported segment vs the baseline's same segment. */
+    maxSegmentNeRegression: z.number().min(0).max(10).optional(),
+    maxModelBytes: z.number().int().positive().optional(),
+    maxTrainSeconds: z.number().positive().optional(),
+  })
+  .strict();
+export type Guardrails = z.infer<typeof Guardrails>;
+
+/** The space the planner (and any LLM) may search; LLM answers are clamped into it. */
+export const SearchSpace = z
+  .object({
+    families: z.array(ModelFamily).min(1).default(['lr', 'fm', 'dcn']),
+    learningRate: z
+      .object({ lr: z.tuple([z.number(), z.number()]), fm: z.tuple([z.number(), z.number()]), dcn: z.tuple([z.number(), z.number()]) })
+      .default({ lr: [0.01, 1], fm: [0.005, 0.5], dcn: [0.0003, 0.03] }),
+    hashBits: z.tuple([z.number().int().min(8), z.number().int().max(24)]).default([14, 20]),
+    embeddingDim: z.tuple([z.number().int().min(1), z.number().int().max(64)]).default([2, 32]),
+    epochs: z.tuple([z.number().int().min(1), z.number().int().max(50)]).default([1, 8]),
+    maxCrosses: z.number().int().min(0).max(32).default(8),
+  })
+  .strict();
+export type SearchSpace = z.infer<typeof SearchSpace>;
+
+export const CampaignInput = z
+  .object({
+    campaignId: SafeId.optional(),
+    objective: z.string().max(500).default('Lower NE on the test set'),
+    data: DataConfig,
+    /** The baseline model the campaign measures against (default: hashed LR). */
+    baseline: ModelConfig.prefault({ family: 'lr' }),
+    budget: Budget.prefault({}),
+    strategy: z.enum(['agent', 'random']).default('agent'),
+    /** Which sub-agents to use: `auto` = LLM when OPENAI_API_KEY/OPENAI_BASE_URL are set on the worker, else heuristic. */
+    agents: z.enum(['auto', 'heuristic', 'llm']).default('auto'),
+    approvers: z.array(z.string().min(1).max(100)).min(1, 'name at least one approver'),
+    guardrails: Guardrails.prefault({}),
+    review: z
+      .object({
+        timeoutSeconds: z.number().positive().optional(),
+        /** `remind` records a reminder event and keeps waiting; `expire` ends the campaign as rejected. Never approves. */
+        onTimeout: z.enum(['remind', 'expire']).default('remind'),
+      })
+      .strict()
+      .prefault({}),
+    searchSpace: SearchSpace.prefault({}),
+    segmentField: FieldName.default('C1'),
+    seed: z.number().int().min(0).default(1),
+  })
+  .strict();
+export type CampaignInput = z.infer<typeof CampaignInput>;
+export type CampaignInputRaw = z.input<typeof CampaignInput>;
+
+export const Decision = z.object({
+  kind: z.enum(['approve', 'reject', 'override', 'abort', 'reminder', 'expired']),
+  by: z.string(),
+  at: z.string(),
+  note: z.string().optional(),
+  via: z.enum(['update', 'signal', 'timer']),
+});
+export type Decision = z.infer<typeof Decision>;
+
+export const Recommendation = z.object({
+  experimentId: z.string(),
+  artifact: z.string().optional(),
+  metrics: Metrics,
+  relativeNeChange: z.number().optional(),
+  rationale: z.string(),
+  source: z.enum(['llm', 'heuristic']),
+});
+export type Recommendation = z.infer<typeof Recommendation>;
+
+export const GuardrailBreach = z.object({ experimentId: z.string(), constraint: z.string(), detail: z.string() });
+export type GuardrailBreach = z.infer<typeof GuardrailBreach>;
+
+export const StopReason = z.enum(['budget-experiments', 'budget-train-seconds', 'target-reached', 'stalled', 'plan-complete', 'aborted']);
+export type StopReason = z.infer<typeof StopReason>;
+
+export const CampaignStatus = z.object({
+  campaignId: z.string(),
+  phase: z.enum(PHASES),
+  reviewState: z.enum(REVIEW_STATES),
+  paused: z.boolean(),
+  strategy: z.enum(['agent', 'random']),
+  experiments: z.array(ExperimentResult),
+  running: z.array(z.string()),
+  baselineId: z.string().optional(),
+  best: z.object({ experimentId: z.string(), ne: z.number(), relativeNeChange: z.number().optional() }).nullable(),
+  recommendation: Recommendation.nullable(),
+  guardrailBreaches: z.array(GuardrailBreach),
+  decisions: z.array(Decision),
+  stopReason: StopReason.optional(),
+  budgetUsed: z.object({ experiments: z.number().int(), trainSeconds: z.number() }),
+  oracleNe: z.number().optional(),
+});
+export type CampaignStatus = z.infer<typeof CampaignStatus>;
+
+/** Payloads of the sign-off messages (updates and signals share them). */
+export const ApproveRequest = z.object({ by: z.string().min(1).max(100), note: z.string().max(2000).optional() }).strict();
+export const RejectRequest = z.object({ by: z.string().min(1).max(100), reason: z.string().min(1, 'a rejection needs a reason').max(2000) }).strict();
+export const OverrideRequest = z.object({ by: z.string().min(1).max(100), reason: z.string().min(1, 'an override needs a reason').max(2000) }).strict();
+export const AbortRequest = z.object({ by: z.string().min(1).max(100), reason: z.string().max(2000).optional() }).strict();
+export type ApproveRequest = z.infer<typeof ApproveRequest>;
+export type RejectRequest = z.infer<typeof RejectRequest>;
+export type OverrideRequest = z.infer<typeof OverrideRequest>;
+export type AbortRequest = z.infer<typeof AbortRequest>;

@@ -1,0 +1,68 @@
+import { z } from 'zod';
+
+/** Criteo layout: label, 13 integer ("dense") features I1..I13, 26 hashed categorical features C1..C26. */
+export const DENSE_FIELDS = Array.from({ length: 13 }, (_, i) => `I${i + 1}`);
+export const CATEGORICAL_FIELDS = Array.from({ length: 26 }, (_, i) => `C${i + 1}`);
+export const FIELD_NAMES = [...DENSE_FIELDS, ...CATEGORICAL_FIELDS];
+export const FieldName = z.enum(FIELD_NAMES as [string, ...string[]]);
+
+/**
+ * A path given in a config. Relative paths resolve against the working directory of the process that reads them
+ * (the worker); `..` segments are refused so a config can't reach outside the tree it names.
+ */
+export const DataPath = z
+  .string()
+  .min(1, 'expected a file path')
+  .max(4096)
+  .refine((p) => !p.split(/[\\/]/).includes('..'), { message: 'path must not contain ".." segments' })
+  .refine((p) => !p.includes('\0'), { message: 'path must not contain NUL bytes' });
+
+export const CriteoData = z
+  .object({
+    format: z.literal('criteo-tsv'),
+    train: DataPath,
+    test: DataPath,
+    validation: DataPath.optional(),
+    /** When no validation file is given, the last `validationFraction` of train (by position) validates. */
+    validationFraction: z.number().min(0).max(0.5).default(0.1),
+    /** Above this share of malformed rows the job fails as bad data. */
+    maxBadRowFraction: z.number().min(0).max(1).default(0.01),
+    /** Optional cap on rows read from train (useful for quick experiments on big files). */
+    maxTrainRows: z.number().int().positive().optional(),
+  })
+  .strict();
+export type CriteoData = z.infer<typeof CriteoData>;
+
+/** Options of the planted-truth generator: every option optional, deterministic by seed. */
+export const PlantedOptions = z
+  .object({
+    seed: z.number().int().min(0).default(7),
+    trainRows: z.number().int().min(100).max(5_000_000).default(60_000),
+    validationRows: z.number().int().min(100).max(1_000_000).default(10_000),
+    testRows: z.number().int().min(100).max(1_000_000).default(20_000),
+    /** How many of C1..C26 carry values (the rest are empty). */
+    categoricalFields: z.number().int().min(2).max(26).default(8),
+    /** How many of I1..I13 carry values. */
+    denseFields: z.number().int().min(0).max(13).default(4),
+    cardinality: z.number().int().min(2).max(1_000_000).default(200),
+    /** Zipf exponent of categorical value frequencies (0 = uniform). */
+    zipf: z.number().min(0).max(3).default(1.1),
+    /** Number of planted pairwise interactions between categorical fields, or explicit pairs. */
+    crosses: z.union([z.number().int().min(0).max(10), z.array(z.tuple([z.string(), z.string()])).max(10)]).default(2),
+    crossStrength: z.number().min(0).max(5).default(1.5),
+    /** Strength of non-linear effects of dense features (0 = linear). */
+    denseNonlinearity: z.number().min(0).max(5).default(1),
+    missingRate: z.number().min(0).max(0.9).default(0.05),
+    /** Shift of the test distribution relative to train (0 = none). */
+    drift: z.number().min(0).max(1).default(0),
+    baseCtr: z.number().gt(0).lt(0.5).default(0.1),
+  })
+  .strict();
+export type PlantedOptions = z.infer<typeof PlantedOptions>;
+
+export const PlantedData = z.object({ planted: PlantedOptions.prefault({}) }).strict();
+export type PlantedData = z.infer<typeof PlantedData>;
+
+export const DataConfig = z.union([CriteoData, PlantedData]);
+export type DataConfig = z.infer<typeof DataConfig>;
+export type DataConfigInput = z.input<typeof DataConfig>;

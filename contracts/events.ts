@@ -1,0 +1,33 @@
+import { z } from 'zod';
+import { EVENT_SCHEMA_VERSION } from './names';
+import { FailureClass, Metrics, TrainingProgress } from './metrics';
+
+/**
+ * The campaign event log: one JSON object per line in RANKWRIGHT_HOME/events/<campaignId>.jsonl.
+ * Every event carries the schema version `v`, an ISO timestamp, the campaign and a unique `eventId`
+ * (writes are idempotent by eventId, so a retried activity never logs twice).
+ */
+const base = {
+  v: z.literal(EVENT_SCHEMA_VERSION),
+  eventId: z.string(),
+  ts: z.string(),
+  campaignId: z.string(),
+};
+
+export const CampaignEvent = z.discriminatedUnion('type', [
+  z.object({ ...base, type: z.literal('campaign.started'), strategy: z.string(), objective: z.string() }),
+  z.object({ ...base, type: z.literal('campaign.phase'), phase: z.string(), note: z.string().optional() }),
+  z.object({ ...base, type: z.literal('campaign.finished'), reviewState: z.string(), stopReason: z.string().optional() }),
+  z.object({ ...base, type: z.literal('experiment.started'), experimentId: z.string(), family: z.string(), title: z.string().optional() }),
+  z.object({ ...base, type: z.literal('experiment.progress'), experimentId: z.string(), progress: TrainingProgress }),
+  z.object({ ...base, type: z.literal('experiment.finished'), experimentId: z.string(), metrics: Metrics, relativeNeChange: z.number().optional() }),
+  z.object({ ...base, type: z.literal('experiment.failed'), experimentId: z.string(), failureClass: FailureClass, message: z.string() }),
+  z.object({ ...base, type: z.literal('triage'), experimentId: z.string(), failureClass: FailureClass, diagnosis: z.string(), fix: z.string(), source: z.string() }),
+  z.object({ ...base, type: z.literal('guardrail'), experimentId: z.string(), constraint: z.string(), detail: z.string() }),
+  z.object({ ...base, type: z.literal('recommendation'), experimentId: z.string().nullable(), rationale: z.string() }),
+  z.object({ ...base, type: z.literal('decision'), kind: z.string(), by: z.string(), note: z.string().optional(), via: z.string(), accepted: z.boolean() }),
+]);
+export type CampaignEvent = z.infer<typeof CampaignEvent>;
+export type CampaignEventType = CampaignEvent['type'];
+/** What a writer provides; the store adds v, ts when missing. */
+export type NewCampaignEvent = CampaignEvent extends infer E ? (E extends CampaignEvent ? Omit<E, 'v' | 'ts'> & { ts?: string } : never) : never;

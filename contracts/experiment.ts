@@ -1,0 +1,74 @@
+import { z } from 'zod';
+import { DataConfig, FieldName } from './data';
+import { ModelConfig } from './model';
+import { FailureClass, FailureReport, Metrics } from './metrics';
+
+/** A workflow/experiment/campaign id: safe as a file name and a URL segment. */
+export const SafeId = z
+  .string()
+  .min(1)
+  .max(200)
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._:-]*$/, 'expected letters, digits, ".", "_", ":" or "-" (no slashes)');
+
+/** One idea to test, as proposed by the hypothesis designer (LLM or heuristic) or by random search. */
+export const Hypothesis = z.object({
+  title: z.string().min(1).max(200),
+  /** Id of the technique-library entry this applies (e.g. "feature-cross", "family-fm"). */
+  technique: z.string().min(1).max(80),
+  rationale: z.string().min(1).max(600),
+  expectedEffect: z.string().min(1).max(300),
+  /** Experiment ids this one builds on (lineage). */
+  parents: z.array(z.string()).max(20).default([]),
+});
+export type Hypothesis = z.infer<typeof Hypothesis>;
+
+export const ExperimentInput = z
+  .object({
+    experimentId: SafeId,
+    campaignId: SafeId.optional(),
+    phase: z.string().max(40).default('adhoc'),
+    data: DataConfig,
+    model: ModelConfig,
+    hypothesis: Hypothesis.optional(),
+    /** NE of the campaign baseline, to report the relative NE change. */
+    baselineNe: z.number().optional(),
+    /** Field whose values define segments for per-segment NE. */
+    segmentField: FieldName.default('C1'),
+    /** Attempts for classified, retryable failures (diverged / resource), including the first. */
+    maxAttempts: z.number().int().min(1).max(5).default(3),
+  })
+  .strict();
+export type ExperimentInput = z.infer<typeof ExperimentInput>;
+export type ExperimentInputRaw = z.input<typeof ExperimentInput>;
+
+/** The outcome of one training attempt, kept on the experiment for lineage and triage. */
+export const Attempt = z.object({
+  config: ModelConfig,
+  failure: FailureReport.optional(),
+  triage: z
+    .object({ failureClass: FailureClass, diagnosis: z.string(), fix: z.string(), source: z.enum(['llm', 'heuristic']) })
+    .optional(),
+});
+export type Attempt = z.infer<typeof Attempt>;
+
+export const ExperimentResult = z.object({
+  experimentId: z.string(),
+  campaignId: z.string().optional(),
+  phase: z.string(),
+  status: z.enum(['succeeded', 'failed']),
+  /** The config of the last attempt (after any retry-policy change). */
+  config: ModelConfig,
+  hypothesis: Hypothesis.optional(),
+  dataFingerprint: z.string().optional(),
+  artifact: z.string().optional(),
+  metrics: Metrics.optional(),
+  validationNe: z.number().optional(),
+  /** Standard error of the test NE (for significance checks). */
+  neStdErr: z.number().optional(),
+  relativeNeChange: z.number().optional(),
+  trainSeconds: z.number(),
+  modelBytes: z.number().int(),
+  attempts: z.array(Attempt),
+  failure: z.object({ failureClass: FailureClass, message: z.string(), fix: z.string() }).optional(),
+});
+export type ExperimentResult = z.infer<typeof ExperimentResult>;

@@ -60,7 +60,7 @@ export const PlantedOptions = z
   .strict();
 export type PlantedOptions = z.infer<typeof PlantedOptions>;
 
-export const PlantedData = z.object({ planted: PlantedOptions.prefault({}) }).strict();
+export const PlantedData = z.object({ planted: PlantedOptions }).strict();
 export type PlantedData = z.infer<typeof PlantedData>;
 
 export const DataConfig = z.union([CriteoData, PlantedData]);

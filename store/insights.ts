@@ -1,0 +1,440 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import Database from 'better-sqlite3';
+import { ExperimentResult, FailureClass, Insight, ModelConfig, type DataConfig } from '../contracts';
+import { rankwrightHome } from './home';
+
+/**
+ * The insights database: every experiment of every campaign, so the hypothesis designer can start from what
+ * already won or lost (on the same data first, then on similar data) and the planner never pays twice for a
+ * config that is already known.
+ *
+ * Two worker processes may record at the same time: the file runs in WAL mode (readers never block the writer)
+ * and every connection waits (busy_timeout) instead of failing with SQLITE_BUSY when another one holds the lock.
+ */
+
+export type ExperimentOutcome = Insight['outcome'];
+
+/** What we know about a data set without reading it, used to rank insights from *other* data by similarity. */
+export interface DataTraits {
+  kind: 'planted' | 'criteo-tsv' | string;
+  categoricalFields?: number;
+  denseFields?: number;
+  cardinality?: number;
+  /** Background click-through rate. */
+  ctr?: number;
+}
+
+/** An experiment as the insights database records it: the result plus the data it ran on. */
+export type RecordedExperiment = ExperimentResult & {
+  dataFingerprint: string;
+  dataTraits?: DataTraits;
+  /** ISO time; defaults to now. A re-record of the same experiment keeps the first time. */
+  recordedAt?: string;
+};
+
+/** One row of the database, in the words of the domain. */
+export interface ExperimentRow {
+  experimentId: string;
+  campaignId?: string;
+  phase: string;
+  dataFingerprint: string;
+  family: ModelConfig['family'];
+  config: ModelConfig;
+  canonicalKey: string;
+  technique?: string;
+  hypothesisTitle?: string;
+  hypothesisRationale?: string;
+  parents: string[];
+  status: ExperimentResult['status'];
+  metrics?: ExperimentResult['metrics'];
+  neStdErr?: number;
+  relativeNeChange?: number;
+  outcome: ExperimentOutcome;
+  failureClass?: FailureClass;
+  failureFix?: string;
+  trainSeconds: number;
+  modelBytes: number;
+  artifact?: string;
+  recordedAt: string;
+}
+
+export interface TechniqueSummary {
+  family: string;
+  technique: string | null;
+  experiments: number;
+  won: number;
+  lost: number;
+  neutral: number;
+  failed: number;
+  /** Most negative (best) relative NE change seen for this family/technique. */
+  bestRelativeNeChange: number | null;
+}
+
+export interface FindInsightsQuery {
+  dataFingerprint: string;
+  /** Traits of the campaign's data; without them only insights from the same data are returned. */
+  dataTraits?: DataTraits;
+  limit?: number;
+  /** Insights below this similarity are left out (default 0.2). */
+  minSimilarity?: number;
+}
+
+/** Keys that change neither what a model learns in expectation nor what it is: left out of the "already known" key. */
+const NON_DEFINING_KEYS = new Set(['seed', 'checkpointEvery']);
+
+/**
+ * The identity of a config for "was this already tried?": defaults filled in (so `{family:'lr'}` equals the same
+ * config spelled out), seed and checkpoint cadence dropped, crosses treated as a set of unordered pairs, keys sorted.
+ */
+export function canonicalConfigKey(config: unknown): string {
+  const parsed = ModelConfig.safeParse(config);
+  const full: Record<string, unknown> = { ...((parsed.success ? parsed.data : config) as Record<string, unknown>) };
+  for (const key of NON_DEFINING_KEYS) delete full[key];
+  if (Array.isArray(full.crosses)) {
+    full.crosses = (full.crosses as unknown[])
+      .map((pair) => (Array.isArray(pair) ? [...pair].map(String).sort() : pair))
+      .sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b)));
+  }
+  return JSON.stringify(sortKeys(full));
+}
+
+function sortKeys(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(sortKeys);
+  if (value && typeof value === 'object') {
+    return Object.fromEntries(
+      Object.keys(value as object)
+        .sort()
+        .map((k) => [k, sortKeys((value as Record<string, unknown>)[k])]),
+    );
+  }
+  return value;
+}
+
+/**
+ * Won / lost when the NE moved by more than two standard errors of the test NE against the baseline; neutral
+ * inside that band or when no standard error is known (an unmeasured change is not evidence); failed when training failed.
+ */
+export function experimentOutcome(result: Pick<ExperimentResult, 'status' | 'metrics' | 'relativeNeChange' | 'neStdErr'>): ExperimentOutcome {
+  if (result.status === 'failed') return 'failed';
+  const r = result.relativeNeChange;
+  const ne = result.metrics?.ne;
+  const se = result.neStdErr;
+  if (r === undefined || ne === undefined || se === undefined || !Number.isFinite(r) || r <= -1) return 'neutral';
+  // relativeNeChange = (ne − baselineNe) / baselineNe, so the absolute NE delta is ne · r / (1 + r).
+  const delta = (ne * r) / (1 + r);
+  if (delta < -2 * se) return 'won';
+  if (delta > 2 * se) return 'lost';
+  return 'neutral';
+}
+
+/** Failures that say nothing about the config (the machine failed, not the idea): such a config is not "known". */
+const TRANSIENT_FAILURES: FailureClass[] = ['infrastructure', 'resource'];
+
+/** The traits the planner can read from a data config without touching the data. */
+export function dataTraitsOf(data: DataConfig, ctr?: number): DataTraits {
+  if ('planted' in data) {
+    const p = data.planted;
+    return { kind: 'planted', categoricalFields: p.categoricalFields, denseFields: p.denseFields, cardinality: p.cardinality, ctr: ctr ?? p.baseCtr };
+  }
+  // Criteo files always carry the full layout: 26 categorical and 13 dense fields.
+  return { kind: data.format, categoricalFields: 26, denseFields: 13, ctr };
+}
+
+/**
+ * Similarity of two *different* data sets in [0, 0.9]: same data (fingerprint) is always 1, so nothing from other
+ * data can outrank it. Each trait contributes its weight times its closeness; traits unknown on either side give nothing.
+ */
+export function dataSimilarity(a: DataTraits | undefined, b: DataTraits | undefined): number {
+  if (!a || !b) return 0;
+  const closeness = (x: number | undefined, y: number | undefined, log = false) => {
+    if (x === undefined || y === undefined) return 0;
+    const [u, v] = log ? [Math.log1p(Math.max(0, x)), Math.log1p(Math.max(0, y))] : [x, y];
+    const hi = Math.max(Math.abs(u), Math.abs(v));
+    return hi === 0 ? 1 : 1 - Math.min(1, Math.abs(u - v) / hi);
+  };
+  const score =
+    0.4 * (a.kind === b.kind ? 1 : 0) +
+    0.2 * closeness(a.categoricalFields, b.categoricalFields) +
+    0.1 * closeness(a.denseFields, b.denseFields) +
+    0.1 * closeness(a.cardinality, b.cardinality, true) +
+    0.2 * closeness(a.ctr, b.ctr);
+  return Math.round(0.9 * score * 1000) / 1000;
+}
+
+/** Schema migrations, applied in order; PRAGMA user_version holds how many have run. Append only. */
+const MIGRATIONS: string[] = [
+  `CREATE TABLE experiments (
+     experiment_id        TEXT PRIMARY KEY,
+     campaign_id          TEXT,
+     phase                TEXT NOT NULL,
+     data_fingerprint     TEXT NOT NULL,
+     family               TEXT NOT NULL,
+     config               TEXT NOT NULL,
+     canonical_key        TEXT NOT NULL,
+     technique            TEXT,
+     hypothesis_title     TEXT,
+     hypothesis_rationale TEXT,
+     parents              TEXT NOT NULL DEFAULT '[]',
+     status               TEXT NOT NULL,
+     metrics              TEXT,
+     ne                   REAL,
+     ne_std_err           REAL,
+     relative_ne_change   REAL,
+     outcome              TEXT NOT NULL CHECK (outcome IN ('won','lost','neutral','failed')),
+     failure_class        TEXT,
+     failure_fix          TEXT,
+     train_seconds        REAL NOT NULL,
+     model_bytes          INTEGER NOT NULL,
+     artifact             TEXT,
+     recorded_at          TEXT NOT NULL
+   );
+   CREATE INDEX experiments_by_data ON experiments (data_fingerprint, canonical_key);
+   CREATE INDEX experiments_by_campaign ON experiments (campaign_id, recorded_at);
+   CREATE TABLE data_sets (
+     data_fingerprint TEXT PRIMARY KEY,
+     traits           TEXT NOT NULL
+   );`,
+];
+
+export const INSIGHTS_SCHEMA_VERSION = MIGRATIONS.length;
+
+interface SqlRow {
+  experiment_id: string;
+  campaign_id: string | null;
+  phase: string;
+  data_fingerprint: string;
+  family: string;
+  config: string;
+  canonical_key: string;
+  technique: string | null;
+  hypothesis_title: string | null;
+  hypothesis_rationale: string | null;
+  parents: string;
+  status: string;
+  metrics: string | null;
+  ne_std_err: number | null;
+  relative_ne_change: number | null;
+  outcome: string;
+  failure_class: string | null;
+  failure_fix: string | null;
+  train_seconds: number;
+  model_bytes: number;
+  artifact: string | null;
+  recorded_at: string;
+}
+
+const opt = <T>(v: T | null): T | undefined => (v === null ? undefined : v);
+
+export class InsightsStore {
+  private constructor(private readonly db: Database.Database) {}
+
+  /** Opens (creating and migrating when needed) `${RANKWRIGHT_HOME}/insights.sqlite`, or `file`. */
+  static open(file: string = path.join(rankwrightHome(), 'insights.sqlite')): InsightsStore {
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    const db = new Database(file);
+    // busy_timeout first: switching to WAL itself needs the lock another process may hold.
+    db.pragma('busy_timeout = 10000');
+    db.pragma('journal_mode = WAL');
+    db.pragma('synchronous = NORMAL');
+    migrate(db);
+    return new InsightsStore(db);
+  }
+
+  /** Records (or re-records) one experiment. Idempotent by experimentId: a retried activity updates the same row. */
+  recordExperiment(result: RecordedExperiment): void {
+    const parsed = ExperimentResult.parse(result);
+    if (!result.dataFingerprint) throw new Error('recordExperiment: dataFingerprint is required');
+    const row = {
+      experiment_id: parsed.experimentId,
+      campaign_id: parsed.campaignId ?? null,
+      phase: parsed.phase,
+      data_fingerprint: result.dataFingerprint,
+      family: parsed.config.family,
+      config: JSON.stringify(parsed.config),
+      canonical_key: canonicalConfigKey(parsed.config),
+      technique: parsed.hypothesis?.technique ?? null,
+      hypothesis_title: parsed.hypothesis?.title ?? null,
+      hypothesis_rationale: parsed.hypothesis?.rationale ?? null,
+      parents: JSON.stringify(parsed.hypothesis?.parents ?? []),
+      status: parsed.status,
+      metrics: parsed.metrics ? JSON.stringify(parsed.metrics) : null,
+      ne: parsed.metrics?.ne ?? null,
+      ne_std_err: parsed.neStdErr ?? null,
+      relative_ne_change: parsed.relativeNeChange ?? null,
+      outcome: experimentOutcome(parsed),
+      failure_class: parsed.failure?.failureClass ?? null,
+      failure_fix: parsed.failure?.fix ?? null,
+      train_seconds: parsed.trainSeconds,
+      model_bytes: parsed.modelBytes,
+      artifact: parsed.artifact ?? null,
+      recorded_at: result.recordedAt ?? new Date().toISOString(),
+    };
+    const columns = Object.keys(row);
+    const updates = columns.filter((c) => c !== 'experiment_id' && c !== 'recorded_at').map((c) => `${c} = excluded.${c}`);
+    const write = this.db.transaction(() => {
+      this.db
+        .prepare(
+          `INSERT INTO experiments (${columns.join(', ')}) VALUES (${columns.map((c) => '@' + c).join(', ')})
+           ON CONFLICT (experiment_id) DO UPDATE SET ${updates.join(', ')}`,
+        )
+        .run(row);
+      if (result.dataTraits) {
+        this.db
+          .prepare(
+            `INSERT INTO data_sets (data_fingerprint, traits) VALUES (?, ?)
+             ON CONFLICT (data_fingerprint) DO UPDATE SET traits = excluded.traits`,
+          )
+          .run(result.dataFingerprint, JSON.stringify(result.dataTraits));
+      }
+    });
+    // IMMEDIATE takes the write lock up front, so the busy timeout applies instead of a mid-transaction SQLITE_BUSY.
+    write.immediate();
+  }
+
+  /** Remembers the traits of a data set (also done by recordExperiment when it is given traits). */
+  recordDataTraits(dataFingerprint: string, traits: DataTraits): void {
+    this.db
+      .prepare(`INSERT INTO data_sets (data_fingerprint, traits) VALUES (?, ?) ON CONFLICT (data_fingerprint) DO UPDATE SET traits = excluded.traits`)
+      .run(dataFingerprint, JSON.stringify(traits));
+  }
+
+  /**
+   * Past experiments for a campaign's hypothesis designer: those on the same data first (similarity 1), then
+   * those on other data, most similar first; within one data set the most recent first.
+   */
+  findInsights(query: FindInsightsQuery): Insight[] {
+    const limit = Math.max(0, query.limit ?? 50);
+    const minSimilarity = query.minSimilarity ?? 0.2;
+    const dataSets: { fingerprint: string; similarity: number }[] = [{ fingerprint: query.dataFingerprint, similarity: 1 }];
+    if (query.dataTraits) {
+      const others = this.db
+        .prepare(`SELECT data_fingerprint, traits FROM data_sets WHERE data_fingerprint <> ?`)
+        .all(query.dataFingerprint) as { data_fingerprint: string; traits: string }[];
+      for (const other of others) {
+        const similarity = dataSimilarity(query.dataTraits, safeJson<DataTraits>(other.traits));
+        if (similarity >= minSimilarity) dataSets.push({ fingerprint: other.data_fingerprint, similarity });
+      }
+      dataSets.sort((a, b) => b.similarity - a.similarity || a.fingerprint.localeCompare(b.fingerprint));
+    }
+    const select = this.db.prepare(`SELECT * FROM experiments WHERE data_fingerprint = ? ORDER BY recorded_at DESC, experiment_id LIMIT ?`);
+    const insights: Insight[] = [];
+    for (const { fingerprint, similarity } of dataSets) {
+      if (insights.length >= limit) break;
+      for (const sql of select.all(fingerprint, limit - insights.length) as SqlRow[]) {
+        // A row written under an older model schema that no longer parses is history, not advice: skip it.
+        const config = ModelConfig.safeParse(safeJson(sql.config));
+        if (!config.success) continue;
+        insights.push({
+          experimentId: sql.experiment_id,
+          campaignId: opt(sql.campaign_id),
+          dataFingerprint: sql.data_fingerprint,
+          similarity,
+          config: config.data,
+          technique: opt(sql.technique),
+          outcome: sql.outcome as ExperimentOutcome,
+          relativeNeChange: opt(sql.relative_ne_change),
+        });
+      }
+    }
+    return insights;
+  }
+
+  /**
+   * Whether this config (by canonicalConfigKey) already ran on this data. A run lost to an infrastructure or
+   * resource failure does not count: it taught nothing about the config.
+   */
+  isKnown(dataFingerprint: string, canonicalKey: string): boolean {
+    const placeholders = TRANSIENT_FAILURES.map(() => '?').join(', ');
+    const hit = this.db
+      .prepare(
+        `SELECT 1 FROM experiments WHERE data_fingerprint = ? AND canonical_key = ?
+           AND (failure_class IS NULL OR failure_class NOT IN (${placeholders})) LIMIT 1`,
+      )
+      .get(dataFingerprint, canonicalKey, ...TRANSIENT_FAILURES);
+    return hit !== undefined;
+  }
+
+  /** Recorded experiments, newest first. */
+  list(filter: { campaignId?: string; limit?: number } = {}): ExperimentRow[] {
+    const limit = Math.max(0, filter.limit ?? 1000);
+    const rows = (
+      filter.campaignId === undefined
+        ? this.db.prepare(`SELECT * FROM experiments ORDER BY recorded_at DESC, experiment_id LIMIT ?`).all(limit)
+        : this.db.prepare(`SELECT * FROM experiments WHERE campaign_id = ? ORDER BY recorded_at DESC, experiment_id LIMIT ?`).all(filter.campaignId, limit)
+    ) as SqlRow[];
+    return rows.map(toExperimentRow);
+  }
+
+  /** Per family and technique: how often it ran, won, lost, stayed neutral or failed, and its best NE change. */
+  summary(): TechniqueSummary[] {
+    const rows = this.db
+      .prepare(
+        `SELECT family, technique, COUNT(*) AS experiments,
+                SUM(outcome = 'won') AS won, SUM(outcome = 'lost') AS lost,
+                SUM(outcome = 'neutral') AS neutral, SUM(outcome = 'failed') AS failed,
+                MIN(relative_ne_change) AS bestRelativeNeChange
+           FROM experiments GROUP BY family, technique ORDER BY family, won DESC, technique`,
+      )
+      .all() as TechniqueSummary[];
+    return rows.map((r) => ({ ...r, bestRelativeNeChange: r.bestRelativeNeChange ?? null }));
+  }
+
+  /** Number of recorded experiments (all campaigns). */
+  count(): number {
+    return (this.db.prepare(`SELECT COUNT(*) AS n FROM experiments`).get() as { n: number }).n;
+  }
+
+  close(): void {
+    if (this.db.open) this.db.close();
+  }
+}
+
+function migrate(db: Database.Database): void {
+  const run = db.transaction(() => {
+    // Read inside the write transaction: a second process that migrated meanwhile is seen here, not re-applied.
+    const version = db.pragma('user_version', { simple: true }) as number;
+    if (version > MIGRATIONS.length) {
+      throw new Error(`insights database schema v${version} is newer than this Rankwright (v${MIGRATIONS.length}); upgrade Rankwright`);
+    }
+    for (let v = version; v < MIGRATIONS.length; v++) db.exec(MIGRATIONS[v]);
+    if (version !== MIGRATIONS.length) db.pragma(`user_version = ${MIGRATIONS.length}`);
+  });
+  if ((db.pragma('user_version', { simple: true }) as number) !== MIGRATIONS.length) run.immediate();
+}
+
+function toExperimentRow(sql: SqlRow): ExperimentRow {
+  const metrics = sql.metrics ? safeJson<ExperimentRow['metrics']>(sql.metrics) : undefined;
+  return {
+    experimentId: sql.experiment_id,
+    campaignId: opt(sql.campaign_id),
+    phase: sql.phase,
+    dataFingerprint: sql.data_fingerprint,
+    family: sql.family as ExperimentRow['family'],
+    config: safeJson<ModelConfig>(sql.config) as ModelConfig,
+    canonicalKey: sql.canonical_key,
+    technique: opt(sql.technique),
+    hypothesisTitle: opt(sql.hypothesis_title),
+    hypothesisRationale: opt(sql.hypothesis_rationale),
+    parents: safeJson<string[]>(sql.parents) ?? [],
+    status: sql.status as ExperimentRow['status'],
+    metrics,
+    neStdErr: opt(sql.ne_std_err),
+    relativeNeChange: opt(sql.relative_ne_change),
+    outcome: sql.outcome as ExperimentOutcome,
+    failureClass: opt(sql.failure_class) as FailureClass | undefined,
+    failureFix: opt(sql.failure_fix),
+    trainSeconds: sql.train_seconds,
+    modelBytes: sql.model_bytes,
+    artifact: opt(sql.artifact),
+    recordedAt: sql.recorded_at,
+  };
+}
+
+function safeJson<T>(text: string): T | undefined {
+  try {
+    return JSON.parse(text) as T;
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,182 @@
+import { strict as assert } from 'node:assert';
+import { execFile } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { promisify } from 'node:util';
+import Database from 'better-sqlite3';
+import { InsightsStore, canonicalConfigKey, dataSimilarity, experimentOutcome, INSIGHTS_SCHEMA_VERSION } from '../../store/insights';
+import { rankwrightHome } from '../../store/home';
+import { experiment, metrics } from './fixtures/campaign';
+
+const tmpDb = () => path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'rw-insights-')), 'insights.sqlite');
+
+describe('store/insights', () => {
+  let store: InsightsStore;
+  let file: string;
+  beforeEach(() => {
+    file = tmpDb();
+    store = InsightsStore.open(file);
+  });
+  afterEach(() => store.close());
+
+  it('opens ${RANKWRIGHT_HOME}/insights.sqlite in WAL mode at the current schema version', () => {
+    const home = InsightsStore.open();
+    home.close();
+    const db = new Database(path.join(rankwrightHome(), 'insights.sqlite'), { readonly: true });
+    assert.equal(db.pragma('journal_mode', { simple: true }), 'wal');
+    assert.equal(db.pragma('user_version', { simple: true }), INSIGHTS_SCHEMA_VERSION);
+    db.close();
+  });
+
+  it('refuses a database written by a newer schema', () => {
+    store.close();
+    const db = new Database(file);
+    db.pragma(`user_version = ${INSIGHTS_SCHEMA_VERSION + 1}`);
+    db.close();
+    assert.throws(() => InsightsStore.open(file), /newer than this Rankwright/);
+  });
+
+  it('records the same experiment twice as one row (a retried activity never counts twice)', () => {
+    const result = experiment({ experimentId: 'c1-v1', metrics: metrics(0.88), relativeNeChange: -0.02, neStdErr: 0.002 });
+    store.recordExperiment({ ...result, dataFingerprint: 'fp-a', recordedAt: '2026-01-01T00:00:00.000Z' });
+    store.recordExperiment({ ...result, dataFingerprint: 'fp-a', recordedAt: '2026-01-02T00:00:00.000Z', artifact: 'sha256:def' });
+    const rows = store.list();
+    assert.equal(rows.length, 1);
+    assert.equal(rows[0].artifact, 'sha256:def', 'the re-record updates the row');
+    assert.equal(rows[0].recordedAt, '2026-01-01T00:00:00.000Z', 'and keeps the first recording time');
+    assert.deepEqual(store.summary().map((s) => s.experiments), [1]);
+  });
+
+  it('keeps lineage, hypothesis, failure and metrics of an experiment', () => {
+    const failed = experiment({
+      experimentId: 'c1-v3',
+      config: { family: 'dcn', learningRate: 0.5 },
+      hypothesis: { title: 'DCN', technique: 'family-dcn', rationale: 'crosses', expectedEffect: '-3%', parents: ['c1-v1'] },
+      status: 'failed',
+      failure: { failureClass: 'diverged', message: 'NaN', fix: 'halve the learning rate' },
+    });
+    store.recordExperiment({ ...failed, dataFingerprint: 'fp-a' });
+    const [row] = store.list({ campaignId: 'ctr-lift-1' });
+    assert.equal(row.outcome, 'failed');
+    assert.equal(row.failureClass, 'diverged');
+    assert.equal(row.failureFix, 'halve the learning rate');
+    assert.deepEqual(row.parents, ['c1-v1']);
+    assert.equal(row.family, 'dcn');
+    assert.equal(row.technique, 'family-dcn');
+    assert.deepEqual(store.list({ campaignId: 'other' }), []);
+  });
+
+  describe('outcome', () => {
+    const ok = { status: 'succeeded' as const, metrics: metrics(0.88) };
+    it('won when NE is lower by more than 2 standard errors', () => {
+      // baseline 0.9 → 0.88: delta −0.02; SE 0.005 → 2 SE = 0.01
+      assert.equal(experimentOutcome({ ...ok, relativeNeChange: 0.88 / 0.9 - 1, neStdErr: 0.005 }), 'won');
+    });
+    it('neutral inside the 2 SE band, and when no standard error is known', () => {
+      assert.equal(experimentOutcome({ ...ok, relativeNeChange: 0.88 / 0.9 - 1, neStdErr: 0.011 }), 'neutral');
+      assert.equal(experimentOutcome({ ...ok, relativeNeChange: 0.88 / 0.9 - 1 }), 'neutral');
+    });
+    it('lost when NE is higher by more than 2 standard errors', () => {
+      assert.equal(experimentOutcome({ ...ok, relativeNeChange: 0.88 / 0.85 - 1, neStdErr: 0.005 }), 'lost');
+    });
+    it('failed when training failed, whatever the numbers', () => {
+      assert.equal(experimentOutcome({ status: 'failed', relativeNeChange: -0.5, neStdErr: 0.001 }), 'failed');
+    });
+    it('is stored with the row', () => {
+      store.recordExperiment({ ...experiment({ experimentId: 'w', metrics: metrics(0.88), relativeNeChange: 0.88 / 0.9 - 1, neStdErr: 0.001 }), dataFingerprint: 'fp' });
+      assert.equal(store.list()[0].outcome, 'won');
+    });
+  });
+
+  describe('canonicalConfigKey / isKnown', () => {
+    it('ignores seed and checkpoint cadence, default spelling, key order and cross order', () => {
+      const a = canonicalConfigKey({ family: 'fm', seed: 1, checkpointEvery: 100, crosses: [['C2', 'C1'], ['C3', 'C4']] });
+      const b = canonicalConfigKey({ crosses: [['C3', 'C4'], ['C1', 'C2']], learningRate: 0.05, family: 'fm', seed: 9, embeddingDim: 8 });
+      assert.equal(a, b);
+      assert.ok(!a.includes('seed') && !a.includes('checkpointEvery'));
+      assert.notEqual(a, canonicalConfigKey({ family: 'fm', embeddingDim: 16 }));
+    });
+
+    it('knows a config that ran on the same data, not on other data, and not after an infrastructure failure', () => {
+      const config = { family: 'fm' as const, embeddingDim: 16 };
+      store.recordExperiment({ ...experiment({ experimentId: 'k1', config, metrics: metrics(0.87) }), dataFingerprint: 'fp-a' });
+      store.recordExperiment({
+        ...experiment({ experimentId: 'k2', config: { family: 'dcn' }, status: 'failed', failure: { failureClass: 'infrastructure', message: 'worker lost', fix: 'retry' } }),
+        dataFingerprint: 'fp-a',
+      });
+      assert.equal(store.isKnown('fp-a', canonicalConfigKey({ ...config, seed: 42 })), true);
+      assert.equal(store.isKnown('fp-b', canonicalConfigKey(config)), false);
+      assert.equal(store.isKnown('fp-a', canonicalConfigKey({ family: 'fm', embeddingDim: 32 })), false);
+      assert.equal(store.isKnown('fp-a', canonicalConfigKey({ family: 'dcn' })), false, 'infrastructure failures teach nothing about the config');
+    });
+  });
+
+  describe('findInsights', () => {
+    const planted = { kind: 'planted', categoricalFields: 8, denseFields: 4, cardinality: 200, ctr: 0.1 };
+    beforeEach(() => {
+      const rec = (id: string, fp: string, traits: object | undefined, at: string) =>
+        store.recordExperiment({
+          ...experiment({ experimentId: id, config: { family: 'fm' }, hypothesis: { title: id, technique: 'family-fm', rationale: 'r', expectedEffect: 'e' }, metrics: metrics(0.87), relativeNeChange: -0.03, neStdErr: 0.001 }),
+          dataFingerprint: fp,
+          dataTraits: traits as never,
+          recordedAt: at,
+        });
+      rec('criteo-1', 'fp-criteo', { kind: 'criteo-tsv', categoricalFields: 26, denseFields: 13, ctr: 0.25 }, '2026-01-05T00:00:00Z');
+      rec('near-1', 'fp-near', { ...planted, categoricalFields: 10 }, '2026-01-04T00:00:00Z');
+      rec('same-old', 'fp-same', planted, '2026-01-01T00:00:00Z');
+      rec('same-new', 'fp-same', planted, '2026-01-03T00:00:00Z');
+      rec('far-1', 'fp-far', { kind: 'planted', categoricalFields: 26, denseFields: 0, cardinality: 100000, ctr: 0.01 }, '2026-01-06T00:00:00Z');
+    });
+
+    it('returns same-data insights first (similarity 1, newest first), then other data by similarity', () => {
+      const insights = store.findInsights({ dataFingerprint: 'fp-same', dataTraits: planted, limit: 10 });
+      assert.deepEqual(insights.map((i) => i.experimentId).slice(0, 3), ['same-new', 'same-old', 'near-1']);
+      assert.equal(insights[0].similarity, 1);
+      assert.ok(insights[2].similarity < 1 && insights[2].similarity > 0.8, `near data is similar: ${insights[2].similarity}`);
+      for (let i = 1; i < insights.length; i++) assert.ok(insights[i - 1].similarity >= insights[i].similarity, 'sorted by similarity');
+      const far = insights.find((i) => i.experimentId === 'far-1');
+      assert.ok(far && far.similarity < insights[2].similarity);
+      assert.equal(insights[0].outcome, 'won');
+      assert.equal(insights[0].technique, 'family-fm');
+      assert.equal(insights[0].config.family, 'fm');
+    });
+
+    it('honours the limit and, without traits, returns only same-data insights', () => {
+      assert.equal(store.findInsights({ dataFingerprint: 'fp-same', dataTraits: planted, limit: 3 }).length, 3);
+      assert.deepEqual(store.findInsights({ dataFingerprint: 'fp-same', limit: 10 }).map((i) => i.experimentId), ['same-new', 'same-old']);
+    });
+
+    it('scores data similarity from traits, below 1 even for identical traits', () => {
+      assert.equal(dataSimilarity(planted, planted), 0.9);
+      assert.ok(dataSimilarity(planted, { kind: 'criteo-tsv' }) < 0.2);
+      assert.equal(dataSimilarity(planted, undefined), 0);
+    });
+  });
+
+  it('two connections write concurrently without losing or duplicating rows', async function () {
+    this.timeout(30_000);
+    store.close();
+    const writer = path.join(__dirname, 'fixtures', 'insights-writer.ts');
+    const run = (prefix: string, from: number, to: number) =>
+      promisify(execFile)(process.execPath, ['--require', require.resolve('tsx/cjs'), writer, file, prefix, String(from), String(to)]);
+    // Two processes, overlapping ids on purpose: the overlap must upsert, not duplicate or fail with SQLITE_BUSY.
+    await Promise.all([run('w', 0, 600), run('w', 400, 1000)]);
+    store = InsightsStore.open(file);
+    assert.equal(store.count(), 1000);
+    assert.equal(new Set(store.list({ limit: 2000 }).map((r) => r.experimentId)).size, 1000);
+  });
+
+  it('two in-process connections interleave writes on one file', () => {
+    const other = InsightsStore.open(file);
+    try {
+      for (let i = 0; i < 20; i++) {
+        (i % 2 ? store : other).recordExperiment({ ...experiment({ experimentId: `x${i % 10}` }), dataFingerprint: 'fp' });
+      }
+      assert.equal(store.count(), 10);
+      assert.equal(other.count(), 10);
+    } finally {
+      other.close();
+    }
+  });
+});

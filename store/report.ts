@@ -1,0 +1,227 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { CampaignStatus, SafeId, type CampaignEvent, type Decision, type ExperimentResult } from '../contracts';
+import { putArtifact } from './artifacts';
+import { rankwrightHome } from './home';
+import { renderReportHtml } from './report-template';
+
+/**
+ * The campaign report: one self-contained HTML page (chart.js and CSS inline, no network at view time) that a
+ * reviewer reads before signing off. This file gathers what the page shows; store/report-template.ts renders it.
+ */
+
+export interface LeaderboardEntry {
+  experimentId: string;
+  phase: string;
+  family: string;
+  title?: string;
+  rationale?: string;
+  technique?: string;
+  status: ExperimentResult['status'];
+  failureClass?: string;
+  ne?: number;
+  relativeNeChange?: number;
+  auc?: number;
+  calibration?: number;
+  regret?: number;
+  breaches: string[];
+  isBaseline: boolean;
+  isRecommended: boolean;
+}
+
+export interface SegmentComparison {
+  segment: string;
+  count: number;
+  ne: number;
+  baselineNe?: number;
+}
+
+export interface ReportTimelineEntry {
+  ts: string;
+  type: string;
+  text: string;
+}
+
+/** Everything the page shows; also embedded in the page as JSON for the charts (and for tools that scrape it). */
+export interface CampaignReportData {
+  campaignId: string;
+  objective?: string;
+  strategy: string;
+  phase: string;
+  reviewState: string;
+  paused: boolean;
+  stopReason?: string;
+  budgetUsed: { experiments: number; trainSeconds: number };
+  generatedAt: string;
+  decisions: Decision[];
+  /** Sign-off messages the campaign refused (e.g. from someone not on the approver list). */
+  ignoredMessages: { kind: string; by?: string; at: string; reason: string }[];
+  baselineId?: string;
+  baselineNe?: number;
+  oracleNe?: number;
+  calibrationBand: [number, number];
+  /** In experiment order (the order the campaign ran them). */
+  experiments: LeaderboardEntry[];
+  /** Succeeded experiments by NE, best first; then failed ones. */
+  leaderboard: LeaderboardEntry[];
+  recommendation: null | {
+    experimentId: string;
+    rationale: string;
+    source: string;
+    artifact?: string;
+    ne: number;
+    relativeNeChange?: number;
+    calibration: number;
+    /** (NE_baseline − NE) / (NE_baseline − NE_oracle), on planted data. */
+    capturedGainShare?: number;
+  };
+  segments: SegmentComparison[];
+  timeline: ReportTimelineEntry[];
+}
+
+export interface CampaignReportOptions {
+  home?: string;
+  /** The campaign objective (CampaignStatus does not carry it; otherwise read from the campaign.started event). */
+  objective?: string;
+  /** The guardrail calibration band, drawn on the calibration chart (default ±5% around the ideal 1.0). */
+  calibrationBand?: [number, number];
+  generatedAt?: string;
+  /** Also store the page as a content-addressed artifact (default true); the ref is returned. */
+  storeArtifact?: boolean;
+}
+
+export function buildReportData(status: CampaignStatus, events: CampaignEvent[], opts: CampaignReportOptions = {}): CampaignReportData {
+  const recommendedId = status.recommendation?.experimentId;
+  const baseline = status.experiments.find((e) => e.experimentId === status.baselineId);
+  const baselineNe = baseline?.metrics?.ne;
+  const oracleNe = status.oracleNe ?? status.experiments.find((e) => e.metrics?.oracleNe !== undefined)?.metrics?.oracleNe;
+
+  const breachesOf = new Map<string, string[]>();
+  for (const breach of status.guardrailBreaches) {
+    breachesOf.set(breach.experimentId, [...(breachesOf.get(breach.experimentId) ?? []), `${breach.constraint}: ${breach.detail}`]);
+  }
+
+  const experiments: LeaderboardEntry[] = status.experiments.map((e) => ({
+    experimentId: e.experimentId,
+    phase: e.phase,
+    family: e.config.family,
+    title: e.hypothesis?.title ?? (e.experimentId === status.baselineId ? 'baseline' : undefined),
+    rationale: e.hypothesis?.rationale,
+    technique: e.hypothesis?.technique,
+    status: e.status,
+    failureClass: e.failure?.failureClass,
+    ne: e.metrics?.ne,
+    relativeNeChange: e.relativeNeChange ?? relativeChange(e.metrics?.ne, baselineNe),
+    auc: e.metrics?.auc,
+    calibration: e.metrics?.calibration,
+    regret: e.metrics?.regret ?? (e.metrics && oracleNe !== undefined ? e.metrics.ne - oracleNe : undefined),
+    breaches: breachesOf.get(e.experimentId) ?? [],
+    isBaseline: e.experimentId === status.baselineId,
+    isRecommended: e.experimentId === recommendedId,
+  }));
+  const leaderboard = [...experiments].sort((a, b) => {
+    if ((a.ne === undefined) !== (b.ne === undefined)) return a.ne === undefined ? 1 : -1;
+    return (a.ne ?? 0) - (b.ne ?? 0) || a.experimentId.localeCompare(b.experimentId);
+  });
+
+  const rec = status.recommendation;
+  const recommendation = rec && {
+    experimentId: rec.experimentId,
+    rationale: rec.rationale,
+    source: rec.source,
+    artifact: rec.artifact,
+    ne: rec.metrics.ne,
+    relativeNeChange: rec.relativeNeChange ?? relativeChange(rec.metrics.ne, baselineNe),
+    calibration: rec.metrics.calibration,
+    capturedGainShare:
+      baselineNe !== undefined && oracleNe !== undefined && baselineNe - oracleNe > 0 ? (baselineNe - rec.metrics.ne) / (baselineNe - oracleNe) : undefined,
+  };
+
+  const baselineSegments = new Map((baseline?.metrics?.segments ?? []).map((s) => [`${s.field}=${s.value}`, s.ne]));
+  const segments: SegmentComparison[] = (rec?.metrics.segments ?? []).map((s) => ({
+    segment: `${s.field}=${s.value}`,
+    count: s.count,
+    ne: s.ne,
+    baselineNe: baselineSegments.get(`${s.field}=${s.value}`),
+  }));
+
+  const started = events.find((e): e is Extract<CampaignEvent, { type: 'campaign.started' }> => e.type === 'campaign.started');
+  return {
+    campaignId: status.campaignId,
+    objective: opts.objective ?? started?.objective,
+    strategy: status.strategy,
+    phase: status.phase,
+    reviewState: status.reviewState,
+    paused: status.paused,
+    stopReason: status.stopReason,
+    budgetUsed: status.budgetUsed,
+    generatedAt: opts.generatedAt ?? new Date().toISOString(),
+    decisions: status.decisions,
+    ignoredMessages: (status as { ignoredMessages?: CampaignReportData['ignoredMessages'] }).ignoredMessages ?? [],
+    baselineId: status.baselineId,
+    baselineNe,
+    oracleNe,
+    calibrationBand: opts.calibrationBand ?? [0.95, 1.05],
+    experiments,
+    leaderboard,
+    recommendation,
+    segments,
+    timeline: events.flatMap((e) => timelineEntry(e) ?? []),
+  };
+}
+
+function relativeChange(ne: number | undefined, baselineNe: number | undefined): number | undefined {
+  return ne !== undefined && baselineNe !== undefined && baselineNe > 0 ? (ne - baselineNe) / baselineNe : undefined;
+}
+
+/** The events a reviewer cares about (progress ticks and routine starts are left out). */
+function timelineEntry(e: CampaignEvent): ReportTimelineEntry | undefined {
+  const at = (text: string) => ({ ts: e.ts, type: e.type, text });
+  switch (e.type) {
+    case 'campaign.started':
+      return at(`campaign started (${e.strategy}): ${e.objective}`);
+    case 'campaign.phase':
+      return at(`phase ${e.phase}${e.note ? ` — ${e.note}` : ''}`);
+    case 'campaign.finished':
+      return at(`campaign finished: ${e.reviewState}${e.stopReason ? ` (${e.stopReason})` : ''}`);
+    case 'experiment.failed':
+      return at(`${e.experimentId} failed (${e.failureClass}): ${e.message}`);
+    case 'triage':
+      return at(`${e.experimentId} triage [${e.source}] ${e.failureClass}: ${e.diagnosis} → ${e.fix}`);
+    case 'guardrail':
+      return at(`${e.experimentId} breaks ${e.constraint}: ${e.detail}`);
+    case 'recommendation':
+      return at(`recommend ${e.experimentId ?? 'nothing'}: ${e.rationale}`);
+    case 'decision':
+      return at(`${e.kind} by ${e.by} via ${e.via}${e.accepted ? '' : ' (refused)'}${e.note ? `: ${e.note}` : ''}`);
+    default:
+      return undefined;
+  }
+}
+
+/** chart.js's UMD build, read once; inlined into every page so a report opens offline. */
+let chartJsSource: string | undefined;
+function chartJs(): string {
+  // chart.js's package exports don't list the UMD file; it sits beside the main entry (dist/chart.cjs).
+  chartJsSource ??= fs.readFileSync(path.join(path.dirname(require.resolve('chart.js')), 'chart.umd.js'), 'utf8');
+  return chartJsSource;
+}
+
+/** Renders the report page of a campaign to `${RANKWRIGHT_HOME}/reports/<campaignId>.html`. */
+export async function writeCampaignReport(
+  status: CampaignStatus,
+  events: CampaignEvent[],
+  opts: CampaignReportOptions = {},
+): Promise<{ path: string; artifact?: string }> {
+  const checked = CampaignStatus.parse(status);
+  SafeId.parse(checked.campaignId); // the id becomes a file name
+  const html = renderReportHtml(buildReportData(checked, events, opts), chartJs());
+  const file = path.join(opts.home ?? rankwrightHome(), 'reports', `${checked.campaignId}.html`);
+  await fs.promises.mkdir(path.dirname(file), { recursive: true });
+  // Write then rename, so a reviewer refreshing the page never sees half a report.
+  const tmp = `${file}.${process.pid}.tmp`;
+  await fs.promises.writeFile(tmp, html, 'utf8');
+  await fs.promises.rename(tmp, file);
+  if (opts.storeArtifact === false) return { path: file };
+  return { path: file, artifact: await putArtifact(html) };
+}

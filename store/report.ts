@@ -2,6 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { CampaignStatus, SafeId, type CampaignEvent, type Decision, type ExperimentResult } from '../contracts';
 import { putArtifact } from './artifacts';
+import { summarizeEvent, isNotableEvent } from './event-summary';
 import { rankwrightHome } from './home';
 import { renderReportHtml } from './report-template';
 
@@ -166,37 +167,12 @@ export function buildReportData(status: CampaignStatus, events: CampaignEvent[],
     leaderboard,
     recommendation,
     segments,
-    timeline: events.flatMap((e) => timelineEntry(e) ?? []),
+    timeline: events.filter(isNotableEvent).map((e) => ({ ts: e.ts, type: e.type, text: summarizeEvent(e) })),
   };
 }
 
 function relativeChange(ne: number | undefined, baselineNe: number | undefined): number | undefined {
   return ne !== undefined && baselineNe !== undefined && baselineNe > 0 ? (ne - baselineNe) / baselineNe : undefined;
-}
-
-/** The events a reviewer cares about (progress ticks and routine starts are left out). */
-function timelineEntry(e: CampaignEvent): ReportTimelineEntry | undefined {
-  const at = (text: string) => ({ ts: e.ts, type: e.type, text });
-  switch (e.type) {
-    case 'campaign.started':
-      return at(`campaign started (${e.strategy}): ${e.objective}`);
-    case 'campaign.phase':
-      return at(`phase ${e.phase}${e.note ? ` — ${e.note}` : ''}`);
-    case 'campaign.finished':
-      return at(`campaign finished: ${e.reviewState}${e.stopReason ? ` (${e.stopReason})` : ''}`);
-    case 'experiment.failed':
-      return at(`${e.experimentId} failed (${e.failureClass}): ${e.message}`);
-    case 'triage':
-      return at(`${e.experimentId} triage [${e.source}] ${e.failureClass}: ${e.diagnosis} → ${e.fix}`);
-    case 'guardrail':
-      return at(`${e.experimentId} breaks ${e.constraint}: ${e.detail}`);
-    case 'recommendation':
-      return at(`recommend ${e.experimentId ?? 'nothing'}: ${e.rationale}`);
-    case 'decision':
-      return at(`${e.kind} by ${e.by} via ${e.via}${e.accepted ? '' : ' (refused)'}${e.note ? `: ${e.note}` : ''}`);
-    default:
-      return undefined;
-  }
 }
 
 /** chart.js's UMD build, read once; inlined into every page so a report opens offline. */

@@ -78,6 +78,10 @@ export const CampaignInput = z
     searchSpace: SearchSpace.prefault({}),
     segmentField: FieldName.default('C1'),
     seed: z.number().int().min(0).default(1),
+    /** Continue-as-new once the history has this many events (keeps long campaigns' histories small). */
+    historyLimit: z.number().int().min(100).max(40_000).default(8_000),
+    /** Internal: the state a campaign carries across continue-as-new. Not for callers. */
+    carryOver: z.lazy(() => CampaignCarryOver).optional(),
   })
   .strict();
 export type CampaignInput = z.infer<typeof CampaignInput>;
@@ -124,6 +128,8 @@ export const CampaignStatus = z.object({
   stopReason: StopReason.optional(),
   budgetUsed: z.object({ experiments: z.number().int(), trainSeconds: z.number() }),
   oracleNe: z.number().optional(),
+  /** Sign-off messages that were refused (invalid signals are recorded, never acted on). */
+  ignoredMessages: z.array(z.object({ kind: z.string(), by: z.string().optional(), at: z.string(), reason: z.string() })),
 });
 export type CampaignStatus = z.infer<typeof CampaignStatus>;
 
@@ -136,3 +142,17 @@ export type ApproveRequest = z.infer<typeof ApproveRequest>;
 export type RejectRequest = z.infer<typeof RejectRequest>;
 export type OverrideRequest = z.infer<typeof OverrideRequest>;
 export type AbortRequest = z.infer<typeof AbortRequest>;
+
+/** What a campaign carries across continue-as-new (its whole durable state; small by construction). */
+export const CampaignCarryOver = z.object({
+  experiments: z.array(ExperimentResult),
+  plan: z.object({ phaseIndex: z.number().int(), phaseLimit: z.number().int().optional(), phaseStartBestNe: z.number().optional() }),
+  decisions: z.array(Decision),
+  ignoredMessages: z.array(z.object({ kind: z.string(), by: z.string().optional(), at: z.string(), reason: z.string() })),
+  paused: z.boolean(),
+  dataFingerprint: z.string(),
+  oracleNe: z.number().optional(),
+  activeFields: z.array(z.string()),
+  generation: z.number().int(),
+});
+export type CampaignCarryOver = z.infer<typeof CampaignCarryOver>;

@@ -36,6 +36,8 @@ export const ExperimentInput = z
     segmentField: FieldName.default('C1'),
     /** Attempts for classified, retryable failures (diverged / resource), including the first. */
     maxAttempts: z.number().int().min(1).max(5).default(3),
+    /** Sub-agents for failure triage: `auto` = LLM when one is configured on the worker, else heuristic. */
+    agents: z.enum(['auto', 'heuristic', 'llm']).default('auto'),
   })
   .strict();
 export type ExperimentInput = z.infer<typeof ExperimentInput>;

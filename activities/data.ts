@@ -1,0 +1,30 @@
+import { ApplicationFailure } from '@temporalio/activity';
+import type { DataConfig, FieldPairSignal } from '../contracts';
+import { describeData as describeDataset, measureFieldPairSignal, TrainingFailure } from '../ranking';
+
+export interface DataFacts {
+  fingerprint: string;
+  kind: 'planted' | 'criteo';
+  oracleNe?: number;
+  trainRows: number;
+  testRows: number;
+  activeCategoricalFields: string[];
+}
+
+/** Fingerprint and shape of a dataset (training queue: it reads the data). Bad data fails at once, non-retryable. */
+export async function describeData(data: DataConfig): Promise<DataFacts> {
+  try {
+    return await describeDataset(data);
+  } catch (err) {
+    if (err instanceof TrainingFailure) {
+      throw ApplicationFailure.create({ type: 'TrainingFailure', message: err.message, nonRetryable: true, details: [err.toReport()] });
+    }
+    throw err;
+  }
+}
+
+/** Which categorical field pairs carry interaction signal the given model misses (residual analysis). */
+export async function measureInteractions(data: DataConfig, artifact: string): Promise<FieldPairSignal[]> {
+  const signal = await measureFieldPairSignal(data, artifact, { sampleRows: 20_000 });
+  return signal.slice(0, 12);
+}

@@ -1,0 +1,11 @@
+/**
+ * Every activity a Rankwright worker can run. Workflows import only the *types* from here.
+ * Task queues: training (trainModel, describeData, measureInteractions) and agent (the rest).
+ */
+export { trainModel } from './training';
+export type { TrainModelInput, TrainSummary } from './training';
+export { describeData, measureInteractions } from './data';
+export type { DataFacts } from './data';
+export { designExperiments, interpretFailure, evaluateResults } from './agents';
+export type { AgentMode } from './agents';
+export { recordExperiment, recordEvents, writeReport } from './records';

@@ -1,0 +1,42 @@
+import type { CampaignStatus, DataConfig, ExperimentResult, NewCampaignEvent } from '../contracts';
+import { appendEvents, readEvents } from '../store/event-log';
+import { dataTraitsOf, InsightsStore } from '../store/insights';
+import { writeCampaignReport } from '../store/report';
+
+/**
+ * Records a finished experiment in the insights database and the event log. Both writes are keyed by
+ * experiment id, so a retried activity (or a replayed workflow) never counts an experiment twice.
+ */
+export async function recordExperiment(result: ExperimentResult, data: DataConfig): Promise<void> {
+  const insights = InsightsStore.open();
+  try {
+    // A run that failed before reading its data has no fingerprint; it is kept (lineage) under "unknown".
+    insights.recordExperiment({ ...result, dataFingerprint: result.dataFingerprint ?? 'unknown', dataTraits: dataTraitsOf(data, result.metrics?.ctr) });
+  } finally {
+    insights.close();
+  }
+  const campaignId = result.campaignId ?? result.experimentId;
+  const event: NewCampaignEvent =
+    result.status === 'succeeded' && result.metrics
+      ? { type: 'experiment.finished', eventId: `${result.experimentId}:finished`, campaignId, experimentId: result.experimentId, metrics: result.metrics, relativeNeChange: result.relativeNeChange }
+      : {
+          type: 'experiment.failed',
+          eventId: `${result.experimentId}:failed`,
+          campaignId,
+          experimentId: result.experimentId,
+          failureClass: result.failure?.failureClass ?? 'infrastructure',
+          message: result.failure?.message ?? 'unknown failure',
+        };
+  await appendEvents(campaignId, [event]);
+}
+
+/** Appends events whose ids the workflow derived deterministically (idempotent on retry and replay). */
+export async function recordEvents(campaignId: string, events: NewCampaignEvent[]): Promise<void> {
+  await appendEvents(campaignId, events);
+}
+
+/** Writes the campaign's HTML report (plots, leaderboard, decisions) and returns where it is. */
+export async function writeReport(status: CampaignStatus): Promise<{ path: string; artifact?: string }> {
+  const { events } = await readEvents(status.campaignId);
+  return writeCampaignReport(status, events);
+}

@@ -1,0 +1,87 @@
+import { ApplicationFailure, Context } from '@temporalio/activity';
+import type { DataConfig, Metrics, ModelConfig, TrainingProgress } from '../contracts';
+import { trainExperiment, TrainingFailure } from '../ranking';
+import { appendEvents } from '../store/event-log';
+
+export interface TrainModelInput {
+  experimentId: string;
+  campaignId: string;
+  attempt: number;
+  data: DataConfig;
+  model: ModelConfig;
+  segmentField: string;
+}
+
+/** What goes back into workflow history: references and small summaries only, never weights or data. */
+export interface TrainSummary {
+  artifact: string;
+  metrics: Metrics;
+  validationNe: number;
+  neStdErr: number;
+  dataFingerprint: string;
+  trainSeconds: number;
+  modelBytes: number;
+}
+
+/** Seconds between progress events in the campaign's event log (the dashboard's refresh rate). */
+const PROGRESS_EVERY_MS = 2000;
+
+/**
+ * Trains one model on the training queue. Heartbeats carry the last checkpoint reference, so a worker that dies
+ * mid-run is replaced by one that resumes from that checkpoint (same final model as an uninterrupted run).
+ * A classified TrainingFailure becomes a non-retryable ApplicationFailure carrying its report: the workflow's
+ * deterministic retry policy decides what follows. Anything else is infrastructure and Temporal retries it.
+ */
+export async function trainModel(input: TrainModelInput): Promise<TrainSummary> {
+  const ctx = Context.current();
+  const resumed = ctx.info.heartbeatDetails as { checkpoint?: string; attempt?: number } | undefined;
+  // Only resume checkpoints of this very attempt: a retry-policy change (new config) must start fresh.
+  const resumeFrom = resumed?.attempt === input.attempt ? resumed.checkpoint : undefined;
+  if (resumeFrom) ctx.log.info('resuming training from checkpoint', { experimentId: input.experimentId, checkpoint: resumeFrom });
+
+  let lastProgressAt = 0;
+  let lastCheckpoint = resumeFrom;
+  const onProgress = (progress: TrainingProgress) => {
+    ctx.heartbeat({ checkpoint: lastCheckpoint, attempt: input.attempt, step: progress.step });
+    const now = Date.now();
+    if (now - lastProgressAt < PROGRESS_EVERY_MS) return;
+    lastProgressAt = now;
+    appendEvents(input.campaignId, [
+      {
+        type: 'experiment.progress',
+        eventId: `${input.experimentId}:a${input.attempt}:progress:${progress.step}`,
+        campaignId: input.campaignId,
+        experimentId: input.experimentId,
+        progress,
+      },
+    ]);
+  };
+  try {
+    const out = await trainExperiment({
+      data: input.data,
+      model: input.model,
+      segmentField: input.segmentField,
+      resumeFrom,
+      onProgress,
+      onCheckpoint: (ref, progress) => {
+        lastCheckpoint = ref;
+        ctx.heartbeat({ checkpoint: ref, attempt: input.attempt, step: progress.step });
+      },
+      signal: ctx.cancellationSignal,
+    });
+    return {
+      artifact: out.artifact,
+      metrics: out.metrics,
+      validationNe: out.validationNe,
+      neStdErr: out.neStdErr,
+      dataFingerprint: out.dataFingerprint,
+      trainSeconds: out.trainSeconds,
+      modelBytes: out.modelBytes,
+    };
+  } catch (err) {
+    if (err instanceof TrainingFailure) {
+      throw ApplicationFailure.create({ type: 'TrainingFailure', message: err.message, nonRetryable: true, details: [err.toReport()] });
+    }
+    throw err;
+  }
+}

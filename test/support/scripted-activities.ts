@@ -1,0 +1,89 @@
+import type { DesignRequest, ExperimentResult, ModelConfig, NewCampaignEvent, ProposedExperiment } from '../../contracts';
+import { ModelConfig as ModelConfigSchema } from '../../contracts';
+import type { TrainModelInput, TrainSummary } from '../../activities';
+import { ApplicationFailure } from '@temporalio/activity';
+
+/**
+ * Scripted activities for planner tests: NE is a known function of the config, so a test can say exactly which
+ * experiment should win. They stand in for training and sub-agents only; Temporal, the workflows, the message
+ * handlers and the worker are all real.
+ */
+export function scriptedNe(model: ModelConfig): number {
+  const family = { lr: 0.8, fm: 0.76, dcn: 0.75 }[model.family];
+  const crosses = Math.min(model.crosses.length, 2) * 0.01;
+  const lrPenalty = Math.abs(Math.log10(model.learningRate / 0.1)) * 0.005;
+  return Number((family - crosses + lrPenalty).toFixed(6));
+}
+
+export interface ScriptOptions {
+  /** Configs whose training diverges (by learning rate above this). */
+  divergeAbove?: number;
+  /** Calibration reported for a family (to break a guardrail on purpose). */
+  calibration?: Partial<Record<ModelConfig['family'], number>>;
+}
+
+export function scriptedActivities(options: ScriptOptions = {}) {
+  const trained: TrainModelInput[] = [];
+  const events: NewCampaignEvent[] = [];
+  const recorded: ExperimentResult[] = [];
+  const designRequests: DesignRequest[] = [];
+  let designCalls = 0;
+  const activities = {
+    async trainModel(input: TrainModelInput): Promise<TrainSummary> {
+      trained.push(input);
+      if (options.divergeAbove !== undefined && input.model.learningRate > options.divergeAbove) {
+        throw ApplicationFailure.create({
+          type: 'TrainingFailure',
+          nonRetryable: true,
+          message: `loss became NaN at step 12 (learningRate ${input.model.learningRate})`,
+          details: [{ failureClass: 'diverged', message: 'loss became NaN at step 12', lastProgress: [] }],
+        });
+      }
+      const ne = scriptedNe(input.model);
+      return {
+        artifact: `sha256:${'0'.repeat(63)}${trained.length % 10}`,
+        metrics: { ne, auc: 1 - ne / 2, logloss: ne * 0.33, calibration: options.calibration?.[input.model.family] ?? 1.0, ctr: 0.1, examples: 1000, oracleNe: 0.7 },
+        validationNe: ne,
+        neStdErr: 0.001,
+        dataFingerprint: 'fp-scripted',
+        trainSeconds: 1,
+        modelBytes: 1000,
+      };
+    },
+    async describeData() {
+      return { fingerprint: 'fp-scripted', kind: 'planted' as const, oracleNe: 0.7, trainRows: 1000, testRows: 500, activeCategoricalFields: ['C1', 'C2', 'C3'] };
+    },
+    async measureInteractions() {
+      return [{ fields: ['C1', 'C2'] as [string, string], strength: 0.2 }];
+    },
+    async designExperiments(request: Omit<DesignRequest, 'insights'>) {
+      designRequests.push({ ...request, insights: [] });
+      const proposals: ProposedExperiment[] = [];
+      const families: ModelConfig['family'][] = ['fm', 'dcn', 'lr'];
+      for (let i = 0; i < request.count; i++) {
+        designCalls++;
+        const family = families[designCalls % 3];
+        const model = ModelConfigSchema.parse({ family, crosses: designCalls % 2 ? [['C1', 'C2']] : [] });
+        proposals.push({ model, hypothesis: { title: `try ${family} #${designCalls}`, technique: `family-${family}`, rationale: 'scripted', expectedEffect: 'lower NE', parents: [] } });
+      }
+      return { proposals, source: 'heuristic' as const };
+    },
+    async interpretFailure() {
+      return { failureClass: 'diverged' as const, diagnosis: 'loss went to NaN', fix: 'lower the learning rate', source: 'heuristic' as const };
+    },
+    async evaluateResults(request: { candidates: { experimentId: string; ne?: number; guardrailViolations: string[] }[] }) {
+      const eligible = request.candidates.filter((c) => c.guardrailViolations.length === 0).sort((a, b) => a.ne! - b.ne!);
+      return { ranking: [], recommended: eligible[0]?.experimentId ?? null, rationale: 'lowest NE within the guardrails', source: 'heuristic' as const };
+    },
+    async recordExperiment(result: ExperimentResult) {
+      recorded.push(result);
+    },
+    async recordEvents(_campaignId: string, batch: NewCampaignEvent[]) {
+      events.push(...batch);
+    },
+    async writeReport(status: { campaignId: string }) {
+      return { path: `/tmp/${status.campaignId}.html` };
+    },
+  };
+  return { activities, trained, events, recorded, designRequests };
+}

@@ -1,0 +1,178 @@
+import { strict as assert } from 'node:assert';
+import { WorkflowFailedError } from '@temporalio/client';
+import { InvalidInputError } from '../../contracts';
+import type { CampaignInputRaw, CampaignStatus } from '../../contracts';
+import { RankwrightClient, SignOffRefusedError } from '../../client/rankwright-client';
+import { scriptedActivities, scriptedNe } from '../support/scripted-activities';
+import { useTemporal, type TemporalForTests } from '../support/temporal';
+import { eventually, withWorkers } from '../support/workers';
+
+const config = (over: Partial<CampaignInputRaw> = {}): CampaignInputRaw => ({
+  data: { planted: { seed: 3 } },
+  budget: { experiments: 7, parallel: 2 },
+  approvers: ['ana', 'bo'],
+  ...over,
+});
+
+describe('rankingCampaign planner and sign-off (real Temporal, scripted training and agents)', function () {
+  let temporal: TemporalForTests;
+  let client: RankwrightClient;
+  before(async () => {
+    temporal = await useTemporal();
+    client = new RankwrightClient(temporal.client);
+  });
+
+  const awaitReview = (id: string, state = 'awaiting-review') =>
+    eventually(async () => {
+      const s = await client.status(id);
+      return s.reviewState === state ? s : undefined;
+    }, 90_000, `${id} to reach ${state}`);
+
+  it('runs baseline + three phases within budget, recommends the lowest NE, and waits for an approver', async () => {
+    const script = scriptedActivities();
+    await withWorkers(temporal, script.activities, async () => {
+      // stallGain 0: run every phase to the end of the budget (stalling has its own test).
+      const { workflowId } = await client.startCampaign(config({ budget: { experiments: 7, parallel: 2, stallGain: 0 } }), { id: `plan-${Date.now()}` });
+      const review = await awaitReview(workflowId);
+      assert.equal(review.experiments.length, 7, 'spends exactly the experiment budget');
+      assert.equal(review.stopReason, 'budget-experiments');
+      const phases = new Set(review.experiments.map((e) => e.phase));
+      assert.deepEqual([...phases].sort(), ['baseline', 'combination', 'exploitation', 'validation']);
+      const best = [...review.experiments].sort((a, b) => a.metrics!.ne - b.metrics!.ne)[0];
+      assert.equal(review.recommendation?.experimentId, best.experimentId);
+      assert.equal(review.recommendation?.metrics.ne, scriptedNe(best.config));
+      // Every experiment but the baseline reports its change against the baseline.
+      const base = review.experiments.find((e) => e.phase === 'baseline')!;
+      for (const e of review.experiments.filter((x) => x !== base)) {
+        assert.ok(Math.abs(e.relativeNeChange! - (e.metrics!.ne - base.metrics!.ne) / base.metrics!.ne) < 1e-9);
+      }
+      // The designer was given the interaction signal measured on the best model.
+      assert.ok(script.designRequests.some((r) => r.fieldPairSignal.length > 0));
+
+      // Search attributes are current: the UI's list filter finds it.
+      const listed = await eventually(async () => {
+        const rows = await client.list({ query: `ReviewState = 'awaiting-review' AND CampaignId = '${workflowId}'` });
+        return rows.length ? rows : undefined;
+      }, 20_000, 'visibility');
+      assert.equal(listed[0].workflowId, workflowId);
+
+      await assert.rejects(client.approve(workflowId, { by: 'mallory' }), (err: Error) => {
+        assert.ok(err instanceof SignOffRefusedError);
+        assert.match(err.message, /mallory is not an approver of this campaign \(approvers: ana, bo\)/);
+        return true;
+      });
+      await assert.rejects(client.reject(workflowId, { by: 'ana', reason: '' }), /a rejection needs a reason/);
+      const decision = await client.approve(workflowId, { by: 'ana', note: 'ship it' });
+      assert.equal(decision.kind, 'approve');
+      const result: CampaignStatus = await client.waitForResult(workflowId);
+      assert.equal(result.reviewState, 'approved');
+      assert.equal(result.decisions.length, 1);
+      assert.equal(result.decisions[0].by, 'ana');
+      assert.equal(result.decisions[0].note, 'ship it');
+      assert.ok(script.events.some((e) => e.type === 'decision' && e.by === 'ana' && e.accepted));
+      assert.ok(script.events.some((e) => e.type === 'campaign.finished'));
+    });
+  });
+
+  it('stops early when a phase stalls, and says so', async () => {
+    const script = scriptedActivities();
+    await withWorkers(temporal, script.activities, async () => {
+      // The scripted combination phase cannot beat validation's best, and stallGain demands 5% per phase.
+      const { workflowId } = await client.startCampaign(config({ budget: { experiments: 12, parallel: 2, stallGain: 0.05 } }), { id: `stall-${Date.now()}` });
+      const review = await awaitReview(workflowId);
+      assert.equal(review.stopReason, 'stalled');
+      assert.ok(review.experiments.length < 12);
+      assert.ok(!review.experiments.some((e) => e.phase === 'exploitation'));
+      await client.abort(workflowId, { by: 'ana' });
+    });
+  });
+
+  it('refuses a bad config before any workflow starts, and the workflow itself refuses it too (Web UI path)', async () => {
+    const bad = { data: { planted: { seed: 'x' } }, budget: { experiments: 0 }, approvers: [], colour: 'red' };
+    await assert.rejects(client.startCampaign(bad, { id: 'never-started' }), (err: Error) => {
+      assert.ok(err instanceof InvalidInputError);
+      assert.match(err.message, /data\.planted\.seed: .*expected number/);
+      assert.match(err.message, /budget\.experiments: .*>=1/);
+      assert.match(err.message, /approvers: name at least one approver/);
+      assert.match(err.message, /colour: unknown field/);
+      return true;
+    });
+    await assert.rejects(temporal.client.workflow.getHandle('never-started').describe(), /not found/i);
+
+    const script = scriptedActivities();
+    await withWorkers(temporal, script.activities, async () => {
+      const handle = await temporal.client.workflow.start('rankingCampaign', { taskQueue: 'rankwright-agent', workflowId: `bad-${Date.now()}`, args: [bad] });
+      await assert.rejects(handle.result(), (err: Error) => {
+        assert.ok(err instanceof WorkflowFailedError);
+        const cause = err.cause as { type?: string; message: string; nonRetryable?: boolean };
+        assert.equal(cause.type, 'InvalidInput');
+        assert.equal(cause.nonRetryable, true);
+        assert.match(cause.message, /budget\.experiments/);
+        assert.match(cause.message, /colour: unknown field/);
+        return true;
+      });
+    });
+  });
+
+  it('retries a diverged experiment with a lower learning rate and clipping, then records the class and fix', async () => {
+    const script = scriptedActivities({ divergeAbove: 1 });
+    await withWorkers(temporal, script.activities, async () => {
+      const { workflowId } = await client.startCampaign(config({ baseline: { family: 'lr', learningRate: 3 }, budget: { experiments: 1 } }), { id: `diverge-${Date.now()}` });
+      const review = await awaitReview(workflowId);
+      const base = review.experiments[0];
+      assert.equal(base.status, 'succeeded');
+      assert.equal(base.attempts.length, 2);
+      assert.equal(base.attempts[0].failure?.failureClass, 'diverged');
+      assert.equal(base.attempts[0].triage?.source, 'heuristic');
+      assert.equal(base.config.learningRate, 0.9);
+      assert.equal(base.config.gradientClip, 5);
+      assert.deepEqual(script.trained.map((t) => t.model.learningRate), [3, 0.9]);
+      await client.abort(workflowId, { by: 'bo', reason: 'test over' });
+      assert.equal((await client.waitForResult(workflowId)).reviewState, 'aborted');
+    });
+  });
+
+  it('halts in needs-review when the best candidate breaks a guardrail, until an override with a reason', async () => {
+    const script = scriptedActivities({ calibration: { dcn: 1.4 } });
+    await withWorkers(temporal, script.activities, async () => {
+      const { workflowId } = await client.startCampaign(config({ guardrails: { calibrationBand: [0.9, 1.1] } }), { id: `guard-${Date.now()}` });
+      const halted = await awaitReview(workflowId, 'needs-review');
+      assert.ok(halted.guardrailBreaches.length > 0);
+      assert.match(halted.guardrailBreaches[0].detail, /calibrationBand: calibration 1\.400 is outside \[0\.9, 1\.1\]/);
+      // The recommendation so far never names a guardrail breaker.
+      const breakers = new Set(halted.guardrailBreaches.map((b) => b.experimentId));
+      assert.ok(halted.recommendation && !breakers.has(halted.recommendation.experimentId));
+      await assert.rejects(client.approve(workflowId, { by: 'ana' }), /cannot approve: the campaign is needs-review/);
+      await assert.rejects(client.override(workflowId, { by: 'ana', reason: '' }), /an override needs a reason/);
+      await client.override(workflowId, { by: 'ana', reason: 'calibration layer fixes it downstream' });
+      const review = await awaitReview(workflowId);
+      assert.ok(breakers.has(review.recommendation!.experimentId), 'after an override the best candidate is recommended: ' + JSON.stringify([review.recommendation, review.reviewState, review.decisions]));
+      assert.match(review.recommendation!.rationale, /Guardrail overridden by ana: "calibration layer fixes it downstream"/);
+      await client.reject(workflowId, { by: 'bo', reason: 'not this quarter' });
+      const result = await client.waitForResult(workflowId);
+      assert.equal(result.reviewState, 'rejected');
+      assert.deepEqual(result.decisions.map((d) => d.kind), ['override', 'reject']);
+    });
+  });
+
+  it('acts on a valid approve signal (Web UI form) and records, but ignores, an invalid one', async () => {
+    const script = scriptedActivities();
+    await withWorkers(temporal, script.activities, async () => {
+      const { workflowId } = await client.startCampaign(config({ budget: { experiments: 2 } }), { id: `signal-${Date.now()}` });
+      await awaitReview(workflowId);
+      const handle = temporal.client.workflow.getHandle(workflowId);
+      await handle.signal('approve', { by: 'eve', note: 'let me in' });
+      const afterBad = await eventually(async () => {
+        const s = await client.status(workflowId);
+        return s.ignoredMessages.length ? s : undefined;
+      }, 20_000, 'ignored signal');
+      assert.equal(afterBad.reviewState, 'awaiting-review');
+      assert.match(afterBad.ignoredMessages[0].reason, /eve is not an approver/);
+      await handle.signal('approve', { by: 'bo', note: 'from the UI' });
+      const result = await client.waitForResult(workflowId);
+      assert.equal(result.reviewState, 'approved');
+      assert.equal(result.decisions[0].via, 'signal');
+      assert.ok(script.events.some((e) => e.type === 'decision' && !e.accepted && e.by === 'eve'));
+    });
+  });
+});

@@ -1,0 +1,85 @@
+import * as os from 'node:os';
+import { NativeConnection, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { bundleWorkflows } from './bundle';
+import { TASK_QUEUES } from '../contracts/names';
+import * as activities from '../activities';
+import { connectClient, ensureSearchAttributes, temporalSettings } from '../client/connection';
+
+export type QueueChoice = 'agent' | 'training' | 'all';
+
+/** Activities per task queue: GPU machines run `--queue training` and serve only what trains and scores. */
+const TRAINING_ACTIVITIES = { trainModel: activities.trainModel, describeData: activities.describeData, measureInteractions: activities.measureInteractions };
+const AGENT_ACTIVITIES = {
+  designExperiments: activities.designExperiments,
+  interpretFailure: activities.interpretFailure,
+  evaluateResults: activities.evaluateResults,
+  recordExperiment: activities.recordExperiment,
+  recordEvents: activities.recordEvents,
+  writeReport: activities.writeReport,
+};
+
+export interface RankwrightWorkerOptions {
+  queue?: QueueChoice;
+  /** A prebuilt workflow bundle (tests build it once); by default the workflows are bundled at start. */
+  workflowBundle?: WorkflowBundleWithSourceMap;
+  connection?: NativeConnection;
+  namespace?: string;
+  /** Concurrent training activities on this machine (default: CPU cores, since each run is single-threaded). */
+  maxConcurrentTraining?: number;
+}
+
+/** Creates the workers for the chosen queue(s); the caller runs and shuts them down. */
+export async function createWorkers(options: RankwrightWorkerOptions = {}): Promise<Worker[]> {
+  const queue = options.queue ?? 'all';
+  const settings = temporalSettings();
+  const connection = options.connection ?? (await NativeConnection.connect(settings.connectionOptions));
+  const namespace = options.namespace ?? settings.namespace;
+  const workers: Worker[] = [];
+  if (queue === 'agent' || queue === 'all') {
+    workers.push(
+      await Worker.create({
+        connection,
+        namespace,
+        taskQueue: TASK_QUEUES.agent,
+        workflowBundle: options.workflowBundle ?? (await bundleWorkflows()),
+        activities: AGENT_ACTIVITIES,
+      }),
+    );
+  }
+  if (queue === 'training' || queue === 'all') {
+    workers.push(
+      await Worker.create({
+        connection,
+        namespace,
+        taskQueue: TASK_QUEUES.training,
+        activities: TRAINING_ACTIVITIES,
+        maxConcurrentActivityTaskExecutions: options.maxConcurrentTraining ?? Math.max(1, os.availableParallelism()),
+      }),
+    );
+  }
+  return workers;
+}
+
+/** `rankwright worker` / `npm run worker`: serve until SIGINT/SIGTERM. */
+export async function runWorker(queue: QueueChoice = 'all'): Promise<void> {
+  const client = await connectClient();
+  await ensureSearchAttributes(client);
+  await client.connection.close();
+  const workers = await createWorkers({ queue });
+  const { connectionOptions, namespace } = temporalSettings();
+  console.error(`rankwright worker: serving ${workers.map((w) => w.options.taskQueue).join(' + ')} on ${connectionOptions.address} (namespace ${namespace})`);
+  await Promise.all(workers.map((w) => w.run()));
+}
+
+if (require.main === module) {
+  const arg = process.argv.indexOf('--queue');
+  const queue = (arg > 0 ? process.argv[arg + 1] : 'all') as QueueChoice;
+  if (!['agent', 'training', 'all'].includes(queue)) {
+    console.error(`--queue must be agent, training or all (got ${queue})`);
+    process.exit(2);
+  }
+  runWorker(queue).catch((err) => {
+    console.error(err);
+    process.exit(1);
+  });
+}

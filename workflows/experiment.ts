@@ -1,0 +1,112 @@
+import { ActivityFailure, ApplicationFailure, proxyActivities, TimeoutFailure } from '@temporalio/workflow';
+import { ExperimentInput, FailureReport, TASK_QUEUES } from '../contracts';
+import type { Attempt, ExperimentResult, NewCampaignEvent } from '../contracts';
+import type * as activities from '../activities';
+import { parseWorkflowInput } from './input';
+import { retryAfterFailure } from './retry-policy';
+
+const training = proxyActivities<typeof activities>({
+  taskQueue: TASK_QUEUES.training,
+  startToCloseTimeout: '4 hours',
+  // Training heartbeats many times a second; a silent worker is presumed dead and the activity moves to another
+  // worker, which resumes from the checkpoint carried in the last heartbeat.
+  heartbeatTimeout: '20 seconds',
+  retry: {
+    initialInterval: '1 second',
+    backoffCoefficient: 2,
+    maximumInterval: '30 seconds',
+    maximumAttempts: 6,
+    nonRetryableErrorTypes: ['TrainingFailure', 'InvalidInput'],
+  },
+});
+
+const agents = proxyActivities<typeof activities>({
+  taskQueue: TASK_QUEUES.agent,
+  startToCloseTimeout: '5 minutes',
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds', maximumAttempts: 10 },
+});
+
+/**
+ * One experiment: train → evaluate → record. A classified failure gets triaged (advice, recorded) and the
+ * deterministic retry policy decides whether to try again with a changed config.
+ */
+export async function rankingExperiment(rawInput: unknown): Promise<ExperimentResult> {
+  const input = parseWorkflowInput(ExperimentInput, rawInput, 'experiment config');
+  const id = input.experimentId;
+  const campaignId = input.campaignId ?? id;
+  await agents.recordEvents(campaignId, [
+    { type: 'experiment.started', eventId: `${id}:started`, campaignId, experimentId: id, family: input.model.family, title: input.hypothesis?.title },
+  ]);
+
+  const attempts: Attempt[] = [];
+  let config = input.model;
+  let result: ExperimentResult | undefined;
+  for (let attempt = 1; !result; attempt++) {
+    try {
+      const out = await training.trainModel({ experimentId: id, campaignId, attempt, data: input.data, model: config, segmentField: input.segmentField });
+      attempts.push({ config });
+      result = {
+        experimentId: id,
+        campaignId: input.campaignId,
+        phase: input.phase,
+        status: 'succeeded',
+        config,
+        hypothesis: input.hypothesis,
+        dataFingerprint: out.dataFingerprint,
+        artifact: out.artifact,
+        metrics: out.metrics,
+        validationNe: out.validationNe,
+        neStdErr: out.neStdErr,
+        relativeNeChange: input.baselineNe ? (out.metrics.ne - input.baselineNe) / input.baselineNe : undefined,
+        trainSeconds: out.trainSeconds,
+        modelBytes: out.modelBytes,
+        attempts,
+      };
+    } catch (err) {
+      const failure = failureReportOf(err);
+      const triage = await agents.interpretFailure({ experimentId: id, config, failure, attempt }, input.agents);
+      // The measured class decides (ranking classifies divergence/resources/data by measurement); the triage agent's
+      // reading is kept beside it as advice for humans and for the designer.
+      const decision = retryAfterFailure(failure.failureClass, config);
+      attempts.push({ config, failure, triage: { failureClass: triage.failureClass, diagnosis: triage.diagnosis, fix: triage.fix, source: triage.source } });
+      const events: NewCampaignEvent[] = [
+        { type: 'triage', eventId: `${id}:a${attempt}:triage`, campaignId, experimentId: id, failureClass: triage.failureClass, diagnosis: triage.diagnosis, fix: decision.fix, source: triage.source },
+      ];
+      await agents.recordEvents(campaignId, events);
+      if (decision.retry && attempt < input.maxAttempts) {
+        config = decision.config;
+        continue;
+      }
+      result = {
+        experimentId: id,
+        campaignId: input.campaignId,
+        phase: input.phase,
+        status: 'failed',
+        config,
+        hypothesis: input.hypothesis,
+        // A failed attempt reports no time; failures are cheap next to finished runs.
+        trainSeconds: 0,
+        modelBytes: 0,
+        attempts,
+        failure: { failureClass: failure.failureClass, message: failure.message, fix: decision.retry ? `gave up after ${attempt} attempts; ${decision.fix}` : decision.fix },
+      };
+    }
+  }
+  await agents.recordExperiment(result, input.data);
+  return result;
+}
+
+/** Reads the failure report the training activity attached, or classifies the failure as infrastructure. */
+function failureReportOf(err: unknown): FailureReport {
+  if (err instanceof ActivityFailure && err.cause instanceof ApplicationFailure && err.cause.type === 'TrainingFailure') {
+    const parsed = FailureReport.safeParse(err.cause.details?.[0]);
+    if (parsed.success) return parsed.data;
+    return { failureClass: 'bad-data', message: err.cause.message, lastProgress: [] };
+  }
+  if (err instanceof ActivityFailure) {
+    const cause = err.cause;
+    const what = cause instanceof TimeoutFailure ? `timed out (${cause.timeoutType})` : (cause?.message ?? err.message);
+    return { failureClass: 'infrastructure', message: `training activity failed after Temporal's retries: ${what}`, lastProgress: [] };
+  }
+  throw err;
+}

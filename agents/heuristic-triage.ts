@@ -1,0 +1,169 @@
+import { TriageRequest, TriageResponse } from '../contracts/agents';
+import type { FailureClass, TrainingProgress } from '../contracts/metrics';
+import type { ModelConfig } from '../contracts/model';
+
+/**
+ * The deterministic training-log interpreter: reads the numbers first (progress events cannot be talked into
+ * anything), then the error message's vocabulary, then falls back to the class the engine reported. Classes the
+ * engine measured itself (bad-data: it counted malformed rows; resource: an allocation failed) are trusted as is.
+ */
+
+/** Classes the ranking engine determines by measurement, not by guessing. */
+export const MEASURED_FAILURE_CLASSES: readonly FailureClass[] = ['bad-data', 'resource'];
+
+export interface CurveEvidence {
+  failureClass: FailureClass;
+  diagnosis: string;
+}
+
+const fmt = (x: number) => (Number.isFinite(x) ? Number(x.toPrecision(3)).toString() : String(x));
+
+function finite(events: readonly TrainingProgress[]): boolean {
+  return events.every((e) => Number.isFinite(e.runningLogloss) && (e.gradNorm === undefined || Number.isFinite(e.gradNorm)) && (e.validationNe === undefined || Number.isFinite(e.validationNe)));
+}
+
+/** Divergence read from the curve: non-finite numbers, a running loss that blew up, or exploding gradients. */
+export function divergenceEvidence(events: readonly TrainingProgress[]): CurveEvidence | undefined {
+  if (!events.length) return undefined;
+  if (!finite(events)) {
+    const bad = events.find((e) => !Number.isFinite(e.runningLogloss) || (e.gradNorm !== undefined && !Number.isFinite(e.gradNorm)))!;
+    const lastGood = [...events].reverse().find((e) => Number.isFinite(e.runningLogloss));
+    return {
+      failureClass: 'diverged',
+      diagnosis: `Training produced non-finite values at step ${bad.step} (running log loss ${fmt(bad.runningLogloss)}${bad.gradNorm !== undefined ? `, gradient norm ${fmt(bad.gradNorm)}` : ''})${lastGood ? `; last finite log loss ${fmt(lastGood.runningLogloss)} at step ${lastGood.step}` : ''}.`,
+    };
+  }
+  const losses = events.map((e) => e.runningLogloss);
+  const minLoss = Math.min(...losses);
+  const last = losses[losses.length - 1];
+  // CTR log loss lives around 0.1-0.7; tripling from its minimum or passing 3 nats means the optimizer overshoots.
+  if (events.length >= 3 && (last > 3 * minLoss || last > 3) && last > minLoss + 0.2) {
+    return { failureClass: 'diverged', diagnosis: `Running log loss exploded from a minimum of ${fmt(minLoss)} to ${fmt(last)} by step ${events[events.length - 1].step}.` };
+  }
+  const grads = events.map((e) => e.gradNorm).filter((g): g is number => g !== undefined && g > 0);
+  if (grads.length >= 3 && grads[grads.length - 1] > 100 * Math.min(...grads)) {
+    return { failureClass: 'diverged', diagnosis: `Gradient norm grew from ${fmt(Math.min(...grads))} to ${fmt(grads[grads.length - 1])}: the updates are exploding.` };
+  }
+  return undefined;
+}
+
+/** Over- and underfitting read from the validation curve against the training loss. */
+export function fitEvidence(events: readonly TrainingProgress[]): CurveEvidence | undefined {
+  const validated = events.filter((e) => e.validationNe !== undefined);
+  if (validated.length >= 3) {
+    const ne = validated.map((e) => e.validationNe!);
+    const bestIdx = ne.indexOf(Math.min(...ne));
+    const lastNe = ne[ne.length - 1];
+    const trainFalling = validated[validated.length - 1].runningLogloss < validated[bestIdx].runningLogloss;
+    const tailRising = ne.length - 1 - bestIdx >= 2 && ne[ne.length - 1] >= ne[ne.length - 2];
+    if (bestIdx < ne.length - 1 && lastNe > ne[bestIdx] * 1.003 && trainFalling && tailRising) {
+      const best = validated[bestIdx];
+      return {
+        failureClass: 'overfit',
+        diagnosis: `Validation NE bottomed at ${fmt(ne[bestIdx])} (epoch ${best.epoch}, step ${best.step}) and rose to ${fmt(lastNe)} while training log loss kept falling (${fmt(best.runningLogloss)} → ${fmt(validated[validated.length - 1].runningLogloss)}).`,
+      };
+    }
+  }
+  if (events.length >= 3) {
+    const losses = events.map((e) => e.runningLogloss);
+    const spread = (Math.max(...losses) - Math.min(...losses)) / Math.max(1e-9, Math.max(...losses));
+    const lastNe = validated.length ? validated[validated.length - 1].validationNe! : undefined;
+    // NE ≈ 1 means no better than always predicting the average CTR: the loss sits at the label entropy.
+    if (spread < 0.01 && (lastNe === undefined || lastNe >= 0.97)) {
+      return {
+        failureClass: 'underfit',
+        diagnosis: `Training log loss is flat (${fmt(Math.min(...losses))}-${fmt(Math.max(...losses))} over ${events.length} events)${lastNe !== undefined ? ` and validation NE is ${fmt(lastNe)}, i.e. at the entropy of the background CTR` : ''}: the model is not learning.`,
+      };
+    }
+    if (lastNe !== undefined && lastNe >= 0.99) {
+      return { failureClass: 'underfit', diagnosis: `Validation NE is ${fmt(lastNe)} after ${events.length} events: barely better than predicting the average CTR.` };
+    }
+  }
+  return undefined;
+}
+
+const MESSAGE_PATTERNS: ReadonlyArray<[FailureClass, RegExp, string]> = [
+  ['diverged', /\b(nan|inf|infinity|non-finite|not finite)\b/i, 'the error reports non-finite numbers'],
+  ['resource', /out of memory|\bheap\b|ENOMEM|allocation failed|cannot allocate|memory limit|array buffer allocation|\bOOM\b/i, 'the error reports running out of memory'],
+  ['bad-data', /malformed|bad rows?|\blines? \d+|parse error|expected \d+ (columns|fields)|invalid row|corrupt|unexpected end of (file|input)/i, 'the error reports malformed input rows'],
+  ['infrastructure', /ECONNRESET|ECONNREFUSED|ETIMEDOUT|EAI_AGAIN|EPIPE|socket hang up|network|timed? ?out|heartbeat|worker (lost|restart)|\b50[234]\b|unavailable/i, 'the error reports a network or worker problem'],
+];
+
+export function messageEvidence(message: string): { failureClass: FailureClass; why: string } | undefined {
+  for (const [failureClass, pattern, why] of MESSAGE_PATTERNS) if (pattern.test(message)) return { failureClass, why };
+  return undefined;
+}
+
+const round3 = (x: number) => Number(x.toPrecision(3));
+
+/** A concrete, config-specific fix per class. */
+export function fixFor(failureClass: FailureClass, config: ModelConfig, events: readonly TrainingProgress[], message: string, attempt: number): string {
+  switch (failureClass) {
+    case 'diverged': {
+      const factor = attempt >= 2 ? 10 : 3;
+      const clip = config.gradientClip ? round3(config.gradientClip / 2) : 5;
+      return `Lower learningRate from ${fmt(config.learningRate)} to ${fmt(round3(config.learningRate / factor))} and clip gradients at ${fmt(clip)}; resume from the last finite checkpoint.`;
+    }
+    case 'overfit': {
+      const validated = events.filter((e) => e.validationNe !== undefined);
+      const best = validated.length ? validated.reduce((a, b) => (b.validationNe! < a.validationNe! ? b : a)) : undefined;
+      const epochs = best ? Math.max(1, Math.min(config.epochs - 1, best.epoch + 1)) : Math.max(1, config.epochs - 1);
+      const l2 = config.l2 > 0 ? round3(config.l2 * 3) : config.family === 'lr' ? 1 : config.family === 'fm' ? 1e-4 : 1e-5;
+      return `Reduce epochs from ${config.epochs} to ${epochs}${best ? ` (validation NE was lowest in epoch ${best.epoch})` : ''} and raise l2 from ${fmt(config.l2)} to ${fmt(l2)}.`;
+    }
+    case 'underfit': {
+      const lr = round3(config.learningRate * 3);
+      const richer = config.family === 'lr' ? ' If that is not enough, add crosses of the interacting fields or move to fm.' : '';
+      return `Raise learningRate from ${fmt(config.learningRate)} to ${fmt(lr)} and epochs from ${config.epochs} to ${Math.min(50, config.epochs * 2)}.${richer}`;
+    }
+    case 'bad-data': {
+      const lines = [...message.matchAll(/\blines? (\d{1,12})/gi)].map((m) => m[1]).slice(0, 5);
+      return `Not retryable with the same data: fix or drop the malformed rows${lines.length ? ` (reported near line ${lines.join(', ')})` : ''} in the export; raise maxBadRowFraction only if those rows are known to be harmless.`;
+    }
+    case 'resource': {
+      const parts = [`lower hashBits from ${config.hashBits} to ${Math.max(8, config.hashBits - 2)} (a quarter of the table memory)`];
+      if (config.family !== 'lr' && config.embeddingDim > 2) parts.push(`embeddingDim from ${config.embeddingDim} to ${Math.max(1, Math.floor(config.embeddingDim / 2))}`);
+      if (config.batchSize > 64) parts.push(`batchSize from ${config.batchSize} to ${Math.floor(config.batchSize / 2)}`);
+      return `${parts.join(', ').replace(/^l/, 'L')}; or run it on a worker with more memory.`;
+    }
+    case 'infrastructure':
+      return 'Transient: retry the same config unchanged (it resumes from its last checkpoint); if it repeats, check the worker\'s network and its Temporal connection.';
+  }
+}
+
+/** Classify a failed training run and say how to fix it. Deterministic. */
+export function triageHeuristically(input: TriageRequest): TriageResponse {
+  const req = TriageRequest.parse(input);
+  const { failure, config, attempt } = req;
+  const events = failure.lastProgress;
+  let failureClass: FailureClass;
+  let diagnosis: string;
+  const divergence = divergenceEvidence(events);
+  const fromMessage = messageEvidence(failure.message);
+  const fit = fitEvidence(events);
+  if (MEASURED_FAILURE_CLASSES.includes(failure.failureClass)) {
+    failureClass = failure.failureClass;
+    diagnosis = failureClass === 'bad-data'
+      ? 'The loader measured more malformed rows than the configured maximum share.'
+      : 'Training ran out of memory (measured by the engine).';
+  } else if (divergence) {
+    ({ failureClass, diagnosis } = divergence);
+  } else if (fromMessage && fromMessage.failureClass !== 'diverged') {
+    failureClass = fromMessage.failureClass;
+    diagnosis = `The run stopped because ${fromMessage.why}.`;
+  } else if (fit) {
+    ({ failureClass, diagnosis } = fit);
+  } else if (fromMessage) {
+    failureClass = fromMessage.failureClass;
+    diagnosis = `The run stopped because ${fromMessage.why}; the progress events show no finite-number problem yet.`;
+  } else {
+    failureClass = failure.failureClass;
+    diagnosis = `No pattern in the ${events.length} progress events or the message; keeping the engine's classification (${failureClass}).`;
+  }
+  return TriageResponse.parse({
+    failureClass,
+    diagnosis: diagnosis.slice(0, 1000),
+    fix: fixFor(failureClass, config, events, failure.message, attempt).slice(0, 1000),
+    source: 'heuristic',
+  });
+}

@@ -1,0 +1,66 @@
+import type { CampaignStatus } from '../contracts';
+import type { CampaignListing } from './rankwright-client';
+
+const pct = (x: number | undefined) => (x === undefined ? '' : `${x >= 0 ? '+' : ''}${(x * 100).toFixed(2)}%`);
+const num = (x: number | undefined, d = 4) => (x === undefined ? '' : x.toFixed(d));
+
+/** Pads columns to a plain-text table (no colors: the output must survive pipes and CI logs). */
+export function table(header: string[], rows: string[][]): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: string[]) => cells.map((c, i) => (c ?? '').padEnd(widths[i])).join('  ').trimEnd();
+  return [line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
+}
+
+/** The human view of `rankwright status`. */
+export function formatStatus(s: CampaignStatus): string {
+  const lines = [
+    `campaign ${s.campaignId}  phase ${s.phase}  review ${s.reviewState}${s.paused ? '  (paused)' : ''}  strategy ${s.strategy}`,
+    `budget used: ${s.budgetUsed.experiments} experiments, ${s.budgetUsed.trainSeconds.toFixed(1)} s training${s.stopReason ? `  stop: ${s.stopReason}` : ''}`,
+  ];
+  if (s.oracleNe !== undefined) lines.push(`oracle NE (best achievable on this planted data): ${num(s.oracleNe)}`);
+  if (s.experiments.length) {
+    lines.push(
+      '',
+      table(
+        ['experiment', 'phase', 'family', 'status', 'NE', 'ΔNE', 'AUC', 'calib.', 'hypothesis'],
+        [...s.experiments]
+          .sort((a, b) => (a.metrics?.ne ?? Infinity) - (b.metrics?.ne ?? Infinity))
+          .map((e) => [
+            e.experimentId,
+            e.phase,
+            e.config.family,
+            e.status === 'failed' ? `failed:${e.failure?.failureClass}` : e.status,
+            num(e.metrics?.ne),
+            pct(e.relativeNeChange),
+            num(e.metrics?.auc),
+            num(e.metrics?.calibration, 3),
+            (e.hypothesis?.title ?? '').slice(0, 50),
+          ]),
+      ),
+    );
+  }
+  if (s.running.length) lines.push(`running: ${s.running.join(', ')}`);
+  for (const b of s.guardrailBreaches) lines.push(`guardrail: ${b.experimentId}: ${b.detail}`);
+  if (s.recommendation) {
+    const r = s.recommendation;
+    lines.push(
+      '',
+      `recommendation: ${r.experimentId}  NE ${num(r.metrics.ne)} (${pct(r.relativeNeChange)} vs baseline)  AUC ${num(r.metrics.auc)}  calibration ${num(r.metrics.calibration, 3)}${
+        r.metrics.oracleNe !== undefined ? `  oracle NE ${num(r.metrics.oracleNe)}` : ''
+      }`,
+      `  artifact: ${r.artifact ?? '(none)'}`,
+      `  why: ${r.rationale}`,
+    );
+  }
+  for (const d of s.decisions) lines.push(`decision: ${d.kind} by ${d.by} at ${d.at} via ${d.via}${d.note ? ` — ${d.note}` : ''}`);
+  for (const m of s.ignoredMessages) lines.push(`ignored ${m.kind}${m.by ? ` from ${m.by}` : ''}: ${m.reason}`);
+  return lines.join('\n');
+}
+
+export function formatListing(rows: CampaignListing[]): string {
+  if (rows.length === 0) return 'no campaigns';
+  return table(
+    ['workflow id', 'status', 'phase', 'review', 'best NE', 'family', 'started'],
+    rows.map((r) => [r.workflowId, r.status, r.phase ?? '', r.reviewState ?? '', num(r.bestNe), r.modelFamily ?? '', r.startTime]),
+  );
+}

@@ -1,0 +1,53 @@
+import { strict as assert } from 'node:assert';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { bundleWorkflowCode, DeterminismViolationError, Worker } from '@temporalio/worker';
+import type { temporal } from '@temporalio/proto';
+import { bundleWorkflows } from '../../workers/bundle';
+
+const HISTORIES = path.join(__dirname, '..', 'fixtures', 'histories');
+
+function loadHistories(prefix?: string): { workflowId: string; file: string; history: temporal.api.history.v1.IHistory }[] {
+  return fs
+    .readdirSync(HISTORIES)
+    .filter((f) => f.endsWith('.json') && (!prefix || f.startsWith(prefix)))
+    .map((file) => ({ workflowId: file, file, history: JSON.parse(fs.readFileSync(path.join(HISTORIES, file), 'utf8')) }));
+}
+
+/**
+ * Every recorded history in test/fixtures/histories (campaigns approved, halted by a guardrail and overridden;
+ * experiments with a divergence retry) must replay against today's workflow code. A change that breaks one needs
+ * patched() — and the second test shows that an unpatched change is caught.
+ */
+describe('workflow determinism (replay of recorded histories)', function () {
+  this.timeout(180_000);
+
+  it('has recorded histories of both workflow types', () => {
+    const files = loadHistories().map((h) => h.file);
+    assert.ok(files.some((f) => f.startsWith('campaign-')), 'a rankingCampaign history');
+    assert.ok(files.some((f) => f.startsWith('experiment-')), 'a rankingExperiment history');
+  });
+
+  it('replays every recorded history against the current workflow code', async () => {
+    const bundle = await bundleWorkflows();
+    const histories = loadHistories();
+    let replayed = 0;
+    for await (const result of Worker.runReplayHistories({ workflowBundle: bundle }, histories)) {
+      assert.equal(result.error, undefined, `${result.workflowId}: ${result.error?.message}`);
+      replayed++;
+    }
+    assert.equal(replayed, histories.length);
+  });
+
+  it('catches an unpatched change to workflow code', async () => {
+    const bundle = await bundleWorkflowCode({
+      workflowsPath: require.resolve('../fixtures/workflow-variants/unpatched-experiment'),
+      logger: { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error() {} },
+    });
+    const histories = loadHistories('experiment-');
+    assert.ok(histories.length > 0);
+    for await (const result of Worker.runReplayHistories({ workflowBundle: bundle }, histories)) {
+      assert.ok(result.error instanceof DeterminismViolationError, `${result.workflowId} should fail to replay, got ${result.error}`);
+    }
+  });
+});

@@ -1,0 +1,104 @@
+import * as fs from 'node:fs';
+import { z } from 'zod';
+import { DataConfig, ModelConfig, type TrainingProgress } from '../../contracts';
+import { InvalidInputError, parseOrExplain } from '../../contracts/errors';
+import { TrainingFailure, trainExperiment } from '../../ranking';
+
+/** The experiment file `rankwright train --config F` reads: an ExperimentInput without ids. */
+export const TrainConfigFile = z.object({ data: DataConfig, model: ModelConfig, segmentField: z.string().optional() }).strict();
+
+export interface TrainOptions {
+  config: string;
+  json: boolean;
+}
+
+/**
+ * `rankwright train --config F [--json]`: trains one experiment locally, without Temporal. Exit codes: 0 ok,
+ * 1 training failed (classified), 2 invalid config. With --json prints exactly {"artifact":REF,"metrics":{...}}.
+ */
+export async function runTrain(opts: TrainOptions): Promise<number> {
+  let input: z.infer<typeof TrainConfigFile>;
+  try {
+    const text = await fs.promises.readFile(opts.config, 'utf8');
+    let raw: unknown;
+    try {
+      raw = JSON.parse(text);
+    } catch (e) {
+      process.stderr.write(`invalid experiment config ${opts.config}: not JSON (${(e as Error).message})\n`);
+      return 2;
+    }
+    input = parseOrExplain(TrainConfigFile, raw, `experiment config ${opts.config}`);
+  } catch (e) {
+    if (e instanceof InvalidInputError) {
+      process.stderr.write(`${e.message}\n`);
+      return 2;
+    }
+    process.stderr.write(`cannot read experiment config ${opts.config}: ${(e as Error).message}\n`);
+    return 2;
+  }
+
+  const showBar = !opts.json && !!process.stderr.isTTY;
+  const bar = showBar ? await progressBar() : null;
+  try {
+    const result = await trainExperiment({
+      data: input.data,
+      model: input.model,
+      segmentField: input.segmentField,
+      onProgress: (p: TrainingProgress) => bar?.update(p),
+    });
+    bar?.stop();
+    if (opts.json) {
+      process.stdout.write(JSON.stringify({ artifact: result.artifact, metrics: result.metrics }) + '\n');
+    } else {
+      const m = result.metrics;
+      const lines = [
+        `model     ${input.model.family}  →  ${result.artifact}`,
+        `test NE   ${m.ne.toFixed(5)} ± ${result.neStdErr.toFixed(5)}   (validation NE ${result.validationNe.toFixed(5)})`,
+        `AUC       ${m.auc.toFixed(5)}   log loss ${m.logloss.toFixed(5)}   calibration ${m.calibration.toFixed(3)}   CTR ${m.ctr.toFixed(4)}`,
+      ];
+      if (m.oracleNe !== undefined) lines.push(`oracle NE ${m.oracleNe.toFixed(5)}   regret ${m.regret!.toFixed(5)}`);
+      lines.push(`trained   ${result.trainSeconds.toFixed(2)} s, ${m.examples} test rows, model ${(result.modelBytes / 1024).toFixed(0)} KiB`);
+      process.stdout.write(lines.join('\n') + '\n');
+    }
+    return 0;
+  } catch (e) {
+    bar?.stop();
+    if (e instanceof TrainingFailure) {
+      if (opts.json) process.stdout.write(JSON.stringify({ failure: e.toReport() }) + '\n');
+      process.stderr.write(`training failed (${e.failureClass}): ${e.message}\n`);
+      return 1;
+    }
+    if (e instanceof InvalidInputError) {
+      process.stderr.write(`${e.message}\n`);
+      return 2;
+    }
+    throw e;
+  }
+}
+
+async function progressBar() {
+  const { SingleBar, Presets } = await import('cli-progress');
+  const bar = new SingleBar(
+    { format: 'training |{bar}| epoch {epoch} step {step} · loss {loss} · val NE {ne}', stream: process.stderr, hideCursor: true },
+    Presets.shades_classic,
+  );
+  let started = false;
+  return {
+    update(p: TrainingProgress) {
+      if (!started) {
+        bar.start(100, 0, { epoch: p.epoch, step: p.step, loss: '-', ne: '-' });
+        started = true;
+      }
+      // Steps per run aren't known here, so the bar shows progress through the current epoch's events.
+      bar.update(Math.min(99, (p.step % 100) + 1), {
+        epoch: p.epoch,
+        step: p.step,
+        loss: p.runningLogloss.toFixed(4),
+        ne: p.validationNe !== undefined ? p.validationNe.toFixed(4) : '-',
+      });
+    },
+    stop() {
+      if (started) bar.stop();
+    },
+  };
+}

@@ -1,0 +1,152 @@
+import { CATEGORICAL_FIELDS, DENSE_FIELDS, DataConfig, ModelConfig, type DataConfigInput, type Metrics, type ModelConfigInput, type TrainingProgress } from '../contracts';
+import { parseOrExplain } from '../contracts/errors';
+import { LoadedDataset, loadDataset } from './data/load-data';
+import { CATEGORICAL_COUNT, DENSE_COUNT, RowBlock, valueName } from './data/rows';
+import { buildFeatureSpec, encodeRows, slotCounts } from './features';
+import { TrainingFailure } from './failure';
+import { selectGpuBackendAsync, sharedKernels } from './kernels';
+import { auc, calibration, clickThroughRate, logLoss, normalizedEntropy, normalizedEntropyStdErr, regret, segmentNormalizedEntropy } from './metrics';
+import { loadCheckpoint, saveCheckpoint, saveModelArtifact } from './model-artifact';
+import { createModel } from './models/create-model';
+import { estimateTrainingBytes } from './models/model';
+import { runTrainingLoop } from './trainer';
+
+/** Default memory budget for parameters + optimizer state. */
+export const DEFAULT_MAX_MEMORY_BYTES = 1.5 * 2 ** 30;
+const SEGMENTS_REPORTED = 10;
+
+export interface TrainExperimentRequest {
+  data: DataConfigInput | DataConfig;
+  model: ModelConfigInput | ModelConfig;
+  segmentField?: string;
+  resumeFrom?: string;
+  onProgress?(p: TrainingProgress): void;
+  onCheckpoint?(ref: string, p: TrainingProgress): void | Promise<void>;
+  signal?: AbortSignal;
+  maxMemoryBytes?: number;
+}
+
+export interface TrainExperimentResult {
+  artifact: string;
+  metrics: Metrics;
+  validationNe: number;
+  neStdErr: number;
+  dataFingerprint: string;
+  trainSeconds: number;
+  modelBytes: number;
+  progress: TrainingProgress[];
+}
+
+/**
+ * Trains one model on one dataset and evaluates it on the test set: the engine's whole job for one experiment.
+ * Failures come out as TrainingFailure (diverged / resource / bad-data); cancellation as the signal's reason.
+ */
+export async function trainExperiment(req: TrainExperimentRequest): Promise<TrainExperimentResult> {
+  const data = parseOrExplain(DataConfig, req.data, 'data config');
+  const model = parseOrExplain(ModelConfig, req.model, 'model config');
+  const dataset = await loadDataset(data);
+  const spec = buildFeatureSpec(model, dataset.train, dataset.active);
+  const { catSlots, denseSlots } = slotCounts(spec);
+
+  const budget = req.maxMemoryBytes ?? DEFAULT_MAX_MEMORY_BYTES;
+  const needed = estimateTrainingBytes(model, catSlots, denseSlots);
+  if (needed > budget) {
+    let bits = model.hashBits;
+    while (bits > 8 && estimateTrainingBytes({ ...model, hashBits: bits }, catSlots, denseSlots) > budget) bits--;
+    throw new TrainingFailure(
+      'resource',
+      `${model.family} with hashBits ${model.hashBits}${'embeddingDim' in model ? ` and embeddingDim ${model.embeddingDim}` : ''} needs about ${formatBytes(needed)} for parameters and optimizer state, over the ${formatBytes(budget)} budget; hashBits ${bits} would fit`,
+    );
+  }
+
+  const train = encodeRows(dataset.train, spec);
+  const validation = encodeRows(dataset.validation, spec);
+  const test = encodeRows(dataset.test, spec);
+  await selectGpuBackendAsync();
+  const ranker = createModel(model, spec, sharedKernels());
+
+  let resume;
+  if (req.resumeFrom) {
+    const cp = await loadCheckpoint(req.resumeFrom);
+    const same = JSON.stringify(cp.header.config) === JSON.stringify(model) && cp.header.dataFingerprint === dataset.fingerprint;
+    if (!same) throw new Error(`checkpoint ${req.resumeFrom} was written for another model config or dataset; refusing to resume from it`);
+    resume = { tensors: cp.tensors, scalars: cp.header.scalars, cursor: cp.header.cursor };
+  }
+
+  const started = performance.now();
+  const { progress, validationNe } = await runTrainingLoop(ranker, model, train, validation, {
+    onProgress: req.onProgress,
+    signal: req.signal,
+    resume,
+    onCheckpoint: req.onCheckpoint
+      ? async (state, p) => {
+          const ref = await saveCheckpoint(
+            { family: model.family, config: model, dataFingerprint: dataset.fingerprint, featureSpec: spec, scalars: state.scalars, cursor: state.cursor },
+            state.tensors,
+          );
+          await req.onCheckpoint!(ref, p);
+        }
+      : undefined,
+  });
+
+  const scores = new Float64Array(test.rows);
+  await ranker.predict(test, 0, test.rows, scores);
+  const trainSeconds = (performance.now() - started) / 1000;
+  const metrics = evaluate(scores, dataset.test, dataset, req.segmentField ?? 'C1');
+  if (!Number.isFinite(metrics.ne)) throw new TrainingFailure('diverged', `test predictions are not finite (NE ${metrics.ne})`, progress.slice(-50));
+  const saved = await saveModelArtifact(
+    { family: model.family, config: model, dataFingerprint: dataset.fingerprint, featureSpec: spec, metrics, validationNe },
+    ranker.weightTensors(),
+  );
+  return {
+    artifact: saved.ref,
+    metrics,
+    validationNe,
+    neStdErr: normalizedEntropyStdErr(scores, dataset.test.labels),
+    dataFingerprint: dataset.fingerprint,
+    trainSeconds,
+    modelBytes: saved.bytes,
+    progress,
+  };
+}
+
+/** Test-set metrics (+ oracle NE and regret on planted data, + per-segment NE). */
+export function evaluate(scores: Float64Array, test: RowBlock, dataset: LoadedDataset, segmentField: string): Metrics {
+  const y = test.labels;
+  const ne = normalizedEntropy(scores, y);
+  const metrics: Metrics = {
+    ne,
+    auc: auc(scores, y),
+    logloss: logLoss(scores, y),
+    calibration: calibration(scores, y),
+    ctr: clickThroughRate(y),
+    examples: test.rows,
+  };
+  if (dataset.oracle) {
+    metrics.oracleNe = dataset.oracle.ne;
+    metrics.regret = regret(ne, dataset.oracle.ne);
+  }
+  metrics.segments = segmentNormalizedEntropy(scores, y, segmentKeys(test, dataset, segmentField), segmentField, SEGMENTS_REPORTED);
+  return metrics;
+}
+
+/** Segment key of every row: the readable value of `field` ('' when missing). */
+export function segmentKeys(block: RowBlock, dataset: LoadedDataset, field: string): string[] {
+  const keys = new Array<string>(block.rows);
+  const c = CATEGORICAL_FIELDS.indexOf(field);
+  if (c >= 0) {
+    for (let r = 0; r < block.rows; r++) keys[r] = valueName(dataset.valueNames, c, block.categorical[r * CATEGORICAL_COUNT + c]);
+    return keys;
+  }
+  const d = DENSE_FIELDS.indexOf(field);
+  if (d < 0) throw new Error(`segmentField ${JSON.stringify(field)} is not a Criteo field (I1..I13, C1..C26)`);
+  for (let r = 0; r < block.rows; r++) {
+    const v = block.dense[r * DENSE_COUNT + d];
+    keys[r] = Number.isNaN(v) ? '' : String(v);
+  }
+  return keys;
+}
+
+function formatBytes(n: number): string {
+  return n >= 2 ** 30 ? `${(n / 2 ** 30).toFixed(2)} GiB` : `${(n / 2 ** 20).toFixed(1)} MiB`;
+}

@@ -1,0 +1,29 @@
+import type { FailureClass, FailureReport, TrainingProgress } from '../contracts';
+
+/**
+ * A classified training failure. Activities turn it into a FailureReport for the triage agent instead of letting the
+ * worker crash: `diverged` (NaN/Inf or exploding loss), `resource` (memory budget), `bad-data` (malformed input).
+ */
+export class TrainingFailure extends Error {
+  readonly failureClass: FailureClass;
+  lastProgress: TrainingProgress[];
+
+  constructor(failureClass: FailureClass, message: string, lastProgress: TrainingProgress[] = []) {
+    super(message);
+    this.name = 'TrainingFailure';
+    this.failureClass = failureClass;
+    this.lastProgress = lastProgress;
+  }
+
+  toReport(): FailureReport {
+    return {
+      failureClass: this.failureClass,
+      message: this.message.length > 4000 ? this.message.slice(0, 3997) + '...' : this.message,
+      lastProgress: this.lastProgress.slice(-50),
+    };
+  }
+}
+
+export function isTrainingFailure(e: unknown): e is TrainingFailure {
+  return e instanceof TrainingFailure;
+}

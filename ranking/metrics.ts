@@ -1,0 +1,168 @@
+/**
+ * Ranking metrics as pure functions over (predicted probability, label) arrays. NE follows He et al. 2014
+ * ("Practical Lessons from Predicting Clicks on Ads at Facebook"): mean log loss divided by the entropy of the
+ * background CTR of the same examples, so a model that only knows the average CTR scores exactly 1.
+ */
+
+type Probabilities = ArrayLike<number>;
+type Labels = ArrayLike<number>;
+
+/** Probabilities are clipped here before log: a hard 0/1 prediction would otherwise make one example infinite. */
+export const PROBABILITY_EPSILON = 1e-7;
+
+function clipProbability(p: number): number {
+  return p < PROBABILITY_EPSILON ? PROBABILITY_EPSILON : p > 1 - PROBABILITY_EPSILON ? 1 - PROBABILITY_EPSILON : p;
+}
+
+/** Log loss of one example (natural log). */
+export function exampleLogLoss(p: number, label: number): number {
+  const q = clipProbability(p);
+  return label > 0.5 ? -Math.log(q) : -Math.log(1 - q);
+}
+
+/** Mean log loss (natural log). */
+export function logLoss(p: Probabilities, y: Labels): number {
+  requireSameLength(p, y);
+  let sum = 0;
+  for (let i = 0; i < p.length; i++) sum += exampleLogLoss(p[i], y[i]);
+  return sum / p.length;
+}
+
+/** Entropy (nats) of a Bernoulli with rate `ctr`: the log loss of always predicting the background CTR. */
+export function backgroundEntropy(ctr: number): number {
+  if (ctr <= 0 || ctr >= 1) return 0;
+  return -(ctr * Math.log(ctr) + (1 - ctr) * Math.log(1 - ctr));
+}
+
+export function clickThroughRate(y: Labels): number {
+  let clicks = 0;
+  for (let i = 0; i < y.length; i++) clicks += y[i];
+  return y.length ? clicks / y.length : 0;
+}
+
+/** Normalized entropy: mean log loss / entropy of the background CTR. NaN when every label is the same. */
+export function normalizedEntropy(p: Probabilities, y: Labels): number {
+  const h = backgroundEntropy(clickThroughRate(y));
+  return h > 0 ? logLoss(p, y) / h : NaN;
+}
+
+/**
+ * Standard error of NE, from the variance of per-example log loss (the background entropy is treated as fixed,
+ * which is accurate for the sample sizes we evaluate on). Two models' NEs differ significantly when the gap is
+ * several standard errors; for paired comparisons on the same test set this is conservative.
+ */
+export function normalizedEntropyStdErr(p: Probabilities, y: Labels): number {
+  const n = p.length;
+  const h = backgroundEntropy(clickThroughRate(y));
+  if (n < 2 || h <= 0) return NaN;
+  let sum = 0;
+  let sumSq = 0;
+  for (let i = 0; i < n; i++) {
+    const l = exampleLogLoss(p[i], y[i]);
+    sum += l;
+    sumSq += l * l;
+  }
+  const mean = sum / n;
+  const variance = Math.max(0, (sumSq - n * mean * mean) / (n - 1));
+  return Math.sqrt(variance / n) / h;
+}
+
+/**
+ * Exact ROC AUC, tie-aware: examples with equal predictions share their average rank (Mann–Whitney U), so a
+ * constant predictor scores exactly 0.5. NaN when only one class is present.
+ */
+export function auc(p: Probabilities, y: Labels): number {
+  requireSameLength(p, y);
+  const n = p.length;
+  const order = new Int32Array(n);
+  for (let i = 0; i < n; i++) order[i] = i;
+  const pv = Float64Array.from(p as ArrayLike<number>);
+  order.sort((a, b) => pv[a] - pv[b]);
+  let positives = 0;
+  let rankSumPositives = 0;
+  let i = 0;
+  while (i < n) {
+    let j = i;
+    while (j + 1 < n && pv[order[j + 1]] === pv[order[i]]) j++;
+    const averageRank = (i + j) / 2 + 1; // ranks are 1-based
+    for (let k = i; k <= j; k++) {
+      if (y[order[k]] > 0.5) {
+        positives++;
+        rankSumPositives += averageRank;
+      }
+    }
+    i = j + 1;
+  }
+  const negatives = n - positives;
+  if (positives === 0 || negatives === 0) return NaN;
+  return (rankSumPositives - (positives * (positives + 1)) / 2) / (positives * negatives);
+}
+
+/** Calibration: predicted clicks / observed clicks (ideal 1.0; > 1 over-predicts). */
+export function calibration(p: Probabilities, y: Labels): number {
+  let predicted = 0;
+  let observed = 0;
+  for (let i = 0; i < p.length; i++) {
+    predicted += p[i];
+    observed += y[i];
+  }
+  return observed > 0 ? predicted / observed : NaN;
+}
+
+export interface SegmentNe {
+  field: string;
+  value: string;
+  count: number;
+  ne: number;
+}
+
+/**
+ * NE per segment (rows sharing one value of a field), for the `top` most frequent values. Each segment is
+ * normalised by its own background CTR, so a segment NE says how much the model knows beyond that segment's
+ * average; segments whose labels are all equal (NE undefined) are left out.
+ */
+export function segmentNormalizedEntropy(
+  p: Probabilities,
+  y: Labels,
+  segmentKeys: ArrayLike<string>,
+  field: string,
+  top = 10,
+): SegmentNe[] {
+  const groups = new Map<string, number[]>();
+  for (let i = 0; i < p.length; i++) {
+    const key = segmentKeys[i];
+    let g = groups.get(key);
+    if (!g) groups.set(key, (g = []));
+    g.push(i);
+  }
+  const ranked = [...groups.entries()].sort((a, b) => b[1].length - a[1].length || (a[0] < b[0] ? -1 : 1));
+  const out: SegmentNe[] = [];
+  for (const [value, rows] of ranked) {
+    if (out.length >= top) break;
+    const ps = rows.map((r) => p[r]);
+    const ys = rows.map((r) => y[r]);
+    const ne = normalizedEntropy(ps, ys);
+    if (Number.isFinite(ne)) out.push({ field, value, count: rows.length, ne });
+  }
+  return out;
+}
+
+/** Relative NE change vs a baseline: (ne − base) / base. Negative is an improvement. */
+export function relativeNeChange(ne: number, baselineNe: number): number {
+  return (ne - baselineNe) / baselineNe;
+}
+
+/** Regret on planted data: NE − oracle (Bayes-optimal) NE; 0 is the best any model can do. */
+export function regret(ne: number, oracleNe: number): number {
+  return ne - oracleNe;
+}
+
+/** Share of the achievable gain captured: (NE_base − NE) / (NE_base − NE_oracle); 1 = reached the oracle. */
+export function gainCaptured(ne: number, baselineNe: number, oracleNe: number): number {
+  const achievable = baselineNe - oracleNe;
+  return achievable !== 0 ? (baselineNe - ne) / achievable : NaN;
+}
+
+function requireSameLength(p: ArrayLike<number>, y: ArrayLike<number>): void {
+  if (p.length !== y.length) throw new Error(`predictions (${p.length}) and labels (${y.length}) differ in length`);
+}

@@ -1,0 +1,61 @@
+import type { Metrics, ModelConfig } from '../contracts';
+import { ModelConfig as ModelConfigSchema } from '../contracts';
+import { getArtifact, putArtifact } from '../store/artifacts';
+import type { FeatureSpec } from './features';
+import type { Tensor } from './models/model';
+import type { TrainingCursor } from './trainer';
+import { decodeTensorFile, encodeTensorFile } from './tensor-file';
+
+/** Bumped on any incompatible change of what a model artifact or checkpoint holds. */
+export const MODEL_FORMAT_VERSION = 1;
+
+export interface ModelArtifactHeader {
+  kind: 'model';
+  formatVersion: number;
+  family: ModelConfig['family'];
+  config: ModelConfig;
+  dataFingerprint: string;
+  featureSpec: FeatureSpec;
+  metrics: Metrics;
+  validationNe: number;
+}
+
+export interface CheckpointHeader {
+  kind: 'checkpoint';
+  formatVersion: number;
+  family: ModelConfig['family'];
+  config: ModelConfig;
+  dataFingerprint: string;
+  featureSpec: FeatureSpec;
+  scalars: Record<string, number>;
+  cursor: TrainingCursor;
+}
+
+export async function saveModelArtifact(header: Omit<ModelArtifactHeader, 'kind' | 'formatVersion'>, weights: Record<string, Tensor>): Promise<{ ref: string; bytes: number }> {
+  const bytes = encodeTensorFile({ kind: 'model', formatVersion: MODEL_FORMAT_VERSION, ...header }, weights);
+  return { ref: await putArtifact(bytes), bytes: bytes.length };
+}
+
+export async function loadModelArtifact(ref: string): Promise<{ header: ModelArtifactHeader; tensors: Record<string, Tensor> }> {
+  const { header, tensors } = decodeTensorFile<ModelArtifactHeader>(await getArtifact(ref));
+  if (header.kind !== 'model') throw new Error(`artifact ${ref} is a ${String(header.kind)}, not a model`);
+  checkVersion(ref, header.formatVersion);
+  return { header: { ...header, config: ModelConfigSchema.parse(header.config) }, tensors };
+}
+
+export async function saveCheckpoint(header: Omit<CheckpointHeader, 'kind' | 'formatVersion'>, state: Record<string, Tensor>): Promise<string> {
+  return putArtifact(encodeTensorFile({ kind: 'checkpoint', formatVersion: MODEL_FORMAT_VERSION, ...header }, state));
+}
+
+export async function loadCheckpoint(ref: string): Promise<{ header: CheckpointHeader; tensors: Record<string, Tensor> }> {
+  const { header, tensors } = decodeTensorFile<CheckpointHeader>(await getArtifact(ref));
+  if (header.kind !== 'checkpoint') throw new Error(`artifact ${ref} is a ${String(header.kind)}, not a checkpoint`);
+  checkVersion(ref, header.formatVersion);
+  // JSON turned NaN into null; restore it.
+  if (header.cursor.lastValidationNe === null) header.cursor.lastValidationNe = NaN;
+  return { header, tensors };
+}
+
+function checkVersion(ref: string, v: number): void {
+  if (v !== MODEL_FORMAT_VERSION) throw new Error(`artifact ${ref} has format version ${v}; this engine reads version ${MODEL_FORMAT_VERSION}`);
+}

@@ -1,0 +1,319 @@
+import type { DcnConfig } from '../../contracts';
+import type { DenseKernels } from '../kernels';
+import type { EncodedRows } from '../features';
+import { SeededRandom } from '../rng';
+import { RankingModel, StepResult, Tensor, logitLoss, sigmoid } from './model';
+
+const ADAM_BETA1 = 0.9;
+const ADAM_BETA2 = 0.999;
+const ADAM_EPS = 1e-8;
+const EMBEDDING_INIT = 0.05;
+const SCORE_BATCH = 1024;
+
+/**
+ * DCN-v2 (Wang et al. 2021, stacked form) on hashed embeddings, DLRM-style inputs:
+ *   x0 = [embedding of each categorical slot ‖ transformed dense values]
+ *   x_{l+1} = x0 ⊙ (x_l·W_l + b_l) + x_l        (full-rank cross layers)
+ *   h = ReLU MLP(x_L);  logit = h·w_o + b_o
+ * trained with Adam on mini-batches (lazy Adam on embedding rows: only rows the batch touched are updated).
+ *
+ * Split of work: the dense matrix products (cross and MLP layers, forward and backward) run in gpu.js kernels
+ * (`DenseKernels`); embedding gathers/scatters, elementwise gating, the 1-wide output layer, sigmoid/log loss and
+ * the optimizer are typed-array loops — memory-bound or tiny, where a kernel launch and copy cost more.
+ */
+export class DeepCrossNetwork implements RankingModel {
+  readonly family = 'dcn' as const;
+  private readonly d: number;
+  private readonly tableRows: number;
+  private inputDim = 0;
+  private embedding: Float32Array;
+  private embM: Float32Array;
+  private embV: Float32Array;
+  /** Dense parameters in order: cross W,b per layer; MLP W,b per layer; output w,b. Same index for m and v. */
+  private dense: Float32Array[] = [];
+  private denseM: Float32Array[] = [];
+  private denseV: Float32Array[] = [];
+  private layerShapes: { kind: 'cross' | 'mlp'; inDim: number; outDim: number }[] = [];
+  private adamStep = 0;
+  // Scratch for the sparse embedding update: stamp marks rows touched in this step.
+  private embGrad: Float32Array;
+  private stamp: Int32Array;
+  private touched: Int32Array;
+
+  constructor(
+    private config: DcnConfig,
+    private kernels: DenseKernels,
+    catSlots: number,
+    private denseSlots: number,
+  ) {
+    this.d = config.embeddingDim;
+    this.tableRows = 2 ** config.hashBits;
+    this.inputDim = catSlots * this.d + denseSlots;
+    const rng = new SeededRandom(config.seed * 131 + 17);
+    this.embedding = new Float32Array(this.tableRows * this.d);
+    for (let i = 0; i < this.embedding.length; i++) this.embedding[i] = (rng.next() * 2 - 1) * EMBEDDING_INIT;
+    this.embM = new Float32Array(this.embedding.length);
+    this.embV = new Float32Array(this.embedding.length);
+    this.embGrad = new Float32Array(this.embedding.length);
+    this.stamp = new Int32Array(this.tableRows).fill(-1);
+    this.touched = new Int32Array(0);
+    const D = this.inputDim;
+    for (let l = 0; l < config.crossLayers; l++) {
+      // Glorot-uniform W (small: the layer starts close to the identity residual x_{l+1} ≈ x_l).
+      this.addLayer('cross', D, D, rng, Math.sqrt(6 / (D + D)));
+    }
+    let prev = D;
+    for (const h of config.mlp) {
+      this.addLayer('mlp', prev, h, rng, Math.sqrt(6 / prev)); // He-uniform for ReLU
+      prev = h;
+    }
+    this.addLayer('mlp', prev, 1, rng, Math.sqrt(6 / (prev + 1))); // output layer
+  }
+
+  private addLayer(kind: 'cross' | 'mlp', inDim: number, outDim: number, rng: SeededRandom, scale: number): void {
+    const w = new Float32Array(inDim * outDim);
+    for (let i = 0; i < w.length; i++) w[i] = (rng.next() * 2 - 1) * scale;
+    const b = new Float32Array(outDim);
+    this.layerShapes.push({ kind, inDim, outDim });
+    this.dense.push(w, b);
+    this.denseM.push(new Float32Array(w.length), new Float32Array(outDim));
+    this.denseV.push(new Float32Array(w.length), new Float32Array(outDim));
+  }
+
+  /** Gathers x0 for rows (given by `rowOf`). */
+  private gather(data: EncodedRows, rows: number, rowOf: (i: number) => number): Float32Array {
+    const { catSlots, catIndex, denseSlots, denseValue } = data;
+    const D = this.inputDim;
+    const d = this.d;
+    const x0 = new Float32Array(rows * D);
+    for (let i = 0; i < rows; i++) {
+      const r = rowOf(i);
+      let at = i * D;
+      for (let s = 0; s < catSlots; s++) {
+        const src = catIndex[r * catSlots + s] * d;
+        for (let c = 0; c < d; c++) x0[at++] = this.embedding[src + c];
+      }
+      for (let s = 0; s < denseSlots; s++) x0[at++] = denseValue[r * denseSlots + s];
+    }
+    return x0;
+  }
+
+  /** Forward pass; keeps what backward needs. */
+  private async forward(x0: Float32Array, rows: number, keep: boolean) {
+    const D = this.inputDim;
+    const xs: Float32Array[] = [x0];
+    const zs: Float32Array[] = [];
+    let x = x0;
+    let p = 0;
+    const crossCount = this.config.crossLayers;
+    for (let l = 0; l < crossCount; l++, p += 2) {
+      if (keep) {
+        // Training keeps z_l = x_l·W + b for the backward pass, so the gating runs here in a loop.
+        const z = await this.kernels.affine(x, this.dense[p], this.dense[p + 1], rows, D, D, false);
+        const next = new Float32Array(rows * D);
+        for (let i = 0; i < next.length; i++) next[i] = x0[i] * z[i] + x[i];
+        zs.push(z);
+        x = next;
+      } else {
+        x = await this.kernels.crossLayer(x0, x, this.dense[p], this.dense[p + 1], rows, D);
+      }
+      xs.push(x);
+    }
+    const hs: Float32Array[] = [x];
+    let h = x;
+    const hidden = this.layerShapes.length - crossCount - 1;
+    for (let m = 0; m < hidden; m++, p += 2) {
+      const shape = this.layerShapes[crossCount + m];
+      h = await this.kernels.affine(h, this.dense[p], this.dense[p + 1], rows, shape.inDim, shape.outDim, true);
+      hs.push(h);
+    }
+    // Output layer (outDim 1): a dot product per row, cheaper in a loop than a kernel launch.
+    const last = this.layerShapes[this.layerShapes.length - 1];
+    const wo = this.dense[p];
+    const bo = this.dense[p + 1][0];
+    const logits = new Float64Array(rows);
+    for (let r = 0; r < rows; r++) {
+      let s = bo;
+      for (let i = 0; i < last.inDim; i++) s += h[r * last.inDim + i] * wo[i];
+      logits[r] = s;
+    }
+    return { xs, zs, hs, logits };
+  }
+
+  async trainStep(data: EncodedRows, order: Int32Array, start: number, end: number, lrScale: number): Promise<StepResult> {
+    const rows = end - start;
+    const D = this.inputDim;
+    const d = this.d;
+    const { catSlots, catIndex, labels } = data;
+    const x0 = this.gather(data, rows, (i) => order[start + i]);
+    const { xs, zs, hs, logits } = await this.forward(x0, rows, true);
+
+    let lossSum = 0;
+    const dLogit = new Float32Array(rows);
+    for (let r = 0; r < rows; r++) {
+      const y = labels[order[start + r]];
+      lossSum += logitLoss(logits[r], y);
+      dLogit[r] = (sigmoid(logits[r]) - y) / rows; // gradient of the batch-mean loss
+    }
+    if (!Number.isFinite(lossSum)) return { lossSum: NaN, gradNorm: NaN };
+
+    const grads: Float32Array[] = this.dense.map((t) => new Float32Array(t.length));
+    const crossCount = this.config.crossLayers;
+    let p = this.dense.length - 2;
+    // Output layer.
+    const last = this.layerShapes[this.layerShapes.length - 1];
+    const hLast = hs[hs.length - 1];
+    let dh: Float32Array = new Float32Array(rows * last.inDim);
+    for (let r = 0; r < rows; r++) {
+      const g = dLogit[r];
+      grads[p + 1][0] += g;
+      for (let i = 0; i < last.inDim; i++) {
+        grads[p][i] += hLast[r * last.inDim + i] * g;
+        dh[r * last.inDim + i] = g * this.dense[p][i];
+      }
+    }
+    // Hidden ReLU layers, last to first.
+    for (let m = hs.length - 1; m >= 1; m--) {
+      p -= 2;
+      const shape = this.layerShapes[crossCount + m - 1];
+      const out = hs[m];
+      for (let i = 0; i < dh.length; i++) if (out[i] <= 0) dh[i] = 0; // ReLU'
+      grads[p] = await this.kernels.weightGradient(hs[m - 1], dh, rows, shape.inDim, shape.outDim);
+      const db = grads[p + 1];
+      for (let r = 0; r < rows; r++) for (let j = 0; j < shape.outDim; j++) db[j] += dh[r * shape.outDim + j];
+      dh = await this.kernels.inputGradient(dh, this.dense[p], rows, shape.inDim, shape.outDim);
+    }
+    // Cross layers, last to first: x_{l+1} = x0 ⊙ z_l + x_l, z_l = x_l·W_l + b_l.
+    let dx: Float32Array = dh;
+    const dx0 = new Float32Array(rows * D);
+    for (let l = crossCount - 1; l >= 0; l--) {
+      p -= 2;
+      const z = zs[l];
+      const dz = new Float32Array(rows * D);
+      for (let i = 0; i < dz.length; i++) {
+        dz[i] = dx[i] * x0[i];
+        dx0[i] += dx[i] * z[i];
+      }
+      grads[p] = await this.kernels.weightGradient(xs[l], dz, rows, D, D);
+      const db = grads[p + 1];
+      for (let r = 0; r < rows; r++) for (let j = 0; j < D; j++) db[j] += dz[r * D + j];
+      const back = await this.kernels.inputGradient(dz, this.dense[p], rows, D, D);
+      for (let i = 0; i < back.length; i++) back[i] += dx[i]; // the residual path
+      dx = back;
+    }
+    for (let i = 0; i < dx0.length; i++) dx0[i] += dx[i];
+
+    // Scatter x0's embedding part into per-row embedding gradients (only touched rows).
+    const step = this.adamStep;
+    let touchedCount = 0;
+    if (this.touched.length < rows * catSlots) this.touched = new Int32Array(rows * catSlots);
+    for (let i = 0; i < rows; i++) {
+      const r = order[start + i];
+      for (let s = 0; s < catSlots; s++) {
+        const t = catIndex[r * catSlots + s];
+        const base = t * d;
+        if (this.stamp[t] !== step) {
+          this.stamp[t] = step;
+          this.touched[touchedCount++] = t;
+          for (let c = 0; c < d; c++) this.embGrad[base + c] = 0;
+        }
+        const src = i * D + s * d;
+        for (let c = 0; c < d; c++) this.embGrad[base + c] += dx0[src + c];
+      }
+    }
+
+    // L2, gradient norm, clipping.
+    const l2 = this.config.l2;
+    let sq = 0;
+    for (let k = 0; k < grads.length; k++) {
+      const g = grads[k];
+      const w = this.dense[k];
+      for (let i = 0; i < g.length; i++) {
+        if (l2 > 0) g[i] += l2 * w[i];
+        sq += g[i] * g[i];
+      }
+    }
+    for (let j = 0; j < touchedCount; j++) {
+      const base = this.touched[j] * d;
+      for (let c = 0; c < d; c++) {
+        if (l2 > 0) this.embGrad[base + c] += l2 * this.embedding[base + c];
+        sq += this.embGrad[base + c] ** 2;
+      }
+    }
+    const gradNorm = Math.sqrt(sq);
+    if (!Number.isFinite(gradNorm)) return { lossSum, gradNorm };
+    const clip = this.config.gradientClip;
+    const scale = clip !== undefined && gradNorm > clip ? clip / gradNorm : 1;
+
+    // Adam.
+    this.adamStep++;
+    const t = this.adamStep;
+    const lr = (this.config.learningRate * lrScale * Math.sqrt(1 - ADAM_BETA2 ** t)) / (1 - ADAM_BETA1 ** t);
+    for (let k = 0; k < grads.length; k++) adam(this.dense[k], this.denseM[k], this.denseV[k], grads[k], 0, grads[k].length, scale, lr);
+    for (let j = 0; j < touchedCount; j++) {
+      const base = this.touched[j] * d;
+      adamRange(this.embedding, this.embM, this.embV, this.embGrad, base, base + d, scale, lr);
+    }
+    return { lossSum, gradNorm };
+  }
+
+  async predict(data: EncodedRows, start: number, end: number, out: Float64Array): Promise<void> {
+    for (let from = start; from < end; from += SCORE_BATCH) {
+      const to = Math.min(end, from + SCORE_BATCH);
+      const x0 = this.gather(data, to - from, (i) => from + i);
+      const { logits } = await this.forward(x0, to - from, false);
+      for (let r = 0; r < to - from; r++) out[from + r] = sigmoid(logits[r]);
+    }
+  }
+
+  stateTensors(): Record<string, Tensor> {
+    const t: Record<string, Tensor> = { embedding: this.embedding, embM: this.embM, embV: this.embV };
+    this.dense.forEach((w, k) => {
+      t[`p${k}`] = w;
+      t[`m${k}`] = this.denseM[k];
+      t[`v${k}`] = this.denseV[k];
+    });
+    return t;
+  }
+
+  weightTensors(): Record<string, Tensor> {
+    const t: Record<string, Tensor> = { embedding: this.embedding };
+    this.dense.forEach((w, k) => (t[`p${k}`] = w));
+    return t;
+  }
+
+  scalars(): Record<string, number> {
+    return { adamStep: this.adamStep };
+  }
+
+  loadState(t: Record<string, Tensor>, scalars: Record<string, number>): void {
+    this.loadWeights(t);
+    this.embM.set(t.embM as Float32Array);
+    this.embV.set(t.embV as Float32Array);
+    this.dense.forEach((_, k) => {
+      this.denseM[k].set(t[`m${k}`] as Float32Array);
+      this.denseV[k].set(t[`v${k}`] as Float32Array);
+    });
+    this.adamStep = scalars.adamStep;
+    // The stamp only has to differ from future steps; reset it so a resumed run matches bit for bit.
+    this.stamp.fill(-1);
+  }
+
+  loadWeights(t: Record<string, Tensor>): void {
+    this.embedding.set(t.embedding as Float32Array);
+    this.dense.forEach((w, k) => w.set(t[`p${k}`] as Float32Array));
+  }
+}
+
+function adam(w: Float32Array, m: Float32Array, v: Float32Array, g: Float32Array, from: number, to: number, scale: number, lr: number): void {
+  adamRange(w, m, v, g, from, to, scale, lr);
+}
+
+function adamRange(w: Float32Array, m: Float32Array, v: Float32Array, g: Float32Array, from: number, to: number, scale: number, lr: number): void {
+  for (let i = from; i < to; i++) {
+    const gi = g[i] * scale;
+    m[i] = ADAM_BETA1 * m[i] + (1 - ADAM_BETA1) * gi;
+    v[i] = ADAM_BETA2 * v[i] + (1 - ADAM_BETA2) * gi * gi;
+    w[i] -= (lr * m[i]) / (Math.sqrt(v[i]) + ADAM_EPS);
+  }
+}

@@ -27,6 +27,7 @@ import type {
 } from '../contracts';
 import type * as activities from '../activities';
 import { guardrailViolations } from './guardrails';
+import { summarize } from './summaries';
 import { parseWorkflowInput } from './input';
 import * as msg from './messages';
 import { bestResult, phasesFor, runPlan, trainSecondsUsed, type DesignPhase, type PlanState } from './planner';
@@ -361,24 +362,4 @@ class CampaignAborted extends Error {}
 
 function recommend(e: ExperimentResult, rationale: string, source: 'llm' | 'heuristic'): Recommendation {
   return { experimentId: e.experimentId, artifact: e.artifact, metrics: e.metrics!, relativeNeChange: e.relativeNeChange, rationale, source };
-}
-
-/** The compact view sub-agents see: metrics and config, never models or data. */
-function summarize(e: ExperimentResult): ExperimentSummary {
-  return {
-    experimentId: e.experimentId,
-    phase: e.phase,
-    family: e.config.family,
-    config: e.config,
-    status: e.status,
-    ne: e.metrics?.ne,
-    neStdErr: e.neStdErr,
-    auc: e.metrics?.auc,
-    calibration: e.metrics?.calibration,
-    relativeNeChange: e.relativeNeChange,
-    failureClass: e.failure?.failureClass,
-    hypothesis: e.hypothesis,
-    trainSeconds: e.trainSeconds,
-    modelBytes: e.modelBytes,
-  };
 }

@@ -112,9 +112,9 @@ export function techniqueTrackRecord(insights: readonly Insight[], technique: st
   return Math.max(-2, Math.min(2, score));
 }
 
-/** Multiplier on a technique's prior from its track record: ×e^0.5 per similar win, ×e^−0.3 per similar loss. */
+/** Multiplier on a technique's prior from its track record: ×e^0.7 per similar win, ×e^−0.42 per similar loss (capped at e^±1.4). */
 export function trackRecordMultiplier(insights: readonly Insight[], technique: string): number {
-  return Math.exp(0.5 * techniqueTrackRecord(insights, technique));
+  return Math.exp(0.7 * techniqueTrackRecord(insights, technique));
 }
 
 /** Rough training cost relative to a 1-epoch hashed LR (the engine's measured ratios: fm ~3x, dcn ~20x lr). */

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { TriageRequest, TriageResponse } from '../contracts/agents';
 import { FailureClass } from '../contracts/metrics';
-import { divergenceEvidence, MEASURED_FAILURE_CLASSES, triageHeuristically } from './heuristic-triage';
+import { divergenceEvidence, MEASURED_FAILURE_CLASSES, parseTriageRequest, triageHeuristically, type NonFiniteSighting } from './heuristic-triage';
 import { askStructured, type LlmSettings } from './llm';
 import { UNTRUSTED_DATA_NOTICE, untrustedBlock } from './untrusted-text';
 
@@ -21,7 +21,7 @@ export const LlmTriageAnswer = z.object({
 /** Triage advises on training; words about sign-off mean the answer was steered by the log text. */
 const OUT_OF_SCOPE = /\b(approv\w*|deploy\w*|ship it|guardrails?|sign[- ]?off|production rollout)\b/i;
 
-export function triagePrompt(req: TriageRequest): { system: string; user: string } {
+export function triagePrompt(req: TriageRequest, nonFinite?: NonFiniteSighting): { system: string; user: string } {
   const system = [
     'You are the training-log interpreter of an autonomous ranking engineer (CTR models: lr = FTRL logistic regression, fm, dcn).',
     'Classify why a training run failed as one of: diverged (NaN/Inf or exploding loss), underfit (loss flat near the label entropy, NE ~1),',
@@ -29,30 +29,30 @@ export function triagePrompt(req: TriageRequest): { system: string; user: string
     'Give a one-sentence diagnosis citing the numbers, and a concrete fix with values, e.g. "lower learningRate from 2 to 0.6 and clip gradients at 5".',
     UNTRUSTED_DATA_NOTICE,
   ].join('\n');
-  const events = req.failure.lastProgress.map((e) => ({ ...e, runningLogloss: Number.isFinite(e.runningLogloss) ? e.runningLogloss : String(e.runningLogloss) }));
   const user = [
     `Attempt ${req.attempt}. The engine classified the failure as "${req.failure.failureClass}".`,
+    nonFinite ? `At step ${nonFinite.step} the ${nonFinite.field} was ${nonFinite.value} (non-finite); that event is not listed below.` : 'All progress values are finite.',
     `Model config (JSON): ${untrustedBlock('config', JSON.stringify(req.config), 4000)}`,
-    `Last progress events (JSON): ${untrustedBlock('progress', JSON.stringify(events), 12000)}`,
+    `Last progress events (JSON): ${untrustedBlock('progress', JSON.stringify(req.failure.lastProgress), 12000)}`,
     `Failure message: ${untrustedBlock('failure-message', req.failure.message, 4000)}`,
   ].join('\n');
   return { system, user };
 }
 
 export async function interpretFailure(input: TriageRequest, llm: LlmSettings | null): Promise<TriageResponse> {
-  const req = TriageRequest.parse(input);
-  if (!llm) return triageHeuristically(req);
-  const prompt = triagePrompt(req);
+  const { req, nonFinite } = parseTriageRequest(input);
+  if (!llm) return triageHeuristically(input);
+  const prompt = triagePrompt(req, nonFinite);
   const answer = await askStructured(llm, { name: 'failure_triage', system: prompt.system, user: prompt.user, schema: LlmTriageAnswer });
-  if (!answer.ok) return { ...triageHeuristically(req), fallbackReason: answer.reason };
+  if (!answer.ok) return { ...triageHeuristically(input), fallbackReason: answer.reason };
   const { failureClass, diagnosis, fix } = answer.value;
 
-  const measured = MEASURED_FAILURE_CLASSES.includes(req.failure.failureClass) ? req.failure.failureClass : divergenceEvidence(req.failure.lastProgress)?.failureClass;
+  const measured = MEASURED_FAILURE_CLASSES.includes(req.failure.failureClass) ? req.failure.failureClass : divergenceEvidence(req.failure.lastProgress, nonFinite)?.failureClass;
   if (measured && failureClass !== measured) {
-    return { ...triageHeuristically(req), fallbackReason: `LLM classified the failure as ${failureClass}, contradicting the measured ${measured}` };
+    return { ...triageHeuristically(input), fallbackReason: `LLM classified the failure as ${failureClass}, contradicting the measured ${measured}` };
   }
   if (OUT_OF_SCOPE.test(diagnosis) || OUT_OF_SCOPE.test(fix)) {
-    return { ...triageHeuristically(req), fallbackReason: 'LLM answer went beyond failure triage (talked about approval, deployment or guardrails)' };
+    return { ...triageHeuristically(input), fallbackReason: 'LLM answer went beyond failure triage (talked about approval, deployment or guardrails)' };
   }
   return TriageResponse.parse({ failureClass, diagnosis: diagnosis.slice(0, 1000), fix: fix.slice(0, 1000), source: 'llm' });
 }

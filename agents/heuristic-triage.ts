@@ -18,21 +18,44 @@ export interface CurveEvidence {
 
 const fmt = (x: number) => (Number.isFinite(x) ? Number(x.toPrecision(3)).toString() : String(x));
 
-function finite(events: readonly TrainingProgress[]): boolean {
-  return events.every((e) => Number.isFinite(e.runningLogloss) && (e.gradNorm === undefined || Number.isFinite(e.gradNorm)) && (e.validationNe === undefined || Number.isFinite(e.validationNe)));
+/** The first progress event that carried a NaN/Infinity (or a null, which is what NaN becomes in JSON). */
+export interface NonFiniteSighting {
+  step: number;
+  field: string;
+  value: string;
+}
+
+/**
+ * zod's numbers (and JSON) cannot carry NaN, yet NaN is the signature of a diverged run. Read the raw events first,
+ * remember the first non-finite value, and keep only the well-formed events for schema validation.
+ */
+export function parseTriageRequest(input: TriageRequest): { req: TriageRequest; nonFinite?: NonFiniteSighting } {
+  const raw = (input as { failure?: { lastProgress?: unknown } })?.failure?.lastProgress;
+  let nonFinite: NonFiniteSighting | undefined;
+  const events: unknown[] = [];
+  for (const e of Array.isArray(raw) ? raw : []) {
+    const event = e as Record<string, unknown>;
+    const bad = ['runningLogloss', 'gradNorm', 'validationNe'].find((k) => k in event && (event[k] === null || (typeof event[k] === 'number' && !Number.isFinite(event[k] as number))));
+    if (bad) {
+      nonFinite ??= { step: typeof event.step === 'number' ? event.step : -1, field: bad, value: String(event[bad]) };
+      continue;
+    }
+    events.push(event);
+  }
+  const req = TriageRequest.parse({ ...input, failure: { ...input.failure, lastProgress: events } });
+  return { req, nonFinite };
 }
 
 /** Divergence read from the curve: non-finite numbers, a running loss that blew up, or exploding gradients. */
-export function divergenceEvidence(events: readonly TrainingProgress[]): CurveEvidence | undefined {
-  if (!events.length) return undefined;
-  if (!finite(events)) {
-    const bad = events.find((e) => !Number.isFinite(e.runningLogloss) || (e.gradNorm !== undefined && !Number.isFinite(e.gradNorm)))!;
-    const lastGood = [...events].reverse().find((e) => Number.isFinite(e.runningLogloss));
+export function divergenceEvidence(events: readonly TrainingProgress[], nonFinite?: NonFiniteSighting): CurveEvidence | undefined {
+  if (nonFinite) {
+    const lastGood = [...events].reverse().find((e) => e.step < nonFinite.step || nonFinite.step < 0);
     return {
       failureClass: 'diverged',
-      diagnosis: `Training produced non-finite values at step ${bad.step} (running log loss ${fmt(bad.runningLogloss)}${bad.gradNorm !== undefined ? `, gradient norm ${fmt(bad.gradNorm)}` : ''})${lastGood ? `; last finite log loss ${fmt(lastGood.runningLogloss)} at step ${lastGood.step}` : ''}.`,
+      diagnosis: `Training produced a non-finite ${nonFinite.field} (${nonFinite.value}) at step ${nonFinite.step}${lastGood ? `; last finite running log loss ${fmt(lastGood.runningLogloss)} at step ${lastGood.step}` : ''}.`,
     };
   }
+  if (!events.length) return undefined;
   const losses = events.map((e) => e.runningLogloss);
   const minLoss = Math.min(...losses);
   const last = losses[losses.length - 1];
@@ -133,12 +156,12 @@ export function fixFor(failureClass: FailureClass, config: ModelConfig, events: 
 
 /** Classify a failed training run and say how to fix it. Deterministic. */
 export function triageHeuristically(input: TriageRequest): TriageResponse {
-  const req = TriageRequest.parse(input);
+  const { req, nonFinite } = parseTriageRequest(input);
   const { failure, config, attempt } = req;
   const events = failure.lastProgress;
   let failureClass: FailureClass;
   let diagnosis: string;
-  const divergence = divergenceEvidence(events);
+  const divergence = divergenceEvidence(events, nonFinite);
   const fromMessage = messageEvidence(failure.message);
   const fit = fitEvidence(events);
   if (MEASURED_FAILURE_CLASSES.includes(failure.failureClass)) {
@@ -147,15 +170,13 @@ export function triageHeuristically(input: TriageRequest): TriageResponse {
       ? 'The loader measured more malformed rows than the configured maximum share.'
       : 'Training ran out of memory (measured by the engine).';
   } else if (divergence) {
+    // Numbers first: a log line can say anything, a NaN loss cannot be argued with.
     ({ failureClass, diagnosis } = divergence);
-  } else if (fromMessage && fromMessage.failureClass !== 'diverged') {
+  } else if (fromMessage) {
     failureClass = fromMessage.failureClass;
     diagnosis = `The run stopped because ${fromMessage.why}.`;
   } else if (fit) {
     ({ failureClass, diagnosis } = fit);
-  } else if (fromMessage) {
-    failureClass = fromMessage.failureClass;
-    diagnosis = `The run stopped because ${fromMessage.why}; the progress events show no finite-number problem yet.`;
   } else {
     failureClass = failure.failureClass;
     diagnosis = `No pattern in the ${events.length} progress events or the message; keeping the engine's classification (${failureClass}).`;

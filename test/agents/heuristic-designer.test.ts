@@ -1,0 +1,131 @@
+import { strict as assert } from 'node:assert';
+import { SearchSpace } from '../../contracts/campaign';
+import { ModelConfig } from '../../contracts/model';
+import { canonicalConfigKey } from '../../agents/canonical-config';
+import { designHeuristically } from '../../agents/heuristic-designer';
+import { isInsideSearchSpace } from '../../agents/search-space';
+import { baseline, crossKeys, designRequest, run } from './fixtures';
+
+describe('heuristic hypothesis designer', () => {
+  describe('validation', () => {
+    it('crosses the strongest residual pairs first and tries a family that learns interactions', () => {
+      const res = designHeuristically(designRequest({ count: 4 }));
+      assert.equal(res.source, 'heuristic');
+      assert.equal(res.proposals.length, 4);
+      const crosses = res.proposals.filter((p) => p.hypothesis.technique === 'feature-cross').map((p) => crossKeys(p.model));
+      assert.deepEqual(crosses, [['C1xC2'], ['C3xC4']], 'one proposal per strong pair, strongest first, no noise pairs');
+      assert.ok(res.proposals.some((p) => p.model.family === 'fm' && p.hypothesis.technique === 'family-fm'), 'a richer family is proposed');
+      // Validation tests single changes against the baseline: every proposal names the baseline as its parent.
+      for (const p of res.proposals) assert.deepEqual(p.hypothesis.parents, ['base']);
+      for (const p of res.proposals) assert.ok(isInsideSearchSpace(p.model, SearchSpace.parse({})));
+    });
+
+    it('without interaction signal does not propose crosses and ranks the expensive family low', () => {
+      const res = designHeuristically(designRequest({ count: 4, fieldPairSignal: [] }));
+      assert.ok(res.proposals.every((p) => p.model.crosses.length === 0));
+      assert.ok(!res.proposals.some((p) => p.model.family === 'dcn'), 'dcn costs ~20x and has no evidence here');
+      assert.ok(res.proposals.some((p) => p.hypothesis.technique === 'learning-rate'));
+    });
+
+    it('prefers a technique that won on similar data and demotes one that lost', () => {
+      const fmWonElsewhere = designRequest({
+        count: 1,
+        fieldPairSignal: [],
+        insights: [0.9, 0.8, 0.95].map((similarity, i) => ({
+          experimentId: `old-${i}`, dataFingerprint: `other-${i}`, similarity, config: ModelConfig.parse({ family: 'fm', embeddingDim: 4 + i }), technique: 'family-fm', outcome: 'won' as const,
+        })),
+      });
+      assert.equal(designHeuristically(fmWonElsewhere).proposals[0].hypothesis.technique, 'family-fm');
+      const crossLostElsewhere = designRequest({
+        count: 1,
+        insights: [0.9, 0.9, 0.9, 0.9].map((similarity, i) => ({
+          experimentId: `old-${i}`, dataFingerprint: `other-${i}`, similarity, config: ModelConfig.parse({ family: 'lr', crosses: [['C9', 'C10']] }), technique: 'feature-cross', outcome: 'lost' as const,
+        })),
+      });
+      assert.notEqual(designHeuristically(crossLostElsewhere).proposals[0].hypothesis.technique, 'feature-cross');
+    });
+  });
+
+  describe('combination', () => {
+    const history = [
+      run('v-cross12', { family: 'lr', crosses: [['C1', 'C2']] }, 0.78),
+      run('v-fm', { family: 'fm' }, 0.77),
+      run('v-cross34', { family: 'lr', crosses: [['C3', 'C4']] }, 0.79),
+      // 0.06% better: inside 2 standard errors (SE 0.001 each), so not a winner and must not be stacked.
+      run('v-bucket', { family: 'lr', denseTransform: 'bucketize' }, 0.7995),
+    ];
+
+    it('stacks the significant winners: the winning family with the union of winning crosses', () => {
+      const res = designHeuristically(designRequest({ phase: 'combination', history, count: 3 }));
+      const stack = res.proposals.find((p) => p.hypothesis.technique === 'stack-winners');
+      assert.ok(stack, 'a stack-winners proposal');
+      assert.equal(stack.model.family, 'fm');
+      assert.deepEqual(crossKeys(stack.model), ['C1xC2', 'C3xC4']);
+      assert.equal(stack.model.denseTransform, 'log', 'the insignificant bucketize change is not stacked');
+      assert.deepEqual([...stack.hypothesis.parents].sort(), ['v-cross12', 'v-cross34', 'v-fm']);
+    });
+
+    it('says so and keeps exploring when nothing won significantly', () => {
+      const flat = [run('v-a', { family: 'lr', crosses: [['C5', 'C6']] }, 0.7998)];
+      const res = designHeuristically(designRequest({ phase: 'combination', history: flat, count: 2 }));
+      assert.equal(res.proposals.length, 2);
+      assert.ok(res.proposals.every((p) => p.hypothesis.technique !== 'stack-winners'));
+      assert.match(res.proposals[0].hypothesis.rationale, /nothing to stack/);
+    });
+  });
+
+  describe('exploitation', () => {
+    const best = run('c-best', { family: 'fm', learningRate: 0.05, crosses: [['C1', 'C2'], ['C3', 'C4']] }, 0.75);
+    const history = [run('v-fm', { family: 'fm' }, 0.77), best];
+
+    it('sweeps the learning rate around the best run on a log scale (x0.5, x2)', () => {
+      const res = designHeuristically(designRequest({ phase: 'exploitation', history, count: 4, fieldPairSignal: [] }));
+      const rates = res.proposals.filter((p) => p.hypothesis.technique === 'learning-rate').map((p) => p.model.learningRate).sort();
+      assert.deepEqual(rates, [0.025, 0.1]);
+      for (const p of res.proposals) {
+        assert.equal(p.model.family, 'fm', 'tunes the best config, does not switch family');
+        assert.deepEqual(crossKeys(p.model), ['C1xC2', 'C3xC4']);
+        assert.deepEqual(p.hypothesis.parents, ['c-best']);
+      }
+      assert.ok(res.proposals.some((p) => p.hypothesis.technique !== 'learning-rate'), 'other knobs too (epochs, embeddingDim, ...)');
+    });
+
+    it('bisects once a step in one direction lost, and keeps going in a direction that is untried', () => {
+      const lost = run('e-lr2x', { ...best.config, learningRate: 0.1 }, 0.76);
+      const res = designHeuristically(designRequest({ phase: 'exploitation', history: [...history, lost], count: 2, fieldPairSignal: [] }));
+      const rates = res.proposals.filter((p) => p.hypothesis.technique === 'learning-rate').map((p) => p.model.learningRate).sort();
+      assert.deepEqual(rates, [0.025, 0.07071], 'x0.5 is untried; above, bisect between 0.05 and the losing 0.1');
+    });
+  });
+
+  it('never re-proposes a config from history or from insights on the same data (seed and checkpointing ignored)', () => {
+    const first = designHeuristically(designRequest({ count: 6 }));
+    // Replay the first batch as history with different seeds, plus one same-data insight.
+    const history = first.proposals.slice(0, 3).map((p, i) => run(`h${i}`, { ...p.model, seed: 99, checkpointEvery: 7 }, 0.8));
+    const insights = [{ experimentId: 'old', dataFingerprint: 'fp-planted-7', similarity: 1, config: first.proposals[3].model, technique: first.proposals[3].hypothesis.technique, outcome: 'neutral' as const }];
+    const second = designHeuristically(designRequest({ count: 6, history, insights }));
+    const known = new Set([baseline.config, ...history.map((h) => h.config), insights[0].config].map(canonicalConfigKey));
+    const proposed = second.proposals.map((p) => canonicalConfigKey(p.model));
+    assert.equal(second.proposals.length, 6);
+    assert.ok(proposed.every((k) => !known.has(k)), 'no known config proposed again');
+    assert.equal(new Set(proposed).size, proposed.length, 'no duplicates within a batch');
+  });
+
+  it('is deterministic for the same request', () => {
+    const a = designHeuristically(designRequest({ count: 8, phase: 'validation' }));
+    const b = designHeuristically(designRequest({ count: 8, phase: 'validation' }));
+    assert.deepEqual(a, b);
+  });
+
+  it('stays inside a narrow search space (families, learning-rate range, maxCrosses)', () => {
+    const searchSpace = SearchSpace.parse({ families: ['lr'], learningRate: { lr: [0.05, 0.2], fm: [0.01, 0.1], dcn: [0.001, 0.01] }, maxCrosses: 1 });
+    const res = designHeuristically(designRequest({ count: 8, searchSpace }));
+    assert.equal(res.proposals.length, 8);
+    for (const p of res.proposals) {
+      assert.equal(p.model.family, 'lr');
+      assert.ok(p.model.learningRate >= 0.05 && p.model.learningRate <= 0.2, `lr ${p.model.learningRate}`);
+      assert.ok(p.model.crosses.length <= 1);
+      assert.ok(isInsideSearchSpace(p.model, searchSpace));
+    }
+  });
+});

@@ -1,0 +1,63 @@
+import { strict as assert } from 'node:assert';
+import type { TriageRequest } from '../../contracts/agents';
+import { ModelConfig } from '../../contracts/model';
+import type { FailureClass, TrainingProgress } from '../../contracts/metrics';
+import { triageHeuristically } from '../../agents/heuristic-triage';
+
+/** Progress events from running losses (and optional validation NEs), one per 100 steps. */
+export function progress(losses: number[], validationNe: (number | undefined)[] = [], gradNorm: (number | undefined)[] = []): TrainingProgress[] {
+  return losses.map((runningLogloss, i) => ({ step: (i + 1) * 100, epoch: Math.floor(i / 2), examples: (i + 1) * 25600, runningLogloss, validationNe: validationNe[i], gradNorm: gradNorm[i], elapsedMs: (i + 1) * 50 }));
+}
+
+export function triageRequest(failureClass: FailureClass, message: string, lastProgress: TrainingProgress[], model = ModelConfig.parse({ family: 'lr', learningRate: 2 })): TriageRequest {
+  return { experimentId: 'exp-1', config: model, failure: { failureClass, message, lastProgress }, attempt: 1 };
+}
+
+describe('heuristic failure triage', () => {
+  it('NaN in the running loss → diverged, with a concrete lower learning rate and clipping', () => {
+    const res = triageHeuristically(triageRequest('infrastructure', 'training stopped', progress([0.45, 0.9, 4.2, NaN], [], [2, 40, 900, NaN])));
+    assert.equal(res.failureClass, 'diverged');
+    assert.equal(res.source, 'heuristic');
+    assert.match(res.fix, /learningRate from 2 to 0\.667/);
+    assert.match(res.fix, /clip gradients at 5/);
+  });
+
+  it('NaN that became null in JSON, or only named in the message, still reads as diverged', () => {
+    const viaJson = JSON.parse(JSON.stringify(triageRequest('infrastructure', 'stopped', progress([0.45, 0.5, NaN]))));
+    assert.equal(triageHeuristically(viaJson).failureClass, 'diverged');
+    assert.equal(triageHeuristically(triageRequest('underfit', 'running loss became NaN at step 900', progress([0.45, 0.44]))).failureClass, 'diverged');
+  });
+
+  it('an exploding but finite loss → diverged', () => {
+    assert.equal(triageHeuristically(triageRequest('underfit', 'stopped', progress([0.44, 0.43, 0.6, 1.9, 3.5]))).failureClass, 'diverged');
+  });
+
+  it('validation NE rising while training loss falls → overfit, stop at the best epoch', () => {
+    const res = triageHeuristically(triageRequest('underfit', 'early stop', progress([0.5, 0.46, 0.43, 0.40, 0.37, 0.34], [0.9, 0.86, 0.84, 0.85, 0.87, 0.9]), ModelConfig.parse({ family: 'fm', epochs: 4 })));
+    assert.equal(res.failureClass, 'overfit');
+    assert.match(res.fix, /epochs from 4 to 2/);
+    assert.match(res.fix, /l2 from 0 to/);
+  });
+
+  it('flat loss with NE ~1 → underfit', () => {
+    const res = triageHeuristically(triageRequest('diverged', 'no progress', progress([0.3251, 0.3250, 0.3252, 0.3251], [1.0, 1.0, 0.999, 1.0]), ModelConfig.parse({ family: 'lr', learningRate: 0.01 })));
+    assert.equal(res.failureClass, 'underfit');
+    assert.match(res.fix, /learningRate from 0\.01 to 0\.03/);
+  });
+
+  it('message patterns: malformed rows → bad-data (with line numbers), memory → resource, network → infrastructure', () => {
+    const bad = triageHeuristically(triageRequest('infrastructure', 'malformed row at line 1234: expected 40 fields', progress([0.45, 0.44])));
+    assert.equal(bad.failureClass, 'bad-data');
+    assert.match(bad.fix, /1234/);
+    assert.equal(triageHeuristically(triageRequest('infrastructure', 'FATAL ERROR: JavaScript heap out of memory', [])).failureClass, 'resource');
+    assert.equal(triageHeuristically(triageRequest('diverged', 'read ECONNRESET while uploading checkpoint', progress([0.45, 0.44]))).failureClass, 'infrastructure');
+  });
+
+  it('trusts the engine when it measured bad-data or resource, even if the message says otherwise', () => {
+    assert.equal(triageHeuristically(triageRequest('bad-data', 'ECONNRESET NaN', progress([0.4, NaN]))).failureClass, 'bad-data');
+    const oom = triageHeuristically(triageRequest('resource', 'socket hang up', [], ModelConfig.parse({ family: 'dcn', hashBits: 22, embeddingDim: 32 })));
+    assert.equal(oom.failureClass, 'resource');
+    assert.match(oom.fix, /hashBits from 22 to 20/);
+    assert.match(oom.fix, /embeddingDim from 32 to 16/);
+  });
+});

@@ -37,7 +37,7 @@ import type { rankingExperiment } from './experiment';
 const training = proxyActivities<typeof activities>({
   taskQueue: TASK_QUEUES.training,
   startToCloseTimeout: '30 minutes',
-  retry: { initialInterval: '1 second', maximumInterval: '30 seconds', maximumAttempts: 6, nonRetryableErrorTypes: ['TrainingFailure'] },
+  retry: { initialInterval: '1 second', maximumInterval: '30 seconds', maximumAttempts: 4, nonRetryableErrorTypes: ['TrainingFailure'] },
 });
 const agents = proxyActivities<typeof activities>({
   taskQueue: TASK_QUEUES.agent,
@@ -190,7 +190,14 @@ export async function rankingCampaign(rawInput: unknown): Promise<CampaignStatus
       event({ type: 'campaign.phase', eventId: `${campaignId}:phase:${p}`, campaignId, phase: p });
       // Interaction signal is measured on residuals of the current best model (agent strategy only).
       const best = bestResult(experiments);
-      signal = input.strategy === 'agent' && best?.artifact ? await training.measureInteractions(input.data, best.artifact) : [];
+      // It is advice for the designer: if it can't be measured, the campaign goes on without it.
+      signal =
+        input.strategy === 'agent' && best?.artifact
+          ? await training.measureInteractions(input.data, best.artifact).catch((err: Error) => {
+              log.warn('interaction signal unavailable', { error: err.message });
+              return [];
+            })
+          : [];
     },
     beforeWave: async () => {
       await waitFor(() => !paused || signOff.reviewState === 'aborted');

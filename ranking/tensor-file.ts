@@ -47,7 +47,8 @@ export function decodeTensorFile<H = Record<string, unknown>>(bytes: Uint8Array)
     const start = headerEnd + e.offset;
     const size = e.length * (e.dtype === 'f64' ? 8 : 4);
     // Copy into a fresh, aligned buffer (the source Buffer may sit at an unaligned offset of a shared pool).
-    const copy = bytes.slice(start, start + size);
+    const copy = new Uint8Array(size);
+    copy.set(bytes.subarray(start, start + size));
     tensors[e.name] = e.dtype === 'f64' ? new Float64Array(copy.buffer) : e.dtype === 'i32' ? new Int32Array(copy.buffer) : new Float32Array(copy.buffer);
   }
   return { header: parsed, tensors };

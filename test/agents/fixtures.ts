@@ -1,4 +1,5 @@
-import type { DesignRequest, ExperimentSummary, FieldPairSignal } from '../../contracts/agents';
+import type { DesignRequest, EvaluateRequest, ExperimentSummary, FieldPairSignal, TriageRequest } from '../../contracts/agents';
+import type { FailureClass, TrainingProgress } from '../../contracts/metrics';
 import { CandidateView } from '../../contracts/agents';
 import { SearchSpace } from '../../contracts/campaign';
 import { ModelConfig, type ModelConfigInput } from '../../contracts/model';
@@ -60,3 +61,29 @@ export function candidate(id: string, model: ModelConfigInput, ne: number, extra
 export function crossKeys(config: ModelConfig): string[] {
   return config.crosses.map((c) => [...c].sort().join('x')).sort();
 }
+
+/** Three candidates: a clear fm winner, a smaller lr winner, and one within noise of the baseline. */
+export function evaluateRequest(extra: Partial<EvaluateRequest> = {}): EvaluateRequest {
+  return {
+    campaignId: 'camp-1',
+    baseline,
+    candidates: [
+      candidate('fm-x', { family: 'fm', crosses: [['C1', 'C2']] }, 0.76, { auc: 0.78, calibration: 1.01 }),
+      candidate('lr-x', { family: 'lr', crosses: [['C1', 'C2']] }, 0.78, { auc: 0.76 }),
+      candidate('lr-noise', { family: 'lr', learningRate: 0.2 }, 0.7985),
+    ],
+    guardrails: { calibrationBand: [0.9, 1.1] },
+    oracleNe: 0.7,
+    ...extra,
+  };
+}
+
+/** Progress events from running losses (and optional validation NEs), one per 100 steps. */
+export function progress(losses: number[], validationNe: (number | undefined)[] = [], gradNorm: (number | undefined)[] = []): TrainingProgress[] {
+  return losses.map((runningLogloss, i) => ({ step: (i + 1) * 100, epoch: Math.floor(i / 2), examples: (i + 1) * 25600, runningLogloss, validationNe: validationNe[i], gradNorm: gradNorm[i], elapsedMs: (i + 1) * 50 }));
+}
+
+export function triageRequest(failureClass: FailureClass, message: string, lastProgress: TrainingProgress[], model = ModelConfig.parse({ family: 'lr', learningRate: 2 })): TriageRequest {
+  return { experimentId: 'exp-1', config: model, failure: { failureClass, message, lastProgress }, attempt: 1 };
+}
+

@@ -1,22 +1,6 @@
 import { strict as assert } from 'node:assert';
-import type { EvaluateRequest } from '../../contracts/agents';
 import { evaluateHeuristically } from '../../agents/heuristic-evaluator';
-import { baseline, candidate } from './fixtures';
-
-export function evaluateRequest(extra: Partial<EvaluateRequest> = {}): EvaluateRequest {
-  return {
-    campaignId: 'camp-1',
-    baseline,
-    candidates: [
-      candidate('fm-x', { family: 'fm', crosses: [['C1', 'C2']] }, 0.76, { auc: 0.78, calibration: 1.01 }),
-      candidate('lr-x', { family: 'lr', crosses: [['C1', 'C2']] }, 0.78, { auc: 0.76 }),
-      candidate('lr-noise', { family: 'lr', learningRate: 0.2 }, 0.7985),
-    ],
-    guardrails: { calibrationBand: [0.9, 1.1] },
-    oracleNe: 0.7,
-    ...extra,
-  };
-}
+import { candidate, evaluateRequest } from './fixtures';
 
 describe('heuristic result evaluator', () => {
   it('ranks on NE, flags significance, recommends the best and explains it (NE %, AUC, calibration, oracle share, runner-up)', () => {

@@ -1,17 +1,7 @@
 import { strict as assert } from 'node:assert';
-import type { TriageRequest } from '../../contracts/agents';
 import { ModelConfig } from '../../contracts/model';
-import type { FailureClass, TrainingProgress } from '../../contracts/metrics';
 import { triageHeuristically } from '../../agents/heuristic-triage';
-
-/** Progress events from running losses (and optional validation NEs), one per 100 steps. */
-export function progress(losses: number[], validationNe: (number | undefined)[] = [], gradNorm: (number | undefined)[] = []): TrainingProgress[] {
-  return losses.map((runningLogloss, i) => ({ step: (i + 1) * 100, epoch: Math.floor(i / 2), examples: (i + 1) * 25600, runningLogloss, validationNe: validationNe[i], gradNorm: gradNorm[i], elapsedMs: (i + 1) * 50 }));
-}
-
-export function triageRequest(failureClass: FailureClass, message: string, lastProgress: TrainingProgress[], model = ModelConfig.parse({ family: 'lr', learningRate: 2 })): TriageRequest {
-  return { experimentId: 'exp-1', config: model, failure: { failureClass, message, lastProgress }, attempt: 1 };
-}
+import { progress, triageRequest } from './fixtures';
 
 describe('heuristic failure triage', () => {
   it('NaN in the running loss → diverged, with a concrete lower learning rate and clipping', () => {

@@ -13,7 +13,7 @@ export interface InteractionSignal {
   /** Pairs whose residual interaction stands out of the noise, strongest first, fields in canonical order. */
   strongPairs: FieldPairSignal[];
   maxStrength: number;
-  /** Median strength over all measured pairs: most pairs of a real dataset carry no interaction, so it is noise. */
+  /** Median |strength| over all measured pairs: most pairs of a real dataset carry no interaction, so it is noise. */
   noiseFloor: number;
   /** At least one pair interacts: crosses (or a family that learns interactions) should help. */
   matters: boolean;
@@ -21,8 +21,12 @@ export interface InteractionSignal {
   many: boolean;
 }
 
-/** A pair must be this many times the median pair's strength to count as signal rather than noise. */
-const SIGNAL_OVER_NOISE = 3;
+/**
+ * A pair must be this many times the median |strength| to count as signal. The engine's score is ~0 in expectation
+ * for a pair without interaction (it can be negative), so the median |strength| over many pairs estimates the noise
+ * scale; 4x it is ~2.7 sigma, which few of ~30 noise pairs reach by chance.
+ */
+const SIGNAL_OVER_NOISE = 4;
 /** ...and at least this share of the strongest pair's strength, so a long tail of weak pairs is not proposed. */
 const MIN_SHARE_OF_STRONGEST = 0.2;
 /** With this many interacting pairs, learning all interactions (FM/DCN) beats hand-picking crosses. */
@@ -45,7 +49,7 @@ export function analyzeInteractions(signal: readonly FieldPairSignal[], alreadyC
   const strengths = valid.map((p) => p.strength);
   const maxStrength = strengths.length ? Math.max(...strengths) : 0;
   // With only a handful of pairs measured the median is not a noise estimate; then any positive strength counts.
-  const noiseFloor = valid.length >= 6 ? Math.max(0, median(strengths)) : 0;
+  const noiseFloor = valid.length >= 6 ? median(strengths.map(Math.abs)) : 0;
   const threshold = Math.max(noiseFloor * SIGNAL_OVER_NOISE, maxStrength * MIN_SHARE_OF_STRONGEST, Number.MIN_VALUE);
   const strongPairs = valid
     .filter((p) => p.strength >= threshold && p.strength > 0 && !crossed.has(`${p.fields[0]}x${p.fields[1]}`))

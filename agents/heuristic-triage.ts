@@ -106,7 +106,7 @@ export function fitEvidence(events: readonly TrainingProgress[]): CurveEvidence 
 }
 
 const MESSAGE_PATTERNS: ReadonlyArray<[FailureClass, RegExp, string]> = [
-  ['diverged', /\b(nan|inf|infinity|non-finite|not finite)\b/i, 'the error reports non-finite numbers'],
+  ['diverged', /\b(nan|inf|infinity|infinite|non-finite|not finite|diverged|exploding)\b/i, 'the error reports non-finite or exploding numbers'],
   ['resource', /out of memory|\bheap\b|ENOMEM|allocation failed|cannot allocate|memory limit|array buffer allocation|\bOOM\b/i, 'the error reports running out of memory'],
   ['bad-data', /malformed|bad rows?|\blines? \d+|parse error|expected \d+ (columns|fields)|invalid row|corrupt|unexpected end of (file|input)/i, 'the error reports malformed input rows'],
   ['infrastructure', /ECONNRESET|ECONNREFUSED|ETIMEDOUT|EAI_AGAIN|EPIPE|socket hang up|network|timed? ?out|heartbeat|worker (lost|restart)|\b50[234]\b|unavailable/i, 'the error reports a network or worker problem'],
@@ -140,11 +140,15 @@ export function fixFor(failureClass: FailureClass, config: ModelConfig, events: 
       return `Raise learningRate from ${fmt(config.learningRate)} to ${fmt(lr)} and epochs from ${config.epochs} to ${Math.min(50, config.epochs * 2)}.${richer}`;
     }
     case 'bad-data': {
-      const lines = [...message.matchAll(/\blines? (\d{1,12})/gi)].map((m) => m[1]).slice(0, 5);
+      // The loader reports "file:line: problem"; other tools say "line N".
+      const lines = [...message.matchAll(/\blines? (\d{1,12})|:(\d{1,12}):/gi)].map((m) => m[1] ?? m[2]).slice(0, 5);
       return `Not retryable with the same data: fix or drop the malformed rows${lines.length ? ` (reported near line ${lines.join(', ')})` : ''} in the export; raise maxBadRowFraction only if those rows are known to be harmless.`;
     }
     case 'resource': {
-      const parts = [`lower hashBits from ${config.hashBits} to ${Math.max(8, config.hashBits - 2)} (a quarter of the table memory)`];
+      // The engine computes which size fits its memory budget ("hashBits 19 would fit"); use it when given.
+      const fits = /hashBits (\d{1,2}) would fit/i.exec(message);
+      const bits = fits ? Math.max(8, Math.min(config.hashBits - 1, Number(fits[1]))) : Math.max(8, config.hashBits - 2);
+      const parts = [`lower hashBits from ${config.hashBits} to ${bits} (${fits ? 'the size the engine says fits the memory budget' : 'a quarter of the table memory'})`];
       if (config.family !== 'lr' && config.embeddingDim > 2) parts.push(`embeddingDim from ${config.embeddingDim} to ${Math.max(1, Math.floor(config.embeddingDim / 2))}`);
       if (config.batchSize > 64) parts.push(`batchSize from ${config.batchSize} to ${Math.floor(config.batchSize / 2)}`);
       return `${parts.join(', ').replace(/^l/, 'L')}; or run it on a worker with more memory.`;

@@ -27,6 +27,12 @@ describe('heuristic hypothesis designer', () => {
       assert.ok(res.proposals.some((p) => p.hypothesis.technique === 'learning-rate'));
     });
 
+    it('treats a signal that is all noise (scores scattered around 0) as no interaction', () => {
+      const noise = designRequest().fieldPairSignal.map((p, i) => ({ ...p, strength: (((i * 37) % 21) - 10) * 0.0002 }));
+      const res = designHeuristically(designRequest({ count: 6, fieldPairSignal: noise }));
+      assert.ok(res.proposals.every((p) => p.model.crosses.length === 0), 'no crosses proposed from noise');
+    });
+
     it('prefers a technique that won on similar data and demotes one that lost', () => {
       const fmWonElsewhere = designRequest({
         count: 1,

@@ -16,6 +16,7 @@ describe('heuristic failure triage', () => {
     const viaJson = JSON.parse(JSON.stringify(triageRequest('infrastructure', 'stopped', progress([0.45, 0.5, NaN]))));
     assert.equal(triageHeuristically(viaJson).failureClass, 'diverged');
     assert.equal(triageHeuristically(triageRequest('underfit', 'running loss became NaN at step 900', progress([0.45, 0.44]))).failureClass, 'diverged');
+    assert.equal(triageHeuristically(triageRequest('infrastructure', 'training diverged at step 40 (epoch 1): loss or gradient became infinite', [])).failureClass, 'diverged');
   });
 
   it('an exploding but finite loss → diverged', () => {
@@ -39,6 +40,8 @@ describe('heuristic failure triage', () => {
     const bad = triageHeuristically(triageRequest('infrastructure', 'malformed row at line 1234: expected 40 fields', progress([0.45, 0.44])));
     assert.equal(bad.failureClass, 'bad-data');
     assert.match(bad.fix, /1234/);
+    const loader = triageHeuristically(triageRequest('bad-data', 'train.tsv: 90 of 1000 rows are malformed; first problems:\n  train.tsv:17: 12 columns\n  train.tsv:42: label', []));
+    assert.match(loader.fix, /near line 17, 42/);
     assert.equal(triageHeuristically(triageRequest('infrastructure', 'FATAL ERROR: JavaScript heap out of memory', [])).failureClass, 'resource');
     assert.equal(triageHeuristically(triageRequest('diverged', 'read ECONNRESET while uploading checkpoint', progress([0.45, 0.44]))).failureClass, 'infrastructure');
   });
@@ -49,5 +52,7 @@ describe('heuristic failure triage', () => {
     assert.equal(oom.failureClass, 'resource');
     assert.match(oom.fix, /hashBits from 22 to 20/);
     assert.match(oom.fix, /embeddingDim from 32 to 16/);
+    const measured = triageHeuristically(triageRequest('resource', 'dcn with hashBits 22 needs about 3 GiB, over the 2 GiB budget; hashBits 19 would fit', [], ModelConfig.parse({ family: 'dcn', hashBits: 22 })));
+    assert.match(measured.fix, /hashBits from 22 to 19/);
   });
 });

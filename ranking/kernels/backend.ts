@@ -25,10 +25,18 @@ export function requestedGpuMode(env: NodeJS.ProcessEnv = process.env): GpuMode 
   return raw as GpuMode;
 }
 
-/** Threads for webasm kernels: os.availableParallelism() unless RANKWRIGHT_GPU_THREADS says otherwise (0 = sync). */
+/**
+ * Threads for webasm kernels (RANKWRIGHT_GPU_THREADS; default 1 = synchronous SIMD). Measured in bench/engine.ts
+ * on 2 cores: threading DCN's 256-row batches over the worker pool made training ~1.7× slower (the per-call
+ * hand-off to workers outweighs kernels this short), so threads are opt-in for large batches / many cores.
+ */
 export function webasmThreads(env: NodeJS.ProcessEnv = process.env): number {
   const raw = env.RANKWRIGHT_GPU_THREADS;
   if (raw !== undefined && raw.trim() !== '' && Number.isFinite(Number(raw))) return Math.max(0, Math.floor(Number(raw)));
+  return 1;
+}
+
+export function cpuCores(): number {
   return typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
 }
 

@@ -92,7 +92,7 @@ describe('classified training failures', () => {
   for (const family of ['fm', 'dcn'] as const) {
     it(`${family} with learningRate 10 diverges (not a crash)`, async () => {
       try {
-        await trainExperiment({ data: small, model: { family, learningRate: 10 } });
+        await trainExperiment({ data: small, model: family === 'fm' ? { family: 'fm', learningRate: 10 } : { family: 'dcn', learningRate: 10 } });
         assert.fail('expected divergence');
       } catch (e) {
         assert.ok(e instanceof TrainingFailure, String(e));

@@ -1,0 +1,204 @@
+import { strict as assert } from 'node:assert';
+import { randomBytes } from 'node:crypto';
+import { Writable } from 'node:stream';
+import type { AddressInfo } from 'node:net';
+import type { FastifyInstance } from 'fastify';
+import type { CampaignStatus } from '../contracts';
+import { RankwrightClient } from '../client/rankwright-client';
+import { createHttpService, tokensFromEnv } from '../client/http-service';
+import { scriptedActivities } from './support/scripted-activities';
+import { useTemporal, type TemporalForTests } from './support/temporal';
+import { eventually, withWorkers } from './support/workers';
+
+/**
+ * The HTTP trigger over real HTTP (fetch to a port the OS picked) against the real dev server, with scripted
+ * training and agents so a campaign reaches sign-off in seconds.
+ */
+describe('HTTP service (real HTTP, real Temporal, scripted training and agents)', function () {
+  let temporal: TemporalForTests;
+  let client: RankwrightClient;
+  let app: FastifyInstance;
+  let base: string;
+  const logLines: string[] = [];
+  const token = randomBytes(24).toString('hex');
+  const otherToken = randomBytes(24).toString('base64url');
+  const config = { data: { planted: { seed: 3 } }, budget: { experiments: 2 }, approvers: ['ana', 'bo'] };
+
+  const call = (method: string, path: string, options: { body?: unknown; rawBody?: string; token?: string | null; headers?: Record<string, string> } = {}) => {
+    const headers: Record<string, string> = { ...options.headers };
+    const bearer = options.token === undefined ? token : options.token;
+    if (bearer !== null) headers.authorization = `Bearer ${bearer}`;
+    let body: string | undefined = options.rawBody;
+    if (options.body !== undefined) body = JSON.stringify(options.body);
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    return fetch(`${base}${path}`, { method, headers, body }).then(async (res) => ({ status: res.status, headers: res.headers, json: (await res.json()) as any }));
+  };
+
+  before(async () => {
+    temporal = await useTemporal();
+    client = new RankwrightClient(temporal.client);
+    // Log at info into memory, to prove the token never reaches the log.
+    const stream = new Writable({ write: (chunk, _enc, done) => (logLines.push(String(chunk)), done()) });
+    app = createHttpService({ client, tokens: [otherToken, token], logger: { level: 'info', stream } });
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+  });
+  after(async () => app?.close());
+
+  describe('configuration', () => {
+    it('refuses to start without tokens, or with a short one, without printing the token', () => {
+      assert.throws(() => createHttpService({ client, tokens: [] }), /needs at least one bearer token.*RANKWRIGHT_HTTP_TOKENS/);
+      assert.throws(
+        () => createHttpService({ client, tokens: ['hunter2'] }),
+        (err: Error) => /token #1 is shorter than 16/.test(err.message) && !err.message.includes('hunter2'),
+      );
+    });
+
+    it('reads comma-separated tokens from RANKWRIGHT_HTTP_TOKENS', () => {
+      assert.deepEqual(tokensFromEnv({ RANKWRIGHT_HTTP_TOKENS: ' aaaaaaaaaaaaaaaaaaaa , ,bbbbbbbbbbbbbbbbbbbb,' }), ['aaaaaaaaaaaaaaaaaaaa', 'bbbbbbbbbbbbbbbbbbbb']);
+      assert.deepEqual(tokensFromEnv({}), []);
+    });
+  });
+
+  describe('authentication and validation (no workers needed)', () => {
+    it('serves /healthz without a token', async () => {
+      const res = await call('GET', '/healthz', { token: null });
+      assert.equal(res.status, 200);
+      assert.deepEqual(res.json, { ok: true });
+    });
+
+    it('answers 401 without a token, with a wrong one, a prefix of the right one, or the wrong scheme — and starts nothing', async () => {
+      const id = `http-unauth-${Date.now()}`;
+      for (const [what, headers] of [
+        ['no token', {}],
+        ['wrong token', { authorization: `Bearer ${randomBytes(24).toString('hex')}` }],
+        ['prefix of the right token', { authorization: `Bearer ${token.slice(0, -1)}` }],
+        ['right token, wrong scheme', { authorization: `Basic ${token}` }],
+        ['empty bearer', { authorization: 'Bearer ' }],
+      ] as const) {
+        const res = await call('POST', `/campaigns?id=${id}`, { body: config, token: null, headers });
+        assert.equal(res.status, 401, what);
+        assert.match(res.json.error, /bearer token/, what);
+        assert.equal(res.headers.get('www-authenticate'), 'Bearer');
+      }
+      // Unknown routes are hidden behind authentication too.
+      assert.equal((await call('GET', '/nothing-here', { token: null })).status, 401);
+      await assert.rejects(temporal.client.workflow.getHandle(id).describe(), /not found/i);
+      // Either configured token works.
+      assert.equal((await call('GET', '/campaigns/nope-404', { token: otherToken })).status, 404);
+    });
+
+    it('answers 400 naming every bad field of a config, and starts nothing', async () => {
+      const id = `http-bad-${Date.now()}`;
+      const res = await call('POST', '/campaigns', {
+        body: { data: { planted: { seed: 'x' } }, budget: { experiments: 0 }, approvers: [], colour: 'red' },
+        headers: { 'idempotency-key': id },
+      });
+      assert.equal(res.status, 400);
+      assert.equal(res.json.error, 'invalid campaign config');
+      const problems: string[] = res.json.problems;
+      assert.ok(problems.some((p) => /^data\.planted\.seed: .*expected number/.test(p)), problems.join('\n'));
+      assert.ok(problems.some((p) => /^budget\.experiments: .*>=1/.test(p)), problems.join('\n'));
+      assert.ok(problems.includes('approvers: name at least one approver'), problems.join('\n'));
+      assert.ok(problems.includes('colour: unknown field'), problems.join('\n'));
+      await assert.rejects(temporal.client.workflow.getHandle(id).describe(), /not found/i);
+    });
+
+    it('answers 400 for a bad id, a malformed body, conflicting ids or an unknown list filter; 413 for a huge body; 404 for an unknown campaign', async () => {
+      const badId = await call('POST', '/campaigns?id=../etc', { body: config });
+      assert.equal(badId.status, 400);
+      assert.match(badId.json.problems[0], /no slashes/);
+      const conflict = await call('POST', '/campaigns?id=one', { body: config, headers: { 'idempotency-key': 'two' } });
+      assert.equal(conflict.status, 400);
+      assert.match(conflict.json.problems[0], /different campaigns/);
+      assert.equal((await call('POST', '/campaigns', { rawBody: '{"data": ' })).status, 400);
+      const filter = await call('GET', '/campaigns?reviewState=shipped');
+      assert.equal(filter.status, 400);
+      assert.match(filter.json.problems[0], /^reviewState: /);
+      const huge = await call('POST', '/campaigns', { body: { ...config, objective: 'x'.repeat(1_100_000) } });
+      assert.equal(huge.status, 413);
+      assert.match(huge.json.error, /too large/);
+      const missing = await call('GET', '/campaigns/no-such-campaign');
+      assert.equal(missing.status, 404);
+      assert.equal(missing.json.error, 'campaign no-such-campaign not found');
+      assert.equal((await call('POST', '/campaigns/no-such-campaign/approve', { body: { by: 'ana' } })).status, 404);
+    });
+  });
+
+  describe('a campaign through HTTP (scripted workers)', () => {
+    it('starts idempotently, reports status, lists, refuses a non-approver (409), and completes approved', async () => {
+      const script = scriptedActivities();
+      const id = `http-${Date.now().toString(36)}`;
+      await withWorkers(temporal, script.activities, async () => {
+        const first = await call('POST', '/campaigns', { body: config, headers: { 'idempotency-key': id } });
+        assert.equal(first.status, 201, JSON.stringify(first.json));
+        assert.equal(first.json.workflowId, id);
+        assert.equal(first.json.created, true);
+        assert.equal(first.headers.get('location'), `/campaigns/${id}`);
+        // A retry (header or ?id=) returns the same campaign, not a second one.
+        const again = await call('POST', '/campaigns', { body: config, headers: { 'idempotency-key': id } });
+        assert.equal(again.status, 200);
+        assert.deepEqual([again.json.workflowId, again.json.runId, again.json.created], [id, first.json.runId, false]);
+        const viaQuery = await call('POST', `/campaigns?id=${id}`, { body: config });
+        assert.equal(viaQuery.status, 200);
+        assert.equal(viaQuery.json.runId, first.json.runId);
+
+        const review: CampaignStatus = await eventually(async () => {
+          const res = await call('GET', `/campaigns/${id}`);
+          return res.status === 200 && res.json.reviewState === 'awaiting-review' ? res.json : undefined;
+        }, 60_000, `${id} to reach awaiting-review over HTTP`);
+        assert.equal(review.campaignId, id);
+        assert.equal(review.experiments.length, 2);
+        assert.ok(review.recommendation?.experimentId);
+
+        // Exactly one workflow execution exists for the id, whatever the retries.
+        const runs = await eventually(async () => {
+          const rows: string[] = [];
+          for await (const w of temporal.client.workflow.list({ query: `WorkflowId = '${id}'` })) rows.push(w.runId);
+          return rows.length ? rows : undefined;
+        }, 20_000, 'visibility of the campaign');
+        assert.deepEqual(runs, [first.json.runId]);
+
+        const listed = await eventually(async () => {
+          const res = await call('GET', '/campaigns?reviewState=awaiting-review');
+          return res.json.campaigns?.find((c: { workflowId: string }) => c.workflowId === id);
+        }, 20_000, 'the campaign in the awaiting-review list');
+        assert.equal(listed.reviewState, 'awaiting-review');
+
+        const mallory = await call('POST', `/campaigns/${id}/approve`, { body: { by: 'mallory', note: 'trust me' } });
+        assert.equal(mallory.status, 409);
+        assert.match(mallory.json.error, /mallory is not an approver of this campaign \(approvers: ana, bo\)/);
+        const noReason = await call('POST', `/campaigns/${id}/reject`, { body: { by: 'ana' } });
+        assert.equal(noReason.status, 400);
+        assert.ok(noReason.json.problems.some((p: string) => p.startsWith('reason: ')), JSON.stringify(noReason.json));
+
+        const approved = await call('POST', `/campaigns/${id}/approve`, { body: { by: 'ana', note: 'ship it' } });
+        assert.equal(approved.status, 200, JSON.stringify(approved.json));
+        assert.equal(approved.json.decision.kind, 'approve');
+        assert.equal(approved.json.decision.via, 'update');
+
+        const result = await client.waitForResult(id);
+        assert.equal(result.reviewState, 'approved');
+        assert.deepEqual(result.decisions.map((d) => [d.kind, d.by, d.note]), [['approve', 'ana', 'ship it']]);
+        const final = await call('GET', `/campaigns/${id}`);
+        assert.equal(final.status, 200);
+        assert.equal(final.json.reviewState, 'approved');
+
+        // Even after the campaign has closed, a retried start is the same campaign (no second run).
+        const late = await call('POST', '/campaigns', { body: config, headers: { 'idempotency-key': id } });
+        assert.equal(late.status, 200);
+        assert.equal(late.json.runId, first.json.runId);
+        // And a sign-off on a closed campaign is refused, not lost.
+        const tooLate = await call('POST', `/campaigns/${id}/reject`, { body: { by: 'bo', reason: 'changed my mind' } });
+        assert.equal(tooLate.status, 409);
+        assert.equal(tooLate.json.error, `campaign ${id} is closed (COMPLETED); it takes no more sign-offs`);
+      });
+    });
+
+    it('never writes a bearer token to its log', () => {
+      const log = logLines.join('');
+      assert.ok(log.length > 0, 'the service logged its requests');
+      assert.ok(!log.includes(token) && !log.includes(otherToken), 'a token appeared in the log');
+    });
+  });
+});

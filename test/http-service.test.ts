@@ -2,10 +2,14 @@ import { strict as assert } from 'node:assert';
 import { randomBytes } from 'node:crypto';
 import { Writable } from 'node:stream';
 import type { AddressInfo } from 'node:net';
-import type { FastifyInstance } from 'fastify';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import Fastify, { type FastifyInstance } from 'fastify';
 import type { CampaignStatus } from '../contracts';
+import { CampaignStatus as CampaignStatusSchema, REVIEW_STATES } from '../contracts';
 import { RankwrightClient } from '../client/rankwright-client';
 import { createHttpService, tokensFromEnv } from '../client/http-service';
+import { defaultSchemasDir, generateSchemas } from '../client/write-schemas';
 import { scriptedActivities } from './support/scripted-activities';
 import { useTemporal, type TemporalForTests } from './support/temporal';
 import { eventually, withWorkers } from './support/workers';
@@ -20,6 +24,8 @@ describe('HTTP service (real HTTP, real Temporal, scripted training and agents)'
   let app: FastifyInstance;
   let base: string;
   const logLines: string[] = [];
+  /** The final status a real campaign reported over HTTP (checked against campaign-status.json below). */
+  let reportedStatus: unknown;
   const token = randomBytes(24).toString('hex');
   const otherToken = randomBytes(24).toString('base64url');
   const config = { data: { planted: { seed: 3 } }, budget: { experiments: 2 }, approvers: ['ana', 'bo'] };
@@ -183,6 +189,7 @@ describe('HTTP service (real HTTP, real Temporal, scripted training and agents)'
         const final = await call('GET', `/campaigns/${id}`);
         assert.equal(final.status, 200);
         assert.equal(final.json.reviewState, 'approved');
+        reportedStatus = final.json;
 
         // Even after the campaign has closed, a retried start is the same campaign (no second run).
         const late = await call('POST', '/campaigns', { body: config, headers: { 'idempotency-key': id } });
@@ -199,6 +206,96 @@ describe('HTTP service (real HTTP, real Temporal, scripted training and agents)'
       const log = logLines.join('');
       assert.ok(log.length > 0, 'the service logged its requests');
       assert.ok(!log.includes(token) && !log.includes(otherToken), 'a token appeared in the log');
+    });
+  });
+
+  /**
+   * The committed JSON Schemas (schemas/, what other services validate against) must be what the zod contracts say
+   * now, and must actually accept a real config and refuse bad ones under an independent validator: fastify's own
+   * ajv (draft-07), configured not to coerce, strip or fill in anything.
+   */
+  describe('JSON Schemas of the public payloads (schemas/)', () => {
+    const dir = defaultSchemasDir();
+    const generated = generateSchemas();
+    const schema = (file: string) => JSON.parse(fs.readFileSync(path.join(dir, file), 'utf8'));
+
+    it('are committed exactly as the generator produces them now (run `npm run schema` when this fails)', () => {
+      assert.deepEqual(Object.keys(generated).sort(), [
+        'abort.payload.json',
+        'approve.payload.json',
+        'campaign-event.json',
+        'campaign-status.json',
+        'override.payload.json',
+        'rankingCampaign.input.json',
+        'rankingExperiment.input.json',
+        'reject.payload.json',
+      ]);
+      for (const [file, text] of Object.entries(generated)) {
+        assert.ok(fs.existsSync(path.join(dir, file)), `schemas/${file} is missing`);
+        assert.equal(fs.readFileSync(path.join(dir, file), 'utf8'), text, `schemas/${file} is stale`);
+      }
+      const extra = fs.readdirSync(dir).filter((f) => f.endsWith('.json') && !(f in generated));
+      assert.deepEqual(extra, [], 'schemas/ holds files the generator no longer writes');
+    });
+
+    it('describe the shapes callers rely on: required fields, defaults optional, enums, no internal fields', () => {
+      const campaign = schema('rankingCampaign.input.json');
+      assert.equal(campaign.$schema, 'http://json-schema.org/draft-07/schema#');
+      assert.deepEqual(campaign.required, ['data', 'approvers']);
+      assert.equal(campaign.additionalProperties, false);
+      assert.ok(!('carryOver' in campaign.properties), 'the internal carryOver is not public');
+      assert.deepEqual(campaign.properties.strategy.enum, ['agent', 'random']);
+      assert.equal(campaign.properties.strategy.default, 'agent');
+      assert.equal(campaign.properties.approvers.minItems, 1);
+      assert.deepEqual(schema('reject.payload.json').required, ['by', 'reason']);
+      assert.deepEqual(schema('approve.payload.json').required, ['by']);
+      assert.deepEqual(schema('campaign-status.json').properties.reviewState.enum, [...REVIEW_STATES]);
+      assert.deepEqual(schema('rankingExperiment.input.json').required, ['experimentId', 'data', 'model']);
+    });
+
+    it('accept a real campaign config and refuse bad ones under an independent validator (ajv via fastify)', async () => {
+      const validator = Fastify({ ajv: { customOptions: { allErrors: true, coerceTypes: false, removeAdditional: false, useDefaults: false } } });
+      for (const file of Object.keys(generated)) {
+        validator.post(`/${file}`, { schema: { body: schema(file) } }, async () => ({ ok: true }));
+      }
+      const check = async (file: string, body: unknown) => {
+        const res = await validator.inject({ method: 'POST', url: `/${file}`, payload: body as object });
+        return { ok: res.statusCode === 200, message: res.json().message as string | undefined };
+      };
+      try {
+        const sample = {
+          objective: 'beat the LR baseline on planted data',
+          data: { planted: { seed: 3, trainRows: 5000 } },
+          baseline: { family: 'lr' },
+          budget: { experiments: 8, parallel: 2 },
+          strategy: 'agent',
+          approvers: ['ana', 'bo'],
+          guardrails: { minRelativeNeGain: 0.005, calibrationBand: [0.9, 1.1] },
+        };
+        assert.deepEqual(await check('rankingCampaign.input.json', sample), { ok: true, message: undefined });
+        assert.ok((await check('rankingCampaign.input.json', { data: { format: 'criteo-tsv', train: 'a.tsv', test: 'b.tsv' }, approvers: ['ana'] })).ok);
+        const refused = [
+          { ...sample, strategy: 'greedy' },
+          { ...sample, approvers: [] },
+          { ...sample, budget: { experiments: 0 } },
+          { ...sample, colour: 'red' },
+          { ...sample, carryOver: {} },
+          { approvers: ['ana'] },
+        ];
+        for (const bad of refused) assert.equal((await check('rankingCampaign.input.json', bad)).ok, false, JSON.stringify(bad));
+        assert.ok((await check('approve.payload.json', { by: 'ana', note: 'ship it' })).ok);
+        assert.equal((await check('reject.payload.json', { by: 'ana' })).ok, false);
+        assert.equal((await check('approve.payload.json', { by: 'ana', approved: true })).ok, false);
+        // The schema and zod agree on a status; and the status a real campaign reported over HTTP in this run (when
+        // that test ran) is valid too.
+        const status = { campaignId: 'c', phase: 'review', reviewState: 'awaiting-review', paused: false, strategy: 'agent', experiments: [], running: [], best: null, recommendation: null, guardrailBreaches: [], decisions: [], budgetUsed: { experiments: 0, trainSeconds: 0 }, ignoredMessages: [] };
+        assert.ok(CampaignStatusSchema.safeParse(status).success);
+        assert.ok((await check('campaign-status.json', status)).ok);
+        if (reportedStatus) assert.deepEqual(await check('campaign-status.json', reportedStatus), { ok: true, message: undefined });
+        assert.equal((await check('campaign-status.json', { ...status, reviewState: 'shipped' })).ok, false);
+      } finally {
+        await validator.close();
+      }
     });
   });
 });

@@ -3,7 +3,7 @@ import type { Locator, Page } from 'playwright-core';
 import type { CampaignInputRaw, CampaignStatus } from '../contracts';
 import { SIGNALS, TASK_QUEUES, WORKFLOW_TYPES } from '../contracts';
 import { RankwrightClient } from '../client/rankwright-client';
-import { fillCodeEditor, launchBrowser, type HeadlessBrowser } from './support/browser';
+import { fillCodeEditor, launchBrowser, requireChromium, type HeadlessBrowser } from './support/browser';
 import { scriptedActivities } from './support/scripted-activities';
 import { useTemporal, type TemporalForTests } from './support/temporal';
 import { eventually, withWorkers } from './support/workers';
@@ -27,6 +27,7 @@ describe('Temporal Web UI: start a campaign from the form and approve it with th
   let browser: HeadlessBrowser | undefined;
 
   before(async () => {
+    requireChromium(); // fail at once, with the install command, rather than after starting Temporal
     temporal = await useTemporal();
     client = new RankwrightClient(temporal.client);
     // The UI's own settings say whether it lets people start workflows and send signals; say so plainly if not.
@@ -62,10 +63,18 @@ describe('Temporal Web UI: start a campaign from the form and approve it with th
       await fillCodeEditor(page.getByRole('main'), JSON.stringify(config));
       // Leaving the editor reformats the JSON and re-lays out the form (and the task-queue banner may appear), so
       // move focus away first and only then press the button, or the click can land where the button used to be.
+      // Should a late layout shift (the task-queue banner loads asynchronously) still swallow a click, press again
+      // — only while the workflow does not exist, so a second press can never start a second campaign.
       await page.getByTestId('workflowType').click();
       const start = page.getByRole('button', { name: 'Start Workflow', exact: true });
-      await start.click();
-      await page.getByText('Workflow started successfully').waitFor({ timeout: 15_000 });
+      for (let attempt = 1; ; attempt++) {
+        await start.click();
+        const toast = await page.getByText('Workflow started successfully').waitFor({ timeout: 10_000 }).then(() => true, () => false);
+        // Only the UI can have started this id: its existence is proof enough, should the toast have been missed.
+        const exists = toast || (await temporal.client.workflow.getHandle(workflowId).describe().then(() => true, () => false));
+        if (exists) break;
+        assert.ok(attempt < 3, 'the Start Workflow button did not start the workflow');
+      }
 
       // The UI sent exactly what the form held: one JSON object, which the workflow parsed (no InvalidInput failure).
       const review = await eventually(async () => {

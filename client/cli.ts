@@ -6,6 +6,9 @@ import { RankwrightClient, SignOffRefusedError } from './rankwright-client';
 import { formatStatus, formatListing } from './format';
 import { watchCampaign } from './progress';
 
+// Commands load their heavy modules (the trainer, gpu.js, the worker) lazily with require(): `rankwright status`
+// should start in a blink. (A dynamic import() would bypass tsx's CommonJS hook.)
+
 /**
  * Exit codes scripts can rely on:
  *   0 ok · 1 unexpected failure · 2 invalid input or usage · 3 not found · 4 sign-off refused · 5 Temporal unreachable
@@ -138,7 +141,7 @@ export function buildCli(): Command {
     .description('run a worker (both task queues, or one: training scales out to GPU machines)')
     .addOption(new Option('--queue <queue>', 'which task queue(s)').choices(['agent', 'training', 'all']).default('all'))
     .action(async (opts: { queue: 'agent' | 'training' | 'all' }) => {
-      const { runWorker } = await import('../workers/main');
+      const { runWorker } = require('../workers/main') as typeof import('../workers/main');
       await runWorker(opts.queue);
     });
 
@@ -148,7 +151,7 @@ export function buildCli(): Command {
     .requiredOption('--config <file>', 'experiment JSON: {"data":…,"model":…}')
     .option('--json', 'machine-readable output')
     .action(async (opts: { config: string; json?: boolean }) => {
-      const { runTrain } = await import('./commands/train');
+      const { runTrain } = require('./commands/train') as typeof import('./commands/train');
       throw new CliExit(await runTrain({ config: opts.config, json: !!opts.json }));
     });
 
@@ -159,7 +162,7 @@ export function buildCli(): Command {
     .requiredOption('--input <file>', 'Criteo TSV')
     .requiredOption('--out <file>', 'where to write the predictions')
     .action(async (opts: { model: string; input: string; out: string }) => {
-      const { runScore } = await import('./commands/score');
+      const { runScore } = require('./commands/score') as typeof import('./commands/score');
       throw new CliExit(await runScore(opts));
     });
 
@@ -170,7 +173,7 @@ export function buildCli(): Command {
     .option('--campaign <id>', 'only this campaign')
     .option('--limit <n>', 'at most n rows', (v) => Number(v))
     .action(async (opts: { json?: boolean; campaign?: string; limit?: number }) => {
-      const { runInsights } = await import('./commands/insights');
+      const { runInsights } = require('./commands/insights') as typeof import('./commands/insights');
       throw new CliExit(await runInsights({ json: !!opts.json, campaign: opts.campaign, limit: opts.limit }));
     });
 
@@ -180,7 +183,7 @@ export function buildCli(): Command {
     .option('--json', 'raw JSONL')
     .option('--follow', 'keep printing new events (Ctrl-C stops)')
     .action(async (id: string, opts: { json?: boolean; follow?: boolean }) => {
-      const { runEvents } = await import('./commands/events');
+      const { runEvents } = require('./commands/events') as typeof import('./commands/events');
       throw new CliExit(await runEvents({ campaignId: id, json: !!opts.json, follow: !!opts.follow }));
     });
 
@@ -189,8 +192,8 @@ export function buildCli(): Command {
     .description("write the campaign's HTML report (plots, leaderboard, decisions) and print its path")
     .option('--json', 'print {"path","artifact"}')
     .action(async (id: string, opts: { json?: boolean }) => {
-      const { renderReport } = await import('./commands/report');
-      const { readEvents } = await import('../store/event-log');
+      const { renderReport } = require('./commands/report') as typeof import('./commands/report');
+      const { readEvents } = require('../store/event-log') as typeof import('../store/event-log');
       const status: CampaignStatus = await withClient((client) => client.status(id));
       const { events } = await readEvents(status.campaignId);
       throw new CliExit(await renderReport(status, events, { json: !!opts.json }));
@@ -202,7 +205,7 @@ export function buildCli(): Command {
     .option('--port <port>', 'port', (v) => Number(v), 8480)
     .option('--host <host>', 'interface', '127.0.0.1')
     .action(async (opts: { port: number; host: string }) => {
-      const { createHttpService, tokensFromEnv } = await import('./http-service');
+      const { createHttpService, tokensFromEnv } = require('./http-service') as typeof import('./http-service');
       const client = await RankwrightClient.connect();
       const app = await createHttpService({ client, tokens: tokensFromEnv(process.env) });
       const address = await app.listen({ port: opts.port, host: opts.host });

@@ -14,6 +14,10 @@ export async function watchCampaign(client: RankwrightClient, workflowId: string
   let started = false;
   let lastLine = '';
   for (;;) {
+    await client.assertNotFailed(workflowId).catch((err) => {
+      bar?.stop();
+      throw err;
+    });
     const s = await client.status(workflowId).catch(() => undefined);
     if (s) {
       const total = Math.max(budget ?? 0, s.budgetUsed.experiments + s.running.length, 1);

@@ -1,4 +1,4 @@
-import { Client, WorkflowUpdateFailedError, WorkflowExecutionAlreadyStartedError, type WorkflowExecutionInfo } from '@temporalio/client';
+import { Client, WorkflowIdReusePolicy, WorkflowUpdateFailedError, WorkflowExecutionAlreadyStartedError, type WorkflowExecutionInfo } from '@temporalio/client';
 import {
   AbortRequest,
   ApproveRequest,
@@ -67,6 +67,8 @@ export class RankwrightClient {
       const handle = await this.temporal.workflow.start(WORKFLOW_TYPES.campaign, {
         taskQueue: TASK_QUEUES.agent,
         workflowId,
+        // One campaign per id, ever: a retried start after the campaign finished must not start a second run.
+        workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
         // The raw config goes in: the workflow applies defaults itself, so its history shows what the user sent.
         args: [{ ...(config as object), campaignId: workflowId }],
       });
@@ -85,7 +87,24 @@ export class RankwrightClient {
     const handle = this.temporal.workflow.getHandle(workflowId);
     const description = await handle.describe();
     if (description.status.name === 'COMPLETED') return (await handle.result()) as CampaignStatus;
+    // A campaign that failed or was terminated has no result; querying it would wait for a worker to replay it.
+    if (description.status.name !== 'RUNNING') await this.assertNotFailed(workflowId);
     return handle.query<CampaignStatus>(QUERIES.status);
+  }
+
+  /**
+   * Throws with the workflow's own failure when the campaign ended without a result (failed, terminated, timed
+   * out, cancelled) — a watcher must stop instead of polling a dead campaign.
+   */
+  async assertNotFailed(workflowId: string): Promise<void> {
+    const handle = this.temporal.workflow.getHandle(workflowId);
+    const { status } = await handle.describe();
+    if (status.name === 'RUNNING' || status.name === 'COMPLETED' || status.name === 'CONTINUED_AS_NEW') return;
+    const failure = await handle.result().then(
+      () => undefined,
+      (err: Error & { cause?: Error & { cause?: Error } }) => err.cause?.cause?.message ?? err.cause?.message ?? err.message,
+    );
+    throw new Error(`campaign ${workflowId} ${status.name.toLowerCase().replace('_', ' ')}: ${failure ?? 'no failure recorded'}`);
   }
 
   async waitForResult(workflowId: string): Promise<CampaignStatus> {

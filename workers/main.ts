@@ -53,6 +53,9 @@ export async function createWorkers(options: RankwrightWorkerOptions = {}): Prom
         namespace,
         taskQueue: TASK_QUEUES.training,
         activities: TRAINING_ACTIVITIES,
+        // Heartbeats carry the checkpoint reference: send them at least every 2 s (the default throttle, 80% of the
+        // heartbeat timeout, would let a killed worker lose up to 16 s of checkpoints).
+        maxHeartbeatThrottleInterval: '2 seconds',
         maxConcurrentActivityTaskExecutions: options.maxConcurrentTraining ?? Math.max(1, os.availableParallelism()),
       }),
     );

@@ -23,8 +23,12 @@ export async function describeData(data: DataConfig): Promise<DataFacts> {
   }
 }
 
-/** Which categorical field pairs carry interaction signal the given model misses (residual analysis). */
+/**
+ * Which categorical field pairs carry interaction signal the given model misses (residual analysis). Every pair is
+ * returned — the designer needs the weak ones too, as its noise floor — rounded to keep the history small
+ * (at most 325 pairs for Criteo's 26 fields).
+ */
 export async function measureInteractions(data: DataConfig, artifact: string): Promise<FieldPairSignal[]> {
-  const signal = await measureFieldPairSignal(data, artifact, { sampleRows: 20_000 });
-  return signal.slice(0, 12);
+  const signal = await measureFieldPairSignal(data, artifact, { sampleRows: 40_000 });
+  return signal.map((p) => ({ fields: p.fields, strength: Number(p.strength.toPrecision(3)) }));
 }

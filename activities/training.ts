@@ -10,6 +10,7 @@ export interface TrainModelInput {
   data: DataConfig;
   model: ModelConfig;
   segmentField: string;
+  baselineArtifact?: string;
 }
 
 /** What goes back into workflow history: references and small summaries only, never weights or data. */
@@ -18,6 +19,7 @@ export interface TrainSummary {
   metrics: Metrics;
   validationNe: number;
   neStdErr: number;
+  neDeltaStdErr?: number;
   dataFingerprint: string;
   trainSeconds: number;
   modelBytes: number;
@@ -61,6 +63,7 @@ export async function trainModel(input: TrainModelInput): Promise<TrainSummary> 
       data: input.data,
       model: input.model,
       segmentField: input.segmentField,
+      baselineArtifact: input.baselineArtifact,
       resumeFrom,
       onProgress,
       onCheckpoint: (ref, progress) => {
@@ -74,6 +77,7 @@ export async function trainModel(input: TrainModelInput): Promise<TrainSummary> 
       metrics: out.metrics,
       validationNe: out.validationNe,
       neStdErr: out.neStdErr,
+      neDeltaStdErr: out.neDeltaStdErr,
       dataFingerprint: out.dataFingerprint,
       trainSeconds: out.trainSeconds,
       modelBytes: out.modelBytes,

@@ -24,9 +24,9 @@ export interface InteractionSignal {
 /**
  * A pair must be this many times the median |strength| to count as signal. The engine's score is ~0 in expectation
  * for a pair without interaction (it can be negative), so the median |strength| over many pairs estimates the noise
- * scale; 4x it is ~2.7 sigma, which few of ~30 noise pairs reach by chance.
+ * scale; 3x it is ~2 sigma: a few noise pairs may pass, which costs one cheap LR experiment each, while missing a real cross costs the campaign its gain.
  */
-const SIGNAL_OVER_NOISE = 4;
+const SIGNAL_OVER_NOISE = 3;
 /** ...and at least this share of the strongest pair's strength, so a long tail of weak pairs is not proposed. */
 const MIN_SHARE_OF_STRONGEST = 0.2;
 /** With this many interacting pairs, learning all interactions (FM/DCN) beats hand-picking crosses. */

@@ -37,8 +37,8 @@ interface Candidate {
 
 /** Each further pick of the same technique is discounted, so a batch covers several ideas. */
 const SAME_TECHNIQUE_DISCOUNT = 0.75;
-/** Score ∝ cost^-0.35: a 20x slower family needs ~3x the expected gain to be picked over LR. */
-const COST_EXPONENT = 0.35;
+/** Score ∝ cost^-0.25: a 20x slower family needs ~2x the expected gain to be picked over LR. */
+const COST_EXPONENT = 0.25;
 
 function fmt(x: number): string {
   return Number(x.toPrecision(3)).toString();
@@ -96,7 +96,7 @@ const L2_START: Record<ModelFamily, number> = { lr: 1, fm: 1e-4, dcn: 1e-5 };
 function knobsFor(lrFactor: number): Knob[] {
   return [
     {
-      key: 'learningRate', technique: 'learning-rate', priorUp: 0.45, priorDown: 0.45, integer: false,
+      key: 'learningRate', technique: 'learning-rate', priorUp: 0.45, priorDown: 0.3, integer: false,
       up: (v) => v * lrFactor, down: (v) => v / lrFactor, between: geometricMean,
     },
     {
@@ -138,7 +138,11 @@ function valueOf(config: ModelConfig, key: Knob['key']): number | undefined {
   return typeof v === 'number' ? v : undefined;
 }
 
-function lineSearch(req: DesignRequest, center: ExperimentSummary, knob: Knob, phaseWeight: number): Candidate[] {
+/**
+ * `probeOnly` (validation): one step each way and no bisection — validation asks "does this knob matter at all?";
+ * refining a value belongs to exploitation, where it is done around the best run instead of the baseline.
+ */
+function lineSearch(req: DesignRequest, center: ExperimentSummary, knob: Knob, phaseWeight: number, probeOnly = false): Candidate[] {
   const base = center.config;
   const v0 = valueOf(base, knob.key);
   if (v0 === undefined) return [];
@@ -157,6 +161,7 @@ function lineSearch(req: DesignRequest, center: ExperimentSummary, knob: Knob, p
       .sort((a, b) => Math.abs(a.value - v0) - Math.abs(b.value - v0))[0];
     let value: number | undefined;
     let why: string;
+    if (beyond && probeOnly) continue;
     if (!beyond) {
       value = direction === 'up' ? knob.up(v0, base) : knob.down(v0, base);
       why = `no run has tried ${knob.key} ${direction === 'up' ? 'above' : 'below'} ${fmt(v0)} on this config, so step ${direction}`;
@@ -230,7 +235,7 @@ function familyCandidates(req: DesignRequest, center: ExperimentSummary, signal:
 
 function denseTransformCandidates(req: DesignRequest, center: ExperimentSummary, weight: number): Candidate[] {
   const options: Array<[ModelConfig['denseTransform'], number, string]> = [
-    ['bucketize', 0.35, 'piecewise-constant buckets let a linear model fit non-linear effects of the integer features'],
+    ['bucketize', 0.7, 'piecewise-constant buckets let a linear model fit non-linear effects of the integer features'],
     ['log', 0.2, 'log compresses heavy-tailed counts so a few large values do not dominate'],
     ['standardize', 0.12, 'standardized inputs condition the optimizer better'],
   ];
@@ -270,7 +275,7 @@ function calibrationCandidate(req: DesignRequest, center: ExperimentSummary, wei
     title: `Calibrate ${center.experimentId}: l2 ${fmt(center.config.l2)} → ${fmt(l2)}, lrDecay ≤ 0.8`,
     rationale: `Best run predicts ${fmt(c)}x the observed clicks; stronger L2 and a decaying step curb over-confident late updates.`,
     parents: [center.experimentId],
-    prior: 0.3 * weight * Math.min(3, Math.abs(c - 1) / 0.05),
+    prior: 0.15 * weight * Math.min(3, Math.abs(c - 1) / 0.05),
   }];
 }
 
@@ -286,7 +291,7 @@ function validationCandidates(req: DesignRequest): { candidates: Candidate[]; no
       ...crossCandidates(req, center, signal, 1, Math.max(req.count, 4)),
       ...familyCandidates(req, center, signal, 1),
       ...denseTransformCandidates(req, center, 1),
-      ...knobs.flatMap((k) => lineSearch(req, center, k, 1)),
+      ...knobs.flatMap((k) => lineSearch(req, center, k, 1, true)),
       ...clippedRetryCandidates(req, 1),
     ],
   };
@@ -377,6 +382,21 @@ function combinationCandidates(req: DesignRequest): { candidates: Candidate[]; n
     });
   }
 
+  // B2: the richest allowed family not tried yet, with every winning cross — REA's move to a bigger model once the
+  // winning features are known (a DCN learns the interactions no single cross captured, and dense non-linearities).
+  const richest = (['dcn', 'fm'] as const).find((f) => space.families.includes(f));
+  const triedFamilies = new Set([req.baseline, ...req.history].map((r) => r.config.family));
+  if (richest && !triedFamilies.has(richest)) {
+    candidates.push({
+      config: modify(switchFamily(top.config, richest, space), { crosses: [...top.config.crosses, ...unionCrosses] }, space),
+      technique: `family-${richest}`,
+      title: `${richest} with the ${canonicalCrosses([...top.config.crosses, ...unionCrosses]).length} winning crosses`,
+      rationale: `The winners (${winners.map(gainText).join(', ')}) show interactions matter; ${richest} learns the pairs no explicit cross covers.`,
+      parents: ids,
+      prior: 1.4,
+    });
+  }
+
   // C: the cheap family with all winning crosses (tells whether the expensive family is needed at all).
   if (crossWinners.length >= 1) {
     candidates.push({
@@ -430,7 +450,9 @@ function exploitationCandidates(req: DesignRequest): { candidates: Candidate[]; 
 
 function score(req: DesignRequest, candidate: Candidate, reference: ModelConfig): number {
   const cost = relativeTrainingCost(candidate.config) / Math.max(1e-9, relativeTrainingCost(reference));
-  return (candidate.prior * trackRecordMultiplier(req.insights, candidate.technique)) / Math.pow(Math.max(cost, 0.25), COST_EXPONENT);
+  // Only a more expensive run pays: a cheaper one gets no bonus, or cheap ideas would crowd out the phase's main move
+  // (e.g. stacking every winner onto an expensive winning family).
+  return (candidate.prior * trackRecordMultiplier(req.insights, candidate.technique)) / Math.pow(Math.max(cost, 1), COST_EXPONENT);
 }
 
 function expectedEffectOf(candidate: Candidate, reference: ModelConfig): string {

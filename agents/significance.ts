@@ -15,7 +15,7 @@ export interface NeComparison {
   neGain: number;
   /** (candidate NE − baseline NE) / baseline NE: the team's headline number (negative = better). */
   relativeNeChange: number;
-  /** sqrt(se_candidate² + se_baseline²), or undefined when neither is known. */
+  /** The paired standard error vs the baseline when measured, else sqrt(se_candidate² + se_baseline²); undefined when neither is known. */
   combinedStdErr?: number;
   /** The gain exceeds SIGNIFICANCE_Z combined standard errors (or the noise floor when errors are unknown). */
   significant: boolean;
@@ -38,8 +38,11 @@ export function compareNe(candidate: ExperimentSummary, reference: ExperimentSum
   if (candidate.status !== 'succeeded' || refNe === undefined || candNe === undefined || refNe <= 0) return undefined;
   const neGain = refNe - candNe;
   const relativeNeChange = (candNe - refNe) / refNe;
+  // Against the baseline a paired standard error (both models scored on the same rows) is the sharp test; otherwise
+  // the two runs are treated as independent, which is conservative.
+  const paired = reference.phase === 'baseline' && candidate.neDeltaStdErr !== undefined && Number.isFinite(candidate.neDeltaStdErr) ? candidate.neDeltaStdErr : undefined;
   const errors = [candidate.neStdErr, reference.neStdErr].filter((e): e is number => e !== undefined && Number.isFinite(e) && e >= 0);
-  const combinedStdErr = errors.length ? Math.sqrt(errors.reduce((s, e) => s + e * e, 0)) : undefined;
+  const combinedStdErr = paired ?? (errors.length ? Math.sqrt(errors.reduce((s, e) => s + e * e, 0)) : undefined);
   const significant = combinedStdErr !== undefined && combinedStdErr > 0
     ? neGain > SIGNIFICANCE_Z * combinedStdErr
     : -relativeNeChange > UNKNOWN_STDERR_MIN_RELATIVE_GAIN;

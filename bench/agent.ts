@@ -22,13 +22,13 @@ interface Scenario {
   data: CampaignInputRaw['data'];
 }
 
-const SCENARIOS: Scenario[] = [
+export const SCENARIOS: Scenario[] = [
   { name: 'two-crosses', what: '8 fields, 2 planted crosses', data: { planted: { seed: 11, trainRows: 40_000, testRows: 15_000, crosses: 2 } } },
   { name: 'many-crosses', what: '12 fields, 4 strong crosses', data: { planted: { seed: 12, trainRows: 40_000, testRows: 15_000, categoricalFields: 12, crosses: 4, crossStrength: 2 } } },
   { name: 'dense-skewed', what: 'dense non-linearity, Zipf 1.4, 1 cross, drift', data: { planted: { seed: 13, trainRows: 40_000, testRows: 15_000, crosses: 1, denseNonlinearity: 2, zipf: 1.4, drift: 0.2 } } },
 ];
 
-const BUDGET = Number(process.env.BENCH_AGENT_BUDGET ?? 10);
+const BUDGET = Number(process.env.BENCH_AGENT_BUDGET ?? 12);
 
 interface Run {
   strategy: 'agent' | 'random';
@@ -41,7 +41,7 @@ interface Run {
   seconds: number;
 }
 
-async function runCampaign(scenario: Scenario, strategy: 'agent' | 'random'): Promise<Run> {
+export async function runCampaign(scenario: Scenario, strategy: 'agent' | 'random'): Promise<Run> {
   const input = CampaignInput.parse({ data: scenario.data, budget: { experiments: BUDGET, parallel: 2, stallGain: 0 }, strategy, approvers: ['bench'], agents: 'heuristic', seed: 5 });
   const facts = await describeData(input.data);
   const results: ExperimentResult[] = [];
@@ -50,12 +50,13 @@ async function runCampaign(scenario: Scenario, strategy: 'agent' | 'random'): Pr
 
   const runOne = async (phase: string, proposal: Pick<ProposedExperiment, 'model' | 'hypothesis'>) => {
     const id = `${strategy}-${results.length + 1}`;
-    const baseNe = results.find((r) => r.phase === 'baseline')?.metrics?.ne;
+    const base = results.find((r) => r.phase === 'baseline');
+    const baseNe = base?.metrics?.ne;
     try {
-      const out = await trainExperiment({ data: input.data, model: proposal.model, segmentField: input.segmentField });
+      const out = await trainExperiment({ data: input.data, model: proposal.model, segmentField: input.segmentField, baselineArtifact: base?.artifact });
       results.push({
         experimentId: id, phase, status: 'succeeded', config: proposal.model, hypothesis: proposal.hypothesis, dataFingerprint: out.dataFingerprint,
-        artifact: out.artifact, metrics: out.metrics, validationNe: out.validationNe, neStdErr: out.neStdErr,
+        artifact: out.artifact, metrics: out.metrics, validationNe: out.validationNe, neStdErr: out.neStdErr, neDeltaStdErr: out.neDeltaStdErr,
         relativeNeChange: baseNe ? (out.metrics.ne - baseNe) / baseNe : undefined, trainSeconds: out.trainSeconds, modelBytes: out.modelBytes, attempts: [{ config: proposal.model }],
       });
     } catch (err) {
@@ -72,7 +73,7 @@ async function runCampaign(scenario: Scenario, strategy: 'agent' | 'random'): Pr
     results: () => results,
     onPhase: async () => {
       const best = bestResult(results);
-      signal = strategy === 'agent' && best?.artifact ? (await measureFieldPairSignal(input.data, best.artifact, { sampleRows: 20_000 })).slice(0, 12) : [];
+      signal = strategy === 'agent' && best?.artifact ? await measureFieldPairSignal(input.data, best.artifact, { sampleRows: 40_000 }) : [];
     },
     beforeWave: async () => undefined,
     design: async (phase: DesignPhase, count: number) => {
@@ -138,7 +139,9 @@ async function main() {
   fs.rmSync(home, { recursive: true, force: true });
 }
 
-main().catch((err) => {
-  console.error(err);
-  process.exit(1);
-});
+if (require.main === module) {
+  main().catch((err) => {
+    console.error(err);
+    process.exit(1);
+  });
+}

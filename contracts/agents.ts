@@ -13,6 +13,8 @@ export const ExperimentSummary = z.object({
   status: z.enum(['succeeded', 'failed']),
   ne: z.number().optional(),
   neStdErr: z.number().optional(),
+  /** Paired standard error of (NE − baseline NE), when measured: preferred over combining the two neStdErr. */
+  neDeltaStdErr: z.number().optional(),
   auc: z.number().optional(),
   calibration: z.number().optional(),
   relativeNeChange: z.number().optional(),

@@ -32,6 +32,8 @@ export const ExperimentInput = z
     hypothesis: Hypothesis.optional(),
     /** NE of the campaign baseline, to report the relative NE change. */
     baselineNe: z.number().optional(),
+    /** The baseline's model, so the NE change is also tested paired on the same test rows. */
+    baselineArtifact: z.string().max(200).optional(),
     /** Field whose values define segments for per-segment NE. */
     segmentField: FieldName.default('C1'),
     /** Attempts for classified, retryable failures (diverged / resource), including the first. */
@@ -67,6 +69,8 @@ export const ExperimentResult = z.object({
   validationNe: z.number().optional(),
   /** Standard error of the test NE (for significance checks). */
   neStdErr: z.number().optional(),
+  /** Paired standard error of (NE − baseline NE) on the same test rows: the sharp significance test. */
+  neDeltaStdErr: z.number().optional(),
   relativeNeChange: z.number().optional(),
   trainSeconds: z.number(),
   modelBytes: z.number().int(),

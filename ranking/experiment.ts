@@ -9,6 +9,7 @@ import { auc, calibration, clickThroughRate, logLoss, normalizedEntropy, normali
 import { loadCheckpoint, saveCheckpoint, saveModelArtifact } from './model-artifact';
 import { createModel } from './models/create-model';
 import { estimateTrainingBytes } from './models/model';
+import { pairedStdErrAgainst } from './paired-comparison';
 import { runTrainingLoop } from './trainer';
 
 /** Default memory budget for parameters + optimizer state. */
@@ -24,6 +25,8 @@ export interface TrainExperimentRequest {
   onCheckpoint?(ref: string, p: TrainingProgress): void | Promise<void>;
   signal?: AbortSignal;
   maxMemoryBytes?: number;
+  /** The campaign baseline's model: when given, the NE change is also tested paired on the same test rows. */
+  baselineArtifact?: string;
 }
 
 export interface TrainExperimentResult {
@@ -31,6 +34,8 @@ export interface TrainExperimentResult {
   metrics: Metrics;
   validationNe: number;
   neStdErr: number;
+  /** Paired standard error of (NE − baseline NE), when a baseline artifact was given. */
+  neDeltaStdErr?: number;
   dataFingerprint: string;
   trainSeconds: number;
   modelBytes: number;
@@ -94,6 +99,7 @@ export async function trainExperiment(req: TrainExperimentRequest): Promise<Trai
   const trainSeconds = (performance.now() - started) / 1000;
   const metrics = evaluate(scores, dataset.test, dataset, req.segmentField ?? 'C1');
   if (!Number.isFinite(metrics.ne)) throw new TrainingFailure('diverged', `test predictions are not finite (NE ${metrics.ne})`, progress.slice(-50));
+  const neDeltaStdErr = req.baselineArtifact ? await pairedStdErrAgainst(req.baselineArtifact, dataset.test, scores) : undefined;
   const saved = await saveModelArtifact(
     { family: model.family, config: model, dataFingerprint: dataset.fingerprint, featureSpec: spec, metrics, validationNe },
     ranker.weightTensors(),
@@ -103,6 +109,7 @@ export async function trainExperiment(req: TrainExperimentRequest): Promise<Trai
     metrics,
     validationNe,
     neStdErr: normalizedEntropyStdErr(scores, dataset.test.labels),
+    neDeltaStdErr,
     dataFingerprint: dataset.fingerprint,
     trainSeconds,
     modelBytes: saved.bytes,

@@ -319,6 +319,7 @@ export async function rankingCampaign(rawInput: unknown): Promise<CampaignStatus
             model: proposal.model,
             hypothesis: proposal.hypothesis,
             baselineNe: baseNe,
+            baselineArtifact: baseline()?.artifact,
             segmentField: input.segmentField,
             agents: input.agents,
           },

@@ -43,7 +43,7 @@ export async function rankingExperiment(rawInput: unknown): Promise<ExperimentRe
   let result: ExperimentResult | undefined;
   for (let attempt = 1; !result; attempt++) {
     try {
-      const out = await training.trainModel({ experimentId: id, campaignId, attempt, data: input.data, model: config, segmentField: input.segmentField });
+      const out = await training.trainModel({ experimentId: id, campaignId, attempt, data: input.data, model: config, segmentField: input.segmentField, baselineArtifact: input.baselineArtifact });
       attempts.push({ config });
       result = {
         experimentId: id,
@@ -57,6 +57,7 @@ export async function rankingExperiment(rawInput: unknown): Promise<ExperimentRe
         metrics: out.metrics,
         validationNe: out.validationNe,
         neStdErr: out.neStdErr,
+        neDeltaStdErr: out.neDeltaStdErr,
         relativeNeChange: input.baselineNe ? (out.metrics.ne - input.baselineNe) / input.baselineNe : undefined,
         trainSeconds: out.trainSeconds,
         modelBytes: out.modelBytes,

@@ -10,6 +10,7 @@ export function summarize(e: ExperimentResult): ExperimentSummary {
     status: e.status,
     ne: e.metrics?.ne,
     neStdErr: e.neStdErr,
+    neDeltaStdErr: e.neDeltaStdErr,
     auc: e.metrics?.auc,
     calibration: e.metrics?.calibration,
     relativeNeChange: e.relativeNeChange,

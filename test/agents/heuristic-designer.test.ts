@@ -98,7 +98,9 @@ describe('heuristic hypothesis designer', () => {
 
     it('bisects once a step in one direction lost, and keeps going in a direction that is untried', () => {
       const lost = run('e-lr2x', { ...best.config, learningRate: 0.1 }, 0.76);
-      const res = designHeuristically(designRequest({ phase: 'exploitation', history: [...history, lost], count: 2, fieldPairSignal: [] }));
+      const first = designHeuristically(designRequest({ phase: 'exploitation', history: [...history, lost], count: 1, fieldPairSignal: [] }));
+      assert.equal(first.proposals[0].model.learningRate, 0.07071, 'the bisection between 0.05 and the losing 0.1 comes first');
+      const res = designHeuristically(designRequest({ phase: 'exploitation', history: [...history, lost], count: 4, fieldPairSignal: [] }));
       const rates = res.proposals.filter((p) => p.hypothesis.technique === 'learning-rate').map((p) => p.model.learningRate).sort();
       assert.deepEqual(rates, [0.025, 0.07071], 'x0.5 is untried; above, bisect between 0.05 and the losing 0.1');
     });

@@ -30,6 +30,8 @@ export interface OpenAiTestServer {
   requests: RecordedRequest[];
   /** Replace the script: the n-th request gets the n-th reply; requests beyond it get HTTP 500. */
   script(replies: ScriptedReply[]): void;
+  /** Answer every request with a function of its parsed body (for whole campaigns, whose request order varies). */
+  respond(responder: (body: any) => ScriptedReply): void;
   close(): Promise<void>;
 }
 
@@ -46,6 +48,7 @@ function completion(model: string, content: string) {
 
 export async function startOpenAiServer(): Promise<OpenAiTestServer> {
   let replies: ScriptedReply[] = [];
+  let responder: ((body: any) => ScriptedReply) | undefined;
   let served = 0;
   const requests: RecordedRequest[] = [];
   const sockets = new Set<import('node:net').Socket>();
@@ -67,7 +70,7 @@ export async function startOpenAiServer(): Promise<OpenAiTestServer> {
         res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ error: { message: 'not found' } }));
         return;
       }
-      const reply = replies[served++] ?? { status: 500, content: 'no scripted reply left' };
+      const reply = responder ? responder(body) : (replies[served++] ?? { status: 500, content: 'no scripted reply left' });
       const send = () => {
         if (res.destroyed) return;
         if (reply.status && reply.status >= 400) {
@@ -97,7 +100,12 @@ export async function startOpenAiServer(): Promise<OpenAiTestServer> {
   return {
     baseURL: `http://127.0.0.1:${port}/v1`,
     requests,
+    respond(next) {
+      responder = next;
+      requests.length = 0;
+    },
     script(next) {
+      responder = undefined;
       replies = next;
       served = 0;
       requests.length = 0;

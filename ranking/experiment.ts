@@ -50,6 +50,8 @@ export async function trainExperiment(req: TrainExperimentRequest): Promise<Trai
   const data = parseOrExplain(DataConfig, req.data, 'data config');
   const model = parseOrExplain(ModelConfig, req.model, 'model config');
   const dataset = await loadDataset(data);
+  requireBothClasses(dataset.test, 'test');
+  requireBothClasses(dataset.train, 'train');
   const spec = buildFeatureSpec(model, dataset.train, dataset.active);
   const { catSlots, denseSlots } = slotCounts(spec);
 
@@ -156,4 +158,12 @@ export function segmentKeys(block: RowBlock, dataset: LoadedDataset, field: stri
 
 function formatBytes(n: number): string {
   return n >= 2 ** 30 ? `${(n / 2 ** 30).toFixed(2)} GiB` : `${(n / 2 ** 20).toFixed(1)} MiB`;
+}
+
+/** NE, AUC and calibration are undefined without both clicks and non-clicks: say so as bad data, not as a NaN. */
+function requireBothClasses(block: RowBlock, split: string): void {
+  const clicks = block.labels.reduce((sum, y) => sum + y, 0);
+  if (block.rows > 0 && (clicks === 0 || clicks === block.rows)) {
+    throw new TrainingFailure('bad-data', `the ${split} set has only ${clicks === 0 ? 'non-clicks (label 0)' : 'clicks (label 1)'} in its ${block.rows} rows; NE and AUC need both`);
+  }
 }

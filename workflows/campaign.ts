@@ -175,7 +175,9 @@ export async function rankingCampaign(rawInput: unknown): Promise<CampaignStatus
       { model: input.baseline, hypothesis: { title: 'Baseline', technique: 'baseline', rationale: 'The model every candidate is measured against.', expectedEffect: 'reference NE', parents: [] } },
     ]);
     if (base[0]?.status !== 'succeeded') {
+      // Nothing can be measured without a baseline; the failure (class, message, fix) is on the experiment.
       stopReason = 'aborted';
+      signOff.reviewState = 'aborted';
       return finish('the baseline failed: ' + (base[0]?.failure?.message ?? 'unknown'));
     }
   }

@@ -87,6 +87,41 @@ describe('rankingCampaign planner and sign-off (real Temporal, scripted training
     });
   });
 
+  it('continues-as-new when the history grows, carrying every experiment and decision', async () => {
+    const script = scriptedActivities();
+    await withWorkers(temporal, script.activities, async () => {
+      const started = await client.startCampaign(config({ budget: { experiments: 9, parallel: 2, stallGain: 0 }, historyLimit: 100 }), { id: `can-${Date.now()}` });
+      const review = await awaitReview(started.workflowId);
+      const firstRun = await temporal.client.workflow.getHandle(started.workflowId, started.runId).describe();
+      assert.equal(firstRun.status.name, 'CONTINUED_AS_NEW');
+      assert.equal(review.experiments.length, 9);
+      assert.equal(new Set(review.experiments.map((e) => e.experimentId)).size, 9, 'no experiment repeated across runs');
+      assert.equal(script.trained.length, 9, 'no experiment re-trained after continue-as-new');
+      await client.approve(started.workflowId, { by: 'ana' });
+      assert.equal((await client.waitForResult(started.workflowId)).reviewState, 'approved');
+    });
+  });
+
+  it('on a review timeout reminds and keeps waiting, or expires as rejected — never approves', async () => {
+    const script = scriptedActivities();
+    await withWorkers(temporal, script.activities, async () => {
+      const remind = await client.startCampaign(config({ budget: { experiments: 2 }, review: { timeoutSeconds: 1, onTimeout: 'remind' } }), { id: `remind-${Date.now()}` });
+      const expire = await client.startCampaign(config({ budget: { experiments: 2 }, review: { timeoutSeconds: 1, onTimeout: 'expire' } }), { id: `expire-${Date.now()}` });
+      const expired = await client.waitForResult(expire.workflowId);
+      assert.equal(expired.reviewState, 'rejected');
+      assert.deepEqual(expired.decisions.map((d) => [d.kind, d.by, d.via]), [['expired', 'rankwright', 'timer']]);
+      const reminded = await eventually(async () => {
+        const s = await client.status(remind.workflowId);
+        return s.decisions.filter((d) => d.kind === 'reminder').length >= 2 ? s : undefined;
+      }, 30_000, 'two reminders');
+      assert.equal(reminded.reviewState, 'awaiting-review');
+      await client.approve(remind.workflowId, { by: 'bo' });
+      const done = await client.waitForResult(remind.workflowId);
+      assert.equal(done.reviewState, 'approved');
+      assert.equal(done.decisions.at(-1)!.by, 'bo');
+    });
+  });
+
   it('refuses a bad config before any workflow starts, and the workflow itself refuses it too (Web UI path)', async () => {
     const bad = { data: { planted: { seed: 'x' } }, budget: { experiments: 0 }, approvers: [], colour: 'red' };
     await assert.rejects(client.startCampaign(bad, { id: 'never-started' }), (err: Error) => {

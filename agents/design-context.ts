@@ -1,7 +1,7 @@
 import type { DesignRequest, ExperimentSummary, FieldPairSignal, Insight } from '../contracts/agents';
 import { CATEGORICAL_FIELDS, FIELD_NAMES } from '../contracts/data';
 import type { ModelConfig } from '../contracts/model';
-import { canonicalConfigKey, canonicalCrosses } from './canonical-config';
+import { canonicalConfigKey, canonicalCrosses } from '../contracts/canonical-config';
 import { isSignificantWin, neOf } from './significance';
 
 /**

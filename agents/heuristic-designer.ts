@@ -1,7 +1,7 @@
 import { DesignRequest, DesignResponse, type ExperimentSummary, type ProposedExperiment } from '../contracts/agents';
 import type { SearchSpace } from '../contracts/campaign';
 import type { ModelConfig, ModelFamily } from '../contracts/model';
-import { canonicalConfigKey, canonicalCrosses } from './canonical-config';
+import { canonicalConfigKey, canonicalCrosses } from '../contracts/canonical-config';
 import {
   analyzeInteractions,
   bestRun,

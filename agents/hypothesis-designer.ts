@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { DesignRequest, DesignResponse, type ExperimentSummary, type ProposedExperiment } from '../contracts/agents';
-import { canonicalConfigKey } from './canonical-config';
+import { canonicalConfigKey } from '../contracts/canonical-config';
 import { knownConfigKeys } from './design-context';
 import { designHeuristically } from './heuristic-designer';
 import { askStructured, type LlmSettings } from './llm';

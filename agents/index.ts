@@ -8,6 +8,6 @@ export { evaluateResults } from './result-evaluator';
 export { evaluateHeuristically } from './heuristic-evaluator';
 export { llmSettingsFromEnv, makeLlmSettings, type LlmSettings } from './llm';
 export { clampToSearchSpace, ModelConfigDraft } from './search-space';
-export { canonicalConfigKey, sameModel } from './canonical-config';
+export { canonicalConfigKey, sameModel } from '../contracts/canonical-config';
 export { TECHNIQUES, TECHNIQUE_IDS, applicableTechniques, type Technique } from './techniques';
 export { compareNe, isSignificantWin } from './significance';

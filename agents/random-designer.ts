@@ -1,6 +1,6 @@
 import { DesignRequest, DesignResponse, type ProposedExperiment } from '../contracts/agents';
 import { DenseTransform } from '../contracts/model';
-import { canonicalConfigKey } from './canonical-config';
+import { canonicalConfigKey } from '../contracts/canonical-config';
 import { activeCategoricalFields, knownConfigKeys } from './design-context';
 import { seededRandom } from './rng';
 import { clampToSearchSpace, embeddingDimRange, learningRateRange } from './search-space';

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import type { SearchSpace } from '../contracts/campaign';
 import { FIELD_NAMES } from '../contracts/data';
 import { DenseTransform, MODEL_FAMILIES, ModelConfig, type ModelFamily } from '../contracts/model';
-import { canonicalCrosses } from './canonical-config';
+import { canonicalCrosses } from '../contracts/canonical-config';
 
 /**
  * A model config as an adviser may write it: the family is named, every number is just a number. The contract's

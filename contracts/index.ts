@@ -7,3 +7,4 @@ export * from './campaign';
 export * from './agents';
 export * from './events';
 export * from './errors';
+export * from './canonical-config';

@@ -1,3 +1,4 @@
+import { canonicalConfigKey } from '../contracts/canonical-config';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import Database from 'better-sqlite3';
@@ -80,36 +81,8 @@ export interface FindInsightsQuery {
   minSimilarity?: number;
 }
 
-/** Keys that change neither what a model learns in expectation nor what it is: left out of the "already known" key. */
-const NON_DEFINING_KEYS = new Set(['seed', 'checkpointEvery']);
-
-/**
- * The identity of a config for "was this already tried?": defaults filled in (so `{family:'lr'}` equals the same
- * config spelled out), seed and checkpoint cadence dropped, crosses treated as a set of unordered pairs, keys sorted.
- */
-export function canonicalConfigKey(config: unknown): string {
-  const parsed = ModelConfig.safeParse(config);
-  const full: Record<string, unknown> = { ...((parsed.success ? parsed.data : config) as Record<string, unknown>) };
-  for (const key of NON_DEFINING_KEYS) delete full[key];
-  if (Array.isArray(full.crosses)) {
-    full.crosses = (full.crosses as unknown[])
-      .map((pair) => (Array.isArray(pair) ? [...pair].map(String).sort() : pair))
-      .sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b)));
-  }
-  return JSON.stringify(sortKeys(full));
-}
-
-function sortKeys(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(sortKeys);
-  if (value && typeof value === 'object') {
-    return Object.fromEntries(
-      Object.keys(value as object)
-        .sort()
-        .map((k) => [k, sortKeys((value as Record<string, unknown>)[k])]),
-    );
-  }
-  return value;
-}
+/** The identity of a config for "was this already tried?" — one definition, shared with the designers. */
+export { canonicalConfigKey };
 
 /**
  * Won / lost when the NE moved by more than two standard errors of the test NE against the baseline; neutral

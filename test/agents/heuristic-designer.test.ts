@@ -1,7 +1,7 @@
 import { strict as assert } from 'node:assert';
 import { SearchSpace } from '../../contracts/campaign';
 import { ModelConfig } from '../../contracts/model';
-import { canonicalConfigKey } from '../../agents/canonical-config';
+import { canonicalConfigKey } from '../../contracts/canonical-config';
 import { designHeuristically } from '../../agents/heuristic-designer';
 import { isInsideSearchSpace } from '../../agents/search-space';
 import { baseline, crossKeys, designRequest, run } from './fixtures';

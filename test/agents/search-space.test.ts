@@ -1,6 +1,6 @@
 import { strict as assert } from 'node:assert';
 import { SearchSpace } from '../../contracts/campaign';
-import { canonicalConfigKey } from '../../agents/canonical-config';
+import { canonicalConfigKey } from '../../contracts/canonical-config';
 import { clampToSearchSpace } from '../../agents/search-space';
 import { designRandomly } from '../../agents/random-designer';
 import { designRequest, run } from './fixtures';

@@ -1,4 +1,4 @@
-import { ModelConfig, type ModelConfigInput } from '../contracts/model';
+import { ModelConfig, type ModelConfigInput } from './model';
 
 /**
  * Keys that do not change what a model learns: the seed only moves noise (re-running a config with another seed is

@@ -1,15 +1,8 @@
 import { ApplicationFailure } from '@temporalio/activity';
 import type { DataConfig, FieldPairSignal } from '../contracts';
-import { describeData as describeDataset, measureFieldPairSignal, TrainingFailure } from '../ranking';
+import { describeData as describeDataset, measureFieldPairSignal, TrainingFailure, type DataDescription } from '../ranking';
 
-export interface DataFacts {
-  fingerprint: string;
-  kind: 'planted' | 'criteo';
-  oracleNe?: number;
-  trainRows: number;
-  testRows: number;
-  activeCategoricalFields: string[];
-}
+export type DataFacts = DataDescription;
 
 /** Fingerprint and shape of a dataset (training queue: it reads the data). Bad data fails at once, non-retryable. */
 export async function describeData(data: DataConfig): Promise<DataFacts> {

@@ -1,6 +1,6 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
-import type { DataConfig, Metrics, ModelConfig, TrainingProgress } from '../contracts';
-import { trainExperiment, TrainingFailure } from '../ranking';
+import type { DataConfig, ModelConfig, TrainingProgress } from '../contracts';
+import { trainExperiment, TrainingFailure, type TrainExperimentResult } from '../ranking';
 import { appendEvents } from '../store/event-log';
 
 export interface TrainModelInput {
@@ -13,17 +13,8 @@ export interface TrainModelInput {
   baselineArtifact?: string;
 }
 
-/** What goes back into workflow history: references and small summaries only, never weights or data. */
-export interface TrainSummary {
-  artifact: string;
-  metrics: Metrics;
-  validationNe: number;
-  neStdErr: number;
-  neDeltaStdErr?: number;
-  dataFingerprint: string;
-  trainSeconds: number;
-  modelBytes: number;
-}
+/** What goes back into workflow history: references and small summaries only, never weights, data or logs. */
+export type TrainSummary = Omit<TrainExperimentResult, 'progress'>;
 
 /** Seconds between progress events in the campaign's event log (the dashboard's refresh rate). */
 const PROGRESS_EVERY_MS = 2000;
@@ -72,16 +63,9 @@ export async function trainModel(input: TrainModelInput): Promise<TrainSummary> 
       },
       signal: ctx.cancellationSignal,
     });
-    return {
-      artifact: out.artifact,
-      metrics: out.metrics,
-      validationNe: out.validationNe,
-      neStdErr: out.neStdErr,
-      neDeltaStdErr: out.neDeltaStdErr,
-      dataFingerprint: out.dataFingerprint,
-      trainSeconds: out.trainSeconds,
-      modelBytes: out.modelBytes,
-    };
+    // The progress log stays out of history: it went to the event log as it happened.
+    const { progress: _progress, ...summary } = out;
+    return summary;
   } catch (err) {
     if (err instanceof TrainingFailure) {
       throw ApplicationFailure.create({ type: 'TrainingFailure', message: err.message, nonRetryable: true, details: [err.toReport()] });

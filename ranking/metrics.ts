@@ -52,19 +52,7 @@ export function normalizedEntropy(p: Probabilities, y: Labels): number {
  * several standard errors; for paired comparisons on the same test set this is conservative.
  */
 export function normalizedEntropyStdErr(p: Probabilities, y: Labels): number {
-  const n = p.length;
-  const h = backgroundEntropy(clickThroughRate(y));
-  if (n < 2 || h <= 0) return NaN;
-  let sum = 0;
-  let sumSq = 0;
-  for (let i = 0; i < n; i++) {
-    const l = exampleLogLoss(p[i], y[i]);
-    sum += l;
-    sumSq += l * l;
-  }
-  const mean = sum / n;
-  const variance = Math.max(0, (sumSq - n * mean * mean) / (n - 1));
-  return Math.sqrt(variance / n) / h;
+  return perExampleStdErr(y, (i) => exampleLogLoss(p[i], y[i]));
 }
 
 /**
@@ -75,15 +63,20 @@ export function normalizedEntropyStdErr(p: Probabilities, y: Labels): number {
 export function pairedNormalizedEntropyStdErr(a: Probabilities, b: Probabilities, y: Labels): number {
   requireSameLength(a, y);
   requireSameLength(b, y);
+  return perExampleStdErr(y, (i) => exampleLogLoss(a[i], y[i]) - exampleLogLoss(b[i], y[i]));
+}
+
+/** Standard error of the mean of a per-example quantity, in NE units (divided by the background entropy). */
+function perExampleStdErr(y: Labels, value: (i: number) => number): number {
   const n = y.length;
   const h = backgroundEntropy(clickThroughRate(y));
   if (n < 2 || h <= 0) return NaN;
   let sum = 0;
   let sumSq = 0;
   for (let i = 0; i < n; i++) {
-    const d = exampleLogLoss(a[i], y[i]) - exampleLogLoss(b[i], y[i]);
-    sum += d;
-    sumSq += d * d;
+    const v = value(i);
+    sum += v;
+    sumSq += v * v;
   }
   const mean = sum / n;
   const variance = Math.max(0, (sumSq - n * mean * mean) / (n - 1));

@@ -2,6 +2,7 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as readline from 'node:readline/promises';
+import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { RankwrightClient } from './rankwright-client';
 import { temporalSettings } from './connection';
 import { formatStatus } from './format';
@@ -17,8 +18,10 @@ async function demo(): Promise<void> {
   execFileSync(path.join(root, 'temporal-dev.sh'), ['start'], { stdio: ['ignore', 'inherit', 'inherit'] });
 
   step('worker for both task queues (rankwright-agent, rankwright-training)');
-  const { createWorkers } = await import('../workers/main');
-  const { connectClient, ensureSearchAttributes } = await import('./connection');
+  // The demo shows the campaign, not the worker's lifecycle: only warnings from the Temporal runtime.
+  Runtime.install({ logger: new DefaultLogger('WARN') });
+  const { createWorkers } = require('../workers/main') as typeof import('../workers/main');
+  const { connectClient, ensureSearchAttributes } = require('./connection') as typeof import('./connection');
   const bootstrap = await connectClient();
   await ensureSearchAttributes(bootstrap);
   await bootstrap.connection.close();

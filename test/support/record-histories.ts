@@ -5,6 +5,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { historyToFixture } from './history-fixtures';
 import { RankwrightClient } from '../../client/rankwright-client';
 import { scriptedActivities } from './scripted-activities';
 import { useTemporal } from './temporal';
@@ -17,7 +18,7 @@ async function main() {
   const stamp = new Date().toISOString().slice(0, 10);
   const save = async (workflowId: string, name: string) => {
     const history = await temporal.client.workflow.getHandle(workflowId).fetchHistory();
-    fs.writeFileSync(path.join(out, `${name}.${stamp}.json`), JSON.stringify(history));
+    fs.writeFileSync(path.join(out, `${name}.${stamp}.json`), historyToFixture(history));
   };
   const awaitState = (id: string, state: string) => eventually(async () => ((await client.status(id)).reviewState === state ? true : undefined), 90_000);
 

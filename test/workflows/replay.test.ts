@@ -3,16 +3,16 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { bundleWorkflowCode, Worker } from '@temporalio/worker';
 import { DeterminismViolationError } from '@temporalio/workflow';
-import type { temporal } from '@temporalio/proto';
 import { bundleWorkflows } from '../../workers/bundle';
+import { historyFromFixture } from '../support/history-fixtures';
 
 const HISTORIES = path.join(__dirname, '..', 'fixtures', 'histories');
 
-function loadHistories(prefix?: string): { workflowId: string; file: string; history: temporal.api.history.v1.IHistory }[] {
+function loadHistories(prefix?: string) {
   return fs
     .readdirSync(HISTORIES)
     .filter((f) => f.endsWith('.json') && (!prefix || f.startsWith(prefix)))
-    .map((file) => ({ workflowId: file, file, history: JSON.parse(fs.readFileSync(path.join(HISTORIES, file), 'utf8')) }));
+    .map((file) => ({ workflowId: file, file, history: historyFromFixture(fs.readFileSync(path.join(HISTORIES, file), 'utf8')) }));
 }
 
 /**

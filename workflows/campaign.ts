@@ -8,6 +8,7 @@ import {
   workflowInfo,
   allHandlersFinished,
   log,
+  patched,
 } from '@temporalio/workflow';
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
 import { CampaignInput, TASK_QUEUES, WORKFLOW_TYPES } from '../contracts';
@@ -30,7 +31,7 @@ import { guardrailViolations } from './guardrails';
 import { summarize } from './summaries';
 import { parseWorkflowInput } from './input';
 import * as msg from './messages';
-import { bestResult, phasesFor, runPlan, trainSecondsUsed, type DesignPhase, type PlanState } from './planner';
+import { bestResult, phasesFor, runPlan, trainSecondsUsed, PHASE_SHARES, PHASE_SHARES_V1, type PlanState } from './planner';
 import { SignOff, type SignOffKind } from './sign-off';
 import type { rankingExperiment } from './experiment';
 
@@ -184,6 +185,8 @@ export async function rankingCampaign(rawInput: unknown): Promise<CampaignStatus
 
   // ── the plan ─────────────────────────────────────────────────────────────────────────────────────────
   let signal: FieldPairSignal[] = [];
+  // Campaigns started before the phase budgets changed keep the old ones (their histories must replay).
+  const shares = patched('phase-shares-v2') ? PHASE_SHARES : PHASE_SHARES_V1;
   const stop = await runPlan(input, plan, {
     results: () => experiments,
     onPhase: async (p) => {
@@ -224,7 +227,7 @@ export async function rankingCampaign(rawInput: unknown): Promise<CampaignStatus
       return response.proposals;
     },
     run: async (p, proposals) => void (await runExperiments(p, proposals)),
-  }).catch((err) => {
+  }, shares).catch((err) => {
     if (err instanceof CampaignAborted) return 'aborted' as const;
     throw err;
   });

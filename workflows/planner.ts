@@ -13,7 +13,14 @@ import type { CampaignInput, ExperimentResult, ProposedExperiment, StopReason } 
 export type DesignPhase = 'validation' | 'combination' | 'exploitation';
 
 /** Share of the experiments left at the start of a phase that the phase may spend. */
-const PHASE_SHARE: Record<DesignPhase, number> = { validation: 0.5, combination: 0.4, exploitation: 1 };
+export type PhaseShares = Record<DesignPhase, number>;
+/**
+ * Validation only has to find which single ideas win; the big steps come from stacking them (combination), so
+ * combination gets the larger share. With 12 experiments: baseline, 4 validation, 4 combination, 3 exploitation.
+ */
+export const PHASE_SHARES: PhaseShares = { validation: 0.35, combination: 0.45, exploitation: 1 };
+/** The shares of the first release, kept so campaigns recorded with them replay unchanged (see patched() use). */
+export const PHASE_SHARES_V1: PhaseShares = { validation: 0.5, combination: 0.4, exploitation: 1 };
 
 export interface PlanState {
   phaseIndex: number;
@@ -61,7 +68,7 @@ export function budgetStop(input: CampaignInput, results: ExperimentResult[]): S
   return undefined;
 }
 
-export async function runPlan(input: CampaignInput, state: PlanState, ops: PlanOps): Promise<StopReason> {
+export async function runPlan(input: CampaignInput, state: PlanState, ops: PlanOps, shares: PhaseShares = PHASE_SHARES): Promise<StopReason> {
   const phases = phasesFor(input.strategy);
   while (state.phaseIndex < phases.length) {
     const phase = phases[state.phaseIndex];
@@ -69,7 +76,7 @@ export async function runPlan(input: CampaignInput, state: PlanState, ops: PlanO
     if (state.phaseLimit === undefined) {
       const used = ops.results().length;
       const left = input.budget.experiments - used;
-      const share = isLast ? left : Math.max(1, Math.ceil(left * PHASE_SHARE[phase]));
+      const share = isLast ? left : Math.max(1, Math.ceil(left * shares[phase]));
       state.phaseLimit = used + share;
       state.phaseStartBestNe = bestResult(ops.results())?.metrics?.ne;
       await ops.onPhase(phase);

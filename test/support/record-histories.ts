@@ -15,23 +15,31 @@ async function main() {
   const temporal = await useTemporal();
   const client = new RankwrightClient(temporal.client);
   const out = path.join(__dirname, '..', 'fixtures', 'histories');
-  const stamp = new Date().toISOString().slice(0, 10);
+  // A label per recording (default: today), e.g. `npx tsx test/support/record-histories.ts 2026-11-25-phase-shares-v2`.
+  const stamp = process.argv[2] ?? new Date().toISOString().slice(0, 10);
   const save = async (workflowId: string, name: string) => {
     const history = await temporal.client.workflow.getHandle(workflowId).fetchHistory();
     fs.writeFileSync(path.join(out, `${name}.${stamp}.json`), historyToFixture(history));
   };
-  const awaitState = (id: string, state: string) => eventually(async () => ((await client.status(id)).reviewState === state ? true : undefined), 90_000);
+  const awaitState = (id: string, state: string) =>
+    eventually(async () => ((await client.status(id)).reviewState === state ? true : undefined), 90_000).catch(async (err) => {
+      throw new Error(`${err.message}: ${JSON.stringify(await client.status(id)).slice(0, 3000)}`);
+    });
 
   await withWorkers(temporal, scriptedActivities({ divergeAbove: 2, calibration: { dcn: 1.4 } }).activities, async () => {
     const approvers = ['ana'];
-    const a = await client.startCampaign({ data: { planted: {} }, budget: { experiments: 5, parallel: 2, stallGain: 0 }, approvers }, { id: `rec-approved-${Date.now()}` });
+    const a = await client.startCampaign({ data: { planted: {} }, budget: { experiments: 8, parallel: 2, stallGain: 0 }, approvers }, { id: `rec-approved-${Date.now()}` });
     await awaitState(a.workflowId, 'awaiting-review');
     await temporal.client.workflow.getHandle(a.workflowId).signal('approve', { by: 'eve' });
     await client.approve(a.workflowId, { by: 'ana', note: 'recorded' });
     await client.waitForResult(a.workflowId);
     await save(a.workflowId, 'campaign-approved');
     await save(`${a.workflowId}-baseline`, 'experiment-baseline');
+  });
 
+  // A fresh script, so the scripted designer's sequence (and hence the guardrail halt) doesn't depend on the first campaign.
+  await withWorkers(temporal, scriptedActivities({ divergeAbove: 2, calibration: { dcn: 1.4 } }).activities, async () => {
+    const approvers = ['ana'];
     const g = await client.startCampaign(
       { data: { planted: {} }, baseline: { family: 'lr', learningRate: 5 }, budget: { experiments: 5, parallel: 2, stallGain: 0 }, approvers, guardrails: { calibrationBand: [0.9, 1.1] } },
       { id: `rec-guardrail-${Date.now()}` },

@@ -122,6 +122,28 @@ describe('rankingCampaign planner and sign-off (real Temporal, scripted training
     });
   });
 
+  it('pause holds new experiments (running ones finish) until resume', async () => {
+    const script = scriptedActivities();
+    await withWorkers(temporal, script.activities, async () => {
+      const { workflowId } = await client.startCampaign(config({ budget: { experiments: 6, parallel: 1, stallGain: 0 } }), { id: `pause-${Date.now()}` });
+      await eventually(async () => ((await client.status(workflowId)).experiments.length >= 1 ? true : undefined), 30_000, 'the baseline');
+      await client.pause(workflowId, 'ana');
+      const paused = await eventually(async () => {
+        const s = await client.status(workflowId);
+        return s.paused && s.running.length === 0 ? s : undefined;
+      }, 30_000, 'a quiet, paused campaign');
+      await new Promise((r) => setTimeout(r, 1500));
+      const still = await client.status(workflowId);
+      assert.equal(still.experiments.length, paused.experiments.length, 'nothing new launched while paused');
+      assert.equal(still.reviewState, 'running');
+      await client.resume(workflowId, 'ana');
+      const review = await awaitReview(workflowId);
+      assert.equal(review.experiments.length, 6);
+      assert.equal(review.paused, false);
+      await client.abort(workflowId, { by: 'ana' });
+    });
+  });
+
   it('refuses a bad config before any workflow starts, and the workflow itself refuses it too (Web UI path)', async () => {
     const bad = { data: { planted: { seed: 'x' } }, budget: { experiments: 0 }, approvers: [], colour: 'red' };
     await assert.rejects(client.startCampaign(bad, { id: 'never-started' }), (err: Error) => {

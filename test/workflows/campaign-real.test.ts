@@ -192,5 +192,19 @@ describe('rankingCampaign end to end (real activities)', function () {
       assert.ok(!logText.includes(SECRET));
       assert.ok(!fs.readFileSync(path.join(rankwrightHome(), 'insights.sqlite')).includes(Buffer.from(SECRET)));
     });
+
+    it('goes on with the heuristic twins when the endpoint is down', async () => {
+      process.env.OPENAI_BASE_URL = 'http://127.0.0.1:9/v1'; // nothing listens on the discard port
+      const id = `real-llm-down-${Date.now()}`;
+      const status = await withRealWorkers(async () => {
+        await client.startCampaign({ data: { planted: PLANTED }, budget: { experiments: 3, parallel: 2 }, agents: 'llm', approvers: ['ana'], searchSpace: { families: ['lr', 'fm'] } }, { id });
+        const review = await awaitReview(id);
+        await client.abort(id, { by: 'ana' });
+        return review;
+      });
+      assert.equal(status.experiments.length, 3);
+      assert.equal(status.recommendation?.source, 'heuristic');
+      assert.equal(status.reviewState, 'awaiting-review');
+    });
   });
 });

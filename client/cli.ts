@@ -202,14 +202,13 @@ export function buildCli(): Command {
   program
     .command('serve')
     .description('HTTP trigger for services that do not speak Temporal (bearer tokens from RANKWRIGHT_HTTP_TOKENS)')
-    .option('--port <port>', 'port', (v) => Number(v), 8480)
-    .option('--host <host>', 'interface', '127.0.0.1')
-    .action(async (opts: { port: number; host: string }) => {
-      const { createHttpService, tokensFromEnv } = require('./http-service') as typeof import('./http-service');
-      const client = await RankwrightClient.connect();
-      const app = await createHttpService({ client, tokens: tokensFromEnv(process.env) });
-      const address = await app.listen({ port: opts.port, host: opts.host });
-      process.stderr.write(`rankwright serve: listening on ${address}\n`);
+    .option('--port <port>', 'port (default RANKWRIGHT_HTTP_PORT or 8480)', (v) => Number(v))
+    .option('--host <host>', 'interface (default RANKWRIGHT_HTTP_HOST or 127.0.0.1)')
+    .action(async (opts: { port?: number; host?: string }) => {
+      const { serveFromEnv } = require('./http-service') as typeof import('./http-service');
+      const app = await serveFromEnv(process.env, opts);
+      const { address, port } = app.addresses()[0];
+      process.stderr.write(`rankwright serve: listening on http://${address}:${port}\n`);
     });
 
   return program;

@@ -214,15 +214,15 @@ function grpcCode(err: unknown): number | undefined {
 }
 
 /**
- * `npx tsx client/http-service.ts` (or `node dist/client/http-service.js`): serves on RANKWRIGHT_HTTP_HOST
- * (default 127.0.0.1) : RANKWRIGHT_HTTP_PORT (default 8787), Temporal settings from the standard environment.
+ * `rankwright serve` (or `npx tsx client/http-service.ts`): serves on --host / RANKWRIGHT_HTTP_HOST (default 127.0.0.1)
+ * and --port / RANKWRIGHT_HTTP_PORT (default 8480), Temporal settings from the standard environment.
  */
-export async function serveFromEnv(env: NodeJS.ProcessEnv = process.env): Promise<FastifyInstance> {
+export async function serveFromEnv(env: NodeJS.ProcessEnv = process.env, listen: { host?: string; port?: number } = {}): Promise<FastifyInstance> {
   const tokens = tokensFromEnv(env);
   const client = await RankwrightClient.connect();
   const app = createHttpService({ client, tokens, logger: { level: env.RANKWRIGHT_HTTP_LOG_LEVEL ?? 'info' } });
   app.addHook('onClose', async () => client.close());
-  await app.listen({ host: env.RANKWRIGHT_HTTP_HOST ?? '127.0.0.1', port: Number(env.RANKWRIGHT_HTTP_PORT ?? 8787) });
+  await app.listen({ host: listen.host ?? env.RANKWRIGHT_HTTP_HOST ?? '127.0.0.1', port: listen.port ?? Number(env.RANKWRIGHT_HTTP_PORT ?? 8480) });
   return app;
 }
 

@@ -207,7 +207,7 @@ export function buildCli(): Command {
     .action(async (opts: { port?: number; host?: string }) => {
       const { serveFromEnv } = require('./http-service') as typeof import('./http-service');
       const app = await serveFromEnv(process.env, opts);
-      const { address, port } = app.addresses()[0];
+      const { address, port } = app.addresses()[0] as import('node:net').AddressInfo;
       process.stderr.write(`rankwright serve: listening on http://${address}:${port}\n`);
     });
 

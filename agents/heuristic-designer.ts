@@ -405,7 +405,7 @@ function combinationCandidates(req: DesignRequest): { candidates: Candidate[]; n
       title: `${baseline.family} baseline with all ${canonicalCrosses(unionCrosses).length} winning crosses`,
       rationale: `Union of the crosses that won (${crossWinners.map((d) => gainText(d.run)).join(', ')}) at baseline cost.`,
       parents: crossWinners.map((d) => d.run.experimentId),
-      prior: 0.8,
+      prior: 0.5,
     });
   }
 
@@ -425,6 +425,20 @@ function combinationCandidates(req: DesignRequest): { candidates: Candidate[]; n
   // E: residual interactions still present on the current best model, crossed into the full stack.
   const stackedRun = { ...best, config: stacked, experimentId: best.experimentId };
   const residual = analyzeInteractions(req.fieldPairSignal, stacked.crosses);
+  // Strong pairs that validation had no slot for: all of them onto the stack at once, ranked above the plain stack
+  // (it is a superset backed by the residual signal; the plain stack beside it tells whether the extra pairs helped),
+  // then singly, so a bad one can be told apart.
+  const untested = residual.strongPairs.slice(0, 4).map((p) => p.fields);
+  if (untested.length >= 2) {
+    candidates.push({
+      config: modify(stacked, { crosses: [...stacked.crosses, ...untested] }, space),
+      technique: 'feature-cross',
+      title: `Stack + the ${untested.length} remaining interacting pairs (${untested.map(crossName).join(', ')})`,
+      rationale: `The residual signal on the best model still shows ${untested.map(crossName).join(', ')} well above the noise floor; validation had no slot for them.`,
+      parents: [...ids],
+      prior: 1.6,
+    });
+  }
   candidates.push(...crossCandidates(req, stackedRun, residual, 0.8, 2).map((c) => ({ ...c, parents: [...ids] })));
 
   // F: when the batch is larger than the ideas above, start tuning the best winner.

@@ -120,26 +120,44 @@ async function main() {
     process.stderr.write(`NE ${random.bestNe.toFixed(4)} (${random.seconds.toFixed(0)} s)\n`);
     rows.push({ scenario, agent, random });
   }
-  const out = path.join(__dirname, 'results');
-  fs.mkdirSync(out, { recursive: true });
   const machine = { cpu: os.cpus()[0]?.model, cores: os.cpus().length, node: process.version, date: new Date().toISOString() };
-  fs.writeFileSync(path.join(out, 'agent.json'), JSON.stringify({ machine, budget: BUDGET, rows }, null, 2) + '\n');
-  const pct = (x?: number) => (x === undefined ? 'n/a' : `${(x * 100).toFixed(1)}%`);
-  const lines = [
-    `Budget ${BUDGET} experiments per campaign (baseline included), heuristic sub-agents, ${machine.cpu} (${machine.cores} cores), Node ${machine.node}, ${machine.date.slice(0, 10)}.`,
-    '',
-    '| scenario | oracle NE | baseline NE | agent best NE | random best NE | agent gain captured | random gain captured | agent: experiments to within 1% | random: experiments to within 1% |',
-    '|---|---|---|---|---|---|---|---|---|',
-    ...rows.map(({ scenario, agent, random }) =>
-      `| ${scenario.name} (${scenario.what}) | ${agent.oracleNe?.toFixed(4) ?? 'n/a'} | ${agent.baselineNe.toFixed(4)} | **${agent.bestNe.toFixed(4)}** | ${random.bestNe.toFixed(4)} | ${pct(agent.gainCaptured)} | ${pct(random.gainCaptured)} | ${agent.experimentsToWithin1pct} | ${random.experimentsToWithin1pct} |`,
-    ),
-  ];
-  fs.writeFileSync(path.join(out, 'agent.md'), lines.join('\n') + '\n');
-  console.log(lines.join('\n'));
+  fs.writeFileSync(path.join(RESULTS, 'agent.json'), JSON.stringify({ machine, budget: BUDGET, rows }, null, 2) + '\n');
+  writeAgentReport();
   fs.rmSync(home, { recursive: true, force: true });
 }
 
-if (require.main === module) {
+const RESULTS = path.join(__dirname, 'results');
+
+/** First experiment (1-based) at which a run's best NE so far reached `target`, or undefined. */
+function experimentsToReach(run: Run, target: number): number | undefined {
+  const i = run.experiments.findIndex((e) => e.ne !== undefined && e.ne <= target);
+  return i < 0 ? undefined : i + 1;
+}
+
+/** Renders bench/results/agent.md from agent.json (also alone: `npx tsx bench/agent.ts --render`). */
+function writeAgentReport(): void {
+  const { machine, budget, rows } = JSON.parse(fs.readFileSync(path.join(RESULTS, 'agent.json'), 'utf8')) as {
+    machine: { cpu: string; cores: number; node: string; date: string };
+    budget: number;
+    rows: { scenario: Scenario; agent: Run; random: Run }[];
+  };
+  const pct = (x?: number) => (x === undefined ? 'n/a' : `${(x * 100).toFixed(1)}%`);
+  const lines = [
+    `Budget ${budget} experiments per campaign (baseline included), heuristic sub-agents, ${machine.cpu} (${machine.cores} cores), Node ${machine.node}, ${machine.date.slice(0, 10)}.`,
+    '',
+    '| scenario | oracle NE | baseline NE | agent best NE | random best NE | gain captured: agent / random | experiments to within 1% of own final NE: agent / random | agent experiments to reach random\'s final NE |',
+    '|---|---|---|---|---|---|---|---|',
+    ...rows.map(({ scenario, agent, random }) =>
+      `| ${scenario.name} (${scenario.what}) | ${agent.oracleNe?.toFixed(4) ?? 'n/a'} | ${agent.baselineNe.toFixed(4)} | **${agent.bestNe.toFixed(4)}** | ${random.bestNe.toFixed(4)} | ${pct(agent.gainCaptured)} / ${pct(random.gainCaptured)} | ${agent.experimentsToWithin1pct} / ${random.experimentsToWithin1pct} | ${experimentsToReach(agent, random.bestNe) ?? 'never'} of ${budget} |`,
+    ),
+  ];
+  fs.writeFileSync(path.join(RESULTS, 'agent.md'), lines.join('\n') + '\n');
+  console.log(lines.join('\n'));
+}
+
+if (require.main === module && process.argv.includes('--render')) {
+  writeAgentReport();
+} else if (require.main === module) {
   main().catch((err) => {
     console.error(err);
     process.exit(1);

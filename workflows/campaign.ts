@@ -226,7 +226,13 @@ export async function rankingCampaign(rawInput: unknown): Promise<CampaignStatus
       );
       return response.proposals;
     },
-    run: async (p, proposals) => void (await runExperiments(p, proposals)),
+    run: async (p, proposals) => {
+      // A pause that arrived while the designer was thinking holds this wave too (no await when not paused, so
+      // recorded histories replay unchanged).
+      if (paused) await condition(() => !paused || signOff.reviewState === 'aborted');
+      if (signOff.reviewState === 'aborted') throw new CampaignAborted();
+      await runExperiments(p, proposals);
+    },
   }, shares).catch((err) => {
     if (err instanceof CampaignAborted) return 'aborted' as const;
     throw err;

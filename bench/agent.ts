@@ -14,7 +14,7 @@ import type { CampaignInputRaw, DesignRequest, ExperimentResult, FieldPairSignal
 import { designHypotheses, designRandomly } from '../agents';
 import { describeData, measureFieldPairSignal, trainExperiment, TrainingFailure } from '../ranking';
 import { bestResult, runPlan, type DesignPhase } from '../workflows/planner';
-import { summarize } from '../workflows/summaries';
+import { designerHistory, summarize } from '../workflows/summaries';
 
 interface Scenario {
   name: string;
@@ -79,7 +79,7 @@ export async function runCampaign(scenario: Scenario, strategy: 'agent' | 'rando
     design: async (phase: DesignPhase, count: number) => {
       const request: DesignRequest = {
         campaignId: `bench-${scenario.name}-${strategy}`, phase, count, dataFingerprint: facts.fingerprint,
-        baseline: summarize(results[0]), history: results.map(summarize), insights: [], fieldPairSignal: signal, searchSpace: input.searchSpace, seed: input.seed,
+        baseline: summarize(results[0]), history: designerHistory(results), insights: [], fieldPairSignal: signal, searchSpace: input.searchSpace, seed: input.seed,
       };
       return (strategy === 'random' ? designRandomly(request) : await designHypotheses(request, null)).proposals;
     },

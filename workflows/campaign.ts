@@ -28,7 +28,7 @@ import type {
 } from '../contracts';
 import type * as activities from '../activities';
 import { guardrailViolations } from './guardrails';
-import { summarize } from './summaries';
+import { designerHistory, summarize } from './summaries';
 import { parseWorkflowInput } from './input';
 import * as msg from './messages';
 import { bestResult, phasesFor, runPlan, trainSecondsUsed, PHASE_SHARES, PHASE_SHARES_V1, type PlanState } from './planner';
@@ -217,7 +217,7 @@ export async function rankingCampaign(rawInput: unknown): Promise<CampaignStatus
           count,
           dataFingerprint: facts.fingerprint,
           baseline: summarize(baseline()!),
-          history: experiments.map(summarize),
+          history: designerHistory(experiments),
           fieldPairSignal: signal,
           searchSpace: input.searchSpace,
           seed: input.seed,

@@ -20,3 +20,22 @@ export function summarize(e: ExperimentResult): ExperimentSummary {
     modelBytes: e.modelBytes,
   };
 }
+
+/** Above this many experiments the designer sees a selection, not everything (keeps each request small). */
+export const DESIGNER_HISTORY_LIMIT = 60;
+
+/**
+ * What the designer is shown of a long campaign: the best half by NE (what to build on) and the most recent half
+ * (what was just learned), in completion order. Nothing is forgotten — the insights database still holds every run
+ * and the design activity filters out anything already measured on this data.
+ */
+export function designerHistory(experiments: ExperimentResult[], limit = DESIGNER_HISTORY_LIMIT): ExperimentSummary[] {
+  if (experiments.length <= limit) return experiments.map(summarize);
+  const half = Math.floor(limit / 2);
+  const best = [...experiments]
+    .filter((e) => e.metrics)
+    .sort((a, b) => a.metrics!.ne - b.metrics!.ne)
+    .slice(0, half);
+  const keep = new Set([...best, ...experiments.slice(-(limit - best.length))]);
+  return experiments.filter((e) => keep.has(e)).map(summarize);
+}

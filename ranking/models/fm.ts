@@ -49,8 +49,8 @@ export class FactorizationMachine implements RankingModel {
     const { l2 } = this.config;
     const clip = this.config.gradientClip;
     const k = this.k;
-    const { catSlots, denseSlots, catIndex, denseValue, denseIndex, labels } = data;
-    const m = catSlots + denseSlots;
+    const { labels } = data;
+    const m = data.catSlots + data.denseSlots;
     const idx = new Int32Array(m);
     const val = new Float64Array(m);
     const sum = new Float64Array(k);
@@ -59,30 +59,8 @@ export class FactorizationMachine implements RankingModel {
     let gradSq = 0;
     for (let e = start; e < end; e++) {
       const r = order[e];
-      for (let s = 0; s < catSlots; s++) {
-        idx[s] = catIndex[r * catSlots + s];
-        val[s] = 1;
-      }
-      for (let s = 0; s < denseSlots; s++) {
-        idx[catSlots + s] = denseIndex[s];
-        val[catSlots + s] = denseValue[r * denseSlots + s];
-      }
-      let logit = w[this.bias];
-      sum.fill(0);
-      let sumSq = 0;
-      for (let f = 0; f < m; f++) {
-        const x = val[f];
-        const base = idx[f] * k;
-        logit += w[idx[f]] * x;
-        for (let c = 0; c < k; c++) {
-          const t = v[base + c] * x;
-          sum[c] += t;
-          sumSq += t * t;
-        }
-      }
-      let pair = 0;
-      for (let c = 0; c < k; c++) pair += sum[c] * sum[c];
-      logit += 0.5 * (pair - sumSq);
+      gatherRow(data, r, idx, val);
+      const logit = this.forwardLogit(idx, val, sum);
       const y = labels[r];
       lossSum += logitLoss(logit, y);
       if (!Number.isFinite(logit)) return { lossSum: NaN, gradNorm: NaN };
@@ -116,32 +94,43 @@ export class FactorizationMachine implements RankingModel {
     return this.predictWithKernel(data, start, end, out);
   }
 
-  /** Same arithmetic as trainStep's forward pass. */
+  /** The same forward pass as training (one definition, so scores equal what training optimised). */
   private predictFused(data: EncodedRows, start: number, end: number, out: Float64Array): void {
-    const k = this.k;
-    const { catSlots, denseSlots, catIndex, denseValue, denseIndex } = data;
-    const sum = new Float64Array(k);
-    const { w, v } = this;
+    const m = data.catSlots + data.denseSlots;
+    const idx = new Int32Array(m);
+    const val = new Float64Array(m);
+    const sum = new Float64Array(this.k);
     for (let r = start; r < end; r++) {
-      let logit = w[this.bias];
-      sum.fill(0);
-      let sumSq = 0;
-      for (let f = 0; f < catSlots + denseSlots; f++) {
-        const i = f < catSlots ? catIndex[r * catSlots + f] : denseIndex[f - catSlots];
-        const x = f < catSlots ? 1 : denseValue[r * denseSlots + f - catSlots];
-        logit += w[i] * x;
-        const base = i * k;
-        for (let c = 0; c < k; c++) {
-          const t = v[base + c] * x;
-          sum[c] += t;
-          sumSq += t * t;
-        }
-      }
-      let pair = 0;
-      for (let c = 0; c < k; c++) pair += sum[c] * sum[c];
-      out[r] = sigmoid(logit + 0.5 * (pair - sumSq));
+      gatherRow(data, r, idx, val);
+      out[r] = sigmoid(this.forwardLogit(idx, val, sum));
     }
   }
+
+  /**
+   * FM logit of one gathered row: bias + Σ w_i x_i + ½ Σ_c [(Σ_i v_ic x_i)² − Σ_i (v_ic x_i)²]. Leaves Σ_i v_ic x_i
+   * in `sum`, which the factor gradients reuse.
+   */
+  private forwardLogit(idx: Int32Array, val: Float64Array, sum: Float64Array): number {
+    const k = this.k;
+    const { w, v } = this;
+    let logit = w[this.bias];
+    sum.fill(0);
+    let sumSq = 0;
+    for (let f = 0; f < idx.length; f++) {
+      const x = val[f];
+      const base = idx[f] * k;
+      logit += w[idx[f]] * x;
+      for (let c = 0; c < k; c++) {
+        const t = v[base + c] * x;
+        sum[c] += t;
+        sumSq += t * t;
+      }
+    }
+    let pair = 0;
+    for (let c = 0; c < k; c++) pair += sum[c] * sum[c];
+    return logit + 0.5 * (pair - sumSq);
+  }
+
 
   async predictWithKernel(data: EncodedRows, start: number, end: number, out: Float64Array): Promise<void> {
     const k = this.k;
@@ -192,5 +181,18 @@ export class FactorizationMachine implements RankingModel {
   loadWeights(t: Record<string, Tensor>): void {
     this.w.set(t.w as Float32Array);
     this.v.set(t.v as Float32Array);
+  }
+}
+
+/** A row as (feature index, value) pairs: categorical slots have value 1, dense slots their transformed value. */
+function gatherRow(data: EncodedRows, r: number, idx: Int32Array, val: Float64Array): void {
+  const { catSlots, denseSlots, catIndex, denseValue, denseIndex } = data;
+  for (let s = 0; s < catSlots; s++) {
+    idx[s] = catIndex[r * catSlots + s];
+    val[s] = 1;
+  }
+  for (let s = 0; s < denseSlots; s++) {
+    idx[catSlots + s] = denseIndex[s];
+    val[catSlots + s] = denseValue[r * denseSlots + s];
   }
 }

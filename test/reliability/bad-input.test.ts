@@ -7,10 +7,9 @@ import { getArtifact } from '../../store/artifacts';
 import { InsightsStore } from '../../store/insights';
 import { rankwrightHome } from '../../store/home';
 import { RankwrightClient } from '../../client/rankwright-client';
-import { createWorkers } from '../../workers/main';
 import { runCli } from '../support/processes';
 import { REPO_ROOT, useTemporal } from '../support/temporal';
-import { eventually } from '../support/workers';
+import { eventually, withRealWorkers } from '../support/workers';
 
 const BAD = path.join('test', 'fixtures', 'bad');
 const GOOD_TEST = path.join('test', 'fixtures', 'criteo', 'test.tsv');
@@ -107,9 +106,7 @@ describe('reliability: the bad-input corpus', function () {
     const insights = InsightsStore.open();
     const before = insights.count();
     insights.close();
-    const workers = await createWorkers({ connection: temporal.connection, namespace: temporal.namespace, workflowBundle: temporal.bundle });
-    const running = Promise.all(workers.map((w) => w.run()));
-    try {
+    await withRealWorkers(temporal, async () => {
       const id = `bad-data-${Date.now()}`;
       await client.startCampaign({ data: { format: 'criteo-tsv', train: path.join(REPO_ROOT, BAD, 'bad-label.tsv'), test: path.join(REPO_ROOT, GOOD_TEST), maxBadRowFraction: 0 }, approvers: ['ana'] }, { id });
       const result = await eventually(async () => {
@@ -122,10 +119,7 @@ describe('reliability: the bad-input corpus', function () {
         assert.match(err.cause?.cause?.message ?? err.cause?.message ?? '', /bad-label\.tsv:\d+: .*label/i);
         return true;
       });
-    } finally {
-      workers.forEach((w) => w.shutdown());
-      await running;
-    }
+    });
     const after = InsightsStore.open();
     assert.ok(after.count() >= before, 'earlier experiments are all still there');
     after.close();

@@ -6,9 +6,8 @@ import type { CampaignStatus } from '../../contracts';
 import { RankwrightClient } from '../../client/rankwright-client';
 import { readEvents } from '../../store/event-log';
 import { InsightsStore } from '../../store/insights';
-import { createWorkers } from '../../workers/main';
 import { REPO_ROOT, useTemporal, type TemporalForTests } from '../support/temporal';
-import { eventually } from '../support/workers';
+import { eventually, withRealWorkers } from '../support/workers';
 
 const SERVER_ENV = { ...process.env, RANKWRIGHT_HOME: path.join(REPO_ROOT, '.rankwright') };
 const PID_FILE = path.join(REPO_ROOT, '.rankwright', 'temporal', 'server.pid');
@@ -33,11 +32,8 @@ describe('reliability: the Temporal server killed mid-campaign', function () {
 
   it('completes the campaign with every scheduled experiment recorded exactly once', async () => {
     if (!fs.existsSync(PID_FILE)) throw new Error(`this test kills the dev server started by temporal-dev.sh; no ${PID_FILE}`);
-    const workers = await createWorkers({ connection: temporal.connection, namespace: temporal.namespace, workflowBundle: temporal.bundle });
-    const running = Promise.all(workers.map((w) => w.run()));
     const id = `killed-server-${Date.now()}`;
-    let status: CampaignStatus;
-    try {
+    const status: CampaignStatus = await withRealWorkers(temporal, async () => {
       await client.startCampaign(
         {
           data: { planted: { seed: 9, trainRows: 20_000, validationRows: 4_000, testRows: 6_000 } },
@@ -63,16 +59,10 @@ describe('reliability: the Temporal server killed mid-campaign', function () {
       await new Promise((r) => setTimeout(r, 2000));
       execFileSync(path.join(REPO_ROOT, 'temporal-dev.sh'), ['start'], { env: SERVER_ENV, stdio: 'ignore' });
 
-      status = await eventually(async () => {
-        const s = await client.status(id);
-        return s.reviewState === 'awaiting-review' ? s : undefined;
-      }, 400_000, 'the campaign to reach review after the restart');
+      await eventually(async () => ((await client.status(id)).reviewState === 'awaiting-review' ? true : undefined), 400_000, 'the campaign to reach review after the restart');
       await client.approve(id, { by: 'ana', note: 'after the crash' });
-      status = await client.waitForResult(id);
-    } finally {
-      workers.forEach((w) => w.shutdown());
-      await running;
-    }
+      return client.waitForResult(id);
+    });
 
     assert.equal(status.reviewState, 'approved');
     const scheduled = status.experiments.map((e) => e.experimentId).sort();

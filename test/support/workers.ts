@@ -1,21 +1,31 @@
 import { Worker } from '@temporalio/worker';
 import { TASK_QUEUES } from '../../contracts/names';
+import { createWorkers } from '../../workers/main';
 import type { TemporalForTests } from './temporal';
 
 /**
- * Runs real workers on both task queues of the test namespace with the given activities while `body` runs,
+ * Runs workers on both task queues of the test namespace with the given (scripted) activities while `body` runs,
  * then shuts them down (and waits for them, so the next test starts clean).
  */
 export async function withWorkers<T>(temporal: TemporalForTests, activities: object, body: () => Promise<T>): Promise<T> {
   const common = { connection: temporal.connection, namespace: temporal.namespace };
   const agent = await Worker.create({ ...common, taskQueue: TASK_QUEUES.agent, workflowBundle: temporal.bundle, activities });
   const training = await Worker.create({ ...common, taskQueue: TASK_QUEUES.training, activities });
-  const running = Promise.all([agent.run(), training.run()]);
+  return runWhile([agent, training], body);
+}
+
+/** The product's own workers (real activities: trainer, sub-agents, stores) in the test namespace while `body` runs. */
+export async function withRealWorkers<T>(temporal: TemporalForTests, body: () => Promise<T>): Promise<T> {
+  const workers = await createWorkers({ connection: temporal.connection, namespace: temporal.namespace, workflowBundle: temporal.bundle });
+  return runWhile(workers, body);
+}
+
+async function runWhile<T>(workers: Worker[], body: () => Promise<T>): Promise<T> {
+  const running = Promise.all(workers.map((w) => w.run()));
   try {
     return await body();
   } finally {
-    agent.shutdown();
-    training.shutdown();
+    workers.forEach((w) => w.shutdown());
     await running;
   }
 }

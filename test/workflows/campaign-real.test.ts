@@ -7,11 +7,10 @@ import { plantedScenario } from '../../ranking';
 import { readEvents } from '../../store/event-log';
 import { InsightsStore } from '../../store/insights';
 import { rankwrightHome } from '../../store/home';
-import { createWorkers } from '../../workers/main';
 import { startOpenAiServer, type OpenAiTestServer } from '../support/openai-server';
 import { runCli } from '../support/processes';
 import { useTemporal, type TemporalForTests } from '../support/temporal';
-import { eventually } from '../support/workers';
+import { eventually, withRealWorkers } from '../support/workers';
 
 /** A small planted problem with two strong crosses: quick to train, and the crosses are worth finding. */
 const PLANTED = { seed: 5, trainRows: 30_000, validationRows: 6_000, testRows: 10_000, categoricalFields: 6, crosses: 2, crossStrength: 2 };
@@ -30,17 +29,6 @@ describe('rankingCampaign end to end (real activities)', function () {
     client = new RankwrightClient(temporal.client);
   });
 
-  async function withRealWorkers<T>(body: () => Promise<T>): Promise<T> {
-    const workers = await createWorkers({ connection: temporal.connection, namespace: temporal.namespace, workflowBundle: temporal.bundle });
-    const running = Promise.all(workers.map((w) => w.run()));
-    try {
-      return await body();
-    } finally {
-      workers.forEach((w) => w.shutdown());
-      await running;
-    }
-  }
-
   const awaitReview = (id: string) =>
     eventually(async () => {
       const s = await client.status(id);
@@ -56,7 +44,7 @@ describe('rankingCampaign end to end (real activities)', function () {
   it('with heuristic sub-agents, finds the planted interactions and beats the baseline; records everything once', async () => {
     const truth = plantedScenario(PLANTED).plantedCrosses.map(([a, b]) => [a, b].sort().join('×'));
     const id = `real-heuristic-${Date.now()}`;
-    const status = await withRealWorkers(async () => {
+    const status = await withRealWorkers(temporal, async () => {
       const config = { data: { planted: PLANTED }, budget: { experiments: 8, parallel: 2 }, agents: 'heuristic', approvers: ['ana'], searchSpace: { families: ['lr', 'fm'] } };
       fs.writeFileSync(path.join(rankwrightHome(), 'campaign.json'), JSON.stringify(config));
       // Started through the CLI, as a user would.
@@ -164,7 +152,7 @@ describe('rankingCampaign end to end (real activities)', function () {
       });
 
       const id = `real-llm-${Date.now()}`;
-      const status = await withRealWorkers(async () => {
+      const status = await withRealWorkers(temporal, async () => {
         await client.startCampaign(
           { data: { planted: PLANTED }, budget: { experiments: 5, parallel: 2 }, agents: 'auto', approvers: ['ana'], searchSpace: { families: ['lr', 'fm'] } },
           { id },
@@ -196,7 +184,7 @@ describe('rankingCampaign end to end (real activities)', function () {
     it('goes on with the heuristic twins when the endpoint is down', async () => {
       process.env.OPENAI_BASE_URL = 'http://127.0.0.1:9/v1'; // nothing listens on the discard port
       const id = `real-llm-down-${Date.now()}`;
-      const status = await withRealWorkers(async () => {
+      const status = await withRealWorkers(temporal, async () => {
         await client.startCampaign({ data: { planted: PLANTED }, budget: { experiments: 3, parallel: 2 }, agents: 'llm', approvers: ['ana'], searchSpace: { families: ['lr', 'fm'] } }, { id });
         const review = await awaitReview(id);
         await client.abort(id, { by: 'ana' });

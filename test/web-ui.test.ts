@@ -27,7 +27,7 @@ describe('Temporal Web UI: start a campaign from the form and approve it with th
   let browser: HeadlessBrowser | undefined;
 
   before(async () => {
-    requireChromium(); // fail at once, with the install command, rather than after starting Temporal
+    await requireChromium(); // fail at once, saying which Chromium was tried, rather than after starting Temporal
     temporal = await useTemporal();
     client = new RankwrightClient(temporal.client);
     // The UI's own settings say whether it lets people start workflows and send signals; say so plainly if not.

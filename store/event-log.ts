@@ -1,5 +1,8 @@
+import { randomUUID } from 'node:crypto';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
+import { threadId } from 'node:worker_threads';
 import { CampaignEvent, EVENT_SCHEMA_VERSION, SafeId, describeIssues, type NewCampaignEvent } from '../contracts';
 import { rankwrightHome } from './home';
 
@@ -9,6 +12,10 @@ import { rankwrightHome } from './home';
  * Appends are idempotent by eventId, across retries and across processes: writers serialise on a lock file, and
  * before appending each writer catches its in-process index of eventIds up with whatever other processes appended
  * since it last looked. Readers never crash on a bad line: they report it with its line number and go on.
+ *
+ * The lock heals by itself (see withFileLock): it is held only across synchronous file operations (milliseconds,
+ * never an event-loop turn, so a writer whose loop is busy with synchronous training cannot sit on it), it names its
+ * owner, and a waiter breaks a lock whose owner process is gone or that is older than any append could take.
  */
 
 export interface EventLogProblem {
@@ -75,18 +82,29 @@ export async function appendEvents(campaignId: string, events: NewCampaignEvent[
   if (valid.length === 0) return { appended: 0, skipped: 0 };
 
   await fs.promises.mkdir(path.dirname(file), { recursive: true });
-  return withFileLock(`${file}.lock`, async () => {
-    const index = await catchUpIndex(file);
+  // Synchronous from here on: the lock is held for the milliseconds the file operations take, never across an
+  // event-loop turn.
+  return withFileLock(`${file}.lock`, () => {
+    const index = catchUpIndex(file);
     const fresh: CampaignEvent[] = [];
+    const ids = new Set<string>(); // also de-duplicates within one batch
     for (const event of valid) {
-      if (index.ids.has(event.eventId)) continue;
-      index.ids.add(event.eventId); // also de-duplicates within one batch
+      if (index.ids.has(event.eventId) || ids.has(event.eventId)) continue;
+      ids.add(event.eventId);
       fresh.push(event);
     }
     if (fresh.length > 0) {
       // One write per batch in append mode, so a reader never sees half of another batch's line.
       const text = fresh.map((e) => JSON.stringify(e) + '\n').join('');
-      await fs.promises.appendFile(file, text, 'utf8');
+      try {
+        fs.appendFileSync(file, text, 'utf8');
+      } catch (err) {
+        // Nothing (or part of the batch) was written: the next append rebuilds the index from the file, so a retry
+        // writes these events instead of skipping them as already logged.
+        indexes.delete(file);
+        throw err;
+      }
+      for (const id of ids) index.ids.add(id);
       index.bytes += Buffer.byteLength(text, 'utf8');
     }
     return { appended: fresh.length, skipped: valid.length - fresh.length };
@@ -94,10 +112,10 @@ export async function appendEvents(campaignId: string, events: NewCampaignEvent[
 }
 
 /** Brings the in-process eventId index of `file` up to the file's current end (other processes may have appended). */
-async function catchUpIndex(file: string): Promise<FileIndex> {
+function catchUpIndex(file: string): FileIndex {
   let stat: fs.Stats;
   try {
-    stat = await fs.promises.stat(file);
+    stat = fs.statSync(file);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
     const empty = { ids: new Set<string>(), bytes: 0, ino: -1 };
@@ -110,7 +128,7 @@ async function catchUpIndex(file: string): Promise<FileIndex> {
     indexes.set(file, index);
   }
   if (stat.size > index.bytes) {
-    const tail = await readRange(file, index.bytes, stat.size);
+    const tail = readRangeSync(file, index.bytes, stat.size);
     // Any line that carries an eventId reserves it, even one the current schema would refuse.
     for (const line of tail.toString('utf8').split('\n')) {
       if (!line.trim()) continue;
@@ -124,6 +142,22 @@ async function catchUpIndex(file: string): Promise<FileIndex> {
     index.bytes = stat.size;
   }
   return index;
+}
+
+function readRangeSync(file: string, start: number, end: number): Buffer {
+  const fd = fs.openSync(file, 'r');
+  try {
+    const buffer = Buffer.alloc(end - start);
+    let read = 0;
+    while (read < buffer.length) {
+      const bytesRead = fs.readSync(fd, buffer, read, buffer.length - read, start + read);
+      if (bytesRead === 0) break;
+      read += bytesRead;
+    }
+    return buffer.subarray(0, read);
+  } finally {
+    fs.closeSync(fd);
+  }
 }
 
 async function readRange(file: string, start: number, end: number): Promise<Buffer> {
@@ -142,33 +176,218 @@ async function readRange(file: string, start: number, end: number): Promise<Buff
   }
 }
 
-/** A lock held longer than this belongs to a crashed writer (appends take milliseconds). */
+/**
+ * A lock older than this (by mtime) is stale whoever holds it: the critical section is a few synchronous file
+ * operations, so only a stopped or hung process can hold it this long.
+ */
 const STALE_LOCK_MS = 30_000;
+/** The break lock (see breakStaleLock) is held for microseconds; older than this, its breaker died mid-break. */
+const STALE_BREAK_LOCK_MS = 5_000;
+/** A waiter gives up only after this much time spent actually trying; time its own event loop was blocked does not count. */
+const LOCK_WAIT_MS = 60_000;
+/** The most one pause between attempts counts toward LOCK_WAIT_MS, however long the event loop really was away. */
+const MAX_COUNTED_PAUSE_MS = 100;
 
-/** Cross-process mutual exclusion with an O_EXCL lock file (Node has no flock). */
-async function withFileLock<T>(lockFile: string, body: () => Promise<T>): Promise<T> {
-  const deadline = Date.now() + 60_000;
-  for (let wait = 2; ; wait = Math.min(wait * 2, 50)) {
+/** Written into the lock file, so that a waiter can tell a live holder from a dead one. */
+interface LockOwner {
+  pid: number;
+  host: string;
+  /** The pid namespace (Linux), so containers sharing a hostname and a volume never judge each other's pids. */
+  pidNamespace?: string;
+  threadId: number;
+  acquiredAt: string;
+  token: string;
+}
+
+let pidNamespace: string | undefined | null = null;
+function currentPidNamespace(): string | undefined {
+  if (pidNamespace === null) {
     try {
-      const handle = await fs.promises.open(lockFile, 'wx');
-      await handle.writeFile(String(process.pid));
-      await handle.close();
-      break;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-      const age = await fs.promises.stat(lockFile).then((s) => Date.now() - s.mtimeMs, () => 0);
-      if (age > STALE_LOCK_MS) {
-        await fs.promises.rm(lockFile, { force: true });
-        continue;
-      }
-      if (Date.now() > deadline) throw new Error(`event log is locked by another writer: ${lockFile}`);
-      await new Promise((r) => setTimeout(r, wait));
+      pidNamespace = fs.readlinkSync('/proc/self/ns/pid');
+    } catch {
+      pidNamespace = undefined;
     }
   }
+  return pidNamespace;
+}
+
+function newOwner(): LockOwner {
+  return { pid: process.pid, host: os.hostname(), pidNamespace: currentPidNamespace(), threadId, acquiredAt: new Date().toISOString(), token: randomUUID() };
+}
+
+function parseOwner(text: string): LockOwner | undefined {
   try {
-    return await body();
+    const owner = JSON.parse(text) as Partial<LockOwner>;
+    if (owner && typeof owner.pid === 'number' && typeof owner.host === 'string' && typeof owner.token === 'string') return owner as LockOwner;
+  } catch {
+    /* empty (its writer was killed between creating and writing it) or from an older version: judged by age alone */
+  }
+  return undefined;
+}
+
+function describeOwner(owner: LockOwner | undefined): string {
+  return owner ? `pid ${owner.pid} on ${owner.host} since ${owner.acquiredAt}` : 'owner unknown';
+}
+
+/** Creates the lock file with its owner, atomically against other writers (O_EXCL). False when it exists. */
+function tryCreateLock(lockFile: string, owner: LockOwner): boolean {
+  let fd: number;
+  try {
+    fd = fs.openSync(lockFile, 'wx');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw err;
+  }
+  try {
+    fs.writeSync(fd, JSON.stringify(owner));
+  } catch (err) {
+    fs.closeSync(fd);
+    fs.rmSync(lockFile, { force: true });
+    throw err;
+  }
+  fs.closeSync(fd);
+  return true;
+}
+
+interface HeldLock {
+  ino: number;
+  ageMs: number;
+  owner: LockOwner | undefined;
+}
+
+/** The lock as it is now (one open file, so identity and owner agree); undefined when there is none. */
+function readLock(lockFile: string): HeldLock | undefined {
+  let fd: number;
+  try {
+    fd = fs.openSync(lockFile, 'r');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
+  try {
+    const stat = fs.fstatSync(fd);
+    return { ino: stat.ino, ageMs: Date.now() - stat.mtimeMs, owner: parseOwner(fs.readFileSync(fd, 'utf8')) };
   } finally {
-    await fs.promises.rm(lockFile, { force: true });
+    fs.closeSync(fd);
+  }
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code !== 'ESRCH'; // EPERM: alive, someone else's
+  }
+}
+
+/** Why a held lock is stale, or undefined while its holder may still be using it. */
+function staleReason(held: HeldLock, boundMs: number): string | undefined {
+  const { owner } = held;
+  if (held.ageMs > boundMs) return `held for ${Math.round(held.ageMs / 1000)} s (${describeOwner(owner)})`;
+  if (owner && owner.host === os.hostname() && owner.pidNamespace === currentPidNamespace()) {
+    // The lock is never held across an await, so this very thread cannot be holding it now: a previous process
+    // with the same pid (a restarted container) left it.
+    if (owner.pid === process.pid && owner.threadId === threadId) return `left by an earlier process with this pid (${describeOwner(owner)})`;
+    if (!processAlive(owner.pid)) return `its owner is gone (${describeOwner(owner)})`;
+  }
+  return undefined;
+}
+
+/**
+ * Removes `file` if it is still the file with inode `ino`: renames it away (atomic, so of two removers only one
+ * gets it), then checks what it took, and puts back a file that was not the one judged.
+ */
+function removeIfSame(file: string, ino: number): boolean {
+  const away = `${file}.stale-${process.pid}-${threadId}-${randomUUID()}`;
+  try {
+    fs.renameSync(file, away);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false; // someone else removed it
+    throw err;
+  }
+  try {
+    if (fs.statSync(away).ino === ino) return true;
+    try {
+      fs.linkSync(away, file); // a newer lock than the one judged: its holder keeps it
+    } catch {
+      /* the name was taken again meanwhile: nothing better to do than leave that one */
+    }
+    return false;
+  } finally {
+    fs.rmSync(away, { force: true });
+  }
+}
+
+/**
+ * Breaks a lock judged stale. Breakers serialise on a second lock file and judge again under it, so a waiter that
+ * judged an old lock can never remove the fresh lock of a writer that acquired after someone else broke the old one.
+ */
+function breakStaleLock(lockFile: string, judged: HeldLock): string | undefined {
+  const breakLock = `${lockFile}.break`;
+  if (!tryCreateLock(breakLock, newOwner())) {
+    // Another waiter is breaking it right now, or was killed doing so (its break lock is then stale in turn).
+    const breaker = readLock(breakLock);
+    if (breaker && staleReason(breaker, STALE_BREAK_LOCK_MS)) removeIfSame(breakLock, breaker.ino);
+    return undefined;
+  }
+  try {
+    const now = readLock(lockFile);
+    if (!now || now.ino !== judged.ino) return undefined; // released or broken meanwhile: just try again
+    const reason = staleReason(now, STALE_LOCK_MS);
+    return reason && removeIfSame(lockFile, now.ino) ? reason : undefined;
+  } finally {
+    fs.rmSync(breakLock, { force: true });
+  }
+}
+
+/** Removes the lock if it is still ours (a writer stopped for longer than STALE_LOCK_MS may have lost it). */
+function releaseLock(lockFile: string, owner: LockOwner): void {
+  const held = readLock(lockFile);
+  if (held?.owner?.token === owner.token) {
+    fs.rmSync(lockFile, { force: true });
+    return;
+  }
+  process.emitWarning(`the event-log lock ${lockFile} was broken while this writer held it (acquired ${owner.acquiredAt})`, { code: 'RANKWRIGHT_LOCK_LOST' });
+}
+
+/**
+ * Cross-process mutual exclusion with an O_EXCL lock file (Node has no flock). `body` is synchronous, so the lock
+ * is never held across an event-loop turn. A waiter breaks a stale lock (owner gone, or older than STALE_LOCK_MS)
+ * and gives up only after LOCK_WAIT_MS of actually trying: a stretch in which its own event loop was blocked counts
+ * as one short pause, and after it the waiter always looks again before it may give up.
+ */
+async function withFileLock<T>(lockFile: string, body: () => T): Promise<T> {
+  let waitedMs = 0;
+  let attempts = 0;
+  let immediateRetries = 0;
+  for (let pause = 1; ; pause = Math.min(pause * 2, 50)) {
+    attempts++;
+    const owner = newOwner();
+    if (tryCreateLock(lockFile, owner)) {
+      try {
+        return body();
+      } finally {
+        releaseLock(lockFile, owner);
+      }
+    }
+    const held = readLock(lockFile);
+    if (!held && immediateRetries++ < 10) continue; // released between the two looks
+    const stale = held && staleReason(held, STALE_LOCK_MS);
+    if (held && stale) {
+      const broken = breakStaleLock(lockFile, held);
+      if (broken) process.emitWarning(`broke the stale event-log lock ${lockFile}: ${broken}`, { code: 'RANKWRIGHT_STALE_LOCK' });
+      if (immediateRetries++ < 10) continue;
+    }
+    immediateRetries = 0;
+    if (waitedMs >= LOCK_WAIT_MS) {
+      throw new Error(
+        `event log is locked by another writer: ${lockFile} (${describeOwner(held?.owner)}); gave up after ${attempts} attempts over ${Math.round(waitedMs / 1000)} s of waiting`,
+      );
+    }
+    const started = Date.now();
+    await new Promise((resolve) => setTimeout(resolve, pause * (0.5 + Math.random())));
+    waitedMs += Math.min(Date.now() - started, MAX_COUNTED_PAUSE_MS);
   }
 }
 

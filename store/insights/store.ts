@@ -1,30 +1,21 @@
-import { canonicalConfigKey } from '../contracts/canonical-config';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import Database from 'better-sqlite3';
-import { ExperimentResult, FailureClass, Insight, ModelConfig, type DataConfig } from '../contracts';
-import { rankwrightHome } from './home';
+import { canonicalConfigKey } from '../../contracts/canonical-config';
+import { ExperimentResult, FailureClass, Insight, ModelConfig } from '../../contracts';
+import { rankwrightHome } from '../home';
+import { migrate, type SqlRow } from './schema';
+import { dataSimilarity, experimentOutcome, type DataTraits, type ExperimentOutcome } from './traits';
 
 /**
  * The insights database: every experiment of every campaign, so the hypothesis designer can start from what
  * already won or lost (on the same data first, then on similar data) and the planner never pays twice for a
- * config that is already known.
+ * config that is already known. This file is the reads and writes; the schema is in schema.ts, and how outcomes
+ * and data similarity are judged is in traits.ts.
  *
  * Two worker processes may record at the same time: the file runs in WAL mode (readers never block the writer)
  * and every connection waits (busy_timeout) instead of failing with SQLITE_BUSY when another one holds the lock.
  */
-
-export type ExperimentOutcome = Insight['outcome'];
-
-/** What we know about a data set without reading it, used to rank insights from *other* data by similarity. */
-export interface DataTraits {
-  kind: 'planted' | 'criteo-tsv' | string;
-  categoricalFields?: number;
-  denseFields?: number;
-  cardinality?: number;
-  /** Background click-through rate. */
-  ctr?: number;
-}
 
 /** An experiment as the insights database records it: the result plus the data it ran on. */
 export type RecordedExperiment = ExperimentResult & {
@@ -81,121 +72,8 @@ export interface FindInsightsQuery {
   minSimilarity?: number;
 }
 
-/** The identity of a config for "was this already tried?" — one definition, shared with the designers. */
-export { canonicalConfigKey };
-
-/**
- * Won / lost when the NE moved by more than two standard errors of the test NE against the baseline; neutral
- * inside that band or when no standard error is known (an unmeasured change is not evidence); failed when training failed.
- */
-export function experimentOutcome(result: Pick<ExperimentResult, 'status' | 'metrics' | 'relativeNeChange' | 'neStdErr'>): ExperimentOutcome {
-  if (result.status === 'failed') return 'failed';
-  const r = result.relativeNeChange;
-  const ne = result.metrics?.ne;
-  const se = result.neStdErr;
-  if (r === undefined || ne === undefined || se === undefined || !Number.isFinite(r) || r <= -1) return 'neutral';
-  // relativeNeChange = (ne − baselineNe) / baselineNe, so the absolute NE delta is ne · r / (1 + r).
-  const delta = (ne * r) / (1 + r);
-  if (delta < -2 * se) return 'won';
-  if (delta > 2 * se) return 'lost';
-  return 'neutral';
-}
-
 /** Failures that say nothing about the config (the machine failed, not the idea): such a config is not "known". */
 const TRANSIENT_FAILURES: FailureClass[] = ['infrastructure', 'resource'];
-
-/** The traits the planner can read from a data config without touching the data. */
-export function dataTraitsOf(data: DataConfig, ctr?: number): DataTraits {
-  if ('planted' in data) {
-    const p = data.planted;
-    return { kind: 'planted', categoricalFields: p.categoricalFields, denseFields: p.denseFields, cardinality: p.cardinality, ctr: ctr ?? p.baseCtr };
-  }
-  // Criteo files always carry the full layout: 26 categorical and 13 dense fields.
-  return { kind: data.format, categoricalFields: 26, denseFields: 13, ctr };
-}
-
-/**
- * Similarity of two *different* data sets in [0, 0.9]: same data (fingerprint) is always 1, so nothing from other
- * data can outrank it. Each trait contributes its weight times its closeness; traits unknown on either side give nothing.
- */
-export function dataSimilarity(a: DataTraits | undefined, b: DataTraits | undefined): number {
-  if (!a || !b) return 0;
-  const closeness = (x: number | undefined, y: number | undefined, log = false) => {
-    if (x === undefined || y === undefined) return 0;
-    const [u, v] = log ? [Math.log1p(Math.max(0, x)), Math.log1p(Math.max(0, y))] : [x, y];
-    const hi = Math.max(Math.abs(u), Math.abs(v));
-    return hi === 0 ? 1 : 1 - Math.min(1, Math.abs(u - v) / hi);
-  };
-  const score =
-    0.4 * (a.kind === b.kind ? 1 : 0) +
-    0.2 * closeness(a.categoricalFields, b.categoricalFields) +
-    0.1 * closeness(a.denseFields, b.denseFields) +
-    0.1 * closeness(a.cardinality, b.cardinality, true) +
-    0.2 * closeness(a.ctr, b.ctr);
-  return Math.round(0.9 * score * 1000) / 1000;
-}
-
-/** Schema migrations, applied in order; PRAGMA user_version holds how many have run. Append only. */
-const MIGRATIONS: string[] = [
-  `CREATE TABLE experiments (
-     experiment_id        TEXT PRIMARY KEY,
-     campaign_id          TEXT,
-     phase                TEXT NOT NULL,
-     data_fingerprint     TEXT NOT NULL,
-     family               TEXT NOT NULL,
-     config               TEXT NOT NULL,
-     canonical_key        TEXT NOT NULL,
-     technique            TEXT,
-     hypothesis_title     TEXT,
-     hypothesis_rationale TEXT,
-     parents              TEXT NOT NULL DEFAULT '[]',
-     status               TEXT NOT NULL,
-     metrics              TEXT,
-     ne                   REAL,
-     ne_std_err           REAL,
-     relative_ne_change   REAL,
-     outcome              TEXT NOT NULL CHECK (outcome IN ('won','lost','neutral','failed')),
-     failure_class        TEXT,
-     failure_fix          TEXT,
-     train_seconds        REAL NOT NULL,
-     model_bytes          INTEGER NOT NULL,
-     artifact             TEXT,
-     recorded_at          TEXT NOT NULL
-   );
-   CREATE INDEX experiments_by_data ON experiments (data_fingerprint, canonical_key);
-   CREATE INDEX experiments_by_campaign ON experiments (campaign_id, recorded_at);
-   CREATE TABLE data_sets (
-     data_fingerprint TEXT PRIMARY KEY,
-     traits           TEXT NOT NULL
-   );`,
-];
-
-export const INSIGHTS_SCHEMA_VERSION = MIGRATIONS.length;
-
-interface SqlRow {
-  experiment_id: string;
-  campaign_id: string | null;
-  phase: string;
-  data_fingerprint: string;
-  family: string;
-  config: string;
-  canonical_key: string;
-  technique: string | null;
-  hypothesis_title: string | null;
-  hypothesis_rationale: string | null;
-  parents: string;
-  status: string;
-  metrics: string | null;
-  ne_std_err: number | null;
-  relative_ne_change: number | null;
-  outcome: string;
-  failure_class: string | null;
-  failure_fix: string | null;
-  train_seconds: number;
-  model_bytes: number;
-  artifact: string | null;
-  recorded_at: string;
-}
 
 const opt = <T>(v: T | null): T | undefined => (v === null ? undefined : v);
 
@@ -361,19 +239,6 @@ export class InsightsStore {
   close(): void {
     if (this.db.open) this.db.close();
   }
-}
-
-function migrate(db: Database.Database): void {
-  const run = db.transaction(() => {
-    // Read inside the write transaction: a second process that migrated meanwhile is seen here, not re-applied.
-    const version = db.pragma('user_version', { simple: true }) as number;
-    if (version > MIGRATIONS.length) {
-      throw new Error(`insights database schema v${version} is newer than this Rankwright (v${MIGRATIONS.length}); upgrade Rankwright`);
-    }
-    for (let v = version; v < MIGRATIONS.length; v++) db.exec(MIGRATIONS[v]);
-    if (version !== MIGRATIONS.length) db.pragma(`user_version = ${MIGRATIONS.length}`);
-  });
-  if ((db.pragma('user_version', { simple: true }) as number) !== MIGRATIONS.length) run.immediate();
 }
 
 function toExperimentRow(sql: SqlRow): ExperimentRow {

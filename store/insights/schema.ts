@@ -1,0 +1,85 @@
+import Database from 'better-sqlite3';
+
+/**
+ * The SQLite schema of the insights database and its versions. Every change is a new entry appended to MIGRATIONS,
+ * never an edit of an old one: databases in the field are at every version, and `migrate` brings each one forward
+ * from the version it records in PRAGMA user_version. A database newer than this code is refused rather than
+ * written with a schema it does not know.
+ */
+
+/** Schema migrations, applied in order; PRAGMA user_version holds how many have run. Append only. */
+const MIGRATIONS: string[] = [
+  `CREATE TABLE experiments (
+     experiment_id        TEXT PRIMARY KEY,
+     campaign_id          TEXT,
+     phase                TEXT NOT NULL,
+     data_fingerprint     TEXT NOT NULL,
+     family               TEXT NOT NULL,
+     config               TEXT NOT NULL,
+     canonical_key        TEXT NOT NULL,
+     technique            TEXT,
+     hypothesis_title     TEXT,
+     hypothesis_rationale TEXT,
+     parents              TEXT NOT NULL DEFAULT '[]',
+     status               TEXT NOT NULL,
+     metrics              TEXT,
+     ne                   REAL,
+     ne_std_err           REAL,
+     relative_ne_change   REAL,
+     outcome              TEXT NOT NULL CHECK (outcome IN ('won','lost','neutral','failed')),
+     failure_class        TEXT,
+     failure_fix          TEXT,
+     train_seconds        REAL NOT NULL,
+     model_bytes          INTEGER NOT NULL,
+     artifact             TEXT,
+     recorded_at          TEXT NOT NULL
+   );
+   CREATE INDEX experiments_by_data ON experiments (data_fingerprint, canonical_key);
+   CREATE INDEX experiments_by_campaign ON experiments (campaign_id, recorded_at);
+   CREATE TABLE data_sets (
+     data_fingerprint TEXT PRIMARY KEY,
+     traits           TEXT NOT NULL
+   );`,
+];
+
+export const INSIGHTS_SCHEMA_VERSION = MIGRATIONS.length;
+
+/** One `experiments` row as the store reads it (`SELECT *`): a migration that adds a column the store reads adds it here. */
+export interface SqlRow {
+  experiment_id: string;
+  campaign_id: string | null;
+  phase: string;
+  data_fingerprint: string;
+  family: string;
+  config: string;
+  canonical_key: string;
+  technique: string | null;
+  hypothesis_title: string | null;
+  hypothesis_rationale: string | null;
+  parents: string;
+  status: string;
+  metrics: string | null;
+  ne_std_err: number | null;
+  relative_ne_change: number | null;
+  outcome: string;
+  failure_class: string | null;
+  failure_fix: string | null;
+  train_seconds: number;
+  model_bytes: number;
+  artifact: string | null;
+  recorded_at: string;
+}
+
+/** Creates or upgrades the schema; safe when several processes open the same file at once. */
+export function migrate(db: Database.Database): void {
+  const run = db.transaction(() => {
+    // Read inside the write transaction: a second process that migrated meanwhile is seen here, not re-applied.
+    const version = db.pragma('user_version', { simple: true }) as number;
+    if (version > MIGRATIONS.length) {
+      throw new Error(`insights database schema v${version} is newer than this Rankwright (v${MIGRATIONS.length}); upgrade Rankwright`);
+    }
+    for (let v = version; v < MIGRATIONS.length; v++) db.exec(MIGRATIONS[v]);
+    if (version !== MIGRATIONS.length) db.pragma(`user_version = ${MIGRATIONS.length}`);
+  });
+  if ((db.pragma('user_version', { simple: true }) as number) !== MIGRATIONS.length) run.immediate();
+}

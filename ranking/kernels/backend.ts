@@ -130,8 +130,3 @@ export async function selectGpuBackendAsync(): Promise<string> {
   }
   return gpuBackend();
 }
-
-/** For tests: forget the selection so a changed RANKWRIGHT_GPU_MODE is re-read. */
-export function resetGpuBackendSelection(): void {
-  chosen = null;
-}

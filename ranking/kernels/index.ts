@@ -6,7 +6,7 @@ import { gpuBackend } from './backend';
 export type { DenseKernels } from './dense-kernels';
 export { GpuKernels } from './gpu-kernels';
 export { ReferenceKernels } from './reference-kernels';
-export { gpuBackend, availableBackends, probeBackend, selectGpuBackendAsync, requestedGpuMode, resetGpuBackendSelection } from './backend';
+export { gpuBackend, availableBackends, probeBackend, selectGpuBackendAsync, requestedGpuMode } from './backend';
 
 let shared: DenseKernels | null = null;
 

@@ -249,7 +249,7 @@ export class DeepCrossNetwork implements RankingModel {
     this.adamStep++;
     const t = this.adamStep;
     const lr = (this.config.learningRate * lrScale * Math.sqrt(1 - ADAM_BETA2 ** t)) / (1 - ADAM_BETA1 ** t);
-    for (let k = 0; k < grads.length; k++) adam(this.dense[k], this.denseM[k], this.denseV[k], grads[k], 0, grads[k].length, scale, lr);
+    for (let k = 0; k < grads.length; k++) adamRange(this.dense[k], this.denseM[k], this.denseV[k], grads[k], 0, grads[k].length, scale, lr);
     for (let j = 0; j < touchedCount; j++) {
       const base = this.touched[j] * d;
       adamRange(this.embedding, this.embM, this.embV, this.embGrad, base, base + d, scale, lr);
@@ -303,10 +303,6 @@ export class DeepCrossNetwork implements RankingModel {
     this.embedding.set(t.embedding as Float32Array);
     this.dense.forEach((w, k) => w.set(t[`p${k}`] as Float32Array));
   }
-}
-
-function adam(w: Float32Array, m: Float32Array, v: Float32Array, g: Float32Array, from: number, to: number, scale: number, lr: number): void {
-  adamRange(w, m, v, g, from, to, scale, lr);
 }
 
 function adamRange(w: Float32Array, m: Float32Array, v: Float32Array, g: Float32Array, from: number, to: number, scale: number, lr: number): void {

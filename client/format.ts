@@ -64,3 +64,21 @@ export function formatListing(rows: CampaignListing[]): string {
     rows.map((r) => [r.workflowId, r.status, r.phase ?? '', r.reviewState ?? '', num(r.bestNe), r.modelFamily ?? '', r.startTime]),
   );
 }
+
+/** Any message as one line (stderr lines are what scripts and humans grep): line breaks and list bullets become "; ". */
+export function oneLine(text: string): string {
+  return text
+    .split(/\r?\n/)
+    .map((l) => l.trim().replace(/^- /, ''))
+    .filter((l) => l.length > 0)
+    .join('; ')
+    .replace(/:;/g, ':');
+}
+
+/**
+ * `rankwright status --json`: the campaign status, each experiment also under the documented name `id` (the
+ * contract of the machine-readable output: experiments each with `id`, `config`, `status`, `metrics`).
+ */
+export function statusJson(s: CampaignStatus): unknown {
+  return { ...s, experiments: s.experiments.map((e) => ({ id: e.experimentId, ...e })) };
+}

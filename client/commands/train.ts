@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { DataConfig, ModelConfig, type TrainingProgress } from '../../contracts';
 import { InvalidInputError, parseOrExplain } from '../../contracts/errors';
 import { TrainingFailure, trainExperiment } from '../../ranking';
+import { oneLine } from '../format';
 
 /** The experiment file `rankwright train --config F` reads: an ExperimentInput without ids. */
 export const TrainConfigFile = z.object({ data: DataConfig, model: ModelConfig, segmentField: z.string().optional() }).strict();
@@ -30,7 +31,7 @@ export async function runTrain(opts: TrainOptions): Promise<number> {
     input = parseOrExplain(TrainConfigFile, raw, `experiment config ${opts.config}`);
   } catch (e) {
     if (e instanceof InvalidInputError) {
-      process.stderr.write(`${e.message}\n`);
+      process.stderr.write(`${oneLine(e.message)}\n`);
       return 2;
     }
     process.stderr.write(`cannot read experiment config ${opts.config}: ${(e as Error).message}\n`);
@@ -69,7 +70,7 @@ export async function runTrain(opts: TrainOptions): Promise<number> {
       return 1;
     }
     if (e instanceof InvalidInputError) {
-      process.stderr.write(`${e.message}\n`);
+      process.stderr.write(`${oneLine(e.message)}\n`);
       return 2;
     }
     throw e;

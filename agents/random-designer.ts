@@ -2,7 +2,7 @@ import { DesignRequest, DesignResponse, type ProposedExperiment } from '../contr
 import { DenseTransform } from '../contracts/model';
 import { canonicalConfigKey } from '../contracts/canonical-config';
 import { activeCategoricalFields, knownConfigKeys } from './design-context';
-import { seededRandom } from './rng';
+import { proposalRandom } from '../ranking/rng';
 import { clampToSearchSpace, embeddingDimRange, learningRateRange } from './search-space';
 
 /** Draws before giving up on finding an untried config (a tiny search space can be exhausted). */
@@ -22,7 +22,7 @@ export function designRandomly(input: DesignRequest): DesignResponse {
   const req = DesignRequest.parse(input);
   const space = req.searchSpace;
   const drawSeed = req.seed + req.history.length;
-  const rand = seededRandom(drawSeed);
+  const rand = proposalRandom(drawSeed);
   const fields = activeCategoricalFields(req);
   const allPairs: [string, string][] = [];
   for (let i = 0; i < fields.length; i++) for (let j = i + 1; j < fields.length; j++) allPairs.push([fields[i], fields[j]]);

@@ -1,6 +1,18 @@
 /**
- * A seeded, serialisable PRNG (xoshiro128**). Its whole state is four 32-bit words, so a checkpoint can store it
- * and a resumed run draws exactly the numbers the uninterrupted run would have drawn.
+ * All seeded randomness in Rankwright; nothing here (or anywhere outside workflow code) touches Math.random, so a
+ * rerun, a retried activity or a resumed training run draws the same numbers. There are two generators, on purpose:
+ *
+ * - `SeededRandom` (xoshiro128**): the training stream — initialisation, shuffles, negative sampling, planted data.
+ *   Its whole state is four 32-bit words, so a checkpoint can store it and a resumed run continues the same stream.
+ * - `proposalRandom` (mulberry32) and `tieBreaker` (FNV-1a): the hypothesis designers'. A design call starts a fresh
+ *   generator from the request's seed and never needs checkpointing, so a closure is enough. These streams are frozen:
+ *   the designers must give the same proposals for the same request (activities are retried, test/agents and
+ *   bench/agent.ts compare exact proposals), and moving them onto `SeededRandom` would change every proposal.
+ */
+
+/**
+ * The training stream: a seeded, serialisable PRNG (xoshiro128**). Its whole state is four 32-bit words, so a
+ * checkpoint can store it and a resumed run draws exactly the numbers the uninterrupted run would have drawn.
  */
 export class SeededRandom {
   private s = new Uint32Array(4);
@@ -81,13 +93,35 @@ function rotl(x: number, k: number): number {
   return (x << k) | (x >>> (32 - k));
 }
 
-/** A uniform in [0,1) derived from a hash, for values that must not depend on draw order (planted effects). */
-export function hashUniform(h: number): number {
-  return (h >>> 0) / 4294967296;
+// ---------------------------------------------------------------------------------------------------------------
+// The designers' randomness (formerly agents/rng.ts). Do not change these algorithms: proposals depend on them.
+
+/** FNV-1a over a string: a stable 32-bit hash of a name. */
+function hashString(text: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) {
+    h ^= text.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return h >>> 0;
 }
 
-/** A standard normal derived from two hashes. */
-export function hashGaussian(h1: number, h2: number): number {
-  const u = Math.max(hashUniform(h1), 1e-12);
-  return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * hashUniform(h2));
+/**
+ * The random designer's draws: mulberry32, a tiny closure over one 32-bit word — fast, good enough for search
+ * proposals (not for cryptography), and not checkpointable (a design call never needs to resume).
+ */
+export function proposalRandom(seed: number): () => number {
+  let state = (Math.floor(seed) ^ 0x9e3779b9) >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** A deterministic tie-breaker in [0, 1) for an item under a seed: equal scores order the same way every run. */
+export function tieBreaker(seed: number, key: string): number {
+  return hashString(`${seed}|${key}`) / 4294967296;
 }

@@ -2,7 +2,7 @@ import type { DesignRequest, ProposedExperiment } from '../../contracts/agents';
 import type { ModelConfig } from '../../contracts/model';
 import { canonicalConfigKey } from '../../contracts/canonical-config';
 import { knownConfigKeys, relativeTrainingCost, trackRecordMultiplier } from '../design-context';
-import { tieBreaker } from '../rng';
+import { tieBreaker } from '../../ranking/rng';
 import { technique } from '../techniques';
 import { fmt, type Candidate } from './candidate';
 

@@ -39,6 +39,8 @@ export async function trainModel(input: TrainModelInput): Promise<TrainSummary> 
     const now = Date.now();
     if (now - lastProgressAt < PROGRESS_EVERY_MS) return;
     lastProgressAt = now;
+    // Progress events are best-effort (the dashboard's refresh): one the log cannot take is dropped, never allowed
+    // to fail the run or, unawaited, to take the worker down as an unhandled rejection.
     appendEvents(input.campaignId, [
       {
         type: 'experiment.progress',
@@ -47,7 +49,13 @@ export async function trainModel(input: TrainModelInput): Promise<TrainSummary> 
         experimentId: input.experimentId,
         progress,
       },
-    ]);
+    ]).catch((err: unknown) => {
+      ctx.log.warn('dropped a progress event: the event log could not be written', {
+        experimentId: input.experimentId,
+        step: progress.step,
+        error: err instanceof Error ? err.message : String(err),
+      });
+    });
   };
   try {
     const out = await trainExperiment({

@@ -23,7 +23,3 @@ export class TrainingFailure extends Error {
     };
   }
 }
-
-export function isTrainingFailure(e: unknown): e is TrainingFailure {
-  return e instanceof TrainingFailure;
-}

@@ -177,16 +177,15 @@ async function readRange(file: string, start: number, end: number): Promise<Buff
 }
 
 /**
- * A lock older than this (by mtime) is stale whoever holds it: the critical section is a few synchronous file
- * operations, so only a stopped or hung process can hold it this long.
+ * How the lock waits and heals. Exported so tests can shorten the bounds; nothing else changes them.
+ * - staleMs: a lock older than this (by mtime) is stale whoever holds it: the critical section is a few synchronous
+ *   file operations, so only a stopped or hung process holds it this long.
+ * - breakStaleMs: the break lock (see breakStaleLock) is held for microseconds; older than this, its breaker died.
+ * - waitMs: a waiter gives up only after this much time spent actually trying; time its own event loop was blocked
+ *   does not count.
+ * - maxCountedPauseMs: the most one pause between attempts counts toward waitMs, however long the loop was away.
  */
-const STALE_LOCK_MS = 30_000;
-/** The break lock (see breakStaleLock) is held for microseconds; older than this, its breaker died mid-break. */
-const STALE_BREAK_LOCK_MS = 5_000;
-/** A waiter gives up only after this much time spent actually trying; time its own event loop was blocked does not count. */
-const LOCK_WAIT_MS = 60_000;
-/** The most one pause between attempts counts toward LOCK_WAIT_MS, however long the event loop really was away. */
-const MAX_COUNTED_PAUSE_MS = 100;
+export const eventLogLockTiming = { staleMs: 30_000, breakStaleMs: 5_000, waitMs: 60_000, maxCountedPauseMs: 100 };
 
 /** Written into the lock file, so that a waiter can tell a live holder from a dead one. */
 interface LockOwner {
@@ -328,20 +327,20 @@ function breakStaleLock(lockFile: string, judged: HeldLock): string | undefined 
   if (!tryCreateLock(breakLock, newOwner())) {
     // Another waiter is breaking it right now, or was killed doing so (its break lock is then stale in turn).
     const breaker = readLock(breakLock);
-    if (breaker && staleReason(breaker, STALE_BREAK_LOCK_MS)) removeIfSame(breakLock, breaker.ino);
+    if (breaker && staleReason(breaker, eventLogLockTiming.breakStaleMs)) removeIfSame(breakLock, breaker.ino);
     return undefined;
   }
   try {
     const now = readLock(lockFile);
     if (!now || now.ino !== judged.ino) return undefined; // released or broken meanwhile: just try again
-    const reason = staleReason(now, STALE_LOCK_MS);
+    const reason = staleReason(now, eventLogLockTiming.staleMs);
     return reason && removeIfSame(lockFile, now.ino) ? reason : undefined;
   } finally {
     fs.rmSync(breakLock, { force: true });
   }
 }
 
-/** Removes the lock if it is still ours (a writer stopped for longer than STALE_LOCK_MS may have lost it). */
+/** Removes the lock if it is still ours (a writer stopped for longer than staleMs may have lost it). */
 function releaseLock(lockFile: string, owner: LockOwner): void {
   const held = readLock(lockFile);
   if (held?.owner?.token === owner.token) {
@@ -353,8 +352,8 @@ function releaseLock(lockFile: string, owner: LockOwner): void {
 
 /**
  * Cross-process mutual exclusion with an O_EXCL lock file (Node has no flock). `body` is synchronous, so the lock
- * is never held across an event-loop turn. A waiter breaks a stale lock (owner gone, or older than STALE_LOCK_MS)
- * and gives up only after LOCK_WAIT_MS of actually trying: a stretch in which its own event loop was blocked counts
+ * is never held across an event-loop turn. A waiter breaks a stale lock (owner gone, or older than staleMs) and
+ * gives up only after waitMs of actually trying: a stretch in which its own event loop was blocked counts
  * as one short pause, and after it the waiter always looks again before it may give up.
  */
 async function withFileLock<T>(lockFile: string, body: () => T): Promise<T> {
@@ -373,21 +372,21 @@ async function withFileLock<T>(lockFile: string, body: () => T): Promise<T> {
     }
     const held = readLock(lockFile);
     if (!held && immediateRetries++ < 10) continue; // released between the two looks
-    const stale = held && staleReason(held, STALE_LOCK_MS);
+    const stale = held && staleReason(held, eventLogLockTiming.staleMs);
     if (held && stale) {
       const broken = breakStaleLock(lockFile, held);
       if (broken) process.emitWarning(`broke the stale event-log lock ${lockFile}: ${broken}`, { code: 'RANKWRIGHT_STALE_LOCK' });
       if (immediateRetries++ < 10) continue;
     }
     immediateRetries = 0;
-    if (waitedMs >= LOCK_WAIT_MS) {
+    if (waitedMs >= eventLogLockTiming.waitMs) {
       throw new Error(
-        `event log is locked by another writer: ${lockFile} (${describeOwner(held?.owner)}); gave up after ${attempts} attempts over ${Math.round(waitedMs / 1000)} s of waiting`,
+        `event log is locked by another writer: ${lockFile} (${describeOwner(held?.owner)}); gave up after ${attempts} attempts over ${Math.round(waitedMs)} ms of waiting`,
       );
     }
     const started = Date.now();
     await new Promise((resolve) => setTimeout(resolve, pause * (0.5 + Math.random())));
-    waitedMs += Math.min(Date.now() - started, MAX_COUNTED_PAUSE_MS);
+    waitedMs += Math.min(Date.now() - started, eventLogLockTiming.maxCountedPauseMs);
   }
 }
 

@@ -1,10 +1,12 @@
 import { strict as assert } from 'node:assert';
-import { execFile } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
+import { threadId } from 'node:worker_threads';
 import type { CampaignEvent, NewCampaignEvent } from '../../contracts';
-import { appendEvents, eventLogPath, followEvents, InvalidCampaignEventError, readEvents } from '../../store/event-log';
+import { appendEvents, eventLogLockTiming, eventLogPath, followEvents, InvalidCampaignEventError, readEvents } from '../../store/event-log';
 import { rankwrightHome } from '../../store/home';
 
 let n = 0;
@@ -134,5 +136,158 @@ describe('store/event-log', () => {
     setTimeout(() => stop.abort(), 30);
     await following;
     assert.ok(Date.now() - started < 2000);
+  });
+
+  describe('the lock heals by itself', () => {
+    const defaults = { ...eventLogLockTiming };
+    const children: ChildProcess[] = [];
+    const warnings: string[] = [];
+    const onWarning = (w: Error & { code?: string }) => warnings.push(`${w.code}: ${w.message}`);
+    beforeEach(() => {
+      warnings.length = 0;
+      process.on('warning', onWarning);
+    });
+    afterEach(() => {
+      process.off('warning', onWarning);
+      Object.assign(eventLogLockTiming, defaults);
+      for (const child of children.splice(0)) child.kill('SIGKILL');
+    });
+
+    /** The lock file of a campaign, written the way a writer (pid, host, …) writes it. */
+    function plantLock(c: string, owner: { pid: number; threadId?: number }, ageMs = 0): string {
+      const file = eventLogPath(c);
+      fs.mkdirSync(path.dirname(file), { recursive: true });
+      let pidNamespace: string | undefined;
+      try {
+        pidNamespace = fs.readlinkSync('/proc/self/ns/pid');
+      } catch {
+        pidNamespace = undefined;
+      }
+      const lock = `${file}.lock`;
+      const acquiredAt = new Date(Date.now() - ageMs);
+      fs.writeFileSync(lock, JSON.stringify({ pid: owner.pid, host: os.hostname(), pidNamespace, threadId: owner.threadId ?? 0, acquiredAt: acquiredAt.toISOString(), token: 'planted' }));
+      fs.utimesSync(lock, acquiredAt, acquiredAt);
+      return lock;
+    }
+    /** A live process that will never release anything (a stuck owner). */
+    function liveProcess(): number {
+      const child = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 600000)'], { stdio: 'ignore' });
+      children.push(child);
+      return child.pid!;
+    }
+    async function deadPid(): Promise<number> {
+      const child = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 600000)'], { stdio: 'ignore' });
+      const pid = child.pid!;
+      await new Promise((resolve) => {
+        child.on('exit', resolve);
+        child.kill('SIGKILL');
+      });
+      return pid; // reaped: process.kill(pid, 0) now says ESRCH
+    }
+    /** process.emitWarning delivers on the next tick. */
+    const warningsDelivered = () => new Promise((resolve) => setImmediate(resolve));
+    const lockLeftovers = (c: string) => fs.readdirSync(path.dirname(eventLogPath(c))).filter((f) => f.startsWith(`${c}.jsonl.`));
+
+    it('breaks a lock left by a killed process at once, and the append succeeds', async () => {
+      const c = freshCampaign();
+      plantLock(c, { pid: await deadPid() });
+      const started = Date.now();
+      assert.deepEqual(await appendEvents(c, [phase(c, `${c}:a`)]), { appended: 1, skipped: 0 });
+      assert.ok(Date.now() - started < 2000, `took ${Date.now() - started} ms`);
+      assert.deepEqual((await readEvents(c)).events.map((e) => e.eventId), [`${c}:a`]);
+      assert.deepEqual(lockLeftovers(c), []);
+      await warningsDelivered();
+      assert.equal(warnings.length, 1);
+      assert.match(warnings[0], /RANKWRIGHT_STALE_LOCK: broke the stale event-log lock .*owner is gone \(pid \d+/);
+    });
+
+    it('breaks a lock left by an earlier process with this very pid (a restarted container)', async () => {
+      const c = freshCampaign();
+      plantLock(c, { pid: process.pid, threadId });
+      const started = Date.now();
+      await appendEvents(c, [phase(c, `${c}:a`)]);
+      assert.ok(Date.now() - started < 2000);
+      await warningsDelivered();
+      assert.match(warnings.join('\n'), /earlier process with this pid/);
+    });
+
+    it('breaks the lock of a live but stuck owner once it is older than the bound, and not before', async function () {
+      this.timeout(20_000);
+      const stuck = liveProcess();
+      // Far past the bound: broken at once.
+      const old = freshCampaign();
+      plantLock(old, { pid: stuck }, 10 * 60_000);
+      let started = Date.now();
+      await appendEvents(old, [phase(old, `${old}:a`)]);
+      assert.ok(Date.now() - started < 2000);
+      await warningsDelivered();
+      assert.match(warnings.join('\n'), /held for 600 s \(pid \d+/);
+      // One second short of the bound: waits for that second, then breaks it.
+      const young = freshCampaign();
+      plantLock(young, { pid: stuck }, eventLogLockTiming.staleMs - 1000);
+      started = Date.now();
+      await appendEvents(young, [phase(young, `${young}:a`)]);
+      const took = Date.now() - started;
+      assert.ok(took >= 800 && took < 5000, `took ${took} ms`);
+      assert.deepEqual((await readEvents(young)).events.map((e) => e.eventId), [`${young}:a`]);
+      assert.deepEqual(lockLeftovers(young), []);
+    });
+
+    it('a waiter whose event loop was blocked looks again instead of giving up; it gives up only after really trying', async function () {
+      this.timeout(20_000);
+      Object.assign(eventLogLockTiming, { waitMs: 300 });
+      const c = freshCampaign();
+      const lock = `${eventLogPath(c)}.lock`;
+      fs.mkdirSync(path.dirname(lock), { recursive: true });
+      // Another writer (a live process) holds the lock for 200 ms, then again from 1200 to 1700 ms.
+      const script = `
+        const fs = require('fs');
+        let pidNamespace; try { pidNamespace = fs.readlinkSync('/proc/self/ns/pid'); } catch {}
+        const take = () => fs.writeFileSync(${JSON.stringify(lock)}, JSON.stringify({ pid: process.pid, host: require('os').hostname(), pidNamespace, threadId: 0, acquiredAt: new Date().toISOString(), token: 'other' }));
+        take();
+        process.stdout.write('held\\n');
+        setTimeout(() => fs.rmSync(${JSON.stringify(lock)}), 200);
+        setTimeout(take, 1200);
+        setTimeout(() => fs.rmSync(${JSON.stringify(lock)}), 1700);
+        setTimeout(() => {}, 2500);`;
+      const holder = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+      children.push(holder);
+      await new Promise((resolve) => holder.stdout!.once('data', resolve));
+      const t0 = Date.now();
+      const append = appendEvents(c, [phase(c, `${c}:a`)]);
+      await new Promise((r) => setTimeout(r, 50)); // it tried and is waiting...
+      while (Date.now() < t0 + 1500) {
+        /* ...while its event loop is blocked (synchronous training) far past waitMs, though the lock is free from 200 ms */
+      }
+      // It wakes at 1500 ms to find the lock held again: that is not 300 ms of trying, so it waits for the release.
+      assert.deepEqual(await append, { appended: 1, skipped: 0 });
+      const took = Date.now() - t0;
+      assert.ok(took >= 1600, `took ${took} ms: the lock was held until 1700 ms`);
+      await warningsDelivered();
+      assert.deepEqual(warnings, []);
+
+      // A holder that stays (live and fresh) still makes it give up, after about waitMs of actual waiting.
+      const busy = freshCampaign();
+      plantLock(busy, { pid: liveProcess() });
+      const started = Date.now();
+      await assert.rejects(appendEvents(busy, [phase(busy, `${busy}:a`)]), /event log is locked by another writer: .*pid \d+ on .*gave up after \d+ attempts/);
+      assert.ok(Date.now() - started < 3000);
+    });
+
+    it('serialises many writers in several processes, some with blocked event loops: nothing lost, nothing twice', async function () {
+      this.timeout(60_000);
+      const c = freshCampaign();
+      const appender = path.join(__dirname, 'fixtures', 'busy-appender.ts');
+      const run = (name: string, blockMs: number) =>
+        promisify(execFile)(process.execPath, ['--require', require.resolve('tsx/cjs'), appender, c, name, '200', String(blockMs)], { env: process.env });
+      await Promise.all([run('w0', 0), run('w1', 1500), run('w2', 0), run('w3', 1500)]);
+      const { events, problems } = await readEvents(c);
+      assert.deepEqual(problems, []);
+      const ids = events.map((e) => e.eventId);
+      assert.equal(new Set(ids).size, ids.length, 'an event was written twice');
+      const expected = [...['w0', 'w1', 'w2', 'w3'].flatMap((w) => Array.from({ length: 200 }, (_, i) => `${w}:${i}`)), ...Array.from({ length: 50 }, (_, i) => `shared:${i}`)];
+      assert.deepEqual([...ids].sort(), expected.sort());
+      assert.deepEqual(lockLeftovers(c), []);
+    });
   });
 });

@@ -10,7 +10,8 @@
 #
 # Settings (environment): RANKWRIGHT_HOME (data root, default ./.rankwright; the SQLite database lives in
 # $RANKWRIGHT_HOME/temporal/dev.sqlite so a restart keeps every workflow), TEMPORAL_PORT (7233),
-# TEMPORAL_UI_PORT (8233), TEMPORAL_BIN (a temporal binary to use instead).
+# TEMPORAL_UI_PORT (8233), TEMPORAL_HTTP_PORT and TEMPORAL_METRICS_PORT (unset: a random free port each),
+# TEMPORAL_BIN (a temporal binary to use instead).
 set -euo pipefail
 
 PINNED_VERSION="1.5.1"
@@ -23,6 +24,8 @@ PID_FILE="$STATE_DIR/server.pid"
 LOG_FILE="$STATE_DIR/server.log"
 PORT="${TEMPORAL_PORT:-7233}"
 UI_PORT="${TEMPORAL_UI_PORT:-8233}"
+HTTP_PORT="${TEMPORAL_HTTP_PORT:-}"
+METRICS_PORT="${TEMPORAL_METRICS_PORT:-}"
 LOCAL_BIN="$ROOT/.temporal/bin/temporal"
 
 log() { echo "[temporal-dev] $*" >&2; }
@@ -76,6 +79,8 @@ server_args() {
     --dynamic-config-value frontend.enableUpdateWorkflowExecution=true
     --dynamic-config-value frontend.workerVersioningWorkflowAPIs=true
     --dynamic-config-value limit.historyCount.suggestContinueAsNew=2000)
+  if [ -n "$HTTP_PORT" ]; then args+=(--http-port "$HTTP_PORT"); fi
+  if [ -n "$METRICS_PORT" ]; then args+=(--metrics-port "$METRICS_PORT"); fi
   # Registered at start (idempotent for start-dev); names and types come from contracts/names.ts.
   local attr
   for attr in CampaignId=Keyword Phase=Keyword ReviewState=Keyword ModelFamily=Keyword BestNE=Double; do
@@ -162,7 +167,7 @@ case "${1:-}" in
   status) cmd_status ;;
   path) find_temporal || { log "not installed"; exit 1; } ;;
   *)
-    sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'
     exit 2
     ;;
 esac

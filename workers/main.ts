@@ -1,6 +1,7 @@
 import * as os from 'node:os';
 import { NativeConnection, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { bundleWorkflows } from './bundle';
+import { installProcessGuards } from './process-guards';
 import { TASK_QUEUES } from '../contracts/names';
 import * as activities from '../activities';
 import { connectClient, ensureSearchAttributes, temporalSettings } from '../client/connection';
@@ -65,6 +66,7 @@ export async function createWorkers(options: RankwrightWorkerOptions = {}): Prom
 
 /** `rankwright worker` / `npm run worker`: serve until SIGINT/SIGTERM. */
 export async function runWorker(queue: QueueChoice = 'all'): Promise<void> {
+  installProcessGuards();
   const client = await connectClient();
   await ensureSearchAttributes(client);
   await client.connection.close();

@@ -1,10 +1,13 @@
 import { strict as assert } from 'node:assert';
+import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { promisify } from 'node:util';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import type { Logger, LogLevel, LogMetadata } from '@temporalio/common';
-import { trainModel } from '../../activities/training';
+import { trainModel, type TrainSummary } from '../../activities/training';
+import { DataConfig, ModelConfig } from '../../contracts';
 
 /**
  * Side tasks never take a worker down: a progress event the event log cannot take is dropped with a warning,
@@ -42,12 +45,12 @@ describe('reliability: progress events are best-effort', function () {
     };
     try {
       const env = new MockActivityEnvironment(undefined, { logger });
-      const summary = await env.run(trainModel, {
+      const summary: TrainSummary = await env.run<Parameters<typeof trainModel>, TrainSummary, typeof trainModel>(trainModel, {
         experimentId: 'unwritable-log-exp',
         campaignId: 'unwritable-log',
         attempt: 1,
-        data: { planted: { trainRows: 2_000, validationRows: 300, testRows: 500 } },
-        model: { family: 'lr', epochs: 1 },
+        data: DataConfig.parse({ planted: { trainRows: 2_000, validationRows: 300, testRows: 500 } }),
+        model: ModelConfig.parse({ family: 'lr', epochs: 1 }),
         segmentField: 'C1',
       });
       assert.ok(summary.artifact, 'the run produced its model');
@@ -62,5 +65,16 @@ describe('reliability: progress events are best-effort', function () {
     } finally {
       process.off('unhandledRejection', onUnhandled);
     }
+  });
+
+  it("a worker process logs a stray rejection with its stack and keeps running", async () => {
+    // What `rankwright worker` installs; the script exits 0 only if the process survived the rejection.
+    const script = `
+      require(${JSON.stringify(require.resolve('../../workers/process-guards'))}).installProcessGuards();
+      Promise.reject(new Error('side task failed'));
+      setTimeout(() => { console.log('still serving'); }, 100);`;
+    const { stdout, stderr } = await promisify(execFile)(process.execPath, ['--require', require.resolve('tsx/cjs'), '-e', script], { env: process.env });
+    assert.match(stdout, /still serving/);
+    assert.match(stderr, /unhandled promise rejection .*keeps serving[\s\S]*Error: side task failed\n\s+at /);
   });
 });

@@ -4,13 +4,14 @@ import {
   ApproveRequest,
   CampaignInput,
   OverrideRequest,
+  PauseRequest,
   RejectRequest,
+  ResumeRequest,
   TASK_QUEUES,
   WORKFLOW_TYPES,
   parseOrExplain,
   QUERIES,
   UPDATES,
-  SIGNALS,
 } from '../contracts';
 import type { CampaignInputRaw, CampaignStatus, Decision } from '../contracts';
 import { connectClient } from './connection';
@@ -137,12 +138,13 @@ export class RankwrightClient {
     return this.decide(workflowId, UPDATES.abort, parseOrExplain(AbortRequest, request, 'abort'));
   }
 
-  async pause(workflowId: string, by?: string): Promise<void> {
-    await this.temporal.workflow.getHandle(workflowId).signal(SIGNALS.pause, { by });
+  /** Holds new experiments (running ones finish). Only the campaign's approvers and operators may. */
+  async pause(workflowId: string, request: PauseRequest): Promise<Decision> {
+    return this.decide(workflowId, UPDATES.pause, parseOrExplain(PauseRequest, request, 'pause'));
   }
 
-  async resume(workflowId: string, by?: string): Promise<void> {
-    await this.temporal.workflow.getHandle(workflowId).signal(SIGNALS.resume, { by });
+  async resume(workflowId: string, request: ResumeRequest): Promise<Decision> {
+    return this.decide(workflowId, UPDATES.resume, parseOrExplain(ResumeRequest, request, 'resume'));
   }
 
   private async decide(workflowId: string, update: string, payload: unknown): Promise<Decision> {

@@ -37,8 +37,8 @@ const SPECS: SchemaSpec[] = [
     file: `${WORKFLOW_TYPES.campaign}.input.json`,
     title: `${WORKFLOW_TYPES.campaign} input`,
     description: `The one JSON argument of the ${WORKFLOW_TYPES.campaign} workflow (Web UI "Start Workflow" input, POST /campaigns body).`,
-    // carryOver is the campaign's own state across continue-as-new: never for callers, so not in the public schema.
-    schema: CampaignInput.omit({ carryOver: true }),
+    // The public input is the whole input: the campaign's carried-over state is not part of it (see campaign-start.ts).
+    schema: CampaignInput,
     io: 'input',
   },
   {

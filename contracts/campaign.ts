@@ -54,6 +54,14 @@ export const SearchSpace = z
   .strict();
 export type SearchSpace = z.infer<typeof SearchSpace>;
 
+/** A person named in a campaign (approver, operator) or signing a message. */
+const Person = z.string().min(1).max(100);
+
+/**
+ * What a caller may decide when starting a campaign — and nothing else. The campaign's own state across
+ * continue-as-new (CampaignCarryOver) is deliberately not here: it travels in a second workflow argument that only
+ * a run Temporal continued may carry (workflows/campaign-start.ts), so no starter can forge a campaign's past.
+ */
 export const CampaignInput = z
   .object({
     campaignId: SafeId.optional(),
@@ -65,7 +73,10 @@ export const CampaignInput = z
     strategy: z.enum(['agent', 'random']).default('agent'),
     /** Which sub-agents to use: `auto` = LLM when OPENAI_API_KEY/OPENAI_BASE_URL are set on the worker, else heuristic. */
     agents: z.enum(['auto', 'heuristic', 'llm']).default('auto'),
-    approvers: z.array(z.string().min(1).max(100)).min(1, 'name at least one approver'),
+    /** Who may sign off (approve, reject, override) — and pause, resume and abort. */
+    approvers: z.array(Person).min(1, 'name at least one approver').max(50),
+    /** Who may also pause, resume and abort the campaign, without signing off on its recommendation. */
+    operators: z.array(Person).max(50).default([]),
     guardrails: Guardrails.prefault({}),
     review: z
       .object({
@@ -80,15 +91,13 @@ export const CampaignInput = z
     seed: z.number().int().min(0).default(1),
     /** Continue-as-new once the history has this many events (keeps long campaigns' histories small). */
     historyLimit: z.number().int().min(100).max(40_000).default(8_000),
-    /** Internal: the state a campaign carries across continue-as-new. Not for callers. */
-    carryOver: z.lazy(() => CampaignCarryOver).optional(),
   })
   .strict();
 export type CampaignInput = z.infer<typeof CampaignInput>;
 export type CampaignInputRaw = z.input<typeof CampaignInput>;
 
 export const Decision = z.object({
-  kind: z.enum(['approve', 'reject', 'override', 'abort', 'reminder', 'expired']),
+  kind: z.enum(['approve', 'reject', 'override', 'abort', 'pause', 'resume', 'reminder', 'expired']),
   by: z.string(),
   at: z.string(),
   note: z.string().optional(),
@@ -138,13 +147,23 @@ export const ApproveRequest = z.object({ by: z.string().min(1).max(100), note: z
 export const RejectRequest = z.object({ by: z.string().min(1).max(100), reason: z.string().min(1, 'a rejection needs a reason').max(2000) }).strict();
 export const OverrideRequest = z.object({ by: z.string().min(1).max(100), reason: z.string().min(1, 'an override needs a reason').max(2000) }).strict();
 export const AbortRequest = z.object({ by: z.string().min(1).max(100), reason: z.string().max(2000).optional() }).strict();
+/** Pause and resume name who sent them; they are checked against the campaign's approvers and operators. */
+export const PauseRequest = z.object({ by: z.string().min(1).max(100), reason: z.string().max(2000).optional() }).strict();
+export const ResumeRequest = PauseRequest;
+export type PauseRequest = z.infer<typeof PauseRequest>;
+export type ResumeRequest = z.infer<typeof ResumeRequest>;
 export type ApproveRequest = z.infer<typeof ApproveRequest>;
 export type RejectRequest = z.infer<typeof RejectRequest>;
 export type OverrideRequest = z.infer<typeof OverrideRequest>;
 export type AbortRequest = z.infer<typeof AbortRequest>;
 
-/** What a campaign carries across continue-as-new (its whole durable state; small by construction). */
+/**
+ * What a campaign carries across continue-as-new (its whole durable state; small by construction). Internal: never
+ * part of a start input. `fromRunId` names the run that wrote it, so a continued run can check that its carried
+ * state came from the run it continued (a cron or retry run re-uses its starter's arguments and fails that check).
+ */
 export const CampaignCarryOver = z.object({
+  fromRunId: z.string(),
   experiments: z.array(ExperimentResult),
   plan: z.object({ phaseIndex: z.number().int(), phaseLimit: z.number().int().optional(), phaseStartBestNe: z.number().optional() }),
   decisions: z.array(Decision),

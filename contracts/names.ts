@@ -14,7 +14,7 @@ export const TASK_QUEUES = {
   training: 'rankwright-training',
 } as const;
 
-export const UPDATES = { approve: 'approve', reject: 'reject', override: 'override', abort: 'abort' } as const;
+export const UPDATES = { approve: 'approve', reject: 'reject', override: 'override', abort: 'abort', pause: 'pause', resume: 'resume' } as const;
 export const SIGNALS = {
   approve: 'approve',
   reject: 'reject',

@@ -127,7 +127,7 @@ describe('rankingCampaign planner and sign-off (real Temporal, scripted training
     await withWorkers(temporal, script.activities, async () => {
       const { workflowId } = await client.startCampaign(config({ budget: { experiments: 6, parallel: 1, stallGain: 0 } }), { id: `pause-${Date.now()}` });
       await eventually(async () => ((await client.status(workflowId)).experiments.length >= 1 ? true : undefined), 30_000, 'the baseline');
-      await client.pause(workflowId, 'ana');
+      await client.pause(workflowId, { by: 'ana' });
       const paused = await eventually(async () => {
         const s = await client.status(workflowId);
         return s.paused && s.running.length === 0 ? s : undefined;
@@ -136,7 +136,7 @@ describe('rankingCampaign planner and sign-off (real Temporal, scripted training
       const still = await client.status(workflowId);
       assert.equal(still.experiments.length, paused.experiments.length, 'nothing new launched while paused');
       assert.equal(still.reviewState, 'running');
-      await client.resume(workflowId, 'ana');
+      await client.resume(workflowId, { by: 'ana' });
       const review = await awaitReview(workflowId);
       assert.equal(review.experiments.length, 6);
       assert.equal(review.paused, false);

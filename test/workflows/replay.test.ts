@@ -12,7 +12,19 @@ function loadHistories(prefix?: string) {
   return fs
     .readdirSync(HISTORIES)
     .filter((f) => f.endsWith('.json') && (!prefix || f.startsWith(prefix)))
-    .map((file) => ({ workflowId: file, file, history: historyFromFixture(fs.readFileSync(path.join(HISTORIES, file), 'utf8')) }));
+    .map((file) => {
+      const history = historyFromFixture(fs.readFileSync(path.join(HISTORIES, file), 'utf8'));
+      return { workflowId: recordedWorkflowId(history), file, history };
+    });
+}
+
+/** The id a history ran under (workflows check it against their input): a campaign's id, an experiment's id. */
+function recordedWorkflowId(history: ReturnType<typeof historyFromFixture>): string {
+  const started = history.events![0].workflowExecutionStartedEventAttributes!;
+  const input = JSON.parse(Buffer.from(started.input!.payloads![0].data!).toString('utf8')) as { campaignId?: string; experimentId?: string };
+  const id = started.workflowType!.name === 'rankingCampaign' ? input.campaignId : input.experimentId;
+  assert.ok(id, 'a recorded history names its campaign or experiment id');
+  return id;
 }
 
 /**

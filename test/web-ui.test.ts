@@ -55,26 +55,7 @@ describe('Temporal Web UI: start a campaign from the form and approve it with th
 
     await withWorkers(temporal, script.activities, async () => {
       // ── start from the UI's form ─────────────────────────────────────────────────────────────────
-      await page.goto(`${UI}/namespaces/${ns}/workflows/start-workflow`);
-      await page.getByTestId('workflowId').fill(workflowId);
-      await page.getByTestId('taskQueue').fill(TASK_QUEUES.agent);
-      await page.getByTestId('workflowType').fill(WORKFLOW_TYPES.campaign);
-      // The form's only code editor is its "Input" (one JSON payload, encoding json/plain by default).
-      await fillCodeEditor(page.getByRole('main'), JSON.stringify(config));
-      // Leaving the editor reformats the JSON and re-lays out the form (and the task-queue banner may appear), so
-      // move focus away first and only then press the button, or the click can land where the button used to be.
-      // Should a late layout shift (the task-queue banner loads asynchronously) still swallow a click, press again
-      // — only while the workflow does not exist, so a second press can never start a second campaign.
-      await page.getByTestId('workflowType').click();
-      const start = page.getByRole('button', { name: 'Start Workflow', exact: true });
-      for (let attempt = 1; ; attempt++) {
-        await start.click();
-        const toast = await page.getByText('Workflow started successfully').waitFor({ timeout: 10_000 }).then(() => true, () => false);
-        // Only the UI can have started this id: its existence is proof enough, should the toast have been missed.
-        const exists = toast || (await temporal.client.workflow.getHandle(workflowId).describe().then(() => true, () => false));
-        if (exists) break;
-        assert.ok(attempt < 3, 'the Start Workflow button did not start the workflow');
-      }
+      await startFromForm(page, temporal, workflowId, config);
 
       // The UI sent exactly what the form held: one JSON object, which the workflow parsed (no InvalidInput failure).
       const review = await eventually(async () => {
@@ -126,7 +107,55 @@ describe('Temporal Web UI: start a campaign from the form and approve it with th
       assert.match(await jsonLine(page, '"reviewState"'), /"reviewState": "approved"/);
     });
   });
+
+  it("refuses a start whose form input carries a forged campaign past (carryOver): the run fails at its first line", async () => {
+    const page = browser!.page;
+    const workflowId = `ui-forged-${Date.now().toString(36)}`;
+    const forged = { fromRunId: 'x', experiments: [], plan: { phaseIndex: 3 }, decisions: [], ignoredMessages: [], paused: false, dataFingerprint: 'fp', activeFields: [], generation: 1 };
+    const config = { data: { planted: { seed: 5 } }, budget: { experiments: 2 }, approvers: ['ana'], carryOver: forged };
+    const script = scriptedActivities();
+    await withWorkers(temporal, script.activities, async () => {
+      await startFromForm(page, temporal, workflowId, config);
+      const failed = await eventually(async () => {
+        const d = await temporal.client.workflow.getHandle(workflowId).describe();
+        return d.status.name === 'FAILED' ? d : undefined;
+      }, 30_000, `${workflowId} to fail`);
+      assert.equal(failed.status.name, 'FAILED');
+      const history = await temporal.client.workflow.getHandle(workflowId).fetchHistory();
+      const failure = history.events!.find((e) => e.workflowExecutionFailedEventAttributes)!.workflowExecutionFailedEventAttributes!.failure!;
+      assert.match(failure.message!, /carryOver: a campaign's carried-over state is internal/);
+      assert.equal(script.trained.length, 0, 'nothing was trained');
+      // And the UI shows it as failed to whoever started it.
+      await page.goto(`${UI}/namespaces/${temporal.namespace}/workflows/${workflowId}`);
+      await page.getByText('Failed', { exact: true }).first().waitFor({ timeout: 15_000 });
+    });
+  });
+
 });
+
+/** Starts a workflow from the UI's "Start Workflow" form with one JSON input, as a person would. */
+async function startFromForm(page: Page, temporal: TemporalForTests, workflowId: string, input: unknown): Promise<void> {
+  await page.goto(`${UI}/namespaces/${temporal.namespace}/workflows/start-workflow`);
+  await page.getByTestId('workflowId').fill(workflowId);
+  await page.getByTestId('taskQueue').fill(TASK_QUEUES.agent);
+  await page.getByTestId('workflowType').fill(WORKFLOW_TYPES.campaign);
+  // The form's only code editor is its "Input" (one JSON payload, encoding json/plain by default).
+  await fillCodeEditor(page.getByRole('main'), JSON.stringify(input));
+  // Leaving the editor reformats the JSON and re-lays out the form (and the task-queue banner may appear), so
+  // move focus away first and only then press the button, or the click can land where the button used to be.
+  // Should a late layout shift (the task-queue banner loads asynchronously) still swallow a click, press again
+  // — only while the workflow does not exist, so a second press can never start a second workflow.
+  await page.getByTestId('workflowType').click();
+  const start = page.getByRole('button', { name: 'Start Workflow', exact: true });
+  for (let attempt = 1; ; attempt++) {
+    await start.click();
+    const toast = await page.getByText('Workflow started successfully').waitFor({ timeout: 10_000 }).then(() => true, () => false);
+    // Only the UI can have started this id: its existence is proof enough, should the toast have been missed.
+    const exists = toast || (await temporal.client.workflow.getHandle(workflowId).describe().then(() => true, () => false));
+    if (exists) return;
+    assert.ok(attempt < 3, 'the Start Workflow button did not start the workflow');
+  }
+}
 
 /**
  * Text of the first line of a JSON viewer (CodeMirror, class cm-line) containing `key`, waiting for it to appear

@@ -15,6 +15,8 @@ const TAG = 'untrusted-data';
 
 export function untrustedBlock(label: string, content: string, maxChars = 8000): string {
   const safeLabel = label.replace(/[^A-Za-z0-9 _.-]/g, '').slice(0, 60);
+  // Control characters are exactly what this strips (they could fake the block's framing in a terminal or a prompt).
+  // eslint-disable-next-line no-control-regex
   const defused = content.replace(/untrusted-data/gi, 'untrusted_data').replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f]/g, ' ');
   const body = defused.length > maxChars ? `${defused.slice(0, maxChars)}\n[... ${defused.length - maxChars} characters cut]` : defused;
   return `<${TAG} label="${safeLabel}">\n${body}\n</${TAG}>`;

@@ -7,5 +7,7 @@ const link = path.join(binDir, 'rankwright');
 fs.mkdirSync(binDir, { recursive: true });
 try {
   fs.unlinkSync(link);
-} catch {}
+} catch {
+  // no old link to remove
+}
 fs.symlinkSync(path.join('..', '..', 'bin', 'rankwright.js'), link);

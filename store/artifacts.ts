@@ -48,7 +48,7 @@ export async function getArtifact(ref: string): Promise<Buffer> {
   try {
     bytes = await fs.promises.readFile(file);
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new Error(`artifact ${ref} not found in ${artifactsDir()}`);
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new Error(`artifact ${ref} not found in ${artifactsDir()}`, { cause: e });
     throw e;
   }
   const hex = createHash('sha256').update(bytes).digest('hex');

@@ -55,10 +55,12 @@ export function probeBackend(mode: string): string | null {
   } catch {
     return null;
   } finally {
+    // destroy() may throw or return a promise that rejects: a failed backend may not destroy cleanly, and there is
+    // nothing left to release either way.
     try {
-      gpu?.destroy();
+      Promise.resolve(gpu?.destroy()).catch(() => undefined);
     } catch {
-      /* a failed backend may not destroy cleanly; nothing to release */
+      /* nothing to release */
     }
   }
 }
@@ -91,7 +93,7 @@ export function gpuBackend(): string {
   if (chosen) return chosen;
   const mode = requestedGpuMode();
   let picked: string | null = null;
-  let why = '';
+  let why: string;
   if (mode === 'auto') {
     for (const candidate of ['headlessgl', 'webasm', 'cpu']) {
       picked = probeBackend(candidate);

@@ -140,8 +140,9 @@ export class GpuKernels implements DenseKernels {
       }
     }
     this.kernels.clear();
+    // destroy() may throw or return a promise that rejects; either way the kernels are already released.
     try {
-      this.gpu.destroy();
+      Promise.resolve(this.gpu.destroy()).catch(() => undefined);
     } catch {
       /* already released */
     }

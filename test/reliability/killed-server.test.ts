@@ -190,7 +190,7 @@ describe('reliability: the Temporal server killed mid-campaign', function () {
       try {
         await server.start(); // same database, same ports
       } catch (err) {
-        throw new Error(`the dev server did not restart: ${(err as Error).message}\n${server.logTail()}`);
+        throw new Error(`the dev server did not restart: ${(err as Error).message}\n${server.logTail()}`, { cause: err });
       }
 
       await eventually(async () => ((await client.status(id)).reviewState === 'awaiting-review' ? true : undefined), 400_000, 'the campaign to reach review after the restart');

@@ -50,6 +50,7 @@ async function resolveChromium(): Promise<ChromiumLaunch> {
       throw new Error(
         `RANKWRIGHT_CHROMIUM=${configured} is not an executable file (${(err as Error).message}); the browser tests need Chromium. ` +
           `Point RANKWRIGHT_CHROMIUM at a Chromium binary, or unset it to use the one from the npm package @sparticuz/chromium (npm ci installs it).`,
+        { cause: err },
       );
     }
     return { executablePath: configured, source: `RANKWRIGHT_CHROMIUM=${configured}`, args: CHROMIUM_ARGS };
@@ -60,6 +61,7 @@ async function resolveChromium(): Promise<ChromiumLaunch> {
     throw new Error(
       `could not unpack the Chromium of the npm package @sparticuz/chromium (RANKWRIGHT_CHROMIUM is not set): ${(err as Error).message}. ` +
         `Run npm ci (it is a devDependency), or set RANKWRIGHT_CHROMIUM to a Chromium binary.`,
+      { cause: err },
     );
   }
 }
@@ -147,6 +149,7 @@ async function launching<T>(launch: ChromiumLaunch, start: () => Promise<T>): Pr
   } catch (err) {
     throw new Error(
       `Chromium did not launch: tried ${launch.executablePath} (${launch.source}) with ${launch.args.join(' ')}: ${(err as Error).message}`,
+      { cause: err },
     );
   }
 }

@@ -36,11 +36,6 @@ export function assessCandidates(req: EvaluateRequest): AssessedCandidate[] {
   return assessed.sort((a, b) => (a.ne ?? Infinity) - (b.ne ?? Infinity) || a.candidate.experimentId.localeCompare(b.candidate.experimentId));
 }
 
-/** Candidates the evaluator may recommend: measured, no guardrail violation, significantly better than the baseline. */
-export function recommendableIds(req: EvaluateRequest): Set<string> {
-  return new Set(assessCandidates(req).filter((a) => a.eligible && a.significant).map((a) => a.candidate.experimentId));
-}
-
 function noteFor(a: AssessedCandidate): string {
   const c = a.candidate;
   if (c.status !== 'succeeded' || a.ne === undefined) return `failed${c.failureClass ? ` (${c.failureClass})` : ''}; not measured`;

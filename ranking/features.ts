@@ -1,4 +1,4 @@
-import { DENSE_FIELDS, FIELD_NAMES, type DenseTransform, type ModelConfig } from '../contracts';
+import { FIELD_NAMES, type DenseTransform, type ModelConfig } from '../contracts';
 import { combineHashes, hashFieldValue } from './hash';
 import { CATEGORICAL_COUNT, DENSE_COUNT, MISSING_CATEGORICAL, RowBlock } from './data/rows';
 
@@ -73,14 +73,6 @@ export function slotCounts(spec: FeatureSpec): { catSlots: number; denseSlots: n
     catSlots: spec.categoricalFields.length + spec.crosses.length + (bucketized ? spec.denseFields.length : 0),
     denseSlots: bucketized ? 0 : spec.denseFields.length,
   };
-}
-
-/** Names of the categorical slots (for reports): C1.., then crosses "C1×C2", then bucketized dense fields. */
-export function slotNames(spec: FeatureSpec): string[] {
-  const names = spec.categoricalFields.map((f) => FIELD_NAMES[DENSE_COUNT + f]);
-  for (const [a, b] of spec.crosses) names.push(`${FIELD_NAMES[a]}×${FIELD_NAMES[b]}`);
-  if (spec.denseTransform === 'bucketize') for (const f of spec.denseFields) names.push(`${DENSE_FIELDS[f]}#bucket`);
-  return names;
 }
 
 /** Criteo-style log bucket of a count: -1 for negatives, else ⌊2·ln(1+x)⌋ (≈ 28 buckets up to 10^6). */

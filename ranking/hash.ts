@@ -60,12 +60,3 @@ export function combineHashes(a: number, b: number, salt: number): number {
 export function hashFieldValue(fieldIndex: number, value: string): number {
   return murmur3String(value, 0x5bd1e995 ^ Math.imul(fieldIndex + 1, 0x27d4eb2d));
 }
-
-/** A short stable hex digest of arbitrary text (fingerprints of configs); not for security. */
-export function digestText(text: string): string {
-  const a = murmur3String(text, 1);
-  const b = murmur3String(text, 2);
-  const c = murmur3String(text, 3);
-  const d = murmur3String(text, 4);
-  return [a, b, c, d].map((x) => x.toString(16).padStart(8, '0')).join('');
-}

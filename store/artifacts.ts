@@ -21,10 +21,6 @@ export function artifactPath(ref: string): string {
   return path.join(artifactsDir(), m[1].slice(0, 2), m[1]);
 }
 
-export function isArtifactRef(ref: unknown): ref is string {
-  return typeof ref === 'string' && REF_PATTERN.test(ref);
-}
-
 /** Stores bytes (or a JSON value, serialised) and returns its ref. Atomic: written to a temp file, then renamed. */
 export async function putArtifact(content: Uint8Array | string | object): Promise<string> {
   const bytes = toBytes(content);
@@ -60,10 +56,6 @@ export const get = getArtifact;
 
 export async function getArtifactJson<T = unknown>(ref: string): Promise<T> {
   return JSON.parse((await getArtifact(ref)).toString('utf8')) as T;
-}
-
-export async function hasArtifact(ref: string): Promise<boolean> {
-  return fs.existsSync(artifactPath(ref));
 }
 
 function toBytes(content: Uint8Array | string | object): Uint8Array {

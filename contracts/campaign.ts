@@ -168,6 +168,7 @@ export const CampaignCarryOver = z.object({
   plan: z.object({ phaseIndex: z.number().int(), phaseLimit: z.number().int().optional(), phaseStartBestNe: z.number().optional() }),
   decisions: z.array(Decision),
   ignoredMessages: z.array(z.object({ kind: z.string(), by: z.string().optional(), at: z.string(), reason: z.string() })),
+  ignoredTotal: z.number().int().min(0).optional(),
   paused: z.boolean(),
   dataFingerprint: z.string(),
   oracleNe: z.number().optional(),

@@ -66,6 +66,7 @@ export class CampaignState {
     if (carry) {
       carry.decisions.forEach((d) => this.signOff.record(d));
       this.signOff.ignored.push(...carry.ignoredMessages);
+      this.signOff.ignoredTotal = carry.ignoredTotal ?? carry.ignoredMessages.length;
       this.signOff.paused = carry.paused;
       this.facts = { fingerprint: carry.dataFingerprint, activeCategoricalFields: carry.activeFields };
     }
@@ -169,6 +170,7 @@ export class CampaignState {
       plan: this.plan,
       decisions: this.signOff.decisions,
       ignoredMessages: this.signOff.ignored,
+      ignoredTotal: this.signOff.ignoredTotal,
       paused: this.paused,
       dataFingerprint: this.facts!.fingerprint,
       oracleNe: this.oracleNe,
@@ -195,7 +197,8 @@ export class CampaignState {
     this.publish();
   }
 
+  /** Numbers decision events uniquely (their eventIds make event-log writes idempotent). */
   private messageCount(): number {
-    return this.signOff.decisions.length + this.signOff.ignored.length;
+    return this.signOff.decisions.length + this.signOff.ignoredTotal;
   }
 }

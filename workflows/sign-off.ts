@@ -30,6 +30,9 @@ const ALLOWED_IN: Record<SignOffKind, ReviewState[]> = {
  */
 const CONTROL: ReadonlySet<SignOffKind> = new Set(['abort', 'pause', 'resume']);
 
+/** Refused signals kept in the campaign's status. */
+export const MAX_IGNORED = 100;
+
 export interface SignOffMessage {
   by: string;
   note?: string;
@@ -46,6 +49,8 @@ export class SignOff {
   paused = false;
   readonly decisions: Decision[] = [];
   readonly ignored: { kind: string; by?: string; at: string; reason: string }[] = [];
+  /** Every refused message so far, including those no longer kept in `ignored`. */
+  ignoredTotal = 0;
 
   constructor(
     private readonly approvers: string[],
@@ -101,6 +106,10 @@ export class SignOff {
       const reason = err instanceof Error ? err.message : String(err);
       const by = typeof payload === 'object' && payload && 'by' in payload ? String((payload as { by: unknown }).by).slice(0, 100) : undefined;
       this.ignored.push({ kind, by, at: new Date().toISOString(), reason });
+      this.ignoredTotal++;
+      // Anyone who can signal can send thousands of bad messages; the status (and what continue-as-new carries)
+      // keeps the most recent ones. The event log still records every one.
+      if (this.ignored.length > MAX_IGNORED) this.ignored.splice(0, this.ignored.length - MAX_IGNORED);
       return { refusal: reason };
     }
   }

@@ -1,9 +1,10 @@
 import * as fs from 'node:fs';
-import { Command, Option } from 'commander';
-import { InvalidInputError } from '../contracts';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { CampaignInput, InvalidInputError, parseOrExplain } from '../contracts';
 import type { CampaignStatus } from '../contracts';
 import { RankwrightClient, SignOffRefusedError } from './rankwright-client';
-import { formatStatus, formatListing } from './format';
+import { formatStatus, formatListing, oneLine, statusJson } from './format';
+import { temporalSettings } from './connection';
 import { watchCampaign } from './progress';
 
 // Commands load their heavy modules (the trainer, gpu.js, the worker) lazily with require(): `rankwright status`
@@ -21,7 +22,21 @@ class CliExit extends Error {
   }
 }
 
+/** A wrong argument, option or setting: printed as one line, exit code 2. */
+export class UsageError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'UsageError';
+  }
+}
+
 async function withClient<T>(body: (client: RankwrightClient) => Promise<T>): Promise<T> {
+  // Bad connection settings (an unknown TEMPORAL_PROFILE, a missing TLS file) are the user's to fix, not a crash.
+  try {
+    temporalSettings();
+  } catch (err) {
+    throw new UsageError(`invalid Temporal connection settings (TEMPORAL_* environment / profile): ${(err as Error).message}`);
+  }
   const client = await RankwrightClient.connect();
   try {
     return await body(client);
@@ -35,22 +50,35 @@ function readJsonFile(file: string, what: string): unknown {
   try {
     text = fs.readFileSync(file, 'utf8');
   } catch (err) {
-    throw new InvalidInputError(what, [`${file}: cannot read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`]);
+    throw new InvalidInputError(`${what} ${file}`, [`cannot read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`]);
   }
   try {
     return JSON.parse(text);
   } catch (err) {
-    throw new InvalidInputError(what, [`${file}: not valid JSON (${(err as Error).message})`]);
+    throw new InvalidInputError(`${what} ${file}`, [`not valid JSON (${(err as Error).message})`]);
   }
 }
 
 const print = (value: unknown) => process.stdout.write(JSON.stringify(value, null, 2) + '\n');
 
+/** Option parsers: a bad value is reported by commander as "option '--limit <n>' argument 'x' is invalid. …". */
+const positiveInt = (value: string): number => {
+  const n = Number(value);
+  if (!/^\s*\d+\s*$/.test(value) || !Number.isSafeInteger(n) || n < 1) throw new InvalidArgumentError('Expected a positive integer.');
+  return n;
+};
+const portNumber = (value: string): number => {
+  const n = Number(value);
+  if (!/^\s*\d+\s*$/.test(value) || n > 65535) throw new InvalidArgumentError('Expected a port number 0-65535.');
+  return n;
+};
+
 export function buildCli(): Command {
   const program = new Command('rankwright')
     .description('Rankwright: an autonomous ranking engineer on Temporal.\nConnection: TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TEMPORAL_PROFILE; data: RANKWRIGHT_HOME.')
-    .showHelpAfterError()
-    .exitOverride();
+    .exitOverride()
+    // main() prints commander's errors itself, as one line; help asked for with --help still goes to stdout.
+    .configureOutput({ outputError: () => {}, writeErr: () => {} });
 
   const campaign = program.command('campaign').description('start campaigns');
   campaign
@@ -61,6 +89,8 @@ export function buildCli(): Command {
     .option('--wait', 'show progress and wait until the campaign needs a human (or ends)')
     .action(async (opts: { config: string; id?: string; wait?: boolean }) => {
       const config = readJsonFile(opts.config, 'campaign config');
+      // Checked here too (the client checks again), so a bad file is reported without a Temporal connection.
+      parseOrExplain(CampaignInput, config, `campaign config ${opts.config}`);
       await withClient(async (client) => {
         const started = await client.startCampaign(config, { id: opts.id });
         process.stdout.write(JSON.stringify({ workflowId: started.workflowId, runId: started.runId }) + '\n');
@@ -78,7 +108,7 @@ export function buildCli(): Command {
     .action(async (id: string, opts: { json?: boolean }) => {
       await withClient(async (client) => {
         const status = await client.status(id);
-        if (opts.json) print(status);
+        if (opts.json) print(statusJson(status));
         else process.stdout.write(formatStatus(status) + '\n');
       });
     });
@@ -88,7 +118,7 @@ export function buildCli(): Command {
     .description('campaigns, newest first')
     .option('--json', 'machine-readable output')
     .option('--query <visibilityQuery>', `e.g. "ReviewState = 'awaiting-review'"`)
-    .option('--limit <n>', 'at most n', (v) => Number(v), 50)
+    .option('--limit <n>', 'at most n', positiveInt, 50)
     .action(async (opts: { json?: boolean; query?: string; limit: number }) => {
       await withClient(async (client) => {
         const rows = await client.list({ query: opts.query, limit: opts.limit });
@@ -171,7 +201,7 @@ export function buildCli(): Command {
     .description('what the insights database remembers: every experiment of every campaign')
     .option('--json', 'machine-readable output')
     .option('--campaign <id>', 'only this campaign')
-    .option('--limit <n>', 'at most n rows', (v) => Number(v))
+    .option('--limit <n>', 'at most n rows', positiveInt)
     .action(async (opts: { json?: boolean; campaign?: string; limit?: number }) => {
       const { runInsights } = require('./commands/insights') as typeof import('./commands/insights');
       throw new CliExit(await runInsights({ json: !!opts.json, campaign: opts.campaign, limit: opts.limit }));
@@ -202,7 +232,7 @@ export function buildCli(): Command {
   program
     .command('serve')
     .description('HTTP trigger for services that do not speak Temporal (bearer tokens from RANKWRIGHT_HTTP_TOKENS)')
-    .option('--port <port>', 'port (default RANKWRIGHT_HTTP_PORT or 8480)', (v) => Number(v))
+    .option('--port <port>', 'port (default RANKWRIGHT_HTTP_PORT or 8480)', portNumber)
     .option('--host <host>', 'interface (default RANKWRIGHT_HTTP_HOST or 127.0.0.1)')
     .action(async (opts: { port?: number; host?: string }) => {
       const { serveFromEnv } = require('./http-service') as typeof import('./http-service');
@@ -214,34 +244,73 @@ export function buildCli(): Command {
   return program;
 }
 
-/** Maps errors to the documented exit codes with a message a human can act on. */
+/** The command a user typed (for the "see rankwright … --help" hint): "status", "campaign start", or "" for none. */
+function commandPath(program: Command, args: string[]): string {
+  const names: string[] = [];
+  let cmd: Command | undefined = program;
+  for (const arg of args) {
+    if (arg.startsWith('-')) continue;
+    const sub: Command | undefined = cmd.commands.find((c) => c.name() === arg || c.aliases().includes(arg));
+    if (!sub) break;
+    names.push(sub.name());
+    cmd = sub;
+    if (!sub.commands.length) break;
+  }
+  return names.join(' ');
+}
+
+/** gRPC status of a Temporal service error (3 invalid argument, 5 not found, 14 unavailable), when there is one. */
+function grpcCode(err: unknown): number | undefined {
+  for (let e = err as { code?: unknown; cause?: unknown } | undefined, depth = 0; e && depth < 5; e = e.cause as typeof e, depth++) {
+    if (typeof e.code === 'number') return e.code;
+  }
+  return undefined;
+}
+
+const debugEnabled = () => /^(1|true|yes)$/i.test(process.env.RANKWRIGHT_DEBUG ?? '');
+
+/**
+ * Maps errors to the documented exit codes with ONE line a human can act on (what was wrong, which option or field);
+ * never a stack trace, unless RANKWRIGHT_DEBUG=1 asks for one on an unexpected failure.
+ */
 export async function main(argv: string[]): Promise<number> {
+  const program = buildCli();
   try {
-    await buildCli().parseAsync(argv);
+    await program.parseAsync(argv);
     return EXIT.ok;
   } catch (err) {
-    if (err instanceof CliExit) return err.code;
-    const e = err as Error & { code?: string; exitCode?: number };
-    if (e.code?.startsWith('commander.')) {
-      return e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help' ? EXIT.ok : EXIT.invalid;
-    }
-    if (err instanceof InvalidInputError) {
-      process.stderr.write(`error: ${err.message}\n`);
-      return EXIT.invalid;
-    }
-    if (err instanceof SignOffRefusedError) {
-      process.stderr.write(`refused: ${err.message}\n`);
-      return EXIT.refused;
-    }
-    if (e.name === 'WorkflowNotFoundError' || /not found/i.test(e.message ?? '')) {
-      process.stderr.write(`not found: ${e.message}\n`);
-      return EXIT.notFound;
-    }
-    if (/ECONNREFUSED|Failed to connect|TransportError|UNAVAILABLE/i.test(`${e.message} ${e.name}`)) {
-      process.stderr.write(`cannot reach Temporal (${e.message}). Start it with ./temporal-dev.sh start, or set TEMPORAL_ADDRESS.\n`);
-      return EXIT.unreachable;
-    }
-    process.stderr.write(`error: ${e.stack ?? e.message}\n`);
-    return EXIT.failure;
+    const { code, line } = describeFailure(err, program, argv.slice(2));
+    if (line !== undefined) process.stderr.write(line + '\n');
+    return code;
   }
+}
+
+export function describeFailure(err: unknown, program: Command, args: string[]): { code: number; line?: string } {
+  if (err instanceof CliExit) return { code: err.code };
+  if (err instanceof CommanderError) {
+    if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || (err.code === 'commander.help' && err.exitCode === 0)) return { code: EXIT.ok };
+    const path = commandPath(program, args);
+    const hint = ` (see: rankwright ${path ? `${path} ` : ''}--help)`;
+    if (err.code === 'commander.help') {
+      // A command group without its subcommand (`rankwright`, `rankwright campaign`).
+      const group = path ? program.commands.find((c) => c.name() === path.split(' ')[0])! : program;
+      return { code: EXIT.invalid, line: `error: missing command${path ? ` after '${path}'` : ''}; one of: ${group.commands.map((c) => c.name()).join(', ')}${hint}` };
+    }
+    return { code: EXIT.invalid, line: `${oneLine(err.message).replace(/^(error: )?/, 'error: ')}${hint}` };
+  }
+  if (err instanceof InvalidInputError) return { code: EXIT.invalid, line: `error: invalid ${err.what}: ${oneLine(err.problems.join('; '))}` };
+  if (err instanceof UsageError) return { code: EXIT.invalid, line: `error: ${oneLine(err.message)}` };
+  if (err instanceof SignOffRefusedError) return { code: EXIT.refused, line: `refused: ${oneLine(err.message)}` };
+  const e = err as Error & { code?: unknown; details?: string };
+  const message = oneLine(e?.message ?? String(err));
+  const grpc = grpcCode(err);
+  if (e?.name === 'WorkflowNotFoundError' || e?.name === 'NamespaceNotFoundError' || grpc === 5 || /not found/i.test(message)) {
+    return { code: EXIT.notFound, line: `not found: ${message}` };
+  }
+  if (grpc === 3) return { code: EXIT.invalid, line: `error: Temporal refused the request as invalid: ${message}` };
+  if (grpc === 14 || /ECONNREFUSED|Failed to connect|TransportError|UNAVAILABLE/i.test(`${message} ${e?.name}`)) {
+    return { code: EXIT.unreachable, line: `cannot reach Temporal (${message}). Start it with ./temporal-dev.sh start, or set TEMPORAL_ADDRESS.` };
+  }
+  if (debugEnabled()) return { code: EXIT.failure, line: `error: ${e?.stack ?? message}` };
+  return { code: EXIT.failure, line: `error: ${message} (set RANKWRIGHT_DEBUG=1 for details)` };
 }

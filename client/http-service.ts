@@ -218,13 +218,41 @@ function grpcCode(err: unknown): number | undefined {
  * and --port / RANKWRIGHT_HTTP_PORT (default 8480), Temporal settings from the standard environment.
  */
 export async function serveFromEnv(env: NodeJS.ProcessEnv = process.env, listen: { host?: string; port?: number } = {}): Promise<FastifyInstance> {
+  // Settings are checked before connecting to Temporal, and reported as invalid input (one line, naming the
+  // setting), never as a crash.
   const tokens = tokensFromEnv(env);
+  try {
+    bearerCheck(tokens);
+  } catch (err) {
+    throw new InvalidInputError('RANKWRIGHT_HTTP_TOKENS', [(err as Error).message]);
+  }
+  const portSource = listen.port !== undefined ? '--port' : 'RANKWRIGHT_HTTP_PORT';
+  const rawPort = listen.port ?? env.RANKWRIGHT_HTTP_PORT?.trim() ?? '8480';
+  const port = Number(rawPort);
+  if (rawPort === '' || !Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new InvalidInputError(portSource, [`expected a port number 0-65535, got ${JSON.stringify(String(rawPort))}`]);
+  }
+  const host = listen.host ?? env.RANKWRIGHT_HTTP_HOST ?? '127.0.0.1';
+  const level = env.RANKWRIGHT_HTTP_LOG_LEVEL ?? 'info';
+  if (!LOG_LEVELS.includes(level)) throw new InvalidInputError('RANKWRIGHT_HTTP_LOG_LEVEL', [`expected one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(level)}`]);
+
   const client = await RankwrightClient.connect();
-  const app = createHttpService({ client, tokens, logger: { level: env.RANKWRIGHT_HTTP_LOG_LEVEL ?? 'info' } });
+  const app = createHttpService({ client, tokens, logger: { level } });
   app.addHook('onClose', async () => client.close());
-  await app.listen({ host: listen.host ?? env.RANKWRIGHT_HTTP_HOST ?? '127.0.0.1', port: listen.port ?? Number(env.RANKWRIGHT_HTTP_PORT ?? 8480) });
+  try {
+    await app.listen({ host, port });
+  } catch (err) {
+    await app.close();
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code && ['EADDRINUSE', 'EACCES', 'EADDRNOTAVAIL', 'ENOTFOUND', 'EAI_AGAIN'].includes(code)) {
+      throw new InvalidInputError('--host/--port', [`cannot listen on ${host}:${port} (${code}); choose another with --host/--port or RANKWRIGHT_HTTP_HOST/RANKWRIGHT_HTTP_PORT`]);
+    }
+    throw err;
+  }
   return app;
 }
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
 if (require.main === module) {
   serveFromEnv().catch((err) => {

@@ -1,11 +1,13 @@
 import { ApplicationFailure } from '@temporalio/activity';
 import type { DataConfig, FieldPairSignal } from '../contracts';
 import { describeData as describeDataset, measureFieldPairSignal, TrainingFailure, type DataDescription } from '../ranking';
+import { checkDataAccess } from './data-access';
 
 export type DataFacts = DataDescription;
 
 /** Fingerprint and shape of a dataset (training queue: it reads the data). Bad data fails at once, non-retryable. */
 export async function describeData(data: DataConfig): Promise<DataFacts> {
+  checkDataAccess(data);
   try {
     return await describeDataset(data);
   } catch (err) {
@@ -22,6 +24,7 @@ export async function describeData(data: DataConfig): Promise<DataFacts> {
  * (at most 325 pairs for Criteo's 26 fields).
  */
 export async function measureInteractions(data: DataConfig, artifact: string): Promise<FieldPairSignal[]> {
+  checkDataAccess(data);
   const signal = await measureFieldPairSignal(data, artifact, { sampleRows: 40_000 });
   return signal.map((p) => ({ fields: p.fields, strength: Number(p.strength.toPrecision(3)) }));
 }

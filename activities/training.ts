@@ -2,6 +2,7 @@ import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { DataConfig, ModelConfig, TrainingProgress } from '../contracts';
 import { trainExperiment, TrainingFailure, type TrainExperimentResult } from '../ranking';
 import { appendEvents } from '../store/event-log';
+import { checkDataAccess } from './data-access';
 
 export interface TrainModelInput {
   experimentId: string;
@@ -26,6 +27,7 @@ const PROGRESS_EVERY_MS = 2000;
  * deterministic retry policy decides what follows. Anything else is infrastructure and Temporal retries it.
  */
 export async function trainModel(input: TrainModelInput): Promise<TrainSummary> {
+  checkDataAccess(input.data);
   const ctx = Context.current();
   const resumed = ctx.info.heartbeatDetails as { checkpoint?: string; attempt?: number } | undefined;
   // Only resume checkpoints of this very attempt: a retry-policy change (new config) must start fresh.

@@ -1,5 +1,5 @@
 import { AIMessage, HumanMessage, SystemMessage, type BaseMessage } from '@langchain/core/messages';
-import { ChatOpenAI } from '@langchain/openai';
+import { initChatModel } from 'langchain';
 import { z } from 'zod';
 
 /**
@@ -111,8 +111,10 @@ function shortError(err: unknown): string {
 export async function askStructured<T>(settings: LlmSettings, question: StructuredQuestion<T>): Promise<StructuredAnswer<T>> {
   const schemaForServer = z.toJSONSchema(question.schema, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;
   delete schemaForServer.$schema;
-  const chat = new ChatOpenAI({
-    model: settings.model,
+  // langchain's initChatModel loads the provider package (@langchain/openai) for an OpenAI-protocol endpoint: the one
+  // protocol OpenAI, vLLM, Ollama and llama.cpp servers all speak.
+  const chat = await initChatModel(settings.model, {
+    modelProvider: 'openai',
     apiKey: settings.apiKey,
     configuration: { baseURL: settings.baseURL },
     temperature: 0,

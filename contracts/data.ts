@@ -29,9 +29,37 @@ export const CriteoData = z
     maxBadRowFraction: z.number().min(0).max(1).default(0.01),
     /** Optional cap on rows read from train (useful for quick experiments on big files). */
     maxTrainRows: z.number().int().positive().optional(),
+    /** Any malformed row fails the run (bad data, naming file:line) instead of being skipped and counted. */
+    strict: z.boolean().optional(),
   })
   .strict();
 export type CriteoData = z.infer<typeof CriteoData>;
+
+/** How many malformed-row examples a bad-row summary keeps (histories and events stay small). */
+export const BAD_ROW_EXAMPLES_KEPT = 5;
+
+/** One malformed row: where it is (the path as the config gave it, 1-based line) and what was wrong. */
+export const BadRowExample = z.object({ file: z.string(), line: z.number().int().min(1), problem: z.string().max(500) });
+export type BadRowExample = z.infer<typeof BadRowExample>;
+
+/**
+ * The malformed rows a load skipped: the total, the count per file read (train / validation / test) and the first
+ * few examples in reading order. Planted data reads no files: no files, count 0.
+ */
+export const BadRows = z.object({
+  count: z.number().int().min(0),
+  files: z.array(
+    z.object({
+      split: z.enum(['train', 'validation', 'test']),
+      file: z.string(),
+      /** Lines read from this file (good and bad). */
+      rows: z.number().int().min(0),
+      badRows: z.number().int().min(0),
+    }),
+  ),
+  examples: z.array(BadRowExample).max(BAD_ROW_EXAMPLES_KEPT),
+});
+export type BadRows = z.infer<typeof BadRows>;
 
 /** Options of the planted-truth generator: every option optional, deterministic by seed. */
 export const PlantedOptions = z

@@ -1,4 +1,4 @@
-import { CATEGORICAL_FIELDS, DENSE_FIELDS, DataConfig, ModelConfig, type DataConfigInput, type Metrics, type ModelConfigInput, type TrainingProgress } from '../contracts';
+import { CATEGORICAL_FIELDS, DENSE_FIELDS, DataConfig, ModelConfig, type BadRows, type DataConfigInput, type Metrics, type ModelConfigInput, type TrainingProgress } from '../contracts';
 import { parseOrExplain } from '../contracts/errors';
 import { LoadedDataset, loadDataset } from './data/load-data';
 import { CATEGORICAL_COUNT, DENSE_COUNT, RowBlock, valueName } from './data/rows';
@@ -37,6 +37,8 @@ export interface TrainExperimentResult {
   /** Paired standard error of (NE − baseline NE), when a baseline artifact was given. */
   neDeltaStdErr?: number;
   dataFingerprint: string;
+  /** Malformed rows the data load skipped (count per file, first examples). */
+  badRows: BadRows;
   trainSeconds: number;
   modelBytes: number;
   progress: TrainingProgress[];
@@ -113,6 +115,7 @@ export async function trainExperiment(req: TrainExperimentRequest): Promise<Trai
     neStdErr: normalizedEntropyStdErr(scores, dataset.test.labels),
     neDeltaStdErr,
     dataFingerprint: dataset.fingerprint,
+    badRows: dataset.badRows,
     trainSeconds,
     modelBytes: saved.bytes,
     progress,

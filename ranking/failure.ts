@@ -23,3 +23,18 @@ export class TrainingFailure extends Error {
     };
   }
 }
+
+/**
+ * A malformed row in data that must have none (`strict`): bad data, with the one row's file, line and problem as the
+ * whole message (`train.tsv:17: expected 40 tab-separated columns …, got 12`).
+ */
+export class BadRowFailure extends TrainingFailure {
+  constructor(
+    readonly file: string,
+    readonly line: number,
+    readonly problem: string,
+  ) {
+    super('bad-data', `${file}:${line}: ${problem} (strict: any bad row fails the run)`);
+    this.name = 'BadRowFailure';
+  }
+}

@@ -13,7 +13,7 @@ export type { PlantedScenario } from './data/planted';
 export { writeCriteoTsv } from './data/criteo-writer';
 export { readCriteoFile, readCriteoChunks } from './data/criteo-reader';
 export { gpuBackend, availableBackends } from './kernels';
-export { TrainingFailure } from './failure';
+export { BadRowFailure, TrainingFailure } from './failure';
 export { loadModelArtifact } from './model-artifact';
 export {
   normalizedEntropy,

@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as readline from 'node:readline';
 import { CATEGORICAL_FIELDS, DENSE_FIELDS } from '../../contracts';
 import { hashFieldValue } from '../hash';
-import { TrainingFailure } from '../failure';
+import { BadRowFailure, TrainingFailure } from '../failure';
 import {
   CATEGORICAL_COUNT,
   DENSE_COUNT,
@@ -45,6 +45,8 @@ export interface CriteoReadOptions {
   allowMissingLabel?: boolean;
   /** Above this share of malformed rows the read fails with a bad-data TrainingFailure. */
   maxBadRowFraction: number;
+  /** The first malformed row fails the read at once (a BadRowFailure naming file:line), whatever the share. */
+  strict?: boolean;
   /** Where readable value names are collected (for segments). */
   valueNames?: ValueNames;
   chunkRows?: number;
@@ -140,6 +142,7 @@ export async function* readCriteoChunks(file: string, opts: CriteoReadOptions): 
       bad.rowsSeen++;
       const problem = parseCriteoLine(line, builder, !!opts.allowMissingLabel, opts.valueNames);
       if (problem) {
+        if (opts.strict) throw new BadRowFailure(file, lineNo, problem);
         bad.count++;
         if (bad.examples.length < BAD_ROW_EXAMPLES) bad.examples.push({ file, line: lineNo, problem });
         // Fail early on files that are clearly not Criteo TSV instead of scanning gigabytes of garbage.

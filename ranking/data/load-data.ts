@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
-import { CATEGORICAL_FIELDS, CriteoData, DataConfig, type DataConfigInput } from '../../contracts';
+import { BAD_ROW_EXAMPLES_KEPT, CATEGORICAL_FIELDS, CriteoData, DataConfig, type BadRows, type DataConfigInput } from '../../contracts';
 import { parseOrExplain } from '../../contracts/errors';
 import { BadRowReport, assertSafePath, readCriteoFile } from './criteo-reader';
 import { plantedScenario } from './planted';
@@ -21,7 +21,8 @@ export interface LoadedDataset {
   validationTruth?: Float64Array;
   oracle?: { ne: number; logloss: number; auc: number };
   plantedCrosses?: [string, string][];
-  badRows: BadRowReport[];
+  /** Malformed rows skipped while reading the files: per file, in total, and the first few examples. */
+  badRows: BadRows;
 }
 
 /** Stable JSON (sorted keys) so equal configs fingerprint equally. */
@@ -46,7 +47,8 @@ export async function dataFingerprint(input: DataConfigInput | DataConfig): Prom
     h.update('planted\n' + canonicalJson(config.planted));
     return `planted:${h.digest('hex').slice(0, 32)}`;
   }
-  const { train, test, validation, ...options } = config;
+  // `strict` decides whether a bad row is fatal, not what the data is: a strict run that succeeds read the same rows.
+  const { train, test, validation, strict: _strict, ...options } = config;
   h.update('criteo\n' + canonicalJson(options));
   for (const [role, file] of [['train', train], ['validation', validation], ['test', test]] as const) {
     if (!file) continue;
@@ -84,17 +86,19 @@ const cache = new Map<string, Promise<LoadedDataset>>();
 export async function loadDataset(input: DataConfigInput | DataConfig): Promise<LoadedDataset> {
   const config = parseOrExplain(DataConfig, input, 'data config');
   const fingerprint = await dataFingerprint(config);
-  const hit = cache.get(fingerprint);
+  // A strict load fails where a lenient one skips: they are cached apart (same fingerprint, same rows when both load).
+  const key = 'strict' in config && config.strict ? `${fingerprint}:strict` : fingerprint;
+  const hit = cache.get(key);
   if (hit) {
-    cache.delete(fingerprint);
-    cache.set(fingerprint, hit);
+    cache.delete(key);
+    cache.set(key, hit);
     return hit;
   }
   const loading = ('planted' in config ? loadPlanted(config, fingerprint) : loadCriteo(config, fingerprint)).catch((e) => {
-    cache.delete(fingerprint);
+    cache.delete(key);
     throw e;
   });
-  cache.set(fingerprint, loading);
+  cache.set(key, loading);
   while (cache.size > CACHE_SIZE) cache.delete(cache.keys().next().value as string);
   return loading;
 }
@@ -118,21 +122,21 @@ async function loadPlanted(config: Extract<DataConfig, { planted: unknown }>, fi
     validationTruth: s.validationTruth,
     oracle: s.oracle,
     plantedCrosses: s.plantedCrosses,
-    badRows: [],
+    badRows: { count: 0, files: [], examples: [] },
   };
 }
 
 async function loadCriteo(config: CriteoData, fingerprint: string): Promise<LoadedDataset> {
   const valueNames = newValueNames();
-  const opts = { maxBadRowFraction: config.maxBadRowFraction, valueNames };
+  const opts = { maxBadRowFraction: config.maxBadRowFraction, strict: !!config.strict, valueNames };
   const train = await readCriteoFile(config.train, { ...opts, maxRows: config.maxTrainRows });
   let trainBlock = train.block;
   let validation: RowBlock;
-  const badRows = [train.badRows];
+  const reports: FileBadRows[] = [{ split: 'train', file: config.train, report: train.badRows }];
   if (config.validation) {
     const v = await readCriteoFile(config.validation, opts);
     validation = v.block;
-    badRows.push(v.badRows);
+    reports.push({ split: 'validation', file: config.validation, report: v.badRows });
   } else {
     // The last validationFraction of train, by position (Criteo files are in time order: validate on the latest).
     const cut = Math.floor(trainBlock.rows * (1 - config.validationFraction));
@@ -140,7 +144,7 @@ async function loadCriteo(config: CriteoData, fingerprint: string): Promise<Load
     trainBlock = sliceRows(trainBlock, 0, cut);
   }
   const test = await readCriteoFile(config.test, opts);
-  badRows.push(test.badRows);
+  reports.push({ split: 'test', file: config.test, report: test.badRows });
   return {
     kind: 'criteo',
     fingerprint,
@@ -150,7 +154,22 @@ async function loadCriteo(config: CriteoData, fingerprint: string): Promise<Load
     test: test.block,
     valueNames,
     active: activeFields(trainBlock),
-    badRows,
+    badRows: summarizeBadRows(reports),
+  };
+}
+
+interface FileBadRows {
+  split: BadRows['files'][number]['split'];
+  file: string;
+  report: BadRowReport;
+}
+
+/** The reader's per-file reports as one small summary: counts per file, the first examples in reading order. */
+export function summarizeBadRows(reports: FileBadRows[]): BadRows {
+  return {
+    count: reports.reduce((n, r) => n + r.report.count, 0),
+    files: reports.map((r) => ({ split: r.split, file: r.file, rows: r.report.rowsSeen, badRows: r.report.count })),
+    examples: reports.flatMap((r) => r.report.examples).slice(0, BAD_ROW_EXAMPLES_KEPT),
   };
 }
 

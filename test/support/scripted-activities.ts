@@ -46,6 +46,7 @@ export function scriptedActivities(options: ScriptOptions = {}) {
         validationNe: ne,
         neStdErr: 0.001,
         dataFingerprint: 'fp-scripted',
+        badRows: { count: 0, files: [], examples: [] },
         trainSeconds: 1,
         modelBytes: 1000,
       };

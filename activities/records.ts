@@ -4,8 +4,9 @@ import { dataTraitsOf, InsightsStore } from '../store/insights';
 import { writeCampaignReport } from '../store/report';
 
 /**
- * Records a finished experiment in the insights database and the event log. Both writes are keyed by
- * experiment id, so a retried activity (or a replayed workflow) never counts an experiment twice.
+ * Records a finished experiment in the insights database and the event log (with a `data.bad-rows` event when its
+ * data load skipped malformed rows). The writes are keyed by experiment id (the bad-row event by dataset), so a
+ * retried activity (or a replayed workflow) never counts an experiment twice.
  */
 export async function recordExperiment(result: ExperimentResult, data: DataConfig): Promise<void> {
   const insights = InsightsStore.open();
@@ -27,7 +28,15 @@ export async function recordExperiment(result: ExperimentResult, data: DataConfi
           failureClass: result.failure?.failureClass ?? 'infrastructure',
           message: result.failure?.message ?? 'unknown failure',
         };
-  await appendEvents(campaignId, [event]);
+  // Skipped rows are logged once per campaign and dataset (the id is the fingerprint): the first run to read the data
+  // says so, and the many experiments on the same files after it don't repeat it.
+  const events: NewCampaignEvent[] = [];
+  if (result.badRows && result.badRows.count > 0) {
+    const dataKey = result.dataFingerprint ?? result.experimentId;
+    events.push({ type: 'data.bad-rows', eventId: `${campaignId}:bad-rows:${dataKey}`, campaignId, experimentId: result.experimentId, dataFingerprint: result.dataFingerprint, badRows: result.badRows });
+  }
+  events.push(event);
+  await appendEvents(campaignId, events);
 }
 
 /** Appends events whose ids the workflow derived deterministically (idempotent on retry and replay). */

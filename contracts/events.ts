@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { EVENT_SCHEMA_VERSION } from './names';
+import { BadRows } from './data';
 import { FailureClass, Metrics, TrainingProgress } from './metrics';
 
 /**
@@ -21,6 +22,8 @@ export const CampaignEvent = z.discriminatedUnion('type', [
   z.object({ ...base, type: z.literal('experiment.started'), experimentId: z.string(), family: z.string(), title: z.string().optional() }),
   z.object({ ...base, type: z.literal('experiment.progress'), experimentId: z.string(), progress: TrainingProgress }),
   z.object({ ...base, type: z.literal('experiment.finished'), experimentId: z.string(), metrics: Metrics, relativeNeChange: z.number().optional() }),
+  /** Malformed rows were skipped reading the data: logged once per dataset (fingerprint), by the first experiment to read it. */
+  z.object({ ...base, type: z.literal('data.bad-rows'), experimentId: z.string(), dataFingerprint: z.string().optional(), badRows: BadRows }),
   z.object({ ...base, type: z.literal('experiment.failed'), experimentId: z.string(), failureClass: FailureClass, message: z.string() }),
   z.object({ ...base, type: z.literal('triage'), experimentId: z.string(), failureClass: FailureClass, diagnosis: z.string(), fix: z.string(), source: z.string() }),
   z.object({ ...base, type: z.literal('guardrail'), experimentId: z.string(), constraint: z.string(), detail: z.string() }),

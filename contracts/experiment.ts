@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { DataConfig, FieldName } from './data';
+import { BadRows, DataConfig, FieldName } from './data';
 import { ModelConfig } from './model';
 import { FailureClass, FailureReport, Metrics } from './metrics';
 
@@ -64,6 +64,8 @@ export const ExperimentResult = z.object({
   config: ModelConfig,
   hypothesis: Hypothesis.optional(),
   dataFingerprint: z.string().optional(),
+  /** Malformed rows the data load skipped (count per file, first examples); absent on runs that never read data. */
+  badRows: BadRows.optional(),
   artifact: z.string().optional(),
   metrics: Metrics.optional(),
   validationNe: z.number().optional(),
@@ -78,3 +80,14 @@ export const ExperimentResult = z.object({
   failure: z.object({ failureClass: FailureClass, message: z.string(), fix: z.string() }).optional(),
 });
 export type ExperimentResult = z.infer<typeof ExperimentResult>;
+
+/**
+ * The campaign's bad-row summary: what the baseline's data load skipped or, when the baseline has none to report
+ * (it failed, or it predates bad-row reporting), the first experiment's that does. Every experiment of a campaign
+ * reads the same data config, so one load speaks for all. Undefined when no experiment reports bad rows.
+ * Pure and deterministic: safe in workflow code.
+ */
+export function campaignBadRows(experiments: readonly ExperimentResult[]): BadRows | undefined {
+  const baseline = experiments.find((e) => e.phase === 'baseline' && e.badRows);
+  return (baseline ?? experiments.find((e) => e.badRows))?.badRows;
+}

@@ -1,4 +1,17 @@
-import type { CampaignEvent } from '../contracts';
+import type { BadRows, CampaignEvent } from '../contracts';
+
+/**
+ * The skipped malformed rows in one line, e.g. `3 bad rows skipped (train.tsv:17: expected 40 tab-separated columns …,
+ * got 12; train.tsv:9: …; test.tsv:4: …)`; with the count per file when more than one file had some.
+ */
+export function describeBadRows(b: BadRows): string {
+  if (b.count === 0) return 'no bad rows';
+  const files = b.files.filter((f) => f.badRows > 0);
+  const perFile = files.length > 1 ? `: ${files.map((f) => `${f.badRows} in ${f.file}`).join(', ')}` : '';
+  const examples = b.examples.map((e) => `${e.file}:${e.line}: ${e.problem}`);
+  if (b.count > b.examples.length) examples.push(`${b.count - b.examples.length} more`);
+  return `${b.count} bad row${b.count === 1 ? '' : 's'} skipped${perFile} (${examples.join('; ')})`;
+}
 
 /** One human line per campaign event, in the team's words (used by `rankwright events` and the report timeline). */
 export function summarizeEvent(e: CampaignEvent): string {
@@ -18,6 +31,8 @@ export function summarizeEvent(e: CampaignEvent): string {
     }
     case 'experiment.finished':
       return `${e.experimentId} finished: NE ${e.metrics.ne.toFixed(4)}${pct(e.relativeNeChange)}, AUC ${e.metrics.auc.toFixed(4)}, calibration ${e.metrics.calibration.toFixed(3)}`;
+    case 'data.bad-rows':
+      return `${e.experimentId} read the data: ${describeBadRows(e.badRows)}`;
     case 'experiment.failed':
       return `${e.experimentId} failed (${e.failureClass}): ${e.message}`;
     case 'triage':

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import type { BadRows } from '../contracts';
 import type { CampaignReportData, LeaderboardEntry } from './report';
 
 /**
@@ -101,7 +102,24 @@ const STYLE = `
   .breach { color: #c92a2a; } .better { color: #2b8a3e; } .worse { color: #c92a2a; }
   .rationale { white-space: pre-wrap; background: #f8f9fa; padding: 12px; border-radius: 6px; }
   .muted { color: #868e96; }
+  .warning { background: #fff3bf; padding: 8px 12px; border-radius: 6px; }
 `;
+
+/** The data-quality block: skipped malformed rows per file and the first examples (file:line: what was wrong). */
+function badRowsSection(b: BadRows | undefined): string {
+  if (!b || b.files.length === 0) return '';
+  const e = escapeHtml;
+  const files = b.files.map((f) => `${e(f.file)} (${e(f.split)}): ${f.badRows} of ${f.rows} rows`).join('; ');
+  if (b.count === 0) return `<h2>Data quality</h2>\n<p class="muted" id="bad-rows" data-count="0">No bad rows: ${files}.</p>`;
+  return `<h2>Data quality</h2>
+<div id="bad-rows" data-count="${b.count}">
+<p class="warning"><strong>${b.count} bad row${b.count === 1 ? '' : 's'} skipped</strong>: malformed rows were left out of training and evaluation (${files}).</p>
+<table><thead><tr><th>file</th><th>line</th><th>problem</th></tr></thead><tbody>${b.examples
+    .map((x) => `<tr><td>${e(x.file)}</td><td class="num">${x.line}</td><td>${e(x.problem)}</td></tr>`)
+    .join('')}</tbody></table>
+${b.count > b.examples.length ? `<p class="muted">…and ${b.count - b.examples.length} more.</p>` : ''}
+</div>`;
+}
 
 function leaderboardRow(e: LeaderboardEntry, rank: number): string {
   const cls = [e.isRecommended ? 'recommended' : '', e.isBaseline ? 'baseline' : '', e.status === 'failed' ? 'failed' : ''].filter(Boolean).join(' ');
@@ -174,6 +192,7 @@ export function renderReportHtml(data: CampaignReportData, chartJsSource: string
   <dt>budget used</dt><dd>${data.budgetUsed.experiments} experiments, ${fmt(data.budgetUsed.trainSeconds, 1)} s training</dd>
   <dt>generated</dt><dd>${e(data.generatedAt)}</dd>
 </dl>
+${badRowsSection(data.badRows)}
 <h2>Decisions</h2>
 ${decisions}
 ${refused}

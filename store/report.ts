@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { CampaignStatus, SafeId, type CampaignEvent, type Decision, type ExperimentResult } from '../contracts';
+import { CampaignStatus, SafeId, campaignBadRows, type BadRows, type CampaignEvent, type Decision, type ExperimentResult } from '../contracts';
 import { putArtifact } from './artifacts';
 import { summarizeEvent, isNotableEvent } from './event-summary';
 import { rankwrightHome } from './home';
@@ -77,6 +77,8 @@ export interface CampaignReportData {
     capturedGainShare?: number;
   };
   segments: SegmentComparison[];
+  /** Malformed rows the campaign's data load skipped (from the baseline); absent when no experiment read files. */
+  badRows?: BadRows;
   timeline: ReportTimelineEntry[];
 }
 
@@ -167,6 +169,7 @@ export function buildReportData(status: CampaignStatus, events: CampaignEvent[],
     leaderboard,
     recommendation,
     segments,
+    badRows: campaignBadRows(status.experiments),
     timeline: events.filter(isNotableEvent).map((e) => ({ ts: e.ts, type: e.type, text: summarizeEvent(e) })),
   };
 }

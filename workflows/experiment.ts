@@ -53,6 +53,7 @@ export async function rankingExperiment(rawInput: unknown): Promise<ExperimentRe
         config,
         hypothesis: input.hypothesis,
         dataFingerprint: out.dataFingerprint,
+        badRows: out.badRows,
         artifact: out.artifact,
         metrics: out.metrics,
         validationNe: out.validationNe,

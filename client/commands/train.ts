@@ -2,7 +2,8 @@ import * as fs from 'node:fs';
 import { z } from 'zod';
 import { DataConfig, ModelConfig, type TrainingProgress } from '../../contracts';
 import { InvalidInputError, parseOrExplain } from '../../contracts/errors';
-import { TrainingFailure, trainExperiment } from '../../ranking';
+import { BadRowFailure, TrainingFailure, trainExperiment } from '../../ranking';
+import { describeBadRows } from '../../store/event-summary';
 import { oneLine } from '../format';
 
 /** The experiment file `rankwright train --config F` reads: an ExperimentInput without ids. */
@@ -11,11 +12,15 @@ export const TrainConfigFile = z.object({ data: DataConfig, model: ModelConfig, 
 export interface TrainOptions {
   config: string;
   json: boolean;
+  /** Any malformed data row is fatal (as `"strict": true` in the data config). */
+  strict?: boolean;
 }
 
 /**
- * `rankwright train --config F [--json]`: trains one experiment locally, without Temporal. Exit codes: 0 ok,
- * 1 training failed (classified), 2 invalid config. With --json prints exactly {"artifact":REF,"metrics":{...}}.
+ * `rankwright train --config F [--json] [--strict]`: trains one experiment locally, without Temporal. Exit codes:
+ * 0 ok, 1 training failed (classified), 2 invalid config or (strict) a malformed data row. With --json prints exactly
+ * {"artifact":REF,"metrics":{...},"badRows":{"count","files","examples"}}; the text output says how many malformed
+ * rows were skipped, with the first examples (file:line: what was wrong).
  */
 export async function runTrain(opts: TrainOptions): Promise<number> {
   let input: z.infer<typeof TrainConfigFile>;
@@ -29,6 +34,8 @@ export async function runTrain(opts: TrainOptions): Promise<number> {
       return 2;
     }
     input = parseOrExplain(TrainConfigFile, raw, `experiment config ${opts.config}`);
+    // --strict applies to files; planted data has no rows to be malformed.
+    if (opts.strict && 'format' in input.data) input = { ...input, data: { ...input.data, strict: true } };
   } catch (e) {
     if (e instanceof InvalidInputError) {
       process.stderr.write(`${oneLine(e.message)}\n`);
@@ -49,7 +56,7 @@ export async function runTrain(opts: TrainOptions): Promise<number> {
     });
     bar?.stop();
     if (opts.json) {
-      process.stdout.write(JSON.stringify({ artifact: result.artifact, metrics: result.metrics }) + '\n');
+      process.stdout.write(JSON.stringify({ artifact: result.artifact, metrics: result.metrics, badRows: result.badRows }) + '\n');
     } else {
       const m = result.metrics;
       const lines = [
@@ -59,11 +66,18 @@ export async function runTrain(opts: TrainOptions): Promise<number> {
       ];
       if (m.oracleNe !== undefined) lines.push(`oracle NE ${m.oracleNe.toFixed(5)}   regret ${m.regret!.toFixed(5)}`);
       lines.push(`trained   ${result.trainSeconds.toFixed(2)} s, ${m.examples} test rows, model ${(result.modelBytes / 1024).toFixed(0)} KiB`);
+      if (result.badRows.count > 0) lines.push(describeBadRows(result.badRows));
       process.stdout.write(lines.join('\n') + '\n');
     }
     return 0;
   } catch (e) {
     bar?.stop();
+    if (e instanceof BadRowFailure) {
+      // Strict data: the one bad row is the whole story (file:line: what was wrong), on one line, as invalid input.
+      if (opts.json) process.stdout.write(JSON.stringify({ failure: e.toReport() }) + '\n');
+      process.stderr.write(`bad row: ${e.message}\n`);
+      return 2;
+    }
     if (e instanceof TrainingFailure) {
       if (opts.json) process.stdout.write(JSON.stringify({ failure: e.toReport() }) + '\n');
       process.stderr.write(`training failed (${e.failureClass}): ${e.message}\n`);

@@ -286,12 +286,13 @@ describe('HTTP service (real HTTP, real Temporal, scripted training and agents)'
         assert.ok((await check('approve.payload.json', { by: 'ana', note: 'ship it' })).ok);
         assert.equal((await check('reject.payload.json', { by: 'ana' })).ok, false);
         assert.equal((await check('approve.payload.json', { by: 'ana', approved: true })).ok, false);
-        // The schema and zod agree on a status; and the status a real campaign reported over HTTP in this run (when
-        // that test ran) is valid too.
+        // The schema and zod agree on a status; and the status a real campaign reported over HTTP in this run is valid
+        // too (the campaign test above records it: run this file whole, not this test alone).
         const status = { campaignId: 'c', phase: 'review', reviewState: 'awaiting-review', paused: false, strategy: 'agent', experiments: [], running: [], best: null, recommendation: null, guardrailBreaches: [], decisions: [], budgetUsed: { experiments: 0, trainSeconds: 0 }, ignoredMessages: [] };
         assert.ok(CampaignStatusSchema.safeParse(status).success);
         assert.ok((await check('campaign-status.json', status)).ok);
-        if (reportedStatus) assert.deepEqual(await check('campaign-status.json', reportedStatus), { ok: true, message: undefined });
+        assert.ok(reportedStatus, 'no status was reported over HTTP: the campaign test above did not run or did not finish');
+        assert.deepEqual(await check('campaign-status.json', reportedStatus), { ok: true, message: undefined });
         assert.equal((await check('campaign-status.json', { ...status, reviewState: 'shipped' })).ok, false);
       } finally {
         await validator.close();

@@ -114,6 +114,16 @@ describe('reliability: bad rows are reported, not dropped silently', function ()
     });
   });
 
+  it('campaignBadRows: the baseline speaks for the campaign; else the first experiment that read the data; else nothing', () => {
+    const b = (count: number): BadRows => ({ count, files: [{ split: 'train', file: 't.tsv', rows: 10, badRows: count }], examples: [] });
+    const e = (id: string, phase: string, badRows?: BadRows) =>
+      ({ experimentId: id, phase, status: 'succeeded', config: ModelConfig.parse(model), trainSeconds: 0, modelBytes: 0, attempts: [], badRows }) as ExperimentResult;
+    assert.equal(campaignBadRows([e('x2', 'validation', b(2)), e('base', 'baseline', b(1))])?.count, 1);
+    assert.equal(campaignBadRows([e('base', 'baseline'), e('x2', 'validation', b(2)), e('x3', 'validation', b(3))])?.count, 2);
+    assert.equal(campaignBadRows([e('base', 'baseline')]), undefined);
+    assert.equal(campaignBadRows([]), undefined);
+  });
+
   it('the training activity returns badRows; recordExperiment logs them once per dataset; the report shows them', async () => {
     const campaignId = `bad-rows-activity-${Date.now()}`;
     const env = new MockActivityEnvironment();

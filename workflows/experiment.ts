@@ -1,4 +1,4 @@
-import { ActivityFailure, ApplicationFailure, proxyActivities, TimeoutFailure } from '@temporalio/workflow';
+import { ActivityFailure, ApplicationFailure, proxyActivities, TimeoutFailure, workflowInfo } from '@temporalio/workflow';
 import { ExperimentInput, FailureReport, TASK_QUEUES } from '../contracts';
 import type { Attempt, ExperimentResult, NewCampaignEvent } from '../contracts';
 import type * as activities from '../activities';
@@ -32,6 +32,15 @@ const agents = proxyActivities<typeof activities>({
  */
 export async function rankingExperiment(rawInput: unknown): Promise<ExperimentResult> {
   const input = parseWorkflowInput(ExperimentInput, rawInput, 'experiment config');
+  // Only a campaign's own children may write into its event log and results: a standalone experiment that names a
+  // campaign it was not started by is refused.
+  if (input.campaignId !== undefined && workflowInfo().parent?.workflowId !== input.campaignId) {
+    throw ApplicationFailure.create({
+      type: 'InvalidInput',
+      nonRetryable: true,
+      message: `invalid experiment config: campaignId: only campaign ${input.campaignId} itself may start experiments for it; leave campaignId out for a standalone experiment`,
+    });
+  }
   const id = input.experimentId;
   const campaignId = input.campaignId ?? id;
   await agents.recordEvents(campaignId, [

@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import { CampaignInput, InvalidInputError, parseOrExplain } from '../contracts';
+import { AbortRequest, ApproveRequest, CampaignInput, InvalidInputError, OverrideRequest, RejectRequest, parseOrExplain } from '../contracts';
 import type { CampaignStatus } from '../contracts';
 import { RankwrightClient, SignOffRefusedError } from './rankwright-client';
 import { formatStatus, formatListing, oneLine, statusJson } from './format';
@@ -127,6 +127,12 @@ export function buildCli(): Command {
       });
     });
 
+  const SIGN_OFF_PAYLOADS = {
+    approve: { schema: ApproveRequest, what: 'approval' },
+    reject: { schema: RejectRequest, what: 'rejection' },
+    override: { schema: OverrideRequest, what: 'override' },
+    abort: { schema: AbortRequest, what: 'abort' },
+  } as const;
   const signOff = (name: 'approve' | 'reject' | 'override' | 'abort', needsReason: boolean) => {
     const cmd = program
       .command(`${name} <workflowId>`)
@@ -136,6 +142,9 @@ export function buildCli(): Command {
     else cmd.option(name === 'abort' ? '--reason <text>' : '--note <text>', 'recorded with the decision');
     cmd.option('--json', 'print the recorded decision as JSON');
     cmd.action(async (id: string, opts: { by: string; note?: string; reason?: string; json?: boolean }) => {
+      // Checked before connecting (the client checks again): `--by ''` is a usage error even without Temporal.
+      const payload = name === 'approve' ? { by: opts.by, note: opts.note } : { by: opts.by, reason: opts.reason };
+      parseOrExplain(SIGN_OFF_PAYLOADS[name].schema, payload, SIGN_OFF_PAYLOADS[name].what);
       await withClient(async (client) => {
         const decision =
           name === 'approve'
@@ -158,11 +167,18 @@ export function buildCli(): Command {
   for (const name of ['pause', 'resume'] as const) {
     program
       .command(`${name} <workflowId>`)
-      .description(name === 'pause' ? 'stop launching new experiments (running ones finish)' : 'launch experiments again')
-      .option('--by <who>')
-      .action(async (id: string, opts: { by?: string }) => {
-        await withClient((client) => client[name](id, opts.by));
-        process.stdout.write(`${name} sent to ${id}\n`);
+      .description(
+        name === 'pause'
+          ? 'stop launching new experiments (running ones finish); approvers and operators only'
+          : 'launch experiments again; approvers and operators only',
+      )
+      .requiredOption('--by <who>', "your name, as listed in the campaign's approvers or operators")
+      .option('--reason <text>', 'recorded with the decision')
+      .option('--json', 'print the recorded decision as JSON')
+      .action(async (id: string, opts: { by: string; reason?: string; json?: boolean }) => {
+        const decision = await withClient((client) => client[name](id, { by: opts.by, reason: opts.reason }));
+        if (opts.json) print(decision);
+        else process.stdout.write(`${decision.kind} recorded for ${id} by ${decision.by} at ${decision.at}\n`);
       });
   }
 
@@ -177,12 +193,13 @@ export function buildCli(): Command {
 
   program
     .command('train')
-    .description('train one model without Temporal; --json prints {"artifact","metrics"}')
+    .description('train one model without Temporal; --json prints {"artifact","metrics","badRows"}')
     .requiredOption('--config <file>', 'experiment JSON: {"data":…,"model":…}')
     .option('--json', 'machine-readable output')
-    .action(async (opts: { config: string; json?: boolean }) => {
+    .option('--strict', 'any malformed data row fails the run (exit 2, one line naming file:line)')
+    .action(async (opts: { config: string; json?: boolean; strict?: boolean }) => {
       const { runTrain } = require('./commands/train') as typeof import('./commands/train');
-      throw new CliExit(await runTrain({ config: opts.config, json: !!opts.json }));
+      throw new CliExit(await runTrain({ config: opts.config, json: !!opts.json, strict: !!opts.strict }));
     });
 
   program
@@ -267,6 +284,14 @@ function grpcCode(err: unknown): number | undefined {
   return undefined;
 }
 
+/** The gRPC status details ("invalid query: …") of a Temporal service error, when there are any. */
+function grpcDetails(err: unknown): string | undefined {
+  for (let e = err as { details?: unknown; cause?: unknown } | undefined, depth = 0; e && depth < 5; e = e.cause as typeof e, depth++) {
+    if (typeof e.details === 'string' && e.details.trim()) return e.details.trim();
+  }
+  return undefined;
+}
+
 const debugEnabled = () => /^(1|true|yes)$/i.test(process.env.RANKWRIGHT_DEBUG ?? '');
 
 /**
@@ -307,7 +332,11 @@ export function describeFailure(err: unknown, program: Command, args: string[]):
   if (e?.name === 'WorkflowNotFoundError' || e?.name === 'NamespaceNotFoundError' || grpc === 5 || /not found/i.test(message)) {
     return { code: EXIT.notFound, line: `not found: ${message}` };
   }
-  if (grpc === 3) return { code: EXIT.invalid, line: `error: Temporal refused the request as invalid: ${message}` };
+  if (grpc === 3) {
+    // The service error says what failed ("Failed to list workflows"); its gRPC cause says why.
+    const details = grpcDetails(err);
+    return { code: EXIT.invalid, line: `error: Temporal refused the request as invalid: ${message}${details && !message.includes(details) ? `: ${oneLine(details)}` : ''}` };
+  }
   if (grpc === 14 || /ECONNREFUSED|Failed to connect|TransportError|UNAVAILABLE/i.test(`${message} ${e?.name}`)) {
     return { code: EXIT.unreachable, line: `cannot reach Temporal (${message}). Start it with ./temporal-dev.sh start, or set TEMPORAL_ADDRESS.` };
   }

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { DataConfig, FieldName } from './data';
+import { BadRows, DataConfig, FieldName } from './data';
 import { ModelConfig, ModelFamily } from './model';
 import { ExperimentResult, SafeId } from './experiment';
 import { Metrics } from './metrics';
@@ -137,6 +137,8 @@ export const CampaignStatus = z.object({
   stopReason: StopReason.optional(),
   budgetUsed: z.object({ experiments: z.number().int(), trainSeconds: z.number() }),
   oracleNe: z.number().optional(),
+  /** Malformed data rows the campaign's data loads skipped (from the baseline): count, per file, first examples. */
+  badRows: BadRows.optional(),
   /** Sign-off messages that were refused (invalid signals are recorded, never acted on). */
   ignoredMessages: z.array(z.object({ kind: z.string(), by: z.string().optional(), at: z.string(), reason: z.string() })),
 });

@@ -10,6 +10,7 @@ import type {
   Phase,
   Recommendation,
 } from '../contracts';
+import { campaignBadRows } from '../contracts/experiment';
 import * as msg from './messages';
 import { bestResult, phasesFor, trainSecondsUsed, type PlanState } from './planner';
 import { SignOff, type SignOffKind } from './sign-off';
@@ -102,6 +103,7 @@ export class CampaignState {
       stopReason: this.stopReason,
       budgetUsed: { experiments: this.experiments.length, trainSeconds: trainSecondsUsed(this.experiments) },
       oracleNe: this.oracleNe,
+      badRows: campaignBadRows(this.experiments),
       ignoredMessages: this.signOff.ignored,
     };
   }

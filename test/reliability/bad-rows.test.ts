@@ -6,13 +6,13 @@ import { MockActivityEnvironment } from '@temporalio/testing';
 import { CampaignEvent, CriteoData, ExperimentResult, ModelConfig, TASK_QUEUES, WORKFLOW_TYPES, campaignBadRows, type BadRows, type CampaignStatus } from '../../contracts';
 import { recordExperiment } from '../../activities/records';
 import { trainModel, type TrainModelInput, type TrainSummary } from '../../activities/training';
-import { runTrain } from '../../client/commands/train';
 import { dataFingerprint, plantedScenario, writeCriteoTsv } from '../../ranking';
 import { readEvents } from '../../store/event-log';
 import { buildReportData, writeCampaignReport } from '../../store/report';
 import { runCli } from '../support/processes';
 import { useTemporal } from '../support/temporal';
-import { withRealWorkers } from '../support/workers';
+import { eventually, withRealWorkers } from '../support/workers';
+import { RankwrightClient } from '../../client/rankwright-client';
 
 /**
  * Every malformed row is reported where the user looks: `rankwright train` (text and --json), the experiment result,
@@ -94,19 +94,13 @@ describe('reliability: bad rows are reported, not dropped silently', function ()
       assert.doesNotMatch(stderr, /\n\s+at /);
     });
 
-    it('runTrain with strict (what --strict sets) fails the same way', async () => {
-      const err: string[] = [];
-      const write = process.stderr.write.bind(process.stderr);
-      process.stderr.write = ((s: string) => (err.push(String(s)), true)) as typeof process.stderr.write;
-      let code: number;
-      try {
-        code = await runTrain({ config: writeConfig('exp.json'), json: false, strict: true });
-      } finally {
-        process.stderr.write = write;
-      }
+    it('--strict on the command line fails the same way on a config without strict', async () => {
+      const { code, stdout, stderr } = await runCli(['train', '--config', writeConfig('exp.json'), '--strict']);
       assert.equal(code, 2);
-      assert.equal(err.join('').trim().split('\n').length, 1, err.join(''));
-      assert.ok(err.join('').includes(`${data.train}:4: expected label 0 or 1`), err.join(''));
+      assert.equal(stdout, '');
+      assert.equal(stderr.trim().split('\n').length, 1, stderr);
+      assert.ok(stderr.includes(`${data.train}:4: expected label 0 or 1`), stderr);
+      assert.doesNotMatch(stderr, /\n\s+at /);
     });
 
     it('strict does not change the data fingerprint (same files, same rows when it passes)', async () => {
@@ -204,6 +198,23 @@ describe('reliability: bad rows are reported, not dropped silently', function ()
       assert.equal(strict.status, 'failed');
       assert.equal(strict.failure?.failureClass, 'bad-data');
       assert.ok(strict.failure?.message.startsWith(`${data.train}:4: expected label 0 or 1`), strict.failure?.message);
+    });
+  });
+
+  it('a campaign on the file shows the bad rows in its status (what `rankwright status --json` prints)', async () => {
+    const temporal = await useTemporal();
+    const client = new RankwrightClient(temporal.client);
+    await withRealWorkers(temporal, async () => {
+      const { workflowId } = await client.startCampaign(
+        { data, baseline: model, budget: { experiments: 2, parallel: 1 }, strategy: 'random', agents: 'heuristic', approvers: ['ana'] },
+        { id: `bad-rows-campaign-${Date.now()}` },
+      );
+      const review = await eventually(async () => {
+        const s = await client.status(workflowId);
+        return s.reviewState === 'awaiting-review' ? s : undefined;
+      }, 120_000, 'the campaign to await review');
+      assertTheThreeBadRows(review.badRows!);
+      await client.abort(workflowId, { by: 'ana' });
     });
   });
 });

@@ -16,7 +16,7 @@ export interface RenderReportOptions extends CampaignReportOptions {
 export async function renderReport(status: unknown, events: CampaignEvent[], opts: RenderReportOptions = {}, io: CommandOutput = console_): Promise<number> {
   const parsed = CampaignStatus.safeParse(status);
   if (!parsed.success) {
-    io.err(`the campaign status is not one this version understands:\n  - ${describeIssues(parsed.error).join('\n  - ')}`);
+    io.err(`the campaign status is not one this version understands: ${describeIssues(parsed.error).join('; ')}`);
     return 1;
   }
   try {
@@ -28,7 +28,7 @@ export async function renderReport(status: unknown, events: CampaignEvent[], opt
     }
     return 0;
   } catch (err) {
-    io.err(`cannot write the report: ${(err as Error).message}`);
+    io.err(`cannot write the report: ${(err as Error).message.replace(/\s*\n\s*/g, '; ')}`);
     return 1;
   }
 }

@@ -231,6 +231,7 @@ describe('--json output arrives whole through a pipe (a 40-experiment campaign)'
     assert.equal(code, 2, stderr);
     assert.equal(stdout, '');
     assert.equal(stderr.trimEnd().split('\n').length, 1, stderr);
+    assert.match(stderr, /^error: Temporal refused the request as invalid: .*invalid query.*NoSuchAttribute/);
   });
 
   it('covered every command that takes --json', () => {

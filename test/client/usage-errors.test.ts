@@ -86,6 +86,8 @@ describe('CLI usage errors: one line, exit code 2, no stack', function () {
     it('score: a missing --input', () => expectUsageError(['score', '--model', `sha256:${'0'.repeat(64)}`, '--input', path.join(dir, 'none.tsv'), '--out', path.join(dir, 'o.txt')], /--input ".*none\.tsv": no such file/));
     it('score: --out in a missing directory', () =>
       expectUsageError(['score', '--model', `sha256:${'0'.repeat(64)}`, '--input', file('in2.tsv', '0\t1\n'), '--out', path.join(dir, 'no', 'o.txt')], /--out ".*o\.txt": directory .* does not exist/));
+    it('approve: an empty --by, before any connection', () => expectUsageError(['approve', 'c1', '--by', ''], /invalid approval: by: /));
+    it('reject: an empty --reason', () => expectUsageError(['reject', 'c1', '--by', 'ana', '--reason', ''], /invalid rejection: reason: a rejection needs a reason/));
     it('events: an id that is not one', () => expectUsageError(['events', '../etc'], /invalid campaign id "\.\.\/etc"/));
     it('bad Temporal connection settings', () => expectUsageError(['status', 'c1'], /invalid Temporal connection settings.*Profile 'no-such-profile' not found/, { TEMPORAL_PROFILE: 'no-such-profile' }));
   });

@@ -1,0 +1,175 @@
+import { z } from 'zod';
+import { CATEGORICAL_FIELDS, DENSE_FIELDS } from './data';
+
+/**
+ * Options of the full-width planted-truth generator (`rankwright generate`): all 26 categorical and 13 dense Criteo
+ * fields, streamed to files. Every option is optional; per-field properties are drawn from the seed inside the
+ * given ranges unless a field is pinned under `categorical.fields` / `dense.fields`. Truth terms are given either as
+ * a count (the fields are then chosen by seed) or as an explicit list.
+ */
+
+const CategoricalField = z.enum(CATEGORICAL_FIELDS as [string, ...string[]], {
+  error: (issue) => `expected a categorical field C1..C26, got ${JSON.stringify(issue.input)}`,
+});
+const DenseField = z.enum(DENSE_FIELDS as [string, ...string[]], {
+  error: (issue) => `expected a dense field I1..I13, got ${JSON.stringify(issue.input)}`,
+});
+
+/** A closed range [low, high] a per-field property is drawn from (uniformly; cardinality log-uniformly). */
+const range = (min: number, max: number, fallback: [number, number]) =>
+  z
+    .tuple([z.number().min(min).max(max), z.number().min(min).max(max)])
+    .refine(([lo, hi]) => lo <= hi, { message: 'expected [low, high] with low <= high' })
+    .default(fallback);
+
+/**
+ * A truth term given as a count (fields chosen by seed) or as an explicit list. Dispatching on the input's shape
+ * (instead of a union) makes a bad list item report its own field ("crosses.0.fields.1: …"), not "expected number".
+ */
+function countOrList<C extends z.ZodType, L extends z.ZodType>(count: C, list: L) {
+  return z.custom<z.input<C> | z.input<L>>().transform((value, ctx): z.output<C> | z.output<L> => {
+    const result = (Array.isArray(value) ? list : count).safeParse(value);
+    if (result.success) return result.data as z.output<C> | z.output<L>;
+    for (const issue of result.error.issues) ctx.addIssue({ ...(issue as z.core.$ZodRawIssue), path: issue.path });
+    return z.NEVER;
+  });
+}
+
+export const WideCategoricalField = z
+  .object({
+    /** Distinct values (Zipf-distributed). */
+    cardinality: z.number().int().min(2).max(100_000).optional(),
+    /** Zipf exponent of value frequencies (0 = uniform). */
+    zipf: z.number().min(0).max(3).optional(),
+    missingRate: z.number().min(0).max(0.95).optional(),
+    /** Standard deviation of the per-value main effect on the logit (0 = the field carries no main effect). */
+    effectSd: z.number().min(0).max(3).optional(),
+  })
+  .strict();
+
+export const WideDenseField = z
+  .object({
+    /** Mean of log1p(count) for non-zero rows. */
+    logMean: z.number().min(0).max(12).optional(),
+    /** Standard deviation of log1p(count): the heaviness of the tail. */
+    logSd: z.number().min(0.05).max(4).optional(),
+    /** Share of present values that are exactly 0. */
+    zeroRate: z.number().min(0).max(0.99).optional(),
+    missingRate: z.number().min(0).max(0.95).optional(),
+    /** Logit change per standard deviation of log1p(count) (the monotone main effect). */
+    slope: z.number().min(-3).max(3).optional(),
+  })
+  .strict();
+
+export const WideCross = z
+  .object({
+    fields: z.tuple([CategoricalField, CategoricalField]),
+    /** Rank of the planted interaction ⟨u_a[value_a], u_b[value_b]⟩. */
+    rank: z.number().int().min(1).max(16).optional(),
+    /** Standard deviation of the term on the logit (factors are centred and scaled under the value frequencies). */
+    strength: z.number().min(0).max(5).optional(),
+  })
+  .strict()
+  .refine((c) => c.fields[0] !== c.fields[1], { message: 'a cross needs two different fields', path: ['fields'] });
+
+export const WideThreeWay = z
+  .object({
+    fields: z.tuple([CategoricalField, CategoricalField, CategoricalField]),
+    rank: z.number().int().min(1).max(16).optional(),
+    strength: z.number().min(0).max(5).optional(),
+  })
+  .strict()
+  .refine((c) => new Set(c.fields).size === 3, { message: 'a three-way cross needs three different fields', path: ['fields'] });
+
+export const WideDenseCategorical = z
+  .object({
+    dense: DenseField,
+    categorical: CategoricalField,
+    /** The slope of log1p(dense) varies by categorical value with this standard deviation (logit per sd). */
+    strength: z.number().min(0).max(5).optional(),
+  })
+  .strict();
+
+export const WideBump = z
+  .object({
+    /** Centre in log1p(count) units. */
+    centre: z.number().min(0).max(15),
+    width: z.number().min(0.05).max(5).default(0.35),
+    /** Logit change at the centre (negative = a dip). */
+    height: z.number().min(-5).max(5),
+  })
+  .strict();
+
+export const WideDenseShape = z.object({ field: DenseField, bumps: z.array(WideBump).min(1).max(8) }).strict();
+
+export const WideScenarioOptions = z
+  .object({
+    /** A label for reports; named scenarios set it. */
+    name: z.string().max(100).optional(),
+    description: z.string().max(1000).optional(),
+    seed: z
+      .number()
+      .int()
+      .min(0)
+      .max(2 ** 31 - 1)
+      .default(1),
+    trainRows: z.number().int().min(100).max(200_000_000).default(500_000),
+    /** 0 = no validation.tsv (then a consumer validates on the tail of train). */
+    validationRows: z.number().int().min(0).max(50_000_000).default(50_000),
+    testRows: z.number().int().min(100).max(50_000_000).default(100_000),
+    /** Average click probability (Criteo-like: 0.03–0.25); the bias is fitted to it. */
+    baseCtr: z.number().min(0.005).max(0.5).default(0.1),
+    categorical: z
+      .object({
+        cardinality: range(2, 100_000, [10, 100_000]),
+        zipf: range(0, 3, [0.8, 1.3]),
+        missingRate: range(0, 0.95, [0, 0.3]),
+        effectSd: range(0, 3, [0, 0.35]),
+        /** Per-field pins (e.g. {"C6":{"cardinality":4}}); anything not pinned is drawn from the ranges. */
+        fields: z.partialRecord(CategoricalField, WideCategoricalField).default({}),
+      })
+      .strict()
+      .prefault({}),
+    dense: z
+      .object({
+        logMean: range(0, 12, [0.5, 4]),
+        logSd: range(0.05, 4, [0.6, 1.6]),
+        zeroRate: range(0, 0.99, [0, 0.4]),
+        missingRate: range(0, 0.95, [0, 0.45]),
+        /** Per-field monotone slopes are drawn as N(0, slopeSd²). */
+        slopeSd: z.number().min(0).max(3).default(0.2),
+        /** Correlation of log counts through a shared per-row activity level (0 = independent fields). */
+        correlation: z.number().min(0).max(0.95).default(0.4),
+        fields: z.partialRecord(DenseField, WideDenseField).default({}),
+      })
+      .strict()
+      .prefault({}),
+    /** Low-rank pairwise crosses between categorical fields: a count (fields by seed) or explicit pairs. */
+    crosses: countOrList(z.number().int().min(0).max(30), z.array(WideCross).max(30)).default(3),
+    /** Defaults for crosses that do not say (and for counted ones). */
+    crossRank: z.number().int().min(1).max(16).default(4),
+    crossStrength: z.number().min(0).max(5).default(0.6),
+    /** Dense × categorical interactions (a dense slope that varies by categorical value). */
+    denseCategorical: countOrList(z.number().int().min(0).max(13), z.array(WideDenseCategorical).max(13)).default(2),
+    denseCategoricalStrength: z.number().min(0).max(5).default(0.4),
+    /** Three-way crosses (low-rank trilinear terms): a count or explicit triples. */
+    threeWay: countOrList(z.number().int().min(0).max(5), z.array(WideThreeWay).max(5)).default(1),
+    threeWayRank: z.number().int().min(1).max(16).default(3),
+    threeWayStrength: z.number().min(0).max(5).default(0.6),
+    /** Non-monotone dense effects (bumps and dips in log1p(count)): a count of fields or explicit shapes. */
+    denseShapes: countOrList(z.number().int().min(0).max(13), z.array(WideDenseShape).max(13)).default(2),
+    denseShapeHeight: z.number().min(0).max(5).default(0.6),
+    /** Share of labels flipped after the click is drawn (true probability ε + (1 − 2ε)·p). */
+    labelNoise: z.number().min(0).max(0.45).default(0),
+  })
+  .strict()
+  .superRefine((o, ctx) => {
+    if (o.labelNoise >= o.baseCtr)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['labelNoise'],
+        message: `must be below baseCtr (${o.baseCtr}): flipped labels alone would exceed the base rate`,
+      });
+  });
+export type WideScenarioOptions = z.infer<typeof WideScenarioOptions>;
+export type WideScenarioInput = z.input<typeof WideScenarioOptions>;

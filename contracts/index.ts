@@ -8,3 +8,4 @@ export * from './agents';
 export * from './events';
 export * from './errors';
 export * from './canonical-config';
+export * from './wide-planted';

@@ -11,6 +11,9 @@ export { loadDataset, dataFingerprint, clearDatasetCache } from './data/load-dat
 export { plantedScenario } from './data/planted';
 export type { PlantedScenario } from './data/planted';
 export { writeCriteoTsv } from './data/criteo-writer';
+export { generateWideScenario, ensureWideScenario, readWideMeta, plantWideTruth, WideRowStream } from './data/wide-planted';
+export type { WideMeta, WideAblation, WideGenerateResult, WideProgress, WideTruth } from './data/wide-planted';
+export { WIDE_SCENARIOS, BENCH_WIDE_SCENARIOS, namedWideScenario, resolveWideScenario } from './data/wide-scenarios';
 export { readCriteoFile, readCriteoChunks } from './data/criteo-reader';
 export { gpuBackend, availableBackends } from './kernels';
 export { BadRowFailure, TrainingFailure } from './failure';

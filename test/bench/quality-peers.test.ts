@@ -1,0 +1,86 @@
+import { strict as assert } from 'node:assert';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { ModelConfig } from '../../contracts';
+import { REFERENCE_CONFIGS, TEXTBOOK_FTRL, referenceConfig } from '../../contracts/reference-configs';
+import { writeCriteoTsv } from '../../ranking/data/criteo-writer';
+import { plantedScenario } from '../../ranking/data/planted';
+import { auc, calibration, normalizedEntropy } from '../../ranking/metrics';
+import { measurePredictions, measureScores } from '../../bench/peers/measure';
+import { runTextbookFtrl } from '../../bench/peers/textbook-ftrl';
+
+// The quality bench's TypeScript peers and its one measuring function. No Python here: the bench venv is the
+// bench's business, never a test's.
+
+describe('quality bench: peers and the shared measure', function () {
+  let dir: string;
+  let files: { train: string; test: string };
+  let testLabels: Uint8Array;
+
+  before(async function () {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rw-quality-peers-'));
+    const s = plantedScenario({ seed: 5, trainRows: 8_000, validationRows: 100, testRows: 3_000 });
+    files = { train: path.join(dir, 'train.tsv'), test: path.join(dir, 'test.tsv') };
+    await writeCriteoTsv(files.train, s.train, s.valueNames);
+    await writeCriteoTsv(files.test, s.test, s.valueNames);
+    testLabels = s.test.labels;
+  });
+
+  after(function () {
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('the textbook FTRL script trains one pass and beats the constant predictor', async function () {
+    const out = path.join(dir, 'ftrl.predictions.txt');
+    const r = await runTextbookFtrl(files.train, files.test, out);
+    assert.deepEqual(r, { trainRows: 8_000, testRows: 3_000 });
+    const m = await measurePredictions(out, files.test);
+    // A constant prediction at the test CTR scores NE 1 and AUC 0.5 exactly.
+    assert.ok(m.ne < 0.95, `textbook FTRL NE ${m.ne} should beat the constant predictor (1)`);
+    assert.ok(m.auc > 0.6, `AUC ${m.auc}`);
+    // Deterministic: a second run writes the same predictions.
+    const again = path.join(dir, 'ftrl.again.txt');
+    await runTextbookFtrl(files.train, files.test, again);
+    assert.equal(fs.readFileSync(again, 'utf8'), fs.readFileSync(out, 'utf8'));
+  });
+
+  it('measures every predictions file with ranking/metrics.ts, against the test file labels', async function () {
+    const scores = Array.from(testLabels, (y, i) => (y ? 0.3 : 0.1) + (i % 7) / 100);
+    const file = path.join(dir, 'made-up.predictions.txt');
+    fs.writeFileSync(file, scores.map((p) => p.toPrecision(7)).join('\n') + '\n');
+    const m = await measurePredictions(file, files.test);
+    assert.equal(m.rows, 3_000);
+    assert.ok(Math.abs(m.ne - normalizedEntropy(scores, testLabels)) < 1e-9);
+    assert.ok(Math.abs(m.auc - auc(scores, testLabels)) < 1e-12);
+    assert.ok(Math.abs(m.calibration - calibration(scores, testLabels)) < 1e-9);
+
+    const ctr = testLabels.reduce((a, y) => a + y, 0) / testLabels.length;
+    const constant = measureScores(new Float64Array(testLabels.length).fill(ctr), testLabels);
+    assert.ok(Math.abs(constant.ne - 1) < 1e-12);
+    assert.ok(Math.abs(constant.calibration - 1) < 1e-12);
+    assert.equal(constant.auc, 0.5);
+  });
+
+  it('refuses a predictions file that does not line up with the test file', async function () {
+    const short = path.join(dir, 'short.txt');
+    fs.writeFileSync(short, '0.1\n0.2\n');
+    await assert.rejects(measurePredictions(short, files.test), /has 2 predictions, .* has 3000 rows/);
+    const bad = path.join(dir, 'bad.txt');
+    fs.writeFileSync(bad, '0.1\nNaN\n');
+    await assert.rejects(measurePredictions(bad, files.test), /bad\.txt:2: "NaN" is not a probability/);
+  });
+
+  it('TEXTBOOK_FTRL is a valid lr config with the textbook recipe, selectable by name', function () {
+    const parsed = ModelConfig.parse(TEXTBOOK_FTRL);
+    assert.equal(parsed.family, 'lr');
+    assert.deepEqual(
+      { hashBits: parsed.hashBits, denseTransform: parsed.denseTransform, learningRate: parsed.learningRate, l2: parsed.l2, epochs: parsed.epochs },
+      { hashBits: 22, denseTransform: 'bucketize', learningRate: 0.05, l2: 1, epochs: 1 },
+    );
+    assert.ok(parsed.family === 'lr' && parsed.ftrlBeta === 1 && parsed.l1 === 0.5);
+    assert.deepEqual(referenceConfig('textbook-ftrl'), parsed);
+    assert.deepEqual(Object.keys(REFERENCE_CONFIGS), ['textbook-ftrl']);
+    assert.throws(() => referenceConfig('nope'), /unknown reference config "nope" \(known: textbook-ftrl\)/);
+  });
+});

@@ -1,0 +1,125 @@
+"""LightGBM peer for Rankwright's quality bench (runs in the bench-only venv, .bench/venv).
+
+Reads Criteo-layout TSVs (label, I1..I13, C1..C26), trains LightGBM with native categoricals (pandas category
+columns; categories fixed on train, unseen validation/test values become NaN = missing) and early stopping on the
+same validation split Rankwright uses: validation.tsv when given, else the last `validation_fraction` of train by
+position (floor(rows * (1 - fraction)) is the cut, as ranking/data/load-data.ts does). One set of default params
+for every scenario (no per-scenario tuning). Writes one test probability per line; prints a JSON summary.
+
+    python lightgbm_peer.py --train T --test X --out P [--validation V] [--validation-fraction 0.1] [--threads N]
+
+OpenMP threads wait passively (OMP_WAIT_POLICY=PASSIVE unless set): on a shared machine spinning threads starve
+each other (measured on 2 busy cores: 78 s spinning vs 4 s passive for the same 128 rounds).
+"""
+import argparse
+import json
+import math
+import os
+import sys
+import time
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before libgomp loads (with lightgbm)
+
+import lightgbm as lgb  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+DENSE = [f"I{i}" for i in range(1, 14)]
+CATEGORICAL = [f"C{i}" for i in range(1, 27)]
+COLUMNS = ["label"] + DENSE + CATEGORICAL
+
+PARAMS = {
+    "objective": "binary",
+    "metric": "binary_logloss",
+    "learning_rate": 0.05,
+    "num_leaves": 63,
+    "min_data_in_leaf": 100,
+    "feature_fraction": 0.8,
+    "bagging_fraction": 0.8,
+    "bagging_freq": 1,
+    "lambda_l2": 1.0,
+    # Categorical handling (LightGBM's defaults, made explicit, plus more smoothing for long-tailed values).
+    "cat_smooth": 10.0,
+    "cat_l2": 10.0,
+    "max_cat_threshold": 64,
+    "min_data_per_group": 100,
+    "max_cat_to_onehot": 4,
+    "max_bin": 255,
+    "seed": 1,
+    "deterministic": True,
+    "force_row_wise": True,
+    "verbose": -1,
+}
+MAX_ROUNDS = 1000
+EARLY_STOPPING_ROUNDS = 50
+
+
+def read_tsv(path):
+    dtypes = {"label": np.int8, **{c: np.float64 for c in DENSE}, **{c: str for c in CATEGORICAL}}
+    return pd.read_csv(path, sep="\t", header=None, names=COLUMNS, dtype=dtypes, keep_default_na=False, na_values=[""], quoting=3)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--train", required=True)
+    ap.add_argument("--test", required=True)
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--validation")
+    ap.add_argument("--validation-fraction", type=float, default=0.1)
+    ap.add_argument("--threads", type=int, default=os.cpu_count() or 1)
+    args = ap.parse_args()
+
+    t0 = time.perf_counter()
+    train = read_tsv(args.train)
+    if args.validation:
+        valid = read_tsv(args.validation)
+    else:
+        cut = math.floor(len(train) * (1 - args.validation_fraction))
+        valid = train.iloc[cut:].reset_index(drop=True)
+        train = train.iloc[:cut].reset_index(drop=True)
+    test = read_tsv(args.test)
+    for c in CATEGORICAL:
+        categories = pd.Index(train[c].dropna().unique())
+        for df in (train, valid, test):
+            df[c] = pd.Categorical(df[c], categories=categories)
+    read_seconds = time.perf_counter() - t0
+
+    features = DENSE + CATEGORICAL
+    params = {**PARAMS, "num_threads": args.threads}
+    dtrain = lgb.Dataset(train[features], label=train["label"], categorical_feature=CATEGORICAL, free_raw_data=True)
+    dvalid = lgb.Dataset(valid[features], label=valid["label"], categorical_feature=CATEGORICAL, reference=dtrain)
+    t1 = time.perf_counter()
+    booster = lgb.train(
+        params,
+        dtrain,
+        num_boost_round=MAX_ROUNDS,
+        valid_sets=[dvalid],
+        valid_names=["validation"],
+        callbacks=[lgb.early_stopping(EARLY_STOPPING_ROUNDS, verbose=False), lgb.log_evaluation(100)],
+    )
+    train_seconds = time.perf_counter() - t1
+    predictions = booster.predict(test[features], num_iteration=booster.best_iteration)
+    with open(args.out, "w") as f:
+        f.write("\n".join(f"{p:.7g}" for p in predictions))
+        f.write("\n")
+    best_score = booster.best_score.get("validation", {}).get("binary_logloss")
+    print(
+        json.dumps(
+            {
+                "lightgbm": lgb.__version__,
+                "trainRows": len(train),
+                "validationRows": len(valid),
+                "testRows": len(test),
+                "bestIteration": booster.best_iteration,
+                "stoppedEarly": booster.best_iteration < MAX_ROUNDS,
+                "validationLogloss": best_score,
+                "readSeconds": round(read_seconds, 2),
+                "trainSeconds": round(train_seconds, 2),
+                "threads": args.threads,
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main())

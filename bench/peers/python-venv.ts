@@ -1,0 +1,81 @@
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+
+/**
+ * The bench-only Python environment for the Python peers (LightGBM): `.bench/venv`, created with `python3 -m venv`
+ * and filled from PyPI with pinned versions (wheels that install on Debian 12 / Python 3.11 x86-64). Reused while
+ * its marker file lists exactly these pins and the imports work. Rankwright itself never needs Python.
+ */
+export const REPO_ROOT = path.resolve(__dirname, '..', '..');
+export const BENCH_DIR = path.join(REPO_ROOT, '.bench');
+export const VENV_DIR = path.join(BENCH_DIR, 'venv');
+export const PYTHON_PINS = ['lightgbm==4.6.0', 'pandas==2.3.3', 'numpy==2.3.5', 'scipy==1.16.3'];
+const MARKER = 'rankwright-bench-requirements.txt';
+
+export interface PythonVenv {
+  python: string;
+  /** True when this call created or (re)installed it. */
+  installed: boolean;
+  /** Seconds spent creating / installing (0 when reused). */
+  seconds: number;
+  versions: Record<string, string>;
+}
+
+/** Creates `.bench/venv` when missing or out of date; returns its python. Throws with pip's output on failure. */
+export function ensurePythonVenv(opts: { log?: (line: string) => void; basePython?: string } = {}): PythonVenv {
+  const log = opts.log ?? ((line: string) => process.stderr.write(line + '\n'));
+  const python = path.join(VENV_DIR, 'bin', 'python');
+  const marker = path.join(VENV_DIR, MARKER);
+  const wanted = PYTHON_PINS.join('\n') + '\n';
+  const current = fs.existsSync(marker) ? fs.readFileSync(marker, 'utf8') : '';
+  if (fs.existsSync(python) && current === wanted) {
+    const versions = importVersions(python);
+    if (versions) return { python, installed: false, seconds: 0, versions };
+  }
+  const started = performance.now();
+  if (!fs.existsSync(python)) {
+    const base = opts.basePython ?? process.env.BENCH_PYTHON ?? 'python3';
+    log(`creating ${path.relative(REPO_ROOT, VENV_DIR)} with ${base} -m venv`);
+    fs.mkdirSync(BENCH_DIR, { recursive: true });
+    run(base, ['-m', 'venv', VENV_DIR]);
+  }
+  log(`pip install ${PYTHON_PINS.join(' ')} (from PyPI)`);
+  run(python, ['-m', 'pip', 'install', '--disable-pip-version-check', '--quiet', '--only-binary=:all:', ...PYTHON_PINS]);
+  const versions = importVersions(python);
+  if (!versions) throw new Error(`${python} cannot import lightgbm and pandas after installing ${PYTHON_PINS.join(' ')}`);
+  fs.writeFileSync(marker, wanted);
+  const seconds = (performance.now() - started) / 1000;
+  log(
+    `bench venv ready in ${seconds.toFixed(1)} s: ${Object.entries(versions)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(', ')}`,
+  );
+  return { python, installed: true, seconds, versions };
+}
+
+function importVersions(python: string): Record<string, string> | null {
+  const r = spawnSync(
+    python,
+    [
+      '-c',
+      'import json, sys, lightgbm, pandas, numpy; print(json.dumps({"python": sys.version.split()[0], "lightgbm": lightgbm.__version__, "pandas": pandas.__version__, "numpy": numpy.__version__}))',
+    ],
+    {
+      encoding: 'utf8',
+    },
+  );
+  if (r.status !== 0) return null;
+  try {
+    return JSON.parse(r.stdout.trim().split('\n').pop()!) as Record<string, string>;
+  } catch {
+    return null;
+  }
+}
+
+function run(cmd: string, args: string[]): void {
+  const r = spawnSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  if (r.error) throw new Error(`${cmd} ${args.join(' ')}: ${r.error.message}`);
+  if (r.status !== 0)
+    throw new Error(`${cmd} ${args.join(' ')} exited ${r.status}:\n${(r.stdout + r.stderr).trim().split('\n').slice(-20).join('\n')}`);
+}

@@ -1,0 +1,159 @@
+/**
+ * Quality benchmark: on each wide scenario, in one run, side by side — the textbook FTRL script, Rankwright's
+ * TEXTBOOK_FTRL config and its lr / fm / dcn with defaults (through `rankwright train` + `rankwright score`), and
+ * LightGBM with native categoricals and early stopping (bench venv .bench/venv, created on first use). Every
+ * contender writes test predictions; one function measures them all. Writes bench/results/quality.md and .json.
+ *
+ *   npx tsx bench/quality.ts [--scenarios a,b] [--rows N] [--families lr,fm,dcn,textbook-ftrl]
+ *                            [--peers ftrl-script,lightgbm] [--cap-seconds 1800] [--results DIR]
+ *
+ * --rows N: quick run on N train rows (separate data directory; the report says so). --cap-seconds: per contender
+ * (all its processes); a capped contender is stopped and reported as capped, never as a result.
+ */
+import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { parseArgs } from 'node:util';
+import { FAMILIES, PEERS, type RunContext } from './quality/contenders';
+import { checkGoals, goalMark, qualityMarkdown, type QualityReport, type ScenarioResult } from './quality/report';
+import { DEFAULT_SCENARIOS, SCENARIO_NAMES, ensureScenarioFiles } from './quality/scenarios';
+import { BENCH_DIR, REPO_ROOT, ensurePythonVenv } from './peers/python-venv';
+
+const log = (line: string) => process.stderr.write(`[quality] ${line}\n`);
+
+function list(value: string | undefined, all: string[], what: string, defaults = all): string[] {
+  if (!value) return defaults;
+  const items = value
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  const unknown = items.filter((i) => !all.includes(i));
+  if (unknown.length) throw new Error(`unknown ${what}: ${unknown.join(', ')} (known: ${all.join(', ')})`);
+  return items;
+}
+
+function git(args: string[]): string {
+  try {
+    return execFileSync('git', args, { cwd: REPO_ROOT, encoding: 'utf8' }).trim();
+  } catch {
+    return '';
+  }
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      scenarios: { type: 'string' },
+      rows: { type: 'string' },
+      families: { type: 'string' },
+      peers: { type: 'string' },
+      'cap-seconds': { type: 'string', default: '1800' },
+      results: { type: 'string', default: path.join(REPO_ROOT, 'bench', 'results') },
+    },
+  });
+  const scenarios = list(values.scenarios, SCENARIO_NAMES, 'scenario', DEFAULT_SCENARIOS);
+  const families = list(
+    values.families,
+    FAMILIES.map((f) => f.id),
+    'family',
+  );
+  const peers = list(
+    values.peers,
+    PEERS.map((p) => p.id),
+    'peer',
+  );
+  const rows = values.rows ? Number(values.rows) : undefined;
+  if (rows !== undefined && !(Number.isInteger(rows) && rows >= 1000)) throw new Error(`--rows expects an integer ≥ 1000, got ${values.rows}`);
+  const capSeconds = Number(values['cap-seconds']);
+  if (!(capSeconds > 0)) throw new Error(`--cap-seconds expects a positive number, got ${values['cap-seconds']}`);
+
+  const report: QualityReport = {
+    commit: git(['rev-parse', 'HEAD']) || 'unknown',
+    dirtyFiles: git(['status', '--porcelain', '--untracked-files=no']).split('\n').filter(Boolean).length,
+    date: new Date().toISOString(),
+    machine: {
+      cpu: os.cpus()[0]?.model ?? 'unknown',
+      cores: os.cpus().length,
+      memoryGiB: +(os.totalmem() / 2 ** 30).toFixed(1),
+      node: process.version,
+      platform: `${os.platform()} ${os.release()}`,
+    },
+    options: { scenarios, rows, families, peers, capSeconds },
+    scenarios: [],
+  };
+
+  let python: string | undefined;
+  let pythonError: string | undefined;
+  if (peers.includes('lightgbm')) {
+    try {
+      const venv = ensurePythonVenv({ log });
+      python = venv.python;
+      report.python = { versions: venv.versions, venvSeconds: venv.seconds, venvInstalled: venv.installed };
+    } catch (e) {
+      pythonError = (e as Error).message.split('\n')[0];
+      report.python = { error: pythonError };
+      log(`bench venv unavailable, LightGBM will be reported as failed: ${(e as Error).message}`);
+    }
+  }
+
+  // The product's artifacts for this run only: a fresh RANKWRIGHT_HOME under .bench/.
+  const rankwrightHome = path.join(BENCH_DIR, 'rankwright-home');
+  fs.rmSync(rankwrightHome, { recursive: true, force: true });
+  fs.mkdirSync(rankwrightHome, { recursive: true });
+
+  const contenders = [...PEERS.filter((p) => peers.includes(p.id)), ...FAMILIES.filter((f) => families.includes(f.id))];
+  for (const name of scenarios) {
+    const files = await ensureScenarioFiles(name, { rows, log });
+    const workDir = path.join(BENCH_DIR, 'runs', path.basename(files.dir));
+    fs.rmSync(workDir, { recursive: true, force: true });
+    fs.mkdirSync(workDir, { recursive: true });
+    const ctx: RunContext = { files, workDir, capSeconds, python, pythonError, rankwrightHome, log };
+    const result: ScenarioResult = {
+      scenario: {
+        name: files.name,
+        source: files.source,
+        description: files.description,
+        dir: path.relative(REPO_ROOT, files.dir),
+        rows: files.rows,
+        validationFraction: files.validationFraction,
+        oracleNe: files.oracleNe,
+      },
+      runs: [],
+      goals: [],
+    };
+    for (const c of contenders) {
+      log(`${name}: ${c.id} …`);
+      const r = await c.run(ctx);
+      result.runs.push(r);
+      log(
+        `${name}: ${c.id} ${r.status}${r.metrics ? ` NE ${r.metrics.ne.toFixed(5)} AUC ${r.metrics.auc.toFixed(4)} calibration ${r.metrics.calibration.toFixed(3)}` : ''} in ${r.wallSeconds.toFixed(1)} s${r.note ? ` (${r.note})` : ''}`,
+      );
+    }
+    result.goals = checkGoals(result.runs);
+    for (const g of result.goals) log(`${name}: ${goalMark(g.status)} ${g.goal}: ${g.detail}`);
+    report.scenarios.push(result);
+    writeResults(report, values.results!); // after every scenario: a long run leaves what it has
+  }
+  log(`wrote ${path.join(values.results!, 'quality.md')} and quality.json`);
+}
+
+function writeResults(report: QualityReport, dir: string): void {
+  fs.mkdirSync(dir, { recursive: true });
+  for (const [file, text] of [
+    ['quality.json', JSON.stringify(report, null, 2) + '\n'],
+    ['quality.md', qualityMarkdown(report)],
+  ]) {
+    const tmp = path.join(dir, `${file}.tmp`);
+    fs.writeFileSync(tmp, text);
+    fs.renameSync(tmp, path.join(dir, file));
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (e) => {
+    log(`failed: ${(e as Error).stack ?? e}`);
+    process.exit(1);
+  },
+);

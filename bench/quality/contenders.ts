@@ -1,0 +1,217 @@
+import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import type { ModelConfigInput } from '../../contracts';
+import { referenceConfig } from '../../contracts/reference-configs';
+import { measurePredictions } from '../peers/measure';
+import { REPO_ROOT } from '../peers/python-venv';
+import type { RunResult, ScenarioFiles } from './report';
+
+/**
+ * The contenders of the quality bench, each run as its own process(es) the way a user would run it, each writing
+ * a predictions file that bench/peers/measure.ts scores. One time cap per contender (all its processes together);
+ * a capped contender is killed (by its pid) and reported as capped.
+ */
+
+export interface RunContext {
+  files: ScenarioFiles;
+  /** Where this scenario's predictions, configs and logs go. */
+  workDir: string;
+  capSeconds: number;
+  /** The bench venv's python (LightGBM peer); absent = the Python peer is reported as failed with `pythonError`. */
+  python?: string;
+  pythonError?: string;
+  /** RANKWRIGHT_HOME for the product's artifacts. */
+  rankwrightHome: string;
+  log(line: string): void;
+}
+
+export interface Contender {
+  id: string;
+  label: string;
+  kind: 'rankwright' | 'peer';
+  run(ctx: RunContext): Promise<RunResult>;
+}
+
+const RANKWRIGHT_BIN = path.join(REPO_ROOT, 'bin', 'rankwright.js');
+const TEXTBOOK_SCRIPT = path.join(REPO_ROOT, 'bench', 'peers', 'textbook-ftrl.ts');
+const LIGHTGBM_SCRIPT = path.join(REPO_ROOT, 'bench', 'peers', 'lightgbm_peer.py');
+
+/** Peers first (the reference points), then the product's families. */
+export const PEERS: Contender[] = [
+  { id: 'ftrl-script', label: 'textbook FTRL (60-line script)', kind: 'peer', run: (ctx) => runTextbookScript(ctx) },
+  { id: 'lightgbm', label: 'LightGBM (native categoricals, early stopping)', kind: 'peer', run: (ctx) => runLightgbm(ctx) },
+];
+export const FAMILIES: Contender[] = [
+  rankwrightContender('textbook-ftrl', 'Rankwright TEXTBOOK_FTRL config', referenceConfig('textbook-ftrl')),
+  rankwrightContender('lr', 'Rankwright lr (defaults)', { family: 'lr' }),
+  rankwrightContender('fm', 'Rankwright fm (defaults)', { family: 'fm' }),
+  rankwrightContender('dcn', 'Rankwright dcn (defaults)', { family: 'dcn' }),
+];
+
+function rankwrightContender(id: string, label: string, model: ModelConfigInput): Contender {
+  return { id, label, kind: 'rankwright', run: (ctx) => runRankwright(ctx, { id, label, kind: 'rankwright' }, model) };
+}
+
+interface ProcessResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  seconds: number;
+  capped: boolean;
+}
+
+/**
+ * Runs one process until it exits or the deadline passes (then SIGTERM, SIGKILL 5 s later, by its pid). stdout is
+ * kept (the last 1 MiB) and appended, with stderr, to `logFile`.
+ */
+export function runProcess(
+  cmd: string,
+  args: string[],
+  opts: { deadline: number; logFile: string; env?: NodeJS.ProcessEnv; cwd?: string },
+): Promise<ProcessResult> {
+  const started = performance.now();
+  const log = fs.createWriteStream(opts.logFile, { flags: 'a' });
+  log.write(`$ ${[cmd, ...args].join(' ')}\n`);
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { cwd: opts.cwd ?? REPO_ROOT, env: opts.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let capped = false;
+    child.stdout.on('data', (d: Buffer) => {
+      stdout = (stdout + d.toString('utf8')).slice(-(1 << 20));
+      log.write(d);
+    });
+    child.stderr.on('data', (d: Buffer) => log.write(d));
+    let killTimer: NodeJS.Timeout | undefined;
+    const capTimer = setTimeout(
+      () => {
+        capped = true;
+        if (child.pid) process.kill(child.pid, 'SIGTERM');
+        killTimer = setTimeout(() => child.pid && child.exitCode === null && process.kill(child.pid, 'SIGKILL'), 5000);
+      },
+      Math.max(0, opts.deadline - performance.now()),
+    );
+    child.on('error', (e) => {
+      clearTimeout(capTimer);
+      log.end();
+      reject(e);
+    });
+    child.on('close', (code, signal) => {
+      clearTimeout(capTimer);
+      if (killTimer) clearTimeout(killTimer);
+      const seconds = (performance.now() - started) / 1000;
+      log.end(`[exit ${code ?? signal}${capped ? ', capped' : ''} after ${seconds.toFixed(1)} s]\n`, () =>
+        resolve({ code, signal, stdout, seconds, capped }),
+      );
+    });
+  });
+}
+
+function lastJsonLine(stdout: string): Record<string, any> | null {
+  for (const line of stdout.trim().split('\n').reverse()) {
+    if (!line.startsWith('{')) continue;
+    try {
+      return JSON.parse(line) as Record<string, any>;
+    } catch {
+      /* not the summary line */
+    }
+  }
+  return null;
+}
+
+function tail(file: string, lines = 3): string {
+  try {
+    return fs.readFileSync(file, 'utf8').trim().split('\n').slice(-lines).join(' / ').slice(-600);
+  } catch {
+    return '';
+  }
+}
+
+type Base = Pick<RunResult, 'id' | 'label' | 'kind'>;
+
+/** Shared tail of every contender: capped / failed / measured. */
+async function finish(
+  base: Base,
+  ctx: RunContext,
+  procs: ProcessResult[],
+  predictions: string,
+  logFile: string,
+  extra: Partial<RunResult> = {},
+): Promise<RunResult> {
+  const wallSeconds = procs.reduce((s, p) => s + p.seconds, 0);
+  const last = procs[procs.length - 1];
+  if (last.capped) return { ...base, status: 'capped', wallSeconds, note: `stopped at the ${ctx.capSeconds} s cap, no result`, ...extra };
+  if (last.code !== 0) return { ...base, status: 'failed', wallSeconds, note: `exit ${last.code ?? last.signal}: ${tail(logFile)}`, ...extra };
+  try {
+    const metrics = await measurePredictions(predictions, ctx.files.test);
+    return { ...base, status: 'ok', wallSeconds, metrics, ...extra };
+  } catch (e) {
+    return { ...base, status: 'failed', wallSeconds, note: `predictions unusable: ${(e as Error).message}`, ...extra };
+  }
+}
+
+async function runTextbookScript(ctx: RunContext): Promise<RunResult> {
+  const base: Base = { id: 'ftrl-script', label: 'textbook FTRL (60-line script)', kind: 'peer' };
+  const predictions = path.join(ctx.workDir, 'ftrl-script.predictions.txt');
+  const logFile = path.join(ctx.workDir, 'ftrl-script.log');
+  const deadline = performance.now() + ctx.capSeconds * 1000;
+  // Trains on train.tsv only (one pass, no validation: the recipe has none).
+  const p = await runProcess(process.execPath, ['--require', 'tsx/cjs', TEXTBOOK_SCRIPT, ctx.files.train, ctx.files.test, predictions], {
+    deadline,
+    logFile,
+  });
+  const summary = lastJsonLine(p.stdout);
+  return finish(base, ctx, [p], predictions, logFile, {
+    note: summary ? `one pass over ${Number(summary.trainRows).toLocaleString('en-US')} rows` : undefined,
+  });
+}
+
+async function runLightgbm(ctx: RunContext): Promise<RunResult> {
+  const base: Base = { id: 'lightgbm', label: 'LightGBM (native categoricals, early stopping)', kind: 'peer' };
+  if (!ctx.python) return { ...base, status: 'failed', wallSeconds: 0, note: `no bench venv: ${ctx.pythonError ?? 'not created'}` };
+  const predictions = path.join(ctx.workDir, 'lightgbm.predictions.txt');
+  const logFile = path.join(ctx.workDir, 'lightgbm.log');
+  const args = [LIGHTGBM_SCRIPT, '--train', ctx.files.train, '--test', ctx.files.test, '--out', predictions, '--threads', String(os.cpus().length)];
+  if (ctx.files.validation) args.push('--validation', ctx.files.validation);
+  else args.push('--validation-fraction', String(ctx.files.validationFraction));
+  const deadline = performance.now() + ctx.capSeconds * 1000;
+  const p = await runProcess(ctx.python, args, { deadline, logFile });
+  const s = lastJsonLine(p.stdout);
+  const note = s
+    ? `${s.bestIteration} rounds${s.stoppedEarly ? ' (early stopped)' : ' (hit the 1000-round limit)'}, train ${s.trainSeconds} s`
+    : undefined;
+  return finish(base, ctx, [p], predictions, logFile, { note, detail: s ?? undefined });
+}
+
+/** The product's real path: `rankwright train --config F --json` on the files, then `rankwright score` on test. */
+async function runRankwright(ctx: RunContext, base: Base, model: ModelConfigInput): Promise<RunResult> {
+  const id = base.id;
+  const { train, test, validation } = ctx.files;
+  const config = { data: { format: 'criteo-tsv', train, test, ...(validation ? { validation } : {}) }, model };
+  const configFile = path.join(ctx.workDir, `${id}.config.json`);
+  fs.writeFileSync(configFile, JSON.stringify(config, null, 2) + '\n');
+  const predictions = path.join(ctx.workDir, `${id}.predictions.txt`);
+  const logFile = path.join(ctx.workDir, `${id}.log`);
+  const env = { ...process.env, RANKWRIGHT_HOME: ctx.rankwrightHome };
+  const deadline = performance.now() + ctx.capSeconds * 1000;
+  const trained = await runProcess(process.execPath, [RANKWRIGHT_BIN, 'train', '--config', configFile, '--json'], { deadline, logFile, env });
+  const out = lastJsonLine(trained.stdout);
+  if (trained.capped || trained.code !== 0) return finish(base, ctx, [trained], predictions, logFile);
+  if (typeof out?.artifact !== 'string')
+    return { ...base, status: 'failed', wallSeconds: trained.seconds, note: `train printed no artifact: ${tail(logFile)}` };
+  const scored = await runProcess(process.execPath, [RANKWRIGHT_BIN, 'score', '--model', out.artifact, '--input', test, '--out', predictions], {
+    deadline,
+    logFile,
+    env,
+  });
+  const result = await finish(base, ctx, [trained, scored], predictions, logFile, {
+    detail: { artifact: out.artifact, trainSeconds: trained.seconds, scoreSeconds: scored.seconds, trainReportedNe: out.metrics?.ne, config: model },
+  });
+  // The product measured the same test set itself while training: the two must agree (both are ranking/metrics.ts).
+  const reported = out.metrics?.ne;
+  if (result.metrics && typeof reported === 'number' && Math.abs(reported - result.metrics.ne) > 1e-4) {
+    result.note = `${result.note ? `${result.note}; ` : ''}train reported NE ${reported.toFixed(5)} ≠ scored file ${result.metrics.ne.toFixed(5)}`;
+  }
+  return result;
+}

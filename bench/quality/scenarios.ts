@@ -1,0 +1,50 @@
+import * as path from 'node:path';
+import { CriteoData } from '../../contracts';
+import { ensureWideScenario } from '../../ranking/data/wide-planted';
+import { BENCH_WIDE_SCENARIOS, WIDE_SCENARIOS, isWideScenarioName, resolveWideScenario } from '../../ranking/data/wide-scenarios';
+import { BENCH_DIR, REPO_ROOT } from '../peers/python-venv';
+import type { ScenarioFiles } from './report';
+
+/**
+ * The quality bench's data: the wide planted scenarios (ranking/data/wide-scenarios.ts, the same files and
+ * meta.json `rankwright generate --scenario NAME` writes) under .bench/data/, generated once per machine and
+ * reused while meta.json matches.
+ */
+
+export const DATA_DIR = path.join(BENCH_DIR, 'data');
+
+/** Rankwright's own default: without validation.tsv it validates on the last fraction of train. */
+export const DEFAULT_VALIDATION_FRACTION = CriteoData.parse({ format: 'criteo-tsv', train: 't', test: 't' }).validationFraction;
+
+/** Every named scenario, and the ones the bench runs by default (≥ 500k train rows each). */
+export const SCENARIO_NAMES = Object.keys(WIDE_SCENARIOS);
+export const DEFAULT_SCENARIOS: string[] = [...BENCH_WIDE_SCENARIOS];
+
+/**
+ * Makes (or reuses) a scenario's files. `rows` overrides the train rows for a quick run (validation and test keep
+ * their ratio to train, as `rankwright generate --rows` does); such data lives in its own directory. `dataDir`
+ * replaces .bench/data (tests).
+ */
+export async function ensureScenarioFiles(
+  name: string,
+  opts: { rows?: number; dataDir?: string; log?: (line: string) => void } = {},
+): Promise<ScenarioFiles> {
+  const log = opts.log ?? (() => {});
+  if (!isWideScenarioName(name)) throw new Error(`unknown scenario ${JSON.stringify(name)} (known: ${SCENARIO_NAMES.join(', ')})`);
+  const dir = path.join(opts.dataDir ?? DATA_DIR, opts.rows ? `${name}-rows${opts.rows}` : name);
+  log(`${name}: files in ${path.relative(REPO_ROOT, dir)} (generated once, then reused)`);
+  const { meta, reused, seconds } = await ensureWideScenario(resolveWideScenario(name, { rows: opts.rows }), dir);
+  log(`${name}: ${reused ? 'reused' : `generated in ${seconds.toFixed(0)} s`}`);
+  return {
+    name,
+    source: 'wide planted generator (ranking/data/wide-planted.ts)',
+    description: meta.options.description,
+    dir,
+    train: path.join(dir, meta.data.train),
+    validation: meta.data.validation ? path.join(dir, meta.data.validation) : undefined,
+    test: path.join(dir, meta.data.test),
+    rows: { train: meta.splits.train.rows, validation: meta.splits.validation?.rows ?? 0, test: meta.splits.test.rows },
+    validationFraction: DEFAULT_VALIDATION_FRACTION,
+    oracleNe: meta.oracle.ne,
+  };
+}

@@ -1,0 +1,160 @@
+import { strict as assert } from 'node:assert';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { FAMILIES, PEERS, runProcess, type RunContext } from '../../bench/quality/contenders';
+import { checkGoals, qualityMarkdown, type QualityReport, type RunResult } from '../../bench/quality/report';
+import { ensureScenarioFiles } from '../../bench/quality/scenarios';
+import type { QualityMetrics } from '../../bench/peers/measure';
+
+// The quality bench's harness: goals, the table writer, the time cap, and one end-to-end pass on a tiny wide
+// scenario (textbook script + Rankwright lr through the real CLI; LightGBM without a venv is a reported failure).
+
+const metrics = (ne: number, calibration = 1, auc = 0.75): QualityMetrics => ({
+  ne,
+  neStdErr: 0.002,
+  auc,
+  logloss: ne * 0.3,
+  calibration,
+  ctr: 0.1,
+  rows: 1000,
+});
+const run = (id: string, kind: 'peer' | 'rankwright', m?: QualityMetrics, status: RunResult['status'] = 'ok'): RunResult => ({
+  id,
+  label: id,
+  kind,
+  status,
+  wallSeconds: 1.5,
+  metrics: m,
+  note: status === 'capped' ? 'stopped at the 60 s cap, no result' : undefined,
+});
+
+function report(runs: RunResult[]): QualityReport {
+  return {
+    commit: 'abc123',
+    dirtyFiles: 0,
+    date: '2026-01-01T00:00:00.000Z',
+    machine: { cpu: 'Test CPU', cores: 2, memoryGiB: 8, node: 'v20', platform: 'linux' },
+    options: { scenarios: ['s'], families: ['lr', 'fm', 'dcn'], peers: ['ftrl-script', 'lightgbm'], capSeconds: 60 },
+    scenarios: [
+      {
+        scenario: {
+          name: 's',
+          source: 'test',
+          dir: '.bench/data/s',
+          rows: { train: 1000, validation: 100, test: 1000 },
+          validationFraction: 0.1,
+          oracleNe: 0.7,
+        },
+        runs,
+        goals: checkGoals(runs),
+      },
+    ],
+  };
+}
+
+describe('quality bench: goals, table, harness', function () {
+  it('passes the three goals when they hold', function () {
+    const goals = checkGoals([
+      run('ftrl-script', 'peer', metrics(0.8)),
+      run('lightgbm', 'peer', metrics(0.78)),
+      run('lr', 'rankwright', metrics(0.79, 1.01)),
+      run('fm', 'rankwright', metrics(0.784, 0.98)),
+      run('dcn', 'rankwright', metrics(0.786, 1.02)),
+    ]);
+    assert.deepEqual(
+      goals.map((g) => [g.id, g.status]),
+      [
+        ['lr-vs-textbook', 'pass'],
+        ['best-vs-lightgbm', 'pass'],
+        ['calibration', 'pass'],
+      ],
+    );
+    assert.match(goals[1].detail, /best fm 0\.7840 vs LightGBM 0\.7800 \(\+0\.0040\)/);
+  });
+
+  it('reports misses as misses, and marks them in the table', function () {
+    const runs = [
+      run('ftrl-script', 'peer', metrics(0.8)),
+      run('lightgbm', 'peer', metrics(0.77)),
+      run('textbook-ftrl', 'rankwright', metrics(0.805, 0.9)),
+      run('lr', 'rankwright', metrics(0.801, 0.95)),
+      run('fm', 'rankwright', metrics(0.79, 1.0)),
+    ];
+    const goals = checkGoals(runs);
+    assert.deepEqual(
+      goals.map((g) => g.status),
+      ['miss', 'miss', 'miss'],
+    );
+    assert.match(goals[2].detail, /out of range: lr$/); // textbook-ftrl is not a default family: not in the goal
+    const md = qualityMarkdown(report(runs));
+    assert.match(md, /\| lr \| 0\.8010 ± 0\.0020 \| 0\.7500 \| 0\.950 ✘ MISS \| 0\.7000 \| 0\.1010 \| 1\.5 \|/);
+    assert.match(md, /\| fm \| 0\.7900 ± 0\.0020 \| 0\.7500 \| 1\.000 ✔ \|/);
+    assert.match(md, /\| textbook-ftrl \| 0\.8050 ± 0\.0020 \| 0\.7500 \| 0\.900 \|/); // no goal mark on non-goal rows
+    assert.match(md, /- ✘ MISS default `lr` no worse than the textbook FTRL/);
+    assert.match(md, /- ✘ MISS best Rankwright family within 0\.005 NE of LightGBM, or better: best fm 0\.7900 vs LightGBM 0\.7700 \(\+0\.0200\)\n/);
+    assert.match(md, /3 goal miss\(es\): s: lr-vs-textbook; s: best-vs-lightgbm; s: calibration\./);
+    assert.match(md, /Commit `abc123`; 2026-01-01/);
+  });
+
+  it('a capped or failed contender is shown as such and leaves its goal unchecked, not passed', function () {
+    const runs = [
+      run('ftrl-script', 'peer', metrics(0.8)),
+      run('lightgbm', 'peer', undefined, 'failed'),
+      run('lr', 'rankwright', undefined, 'capped'),
+      run('dcn', 'rankwright', metrics(0.79, 1.0)),
+    ];
+    const goals = checkGoals(runs);
+    assert.deepEqual(
+      goals.map((g) => g.status),
+      ['unchecked', 'unchecked', 'pass'],
+    );
+    assert.match(goals[2].detail, /dcn 1\.000; unchecked: lr capped$/);
+    const md = qualityMarkdown(report(runs));
+    assert.match(md, /\| lr \| CAPPED \| \| \| \| 0\.7000 \| \| 1\.5 \(cap\) \| stopped at the 60 s cap, no result \|/);
+    assert.match(md, /\| lightgbm \| FAILED \|/);
+    assert.match(md, /- — not checked default `lr` no worse/);
+    assert.match(md, /No goal missed\.\n2 goal\(s\) not checked/);
+  });
+
+  it('stops a process at the cap (by its pid) and says so', async function () {
+    const logFile = path.join(os.tmpdir(), `rw-cap-${process.pid}.log`);
+    const r = await runProcess(process.execPath, ['-e', 'setTimeout(() => {}, 60000)'], { deadline: performance.now() + 300, logFile });
+    assert.equal(r.capped, true);
+    assert.ok(r.seconds < 10, `stopped after ${r.seconds} s`);
+    assert.match(fs.readFileSync(logFile, 'utf8'), /capped after/);
+    fs.rmSync(logFile, { force: true });
+  });
+
+  it('end to end on wide-tiny: textbook script and Rankwright lr measured the same way; no venv = LightGBM failed, goal unchecked', async function () {
+    this.timeout(180_000);
+    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'rw-quality-e2e-'));
+    try {
+      const files = await ensureScenarioFiles('wide-tiny', { dataDir: tmp });
+      assert.equal(files.validation, undefined); // wide-tiny has no validation file: both validate on train's tail
+      assert.ok(files.oracleNe! > 0 && files.oracleNe! < 1);
+      const workDir = path.join(tmp, 'run');
+      fs.mkdirSync(workDir);
+      const ctx: RunContext = { files, workDir, capSeconds: 150, pythonError: 'not in tests', rankwrightHome: path.join(tmp, 'home'), log: () => {} };
+      const contenders = [...PEERS, FAMILIES.find((f) => f.id === 'lr')!];
+      const runs: RunResult[] = [];
+      for (const c of contenders) runs.push(await c.run(ctx));
+      const [script, lightgbm, lr] = runs;
+      assert.equal(script.status, 'ok', script.note);
+      assert.equal(lr.status, 'ok', lr.note);
+      assert.equal(lightgbm.status, 'failed');
+      assert.match(lightgbm.note!, /no bench venv: not in tests/);
+      for (const r of [script, lr]) {
+        assert.equal(r.metrics!.rows, files.rows.test);
+        assert.ok(r.metrics!.ne > files.oracleNe! - 0.05, `${r.id} NE ${r.metrics!.ne} vs oracle ${files.oracleNe}`);
+      }
+      // The product's own test metrics (printed by `rankwright train --json`) agree with the shared measure.
+      assert.ok(Math.abs((lr.detail!.trainReportedNe as number) - lr.metrics!.ne) < 1e-4, JSON.stringify(lr.detail));
+      const goals = checkGoals(runs);
+      assert.notEqual(goals[0].status, 'unchecked');
+      assert.equal(goals[1].status, 'unchecked');
+    } finally {
+      fs.rmSync(tmp, { recursive: true, force: true });
+    }
+  });
+});

@@ -102,15 +102,26 @@ describe('--json output arrives whole through a pipe (a 40-experiment campaign)'
     baseline: { family: 'lr', hashBits: 8, epochs: 1 },
     searchSpace,
   };
-  const smallConfig = { data: { planted }, budget: { experiments: 2, parallel: 2 }, strategy: 'random', agents: 'heuristic', approvers: ['ana'], searchSpace };
+  const smallConfig = {
+    data: { planted },
+    budget: { experiments: 2, parallel: 2 },
+    strategy: 'random',
+    agents: 'heuristic',
+    approvers: ['ana'],
+    searchSpace,
+  };
   const started: Record<string, any> = {};
   const covered = new Set<string>();
 
   const reviewState = (id: string, states: string[]) =>
-    eventually(async () => {
-      const s = await client.status(id);
-      return states.includes(s.reviewState) ? s : undefined;
-    }, 600_000, `${id} to reach ${states.join(' or ')}`);
+    eventually(
+      async () => {
+        const s = await client.status(id);
+        return states.includes(s.reviewState) ? s : undefined;
+      },
+      600_000,
+      `${id} to reach ${states.join(' or ')}`,
+    );
 
   before(async () => {
     temporal = await useTemporal();
@@ -118,7 +129,11 @@ describe('--json output arrives whole through a pipe (a 40-experiment campaign)'
     workers = await createWorkers({ connection: temporal.connection, namespace: temporal.namespace, workflowBundle: temporal.bundle });
     running = Promise.all(workers.map((w) => w.run()));
     // Started through the CLI (its output is JSON too), each through a pipe.
-    for (const [id, config] of [[big, bigConfig], [small, smallConfig], [toAbort, { ...smallConfig, approvers: ['ana'], operators: ['ops'] }]] as const) {
+    for (const [id, config] of [
+      [big, bigConfig],
+      [small, smallConfig],
+      [toAbort, { ...smallConfig, approvers: ['ana'], operators: ['ops'] }],
+    ] as const) {
       const file = path.join(rankwrightHome(), `${id}.json`);
       fs.writeFileSync(file, JSON.stringify(config));
       started[id] = parseWhole(await throughPipe(['campaign', 'start', '--config', file, '--id', id]), `campaign start ${id}`);
@@ -152,7 +167,11 @@ describe('--json output arrives whole through a pipe (a 40-experiment campaign)'
 
   it('status --json: well over 64 KiB, whole, and byte for byte what a file gets', async () => {
     const halted = await reviewState(big, ['needs-review', 'awaiting-review']);
-    assert.equal(halted.reviewState, 'needs-review', `the best candidate breaks maxModelBytes, so the campaign halts (got ${halted.reviewState}: ${halted.recommendation?.rationale})`);
+    assert.equal(
+      halted.reviewState,
+      'needs-review',
+      `the best candidate breaks maxModelBytes, so the campaign halts (got ${halted.reviewState}: ${halted.recommendation?.rationale})`,
+    );
     const piped = await throughPipe(['status', big, '--json']);
     const status = parseWhole(piped, 'status');
     assert.ok(piped.bytes > 65_536, `status JSON is ${piped.bytes} bytes: not enough to fill the pipe`);
@@ -169,13 +188,16 @@ describe('--json output arrives whole through a pipe (a 40-experiment campaign)'
     const piped = await throughPipe(['events', big, '--json']);
     assert.equal(piped.code, 0, piped.stderr);
     assert.ok(piped.text.endsWith('\n'), `cut off after ${piped.bytes} bytes`);
-    const events = piped.text.trimEnd().split('\n').map((line, i) => {
-      try {
-        return JSON.parse(line);
-      } catch {
-        return assert.fail(`line ${i + 1} of ${piped.bytes} bytes does not parse: ${line.slice(0, 80)}…`);
-      }
-    });
+    const events = piped.text
+      .trimEnd()
+      .split('\n')
+      .map((line, i) => {
+        try {
+          return JSON.parse(line);
+        } catch {
+          return assert.fail(`line ${i + 1} of ${piped.bytes} bytes does not parse: ${line.slice(0, 80)}…`);
+        }
+      });
     assert.ok(events.filter((e) => e.type === 'experiment.finished' || e.type === 'experiment.failed').length >= 40);
     assert.equal(piped.text, (await toFile(['events', big, '--json'])).text);
     covered.add('events');
@@ -191,7 +213,11 @@ describe('--json output arrives whole through a pipe (a 40-experiment campaign)'
 
   it('list --json', async () => {
     const rows = parseWhole(await throughPipe(['list', '--json', '--limit', '100']), 'list');
-    for (const id of [big, small, toAbort]) assert.ok(rows.some((r: { workflowId: string }) => r.workflowId === id), `${id} listed`);
+    for (const id of [big, small, toAbort])
+      assert.ok(
+        rows.some((r: { workflowId: string }) => r.workflowId === id),
+        `${id} listed`,
+      );
     covered.add('list');
   });
 
@@ -245,6 +271,10 @@ describe('--json output arrives whole through a pipe (a 40-experiment campaign)'
     };
     walk(buildCli(), '');
     assert.ok(withJson.length >= 10, `found ${withJson}`);
-    assert.deepEqual(withJson.filter((c) => !covered.has(c)), [], 'a --json command without a pipe test above');
+    assert.deepEqual(
+      withJson.filter((c) => !covered.has(c)),
+      [],
+      'a --json command without a pipe test above',
+    );
   });
 });

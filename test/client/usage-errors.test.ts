@@ -48,16 +48,27 @@ describe('CLI usage errors: one line, exit code 2, no stack', function () {
       assert.ok(!line.includes('short-secret'), 'the token itself is never printed');
     });
     it('no token at all', () => expectUsageError(['serve'], /RANKWRIGHT_HTTP_TOKENS: .*at least one bearer token/, { RANKWRIGHT_HTTP_TOKENS: '' }));
-    it('a bad --port', () => expectUsageError(['serve', '--port', 'http'], /--port <port>.*'http' is invalid/, { RANKWRIGHT_HTTP_TOKENS: 'a-long-enough-secret-0123456789' }));
+    it('a bad --port', () =>
+      expectUsageError(['serve', '--port', 'http'], /--port <port>.*'http' is invalid/, {
+        RANKWRIGHT_HTTP_TOKENS: 'a-long-enough-secret-0123456789',
+      }));
     it('a bad RANKWRIGHT_HTTP_PORT', () =>
-      expectUsageError(['serve'], /RANKWRIGHT_HTTP_PORT: expected a port number 0-65535, got "99999"/, { RANKWRIGHT_HTTP_TOKENS: 'a-long-enough-secret-0123456789', RANKWRIGHT_HTTP_PORT: '99999' }));
+      expectUsageError(['serve'], /RANKWRIGHT_HTTP_PORT: expected a port number 0-65535, got "99999"/, {
+        RANKWRIGHT_HTTP_TOKENS: 'a-long-enough-secret-0123456789',
+        RANKWRIGHT_HTTP_PORT: '99999',
+      }));
     it('a bad RANKWRIGHT_HTTP_LOG_LEVEL', () =>
-      expectUsageError(['serve'], /RANKWRIGHT_HTTP_LOG_LEVEL: expected one of .*got "loud"/, { RANKWRIGHT_HTTP_TOKENS: 'a-long-enough-secret-0123456789', RANKWRIGHT_HTTP_LOG_LEVEL: 'loud' }));
+      expectUsageError(['serve'], /RANKWRIGHT_HTTP_LOG_LEVEL: expected one of .*got "loud"/, {
+        RANKWRIGHT_HTTP_TOKENS: 'a-long-enough-secret-0123456789',
+        RANKWRIGHT_HTTP_LOG_LEVEL: 'loud',
+      }));
   });
 
   describe('config files', () => {
-    it('campaign start: a missing file', () => expectUsageError(['campaign', 'start', '--config', path.join(dir, 'nope.json')], /campaign config .*nope\.json: cannot read \(ENOENT\)/));
-    it('campaign start: not JSON', () => expectUsageError(['campaign', 'start', '--config', file('bad.json', '{"data": ')], /campaign config .*bad\.json: not valid JSON/));
+    it('campaign start: a missing file', () =>
+      expectUsageError(['campaign', 'start', '--config', path.join(dir, 'nope.json')], /campaign config .*nope\.json: cannot read \(ENOENT\)/));
+    it('campaign start: not JSON', () =>
+      expectUsageError(['campaign', 'start', '--config', file('bad.json', '{"data": ')], /campaign config .*bad\.json: not valid JSON/));
     it('campaign start: every bad field on the one line, before any connection to Temporal', async () => {
       const line = await expectUsageError(
         ['campaign', 'start', '--config', file('fields.json', JSON.stringify({ data: { planted: {} }, budget: { experiments: 0 }, colour: 'red' }))],
@@ -66,9 +77,13 @@ describe('CLI usage errors: one line, exit code 2, no stack', function () {
       for (const field of ['budget.experiments', 'approvers', 'colour: unknown field']) assert.ok(line.includes(field), `${field} in ${line}`);
     });
     it('train: a missing file', () => expectUsageError(['train', '--config', path.join(dir, 'nope.json')], /experiment config .*nope\.json/));
-    it('train: not JSON', () => expectUsageError(['train', '--config', file('bad-train.json', 'model: lr')], /experiment config .*bad-train\.json: not JSON/));
+    it('train: not JSON', () =>
+      expectUsageError(['train', '--config', file('bad-train.json', 'model: lr')], /experiment config .*bad-train\.json: not JSON/));
     it('train: bad fields', () =>
-      expectUsageError(['train', '--config', file('train-fields.json', JSON.stringify({ data: { planted: {} }, model: { family: 'gbdt' } }))], /invalid experiment config .*train-fields\.json: model\.family/));
+      expectUsageError(
+        ['train', '--config', file('train-fields.json', JSON.stringify({ data: { planted: {} }, model: { family: 'gbdt' } }))],
+        /invalid experiment config .*train-fields\.json: model\.family/,
+      ));
   });
 
   describe('arguments and options', () => {
@@ -81,15 +96,31 @@ describe('CLI usage errors: one line, exit code 2, no stack', function () {
     it('a missing required option', () => expectUsageError(['reject', 'c1', '--by', 'ana'], /required option '--reason <text>' not specified/));
     it('a bad --limit', () => expectUsageError(['list', '--limit', 'ten'], /--limit <n>.*'ten' is invalid. Expected a positive integer/));
     it('a bad --limit (insights)', () => expectUsageError(['insights', '--limit', '0'], /--limit <n>.*'0' is invalid/));
-    it('a bad choice', () => expectUsageError(['worker', '--queue', 'gpu'], /--queue <queue>.*'gpu' is invalid. Allowed choices are agent, training, all/));
-    it('score: a bad --model ref', () => expectUsageError(['score', '--model', 'latest', '--input', file('in.tsv', '0\t1\n'), '--out', path.join(dir, 'out.txt')], /--model: invalid artifact ref "latest"/));
-    it('score: a missing --input', () => expectUsageError(['score', '--model', `sha256:${'0'.repeat(64)}`, '--input', path.join(dir, 'none.tsv'), '--out', path.join(dir, 'o.txt')], /--input ".*none\.tsv": no such file/));
+    it('a bad choice', () =>
+      expectUsageError(['worker', '--queue', 'gpu'], /--queue <queue>.*'gpu' is invalid. Allowed choices are agent, training, all/));
+    it('score: a bad --model ref', () =>
+      expectUsageError(
+        ['score', '--model', 'latest', '--input', file('in.tsv', '0\t1\n'), '--out', path.join(dir, 'out.txt')],
+        /--model: invalid artifact ref "latest"/,
+      ));
+    it('score: a missing --input', () =>
+      expectUsageError(
+        ['score', '--model', `sha256:${'0'.repeat(64)}`, '--input', path.join(dir, 'none.tsv'), '--out', path.join(dir, 'o.txt')],
+        /--input ".*none\.tsv": no such file/,
+      ));
     it('score: --out in a missing directory', () =>
-      expectUsageError(['score', '--model', `sha256:${'0'.repeat(64)}`, '--input', file('in2.tsv', '0\t1\n'), '--out', path.join(dir, 'no', 'o.txt')], /--out ".*o\.txt": directory .* does not exist/));
+      expectUsageError(
+        ['score', '--model', `sha256:${'0'.repeat(64)}`, '--input', file('in2.tsv', '0\t1\n'), '--out', path.join(dir, 'no', 'o.txt')],
+        /--out ".*o\.txt": directory .* does not exist/,
+      ));
     it('approve: an empty --by, before any connection', () => expectUsageError(['approve', 'c1', '--by', ''], /invalid approval: by: /));
-    it('reject: an empty --reason', () => expectUsageError(['reject', 'c1', '--by', 'ana', '--reason', ''], /invalid rejection: reason: a rejection needs a reason/));
+    it('reject: an empty --reason', () =>
+      expectUsageError(['reject', 'c1', '--by', 'ana', '--reason', ''], /invalid rejection: reason: a rejection needs a reason/));
     it('events: an id that is not one', () => expectUsageError(['events', '../etc'], /invalid campaign id "\.\.\/etc"/));
-    it('bad Temporal connection settings', () => expectUsageError(['status', 'c1'], /invalid Temporal connection settings.*Profile 'no-such-profile' not found/, { TEMPORAL_PROFILE: 'no-such-profile' }));
+    it('bad Temporal connection settings', () =>
+      expectUsageError(['status', 'c1'], /invalid Temporal connection settings.*Profile 'no-such-profile' not found/, {
+        TEMPORAL_PROFILE: 'no-such-profile',
+      }));
   });
 
   it('--help is not an error: help on stdout, exit 0', async () => {
@@ -123,9 +154,13 @@ describe('CLI usage errors: one line, exit code 2, no stack', function () {
     });
 
     it('maps Temporal errors to their exit codes, each as one line', () => {
-      const grpc = (code: number, details: string) => Object.assign(new Error(`${code} ${details}`), { cause: Object.assign(new Error(details), { code }) });
+      const grpc = (code: number, details: string) =>
+        Object.assign(new Error(`${code} ${details}`), { cause: Object.assign(new Error(details), { code }) });
       const cli = buildCli();
-      assert.deepEqual(describeFailure(grpc(3, 'invalid query\nnear "="'), cli, ['list']), { code: EXIT.invalid, line: 'error: Temporal refused the request as invalid: 3 invalid query; near "="' });
+      assert.deepEqual(describeFailure(grpc(3, 'invalid query\nnear "="'), cli, ['list']), {
+        code: EXIT.invalid,
+        line: 'error: Temporal refused the request as invalid: 3 invalid query; near "="',
+      });
       assert.equal(describeFailure(grpc(5, 'workflow not found for ID: x'), cli, ['status']).code, EXIT.notFound);
       assert.equal(describeFailure(grpc(14, 'connection refused'), cli, ['status']).code, EXIT.unreachable);
       assert.equal(describeFailure(new CommanderError(0, 'commander.helpDisplayed', '(outputHelp)'), cli, ['--help']).code, EXIT.ok);

@@ -149,8 +149,14 @@ describe('gpu.js kernels vs their reference twins', function () {
     function explicitProbability(data: EncodedRows, w: Float32Array, v: Float32Array, r: number): number {
       const idx: number[] = [];
       const val: number[] = [];
-      for (let s = 0; s < data.catSlots; s++) idx.push(data.catIndex[r * data.catSlots + s]), val.push(1);
-      for (let s = 0; s < data.denseSlots; s++) idx.push(data.denseIndex[s]), val.push(data.denseValue[r * data.denseSlots + s]);
+      for (let s = 0; s < data.catSlots; s++) {
+        idx.push(data.catIndex[r * data.catSlots + s]);
+        val.push(1);
+      }
+      for (let s = 0; s < data.denseSlots; s++) {
+        idx.push(data.denseIndex[s]);
+        val.push(data.denseValue[r * data.denseSlots + s]);
+      }
       let logit = w[bias];
       for (let f = 0; f < idx.length; f++) logit += w[idx[f]] * val[f];
       for (let f = 0; f < idx.length; f++)

@@ -124,7 +124,9 @@ async function main(): Promise<void> {
     };
     for (const c of contenders) {
       log(`${name}: ${c.id} …`);
+      sampleLoad(report);
       const r = await c.run(ctx);
+      sampleLoad(report);
       result.runs.push(r);
       log(
         `${name}: ${c.id} ${r.status}${r.metrics ? ` NE ${r.metrics.ne.toFixed(5)} AUC ${r.metrics.auc.toFixed(4)} calibration ${r.metrics.calibration.toFixed(3)}` : ''} in ${r.wallSeconds.toFixed(1)} s${r.note ? ` (${r.note})` : ''}`,
@@ -136,6 +138,11 @@ async function main(): Promise<void> {
     writeResults(report, values.results!); // after every scenario: a long run leaves what it has
   }
   log(`wrote ${path.join(values.results!, 'quality.md')} and quality.json`);
+}
+
+function sampleLoad(report: QualityReport): void {
+  const load = os.loadavg()[0];
+  report.loadAverage = { min: Math.min(report.loadAverage?.min ?? load, load), max: Math.max(report.loadAverage?.max ?? load, load) };
 }
 
 function writeResults(report: QualityReport, dir: string): void {

@@ -66,6 +66,8 @@ export interface QualityReport {
   dirtyFiles: number;
   date: string;
   machine: { cpu: string; cores: number; memoryGiB: number; node: string; platform: string };
+  /** 1-minute load average sampled before and after every contender: other work on the machine inflates wall times. */
+  loadAverage?: { min: number; max: number };
   python?: { versions: Record<string, string>; venvSeconds: number; venvInstalled: boolean } | { error: string };
   options: { scenarios: string[]; rows?: number; families: string[]; peers: string[]; capSeconds: number };
   scenarios: ScenarioResult[];
@@ -173,7 +175,7 @@ export function qualityMarkdown(report: QualityReport): string {
     '# Quality benchmark',
     '',
     `Commit \`${report.commit}\`${report.dirtyFiles ? ` plus ${report.dirtyFiles} uncommitted file(s) in the checkout` : ''}; ${report.date}.`,
-    `Machine: ${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB, Node ${m.node}, ${m.platform}.`,
+    `Machine: ${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB, Node ${m.node}, ${m.platform}.${report.loadAverage ? ` Load average during the run ${report.loadAverage.min.toFixed(1)}–${report.loadAverage.max.toFixed(1)} on ${m.cores} cores${report.loadAverage.max > m.cores ? ': the machine was shared, wall times are inflated' : ''}.` : ''}`,
     py
       ? 'error' in py
         ? `Python peers: unavailable (${py.error}).`

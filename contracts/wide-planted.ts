@@ -44,6 +44,12 @@ export const WideCategoricalField = z
     missingRate: z.number().min(0).max(0.95).optional(),
     /** Standard deviation of the per-value main effect on the logit (0 = the field carries no main effect). */
     effectSd: z.number().min(0).max(3).optional(),
+    /**
+     * How fast effects fade down the popularity order: value rank r's main effect and interaction factors are scaled
+     * by (1 + r/10)^−tailDecay (0 = rare values matter as much as popular ones, so much of the signal sits in values
+     * too rare to learn from; larger = the signal concentrates on values a model sees often).
+     */
+    tailDecay: z.number().min(0).max(3).optional(),
   })
   .strict();
 
@@ -125,6 +131,7 @@ export const WideScenarioOptions = z
         zipf: range(0, 3, [0.8, 1.3]),
         missingRate: range(0, 0.95, [0, 0.3]),
         effectSd: range(0, 3, [0, 0.35]),
+        tailDecay: range(0, 3, [0.2, 0.6]),
         /** Per-field pins (e.g. {"C6":{"cardinality":4}}); anything not pinned is drawn from the ranges. */
         fields: z.partialRecord(CategoricalField, WideCategoricalField).default({}),
       })

@@ -52,6 +52,7 @@ interface CategoricalTruth {
   zipf: number;
   missingRate: number;
   effectSd: number;
+  tailDecay: number;
   /** Zipf CDF over value ranks (rank 0 = most frequent). */
   cdf: Float64Array;
   /** guide[i] = first rank whose CDF exceeds i / guide.length: inversion starts there (a short scan, not a search). */
@@ -156,11 +157,20 @@ function zipfCdf(cardinality: number, exponent: number): Float64Array {
   return cdf;
 }
 
-/** Draws `cardinality × rank` Gaussian factors, then centres and scales each dimension under the value frequencies. */
-function plantedFactors(rng: SeededRandom, cdf: Float64Array, rank: number): Float32Array {
+/** The tail fade of value rank r: (1 + r/10)^−decay. */
+function tailScale(rank: number, decay: number): number {
+  return decay === 0 ? 1 : Math.pow(1 + rank / 10, -decay);
+}
+
+/**
+ * Draws `cardinality × rank` Gaussian factors (faded down the popularity order by the field's tailDecay), then
+ * centres and scales each dimension under the value frequencies: the term has sd `strength` and no main effect.
+ */
+function plantedFactors(rng: SeededRandom, field: { cdf: Float64Array; tailDecay: number }, rank: number): Float32Array {
+  const { cdf } = field;
   const n = cdf.length;
   const raw = new Float64Array(n * rank);
-  for (let i = 0; i < raw.length; i++) raw[i] = rng.gaussian();
+  for (let i = 0; i < raw.length; i++) raw[i] = rng.gaussian() * tailScale(Math.floor(i / rank), field.tailDecay);
   const out = new Float32Array(n * rank);
   for (let k = 0; k < rank; k++) {
     let mean = 0;
@@ -202,12 +212,13 @@ export function plantWideTruth(input: WideScenarioInput | WideScenarioOptions): 
       zipf: uniformIn(rng, options.categorical.zipf),
       missingRate: uniformIn(rng, options.categorical.missingRate),
       effectSd: uniformIn(rng, options.categorical.effectSd),
+      tailDecay: uniformIn(rng, options.categorical.tailDecay),
     };
     const pin = options.categorical.fields[field] ?? {};
     const p = { ...drawn, ...pin };
     const cdf = zipfCdf(p.cardinality, p.zipf);
     const effect = new Float32Array(p.cardinality);
-    for (let r = 0; r < p.cardinality; r++) effect[r] = rng.gaussian() * p.effectSd;
+    for (let r = 0; r < p.cardinality; r++) effect[r] = rng.gaussian() * p.effectSd * tailScale(r, p.tailDecay);
     const missingEffect = rng.gaussian() * p.effectSd;
     return { field, ...p, cdf, guide: guideTable(cdf), effect, missingEffect, nameKey: streamSeed(options.seed, 1000 + f) };
   });
@@ -271,15 +282,15 @@ export function plantWideTruth(input: WideScenarioInput | WideScenarioOptions): 
       fields: s.fields,
       rank,
       strength: s.strength ?? options.crossStrength,
-      u: plantedFactors(rng, categorical[s.fields[0]].cdf, rank),
-      v: plantedFactors(rng, categorical[s.fields[1]].cdf, rank),
+      u: plantedFactors(rng, categorical[s.fields[0]], rank),
+      v: plantedFactors(rng, categorical[s.fields[1]], rank),
     };
   });
   const denseCategorical: DenseCategoricalTruth[] = dcSpecs.map((s) => ({
     dense: s.dense,
     categorical: s.categorical,
     strength: s.strength ?? options.denseCategoricalStrength,
-    w: plantedFactors(rng, categorical[s.categorical].cdf, 1),
+    w: plantedFactors(rng, categorical[s.categorical], 1),
   }));
   const threeWay: ThreeWayTruth[] = threeSpecs.map((s) => {
     const rank = s.rank ?? options.threeWayRank;
@@ -287,9 +298,9 @@ export function plantWideTruth(input: WideScenarioInput | WideScenarioOptions): 
       fields: s.fields,
       rank,
       strength: s.strength ?? options.threeWayStrength,
-      u: plantedFactors(rng, categorical[s.fields[0]].cdf, rank),
-      v: plantedFactors(rng, categorical[s.fields[1]].cdf, rank),
-      w: plantedFactors(rng, categorical[s.fields[2]].cdf, rank),
+      u: plantedFactors(rng, categorical[s.fields[0]], rank),
+      v: plantedFactors(rng, categorical[s.fields[1]], rank),
+      w: plantedFactors(rng, categorical[s.fields[2]], rank),
     };
   });
 
@@ -750,7 +761,7 @@ export interface WideMeta {
     bias: number;
     labelNoise: number;
     kindsPresent: WideTruthKind[];
-    categorical: { field: string; cardinality: number; zipf: number; missingRate: number; effectSd: number }[];
+    categorical: { field: string; cardinality: number; zipf: number; missingRate: number; effectSd: number; tailDecay: number }[];
     dense: { field: string; logMean: number; logSd: number; zeroRate: number; missingRate: number; slope: number; centre: number; scale: number }[];
     crosses: { fields: [string, string]; rank: number; strength: number }[];
     denseCategorical: { dense: string; categorical: string; strength: number }[];
@@ -786,6 +797,7 @@ function describeStructure(truth: WideTruth): WideMeta['structure'] {
       zipf: round(x.zipf, 4),
       missingRate: round(x.missingRate, 4),
       effectSd: round(x.effectSd, 4),
+      tailDecay: round(x.tailDecay, 4),
     })),
     dense: truth.dense.map((x) => ({
       field: x.field,

@@ -47,10 +47,11 @@ export const WIDE_SCENARIOS = {
     labelNoise: 0.005,
   },
   'wide-sparse-highcard': {
-    description: 'high cardinality everywhere (1e3–1e5 values, flat Zipf, many missing): main effects and crosses live in the long tail; 3% CTR',
+    description:
+      'high cardinality everywhere (1e3–1e5 values, flat Zipf, many missing), effects barely fade down the tail: much of the signal sits in rare values; 3% CTR',
     seed: 404,
     baseCtr: 0.03,
-    categorical: { cardinality: [1000, 100_000], zipf: [0.6, 1.0], missingRate: [0, 0.45], effectSd: [0.1, 0.5] },
+    categorical: { cardinality: [1000, 100_000], zipf: [0.6, 1.0], missingRate: [0, 0.45], effectSd: [0.1, 0.5], tailDecay: [0, 0.2] },
     dense: { slopeSd: 0.1 },
     crosses: 4,
     crossStrength: 0.8,

@@ -988,7 +988,7 @@ export async function generateWideScenario(
       ? await writeSplit(truth, outDir, 'validation', options.validationRows, { truthFile: true, ablations: null, onProgress: opts.onProgress })
       : null;
   if (validation) temp.push(...validation.temp);
-  else await fs.promises.rm(path.join(outDir, 'validation.tsv'), { force: true });
+  else for (const f of ['validation.tsv', 'validation.truth.tsv']) await fs.promises.rm(path.join(outDir, f), { force: true });
   const ablator = new Ablator(truth);
   const test = await writeSplit(truth, outDir, 'test', options.testRows, { truthFile: true, ablations: ablator, onProgress: opts.onProgress });
   temp.push(...test.temp);

@@ -203,6 +203,19 @@ export function buildCli(): Command {
     });
 
   program
+    .command('generate')
+    .description('write planted full-width Criteo-format data with a known ceiling: train/validation/test TSV, true test probabilities, oracle NE in meta.json')
+    .option('--scenario <name|file|json>', 'a named scenario (see --list), a JSON file, or a JSON object of options ({"extends":NAME,…} starts from a named one)')
+    .option('--out <dir>', 'directory to write (created if missing)')
+    .option('--rows <n>', 'train rows (validation and test keep their ratio to train)', positiveInt)
+    .option('--json', 'machine-readable summary: {"scenario","files","rows","oracle","data",…}')
+    .option('--list', 'list the named scenarios')
+    .action(async (opts: { scenario?: string; out?: string; rows?: number; json?: boolean; list?: boolean }) => {
+      const { runGenerate } = require('./commands/generate') as typeof import('./commands/generate');
+      throw new CliExit(await runGenerate({ scenario: opts.scenario, out: opts.out, rows: opts.rows, json: !!opts.json, list: !!opts.list }));
+    });
+
+  program
     .command('score')
     .description('score a Criteo-format TSV with a trained model: one probability per row, in order')
     .requiredOption('--model <artifact>', 'model artifact ref (sha256:…)')

@@ -4,6 +4,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { runGenerate } from '../../client/commands/generate';
+import { runCli } from '../support/processes';
 import { InvalidInputError } from '../../contracts/errors';
 import { WideScenarioOptions } from '../../contracts/wide-planted';
 import { readCriteoFile } from '../../ranking/data/criteo-reader';
@@ -274,5 +275,17 @@ describe('wide planted generator (rankwright generate)', function () {
     const missing = await captured(() => runGenerate({ scenario: 'wide-tiny' }));
     assert.equal(missing.code, 2);
     assert.match(missing.stderr, /--out <dir> is required/);
+  });
+
+  it('npx rankwright generate (a child process, as a user runs it) writes the files and pipes whole JSON', async () => {
+    const out = tempDir('cli');
+    const run = await runCli(['generate', '--scenario', 'wide-tiny', '--rows', '1500', '--out', out, '--json']);
+    assert.equal(run.code, 0, run.stderr);
+    const summary = JSON.parse(run.stdout) as { rows: { train: number }; files: { train: string } };
+    assert.equal(summary.rows.train, 1500);
+    assert.equal(fs.readFileSync(summary.files.train, 'utf8').trimEnd().split('\n').length, 1500);
+    const bad = await runCli(['generate', '--scenario', 'nope', '--out', out]);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr.trim().split('\n').at(-1)!, /^error: invalid scenario "nope": not a named scenario/);
   });
 });

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { BadRows, DataConfig, FieldName } from './data';
 import { ModelConfig } from './model';
-import { FailureClass, FailureReport, Metrics } from './metrics';
+import { EarlyStopping, FailureClass, FailureReport, LearningCurve, Metrics, ValidationSplit } from './metrics';
 
 /** A workflow/experiment/campaign id: safe as a file name and a URL segment. */
 export const SafeId = z
@@ -69,6 +69,12 @@ export const ExperimentResult = z.object({
   artifact: z.string().optional(),
   metrics: Metrics.optional(),
   validationNe: z.number().optional(),
+  /** The rows that decided training (early stopping, the kept weights) — a file or the held-out tail of train. */
+  validation: ValidationSplit.optional(),
+  /** How validation decided the run: evaluations, whether it stopped early, the step whose weights were kept. */
+  earlyStopping: EarlyStopping.optional(),
+  /** Train and validation NE per evaluation (at most 200 points, downsampled keeping first, best and last). */
+  learningCurve: LearningCurve.optional(),
   /** Standard error of the test NE (for significance checks). */
   neStdErr: z.number().optional(),
   /** Paired standard error of (NE − baseline NE) on the same test rows: the sharp significance test. */

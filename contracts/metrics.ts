@@ -37,6 +37,53 @@ export const TrainingProgress = z.object({
 });
 export type TrainingProgress = z.infer<typeof TrainingProgress>;
 
+/**
+ * One evaluation of a training run, both NEs measured with the same weights at the same step: `validationNe` on the
+ * whole validation split, `trainNe` on a fixed sample of the training rows (up to 10,000, evenly spaced). The gap
+ * between them is the evidence for overfitting; both staying high, for underfitting.
+ */
+export const LearningCurvePoint = z.object({
+  step: z.number().int(),
+  /** 1-based epoch the evaluation happened in (an epoch-end evaluation carries that epoch's number). */
+  epoch: z.number().int(),
+  examples: z.number().int(),
+  trainNe: z.number(),
+  validationNe: z.number(),
+});
+export type LearningCurvePoint = z.infer<typeof LearningCurvePoint>;
+
+/** Longest learning curve a result or an artifact carries (longer ones are downsampled, keeping first, best and last). */
+export const MAX_LEARNING_CURVE_POINTS = 200;
+export const LearningCurve = z.array(LearningCurvePoint).max(MAX_LEARNING_CURVE_POINTS);
+
+/**
+ * The rows that decided training (evaluation, early stopping, the best weights): a `validation` file, the held-out
+ * last `fraction` of train (by position), or the planted generator's own validation rows.
+ */
+export const ValidationSplit = z.discriminatedUnion('source', [
+  z.object({ source: z.literal('file'), file: z.string(), rows: z.number().int().min(0) }),
+  z.object({ source: z.literal('train-tail'), fraction: z.number(), rows: z.number().int().min(0) }),
+  z.object({ source: z.literal('planted'), rows: z.number().int().min(0) }),
+]);
+export type ValidationSplit = z.infer<typeof ValidationSplit>;
+
+/** How validation decided a run: how often it was evaluated, whether it stopped early, where the kept weights are from. */
+export const EarlyStopping = z.object({
+  /** Evaluations without improvement allowed before stopping (0: never stop early). */
+  patience: z.number().int().min(0),
+  /** Steps between evaluations as resolved for this run (an epoch's end always evaluates too). */
+  evaluateEvery: z.number().int().min(1),
+  evaluations: z.number().int().min(0),
+  stoppedEarly: z.boolean(),
+  /** Epochs trained (the config's `epochs` is the maximum). */
+  epochsRun: z.number().int().min(0),
+  /** Step and epoch of the kept (best-validation) weights; the last step when nothing was evaluated. */
+  bestStep: z.number().int().min(0),
+  bestEpoch: z.number().int().min(0),
+  bestValidationNe: z.number().optional(),
+});
+export type EarlyStopping = z.infer<typeof EarlyStopping>;
+
 export const FAILURE_CLASSES = ['diverged', 'underfit', 'overfit', 'bad-data', 'resource', 'infrastructure'] as const;
 export const FailureClass = z.enum(FAILURE_CLASSES);
 export type FailureClass = z.infer<typeof FailureClass>;

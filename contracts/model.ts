@@ -15,7 +15,21 @@ export type FeatureCross = z.infer<typeof FeatureCross>;
 /** Keys every family shares, so the planner can sweep them uniformly. */
 const common = {
   hashBits: z.number().int().min(8).max(24).default(18),
+  /** The most epochs to train: validation stops a run earlier (see `patience`). */
   epochs: z.number().int().min(1).max(50).default(2),
+  /**
+   * Early stopping: evaluations in a row without a validation-NE improvement (of more than `minDelta`) after which
+   * training stops. 0 never stops early. Either way the weights with the lowest validation NE are the ones kept.
+   */
+  patience: z.number().int().min(0).max(100).default(2),
+  /**
+   * Steps between validation evaluations; an epoch's last step always evaluates too. Omitted: once per epoch when an
+   * epoch has at most 2,000 steps; a longer epoch is evaluated m = min(4, ⌈steps/2000⌉) times, every ⌈steps/m⌉ steps
+   * (validation costs a bounded share of the run however big the data).
+   */
+  evaluateEvery: z.number().int().min(1).optional(),
+  /** Validation NE must fall below the best by more than this (absolute) to reset `patience`. */
+  minDelta: z.number().min(0).max(0.1).default(0),
   /** FTRL alpha for lr, AdaGrad step for fm, Adam step for dcn. */
   learningRate: z.number().gt(0).max(10),
   l2: z.number().min(0).max(10).default(0),

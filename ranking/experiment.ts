@@ -10,6 +10,8 @@ import { loadCheckpoint, saveCheckpoint, saveModelArtifact } from './model-artif
 import { createModel } from './models/create-model';
 import { estimateTrainingBytes } from './models/model';
 import { pairedStdErrAgainst } from './paired-comparison';
+import type { EarlyStopping, LearningCurvePoint, ValidationSplit } from '../contracts';
+import { validationSplitOf } from './learning-curve';
 import { runTrainingLoop } from './trainer';
 
 /** Default memory budget for parameters + optimizer state. */
@@ -42,6 +44,12 @@ export interface TrainExperimentResult {
   trainSeconds: number;
   modelBytes: number;
   progress: TrainingProgress[];
+  /** The rows that decided training (a validation file, the held-out tail of train, or planted validation rows). */
+  validation: ValidationSplit;
+  /** Evaluations, early stop, and the step whose (best-validation) weights the model kept. */
+  earlyStopping: EarlyStopping;
+  /** Train and validation NE per evaluation (≤ 200 points; also stored in the artifact). */
+  learningCurve: LearningCurvePoint[];
 }
 
 /**
@@ -64,7 +72,7 @@ export async function trainExperiment(req: TrainExperimentRequest): Promise<Trai
     while (bits > 8 && estimateTrainingBytes({ ...model, hashBits: bits }, catSlots, denseSlots) > budget) bits--;
     throw new TrainingFailure(
       'resource',
-      `${model.family} with hashBits ${model.hashBits}${'embeddingDim' in model ? ` and embeddingDim ${model.embeddingDim}` : ''} needs about ${formatBytes(needed)} for parameters and optimizer state, over the ${formatBytes(budget)} budget; hashBits ${bits} would fit`,
+      `${model.family} with hashBits ${model.hashBits}${'embeddingDim' in model ? ` and embeddingDim ${model.embeddingDim}` : ''} needs about ${formatBytes(needed)} for parameters, optimizer state and the best-validation weights, over the ${formatBytes(budget)} budget; hashBits ${bits} would fit`,
     );
   }
 
@@ -82,8 +90,9 @@ export async function trainExperiment(req: TrainExperimentRequest): Promise<Trai
     resume = { tensors: cp.tensors, scalars: cp.header.scalars, cursor: cp.header.cursor };
   }
 
+  const validationSplit = validationSplitOf(data, validation.rows);
   const started = performance.now();
-  const { progress, validationNe } = await runTrainingLoop(ranker, model, train, validation, {
+  const { progress, validationNe, learningCurve, earlyStopping } = await runTrainingLoop(ranker, model, train, validation, {
     onProgress: req.onProgress,
     signal: req.signal,
     resume,
@@ -107,6 +116,7 @@ export async function trainExperiment(req: TrainExperimentRequest): Promise<Trai
   const saved = await saveModelArtifact(
     { family: model.family, config: model, dataFingerprint: dataset.fingerprint, featureSpec: spec, metrics, validationNe },
     ranker.weightTensors(),
+    { learningCurve, earlyStopping, validation: validationSplit },
   );
   return {
     artifact: saved.ref,
@@ -119,6 +129,9 @@ export async function trainExperiment(req: TrainExperimentRequest): Promise<Trai
     trainSeconds,
     modelBytes: saved.bytes,
     progress,
+    validation: validationSplit,
+    earlyStopping,
+    learningCurve,
   };
 }
 

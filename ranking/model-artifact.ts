@@ -1,5 +1,6 @@
 import type { Metrics, ModelConfig } from '../contracts';
 import { ModelConfig as ModelConfigSchema } from '../contracts';
+import type { EarlyStopping, LearningCurvePoint, ValidationSplit } from '../contracts';
 import { getArtifact, putArtifact } from '../store/artifacts';
 import type { FeatureSpec } from './features';
 import type { Tensor } from './models/model';
@@ -9,7 +10,15 @@ import { decodeTensorFile, encodeTensorFile } from './tensor-file';
 /** Bumped on any incompatible change of what a model artifact or checkpoint holds. */
 export const MODEL_FORMAT_VERSION = 1;
 
-export interface ModelArtifactHeader {
+/** How validation decided the training that made a model: stored in its artifact (older artifacts have none). */
+export interface TrainingRecord {
+  /** Train and validation NE per evaluation (≤ 200 points). */
+  learningCurve: LearningCurvePoint[];
+  earlyStopping: EarlyStopping;
+  validation: ValidationSplit;
+}
+
+export interface ModelArtifactHeader extends Partial<TrainingRecord> {
   kind: 'model';
   formatVersion: number;
   family: ModelConfig['family'];
@@ -31,8 +40,12 @@ export interface CheckpointHeader {
   cursor: TrainingCursor;
 }
 
-export async function saveModelArtifact(header: Omit<ModelArtifactHeader, 'kind' | 'formatVersion'>, weights: Record<string, Tensor>): Promise<{ ref: string; bytes: number }> {
-  const bytes = encodeTensorFile({ kind: 'model', formatVersion: MODEL_FORMAT_VERSION, ...header }, weights);
+export async function saveModelArtifact(
+  header: Omit<ModelArtifactHeader, 'kind' | 'formatVersion' | keyof TrainingRecord>,
+  weights: Record<string, Tensor>,
+  training?: TrainingRecord,
+): Promise<{ ref: string; bytes: number }> {
+  const bytes = encodeTensorFile({ kind: 'model', formatVersion: MODEL_FORMAT_VERSION, ...header, ...training }, weights);
   return { ref: await putArtifact(bytes), bytes: bytes.length };
 }
 

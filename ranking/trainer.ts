@@ -1,13 +1,22 @@
-import type { ModelConfig, TrainingProgress } from '../contracts';
+import type { EarlyStopping, LearningCurvePoint, ModelConfig, TrainingProgress } from '../contracts';
 import type { EncodedRows } from './features';
 import { TrainingFailure } from './failure';
-import { backgroundEntropy, clickThroughRate, normalizedEntropy } from './metrics';
+import { downsampleCurve, resolveEvaluateEvery } from './learning-curve';
+import { backgroundEntropy, clickThroughRate, logLoss, normalizedEntropy } from './metrics';
 import type { RankingModel, Tensor } from './models/model';
 import { SeededRandom } from './rng';
 
 /** Work between yields to the event loop, so a Temporal worker can heartbeat and deliver cancellation. */
 const YIELD_EVERY_MS = 50;
 const MAX_PROGRESS_EVENTS = 1000;
+/** Train NE is measured on this many training rows (evenly spaced, fixed for the run). */
+const TRAIN_NE_SAMPLE_ROWS = 10_000;
+/** The cursor keeps at most 2× this many curve points (thinned to every other one when it overflows). */
+const CURVE_POINTS_KEPT = 200;
+/** Rows scored between yields during an evaluation (a multiple of every family's scoring batch). */
+const EVALUATION_CHUNK_ROWS = 65_536;
+/** Checkpoint tensors holding the best-validation weights carry this prefix. */
+const BEST_PREFIX = 'best.';
 
 /** Where a run stands; all of it goes into a checkpoint. */
 export interface TrainingCursor {
@@ -19,41 +28,81 @@ export interface TrainingCursor {
   windowExamples: number;
   lastValidationNe: number;
   progress: TrainingProgress[];
+  /** Validation evaluations so far. */
+  evaluations: number;
+  /** The best validation NE so far and where it was reached (null / 0 before the first evaluation). */
+  bestValidationNe: number | null;
+  bestStep: number;
+  bestEpoch: number;
+  /** The best evaluation's curve point (kept even when thinning drops it from `curve`). */
+  bestPoint: LearningCurvePoint | null;
+  /** Evaluations since the last improvement by more than minDelta; at `patience` the run stops. */
+  sinceImprovement: number;
+  stoppedEarly: boolean;
+  /** Every `curveStride`-th evaluation's point (first included); the last evaluation's point beside it. */
+  curve: LearningCurvePoint[];
+  curveStride: number;
+  lastPoint: LearningCurvePoint | null;
 }
+
+/** What a training run hands back: its log, the kept weights' validation NE, and how validation decided it. */
+export interface TrainingLoopResult {
+  progress: TrainingProgress[];
+  /** Validation NE of the kept (best-validation) weights; NaN without validation rows. */
+  validationNe: number;
+  /** Train and validation NE per evaluation, at most 200 points (first, best and last always among them). */
+  learningCurve: LearningCurvePoint[];
+  earlyStopping: EarlyStopping;
+}
+
+type ModelState = { tensors: Record<string, Tensor>; scalars: Record<string, number>; cursor: TrainingCursor };
 
 export interface TrainingLoopOptions {
   onProgress?(p: TrainingProgress): void;
   /** Called every `checkpointEvery` steps with the serialised state; the caller stores it and may await. */
-  onCheckpoint?(state: { tensors: Record<string, Tensor>; scalars: Record<string, number>; cursor: TrainingCursor }, p: TrainingProgress): Promise<void>;
+  onCheckpoint?(state: ModelState, p: TrainingProgress): Promise<void>;
   signal?: AbortSignal;
-  resume?: { tensors: Record<string, Tensor>; scalars: Record<string, number>; cursor: TrainingCursor };
+  /** A checkpoint's state: the model's tensors (and `best.*`, the best-validation weights), scalars and cursor. */
+  resume?: ModelState;
+  /**
+   * Applied to validation scores before their NE (e.g. the negative-downsampling correction every served prediction
+   * goes through); train NE stays on raw scores, against the rows the model trains on.
+   */
+  adjustScores?(scores: Float64Array): void;
 }
 
 /**
  * The training loop shared by all families: shuffled epochs (a permutation per (seed, epoch), recomputed on
- * resume instead of stored), learning-rate decay per epoch, progress events with a running log loss, validation
- * NE at epoch ends, divergence detection, checkpoints and cooperative yielding/cancellation.
+ * resume instead of stored), learning-rate decay per epoch, progress events with a running log loss, divergence
+ * detection, checkpoints and cooperative yielding/cancellation — and training decided by validation: an evaluation
+ * every `evaluateEvery` steps and at every epoch's end (validation NE, and train NE of the same weights on a fixed
+ * sample of train rows), a copy of the best-validation weights, a stop after `patience` evaluations without
+ * improvement, and the best weights restored at the end. `epochs` is the maximum. The best weights and the whole
+ * evaluation state travel in checkpoints, so a resumed run ends with the same model as an uninterrupted one.
  */
-export async function runTrainingLoop(
-  model: RankingModel,
-  config: ModelConfig,
-  train: EncodedRows,
-  validation: EncodedRows,
-  opts: TrainingLoopOptions,
-): Promise<{ progress: TrainingProgress[]; validationNe: number }> {
+export async function runTrainingLoop(model: RankingModel, config: ModelConfig, train: EncodedRows, validation: EncodedRows, opts: TrainingLoopOptions): Promise<TrainingLoopResult> {
   const started = performance.now();
   const n = train.rows;
   const batch = config.batchSize;
   const stepsPerEpoch = Math.ceil(n / batch);
   const totalSteps = stepsPerEpoch * config.epochs;
   const progressEvery = Math.max(1, Math.min(50, Math.floor(totalSteps / 25)));
+  const trainEntropy = backgroundEntropy(clickThroughRate(train.labels));
   // Loss above this after warm-up means the run is exploding, not learning (the base-rate predictor scores H(ctr)).
-  const explodingLoss = Math.max(1.5, 2.5 * backgroundEntropy(clickThroughRate(train.labels)));
+  const explodingLoss = Math.max(1.5, 2.5 * trainEntropy);
+  const evaluateEvery = resolveEvaluateEvery(config.evaluateEvery, stepsPerEpoch);
+  const trainSample = evenlySpacedRows(train, TRAIN_NE_SAMPLE_ROWS);
 
   const cursor: TrainingCursor = opts.resume
-    ? { ...opts.resume.cursor, progress: [...opts.resume.cursor.progress] }
-    : { step: 0, epoch: 0, stepInEpoch: 0, examples: 0, windowLoss: 0, windowExamples: 0, lastValidationNe: NaN, progress: [] };
-  if (opts.resume) model.loadState(opts.resume.tensors, opts.resume.scalars);
+    ? { ...freshCursor(), ...opts.resume.cursor, progress: [...opts.resume.cursor.progress], curve: [...(opts.resume.cursor.curve ?? [])] }
+    : freshCursor();
+  // The best-validation weights so far (copies: the model keeps training).
+  let best: Record<string, Tensor> | undefined;
+  if (opts.resume) {
+    model.loadState(opts.resume.tensors, opts.resume.scalars);
+    const saved = Object.entries(opts.resume.tensors).filter(([k]) => k.startsWith(BEST_PREFIX));
+    if (saved.length > 0) best = Object.fromEntries(saved.map(([k, t]) => [k.slice(BEST_PREFIX.length), t]));
+  }
 
   const emit = (p: TrainingProgress) => {
     cursor.progress.push(p);
@@ -64,9 +113,55 @@ export async function runTrainingLoop(
     throw new TrainingFailure('diverged', message, cursor.progress.slice(-50));
   };
   let lastYield = performance.now();
-  let lastGradNorm = 0;
+  const yieldNow = async () => {
+    if (performance.now() - lastYield < YIELD_EVERY_MS) return;
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    lastYield = performance.now();
+    throwIfAborted(opts.signal);
+  };
+  const score = async (rows: EncodedRows): Promise<Float64Array> => {
+    // In chunks with yields between them: a long validation split must not starve heartbeats or cancellation.
+    const scores = new Float64Array(rows.rows);
+    for (let from = 0; from < rows.rows; from += EVALUATION_CHUNK_ROWS) {
+      await model.predict(rows, from, Math.min(rows.rows, from + EVALUATION_CHUNK_ROWS), scores);
+      await yieldNow();
+    }
+    return scores;
+  };
+  const validationNeNow = async (): Promise<number> => {
+    const scores = await score(validation);
+    opts.adjustScores?.(scores);
+    const ne = normalizedEntropy(scores, validation.labels);
+    if (Number.isNaN(ne) && scores.some((s) => !Number.isFinite(s))) fail(`training diverged in epoch ${cursor.epoch + 1}: validation predictions are not finite`);
+    return ne;
+  };
+  /** One evaluation: both NEs, the curve, the best copy, the patience count. Returns true when training should stop. */
+  const evaluate = async (gradNorm: number): Promise<boolean> => {
+    const ne = await validationNeNow();
+    cursor.lastValidationNe = ne;
+    emit({ ...progressEvent(cursor, started, gradNorm), runningLogloss: cursor.progress.at(-1)?.runningLogloss ?? 0, validationNe: ne });
+    // A validation split without both classes has no NE: nothing to decide by (the run goes on to its last epoch).
+    if (!Number.isFinite(ne)) return false;
+    // Train NE: the same weights on the fixed train sample (raw scores: the rows are the ones the model trains on),
+    // against the whole training set's base rate.
+    const trainNe = logLoss(await score(trainSample), trainSample.labels) / trainEntropy;
+    const point: LearningCurvePoint = { step: cursor.step, epoch: cursor.epoch + 1, examples: cursor.examples, trainNe, validationNe: ne };
+    recordPoint(cursor, point);
+    // Patience counts evaluations that do not beat the best by more than minDelta; the kept weights are always the
+    // lowest validation NE seen (a small gain still moves them, it just doesn't buy more time).
+    const improved = cursor.bestValidationNe === null || ne < cursor.bestValidationNe - config.minDelta;
+    if (cursor.bestValidationNe === null || ne < cursor.bestValidationNe) {
+      cursor.bestValidationNe = ne;
+      cursor.bestStep = cursor.step;
+      cursor.bestEpoch = cursor.epoch + 1;
+      cursor.bestPoint = point;
+      best = copyTensors(model.weightTensors());
+    }
+    cursor.sinceImprovement = improved ? 0 : cursor.sinceImprovement + 1;
+    return config.patience > 0 && cursor.sinceImprovement >= config.patience;
+  };
 
-  for (; cursor.epoch < config.epochs; cursor.epoch++, cursor.stepInEpoch = 0) {
+  epochs: for (; cursor.epoch < config.epochs && !cursor.stoppedEarly; cursor.epoch++, cursor.stepInEpoch = 0) {
     const order = new Int32Array(n);
     for (let i = 0; i < n; i++) order[i] = i;
     new SeededRandom(config.seed * 1_000_003 + cursor.epoch).shuffle(order);
@@ -80,7 +175,6 @@ export async function runTrainingLoop(
       cursor.examples += end - start;
       cursor.windowLoss += lossSum;
       cursor.windowExamples += end - start;
-      lastGradNorm = gradNorm;
       if (!Number.isFinite(lossSum) || !Number.isFinite(gradNorm)) {
         emit(progressEvent(cursor, started, gradNorm));
         fail(`training diverged at step ${cursor.step} (epoch ${cursor.epoch + 1}): loss or gradient became ${Number.isNaN(lossSum) || Number.isNaN(gradNorm) ? 'NaN' : 'infinite'} (learningRate ${config.learningRate}${config.gradientClip ? `, gradientClip ${config.gradientClip}` : ', no gradientClip'})`);
@@ -94,28 +188,100 @@ export async function runTrainingLoop(
           fail(`training diverged at step ${cursor.step} (epoch ${cursor.epoch + 1}): running log loss ${p.runningLogloss.toFixed(3)} exceeds ${explodingLoss.toFixed(3)} (2.5× the base-rate log loss) — the loss is exploding (learningRate ${config.learningRate})`);
         }
       }
-      // A checkpoint taken at an epoch's last step resumes straight into that epoch's validation.
+      // Validation (progressive training loss can hide overfitting; validation can't) every evaluateEvery steps and
+      // at the epoch's end — before the checkpoint, so a checkpoint holds its step's evaluation and best weights.
+      if (validation.rows > 0 && (cursor.stepInEpoch % evaluateEvery === 0 || cursor.stepInEpoch === stepsPerEpoch)) {
+        if (await evaluate(gradNorm)) {
+          cursor.stoppedEarly = true;
+          break epochs;
+        }
+      }
       if (opts.onCheckpoint && cursor.step % config.checkpointEvery === 0) {
-        await opts.onCheckpoint(snapshot(model, cursor), progressEvent(cursor, started, gradNorm));
+        await opts.onCheckpoint(snapshot(model, cursor, best), progressEvent(cursor, started, gradNorm));
       }
-      if (performance.now() - lastYield >= YIELD_EVERY_MS) {
-        await new Promise<void>((resolve) => setImmediate(resolve));
-        lastYield = performance.now();
-        throwIfAborted(opts.signal);
-      }
-    }
-    // Epoch end: validation NE (progressive training loss can hide overfitting; validation can't).
-    if (validation.rows > 0) {
-      const scores = new Float64Array(validation.rows);
-      await model.predict(validation, 0, validation.rows, scores);
-      const ne = normalizedEntropy(scores, validation.labels);
-      if (Number.isNaN(ne) && scores.some((s) => !Number.isFinite(s))) fail(`training diverged in epoch ${cursor.epoch + 1}: validation predictions are not finite`);
-      cursor.lastValidationNe = ne;
-      emit({ ...progressEvent(cursor, started, lastGradNorm), runningLogloss: cursor.progress.at(-1)?.runningLogloss ?? 0, validationNe: ne });
+      await yieldNow();
     }
     throwIfAborted(opts.signal);
   }
-  return { progress: cursor.progress, validationNe: cursor.lastValidationNe };
+
+  // Keep the best-validation weights: restore them unless the last evaluation was the best.
+  let validationNe = cursor.lastValidationNe;
+  if (best && cursor.bestStep !== cursor.step) {
+    model.loadWeights(best);
+    validationNe = await validationNeNow();
+  } else if (cursor.bestValidationNe !== null) {
+    validationNe = cursor.bestValidationNe;
+  }
+  const earlyStopping: EarlyStopping = {
+    patience: config.patience,
+    evaluateEvery,
+    evaluations: cursor.evaluations,
+    stoppedEarly: cursor.stoppedEarly,
+    epochsRun: cursor.stoppedEarly ? cursor.epoch + 1 : config.epochs,
+    bestStep: cursor.bestValidationNe === null ? cursor.step : cursor.bestStep,
+    bestEpoch: cursor.bestValidationNe === null ? config.epochs : cursor.bestEpoch,
+  };
+  if (cursor.bestValidationNe !== null) earlyStopping.bestValidationNe = cursor.bestValidationNe;
+  const curve = cursor.lastPoint && cursor.curve.at(-1)?.step !== cursor.lastPoint.step ? [...cursor.curve, cursor.lastPoint] : cursor.curve;
+  return { progress: cursor.progress, validationNe, learningCurve: downsampleCurve(curve, undefined, cursor.bestPoint ?? undefined), earlyStopping };
+}
+
+function freshCursor(): TrainingCursor {
+  return {
+    step: 0,
+    epoch: 0,
+    stepInEpoch: 0,
+    examples: 0,
+    windowLoss: 0,
+    windowExamples: 0,
+    lastValidationNe: NaN,
+    progress: [],
+    evaluations: 0,
+    bestValidationNe: null,
+    bestStep: 0,
+    bestEpoch: 0,
+    bestPoint: null,
+    sinceImprovement: 0,
+    stoppedEarly: false,
+    curve: [],
+    curveStride: 1,
+    lastPoint: null,
+  };
+}
+
+/** Counts an evaluation and keeps its point when it falls on the stride; thins the kept points when they overflow. */
+function recordPoint(cursor: TrainingCursor, point: LearningCurvePoint): void {
+  const ordinal = cursor.evaluations++;
+  cursor.lastPoint = point;
+  if (ordinal % cursor.curveStride !== 0) return;
+  cursor.curve.push(point);
+  if (cursor.curve.length > 2 * CURVE_POINTS_KEPT) {
+    // Points sit at ordinals 0, s, 2s, …: keeping the even ones leaves 0, 2s, 4s, … — the same grid at stride 2s.
+    cursor.curve = cursor.curve.filter((_, i) => i % 2 === 0);
+    cursor.curveStride *= 2;
+  }
+}
+
+/** Up to `count` rows of `data`, evenly spaced (fixed for the run: the train sample of every evaluation). */
+function evenlySpacedRows(data: EncodedRows, count: number): EncodedRows {
+  if (data.rows <= count) return data;
+  const { catSlots, denseSlots } = data;
+  const catIndex = new Int32Array(count * catSlots);
+  const denseValue = new Float32Array(count * denseSlots);
+  const labels = new Uint8Array(count);
+  for (let i = 0; i < count; i++) {
+    const r = Math.floor((i * data.rows) / count);
+    catIndex.set(data.catIndex.subarray(r * catSlots, (r + 1) * catSlots), i * catSlots);
+    denseValue.set(data.denseValue.subarray(r * denseSlots, (r + 1) * denseSlots), i * denseSlots);
+    labels[i] = data.labels[r];
+  }
+  return { rows: count, catSlots, catIndex, denseSlots, denseValue, denseIndex: data.denseIndex, labels };
+}
+
+function copyTensors(tensors: Record<string, Tensor>): Record<string, Tensor> {
+  const out: Record<string, Tensor> = {};
+  for (const [k, t] of Object.entries(tensors)) out[k] = t.slice() as Tensor;
+  return out;
 }
 
 function progressEvent(c: TrainingCursor, started: number, gradNorm: number): TrainingProgress {
@@ -131,11 +297,12 @@ function progressEvent(c: TrainingCursor, started: number, gradNorm: number): Tr
   return p;
 }
 
-function snapshot(model: RankingModel, cursor: TrainingCursor) {
-  // Copies: the model keeps training while the caller writes the checkpoint.
-  const tensors: Record<string, Tensor> = {};
-  for (const [k, t] of Object.entries(model.stateTensors())) tensors[k] = t.slice() as Tensor;
-  return { tensors, scalars: { ...model.scalars() }, cursor: { ...cursor, progress: cursor.progress.slice(-50) } };
+function snapshot(model: RankingModel, cursor: TrainingCursor, best: Record<string, Tensor> | undefined): ModelState {
+  // Copies: the model keeps training while the caller writes the checkpoint. The best weights are already a copy
+  // that is replaced, never written into, so they are shared.
+  const tensors = copyTensors(model.stateTensors());
+  if (best) for (const [k, t] of Object.entries(best)) tensors[BEST_PREFIX + k] = t;
+  return { tensors, scalars: { ...model.scalars() }, cursor: { ...cursor, progress: cursor.progress.slice(-50), curve: cursor.curve.slice() } };
 }
 
 export function throwIfAborted(signal?: AbortSignal): void {

@@ -16,6 +16,8 @@ export class FtrlLogisticRegression implements RankingModel {
   private readonly bias: number;
   /** α of the latest step (lrDecay changes it per epoch); weights are a function of (z, n, α). */
   private alpha: number;
+  /** Set by loadWeights: the weights are these, no longer a function of (z, n). */
+  private loaded?: { weightIndex: Int32Array; weightValue: Float64Array };
 
   constructor(private config: LrConfig) {
     this.bias = 2 ** config.hashBits; // one extra coordinate for the intercept
@@ -95,6 +97,8 @@ export class FtrlLogisticRegression implements RankingModel {
 
   /** The artifact keeps only non-zero weights (FTRL's L1 makes most of them zero): index + value pairs. */
   weightTensors(): Record<string, Tensor> {
+    // Weights loaded with loadWeights (a scorer, or the trainer restoring its best weights) are what this model is.
+    if (this.loaded) return { weightIndex: this.loaded.weightIndex.slice(), weightValue: this.loaded.weightValue.slice() };
     const alpha = this.alpha;
     const index: number[] = [];
     const value: number[] = [];
@@ -126,5 +130,6 @@ export class FtrlLogisticRegression implements RankingModel {
     const value = t.weightValue as Float64Array;
     for (let k = 0; k < index.length; k++) w[index[k]] = value[k];
     this.weight = (i: number) => w[i];
+    this.loaded = { weightIndex: index.slice(), weightValue: value.slice() };
   }
 }

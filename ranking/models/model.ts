@@ -27,14 +27,17 @@ export interface RankingModel {
   loadWeights(tensors: Record<string, Tensor>): void;
 }
 
-/** Estimated bytes of parameters + optimizer state (the resource check runs this before allocating anything). */
+/**
+ * Estimated bytes of parameters + optimizer state + the trainer's copy of the best-validation weights (the resource
+ * check runs this before allocating anything).
+ */
 export function estimateTrainingBytes(config: ModelConfig, catSlots: number, denseSlots: number): number {
   const rows = 2 ** config.hashBits + 1;
   switch (config.family) {
     case 'lr':
-      return rows * 2 * 8; // FTRL z and n, float64
+      return rows * 2 * 8 + rows * 12; // FTRL z and n, float64; best weights as sparse (i32 index, f64 value) at worst dense
     case 'fm':
-      return rows * (1 + config.embeddingDim) * 4 * 2; // weights + AdaGrad accumulators, float32
+      return rows * (1 + config.embeddingDim) * 4 * 3; // weights + AdaGrad accumulators + best weights, float32
     case 'dcn': {
       const d = catSlots * config.embeddingDim + denseSlots;
       let dense = config.crossLayers * (d * d + d);
@@ -45,8 +48,8 @@ export function estimateTrainingBytes(config: ModelConfig, catSlots: number, den
       }
       dense += prev + 1;
       const embeddings = rows * config.embeddingDim;
-      // params + Adam m and v + one gradient buffer for embeddings
-      return (embeddings * 4 + dense * 3) * 4;
+      // params + Adam m and v + one gradient buffer for embeddings + the best weights' copy
+      return (embeddings * 5 + dense * 4) * 4;
     }
   }
 }

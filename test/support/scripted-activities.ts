@@ -49,6 +49,9 @@ export function scriptedActivities(options: ScriptOptions = {}) {
         badRows: { count: 0, files: [], examples: [] },
         trainSeconds: 1,
         modelBytes: 1000,
+        validation: { source: 'planted', rows: 500 },
+        earlyStopping: { patience: input.model.patience, evaluateEvery: 10, evaluations: 1, stoppedEarly: false, epochsRun: input.model.epochs, bestStep: 10, bestEpoch: 1, bestValidationNe: ne },
+        learningCurve: [{ step: 10, epoch: 1, examples: 1000, trainNe: ne - 0.01, validationNe: ne }],
       };
     },
     async describeData() {

@@ -252,6 +252,16 @@ describe('--json output arrives whole through a pipe (a 40-experiment campaign)'
     covered.add('train');
   });
 
+  it('generate --json and generate --list --json (no Temporal)', async () => {
+    const out = path.join(rankwrightHome(), `generated-${stamp}`);
+    const summary = parseWhole(await throughPipe(['generate', '--scenario', 'wide-tiny', '--rows', '500', '--out', out, '--json']), 'generate');
+    assert.equal(typeof summary, 'object');
+    assert.ok(fs.existsSync(path.join(out, 'meta.json')), `${out}/meta.json`);
+    const list = parseWhole(await throughPipe(['generate', '--list', '--json']), 'generate --list');
+    assert.ok(list.some((s: { name: string }) => s.name === 'wide-tiny'));
+    covered.add('generate');
+  });
+
   it('a bad --query is a usage error (one line, exit 2)', async () => {
     const { code, stdout, stderr } = await runCli(['list', '--json', '--query', 'NoSuchAttribute = 1']);
     assert.equal(code, 2, stderr);

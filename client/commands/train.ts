@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { DataConfig, ModelConfig, type TrainingProgress } from '../../contracts';
 import { InvalidInputError, parseOrExplain } from '../../contracts/errors';
 import { BadRowFailure, TrainingFailure, trainExperiment } from '../../ranking';
+import { describeEarlyStopping } from '../../ranking/learning-curve';
 import { describeBadRows } from '../../store/event-summary';
 import { oneLine } from '../format';
 
@@ -66,6 +67,7 @@ export async function runTrain(opts: TrainOptions): Promise<number> {
       ];
       if (m.oracleNe !== undefined) lines.push(`oracle NE ${m.oracleNe.toFixed(5)}   regret ${m.regret!.toFixed(5)}`);
       lines.push(`trained   ${result.trainSeconds.toFixed(2)} s, ${m.examples} test rows, model ${(result.modelBytes / 1024).toFixed(0)} KiB`);
+      lines.push(`training  ${describeEarlyStopping(result.earlyStopping, result.validation)}`);
       if (result.badRows.count > 0) lines.push(describeBadRows(result.badRows));
       process.stdout.write(lines.join('\n') + '\n');
     }

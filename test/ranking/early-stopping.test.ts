@@ -5,6 +5,7 @@ import * as path from 'node:path';
 import { ExperimentResult, ModelConfig, type LearningCurvePoint, type ModelConfigInput, type TrainingProgress } from '../../contracts';
 import { loadModelArtifact, plantedScenario, trainExperiment, writeCriteoTsv } from '../../ranking';
 import { describeEarlyStopping, downsampleCurve, resolveEvaluateEvery } from '../../ranking/learning-curve';
+import { runCli } from '../support/processes';
 
 /**
  * Training decided by validation: evaluations, early stopping with patience, the best weights restored, the learning
@@ -213,6 +214,24 @@ describe('training decided by validation (early stopping)', function () {
           assert.equal(resumed.validationNe, full.validationNe);
         }
       });
+    }
+  });
+});
+
+describe('rankwright train says how validation decided the run', () => {
+  it('one line: stopped early at which epoch, the best validation NE and its step, the validation split', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rankwright-early-stopping-cli-'));
+    try {
+      const config = path.join(dir, 'exp.json');
+      fs.writeFileSync(config, JSON.stringify({ data: tiny, model: { ...overfitting, patience: 2 } }));
+      const { code, stdout, stderr } = await runCli(['train', '--config', config]);
+      assert.equal(code, 0, stderr);
+      assert.match(
+        stdout,
+        /^training {2}stopped early at epoch \d+ after 2 evaluations without improvement \(best validation NE 0\.\d{4} at step \d+, epoch \d+; \d+ evaluations\); validation: the planted validation rows \(2000\)$/m,
+      );
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
     }
   });
 });

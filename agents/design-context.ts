@@ -41,8 +41,9 @@ function median(values: number[]): number {
 
 const FIELD_SET = new Set(FIELD_NAMES);
 
-export function analyzeInteractions(signal: readonly FieldPairSignal[], alreadyCrossed: readonly [string, string][] = []): InteractionSignal {
-  const crossed = new Set(canonicalCrosses(alreadyCrossed).map(([a, b]) => `${a}x${b}`));
+export function analyzeInteractions(signal: readonly FieldPairSignal[], alreadyCrossed: readonly (readonly string[])[] = []): InteractionSignal {
+  // A 3-field cross does not cover its pairs: only pair crosses count as already crossed.
+  const crossed = new Set(canonicalCrosses(alreadyCrossed).map((cross) => cross.join('x')));
   const valid = signal
     .filter((p) => Number.isFinite(p.strength) && p.fields[0] !== p.fields[1] && FIELD_SET.has(p.fields[0]) && FIELD_SET.has(p.fields[1]))
     .map((p) => ({ fields: [...p.fields].sort() as [string, string], strength: p.strength }));

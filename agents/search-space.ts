@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { SearchSpace } from '../contracts/campaign';
 import { FIELD_NAMES } from '../contracts/data';
-import { DenseTransform, MODEL_FAMILIES, ModelConfig, type ModelFamily } from '../contracts/model';
+import { FieldSettings, FieldTransform, HashSpace, MODEL_FAMILIES, ModelConfig, type ModelFamily } from '../contracts/model';
 import { canonicalCrosses } from '../contracts/canonical-config';
 
 /**
@@ -17,6 +17,8 @@ export const ModelConfigDraft = z.object({
   embeddingDim: z.number().optional(),
   crosses: z.array(z.array(z.string())).optional(),
   denseTransform: z.string().optional(),
+  fields: z.record(z.string(), z.unknown()).optional(),
+  hashSpace: z.string().optional(),
   l2: z.number().optional(),
   l1: z.number().optional(),
   ftrlBeta: z.number().optional(),
@@ -92,19 +94,20 @@ export function clampToSearchSpace(config: ModelConfigDraft | ModelConfig, space
     ? draft.learningRate
     : DEFAULT_LEARNING_RATE[family];
 
-  const crosses: [string, string][] = [];
-  for (const pair of draft.crosses ?? []) {
-    if (!Array.isArray(pair) || pair.length !== 2) continue;
-    const [a, b] = pair.map(String);
-    if (a === b || !FIELD_SET.has(a) || !FIELD_SET.has(b)) continue;
-    crosses.push([a, b]);
+  const denseTransform = FieldTransform.safeParse(draft.denseTransform).success ? (draft.denseTransform as FieldTransform) : undefined;
+  const fields = clampFields(draft.fields, denseTransform ?? 'log');
+  const crosses: string[][] = [];
+  for (const cross of draft.crosses ?? []) {
+    if (!Array.isArray(cross) || (cross.length !== 2 && cross.length !== 3)) continue;
+    const names = cross.map(String);
+    if (new Set(names).size !== names.length || !names.every((f) => FIELD_SET.has(f) && !fields?.[f]?.drop)) continue;
+    crosses.push(names);
   }
-  // Dedupe unordered pairs but keep the adviser's priority order, then cap.
-  const kept = new Set(canonicalCrosses(crosses).map(([a, b]) => `${a}x${b}`));
-  const ordered: [string, string][] = [];
-  for (const [a, b] of crosses) {
-    const key = [a, b].sort().join('x');
-    if (kept.delete(key)) ordered.push([a, b]);
+  // Dedupe unordered crosses but keep the adviser's priority order, then cap.
+  const kept = new Set(canonicalCrosses(crosses).map((cross) => cross.join('x')));
+  const ordered: string[][] = [];
+  for (const cross of crosses) {
+    if (kept.delete([...cross].sort().join('x'))) ordered.push(cross);
   }
 
   const out: Record<string, unknown> = {
@@ -113,7 +116,9 @@ export function clampToSearchSpace(config: ModelConfigDraft | ModelConfig, space
     hashBits: clampInt(draft.hashBits, Math.max(8, space.hashBits[0]), Math.min(24, space.hashBits[1])),
     epochs: clampInt(draft.epochs, Math.max(1, space.epochs[0]), Math.min(50, space.epochs[1])),
     crosses: ordered.slice(0, Math.min(space.maxCrosses, 32)),
-    denseTransform: DenseTransform.safeParse(draft.denseTransform).success ? draft.denseTransform : undefined,
+    denseTransform,
+    fields,
+    hashSpace: HashSpace.safeParse(draft.hashSpace).success ? draft.hashSpace : undefined,
     l2: clampNumber(draft.l2, 0, 10),
     lrDecay: draft.lrDecay !== undefined && Number.isFinite(draft.lrDecay) && draft.lrDecay > 0 ? Math.min(1, draft.lrDecay) : undefined,
     gradientClip: draft.gradientClip !== undefined && Number.isFinite(draft.gradientClip) && draft.gradientClip > 0 ? Math.min(1000, draft.gradientClip) : undefined,
@@ -138,6 +143,22 @@ export function clampToSearchSpace(config: ModelConfigDraft | ModelConfig, space
   }
   for (const key of Object.keys(out)) if (out[key] === undefined) delete out[key];
   return ModelConfig.parse(out);
+}
+
+/**
+ * The adviser's per-field knobs that the contract accepts, field by field (a bad entry is dropped, not the rest);
+ * `buckets` only where the field's transform is quantile. Undefined when nothing is left.
+ */
+function clampFields(fields: Record<string, unknown> | undefined, denseTransform: FieldTransform): FieldSettings | undefined {
+  const out: FieldSettings = {};
+  for (const [name, knobs] of Object.entries(fields ?? {})) {
+    const one = FieldSettings.safeParse({ [name]: knobs });
+    if (!one.success) continue;
+    const field = { ...one.data[name] };
+    if (field.buckets !== undefined && (field.transform ?? denseTransform) !== 'quantile') delete field.buckets;
+    out[name] = field;
+  }
+  return Object.keys(out).length ? out : undefined;
 }
 
 /** Whether a config already lies inside the space (clamping would not change it). */

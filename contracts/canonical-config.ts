@@ -10,14 +10,17 @@ function roundSignificant(value: number): number {
   return Number.isFinite(value) && value !== 0 ? Number(value.toPrecision(6)) : value;
 }
 
-/** Crosses are unordered pairs and an unordered set: [C2,C1] is the same feature as [C1,C2]. */
-export function canonicalCrosses(crosses: ReadonlyArray<readonly [string, string] | readonly string[]>): [string, string][] {
-  const seen = new Map<string, [string, string]>();
-  for (const pair of crosses) {
-    const [a, b] = [String(pair[0]), String(pair[1])].sort();
-    seen.set(`${a}x${b}`, [a, b]);
+/**
+ * Crosses are unordered (pairs or triples) and an unordered set: [C2,C1] is the same feature as [C1,C2], and
+ * [C3,C1,C2] the same as [C1,C2,C3]; a triple is never the same as a pair.
+ */
+export function canonicalCrosses<C extends readonly string[]>(crosses: ReadonlyArray<C>): C[] {
+  const seen = new Map<string, C>();
+  for (const cross of crosses) {
+    const sorted = cross.map(String).sort();
+    seen.set(sorted.join('x'), sorted as unknown as C);
   }
-  return [...seen.values()].sort((x, y) => (x[0] + 'x' + x[1]).localeCompare(y[0] + 'x' + y[1]));
+  return [...seen.entries()].sort(([x], [y]) => x.localeCompare(y)).map(([, cross]) => cross);
 }
 
 /**
@@ -33,7 +36,7 @@ export function canonicalConfigKey(config: ModelConfig | ModelConfigInput): stri
     .sort()
     .map((k) => {
       const v = full[k];
-      if (k === 'crosses' && Array.isArray(v)) return [k, canonicalCrosses(v as [string, string][])];
+      if (k === 'crosses' && Array.isArray(v)) return [k, canonicalCrosses(v as string[][])];
       if (typeof v === 'number') return [k, roundSignificant(v)];
       if (Array.isArray(v)) return [k, v.map((x) => (typeof x === 'number' ? roundSignificant(x) : x))];
       return [k, v];

@@ -8,9 +8,102 @@ export type ModelFamily = z.infer<typeof ModelFamily>;
 export const DenseTransform = z.enum(['none', 'log', 'bucketize', 'standardize']);
 export type DenseTransform = z.infer<typeof DenseTransform>;
 
-/** An explicit categorical cross: the pair's values are hashed together into one extra sparse feature. */
-export const FeatureCross = z.tuple([FieldName, FieldName]).refine(([a, b]) => a !== b, { message: 'a cross needs two different fields' });
+/**
+ * What a dense field becomes (per field in `fields`, or for every dense field through `denseTransform`):
+ * - `none`: the raw value, one weight; `log`: sign(x)·ln(1 + |x|); `standardize`: (x − mean) / sd, both fitted on train;
+ * - `bucketize`: the log bucket ⌊2·ln(1 + x)⌋ as a categorical value (one weight per bucket);
+ * - `quantile`: `buckets` equal-frequency buckets whose boundaries are fitted on train (stored in the artifact).
+ * A missing value is 0 for the numeric ones and its own bucket for the bucketed ones.
+ */
+export const FIELD_TRANSFORMS = ['none', 'log', 'bucketize', 'quantile', 'standardize'] as const;
+export const FieldTransform = z.enum(FIELD_TRANSFORMS);
+export type FieldTransform = z.infer<typeof FieldTransform>;
+/** Transforms that turn a dense field into a categorical slot (hashed like a categorical value). */
+export const BUCKETED_TRANSFORMS: readonly FieldTransform[] = ['bucketize', 'quantile'];
+export const DEFAULT_QUANTILE_BUCKETS = 16;
+
+/**
+ * An explicit cross: the values of two or three different fields are hashed together into one extra sparse feature
+ * (a dense field takes part through its bucket: its quantile bucket under `quantile`, else its log bucket).
+ */
+export const FeatureCross = z
+  .union([z.tuple([FieldName, FieldName]), z.tuple([FieldName, FieldName, FieldName])])
+  .refine((fields) => new Set(fields).size === fields.length, { message: 'a cross needs two different fields, or three different fields' });
 export type FeatureCross = z.infer<typeof FeatureCross>;
+
+const isCategoricalField = (name: string) => /^C\d+$/.test(name);
+
+/** Knobs of one field; which apply depends on the field's kind (dense I…, categorical C…). */
+export const FieldKnobs = z
+  .object({
+    /** Dense fields only: overrides the config's `denseTransform` for this field. */
+    transform: FieldTransform.optional(),
+    /** Dense fields under `quantile` only: number of equal-frequency buckets (default 16). */
+    buckets: z.number().int().min(2).max(1024).optional(),
+    /**
+     * Categorical fields only: the field gets its own table of 2^hashBits rows (no collisions with other fields), or
+     * `auto`: its own table sized from the field's distinct values on train (see `hashSpace`).
+     */
+    hashBits: z.union([z.number().int().min(8).max(24), z.literal('auto')]).optional(),
+    /** Leave the field out of the model entirely (no crosses may use it). */
+    drop: z.boolean().optional(),
+  })
+  .strict();
+export type FieldKnobs = z.infer<typeof FieldKnobs>;
+
+/** Per-field knobs keyed by field name (I1..I13, C1..C26); a knob that does not fit the field's kind is refused. */
+export const FieldSettings = z.record(z.string(), FieldKnobs).superRefine((fields, ctx) => {
+  const known = new Set<string>(FieldName.options);
+  for (const [name, knobs] of Object.entries(fields)) {
+    if (!known.has(name)) {
+      ctx.addIssue({ code: 'custom', path: [name], message: `unknown field ${JSON.stringify(name)} (fields are I1..I13 and C1..C26)` });
+    } else if (isCategoricalField(name)) {
+      for (const knob of ['transform', 'buckets'] as const)
+        if (knobs[knob] !== undefined)
+          ctx.addIssue({ code: 'custom', path: [name, knob], message: `${name} is categorical: ${knob} applies to dense fields (I1..I13) only` });
+    } else if (knobs.hashBits !== undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: [name, 'hashBits'],
+        message: `${name} is dense: hashBits applies to categorical fields (C1..C26) only (a bucketed dense field is sized by hashSpace)`,
+      });
+    }
+  }
+});
+export type FieldSettings = z.infer<typeof FieldSettings>;
+
+/**
+ * Where hashed features go. `shared` (the default, what every config before per-field knobs meant): one table of
+ * 2^hashBits rows for every slot without its own `fields.F.hashBits`. `per-field`: every categorical field, cross and
+ * bucketed dense field gets its own table sized from its distinct values on train, 2^clamp(⌈log2 n⌉ + 4, 8, hashBits)
+ * (≥ 16 buckets a value, i.e. ≈ 6% of values share a bucket, until capped by `hashBits`, which so still bounds memory).
+ */
+export const HASH_SPACES = ['shared', 'per-field'] as const;
+export const HashSpace = z.enum(HASH_SPACES);
+export type HashSpace = z.infer<typeof HashSpace>;
+
+/** Checks across keys of a model config: knobs that need another key's value, crosses of dropped fields. */
+function checkFieldKnobs(config: { fields?: FieldSettings; crosses: FeatureCross[]; denseTransform: FieldTransform }, ctx: z.RefinementCtx): void {
+  const fields = config.fields ?? {};
+  for (const [name, knobs] of Object.entries(fields)) {
+    const transform = knobs.transform ?? config.denseTransform;
+    if (knobs.buckets !== undefined && !isCategoricalField(name) && transform !== 'quantile')
+      ctx.addIssue({
+        code: 'custom',
+        path: ['fields', name, 'buckets'],
+        message: `${name}: buckets applies to the quantile transform, and ${name}'s transform is ${transform}`,
+      });
+  }
+  config.crosses.forEach((cross, i) => {
+    const dropped = cross.filter((f) => fields[f]?.drop);
+    if (dropped.length)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['crosses', i],
+        message: `cross ${cross.join('×')} uses ${dropped.join(', ')}, which ${dropped.length > 1 ? 'are' : 'is'} dropped`,
+      });
+  });
+}
 
 /** Keys every family shares, so the planner can sweep them uniformly. */
 const common = {
@@ -35,7 +128,12 @@ const common = {
   l2: z.number().min(0).max(10).default(0),
   batchSize: z.number().int().min(1).max(8192).default(256),
   crosses: z.array(FeatureCross).max(32).default([]),
-  denseTransform: DenseTransform.default('log'),
+  /** Every dense field's transform unless `fields` says otherwise (FieldTransform: also `quantile`). */
+  denseTransform: FieldTransform.default('log'),
+  /** Per-field knobs: transform, buckets, hashBits, drop (FieldKnobs). Absent: none. */
+  fields: FieldSettings.optional(),
+  /** Absent: `shared` (HashSpace). */
+  hashSpace: HashSpace.optional(),
   /** Gradients are clipped to this norm (set by the retry policy after a divergence). */
   gradientClip: z.number().positive().max(1000).optional(),
   /** Learning-rate decay per epoch (1 = constant). */
@@ -53,7 +151,8 @@ export const LrConfig = z
     ftrlBeta: z.number().min(0).max(10).default(1),
     l1: z.number().min(0).max(10).default(0.5),
   })
-  .strict();
+  .strict()
+  .superRefine(checkFieldKnobs);
 
 export const FmConfig = z
   .object({
@@ -62,7 +161,8 @@ export const FmConfig = z
     learningRate: common.learningRate.default(0.05),
     embeddingDim: z.number().int().min(1).max(128).default(8),
   })
-  .strict();
+  .strict()
+  .superRefine(checkFieldKnobs);
 
 export const DcnConfig = z
   .object({
@@ -73,7 +173,8 @@ export const DcnConfig = z
     crossLayers: z.number().int().min(0).max(6).default(2),
     mlp: z.array(z.number().int().min(1).max(1024)).max(6).default([64, 32]),
   })
-  .strict();
+  .strict()
+  .superRefine(checkFieldKnobs);
 
 export const ModelConfig = z.discriminatedUnion('family', [LrConfig, FmConfig, DcnConfig]);
 export type ModelConfig = z.infer<typeof ModelConfig>;

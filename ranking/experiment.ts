@@ -2,7 +2,7 @@ import { CATEGORICAL_FIELDS, DENSE_FIELDS, DataConfig, ModelConfig, type BadRows
 import { parseOrExplain } from '../contracts/errors';
 import { LoadedDataset, loadDataset } from './data/load-data';
 import { CATEGORICAL_COUNT, DENSE_COUNT, RowBlock, valueName } from './data/rows';
-import { buildFeatureSpec, encodeRows, slotCounts } from './features';
+import { buildFeatureSpec, encodeRows, featureTableRows, featureTableRowsAt, slotCounts, slotNames, slotTablesOf } from './features';
 import { TrainingFailure } from './failure';
 import { selectGpuBackendAsync, sharedKernels } from './kernels';
 import { auc, calibration, clickThroughRate, logLoss, normalizedEntropy, normalizedEntropyStdErr, regret, segmentNormalizedEntropy } from './metrics';
@@ -66,13 +66,18 @@ export async function trainExperiment(req: TrainExperimentRequest): Promise<Trai
   const { catSlots, denseSlots } = slotCounts(spec);
 
   const budget = req.maxMemoryBytes ?? DEFAULT_MAX_MEMORY_BYTES;
-  const needed = estimateTrainingBytes(model, catSlots, denseSlots);
+  const needed = estimateTrainingBytes(model, catSlots, denseSlots, featureTableRows(spec));
   if (needed > budget) {
     let bits = model.hashBits;
-    while (bits > 8 && estimateTrainingBytes({ ...model, hashBits: bits }, catSlots, denseSlots) > budget) bits--;
+    const bytesAt = (b: number) => estimateTrainingBytes({ ...model, hashBits: b }, catSlots, denseSlots, featureTableRowsAt(spec, b));
+    while (bits > 8 && bytesAt(bits) > budget) bits--;
+    // Fields with a fixed hashBits of their own keep their tables whatever hashBits is: name them when they are the problem.
+    const names = slotNames(spec);
+    const own = slotTablesOf(spec).flatMap((t, s) => (!t.shared && t.distinct === undefined ? [`${names[s]} 2^${t.bits}`] : []));
+    const remedy = bytesAt(bits) <= budget ? `hashBits ${bits} would fit` : `even hashBits 8 would not fit with the fields' own tables (${own.join(', ')} rows): lower their hashBits`;
     throw new TrainingFailure(
       'resource',
-      `${model.family} with hashBits ${model.hashBits}${'embeddingDim' in model ? ` and embeddingDim ${model.embeddingDim}` : ''} needs about ${formatBytes(needed)} for parameters, optimizer state and the best-validation weights, over the ${formatBytes(budget)} budget; hashBits ${bits} would fit`,
+      `${model.family} with hashBits ${model.hashBits}${'embeddingDim' in model ? ` and embeddingDim ${model.embeddingDim}` : ''} needs about ${formatBytes(needed)} for parameters, optimizer state and the best-validation weights, over the ${formatBytes(budget)} budget; ${remedy}`,
     );
   }
 

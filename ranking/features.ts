@@ -1,46 +1,97 @@
-import { FIELD_NAMES, type DenseTransform, type ModelConfig } from '../contracts';
+import {
+  BUCKETED_TRANSFORMS,
+  CATEGORICAL_FIELDS,
+  DEFAULT_QUANTILE_BUCKETS,
+  DENSE_FIELDS,
+  FIELD_NAMES,
+  type FieldKnobs,
+  type FieldTransform,
+  type HashSpace,
+  type ModelConfig,
+} from '../contracts';
 import { combineHashes, hashFieldValue } from './hash';
+import { DistinctCounter, autoHashBits } from './hash-space';
 import { CATEGORICAL_COUNT, DENSE_COUNT, MISSING_CATEGORICAL, RowBlock } from './data/rows';
 
 /**
- * Feature encoding: the hashing trick, dense transforms and explicit crosses. Every row becomes the same number
- * of categorical slots (one per active categorical field, one per explicit cross, and one per dense field under
- * `bucketize`), each a hashed index in [0, 2^hashBits), plus `denseSlots` numeric values. A missing value is its
- * own token (missingness often predicts clicks), so the slot count is constant and batches are flat arrays.
+ * Feature encoding: the hashing trick, per-field dense transforms and explicit crosses. Every row becomes the same
+ * number of categorical slots — one per kept categorical field, one per explicit cross (2 or 3 fields), one per
+ * bucketed dense field (`bucketize` / `quantile`), in that order — each an index into the model's parameter table,
+ * plus `denseSlots` numeric values (the other kept dense fields). A missing value is its own token (missingness
+ * often predicts clicks), so the slot count is constant and batches are flat arrays.
+ *
+ * The parameter table is a union of regions: with `hashSpace: "shared"` (the default) first one shared region of
+ * 2^hashBits rows, then a region of its own for every slot with `fields.F.hashBits`; with `"per-field"` only
+ * regions of their own, sized from each slot's distinct values on train. A slot's token t lands at
+ * offset + (t & (2^bits − 1)). FM and DCN embed each slot's row, LR weighs it; none of them needs to know the layout.
+ * Everything fitted on train (dense moments, quantile boundaries, region sizes) is in the spec, which the model
+ * artifact stores, so scoring reproduces the training encoding exactly.
  */
+
+/** Where one categorical slot's tokens land in the parameter table. */
+export interface SlotTable {
+  /** First row of the slot's region (0 for the shared region). */
+  offset: number;
+  /** The region has 2^bits rows. */
+  bits: number;
+  /** The shared region (with every other shared slot). */
+  shared?: boolean;
+  /** Auto-sized: the distinct train values its size came from. */
+  distinct?: number;
+}
 
 export interface FeatureSpec {
   hashBits: number;
-  /** Categorical field numbers 0..25 with any value in train. */
+  /** Categorical field numbers 0..25 with any value in train, less the dropped ones. */
   categoricalFields: number[];
-  /** Dense field numbers 0..12 with any value in train. */
+  /** Dense field numbers 0..12 with any value in train, less the dropped ones. */
   denseFields: number[];
-  /** Explicit crosses as Criteo feature numbers 0..38 (I1..I13 = 0..12, C1..C26 = 13..38). */
-  crosses: [number, number][];
-  denseTransform: DenseTransform;
-  /** Per dense field (aligned with denseFields), for `standardize`: mean and std of the raw value on train. */
+  /** Explicit crosses (2 or 3 fields) as Criteo feature numbers 0..38 (I1..I13 = 0..12, C1..C26 = 13..38). */
+  crosses: number[][];
+  /** The config's default dense transform (a spec written before per-field knobs: every dense field's). */
+  denseTransform: FieldTransform;
+  /** Per dense field (aligned with denseFields): mean and std of the raw value on train (for `standardize`). */
   denseMean: number[];
   denseStd: number[];
+  // Written since per-field knobs; a spec without them encodes as before (everything in the shared region).
+  /** Per dense field (aligned with denseFields): its transform. */
+  denseTransforms?: FieldTransform[];
+  /** Per dense field (aligned with denseFields): ascending quantile boundaries fitted on train ([] unless `quantile`). */
+  quantileBoundaries?: number[][];
+  hashSpace?: HashSpace;
+  /** Per categorical slot, its region. */
+  slotTables?: SlotTable[];
+  /** Table row of each numeric dense slot's weight / embedding. */
+  denseRows?: number[];
+  /** Rows of the parameter table, all regions together (the models add their own extra rows, e.g. LR's intercept). */
+  tableRows?: number;
 }
 
 export interface EncodedRows {
   rows: number;
   catSlots: number;
-  /** rows × catSlots hashed indices. */
+  /** rows × catSlots table rows. */
   catIndex: Int32Array;
   denseSlots: number;
   /** rows × denseSlots transformed values. */
   denseValue: Float32Array;
-  /** Hashed index of each numeric dense slot (LR and FM give a numeric feature a weight / an embedding). */
+  /** Table row of each numeric dense slot (LR and FM give a numeric feature a weight / an embedding). */
   denseIndex: Int32Array;
   labels: Uint8Array;
 }
 
+/** A field's knobs in the config (`fields`), none when it has no entry. */
+function knobsOf(model: ModelConfig, name: string): FieldKnobs {
+  return model.fields?.[name] ?? {};
+}
+
 export function buildFeatureSpec(model: ModelConfig, train: RowBlock, active: { categorical: number[]; dense: number[] }): FeatureSpec {
-  const crosses = model.crosses.map(([a, b]) => [FIELD_NAMES.indexOf(a), FIELD_NAMES.indexOf(b)] as [number, number]);
+  const categoricalFields = active.categorical.filter((f) => !knobsOf(model, CATEGORICAL_FIELDS[f]).drop);
+  const denseFields = active.dense.filter((f) => !knobsOf(model, DENSE_FIELDS[f]).drop);
+  const denseTransforms = denseFields.map((f) => knobsOf(model, DENSE_FIELDS[f]).transform ?? model.denseTransform);
   const denseMean: number[] = [];
   const denseStd: number[] = [];
-  for (const f of active.dense) {
+  for (const f of denseFields) {
     let n = 0;
     let sum = 0;
     let sumSq = 0;
@@ -55,24 +106,112 @@ export function buildFeatureSpec(model: ModelConfig, train: RowBlock, active: { 
     denseMean.push(mean);
     denseStd.push(n > 1 ? Math.sqrt(Math.max(sumSq / n - mean * mean, 0)) || 1 : 1);
   }
-  return {
+  const quantileBoundaries = denseFields.map((f, j) =>
+    denseTransforms[j] === 'quantile' ? fitQuantileBoundaries(train, f, knobsOf(model, DENSE_FIELDS[f]).buckets ?? DEFAULT_QUANTILE_BUCKETS) : [],
+  );
+  const hashSpace = model.hashSpace ?? 'shared';
+  const spec: FeatureSpec = {
     hashBits: model.hashBits,
-    categoricalFields: [...active.categorical],
-    denseFields: [...active.dense],
-    crosses,
+    categoricalFields,
+    denseFields,
+    crosses: model.crosses.map((cross) => cross.map((name) => FIELD_NAMES.indexOf(name))),
     denseTransform: model.denseTransform,
     denseMean,
     denseStd,
+    denseTransforms,
+    quantileBoundaries,
+    hashSpace,
   };
+
+  // Each slot's region: shared, its own fixed size, or its own size from the slot's distinct values on train.
+  const plan = planOf(spec);
+  const requests: SlotRequest[] = plan.slots.map((slot) => {
+    const own = slot.kind === 'categorical' ? knobsOf(model, CATEGORICAL_FIELDS[slot.column]).hashBits : undefined;
+    if (typeof own === 'number') return { bits: own };
+    return own === 'auto' || hashSpace === 'per-field' ? { auto: 0 } : { shared: true };
+  });
+  const autoSlots = requests.flatMap((r, s) => ('auto' in r ? [s] : []));
+  if (autoSlots.length) {
+    const counters = countSlotTokens(train, spec, autoSlots);
+    autoSlots.forEach((s, k) => (requests[s] = { auto: counters[k].distinct }));
+  }
+  return {
+    ...spec,
+    ...layoutTables(
+      requests,
+      plan.numeric.map((n) => n.field),
+      model.hashBits,
+      hashSpace,
+    ),
+  };
+}
+
+/** Equal-frequency bucket boundaries of a dense field's non-missing train values: bucket(x) = #boundaries ≤ x. */
+export function fitQuantileBoundaries(train: RowBlock, field: number, buckets: number): number[] {
+  let n = 0;
+  for (let r = 0; r < train.rows; r++) if (!Number.isNaN(train.dense[r * DENSE_COUNT + field])) n++;
+  const values = new Float64Array(n);
+  n = 0;
+  for (let r = 0; r < train.rows; r++) {
+    const v = train.dense[r * DENSE_COUNT + field];
+    if (!Number.isNaN(v)) values[n++] = v;
+  }
+  values.sort();
+  const boundaries: number[] = [];
+  for (let k = 1; k < buckets && n > 0; k++) {
+    const q = values[Math.floor((k * n) / buckets)];
+    // Ties (e.g. many zeros) collapse; the lowest boundary above the minimum keeps the minimum in bucket 0.
+    if (q > values[0] && (boundaries.length === 0 || q > boundaries[boundaries.length - 1])) boundaries.push(q);
+  }
+  return boundaries;
+}
+
+type SlotRequest = { shared: true } | { bits: number } | { auto: number };
+
+/** Regions for the slots' requests (shared region first when the hash space is shared) and the numeric slots' rows. */
+function layoutTables(
+  requests: SlotRequest[],
+  numericFields: number[],
+  hashBits: number,
+  hashSpace: HashSpace,
+): Pick<FeatureSpec, 'slotTables' | 'denseRows' | 'tableRows'> {
+  const shared = hashSpace === 'shared';
+  let offset = shared ? 2 ** hashBits : 0;
+  const slotTables = requests.map((r): SlotTable => {
+    if ('shared' in r) return { offset: 0, bits: hashBits, shared: true };
+    const bits = 'bits' in r ? r.bits : autoHashBits(r.auto, hashBits);
+    const table: SlotTable = 'auto' in r ? { offset, bits, distinct: r.auto } : { offset, bits };
+    offset += 2 ** bits;
+    return table;
+  });
+  // Shared: a numeric field's weight is a hashed token in the shared region (as before per-field knobs); else its own row.
+  const denseRows = numericFields.map((f) => (shared ? numericToken[f] & (2 ** hashBits - 1) : offset++));
+  return { slotTables, denseRows, tableRows: offset };
+}
+
+/** Rows of a spec's parameter table. */
+export function featureTableRows(spec: FeatureSpec): number {
+  return spec.tableRows ?? 2 ** spec.hashBits;
+}
+
+/** Rows the spec's table would have with another `hashBits` (the shared region's size and the auto regions' cap). */
+export function featureTableRowsAt(spec: FeatureSpec, hashBits: number): number {
+  const plan = planOf(spec);
+  const requests = plan.tables.map((t): SlotRequest =>
+    t.shared ? { shared: true } : t.distinct !== undefined ? { auto: t.distinct } : { bits: t.bits },
+  );
+  return layoutTables(
+    requests,
+    plan.numeric.map((n) => n.field),
+    hashBits,
+    spec.hashSpace ?? 'shared',
+  ).tableRows!;
 }
 
 /** Slot counts of a spec. */
 export function slotCounts(spec: FeatureSpec): { catSlots: number; denseSlots: number } {
-  const bucketized = spec.denseTransform === 'bucketize';
-  return {
-    catSlots: spec.categoricalFields.length + spec.crosses.length + (bucketized ? spec.denseFields.length : 0),
-    denseSlots: bucketized ? 0 : spec.denseFields.length,
-  };
+  const plan = planOf(spec);
+  return { catSlots: plan.slots.length, denseSlots: plan.numeric.length };
 }
 
 /** Criteo-style log bucket of a count: -1 for negatives, else ⌊2·ln(1+x)⌋ (≈ 28 buckets up to 10^6). */
@@ -80,53 +219,200 @@ export function denseBucket(x: number): number {
   return x < 0 ? -1 : Math.floor(2 * Math.log1p(x));
 }
 
+/** Quantile bucket of x: the number of boundaries ≤ x (binary search). */
+export function quantileBucket(boundaries: ArrayLike<number>, x: number): number {
+  let lo = 0;
+  let hi = boundaries.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (boundaries[mid] <= x) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
 // Missing-value tokens and bucket tokens are hashes of reserved strings in the field's hash space.
 const missingToken = Array.from({ length: DENSE_COUNT + CATEGORICAL_COUNT }, (_, f) => hashFieldValue(f, '\u0000missing'));
 const numericToken = Array.from({ length: DENSE_COUNT }, (_, f) => hashFieldValue(f, '\u0000numeric'));
-const bucketTokens = new Map<number, number>();
-function bucketToken(field: number, bucket: number): number {
-  const key = field * 1000 + bucket + 10;
-  let h = bucketTokens.get(key);
-  if (h === undefined) bucketTokens.set(key, (h = hashFieldValue(field, `\u0000b${bucket}`)));
-  return h;
+/** Log-bucket tokens per dense field for buckets -1..LOG_BUCKETS-2 (a float32 count never goes past ~178). */
+const LOG_BUCKETS = 256;
+const logBucketTokens = Array.from({ length: DENSE_COUNT }, (_, f) =>
+  Uint32Array.from({ length: LOG_BUCKETS }, (_, b) => hashFieldValue(f, `\u0000b${b - 1}`)),
+);
+function logBucketToken(field: number, x: number): number {
+  const b = denseBucket(x) + 1;
+  return b < LOG_BUCKETS ? logBucketTokens[field][b] : hashFieldValue(field, `\u0000b${b - 1}`);
+}
+function quantileTokens(field: number, boundaries: number[]): Uint32Array {
+  return Uint32Array.from({ length: boundaries.length + 1 }, (_, b) => hashFieldValue(field, `\u0000q${b}`));
 }
 
-/** The 32-bit token of feature `feature` (0..38) in row `r`: a categorical hash, or a dense bucket token. */
-function rowToken(block: RowBlock, r: number, feature: number): number {
+/** A categorical slot: what its token is made of. */
+type Slot =
+  | { kind: 'categorical'; column: number }
+  | { kind: 'cross'; features: number[] }
+  | { kind: 'bucket'; field: number; boundaries: Float64Array | null; tokens: Uint32Array | null };
+
+interface Plan {
+  slots: Slot[];
+  tables: SlotTable[];
+  numeric: { field: number; transform: FieldTransform; mean: number; std: number }[];
+  denseRows: Int32Array;
+  /** Per dense field 0..12: its quantile boundaries and tokens when it is quantile-bucketed (crosses use them). */
+  quantile: ({ boundaries: Float64Array; tokens: Uint32Array } | null)[];
+}
+
+const plans = new WeakMap<FeatureSpec, Plan>();
+
+/** The spec as slots (cached per spec object): also reads specs written before per-field knobs. */
+function planOf(spec: FeatureSpec): Plan {
+  let plan = plans.get(spec);
+  if (plan) return plan;
+  const transforms = spec.denseTransforms ?? spec.denseFields.map(() => spec.denseTransform);
+  const quantile: Plan['quantile'] = Array.from({ length: DENSE_COUNT }, () => null);
+  const slots: Slot[] = spec.categoricalFields.map((column) => ({ kind: 'categorical', column }));
+  for (const features of spec.crosses) slots.push({ kind: 'cross', features });
+  const numeric: Plan['numeric'] = [];
+  spec.denseFields.forEach((field, j) => {
+    const transform = transforms[j];
+    if (transform === 'quantile') {
+      const boundaries = Float64Array.from(spec.quantileBoundaries?.[j] ?? []);
+      quantile[field] = { boundaries, tokens: quantileTokens(field, [...boundaries]) };
+      slots.push({ kind: 'bucket', field, ...quantile[field] });
+    } else if (BUCKETED_TRANSFORMS.includes(transform)) {
+      slots.push({ kind: 'bucket', field, boundaries: null, tokens: null });
+    } else {
+      numeric.push({ field, transform, mean: spec.denseMean[j], std: spec.denseStd[j] });
+    }
+  });
+  const sharedMask = 2 ** spec.hashBits - 1;
+  const tables = spec.slotTables ?? slots.map(() => ({ offset: 0, bits: spec.hashBits, shared: true }));
+  const denseRows = Int32Array.from(spec.denseRows ?? numeric.map((n) => numericToken[n.field] & sharedMask));
+  plan = { slots, tables, numeric, denseRows, quantile };
+  plans.set(spec, plan);
+  return plan;
+}
+
+/** The 32-bit token of feature `feature` (0..38) in row `r`: a categorical hash, or a dense field's bucket token. */
+function featureToken(block: RowBlock, r: number, feature: number, plan: Plan): number {
   if (feature < DENSE_COUNT) {
     const v = block.dense[r * DENSE_COUNT + feature];
-    return Number.isNaN(v) ? missingToken[feature] : bucketToken(feature, denseBucket(v));
+    if (Number.isNaN(v)) return missingToken[feature];
+    const q = plan.quantile[feature];
+    return q ? q.tokens[quantileBucket(q.boundaries, v)] : logBucketToken(feature, v);
   }
   const h = block.categorical[r * CATEGORICAL_COUNT + feature - DENSE_COUNT];
   return h === MISSING_CATEGORICAL ? missingToken[feature] : h;
 }
 
-export function transformDense(spec: FeatureSpec, slot: number, x: number): number {
+/** Tokens (32-bit, before the region's mask) of slot `s` for rows [start, end) into out[0 .. end − start). */
+function fillSlotTokens(block: RowBlock, plan: Plan, s: number, start: number, end: number, out: Uint32Array): void {
+  const slot = plan.slots[s];
+  switch (slot.kind) {
+    case 'categorical': {
+      const c = slot.column;
+      const missing = missingToken[DENSE_COUNT + c];
+      for (let r = start; r < end; r++) {
+        const h = block.categorical[r * CATEGORICAL_COUNT + c];
+        out[r - start] = h === MISSING_CATEGORICAL ? missing : h;
+      }
+      return;
+    }
+    case 'bucket': {
+      const f = slot.field;
+      const missing = missingToken[f];
+      const { boundaries, tokens } = slot;
+      for (let r = start; r < end; r++) {
+        const v = block.dense[r * DENSE_COUNT + f];
+        out[r - start] = Number.isNaN(v) ? missing : boundaries ? tokens![quantileBucket(boundaries, v)] : logBucketToken(f, v);
+      }
+      return;
+    }
+    case 'cross': {
+      const [a, b, c] = slot.features;
+      const pairSalt = a * 64 + b;
+      // A pair as before per-field knobs; a triple folds the third field into the pair's hash under its own salt.
+      const tripleSalt = c === undefined ? 0 : 0x100000 + pairSalt * 64 + c;
+      for (let r = start; r < end; r++) {
+        const pair = combineHashes(featureToken(block, r, a, plan), featureToken(block, r, b, plan), pairSalt);
+        out[r - start] = c === undefined ? pair : combineHashes(pair, featureToken(block, r, c, plan), tripleSalt);
+      }
+      return;
+    }
+  }
+}
+
+export function transformDense(transform: FieldTransform, mean: number, std: number, x: number): number {
   if (Number.isNaN(x)) return 0; // missing: 0, i.e. the mean under standardize
-  switch (spec.denseTransform) {
+  switch (transform) {
     case 'log':
       return x >= 0 ? Math.log1p(x) : -Math.log1p(-x);
     case 'standardize':
-      return (x - spec.denseMean[slot]) / spec.denseStd[slot];
+      return (x - mean) / std;
     default:
       return x;
   }
 }
 
+/** Rows are encoded in tiles, slot by slot within a tile (tokens of a tile stay in cache; no per-row allocation). */
+const TILE_ROWS = 4096;
+
 export function encodeRows(block: RowBlock, spec: FeatureSpec): EncodedRows {
-  const mask = (1 << spec.hashBits) - 1;
-  const { catSlots, denseSlots } = slotCounts(spec);
+  const plan = planOf(spec);
+  const catSlots = plan.slots.length;
+  const denseSlots = plan.numeric.length;
   const catIndex = new Int32Array(block.rows * catSlots);
   const denseValue = new Float32Array(block.rows * denseSlots);
-  const bucketized = spec.denseTransform === 'bucketize';
-  const catFeatures = spec.categoricalFields.map((f) => f + DENSE_COUNT);
-  for (let r = 0; r < block.rows; r++) {
-    let s = r * catSlots;
-    for (const feature of catFeatures) catIndex[s++] = rowToken(block, r, feature) & mask;
-    for (const [a, b] of spec.crosses) catIndex[s++] = combineHashes(rowToken(block, r, a), rowToken(block, r, b), a * 64 + b) & mask;
-    if (bucketized) for (const f of spec.denseFields) catIndex[s++] = rowToken(block, r, f) & mask;
-    else for (let j = 0; j < denseSlots; j++) denseValue[r * denseSlots + j] = transformDense(spec, j, block.dense[r * DENSE_COUNT + spec.denseFields[j]]);
+  const tokens = new Uint32Array(Math.min(block.rows, TILE_ROWS));
+  for (let start = 0; start < block.rows; start += TILE_ROWS) {
+    const end = Math.min(block.rows, start + TILE_ROWS);
+    for (let s = 0; s < catSlots; s++) {
+      fillSlotTokens(block, plan, s, start, end, tokens);
+      const { offset } = plan.tables[s];
+      const mask = 2 ** plan.tables[s].bits - 1;
+      for (let r = start; r < end; r++) catIndex[r * catSlots + s] = offset + (tokens[r - start] & mask);
+    }
+    for (let j = 0; j < denseSlots; j++) {
+      const { field, transform, mean, std } = plan.numeric[j];
+      for (let r = start; r < end; r++) denseValue[r * denseSlots + j] = transformDense(transform, mean, std, block.dense[r * DENSE_COUNT + field]);
+    }
   }
-  const denseIndex = Int32Array.from(bucketized ? [] : spec.denseFields.map((f) => numericToken[f] & mask));
-  return { rows: block.rows, catSlots, catIndex, denseSlots, denseValue, denseIndex, labels: block.labels };
+  return { rows: block.rows, catSlots, catIndex, denseSlots, denseValue, denseIndex: plan.denseRows.slice(), labels: block.labels };
+}
+
+/** Readable name of each categorical slot: "C3", "C1×C2×C5" (a cross), "I2" (a bucketed dense field). */
+export function slotNames(spec: FeatureSpec): string[] {
+  return planOf(spec).slots.map((slot) =>
+    slot.kind === 'categorical'
+      ? CATEGORICAL_FIELDS[slot.column]
+      : slot.kind === 'bucket'
+        ? DENSE_FIELDS[slot.field]
+        : slot.features.map((f) => FIELD_NAMES[f]).join('×'),
+  );
+}
+
+/** The regions of a spec's categorical slots (also for specs written before per-field knobs). */
+export function slotTablesOf(spec: FeatureSpec): SlotTable[] {
+  return planOf(spec).tables;
+}
+
+/** Table rows of a spec's numeric dense slots. */
+export function numericRowsOf(spec: FeatureSpec): Int32Array {
+  return planOf(spec).denseRows;
+}
+
+/** Distinct tokens (with counts) of the given categorical slots over a block's rows: what region sizes come from. */
+export function countSlotTokens(block: RowBlock, spec: FeatureSpec, slots: number[]): DistinctCounter[] {
+  const plan = planOf(spec);
+  const counters = slots.map(() => new DistinctCounter());
+  const tokens = new Uint32Array(Math.min(block.rows, TILE_ROWS));
+  for (let start = 0; start < block.rows; start += TILE_ROWS) {
+    const end = Math.min(block.rows, start + TILE_ROWS);
+    slots.forEach((s, k) => {
+      fillSlotTokens(block, plan, s, start, end, tokens);
+      const counter = counters[k];
+      for (let i = 0; i < end - start; i++) counter.add(tokens[i]);
+    });
+  }
+  return counters;
 }

@@ -38,8 +38,8 @@ export function fmt(x: number): string {
   return Number(x.toPrecision(3)).toString();
 }
 
-export function crossName([a, b]: readonly [string, string] | readonly string[]): string {
-  return `${a}×${b}`;
+export function crossName(cross: readonly [string, string] | readonly string[]): string {
+  return cross.join('×');
 }
 
 export function describeRun(run: ExperimentSummary): string {

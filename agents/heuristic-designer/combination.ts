@@ -19,7 +19,7 @@ import { knobsFor, lineSearch } from './line-search';
 interface ConfigDelta {
   run: ExperimentSummary;
   family: ModelFamily;
-  crossesAdded: [string, string][];
+  crossesAdded: ModelConfig['crosses'];
   keys: Partial<Record<string, unknown>>;
 }
 

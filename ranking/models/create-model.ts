@@ -1,7 +1,7 @@
 import type { ModelConfig } from '../../contracts';
 import type { DenseKernels } from '../kernels';
 import type { FeatureSpec } from '../features';
-import { slotCounts } from '../features';
+import { featureTableRows, slotCounts } from '../features';
 import { DeepCrossNetwork } from './dcn';
 import { FactorizationMachine } from './fm';
 import { FtrlLogisticRegression } from './lr';
@@ -9,12 +9,13 @@ import type { RankingModel } from './model';
 
 export function createModel(config: ModelConfig, spec: FeatureSpec, kernels: DenseKernels): RankingModel {
   const { catSlots, denseSlots } = slotCounts(spec);
+  const tableRows = featureTableRows(spec);
   switch (config.family) {
     case 'lr':
-      return new FtrlLogisticRegression(config);
+      return new FtrlLogisticRegression(config, tableRows);
     case 'fm':
-      return new FactorizationMachine(config, kernels);
+      return new FactorizationMachine(config, kernels, tableRows);
     case 'dcn':
-      return new DeepCrossNetwork(config, kernels, catSlots, denseSlots);
+      return new DeepCrossNetwork(config, kernels, catSlots, denseSlots, tableRows);
   }
 }

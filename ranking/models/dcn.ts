@@ -45,9 +45,11 @@ export class DeepCrossNetwork implements RankingModel {
     private kernels: DenseKernels,
     catSlots: number,
     private denseSlots: number,
+    /** Rows of the feature spec's table (featureTableRows). */
+    tableRows = 2 ** config.hashBits,
   ) {
     this.d = config.embeddingDim;
-    this.tableRows = 2 ** config.hashBits;
+    this.tableRows = tableRows;
     this.inputDim = catSlots * this.d + denseSlots;
     const rng = new SeededRandom(config.seed * 131 + 17);
     this.embedding = new Float32Array(this.tableRows * this.d);

@@ -33,9 +33,11 @@ export class FactorizationMachine implements RankingModel {
   constructor(
     private config: FmConfig,
     private kernels: DenseKernels,
+    /** Rows of the feature spec's table (featureTableRows); one extra row after it is the bias. */
+    tableRows = 2 ** config.hashBits,
   ) {
     this.k = config.embeddingDim;
-    this.bias = 2 ** config.hashBits;
+    this.bias = tableRows;
     this.w = new Float32Array(this.bias + 1);
     this.v = new Float32Array((this.bias + 1) * this.k);
     this.gw = new Float32Array(this.bias + 1).fill(ADAGRAD_INITIAL);

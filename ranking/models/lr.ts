@@ -19,8 +19,12 @@ export class FtrlLogisticRegression implements RankingModel {
   /** Set by loadWeights: the weights are these, no longer a function of (z, n). */
   private loaded?: { weightIndex: Int32Array; weightValue: Float64Array };
 
-  constructor(private config: LrConfig) {
-    this.bias = 2 ** config.hashBits; // one extra coordinate for the intercept
+  /** `tableRows`: rows of the feature spec's table (featureTableRows); one extra coordinate after it is the intercept. */
+  constructor(
+    private config: LrConfig,
+    tableRows = 2 ** config.hashBits,
+  ) {
+    this.bias = tableRows;
     this.z = new Float64Array(this.bias + 1);
     this.n = new Float64Array(this.bias + 1);
     this.alpha = config.learningRate;

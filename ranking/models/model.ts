@@ -31,8 +31,8 @@ export interface RankingModel {
  * Estimated bytes of parameters + optimizer state + the trainer's copy of the best-validation weights (the resource
  * check runs this before allocating anything).
  */
-export function estimateTrainingBytes(config: ModelConfig, catSlots: number, denseSlots: number): number {
-  const rows = 2 ** config.hashBits + 1;
+export function estimateTrainingBytes(config: ModelConfig, catSlots: number, denseSlots: number, tableRows = 2 ** config.hashBits): number {
+  const rows = tableRows + 1;
   switch (config.family) {
     case 'lr':
       return rows * 2 * 8 + rows * 12; // FTRL z and n, float64; best weights as sparse (i32 index, f64 value) at worst dense

@@ -1,6 +1,7 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { DataConfig, ModelConfig, TrainingProgress } from '../contracts';
 import { trainExperiment, TrainingFailure, type TrainExperimentResult } from '../ranking';
+import { downsampleCurve } from '../ranking/learning-curve';
 import { appendEvents } from '../store/event-log';
 import { checkDataAccess } from './data-access';
 
@@ -19,6 +20,9 @@ export type TrainSummary = Omit<TrainExperimentResult, 'progress'>;
 
 /** Seconds between progress events in the campaign's event log (the dashboard's refresh rate). */
 const PROGRESS_EVERY_MS = 2000;
+
+/** Learning-curve points an experiment's result carries into workflow history. */
+const CURVE_POINTS_IN_HISTORY = 50;
 
 /**
  * Trains one model on the training queue. Heartbeats carry the last checkpoint reference, so a worker that dies
@@ -75,7 +79,10 @@ export async function trainModel(input: TrainModelInput): Promise<TrainSummary> 
     });
     // The progress log stays out of history: it went to the event log as it happened.
     const { progress: _progress, ...summary } = out;
-    return summary;
+    // Every experiment's result stays in the campaign's state: its learning curve travels thinned (the artifact keeps
+    // the full one), always with the best evaluation.
+    const best = out.learningCurve.find((p) => p.step === out.earlyStopping.bestStep);
+    return { ...summary, learningCurve: downsampleCurve(out.learningCurve, CURVE_POINTS_IN_HISTORY, best) };
   } catch (err) {
     if (err instanceof TrainingFailure) {
       throw ApplicationFailure.create({ type: 'TrainingFailure', message: err.message, nonRetryable: true, details: [err.toReport()] });

@@ -105,6 +105,12 @@ describe('rankingCampaign end to end (real activities)', function () {
       assert.equal(typeof e.config?.family, 'string', `${e.id}: config`);
       assert.ok(['succeeded', 'failed'].includes(e.status), `${e.id}: status ${e.status}`);
       if (e.status === 'succeeded') assert.equal(typeof e.metrics?.ne, 'number', `${e.id}: metrics`);
+      // The evidence over- and under-fitting are judged by: which rows validated, the learning curve, early stopping.
+      if (e.status === 'succeeded') {
+        assert.ok(e.validation?.source && e.validation.rows > 0, `${e.id}: validation split`);
+        assert.ok(e.learningCurve.length >= 1 && e.learningCurve.length <= 50, `${e.id}: learning curve (${e.learningCurve?.length} points)`);
+        assert.equal(typeof e.earlyStopping?.bestValidationNe, 'number', `${e.id}: early stopping`);
+      }
     }
     assert.ok(parsed.recommendation.artifact && parsed.recommendation.metrics && parsed.recommendation.rationale);
 

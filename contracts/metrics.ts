@@ -22,6 +22,12 @@ export const Metrics = z.object({
   regret: z.number().optional(),
   /** Per-segment NE on the most frequent values of the segment field. */
   segments: z.array(SegmentMetric).max(50).optional(),
+  /**
+   * Expected share of a training row's hashed features (categorical fields, crosses, bucketed dense fields) whose
+   * table row also holds another value: per table 1 − (1 − 1/m)^(n − 1), with n estimated from the rows the encoded
+   * train set uses (linear counting), averaged over slots. `describeData` reports it per field, exactly counted.
+   */
+  hashCollisionRate: z.number().min(0).max(1).optional(),
 });
 export type Metrics = z.infer<typeof Metrics>;
 

@@ -3,6 +3,7 @@ import { parseOrExplain } from '../contracts/errors';
 import { LoadedDataset, loadDataset } from './data/load-data';
 import { CATEGORICAL_COUNT, DENSE_COUNT, RowBlock, valueName } from './data/rows';
 import { buildFeatureSpec, encodeRows, featureTableRows, featureTableRowsAt, slotCounts, slotNames, slotTablesOf } from './features';
+import { encodedCollisionRate } from './hash-report';
 import { TrainingFailure } from './failure';
 import { selectGpuBackendAsync, sharedKernels } from './kernels';
 import { auc, calibration, clickThroughRate, logLoss, normalizedEntropy, normalizedEntropyStdErr, regret, segmentNormalizedEntropy } from './metrics';
@@ -116,6 +117,7 @@ export async function trainExperiment(req: TrainExperimentRequest): Promise<Trai
   await ranker.predict(test, 0, test.rows, scores);
   const trainSeconds = (performance.now() - started) / 1000;
   const metrics = evaluate(scores, dataset.test, dataset, req.segmentField ?? 'C1');
+  metrics.hashCollisionRate = encodedCollisionRate(spec, train);
   if (!Number.isFinite(metrics.ne)) throw new TrainingFailure('diverged', `test predictions are not finite (NE ${metrics.ne})`, progress.slice(-50));
   const neDeltaStdErr = req.baselineArtifact ? await pairedStdErrAgainst(req.baselineArtifact, dataset.test, scores) : undefined;
   const saved = await saveModelArtifact(

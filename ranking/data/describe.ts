@@ -1,4 +1,7 @@
-import { CATEGORICAL_FIELDS, DataConfig, type DataConfigInput } from '../../contracts';
+import { CATEGORICAL_FIELDS, DataConfig, ModelConfig, type DataConfigInput, type ModelConfigInput } from '../../contracts';
+import { parseOrExplain } from '../../contracts/errors';
+import { buildFeatureSpec } from '../features';
+import { fieldCardinality, hashSpaceReport, type HashSpaceReport } from '../hash-report';
 import { loadDataset } from './load-data';
 
 export interface DataDescription {
@@ -8,9 +11,18 @@ export interface DataDescription {
   trainRows: number;
   testRows: number;
   activeCategoricalFields: string[];
+  /** Distinct non-missing values of every active field on train (exact up to 2^18, beyond a HyperLogLog estimate). */
+  fieldCardinality?: Record<string, number>;
+  /**
+   * The hash space of the given model config (default: `{"family":"lr"}`, one shared table of 2^18 rows) on train:
+   * per hashed slot its distinct values, table, the bits `hashSpace: "per-field"` would give it and its expected
+   * (and, counted exactly, realized) collision rate.
+   */
+  hashing?: HashSpaceReport;
 }
 
-export async function describeData(data: DataConfigInput | DataConfig): Promise<DataDescription> {
+export async function describeData(data: DataConfigInput | DataConfig, model?: ModelConfigInput | ModelConfig): Promise<DataDescription> {
+  const config = parseOrExplain(ModelConfig, model ?? { family: 'lr' }, 'model config');
   const d = await loadDataset(data);
   const out: DataDescription = {
     fingerprint: d.fingerprint,
@@ -20,5 +32,7 @@ export async function describeData(data: DataConfigInput | DataConfig): Promise<
     activeCategoricalFields: d.active.categorical.map((f) => CATEGORICAL_FIELDS[f]),
   };
   if (d.oracle) out.oracleNe = d.oracle.ne;
+  out.fieldCardinality = fieldCardinality(d.train, d.active);
+  out.hashing = hashSpaceReport(buildFeatureSpec(config, d.train, d.active), d.train);
   return out;
 }

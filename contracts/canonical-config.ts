@@ -6,6 +6,12 @@ import { ModelConfig, type ModelConfigInput } from './model';
  */
 const IGNORED_KEYS = new Set(['seed', 'checkpointEvery']);
 
+/**
+ * Keys added to the config after keys were first stored (the insights DB keeps them): left out while they hold their
+ * default, so every config written before the key existed keeps the key it was stored under.
+ */
+const OMITTED_AT_DEFAULT: Record<string, unknown> = { calibration: 'auto', negativeSamplingRate: 1 };
+
 function roundSignificant(value: number): number {
   return Number.isFinite(value) && value !== 0 ? Number(value.toPrecision(6)) : value;
 }
@@ -32,7 +38,7 @@ export function canonicalConfigKey(config: ModelConfig | ModelConfigInput): stri
   const parsed = ModelConfig.safeParse(config);
   const full: Record<string, unknown> = parsed.success ? { ...parsed.data } : { ...(config as Record<string, unknown>) };
   const entries = Object.keys(full)
-    .filter((k) => !IGNORED_KEYS.has(k) && full[k] !== undefined)
+    .filter((k) => !IGNORED_KEYS.has(k) && full[k] !== undefined && !(k in OMITTED_AT_DEFAULT && full[k] === OMITTED_AT_DEFAULT[k]))
     .sort()
     .map((k) => {
       const v = full[k];

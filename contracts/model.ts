@@ -105,6 +105,30 @@ function checkFieldKnobs(config: { fields?: FieldSettings; crosses: FeatureCross
   });
 }
 
+export const CALIBRATION_METHODS = ['none', 'platt', 'isotonic'] as const;
+export const CalibrationMethod = z.enum(CALIBRATION_METHODS);
+export type CalibrationMethod = z.infer<typeof CalibrationMethod>;
+/** A config's choice: one method, or `auto` (chosen on validation). */
+export const CalibrationSetting = z.enum(['auto', ...CALIBRATION_METHODS]);
+export type CalibrationSetting = z.infer<typeof CalibrationSetting>;
+
+/**
+ * What turns a model's raw probability into a calibrated one, as stored in a model artifact (small JSON): first the
+ * negative-downsampling correction (when `negativeSamplingRate` < 1), then the fitted map — identity, Platt's
+ * sigmoid(a·logit(p) + b), or isotonic breakpoints (x ascending, y non-decreasing, linear between them, flat
+ * outside). An artifact without one scores with its raw probabilities.
+ */
+const samplingCorrection = { negativeSamplingRate: z.number().gt(0).max(1).optional() };
+export const Calibrator = z.discriminatedUnion('method', [
+  z.object({ method: z.literal('none'), ...samplingCorrection }).strict(),
+  z.object({ method: z.literal('platt'), a: z.number(), b: z.number(), ...samplingCorrection }).strict(),
+  z
+    .object({ method: z.literal('isotonic'), x: z.array(z.number()).min(1), y: z.array(z.number().gt(0).lt(1)).min(1), ...samplingCorrection })
+    .strict()
+    .refine((c) => c.x.length === c.y.length, { message: 'isotonic x and y differ in length' }),
+]);
+export type Calibrator = z.infer<typeof Calibrator>;
+
 /** Keys every family shares, so the planner can sweep them uniformly. */
 const common = {
   hashBits: z.number().int().min(8).max(24).default(18),
@@ -141,6 +165,17 @@ const common = {
   seed: z.number().int().min(0).default(1),
   /** Steps between checkpoints (a step is one batch; for lr one batch of `batchSize` examples). */
   checkpointEvery: z.number().int().min(1).default(200),
+  /**
+   * Post-hoc calibration fitted on the validation split and stored in the artifact (every score goes through it):
+   * `auto` picks none / platt / isotonic by held-out validation log loss (ranking/calibration.ts).
+   */
+  calibration: CalibrationSetting.default('auto'),
+  /**
+   * Rate at which the trainer keeps non-click training rows (1 = all of them). Below 1 the trainer drops train
+   * negatives with the seeded RNG (validation and test are untouched) and every prediction is corrected back to the
+   * true click rate, p = p' / (p' + (1 − p') / r), before calibration.
+   */
+  negativeSamplingRate: z.number().gt(0).max(1).default(1),
 };
 
 export const LrConfig = z

@@ -1,0 +1,244 @@
+import { strict as assert } from 'node:assert';
+import type { Calibrator } from '../../contracts';
+import { ModelConfig } from '../../contracts';
+import { canonicalConfigKey } from '../../contracts/canonical-config';
+import { applyCalibrator, calibrateProbability, chooseCalibrator, correctNegativeSampling, fitIsotonic, fitPlatt, sampleNegatives } from '../../ranking/calibration';
+import { calibration, logLoss } from '../../ranking/metrics';
+import { SeededRandom } from '../../ranking/rng';
+
+const sigmoid = (z: number) => 1 / (1 + Math.exp(-z));
+const logit = (p: number) => Math.log(p / (1 - p));
+
+/** Model scores p (logit ~ N(−2, 1.2²), CTR ≈ 0.15), the true rate truth(p) of each row, and labels drawn from it. */
+function scored(n: number, seed: number, truth: (p: number) => number): { p: number[]; y: number[]; t: number[] } {
+  const rng = new SeededRandom(seed);
+  const p: number[] = [];
+  const y: number[] = [];
+  const t: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const q = sigmoid(-2 + 1.2 * rng.gaussian());
+    p.push(q);
+    t.push(truth(q));
+    y.push(rng.next() < t[i] ? 1 : 0);
+  }
+  return { p, y, t };
+}
+
+const through = (c: Calibrator, p: number[]) => p.map((q) => calibrateProbability(c, q));
+
+/** A miscalibration no sigmoid of the logit can fix: a step at p = 0.15 (a third of the rate below it, double above). */
+const stepTruth = (p: number) => (p < 0.15 ? p / 3 : Math.min(0.95, 2 * p));
+
+describe('calibration: Platt scaling', () => {
+  it('recovers a known miscalibration: p_true = sigmoid(2·logit(p) − 0.5)', () => {
+    const truth = (p: number) => sigmoid(2 * logit(p) - 0.5);
+    const fit = scored(40_000, 1, truth);
+    const c = fitPlatt(fit.p, fit.y);
+    assert.ok(Math.abs(c.a - 2) < 0.1, `a = ${c.a}`);
+    assert.ok(Math.abs(c.b + 0.5) < 0.1, `b = ${c.b}`);
+    // On fresh rows: calibrated where the raw scores are not, and a lower log loss.
+    const fresh = scored(40_000, 2, truth);
+    const raw = calibration(fresh.p, fresh.y);
+    const fixed = calibration(through(c, fresh.p), fresh.y);
+    assert.ok(Math.abs(raw - 1) > 0.1, `raw calibration ${raw}`);
+    assert.ok(Math.abs(fixed - 1) < 0.03, `calibrated ${fixed}`);
+    assert.ok(logLoss(through(c, fresh.p), fresh.y) < logLoss(fresh.p, fresh.y));
+  });
+
+  it('stays finite on degenerate input: one distinct score gives the base rate; separable labels a finite slope', () => {
+    const y = Array.from({ length: 1000 }, (_, i) => (i % 5 === 0 ? 1 : 0));
+    const c = fitPlatt(new Array(1000).fill(0.3), y);
+    assert.ok(Number.isFinite(c.a) && Number.isFinite(c.b));
+    assert.ok(Math.abs(calibrateProbability(c, 0.3) - 0.2) < 0.005, `${calibrateProbability(c, 0.3)}`);
+    const separable = fitPlatt([0.1, 0.2, 0.3, 0.6, 0.7, 0.8], [0, 0, 0, 1, 1, 1]);
+    assert.ok(Number.isFinite(separable.a) && separable.a > 1 && separable.a < 50, `a = ${separable.a}`);
+  });
+
+  it('interceptOnly keeps the slope at 1 and fixes a uniform over-prediction', () => {
+    const fit = scored(40_000, 3, (p) => p / 1.1);
+    const c = fitPlatt(fit.p, fit.y, { interceptOnly: true });
+    assert.equal(c.a, 1);
+    assert.ok(c.b < 0);
+    assert.ok(Math.abs(calibration(through(c, fit.p), fit.y) - 1) < 0.005);
+  });
+});
+
+describe('calibration: isotonic regression', () => {
+  it('pools adjacent violators into compact breakpoints; an all-0 first / all-1 last block becomes half a click', () => {
+    // Blocks: [0.1] → 0, [0.2, 0.3] → 0.5, [0.4] → 1. The ends become 0.5/(1+1) = 0.25 and 1 − 0.25.
+    assert.deepEqual(fitIsotonic([0.3, 0.1, 0.4, 0.2], [0, 0, 1, 1]), { method: 'isotonic', x: [0.1, 0.2, 0.3, 0.4], y: [0.25, 0.5, 0.5, 0.75] });
+    // Equal scores are one point: [0.2 ×3] (1 click of 3) then [0.5 ×2] (2 of 2).
+    const tied = fitIsotonic([0.2, 0.5, 0.2, 0.5, 0.2], [1, 1, 0, 1, 0]);
+    assert.deepEqual(tied.x, [0.2, 0.5]);
+    assert.ok(Math.abs(tied.y[0] - 1 / 3) < 1e-12 && Math.abs(tied.y[1] - (1 - 0.5 / 3)) < 1e-12);
+  });
+
+  it('is monotone, inside (0, 1), and much smaller than its input', () => {
+    const { p, y } = scored(20_000, 4, (q) => q);
+    const c = fitIsotonic(p, y);
+    assert.equal(c.x.length, c.y.length);
+    for (let k = 1; k < c.x.length; k++) {
+      assert.ok(c.x[k] > c.x[k - 1], `x ascending at ${k}`);
+      assert.ok(c.y[k] >= c.y[k - 1], `y non-decreasing at ${k}`);
+    }
+    assert.ok(c.y.every((v) => v > 0 && v < 1));
+    assert.ok(c.x.length < 200, `${c.x.length} breakpoints for 20,000 rows`);
+    // Monotone as a function too, between and beyond the breakpoints.
+    let previous = -1;
+    for (let q = 0; q <= 1; q += 0.001) {
+      const v = calibrateProbability(c, q);
+      assert.ok(v >= previous);
+      previous = v;
+    }
+  });
+
+  it('interpolates linearly between breakpoints and is flat outside them', () => {
+    const c: Calibrator = { method: 'isotonic', x: [0.1, 0.3, 0.5], y: [0.2, 0.4, 0.4] };
+    assert.equal(calibrateProbability(c, 0.01), 0.2);
+    assert.equal(calibrateProbability(c, 0.1), 0.2);
+    assert.ok(Math.abs(calibrateProbability(c, 0.2) - 0.3) < 1e-12);
+    assert.ok(Math.abs(calibrateProbability(c, 0.25) - 0.35) < 1e-12);
+    assert.equal(calibrateProbability(c, 0.4), 0.4);
+    assert.equal(calibrateProbability(c, 0.99), 0.4);
+  });
+
+  it('fixes a non-linear miscalibration that Platt cannot', () => {
+    const fit = scored(30_000, 5, stepTruth);
+    const fresh = scored(30_000, 6, stepTruth);
+    const iso = fitIsotonic(fit.p, fit.y);
+    const platt = fitPlatt(fit.p, fit.y);
+    const isoLoss = logLoss(through(iso, fresh.p), fresh.y);
+    assert.ok(isoLoss < logLoss(through(platt, fresh.p), fresh.y) - 0.002, 'isotonic beats Platt on fresh rows');
+    assert.ok(isoLoss < logLoss(fresh.p, fresh.y) - 0.01, 'and the raw scores');
+    // Within each score band, on both sides of the step, against the true rates of the fresh rows: the raw scores
+    // are off by a factor 2–3, the isotonic ones by no more than the noise of the ~200–1,500 clicks each band had
+    // to be fitted from.
+    for (const [lo, hi] of [
+      [0, 0.1],
+      [0.1, 0.15],
+      [0.15, 0.3],
+      [0.3, 1],
+    ]) {
+      const rows = fresh.p.map((_, i) => i).filter((i) => fresh.p[i] >= lo && fresh.p[i] < hi);
+      const truth = rows.map((i) => fresh.t[i]);
+      const rawRatio = calibration(rows.map((i) => fresh.p[i]), truth);
+      const ratio = calibration(rows.map((i) => calibrateProbability(iso, fresh.p[i])), truth);
+      assert.ok(Math.abs(rawRatio - 1) > 0.4, `band [${lo}, ${hi}): raw ${rawRatio}`);
+      assert.ok(Math.abs(ratio - 1) < 0.2, `band [${lo}, ${hi}) (${rows.length} rows): calibration ${ratio} against the true rates`);
+    }
+  });
+});
+
+describe('calibration: negative downsampling', () => {
+  it('the correction inverts the odds change of keeping negatives at rate r', () => {
+    assert.ok(Math.abs(correctNegativeSampling(0.5, 0.1) - 1 / 11) < 1e-12);
+    assert.equal(correctNegativeSampling(0.3, 1), 0.3);
+    for (const p of [0.01, 0.1, 0.5, 0.9]) {
+      const r = 0.25;
+      const trained = (p / (1 - p) / r) / (1 + p / (1 - p) / r); // odds × 1/r
+      assert.ok(Math.abs(correctNegativeSampling(trained, r) - p) < 1e-12);
+    }
+  });
+
+  it('a model fitted on negatives kept at rate r over-predicts; corrected, its calibration is back to ~1.0', () => {
+    // Truth: logistic in x. The "model" is a logistic regression on x — fitPlatt on sigmoid(x) fits exactly that.
+    const rng = new SeededRandom(7);
+    const n = 100_000;
+    const x: number[] = [];
+    const y: number[] = [];
+    for (let i = 0; i < n; i++) {
+      x.push(rng.gaussian());
+      y.push(rng.next() < sigmoid(1.5 * x[i] - 3) ? 1 : 0);
+    }
+    const rate = 0.2;
+    const kept = sampleNegatives(y, rate, 1);
+    const keptNegatives = [...kept].filter((i) => y[i] === 0).length;
+    const negatives = y.filter((v) => v === 0).length;
+    assert.equal([...kept].filter((i) => y[i] === 1).length, y.filter((v) => v === 1).length, 'every click kept');
+    assert.ok(Math.abs(keptNegatives / negatives - rate) < 0.01, `kept ${keptNegatives} of ${negatives} negatives`);
+    assert.deepEqual(sampleNegatives(y, rate, 1), kept, 'seeded: the same rows every time');
+
+    const model = fitPlatt(
+      [...kept].map((i) => sigmoid(x[i])),
+      [...kept].map((i) => y[i]),
+    );
+    const predicted = x.map((v) => calibrateProbability(model, sigmoid(v)));
+    const raw = calibration(predicted, y);
+    const corrected = calibration(
+      predicted.map((p) => correctNegativeSampling(p, rate)),
+      y,
+    );
+    assert.ok(raw > 2.5, `uncorrected calibration ${raw}`);
+    assert.ok(Math.abs(corrected - 1) < 0.03, `corrected calibration ${corrected}`);
+    // The calibrator form: the correction rides along with the fitted map.
+    assert.ok(Math.abs(calibrateProbability({ method: 'none', negativeSamplingRate: rate }, 0.5) - 1 / 6) < 1e-12); // 0.5 / (0.5 + 0.5 / 0.2)
+  });
+});
+
+describe('calibration: choosing', () => {
+  it("picks 'none' for scores that are already calibrated", () => {
+    for (const seed of [11, 12, 13]) {
+      const { p, y } = scored(20_000, seed, (q) => q);
+      const choice = chooseCalibrator('auto', p, y);
+      assert.equal(choice.calibrator.method, 'none', `seed ${seed}: ${choice.reason}`);
+      assert.ok(choice.heldOutLogloss && Number.isFinite(choice.heldOutLogloss.isotonic));
+    }
+  });
+
+  it('picks Platt for a sigmoid miscalibration and isotonic for a step', () => {
+    const sig = scored(20_000, 14, (q) => sigmoid(2 * logit(q) - 0.5));
+    assert.equal(chooseCalibrator('auto', sig.p, sig.y).calibrator.method, 'platt');
+    const step = scored(20_000, 15, stepTruth);
+    assert.equal(chooseCalibrator('auto', step.p, step.y).calibrator.method, 'isotonic');
+  });
+
+  it('never makes validation log loss worse, whatever the data', () => {
+    const cases: [string, { p: number[]; y: number[] }][] = [
+      ['calibrated', scored(5_000, 16, (q) => q)],
+      ['sigmoid', scored(5_000, 17, (q) => sigmoid(2 * logit(q) - 0.5))],
+      ['step', scored(5_000, 18, stepTruth)],
+      ['over-predicting 10%', scored(5_000, 19, (q) => q / 1.1)],
+      ['150 rows', scored(150, 20, (q) => q)],
+      ['40 rows', scored(40, 21, (q) => q / 2)],
+      ['one class', { p: [0.1, 0.2, 0.3], y: [0, 0, 0] }],
+      ['no rows', { p: [], y: [] }],
+    ];
+    for (const [name, { p, y }] of cases) {
+      const { calibrator, reason } = chooseCalibrator('auto', p, y);
+      if (p.length === 0) {
+        assert.equal(calibrator.method, 'none');
+        continue;
+      }
+      const before = logLoss(p, y);
+      const after = logLoss(through(calibrator, p), y);
+      assert.ok(after <= before + 1e-12, `${name}: ${calibrator.method} ${after} > ${before} (${reason})`);
+    }
+  });
+
+  it('a method named in the config is fitted without a choice', () => {
+    const { p, y } = scored(2_000, 22, (q) => q);
+    assert.equal(chooseCalibrator('isotonic', p, y).calibrator.method, 'isotonic');
+    assert.equal(chooseCalibrator('platt', p, y).calibrator.method, 'platt');
+    assert.equal(chooseCalibrator('none', p, y).calibrator.method, 'none');
+  });
+
+  it('applyCalibrator leaves scores alone without a calibrator (artifacts from before calibration)', () => {
+    const s = Float64Array.from([0.1, 0.5]);
+    assert.deepEqual([...applyCalibrator(undefined, s)], [0.1, 0.5]);
+    assert.deepEqual([...applyCalibrator({ method: 'none' }, s)], [0.1, 0.5]);
+  });
+});
+
+describe('calibration: config', () => {
+  it('configs without the keys parse with the defaults and keep their canonical key', () => {
+    const parsed = ModelConfig.parse({ family: 'lr' });
+    assert.equal(parsed.calibration, 'auto');
+    assert.equal(parsed.negativeSamplingRate, 1);
+    // The insights DB stores canonical keys: a config that says nothing must keep the key it was stored under.
+    assert.equal(canonicalConfigKey({ family: 'lr' }), canonicalConfigKey({ family: 'lr', calibration: 'auto', negativeSamplingRate: 1 }));
+    assert.doesNotMatch(canonicalConfigKey({ family: 'lr' }), /calibration|negativeSamplingRate/);
+    assert.notEqual(canonicalConfigKey({ family: 'lr' }), canonicalConfigKey({ family: 'lr', calibration: 'isotonic' }));
+    assert.throws(() => ModelConfig.parse({ family: 'lr', negativeSamplingRate: 0 }));
+    assert.throws(() => ModelConfig.parse({ family: 'fm', calibration: 'beta' }));
+  });
+});

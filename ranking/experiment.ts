@@ -2,14 +2,15 @@ import { CATEGORICAL_FIELDS, DENSE_FIELDS, DataConfig, ModelConfig, type BadRows
 import { parseOrExplain } from '../contracts/errors';
 import { LoadedDataset, loadDataset } from './data/load-data';
 import { CATEGORICAL_COUNT, DENSE_COUNT, RowBlock, valueName } from './data/rows';
-import { buildFeatureSpec, encodeRows, featureTableRows, featureTableRowsAt, slotCounts, slotNames, slotTablesOf } from './features';
+import { type CalibrationReport, chooseCalibrator, calibrationSummary, applyCalibrator, correctNegativeSampling, sampleNegatives } from './calibration';
+import { EncodedRows, buildFeatureSpec, encodeRows, featureTableRows, featureTableRowsAt, slotCounts, slotNames, slotTablesOf, takeEncodedRows } from './features';
 import { encodedCollisionRate } from './hash-report';
 import { TrainingFailure } from './failure';
 import { selectGpuBackendAsync, sharedKernels } from './kernels';
 import { auc, calibration, clickThroughRate, logLoss, normalizedEntropy, normalizedEntropyStdErr, regret, segmentNormalizedEntropy } from './metrics';
 import { loadCheckpoint, saveCheckpoint, saveModelArtifact } from './model-artifact';
 import { createModel } from './models/create-model';
-import { estimateTrainingBytes } from './models/model';
+import { estimateTrainingBytes, type RankingModel } from './models/model';
 import { pairedStdErrAgainst } from './paired-comparison';
 import type { EarlyStopping, LearningCurvePoint, ValidationSplit } from '../contracts';
 import { validationSplitOf } from './learning-curve';
@@ -42,6 +43,11 @@ export interface TrainExperimentResult {
   dataFingerprint: string;
   /** Malformed rows the data load skipped (count per file, first examples). */
   badRows: BadRows;
+  /**
+   * The calibrator chosen and fitted on validation (stored in the artifact; the test metrics are after it). Always
+   * set by trainExperiment; optional because training summaries recorded before calibration existed lack it.
+   */
+  calibration?: CalibrationReport;
   trainSeconds: number;
   modelBytes: number;
   progress: TrainingProgress[];
@@ -82,7 +88,9 @@ export async function trainExperiment(req: TrainExperimentRequest): Promise<Trai
     );
   }
 
-  const train = encodeRows(dataset.train, spec);
+  // negativeSamplingRate < 1: the model trains on a seeded subsample of train's non-clicks (every click kept).
+  const allTrain = encodeRows(dataset.train, spec);
+  const train = model.negativeSamplingRate < 1 ? takeEncodedRows(allTrain, sampleNegatives(allTrain.labels, model.negativeSamplingRate, model.seed)) : allTrain;
   const validation = encodeRows(dataset.validation, spec);
   const test = encodeRows(dataset.test, spec);
   await selectGpuBackendAsync();
@@ -91,7 +99,8 @@ export async function trainExperiment(req: TrainExperimentRequest): Promise<Trai
   let resume;
   if (req.resumeFrom) {
     const cp = await loadCheckpoint(req.resumeFrom);
-    const same = JSON.stringify(cp.header.config) === JSON.stringify(model) && cp.header.dataFingerprint === dataset.fingerprint;
+    // Parsed again: a checkpoint written before a config key existed holds its default, as `model` does.
+    const same = JSON.stringify(ModelConfig.parse(cp.header.config)) === JSON.stringify(model) && cp.header.dataFingerprint === dataset.fingerprint;
     if (!same) throw new Error(`checkpoint ${req.resumeFrom} was written for another model config or dataset; refusing to resume from it`);
     resume = { tensors: cp.tensors, scalars: cp.header.scalars, cursor: cp.header.cursor };
   }
@@ -102,6 +111,8 @@ export async function trainExperiment(req: TrainExperimentRequest): Promise<Trai
     onProgress: req.onProgress,
     signal: req.signal,
     resume,
+    // Validation NE of what the model will serve: corrected for negative downsampling (calibration comes after).
+    adjustScores: model.negativeSamplingRate < 1 ? (s) => correctAll(s, model.negativeSamplingRate) : undefined,
     onCheckpoint: req.onCheckpoint
       ? async (state, p) => {
           const ref = await saveCheckpoint(
@@ -113,15 +124,17 @@ export async function trainExperiment(req: TrainExperimentRequest): Promise<Trai
       : undefined,
   });
 
+  const { calibrator, report: calibration } = await calibrateOnValidation(ranker, model, validation);
   const scores = new Float64Array(test.rows);
   await ranker.predict(test, 0, test.rows, scores);
+  applyCalibrator(calibrator, scores);
   const trainSeconds = (performance.now() - started) / 1000;
   const metrics = evaluate(scores, dataset.test, dataset, req.segmentField ?? 'C1');
-  metrics.hashCollisionRate = encodedCollisionRate(spec, train);
+  metrics.hashCollisionRate = encodedCollisionRate(spec, allTrain);
   if (!Number.isFinite(metrics.ne)) throw new TrainingFailure('diverged', `test predictions are not finite (NE ${metrics.ne})`, progress.slice(-50));
   const neDeltaStdErr = req.baselineArtifact ? await pairedStdErrAgainst(req.baselineArtifact, dataset.test, scores) : undefined;
   const saved = await saveModelArtifact(
-    { family: model.family, config: model, dataFingerprint: dataset.fingerprint, featureSpec: spec, metrics, validationNe },
+    { family: model.family, config: model, dataFingerprint: dataset.fingerprint, featureSpec: spec, metrics, validationNe, calibrator },
     ranker.weightTensors(),
     { learningCurve, earlyStopping, validation: validationSplit },
   );
@@ -133,6 +146,7 @@ export async function trainExperiment(req: TrainExperimentRequest): Promise<Trai
     neDeltaStdErr,
     dataFingerprint: dataset.fingerprint,
     badRows: dataset.badRows,
+    calibration,
     trainSeconds,
     modelBytes: saved.bytes,
     progress,
@@ -140,6 +154,39 @@ export async function trainExperiment(req: TrainExperimentRequest): Promise<Trai
     earlyStopping,
     learningCurve,
   };
+}
+
+/**
+ * Fits the model's calibrator on the validation split (the rows the trainer evaluated on; never train): the raw
+ * predictions are corrected for negative downsampling, then the configured calibration (or `auto`'s choice) is
+ * fitted to them. The report carries validation log loss, NE and calibration before and after.
+ */
+async function calibrateOnValidation(ranker: RankingModel, model: ModelConfig, validation: EncodedRows) {
+  const raw = new Float64Array(validation.rows);
+  await ranker.predict(validation, 0, validation.rows, raw);
+  const rate = model.negativeSamplingRate;
+  const corrected = rate < 1 ? correctAll(raw.slice(), rate) : raw;
+  const choice = chooseCalibrator(model.calibration, corrected, validation.labels);
+  const calibrator = rate < 1 ? { ...choice.calibrator, negativeSamplingRate: rate } : choice.calibrator;
+  const after = applyCalibrator(calibrator, raw.slice());
+  const report: CalibrationReport = {
+    method: calibrator.method,
+    requested: choice.requested,
+    negativeSamplingRate: rate,
+    reason: choice.reason,
+    heldOutLogloss: choice.heldOutLogloss,
+    validation: {
+      rows: validation.rows,
+      before: { ...calibrationSummary(corrected, validation.labels), ne: normalizedEntropy(corrected, validation.labels) },
+      after: { ...calibrationSummary(after, validation.labels), ne: normalizedEntropy(after, validation.labels) },
+    },
+  };
+  return { calibrator, report };
+}
+
+function correctAll(scores: Float64Array, rate: number): Float64Array {
+  for (let i = 0; i < scores.length; i++) scores[i] = correctNegativeSampling(scores[i], rate);
+  return scores;
 }
 
 /** Test-set metrics (+ oracle NE and regret on planted data, + per-segment NE). */

@@ -416,3 +416,18 @@ export function countSlotTokens(block: RowBlock, spec: FeatureSpec, slots: numbe
   }
   return counters;
 }
+
+/** The given rows of an encoded block, in the given order (a copy; the dense slot indices are shared). */
+export function takeEncodedRows(data: EncodedRows, rows: Int32Array): EncodedRows {
+  const { catSlots, denseSlots } = data;
+  const catIndex = new Int32Array(rows.length * catSlots);
+  const denseValue = new Float32Array(rows.length * denseSlots);
+  const labels = new Uint8Array(rows.length);
+  for (let k = 0; k < rows.length; k++) {
+    const r = rows[k];
+    catIndex.set(data.catIndex.subarray(r * catSlots, (r + 1) * catSlots), k * catSlots);
+    denseValue.set(data.denseValue.subarray(r * denseSlots, (r + 1) * denseSlots), k * denseSlots);
+    labels[k] = data.labels[r];
+  }
+  return { rows: rows.length, catSlots, catIndex, denseSlots, denseValue, denseIndex: data.denseIndex, labels };
+}

@@ -1,5 +1,5 @@
-import type { Metrics, ModelConfig } from '../contracts';
-import { ModelConfig as ModelConfigSchema } from '../contracts';
+import type { Calibrator, Metrics, ModelConfig } from '../contracts';
+import { Calibrator as CalibratorSchema, ModelConfig as ModelConfigSchema } from '../contracts';
 import type { EarlyStopping, LearningCurvePoint, ValidationSplit } from '../contracts';
 import { getArtifact, putArtifact } from '../store/artifacts';
 import type { FeatureSpec } from './features';
@@ -27,6 +27,11 @@ export interface ModelArtifactHeader extends Partial<TrainingRecord> {
   featureSpec: FeatureSpec;
   metrics: Metrics;
   validationNe: number;
+  /**
+   * What turns the model's raw probabilities into calibrated ones (fitted on validation; ranking/calibration.ts).
+   * Artifacts written before calibration existed have none: their scores are the raw probabilities.
+   */
+  calibrator?: Calibrator;
 }
 
 export interface CheckpointHeader {
@@ -53,7 +58,8 @@ export async function loadModelArtifact(ref: string): Promise<{ header: ModelArt
   const { header, tensors } = decodeTensorFile<ModelArtifactHeader>(await getArtifact(ref));
   if (header.kind !== 'model') throw new Error(`artifact ${ref} is a ${String(header.kind)}, not a model`);
   checkVersion(ref, header.formatVersion);
-  return { header: { ...header, config: ModelConfigSchema.parse(header.config) }, tensors };
+  const calibrator = header.calibrator === undefined ? undefined : CalibratorSchema.parse(header.calibrator);
+  return { header: { ...header, config: ModelConfigSchema.parse(header.config), calibrator }, tensors };
 }
 
 export async function saveCheckpoint(header: Omit<CheckpointHeader, 'kind' | 'formatVersion'>, state: Record<string, Tensor>): Promise<string> {

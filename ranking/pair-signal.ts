@@ -3,9 +3,7 @@ import { parseOrExplain } from '../contracts/errors';
 import { loadDataset } from './data/load-data';
 import { CATEGORICAL_COUNT, MISSING_CATEGORICAL, sliceRows } from './data/rows';
 import { encodeRows } from './features';
-import { selectGpuBackendAsync, sharedKernels } from './kernels';
-import { loadModelArtifact } from './model-artifact';
-import { createModel } from './models/create-model';
+import { loadArtifactScorer } from './scoring';
 
 /**
  * Which categorical field pairs carry interaction signal the model misses.
@@ -18,18 +16,13 @@ import { createModel } from './models/create-model';
 export async function measureFieldPairSignal(input: DataConfigInput | DataConfig, artifact: string, opts: { sampleRows?: number } = {}): Promise<FieldPairSignal[]> {
   const data = parseOrExplain(DataConfig, input, 'data config');
   const dataset = await loadDataset(data);
-  const { header, tensors } = await loadModelArtifact(artifact);
-  await selectGpuBackendAsync();
-  const model = createModel(header.config, header.featureSpec, sharedKernels());
-  model.loadWeights(tensors);
+  const { header, score } = await loadArtifactScorer(artifact);
 
   // Training rows: the largest sample, so weak interactions rise above the noise. The residuals of a hashed linear
   // model on its own training rows are barely optimistic, and the permutation null below absorbs what bias remains.
   const source = dataset.train.rows > 0 ? dataset.train : dataset.validation;
   const sample = sliceRows(source, 0, Math.min(source.rows, opts.sampleRows ?? 20_000));
-  const encoded = encodeRows(sample, header.featureSpec);
-  const p = new Float64Array(sample.rows);
-  await model.predict(encoded, 0, sample.rows, p);
+  const p = await score(encodeRows(sample, header.featureSpec));
   const residual = new Float64Array(sample.rows);
   for (let i = 0; i < sample.rows; i++) {
     residual[i] = sample.labels[i] - p[i];

@@ -1,19 +1,15 @@
 import type { RowBlock } from './data/rows';
 import { encodeRows } from './features';
-import { selectGpuBackendAsync, sharedKernels } from './kernels';
 import { pairedNormalizedEntropyStdErr } from './metrics';
-import { loadModelArtifact } from './model-artifact';
-import { createModel } from './models/create-model';
+import { loadArtifactScorer } from './scoring';
 
-/** Scores a block of rows with a stored model (its own feature spec: crosses, hashing, dense transform). */
+/**
+ * Scores a block of rows with a stored model: its own feature spec (crosses, hashing, dense transform) and its own
+ * calibrator, so a baseline is compared as it would serve, not by its raw probabilities.
+ */
 export async function scoreBlockWith(artifact: string, block: RowBlock): Promise<Float64Array> {
-  const { header, tensors } = await loadModelArtifact(artifact);
-  await selectGpuBackendAsync();
-  const model = createModel(header.config, header.featureSpec, sharedKernels());
-  model.loadWeights(tensors);
-  const scores = new Float64Array(block.rows);
-  await model.predict(encodeRows(block, header.featureSpec), 0, block.rows, scores);
-  return scores;
+  const { header, score } = await loadArtifactScorer(artifact);
+  return score(encodeRows(block, header.featureSpec));
 }
 
 /**

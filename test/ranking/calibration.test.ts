@@ -1,9 +1,18 @@
 import { strict as assert } from 'node:assert';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import type { Calibrator } from '../../contracts';
 import { ModelConfig } from '../../contracts';
 import { canonicalConfigKey } from '../../contracts/canonical-config';
+import { plantedScenario, scoreFile, trainExperiment, writeCriteoTsv } from '../../ranking';
 import { applyCalibrator, calibrateProbability, chooseCalibrator, correctNegativeSampling, fitIsotonic, fitPlatt, sampleNegatives } from '../../ranking/calibration';
+import { encodeRows } from '../../ranking/features';
+import { ReferenceKernels } from '../../ranking/kernels';
 import { calibration, logLoss } from '../../ranking/metrics';
+import { loadModelArtifact, saveModelArtifact } from '../../ranking/model-artifact';
+import { createModel } from '../../ranking/models/create-model';
+import { scoreBlockWith } from '../../ranking/paired-comparison';
 import { SeededRandom } from '../../ranking/rng';
 
 const sigmoid = (z: number) => 1 / (1 + Math.exp(-z));
@@ -240,5 +249,95 @@ describe('calibration: config', () => {
     assert.notEqual(canonicalConfigKey({ family: 'lr' }), canonicalConfigKey({ family: 'lr', calibration: 'isotonic' }));
     assert.throws(() => ModelConfig.parse({ family: 'lr', negativeSamplingRate: 0 }));
     assert.throws(() => ModelConfig.parse({ family: 'fm', calibration: 'beta' }));
+  });
+});
+
+describe('calibration: trained models, stored and served', function () {
+  const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'rw-calibration-'));
+
+  /** Planted data written to Criteo files, so training reads them through the real loader. */
+  async function plantedFiles(sizes: { trainRows: number; validationRows: number; testRows: number }) {
+    const s = plantedScenario(sizes);
+    const dir = tmp();
+    const files = { train: path.join(dir, 'train.tsv'), validation: path.join(dir, 'validation.tsv'), test: path.join(dir, 'test.tsv') };
+    await writeCriteoTsv(files.train, s.train, s.valueNames);
+    await writeCriteoTsv(files.validation, s.validation, s.valueNames);
+    await writeCriteoTsv(files.test, s.test, s.valueNames);
+    return { scenario: s, dir, data: { format: 'criteo-tsv' as const, ...files } };
+  }
+
+  it('the artifact keeps the calibrator; score applies it; the paired comparison scores the baseline with its own', async () => {
+    const { scenario, dir, data } = await plantedFiles({ trainRows: 6_000, validationRows: 3_000, testRows: 2_000 });
+    const r = await trainExperiment({ data, model: { family: 'lr', epochs: 1, calibration: 'platt' } });
+    assert.equal(r.calibration!.method, 'platt');
+    const { header, tensors } = await loadModelArtifact(r.artifact);
+    assert.equal(header.calibrator?.method, 'platt');
+    assert.ok(header.calibrator?.method === 'platt' && (header.calibrator.a !== 1 || header.calibrator.b !== 0));
+
+    // Raw probabilities of the test rows (reference kernels), and what the calibrator makes of them.
+    const model = createModel(header.config, header.featureSpec, new ReferenceKernels());
+    model.loadWeights(tensors);
+    const raw = new Float64Array(scenario.test.rows);
+    await model.predict(encodeRows(scenario.test, header.featureSpec), 0, scenario.test.rows, raw);
+    const calibrated = applyCalibrator(header.calibrator, raw.slice());
+
+    const out = path.join(dir, 'scores.txt');
+    await scoreFile(r.artifact, data.test, out);
+    const written = fs.readFileSync(out, 'utf8').trim().split('\n').map(Number);
+    assert.equal(written.length, scenario.test.rows);
+    let moved = 0;
+    for (let i = 0; i < written.length; i++) {
+      assert.ok(Math.abs(written[i] - calibrated[i]) < 1e-5, `row ${i}: ${written[i]} vs ${calibrated[i]}`);
+      if (Math.abs(calibrated[i] - raw[i]) > 1e-4) moved++;
+    }
+    assert.ok(moved > written.length / 2, 'the calibrator changed the scores');
+    // The reported test calibration is the calibrated scores'.
+    assert.ok(Math.abs(r.metrics.calibration - calibration(calibrated, scenario.test.labels)) < 1e-6);
+
+    const block = await scoreBlockWith(r.artifact, scenario.test);
+    for (let i = 0; i < block.length; i++) assert.ok(Math.abs(block[i] - calibrated[i]) < 1e-9);
+
+    // An artifact from before calibration (no calibrator in its header) still loads, and scores raw.
+    const { calibrator: _dropped, ...old } = header;
+    const legacy = await saveModelArtifact(old, tensors);
+    assert.equal((await loadModelArtifact(legacy.ref)).header.calibrator, undefined);
+    await scoreFile(legacy.ref, data.test, out);
+    const legacyScores = fs.readFileSync(out, 'utf8').trim().split('\n').map(Number);
+    for (let i = 0; i < legacyScores.length; i++) assert.ok(Math.abs(legacyScores[i] - raw[i]) < 1e-5);
+
+    // A damaged calibrator is refused at load, not applied.
+    const bad = await saveModelArtifact({ ...old, calibrator: { method: 'isotonic', x: [0.1, 0.2], y: [0.5] } }, tensors);
+    await assert.rejects(loadModelArtifact(bad.ref), /differ in length/);
+  });
+
+  it('lr and fm on planted data (40k train / 20k validation / 40k test rows) land test calibration in [0.95, 1.05]', async function () {
+    this.timeout(300_000);
+    const { data } = await plantedFiles({ trainRows: 40_000, validationRows: 20_000, testRows: 40_000 });
+    for (const family of ['lr', 'fm'] as const) {
+      const r = await trainExperiment({ data, model: family === 'lr' ? { family } : { family } });
+      const v = r.calibration!.validation;
+      assert.equal(v.rows, 20_000);
+      assert.ok(v.after.logloss <= v.before.logloss + 1e-12, `${family}: calibration made validation log loss worse`);
+      assert.ok(r.metrics.calibration > 0.95 && r.metrics.calibration < 1.05, `${family}: test calibration ${r.metrics.calibration} (${r.calibration!.method}: ${r.calibration!.reason})`);
+      const line = `${family}: ${r.calibration!.method}; validation calibration ${v.before.calibration.toFixed(4)} → ${v.after.calibration!.toFixed(4)}, NE ${v.before.ne.toFixed(4)} → ${v.after.ne.toFixed(4)}; test calibration ${r.metrics.calibration.toFixed(4)}, NE ${r.metrics.ne.toFixed(4)}`;
+      if (process.env.RANKWRIGHT_TEST_VERBOSE) console.log(`      ${line}`);
+    }
+  });
+
+  it('negativeSamplingRate: trains on a quarter of the non-clicks, and the corrected scores are calibrated', async function () {
+    this.timeout(300_000);
+    const { data } = await plantedFiles({ trainRows: 40_000, validationRows: 20_000, testRows: 40_000 });
+    const full = await trainExperiment({ data, model: { family: 'lr', calibration: 'none' } });
+    const sampled = await trainExperiment({ data, model: { family: 'lr', calibration: 'none', negativeSamplingRate: 0.25 } });
+    const seen = (r: typeof full) => r.progress.at(-1)!.examples;
+    // lr's default is 2 epochs; CTR ≈ 0.1, so about (0.1 + 0.9·0.25) = 32% of the rows are kept.
+    assert.ok(seen(sampled) < 0.4 * seen(full) && seen(sampled) > 0.25 * seen(full), `${seen(sampled)} of ${seen(full)} examples`);
+    const { header } = await loadModelArtifact(sampled.artifact);
+    assert.deepEqual(header.calibrator, { method: 'none', negativeSamplingRate: 0.25 });
+    assert.ok(Math.abs(sampled.metrics.calibration - 1) < 0.07, `corrected test calibration ${sampled.metrics.calibration}`);
+    assert.ok(Math.abs(sampled.calibration!.validation.before.calibration - 1) < 0.07, 'validation is corrected before any calibrator');
+    // And with the chooser on top of the correction.
+    const auto = await trainExperiment({ data, model: { family: 'lr', negativeSamplingRate: 0.25 } });
+    assert.ok(Math.abs(auto.metrics.calibration - 1) < 0.05, `auto: test calibration ${auto.metrics.calibration} (${auto.calibration!.method})`);
   });
 });

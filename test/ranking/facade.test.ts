@@ -10,6 +10,7 @@ import { ReferenceKernels } from '../../ranking/kernels';
 import { runTrain } from '../../client/commands/train';
 import { runScore } from '../../client/commands/score';
 import { TrainingFailure } from '../../ranking/failure';
+import { applyCalibrator } from '../../ranking/calibration';
 
 const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'rw-facade-'));
 
@@ -49,6 +50,7 @@ describe('engine facade', () => {
     model.loadWeights(tensors);
     const expected = new Float64Array(s.test.rows);
     await model.predict(encodeRows(s.test, header.featureSpec), 0, s.test.rows, expected);
+    applyCalibrator(header.calibrator, expected); // score writes calibrated probabilities
     for (let i = 0; i < scores.length; i++) assert.ok(Math.abs(scores[i] - expected[i]) < 1e-5, `row ${i}: ${scores[i]} vs ${expected[i]}`);
     // 40-column input (with labels) scores the same rows identically.
     const labelled = path.join(dir, 'labelled.tsv');

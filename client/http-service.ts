@@ -15,6 +15,7 @@ import { RankwrightClient, SignOffRefusedError } from './rankwright-client';
  *   GET  /campaigns                 ?reviewState=awaiting-review &phase=review &limit=50
  *   GET  /campaigns/:id             status JSON (live query while running, the result once completed)
  *   POST /campaigns/:id/approve     {by, note?}        reject {by, reason}   override {by, reason}   abort {by, reason?}
+ *   POST /campaigns/:id/pause       {by, reason?}      resume {by, reason?}  (approvers and operators)
  *   GET  /healthz                   no token needed
  *
  * Every other route needs `Authorization: Bearer <token>` with one of the configured tokens. Tokens are shared
@@ -104,7 +105,7 @@ export function createHttpService(options: HttpServiceOptions): FastifyInstance 
 
   app.get<{ Params: { id: string } }>('/campaigns/:id', async (request) => client.status(campaignId(request)));
 
-  const signOff = <K extends 'approve' | 'reject' | 'override' | 'abort'>(kind: K) =>
+  const signOff = <K extends 'approve' | 'reject' | 'override' | 'abort' | 'pause' | 'resume'>(kind: K) =>
     app.post<{ Params: { id: string } }>(`/campaigns/:id/${kind}`, async (request) => {
       const id = campaignId(request);
       // The client validates the payload (400 listing every bad field); the workflow's update validator decides
@@ -125,6 +126,8 @@ export function createHttpService(options: HttpServiceOptions): FastifyInstance 
   signOff('reject');
   signOff('override');
   signOff('abort');
+  signOff('pause');
+  signOff('resume');
 
   return app;
 }

@@ -202,6 +202,35 @@ describe('HTTP service (real HTTP, real Temporal, scripted training and agents)'
       });
     });
 
+    it('pauses, resumes and aborts for an operator (200 with the recorded decision), refuses a stranger (409)', async () => {
+      const script = scriptedActivities();
+      const id = `http-ops-${Date.now().toString(36)}`;
+      await withWorkers(temporal, script.activities, async () => {
+        const body = { ...config, operators: ['olu'], budget: { experiments: 6, parallel: 1 } };
+        assert.equal((await call('POST', '/campaigns', { body, headers: { 'idempotency-key': id } })).status, 201);
+        const stranger = await call('POST', `/campaigns/${id}/pause`, { body: { by: 'mallory' } });
+        assert.equal(stranger.status, 409);
+        assert.match(stranger.json.error, /mallory is not an approver or operator of this campaign/);
+        assert.equal((await call('POST', `/campaigns/${id}/pause`, { body: {} })).status, 400, 'a pause names who sends it');
+        const paused = await call('POST', `/campaigns/${id}/pause`, { body: { by: 'olu', reason: 'maintenance' } });
+        assert.equal(paused.status, 200, JSON.stringify(paused.json));
+        assert.deepEqual([paused.json.decision.kind, paused.json.decision.by, paused.json.decision.note], ['pause', 'olu', 'maintenance']);
+        assert.equal((await call('GET', `/campaigns/${id}`)).json.paused, true);
+        assert.equal((await call('POST', `/campaigns/${id}/resume`, { body: { by: 'olu' } })).status, 200);
+        const aborted = await call('POST', `/campaigns/${id}/abort`, { body: { by: 'olu', reason: 'done testing' } });
+        assert.equal(aborted.status, 200, JSON.stringify(aborted.json));
+        const final = await eventually(async () => {
+          const res = await call('GET', `/campaigns/${id}`);
+          return res.json.phase === 'done' ? res.json : undefined;
+        }, 30_000, 'the aborted campaign to finish');
+        assert.equal(final.reviewState, 'aborted');
+        assert.deepEqual(
+          final.decisions.map((d: { kind: string; by: string }) => `${d.kind}:${d.by}`),
+          ['pause:olu', 'resume:olu', 'abort:olu'],
+        );
+      });
+    });
+
     it('never writes a bearer token to its log', () => {
       const log = logLines.join('');
       assert.ok(log.length > 0, 'the service logged its requests');

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { BadRows, DataConfig, FieldName } from './data';
-import { ModelConfig } from './model';
+import { CalibrationReport, ModelConfig } from './model';
 import { EarlyStopping, FailureClass, FailureReport, LearningCurve, Metrics, ValidationSplit } from './metrics';
 
 /** A workflow/experiment/campaign id: safe as a file name and a URL segment. */
@@ -75,6 +75,8 @@ export const ExperimentResult = z.object({
   earlyStopping: EarlyStopping.optional(),
   /** Train and validation NE per evaluation (at most 200 points, downsampled keeping first, best and last). */
   learningCurve: LearningCurve.optional(),
+  /** Post-hoc calibration fitted on validation: the method chosen and validation metrics before and after. */
+  calibration: CalibrationReport.optional(),
   /** Standard error of the test NE (for significance checks). */
   neStdErr: z.number().optional(),
   /** Paired standard error of (NE − baseline NE) on the same test rows: the sharp significance test. */

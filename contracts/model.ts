@@ -112,6 +112,24 @@ export type CalibrationMethod = z.infer<typeof CalibrationMethod>;
 export const CalibrationSetting = z.enum(['auto', ...CALIBRATION_METHODS]);
 export type CalibrationSetting = z.infer<typeof CalibrationSetting>;
 
+const CalibrationQuality = z.object({ logloss: z.number(), ne: z.number(), calibration: z.number() });
+/** What a training result says about its calibration: the choice, and validation metrics before and after it. */
+export const CalibrationReport = z.object({
+  method: CalibrationMethod,
+  requested: CalibrationSetting,
+  /** The config's negativeSamplingRate (1: no correction). */
+  negativeSamplingRate: z.number(),
+  reason: z.string(),
+  /** Held-out validation log loss of each candidate the `auto` chooser compared. */
+  heldOutLogloss: z.record(z.string(), z.number()).optional(),
+  /**
+   * On all validation rows: `before` = the model's predictions (after the downsampling correction), `after` = through
+   * the calibrator. `after` is in-sample for the calibrator (it was fitted on these rows); the test metrics are not.
+   */
+  validation: z.object({ rows: z.number().int(), before: CalibrationQuality, after: CalibrationQuality }),
+});
+export type CalibrationReport = z.infer<typeof CalibrationReport>;
+
 /**
  * What turns a model's raw probability into a calibrated one, as stored in a model artifact (small JSON): first the
  * negative-downsampling correction (when `negativeSamplingRate` < 1), then the fitted map — identity, Platt's

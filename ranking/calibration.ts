@@ -1,4 +1,5 @@
-import type { CalibrationMethod, CalibrationSetting, Calibrator } from '../contracts';
+import type { CalibrationMethod, CalibrationReport, CalibrationSetting, Calibrator } from '../contracts';
+export type { CalibrationReport };
 import { calibration as calibrationRatio, logLoss } from './metrics';
 import { SeededRandom } from './rng';
 
@@ -382,21 +383,3 @@ function countClicks(y: ArrayLike<number>, start: number, stride: number): numbe
   return c;
 }
 
-/** What a training result says about its calibration: the choice, and validation metrics before and after it. */
-export interface CalibrationReport {
-  method: CalibrationMethod;
-  requested: CalibrationSetting;
-  /** The config's negativeSamplingRate (1: no correction). */
-  negativeSamplingRate: number;
-  reason: string;
-  heldOutLogloss?: Record<CalibrationCandidate, number>;
-  /**
-   * On all validation rows: `before` = the model's predictions (after the downsampling correction), `after` = through
-   * the calibrator. `after` is in-sample for the calibrator (it was fitted on these rows); the test metrics are not.
-   */
-  validation: {
-    rows: number;
-    before: { logloss: number; ne: number; calibration: number };
-    after: { logloss: number; ne: number; calibration: number };
-  };
-}

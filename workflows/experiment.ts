@@ -69,6 +69,7 @@ export async function rankingExperiment(rawInput: unknown): Promise<ExperimentRe
         validation: out.validation,
         earlyStopping: out.earlyStopping,
         learningCurve: out.learningCurve,
+        calibration: out.calibration,
         neStdErr: out.neStdErr,
         neDeltaStdErr: out.neDeltaStdErr,
         relativeNeChange: input.baselineNe ? (out.metrics.ne - input.baselineNe) / input.baselineNe : undefined,

@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
 import { z } from 'zod';
-import { DataConfig, ModelConfig, type TrainingProgress } from '../../contracts';
+import { DataConfig, ModelConfig, type CalibrationReport, type TrainingProgress } from '../../contracts';
 import { InvalidInputError, parseOrExplain } from '../../contracts/errors';
 import { BadRowFailure, TrainingFailure, trainExperiment } from '../../ranking';
 import { describeEarlyStopping } from '../../ranking/learning-curve';
@@ -57,7 +57,8 @@ export async function runTrain(opts: TrainOptions): Promise<number> {
     });
     bar?.stop();
     if (opts.json) {
-      process.stdout.write(JSON.stringify({ artifact: result.artifact, metrics: result.metrics, badRows: result.badRows }) + '\n');
+      const { artifact, metrics, badRows, validation, earlyStopping, learningCurve, calibration } = result;
+      process.stdout.write(JSON.stringify({ artifact, metrics, badRows, validation, earlyStopping, learningCurve, calibration }) + '\n');
     } else {
       const m = result.metrics;
       const lines = [
@@ -68,6 +69,7 @@ export async function runTrain(opts: TrainOptions): Promise<number> {
       if (m.oracleNe !== undefined) lines.push(`oracle NE ${m.oracleNe.toFixed(5)}   regret ${m.regret!.toFixed(5)}`);
       lines.push(`trained   ${result.trainSeconds.toFixed(2)} s, ${m.examples} test rows, model ${(result.modelBytes / 1024).toFixed(0)} KiB`);
       lines.push(`training  ${describeEarlyStopping(result.earlyStopping, result.validation)}`);
+      if (result.calibration) lines.push(`calibrated ${describeCalibration(result.calibration)}`);
       if (result.badRows.count > 0) lines.push(describeBadRows(result.badRows));
       process.stdout.write(lines.join('\n') + '\n');
     }
@@ -118,4 +120,12 @@ async function progressBar() {
       if (started) bar.stop();
     },
   };
+}
+
+/** One line: the method and what it did to validation calibration and NE (in-sample for the calibrator). */
+function describeCalibration(c: CalibrationReport): string {
+  const { before, after } = c.validation;
+  const how = c.requested === 'auto' ? `${c.method} (auto: ${c.reason})` : c.method;
+  const sampling = c.negativeSamplingRate < 1 ? `; negatives downsampled at ${c.negativeSamplingRate}, corrected` : '';
+  return `${how}; validation calibration ${before.calibration.toFixed(3)} → ${after.calibration.toFixed(3)}, NE ${before.ne.toFixed(5)} → ${after.ne.toFixed(5)}${sampling}`;
 }

@@ -81,7 +81,10 @@ describe('reliability: bad rows are reported, not dropped silently', function ()
       const { code, stdout, stderr } = await runCli(['train', '--config', writeConfig('exp.json'), '--json']);
       assert.equal(code, 0, stderr);
       const out = JSON.parse(stdout);
-      assert.deepEqual(Object.keys(out), ['artifact', 'metrics', 'badRows']);
+      assert.deepEqual(Object.keys(out).slice(0, 3), ['artifact', 'metrics', 'badRows']);
+      // …and the evidence of how it was trained: validation split, early stopping, the curve, the calibration chosen.
+      assert.ok(out.validation.rows > 0 && out.earlyStopping.evaluations >= 1 && out.learningCurve.length >= 1, JSON.stringify(out.earlyStopping));
+      assert.ok(['none', 'platt', 'isotonic'].includes(out.calibration.method), JSON.stringify(out.calibration));
       assertTheThreeBadRows(out.badRows);
     });
 

@@ -1,13 +1,11 @@
-import type {
-  DataConfig,
-  DesignRequest,
-  DesignResponse,
-  EvaluateRequest,
-  EvaluateResponse,
-  TriageRequest,
-  TriageResponse,
-} from '../contracts';
-import { designHypotheses, designRandomly, evaluateResults as evaluateWithAgent, interpretFailure as interpretWithAgent, llmSettingsFromEnv } from '../agents';
+import type { DataConfig, DesignRequest, DesignResponse, EvaluateRequest, EvaluateResponse, TriageRequest, TriageResponse } from '../contracts';
+import {
+  designHypotheses,
+  designRandomly,
+  evaluateResults as evaluateWithAgent,
+  interpretFailure as interpretWithAgent,
+  llmSettingsFromEnv,
+} from '../agents';
 import { canonicalConfigKey, dataTraitsOf, InsightsStore } from '../store/insights';
 
 export type AgentMode = 'auto' | 'heuristic' | 'llm';
@@ -36,7 +34,9 @@ export async function designExperiments(
     const full: DesignRequest = { ...request, insights: found };
     const response = options.strategy === 'random' ? designRandomly(full) : await designHypotheses(full, llmFor(options.mode));
     // Never spend budget on something the insights database already measured on this very data.
-    const proposals = response.proposals.filter((p) => options.strategy === 'random' || !insights.isKnown(request.dataFingerprint, canonicalConfigKey(p.model)));
+    const proposals = response.proposals.filter(
+      (p) => options.strategy === 'random' || !insights.isKnown(request.dataFingerprint, canonicalConfigKey(p.model)),
+    );
     return { ...response, proposals };
   } finally {
     insights.close();

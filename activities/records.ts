@@ -12,14 +12,25 @@ export async function recordExperiment(result: ExperimentResult, data: DataConfi
   const insights = InsightsStore.open();
   try {
     // A run that failed before reading its data has no fingerprint; it is kept (lineage) under "unknown".
-    insights.recordExperiment({ ...result, dataFingerprint: result.dataFingerprint ?? 'unknown', dataTraits: dataTraitsOf(data, result.metrics?.ctr) });
+    insights.recordExperiment({
+      ...result,
+      dataFingerprint: result.dataFingerprint ?? 'unknown',
+      dataTraits: dataTraitsOf(data, result.metrics?.ctr),
+    });
   } finally {
     insights.close();
   }
   const campaignId = result.campaignId ?? result.experimentId;
   const event: NewCampaignEvent =
     result.status === 'succeeded' && result.metrics
-      ? { type: 'experiment.finished', eventId: `${result.experimentId}:finished`, campaignId, experimentId: result.experimentId, metrics: result.metrics, relativeNeChange: result.relativeNeChange }
+      ? {
+          type: 'experiment.finished',
+          eventId: `${result.experimentId}:finished`,
+          campaignId,
+          experimentId: result.experimentId,
+          metrics: result.metrics,
+          relativeNeChange: result.relativeNeChange,
+        }
       : {
           type: 'experiment.failed',
           eventId: `${result.experimentId}:failed`,
@@ -33,7 +44,14 @@ export async function recordExperiment(result: ExperimentResult, data: DataConfi
   const events: NewCampaignEvent[] = [];
   if (result.badRows && result.badRows.count > 0) {
     const dataKey = result.dataFingerprint ?? result.experimentId;
-    events.push({ type: 'data.bad-rows', eventId: `${campaignId}:bad-rows:${dataKey}`, campaignId, experimentId: result.experimentId, dataFingerprint: result.dataFingerprint, badRows: result.badRows });
+    events.push({
+      type: 'data.bad-rows',
+      eventId: `${campaignId}:bad-rows:${dataKey}`,
+      campaignId,
+      experimentId: result.experimentId,
+      dataFingerprint: result.dataFingerprint,
+      badRows: result.badRows,
+    });
   }
   events.push(event);
   await appendEvents(campaignId, events);

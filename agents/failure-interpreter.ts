@@ -31,7 +31,9 @@ export function triagePrompt(req: TriageRequest, nonFinite?: NonFiniteSighting):
   ].join('\n');
   const user = [
     `Attempt ${req.attempt}. The engine classified the failure as "${req.failure.failureClass}".`,
-    nonFinite ? `At step ${nonFinite.step} the ${nonFinite.field} was ${nonFinite.value} (non-finite); that event is not listed below.` : 'All progress values are finite.',
+    nonFinite
+      ? `At step ${nonFinite.step} the ${nonFinite.field} was ${nonFinite.value} (non-finite); that event is not listed below.`
+      : 'All progress values are finite.',
     `Model config (JSON): ${untrustedBlock('config', JSON.stringify(req.config), 4000)}`,
     `Last progress events (JSON): ${untrustedBlock('progress', JSON.stringify(req.failure.lastProgress), 12000)}`,
     `Failure message: ${untrustedBlock('failure-message', req.failure.message, 4000)}`,
@@ -47,12 +49,17 @@ export async function interpretFailure(input: TriageRequest, llm: LlmSettings | 
   if (!answer.ok) return { ...triageHeuristically(input), fallbackReason: answer.reason };
   const { failureClass, diagnosis, fix } = answer.value;
 
-  const measured = MEASURED_FAILURE_CLASSES.includes(req.failure.failureClass) ? req.failure.failureClass : divergenceEvidence(req.failure.lastProgress, nonFinite)?.failureClass;
+  const measured = MEASURED_FAILURE_CLASSES.includes(req.failure.failureClass)
+    ? req.failure.failureClass
+    : divergenceEvidence(req.failure.lastProgress, nonFinite)?.failureClass;
   if (measured && failureClass !== measured) {
     return { ...triageHeuristically(input), fallbackReason: `LLM classified the failure as ${failureClass}, contradicting the measured ${measured}` };
   }
   if (OUT_OF_SCOPE.test(diagnosis) || OUT_OF_SCOPE.test(fix)) {
-    return { ...triageHeuristically(input), fallbackReason: 'LLM answer went beyond failure triage (talked about approval, deployment or guardrails)' };
+    return {
+      ...triageHeuristically(input),
+      fallbackReason: 'LLM answer went beyond failure triage (talked about approval, deployment or guardrails)',
+    };
   }
   return TriageResponse.parse({ failureClass, diagnosis: diagnosis.slice(0, 1000), fix: fix.slice(0, 1000), source: 'llm' });
 }

@@ -43,7 +43,13 @@ function noteFor(a: AssessedCandidate): string {
   if (a.vsBaseline) {
     const se = a.vsBaseline.combinedStdErr;
     parts.push(`${formatPercent(a.vsBaseline.relativeNeChange)} vs baseline`);
-    parts.push(a.significant ? 'significant' : se !== undefined ? `within noise (|ΔNE| ${f4(Math.abs(a.vsBaseline.neGain))} ≤ ${SIGNIFICANCE_Z}×SE ${f4(se)})` : 'not significant');
+    parts.push(
+      a.significant
+        ? 'significant'
+        : se !== undefined
+          ? `within noise (|ΔNE| ${f4(Math.abs(a.vsBaseline.neGain))} ≤ ${SIGNIFICANCE_Z}×SE ${f4(se)})`
+          : 'not significant',
+    );
   }
   if (c.auc !== undefined) parts.push(`AUC ${f3(c.auc)}`);
   if (c.calibration !== undefined) parts.push(`calibration ${f3(c.calibration)}`);
@@ -62,12 +68,18 @@ function oracleShare(req: EvaluateRequest, ne: number): string | undefined {
 function explain(req: EvaluateRequest, ranked: AssessedCandidate[], chosen: AssessedCandidate | undefined): string {
   const blocked = ranked.filter((a) => a.candidate.guardrailViolations.length > 0);
   const blockedText = blocked.length
-    ? ` Excluded by guardrails: ${blocked.slice(0, 5).map((a) => `${a.candidate.experimentId} (${a.candidate.guardrailViolations.join('; ')})`).join(', ')}${blocked.length > 5 ? ` and ${blocked.length - 5} more` : ''}.`
+    ? ` Excluded by guardrails: ${blocked
+        .slice(0, 5)
+        .map((a) => `${a.candidate.experimentId} (${a.candidate.guardrailViolations.join('; ')})`)
+        .join(', ')}${blocked.length > 5 ? ` and ${blocked.length - 5} more` : ''}.`
     : '';
   if (!chosen) {
     const eligible = ranked.filter((a) => a.eligible);
     if (!eligible.length) {
-      return `No recommendation: none of the ${ranked.length} candidates is eligible (each failed or breaks a guardrail).${blockedText} Keep the baseline ${req.baseline.experimentId}.`.slice(0, 4000);
+      return `No recommendation: none of the ${ranked.length} candidates is eligible (each failed or breaks a guardrail).${blockedText} Keep the baseline ${req.baseline.experimentId}.`.slice(
+        0,
+        4000,
+      );
     }
     const top = eligible[0];
     return (
@@ -81,10 +93,15 @@ function explain(req: EvaluateRequest, ranked: AssessedCandidate[], chosen: Asse
     `Recommend ${c.experimentId} (${c.config.family}${c.config.crosses.length ? ` with ${c.config.crosses.length} crosses` : ''}): test NE ${f4(chosen.ne!)} vs baseline ${f4(req.baseline.ne ?? chosen.ne! - v.neGain)} (${formatPercent(v.relativeNeChange)}), significant: ΔNE ${f4(v.neGain)} > ${SIGNIFICANCE_Z}×SE ${v.combinedStdErr !== undefined ? f4(v.combinedStdErr) : 'n/a'}.`,
   ];
   const metrics: string[] = [];
-  if (c.auc !== undefined) metrics.push(`AUC ${f3(c.auc)}${req.baseline.auc !== undefined ? ` (baseline ${f3(req.baseline.auc)}, ${c.auc - req.baseline.auc >= 0 ? '+' : ''}${f3(c.auc - req.baseline.auc)})` : ''}`);
+  if (c.auc !== undefined)
+    metrics.push(
+      `AUC ${f3(c.auc)}${req.baseline.auc !== undefined ? ` (baseline ${f3(req.baseline.auc)}, ${c.auc - req.baseline.auc >= 0 ? '+' : ''}${f3(c.auc - req.baseline.auc)})` : ''}`,
+    );
   if (c.calibration !== undefined) {
     const band = req.guardrails.calibrationBand;
-    metrics.push(`calibration ${f3(c.calibration)}${band ? ` (within the band [${band[0]}, ${band[1]}])` : Math.abs(c.calibration - 1) > 0.05 ? ' (more than 5% off 1.0: watch it)' : ''}`);
+    metrics.push(
+      `calibration ${f3(c.calibration)}${band ? ` (within the band [${band[0]}, ${band[1]}])` : Math.abs(c.calibration - 1) > 0.05 ? ' (more than 5% off 1.0: watch it)' : ''}`,
+    );
   }
   const oracle = oracleShare(req, chosen.ne!);
   if (oracle) metrics.push(oracle);
@@ -93,12 +110,15 @@ function explain(req: EvaluateRequest, ranked: AssessedCandidate[], chosen: Asse
   const runnerUp = ranked.find((a) => a !== chosen && a.eligible);
   if (runnerUp) {
     const gap = compareNe(chosen.candidate, runnerUp.candidate);
-    const why = runnerUp.ne! < chosen.ne!
-      ? 'lower NE but not significantly better than the baseline'
-      : gap?.significant
-        ? 'significantly higher NE'
-        : `higher NE, though within noise of ${c.experimentId} (a cheaper or simpler runner-up may be worth a look)`;
-    sentences.push(`Runner-up ${runnerUp.candidate.experimentId}: NE ${f4(runnerUp.ne!)}${runnerUp.vsBaseline ? ` (${formatPercent(runnerUp.vsBaseline.relativeNeChange)})` : ''} — not chosen: ${why}.`);
+    const why =
+      runnerUp.ne! < chosen.ne!
+        ? 'lower NE but not significantly better than the baseline'
+        : gap?.significant
+          ? 'significantly higher NE'
+          : `higher NE, though within noise of ${c.experimentId} (a cheaper or simpler runner-up may be worth a look)`;
+    sentences.push(
+      `Runner-up ${runnerUp.candidate.experimentId}: NE ${f4(runnerUp.ne!)}${runnerUp.vsBaseline ? ` (${formatPercent(runnerUp.vsBaseline.relativeNeChange)})` : ''} — not chosen: ${why}.`,
+    );
   }
   return (sentences.join(' ') + blockedText).slice(0, 4000);
 }

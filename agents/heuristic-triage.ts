@@ -35,7 +35,9 @@ export function parseTriageRequest(input: TriageRequest): { req: TriageRequest; 
   const events: unknown[] = [];
   for (const e of Array.isArray(raw) ? raw : []) {
     const event = e as Record<string, unknown>;
-    const bad = ['runningLogloss', 'gradNorm', 'validationNe'].find((k) => k in event && (event[k] === null || (typeof event[k] === 'number' && !Number.isFinite(event[k] as number))));
+    const bad = ['runningLogloss', 'gradNorm', 'validationNe'].find(
+      (k) => k in event && (event[k] === null || (typeof event[k] === 'number' && !Number.isFinite(event[k] as number))),
+    );
     if (bad) {
       nonFinite ??= { step: typeof event.step === 'number' ? event.step : -1, field: bad, value: String(event[bad]) };
       continue;
@@ -61,11 +63,17 @@ export function divergenceEvidence(events: readonly TrainingProgress[], nonFinit
   const last = losses[losses.length - 1];
   // CTR log loss lives around 0.1-0.7; tripling from its minimum or passing 3 nats means the optimizer overshoots.
   if (events.length >= 3 && (last > 3 * minLoss || last > 3) && last > minLoss + 0.2) {
-    return { failureClass: 'diverged', diagnosis: `Running log loss exploded from a minimum of ${fmt(minLoss)} to ${fmt(last)} by step ${events[events.length - 1].step}.` };
+    return {
+      failureClass: 'diverged',
+      diagnosis: `Running log loss exploded from a minimum of ${fmt(minLoss)} to ${fmt(last)} by step ${events[events.length - 1].step}.`,
+    };
   }
   const grads = events.map((e) => e.gradNorm).filter((g): g is number => g !== undefined && g > 0);
   if (grads.length >= 3 && grads[grads.length - 1] > 100 * Math.min(...grads)) {
-    return { failureClass: 'diverged', diagnosis: `Gradient norm grew from ${fmt(Math.min(...grads))} to ${fmt(grads[grads.length - 1])}: the updates are exploding.` };
+    return {
+      failureClass: 'diverged',
+      diagnosis: `Gradient norm grew from ${fmt(Math.min(...grads))} to ${fmt(grads[grads.length - 1])}: the updates are exploding.`,
+    };
   }
   return undefined;
 }
@@ -99,7 +107,10 @@ export function fitEvidence(events: readonly TrainingProgress[]): CurveEvidence 
       };
     }
     if (lastNe !== undefined && lastNe >= 0.99) {
-      return { failureClass: 'underfit', diagnosis: `Validation NE is ${fmt(lastNe)} after ${events.length} events: barely better than predicting the average CTR.` };
+      return {
+        failureClass: 'underfit',
+        diagnosis: `Validation NE is ${fmt(lastNe)} after ${events.length} events: barely better than predicting the average CTR.`,
+      };
     }
   }
   return undefined;
@@ -107,9 +118,21 @@ export function fitEvidence(events: readonly TrainingProgress[]): CurveEvidence 
 
 const MESSAGE_PATTERNS: ReadonlyArray<[FailureClass, RegExp, string]> = [
   ['diverged', /\b(nan|inf|infinity|infinite|non-finite|not finite|diverged|exploding)\b/i, 'the error reports non-finite or exploding numbers'],
-  ['resource', /out of memory|\bheap\b|ENOMEM|allocation failed|cannot allocate|memory limit|array buffer allocation|\bOOM\b/i, 'the error reports running out of memory'],
-  ['bad-data', /malformed|bad rows?|\blines? \d+|parse error|expected \d+ (columns|fields)|invalid row|corrupt|unexpected end of (file|input)/i, 'the error reports malformed input rows'],
-  ['infrastructure', /ECONNRESET|ECONNREFUSED|ETIMEDOUT|EAI_AGAIN|EPIPE|socket hang up|network|timed? ?out|heartbeat|worker (lost|restart)|\b50[234]\b|unavailable/i, 'the error reports a network or worker problem'],
+  [
+    'resource',
+    /out of memory|\bheap\b|ENOMEM|allocation failed|cannot allocate|memory limit|array buffer allocation|\bOOM\b/i,
+    'the error reports running out of memory',
+  ],
+  [
+    'bad-data',
+    /malformed|bad rows?|\blines? \d+|parse error|expected \d+ (columns|fields)|invalid row|corrupt|unexpected end of (file|input)/i,
+    'the error reports malformed input rows',
+  ],
+  [
+    'infrastructure',
+    /ECONNRESET|ECONNREFUSED|ETIMEDOUT|EAI_AGAIN|EPIPE|socket hang up|network|timed? ?out|heartbeat|worker (lost|restart)|\b50[234]\b|unavailable/i,
+    'the error reports a network or worker problem',
+  ],
 ];
 
 export function messageEvidence(message: string): { failureClass: FailureClass; why: string } | undefined {
@@ -120,7 +143,13 @@ export function messageEvidence(message: string): { failureClass: FailureClass; 
 const round3 = (x: number) => Number(x.toPrecision(3));
 
 /** A concrete, config-specific fix per class. */
-export function fixFor(failureClass: FailureClass, config: ModelConfig, events: readonly TrainingProgress[], message: string, attempt: number): string {
+export function fixFor(
+  failureClass: FailureClass,
+  config: ModelConfig,
+  events: readonly TrainingProgress[],
+  message: string,
+  attempt: number,
+): string {
   switch (failureClass) {
     case 'diverged': {
       const factor = attempt >= 2 ? 10 : 3;
@@ -148,13 +177,16 @@ export function fixFor(failureClass: FailureClass, config: ModelConfig, events: 
       // The engine computes which size fits its memory budget ("hashBits 19 would fit"); use it when given.
       const fits = /hashBits (\d{1,2}) would fit/i.exec(message);
       const bits = fits ? Math.max(8, Math.min(config.hashBits - 1, Number(fits[1]))) : Math.max(8, config.hashBits - 2);
-      const parts = [`lower hashBits from ${config.hashBits} to ${bits} (${fits ? 'the size the engine says fits the memory budget' : 'a quarter of the table memory'})`];
-      if (config.family !== 'lr' && config.embeddingDim > 2) parts.push(`embeddingDim from ${config.embeddingDim} to ${Math.max(1, Math.floor(config.embeddingDim / 2))}`);
+      const parts = [
+        `lower hashBits from ${config.hashBits} to ${bits} (${fits ? 'the size the engine says fits the memory budget' : 'a quarter of the table memory'})`,
+      ];
+      if (config.family !== 'lr' && config.embeddingDim > 2)
+        parts.push(`embeddingDim from ${config.embeddingDim} to ${Math.max(1, Math.floor(config.embeddingDim / 2))}`);
       if (config.batchSize > 64) parts.push(`batchSize from ${config.batchSize} to ${Math.floor(config.batchSize / 2)}`);
       return `${parts.join(', ').replace(/^l/, 'L')}; or run it on a worker with more memory.`;
     }
     case 'infrastructure':
-      return 'Transient: retry the same config unchanged (it resumes from its last checkpoint); if it repeats, check the worker\'s network and its Temporal connection.';
+      return "Transient: retry the same config unchanged (it resumes from its last checkpoint); if it repeats, check the worker's network and its Temporal connection.";
   }
 }
 
@@ -170,9 +202,10 @@ export function triageHeuristically(input: TriageRequest): TriageResponse {
   const fit = fitEvidence(events);
   if (MEASURED_FAILURE_CLASSES.includes(failure.failureClass)) {
     failureClass = failure.failureClass;
-    diagnosis = failureClass === 'bad-data'
-      ? 'The loader measured more malformed rows than the configured maximum share.'
-      : 'Training ran out of memory (measured by the engine).';
+    diagnosis =
+      failureClass === 'bad-data'
+        ? 'The loader measured more malformed rows than the configured maximum share.'
+        : 'Training ran out of memory (measured by the engine).';
   } else if (divergence) {
     // Numbers first: a log line can say anything, a NaN loss cannot be argued with.
     ({ failureClass, diagnosis } = divergence);

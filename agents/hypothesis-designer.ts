@@ -26,7 +26,8 @@ export const LlmDesignAnswer = z.object({ proposals: z.array(LlmProposal).min(1)
 
 const PHASE_GUIDE: Record<DesignRequest['phase'], string> = {
   validation: 'validation: test SINGLE changes against the baseline config (one technique per proposal), so each result is attributable.',
-  combination: 'combination: stack the changes that beat the baseline by more than 2 standard errors onto the best config (union of winning crosses, the winning family with those crosses).',
+  combination:
+    'combination: stack the changes that beat the baseline by more than 2 standard errors onto the best config (union of winning crosses, the winning family with those crosses).',
   exploitation: 'exploitation: tune the best config (learning rate x0.5/x2 on a log scale, epochs, embeddingDim, hashBits, l2, lrDecay).',
 };
 
@@ -65,8 +66,17 @@ export function designPrompt(req: DesignRequest): { system: string; user: string
     count: req.count,
     baseline: compactRun(req.baseline),
     history: req.history.slice(-60).map(compactRun),
-    insights: [...req.insights].sort((a, b) => b.similarity - a.similarity).slice(0, 30)
-      .map((i) => ({ similarity: i.similarity, sameData: i.dataFingerprint === req.dataFingerprint, technique: i.technique, outcome: i.outcome, relativeNeChange: i.relativeNeChange, config: i.config })),
+    insights: [...req.insights]
+      .sort((a, b) => b.similarity - a.similarity)
+      .slice(0, 30)
+      .map((i) => ({
+        similarity: i.similarity,
+        sameData: i.dataFingerprint === req.dataFingerprint,
+        technique: i.technique,
+        outcome: i.outcome,
+        relativeNeChange: i.relativeNeChange,
+        config: i.config,
+      })),
     fieldPairSignal: [...req.fieldPairSignal].sort((a, b) => b.strength - a.strength).slice(0, 20),
     searchSpace: req.searchSpace,
     techniques,
@@ -90,7 +100,8 @@ function clampNote(draft: ModelConfigDraft, clamped: ReturnType<typeof clampToSe
   for (const key of ['learningRate', 'hashBits', 'epochs', 'embeddingDim'] as const) {
     const before = draft[key];
     const after = (clamped as Record<string, unknown>)[key];
-    if (before !== undefined && typeof after === 'number' && Math.abs(before - after) > 1e-12 * Math.max(1, Math.abs(before))) changed.push(`${key} ${before} → ${after}`);
+    if (before !== undefined && typeof after === 'number' && Math.abs(before - after) > 1e-12 * Math.max(1, Math.abs(before)))
+      changed.push(`${key} ${before} → ${after}`);
   }
   if ((draft.crosses?.length ?? 0) > clamped.crosses.length) changed.push(`crosses ${draft.crosses!.length} → ${clamped.crosses.length}`);
   return changed.length ? ` [clamped into the search space: ${changed.join(', ')}]` : '';
@@ -134,9 +145,17 @@ export async function designHypotheses(input: DesignRequest, llm: LlmSettings | 
   let fallbackReason: string | undefined;
   if (proposals.length < req.count) {
     // Top up with the heuristic designer, treating the LLM's picks as already taken so nothing repeats.
-    const taken = proposals.map((p, i): ExperimentSummary => ({ experimentId: `llm-proposal-${i}`, phase: req.phase, family: p.model.family, config: p.model, status: 'failed' }));
+    const taken = proposals.map((p, i): ExperimentSummary => ({
+      experimentId: `llm-proposal-${i}`,
+      phase: req.phase,
+      family: p.model.family,
+      config: p.model,
+      status: 'failed',
+    }));
     const filler = designHeuristically({ ...req, count: req.count - proposals.length, history: [...req.history, ...taken] });
-    proposals.push(...filler.proposals.map((p) => ({ ...p, hypothesis: { ...p.hypothesis, parents: p.hypothesis.parents.filter((id) => runIds.has(id)) } })));
+    proposals.push(
+      ...filler.proposals.map((p) => ({ ...p, hypothesis: { ...p.hypothesis, parents: p.hypothesis.parents.filter((id) => runIds.has(id)) } })),
+    );
     fallbackReason = `LLM gave ${proposals.length - filler.proposals.length} usable of ${req.count} proposals${duplicates ? ` (${duplicates} repeated configs that already ran)` : ''}; the heuristic designer filled the rest`;
   }
   return DesignResponse.parse({ proposals, source: 'llm', fallbackReason });

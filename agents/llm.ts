@@ -74,7 +74,8 @@ export function redactSecrets(text: string, settings?: LlmSettings): string {
 function messageText(message: unknown): string {
   const content = (message as { content?: unknown })?.content;
   if (typeof content === 'string') return content;
-  if (Array.isArray(content)) return content.map((part) => (typeof part === 'string' ? part : typeof part?.text === 'string' ? part.text : '')).join('');
+  if (Array.isArray(content))
+    return content.map((part) => (typeof part === 'string' ? part : typeof part?.text === 'string' ? part.text : '')).join('');
   return '';
 }
 
@@ -98,7 +99,9 @@ function describeIssues(error: z.ZodError): string {
 function shortError(err: unknown): string {
   const e = err as { name?: string; message?: string; status?: number; code?: string };
   const status = e?.status ? ` (HTTP ${e.status})` : '';
-  const message = String(e?.message ?? err).split('\n')[0].slice(0, 240);
+  const message = String(e?.message ?? err)
+    .split('\n')[0]
+    .slice(0, 240);
   return `${e?.name && e.name !== 'Error' ? `${e.name}: ` : ''}${message}${status}`;
 }
 
@@ -129,7 +132,10 @@ export async function askStructured<T>(settings: LlmSettings, question: Structur
   for (let round = 0; round < 2; round++) {
     let rawText: string;
     try {
-      const result = (await structured.invoke(messages, { signal: AbortSignal.timeout(settings.timeoutMs + 1000) })) as { raw: unknown; parsed: unknown };
+      const result = (await structured.invoke(messages, { signal: AbortSignal.timeout(settings.timeoutMs + 1000) })) as {
+        raw: unknown;
+        parsed: unknown;
+      };
       // LangChain's own parser is lenient (it completes partial JSON); we parse the raw text strictly instead, so a
       // truncated answer is reported as invalid rather than silently shortened.
       rawText = messageText(result.raw);
@@ -138,7 +144,10 @@ export async function askStructured<T>(settings: LlmSettings, question: Structur
       // malformed JSON: that is a bad answer (worth the repair round), not a failed request.
       if ((err as Error)?.name === 'SyntaxError') {
         lastProblem = `the answer is not valid JSON (${shortError(err)})`;
-        messages.push(new AIMessage('(previous answer omitted: it was not valid JSON)'), new HumanMessage(`Your previous answer was rejected because ${lastProblem}\nReply again with only the corrected JSON object.`));
+        messages.push(
+          new AIMessage('(previous answer omitted: it was not valid JSON)'),
+          new HumanMessage(`Your previous answer was rejected because ${lastProblem}\nReply again with only the corrected JSON object.`),
+        );
         continue;
       }
       return { ok: false, reason: redactSecrets(`LLM request failed${round ? ' during the repair round' : ''}: ${shortError(err)}`, settings) };
@@ -153,7 +162,13 @@ export async function askStructured<T>(settings: LlmSettings, question: Structur
       problem = `the answer is not valid JSON (${shortError(err)})`;
     }
     lastProblem = problem;
-    messages.push(new AIMessage(rawText.slice(0, 8000)), new HumanMessage(`Your previous answer was rejected because ${problem}\nReply again with only the corrected JSON object.`));
+    messages.push(
+      new AIMessage(rawText.slice(0, 8000)),
+      new HumanMessage(`Your previous answer was rejected because ${problem}\nReply again with only the corrected JSON object.`),
+    );
   }
-  return { ok: false, reason: redactSecrets(`LLM answer invalid after one repair attempt: ${lastProblem.replace(/\n/g, ' ').slice(0, 400)}`, settings) };
+  return {
+    ok: false,
+    reason: redactSecrets(`LLM answer invalid after one repair attempt: ${lastProblem.replace(/\n/g, ' ').slice(0, 400)}`, settings),
+  };
 }

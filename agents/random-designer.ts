@@ -55,7 +55,11 @@ export function designRandomly(input: DesignRequest): DesignResponse {
     proposals.push({
       model,
       hypothesis: {
-        title: `Random search: ${model.family}, learning rate ${model.learningRate.toPrecision(3)}, ${model.hashBits} hash bits, ${model.epochs} epochs${crossText}`.slice(0, 200),
+        title:
+          `Random search: ${model.family}, learning rate ${model.learningRate.toPrecision(3)}, ${model.hashBits} hash bits, ${model.epochs} epochs${crossText}`.slice(
+            0,
+            200,
+          ),
         technique: 'random-search',
         rationale: `Uniform draw ${draw + 1} of the search space (seed ${drawSeed}); the benchmark the agent's designer has to beat.`,
         expectedEffect: 'Unknown by construction; averages what chance finds in this search space.',

@@ -46,7 +46,13 @@ export function evaluatePrompt(req: EvaluateRequest): { system: string; user: st
     UNTRUSTED_DATA_NOTICE,
   ].join('\n');
   const context = {
-    baseline: { id: req.baseline.experimentId, ne: req.baseline.ne, neStdErr: req.baseline.neStdErr, auc: req.baseline.auc, calibration: req.baseline.calibration },
+    baseline: {
+      id: req.baseline.experimentId,
+      ne: req.baseline.ne,
+      neStdErr: req.baseline.neStdErr,
+      auc: req.baseline.auc,
+      calibration: req.baseline.calibration,
+    },
     oracleNe: req.oracleNe,
     guardrails: req.guardrails,
     candidates: assessed.map((a) => compactCandidate(a.candidate, a.significant)),
@@ -86,7 +92,11 @@ export async function evaluateResults(input: EvaluateRequest, llm: LlmSettings |
     const a = byId.get(r.experimentId);
     if (!a || seen.has(r.experimentId)) continue;
     seen.add(r.experimentId);
-    ranking.push({ experimentId: r.experimentId, significant: a.significant, note: (r.note.trim() || heuristicNotes.get(r.experimentId) || '').slice(0, 500) });
+    ranking.push({
+      experimentId: r.experimentId,
+      significant: a.significant,
+      note: (r.note.trim() || heuristicNotes.get(r.experimentId) || '').slice(0, 500),
+    });
   }
   return EvaluateResponse.parse({ ranking, recommended, rationale: answer.value.rationale.slice(0, 4000), source: 'llm' });
 }

@@ -62,7 +62,10 @@ export function nearestAllowedFamily(family: string, allowed: readonly ModelFami
   if ((allowed as readonly string[]).includes(family)) return family as ModelFamily;
   const wanted = FAMILY_ORDER.indexOf(family as ModelFamily);
   if (wanted < 0) return allowed[0];
-  return [...allowed].sort((a, b) => Math.abs(FAMILY_ORDER.indexOf(a) - wanted) - Math.abs(FAMILY_ORDER.indexOf(b) - wanted) || FAMILY_ORDER.indexOf(a) - FAMILY_ORDER.indexOf(b))[0];
+  return [...allowed].sort(
+    (a, b) =>
+      Math.abs(FAMILY_ORDER.indexOf(a) - wanted) - Math.abs(FAMILY_ORDER.indexOf(b) - wanted) || FAMILY_ORDER.indexOf(a) - FAMILY_ORDER.indexOf(b),
+  )[0];
 }
 
 /** Learning-rate range of a family inside both the search space and the contract (0, 10]. */
@@ -90,9 +93,10 @@ export function clampToSearchSpace(config: ModelConfigDraft | ModelConfig, space
   // the adviser's number is not transferable, so the target family's default is used instead.
   const familyChanged = family !== draft.family;
   const [lrLo, lrHi] = learningRateRange(space, family);
-  const proposedLr = !familyChanged && draft.learningRate !== undefined && Number.isFinite(draft.learningRate) && draft.learningRate > 0
-    ? draft.learningRate
-    : DEFAULT_LEARNING_RATE[family];
+  const proposedLr =
+    !familyChanged && draft.learningRate !== undefined && Number.isFinite(draft.learningRate) && draft.learningRate > 0
+      ? draft.learningRate
+      : DEFAULT_LEARNING_RATE[family];
 
   const denseTransform = FieldTransform.safeParse(draft.denseTransform).success ? (draft.denseTransform as FieldTransform) : undefined;
   const fields = clampFields(draft.fields, denseTransform ?? 'log');
@@ -121,7 +125,10 @@ export function clampToSearchSpace(config: ModelConfigDraft | ModelConfig, space
     hashSpace: HashSpace.safeParse(draft.hashSpace).success ? draft.hashSpace : undefined,
     l2: clampNumber(draft.l2, 0, 10),
     lrDecay: draft.lrDecay !== undefined && Number.isFinite(draft.lrDecay) && draft.lrDecay > 0 ? Math.min(1, draft.lrDecay) : undefined,
-    gradientClip: draft.gradientClip !== undefined && Number.isFinite(draft.gradientClip) && draft.gradientClip > 0 ? Math.min(1000, draft.gradientClip) : undefined,
+    gradientClip:
+      draft.gradientClip !== undefined && Number.isFinite(draft.gradientClip) && draft.gradientClip > 0
+        ? Math.min(1000, draft.gradientClip)
+        : undefined,
     batchSize: clampInt(draft.batchSize, 1, 8192),
     seed: clampInt(draft.seed, 0, Number.MAX_SAFE_INTEGER),
     checkpointEvery: clampInt(draft.checkpointEvery, 1, Number.MAX_SAFE_INTEGER),
@@ -139,7 +146,11 @@ export function clampToSearchSpace(config: ModelConfigDraft | ModelConfig, space
   }
   if (family === 'dcn') {
     out.crossLayers = clampInt(draft.crossLayers, 0, 6);
-    if (draft.mlp) out.mlp = draft.mlp.filter((w) => Number.isFinite(w)).slice(0, 6).map((w) => clamp(Math.round(w), 1, 1024));
+    if (draft.mlp)
+      out.mlp = draft.mlp
+        .filter((w) => Number.isFinite(w))
+        .slice(0, 6)
+        .map((w) => clamp(Math.round(w), 1, 1024));
   }
   for (const key of Object.keys(out)) if (out[key] === undefined) delete out[key];
   return ModelConfig.parse(out);

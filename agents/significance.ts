@@ -40,12 +40,16 @@ export function compareNe(candidate: ExperimentSummary, reference: ExperimentSum
   const relativeNeChange = (candNe - refNe) / refNe;
   // Against the baseline a paired standard error (both models scored on the same rows) is the sharp test; otherwise
   // the two runs are treated as independent, which is conservative.
-  const paired = reference.phase === 'baseline' && candidate.neDeltaStdErr !== undefined && Number.isFinite(candidate.neDeltaStdErr) ? candidate.neDeltaStdErr : undefined;
+  const paired =
+    reference.phase === 'baseline' && candidate.neDeltaStdErr !== undefined && Number.isFinite(candidate.neDeltaStdErr)
+      ? candidate.neDeltaStdErr
+      : undefined;
   const errors = [candidate.neStdErr, reference.neStdErr].filter((e): e is number => e !== undefined && Number.isFinite(e) && e >= 0);
   const combinedStdErr = paired ?? (errors.length ? Math.sqrt(errors.reduce((s, e) => s + e * e, 0)) : undefined);
-  const significant = combinedStdErr !== undefined && combinedStdErr > 0
-    ? neGain > SIGNIFICANCE_Z * combinedStdErr
-    : -relativeNeChange > UNKNOWN_STDERR_MIN_RELATIVE_GAIN;
+  const significant =
+    combinedStdErr !== undefined && combinedStdErr > 0
+      ? neGain > SIGNIFICANCE_Z * combinedStdErr
+      : -relativeNeChange > UNKNOWN_STDERR_MIN_RELATIVE_GAIN;
   return { neGain, relativeNeChange, combinedStdErr, significant };
 }
 

@@ -23,7 +23,7 @@ const residual = (req: DesignRequest) => analyzeInteractions(req.fieldPairSignal
 export const TECHNIQUES: readonly Technique[] = [
   {
     id: 'feature-cross',
-    description: 'Hash a pair of categorical fields together into one extra sparse feature, so a linear model can learn the pair\'s joint effect.',
+    description: "Hash a pair of categorical fields together into one extra sparse feature, so a linear model can learn the pair's joint effect.",
     applies: (req) => residual(req).matters && best(req).crosses.length < req.searchSpace.maxCrosses,
     expectedEffect: 'NE -0.5% to -3% when the pair carries a real interaction; ~5% more training time per cross',
     prior: 1.0,
@@ -79,7 +79,7 @@ export const TECHNIQUES: readonly Technique[] = [
   },
   {
     id: 'regularization-l1',
-    description: 'Tune FTRL\'s L1 strength: sparser, smaller models, less noise from rare values.',
+    description: "Tune FTRL's L1 strength: sparser, smaller models, less noise from rare values.",
     applies: (req) => best(req).family === 'lr',
     expectedEffect: 'NE ±0.3%, model bytes down when L1 grows',
     prior: 0.12,

@@ -24,8 +24,16 @@ interface Scenario {
 
 export const SCENARIOS: Scenario[] = [
   { name: 'two-crosses', what: '8 fields, 2 planted crosses', data: { planted: { seed: 11, trainRows: 40_000, testRows: 15_000, crosses: 2 } } },
-  { name: 'many-crosses', what: '12 fields, 4 strong crosses', data: { planted: { seed: 12, trainRows: 40_000, testRows: 15_000, categoricalFields: 12, crosses: 4, crossStrength: 2 } } },
-  { name: 'dense-skewed', what: 'dense non-linearity, Zipf 1.4, 1 cross, drift', data: { planted: { seed: 13, trainRows: 40_000, testRows: 15_000, crosses: 1, denseNonlinearity: 2, zipf: 1.4, drift: 0.2 } } },
+  {
+    name: 'many-crosses',
+    what: '12 fields, 4 strong crosses',
+    data: { planted: { seed: 12, trainRows: 40_000, testRows: 15_000, categoricalFields: 12, crosses: 4, crossStrength: 2 } },
+  },
+  {
+    name: 'dense-skewed',
+    what: 'dense non-linearity, Zipf 1.4, 1 cross, drift',
+    data: { planted: { seed: 13, trainRows: 40_000, testRows: 15_000, crosses: 1, denseNonlinearity: 2, zipf: 1.4, drift: 0.2 } },
+  },
 ];
 
 const BUDGET = Number(process.env.BENCH_AGENT_BUDGET ?? 12);
@@ -42,7 +50,14 @@ interface Run {
 }
 
 export async function runCampaign(scenario: Scenario, strategy: 'agent' | 'random'): Promise<Run> {
-  const input = CampaignInput.parse({ data: scenario.data, budget: { experiments: BUDGET, parallel: 2, stallGain: 0 }, strategy, approvers: ['bench'], agents: 'heuristic', seed: 5 });
+  const input = CampaignInput.parse({
+    data: scenario.data,
+    budget: { experiments: BUDGET, parallel: 2, stallGain: 0 },
+    strategy,
+    approvers: ['bench'],
+    agents: 'heuristic',
+    seed: 5,
+  });
   const facts = await describeData(input.data);
   const results: ExperimentResult[] = [];
   const started = Date.now();
@@ -53,41 +68,80 @@ export async function runCampaign(scenario: Scenario, strategy: 'agent' | 'rando
     const base = results.find((r) => r.phase === 'baseline');
     const baseNe = base?.metrics?.ne;
     try {
-      const out = await trainExperiment({ data: input.data, model: proposal.model, segmentField: input.segmentField, baselineArtifact: base?.artifact });
+      const out = await trainExperiment({
+        data: input.data,
+        model: proposal.model,
+        segmentField: input.segmentField,
+        baselineArtifact: base?.artifact,
+      });
       results.push({
-        experimentId: id, phase, status: 'succeeded', config: proposal.model, hypothesis: proposal.hypothesis, dataFingerprint: out.dataFingerprint,
-        artifact: out.artifact, metrics: out.metrics, validationNe: out.validationNe, neStdErr: out.neStdErr, neDeltaStdErr: out.neDeltaStdErr,
-        relativeNeChange: baseNe ? (out.metrics.ne - baseNe) / baseNe : undefined, trainSeconds: out.trainSeconds, modelBytes: out.modelBytes, attempts: [{ config: proposal.model }],
+        experimentId: id,
+        phase,
+        status: 'succeeded',
+        config: proposal.model,
+        hypothesis: proposal.hypothesis,
+        dataFingerprint: out.dataFingerprint,
+        artifact: out.artifact,
+        metrics: out.metrics,
+        validationNe: out.validationNe,
+        neStdErr: out.neStdErr,
+        neDeltaStdErr: out.neDeltaStdErr,
+        relativeNeChange: baseNe ? (out.metrics.ne - baseNe) / baseNe : undefined,
+        trainSeconds: out.trainSeconds,
+        modelBytes: out.modelBytes,
+        attempts: [{ config: proposal.model }],
       });
     } catch (err) {
       if (!(err instanceof TrainingFailure)) throw err;
       results.push({
-        experimentId: id, phase, status: 'failed', config: proposal.model, hypothesis: proposal.hypothesis, trainSeconds: 0, modelBytes: 0,
-        attempts: [{ config: proposal.model, failure: err.toReport() }], failure: { failureClass: err.failureClass, message: err.message, fix: '' },
+        experimentId: id,
+        phase,
+        status: 'failed',
+        config: proposal.model,
+        hypothesis: proposal.hypothesis,
+        trainSeconds: 0,
+        modelBytes: 0,
+        attempts: [{ config: proposal.model, failure: err.toReport() }],
+        failure: { failureClass: err.failureClass, message: err.message, fix: '' },
       });
     }
   };
 
-  await runOne('baseline', { model: input.baseline, hypothesis: { title: 'Baseline', technique: 'baseline', rationale: 'reference', expectedEffect: 'reference', parents: [] } });
-  await runPlan(input, { phaseIndex: 0 }, {
-    results: () => results,
-    onPhase: async () => {
-      const best = bestResult(results);
-      signal = strategy === 'agent' && best?.artifact ? await measureFieldPairSignal(input.data, best.artifact, { sampleRows: 40_000 }) : [];
-    },
-    beforeWave: async () => undefined,
-    design: async (phase: DesignPhase, count: number) => {
-      const request: DesignRequest = {
-        campaignId: `bench-${scenario.name}-${strategy}`, phase, count, dataFingerprint: facts.fingerprint,
-        baseline: summarize(results[0]), history: designerHistory(results), insights: [], fieldPairSignal: signal, searchSpace: input.searchSpace, seed: input.seed,
-      };
-      return (strategy === 'random' ? designRandomly(request) : await designHypotheses(request, null)).proposals;
-    },
-    // Sequential on purpose: the benchmark machine has 2 cores and timings should not fight each other.
-    run: async (phase, proposals) => {
-      for (const p of proposals) await runOne(phase, p);
-    },
+  await runOne('baseline', {
+    model: input.baseline,
+    hypothesis: { title: 'Baseline', technique: 'baseline', rationale: 'reference', expectedEffect: 'reference', parents: [] },
   });
+  await runPlan(
+    input,
+    { phaseIndex: 0 },
+    {
+      results: () => results,
+      onPhase: async () => {
+        const best = bestResult(results);
+        signal = strategy === 'agent' && best?.artifact ? await measureFieldPairSignal(input.data, best.artifact, { sampleRows: 40_000 }) : [];
+      },
+      beforeWave: async () => undefined,
+      design: async (phase: DesignPhase, count: number) => {
+        const request: DesignRequest = {
+          campaignId: `bench-${scenario.name}-${strategy}`,
+          phase,
+          count,
+          dataFingerprint: facts.fingerprint,
+          baseline: summarize(results[0]),
+          history: designerHistory(results),
+          insights: [],
+          fieldPairSignal: signal,
+          searchSpace: input.searchSpace,
+          seed: input.seed,
+        };
+        return (strategy === 'random' ? designRandomly(request) : await designHypotheses(request, null)).proposals;
+      },
+      // Sequential on purpose: the benchmark machine has 2 cores and timings should not fight each other.
+      run: async (phase, proposals) => {
+        for (const p of proposals) await runOne(phase, p);
+      },
+    },
+  );
 
   const baselineNe = results[0].metrics!.ne;
   const bestNe = bestResult(results)!.metrics!.ne;
@@ -99,10 +153,20 @@ export async function runCampaign(scenario: Scenario, strategy: 'agent' | 'rando
   });
   const oracleNe = facts.oracleNe;
   return {
-    strategy, bestNe, baselineNe, oracleNe,
+    strategy,
+    bestNe,
+    baselineNe,
+    oracleNe,
     gainCaptured: oracleNe !== undefined ? (baselineNe - bestNe) / (baselineNe - oracleNe) : undefined,
     experimentsToWithin1pct: toWithin,
-    experiments: results.map((r) => ({ id: r.experimentId, phase: r.phase, family: r.config.family, title: r.hypothesis?.title ?? '', ne: r.metrics?.ne, failed: r.failure?.failureClass })),
+    experiments: results.map((r) => ({
+      id: r.experimentId,
+      phase: r.phase,
+      family: r.config.family,
+      title: r.hypothesis?.title ?? '',
+      ne: r.metrics?.ne,
+      failed: r.failure?.failureClass,
+    })),
     seconds: (Date.now() - started) / 1000,
   };
 }
@@ -145,10 +209,11 @@ function writeAgentReport(): void {
   const lines = [
     `Budget ${budget} experiments per campaign (baseline included), heuristic sub-agents, ${machine.cpu} (${machine.cores} cores), Node ${machine.node}, ${machine.date.slice(0, 10)}.`,
     '',
-    '| scenario | oracle NE | baseline NE | agent best NE | random best NE | gain captured: agent / random | experiments to within 1% of own final NE: agent / random | agent experiments to reach random\'s final NE |',
+    "| scenario | oracle NE | baseline NE | agent best NE | random best NE | gain captured: agent / random | experiments to within 1% of own final NE: agent / random | agent experiments to reach random's final NE |",
     '|---|---|---|---|---|---|---|---|',
-    ...rows.map(({ scenario, agent, random }) =>
-      `| ${scenario.name} (${scenario.what}) | ${agent.oracleNe?.toFixed(4) ?? 'n/a'} | ${agent.baselineNe.toFixed(4)} | **${agent.bestNe.toFixed(4)}** | ${random.bestNe.toFixed(4)} | ${pct(agent.gainCaptured)} / ${pct(random.gainCaptured)} | ${agent.experimentsToWithin1pct} / ${random.experimentsToWithin1pct} | ${experimentsToReach(agent, random.bestNe) ?? 'never'} of ${budget} |`,
+    ...rows.map(
+      ({ scenario, agent, random }) =>
+        `| ${scenario.name} (${scenario.what}) | ${agent.oracleNe?.toFixed(4) ?? 'n/a'} | ${agent.baselineNe.toFixed(4)} | **${agent.bestNe.toFixed(4)}** | ${random.bestNe.toFixed(4)} | ${pct(agent.gainCaptured)} / ${pct(random.gainCaptured)} | ${agent.experimentsToWithin1pct} / ${random.experimentsToWithin1pct} | ${experimentsToReach(agent, random.bestNe) ?? 'never'} of ${budget} |`,
     ),
   ];
   fs.writeFileSync(path.join(RESULTS, 'agent.md'), lines.join('\n') + '\n');

@@ -46,7 +46,17 @@ async function main() {
     if (b === 'webasm' && cores > 1) variants.push({ backend: b, threads: cores });
   }
   const families: { config: ModelConfigInput; usesKernelsInTraining: boolean; usesKernelsInScoring: boolean }[] = [
-    { config: { family: 'lr', crosses: [['C1', 'C6'], ['C2', 'C4']] }, usesKernelsInTraining: false, usesKernelsInScoring: false },
+    {
+      config: {
+        family: 'lr',
+        crosses: [
+          ['C1', 'C6'],
+          ['C2', 'C4'],
+        ],
+      },
+      usesKernelsInTraining: false,
+      usesKernelsInScoring: false,
+    },
     { config: { family: 'fm' }, usesKernelsInTraining: false, usesKernelsInScoring: true },
     { config: { family: 'dcn', epochs: 1 }, usesKernelsInTraining: true, usesKernelsInScoring: true },
   ];
@@ -57,7 +67,8 @@ async function main() {
     const train = encodeRows(dataset.train, spec);
     const validation = encodeRows(dataset.validation, spec);
     const test = encodeRows(dataset.test, spec);
-    let trained: { trainExamplesPerSec: number; trainSeconds: number; weights: ReturnType<ReturnType<typeof createModel>['weightTensors']> } | null = null;
+    let trained: { trainExamplesPerSec: number; trainSeconds: number; weights: ReturnType<ReturnType<typeof createModel>['weightTensors']> } | null =
+      null;
     for (const v of variants) {
       if (!fam.usesKernelsInTraining && !fam.usesKernelsInScoring && v.backend !== 'reference') continue;
       const kernels = kernelsFor(v.backend, { threads: v.threads > 1 ? v.threads : 0 });
@@ -106,7 +117,9 @@ async function main() {
         note,
       });
       const r = rows[rows.length - 1];
-      process.stderr.write(`${r.family.padEnd(4)} ${`${r.backend}${r.threads > 1 ? `×${r.threads}` : ''}`.padEnd(12)} train ${r.trainExamplesPerSec.toLocaleString().padStart(10)} ex/s  score ${r.scoreExamplesPerSec.toLocaleString().padStart(10)} ex/s  NE ${r.testNe}\n`);
+      process.stderr.write(
+        `${r.family.padEnd(4)} ${`${r.backend}${r.threads > 1 ? `×${r.threads}` : ''}`.padEnd(12)} train ${r.trainExamplesPerSec.toLocaleString().padStart(10)} ex/s  score ${r.scoreExamplesPerSec.toLocaleString().padStart(10)} ex/s  NE ${r.testNe}\n`,
+      );
       kernels.destroy();
     }
   }
@@ -120,7 +133,12 @@ async function main() {
     backends,
     date: new Date().toISOString(),
   };
-  const result = { machine, data: { planted: dataset.config, trainRows: dataset.train.rows, testRows: dataset.test.rows, oracleNe: dataset.oracle!.ne }, quick, rows };
+  const result = {
+    machine,
+    data: { planted: dataset.config, trainRows: dataset.train.rows, testRows: dataset.test.rows, oracleNe: dataset.oracle!.ne },
+    quick,
+    rows,
+  };
   const dir = path.join(__dirname, 'results');
   fs.mkdirSync(dir, { recursive: true });
   fs.writeFileSync(path.join(dir, 'latest.json'), JSON.stringify(result, null, 2) + '\n');

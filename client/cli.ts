@@ -75,7 +75,9 @@ const portNumber = (value: string): number => {
 
 export function buildCli(): Command {
   const program = new Command('rankwright')
-    .description('Rankwright: an autonomous ranking engineer on Temporal.\nConnection: TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TEMPORAL_PROFILE; data: RANKWRIGHT_HOME.')
+    .description(
+      'Rankwright: an autonomous ranking engineer on Temporal.\nConnection: TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TEMPORAL_PROFILE; data: RANKWRIGHT_HOME.',
+    )
     .exitOverride()
     // main() prints commander's errors itself, as one line; help asked for with --help still goes to stdout.
     .configureOutput({ outputError: () => {}, writeErr: () => {} });
@@ -204,8 +206,13 @@ export function buildCli(): Command {
 
   program
     .command('generate')
-    .description('write planted full-width Criteo-format data with a known ceiling: train/validation/test TSV, true test probabilities, oracle NE in meta.json')
-    .option('--scenario <name|file|json>', 'a named scenario (see --list), a JSON file, or a JSON object of options ({"extends":NAME,…} starts from a named one)')
+    .description(
+      'write planted full-width Criteo-format data with a known ceiling: train/validation/test TSV, true test probabilities, oracle NE in meta.json',
+    )
+    .option(
+      '--scenario <name|file|json>',
+      'a named scenario (see --list), a JSON file, or a JSON object of options ({"extends":NAME,…} starts from a named one)',
+    )
     .option('--out <dir>', 'directory to write (created if missing)')
     .option('--rows <n>', 'train rows (validation and test keep their ratio to train)', positiveInt)
     .option('--json', 'machine-readable summary: {"scenario","files","rows","oracle","data",…}')
@@ -326,13 +333,17 @@ export async function main(argv: string[]): Promise<number> {
 export function describeFailure(err: unknown, program: Command, args: string[]): { code: number; line?: string } {
   if (err instanceof CliExit) return { code: err.code };
   if (err instanceof CommanderError) {
-    if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || (err.code === 'commander.help' && err.exitCode === 0)) return { code: EXIT.ok };
+    if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || (err.code === 'commander.help' && err.exitCode === 0))
+      return { code: EXIT.ok };
     const path = commandPath(program, args);
     const hint = ` (see: rankwright ${path ? `${path} ` : ''}--help)`;
     if (err.code === 'commander.help') {
       // A command group without its subcommand (`rankwright`, `rankwright campaign`).
       const group = path ? program.commands.find((c) => c.name() === path.split(' ')[0])! : program;
-      return { code: EXIT.invalid, line: `error: missing command${path ? ` after '${path}'` : ''}; one of: ${group.commands.map((c) => c.name()).join(', ')}${hint}` };
+      return {
+        code: EXIT.invalid,
+        line: `error: missing command${path ? ` after '${path}'` : ''}; one of: ${group.commands.map((c) => c.name()).join(', ')}${hint}`,
+      };
     }
     return { code: EXIT.invalid, line: `${oneLine(err.message).replace(/^(error: )?/, 'error: ')}${hint}` };
   }
@@ -348,7 +359,10 @@ export function describeFailure(err: unknown, program: Command, args: string[]):
   if (grpc === 3) {
     // The service error says what failed ("Failed to list workflows"); its gRPC cause says why.
     const details = grpcDetails(err);
-    return { code: EXIT.invalid, line: `error: Temporal refused the request as invalid: ${message}${details && !message.includes(details) ? `: ${oneLine(details)}` : ''}` };
+    return {
+      code: EXIT.invalid,
+      line: `error: Temporal refused the request as invalid: ${message}${details && !message.includes(details) ? `: ${oneLine(details)}` : ''}`,
+    };
   }
   if (grpc === 14 || /ECONNREFUSED|Failed to connect|TransportError|UNAVAILABLE/i.test(`${message} ${e?.name}`)) {
     return { code: EXIT.unreachable, line: `cannot reach Temporal (${message}). Start it with ./temporal-dev.sh start, or set TEMPORAL_ADDRESS.` };

@@ -38,6 +38,8 @@ export async function ensureSearchAttributes(client: Client): Promise<void> {
       searchAttributes: Object.fromEntries(missing.map(([name, type]) => [name, types[type]])),
     });
   } catch (err) {
-    process.emitWarning(`could not check/register search attributes (${(err as Error).message}); create them with: temporal operator search-attribute create`);
+    process.emitWarning(
+      `could not check/register search attributes (${(err as Error).message}); create them with: temporal operator search-attribute create`,
+    );
   }
 }

@@ -31,7 +31,10 @@ async function demo(): Promise<void> {
   const client = await RankwrightClient.connect();
   try {
     const config = JSON.parse(fs.readFileSync(path.join(root, 'examples', 'campaign.planted.json'), 'utf8'));
-    const id = `demo-${new Date().toISOString().replace(/[-:.TZ]/g, '').slice(0, 14)}`;
+    const id = `demo-${new Date()
+      .toISOString()
+      .replace(/[-:.TZ]/g, '')
+      .slice(0, 14)}`;
     const { workflowId } = await client.startCampaign(config, { id });
     const { namespace } = temporalSettings();
     const uiPort = process.env.TEMPORAL_UI_PORT ?? '8233';
@@ -55,7 +58,9 @@ async function demo(): Promise<void> {
     if (r) {
       const m = r.metrics;
       console.log(`recommended: ${r.experimentId}`);
-      console.log(`  NE ${m.ne.toFixed(4)} (${((r.relativeNeChange ?? 0) * 100).toFixed(2)}% vs baseline)  AUC ${m.auc.toFixed(4)}  calibration ${m.calibration.toFixed(3)}  oracle NE ${m.oracleNe?.toFixed(4) ?? 'n/a'}`);
+      console.log(
+        `  NE ${m.ne.toFixed(4)} (${((r.relativeNeChange ?? 0) * 100).toFixed(2)}% vs baseline)  AUC ${m.auc.toFixed(4)}  calibration ${m.calibration.toFixed(3)}  oracle NE ${m.oracleNe?.toFixed(4) ?? 'n/a'}`,
+      );
       console.log(`  artifact ${r.artifact}`);
       console.log(`  why: ${r.rationale}`);
     }

@@ -53,7 +53,10 @@ export function createHttpService(options: HttpServiceOptions): FastifyInstance 
     logger:
       loggerOption === false
         ? false
-        : { ...(typeof loggerOption === 'object' ? loggerOption : {}), redact: { paths: ['req.headers.authorization', 'headers.authorization'], censor: '[redacted]' } },
+        : {
+            ...(typeof loggerOption === 'object' ? loggerOption : {}),
+            redact: { paths: ['req.headers.authorization', 'headers.authorization'], censor: '[redacted]' },
+          },
   });
 
   // Authentication runs before the body is read, so an unauthenticated caller can't make us parse 1 MB.
@@ -150,7 +153,8 @@ function bearerCheck(tokens: string[]): (header: string | undefined) => boolean 
   }
   tokens.forEach((t, i) => {
     // Never print the token itself, only where it is.
-    if (typeof t !== 'string' || t.length < MIN_TOKEN_LENGTH) throw new Error(`bearer token #${i + 1} is shorter than ${MIN_TOKEN_LENGTH} characters; use a long random secret`);
+    if (typeof t !== 'string' || t.length < MIN_TOKEN_LENGTH)
+      throw new Error(`bearer token #${i + 1} is shorter than ${MIN_TOKEN_LENGTH} characters; use a long random secret`);
   });
   const digest = (s: string) => createHash('sha256').update(s, 'utf8').digest();
   const expected = tokens.map(digest);
@@ -237,7 +241,8 @@ export async function serveFromEnv(env: NodeJS.ProcessEnv = process.env, listen:
   }
   const host = listen.host ?? env.RANKWRIGHT_HTTP_HOST ?? '127.0.0.1';
   const level = env.RANKWRIGHT_HTTP_LOG_LEVEL ?? 'info';
-  if (!LOG_LEVELS.includes(level)) throw new InvalidInputError('RANKWRIGHT_HTTP_LOG_LEVEL', [`expected one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(level)}`]);
+  if (!LOG_LEVELS.includes(level))
+    throw new InvalidInputError('RANKWRIGHT_HTTP_LOG_LEVEL', [`expected one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(level)}`]);
 
   const client = await RankwrightClient.connect();
   const app = createHttpService({ client, tokens, logger: { level } });
@@ -248,7 +253,9 @@ export async function serveFromEnv(env: NodeJS.ProcessEnv = process.env, listen:
     await app.close();
     const code = (err as NodeJS.ErrnoException).code;
     if (code && ['EADDRINUSE', 'EACCES', 'EADDRNOTAVAIL', 'ENOTFOUND', 'EAI_AGAIN'].includes(code)) {
-      throw new InvalidInputError('--host/--port', [`cannot listen on ${host}:${port} (${code}); choose another with --host/--port or RANKWRIGHT_HTTP_HOST/RANKWRIGHT_HTTP_PORT`]);
+      throw new InvalidInputError('--host/--port', [
+        `cannot listen on ${host}:${port} (${code}); choose another with --host/--port or RANKWRIGHT_HTTP_HOST/RANKWRIGHT_HTTP_PORT`,
+      ]);
     }
     throw err;
   }

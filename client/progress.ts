@@ -9,7 +9,10 @@ import type { RankwrightClient } from './rankwright-client';
 export async function watchCampaign(client: RankwrightClient, workflowId: string, budget?: number, pollMs = 1000): Promise<CampaignStatus> {
   const tty = process.stderr.isTTY;
   const bar = tty
-    ? new SingleBar({ format: ' {bar} {value}/{total} experiments | {phase} | best NE {best} | {review}', stream: process.stderr, hideCursor: true }, Presets.shades_classic)
+    ? new SingleBar(
+        { format: ' {bar} {value}/{total} experiments | {phase} | best NE {best} | {review}', stream: process.stderr, hideCursor: true },
+        Presets.shades_classic,
+      )
     : undefined;
   let started = false;
   let lastLine = '';

@@ -1,4 +1,10 @@
-import { Client, WorkflowIdReusePolicy, WorkflowUpdateFailedError, WorkflowExecutionAlreadyStartedError, type WorkflowExecutionInfo } from '@temporalio/client';
+import {
+  Client,
+  WorkflowIdReusePolicy,
+  WorkflowUpdateFailedError,
+  WorkflowExecutionAlreadyStartedError,
+  type WorkflowExecutionInfo,
+} from '@temporalio/client';
 import {
   AbortRequest,
   ApproveRequest,
@@ -63,7 +69,13 @@ export class RankwrightClient {
    */
   async startCampaign(config: CampaignInputRaw | unknown, options: { id?: string } = {}): Promise<StartedCampaign> {
     const parsed = parseOrExplain(CampaignInput, config, 'campaign config');
-    const workflowId = options.id ?? parsed.campaignId ?? `campaign-${new Date().toISOString().replace(/[-:.TZ]/g, '').slice(0, 14)}-${Math.random().toString(36).slice(2, 6)}`;
+    const workflowId =
+      options.id ??
+      parsed.campaignId ??
+      `campaign-${new Date()
+        .toISOString()
+        .replace(/[-:.TZ]/g, '')
+        .slice(0, 14)}-${Math.random().toString(36).slice(2, 6)}`;
     try {
       const handle = await this.temporal.workflow.start(WORKFLOW_TYPES.campaign, {
         taskQueue: TASK_QUEUES.agent,
@@ -113,7 +125,9 @@ export class RankwrightClient {
   }
 
   async list(options: { query?: string; limit?: number } = {}): Promise<CampaignListing[]> {
-    const query = options.query ? `WorkflowType = '${WORKFLOW_TYPES.campaign}' AND (${options.query})` : `WorkflowType = '${WORKFLOW_TYPES.campaign}'`;
+    const query = options.query
+      ? `WorkflowType = '${WORKFLOW_TYPES.campaign}' AND (${options.query})`
+      : `WorkflowType = '${WORKFLOW_TYPES.campaign}'`;
     const out: CampaignListing[] = [];
     for await (const info of this.temporal.workflow.list({ query })) {
       out.push(listing(info));

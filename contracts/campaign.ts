@@ -147,7 +147,9 @@ export type CampaignStatus = z.infer<typeof CampaignStatus>;
 /** Payloads of the sign-off messages (updates and signals share them). */
 export const ApproveRequest = z.object({ by: z.string().min(1).max(100), note: z.string().max(2000).optional() }).strict();
 export const RejectRequest = z.object({ by: z.string().min(1).max(100), reason: z.string().min(1, 'a rejection needs a reason').max(2000) }).strict();
-export const OverrideRequest = z.object({ by: z.string().min(1).max(100), reason: z.string().min(1, 'an override needs a reason').max(2000) }).strict();
+export const OverrideRequest = z
+  .object({ by: z.string().min(1).max(100), reason: z.string().min(1, 'an override needs a reason').max(2000) })
+  .strict();
 export const AbortRequest = z.object({ by: z.string().min(1).max(100), reason: z.string().max(2000).optional() }).strict();
 /** Pause and resume name who sent them; they are checked against the campaign's approvers and operators. */
 export const PauseRequest = z.object({ by: z.string().min(1).max(100), reason: z.string().max(2000).optional() }).strict();

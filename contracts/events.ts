@@ -25,10 +25,26 @@ export const CampaignEvent = z.discriminatedUnion('type', [
   /** Malformed rows were skipped reading the data: logged once per dataset (fingerprint), by the first experiment to read it. */
   z.object({ ...base, type: z.literal('data.bad-rows'), experimentId: z.string(), dataFingerprint: z.string().optional(), badRows: BadRows }),
   z.object({ ...base, type: z.literal('experiment.failed'), experimentId: z.string(), failureClass: FailureClass, message: z.string() }),
-  z.object({ ...base, type: z.literal('triage'), experimentId: z.string(), failureClass: FailureClass, diagnosis: z.string(), fix: z.string(), source: z.string() }),
+  z.object({
+    ...base,
+    type: z.literal('triage'),
+    experimentId: z.string(),
+    failureClass: FailureClass,
+    diagnosis: z.string(),
+    fix: z.string(),
+    source: z.string(),
+  }),
   z.object({ ...base, type: z.literal('guardrail'), experimentId: z.string(), constraint: z.string(), detail: z.string() }),
   z.object({ ...base, type: z.literal('recommendation'), experimentId: z.string().nullable(), rationale: z.string() }),
-  z.object({ ...base, type: z.literal('decision'), kind: z.string(), by: z.string(), note: z.string().optional(), via: z.string(), accepted: z.boolean() }),
+  z.object({
+    ...base,
+    type: z.literal('decision'),
+    kind: z.string(),
+    by: z.string(),
+    note: z.string().optional(),
+    via: z.string(),
+    accepted: z.boolean(),
+  }),
 ]);
 export type CampaignEvent = z.infer<typeof CampaignEvent>;
 export type CampaignEventType = CampaignEvent['type'];

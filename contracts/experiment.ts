@@ -49,9 +49,7 @@ export type ExperimentInputRaw = z.input<typeof ExperimentInput>;
 export const Attempt = z.object({
   config: ModelConfig,
   failure: FailureReport.optional(),
-  triage: z
-    .object({ failureClass: FailureClass, diagnosis: z.string(), fix: z.string(), source: z.enum(['llm', 'heuristic']) })
-    .optional(),
+  triage: z.object({ failureClass: FailureClass, diagnosis: z.string(), fix: z.string(), source: z.enum(['llm', 'heuristic']) }).optional(),
 });
 export type Attempt = z.infer<typeof Attempt>;
 

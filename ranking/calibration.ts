@@ -84,7 +84,11 @@ export function sampleNegatives(labels: ArrayLike<number>, rate: number, seed: n
  * `interceptOnly` keeps a = 1 and fits b alone: a pure shift of the log-odds, what a model that over-predicts
  * everywhere by the same factor needs (and one parameter instead of two to estimate; see chooseCalibrator).
  */
-export function fitPlatt(p: ArrayLike<number>, y: ArrayLike<number>, opts: { interceptOnly?: boolean } = {}): Extract<Calibrator, { method: 'platt' }> {
+export function fitPlatt(
+  p: ArrayLike<number>,
+  y: ArrayLike<number>,
+  opts: { interceptOnly?: boolean } = {},
+): Extract<Calibrator, { method: 'platt' }> {
   const n = p.length;
   const f = new Float64Array(n);
   let positives = 0;
@@ -173,7 +177,7 @@ export function fitIsotonic(p: ArrayLike<number>, y: ArrayLike<number>): Extract
   const clicks: number[] = [];
   const low: number[] = [];
   const high: number[] = [];
-  for (let k = 0; k < n; ) {
+  for (let k = 0; k < n;) {
     const x = p[order[k]];
     let w = 0;
     let c = 0;
@@ -318,7 +322,11 @@ export function chooseCalibrator(setting: CalibrationSetting, p: ArrayLike<numbe
   const n = p.length;
   const clicks = countClicks(y, 0, 1);
   if (n === 0 || clicks === 0 || clicks === n) {
-    return { calibrator: IDENTITY_CALIBRATOR, requested: setting, reason: `validation has ${n === 0 ? 'no rows' : 'only one class'}: nothing to fit` };
+    return {
+      calibrator: IDENTITY_CALIBRATOR,
+      requested: setting,
+      reason: `validation has ${n === 0 ? 'no rows' : 'only one class'}: nothing to fit`,
+    };
   }
   if (setting !== 'auto') {
     return { calibrator: fitCalibrator(setting, p, y), requested: setting, reason: `${setting} as configured` };
@@ -336,7 +344,11 @@ export function chooseCalibrator(setting: CalibrationSetting, p: ArrayLike<numbe
       [halves[1], halves[0]],
     ]) {
       const c = fitCandidate(candidate, fit.p, fit.y);
-      loss += logLoss(score.p.map((q) => calibrateProbability(c, q)), score.y) * score.p.length;
+      loss +=
+        logLoss(
+          score.p.map((q) => calibrateProbability(c, q)),
+          score.y,
+        ) * score.p.length;
     }
     heldOut[candidate] = loss / n;
   }
@@ -347,10 +359,18 @@ export function chooseCalibrator(setting: CalibrationSetting, p: ArrayLike<numbe
   }
   const calibrator = fitCandidate(best, p, y);
   const before = logLoss(p, y);
-  const after = logLoss(Array.from(p, (q) => calibrateProbability(calibrator, q)), y);
+  const after = logLoss(
+    Array.from(p, (q) => calibrateProbability(calibrator, q)),
+    y,
+  );
   const losses = CALIBRATION_CANDIDATES.map((m) => `${m} ${heldOut[m].toFixed(5)}`).join(', ');
   if (after > before) {
-    return { calibrator: IDENTITY_CALIBRATOR, requested: setting, heldOutLogloss: heldOut, reason: `${best} refitted on all validation rows made its log loss worse (${after.toFixed(5)} > ${before.toFixed(5)}): raw scores kept` };
+    return {
+      calibrator: IDENTITY_CALIBRATOR,
+      requested: setting,
+      heldOutLogloss: heldOut,
+      reason: `${best} refitted on all validation rows made its log loss worse (${after.toFixed(5)} > ${before.toFixed(5)}): raw scores kept`,
+    };
   }
   return {
     calibrator,
@@ -382,4 +402,3 @@ function countClicks(y: ArrayLike<number>, start: number, stride: number): numbe
   for (let i = start; i < y.length; i += stride) c += y[i] > 0.5 ? 1 : 0;
   return c;
 }
-

@@ -1,9 +1,36 @@
-import { CATEGORICAL_FIELDS, DENSE_FIELDS, DataConfig, ModelConfig, type BadRows, type DataConfigInput, type Metrics, type ModelConfigInput, type TrainingProgress } from '../contracts';
+import {
+  CATEGORICAL_FIELDS,
+  DENSE_FIELDS,
+  DataConfig,
+  ModelConfig,
+  type BadRows,
+  type DataConfigInput,
+  type Metrics,
+  type ModelConfigInput,
+  type TrainingProgress,
+} from '../contracts';
 import { parseOrExplain } from '../contracts/errors';
 import { LoadedDataset, loadDataset } from './data/load-data';
 import { CATEGORICAL_COUNT, DENSE_COUNT, RowBlock, valueName } from './data/rows';
-import { type CalibrationReport, chooseCalibrator, calibrationSummary, applyCalibrator, correctNegativeSampling, sampleNegatives } from './calibration';
-import { EncodedRows, buildFeatureSpec, encodeRows, featureTableRows, featureTableRowsAt, slotCounts, slotNames, slotTablesOf, takeEncodedRows } from './features';
+import {
+  type CalibrationReport,
+  chooseCalibrator,
+  calibrationSummary,
+  applyCalibrator,
+  correctNegativeSampling,
+  sampleNegatives,
+} from './calibration';
+import {
+  EncodedRows,
+  buildFeatureSpec,
+  encodeRows,
+  featureTableRows,
+  featureTableRowsAt,
+  slotCounts,
+  slotNames,
+  slotTablesOf,
+  takeEncodedRows,
+} from './features';
 import { encodedCollisionRate } from './hash-report';
 import { TrainingFailure } from './failure';
 import { selectGpuBackendAsync, sharedKernels } from './kernels';
@@ -81,7 +108,10 @@ export async function trainExperiment(req: TrainExperimentRequest): Promise<Trai
     // Fields with a fixed hashBits of their own keep their tables whatever hashBits is: name them when they are the problem.
     const names = slotNames(spec);
     const own = slotTablesOf(spec).flatMap((t, s) => (!t.shared && t.distinct === undefined ? [`${names[s]} 2^${t.bits}`] : []));
-    const remedy = bytesAt(bits) <= budget ? `hashBits ${bits} would fit` : `even hashBits 8 would not fit with the fields' own tables (${own.join(', ')} rows): lower their hashBits`;
+    const remedy =
+      bytesAt(bits) <= budget
+        ? `hashBits ${bits} would fit`
+        : `even hashBits 8 would not fit with the fields' own tables (${own.join(', ')} rows): lower their hashBits`;
     throw new TrainingFailure(
       'resource',
       `${model.family} with hashBits ${model.hashBits}${'embeddingDim' in model ? ` and embeddingDim ${model.embeddingDim}` : ''} needs about ${formatBytes(needed)} for parameters, optimizer state and the best-validation weights, over the ${formatBytes(budget)} budget; ${remedy}`,
@@ -90,7 +120,8 @@ export async function trainExperiment(req: TrainExperimentRequest): Promise<Trai
 
   // negativeSamplingRate < 1: the model trains on a seeded subsample of train's non-clicks (every click kept).
   const allTrain = encodeRows(dataset.train, spec);
-  const train = model.negativeSamplingRate < 1 ? takeEncodedRows(allTrain, sampleNegatives(allTrain.labels, model.negativeSamplingRate, model.seed)) : allTrain;
+  const train =
+    model.negativeSamplingRate < 1 ? takeEncodedRows(allTrain, sampleNegatives(allTrain.labels, model.negativeSamplingRate, model.seed)) : allTrain;
   const validation = encodeRows(dataset.validation, spec);
   const test = encodeRows(dataset.test, spec);
   await selectGpuBackendAsync();
@@ -116,7 +147,14 @@ export async function trainExperiment(req: TrainExperimentRequest): Promise<Trai
     onCheckpoint: req.onCheckpoint
       ? async (state, p) => {
           const ref = await saveCheckpoint(
-            { family: model.family, config: model, dataFingerprint: dataset.fingerprint, featureSpec: spec, scalars: state.scalars, cursor: state.cursor },
+            {
+              family: model.family,
+              config: model,
+              dataFingerprint: dataset.fingerprint,
+              featureSpec: spec,
+              scalars: state.scalars,
+              cursor: state.cursor,
+            },
             state.tensors,
           );
           await req.onCheckpoint!(ref, p);
@@ -234,6 +272,9 @@ function formatBytes(n: number): string {
 function requireBothClasses(block: RowBlock, split: string): void {
   const clicks = block.labels.reduce((sum, y) => sum + y, 0);
   if (block.rows > 0 && (clicks === 0 || clicks === block.rows)) {
-    throw new TrainingFailure('bad-data', `the ${split} set has only ${clicks === 0 ? 'non-clicks (label 0)' : 'clicks (label 1)'} in its ${block.rows} rows; NE and AUC need both`);
+    throw new TrainingFailure(
+      'bad-data',
+      `the ${split} set has only ${clicks === 0 ? 'non-clicks (label 0)' : 'clicks (label 1)'} in its ${block.rows} rows; NE and AUC need both`,
+    );
   }
 }

@@ -137,13 +137,7 @@ export interface SegmentNe {
  * normalised by its own background CTR, so a segment NE says how much the model knows beyond that segment's
  * average; segments whose labels are all equal (NE undefined) are left out.
  */
-export function segmentNormalizedEntropy(
-  p: Probabilities,
-  y: Labels,
-  segmentKeys: ArrayLike<string>,
-  field: string,
-  top = 10,
-): SegmentNe[] {
+export function segmentNormalizedEntropy(p: Probabilities, y: Labels, segmentKeys: ArrayLike<string>, field: string, top = 10): SegmentNe[] {
   const groups = new Map<string, number[]>();
   for (let i = 0; i < p.length; i++) {
     const key = segmentKeys[i];

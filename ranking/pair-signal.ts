@@ -13,7 +13,11 @@ import { loadArtifactScorer } from './scoring';
  * and of value_b — a two-way ANOVA decomposition). Each cell scores (Σr)²/Σr² − 1, ≈ 0 in expectation for noise;
  * the sum over cells per sampled row measures the interaction the model misses. Sorted strongest first.
  */
-export async function measureFieldPairSignal(input: DataConfigInput | DataConfig, artifact: string, opts: { sampleRows?: number } = {}): Promise<FieldPairSignal[]> {
+export async function measureFieldPairSignal(
+  input: DataConfigInput | DataConfig,
+  artifact: string,
+  opts: { sampleRows?: number } = {},
+): Promise<FieldPairSignal[]> {
   const data = parseOrExplain(DataConfig, input, 'data config');
   const dataset = await loadDataset(data);
   const { header, score } = await loadArtifactScorer(artifact);
@@ -63,11 +67,7 @@ export async function measureFieldPairSignal(input: DataConfigInput | DataConfig
   return out.sort((x, y) => y.strength - x.strength);
 }
 
-function pairStrength(
-  a: { ids: Int32Array; levels: number },
-  b: { ids: Int32Array; levels: number },
-  residual: Float64Array,
-): number {
+function pairStrength(a: { ids: Int32Array; levels: number }, b: { ids: Int32Array; levels: number }, residual: Float64Array): number {
   const n = residual.length;
   const sumA = new Float64Array(a.levels);
   const cntA = new Float64Array(a.levels);

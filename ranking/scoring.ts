@@ -41,7 +41,12 @@ export async function loadArtifactScorer(artifact: string): Promise<ArtifactScor
  * input row, in input order, streamed chunk by chunk (constant memory). A malformed row fails the whole job (bad-data, with
  * file and line), since skipping it would misalign the output; the output appears atomically (tmp + rename).
  */
-export async function scoreFile(artifact: string, inputPath: string, outPath: string, opts: { signal?: AbortSignal } = {}): Promise<{ rows: number }> {
+export async function scoreFile(
+  artifact: string,
+  inputPath: string,
+  outPath: string,
+  opts: { signal?: AbortSignal } = {},
+): Promise<{ rows: number }> {
   assertSafePath(inputPath, 'input');
   assertSafePath(outPath, 'output');
   const { header, score } = await loadArtifactScorer(artifact);

@@ -49,7 +49,8 @@ export function decodeTensorFile<H = Record<string, unknown>>(bytes: Uint8Array)
     // Copy into a fresh, aligned buffer (the source Buffer may sit at an unaligned offset of a shared pool).
     const copy = new Uint8Array(size);
     copy.set(bytes.subarray(start, start + size));
-    tensors[e.name] = e.dtype === 'f64' ? new Float64Array(copy.buffer) : e.dtype === 'i32' ? new Int32Array(copy.buffer) : new Float32Array(copy.buffer);
+    tensors[e.name] =
+      e.dtype === 'f64' ? new Float64Array(copy.buffer) : e.dtype === 'i32' ? new Int32Array(copy.buffer) : new Float32Array(copy.buffer);
   }
   return { header: parsed, tensors };
 }

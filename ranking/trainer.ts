@@ -80,7 +80,13 @@ export interface TrainingLoopOptions {
  * improvement, and the best weights restored at the end. `epochs` is the maximum. The best weights and the whole
  * evaluation state travel in checkpoints, so a resumed run ends with the same model as an uninterrupted one.
  */
-export async function runTrainingLoop(model: RankingModel, config: ModelConfig, train: EncodedRows, validation: EncodedRows, opts: TrainingLoopOptions): Promise<TrainingLoopResult> {
+export async function runTrainingLoop(
+  model: RankingModel,
+  config: ModelConfig,
+  train: EncodedRows,
+  validation: EncodedRows,
+  opts: TrainingLoopOptions,
+): Promise<TrainingLoopResult> {
   const started = performance.now();
   const n = train.rows;
   const batch = config.batchSize;
@@ -132,7 +138,8 @@ export async function runTrainingLoop(model: RankingModel, config: ModelConfig, 
     const scores = await score(validation);
     opts.adjustScores?.(scores);
     const ne = normalizedEntropy(scores, validation.labels);
-    if (Number.isNaN(ne) && scores.some((s) => !Number.isFinite(s))) fail(`training diverged in epoch ${cursor.epoch + 1}: validation predictions are not finite`);
+    if (Number.isNaN(ne) && scores.some((s) => !Number.isFinite(s)))
+      fail(`training diverged in epoch ${cursor.epoch + 1}: validation predictions are not finite`);
     return ne;
   };
   /** One evaluation: both NEs, the curve, the best copy, the patience count. Returns true when training should stop. */
@@ -166,7 +173,7 @@ export async function runTrainingLoop(model: RankingModel, config: ModelConfig, 
     for (let i = 0; i < n; i++) order[i] = i;
     new SeededRandom(config.seed * 1_000_003 + cursor.epoch).shuffle(order);
     const lrScale = config.lrDecay ** cursor.epoch;
-    for (; cursor.stepInEpoch < stepsPerEpoch; ) {
+    for (; cursor.stepInEpoch < stepsPerEpoch;) {
       const start = cursor.stepInEpoch * batch;
       const end = Math.min(n, start + batch);
       const { lossSum, gradNorm } = await model.trainStep(train, order, start, end, lrScale);
@@ -177,7 +184,9 @@ export async function runTrainingLoop(model: RankingModel, config: ModelConfig, 
       cursor.windowExamples += end - start;
       if (!Number.isFinite(lossSum) || !Number.isFinite(gradNorm)) {
         emit(progressEvent(cursor, started, gradNorm));
-        fail(`training diverged at step ${cursor.step} (epoch ${cursor.epoch + 1}): loss or gradient became ${Number.isNaN(lossSum) || Number.isNaN(gradNorm) ? 'NaN' : 'infinite'} (learningRate ${config.learningRate}${config.gradientClip ? `, gradientClip ${config.gradientClip}` : ', no gradientClip'})`);
+        fail(
+          `training diverged at step ${cursor.step} (epoch ${cursor.epoch + 1}): loss or gradient became ${Number.isNaN(lossSum) || Number.isNaN(gradNorm) ? 'NaN' : 'infinite'} (learningRate ${config.learningRate}${config.gradientClip ? `, gradientClip ${config.gradientClip}` : ', no gradientClip'})`,
+        );
       }
       if (cursor.step % progressEvery === 0 || cursor.stepInEpoch === stepsPerEpoch) {
         const p = progressEvent(cursor, started, gradNorm);
@@ -185,7 +194,9 @@ export async function runTrainingLoop(model: RankingModel, config: ModelConfig, 
         cursor.windowExamples = 0;
         emit(p);
         if (cursor.step >= 20 && p.runningLogloss > explodingLoss) {
-          fail(`training diverged at step ${cursor.step} (epoch ${cursor.epoch + 1}): running log loss ${p.runningLogloss.toFixed(3)} exceeds ${explodingLoss.toFixed(3)} (2.5× the base-rate log loss) — the loss is exploding (learningRate ${config.learningRate})`);
+          fail(
+            `training diverged at step ${cursor.step} (epoch ${cursor.epoch + 1}): running log loss ${p.runningLogloss.toFixed(3)} exceeds ${explodingLoss.toFixed(3)} (2.5× the base-rate log loss) — the loss is exploding (learningRate ${config.learningRate})`,
+          );
         }
       }
       // Validation (progressive training loss can hide overfitting; validation can't) every evaluateEvery steps and

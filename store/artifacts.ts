@@ -17,7 +17,8 @@ export function artifactsDir(): string {
 /** Validates a ref and returns its file path; anything but `sha256:<64 lowercase hex>` is refused (no traversal). */
 export function artifactPath(ref: string): string {
   const m = typeof ref === 'string' ? REF_PATTERN.exec(ref) : null;
-  if (!m) throw new Error(`invalid artifact ref ${JSON.stringify(String(ref).slice(0, 100))}: expected "sha256:" followed by 64 lowercase hex digits`);
+  if (!m)
+    throw new Error(`invalid artifact ref ${JSON.stringify(String(ref).slice(0, 100))}: expected "sha256:" followed by 64 lowercase hex digits`);
   return path.join(artifactsDir(), m[1].slice(0, 2), m[1]);
 }
 

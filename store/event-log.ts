@@ -75,7 +75,9 @@ export async function appendEvents(campaignId: string, events: NewCampaignEvent[
     const parsed = CampaignEvent.safeParse(candidate);
     if (!parsed.success) throw new InvalidCampaignEventError(i, describeIssues(parsed.error));
     if (parsed.data.campaignId !== campaignId) {
-      throw new InvalidCampaignEventError(i, [`campaignId: event names campaign ${JSON.stringify(parsed.data.campaignId)}, log is ${JSON.stringify(campaignId)}`]);
+      throw new InvalidCampaignEventError(i, [
+        `campaignId: event names campaign ${JSON.stringify(parsed.data.campaignId)}, log is ${JSON.stringify(campaignId)}`,
+      ]);
     }
     return parsed.data;
   });
@@ -211,7 +213,14 @@ function currentPidNamespace(): string | undefined {
 }
 
 function newOwner(): LockOwner {
-  return { pid: process.pid, host: os.hostname(), pidNamespace: currentPidNamespace(), threadId, acquiredAt: new Date().toISOString(), token: randomUUID() };
+  return {
+    pid: process.pid,
+    host: os.hostname(),
+    pidNamespace: currentPidNamespace(),
+    threadId,
+    acquiredAt: new Date().toISOString(),
+    token: randomUUID(),
+  };
 }
 
 function parseOwner(text: string): LockOwner | undefined {
@@ -347,7 +356,9 @@ function releaseLock(lockFile: string, owner: LockOwner): void {
     fs.rmSync(lockFile, { force: true });
     return;
   }
-  process.emitWarning(`the event-log lock ${lockFile} was broken while this writer held it (acquired ${owner.acquiredAt})`, { code: 'RANKWRIGHT_LOCK_LOST' });
+  process.emitWarning(`the event-log lock ${lockFile} was broken while this writer held it (acquired ${owner.acquiredAt})`, {
+    code: 'RANKWRIGHT_LOCK_LOST',
+  });
 }
 
 /**

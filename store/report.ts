@@ -137,7 +137,9 @@ export function buildReportData(status: CampaignStatus, events: CampaignEvent[],
     relativeNeChange: rec.relativeNeChange ?? relativeChange(rec.metrics.ne, baselineNe),
     calibration: rec.metrics.calibration,
     capturedGainShare:
-      baselineNe !== undefined && oracleNe !== undefined && baselineNe - oracleNe > 0 ? (baselineNe - rec.metrics.ne) / (baselineNe - oracleNe) : undefined,
+      baselineNe !== undefined && oracleNe !== undefined && baselineNe - oracleNe > 0
+        ? (baselineNe - rec.metrics.ne) / (baselineNe - oracleNe)
+        : undefined,
   };
 
   const baselineSegments = new Map((baseline?.metrics?.segments ?? []).map((s) => [`${s.field}=${s.value}`, s.ne]));

@@ -30,14 +30,22 @@ describe('HTTP service (real HTTP, real Temporal, scripted training and agents)'
   const otherToken = randomBytes(24).toString('base64url');
   const config = { data: { planted: { seed: 3 } }, budget: { experiments: 2 }, approvers: ['ana', 'bo'] };
 
-  const call = (method: string, path: string, options: { body?: unknown; rawBody?: string; token?: string | null; headers?: Record<string, string> } = {}) => {
+  const call = (
+    method: string,
+    path: string,
+    options: { body?: unknown; rawBody?: string; token?: string | null; headers?: Record<string, string> } = {},
+  ) => {
     const headers: Record<string, string> = { ...options.headers };
     const bearer = options.token === undefined ? token : options.token;
     if (bearer !== null) headers.authorization = `Bearer ${bearer}`;
     let body: string | undefined = options.rawBody;
     if (options.body !== undefined) body = JSON.stringify(options.body);
     if (body !== undefined) headers['content-type'] = 'application/json';
-    return fetch(`${base}${path}`, { method, headers, body }).then(async (res) => ({ status: res.status, headers: res.headers, json: (await res.json()) as any }));
+    return fetch(`${base}${path}`, { method, headers, body }).then(async (res) => ({
+      status: res.status,
+      headers: res.headers,
+      json: (await res.json()) as any,
+    }));
   };
 
   before(async () => {
@@ -61,7 +69,10 @@ describe('HTTP service (real HTTP, real Temporal, scripted training and agents)'
     });
 
     it('reads comma-separated tokens from RANKWRIGHT_HTTP_TOKENS', () => {
-      assert.deepEqual(tokensFromEnv({ RANKWRIGHT_HTTP_TOKENS: ' aaaaaaaaaaaaaaaaaaaa , ,bbbbbbbbbbbbbbbbbbbb,' }), ['aaaaaaaaaaaaaaaaaaaa', 'bbbbbbbbbbbbbbbbbbbb']);
+      assert.deepEqual(tokensFromEnv({ RANKWRIGHT_HTTP_TOKENS: ' aaaaaaaaaaaaaaaaaaaa , ,bbbbbbbbbbbbbbbbbbbb,' }), [
+        'aaaaaaaaaaaaaaaaaaaa',
+        'bbbbbbbbbbbbbbbbbbbb',
+      ]);
       assert.deepEqual(tokensFromEnv({}), []);
     });
   });
@@ -103,8 +114,14 @@ describe('HTTP service (real HTTP, real Temporal, scripted training and agents)'
       assert.equal(res.status, 400);
       assert.equal(res.json.error, 'invalid campaign config');
       const problems: string[] = res.json.problems;
-      assert.ok(problems.some((p) => /^data\.planted\.seed: .*expected number/.test(p)), problems.join('\n'));
-      assert.ok(problems.some((p) => /^budget\.experiments: .*>=1/.test(p)), problems.join('\n'));
+      assert.ok(
+        problems.some((p) => /^data\.planted\.seed: .*expected number/.test(p)),
+        problems.join('\n'),
+      );
+      assert.ok(
+        problems.some((p) => /^budget\.experiments: .*>=1/.test(p)),
+        problems.join('\n'),
+      );
       assert.ok(problems.includes('approvers: name at least one approver'), problems.join('\n'));
       assert.ok(problems.includes('colour: unknown field'), problems.join('\n'));
       await assert.rejects(temporal.client.workflow.getHandle(id).describe(), /not found/i);
@@ -149,26 +166,38 @@ describe('HTTP service (real HTTP, real Temporal, scripted training and agents)'
         assert.equal(viaQuery.status, 200);
         assert.equal(viaQuery.json.runId, first.json.runId);
 
-        const review: CampaignStatus = await eventually(async () => {
-          const res = await call('GET', `/campaigns/${id}`);
-          return res.status === 200 && res.json.reviewState === 'awaiting-review' ? res.json : undefined;
-        }, 60_000, `${id} to reach awaiting-review over HTTP`);
+        const review: CampaignStatus = await eventually(
+          async () => {
+            const res = await call('GET', `/campaigns/${id}`);
+            return res.status === 200 && res.json.reviewState === 'awaiting-review' ? res.json : undefined;
+          },
+          60_000,
+          `${id} to reach awaiting-review over HTTP`,
+        );
         assert.equal(review.campaignId, id);
         assert.equal(review.experiments.length, 2);
         assert.ok(review.recommendation?.experimentId);
 
         // Exactly one workflow execution exists for the id, whatever the retries.
-        const runs = await eventually(async () => {
-          const rows: string[] = [];
-          for await (const w of temporal.client.workflow.list({ query: `WorkflowId = '${id}'` })) rows.push(w.runId);
-          return rows.length ? rows : undefined;
-        }, 20_000, 'visibility of the campaign');
+        const runs = await eventually(
+          async () => {
+            const rows: string[] = [];
+            for await (const w of temporal.client.workflow.list({ query: `WorkflowId = '${id}'` })) rows.push(w.runId);
+            return rows.length ? rows : undefined;
+          },
+          20_000,
+          'visibility of the campaign',
+        );
         assert.deepEqual(runs, [first.json.runId]);
 
-        const listed = await eventually(async () => {
-          const res = await call('GET', '/campaigns?reviewState=awaiting-review');
-          return res.json.campaigns?.find((c: { workflowId: string }) => c.workflowId === id);
-        }, 20_000, 'the campaign in the awaiting-review list');
+        const listed = await eventually(
+          async () => {
+            const res = await call('GET', '/campaigns?reviewState=awaiting-review');
+            return res.json.campaigns?.find((c: { workflowId: string }) => c.workflowId === id);
+          },
+          20_000,
+          'the campaign in the awaiting-review list',
+        );
         assert.equal(listed.reviewState, 'awaiting-review');
 
         const mallory = await call('POST', `/campaigns/${id}/approve`, { body: { by: 'mallory', note: 'trust me' } });
@@ -176,7 +205,10 @@ describe('HTTP service (real HTTP, real Temporal, scripted training and agents)'
         assert.match(mallory.json.error, /mallory is not an approver of this campaign \(approvers: ana, bo\)/);
         const noReason = await call('POST', `/campaigns/${id}/reject`, { body: { by: 'ana' } });
         assert.equal(noReason.status, 400);
-        assert.ok(noReason.json.problems.some((p: string) => p.startsWith('reason: ')), JSON.stringify(noReason.json));
+        assert.ok(
+          noReason.json.problems.some((p: string) => p.startsWith('reason: ')),
+          JSON.stringify(noReason.json),
+        );
 
         const approved = await call('POST', `/campaigns/${id}/approve`, { body: { by: 'ana', note: 'ship it' } });
         assert.equal(approved.status, 200, JSON.stringify(approved.json));
@@ -185,7 +217,10 @@ describe('HTTP service (real HTTP, real Temporal, scripted training and agents)'
 
         const result = await client.waitForResult(id);
         assert.equal(result.reviewState, 'approved');
-        assert.deepEqual(result.decisions.map((d) => [d.kind, d.by, d.note]), [['approve', 'ana', 'ship it']]);
+        assert.deepEqual(
+          result.decisions.map((d) => [d.kind, d.by, d.note]),
+          [['approve', 'ana', 'ship it']],
+        );
         const final = await call('GET', `/campaigns/${id}`);
         assert.equal(final.status, 200);
         assert.equal(final.json.reviewState, 'approved');
@@ -219,10 +254,14 @@ describe('HTTP service (real HTTP, real Temporal, scripted training and agents)'
         assert.equal((await call('POST', `/campaigns/${id}/resume`, { body: { by: 'olu' } })).status, 200);
         const aborted = await call('POST', `/campaigns/${id}/abort`, { body: { by: 'olu', reason: 'done testing' } });
         assert.equal(aborted.status, 200, JSON.stringify(aborted.json));
-        const final = await eventually(async () => {
-          const res = await call('GET', `/campaigns/${id}`);
-          return res.json.phase === 'done' ? res.json : undefined;
-        }, 30_000, 'the aborted campaign to finish');
+        const final = await eventually(
+          async () => {
+            const res = await call('GET', `/campaigns/${id}`);
+            return res.json.phase === 'done' ? res.json : undefined;
+          },
+          30_000,
+          'the aborted campaign to finish',
+        );
         assert.equal(final.reviewState, 'aborted');
         assert.deepEqual(
           final.decisions.map((d: { kind: string; by: string }) => `${d.kind}:${d.by}`),
@@ -302,7 +341,9 @@ describe('HTTP service (real HTTP, real Temporal, scripted training and agents)'
           guardrails: { minRelativeNeGain: 0.005, calibrationBand: [0.9, 1.1] },
         };
         assert.deepEqual(await check('rankingCampaign.input.json', sample), { ok: true, message: undefined });
-        assert.ok((await check('rankingCampaign.input.json', { data: { format: 'criteo-tsv', train: 'a.tsv', test: 'b.tsv' }, approvers: ['ana'] })).ok);
+        assert.ok(
+          (await check('rankingCampaign.input.json', { data: { format: 'criteo-tsv', train: 'a.tsv', test: 'b.tsv' }, approvers: ['ana'] })).ok,
+        );
         const refused = [
           { ...sample, strategy: 'greedy' },
           { ...sample, approvers: [] },
@@ -317,7 +358,21 @@ describe('HTTP service (real HTTP, real Temporal, scripted training and agents)'
         assert.equal((await check('approve.payload.json', { by: 'ana', approved: true })).ok, false);
         // The schema and zod agree on a status; and the status a real campaign reported over HTTP in this run is valid
         // too (the campaign test above records it: run this file whole, not this test alone).
-        const status = { campaignId: 'c', phase: 'review', reviewState: 'awaiting-review', paused: false, strategy: 'agent', experiments: [], running: [], best: null, recommendation: null, guardrailBreaches: [], decisions: [], budgetUsed: { experiments: 0, trainSeconds: 0 }, ignoredMessages: [] };
+        const status = {
+          campaignId: 'c',
+          phase: 'review',
+          reviewState: 'awaiting-review',
+          paused: false,
+          strategy: 'agent',
+          experiments: [],
+          running: [],
+          best: null,
+          recommendation: null,
+          guardrailBreaches: [],
+          decisions: [],
+          budgetUsed: { experiments: 0, trainSeconds: 0 },
+          ignoredMessages: [],
+        };
         assert.ok(CampaignStatusSchema.safeParse(status).success);
         assert.ok((await check('campaign-status.json', status)).ok);
         assert.ok(reportedStatus, 'no status was reported over HTTP: the campaign test above did not run or did not finish');

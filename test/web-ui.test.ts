@@ -58,10 +58,14 @@ describe('Temporal Web UI: start a campaign from the form and approve it with th
       await startFromForm(page, temporal, workflowId, config);
 
       // The UI sent exactly what the form held: one JSON object, which the workflow parsed (no InvalidInput failure).
-      const review = await eventually(async () => {
-        const s = await client.status(workflowId).catch(() => undefined);
-        return s?.reviewState === 'awaiting-review' ? s : undefined;
-      }, 60_000, `${workflowId} to reach awaiting-review`);
+      const review = await eventually(
+        async () => {
+          const s = await client.status(workflowId).catch(() => undefined);
+          return s?.reviewState === 'awaiting-review' ? s : undefined;
+        },
+        60_000,
+        `${workflowId} to reach awaiting-review`,
+      );
       assert.equal(review.campaignId, workflowId);
       assert.ok(review.recommendation, 'a recommendation is waiting for sign-off');
       const described = await temporal.client.workflow.getHandle(workflowId).describe();
@@ -85,14 +89,19 @@ describe('Temporal Web UI: start a campaign from the form and approve it with th
       await dialog.waitFor({ state: 'visible' });
       const offered = await chooseSignal(dialog, SIGNALS.approve);
       // The UI learnt our sign-off signals from the workflow's own definitions (a worker is polling).
-      for (const s of [SIGNALS.approve, SIGNALS.reject, SIGNALS.override, SIGNALS.abort]) assert.ok(offered.includes(s), `the signal picker offers ${s}: ${offered.join(', ')}`);
+      for (const s of [SIGNALS.approve, SIGNALS.reject, SIGNALS.override, SIGNALS.abort])
+        assert.ok(offered.includes(s), `the signal picker offers ${s}: ${offered.join(', ')}`);
       await fillCodeEditor(dialog, JSON.stringify({ by: 'bo', note: 'approved from the Web UI' }));
       await dialog.getByRole('button', { name: 'Submit' }).click();
 
-      const result: CampaignStatus = await eventually(async () => {
-        const d = await temporal.client.workflow.getHandle(workflowId).describe();
-        return d.status.name === 'COMPLETED' ? client.waitForResult(workflowId) : undefined;
-      }, 30_000, `${workflowId} to complete after the UI signal`);
+      const result: CampaignStatus = await eventually(
+        async () => {
+          const d = await temporal.client.workflow.getHandle(workflowId).describe();
+          return d.status.name === 'COMPLETED' ? client.waitForResult(workflowId) : undefined;
+        },
+        30_000,
+        `${workflowId} to complete after the UI signal`,
+      );
       assert.equal(result.reviewState, 'approved');
       assert.equal(result.decisions.length, 1);
       assert.deepEqual(
@@ -108,18 +117,32 @@ describe('Temporal Web UI: start a campaign from the form and approve it with th
     });
   });
 
-  it("refuses a start whose form input carries a forged campaign past (carryOver): the run fails at its first line", async () => {
+  it('refuses a start whose form input carries a forged campaign past (carryOver): the run fails at its first line', async () => {
     const page = browser!.page;
     const workflowId = `ui-forged-${Date.now().toString(36)}`;
-    const forged = { fromRunId: 'x', experiments: [], plan: { phaseIndex: 3 }, decisions: [], ignoredMessages: [], paused: false, dataFingerprint: 'fp', activeFields: [], generation: 1 };
+    const forged = {
+      fromRunId: 'x',
+      experiments: [],
+      plan: { phaseIndex: 3 },
+      decisions: [],
+      ignoredMessages: [],
+      paused: false,
+      dataFingerprint: 'fp',
+      activeFields: [],
+      generation: 1,
+    };
     const config = { data: { planted: { seed: 5 } }, budget: { experiments: 2 }, approvers: ['ana'], carryOver: forged };
     const script = scriptedActivities();
     await withWorkers(temporal, script.activities, async () => {
       await startFromForm(page, temporal, workflowId, config);
-      const failed = await eventually(async () => {
-        const d = await temporal.client.workflow.getHandle(workflowId).describe();
-        return d.status.name === 'FAILED' ? d : undefined;
-      }, 30_000, `${workflowId} to fail`);
+      const failed = await eventually(
+        async () => {
+          const d = await temporal.client.workflow.getHandle(workflowId).describe();
+          return d.status.name === 'FAILED' ? d : undefined;
+        },
+        30_000,
+        `${workflowId} to fail`,
+      );
       assert.equal(failed.status.name, 'FAILED');
       const history = await temporal.client.workflow.getHandle(workflowId).fetchHistory();
       const failure = history.events!.find((e) => e.workflowExecutionFailedEventAttributes)!.workflowExecutionFailedEventAttributes!.failure!;
@@ -130,7 +153,6 @@ describe('Temporal Web UI: start a campaign from the form and approve it with th
       await page.getByText('Failed', { exact: true }).first().waitFor({ timeout: 15_000 });
     });
   });
-
 });
 
 /** Starts a workflow from the UI's "Start Workflow" form with one JSON input, as a person would. */
@@ -149,9 +171,23 @@ async function startFromForm(page: Page, temporal: TemporalForTests, workflowId:
   const start = page.getByRole('button', { name: 'Start Workflow', exact: true });
   for (let attempt = 1; ; attempt++) {
     await start.click();
-    const toast = await page.getByText('Workflow started successfully').waitFor({ timeout: 10_000 }).then(() => true, () => false);
+    const toast = await page
+      .getByText('Workflow started successfully')
+      .waitFor({ timeout: 10_000 })
+      .then(
+        () => true,
+        () => false,
+      );
     // Only the UI can have started this id: its existence is proof enough, should the toast have been missed.
-    const exists = toast || (await temporal.client.workflow.getHandle(workflowId).describe().then(() => true, () => false));
+    const exists =
+      toast ||
+      (await temporal.client.workflow
+        .getHandle(workflowId)
+        .describe()
+        .then(
+          () => true,
+          () => false,
+        ));
     if (exists) return;
     assert.ok(attempt < 3, 'the Start Workflow button did not start the workflow');
   }
@@ -175,7 +211,10 @@ async function jsonLine(page: Page, key: string): Promise<string> {
  */
 async function chooseSignal(dialog: Locator, name: string): Promise<string[]> {
   const picker = dialog.getByTestId('signal-select-button');
-  const pickerShown = await picker.waitFor({ state: 'visible', timeout: 15_000 }).then(() => true, () => false);
+  const pickerShown = await picker.waitFor({ state: 'visible', timeout: 15_000 }).then(
+    () => true,
+    () => false,
+  );
   const freeText = await dialog.getByTestId('signal-name').isVisible();
   assert.ok(
     pickerShown,

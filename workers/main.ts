@@ -9,7 +9,11 @@ import { connectClient, ensureSearchAttributes, temporalSettings } from '../clie
 export type QueueChoice = 'agent' | 'training' | 'all';
 
 /** Activities per task queue: GPU machines run `--queue training` and serve only what trains and scores. */
-const TRAINING_ACTIVITIES = { trainModel: activities.trainModel, describeData: activities.describeData, measureInteractions: activities.measureInteractions };
+const TRAINING_ACTIVITIES = {
+  trainModel: activities.trainModel,
+  describeData: activities.describeData,
+  measureInteractions: activities.measureInteractions,
+};
 const AGENT_ACTIVITIES = {
   designExperiments: activities.designExperiments,
   interpretFailure: activities.interpretFailure,
@@ -72,7 +76,9 @@ export async function runWorker(queue: QueueChoice = 'all'): Promise<void> {
   await client.connection.close();
   const workers = await createWorkers({ queue });
   const { connectionOptions, namespace } = temporalSettings();
-  console.error(`rankwright worker: serving ${workers.map((w) => w.options.taskQueue).join(' + ')} on ${connectionOptions.address} (namespace ${namespace})`);
+  console.error(
+    `rankwright worker: serving ${workers.map((w) => w.options.taskQueue).join(' + ')} on ${connectionOptions.address} (namespace ${namespace})`,
+  );
   await Promise.all(workers.map((w) => w.run()));
 }
 

@@ -115,7 +115,12 @@ export class CampaignState {
       { key: SA.CampaignId, value: this.campaignId },
       { key: SA.Phase, value: this.phase },
       { key: SA.ReviewState, value: this.signOff.reviewState },
-      ...(best ? [{ key: SA.ModelFamily, value: best.config.family }, { key: SA.BestNE, value: best.metrics!.ne }] : []),
+      ...(best
+        ? [
+            { key: SA.ModelFamily, value: best.config.family },
+            { key: SA.BestNE, value: best.metrics!.ne },
+          ]
+        : []),
     ]);
   }
 
@@ -159,7 +164,9 @@ export class CampaignState {
       const left = deadline === undefined ? undefined : deadline - Date.now();
       if (left !== undefined && left <= 0) return false;
       const woke =
-        left === undefined ? (await condition(() => done() || this.pending.length > 0), true) : await condition(() => done() || this.pending.length > 0, left);
+        left === undefined
+          ? (await condition(() => done() || this.pending.length > 0), true)
+          : await condition(() => done() || this.pending.length > 0, left);
       if (!woke && !done()) return false;
     }
   }
@@ -184,7 +191,16 @@ export class CampaignState {
   private decideByUpdate(kind: SignOffKind, payload: unknown) {
     const n = this.messageCount();
     const d = this.signOff.apply(kind, payload, 'update');
-    this.event({ type: 'decision', eventId: `${this.campaignId}:decision:${n}`, campaignId: this.campaignId, kind, by: d.by, note: d.note, via: 'update', accepted: true });
+    this.event({
+      type: 'decision',
+      eventId: `${this.campaignId}:decision:${n}`,
+      campaignId: this.campaignId,
+      kind,
+      by: d.by,
+      note: d.note,
+      via: 'update',
+      accepted: true,
+    });
     this.publish();
     return d;
   }
@@ -194,7 +210,16 @@ export class CampaignState {
     const n = this.messageCount();
     const { decision, refusal } = this.signOff.applySignal(kind, payload);
     const by = decision?.by ?? this.signOff.ignored[this.signOff.ignored.length - 1]?.by ?? 'unknown';
-    this.event({ type: 'decision', eventId: `${this.campaignId}:decision:${n}`, campaignId: this.campaignId, kind, by, note: decision?.note ?? refusal, via: 'signal', accepted: !!decision });
+    this.event({
+      type: 'decision',
+      eventId: `${this.campaignId}:decision:${n}`,
+      campaignId: this.campaignId,
+      kind,
+      by,
+      note: decision?.note ?? refusal,
+      via: 'signal',
+      accepted: !!decision,
+    });
     if (refusal) log.warn('ignored an invalid campaign signal', { kind, refusal });
     this.publish();
   }

@@ -1,6 +1,15 @@
 import { allHandlersFinished, condition, continueAsNew, executeChild, log, patched, proxyActivities, workflowInfo } from '@temporalio/workflow';
 import { TASK_QUEUES, WORKFLOW_TYPES } from '../contracts';
-import type { CampaignStatus, ExperimentResult, FieldPairSignal, Hypothesis, ModelConfig, Phase, ProposedExperiment, Recommendation } from '../contracts';
+import type {
+  CampaignStatus,
+  ExperimentResult,
+  FieldPairSignal,
+  Hypothesis,
+  ModelConfig,
+  Phase,
+  ProposedExperiment,
+  Recommendation,
+} from '../contracts';
 import type * as activities from '../activities';
 import { CampaignState } from './campaign-state';
 import { readCampaignStart } from './campaign-start';
@@ -67,7 +76,13 @@ async function describeDataAndTrainBaseline(campaign: CampaignState): Promise<bo
   const described = await training.describeData(input.data);
   campaign.facts = described;
   campaign.oracleNe = described.oracleNe;
-  const hypothesis: Hypothesis = { title: 'Baseline', technique: 'baseline', rationale: 'The model every candidate is measured against.', expectedEffect: 'reference NE', parents: [] };
+  const hypothesis: Hypothesis = {
+    title: 'Baseline',
+    technique: 'baseline',
+    rationale: 'The model every candidate is measured against.',
+    expectedEffect: 'reference NE',
+    parents: [],
+  };
   const [base] = await runExperiments(campaign, 'baseline', [{ model: input.baseline, hypothesis }]);
   if (base?.status === 'succeeded') return true;
   campaign.stopReason = 'aborted';
@@ -150,7 +165,11 @@ async function designWave(campaign: CampaignState, phase: DesignPhase, count: nu
 }
 
 /** Runs proposals as child experiments in parallel; each result joins the campaign as it arrives. */
-async function runExperiments(campaign: CampaignState, phase: Phase, proposals: { model: ModelConfig; hypothesis: Hypothesis }[]): Promise<ExperimentResult[]> {
+async function runExperiments(
+  campaign: CampaignState,
+  phase: Phase,
+  proposals: { model: ModelConfig; hypothesis: Hypothesis }[],
+): Promise<ExperimentResult[]> {
   const { input, campaignId, experiments, running } = campaign;
   const baseline = campaign.baseline();
   const launched = proposals.map((proposal) => {
@@ -201,7 +220,14 @@ async function recommendWithinGuardrails(campaign: CampaignState): Promise<{ rec
     violations.get(c.experimentId)!.map((v) => ({ experimentId: c.experimentId, constraint: v.split(':')[0], detail: v })),
   );
   campaign.breaches.forEach((b, i) =>
-    campaign.event({ type: 'guardrail', eventId: `${campaignId}:guardrail:${i}`, campaignId, experimentId: b.experimentId, constraint: b.constraint, detail: b.detail }),
+    campaign.event({
+      type: 'guardrail',
+      eventId: `${campaignId}:guardrail:${i}`,
+      campaignId,
+      experimentId: b.experimentId,
+      constraint: b.constraint,
+      detail: b.detail,
+    }),
   );
   const evaluation = await agents.evaluateResults(
     {
@@ -218,7 +244,11 @@ async function recommendWithinGuardrails(campaign: CampaignState): Promise<{ rec
   const pick = candidates.find((c) => c.experimentId === (eligible(evaluation.recommended) ? evaluation.recommended : null));
   const recommendation = pick
     ? recommend(pick, evaluation.rationale, evaluation.source)
-    : recommend(base, `No candidate beat the baseline significantly within the guardrails; keep the baseline. ${evaluation.rationale}`, evaluation.source);
+    : recommend(
+        base,
+        `No candidate beat the baseline significantly within the guardrails; keep the baseline. ${evaluation.rationale}`,
+        evaluation.source,
+      );
 
   const bestOverall = bestResult(candidates);
   const broken = bestOverall ? violations.get(bestOverall.experimentId)! : [];
@@ -266,13 +296,33 @@ async function waitForSignOff(campaign: CampaignState): Promise<void> {
   signOff.reviewState = 'awaiting-review';
   campaign.phase = 'review';
   campaign.publish();
-  campaign.event({ type: 'recommendation', eventId: `${campaignId}:recommendation`, campaignId, experimentId: recommendation.experimentId, rationale: recommendation.rationale });
+  campaign.event({
+    type: 'recommendation',
+    eventId: `${campaignId}:recommendation`,
+    campaignId,
+    experimentId: recommendation.experimentId,
+    rationale: recommendation.rationale,
+  });
   const timeoutMs = input.review.timeoutSeconds ? input.review.timeoutSeconds * 1000 : undefined;
   for (let reminder = 0; !signOff.decided; reminder++) {
     if (await campaign.waitFor(() => signOff.decided, timeoutMs)) break;
     const kind = input.review.onTimeout === 'expire' ? 'expired' : 'reminder';
-    signOff.record({ kind, by: 'rankwright', at: new Date().toISOString(), note: `no sign-off after ${input.review.timeoutSeconds} s`, via: 'timer' });
-    campaign.event({ type: 'decision', eventId: `${campaignId}:timeout:${reminder}`, campaignId, kind, by: 'rankwright', via: 'timer', accepted: true });
+    signOff.record({
+      kind,
+      by: 'rankwright',
+      at: new Date().toISOString(),
+      note: `no sign-off after ${input.review.timeoutSeconds} s`,
+      via: 'timer',
+    });
+    campaign.event({
+      type: 'decision',
+      eventId: `${campaignId}:timeout:${reminder}`,
+      campaignId,
+      kind,
+      by: 'rankwright',
+      via: 'timer',
+      accepted: true,
+    });
     if (kind === 'expired') signOff.reviewState = 'rejected';
   }
 }
@@ -288,7 +338,13 @@ async function finish(campaign: CampaignState, note: string): Promise<CampaignSt
   const { campaignId } = campaign;
   campaign.phase = 'done';
   campaign.publish();
-  campaign.event({ type: 'campaign.finished', eventId: `${campaignId}:finished`, campaignId, reviewState: campaign.signOff.reviewState, stopReason: campaign.stopReason });
+  campaign.event({
+    type: 'campaign.finished',
+    eventId: `${campaignId}:finished`,
+    campaignId,
+    reviewState: campaign.signOff.reviewState,
+    stopReason: campaign.stopReason,
+  });
   await campaign.flush();
   log.info('campaign finished', { campaignId, note });
   const report = await agents.writeReport(campaign.status());

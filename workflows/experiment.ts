@@ -44,7 +44,14 @@ export async function rankingExperiment(rawInput: unknown): Promise<ExperimentRe
   const id = input.experimentId;
   const campaignId = input.campaignId ?? id;
   await agents.recordEvents(campaignId, [
-    { type: 'experiment.started', eventId: `${id}:started`, campaignId, experimentId: id, family: input.model.family, title: input.hypothesis?.title },
+    {
+      type: 'experiment.started',
+      eventId: `${id}:started`,
+      campaignId,
+      experimentId: id,
+      family: input.model.family,
+      title: input.hypothesis?.title,
+    },
   ]);
 
   const attempts: Attempt[] = [];
@@ -52,7 +59,15 @@ export async function rankingExperiment(rawInput: unknown): Promise<ExperimentRe
   let result: ExperimentResult | undefined;
   for (let attempt = 1; !result; attempt++) {
     try {
-      const out = await training.trainModel({ experimentId: id, campaignId, attempt, data: input.data, model: config, segmentField: input.segmentField, baselineArtifact: input.baselineArtifact });
+      const out = await training.trainModel({
+        experimentId: id,
+        campaignId,
+        attempt,
+        data: input.data,
+        model: config,
+        segmentField: input.segmentField,
+        baselineArtifact: input.baselineArtifact,
+      });
       attempts.push({ config });
       result = {
         experimentId: id,
@@ -83,9 +98,22 @@ export async function rankingExperiment(rawInput: unknown): Promise<ExperimentRe
       // The measured class decides (ranking classifies divergence/resources/data by measurement); the triage agent's
       // reading is kept beside it as advice for humans and for the designer.
       const decision = retryAfterFailure(failure.failureClass, config);
-      attempts.push({ config, failure, triage: { failureClass: triage.failureClass, diagnosis: triage.diagnosis, fix: triage.fix, source: triage.source } });
+      attempts.push({
+        config,
+        failure,
+        triage: { failureClass: triage.failureClass, diagnosis: triage.diagnosis, fix: triage.fix, source: triage.source },
+      });
       const events: NewCampaignEvent[] = [
-        { type: 'triage', eventId: `${id}:a${attempt}:triage`, campaignId, experimentId: id, failureClass: triage.failureClass, diagnosis: triage.diagnosis, fix: decision.fix, source: triage.source },
+        {
+          type: 'triage',
+          eventId: `${id}:a${attempt}:triage`,
+          campaignId,
+          experimentId: id,
+          failureClass: triage.failureClass,
+          diagnosis: triage.diagnosis,
+          fix: decision.fix,
+          source: triage.source,
+        },
       ];
       await agents.recordEvents(campaignId, events);
       if (decision.retry && attempt < input.maxAttempts) {
@@ -103,7 +131,11 @@ export async function rankingExperiment(rawInput: unknown): Promise<ExperimentRe
         trainSeconds: 0,
         modelBytes: 0,
         attempts,
-        failure: { failureClass: failure.failureClass, message: failure.message, fix: decision.retry ? `gave up after ${attempt} attempts; ${decision.fix}` : decision.fix },
+        failure: {
+          failureClass: failure.failureClass,
+          message: failure.message,
+          fix: decision.retry ? `gave up after ${attempt} attempts; ${decision.fix}` : decision.fix,
+        },
       };
     }
   }

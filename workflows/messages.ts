@@ -1,6 +1,15 @@
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import { QUERIES, SIGNALS, UPDATES } from '../contracts/names';
-import type { AbortRequest, ApproveRequest, CampaignStatus, Decision, OverrideRequest, PauseRequest, RejectRequest, ResumeRequest } from '../contracts';
+import type {
+  AbortRequest,
+  ApproveRequest,
+  CampaignStatus,
+  Decision,
+  OverrideRequest,
+  PauseRequest,
+  RejectRequest,
+  ResumeRequest,
+} from '../contracts';
 
 /** Typed message definitions of rankingCampaign; names come from contracts/names.ts (the public contract). */
 export const statusQuery = defineQuery<CampaignStatus>(QUERIES.status);

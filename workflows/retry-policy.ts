@@ -26,7 +26,8 @@ export function retryAfterFailure(failureClass: FailureClass, config: ModelConfi
     case 'resource': {
       const hashBits = Math.max(8, config.hashBits - 2);
       const batchSize = Math.max(16, Math.floor(config.batchSize / 2));
-      if (hashBits === config.hashBits && batchSize === config.batchSize) return { retry: false, fix: 'already at the smallest model; needs a bigger machine' };
+      if (hashBits === config.hashBits && batchSize === config.batchSize)
+        return { retry: false, fix: 'already at the smallest model; needs a bigger machine' };
       return {
         retry: true,
         config: { ...config, hashBits, batchSize },

@@ -54,7 +54,13 @@ export function modify(base: ModelConfig, changes: Partial<ModelConfigDraft>, sp
 
 /** The same features and training schedule in another family, with that family's default step size. */
 export function switchFamily(base: ModelConfig, family: ModelFamily, space: SearchSpace): ModelConfig {
-  const draft: ModelConfigDraft = { family, crosses: base.crosses, learningRate: DEFAULT_LEARNING_RATE[family], seed: base.seed, checkpointEvery: base.checkpointEvery };
+  const draft: ModelConfigDraft = {
+    family,
+    crosses: base.crosses,
+    learningRate: DEFAULT_LEARNING_RATE[family],
+    seed: base.seed,
+    checkpointEvery: base.checkpointEvery,
+  };
   for (const key of SHARED_KEYS) (draft as Record<string, unknown>)[key] = base[key];
   return clampToSearchSpace(draft, space);
 }

@@ -10,7 +10,13 @@ import { crossName, describeRun, fmt, modify, switchFamily, type Candidate } fro
  * where the phase is about it.
  */
 
-export function crossCandidates(req: DesignRequest, center: ExperimentSummary, signal: InteractionSignal, weight: number, limit: number): Candidate[] {
+export function crossCandidates(
+  req: DesignRequest,
+  center: ExperimentSummary,
+  signal: InteractionSignal,
+  weight: number,
+  limit: number,
+): Candidate[] {
   const measured = req.fieldPairSignal.length;
   return signal.strongPairs.slice(0, limit).map((pair, rank) => {
     const overNoise = signal.noiseFloor > 0 ? `, ${fmt(pair.strength / signal.noiseFloor)}x the median pair` : '';

@@ -33,39 +33,87 @@ const intMid = (a: number, b: number) => {
 export function knobsFor(lrFactor: number): Knob[] {
   return [
     {
-      key: 'learningRate', technique: 'learning-rate', priorUp: 0.45, priorDown: 0.3, integer: false,
-      up: (v) => v * lrFactor, down: (v) => v / lrFactor, between: geometricMean,
+      key: 'learningRate',
+      technique: 'learning-rate',
+      priorUp: 0.45,
+      priorDown: 0.3,
+      integer: false,
+      up: (v) => v * lrFactor,
+      down: (v) => v / lrFactor,
+      between: geometricMean,
     },
     {
-      key: 'epochs', technique: 'more-epochs', priorUp: 0.3, priorDown: 0.08, integer: true,
-      up: (v) => v + Math.max(1, Math.round(v / 2)), down: (v) => (v > 1 ? v - 1 : undefined), between: intMid,
+      key: 'epochs',
+      technique: 'more-epochs',
+      priorUp: 0.3,
+      priorDown: 0.08,
+      integer: true,
+      up: (v) => v + Math.max(1, Math.round(v / 2)),
+      down: (v) => (v > 1 ? v - 1 : undefined),
+      between: intMid,
     },
     {
-      key: 'embeddingDim', technique: 'embedding-dim', priorUp: 0.3, priorDown: 0.12, integer: true,
-      up: (v) => v * 2, down: (v) => (v > 1 ? Math.max(1, Math.round(v / 2)) : undefined), between: (a, b) => {
+      key: 'embeddingDim',
+      technique: 'embedding-dim',
+      priorUp: 0.3,
+      priorDown: 0.12,
+      integer: true,
+      up: (v) => v * 2,
+      down: (v) => (v > 1 ? Math.max(1, Math.round(v / 2)) : undefined),
+      between: (a, b) => {
         const m = Math.round(geometricMean(a, b));
         return m !== a && m !== b ? m : undefined;
       },
     },
     {
-      key: 'hashBits', technique: 'hash-size', priorUp: 0.2, priorDown: 0.06, integer: true,
-      up: (v) => v + 2, down: (v) => v - 2, between: intMid,
+      key: 'hashBits',
+      technique: 'hash-size',
+      priorUp: 0.2,
+      priorDown: 0.06,
+      integer: true,
+      up: (v) => v + 2,
+      down: (v) => v - 2,
+      between: intMid,
     },
     {
-      key: 'l2', technique: 'regularization-l2', priorUp: 0.15, priorDown: 0.1, integer: false,
-      up: (v, c) => (v > 0 ? v * 3 : L2_START[c.family]), down: (v, c) => (v > L2_START[c.family] / 3 ? v / 3 : v > 0 ? 0 : undefined), between: geometricMean,
+      key: 'l2',
+      technique: 'regularization-l2',
+      priorUp: 0.15,
+      priorDown: 0.1,
+      integer: false,
+      up: (v, c) => (v > 0 ? v * 3 : L2_START[c.family]),
+      down: (v, c) => (v > L2_START[c.family] / 3 ? v / 3 : v > 0 ? 0 : undefined),
+      between: geometricMean,
     },
     {
-      key: 'l1', technique: 'regularization-l1', priorUp: 0.1, priorDown: 0.12, integer: false,
-      up: (v) => (v > 0 ? v * 3 : 0.5), down: (v) => (v > 0.05 ? v / 3 : undefined), between: geometricMean,
+      key: 'l1',
+      technique: 'regularization-l1',
+      priorUp: 0.1,
+      priorDown: 0.12,
+      integer: false,
+      up: (v) => (v > 0 ? v * 3 : 0.5),
+      down: (v) => (v > 0.05 ? v / 3 : undefined),
+      between: geometricMean,
     },
     {
-      key: 'lrDecay', technique: 'lr-decay', priorUp: 0.05, priorDown: 0.15, integer: false,
-      up: (v) => (v < 1 ? Math.min(1, v / 0.8) : undefined), down: (v) => (v > 0.3 ? v * 0.8 : undefined), between: (a, b) => (a + b) / 2,
+      key: 'lrDecay',
+      technique: 'lr-decay',
+      priorUp: 0.05,
+      priorDown: 0.15,
+      integer: false,
+      up: (v) => (v < 1 ? Math.min(1, v / 0.8) : undefined),
+      down: (v) => (v > 0.3 ? v * 0.8 : undefined),
+      between: (a, b) => (a + b) / 2,
     },
     {
-      key: 'crossLayers', technique: 'dcn-depth', priorUp: 0.15, priorDown: 0.08, integer: true,
-      up: (v) => v + 1, down: (v) => (v > 0 ? v - 1 : undefined), between: intMid,
+      key: 'crossLayers',
+      technique: 'dcn-depth',
+      priorUp: 0.15,
+      priorDown: 0.08,
+      integer: true,
+      up: (v) => v + 1,
+      down: (v) => (v > 0 ? v - 1 : undefined),
+      between: intMid,
     },
   ];
 }
@@ -89,8 +137,18 @@ export function lineSearch(req: DesignRequest, center: ExperimentSummary, knob: 
   const centerNe = neOf(center, req.baseline.ne) ?? Infinity;
   // Siblings: runs identical to the center except for this knob. A failed sibling counts as worse than the center.
   const siblings = [req.baseline, ...req.history]
-    .filter((r) => r.config.family === base.family && valueOf(r.config, knob.key) !== undefined && valueOf(r.config, knob.key) !== v0 && keyWithout(r.config) === centerKey)
-    .map((r) => ({ value: valueOf(r.config, knob.key)!, ne: r.status === 'succeeded' ? (neOf(r, req.baseline.ne) ?? Infinity) : Infinity, id: r.experimentId }));
+    .filter(
+      (r) =>
+        r.config.family === base.family &&
+        valueOf(r.config, knob.key) !== undefined &&
+        valueOf(r.config, knob.key) !== v0 &&
+        keyWithout(r.config) === centerKey,
+    )
+    .map((r) => ({
+      value: valueOf(r.config, knob.key)!,
+      ne: r.status === 'succeeded' ? (neOf(r, req.baseline.ne) ?? Infinity) : Infinity,
+      id: r.experimentId,
+    }));
   const out: Candidate[] = [];
   for (const direction of ['up', 'down'] as const) {
     const beyond = siblings

@@ -51,7 +51,9 @@ export function selectProposals(req: DesignRequest, candidates: Candidate[], ref
     for (const item of pool) {
       if (known.has(item.key)) continue;
       const s = item.base * Math.pow(SAME_TECHNIQUE_DISCOUNT, used.get(item.c.technique) ?? 0);
-      const better = s > bestScore + 1e-12 || (Math.abs(s - bestScore) <= 1e-12 && bestItem && tieBreaker(req.seed, item.key) < tieBreaker(req.seed, bestItem.key));
+      const better =
+        s > bestScore + 1e-12 ||
+        (Math.abs(s - bestScore) <= 1e-12 && bestItem && tieBreaker(req.seed, item.key) < tieBreaker(req.seed, bestItem.key));
       if (better) {
         bestItem = item;
         bestScore = s;

@@ -193,7 +193,7 @@ export function qualityMarkdown(report: QualityReport): string {
     lines.push(
       `## ${sc.name}`,
       '',
-      `${sc.description ? `${sc.description} ` : ''}Source: ${sc.source}; ${sc.rows.train.toLocaleString('en-US')} train / ${sc.rows.validation.toLocaleString('en-US')} validation${sc.rows.validation ? '' : ` (Rankwright and LightGBM validate on the last ${sc.validationFraction * 100}% of train)`} / ${sc.rows.test.toLocaleString('en-US')} test rows; oracle NE ${fmt(sc.oracleNe)}.`,
+      `${sc.description ? `${sc.description.replace(/\.?$/, '.')} ` : ''}Source: ${sc.source}; ${sc.rows.train.toLocaleString('en-US')} train / ${sc.rows.validation.toLocaleString('en-US')} validation${sc.rows.validation ? '' : ` (Rankwright and LightGBM validate on the last ${sc.validationFraction * 100}% of train)`} / ${sc.rows.test.toLocaleString('en-US')} test rows; oracle NE ${fmt(sc.oracleNe)}.`,
       '',
       '| model | test NE | AUC | calibration | oracle NE | regret | wall s | notes |',
       '|---|---:|---:|---:|---:|---:|---:|---|',

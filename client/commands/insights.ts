@@ -41,19 +41,22 @@ export async function runInsights(opts: InsightsCommandOptions, io: CommandOutpu
       io.out(opts.campaign ? `No experiments recorded for campaign ${opts.campaign}.` : 'No experiments recorded yet.');
       return 0;
     }
-    for (const line of table(['experiment', 'campaign', 'phase', 'family', 'technique', 'outcome', 'NE', 'Δ NE', 'recorded'], rows.map(rowCells))) io.out(line);
+    for (const line of table(['experiment', 'campaign', 'phase', 'family', 'technique', 'outcome', 'NE', 'Δ NE', 'recorded'], rows.map(rowCells)))
+      io.out(line);
     if (!opts.campaign) {
       io.out('');
-      const summary = store.summary().map((s) => [
-        s.family,
-        s.technique ?? '—',
-        String(s.experiments),
-        String(s.won),
-        String(s.lost),
-        String(s.neutral),
-        String(s.failed),
-        s.bestRelativeNeChange === null ? '—' : pct(s.bestRelativeNeChange),
-      ]);
+      const summary = store
+        .summary()
+        .map((s) => [
+          s.family,
+          s.technique ?? '—',
+          String(s.experiments),
+          String(s.won),
+          String(s.lost),
+          String(s.neutral),
+          String(s.failed),
+          s.bestRelativeNeChange === null ? '—' : pct(s.bestRelativeNeChange),
+        ]);
       for (const line of table(['family', 'technique', 'runs', 'won', 'lost', 'neutral', 'failed', 'best Δ NE'], summary)) io.out(line);
     }
     return 0;
@@ -83,6 +86,10 @@ export function table(header: string[], rows: string[][], maxWidth = 40): string
   const clip = (s: string) => (s.length > maxWidth ? s.slice(0, maxWidth - 1) + '…' : s);
   const cells = [header, ...rows].map((r) => r.map((c) => clip(c.replace(/\s+/g, ' '))));
   const widths = header.map((_, i) => Math.max(...cells.map((r) => (r[i] ?? '').length)));
-  const line = (r: string[]) => r.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd();
+  const line = (r: string[]) =>
+    r
+      .map((c, i) => c.padEnd(widths[i]))
+      .join('  ')
+      .trimEnd();
   return [line(cells[0]), widths.map((w) => '─'.repeat(w)).join('  '), ...cells.slice(1).map(line)];
 }

@@ -13,7 +13,12 @@ export interface RenderReportOptions extends CampaignReportOptions {
  * `rankwright report <campaignId>`: the CLI queries the campaign's status from Temporal and reads its event log,
  * then calls this to write the HTML report; prints the path (and the artifact ref). Returns the exit code.
  */
-export async function renderReport(status: unknown, events: CampaignEvent[], opts: RenderReportOptions = {}, io: CommandOutput = console_): Promise<number> {
+export async function renderReport(
+  status: unknown,
+  events: CampaignEvent[],
+  opts: RenderReportOptions = {},
+  io: CommandOutput = console_,
+): Promise<number> {
   const parsed = CampaignStatus.safeParse(status);
   if (!parsed.success) {
     io.err(`the campaign status is not one this version understands: ${describeIssues(parsed.error).join('; ')}`);

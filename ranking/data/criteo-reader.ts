@@ -146,7 +146,8 @@ export async function* readCriteoChunks(file: string, opts: CriteoReadOptions): 
         bad.count++;
         if (bad.examples.length < BAD_ROW_EXAMPLES) bad.examples.push({ file, line: lineNo, problem });
         // Fail early on files that are clearly not Criteo TSV instead of scanning gigabytes of garbage.
-        if (bad.rowsSeen >= 1000 && bad.count / bad.rowsSeen > Math.max(opts.maxBadRowFraction, 0.5)) throw badDataFailure(file, bad, opts.maxBadRowFraction);
+        if (bad.rowsSeen >= 1000 && bad.count / bad.rowsSeen > Math.max(opts.maxBadRowFraction, 0.5))
+          throw badDataFailure(file, bad, opts.maxBadRowFraction);
         continue;
       }
       good++;
@@ -161,7 +162,8 @@ export async function* readCriteoChunks(file: string, opts: CriteoReadOptions): 
     stream.destroy();
   }
   if (good === 0) {
-    const why = bad.count > 0 ? `all ${bad.count} rows are malformed; first: line ${bad.examples[0].line}: ${bad.examples[0].problem}` : 'it holds no rows';
+    const why =
+      bad.count > 0 ? `all ${bad.count} rows are malformed; first: line ${bad.examples[0].line}: ${bad.examples[0].problem}` : 'it holds no rows';
     throw new TrainingFailure('bad-data', `data file ${file} has no valid rows: ${why}`);
   }
   if (bad.count / bad.rowsSeen > opts.maxBadRowFraction) throw badDataFailure(file, bad, opts.maxBadRowFraction);

@@ -50,7 +50,11 @@ export async function dataFingerprint(input: DataConfigInput | DataConfig): Prom
   // `strict` decides whether a bad row is fatal, not what the data is: a strict run that succeeds read the same rows.
   const { train, test, validation, strict: _strict, ...options } = config;
   h.update('criteo\n' + canonicalJson(options));
-  for (const [role, file] of [['train', train], ['validation', validation], ['test', test]] as const) {
+  for (const [role, file] of [
+    ['train', train],
+    ['validation', validation],
+    ['test', test],
+  ] as const) {
     if (!file) continue;
     assertSafePath(file, `data.${role}`);
     h.update(`\n${role}:`);

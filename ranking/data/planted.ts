@@ -65,7 +65,9 @@ export function plantedScenario(input: Partial<PlantedOptions> = {}): PlantedSce
       effect[r] = rng.gaussian() * MAIN_EFFECT_SD;
       for (let k = 0; k < CROSS_RANK; k++) factors[r * CROSS_RANK + k] = rng.gaussian();
       // Criteo-like 8-hex-digit value names, distinct per field.
-      const name = finalMix((seed * 1_000_003 + field * 7_919 + r * 104_729) | 0).toString(16).padStart(8, '0');
+      const name = finalMix((seed * 1_000_003 + field * 7_919 + r * 104_729) | 0)
+        .toString(16)
+        .padStart(8, '0');
       names.push(name);
       let h = hashFieldValue(DENSE_COUNT + field, name);
       if (h === MISSING_CATEGORICAL) h = 1;
@@ -202,7 +204,10 @@ function choosePlantedCrosses(options: PlantedOptions, active: number[], rng: Se
     return options.crosses.map(([a, b]) => {
       const ia = CATEGORICAL_FIELDS.indexOf(a);
       const ib = CATEGORICAL_FIELDS.indexOf(b);
-      for (const [name, i] of [[a, ia], [b, ib]] as const) {
+      for (const [name, i] of [
+        [a, ia],
+        [b, ib],
+      ] as const) {
         if (i < 0 || i >= active.length)
           throw new Error(`planted.crosses: ${JSON.stringify(name)} is not an active categorical field (active: C1..C${active.length})`);
       }
@@ -232,4 +237,3 @@ function sampleCdf(cdf: Float64Array, u: number): number {
 function sigmoid(z: number): number {
   return 1 / (1 + Math.exp(-z));
 }
-

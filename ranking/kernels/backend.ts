@@ -45,7 +45,9 @@ export function probeBackend(mode: string): string | null {
   let gpu: GPU | null = null;
   try {
     gpu = new GPU({ mode: mode as never });
-    const k = gpu.createKernel('function(a) { return a[this.thread.x] * 2; }' as never, { output: [4] } as never) as never as ((a: Float32Array) => ArrayLike<number>) & {
+    const k = gpu.createKernel('function(a) { return a[this.thread.x] * 2; }' as never, { output: [4] } as never) as never as ((
+      a: Float32Array,
+    ) => ArrayLike<number>) & {
       kernel?: { constructor: { name: string } };
     };
     const out = k(new Float32Array([1, 2, 3, 4]));
@@ -103,7 +105,8 @@ export function gpuBackend(): string {
     why = 'auto: fastest backend that ran a probe kernel';
   } else if (mode === 'webgpu') {
     // Explicitly requested: trust the flag; kernels will fail loudly if no adapter answers.
-    if (!GPU.isWebGPUSupported) throw new Error('RANKWRIGHT_GPU_MODE=webgpu but WebGPU is not supported in this process (no navigator.gpu / webgpu module)');
+    if (!GPU.isWebGPUSupported)
+      throw new Error('RANKWRIGHT_GPU_MODE=webgpu but WebGPU is not supported in this process (no navigator.gpu / webgpu module)');
     picked = 'webgpu';
     why = 'requested';
   } else {

@@ -86,15 +86,18 @@ export class GpuKernels implements DenseKernels {
     let k = this.kernels.get(key);
     if (!k) {
       const loopMax = Math.max(1000, ...Object.values(constants));
-      k = this.gpu.createKernel(SOURCES[name] as never, {
-        output,
-        constants,
-        loopMaxIterations: loopMax,
-        precision: 'single',
-        tactic: 'precision',
-        asyncMode: this.asyncMode,
-        poolSize: this.poolSize,
-      } as never) as never as KernelFn;
+      k = this.gpu.createKernel(
+        SOURCES[name] as never,
+        {
+          output,
+          constants,
+          loopMaxIterations: loopMax,
+          precision: 'single',
+          tactic: 'precision',
+          asyncMode: this.asyncMode,
+          poolSize: this.poolSize,
+        } as never,
+      ) as never as KernelFn;
       this.kernels.set(key, k);
     }
     return k;

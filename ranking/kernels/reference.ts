@@ -5,7 +5,15 @@
  */
 
 /** y = x·W + b, optionally followed by ReLU. */
-export function affineReference(x: Float32Array, w: Float32Array, b: Float32Array, rows: number, inDim: number, outDim: number, relu: boolean): Float32Array {
+export function affineReference(
+  x: Float32Array,
+  w: Float32Array,
+  b: Float32Array,
+  rows: number,
+  inDim: number,
+  outDim: number,
+  relu: boolean,
+): Float32Array {
   const y = new Float32Array(rows * outDim);
   for (let r = 0; r < rows; r++) {
     for (let j = 0; j < outDim; j++) {

@@ -133,7 +133,6 @@ export class FactorizationMachine implements RankingModel {
     return logit + 0.5 * (pair - sumSq);
   }
 
-
   async predictWithKernel(data: EncodedRows, start: number, end: number, out: Float64Array): Promise<void> {
     const k = this.k;
     const { catSlots, denseSlots, catIndex, denseValue, denseIndex } = data;

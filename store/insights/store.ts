@@ -159,9 +159,10 @@ export class InsightsStore {
     const minSimilarity = query.minSimilarity ?? 0.2;
     const dataSets: { fingerprint: string; similarity: number }[] = [{ fingerprint: query.dataFingerprint, similarity: 1 }];
     if (query.dataTraits) {
-      const others = this.db
-        .prepare(`SELECT data_fingerprint, traits FROM data_sets WHERE data_fingerprint <> ?`)
-        .all(query.dataFingerprint) as { data_fingerprint: string; traits: string }[];
+      const others = this.db.prepare(`SELECT data_fingerprint, traits FROM data_sets WHERE data_fingerprint <> ?`).all(query.dataFingerprint) as {
+        data_fingerprint: string;
+        traits: string;
+      }[];
       for (const other of others) {
         const similarity = dataSimilarity(query.dataTraits, safeJson<DataTraits>(other.traits));
         if (similarity >= minSimilarity) dataSets.push({ fingerprint: other.data_fingerprint, similarity });
@@ -212,7 +213,9 @@ export class InsightsStore {
     const rows = (
       filter.campaignId === undefined
         ? this.db.prepare(`SELECT * FROM experiments ORDER BY recorded_at DESC, experiment_id LIMIT ?`).all(limit)
-        : this.db.prepare(`SELECT * FROM experiments WHERE campaign_id = ? ORDER BY recorded_at DESC, experiment_id LIMIT ?`).all(filter.campaignId, limit)
+        : this.db
+            .prepare(`SELECT * FROM experiments WHERE campaign_id = ? ORDER BY recorded_at DESC, experiment_id LIMIT ?`)
+            .all(filter.campaignId, limit)
     ) as SqlRow[];
     return rows.map(toExperimentRow);
   }

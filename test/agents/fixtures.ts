@@ -13,7 +13,11 @@ export function summary(id: string, model: ModelConfigInput, extra: Partial<Expe
 
 export const BASELINE_NE = 0.8;
 
-export const baseline = summary('base', { family: 'lr' }, { phase: 'baseline', ne: BASELINE_NE, neStdErr: 0.001, auc: 0.74, calibration: 1.0, relativeNeChange: 0 });
+export const baseline = summary(
+  'base',
+  { family: 'lr' },
+  { phase: 'baseline', ne: BASELINE_NE, neStdErr: 0.001, auc: 0.74, calibration: 1.0, relativeNeChange: 0 },
+);
 
 /** A run with NE `ne` and its relative change vs the baseline filled in. */
 export function run(id: string, model: ModelConfigInput, ne: number, extra: Partial<ExperimentSummary> = {}): ExperimentSummary {
@@ -80,10 +84,22 @@ export function evaluateRequest(extra: Partial<EvaluateRequest> = {}): EvaluateR
 
 /** Progress events from running losses (and optional validation NEs), one per 100 steps. */
 export function progress(losses: number[], validationNe: (number | undefined)[] = [], gradNorm: (number | undefined)[] = []): TrainingProgress[] {
-  return losses.map((runningLogloss, i) => ({ step: (i + 1) * 100, epoch: Math.floor(i / 2), examples: (i + 1) * 25600, runningLogloss, validationNe: validationNe[i], gradNorm: gradNorm[i], elapsedMs: (i + 1) * 50 }));
+  return losses.map((runningLogloss, i) => ({
+    step: (i + 1) * 100,
+    epoch: Math.floor(i / 2),
+    examples: (i + 1) * 25600,
+    runningLogloss,
+    validationNe: validationNe[i],
+    gradNorm: gradNorm[i],
+    elapsedMs: (i + 1) * 50,
+  }));
 }
 
-export function triageRequest(failureClass: FailureClass, message: string, lastProgress: TrainingProgress[], model = ModelConfig.parse({ family: 'lr', learningRate: 2 })): TriageRequest {
+export function triageRequest(
+  failureClass: FailureClass,
+  message: string,
+  lastProgress: TrainingProgress[],
+  model = ModelConfig.parse({ family: 'lr', learningRate: 2 }),
+): TriageRequest {
   return { experimentId: 'exp-1', config: model, failure: { failureClass, message, lastProgress }, attempt: 1 };
 }
-

@@ -14,7 +14,10 @@ describe('heuristic hypothesis designer', () => {
       assert.equal(res.proposals.length, 4);
       const crosses = res.proposals.filter((p) => p.hypothesis.technique === 'feature-cross').map((p) => crossKeys(p.model));
       assert.deepEqual(crosses, [['C1xC2'], ['C3xC4']], 'one proposal per strong pair, strongest first, no noise pairs');
-      assert.ok(res.proposals.some((p) => p.model.family === 'fm' && p.hypothesis.technique === 'family-fm'), 'a richer family is proposed');
+      assert.ok(
+        res.proposals.some((p) => p.model.family === 'fm' && p.hypothesis.technique === 'family-fm'),
+        'a richer family is proposed',
+      );
       // Validation tests single changes against the baseline: every proposal names the baseline as its parent.
       for (const p of res.proposals) assert.deepEqual(p.hypothesis.parents, ['base']);
       for (const p of res.proposals) assert.ok(isInsideSearchSpace(p.model, SearchSpace.parse({})));
@@ -30,7 +33,10 @@ describe('heuristic hypothesis designer', () => {
     it('treats a signal that is all noise (scores scattered around 0) as no interaction', () => {
       const noise = designRequest().fieldPairSignal.map((p, i) => ({ ...p, strength: (((i * 37) % 21) - 10) * 0.0002 }));
       const res = designHeuristically(designRequest({ count: 6, fieldPairSignal: noise }));
-      assert.ok(res.proposals.every((p) => p.model.crosses.length === 0), 'no crosses proposed from noise');
+      assert.ok(
+        res.proposals.every((p) => p.model.crosses.length === 0),
+        'no crosses proposed from noise',
+      );
     });
 
     it('prefers a technique that won on similar data and demotes one that lost', () => {
@@ -38,14 +44,24 @@ describe('heuristic hypothesis designer', () => {
         count: 1,
         fieldPairSignal: [],
         insights: [0.9, 0.8, 0.95].map((similarity, i) => ({
-          experimentId: `old-${i}`, dataFingerprint: `other-${i}`, similarity, config: ModelConfig.parse({ family: 'fm', embeddingDim: 4 + i }), technique: 'family-fm', outcome: 'won' as const,
+          experimentId: `old-${i}`,
+          dataFingerprint: `other-${i}`,
+          similarity,
+          config: ModelConfig.parse({ family: 'fm', embeddingDim: 4 + i }),
+          technique: 'family-fm',
+          outcome: 'won' as const,
         })),
       });
       assert.equal(designHeuristically(fmWonElsewhere).proposals[0].hypothesis.technique, 'family-fm');
       const crossLostElsewhere = designRequest({
         count: 1,
         insights: [0.9, 0.9, 0.9, 0.9].map((similarity, i) => ({
-          experimentId: `old-${i}`, dataFingerprint: `other-${i}`, similarity, config: ModelConfig.parse({ family: 'lr', crosses: [['C9', 'C10']] }), technique: 'feature-cross', outcome: 'lost' as const,
+          experimentId: `old-${i}`,
+          dataFingerprint: `other-${i}`,
+          similarity,
+          config: ModelConfig.parse({ family: 'lr', crosses: [['C9', 'C10']] }),
+          technique: 'feature-cross',
+          outcome: 'lost' as const,
         })),
       });
       assert.notEqual(designHeuristically(crossLostElsewhere).proposals[0].hypothesis.technique, 'feature-cross');
@@ -81,19 +97,36 @@ describe('heuristic hypothesis designer', () => {
   });
 
   describe('exploitation', () => {
-    const best = run('c-best', { family: 'fm', learningRate: 0.05, crosses: [['C1', 'C2'], ['C3', 'C4']] }, 0.75);
+    const best = run(
+      'c-best',
+      {
+        family: 'fm',
+        learningRate: 0.05,
+        crosses: [
+          ['C1', 'C2'],
+          ['C3', 'C4'],
+        ],
+      },
+      0.75,
+    );
     const history = [run('v-fm', { family: 'fm' }, 0.77), best];
 
     it('sweeps the learning rate around the best run on a log scale (x0.5, x2)', () => {
       const res = designHeuristically(designRequest({ phase: 'exploitation', history, count: 4, fieldPairSignal: [] }));
-      const rates = res.proposals.filter((p) => p.hypothesis.technique === 'learning-rate').map((p) => p.model.learningRate).sort();
+      const rates = res.proposals
+        .filter((p) => p.hypothesis.technique === 'learning-rate')
+        .map((p) => p.model.learningRate)
+        .sort();
       assert.deepEqual(rates, [0.025, 0.1]);
       for (const p of res.proposals) {
         assert.equal(p.model.family, 'fm', 'tunes the best config, does not switch family');
         assert.deepEqual(crossKeys(p.model), ['C1xC2', 'C3xC4']);
         assert.deepEqual(p.hypothesis.parents, ['c-best']);
       }
-      assert.ok(res.proposals.some((p) => p.hypothesis.technique !== 'learning-rate'), 'other knobs too (epochs, embeddingDim, ...)');
+      assert.ok(
+        res.proposals.some((p) => p.hypothesis.technique !== 'learning-rate'),
+        'other knobs too (epochs, embeddingDim, ...)',
+      );
     });
 
     it('bisects once a step in one direction lost, and keeps going in a direction that is untried', () => {
@@ -101,7 +134,10 @@ describe('heuristic hypothesis designer', () => {
       const first = designHeuristically(designRequest({ phase: 'exploitation', history: [...history, lost], count: 1, fieldPairSignal: [] }));
       assert.equal(first.proposals[0].model.learningRate, 0.07071, 'the bisection between 0.05 and the losing 0.1 comes first');
       const res = designHeuristically(designRequest({ phase: 'exploitation', history: [...history, lost], count: 4, fieldPairSignal: [] }));
-      const rates = res.proposals.filter((p) => p.hypothesis.technique === 'learning-rate').map((p) => p.model.learningRate).sort();
+      const rates = res.proposals
+        .filter((p) => p.hypothesis.technique === 'learning-rate')
+        .map((p) => p.model.learningRate)
+        .sort();
       assert.deepEqual(rates, [0.025, 0.07071], 'x0.5 is untried; above, bisect between 0.05 and the losing 0.1');
     });
   });
@@ -110,12 +146,24 @@ describe('heuristic hypothesis designer', () => {
     const first = designHeuristically(designRequest({ count: 6 }));
     // Replay the first batch as history with different seeds, plus one same-data insight.
     const history = first.proposals.slice(0, 3).map((p, i) => run(`h${i}`, { ...p.model, seed: 99, checkpointEvery: 7 }, 0.8));
-    const insights = [{ experimentId: 'old', dataFingerprint: 'fp-planted-7', similarity: 1, config: first.proposals[3].model, technique: first.proposals[3].hypothesis.technique, outcome: 'neutral' as const }];
+    const insights = [
+      {
+        experimentId: 'old',
+        dataFingerprint: 'fp-planted-7',
+        similarity: 1,
+        config: first.proposals[3].model,
+        technique: first.proposals[3].hypothesis.technique,
+        outcome: 'neutral' as const,
+      },
+    ];
     const second = designHeuristically(designRequest({ count: 6, history, insights }));
     const known = new Set([baseline.config, ...history.map((h) => h.config), insights[0].config].map(canonicalConfigKey));
     const proposed = second.proposals.map((p) => canonicalConfigKey(p.model));
     assert.equal(second.proposals.length, 6);
-    assert.ok(proposed.every((k) => !known.has(k)), 'no known config proposed again');
+    assert.ok(
+      proposed.every((k) => !known.has(k)),
+      'no known config proposed again',
+    );
     assert.equal(new Set(proposed).size, proposed.length, 'no duplicates within a batch');
   });
 
@@ -126,7 +174,11 @@ describe('heuristic hypothesis designer', () => {
   });
 
   it('stays inside a narrow search space (families, learning-rate range, maxCrosses)', () => {
-    const searchSpace = SearchSpace.parse({ families: ['lr'], learningRate: { lr: [0.05, 0.2], fm: [0.01, 0.1], dcn: [0.001, 0.01] }, maxCrosses: 1 });
+    const searchSpace = SearchSpace.parse({
+      families: ['lr'],
+      learningRate: { lr: [0.05, 0.2], fm: [0.01, 0.1], dcn: [0.001, 0.01] },
+      maxCrosses: 1,
+    });
     const res = designHeuristically(designRequest({ count: 8, searchSpace }));
     assert.equal(res.proposals.length, 8);
     for (const p of res.proposals) {

@@ -6,8 +6,15 @@ describe('heuristic result evaluator', () => {
   it('ranks on NE, flags significance, recommends the best and explains it (NE %, AUC, calibration, oracle share, runner-up)', () => {
     const res = evaluateHeuristically(evaluateRequest());
     assert.equal(res.source, 'heuristic');
-    assert.deepEqual(res.ranking.map((r) => r.experimentId), ['fm-x', 'lr-x', 'lr-noise']);
-    assert.deepEqual(res.ranking.map((r) => r.significant), [true, true, false], '0.19% with SE 0.0014 is noise');
+    assert.deepEqual(
+      res.ranking.map((r) => r.experimentId),
+      ['fm-x', 'lr-x', 'lr-noise'],
+    );
+    assert.deepEqual(
+      res.ranking.map((r) => r.significant),
+      [true, true, false],
+      '0.19% with SE 0.0014 is noise',
+    );
     assert.equal(res.recommended, 'fm-x');
     assert.match(res.rationale, /-5\.00%/);
     assert.match(res.rationale, /AUC 0\.780/);
@@ -27,18 +34,24 @@ describe('heuristic result evaluator', () => {
   });
 
   it('recommends nobody when nothing beats the baseline significantly, and says so', () => {
-    const res = evaluateHeuristically(evaluateRequest({ candidates: [candidate('lr-noise', { family: 'lr', learningRate: 0.2 }, 0.7985), candidate('worse', { family: 'fm' }, 0.81)] }));
+    const res = evaluateHeuristically(
+      evaluateRequest({
+        candidates: [candidate('lr-noise', { family: 'lr', learningRate: 0.2 }, 0.7985), candidate('worse', { family: 'fm' }, 0.81)],
+      }),
+    );
     assert.equal(res.recommended, null);
     assert.match(res.rationale, /No recommendation: none of the 2 eligible candidates beats the baseline/);
   });
 
   it('recommends nobody when every candidate failed or breaks a guardrail', () => {
-    const res = evaluateHeuristically(evaluateRequest({
-      candidates: [
-        candidate('blocked', { family: 'fm' }, 0.7, { guardrailViolations: ['model too large'] }),
-        candidate('failed', { family: 'dcn' }, 0.7, { status: 'failed', ne: undefined, failureClass: 'diverged' }),
-      ],
-    }));
+    const res = evaluateHeuristically(
+      evaluateRequest({
+        candidates: [
+          candidate('blocked', { family: 'fm' }, 0.7, { guardrailViolations: ['model too large'] }),
+          candidate('failed', { family: 'dcn' }, 0.7, { status: 'failed', ne: undefined, failureClass: 'diverged' }),
+        ],
+      }),
+    );
     assert.equal(res.recommended, null);
     assert.equal(res.ranking[res.ranking.length - 1].experimentId, 'failed', 'unmeasured runs rank last');
     assert.match(res.rationale, /none of the 2 candidates is eligible/);

@@ -15,8 +15,15 @@ describe('heuristic failure triage', () => {
   it('NaN that became null in JSON, or only named in the message, still reads as diverged', () => {
     const viaJson = JSON.parse(JSON.stringify(triageRequest('infrastructure', 'stopped', progress([0.45, 0.5, NaN]))));
     assert.equal(triageHeuristically(viaJson).failureClass, 'diverged');
-    assert.equal(triageHeuristically(triageRequest('underfit', 'running loss became NaN at step 900', progress([0.45, 0.44]))).failureClass, 'diverged');
-    assert.equal(triageHeuristically(triageRequest('infrastructure', 'training diverged at step 40 (epoch 1): loss or gradient became infinite', [])).failureClass, 'diverged');
+    assert.equal(
+      triageHeuristically(triageRequest('underfit', 'running loss became NaN at step 900', progress([0.45, 0.44]))).failureClass,
+      'diverged',
+    );
+    assert.equal(
+      triageHeuristically(triageRequest('infrastructure', 'training diverged at step 40 (epoch 1): loss or gradient became infinite', []))
+        .failureClass,
+      'diverged',
+    );
   });
 
   it('an exploding but finite loss → diverged', () => {
@@ -24,14 +31,28 @@ describe('heuristic failure triage', () => {
   });
 
   it('validation NE rising while training loss falls → overfit, stop at the best epoch', () => {
-    const res = triageHeuristically(triageRequest('underfit', 'early stop', progress([0.5, 0.46, 0.43, 0.40, 0.37, 0.34], [0.9, 0.86, 0.84, 0.85, 0.87, 0.9]), ModelConfig.parse({ family: 'fm', epochs: 4 })));
+    const res = triageHeuristically(
+      triageRequest(
+        'underfit',
+        'early stop',
+        progress([0.5, 0.46, 0.43, 0.4, 0.37, 0.34], [0.9, 0.86, 0.84, 0.85, 0.87, 0.9]),
+        ModelConfig.parse({ family: 'fm', epochs: 4 }),
+      ),
+    );
     assert.equal(res.failureClass, 'overfit');
     assert.match(res.fix, /epochs from 4 to 2/);
     assert.match(res.fix, /l2 from 0 to/);
   });
 
   it('flat loss with NE ~1 → underfit', () => {
-    const res = triageHeuristically(triageRequest('diverged', 'no progress', progress([0.3251, 0.3250, 0.3252, 0.3251], [1.0, 1.0, 0.999, 1.0]), ModelConfig.parse({ family: 'lr', learningRate: 0.01 })));
+    const res = triageHeuristically(
+      triageRequest(
+        'diverged',
+        'no progress',
+        progress([0.3251, 0.325, 0.3252, 0.3251], [1.0, 1.0, 0.999, 1.0]),
+        ModelConfig.parse({ family: 'lr', learningRate: 0.01 }),
+      ),
+    );
     assert.equal(res.failureClass, 'underfit');
     assert.match(res.fix, /learningRate from 0\.01 to 0\.03/);
   });
@@ -40,19 +61,33 @@ describe('heuristic failure triage', () => {
     const bad = triageHeuristically(triageRequest('infrastructure', 'malformed row at line 1234: expected 40 fields', progress([0.45, 0.44])));
     assert.equal(bad.failureClass, 'bad-data');
     assert.match(bad.fix, /1234/);
-    const loader = triageHeuristically(triageRequest('bad-data', 'train.tsv: 90 of 1000 rows are malformed; first problems:\n  train.tsv:17: 12 columns\n  train.tsv:42: label', []));
+    const loader = triageHeuristically(
+      triageRequest('bad-data', 'train.tsv: 90 of 1000 rows are malformed; first problems:\n  train.tsv:17: 12 columns\n  train.tsv:42: label', []),
+    );
     assert.match(loader.fix, /near line 17, 42/);
     assert.equal(triageHeuristically(triageRequest('infrastructure', 'FATAL ERROR: JavaScript heap out of memory', [])).failureClass, 'resource');
-    assert.equal(triageHeuristically(triageRequest('diverged', 'read ECONNRESET while uploading checkpoint', progress([0.45, 0.44]))).failureClass, 'infrastructure');
+    assert.equal(
+      triageHeuristically(triageRequest('diverged', 'read ECONNRESET while uploading checkpoint', progress([0.45, 0.44]))).failureClass,
+      'infrastructure',
+    );
   });
 
   it('trusts the engine when it measured bad-data or resource, even if the message says otherwise', () => {
     assert.equal(triageHeuristically(triageRequest('bad-data', 'ECONNRESET NaN', progress([0.4, NaN]))).failureClass, 'bad-data');
-    const oom = triageHeuristically(triageRequest('resource', 'socket hang up', [], ModelConfig.parse({ family: 'dcn', hashBits: 22, embeddingDim: 32 })));
+    const oom = triageHeuristically(
+      triageRequest('resource', 'socket hang up', [], ModelConfig.parse({ family: 'dcn', hashBits: 22, embeddingDim: 32 })),
+    );
     assert.equal(oom.failureClass, 'resource');
     assert.match(oom.fix, /hashBits from 22 to 20/);
     assert.match(oom.fix, /embeddingDim from 32 to 16/);
-    const measured = triageHeuristically(triageRequest('resource', 'dcn with hashBits 22 needs about 3 GiB, over the 2 GiB budget; hashBits 19 would fit', [], ModelConfig.parse({ family: 'dcn', hashBits: 22 })));
+    const measured = triageHeuristically(
+      triageRequest(
+        'resource',
+        'dcn with hashBits 22 needs about 3 GiB, over the 2 GiB budget; hashBits 19 would fit',
+        [],
+        ModelConfig.parse({ family: 'dcn', hashBits: 22 }),
+      ),
+    );
     assert.match(measured.fix, /hashBits from 22 to 19/);
   });
 });

@@ -21,13 +21,45 @@ describe('search-space clamp and canonical configs', () => {
   });
 
   it('keeps only crosses between two different real fields, deduped, at most maxCrosses', () => {
-    const c = clampToSearchSpace({ family: 'lr', crosses: [['C1', 'C1'], ['C1', 'Bogus'], ['C2', 'C1'], ['C1', 'C2'], ['C3', 'C4'], ['C5', 'C6']] }, space);
-    assert.deepEqual(c.crosses, [['C2', 'C1'], ['C3', 'C4']]);
+    const c = clampToSearchSpace(
+      {
+        family: 'lr',
+        crosses: [
+          ['C1', 'C1'],
+          ['C1', 'Bogus'],
+          ['C2', 'C1'],
+          ['C1', 'C2'],
+          ['C3', 'C4'],
+          ['C5', 'C6'],
+        ],
+      },
+      space,
+    );
+    assert.deepEqual(c.crosses, [
+      ['C2', 'C1'],
+      ['C3', 'C4'],
+    ]);
   });
 
   it('treats seed, checkpointEvery, cross order and defaults as the same model', () => {
-    const a = canonicalConfigKey({ family: 'lr', crosses: [['C2', 'C1'], ['C3', 'C4']], seed: 5, checkpointEvery: 10 });
-    const b = canonicalConfigKey({ family: 'lr', learningRate: 0.1, crosses: [['C4', 'C3'], ['C1', 'C2']], seed: 9 });
+    const a = canonicalConfigKey({
+      family: 'lr',
+      crosses: [
+        ['C2', 'C1'],
+        ['C3', 'C4'],
+      ],
+      seed: 5,
+      checkpointEvery: 10,
+    });
+    const b = canonicalConfigKey({
+      family: 'lr',
+      learningRate: 0.1,
+      crosses: [
+        ['C4', 'C3'],
+        ['C1', 'C2'],
+      ],
+      seed: 9,
+    });
     assert.equal(a, b);
     assert.notEqual(a, canonicalConfigKey({ family: 'lr', crosses: [['C1', 'C2']] }));
   });
@@ -50,13 +82,19 @@ describe('random-search designer', () => {
       for (const pair of model.crosses) assert.ok(active.has(pair[0]) && active.has(pair[1]));
     }
     assert.ok(new Set(res.proposals.map((p) => p.model.family)).size === 2, 'both families drawn');
-    assert.ok(res.proposals.some((p) => p.model.learningRate < 0.1) && res.proposals.some((p) => p.model.learningRate > 0.1), 'spread over the log range');
+    assert.ok(
+      res.proposals.some((p) => p.model.learningRate < 0.1) && res.proposals.some((p) => p.model.learningRate > 0.1),
+      'spread over the log range',
+    );
   });
 
   it('is seeded: same request, same draws; another seed or a longer history, other draws', () => {
     const a = designRandomly(designRequest({ count: 5, searchSpace: space }));
     assert.deepEqual(a, designRandomly(designRequest({ count: 5, searchSpace: space })));
     assert.notDeepEqual(a.proposals, designRandomly(designRequest({ count: 5, searchSpace: space, seed: 12 })).proposals);
-    assert.notDeepEqual(a.proposals, designRandomly(designRequest({ count: 5, searchSpace: space, history: [run('x', { family: 'fm' }, 0.8)] })).proposals);
+    assert.notDeepEqual(
+      a.proposals,
+      designRandomly(designRequest({ count: 5, searchSpace: space, history: [run('x', { family: 'fm' }, 0.8)] })).proposals,
+    );
   });
 });

@@ -6,7 +6,15 @@ import type { Calibrator } from '../../contracts';
 import { ModelConfig } from '../../contracts';
 import { canonicalConfigKey } from '../../contracts/canonical-config';
 import { plantedScenario, scoreFile, trainExperiment, writeCriteoTsv } from '../../ranking';
-import { applyCalibrator, calibrateProbability, chooseCalibrator, correctNegativeSampling, fitIsotonic, fitPlatt, sampleNegatives } from '../../ranking/calibration';
+import {
+  applyCalibrator,
+  calibrateProbability,
+  chooseCalibrator,
+  correctNegativeSampling,
+  fitIsotonic,
+  fitPlatt,
+  sampleNegatives,
+} from '../../ranking/calibration';
 import { encodeRows } from '../../ranking/features';
 import { ReferenceKernels } from '../../ranking/kernels';
 import { calibration, logLoss } from '../../ranking/metrics';
@@ -130,8 +138,14 @@ describe('calibration: isotonic regression', () => {
     ]) {
       const rows = fresh.p.map((_, i) => i).filter((i) => fresh.p[i] >= lo && fresh.p[i] < hi);
       const truth = rows.map((i) => fresh.t[i]);
-      const rawRatio = calibration(rows.map((i) => fresh.p[i]), truth);
-      const ratio = calibration(rows.map((i) => calibrateProbability(iso, fresh.p[i])), truth);
+      const rawRatio = calibration(
+        rows.map((i) => fresh.p[i]),
+        truth,
+      );
+      const ratio = calibration(
+        rows.map((i) => calibrateProbability(iso, fresh.p[i])),
+        truth,
+      );
       assert.ok(Math.abs(rawRatio - 1) > 0.4, `band [${lo}, ${hi}): raw ${rawRatio}`);
       assert.ok(Math.abs(ratio - 1) < 0.2, `band [${lo}, ${hi}) (${rows.length} rows): calibration ${ratio} against the true rates`);
     }
@@ -144,7 +158,7 @@ describe('calibration: negative downsampling', () => {
     assert.equal(correctNegativeSampling(0.3, 1), 0.3);
     for (const p of [0.01, 0.1, 0.5, 0.9]) {
       const r = 0.25;
-      const trained = (p / (1 - p) / r) / (1 + p / (1 - p) / r); // odds × 1/r
+      const trained = p / (1 - p) / r / (1 + p / (1 - p) / r); // odds × 1/r
       assert.ok(Math.abs(correctNegativeSampling(trained, r) - p) < 1e-12);
     }
   });
@@ -318,7 +332,10 @@ describe('calibration: trained models, stored and served', function () {
       const v = r.calibration!.validation;
       assert.equal(v.rows, 20_000);
       assert.ok(v.after.logloss <= v.before.logloss + 1e-12, `${family}: calibration made validation log loss worse`);
-      assert.ok(r.metrics.calibration > 0.95 && r.metrics.calibration < 1.05, `${family}: test calibration ${r.metrics.calibration} (${r.calibration!.method}: ${r.calibration!.reason})`);
+      assert.ok(
+        r.metrics.calibration > 0.95 && r.metrics.calibration < 1.05,
+        `${family}: test calibration ${r.metrics.calibration} (${r.calibration!.method}: ${r.calibration!.reason})`,
+      );
       const line = `${family}: ${r.calibration!.method}; validation calibration ${v.before.calibration.toFixed(4)} → ${v.after.calibration!.toFixed(4)}, NE ${v.before.ne.toFixed(4)} → ${v.after.ne.toFixed(4)}; test calibration ${r.metrics.calibration.toFixed(4)}, NE ${r.metrics.ne.toFixed(4)}`;
       if (process.env.RANKWRIGHT_TEST_VERBOSE) console.log(`      ${line}`);
     }

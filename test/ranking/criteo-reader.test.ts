@@ -64,7 +64,10 @@ describe('Criteo TSV reader', () => {
 
   it('fails clearly on an empty file, a file of garbage and a missing file', async () => {
     assert.match((await failureOf(readCriteoFile(fixture('bad', 'empty.tsv'), { maxBadRowFraction: 1 }))).message, /empty\.tsv is empty/);
-    assert.match((await failureOf(readCriteoFile(fixture('bad', 'all-bad.tsv'), { maxBadRowFraction: 1 }))).message, /no valid rows: all 2 rows are malformed; first: line 1/);
+    assert.match(
+      (await failureOf(readCriteoFile(fixture('bad', 'all-bad.tsv'), { maxBadRowFraction: 1 }))).message,
+      /no valid rows: all 2 rows are malformed; first: line 1/,
+    );
     assert.match((await failureOf(readCriteoFile(fixture('bad', 'nope.tsv'), { maxBadRowFraction: 1 }))).message, /does not exist/);
   });
 

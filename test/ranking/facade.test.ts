@@ -62,7 +62,10 @@ describe('engine facade', () => {
   it('scoreFile fails on a malformed row without leaving a partial output', async () => {
     const { artifact } = await trainExperiment({ data: { planted }, model: { family: 'lr', epochs: 1 } });
     const out = path.join(tmp(), 'scores.txt');
-    await assert.rejects(scoreFile(artifact, 'test/fixtures/bad/non-numeric-dense.tsv', out), (e: unknown) => e instanceof TrainingFailure && /:6: expected an integer/.test(e.message));
+    await assert.rejects(
+      scoreFile(artifact, 'test/fixtures/bad/non-numeric-dense.tsv', out),
+      (e: unknown) => e instanceof TrainingFailure && /:6: expected an integer/.test(e.message),
+    );
     assert.equal(fs.existsSync(out), false);
     await assert.rejects(scoreFile('sha256:../../x', 'test/fixtures/criteo/test.tsv', out), /invalid artifact ref/);
   });
@@ -73,7 +76,10 @@ describe('engine facade', () => {
     const { artifact } = await trainExperiment({ data, model: { family: 'lr' } });
     const signal = await measureFieldPairSignal(data, artifact);
     assert.equal(signal.length, 28, '8 active fields → 28 pairs');
-    const top = signal.slice(0, 2).map((s) => s.fields.join('×')).sort();
+    const top = signal
+      .slice(0, 2)
+      .map((s) => s.fields.join('×'))
+      .sort();
     assert.deepEqual(top, dataset.plantedCrosses!.map((c) => c.join('×')).sort());
     assert.ok(signal[0].strength >= signal[1].strength && signal[1].strength > signal[2].strength);
   });
@@ -82,7 +88,10 @@ describe('engine facade', () => {
     const data = { planted: {} };
     const dataset = await loadDataset(data);
     const without = await measureFieldPairSignal(data, (await trainExperiment({ data, model: { family: 'lr' } })).artifact);
-    const withCrosses = await measureFieldPairSignal(data, (await trainExperiment({ data, model: { family: 'lr', crosses: dataset.plantedCrosses as [string, string][] } })).artifact);
+    const withCrosses = await measureFieldPairSignal(
+      data,
+      (await trainExperiment({ data, model: { family: 'lr', crosses: dataset.plantedCrosses as [string, string][] } })).artifact,
+    );
     const strength = (list: typeof without, pair: string[]) => list.find((s) => s.fields.join() === pair.join())!.strength;
     for (const pair of dataset.plantedCrosses!) assert.ok(strength(withCrosses, pair) < strength(without, pair), `${pair}`);
   });
@@ -122,7 +131,10 @@ describe('CLI commands', () => {
 
   it('runTrain reports a classified failure with exit code 1', async () => {
     const file = path.join(tmp(), 'exp.json');
-    fs.writeFileSync(file, JSON.stringify({ data: { planted: { trainRows: 3000, validationRows: 500, testRows: 1000 } }, model: { family: 'fm', learningRate: 10 } }));
+    fs.writeFileSync(
+      file,
+      JSON.stringify({ data: { planted: { trainRows: 3000, validationRows: 500, testRows: 1000 } }, model: { family: 'fm', learningRate: 10 } }),
+    );
     const { code, err } = await capture(() => runTrain({ config: file, json: false }));
     assert.equal(code, 1);
     assert.match(err, /training failed \(diverged\)/);

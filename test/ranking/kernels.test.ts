@@ -69,14 +69,22 @@ describe('gpu.js kernels vs their reference twins', function () {
           const b = random(outDim, rng);
           const dy = random(rows * outDim, rng);
           for (const relu of [false, true]) {
-            assertClose(await kernels.affine(x, w, b, rows, inDim, outDim, relu), affineReference(x, w, b, rows, inDim, outDim, relu), `affine relu=${relu}`);
+            assertClose(
+              await kernels.affine(x, w, b, rows, inDim, outDim, relu),
+              affineReference(x, w, b, rows, inDim, outDim, relu),
+              `affine relu=${relu}`,
+            );
           }
           const x0 = random(rows * inDim, rng);
           const wc = random(inDim * inDim, rng);
           const bc = random(inDim, rng);
           assertClose(await kernels.crossLayer(x0, x, wc, bc, rows, inDim), crossLayerReference(x0, x, wc, bc, rows, inDim), 'crossLayer');
           assertClose(await kernels.inputGradient(dy, w, rows, inDim, outDim), inputGradientReference(dy, w, rows, inDim, outDim), 'inputGradient');
-          assertClose(await kernels.weightGradient(x, dy, rows, inDim, outDim), weightGradientReference(x, dy, rows, inDim, outDim), 'weightGradient');
+          assertClose(
+            await kernels.weightGradient(x, dy, rows, inDim, outDim),
+            weightGradientReference(x, dy, rows, inDim, outDim),
+            'weightGradient',
+          );
           const fields = 5;
           const dim = 4;
           const e = random(rows * fields * dim, rng);
@@ -175,7 +183,10 @@ describe('gpu.js kernels vs their reference twins', function () {
 
     it('the reference prediction is the explicit FM formula, and the test data spans a wide range of probabilities', () => {
       for (const r of [start, start + 1, 1000, 2047, 2048, 2049, data.rows - 1]) {
-        assert.ok(Math.abs(reference[r] - explicitProbability(data, w, v, r)) < 1e-9, `row ${r}: ${reference[r]} vs ${explicitProbability(data, w, v, r)}`);
+        assert.ok(
+          Math.abs(reference[r] - explicitProbability(data, w, v, r)) < 1e-9,
+          `row ${r}: ${reference[r]} vs ${explicitProbability(data, w, v, r)}`,
+        );
       }
       const scored = Array.from(reference.subarray(start));
       assert.ok(Math.min(...scored) < 0.05 && Math.max(...scored) > 0.95, `probabilities ${Math.min(...scored)}…${Math.max(...scored)}`);

@@ -73,7 +73,12 @@ describe('planted-truth generator', () => {
   });
 
   it('describeData on Criteo files fingerprints file contents and splits validation by position', async () => {
-    const data = { format: 'criteo-tsv' as const, train: 'test/fixtures/criteo/train.tsv', test: 'test/fixtures/criteo/test.tsv', validationFraction: 0.25 };
+    const data = {
+      format: 'criteo-tsv' as const,
+      train: 'test/fixtures/criteo/train.tsv',
+      test: 'test/fixtures/criteo/test.tsv',
+      validationFraction: 0.25,
+    };
     const d = await describeData(data);
     assert.equal(d.kind, 'criteo');
     assert.equal(d.trainRows, 30); // 40 rows, last 25% validate

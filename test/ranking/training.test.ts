@@ -82,8 +82,15 @@ describe('checkpoint and resume', () => {
 
   it('refuses a checkpoint written for another config', async () => {
     const refs: string[] = [];
-    await trainExperiment({ data: small, model: { family: 'lr', epochs: 1, batchSize: 128, checkpointEvery: 5 }, onCheckpoint: (ref) => void refs.push(ref) });
-    await assert.rejects(trainExperiment({ data: small, model: { family: 'lr', epochs: 1, batchSize: 128, checkpointEvery: 5, l1: 2 }, resumeFrom: refs[0] }), /another model config/);
+    await trainExperiment({
+      data: small,
+      model: { family: 'lr', epochs: 1, batchSize: 128, checkpointEvery: 5 },
+      onCheckpoint: (ref) => void refs.push(ref),
+    });
+    await assert.rejects(
+      trainExperiment({ data: small, model: { family: 'lr', epochs: 1, batchSize: 128, checkpointEvery: 5, l1: 2 }, resumeFrom: refs[0] }),
+      /another model config/,
+    );
   });
 });
 
@@ -113,7 +120,10 @@ describe('classified training failures', () => {
       assert.equal(e.failureClass, 'resource');
       assert.match(e.message, /over the 1\.50 GiB budget; hashBits \d+ would fit/);
     }
-    await assert.rejects(trainExperiment({ data: small, model: { family: 'lr', hashBits: 16 }, maxMemoryBytes: 1024 }), (e: unknown) => e instanceof TrainingFailure && e.failureClass === 'resource');
+    await assert.rejects(
+      trainExperiment({ data: small, model: { family: 'lr', hashBits: 16 }, maxMemoryBytes: 1024 }),
+      (e: unknown) => e instanceof TrainingFailure && e.failureClass === 'resource',
+    );
   });
 
   it('malformed Criteo files fail as bad-data naming file and line', async () => {

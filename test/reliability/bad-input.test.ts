@@ -33,17 +33,27 @@ describe('reliability: the bad-input corpus', function () {
     ];
     for (const [file, expected] of cases) {
       it(`${file} fails as bad data naming the file and line`, async () => {
-        await assert.rejects(trainExperiment({ data: { format: 'criteo-tsv', train: path.join(BAD, file), test: GOOD_TEST, maxBadRowFraction: 0 }, model: { family: 'lr' } }), (err: Error) => {
-          assert.ok(err instanceof TrainingFailure, `${file}: ${err}`);
-          assert.equal(err.failureClass, 'bad-data');
-          assert.match(err.message, expected);
-          return true;
-        });
+        await assert.rejects(
+          trainExperiment({
+            data: { format: 'criteo-tsv', train: path.join(BAD, file), test: GOOD_TEST, maxBadRowFraction: 0 },
+            model: { family: 'lr' },
+          }),
+          (err: Error) => {
+            assert.ok(err instanceof TrainingFailure, `${file}: ${err}`);
+            assert.equal(err.failureClass, 'bad-data');
+            assert.match(err.message, expected);
+            return true;
+          },
+        );
       });
     }
 
     it('a huge file is read in chunks and its one bad row is counted, not fatal, under the bad-row threshold', async () => {
-      const good = fs.readFileSync(path.join('test', 'fixtures', 'criteo', 'train.tsv'), 'utf8').trim().split('\n').filter((l) => l.split('\t').length === 40);
+      const good = fs
+        .readFileSync(path.join('test', 'fixtures', 'criteo', 'train.tsv'), 'utf8')
+        .trim()
+        .split('\n')
+        .filter((l) => l.split('\t').length === 40);
       const big = path.join(rankwrightHome(), 'big.tsv');
       const lines: string[] = [];
       for (let i = 0; i < 60_000; i++) lines.push(good[i % good.length]);
@@ -51,7 +61,10 @@ describe('reliability: the bad-input corpus', function () {
       fs.writeFileSync(big, lines.join('\n') + '\n');
       const test = path.join(rankwrightHome(), 'big-test.tsv');
       fs.writeFileSync(test, good.join('\n') + '\n');
-      const out = await trainExperiment({ data: { format: 'criteo-tsv', train: big, test, maxBadRowFraction: 0.01 }, model: { family: 'lr', epochs: 1 } });
+      const out = await trainExperiment({
+        data: { format: 'criteo-tsv', train: big, test, maxBadRowFraction: 0.01 },
+        model: { family: 'lr', epochs: 1 },
+      });
       assert.ok(out.metrics.examples > 0);
       await assert.rejects(
         trainExperiment({ data: { format: 'criteo-tsv', train: big, test: GOOD_TEST, maxBadRowFraction: 0 }, model: { family: 'lr', epochs: 1 } }),
@@ -62,8 +75,19 @@ describe('reliability: the bad-input corpus', function () {
 
   describe('campaign configs', () => {
     const expectations: Record<string, RegExp[]> = {
-      'wrong-types.json': [/data\.planted\.seed: .*expected number/, /data\.planted\.trainRows: .*int/i, /budget\.experiments: .*expected number/, /approvers: .*expected array/],
-      'out-of-range.json': [/data\.planted\.trainRows: .*>=100/, /data\.planted\.zipf: .*<=3/, /budget\.experiments: .*>=1/, /budget\.parallel: .*<=64/, /calibrationBand: .*low < high/],
+      'wrong-types.json': [
+        /data\.planted\.seed: .*expected number/,
+        /data\.planted\.trainRows: .*int/i,
+        /budget\.experiments: .*expected number/,
+        /approvers: .*expected array/,
+      ],
+      'out-of-range.json': [
+        /data\.planted\.trainRows: .*>=100/,
+        /data\.planted\.zipf: .*<=3/,
+        /budget\.experiments: .*>=1/,
+        /budget\.parallel: .*<=64/,
+        /calibrationBand: .*low < high/,
+      ],
       'unknown-fields.json': [/budgett: unknown field/, /baseline\.learning_rate: unknown field/],
       'path-traversal.json': [/data\.train: path must not contain "\.\." segments/, /data\.test: path must not contain "\.\." segments/],
       'bad-model.json': [/baseline\.family: .*'lr' \| 'fm' \| 'dcn'/],
@@ -108,11 +132,26 @@ describe('reliability: the bad-input corpus', function () {
     insights.close();
     await withRealWorkers(temporal, async () => {
       const id = `bad-data-${Date.now()}`;
-      await client.startCampaign({ data: { format: 'criteo-tsv', train: path.join(REPO_ROOT, BAD, 'bad-label.tsv'), test: path.join(REPO_ROOT, GOOD_TEST), maxBadRowFraction: 0 }, approvers: ['ana'] }, { id });
-      const result = await eventually(async () => {
-        const { status } = await temporal.client.workflow.getHandle(id).describe();
-        return status.name === 'RUNNING' ? undefined : status.name;
-      }, 120_000, 'the campaign to end');
+      await client.startCampaign(
+        {
+          data: {
+            format: 'criteo-tsv',
+            train: path.join(REPO_ROOT, BAD, 'bad-label.tsv'),
+            test: path.join(REPO_ROOT, GOOD_TEST),
+            maxBadRowFraction: 0,
+          },
+          approvers: ['ana'],
+        },
+        { id },
+      );
+      const result = await eventually(
+        async () => {
+          const { status } = await temporal.client.workflow.getHandle(id).describe();
+          return status.name === 'RUNNING' ? undefined : status.name;
+        },
+        120_000,
+        'the campaign to end',
+      );
       // describeData refuses the data before any experiment: a non-retryable failure with the file and line.
       assert.equal(result, 'FAILED');
       await assert.rejects(temporal.client.workflow.getHandle(id).result(), (err: Error & { cause?: Error & { cause?: Error } }) => {

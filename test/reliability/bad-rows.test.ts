@@ -3,7 +3,17 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { MockActivityEnvironment } from '@temporalio/testing';
-import { CampaignEvent, CriteoData, ExperimentResult, ModelConfig, TASK_QUEUES, WORKFLOW_TYPES, campaignBadRows, type BadRows, type CampaignStatus } from '../../contracts';
+import {
+  CampaignEvent,
+  CriteoData,
+  ExperimentResult,
+  ModelConfig,
+  TASK_QUEUES,
+  WORKFLOW_TYPES,
+  campaignBadRows,
+  type BadRows,
+  type CampaignStatus,
+} from '../../contracts';
 import { recordExperiment } from '../../activities/records';
 import { trainModel, type TrainModelInput, type TrainSummary } from '../../activities/training';
 import { dataFingerprint, plantedScenario, writeCriteoTsv } from '../../ranking';
@@ -37,7 +47,9 @@ describe('reliability: bad rows are reported, not dropped silently', function ()
     const lines = fs.readFileSync(train, 'utf8').split('\n');
     const cols = (i: number) => lines[i].split('\t');
     lines[3] = ['2', ...cols(3).slice(1)].join('\t'); // line 4: a label that is not 0/1
-    lines[8] = cols(8).map((v, c) => (c === 3 ? 'abc' : v)).join('\t'); // line 9: I3 is not a number
+    lines[8] = cols(8)
+      .map((v, c) => (c === 3 ? 'abc' : v))
+      .join('\t'); // line 9: I3 is not a number
     lines[16] = cols(16).slice(0, 12).join('\t'); // line 17: a short row
     fs.writeFileSync(train, lines.join('\n'));
     data = CriteoData.parse({ format: 'criteo-tsv', train, test });
@@ -114,7 +126,16 @@ describe('reliability: bad rows are reported, not dropped silently', function ()
   it('campaignBadRows: the baseline speaks for the campaign; else the first experiment that read the data; else nothing', () => {
     const b = (count: number): BadRows => ({ count, files: [{ split: 'train', file: 't.tsv', rows: 10, badRows: count }], examples: [] });
     const e = (id: string, phase: string, badRows?: BadRows) =>
-      ({ experimentId: id, phase, status: 'succeeded', config: ModelConfig.parse(model), trainSeconds: 0, modelBytes: 0, attempts: [], badRows }) as ExperimentResult;
+      ({
+        experimentId: id,
+        phase,
+        status: 'succeeded',
+        config: ModelConfig.parse(model),
+        trainSeconds: 0,
+        modelBytes: 0,
+        attempts: [],
+        badRows,
+      }) as ExperimentResult;
     assert.equal(campaignBadRows([e('x2', 'validation', b(2)), e('base', 'baseline', b(1))])?.count, 1);
     assert.equal(campaignBadRows([e('base', 'baseline'), e('x2', 'validation', b(2)), e('x3', 'validation', b(3))])?.count, 2);
     assert.equal(campaignBadRows([e('base', 'baseline')]), undefined);
@@ -124,7 +145,14 @@ describe('reliability: bad rows are reported, not dropped silently', function ()
   it('the training activity returns badRows; recordExperiment logs them once per dataset; the report shows them', async () => {
     const campaignId = `bad-rows-activity-${Date.now()}`;
     const env = new MockActivityEnvironment();
-    const input: TrainModelInput = { experimentId: `${campaignId}-baseline`, campaignId, attempt: 1, data, model: ModelConfig.parse(model), segmentField: 'C1' };
+    const input: TrainModelInput = {
+      experimentId: `${campaignId}-baseline`,
+      campaignId,
+      attempt: 1,
+      data,
+      model: ModelConfig.parse(model),
+      segmentField: 'C1',
+    };
     const summary = (await env.run(trainModel, input)) as TrainSummary;
     assertTheThreeBadRows(summary.badRows);
 
@@ -212,10 +240,14 @@ describe('reliability: bad rows are reported, not dropped silently', function ()
         { data, baseline: model, budget: { experiments: 2, parallel: 1 }, strategy: 'random', agents: 'heuristic', approvers: ['ana'] },
         { id: `bad-rows-campaign-${Date.now()}` },
       );
-      const review = await eventually(async () => {
-        const s = await client.status(workflowId);
-        return s.reviewState === 'awaiting-review' ? s : undefined;
-      }, 120_000, 'the campaign to await review');
+      const review = await eventually(
+        async () => {
+          const s = await client.status(workflowId);
+          return s.reviewState === 'awaiting-review' ? s : undefined;
+        },
+        120_000,
+        'the campaign to await review',
+      );
       assertTheThreeBadRows(review.badRows!);
       await client.abort(workflowId, { by: 'ana' });
     });

@@ -35,7 +35,10 @@ describe('data access: the folders a worker may read', () => {
     ] as const) {
       assert.throws(
         () => checkDataAccess(config, env),
-        (err: unknown) => err instanceof ApplicationFailure && err.nonRetryable && new RegExp(`^data\\.${field}: .* is outside the folders this worker may read`).test(err.message),
+        (err: unknown) =>
+          err instanceof ApplicationFailure &&
+          err.nonRetryable &&
+          new RegExp(`^data\\.${field}: .* is outside the folders this worker may read`).test(err.message),
       );
     }
   });

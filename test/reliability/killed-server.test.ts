@@ -104,7 +104,11 @@ class OwnDevServer {
   /** The last lines of the server's log, for a failure message. */
   logTail(): string {
     try {
-      return fs.readFileSync(path.join(this.home, 'temporal', 'server.log'), 'utf8').split('\n').slice(-20).join('\n');
+      return fs
+        .readFileSync(path.join(this.home, 'temporal', 'server.log'), 'utf8')
+        .split('\n')
+        .slice(-20)
+        .join('\n');
     } catch {
       return '(no log)';
     }
@@ -114,11 +118,15 @@ class OwnDevServer {
 /** `count` distinct ports that were free a moment ago on 127.0.0.1 (the OS picks them). */
 async function freePorts(count: number): Promise<number[]> {
   const servers = await Promise.all(
-    Array.from({ length: count }, () => new Promise<net.Server>((resolve, reject) => {
-      const server = net.createServer();
-      server.once('error', reject);
-      server.listen(0, '127.0.0.1', () => resolve(server));
-    })),
+    Array.from(
+      { length: count },
+      () =>
+        new Promise<net.Server>((resolve, reject) => {
+          const server = net.createServer();
+          server.once('error', reject);
+          server.listen(0, '127.0.0.1', () => resolve(server));
+        }),
+    ),
   );
   const ports = servers.map((s) => (s.address() as net.AddressInfo).port);
   await Promise.all(servers.map((s) => new Promise((resolve) => s.close(resolve))));
@@ -193,7 +201,11 @@ describe('reliability: the Temporal server killed mid-campaign', function () {
         throw new Error(`the dev server did not restart: ${(err as Error).message}\n${server.logTail()}`, { cause: err });
       }
 
-      await eventually(async () => ((await client.status(id)).reviewState === 'awaiting-review' ? true : undefined), 400_000, 'the campaign to reach review after the restart');
+      await eventually(
+        async () => ((await client.status(id)).reviewState === 'awaiting-review' ? true : undefined),
+        400_000,
+        'the campaign to reach review after the restart',
+      );
       await client.approve(id, { by: 'ana', note: 'after the crash' });
       return client.waitForResult(id);
     });
@@ -205,7 +217,8 @@ describe('reliability: the Temporal server killed mid-campaign', function () {
 
     // Temporal: exactly one child workflow per scheduled experiment.
     const children: string[] = [];
-    for await (const wf of temporal.client.workflow.list({ query: `WorkflowType = 'rankingExperiment' AND WorkflowId STARTS_WITH '${id}'` })) children.push(wf.workflowId);
+    for await (const wf of temporal.client.workflow.list({ query: `WorkflowType = 'rankingExperiment' AND WorkflowId STARTS_WITH '${id}'` }))
+      children.push(wf.workflowId);
     assert.deepEqual(children.sort(), scheduled);
 
     // Insights database: one row per experiment.
@@ -216,7 +229,9 @@ describe('reliability: the Temporal server killed mid-campaign', function () {
 
     // Event log: one finished/failed event per experiment, no event id twice.
     const { events } = await readEvents(id);
-    const ends = events.filter((e) => e.type === 'experiment.finished' || e.type === 'experiment.failed').map((e) => (e as { experimentId: string }).experimentId);
+    const ends = events
+      .filter((e) => e.type === 'experiment.finished' || e.type === 'experiment.failed')
+      .map((e) => (e as { experimentId: string }).experimentId);
     assert.deepEqual(ends.sort(), scheduled);
     assert.equal(new Set(events.map((e) => e.eventId)).size, events.length);
   });

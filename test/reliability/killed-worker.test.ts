@@ -32,13 +32,17 @@ describe('reliability: a worker killed mid-training', function () {
     });
 
     // Wait for a heartbeat that carries a checkpoint reference, then kill the worker without warning.
-    const checkpoint = await eventually(async () => {
-      const pending = (await handle.describe()).raw.pendingActivities ?? [];
-      const details = pending[0]?.heartbeatDetails?.payloads?.[0]?.data;
-      if (!details) return undefined;
-      const parsed = JSON.parse(Buffer.from(details).toString('utf8')) as { checkpoint?: string; step?: number };
-      return parsed.checkpoint ? parsed : undefined;
-    }, 120_000, 'a heartbeat with a checkpoint').catch((err) => {
+    const checkpoint = await eventually(
+      async () => {
+        const pending = (await handle.describe()).raw.pendingActivities ?? [];
+        const details = pending[0]?.heartbeatDetails?.payloads?.[0]?.data;
+        if (!details) return undefined;
+        const parsed = JSON.parse(Buffer.from(details).toString('utf8')) as { checkpoint?: string; step?: number };
+        return parsed.checkpoint ? parsed : undefined;
+      },
+      120_000,
+      'a heartbeat with a checkpoint',
+    ).catch((err) => {
       throw new Error(`${err.message}\nworker output:\n${first.output().slice(-3000)}`);
     });
     await first.kill('SIGKILL');

@@ -67,13 +67,15 @@ describe('reliability: progress events are best-effort', function () {
     }
   });
 
-  it("a worker process logs a stray rejection with its stack and keeps running", async () => {
+  it('a worker process logs a stray rejection with its stack and keeps running', async () => {
     // What `rankwright worker` installs; the script exits 0 only if the process survived the rejection.
     const script = `
       require(${JSON.stringify(require.resolve('../../workers/process-guards'))}).installProcessGuards();
       Promise.reject(new Error('side task failed'));
       setTimeout(() => { console.log('still serving'); }, 100);`;
-    const { stdout, stderr } = await promisify(execFile)(process.execPath, ['--require', require.resolve('tsx/cjs'), '-e', script], { env: process.env });
+    const { stdout, stderr } = await promisify(execFile)(process.execPath, ['--require', require.resolve('tsx/cjs'), '-e', script], {
+      env: process.env,
+    });
     assert.match(stdout, /still serving/);
     assert.match(stderr, /unhandled promise rejection .*keeps serving[\s\S]*Error: side task failed\n\s+at /);
   });

@@ -20,20 +20,32 @@ describe('client/commands (insights, events, report)', () => {
   it('insights: a table with a technique summary, or JSON rows filtered by campaign', async () => {
     const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'rw-cli-')), 'insights.sqlite');
     const store = InsightsStore.open(file);
-    store.recordExperiment({ ...experiment({ experimentId: 'a-1', campaignId: 'a', metrics: metrics(0.88), relativeNeChange: -0.0222, neStdErr: 0.001 }), dataFingerprint: 'fp' });
+    store.recordExperiment({
+      ...experiment({ experimentId: 'a-1', campaignId: 'a', metrics: metrics(0.88), relativeNeChange: -0.0222, neStdErr: 0.001 }),
+      dataFingerprint: 'fp',
+    });
     store.recordExperiment({ ...experiment({ experimentId: 'b-1', campaignId: 'b', metrics: metrics(0.9) }), dataFingerprint: 'fp' });
     store.close();
 
     const human = capture();
     assert.equal(await runInsights({ json: false, file }, human.io), 0);
     assert.match(human.out[0], /^experiment\s+campaign\s+phase/);
-    assert.ok(human.out.some((l) => /^a-1\s+a\s+validation\s+lr\s+—\s+won\s+0\.8800\s+-2\.22%/.test(l)), human.out.join('\n'));
-    assert.ok(human.out.some((l) => /^lr\s+—\s+2\s+1\s+0\s+1\s+0\s+-2\.22%/.test(l)), 'summary row: 2 runs, 1 won, 1 neutral');
+    assert.ok(
+      human.out.some((l) => /^a-1\s+a\s+validation\s+lr\s+—\s+won\s+0\.8800\s+-2\.22%/.test(l)),
+      human.out.join('\n'),
+    );
+    assert.ok(
+      human.out.some((l) => /^lr\s+—\s+2\s+1\s+0\s+1\s+0\s+-2\.22%/.test(l)),
+      'summary row: 2 runs, 1 won, 1 neutral',
+    );
 
     const json = capture();
     assert.equal(await runInsights({ json: true, campaign: 'b', file }, json.io), 0);
     const rows = JSON.parse(json.out.join('\n'));
-    assert.deepEqual(rows.map((r: { experimentId: string }) => r.experimentId), ['b-1']);
+    assert.deepEqual(
+      rows.map((r: { experimentId: string }) => r.experimentId),
+      ['b-1'],
+    );
 
     assert.equal(await runInsights({ json: false, limit: 0, file }, capture().io), 2);
   });
@@ -49,7 +61,10 @@ describe('client/commands (insights, events, report)', () => {
 
     const jsonl = capture();
     assert.equal(await runEvents({ campaignId: 'cli-ev-1', json: true, follow: false }, jsonl.io), 0);
-    assert.deepEqual(jsonl.out.map((l) => JSON.parse(l)), events);
+    assert.deepEqual(
+      jsonl.out.map((l) => JSON.parse(l)),
+      events,
+    );
 
     const bad = capture();
     assert.equal(await runEvents({ campaignId: '../x', json: false, follow: false }, bad.io), 2);
@@ -65,7 +80,10 @@ describe('client/commands (insights, events, report)', () => {
     for (let i = 0; i < 100 && seen.out.length < 2; i++) await new Promise((r) => setTimeout(r, 20));
     stop.abort();
     assert.equal(await running, 0);
-    assert.deepEqual(seen.out.map((l) => JSON.parse(l).eventId), ['cli-ev-2:e0', 'cli-ev-2:e1']);
+    assert.deepEqual(
+      seen.out.map((l) => JSON.parse(l).eventId),
+      ['cli-ev-2:e0', 'cli-ev-2:e1'],
+    );
   });
 
   it('report: prints the path of the written page; a malformed status is explained, not thrown', async () => {

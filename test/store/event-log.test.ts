@@ -22,18 +22,31 @@ describe('store/event-log', () => {
     ]);
     assert.deepEqual(result, { appended: 2, skipped: 0 });
     const file = path.join(rankwrightHome(), 'events', `${c}.jsonl`);
-    const lines = fs.readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const lines = fs
+      .readFileSync(file, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     assert.equal(lines.length, 2);
     assert.equal(lines[0].v, 1);
     assert.ok(!Number.isNaN(Date.parse(lines[0].ts)));
     const { events, problems } = await readEvents(c);
-    assert.deepEqual(events.map((e) => e.type), ['campaign.started', 'campaign.phase']);
+    assert.deepEqual(
+      events.map((e) => e.type),
+      ['campaign.started', 'campaign.phase'],
+    );
     assert.deepEqual(problems, []);
   });
 
   it('refuses an invalid event with a message naming the field, and writes nothing of the batch', async () => {
     const c = freshCampaign();
-    const bad = { type: 'experiment.finished', eventId: `${c}:bad`, campaignId: c, experimentId: 'x', metrics: { ne: 'low' } } as unknown as NewCampaignEvent;
+    const bad = {
+      type: 'experiment.finished',
+      eventId: `${c}:bad`,
+      campaignId: c,
+      experimentId: 'x',
+      metrics: { ne: 'low' },
+    } as unknown as NewCampaignEvent;
     await assert.rejects(appendEvents(c, [phase(c, `${c}:ok`), bad]), (err: Error) => {
       assert.ok(err instanceof InvalidCampaignEventError);
       assert.match(err.message, /event #1/);
@@ -49,7 +62,10 @@ describe('store/event-log', () => {
     await appendEvents(c, [phase(c, `${c}:a`), phase(c, `${c}:b`)]);
     const retry = await appendEvents(c, [phase(c, `${c}:a`), phase(c, `${c}:b`), phase(c, `${c}:c`), phase(c, `${c}:c`)]);
     assert.deepEqual(retry, { appended: 1, skipped: 3 });
-    assert.deepEqual((await readEvents(c)).events.map((e) => e.eventId), [`${c}:a`, `${c}:b`, `${c}:c`]);
+    assert.deepEqual(
+      (await readEvents(c)).events.map((e) => e.eventId),
+      [`${c}:a`, `${c}:b`, `${c}:c`],
+    );
   });
 
   it('sees events another process appended before deciding what is new', async function () {
@@ -60,7 +76,13 @@ describe('store/event-log', () => {
     const run = (from: number, to: number) =>
       promisify(execFile)(process.execPath, ['--require', require.resolve('tsx/cjs'), appender, c, String(from), String(to)], { env: process.env });
     // Two other processes race over overlapping ids while this one retries ids they write.
-    await Promise.all([run(0, 40), run(20, 60), (async () => { for (let i = 30; i < 50; i++) await appendEvents(c, [phase(c, `${c}:p${i}`, `p${i}`)]); })()]);
+    await Promise.all([
+      run(0, 40),
+      run(20, 60),
+      (async () => {
+        for (let i = 30; i < 50; i++) await appendEvents(c, [phase(c, `${c}:p${i}`, `p${i}`)]);
+      })(),
+    ]);
     const again = await appendEvents(c, [phase(c, `${c}:p59`, 'p59')]);
     assert.deepEqual(again, { appended: 0, skipped: 1 });
     const ids = (await readEvents(c)).events.map((e) => e.eventId);
@@ -73,12 +95,24 @@ describe('store/event-log', () => {
     await appendEvents(c, [phase(c, `${c}:1`)]);
     const file = eventLogPath(c);
     fs.appendFileSync(file, '{"v":1,"eventId":"tr\n');
-    fs.appendFileSync(file, JSON.stringify({ v: 1, eventId: 'u', ts: new Date().toISOString(), campaignId: c, type: 'experiment.teleported' }) + '\n');
-    fs.appendFileSync(file, JSON.stringify({ v: 2, eventId: 'n', ts: new Date().toISOString(), campaignId: c, type: 'campaign.phase', phase: 'x' }) + '\n');
+    fs.appendFileSync(
+      file,
+      JSON.stringify({ v: 1, eventId: 'u', ts: new Date().toISOString(), campaignId: c, type: 'experiment.teleported' }) + '\n',
+    );
+    fs.appendFileSync(
+      file,
+      JSON.stringify({ v: 2, eventId: 'n', ts: new Date().toISOString(), campaignId: c, type: 'campaign.phase', phase: 'x' }) + '\n',
+    );
     await appendEvents(c, [phase(c, `${c}:5`)]);
     const { events, problems } = await readEvents(c);
-    assert.deepEqual(events.map((e) => e.eventId), [`${c}:1`, `${c}:5`]);
-    assert.deepEqual(problems.map((p) => p.line), [2, 3, 4]);
+    assert.deepEqual(
+      events.map((e) => e.eventId),
+      [`${c}:1`, `${c}:5`],
+    );
+    assert.deepEqual(
+      problems.map((p) => p.line),
+      [2, 3, 4],
+    );
     assert.match(problems[0].message, /not JSON/);
     assert.match(problems[1].message, /unknown event type "experiment.teleported"/);
     assert.match(problems[2].message, /schema v2 is newer/);
@@ -91,8 +125,14 @@ describe('store/event-log', () => {
       { ...phase(c, `${c}:b`), ts: '2026-01-02T00:00:00.000Z' },
       { ...phase(c, `${c}:c`), ts: '2026-01-03T00:00:00.000Z' },
     ]);
-    assert.deepEqual((await readEvents(c, { since: '2026-01-02T00:00:00Z' })).events.map((e) => e.eventId), [`${c}:b`, `${c}:c`]);
-    assert.deepEqual((await readEvents(c, { afterEventId: `${c}:a` })).events.map((e) => e.eventId), [`${c}:b`, `${c}:c`]);
+    assert.deepEqual(
+      (await readEvents(c, { since: '2026-01-02T00:00:00Z' })).events.map((e) => e.eventId),
+      [`${c}:b`, `${c}:c`],
+    );
+    assert.deepEqual(
+      (await readEvents(c, { afterEventId: `${c}:a` })).events.map((e) => e.eventId),
+      [`${c}:b`, `${c}:c`],
+    );
     assert.deepEqual((await readEvents('never-logged')).events, []);
   });
 
@@ -113,10 +153,15 @@ describe('store/event-log', () => {
     const stop = new AbortController();
     const problems: number[] = [];
     const gotThree = new Promise<void>((resolve) => {
-      const following = followEvents(c, (e) => {
-        seen.push(e);
-        if (seen.length === 3) resolve();
-      }, stop.signal, { intervalMs: 20, onProblem: (p) => problems.push(p.line) });
+      const following = followEvents(
+        c,
+        (e) => {
+          seen.push(e);
+          if (seen.length === 3) resolve();
+        },
+        stop.signal,
+        { intervalMs: 20, onProblem: (p) => problems.push(p.line) },
+      );
       void following;
     });
     await new Promise((r) => setTimeout(r, 50));
@@ -125,7 +170,10 @@ describe('store/event-log', () => {
     await appendEvents(c, [phase(c, `${c}:new2`)]);
     await Promise.race([gotThree, new Promise((_, reject) => setTimeout(() => reject(new Error(`follow saw only ${seen.length} events`)), 5000))]);
     stop.abort();
-    assert.deepEqual(seen.map((e) => e.eventId), [`${c}:old`, `${c}:new1`, `${c}:new2`]);
+    assert.deepEqual(
+      seen.map((e) => e.eventId),
+      [`${c}:old`, `${c}:new1`, `${c}:new2`],
+    );
     assert.deepEqual(problems, [3]);
   });
 
@@ -165,7 +213,17 @@ describe('store/event-log', () => {
       }
       const lock = `${file}.lock`;
       const acquiredAt = new Date(Date.now() - ageMs);
-      fs.writeFileSync(lock, JSON.stringify({ pid: owner.pid, host: os.hostname(), pidNamespace, threadId: owner.threadId ?? 0, acquiredAt: acquiredAt.toISOString(), token: owner.token ?? 'planted' }));
+      fs.writeFileSync(
+        lock,
+        JSON.stringify({
+          pid: owner.pid,
+          host: os.hostname(),
+          pidNamespace,
+          threadId: owner.threadId ?? 0,
+          acquiredAt: acquiredAt.toISOString(),
+          token: owner.token ?? 'planted',
+        }),
+      );
       fs.utimesSync(lock, acquiredAt, acquiredAt);
       return lock;
     }
@@ -194,7 +252,10 @@ describe('store/event-log', () => {
       const started = Date.now();
       assert.deepEqual(await appendEvents(c, [phase(c, `${c}:a`)]), { appended: 1, skipped: 0 });
       assert.ok(Date.now() - started < 2000, `took ${Date.now() - started} ms`);
-      assert.deepEqual((await readEvents(c)).events.map((e) => e.eventId), [`${c}:a`]);
+      assert.deepEqual(
+        (await readEvents(c)).events.map((e) => e.eventId),
+        [`${c}:a`],
+      );
       assert.deepEqual(lockLeftovers(c), []);
       await warningsDelivered();
       assert.equal(warnings.length, 1);
@@ -229,7 +290,10 @@ describe('store/event-log', () => {
       await appendEvents(young, [phase(young, `${young}:a`)]);
       const took = Date.now() - started;
       assert.ok(took >= 800 && took < 5000, `took ${took} ms`);
-      assert.deepEqual((await readEvents(young)).events.map((e) => e.eventId), [`${young}:a`]);
+      assert.deepEqual(
+        (await readEvents(young)).events.map((e) => e.eventId),
+        [`${young}:a`],
+      );
       assert.deepEqual(lockLeftovers(young), []);
     });
 
@@ -276,7 +340,10 @@ describe('store/event-log', () => {
       const busy = freshCampaign();
       plantLock(busy, { pid: liveProcess() });
       const started = Date.now();
-      await assert.rejects(appendEvents(busy, [phase(busy, `${busy}:a`)]), /event log is locked by another writer: .*pid \d+ on .*gave up after \d+ attempts/);
+      await assert.rejects(
+        appendEvents(busy, [phase(busy, `${busy}:a`)]),
+        /event log is locked by another writer: .*pid \d+ on .*gave up after \d+ attempts/,
+      );
       const gaveUpAfter = Date.now() - started;
       assert.ok(gaveUpAfter >= 550 && gaveUpAfter < 4000, `gave up after ${gaveUpAfter} ms`);
     });
@@ -286,13 +353,18 @@ describe('store/event-log', () => {
       const c = freshCampaign();
       const appender = path.join(__dirname, 'fixtures', 'busy-appender.ts');
       const run = (name: string, blockMs: number) =>
-        promisify(execFile)(process.execPath, ['--require', require.resolve('tsx/cjs'), appender, c, name, '200', String(blockMs)], { env: process.env });
+        promisify(execFile)(process.execPath, ['--require', require.resolve('tsx/cjs'), appender, c, name, '200', String(blockMs)], {
+          env: process.env,
+        });
       await Promise.all([run('w0', 0), run('w1', 1500), run('w2', 0), run('w3', 1500)]);
       const { events, problems } = await readEvents(c);
       assert.deepEqual(problems, []);
       const ids = events.map((e) => e.eventId);
       assert.equal(new Set(ids).size, ids.length, 'an event was written twice');
-      const expected = [...['w0', 'w1', 'w2', 'w3'].flatMap((w) => Array.from({ length: 200 }, (_, i) => `${w}:${i}`)), ...Array.from({ length: 50 }, (_, i) => `shared:${i}`)];
+      const expected = [
+        ...['w0', 'w1', 'w2', 'w3'].flatMap((w) => Array.from({ length: 200 }, (_, i) => `${w}:${i}`)),
+        ...Array.from({ length: 50 }, (_, i) => `shared:${i}`),
+      ];
       assert.deepEqual([...ids].sort(), expected.sort());
       assert.deepEqual(lockLeftovers(c), []);
     });

@@ -45,7 +45,10 @@ describe('store/insights', () => {
     assert.equal(rows.length, 1);
     assert.equal(rows[0].artifact, 'sha256:def', 'the re-record updates the row');
     assert.equal(rows[0].recordedAt, '2026-01-01T00:00:00.000Z', 'and keeps the first recording time');
-    assert.deepEqual(store.summary().map((s) => s.experiments), [1]);
+    assert.deepEqual(
+      store.summary().map((s) => s.experiments),
+      [1],
+    );
   });
 
   it('keeps lineage, hypothesis, failure and metrics of an experiment', () => {
@@ -84,15 +87,35 @@ describe('store/insights', () => {
       assert.equal(experimentOutcome({ status: 'failed', relativeNeChange: -0.5, neStdErr: 0.001 }), 'failed');
     });
     it('is stored with the row', () => {
-      store.recordExperiment({ ...experiment({ experimentId: 'w', metrics: metrics(0.88), relativeNeChange: 0.88 / 0.9 - 1, neStdErr: 0.001 }), dataFingerprint: 'fp' });
+      store.recordExperiment({
+        ...experiment({ experimentId: 'w', metrics: metrics(0.88), relativeNeChange: 0.88 / 0.9 - 1, neStdErr: 0.001 }),
+        dataFingerprint: 'fp',
+      });
       assert.equal(store.list()[0].outcome, 'won');
     });
   });
 
   describe('canonicalConfigKey / isKnown', () => {
     it('ignores seed and checkpoint cadence, default spelling, key order and cross order', () => {
-      const a = canonicalConfigKey({ family: 'fm', seed: 1, checkpointEvery: 100, crosses: [['C2', 'C1'], ['C3', 'C4']] });
-      const b = canonicalConfigKey({ crosses: [['C3', 'C4'], ['C1', 'C2']], learningRate: 0.05, family: 'fm', seed: 9, embeddingDim: 8 });
+      const a = canonicalConfigKey({
+        family: 'fm',
+        seed: 1,
+        checkpointEvery: 100,
+        crosses: [
+          ['C2', 'C1'],
+          ['C3', 'C4'],
+        ],
+      });
+      const b = canonicalConfigKey({
+        crosses: [
+          ['C3', 'C4'],
+          ['C1', 'C2'],
+        ],
+        learningRate: 0.05,
+        family: 'fm',
+        seed: 9,
+        embeddingDim: 8,
+      });
       assert.equal(a, b);
       assert.ok(!a.includes('seed') && !a.includes('checkpointEvery'));
       assert.notEqual(a, canonicalConfigKey({ family: 'fm', embeddingDim: 16 }));
@@ -102,7 +125,12 @@ describe('store/insights', () => {
       const config = { family: 'fm' as const, embeddingDim: 16 };
       store.recordExperiment({ ...experiment({ experimentId: 'k1', config, metrics: metrics(0.87) }), dataFingerprint: 'fp-a' });
       store.recordExperiment({
-        ...experiment({ experimentId: 'k2', config: { family: 'dcn' }, status: 'failed', failure: { failureClass: 'infrastructure', message: 'worker lost', fix: 'retry' } }),
+        ...experiment({
+          experimentId: 'k2',
+          config: { family: 'dcn' },
+          status: 'failed',
+          failure: { failureClass: 'infrastructure', message: 'worker lost', fix: 'retry' },
+        }),
         dataFingerprint: 'fp-a',
       });
       assert.equal(store.isKnown('fp-a', canonicalConfigKey({ ...config, seed: 42 })), true);
@@ -117,7 +145,14 @@ describe('store/insights', () => {
     beforeEach(() => {
       const rec = (id: string, fp: string, traits: object | undefined, at: string) =>
         store.recordExperiment({
-          ...experiment({ experimentId: id, config: { family: 'fm' }, hypothesis: { title: id, technique: 'family-fm', rationale: 'r', expectedEffect: 'e' }, metrics: metrics(0.87), relativeNeChange: -0.03, neStdErr: 0.001 }),
+          ...experiment({
+            experimentId: id,
+            config: { family: 'fm' },
+            hypothesis: { title: id, technique: 'family-fm', rationale: 'r', expectedEffect: 'e' },
+            metrics: metrics(0.87),
+            relativeNeChange: -0.03,
+            neStdErr: 0.001,
+          }),
           dataFingerprint: fp,
           dataTraits: traits as never,
           recordedAt: at,
@@ -144,7 +179,10 @@ describe('store/insights', () => {
 
     it('honours the limit and, without traits, returns only same-data insights', () => {
       assert.equal(store.findInsights({ dataFingerprint: 'fp-same', dataTraits: planted, limit: 3 }).length, 3);
-      assert.deepEqual(store.findInsights({ dataFingerprint: 'fp-same', limit: 10 }).map((i) => i.experimentId), ['same-new', 'same-old']);
+      assert.deepEqual(
+        store.findInsights({ dataFingerprint: 'fp-same', limit: 10 }).map((i) => i.experimentId),
+        ['same-new', 'same-old'],
+      );
     });
 
     it('scores data similarity from traits, below 1 even for identical traits', () => {

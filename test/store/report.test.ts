@@ -9,7 +9,6 @@ import { buildReportData, writeCampaignReport, type CampaignReportData } from '.
 import { escapeHtml } from '../../store/report-template';
 import { HOSTILE_TITLE, campaignEvents, campaignStatus } from './fixtures/campaign';
 
-
 /** The JSON the page's charts are drawn from. */
 function embeddedData(html: string): CampaignReportData {
   const m = /<script type="application\/json" id="report-data">([\s\S]*?)<\/script>/.exec(html);
@@ -38,16 +37,32 @@ describe('store/report', () => {
     assert.match(html, /Content-Security-Policy" content="default-src &#39;none&#39;; script-src &#39;sha256-/);
   });
 
-  it('embeds the plots\' data: NE per experiment in run order, baseline and oracle NE, the recommended one', () => {
+  it("embeds the plots' data: NE per experiment in run order, baseline and oracle NE, the recommended one", () => {
     const data = embeddedData(html);
-    assert.deepEqual(data.experiments.map((e) => e.experimentId), ['ctr-lift-1-base', 'ctr-lift-1-v1', 'ctr-lift-1-v2', 'ctr-lift-1-v3', 'ctr-lift-1-c1']);
-    assert.deepEqual(data.experiments.map((e) => e.ne ?? null), [0.9, 0.87, 0.89, null, 0.85]);
+    assert.deepEqual(
+      data.experiments.map((e) => e.experimentId),
+      ['ctr-lift-1-base', 'ctr-lift-1-v1', 'ctr-lift-1-v2', 'ctr-lift-1-v3', 'ctr-lift-1-c1'],
+    );
+    assert.deepEqual(
+      data.experiments.map((e) => e.ne ?? null),
+      [0.9, 0.87, 0.89, null, 0.85],
+    );
     assert.equal(data.baselineNe, 0.9);
     assert.equal(data.oracleNe, 0.78);
     assert.equal(data.recommendation?.experimentId, 'ctr-lift-1-c1');
     assert.ok(Math.abs((data.recommendation?.capturedGainShare ?? 0) - 0.05 / 0.12) < 1e-9, 'share of achievable gain');
-    assert.deepEqual(data.experiments.map((e) => e.calibration ?? null), [1, 1.02, 1.12, null, 0.99]);
-    assert.deepEqual(data.segments.map((s) => [s.segment, s.ne, s.baselineNe]), [['C1=a1', 0.85, 0.9], ['C1=b2', 0.86, 0.91], ['C1=c3', 0.87, 0.92]]);
+    assert.deepEqual(
+      data.experiments.map((e) => e.calibration ?? null),
+      [1, 1.02, 1.12, null, 0.99],
+    );
+    assert.deepEqual(
+      data.segments.map((s) => [s.segment, s.ne, s.baselineNe]),
+      [
+        ['C1=a1', 0.85, 0.9],
+        ['C1=b2', 0.86, 0.91],
+        ['C1=c3', 0.87, 0.92],
+      ],
+    );
     for (const id of ['ne-chart', 'calibration-chart', 'segment-chart']) assert.match(html, new RegExp(`<canvas id="${id}"`));
   });
 

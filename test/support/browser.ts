@@ -128,7 +128,13 @@ async function unpackSparticuzChromium(): Promise<ChromiumLaunch> {
  * `--disable-web-security`/`--allow-running-insecure-content` (the tests check pages under the browser's real
  * security model).
  */
-const DROPPED_SPARTICUZ_ARGS = ['--headless', '--disable-features=', '--enable-features=', '--disable-web-security', '--allow-running-insecure-content'];
+const DROPPED_SPARTICUZ_ARGS = [
+  '--headless',
+  '--disable-features=',
+  '--enable-features=',
+  '--disable-web-security',
+  '--allow-running-insecure-content',
+];
 
 /** The part of @sparticuz/chromium's default export used here. */
 interface SparticuzChromium {
@@ -139,7 +145,12 @@ interface SparticuzChromium {
 
 /** Playwright's launch options for `launch`: the binary, flags and environment; the caller adds its own. */
 function launchOptions(launch: ChromiumLaunch): LaunchOptions {
-  return { executablePath: launch.executablePath, headless: true, args: launch.args, env: launch.env ? { ...process.env, ...launch.env } : undefined };
+  return {
+    executablePath: launch.executablePath,
+    headless: true,
+    args: launch.args,
+    env: launch.env ? { ...process.env, ...launch.env } : undefined,
+  };
 }
 
 /** Runs `start`; a failure says which Chromium was tried, from where, with which flags. */

@@ -28,7 +28,10 @@ async function main() {
 
   await withWorkers(temporal, scriptedActivities({ divergeAbove: 2, calibration: { dcn: 1.4 } }).activities, async () => {
     const approvers = ['ana'];
-    const a = await client.startCampaign({ data: { planted: {} }, budget: { experiments: 8, parallel: 2, stallGain: 0 }, approvers }, { id: `rec-approved-${Date.now()}` });
+    const a = await client.startCampaign(
+      { data: { planted: {} }, budget: { experiments: 8, parallel: 2, stallGain: 0 }, approvers },
+      { id: `rec-approved-${Date.now()}` },
+    );
     await awaitState(a.workflowId, 'awaiting-review');
     await temporal.client.workflow.getHandle(a.workflowId).signal('approve', { by: 'eve' });
     await client.approve(a.workflowId, { by: 'ana', note: 'recorded' });
@@ -41,7 +44,13 @@ async function main() {
   await withWorkers(temporal, scriptedActivities({ divergeAbove: 2, calibration: { dcn: 1.4 } }).activities, async () => {
     const approvers = ['ana'];
     const g = await client.startCampaign(
-      { data: { planted: {} }, baseline: { family: 'lr', learningRate: 5 }, budget: { experiments: 5, parallel: 2, stallGain: 0 }, approvers, guardrails: { calibrationBand: [0.9, 1.1] } },
+      {
+        data: { planted: {} },
+        baseline: { family: 'lr', learningRate: 5 },
+        budget: { experiments: 5, parallel: 2, stallGain: 0 },
+        approvers,
+        guardrails: { calibrationBand: [0.9, 1.1] },
+      },
       { id: `rec-guardrail-${Date.now()}` },
     );
     await awaitState(g.workflowId, 'needs-review');

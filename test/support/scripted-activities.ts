@@ -42,7 +42,15 @@ export function scriptedActivities(options: ScriptOptions = {}) {
       const ne = scriptedNe(input.model);
       return {
         artifact: `sha256:${'0'.repeat(63)}${trained.length % 10}`,
-        metrics: { ne, auc: 1 - ne / 2, logloss: ne * 0.33, calibration: options.calibration?.[input.model.family] ?? 1.0, ctr: 0.1, examples: 1000, oracleNe: 0.7 },
+        metrics: {
+          ne,
+          auc: 1 - ne / 2,
+          logloss: ne * 0.33,
+          calibration: options.calibration?.[input.model.family] ?? 1.0,
+          ctr: 0.1,
+          examples: 1000,
+          oracleNe: 0.7,
+        },
         validationNe: ne,
         neStdErr: 0.001,
         dataFingerprint: 'fp-scripted',
@@ -50,12 +58,28 @@ export function scriptedActivities(options: ScriptOptions = {}) {
         trainSeconds: 1,
         modelBytes: 1000,
         validation: { source: 'planted', rows: 500 },
-        earlyStopping: { patience: input.model.patience, evaluateEvery: 10, evaluations: 1, stoppedEarly: false, epochsRun: input.model.epochs, bestStep: 10, bestEpoch: 1, bestValidationNe: ne },
+        earlyStopping: {
+          patience: input.model.patience,
+          evaluateEvery: 10,
+          evaluations: 1,
+          stoppedEarly: false,
+          epochsRun: input.model.epochs,
+          bestStep: 10,
+          bestEpoch: 1,
+          bestValidationNe: ne,
+        },
         learningCurve: [{ step: 10, epoch: 1, examples: 1000, trainNe: ne - 0.01, validationNe: ne }],
       };
     },
     async describeData() {
-      return { fingerprint: 'fp-scripted', kind: 'planted' as const, oracleNe: 0.7, trainRows: 1000, testRows: 500, activeCategoricalFields: ['C1', 'C2', 'C3'] };
+      return {
+        fingerprint: 'fp-scripted',
+        kind: 'planted' as const,
+        oracleNe: 0.7,
+        trainRows: 1000,
+        testRows: 500,
+        activeCategoricalFields: ['C1', 'C2', 'C3'],
+      };
     },
     async measureInteractions() {
       return [{ fields: ['C1', 'C2'] as [string, string], strength: 0.2 }];
@@ -68,7 +92,16 @@ export function scriptedActivities(options: ScriptOptions = {}) {
         designCalls++;
         const family = families[designCalls % 3];
         const model = ModelConfigSchema.parse({ family, crosses: designCalls % 2 ? [['C1', 'C2']] : [] });
-        proposals.push({ model, hypothesis: { title: `try ${family} #${designCalls}`, technique: `family-${family}`, rationale: 'scripted', expectedEffect: 'lower NE', parents: [] } });
+        proposals.push({
+          model,
+          hypothesis: {
+            title: `try ${family} #${designCalls}`,
+            technique: `family-${family}`,
+            rationale: 'scripted',
+            expectedEffect: 'lower NE',
+            parents: [],
+          },
+        });
       }
       return { proposals, source: 'heuristic' as const };
     },
@@ -77,7 +110,12 @@ export function scriptedActivities(options: ScriptOptions = {}) {
     },
     async evaluateResults(request: { candidates: { experimentId: string; ne?: number; guardrailViolations: string[] }[] }) {
       const eligible = request.candidates.filter((c) => c.guardrailViolations.length === 0).sort((a, b) => a.ne! - b.ne!);
-      return { ranking: [], recommended: eligible[0]?.experimentId ?? null, rationale: 'lowest NE within the guardrails', source: 'heuristic' as const };
+      return {
+        ranking: [],
+        recommended: eligible[0]?.experimentId ?? null,
+        rationale: 'lowest NE within the guardrails',
+        source: 'heuristic' as const,
+      };
     },
     async recordExperiment(result: ExperimentResult) {
       recorded.push(result);

@@ -44,29 +44,44 @@ describe('campaign controls: who may pause, resume and abort (real Temporal, scr
       const handle = temporal.client.workflow.getHandle(workflowId);
       await handle.signal(SIGNALS.pause, {} as never);
       await handle.signal(SIGNALS.pause, { by: 'mallory' });
-      const afterBad = await eventually(async () => {
-        const s = await client.status(workflowId);
-        return s.ignoredMessages.length >= 2 ? s : undefined;
-      }, 20_000, 'two ignored pause signals');
+      const afterBad = await eventually(
+        async () => {
+          const s = await client.status(workflowId);
+          return s.ignoredMessages.length >= 2 ? s : undefined;
+        },
+        20_000,
+        'two ignored pause signals',
+      );
       assert.equal(afterBad.paused, false, 'nobody valid paused it');
       assert.match(afterBad.ignoredMessages[0].reason, /invalid pause: by: /);
       assert.match(afterBad.ignoredMessages[1].reason, /mallory is not an approver or operator/);
 
       const paused = await client.pause(workflowId, { by: 'ops-olu', reason: 'cluster maintenance' });
-      assert.deepEqual({ kind: paused.kind, by: paused.by, note: paused.note, via: paused.via }, { kind: 'pause', by: 'ops-olu', note: 'cluster maintenance', via: 'update' });
+      assert.deepEqual(
+        { kind: paused.kind, by: paused.by, note: paused.note, via: paused.via },
+        { kind: 'pause', by: 'ops-olu', note: 'cluster maintenance', via: 'update' },
+      );
       await assert.rejects(client.pause(workflowId, { by: 'ana' }), /already paused/);
-      const quiet = await eventually(async () => {
-        const s = await client.status(workflowId);
-        return s.paused && s.running.length === 0 ? s : undefined;
-      }, 30_000, 'a quiet, paused campaign');
+      const quiet = await eventually(
+        async () => {
+          const s = await client.status(workflowId);
+          return s.paused && s.running.length === 0 ? s : undefined;
+        },
+        30_000,
+        'a quiet, paused campaign',
+      );
       await new Promise((r) => setTimeout(r, 1500));
       assert.equal((await client.status(workflowId)).experiments.length, quiet.experiments.length, 'nothing launched while paused');
 
       await client.resume(workflowId, { by: 'ops-olu' });
-      const review = await eventually(async () => {
-        const s = await client.status(workflowId);
-        return s.reviewState === 'awaiting-review' ? s : undefined;
-      }, 60_000, 'review');
+      const review = await eventually(
+        async () => {
+          const s = await client.status(workflowId);
+          return s.reviewState === 'awaiting-review' ? s : undefined;
+        },
+        60_000,
+        'review',
+      );
       assert.deepEqual(
         review.decisions.map((d) => [d.kind, d.by]),
         [
@@ -90,10 +105,14 @@ describe('campaign controls: who may pause, resume and abort (real Temporal, scr
       const handle = temporal.client.workflow.getHandle(workflowId);
       const flood = MAX_IGNORED + 20;
       for (let i = 0; i < flood; i++) await handle.signal(SIGNALS.approve, { by: `stranger-${i}` });
-      const s = await eventually(async () => {
-        const st = await client.status(workflowId);
-        return st.ignoredMessages.at(-1)?.by === `stranger-${flood - 1}` ? st : undefined;
-      }, 30_000, 'every signal handled');
+      const s = await eventually(
+        async () => {
+          const st = await client.status(workflowId);
+          return st.ignoredMessages.at(-1)?.by === `stranger-${flood - 1}` ? st : undefined;
+        },
+        30_000,
+        'every signal handled',
+      );
       assert.equal(s.ignoredMessages.length, MAX_IGNORED);
       assert.equal(s.ignoredMessages[0].by, `stranger-${flood - MAX_IGNORED}`);
       assert.equal(s.reviewState, 'awaiting-review');

@@ -23,16 +23,22 @@ describe('rankingCampaign planner and sign-off (real Temporal, scripted training
   });
 
   const awaitReview = (id: string, state = 'awaiting-review') =>
-    eventually(async () => {
-      const s = await client.status(id);
-      return s.reviewState === state ? s : undefined;
-    }, 90_000, `${id} to reach ${state}`);
+    eventually(
+      async () => {
+        const s = await client.status(id);
+        return s.reviewState === state ? s : undefined;
+      },
+      90_000,
+      `${id} to reach ${state}`,
+    );
 
   it('runs baseline + three phases within budget, recommends the lowest NE, and waits for an approver', async () => {
     const script = scriptedActivities();
     await withWorkers(temporal, script.activities, async () => {
       // stallGain 0: run every phase to the end of the budget (stalling has its own test).
-      const { workflowId } = await client.startCampaign(config({ budget: { experiments: 7, parallel: 2, stallGain: 0 } }), { id: `plan-${Date.now()}` });
+      const { workflowId } = await client.startCampaign(config({ budget: { experiments: 7, parallel: 2, stallGain: 0 } }), {
+        id: `plan-${Date.now()}`,
+      });
       const review = await awaitReview(workflowId);
       assert.equal(review.experiments.length, 7, 'spends exactly the experiment budget');
       assert.equal(review.stopReason, 'budget-experiments');
@@ -50,10 +56,14 @@ describe('rankingCampaign planner and sign-off (real Temporal, scripted training
       assert.ok(script.designRequests.some((r) => r.fieldPairSignal.length > 0));
 
       // Search attributes are current: the UI's list filter finds it.
-      const listed = await eventually(async () => {
-        const rows = await client.list({ query: `ReviewState = 'awaiting-review' AND CampaignId = '${workflowId}'` });
-        return rows.length ? rows : undefined;
-      }, 20_000, 'visibility');
+      const listed = await eventually(
+        async () => {
+          const rows = await client.list({ query: `ReviewState = 'awaiting-review' AND CampaignId = '${workflowId}'` });
+          return rows.length ? rows : undefined;
+        },
+        20_000,
+        'visibility',
+      );
       assert.equal(listed[0].workflowId, workflowId);
 
       await assert.rejects(client.approve(workflowId, { by: 'mallory' }), (err: Error) => {
@@ -78,7 +88,9 @@ describe('rankingCampaign planner and sign-off (real Temporal, scripted training
     const script = scriptedActivities();
     await withWorkers(temporal, script.activities, async () => {
       // The scripted combination phase cannot beat validation's best, and stallGain demands 5% per phase.
-      const { workflowId } = await client.startCampaign(config({ budget: { experiments: 12, parallel: 2, stallGain: 0.05 } }), { id: `stall-${Date.now()}` });
+      const { workflowId } = await client.startCampaign(config({ budget: { experiments: 12, parallel: 2, stallGain: 0.05 } }), {
+        id: `stall-${Date.now()}`,
+      });
       const review = await awaitReview(workflowId);
       assert.equal(review.stopReason, 'stalled');
       assert.ok(review.experiments.length < 12);
@@ -90,7 +102,9 @@ describe('rankingCampaign planner and sign-off (real Temporal, scripted training
   it('continues-as-new when the history grows, carrying every experiment and decision', async () => {
     const script = scriptedActivities();
     await withWorkers(temporal, script.activities, async () => {
-      const started = await client.startCampaign(config({ budget: { experiments: 9, parallel: 2, stallGain: 0 }, historyLimit: 100 }), { id: `can-${Date.now()}` });
+      const started = await client.startCampaign(config({ budget: { experiments: 9, parallel: 2, stallGain: 0 }, historyLimit: 100 }), {
+        id: `can-${Date.now()}`,
+      });
       const review = await awaitReview(started.workflowId);
       const firstRun = await temporal.client.workflow.getHandle(started.workflowId, started.runId).describe();
       assert.equal(firstRun.status.name, 'CONTINUED_AS_NEW');
@@ -105,15 +119,26 @@ describe('rankingCampaign planner and sign-off (real Temporal, scripted training
   it('on a review timeout reminds and keeps waiting, or expires as rejected — never approves', async () => {
     const script = scriptedActivities();
     await withWorkers(temporal, script.activities, async () => {
-      const remind = await client.startCampaign(config({ budget: { experiments: 2 }, review: { timeoutSeconds: 1, onTimeout: 'remind' } }), { id: `remind-${Date.now()}` });
-      const expire = await client.startCampaign(config({ budget: { experiments: 2 }, review: { timeoutSeconds: 1, onTimeout: 'expire' } }), { id: `expire-${Date.now()}` });
+      const remind = await client.startCampaign(config({ budget: { experiments: 2 }, review: { timeoutSeconds: 1, onTimeout: 'remind' } }), {
+        id: `remind-${Date.now()}`,
+      });
+      const expire = await client.startCampaign(config({ budget: { experiments: 2 }, review: { timeoutSeconds: 1, onTimeout: 'expire' } }), {
+        id: `expire-${Date.now()}`,
+      });
       const expired = await client.waitForResult(expire.workflowId);
       assert.equal(expired.reviewState, 'rejected');
-      assert.deepEqual(expired.decisions.map((d) => [d.kind, d.by, d.via]), [['expired', 'rankwright', 'timer']]);
-      const reminded = await eventually(async () => {
-        const s = await client.status(remind.workflowId);
-        return s.decisions.filter((d) => d.kind === 'reminder').length >= 2 ? s : undefined;
-      }, 30_000, 'two reminders');
+      assert.deepEqual(
+        expired.decisions.map((d) => [d.kind, d.by, d.via]),
+        [['expired', 'rankwright', 'timer']],
+      );
+      const reminded = await eventually(
+        async () => {
+          const s = await client.status(remind.workflowId);
+          return s.decisions.filter((d) => d.kind === 'reminder').length >= 2 ? s : undefined;
+        },
+        30_000,
+        'two reminders',
+      );
       assert.equal(reminded.reviewState, 'awaiting-review');
       await client.approve(remind.workflowId, { by: 'bo' });
       const done = await client.waitForResult(remind.workflowId);
@@ -125,13 +150,19 @@ describe('rankingCampaign planner and sign-off (real Temporal, scripted training
   it('pause holds new experiments (running ones finish) until resume', async () => {
     const script = scriptedActivities();
     await withWorkers(temporal, script.activities, async () => {
-      const { workflowId } = await client.startCampaign(config({ budget: { experiments: 6, parallel: 1, stallGain: 0 } }), { id: `pause-${Date.now()}` });
+      const { workflowId } = await client.startCampaign(config({ budget: { experiments: 6, parallel: 1, stallGain: 0 } }), {
+        id: `pause-${Date.now()}`,
+      });
       await eventually(async () => ((await client.status(workflowId)).experiments.length >= 1 ? true : undefined), 30_000, 'the baseline');
       await client.pause(workflowId, { by: 'ana' });
-      const paused = await eventually(async () => {
-        const s = await client.status(workflowId);
-        return s.paused && s.running.length === 0 ? s : undefined;
-      }, 30_000, 'a quiet, paused campaign');
+      const paused = await eventually(
+        async () => {
+          const s = await client.status(workflowId);
+          return s.paused && s.running.length === 0 ? s : undefined;
+        },
+        30_000,
+        'a quiet, paused campaign',
+      );
       await new Promise((r) => setTimeout(r, 1500));
       const still = await client.status(workflowId);
       assert.equal(still.experiments.length, paused.experiments.length, 'nothing new launched while paused');
@@ -158,7 +189,11 @@ describe('rankingCampaign planner and sign-off (real Temporal, scripted training
 
     const script = scriptedActivities();
     await withWorkers(temporal, script.activities, async () => {
-      const handle = await temporal.client.workflow.start('rankingCampaign', { taskQueue: 'rankwright-agent', workflowId: `bad-${Date.now()}`, args: [bad] });
+      const handle = await temporal.client.workflow.start('rankingCampaign', {
+        taskQueue: 'rankwright-agent',
+        workflowId: `bad-${Date.now()}`,
+        args: [bad],
+      });
       await assert.rejects(handle.result(), (err: Error) => {
         assert.ok(err instanceof WorkflowFailedError);
         const cause = err.cause as { type?: string; message: string; nonRetryable?: boolean };
@@ -174,7 +209,9 @@ describe('rankingCampaign planner and sign-off (real Temporal, scripted training
   it('retries a diverged experiment with a lower learning rate and clipping, then records the class and fix', async () => {
     const script = scriptedActivities({ divergeAbove: 1 });
     await withWorkers(temporal, script.activities, async () => {
-      const { workflowId } = await client.startCampaign(config({ baseline: { family: 'lr', learningRate: 3 }, budget: { experiments: 1 } }), { id: `diverge-${Date.now()}` });
+      const { workflowId } = await client.startCampaign(config({ baseline: { family: 'lr', learningRate: 3 }, budget: { experiments: 1 } }), {
+        id: `diverge-${Date.now()}`,
+      });
       const review = await awaitReview(workflowId);
       const base = review.experiments[0];
       assert.equal(base.status, 'succeeded');
@@ -183,7 +220,10 @@ describe('rankingCampaign planner and sign-off (real Temporal, scripted training
       assert.equal(base.attempts[0].triage?.source, 'heuristic');
       assert.equal(base.config.learningRate, 0.9);
       assert.equal(base.config.gradientClip, 5);
-      assert.deepEqual(script.trained.map((t) => t.model.learningRate), [3, 0.9]);
+      assert.deepEqual(
+        script.trained.map((t) => t.model.learningRate),
+        [3, 0.9],
+      );
       await client.abort(workflowId, { by: 'bo', reason: 'test over' });
       assert.equal((await client.waitForResult(workflowId)).reviewState, 'aborted');
     });
@@ -203,12 +243,18 @@ describe('rankingCampaign planner and sign-off (real Temporal, scripted training
       await assert.rejects(client.override(workflowId, { by: 'ana', reason: '' }), /an override needs a reason/);
       await client.override(workflowId, { by: 'ana', reason: 'calibration layer fixes it downstream' });
       const review = await awaitReview(workflowId);
-      assert.ok(breakers.has(review.recommendation!.experimentId), 'after an override the best candidate is recommended: ' + JSON.stringify([review.recommendation, review.reviewState, review.decisions]));
+      assert.ok(
+        breakers.has(review.recommendation!.experimentId),
+        'after an override the best candidate is recommended: ' + JSON.stringify([review.recommendation, review.reviewState, review.decisions]),
+      );
       assert.match(review.recommendation!.rationale, /Guardrail overridden by ana: "calibration layer fixes it downstream"/);
       await client.reject(workflowId, { by: 'bo', reason: 'not this quarter' });
       const result = await client.waitForResult(workflowId);
       assert.equal(result.reviewState, 'rejected');
-      assert.deepEqual(result.decisions.map((d) => d.kind), ['override', 'reject']);
+      assert.deepEqual(
+        result.decisions.map((d) => d.kind),
+        ['override', 'reject'],
+      );
     });
   });
 
@@ -219,10 +265,14 @@ describe('rankingCampaign planner and sign-off (real Temporal, scripted training
       await awaitReview(workflowId);
       const handle = temporal.client.workflow.getHandle(workflowId);
       await handle.signal('approve', { by: 'eve', note: 'let me in' });
-      const afterBad = await eventually(async () => {
-        const s = await client.status(workflowId);
-        return s.ignoredMessages.length ? s : undefined;
-      }, 20_000, 'ignored signal');
+      const afterBad = await eventually(
+        async () => {
+          const s = await client.status(workflowId);
+          return s.ignoredMessages.length ? s : undefined;
+        },
+        20_000,
+        'ignored signal',
+      );
       assert.equal(afterBad.reviewState, 'awaiting-review');
       assert.match(afterBad.ignoredMessages[0].reason, /eve is not an approver/);
       await handle.signal('approve', { by: 'bo', note: 'from the UI' });

@@ -64,10 +64,13 @@ describe('forged campaign history is refused at every entry point (real Temporal
     const trainedBefore = script.trained.length;
     return withWorkers(temporal, script.activities, async () => {
       const { workflowId } = await start();
-      const err = await temporal.client.workflow.getHandle(workflowId).result().then(
-        () => assert.fail('the forged start ran to completion'),
-        (e: unknown) => e,
-      );
+      const err = await temporal.client.workflow
+        .getHandle(workflowId)
+        .result()
+        .then(
+          () => assert.fail('the forged start ran to completion'),
+          (e: unknown) => e,
+        );
       assert.ok(err instanceof WorkflowFailedError, String(err));
       assert.equal(script.trained.length, trainedBefore, 'nothing was trained for a refused start');
       const history = await temporal.client.workflow.getHandle(workflowId).fetchHistory();
@@ -107,7 +110,11 @@ describe('forged campaign history is refused at every entry point (real Temporal
 
   it('a raw SDK start with carryOver in its one argument (the Web UI form, a Python client) fails at the first line', async () => {
     const message = await refusedRun(() =>
-      temporal.client.workflow.start(WORKFLOW_TYPES.campaign, { taskQueue: TASK_QUEUES.agent, workflowId: id('sdk'), args: [{ ...config, carryOver: forgedPast() }] }),
+      temporal.client.workflow.start(WORKFLOW_TYPES.campaign, {
+        taskQueue: TASK_QUEUES.agent,
+        workflowId: id('sdk'),
+        args: [{ ...config, carryOver: forgedPast() }],
+      }),
     );
     assert.match(message, /carryOver: a campaign's carried-over state is internal/);
   });
@@ -116,15 +123,26 @@ describe('forged campaign history is refused at every entry point (real Temporal
     const workflowId = id('cli');
     const temporalBin = execFileSync(path.join(REPO_ROOT, 'temporal-dev.sh'), ['path'], { encoding: 'utf8' }).trim();
     const message = await refusedRun(async () => {
-      execFileSync(temporalBin, [
-        'workflow', 'start',
-        '--address', TEMPORAL_ADDRESS,
-        '--namespace', temporal.namespace,
-        '--type', WORKFLOW_TYPES.campaign,
-        '--task-queue', TASK_QUEUES.agent,
-        '--workflow-id', workflowId,
-        '--input', JSON.stringify({ ...config, carryOver: forgedPast() }),
-      ], { stdio: 'pipe' });
+      execFileSync(
+        temporalBin,
+        [
+          'workflow',
+          'start',
+          '--address',
+          TEMPORAL_ADDRESS,
+          '--namespace',
+          temporal.namespace,
+          '--type',
+          WORKFLOW_TYPES.campaign,
+          '--task-queue',
+          TASK_QUEUES.agent,
+          '--workflow-id',
+          workflowId,
+          '--input',
+          JSON.stringify({ ...config, carryOver: forgedPast() }),
+        ],
+        { stdio: 'pipe' },
+      );
       return { workflowId };
     });
     assert.match(message, /carryOver: a campaign's carried-over state is internal/);
@@ -132,7 +150,11 @@ describe('forged campaign history is refused at every entry point (real Temporal
 
   it('a forged state as a second argument of a fresh start is refused', async () => {
     const message = await refusedRun(() =>
-      temporal.client.workflow.start(WORKFLOW_TYPES.campaign, { taskQueue: TASK_QUEUES.agent, workflowId: id('arg2'), args: [config, forgedPast()] as never }),
+      temporal.client.workflow.start(WORKFLOW_TYPES.campaign, {
+        taskQueue: TASK_QUEUES.agent,
+        workflowId: id('arg2'),
+        args: [config, forgedPast()] as never,
+      }),
     );
     assert.match(message, /takes exactly one argument.*only a continued run may have it/);
   });
@@ -149,16 +171,23 @@ describe('forged campaign history is refused at every entry point (real Temporal
       });
       try {
         // Wait for a cron-started run (continuedFrom set by Temporal) to have run and failed too.
-        const runs = await eventually(async () => {
-          const found = [];
-          for await (const run of temporal.client.workflow.list({ query: `WorkflowId = '${workflowId}'` })) found.push(run);
-          return found.filter((r) => r.status.name === 'FAILED').length >= 2 ? found : undefined;
-        }, 60_000, 'two failed cron runs');
+        const runs = await eventually(
+          async () => {
+            const found = [];
+            for await (const run of temporal.client.workflow.list({ query: `WorkflowId = '${workflowId}'` })) found.push(run);
+            return found.filter((r) => r.status.name === 'FAILED').length >= 2 ? found : undefined;
+          },
+          60_000,
+          'two failed cron runs',
+        );
         for (const run of runs.filter((r) => r.status.name !== 'RUNNING')) {
           const history = await temporal.client.workflow.getHandle(workflowId, run.runId).fetchHistory();
           assert.ok(!history.events!.some((e) => e.startChildWorkflowExecutionInitiatedEventAttributes), `run ${run.runId} started no experiment`);
           const failed = history.events!.find((e) => e.workflowExecutionFailedEventAttributes);
-          assert.match(failed!.workflowExecutionFailedEventAttributes!.failure!.message!, /invalid campaign config: .*(exactly one argument|not written by the run this one continued)/);
+          assert.match(
+            failed!.workflowExecutionFailedEventAttributes!.failure!.message!,
+            /invalid campaign config: .*(exactly one argument|not written by the run this one continued)/,
+          );
         }
       } finally {
         await temporal.client.workflow.getHandle(workflowId).terminate('test over');
@@ -169,7 +198,11 @@ describe('forged campaign history is refused at every entry point (real Temporal
 
   it("a campaign can't borrow another campaign's id, and an experiment can't claim a campaign it wasn't started by", async () => {
     const borrowed = await refusedRun(() =>
-      temporal.client.workflow.start(WORKFLOW_TYPES.campaign, { taskQueue: TASK_QUEUES.agent, workflowId: id('borrow'), args: [{ ...config, campaignId: 'someone-elses-campaign' }] }),
+      temporal.client.workflow.start(WORKFLOW_TYPES.campaign, {
+        taskQueue: TASK_QUEUES.agent,
+        workflowId: id('borrow'),
+        args: [{ ...config, campaignId: 'someone-elses-campaign' }],
+      }),
     );
     assert.match(borrowed, /campaignId: must be this workflow's id/);
 

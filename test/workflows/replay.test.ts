@@ -37,8 +37,14 @@ describe('workflow determinism (replay of recorded histories)', function () {
 
   it('has recorded histories of both workflow types', () => {
     const files = loadHistories().map((h) => h.file);
-    assert.ok(files.some((f) => f.startsWith('campaign-')), 'a rankingCampaign history');
-    assert.ok(files.some((f) => f.startsWith('experiment-')), 'a rankingExperiment history');
+    assert.ok(
+      files.some((f) => f.startsWith('campaign-')),
+      'a rankingCampaign history',
+    );
+    assert.ok(
+      files.some((f) => f.startsWith('experiment-')),
+      'a rankingExperiment history',
+    );
   });
 
   it('replays every recorded history against the current workflow code', async () => {

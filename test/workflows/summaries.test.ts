@@ -17,7 +17,10 @@ const result = (i: number, ne: number): ExperimentResult => ({
 describe('designerHistory (what the designer sees of a long campaign)', () => {
   it('passes a short campaign whole', () => {
     const runs = [0, 1, 2].map((i) => result(i, 0.8 - i / 100));
-    assert.deepEqual(designerHistory(runs).map((s) => s.experimentId), ['x0', 'x1', 'x2']);
+    assert.deepEqual(
+      designerHistory(runs).map((s) => s.experimentId),
+      ['x0', 'x1', 'x2'],
+    );
   });
 
   it('keeps the best half and the most recent half of a long one, in completion order, within the limit', () => {
@@ -27,7 +30,11 @@ describe('designerHistory (what the designer sees of a long campaign)', () => {
     assert.ok(shown.length <= 60);
     assert.ok(shown.includes(80), 'the best run');
     assert.ok(shown.includes(199), 'the latest run');
-    assert.deepEqual(shown, [...shown].sort((a, b) => a - b), 'completion order');
+    assert.deepEqual(
+      shown,
+      [...shown].sort((a, b) => a - b),
+      'completion order',
+    );
     for (const i of shown) assert.ok(Math.abs(i - 80) <= 15 || i >= 170, `x${i} is neither among the best nor recent`);
   });
 });

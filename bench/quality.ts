@@ -5,10 +5,12 @@
  * contender writes test predictions; one function measures them all. Writes bench/results/quality.md and .json.
  *
  *   npx tsx bench/quality.ts [--scenarios a,b] [--rows N] [--families lr,fm,dcn,textbook-ftrl]
- *                            [--peers ftrl-script,lightgbm] [--cap-seconds 1800] [--results DIR]
+ *                            [--peers ftrl-script,lightgbm] [--cap-seconds 1800] [--results DIR] [--parallel 1]
  *
  * --rows N: quick run on N train rows (separate data directory; the report says so). --cap-seconds: per contender
- * (all its processes); a capped contender is stopped and reported as capped, never as a result.
+ * (all its processes); a capped contender is stopped and reported as capped, never as a result. --parallel N: scenarios
+ * run N at a time (each scenario's contenders still one after another); quality is unaffected, wall times are then
+ * shared-machine times (the report gives the load average).
  */
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -50,6 +52,7 @@ async function main(): Promise<void> {
       peers: { type: 'string' },
       'cap-seconds': { type: 'string', default: '1800' },
       results: { type: 'string', default: path.join(REPO_ROOT, 'bench', 'results') },
+      parallel: { type: 'string', default: '1' },
     },
   });
   const scenarios = list(values.scenarios, SCENARIO_NAMES, 'scenario', DEFAULT_SCENARIOS);
@@ -65,6 +68,8 @@ async function main(): Promise<void> {
   );
   const rows = values.rows ? Number(values.rows) : undefined;
   if (rows !== undefined && !(Number.isInteger(rows) && rows >= 1000)) throw new Error(`--rows expects an integer ≥ 1000, got ${values.rows}`);
+  const parallel = Number(values.parallel);
+  if (!(Number.isInteger(parallel) && parallel >= 1)) throw new Error(`--parallel expects an integer ≥ 1, got ${values.parallel}`);
   const capSeconds = Number(values['cap-seconds']);
   if (!(capSeconds > 0)) throw new Error(`--cap-seconds expects a positive number, got ${values['cap-seconds']}`);
 
@@ -79,7 +84,7 @@ async function main(): Promise<void> {
       node: process.version,
       platform: `${os.platform()} ${os.release()}`,
     },
-    options: { scenarios, rows, families, peers, capSeconds },
+    options: { scenarios, rows, families, peers, capSeconds, parallel },
     scenarios: [],
   };
 
@@ -103,7 +108,21 @@ async function main(): Promise<void> {
   fs.mkdirSync(rankwrightHome, { recursive: true });
 
   const contenders = [...PEERS.filter((p) => peers.includes(p.id)), ...FAMILIES.filter((f) => families.includes(f.id))];
-  for (const name of scenarios) {
+  // Scenarios in order of the list, `parallel` at a time; the report keeps the list's order whatever finishes first.
+  const done: (ScenarioResult | undefined)[] = scenarios.map(() => undefined);
+  let next = 0;
+  const runScenarios = async () => {
+    while (next < scenarios.length) {
+      const i = next++;
+      done[i] = await runScenario(scenarios[i]);
+      report.scenarios = done.filter((r): r is ScenarioResult => r !== undefined);
+      writeResults(report, values.results!); // after every scenario: a long run leaves what it has
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(parallel, scenarios.length) }, runScenarios));
+  log(`wrote ${path.join(values.results!, 'quality.md')} and quality.json`);
+
+  async function runScenario(name: string): Promise<ScenarioResult> {
     const files = await ensureScenarioFiles(name, { rows, log });
     const workDir = path.join(BENCH_DIR, 'runs', path.basename(files.dir));
     fs.rmSync(workDir, { recursive: true, force: true });
@@ -134,10 +153,8 @@ async function main(): Promise<void> {
     }
     result.goals = checkGoals(result.runs);
     for (const g of result.goals) log(`${name}: ${goalMark(g.status)} ${g.goal}: ${g.detail}`);
-    report.scenarios.push(result);
-    writeResults(report, values.results!); // after every scenario: a long run leaves what it has
+    return result;
   }
-  log(`wrote ${path.join(values.results!, 'quality.md')} and quality.json`);
 }
 
 function sampleLoad(report: QualityReport): void {

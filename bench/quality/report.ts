@@ -48,7 +48,7 @@ export interface ScenarioFiles {
 
 export type GoalStatus = 'pass' | 'miss' | 'unchecked';
 export interface GoalResult {
-  id: 'lr-vs-textbook' | 'best-vs-lightgbm' | 'calibration';
+  id: 'lr-vs-textbook' | 'interactions-vs-lr' | 'best-vs-lightgbm' | 'calibration';
   goal: string;
   status: GoalStatus;
   detail: string;
@@ -69,7 +69,7 @@ export interface QualityReport {
   /** 1-minute load average sampled before and after every contender: other work on the machine inflates wall times. */
   loadAverage?: { min: number; max: number };
   python?: { versions: Record<string, string>; venvSeconds: number; venvInstalled: boolean } | { error: string };
-  options: { scenarios: string[]; rows?: number; families: string[]; peers: string[]; capSeconds: number };
+  options: { scenarios: string[]; rows?: number; families: string[]; peers: string[]; capSeconds: number; parallel?: number };
   scenarios: ScenarioResult[];
 }
 
@@ -104,6 +104,28 @@ export function checkGoals(runs: RunResult[]): GoalResult[] {
       goal: g1,
       status: 'unchecked',
       detail: `needs lr and ftrl-script results (${notFinished(runs, ['lr', 'ftrl-script']).join(', ') || 'not run'})`,
+    });
+  }
+
+  // Every wide scenario plants interactions (pairwise, dense×categorical or three-way), so the interaction families
+  // are held to it on all of them.
+  const g4 = '`fm` and `dcn` no worse than `lr` (every wide scenario has interactions)';
+  const interactionFamilies = ['fm', 'dcn'].map((f) => ok(runs, f)).filter((r): r is RunResult => !!r);
+  if (lr && interactionFamilies.length) {
+    const worse = interactionFamilies.filter((r) => r.metrics!.ne > lr.metrics!.ne);
+    const missing = notFinished(runs, ['fm', 'dcn']);
+    goals.push({
+      id: 'interactions-vs-lr',
+      goal: g4,
+      status: worse.length ? 'miss' : missing.length ? 'unchecked' : 'pass',
+      detail: `${interactionFamilies.map((r) => `${r.id} ${fmt(r.metrics!.ne)} (${signed(r.metrics!.ne - lr.metrics!.ne)})`).join(', ')} vs lr ${fmt(lr.metrics!.ne)}${missing.length ? `; not finished: ${missing.join(', ')}` : ''}`,
+    });
+  } else {
+    goals.push({
+      id: 'interactions-vs-lr',
+      goal: g4,
+      status: 'unchecked',
+      detail: `needs lr and fm or dcn results (${notFinished(runs, ['lr', 'fm', 'dcn']).join(', ') || 'not run'})`,
     });
   }
 
@@ -183,7 +205,7 @@ export function qualityMarkdown(report: QualityReport): string {
             .map(([k, v]) => `${k} ${v}`)
             .join(', ')}${py.venvInstalled ? `; venv created/installed in ${py.venvSeconds.toFixed(0)} s` : '; venv reused'}.`
       : 'Python peers: not run.',
-    `Run: scenarios ${report.options.scenarios.join(', ')}${report.options.rows ? `, **quick run: --rows ${report.options.rows}**` : ''}; contenders ${[...report.options.peers, ...report.options.families].join(', ')}; time cap ${report.options.capSeconds} s per contender.`,
+    `Run: scenarios ${report.options.scenarios.join(', ')}${report.options.rows ? `, **quick run: --rows ${report.options.rows}**` : ''}; contenders ${[...report.options.peers, ...report.options.families].join(', ')}; time cap ${report.options.capSeconds} s per contender${(report.options.parallel ?? 1) > 1 ? `; ${report.options.parallel} scenarios at a time (wall times are shared-machine times)` : ''}.`,
     '',
     'Every row is measured the same way: the contender writes one probability per test row, and one function (bench/peers/measure.ts, ranking/metrics.ts) computes test NE (± its standard error), AUC and calibration (predicted / observed clicks) from that file and the test labels. Regret = NE − oracle NE. Wall = seconds from process start to exit, everything included (read, train, score, write); Rankwright rows are `rankwright train` + `rankwright score` as a user runs them.',
     '',

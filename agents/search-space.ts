@@ -99,7 +99,9 @@ export function clampToSearchSpace(config: ModelConfigDraft | ModelConfig, space
       : DEFAULT_LEARNING_RATE[family];
 
   const denseTransform = FieldTransform.safeParse(draft.denseTransform).success ? (draft.denseTransform as FieldTransform) : undefined;
-  const fields = clampFields(draft.fields, denseTransform ?? 'log');
+  // The family's contract defaults: what an omitted key will mean once the config is parsed.
+  const defaults = ModelConfig.parse({ family });
+  const fields = clampFields(draft.fields, denseTransform ?? defaults.denseTransform);
   const crosses: string[][] = [];
   for (const cross of draft.crosses ?? []) {
     if (!Array.isArray(cross) || (cross.length !== 2 && cross.length !== 3)) continue;
@@ -133,10 +135,10 @@ export function clampToSearchSpace(config: ModelConfigDraft | ModelConfig, space
     seed: clampInt(draft.seed, 0, Number.MAX_SAFE_INTEGER),
     checkpointEvery: clampInt(draft.checkpointEvery, 1, Number.MAX_SAFE_INTEGER),
   };
-  // The search space has no hashBits range below the contract's; when the draft omits a value the contract default
-  // (18) may still lie outside the space, so defaults are clamped too.
-  if (out.hashBits === undefined) out.hashBits = clampInt(18, Math.max(8, space.hashBits[0]), Math.min(24, space.hashBits[1]));
-  if (out.epochs === undefined) out.epochs = clampInt(2, Math.max(1, space.epochs[0]), Math.min(50, space.epochs[1]));
+  // When the draft omits a value the family's contract default may still lie outside the space, so defaults are
+  // clamped too.
+  if (out.hashBits === undefined) out.hashBits = clampInt(defaults.hashBits, Math.max(8, space.hashBits[0]), Math.min(24, space.hashBits[1]));
+  if (out.epochs === undefined) out.epochs = clampInt(defaults.epochs, Math.max(1, space.epochs[0]), Math.min(50, space.epochs[1]));
   if (family === 'lr') {
     out.l1 = clampNumber(draft.l1, 0, 10);
     out.ftrlBeta = clampNumber(draft.ftrlBeta, 0, 10);

@@ -46,7 +46,7 @@ export const SearchSpace = z
     learningRate: z
       .object({ lr: z.tuple([z.number(), z.number()]), fm: z.tuple([z.number(), z.number()]), dcn: z.tuple([z.number(), z.number()]) })
       .default({ lr: [0.01, 1], fm: [0.005, 0.5], dcn: [0.0003, 0.03] }),
-    hashBits: z.tuple([z.number().int().min(8), z.number().int().max(24)]).default([14, 20]),
+    hashBits: z.tuple([z.number().int().min(8), z.number().int().max(24)]).default([14, 22]),
     embeddingDim: z.tuple([z.number().int().min(1), z.number().int().max(64)]).default([2, 32]),
     epochs: z.tuple([z.number().int().min(1), z.number().int().max(50)]).default([1, 8]),
     maxCrosses: z.number().int().min(0).max(32).default(8),

@@ -83,7 +83,7 @@ describe('heuristic hypothesis designer', () => {
       assert.ok(stack, 'a stack-winners proposal');
       assert.equal(stack.model.family, 'fm');
       assert.deepEqual(crossKeys(stack.model), ['C1xC2', 'C3xC4']);
-      assert.equal(stack.model.denseTransform, 'log', 'the insignificant bucketize change is not stacked');
+      assert.equal(stack.model.denseTransform, 'quantile', 'the insignificant bucketize change is not stacked (the default stays)');
       assert.deepEqual([...stack.hypothesis.parents].sort(), ['v-cross12', 'v-cross34', 'v-fm']);
     });
 

@@ -1,6 +1,7 @@
 import { strict as assert } from 'node:assert';
 import { SearchSpace } from '../../contracts/campaign';
 import { ModelConfig } from '../../contracts/model';
+import { canonicalConfigKey } from '../../contracts/canonical-config';
 import { designHypotheses } from '../../agents/hypothesis-designer';
 import { interpretFailure } from '../../agents/failure-interpreter';
 import { evaluateResults } from '../../agents/result-evaluator';
@@ -103,7 +104,7 @@ describe('sub-agents against an OpenAI-protocol server', function () {
       assert.equal(res.source, 'llm');
       const [a, b] = res.proposals.map((p) => p.model);
       assert.equal(a.learningRate, 1, 'range max for lr');
-      assert.equal(a.hashBits, 20);
+      assert.equal(a.hashBits, 22); // the default search space's max
       assert.equal(a.crosses.length, 1);
       assert.equal(b.family, 'fm');
       assert.ok(b.family === 'fm' && b.embeddingDim === 32);
@@ -170,12 +171,7 @@ describe('sub-agents against an OpenAI-protocol server', function () {
       const res = await designHypotheses(designRequest({ count: 3, history: [tried] }), llm);
       assert.equal(res.source, 'llm');
       assert.equal(res.proposals.length, 3);
-      assert.ok(
-        !res.proposals.some(
-          (p) => p.model.family === 'fm' && p.model.crosses.length === 0 && p.model.learningRate === 0.05 && p.model.embeddingDim === 8,
-        ),
-        'the repeated fm config is gone',
-      );
+      assert.ok(!res.proposals.some((p) => canonicalConfigKey(p.model) === canonicalConfigKey({ family: 'fm' })), 'the repeated fm config is gone');
       assert.match(res.fallbackReason!, /1 usable of 3 proposals \(1 repeated/);
     });
   });

@@ -12,7 +12,7 @@ describe('search-space clamp and canonical configs', () => {
     const c = clampToSearchSpace({ family: 'dcn', learningRate: 50, hashBits: 30, epochs: 0, embeddingDim: 500, crossLayers: 3 }, space);
     assert.equal(c.family, 'fm');
     assert.equal(c.learningRate, 0.05, 'a dcn step is meaningless for fm: the fm default is used');
-    assert.equal(c.hashBits, 20);
+    assert.equal(c.hashBits, 22); // the default search space's max
     assert.equal(c.epochs, 1);
     assert.ok(c.family === 'fm' && c.embeddingDim === 32);
     assert.ok(!('crossLayers' in c), 'keys of another family are dropped');
@@ -53,7 +53,7 @@ describe('search-space clamp and canonical configs', () => {
     });
     const b = canonicalConfigKey({
       family: 'lr',
-      learningRate: 0.1,
+      learningRate: 0.05, // the default, spelled out
       crosses: [
         ['C4', 'C3'],
         ['C1', 'C2'],

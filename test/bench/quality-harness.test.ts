@@ -54,7 +54,7 @@ function report(runs: RunResult[]): QualityReport {
 }
 
 describe('quality bench: goals, table, harness', function () {
-  it('passes the three goals when they hold', function () {
+  it('passes the four goals when they hold', function () {
     const goals = checkGoals([
       run('ftrl-script', 'peer', metrics(0.8)),
       run('lightgbm', 'peer', metrics(0.78)),
@@ -66,11 +66,12 @@ describe('quality bench: goals, table, harness', function () {
       goals.map((g) => [g.id, g.status]),
       [
         ['lr-vs-textbook', 'pass'],
+        ['interactions-vs-lr', 'pass'],
         ['best-vs-lightgbm', 'pass'],
         ['calibration', 'pass'],
       ],
     );
-    assert.match(goals[1].detail, /best fm 0\.7840 vs LightGBM 0\.7800 \(\+0\.0040\)/);
+    assert.match(goals[2].detail, /best fm 0\.7840 vs LightGBM 0\.7800 \(\+0\.0040\)/);
   });
 
   it('reports misses as misses, and marks them in the table', function () {
@@ -84,9 +85,10 @@ describe('quality bench: goals, table, harness', function () {
     const goals = checkGoals(runs);
     assert.deepEqual(
       goals.map((g) => g.status),
-      ['miss', 'miss', 'miss'],
+      ['miss', 'unchecked', 'miss', 'miss'],
     );
-    assert.match(goals[2].detail, /out of range: lr$/); // textbook-ftrl is not a default family: not in the goal
+    assert.match(goals[1].detail, /fm 0\.7900 \(−0\.0110\) vs lr 0\.8010; not finished: dcn not run$/);
+    assert.match(goals[3].detail, /out of range: lr$/); // textbook-ftrl is not a default family: not in the goal
     const md = qualityMarkdown(report(runs));
     assert.match(md, /\| lr \| 0\.8010 ± 0\.0020 \| 0\.7500 \| 0\.950 ✘ MISS \| 0\.7000 \| 0\.1010 \| 1\.5 \|/);
     assert.match(md, /\| fm \| 0\.7900 ± 0\.0020 \| 0\.7500 \| 1\.000 ✔ \|/);
@@ -107,14 +109,25 @@ describe('quality bench: goals, table, harness', function () {
     const goals = checkGoals(runs);
     assert.deepEqual(
       goals.map((g) => g.status),
-      ['unchecked', 'unchecked', 'pass'],
+      ['unchecked', 'unchecked', 'unchecked', 'pass'],
     );
-    assert.match(goals[2].detail, /dcn 1\.000; unchecked: lr capped$/);
+    assert.match(goals[3].detail, /dcn 1\.000; unchecked: lr capped$/);
     const md = qualityMarkdown(report(runs));
     assert.match(md, /\| lr \| CAPPED \| \| \| \| 0\.7000 \| \| 1\.5 \(cap\) \| stopped at the 60 s cap, no result \|/);
     assert.match(md, /\| lightgbm \| FAILED \|/);
     assert.match(md, /- — not checked default `lr` no worse/);
-    assert.match(md, /No goal missed\.\n2 goal\(s\) not checked/);
+    assert.match(md, /No goal missed\.\n3 goal\(s\) not checked/);
+  });
+
+  it('an interaction family worse than lr is a miss, even when the other one is better', function () {
+    const goals = checkGoals([
+      run('lr', 'rankwright', metrics(0.79)),
+      run('fm', 'rankwright', metrics(0.793)),
+      run('dcn', 'rankwright', metrics(0.78)),
+    ]);
+    const g = goals.find((x) => x.id === 'interactions-vs-lr')!;
+    assert.equal(g.status, 'miss');
+    assert.equal(g.detail, 'fm 0.7930 (+0.0030), dcn 0.7800 (−0.0100) vs lr 0.7900');
   });
 
   it('stops a process at the cap (by its pid) and says so', async function () {
@@ -152,7 +165,7 @@ describe('quality bench: goals, table, harness', function () {
       assert.ok(Math.abs((lr.detail!.trainReportedNe as number) - lr.metrics!.ne) < 1e-4, JSON.stringify(lr.detail));
       const goals = checkGoals(runs);
       assert.notEqual(goals[0].status, 'unchecked');
-      assert.equal(goals[1].status, 'unchecked');
+      assert.equal(goals.find((g) => g.id === 'best-vs-lightgbm')!.status, 'unchecked');
     } finally {
       fs.rmSync(tmp, { recursive: true, force: true });
     }

@@ -300,8 +300,9 @@ describe('field-level knobs', function () {
 
     it('encodes a spec written before per-field knobs exactly as before (same slots, same shared-table indices)', async () => {
       const dataset = await loadDataset(wide);
+      // The transforms a spec could have before per-field knobs (the default was then `log`).
       const configs: ModelConfigInput[] = [
-        { family: 'lr' },
+        { family: 'lr', denseTransform: 'log' },
         { family: 'fm', denseTransform: 'bucketize', crosses: [['C1', 'I2']] },
         { family: 'dcn', denseTransform: 'standardize', hashBits: 12 },
       ];
@@ -467,6 +468,7 @@ describe('field-level knobs', function () {
       // A small shared table (2^8) crowded on purpose, C1 in a table of its own, a pair cross and a bucketed dense field.
       const model: ModelConfigInput = {
         family: 'lr',
+        denseTransform: 'log',
         hashBits: 8,
         crosses: [['C2', 'C3']],
         fields: { C1: { hashBits: 8 }, I2: { transform: 'bucketize' } },

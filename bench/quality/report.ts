@@ -113,9 +113,7 @@ export function checkGoals(runs: RunResult[]): GoalResult[] {
   const interactionFamilies = ['fm', 'dcn'].map((f) => ok(runs, f)).filter((r): r is RunResult => !!r);
   if (lr && interactionFamilies.length) {
     const worse = interactionFamilies.filter((r) => r.metrics!.ne > lr.metrics!.ne);
-    const missing = ['fm', 'dcn']
-      .filter((id) => !ok(runs, id))
-      .map((id) => (runs.find((r) => r.id === id) ? `${id} ${runs.find((r) => r.id === id)!.status}` : `${id} not run`));
+    const missing = ['fm', 'dcn'].filter((id) => !ok(runs, id)).map((id) => `${id} ${runs.find((r) => r.id === id)?.status ?? 'not run'}`);
     goals.push({
       id: 'interactions-vs-lr',
       goal: g4,

@@ -199,13 +199,27 @@ describe('calibration: negative downsampling', () => {
 });
 
 describe('calibration: choosing', () => {
-  it("picks 'none' for scores that are already calibrated", () => {
+  it('only shifts the level of scores that are already calibrated, by the noise of the clicks', () => {
     for (const seed of [11, 12, 13]) {
       const { p, y } = scored(20_000, seed, (q) => q);
       const choice = chooseCalibrator('auto', p, y);
-      assert.equal(choice.calibrator.method, 'none', `seed ${seed}: ${choice.reason}`);
+      assert.deepEqual(Object.keys(choice.calibrator).sort(), ['a', 'b', 'method'], `seed ${seed}: ${choice.reason}`);
+      assert.equal(choice.calibrator.method, 'platt');
+      assert.equal((choice.calibrator as { a: number }).a, 1, 'a shift of the log-odds, not a new slope');
+      // After the shift the predicted clicks equal the observed ones; the shift itself is within the clicks' noise.
+      assert.ok(Math.abs(calibration(through(choice.calibrator, p), y) - 1) < 0.002);
+      const clicks = y.reduce((s, v) => s + v, 0);
+      assert.ok(Math.abs((choice.calibrator as { b: number }).b) < 3 / Math.sqrt(clicks), `shift ${(choice.calibrator as { b: number }).b}`);
       assert.ok(choice.heldOutLogloss && Number.isFinite(choice.heldOutLogloss.isotonic));
     }
+  });
+
+  it('matches the level of a small uniform under-prediction that log loss alone would not act on', () => {
+    // 3% too few clicks everywhere (about 15,000 clicks, so 3.5 standard errors): a few nats held-out at most.
+    const { p, y } = scored(100_000, 23, (q) => Math.min(1, q * 1.03));
+    assert.ok(calibration(p, y) < 0.98, `raw calibration ${calibration(p, y)}`);
+    const choice = chooseCalibrator('auto', p, y);
+    assert.ok(Math.abs(calibration(through(choice.calibrator, p), y) - 1) < 0.002, choice.reason);
   });
 
   it('picks Platt for a sigmoid miscalibration and isotonic for a step', () => {

@@ -71,6 +71,8 @@ export interface QualityReport {
   python?: { versions: Record<string, string>; venvSeconds: number; venvInstalled: boolean } | { error: string };
   options: { scenarios: string[]; rows?: number; families: string[]; peers: string[]; capSeconds: number; parallel?: number };
   scenarios: ScenarioResult[];
+  /** Set by `--regoal`: the goals were re-checked by a later commit's report code; the runs are the original ones. */
+  goalsRecheckedAt?: { commit: string; date: string };
 }
 
 const ok = (runs: RunResult[], id: string) => runs.find((r) => r.id === id && r.status === 'ok' && r.metrics);
@@ -198,7 +200,7 @@ export function qualityMarkdown(report: QualityReport): string {
   const lines = [
     '# Quality benchmark',
     '',
-    `Commit \`${report.commit}\`${report.dirtyFiles ? ` plus ${report.dirtyFiles} uncommitted file(s) in the checkout` : ''}; ${report.date}.`,
+    `Commit \`${report.commit}\`${report.dirtyFiles ? ` plus ${report.dirtyFiles} uncommitted file(s) in the checkout` : ''}; ${report.date}.${report.goalsRecheckedAt ? ` Goals re-checked (runs unchanged) by commit \`${report.goalsRecheckedAt.commit}\`, ${report.goalsRecheckedAt.date}.` : ''}`,
     `Machine: ${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB, Node ${m.node}, ${m.platform}.${report.loadAverage ? ` Load average during the run ${report.loadAverage.min.toFixed(1)}–${report.loadAverage.max.toFixed(1)} on ${m.cores} cores${report.loadAverage.max > m.cores ? ': the machine was shared, wall times are inflated' : ''}.` : ''}`,
     py
       ? 'error' in py

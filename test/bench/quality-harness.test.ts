@@ -1,4 +1,5 @@
 import { strict as assert } from 'node:assert';
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -89,6 +90,28 @@ describe('quality bench: goals, table, harness', function () {
     // Within the gap, the families that ran already pass it.
     runs[3] = run('fm', 'rankwright', metrics(0.772, 1.0));
     assert.equal(checkGoals(runs).find((g) => g.id === 'best-vs-lightgbm')!.status, 'pass');
+  });
+
+  it('--regoal re-checks the goals of stored results with the current code and says so, running nothing', function () {
+    this.timeout(60_000);
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rankwright-regoal-'));
+    try {
+      const runs = [run('ftrl-script', 'peer', metrics(0.8)), run('lightgbm', 'peer', metrics(0.77)), run('lr', 'rankwright', metrics(0.79, 1.0))];
+      const stale = report(runs);
+      stale.scenarios[0].goals = stale.scenarios[0].goals.map((g) => ({ ...g, status: 'pass', detail: 'stale' }));
+      fs.writeFileSync(path.join(dir, 'quality.json'), JSON.stringify(stale));
+      const out = spawnSync('npx', ['tsx', 'bench/quality.ts', '--regoal', '--results', dir], { encoding: 'utf8', timeout: 50_000 });
+      assert.equal(out.status, 0, out.stderr);
+      const after = JSON.parse(fs.readFileSync(path.join(dir, 'quality.json'), 'utf8')) as QualityReport;
+      assert.deepEqual(after.scenarios[0].goals, checkGoals(runs));
+      assert.deepEqual(after.scenarios[0].runs, JSON.parse(JSON.stringify(runs)));
+      assert.equal(after.commit, 'abc123');
+      const md = fs.readFileSync(path.join(dir, 'quality.md'), 'utf8');
+      assert.match(md, /Commit `abc123`; 2026-01-01T00:00:00\.000Z\. Goals re-checked \(runs unchanged\) by commit `[0-9a-f]{40}`/);
+      assert.doesNotMatch(md, /stale/);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('reports misses as misses, and marks them in the table', function () {

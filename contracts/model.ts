@@ -243,7 +243,7 @@ export const DcnConfig = z
     hashBits: common.hashBits.default(18),
     learningRate: common.learningRate.default(0.003),
     l2: common.l2.default(0),
-    // One pass, like fm: embeddings overfit on a second pass over the same rows, and a pass is the DCN's whole cost.
+    // One pass: embeddings overfit on a second pass over the same rows, and a pass is the DCN's whole cost.
     epochs: common.epochs.default(1),
     embeddingDim: z.number().int().min(1).max(64).default(8),
     crossLayers: z.number().int().min(0).max(6).default(2),

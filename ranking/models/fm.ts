@@ -11,10 +11,10 @@ import { RankingModel, StepResult, Tensor, logitLoss, sigmoid } from './model';
  * 0.52–0.70 against validation NE ≈ 0.93, and a second pass only memorised more. A larger G0 leaves frequent values
  * (whose Σg² soon dwarfs it) at the full rate and damps the long tail, like FTRL's β. The factors get the larger one,
  * because a factor's gradient is small (g times the other factors) and its damage is pairwise. Tried on the wide
- * scenarios (500k rows, 39 fields): linear 1, 3, 10; factors 1, 10, 30, 100, 300. Against G0 0.1 each step was
- * 0.007–0.016 better in test NE on every scenario measured, and a second epoch now helps instead of hurting by
- * 0.013–0.04. Factors' 100 beat 300 by 0.001–0.01 where crosses are strong, 300 beat 100 by 0.002 where the signal
- * sits in rare values (the quality bench, bench/results/quality.md, has all five).
+ * scenarios (500k rows, 39 fields): linear 1, 3, 10; factors 1, 10, 30, 100, 300. Against G0 0.1 and one epoch,
+ * these values and two epochs improved test NE by 0.007–0.019 on all five scenarios (the quality bench,
+ * bench/results/quality.md), and the second epoch now helps instead of hurting by 0.013–0.04. Factors' 100 beat 300
+ * by 0.001–0.01 where crosses are strong; 300 beat 100 by 0.002 where the signal sits in rare values.
  */
 const ADAGRAD_INITIAL_LINEAR = 3;
 const ADAGRAD_INITIAL_FACTORS = 300;

@@ -165,7 +165,7 @@ export function checkGoals(runs: RunResult[]): GoalResult[] {
     goals.push({
       id: 'calibration',
       goal: g3,
-      status: misses.length ? 'miss' : 'pass',
+      status: misses.length ? 'miss' : missingFamilies.length ? 'unchecked' : 'pass',
       detail: `${all}${misses.length ? ` — out of range: ${misses.map((r) => r.id).join(', ')}` : ''}${unchecked}`,
     });
   } else {

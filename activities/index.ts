@@ -6,6 +6,7 @@ export { trainModel } from './training';
 export type { TrainModelInput, TrainSummary } from './training';
 export { describeData, measureInteractions } from './data';
 export type { DataFacts } from './data';
+export { researchBaseline } from './research';
 export { designExperiments, interpretFailure, evaluateResults } from './agents';
 export type { AgentMode } from './agents';
 export { recordExperiment, recordEvents, writeReport } from './records';

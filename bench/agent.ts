@@ -15,6 +15,7 @@ import { designHypotheses, designRandomly } from '../agents';
 import { describeData, measureFieldPairSignal, trainExperiment, TrainingFailure } from '../ranking';
 import { bestResult, runPlan, type DesignPhase } from '../workflows/planner';
 import { designerHistory, summarize } from '../workflows/summaries';
+import { researchBaseline } from '../activities/research';
 
 interface Scenario {
   name: string;
@@ -84,6 +85,7 @@ export async function runCampaign(scenario: Scenario, strategy: 'agent' | 'rando
         artifact: out.artifact,
         metrics: out.metrics,
         validationNe: out.validationNe,
+        learningCurve: out.learningCurve,
         neStdErr: out.neStdErr,
         neDeltaStdErr: out.neDeltaStdErr,
         relativeNeChange: baseNe ? (out.metrics.ne - baseNe) / baseNe : undefined,
@@ -111,6 +113,9 @@ export async function runCampaign(scenario: Scenario, strategy: 'agent' | 'rando
     model: input.baseline,
     hypothesis: { title: 'Baseline', technique: 'baseline', rationale: 'reference', expectedEffect: 'reference', parents: [] },
   });
+  // The campaign's research step, as the workflow runs it (agent strategy only).
+  const research =
+    strategy === 'agent' && results[0].status === 'succeeded' ? (await researchBaseline(input.data, results[0], input.searchSpace)).hypotheses : [];
   await runPlan(
     input,
     { phaseIndex: 0 },
@@ -133,6 +138,7 @@ export async function runCampaign(scenario: Scenario, strategy: 'agent' | 'rando
           fieldPairSignal: signal,
           searchSpace: input.searchSpace,
           seed: input.seed,
+          research,
         };
         return (strategy === 'random' ? designRandomly(request) : await designHypotheses(request, null)).proposals;
       },

@@ -43,6 +43,12 @@ export function formatStatus(s: CampaignStatus): string {
       ),
     );
   }
+  if (s.research) {
+    const r = s.research;
+    lines.push('', `research: baseline ${r.findings.fit.verdict}; ${r.hypotheses.length} hypotheses by expected gain per cost:`);
+    for (const h of r.hypotheses.slice(0, 8))
+      lines.push(`  NE −${(100 * h.expectedGain).toFixed(2)}% at ${h.cost}x cost  ${h.hypothesis.title.slice(0, 60)}  (${h.evidence.slice(0, 80)})`);
+  }
   if (s.running.length) lines.push(`running: ${s.running.join(', ')}`);
   for (const b of s.guardrailBreaches) lines.push(`guardrail: ${b.experimentId}: ${b.detail}`);
   if (s.recommendation) {

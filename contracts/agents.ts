@@ -3,6 +3,7 @@ import { Guardrails, SearchSpace } from './campaign';
 import { Hypothesis } from './experiment';
 import { FailureClass, FailureReport } from './metrics';
 import { ModelConfig, ModelFamily } from './model';
+import { ResearchHypothesis } from './research';
 
 /** A compact view of one experiment, what sub-agents see (never the model or the data). */
 export const ExperimentSummary = z.object({
@@ -55,6 +56,8 @@ export const DesignRequest = z.object({
   fieldPairSignal: z.array(FieldPairSignal).default([]),
   searchSpace: SearchSpace,
   seed: z.number().int(),
+  /** The research step's hypotheses, best expected gain per unit of cost first (empty before or without one). */
+  research: z.array(ResearchHypothesis).default([]),
 });
 export type DesignRequest = z.infer<typeof DesignRequest>;
 
@@ -66,6 +69,11 @@ export const DesignResponse = z.object({
   source: z.enum(['llm', 'heuristic', 'random']),
   /** Why the LLM answer was not used, when it wasn't. */
   fallbackReason: z.string().optional(),
+  /**
+   * What happened to the LLM's answer on the way: values clamped into the search space, keys it sent that no config
+   * has, proposals dropped as repeats, the prompt trimmed to its token budget, the structured-output method detected.
+   */
+  llmNotes: z.array(z.string().max(1000)).max(64).optional(),
 });
 export type DesignResponse = z.infer<typeof DesignResponse>;
 

@@ -3,6 +3,7 @@ import { BadRows, DataConfig, FieldName } from './data';
 import { ModelConfig, ModelFamily } from './model';
 import { ExperimentResult, SafeId } from './experiment';
 import { Metrics } from './metrics';
+import { CampaignResearch } from './research';
 import { PHASES, REVIEW_STATES } from './names';
 
 export const Budget = z
@@ -141,6 +142,8 @@ export const CampaignStatus = z.object({
   badRows: BadRows.optional(),
   /** Sign-off messages that were refused (invalid signals are recorded, never acted on). */
   ignoredMessages: z.array(z.object({ kind: z.string(), by: z.string().optional(), at: z.string(), reason: z.string() })),
+  /** The research step (agent strategy): findings on the baseline and data, and the hypotheses ranked from them. */
+  research: CampaignResearch.optional(),
 });
 export type CampaignStatus = z.infer<typeof CampaignStatus>;
 
@@ -178,5 +181,6 @@ export const CampaignCarryOver = z.object({
   oracleNe: z.number().optional(),
   activeFields: z.array(z.string()),
   generation: z.number().int(),
+  research: CampaignResearch.optional(),
 });
 export type CampaignCarryOver = z.infer<typeof CampaignCarryOver>;

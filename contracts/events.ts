@@ -18,6 +18,13 @@ const base = {
 export const CampaignEvent = z.discriminatedUnion('type', [
   z.object({ ...base, type: z.literal('campaign.started'), strategy: z.string(), objective: z.string() }),
   z.object({ ...base, type: z.literal('campaign.phase'), phase: z.string(), note: z.string().optional() }),
+  /** The research step's ranked hypotheses and the baseline's fit, before the first wave. */
+  z.object({
+    ...base,
+    type: z.literal('campaign.research'),
+    fit: z.string(),
+    hypotheses: z.array(z.object({ title: z.string(), technique: z.string(), expectedGain: z.number(), cost: z.number(), evidence: z.string() })),
+  }),
   z.object({ ...base, type: z.literal('campaign.finished'), reviewState: z.string(), stopReason: z.string().optional() }),
   z.object({ ...base, type: z.literal('experiment.started'), experimentId: z.string(), family: z.string(), title: z.string().optional() }),
   z.object({ ...base, type: z.literal('experiment.progress'), experimentId: z.string(), progress: TrainingProgress }),

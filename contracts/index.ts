@@ -5,6 +5,7 @@ export * from './metrics';
 export * from './experiment';
 export * from './campaign';
 export * from './agents';
+export * from './research';
 export * from './events';
 export * from './errors';
 export * from './canonical-config';

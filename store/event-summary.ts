@@ -21,6 +21,8 @@ export function summarizeEvent(e: CampaignEvent): string {
       return `campaign started (${e.strategy}): ${e.objective}`;
     case 'campaign.phase':
       return `phase ${e.phase}${e.note ? ` — ${e.note}` : ''}`;
+    case 'campaign.research':
+      return `research: ${e.hypotheses.length} hypothes${e.hypotheses.length === 1 ? 'is' : 'es'} ranked by expected gain per cost${e.hypotheses.length ? ` (top: ${e.hypotheses[0].title}, NE −${(100 * e.hypotheses[0].expectedGain).toFixed(2)}% expected at ${e.hypotheses[0].cost}x cost)` : ''}; baseline ${e.fit}`;
     case 'campaign.finished':
       return `campaign finished: ${e.reviewState}${e.stopReason ? ` (${e.stopReason})` : ''}`;
     case 'experiment.started':

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { BadRows } from '../contracts';
-import type { CampaignReportData, LeaderboardEntry } from './report';
+import type { CampaignReportData, LeaderboardEntry, ReportResearch } from './report';
 
 /**
  * HTML of the campaign report. Every string that reaches the page is escaped: hypothesis titles, rationales and
@@ -121,6 +121,25 @@ ${b.count > b.examples.length ? `<p class="muted">…and ${b.count - b.examples.
 </div>`;
 }
 
+/** The research step: what it measured on the baseline, and each hypothesis's expected gain beside what its run measured. */
+function researchSection(r: ReportResearch | undefined): string {
+  if (!r) return '';
+  const e = escapeHtml;
+  const rows = r.hypotheses
+    .map(
+      (h, i) => `<tr><td class="num">${i + 1}</td><td>${e(h.title)}<br><span class="muted">${e(h.technique)}</span></td>
+  <td class="num">−${(100 * h.expectedGain).toFixed(2)}%</td><td class="num">${fmt(h.cost, 2)}x</td>
+  <td>${h.experimentId ? `${e(h.experimentId)}: ${pct(h.measuredChange)}` : '<span class="muted">not run</span>'}</td><td>${e(h.evidence)}</td></tr>`,
+    )
+    .join('\n');
+  const importance = r.importance.map((f) => `${e(f.field)} ${fmt(f.neIncrease)} ± ${fmt(f.stdErr)}`).join(', ');
+  return `<h2>Research step</h2>
+<div id="research">
+<p>Baseline fit: ${e(r.fit)}. Most important fields (validation NE lost when shuffled): ${importance || '—'}. Measured in ${fmt(r.seconds, 1)} s.</p>
+<table><thead><tr><th>#</th><th>hypothesis</th><th>expected Δ NE</th><th>cost</th><th>measured</th><th>evidence</th></tr></thead><tbody>${rows}</tbody></table>
+</div>`;
+}
+
 function leaderboardRow(e: LeaderboardEntry, rank: number): string {
   const cls = [e.isRecommended ? 'recommended' : '', e.isBaseline ? 'baseline' : '', e.status === 'failed' ? 'failed' : ''].filter(Boolean).join(' ');
   const change = e.relativeNeChange === undefined ? '' : e.relativeNeChange < 0 ? 'better' : e.relativeNeChange > 0 ? 'worse' : '';
@@ -200,6 +219,7 @@ ${refused}
 <main>
 <h2>Normalized entropy per experiment</h2>
 ${data.experiments.length ? '<div class="chart"><canvas id="ne-chart" aria-label="NE per experiment"></canvas></div>' : '<p class="muted">No experiments yet.</p>'}
+${researchSection(data.research)}
 <h2>Leaderboard</h2>
 <table id="leaderboard"><thead><tr><th>#</th><th>experiment</th><th>phase</th><th>family</th><th>hypothesis</th><th>NE</th><th>Δ NE</th><th>AUC</th><th>calibration</th><th>status</th><th>guardrail breaches</th></tr></thead>
 <tbody>${data.leaderboard.map((x) => leaderboardRow(x, x.ne === undefined ? 0 : ++rank)).join('\n')}</tbody></table>

@@ -1,6 +1,15 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { CampaignStatus, SafeId, campaignBadRows, type BadRows, type CampaignEvent, type Decision, type ExperimentResult } from '../contracts';
+import {
+  CampaignStatus,
+  SafeId,
+  campaignBadRows,
+  canonicalConfigKey,
+  type BadRows,
+  type CampaignEvent,
+  type Decision,
+  type ExperimentResult,
+} from '../contracts';
 import { putArtifact } from './artifacts';
 import { summarizeEvent, isNotableEvent } from './event-summary';
 import { rankwrightHome } from './home';
@@ -80,6 +89,24 @@ export interface CampaignReportData {
   /** Malformed rows the campaign's data load skipped (from the baseline); absent when no experiment read files. */
   badRows?: BadRows;
   timeline: ReportTimelineEntry[];
+  /** The research step (agent strategy): the baseline's fit, the most important fields, the ranked hypotheses. */
+  research?: ReportResearch;
+}
+
+export interface ReportResearch {
+  fit: string;
+  seconds: number;
+  importance: { field: string; neIncrease: number; stdErr: number }[];
+  /** Ranked as the research step ranked them; `experimentId` / `measuredChange` once an experiment ran the same config. */
+  hypotheses: {
+    title: string;
+    technique: string;
+    expectedGain: number;
+    cost: number;
+    evidence: string;
+    experimentId?: string;
+    measuredChange?: number;
+  }[];
 }
 
 export interface CampaignReportOptions {
@@ -173,6 +200,31 @@ export function buildReportData(status: CampaignStatus, events: CampaignEvent[],
     segments,
     badRows: campaignBadRows(status.experiments),
     timeline: events.filter(isNotableEvent).map((e) => ({ ts: e.ts, type: e.type, text: summarizeEvent(e) })),
+    research: researchView(status),
+  };
+}
+
+/** The research step as a reviewer reads it: each hypothesis next to what the experiment that tested it measured. */
+function researchView(status: CampaignStatus): ReportResearch | undefined {
+  const r = status.research;
+  if (!r) return undefined;
+  const ran = new Map<string, ExperimentResult>();
+  for (const e of status.experiments) if (e.phase !== 'baseline' && !ran.has(canonicalConfigKey(e.config))) ran.set(canonicalConfigKey(e.config), e);
+  return {
+    fit: `${r.findings.fit.verdict}: ${r.findings.fit.explanation}`,
+    seconds: r.seconds,
+    importance: r.findings.importance.slice(0, 10).map(({ field, neIncrease, stdErr }) => ({ field, neIncrease, stdErr })),
+    hypotheses: r.hypotheses.map((h) => {
+      const run = ran.get(canonicalConfigKey(h.model));
+      return {
+        title: h.hypothesis.title,
+        technique: h.hypothesis.technique,
+        expectedGain: h.expectedGain,
+        cost: h.cost,
+        evidence: h.evidence,
+        ...(run ? { experimentId: run.experimentId, measuredChange: run.relativeNeChange } : {}),
+      };
+    }),
   };
 }
 

@@ -1,6 +1,7 @@
 import { condition, log, setHandler, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
 import type {
+  CampaignResearch,
   CampaignCarryOver,
   CampaignInput,
   CampaignStatus,
@@ -50,6 +51,7 @@ export class CampaignState {
   stopReason: CampaignStatus['stopReason'];
   oracleNe: number | undefined;
   facts: DataFacts | undefined;
+  research: CampaignResearch | undefined;
   private pending: NewCampaignEvent[] = [];
 
   constructor(
@@ -64,6 +66,7 @@ export class CampaignState {
     this.phase = carry ? (phasesFor(input.strategy)[carry.plan.phaseIndex] ?? 'evaluation') : 'baseline';
     this.generation = carry?.generation ?? 0;
     this.oracleNe = carry?.oracleNe;
+    this.research = carry?.research;
     if (carry) {
       carry.decisions.forEach((d) => this.signOff.record(d));
       this.signOff.ignored.push(...carry.ignoredMessages);
@@ -105,6 +108,7 @@ export class CampaignState {
       oracleNe: this.oracleNe,
       badRows: campaignBadRows(this.experiments),
       ignoredMessages: this.signOff.ignored,
+      ...(this.research ? { research: this.research } : {}),
     };
   }
 
@@ -185,6 +189,7 @@ export class CampaignState {
       oracleNe: this.oracleNe,
       activeFields: this.facts!.activeCategoricalFields,
       generation: this.generation + 1,
+      ...(this.research ? { research: this.research } : {}),
     };
   }
 

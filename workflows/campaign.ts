@@ -33,7 +33,8 @@ const agents = proxyActivities<typeof activities>({
  * One campaign: one objective on one dataset within a budget. The story, in order:
  *
  *   1. read the start: the caller's config, and carried state only if Temporal continued this run (campaign-start.ts)
- *   2. describe the data and train the baseline (a failed baseline ends the campaign: nothing can be measured)
+ *   2. describe the data and train the baseline (a failed baseline ends the campaign: nothing can be measured), then
+ *      research it: measure what it misses and rank the hypotheses that follows from it (agent strategy)
  *   3. run the REA plan — validation → combination → exploitation — as child rankingExperiment workflows (planner.ts)
  *   4. check guardrails and ask the evaluator for a recommendation; the workflow enforces, the evaluator advises
  *   5. if the best candidate breaks a guardrail, halt for a human: override (with a reason) or abort
@@ -49,6 +50,8 @@ export async function rankingCampaign(rawInput: unknown, carried?: unknown): Pro
   if (!carry) {
     const baselineOk = await describeDataAndTrainBaseline(campaign);
     if (!baselineOk) return finish(campaign, 'the baseline failed: ' + (campaign.baseline()?.failure?.message ?? 'unknown'));
+    // Campaigns recorded before the research step replay without it.
+    if (input.strategy === 'agent' && patched('research-step')) await researchBaseline(campaign);
   }
 
   campaign.stopReason = await runPhases(campaign, rawInput);
@@ -88,6 +91,34 @@ async function describeDataAndTrainBaseline(campaign: CampaignState): Promise<bo
   campaign.stopReason = 'aborted';
   campaign.signOff.reviewState = 'aborted';
   return false;
+}
+
+/**
+ * Step 2b (agent strategy). The research step: measure the baseline and the data, and rank the hypotheses the
+ * findings support. It is advice for the designer: if it can't be measured, the campaign goes on without it.
+ */
+async function researchBaseline(campaign: CampaignState): Promise<void> {
+  const { input, campaignId } = campaign;
+  const research = await training.researchBaseline(input.data, campaign.baseline()!, input.searchSpace).catch((err: Error) => {
+    log.warn('research step unavailable', { error: err.message });
+    return undefined;
+  });
+  if (!research) return;
+  campaign.research = research;
+  campaign.event({
+    type: 'campaign.research',
+    eventId: `${campaignId}:research`,
+    campaignId,
+    fit: `${research.findings.fit.verdict}: ${research.findings.fit.explanation}`,
+    hypotheses: research.hypotheses.map((h) => ({
+      title: h.hypothesis.title,
+      technique: h.hypothesis.technique,
+      expectedGain: h.expectedGain,
+      cost: h.cost,
+      evidence: h.evidence,
+    })),
+  });
+  await campaign.flush();
 }
 
 /** Step 3: the plan's phases, designed wave by wave. Returns why the plan stopped. */
@@ -158,6 +189,7 @@ async function designWave(campaign: CampaignState, phase: DesignPhase, count: nu
       fieldPairSignal: signal,
       searchSpace: input.searchSpace,
       seed: input.seed,
+      research: campaign.research?.hypotheses ?? [],
     },
     { mode: input.agents, strategy: input.strategy, data: input.data },
   );

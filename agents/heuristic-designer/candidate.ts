@@ -28,7 +28,7 @@ export interface PhaseCandidates {
 
 /** Keys whose meaning depends on the family (an FTRL alpha is not an Adam step). */
 export const FAMILY_SPECIFIC_KEYS = ['learningRate', 'l2', 'l1', 'ftrlBeta', 'embeddingDim', 'crossLayers', 'mlp'] as const;
-export const SHARED_KEYS = ['hashBits', 'epochs', 'batchSize', 'denseTransform', 'lrDecay', 'gradientClip'] as const;
+export const SHARED_KEYS = ['hashBits', 'epochs', 'batchSize', 'denseTransform', 'fields', 'hashSpace', 'lrDecay', 'gradientClip'] as const;
 
 /** Starting L2 strengths per family when none is set (FTRL's l2 is per-coordinate; AdaGrad/Adam want much less). */
 export const L2_START: Record<ModelFamily, number> = { lr: 1, fm: 1e-4, dcn: 1e-5 };

@@ -6,7 +6,7 @@ import { analyzeInteractions, bestRun, significantWinners } from '../design-cont
 import { clampToSearchSpace, type ModelConfigDraft } from '../search-space';
 import { compareNe, formatPercent } from '../significance';
 import { FAMILY_SPECIFIC_KEYS, SHARED_KEYS, crossName, modify, switchFamily, type Candidate, type PhaseCandidates } from './candidate';
-import { crossCandidates, denseTransformCandidates, familyCandidates } from './ideas';
+import { crossCandidates, denseTransformCandidates, familyCandidates, researchCandidates } from './ideas';
 import { knobsFor, lineSearch } from './line-search';
 
 /**
@@ -43,7 +43,10 @@ function applyDelta(target: ModelConfig, baseline: ModelConfig, delta: ConfigDel
     const familySpecific = (FAMILY_SPECIFIC_KEYS as readonly string[]).includes(key);
     if (familySpecific && !(delta.family === target.family && target.family === baseline.family)) continue;
     const targetChangedIt = JSON.stringify((target as Record<string, unknown>)[key]) !== JSON.stringify((baseline as Record<string, unknown>)[key]);
-    if (!targetChangedIt) draft[key] = value;
+    if (key === 'fields') {
+      // Field knobs of different winners touch different fields: merge them (the target's own knob wins a clash).
+      draft.fields = { ...(value as object), ...(target.fields ?? {}) };
+    } else if (!targetChangedIt) draft[key] = value;
   }
   return clampToSearchSpace(draft as ModelConfigDraft, space);
 }
@@ -59,6 +62,7 @@ export function combinationCandidates(req: DesignRequest): PhaseCandidates {
     return {
       note: 'no experiment beat the baseline by more than 2 standard errors, so there is nothing to stack; exploring untried single changes instead',
       candidates: [
+        ...researchCandidates(req, 0.8),
         ...crossCandidates(req, best, signal, 0.8, req.count),
         ...familyCandidates(req, best, signal, 0.8),
         ...denseTransformCandidates(req, best, 0.6),

@@ -10,6 +10,24 @@ import { crossName, describeRun, fmt, modify, switchFamily, type Candidate } fro
  * where the phase is about it.
  */
 
+/**
+ * The research step's hypotheses (agents/research-hypotheses.ts). They rest on measurements of this baseline on this
+ * data, so they start above the generic ideas (prior 1 to 2, by expected gain relative to the best of them); the
+ * generic ideas still fill the slots the research found nothing for.
+ */
+export function researchCandidates(req: DesignRequest, weight: number): Candidate[] {
+  const top = Math.max(1e-9, ...req.research.map((h) => h.expectedGain));
+  return req.research.map((h) => ({
+    config: h.model,
+    technique: h.hypothesis.technique,
+    title: h.hypothesis.title,
+    rationale: h.hypothesis.rationale,
+    expectedEffect: h.hypothesis.expectedEffect,
+    parents: h.hypothesis.parents,
+    prior: weight * (1 + h.expectedGain / top),
+  }));
+}
+
 export function crossCandidates(
   req: DesignRequest,
   center: ExperimentSummary,

@@ -1,7 +1,7 @@
 import type { DesignRequest } from '../../contracts/agents';
 import { analyzeInteractions } from '../design-context';
 import type { PhaseCandidates } from './candidate';
-import { clippedRetryCandidates, crossCandidates, denseTransformCandidates, familyCandidates } from './ideas';
+import { clippedRetryCandidates, crossCandidates, denseTransformCandidates, familyCandidates, researchCandidates } from './ideas';
 import { knobsFor, lineSearch } from './line-search';
 
 /**
@@ -15,6 +15,7 @@ export function validationCandidates(req: DesignRequest): PhaseCandidates {
   const knobs = knobsFor(3).filter((k) => ['learningRate', 'hashBits', 'epochs', 'l2'].includes(k.key));
   return {
     candidates: [
+      ...researchCandidates(req, 1),
       ...crossCandidates(req, center, signal, 1, Math.max(req.count, 4)),
       ...familyCandidates(req, center, signal, 1),
       ...denseTransformCandidates(req, center, 1),

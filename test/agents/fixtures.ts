@@ -51,6 +51,7 @@ export function designRequest(extra: Partial<DesignRequest> = {}): DesignRequest
     baseline,
     history: [],
     insights: [],
+    research: [],
     fieldPairSignal: plantedSignal(),
     searchSpace: SearchSpace.parse({}),
     seed: 11,

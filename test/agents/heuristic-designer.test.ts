@@ -23,6 +23,36 @@ describe('heuristic hypothesis designer', () => {
       for (const p of res.proposals) assert.ok(isInsideSearchSpace(p.model, SearchSpace.parse({})));
     });
 
+    it("puts the research step's measured hypotheses first, by expected gain, and still fills the rest with its own ideas", () => {
+      const base = designRequest().baseline;
+      const research = [
+        { title: 'Quantile buckets for I3', model: ModelConfig.parse({ ...base.config, fields: { I3: { transform: 'quantile' } } }), gain: 0.004 },
+        { title: 'Three-way cross C5×C6×C7 on lr', model: ModelConfig.parse({ ...base.config, crosses: [['C5', 'C6', 'C7']] }), gain: 0.02 },
+      ].map((r) => ({
+        hypothesis: {
+          title: r.title,
+          technique: r.title.startsWith('Quantile') ? 'dense-transform' : 'feature-cross',
+          rationale: 'measured',
+          expectedEffect: 'NE −1%',
+          parents: ['base'],
+        },
+        model: r.model,
+        evidence: 'research',
+        expectedGain: r.gain,
+        cost: 1,
+      }));
+      const res = designHeuristically(designRequest({ count: 4, research }));
+      assert.deepEqual(
+        res.proposals.slice(0, 2).map((p) => p.hypothesis.title),
+        ['Three-way cross C5×C6×C7 on lr', 'Quantile buckets for I3'],
+      );
+      assert.deepEqual(res.proposals[0].model.crosses, [['C5', 'C6', 'C7']]);
+      assert.ok(
+        res.proposals.slice(2).some((p) => p.hypothesis.title.startsWith('Cross C1×C2')),
+        'the residual-signal cross still gets a slot',
+      );
+    });
+
     it('without interaction signal does not propose crosses and ranks the expensive family low', () => {
       const res = designHeuristically(designRequest({ count: 4, fieldPairSignal: [] }));
       assert.ok(res.proposals.every((p) => p.model.crosses.length === 0));

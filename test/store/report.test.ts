@@ -80,6 +80,18 @@ describe('store/report', () => {
     assert.match(html, /Lower NE on the test set &lt;i&gt;fast&lt;\/i&gt;/, 'objective comes from the campaign.started event, escaped');
   });
 
+  it("shows the research step: the baseline's fit, important fields, and each hypothesis's expected gain beside its measured run", () => {
+    const section = /<div id="research">([\s\S]*?)<\/div>/.exec(html)?.[1] ?? '';
+    assert.match(section, /Baseline fit: balanced: validation NE is 1\.00% above train NE/);
+    assert.match(section, /C1 0\.0310 ± 0\.0020/);
+    const rows = section.split('<tr>').slice(2);
+    assert.equal(rows.length, 2);
+    // The cross's config is what ctr-lift-1-v2 ran: its measured change is shown; the buckets never ran.
+    assert.match(rows[0], /Cross C1×C2 on lr[\s\S]*−1\.20%[\s\S]*ctr-lift-1-v2: -1\.11%/);
+    assert.match(rows[1], /Quantile buckets for I2[\s\S]*not run/);
+    assert.ok(!section.includes('<script>') && section.includes('&lt;script&gt;'), 'evidence is escaped');
+  });
+
   it('escapes every hostile string (LLM-written hypotheses, rationales)', () => {
     assert.ok(!html.includes(HOSTILE_TITLE), 'raw <script> from a hypothesis title must not appear');
     assert.ok(html.includes(escapeHtml(HOSTILE_TITLE)));

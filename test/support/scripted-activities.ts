@@ -1,4 +1,4 @@
-import type { DesignRequest, ExperimentResult, ModelConfig, NewCampaignEvent, ProposedExperiment } from '../../contracts';
+import type { CampaignResearch, DesignRequest, ExperimentResult, ModelConfig, NewCampaignEvent, ProposedExperiment } from '../../contracts';
 import { ModelConfig as ModelConfigSchema } from '../../contracts';
 import type { TrainModelInput, TrainSummary } from '../../activities';
 import { ApplicationFailure } from '@temporalio/activity';
@@ -27,6 +27,7 @@ export function scriptedActivities(options: ScriptOptions = {}) {
   const events: NewCampaignEvent[] = [];
   const recorded: ExperimentResult[] = [];
   const designRequests: DesignRequest[] = [];
+  const researched: string[] = [];
   let designCalls = 0;
   const activities = {
     async trainModel(input: TrainModelInput): Promise<TrainSummary> {
@@ -81,6 +82,44 @@ export function scriptedActivities(options: ScriptOptions = {}) {
         activeCategoricalFields: ['C1', 'C2', 'C3'],
       };
     },
+    /** One research hypothesis (a cross of C1×C2 on the baseline), and findings that say the baseline under-fits. */
+    async researchBaseline(_data: unknown, baseline: ExperimentResult): Promise<CampaignResearch> {
+      researched.push(baseline.experimentId);
+      const model = ModelConfigSchema.parse({ ...baseline.config, crosses: [['C1', 'C2']] });
+      return {
+        seconds: 0.1,
+        hypotheses: [
+          {
+            hypothesis: {
+              title: 'Cross C1×C2 on lr',
+              technique: 'feature-cross',
+              rationale: 'scripted research',
+              expectedEffect: 'NE −1.00% expected',
+              parents: [baseline.experimentId],
+            },
+            model,
+            evidence: 'residual interaction 0.2',
+            expectedGain: 0.01,
+            cost: 1.05,
+          },
+        ],
+        findings: {
+          artifact: baseline.artifact ?? 'none',
+          family: baseline.config.family,
+          importanceRows: 500,
+          residualRows: 1000,
+          logLossPerRow: 0.4,
+          noiseFloor: 0.001,
+          importance: [{ field: 'C1', kind: 'categorical', neIncrease: 0.02, stdErr: 0.002 }],
+          mainEffects: [],
+          pairs: [{ fields: ['C1', 'C2'], strength: 0.2 }],
+          triples: [],
+          denseShapes: [],
+          hashing: { hashSpace: 'shared', hashBits: 18, expectedCollisionRate: 0.01, slots: [] },
+          fit: { verdict: 'underfitting', evaluations: 1, explanation: 'scripted' },
+        },
+      };
+    },
     async measureInteractions() {
       return [{ fields: ['C1', 'C2'] as [string, string], strength: 0.2 }];
     },
@@ -127,5 +166,5 @@ export function scriptedActivities(options: ScriptOptions = {}) {
       return { path: `/tmp/${status.campaignId}.html` };
     },
   };
-  return { activities, trained, events, recorded, designRequests };
+  return { activities, trained, events, recorded, designRequests, researched };
 }

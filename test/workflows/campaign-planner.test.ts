@@ -54,6 +54,15 @@ describe('rankingCampaign planner and sign-off (real Temporal, scripted training
       }
       // The designer was given the interaction signal measured on the best model.
       assert.ok(script.designRequests.some((r) => r.fieldPairSignal.length > 0));
+      // The research step ran once, on the baseline, before the first wave: its hypotheses reach every design request,
+      // the status and the event log.
+      assert.deepEqual(script.researched, [base.experimentId]);
+      assert.ok(script.designRequests.length > 0 && script.designRequests.every((r) => r.research[0]?.hypothesis.title === 'Cross C1×C2 on lr'));
+      assert.equal(review.research?.hypotheses[0].expectedGain, 0.01);
+      assert.equal(review.research?.findings.fit.verdict, 'underfitting');
+      const researchEvent = script.events.find((e) => e.type === 'campaign.research');
+      assert.ok(researchEvent && researchEvent.type === 'campaign.research' && researchEvent.hypotheses[0].title === 'Cross C1×C2 on lr');
+      assert.match(researchEvent.fit, /^underfitting/);
 
       // Search attributes are current: the UI's list filter finds it.
       const listed = await eventually(
@@ -111,6 +120,8 @@ describe('rankingCampaign planner and sign-off (real Temporal, scripted training
       assert.equal(review.experiments.length, 9);
       assert.equal(new Set(review.experiments.map((e) => e.experimentId)).size, 9, 'no experiment repeated across runs');
       assert.equal(script.trained.length, 9, 'no experiment re-trained after continue-as-new');
+      assert.equal(script.researched.length, 1, 'the research step is not repeated after continue-as-new');
+      assert.equal(review.research?.hypotheses.length, 1, 'its findings are carried over');
       await client.approve(started.workflowId, { by: 'ana' });
       assert.equal((await client.waitForResult(started.workflowId)).reviewState, 'approved');
     });

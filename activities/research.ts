@@ -1,0 +1,19 @@
+import type { CampaignResearch, DataConfig, ExperimentResult, SearchSpace } from '../contracts';
+import { researchHypotheses } from '../agents/research-hypotheses';
+import { researchBaseline as measureBaseline } from '../ranking/research';
+import { summarize } from '../workflows/summaries';
+import { checkDataAccess } from './data-access';
+
+/**
+ * The research step (training queue: it reads the data and scores with the baseline's model). Before the first wave
+ * the campaign measures its baseline — field importance, missed main effects and interactions, dense shapes,
+ * hashing, the learning curve's verdict — and ranks the hypotheses those findings support.
+ */
+export async function researchBaseline(data: DataConfig, baseline: ExperimentResult, searchSpace: SearchSpace): Promise<CampaignResearch> {
+  checkDataAccess(data);
+  if (!baseline.artifact) throw new Error(`the baseline ${baseline.experimentId} has no model artifact to research`);
+  const started = Date.now();
+  const findings = await measureBaseline(data, baseline.artifact, { learningCurve: baseline.learningCurve ?? [] });
+  const hypotheses = researchHypotheses(findings, summarize(baseline), searchSpace);
+  return { hypotheses, findings, seconds: Math.round((Date.now() - started) / 100) / 10 };
+}

@@ -278,6 +278,41 @@ export function buildCli(): Command {
       process.stderr.write(`rankwright serve: listening on http://${address}:${port}\n`);
     });
 
+  program
+    .command('llm-server')
+    .description('a local OpenAI-compatible LLM server (a GGUF model on the CPU) for the sub-agents: set OPENAI_BASE_URL to the URL it prints')
+    .option('--model <file>', 'GGUF model file (default RANKWRIGHT_LLM_GGUF)')
+    .option('--port <port>', 'port (default 8081)', portNumber)
+    .option('--host <host>', 'interface (default 127.0.0.1)')
+    .option('--threads <n>', 'CPU threads (default 2)', positiveInt)
+    .option('--context-size <n>', 'context window in tokens (default 8192)', positiveInt)
+    .option('--max-tokens <n>', 'default and maximum max_tokens per answer (default 1024)', positiveInt)
+    .option('--no-json-schema', 'refuse json_schema response formats with HTTP 500 (as llama-cpp-python does); json_object with a schema still works')
+    .action(
+      async (opts: {
+        model?: string;
+        port?: number;
+        host?: string;
+        threads?: number;
+        contextSize?: number;
+        maxTokens?: number;
+        jsonSchema: boolean;
+      }) => {
+        const modelPath = opts.model ?? process.env.RANKWRIGHT_LLM_GGUF;
+        if (!modelPath) throw new UsageError('llm-server needs --model <file.gguf> (or RANKWRIGHT_LLM_GGUF)');
+        if (!fs.existsSync(modelPath)) throw new UsageError(`llm-server: model file ${modelPath} does not exist`);
+        const { startLocalLlmServer } = require('./local-llm-server') as typeof import('./local-llm-server');
+        const { port = 8081, host, threads, contextSize, maxTokens } = opts;
+        const server = await startLocalLlmServer({ modelPath, port, host, threads, contextSize, maxTokens, supportsJsonSchema: opts.jsonSchema });
+        process.stderr.write(
+          `rankwright llm-server: ${server.model} listening; OPENAI_BASE_URL=${server.baseURL} RANKWRIGHT_LLM_MODEL=${server.model}\n`,
+        );
+        // Serve until Ctrl-C / SIGTERM (the CLI exits when the command returns).
+        await new Promise<void>((resolve) => ['SIGINT', 'SIGTERM'].forEach((signal) => process.once(signal, resolve)));
+        await server.close();
+      },
+    );
+
   return program;
 }
 

@@ -1,3 +1,4 @@
+import { ApplicationFailure } from '@temporalio/activity';
 import type { DataConfig, DesignRequest, DesignResponse, EvaluateRequest, EvaluateResponse, TriageRequest, TriageResponse } from '../contracts';
 import {
   designHypotheses,
@@ -5,18 +6,40 @@ import {
   evaluateResults as evaluateWithAgent,
   interpretFailure as interpretWithAgent,
   llmSettingsFromEnv,
+  type LlmSettings,
 } from '../agents';
 import { canonicalConfigKey, dataTraitsOf, InsightsStore } from '../store/insights';
 
 export type AgentMode = 'auto' | 'heuristic' | 'llm';
 
+/** The failure type a campaign sees when `agents: "llm"` meets a worker without an LLM endpoint. */
+export const LLM_NOT_CONFIGURED = 'LlmNotConfigured';
+
 /**
- * Which LLM the sub-agents may use. `auto` and `llm` use the endpoint configured on this worker
- * (OPENAI_BASE_URL / OPENAI_API_KEY / RANKWRIGHT_LLM_MODEL); without one they run their heuristic twins.
+ * Which LLM the sub-agents may use. `auto` uses the endpoint configured on this worker (OPENAI_BASE_URL /
+ * OPENAI_API_KEY / RANKWRIGHT_LLM_MODEL) and runs the heuristic twins without one; `llm` insists on one: without it
+ * the activity fails, non-retryably, instead of quietly running heuristics the campaign did not ask for.
  * Settings come from the worker's environment, never from workflow input, so no secret enters a history.
  */
-function llmFor(mode: AgentMode) {
-  return mode === 'heuristic' ? null : llmSettingsFromEnv();
+export function llmFor(mode: AgentMode, env: NodeJS.ProcessEnv = process.env): LlmSettings | null {
+  if (mode === 'heuristic') return null;
+  const settings = llmSettingsFromEnv(env);
+  if (!settings && mode === 'llm') {
+    throw ApplicationFailure.create({
+      type: LLM_NOT_CONFIGURED,
+      nonRetryable: true,
+      message:
+        'the campaign asks for LLM sub-agents (agents: "llm") but this worker has no LLM endpoint: set OPENAI_BASE_URL ' +
+        "(any OpenAI-compatible server, e.g. `rankwright llm-server`) and/or OPENAI_API_KEY in the worker's environment, " +
+        'or start the campaign with agents "auto" or "heuristic"',
+    });
+  }
+  return settings;
+}
+
+/** Fails (like the sub-agents would) when `mode` needs an LLM endpoint this worker does not have; for an early check. */
+export async function checkAgentEndpoint(mode: AgentMode): Promise<void> {
+  llmFor(mode);
 }
 
 /**

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { TriageRequest, TriageResponse } from '../contracts/agents';
 import { FailureClass } from '../contracts/metrics';
 import { divergenceEvidence, MEASURED_FAILURE_CLASSES, parseTriageRequest, triageHeuristically, type NonFiniteSighting } from './heuristic-triage';
-import { askStructured, type LlmSettings } from './llm';
+import { askStructured, DEFAULT_PROMPT_TOKENS, estimateTokens, promptBudget, promptJson, type LlmSettings } from './llm';
 import { UNTRUSTED_DATA_NOTICE, untrustedBlock } from './untrusted-text';
 
 /**
@@ -21,7 +21,22 @@ export const LlmTriageAnswer = z.object({
 /** Triage advises on training; words about sign-off mean the answer was steered by the log text. */
 const OUT_OF_SCOPE = /\b(approv\w*|deploy\w*|ship it|guardrails?|sign[- ]?off|production rollout)\b/i;
 
-export function triagePrompt(req: TriageRequest, nonFinite?: NonFiniteSighting): { system: string; user: string } {
+/** What the server is asked for: the same shape, with bounded text so a grammar-driven model stops. */
+const LlmTriageWire = z.object({
+  failureClass: FailureClass,
+  diagnosis: z.string().min(1).max(600),
+  fix: z.string().min(1).max(600),
+});
+
+/**
+ * The interpreter's prompt; its data part stays within `budgetTokens` estimated tokens: only the last progress events
+ * that fit are shown (the newest carry the failure).
+ */
+export function triagePrompt(
+  req: TriageRequest,
+  nonFinite?: NonFiniteSighting,
+  budgetTokens = DEFAULT_PROMPT_TOKENS,
+): { system: string; user: string } {
   const system = [
     'You are the training-log interpreter of an autonomous ranking engineer (CTR models: lr = FTRL logistic regression, fm, dcn).',
     'Classify why a training run failed as one of: diverged (NaN/Inf or exploding loss), underfit (loss flat near the label entropy, NE ~1),',
@@ -29,23 +44,33 @@ export function triagePrompt(req: TriageRequest, nonFinite?: NonFiniteSighting):
     'Give a one-sentence diagnosis citing the numbers, and a concrete fix with values, e.g. "lower learningRate from 2 to 0.6 and clip gradients at 5".',
     UNTRUSTED_DATA_NOTICE,
   ].join('\n');
-  const user = [
-    `Attempt ${req.attempt}. The engine classified the failure as "${req.failure.failureClass}".`,
-    nonFinite
-      ? `At step ${nonFinite.step} the ${nonFinite.field} was ${nonFinite.value} (non-finite); that event is not listed below.`
-      : 'All progress values are finite.',
-    `Model config (JSON): ${untrustedBlock('config', JSON.stringify(req.config), 4000)}`,
-    `Last progress events (JSON): ${untrustedBlock('progress', JSON.stringify(req.failure.lastProgress), 12000)}`,
-    `Failure message: ${untrustedBlock('failure-message', req.failure.message, 4000)}`,
-  ].join('\n');
+  const render = (events: number) =>
+    [
+      `Attempt ${req.attempt}. The engine classified the failure as "${req.failure.failureClass}".`,
+      nonFinite
+        ? `At step ${nonFinite.step} the ${nonFinite.field} was ${nonFinite.value} (non-finite); that event is not listed below.`
+        : 'All progress values are finite.',
+      `Model config (JSON): ${untrustedBlock('config', JSON.stringify(req.config), 4000)}`,
+      `Last progress events (JSON): ${untrustedBlock('progress', promptJson(events ? req.failure.lastProgress.slice(-events) : []), 12000)}`,
+      `Failure message: ${untrustedBlock('failure-message', req.failure.message, Math.min(4000, Math.floor(budgetTokens * 0.6)))}`,
+    ].join('\n');
+  let events = req.failure.lastProgress.length;
+  let user = render(events);
+  while (estimateTokens(user) > budgetTokens && events > 0) user = render((events = Math.floor(events / 2)));
   return { system, user };
 }
 
 export async function interpretFailure(input: TriageRequest, llm: LlmSettings | null): Promise<TriageResponse> {
   const { req, nonFinite } = parseTriageRequest(input);
   if (!llm) return triageHeuristically(input);
-  const prompt = triagePrompt(req, nonFinite);
-  const answer = await askStructured(llm, { name: 'failure_triage', system: prompt.system, user: prompt.user, schema: LlmTriageAnswer });
+  const prompt = triagePrompt(req, nonFinite, promptBudget(llm));
+  const answer = await askStructured(llm, {
+    name: 'failure_triage',
+    system: prompt.system,
+    user: prompt.user,
+    schema: LlmTriageAnswer,
+    wire: LlmTriageWire,
+  });
   if (!answer.ok) return { ...triageHeuristically(input), fallbackReason: answer.reason };
   const { failureClass, diagnosis, fix } = answer.value;
 

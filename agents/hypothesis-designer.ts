@@ -1,9 +1,11 @@
 import { z } from 'zod';
 import { DesignRequest, DesignResponse, type ExperimentSummary, type ProposedExperiment } from '../contracts/agents';
 import { canonicalConfigKey } from '../contracts/canonical-config';
-import { knownConfigKeys } from './design-context';
+import { FIELD_NAMES } from '../contracts/data';
+import { FIELD_TRANSFORMS, HASH_SPACES, MODEL_FAMILIES, ModelConfig, type ModelFamily } from '../contracts/model';
+import { activeCategoricalFields, knownConfigKeys } from './design-context';
 import { designHeuristically } from './heuristic-designer';
-import { askStructured, type LlmSettings } from './llm';
+import { askStructured, CHARS_PER_TOKEN, DEFAULT_PROMPT_TOKENS, estimateTokens, promptBudget, promptJson, type LlmSettings } from './llm';
 import { clampToSearchSpace, ModelConfigDraft } from './search-space';
 import { applicableTechniques, TECHNIQUE_IDS } from './techniques';
 import { UNTRUSTED_DATA_NOTICE, untrustedBlock } from './untrusted-text';
@@ -14,15 +16,91 @@ import { UNTRUSTED_DATA_NOTICE, untrustedBlock } from './untrusted-text';
  * an LLM, or when its answer is unusable, the heuristic designer answers and `fallbackReason` says why.
  */
 
+/** An optional knob as an adviser may send it: absent, null (= "leave the default") or a value. */
+const knob = <T extends z.ZodType>(schema: T) => schema.nullable().optional();
+
+/**
+ * A proposal's model config as validated: ModelConfigDraft's keys, each also nullable (structured-output servers
+ * write every key of a schema, so "not set" arrives as null). Lenient on values: clamping keeps the idea.
+ */
+const LlmModelDraft = z.object({
+  family: z.enum(MODEL_FAMILIES),
+  learningRate: knob(z.number()),
+  hashBits: knob(z.number()),
+  epochs: knob(z.number()),
+  embeddingDim: knob(z.number()),
+  crosses: knob(z.array(z.array(z.string()))),
+  denseTransform: knob(z.string()),
+  fields: knob(z.record(z.string(), z.unknown())),
+  hashSpace: knob(z.string()),
+  l2: knob(z.number()),
+  l1: knob(z.number()),
+  ftrlBeta: knob(z.number()),
+  lrDecay: knob(z.number()),
+  gradientClip: knob(z.number()),
+  batchSize: knob(z.number()),
+  crossLayers: knob(z.number()),
+  mlp: knob(z.array(z.number())),
+  seed: knob(z.number()),
+  checkpointEvery: knob(z.number()),
+});
+const MODEL_KEYS = new Set(Object.keys(LlmModelDraft.shape));
+
 const LlmProposal = z.object({
   title: z.string().min(1),
   technique: z.string().min(1),
   rationale: z.string().min(1),
   expectedEffect: z.string().min(1),
-  parents: z.array(z.string()).optional(),
-  model: ModelConfigDraft,
+  parents: z.array(z.string()).nullish(),
+  model: LlmModelDraft,
 });
 export const LlmDesignAnswer = z.object({ proposals: z.array(LlmProposal).min(1).max(32) });
+
+/**
+ * The shape the server is asked for: what a grammar can enforce (allowed families, field names, transforms, at most
+ * `count` proposals, bounded text). Every key is present and nullable, as strict structured output requires; number
+ * ranges are not in it (grammars do not enforce them): clamping does that, and says so.
+ */
+export function designAnswerWire(req: DesignRequest) {
+  // The fields this data carries (all categorical fields when unknown): a grammar then writes no other name.
+  const active = activeCategoricalFields(req);
+  const fields = (active.length >= 2 ? active : FIELD_NAMES) as [string, ...string[]];
+  const n = z.number().nullable();
+  const int = z.number().int().nullable();
+  return z.object({
+    proposals: z
+      .array(
+        z.object({
+          title: z.string().min(1).max(120),
+          technique: z.string().min(1).max(80),
+          rationale: z.string().min(1).max(400),
+          expectedEffect: z.string().min(1).max(160),
+          parents: z.array(z.string().max(80)).max(3),
+          model: z.object({
+            family: z.enum(req.searchSpace.families as [ModelFamily, ...ModelFamily[]]),
+            learningRate: n,
+            hashBits: int,
+            epochs: int,
+            embeddingDim: int,
+            crosses: z
+              .array(z.array(z.enum(fields)).min(2).max(3))
+              .max(Math.max(1, Math.min(req.searchSpace.maxCrosses, 8)))
+              .nullable(),
+            denseTransform: z.enum(FIELD_TRANSFORMS).nullable(),
+            hashSpace: z.enum(HASH_SPACES).nullable(),
+            l2: n,
+            l1: n,
+            lrDecay: n,
+            gradientClip: n,
+            crossLayers: int,
+            mlp: z.array(z.number().int()).max(6).nullable(),
+          }),
+        }),
+      )
+      .min(1)
+      .max(req.count),
+  });
+}
 
 const PHASE_GUIDE: Record<DesignRequest['phase'], string> = {
   validation: 'validation: test SINGLE changes against the baseline config (one technique per proposal), so each result is attributable.',
@@ -31,7 +109,17 @@ const PHASE_GUIDE: Record<DesignRequest['phase'], string> = {
   exploitation: 'exploitation: tune the best config (learning rate x0.5/x2 on a log scale, epochs, embeddingDim, hashBits, l2, lrDecay).',
 };
 
-function compactRun(run: ExperimentSummary) {
+/** The config's keys that differ from its family's defaults (the whole config costs ~4x the tokens). */
+function configDiff(config: ModelConfig): Record<string, unknown> {
+  const defaults = ModelConfig.parse({ family: config.family }) as Record<string, unknown>;
+  const out: Record<string, unknown> = { family: config.family };
+  for (const [key, value] of Object.entries(config)) {
+    if (JSON.stringify(value) !== JSON.stringify(defaults[key])) out[key] = value;
+  }
+  return out;
+}
+
+function compactRun(run: ExperimentSummary, fullConfig = false) {
   return {
     id: run.experimentId,
     phase: run.phase,
@@ -45,12 +133,78 @@ function compactRun(run: ExperimentSummary) {
     trainSeconds: run.trainSeconds,
     technique: run.hypothesis?.technique,
     hypothesis: run.hypothesis?.title,
-    config: run.config,
+    config: fullConfig ? run.config : configDiff(run.config),
   };
 }
 
-export function designPrompt(req: DesignRequest): { system: string; user: string } {
-  const techniques = applicableTechniques(req).map((t) => ({ id: t.id, description: t.description, expectedEffect: t.expectedEffect }));
+/** How much of the campaign a prompt shows; shrunk step by step until the prompt fits its token budget. */
+interface ContextLimits {
+  history: number;
+  insights: number;
+  pairs: number;
+  techniqueDetails: boolean;
+}
+const CONTEXT_STEPS: readonly ContextLimits[] = [
+  { history: 60, insights: 30, pairs: 20, techniqueDetails: true },
+  { history: 30, insights: 15, pairs: 15, techniqueDetails: true },
+  { history: 16, insights: 8, pairs: 12, techniqueDetails: true },
+  { history: 8, insights: 5, pairs: 10, techniqueDetails: false },
+  { history: 4, insights: 2, pairs: 6, techniqueDetails: false },
+  { history: 0, insights: 0, pairs: 4, techniqueDetails: false },
+];
+
+/** The runs a shorter prompt keeps: the best third by NE and the most recent rest, in campaign order. */
+function keptHistory(history: readonly ExperimentSummary[], limit: number): ExperimentSummary[] {
+  if (history.length <= limit) return [...history];
+  const best = new Set(
+    history
+      .filter((h) => h.status === 'succeeded' && h.ne !== undefined)
+      .sort((a, b) => a.ne! - b.ne!)
+      .slice(0, Math.ceil(limit / 3)),
+  );
+  const recent = history.filter((h) => !best.has(h)).slice(-(limit - best.size));
+  const kept = new Set([...best, ...recent]);
+  return history.filter((h) => kept.has(h));
+}
+
+function designContext(req: DesignRequest, limits: ContextLimits) {
+  return {
+    phase: req.phase,
+    count: req.count,
+    baseline: compactRun(req.baseline, true),
+    history: keptHistory(req.history, limits.history).map((h) => compactRun(h)),
+    insights: [...req.insights]
+      .sort((a, b) => b.similarity - a.similarity)
+      .slice(0, limits.insights)
+      .map((i) => ({
+        similarity: i.similarity,
+        sameData: i.dataFingerprint === req.dataFingerprint,
+        technique: i.technique,
+        outcome: i.outcome,
+        relativeNeChange: i.relativeNeChange,
+        config: configDiff(i.config),
+      })),
+    fieldPairSignal: [...req.fieldPairSignal].sort((a, b) => b.strength - a.strength).slice(0, limits.pairs),
+    searchSpace: req.searchSpace,
+    techniques: applicableTechniques(req).map((t) =>
+      limits.techniqueDetails ? { id: t.id, description: t.description, expectedEffect: t.expectedEffect } : { id: t.id },
+    ),
+  };
+}
+
+export interface DesignPrompt {
+  system: string;
+  user: string;
+  /** Set when the campaign context had to be shortened to fit the budget: what was left out. */
+  trimmed?: string;
+}
+
+/**
+ * The designer's prompt. Its data part (the user message) is kept within `budgetTokens` estimated tokens (chars /
+ * CHARS_PER_TOKEN), so a small local model with an 8k context can read it: history, insights and field pairs shrink step by step
+ * (the best runs and the most recent ones stay), and only then is the block cut.
+ */
+export function designPrompt(req: DesignRequest, budgetTokens = DEFAULT_PROMPT_TOKENS): DesignPrompt {
   const system = [
     'You are the hypothesis designer of an autonomous ranking engineer (ads/recommendation CTR models).',
     'Models: "lr" (hashed logistic regression, FTRL), "fm" (factorization machine), "dcn" (DCN-v2; ~20x slower than lr, fm ~3x).',
@@ -59,30 +213,31 @@ export function designPrompt(req: DesignRequest): { system: string; user: string
     `Propose exactly ${req.count} experiments. Never repeat a config that already ran. Stay inside the search space. Prefer cheap experiments.`,
     'Use fieldPairSignal (residual interaction strength per categorical field pair, measured on the current best model) to pick crosses.',
     'Prefer techniques that won on similar data in the insights; avoid those that lost. Use a technique id from the list when one fits.',
+    'Configs in the context list only the keys that differ from their family defaults (the baseline config is complete). In your',
+    'proposals, set only the keys you change and use null for the others.',
     UNTRUSTED_DATA_NOTICE,
   ].join('\n');
-  const context = {
-    phase: req.phase,
-    count: req.count,
-    baseline: compactRun(req.baseline),
-    history: req.history.slice(-60).map(compactRun),
-    insights: [...req.insights]
-      .sort((a, b) => b.similarity - a.similarity)
-      .slice(0, 30)
-      .map((i) => ({
-        similarity: i.similarity,
-        sameData: i.dataFingerprint === req.dataFingerprint,
-        technique: i.technique,
-        outcome: i.outcome,
-        relativeNeChange: i.relativeNeChange,
-        config: i.config,
-      })),
-    fieldPairSignal: [...req.fieldPairSignal].sort((a, b) => b.strength - a.strength).slice(0, 20),
-    searchSpace: req.searchSpace,
-    techniques,
-  };
-  const user = `Campaign context (JSON):\n${untrustedBlock('campaign', JSON.stringify(context), 30000)}\nPropose ${req.count} experiments for the ${req.phase} phase.`;
-  return { system, user };
+  const frame = (json: string, maxChars: number) =>
+    `Campaign context (JSON):\n${untrustedBlock('campaign', json, maxChars)}\nPropose ${req.count} experiments for the ${req.phase} phase.`;
+  const maxChars = Math.floor(budgetTokens * CHARS_PER_TOKEN);
+  let step = 0;
+  let json = promptJson(designContext(req, CONTEXT_STEPS[0]));
+  while (estimateTokens(frame(json, Infinity)) > budgetTokens && step + 1 < CONTEXT_STEPS.length)
+    json = promptJson(designContext(req, CONTEXT_STEPS[++step]));
+  // Whatever still does not fit is cut at the end of the block (search space and techniques come last).
+  const overhead = frame('', Infinity).length + 60;
+  const user = frame(json, Math.max(200, maxChars - overhead));
+  if (step === 0 && user.length <= maxChars) return { system, user };
+  const limits = CONTEXT_STEPS[step];
+  const shown = (what: string, total: number, kept: number) => (total > kept ? `${what} ${kept} of ${total}` : undefined);
+  const parts = [
+    shown('history runs', req.history.length, Math.min(req.history.length, limits.history)),
+    shown('insights', req.insights.length, Math.min(req.insights.length, limits.insights)),
+    shown('field pairs', req.fieldPairSignal.length, Math.min(req.fieldPairSignal.length, limits.pairs)),
+    limits.techniqueDetails ? undefined : 'technique ids without descriptions',
+    json.length > maxChars - overhead ? `context cut at ${maxChars - overhead} characters` : undefined,
+  ].filter(Boolean);
+  return { system, user, trimmed: `prompt trimmed to its ${budgetTokens}-token budget: ${parts.join(', ')}` };
 }
 
 /** Shorten to a schema limit without cutting a word in half where possible. */
@@ -93,54 +248,131 @@ function fit(text: string, max: number): string {
   return `${cut.slice(0, Math.max(cut.lastIndexOf(' '), max / 2))}…`;
 }
 
-/** What clamping changed, so a reviewer sees that the LLM's number was not used as is. */
-function clampNote(draft: ModelConfigDraft, clamped: ReturnType<typeof clampToSearchSpace>): string {
-  const changed: string[] = [];
-  if (draft.family !== clamped.family) changed.push(`family ${draft.family} → ${clamped.family}`);
-  for (const key of ['learningRate', 'hashBits', 'epochs', 'embeddingDim'] as const) {
-    const before = draft[key];
-    const after = (clamped as Record<string, unknown>)[key];
-    if (before !== undefined && typeof after === 'number' && Math.abs(before - after) > 1e-12 * Math.max(1, Math.abs(before)))
-      changed.push(`${key} ${before} → ${after}`);
+function short(value: unknown): string {
+  if (typeof value === 'number') return String(Number(value.toPrecision(4)));
+  const text = JSON.stringify(value) ?? String(value);
+  return text.length > 40 ? `${text.slice(0, 39)}…` : text;
+}
+
+/** Knobs that only some families have (clamping drops them from the others). */
+const FAMILY_KEYS: Record<string, readonly ModelFamily[]> = {
+  embeddingDim: ['fm', 'dcn'],
+  crossLayers: ['dcn'],
+  mlp: ['dcn'],
+  l1: ['lr'],
+  ftrlBeta: ['lr'],
+};
+
+/** What clamping changed or dropped, key by key, so a reviewer sees which of the LLM's values were not used as is. */
+export function clampChanges(draft: ModelConfigDraft, clamped: ModelConfig): string[] {
+  const changes: string[] = [];
+  if (draft.family !== clamped.family) changes.push(`family ${draft.family} → ${clamped.family}`);
+  const out = clamped as Record<string, unknown>;
+  for (const [key, before] of Object.entries(draft)) {
+    if (key === 'family' || before === undefined) continue;
+    const after = out[key];
+    if (key === 'crosses') {
+      const kept = new Set(clamped.crosses.map((c) => [...c].sort().join('×')));
+      const dropped = (before as string[][]).filter((c) => !kept.delete([...c].map(String).sort().join('×')));
+      if (dropped.length)
+        changes.push(
+          `crosses dropped: ${dropped
+            .map((c) => c.join('×'))
+            .join(', ')
+            .slice(0, 80)}`,
+        );
+    } else if (key === 'fields') {
+      const total = Object.keys(before as object).length;
+      const kept = Object.keys((after as object | undefined) ?? {}).length;
+      if (kept < total) changes.push(`fields: ${total - kept} of ${total} entries dropped`);
+    } else if (after === undefined) {
+      const notOfFamily = FAMILY_KEYS[key] && !FAMILY_KEYS[key].includes(clamped.family);
+      changes.push(`${key} ${short(before)} dropped${notOfFamily ? ` (${clamped.family} has no ${key})` : ''}`);
+    } else if (typeof before === 'number' && typeof after === 'number') {
+      if (Math.abs(before - after) > 1e-12 * Math.max(1, Math.abs(before))) changes.push(`${key} ${short(before)} → ${short(after)}`);
+    } else if (JSON.stringify(before) !== JSON.stringify(after)) {
+      changes.push(`${key} ${short(before)} → ${short(after)}`);
+    }
   }
-  if ((draft.crosses?.length ?? 0) > clamped.crosses.length) changed.push(`crosses ${draft.crosses!.length} → ${clamped.crosses.length}`);
-  return changed.length ? ` [clamped into the search space: ${changed.join(', ')}]` : '';
+  return changes;
+}
+
+/** A proposal's model without the nulls (null = "leave the default"), as ModelConfigDraft. */
+function draftOf(model: z.infer<typeof LlmModelDraft>): ModelConfigDraft {
+  const set = Object.fromEntries(Object.entries(model).filter(([, value]) => value !== null && value !== undefined));
+  return ModelConfigDraft.parse(set);
+}
+
+/** Keys of the raw answer's i-th proposal model that no config has (the schema's parse drops them silently). */
+function unknownModelKeys(raw: unknown, index: number): string[] {
+  const model = (raw as { proposals?: { model?: unknown }[] })?.proposals?.[index]?.model;
+  if (!model || typeof model !== 'object' || Array.isArray(model)) return [];
+  return Object.keys(model).filter((key) => !MODEL_KEYS.has(key));
+}
+
+function heuristicWithReason(req: DesignRequest, fallbackReason: string, notes: string[]): DesignResponse {
+  return DesignResponse.parse({ ...designHeuristically(req), fallbackReason, ...(notes.length ? { llmNotes: notes.slice(0, 64) } : {}) });
 }
 
 export async function designHypotheses(input: DesignRequest, llm: LlmSettings | null): Promise<DesignResponse> {
   const req = DesignRequest.parse(input);
   if (!llm) return designHeuristically(req);
-  const prompt = designPrompt(req);
-  const answer = await askStructured(llm, { name: 'experiment_proposals', system: prompt.system, user: prompt.user, schema: LlmDesignAnswer });
-  if (!answer.ok) return { ...designHeuristically(req), fallbackReason: answer.reason };
+  const prompt = designPrompt(req, promptBudget(llm));
+  const notes: string[] = prompt.trimmed ? [prompt.trimmed] : [];
+  const answer = await askStructured(llm, {
+    name: 'experiment_proposals',
+    system: prompt.system,
+    user: prompt.user,
+    schema: LlmDesignAnswer,
+    wire: designAnswerWire(req),
+  });
+  notes.push(...answer.notes);
+  if (!answer.ok) return heuristicWithReason(req, answer.reason, notes);
 
   const known = knownConfigKeys(req);
   const runIds = new Set([req.baseline.experimentId, ...req.history.map((h) => h.experimentId)]);
   const proposals: ProposedExperiment[] = [];
-  let duplicates = 0;
-  for (const p of answer.value.proposals) {
-    if (proposals.length >= req.count) break;
-    const model = clampToSearchSpace(p.model, req.searchSpace);
+  const repeated: string[] = [];
+  const { proposals: answered } = answer.value;
+  for (const [index, p] of answered.entries()) {
+    if (proposals.length >= req.count) {
+      notes.push(`${answered.length - index} proposals beyond the ${req.count} asked for were ignored`);
+      break;
+    }
+    const title = fit(p.title, 200);
+    const draft = draftOf(p.model);
+    const model = clampToSearchSpace(draft, req.searchSpace);
     const key = canonicalConfigKey(model);
     if (known.has(key)) {
-      duplicates++;
+      repeated.push(title);
       continue;
     }
     known.add(key);
+    const changes = clampChanges(draft, model);
+    const unknownKeys = unknownModelKeys(answer.raw, index);
+    const problems = [
+      changes.length ? `clamped into the search space: ${changes.join(', ')}` : '',
+      unknownKeys.length ? `ignored unknown keys: ${unknownKeys.join(', ')}` : '',
+    ].filter(Boolean);
+    if (problems.length) notes.push(`"${title.slice(0, 80)}": ${problems.join('; ')}`.slice(0, 1000));
+    const note = problems.length ? ` [${problems.join('; ')}]`.slice(0, 200) : '';
     const technique = TECHNIQUE_IDS.includes(p.technique.trim()) ? p.technique.trim() : fit(p.technique, 80) || 'llm-proposal';
     proposals.push({
       model,
       hypothesis: {
-        title: fit(p.title, 200),
+        title,
         technique,
-        rationale: fit(p.rationale, 600 - 160) + clampNote(p.model, model).slice(0, 159),
+        rationale: fit(p.rationale, 600 - note.length) + note,
         expectedEffect: fit(p.expectedEffect, 300),
         parents: [...new Set((p.parents ?? []).filter((id) => runIds.has(id)))].slice(0, 20),
       },
     });
   }
+  if (repeated.length)
+    notes.push(`dropped ${repeated.length} proposals repeating a config that already ran: ${repeated.map((t) => `"${t.slice(0, 60)}"`).join(', ')}`);
+  const llmNotes = notes.length ? { llmNotes: notes.map((n) => n.slice(0, 1000)).slice(0, 64) } : {};
   if (!proposals.length) {
-    return { ...designHeuristically(req), fallbackReason: `LLM proposed no usable experiment (${duplicates} repeated configs that already ran)` };
+    return heuristicWithReason(req, `LLM proposed no usable experiment (${repeated.length} repeated configs that already ran)`, notes);
   }
   let fallbackReason: string | undefined;
   if (proposals.length < req.count) {
@@ -156,7 +388,7 @@ export async function designHypotheses(input: DesignRequest, llm: LlmSettings | 
     proposals.push(
       ...filler.proposals.map((p) => ({ ...p, hypothesis: { ...p.hypothesis, parents: p.hypothesis.parents.filter((id) => runIds.has(id)) } })),
     );
-    fallbackReason = `LLM gave ${proposals.length - filler.proposals.length} usable of ${req.count} proposals${duplicates ? ` (${duplicates} repeated configs that already ran)` : ''}; the heuristic designer filled the rest`;
+    fallbackReason = `LLM gave ${proposals.length - filler.proposals.length} usable of ${req.count} proposals${repeated.length ? ` (${repeated.length} repeated configs that already ran)` : ''}; the heuristic designer filled the rest`;
   }
-  return DesignResponse.parse({ proposals, source: 'llm', fallbackReason });
+  return DesignResponse.parse({ proposals, source: 'llm', fallbackReason, ...llmNotes });
 }

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { EvaluateRequest, EvaluateResponse, type CandidateView } from '../contracts/agents';
 import { assessCandidates, evaluateHeuristically } from './heuristic-evaluator';
-import { askStructured, type LlmSettings } from './llm';
+import { askStructured, CHARS_PER_TOKEN, DEFAULT_PROMPT_TOKENS, estimateTokens, promptBudget, promptJson, type LlmSettings } from './llm';
 import { UNTRUSTED_DATA_NOTICE, untrustedBlock } from './untrusted-text';
 
 /**
@@ -36,7 +36,27 @@ function compactCandidate(c: CandidateView, significant: boolean) {
   };
 }
 
-export function evaluatePrompt(req: EvaluateRequest): { system: string; user: string } {
+/**
+ * What the server is asked for: candidate ids as an enum (a grammar then cannot invent one), bounded text. The
+ * answer is validated with the lenient LlmEvaluateAnswer, so a model without a grammar still gets a precise reason.
+ */
+export function evaluateAnswerWire(req: EvaluateRequest) {
+  const ids = [...new Set(req.candidates.map((c) => c.experimentId))];
+  if (!ids.length) return undefined;
+  const id = z.enum(ids as [string, ...string[]]);
+  return z.object({
+    ranking: z.array(z.object({ experimentId: id, note: z.string().max(200) })).max(ids.length),
+    recommended: id.nullable(),
+    // Bounded so the whole answer fits a local server's default max_tokens (llama.cpp's grammars refuse 2000 anyway).
+    rationale: z.string().min(1).max(600),
+  });
+}
+
+/**
+ * The evaluator's prompt; its data part stays within `budgetTokens` estimated tokens: with many candidates only the
+ * best by NE are shown (the others keep their place at the end of the ranking, in NE order).
+ */
+export function evaluatePrompt(req: EvaluateRequest, budgetTokens = DEFAULT_PROMPT_TOKENS): { system: string; user: string; trimmed?: string } {
   const assessed = assessCandidates(req);
   const system = [
     'You are the result evaluator of an autonomous ranking engineer. Rank candidate models by test NE (normalized entropy, lower is better).',
@@ -45,27 +65,42 @@ export function evaluatePrompt(req: EvaluateRequest): { system: string; user: st
     'captured when oracleNe is given, and the runner-up and why it was not chosen. Humans review your advice; you cannot approve or deploy.',
     UNTRUSTED_DATA_NOTICE,
   ].join('\n');
-  const context = {
-    baseline: {
-      id: req.baseline.experimentId,
-      ne: req.baseline.ne,
-      neStdErr: req.baseline.neStdErr,
-      auc: req.baseline.auc,
-      calibration: req.baseline.calibration,
-    },
-    oracleNe: req.oracleNe,
-    guardrails: req.guardrails,
-    candidates: assessed.map((a) => compactCandidate(a.candidate, a.significant)),
+  const byNe = [...assessed].sort((a, b) => (a.candidate.ne ?? Infinity) - (b.candidate.ne ?? Infinity));
+  const render = (limit: number) => {
+    const shown = new Set(byNe.slice(0, limit));
+    const context = {
+      baseline: {
+        id: req.baseline.experimentId,
+        ne: req.baseline.ne,
+        neStdErr: req.baseline.neStdErr,
+        auc: req.baseline.auc,
+        calibration: req.baseline.calibration,
+      },
+      oracleNe: req.oracleNe,
+      guardrails: req.guardrails,
+      candidates: assessed.filter((a) => shown.has(a)).map((a) => compactCandidate(a.candidate, a.significant)),
+    };
+    return `Evaluation context (JSON):\n${untrustedBlock('candidates', promptJson(context), Math.floor(budgetTokens * CHARS_PER_TOKEN))}`;
   };
-  return { system, user: `Evaluation context (JSON):\n${untrustedBlock('candidates', JSON.stringify(context), 30000)}` };
+  let limit = assessed.length;
+  let user = render(limit);
+  while (estimateTokens(user) > budgetTokens && limit > 2) user = render((limit = Math.max(2, Math.floor(limit / 2))));
+  if (limit >= assessed.length) return { system, user };
+  return { system, user, trimmed: `prompt trimmed to its ${budgetTokens}-token budget: the best ${limit} of ${assessed.length} candidates shown` };
 }
 
 export async function evaluateResults(input: EvaluateRequest, llm: LlmSettings | null): Promise<EvaluateResponse> {
   const req = EvaluateRequest.parse(input);
   const heuristic = evaluateHeuristically(req);
   if (!llm) return heuristic;
-  const prompt = evaluatePrompt(req);
-  const answer = await askStructured(llm, { name: 'evaluation', system: prompt.system, user: prompt.user, schema: LlmEvaluateAnswer });
+  const prompt = evaluatePrompt(req, promptBudget(llm));
+  const answer = await askStructured(llm, {
+    name: 'evaluation',
+    system: prompt.system,
+    user: prompt.user,
+    schema: LlmEvaluateAnswer,
+    wire: evaluateAnswerWire(req),
+  });
   if (!answer.ok) return { ...heuristic, fallbackReason: answer.reason };
 
   const assessed = assessCandidates(req);

@@ -48,7 +48,7 @@ describe('sub-agents against an OpenAI-protocol server', function () {
         RANKWRIGHT_LLM_MODEL: 'qwen2.5',
         RANKWRIGHT_LLM_TIMEOUT_MS: '1234',
       })!;
-      assert.deepEqual({ ...local }, { baseURL: 'http://localhost:8000/v1', model: 'qwen2.5', timeoutMs: 1234, structuredOutput: 'jsonSchema' });
+      assert.deepEqual({ ...local }, { baseURL: 'http://localhost:8000/v1', model: 'qwen2.5', timeoutMs: 1234, structuredOutput: 'auto' });
       const hosted = llmSettingsFromEnv({ OPENAI_API_KEY: API_KEY })!;
       assert.equal(hosted.model, 'gpt-4o-mini');
       assert.equal(hosted.timeoutMs, 30_000);

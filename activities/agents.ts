@@ -1,5 +1,14 @@
 import { ApplicationFailure } from '@temporalio/activity';
-import type { DataConfig, DesignRequest, DesignResponse, EvaluateRequest, EvaluateResponse, TriageRequest, TriageResponse } from '../contracts';
+import type {
+  DataConfig,
+  DesignRequest,
+  DesignResponse,
+  EvaluateRequest,
+  EvaluateResponse,
+  ProposedExperiment,
+  TriageRequest,
+  TriageResponse,
+} from '../contracts';
 import {
   designHypotheses,
   designRandomly,
@@ -52,18 +61,45 @@ export async function designExperiments(
 ): Promise<DesignResponse> {
   const insights = InsightsStore.open();
   try {
-    const dataTraits = dataTraitsOf(options.data);
+    // What describing the data and the research step recorded about it; the config alone says little.
+    const dataTraits = insights.dataTraits(request.dataFingerprint) ?? dataTraitsOf(options.data);
     const found = insights.findInsights({ dataFingerprint: request.dataFingerprint, dataTraits, limit: 200 });
     const full: DesignRequest = { ...request, insights: found };
     const response = options.strategy === 'random' ? designRandomly(full) : await designHypotheses(full, llmFor(options.mode));
-    // Never spend budget on something the insights database already measured on this very data.
+    // Never spend budget on something the insights database already measured on this very data, except a warm start:
+    // an earlier winner re-run once so this campaign can stack on (and recommend) its own measurement of it.
     const proposals = response.proposals.filter(
-      (p) => options.strategy === 'random' || !insights.isKnown(request.dataFingerprint, canonicalConfigKey(p.model)),
+      (p) =>
+        options.strategy === 'random' ||
+        p.hypothesis.technique === 'warm-start' ||
+        !insights.isKnown(request.dataFingerprint, canonicalConfigKey(p.model)),
     );
-    return { ...response, proposals };
+    // Say what was dropped (whatever designed it), so a reviewer does not wonder where a proposal went.
+    const dropped = response.proposals.filter((p) => !proposals.includes(p));
+    if (!dropped.length) return { ...response, proposals };
+    return { ...response, proposals, llmNotes: withDropNotes(response.llmNotes ?? [], dropped) };
   } finally {
     insights.close();
   }
+}
+
+/** DesignResponse caps llmNotes at this many entries of at most NOTE_CHARS characters. */
+const MAX_NOTES = 64;
+const NOTE_CHARS = 1000;
+
+/** The notes plus one per dropped proposal; past the cap, the last note says how many more were dropped. */
+function withDropNotes(notes: readonly string[], dropped: readonly ProposedExperiment[]): string[] {
+  const lines = dropped.map((p) =>
+    `dropped '${p.hypothesis.title.slice(0, 200)}': this config already ran on this data (insights database)`.slice(0, NOTE_CHARS),
+  );
+  const room = MAX_NOTES - notes.length;
+  if (room <= 0) return notes.slice(0, MAX_NOTES);
+  if (lines.length <= room) return [...notes, ...lines];
+  return [
+    ...notes,
+    ...lines.slice(0, room - 1),
+    `dropped ${lines.length - room + 1} more proposals whose configs already ran on this data (insights database)`,
+  ];
 }
 
 export async function interpretFailure(request: TriageRequest, mode: AgentMode): Promise<TriageResponse> {

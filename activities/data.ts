@@ -1,20 +1,54 @@
-import { ApplicationFailure } from '@temporalio/activity';
+import { ApplicationFailure, log } from '@temporalio/activity';
+import { dataTraitsOf, InsightsStore, type DataTraits } from '../store/insights';
 import type { DataConfig, FieldPairSignal } from '../contracts';
 import { describeData as describeDataset, measureFieldPairSignal, TrainingFailure, type DataDescription } from '../ranking';
 import { checkDataAccess } from './data-access';
 
 export type DataFacts = DataDescription;
 
-/** Fingerprint and shape of a dataset (training queue: it reads the data). Bad data fails at once, non-retryable. */
+/**
+ * Fingerprint and shape of a dataset (training queue: it reads the data). Bad data fails at once, non-retryable. What
+ * it measured (size, CTR, cardinalities) joins the data set's traits in the insights database, so later campaigns on
+ * other data can tell how similar this one is.
+ */
 export async function describeData(data: DataConfig): Promise<DataFacts> {
   checkDataAccess(data);
   try {
-    return await describeDataset(data);
+    const facts = await describeDataset(data);
+    rememberTraits(facts.fingerprint, {
+      ...dataTraitsOf(data, facts.ctr),
+      rows: facts.trainRows,
+      fieldCardinality: facts.fieldCardinality,
+      cardinality: facts.fieldCardinality ? Math.max(0, ...Object.values(facts.fieldCardinality)) : undefined,
+    });
+    return facts;
   } catch (err) {
     if (err instanceof TrainingFailure) {
       throw ApplicationFailure.create({ type: 'TrainingFailure', message: err.message, nonRetryable: true, details: [err.toReport()] });
     }
     throw err;
+  }
+}
+
+/** Traits are a side record: a failure to write them is logged, never a failed description. */
+export function rememberTraits(fingerprint: string, traits: DataTraits): void {
+  try {
+    const store = InsightsStore.open();
+    try {
+      store.recordDataTraits(fingerprint, traits);
+    } finally {
+      store.close();
+    }
+  } catch (err) {
+    const detail = { fingerprint, error: (err as Error).message };
+    // Outside an activity (the agent bench calls the research step directly) there is no activity logger.
+    try {
+      log.warn('could not record data traits', detail);
+      return;
+    } catch {
+      /* no activity context: fall through to stderr */
+    }
+    process.stderr.write(`rankwright: could not record data traits ${JSON.stringify(detail)}\n`);
   }
 }
 

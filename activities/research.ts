@@ -2,7 +2,9 @@ import type { CampaignResearch, DataConfig, ExperimentResult, SearchSpace } from
 import { researchHypotheses } from '../agents/research-hypotheses';
 import { researchBaseline as measureBaseline } from '../ranking/research';
 import { summarize } from '../workflows/summaries';
+import { dataTraitsOf } from '../store/insights';
 import { checkDataAccess } from './data-access';
+import { rememberTraits } from './data';
 
 /**
  * The research step (training queue: it reads the data and scores with the baseline's model). Before the first wave
@@ -15,5 +17,11 @@ export async function researchBaseline(data: DataConfig, baseline: ExperimentRes
   const started = Date.now();
   const findings = await measureBaseline(data, baseline.artifact, { learningCurve: baseline.learningCurve ?? [] });
   const hypotheses = researchHypotheses(findings, summarize(baseline), searchSpace);
+  // Which fields matter is the strongest trait for "is other data like this one?" (store/insights/traits.ts).
+  if (baseline.dataFingerprint)
+    rememberTraits(baseline.dataFingerprint, {
+      kind: dataTraitsOf(data).kind,
+      fieldImportance: Object.fromEntries(findings.importance.map((f) => [f.field, f.neIncrease])),
+    });
   return { hypotheses, findings, seconds: Math.round((Date.now() - started) / 100) / 10 };
 }

@@ -62,6 +62,15 @@ export const TECHNIQUES: readonly Technique[] = [
     phases: ['validation', 'exploitation'],
   },
   {
+    id: 'warm-start',
+    description:
+      'Start from what earlier campaigns learned: re-run the best winner on this data (and stack on it), or adapt the winner of similar data.',
+    applies: (req) => req.insights.some((i) => i.outcome === 'won'),
+    expectedEffect: "reaches the earlier campaign's NE at once on the same data; on similar data, its gain if the data behaves alike",
+    prior: 1,
+    phases: ['validation'],
+  },
+  {
     id: 'drop-field',
     description: 'Leave a field out of the model (fields.F.drop): one whose values only let the model fit noise.',
     applies: () => true,

@@ -18,6 +18,11 @@ export interface Candidate {
   parents: string[];
   /** Prior expected gain, before the track-record and cost adjustments. */
   prior: number;
+  /**
+   * A deliberate re-run of a config an earlier campaign measured on this data (a warm start): only this campaign's
+   * own runs make it "already tried".
+   */
+  rerun?: boolean;
 }
 
 /** What a phase hands to the shared selector: its candidates, and a note appended to every rationale when set. */

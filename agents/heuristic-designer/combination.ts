@@ -16,14 +16,14 @@ import { knobsFor, lineSearch } from './line-search';
  * Without any significant winner there is nothing to stack, and the phase keeps exploring single changes instead.
  */
 
-interface ConfigDelta {
+export interface ConfigDelta {
   run: ExperimentSummary;
   family: ModelFamily;
   crossesAdded: ModelConfig['crosses'];
   keys: Partial<Record<string, unknown>>;
 }
 
-function deltaFromBaseline(baseline: ModelConfig, run: ExperimentSummary): ConfigDelta {
+export function deltaFromBaseline(baseline: ModelConfig, run: ExperimentSummary): ConfigDelta {
   const base = canonicalCrosses(baseline.crosses).map(crossName);
   const crossesAdded = run.config.crosses.filter((c) => !base.includes(crossName([...c].sort())));
   const keys: Record<string, unknown> = {};
@@ -37,7 +37,7 @@ function deltaFromBaseline(baseline: ModelConfig, run: ExperimentSummary): Confi
 }
 
 /** Apply another winner's change on top of a target config (crosses united, knobs the target kept at baseline). */
-function applyDelta(target: ModelConfig, baseline: ModelConfig, delta: ConfigDelta, space: SearchSpace): ModelConfig {
+export function applyDelta(target: ModelConfig, baseline: ModelConfig, delta: ConfigDelta, space: SearchSpace): ModelConfig {
   const draft: Record<string, unknown> = { ...target, crosses: [...target.crosses, ...delta.crossesAdded] };
   for (const [key, value] of Object.entries(delta.keys)) {
     const familySpecific = (FAMILY_SPECIFIC_KEYS as readonly string[]).includes(key);

@@ -42,6 +42,7 @@ function safeTechniqueEffect(id: string): string {
 /** Greedy pick: highest adjusted score first, seeded tie-break, never a known or repeated config. */
 export function selectProposals(req: DesignRequest, candidates: Candidate[], reference: ModelConfig): ProposedExperiment[] {
   const known = knownConfigKeys(req);
+  const ownRuns = new Set([req.baseline, ...req.history].map((r) => canonicalConfigKey(r.config)));
   const pool = candidates.map((c) => ({ c, key: canonicalConfigKey(c.config), base: score(req, c, reference) }));
   const used = new Map<string, number>();
   const picked: ProposedExperiment[] = [];
@@ -49,7 +50,7 @@ export function selectProposals(req: DesignRequest, candidates: Candidate[], ref
     let bestItem: (typeof pool)[number] | undefined;
     let bestScore = -Infinity;
     for (const item of pool) {
-      if (known.has(item.key)) continue;
+      if (item.c.rerun ? ownRuns.has(item.key) : known.has(item.key)) continue;
       const s = item.base * Math.pow(SAME_TECHNIQUE_DISCOUNT, used.get(item.c.technique) ?? 0);
       const better =
         s > bestScore + 1e-12 ||
@@ -61,6 +62,7 @@ export function selectProposals(req: DesignRequest, candidates: Candidate[], ref
     }
     if (!bestItem) break;
     known.add(bestItem.key);
+    ownRuns.add(bestItem.key);
     used.set(bestItem.c.technique, (used.get(bestItem.c.technique) ?? 0) + 1);
     picked.push({
       model: bestItem.c.config,

@@ -3,6 +3,7 @@ import { analyzeInteractions } from '../design-context';
 import type { PhaseCandidates } from './candidate';
 import { clippedRetryCandidates, crossCandidates, denseTransformCandidates, familyCandidates, researchCandidates } from './ideas';
 import { knobsFor, lineSearch } from './line-search';
+import { warmStartCandidates } from './warm-start';
 
 /**
  * Validation: single changes to the baseline, so each result says whether one idea helps on its own. Every
@@ -15,6 +16,7 @@ export function validationCandidates(req: DesignRequest): PhaseCandidates {
   const knobs = knobsFor(3).filter((k) => ['learningRate', 'hashBits', 'epochs', 'l2'].includes(k.key));
   return {
     candidates: [
+      ...warmStartCandidates(req, 1),
       ...researchCandidates(req, 1),
       ...crossCandidates(req, center, signal, 1, Math.max(req.count, 4)),
       ...familyCandidates(req, center, signal, 1),

@@ -2,6 +2,7 @@ import { CATEGORICAL_FIELDS, DataConfig, ModelConfig, type DataConfigInput, type
 import { parseOrExplain } from '../../contracts/errors';
 import { buildFeatureSpec } from '../features';
 import { fieldCardinality, hashSpaceReport, type HashSpaceReport } from '../hash-report';
+import { clickThroughRate } from '../metrics';
 import { loadDataset } from './load-data';
 
 export interface DataDescription {
@@ -10,6 +11,8 @@ export interface DataDescription {
   oracleNe?: number;
   trainRows: number;
   testRows: number;
+  /** Click-through rate of the training rows. */
+  ctr: number;
   activeCategoricalFields: string[];
   /** Distinct non-missing values of every active field on train (exact up to 2^18, beyond a HyperLogLog estimate). */
   fieldCardinality?: Record<string, number>;
@@ -29,6 +32,7 @@ export async function describeData(data: DataConfigInput | DataConfig, model?: M
     kind: d.kind,
     trainRows: d.train.rows,
     testRows: d.test.rows,
+    ctr: clickThroughRate(d.train.labels),
     activeCategoricalFields: d.active.categorical.map((f) => CATEGORICAL_FIELDS[f]),
   };
   if (d.oracle) out.oracleNe = d.oracle.ne;

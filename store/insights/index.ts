@@ -3,7 +3,7 @@
  * experiments and data sets are described and compared (traits.ts), and the schema version (schema.ts).
  */
 export { InsightsStore, type ExperimentRow, type FindInsightsQuery, type RecordedExperiment, type TechniqueSummary } from './store';
-export { dataSimilarity, dataTraitsOf, experimentOutcome, type DataTraits, type ExperimentOutcome } from './traits';
+export { dataSimilarity, dataTraitsOf, experimentOutcome, mergeTraits, type DataTraits, type ExperimentOutcome } from './traits';
 export { INSIGHTS_SCHEMA_VERSION } from './schema';
 /** The identity of a config for "was this already tried?" — one definition, shared with the designers. */
 export { canonicalConfigKey } from '../../contracts/canonical-config';

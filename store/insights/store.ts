@@ -5,7 +5,7 @@ import { canonicalConfigKey } from '../../contracts/canonical-config';
 import { ExperimentResult, FailureClass, Insight, ModelConfig } from '../../contracts';
 import { rankwrightHome } from '../home';
 import { migrate, type SqlRow } from './schema';
-import { dataSimilarity, experimentOutcome, type DataTraits, type ExperimentOutcome } from './traits';
+import { dataSimilarity, experimentOutcome, mergeTraits, type DataTraits, type ExperimentOutcome } from './traits';
 
 /**
  * The insights database: every experiment of every campaign, so the hypothesis designer can start from what
@@ -130,24 +130,32 @@ export class InsightsStore {
            ON CONFLICT (experiment_id) DO UPDATE SET ${updates.join(', ')}`,
         )
         .run(row);
-      if (result.dataTraits) {
-        this.db
-          .prepare(
-            `INSERT INTO data_sets (data_fingerprint, traits) VALUES (?, ?)
-             ON CONFLICT (data_fingerprint) DO UPDATE SET traits = excluded.traits`,
-          )
-          .run(result.dataFingerprint, JSON.stringify(result.dataTraits));
-      }
+      if (result.dataTraits) this.writeTraits(result.dataFingerprint, result.dataTraits);
     });
     // IMMEDIATE takes the write lock up front, so the busy timeout applies instead of a mid-transaction SQLITE_BUSY.
     write.immediate();
   }
 
-  /** Remembers the traits of a data set (also done by recordExperiment when it is given traits). */
+  /**
+   * Remembers the traits of a data set (also done by recordExperiment when it is given traits), merged into what is
+   * already known: describing the data, the research step and every experiment each add what they measured.
+   */
   recordDataTraits(dataFingerprint: string, traits: DataTraits): void {
+    this.db.transaction(() => this.writeTraits(dataFingerprint, traits)).immediate();
+  }
+
+  /** What is known about a data set, or undefined when nothing was recorded for it. */
+  dataTraits(dataFingerprint: string): DataTraits | undefined {
+    const row = this.db.prepare(`SELECT traits FROM data_sets WHERE data_fingerprint = ?`).get(dataFingerprint) as { traits: string } | undefined;
+    return row ? safeJson<DataTraits>(row.traits) : undefined;
+  }
+
+  /** Inside a write transaction: read, merge, write (so two writers' traits both survive). */
+  private writeTraits(dataFingerprint: string, traits: DataTraits): void {
+    const merged = mergeTraits(this.dataTraits(dataFingerprint), traits);
     this.db
       .prepare(`INSERT INTO data_sets (data_fingerprint, traits) VALUES (?, ?) ON CONFLICT (data_fingerprint) DO UPDATE SET traits = excluded.traits`)
-      .run(dataFingerprint, JSON.stringify(traits));
+      .run(dataFingerprint, JSON.stringify(merged));
   }
 
   /**

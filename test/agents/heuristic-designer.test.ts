@@ -1,6 +1,6 @@
 import { strict as assert } from 'node:assert';
 import { SearchSpace } from '../../contracts/campaign';
-import { ModelConfig } from '../../contracts/model';
+import { ModelConfig, type ModelConfigInput } from '../../contracts/model';
 import { canonicalConfigKey } from '../../contracts/canonical-config';
 import { designHeuristically } from '../../agents/heuristic-designer';
 import { isInsideSearchSpace } from '../../agents/search-space';
@@ -51,6 +51,74 @@ describe('heuristic hypothesis designer', () => {
         res.proposals.slice(2).some((p) => p.hypothesis.title.startsWith('Cross C1×C2')),
         'the residual-signal cross still gets a slot',
       );
+    });
+
+    it('warm-starts from the insights: re-runs the best earlier winner on this data and stacks research on it; adapts winners of similar data', () => {
+      const insight = (id: string, fp: string, similarity: number, model: ModelConfigInput, change: number) => ({
+        experimentId: id,
+        campaignId: 'earlier',
+        dataFingerprint: fp,
+        similarity,
+        config: ModelConfig.parse(model),
+        technique: model.family === 'lr' ? 'feature-cross' : `family-${model.family}`,
+        outcome: 'won' as const,
+        relativeNeChange: change,
+      });
+      const base = designRequest().baseline;
+      const winner: ModelConfigInput = { family: 'fm', crosses: [['C1', 'C2']] };
+      const research = [
+        {
+          hypothesis: {
+            title: 'Quantile buckets for I3',
+            technique: 'dense-transform',
+            rationale: 'measured',
+            expectedEffect: 'NE −1%',
+            parents: ['base'],
+          },
+          model: ModelConfig.parse({ ...base.config, fields: { I3: { transform: 'quantile' } } }),
+          evidence: 'I3 non-monotone',
+          expectedGain: 0.01,
+          cost: 1,
+        },
+      ];
+      const req = designRequest({
+        count: 4,
+        research,
+        insights: [
+          insight('old-win', 'fp-planted-7', 1, winner, -0.05),
+          insight('old-small', 'fp-planted-7', 1, { family: 'lr', crosses: [['C3', 'C4']] }, -0.01),
+          // Similar data: its winner crosses a field this data does not carry (C20); that cross is dropped.
+          insight(
+            'near-win',
+            'fp-near',
+            0.8,
+            {
+              family: 'lr',
+              crosses: [
+                ['C5', 'C6'],
+                ['C5', 'C20'],
+              ],
+            },
+            -0.04,
+          ),
+          insight('far-win', 'fp-far', 0.3, { family: 'dcn' }, -0.2),
+        ],
+      });
+      const res = designHeuristically(req);
+      const [first] = res.proposals;
+      assert.equal(first.hypothesis.technique, 'warm-start');
+      assert.equal(canonicalConfigKey(first.model), canonicalConfigKey(ModelConfig.parse(winner)), 'the earlier winner itself, though already known');
+      const second = res.proposals.find((p) => /Quantile buckets for I3 on top of earlier winner old-win/.test(p.hypothesis.title));
+      assert.ok(second, 'the research hypothesis stacked onto the winner');
+      assert.equal(second.model.family, 'fm');
+      assert.deepEqual(second.model.fields, { I3: { transform: 'quantile' } });
+      const adapted = res.proposals.find((p) => p.hypothesis.title.includes('near-win'));
+      assert.ok(adapted, res.proposals.map((p) => p.hypothesis.title).join('; '));
+      assert.deepEqual(adapted.model.crosses, [['C5', 'C6']]);
+      assert.ok(!res.proposals.some((p) => p.hypothesis.title.includes('far-win')), 'data below the similarity threshold is not a warm start');
+      // Once this campaign has run the winner, it is not proposed again.
+      const again = designHeuristically({ ...req, history: [{ ...base, experimentId: 'x1', phase: 'validation', config: first.model }] });
+      assert.ok(!again.proposals.some((p) => canonicalConfigKey(p.model) === canonicalConfigKey(first.model)));
     });
 
     it('without interaction signal does not propose crosses and ranks the expensive family low', () => {

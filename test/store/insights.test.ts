@@ -5,7 +5,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
 import Database from 'better-sqlite3';
-import { InsightsStore, canonicalConfigKey, dataSimilarity, experimentOutcome, INSIGHTS_SCHEMA_VERSION } from '../../store/insights';
+import { InsightsStore, canonicalConfigKey, dataSimilarity, experimentOutcome, INSIGHTS_SCHEMA_VERSION, type DataTraits } from '../../store/insights';
 import { rankwrightHome } from '../../store/home';
 import { experiment, metrics } from './fixtures/campaign';
 
@@ -168,10 +168,10 @@ describe('store/insights', () => {
       const insights = store.findInsights({ dataFingerprint: 'fp-same', dataTraits: planted, limit: 10 });
       assert.deepEqual(insights.map((i) => i.experimentId).slice(0, 3), ['same-new', 'same-old', 'near-1']);
       assert.equal(insights[0].similarity, 1);
-      assert.ok(insights[2].similarity < 1 && insights[2].similarity > 0.8, `near data is similar: ${insights[2].similarity}`);
+      assert.ok(insights[2].similarity < 1 && insights[2].similarity > 0.4, `near data is similar: ${insights[2].similarity}`);
       for (let i = 1; i < insights.length; i++) assert.ok(insights[i - 1].similarity >= insights[i].similarity, 'sorted by similarity');
       const far = insights.find((i) => i.experimentId === 'far-1');
-      assert.ok(far && far.similarity < insights[2].similarity);
+      assert.ok(!far || far.similarity < insights[2].similarity, 'far data ranks below near data, or is left out');
       assert.equal(insights[0].outcome, 'won');
       assert.equal(insights[0].technique, 'family-fm');
       assert.equal(insights[0].config.family, 'fm');
@@ -186,9 +186,52 @@ describe('store/insights', () => {
     });
 
     it('scores data similarity from traits, below 1 even for identical traits', () => {
-      assert.equal(dataSimilarity(planted, planted), 0.9);
+      assert.ok(dataSimilarity(planted, planted) > dataSimilarity(planted, { ...planted, ctr: 0.4 }));
       assert.ok(dataSimilarity(planted, { kind: 'criteo-tsv' }) < 0.2);
       assert.equal(dataSimilarity(planted, undefined), 0);
+    });
+
+    it('tells Criteo files apart by size, CTR, cardinality and importance profiles (the layout alone is not similarity)', () => {
+      const criteo = (rows: number, ctr: number, card: number[], importance: number[]): DataTraits => ({
+        kind: 'criteo-tsv',
+        categoricalFields: 26,
+        denseFields: 13,
+        rows,
+        ctr,
+        cardinality: Math.max(...card),
+        fieldCardinality: Object.fromEntries(card.map((c, i) => [`C${i + 1}`, c])),
+        fieldImportance: Object.fromEntries(importance.map((v, i) => [`C${i + 1}`, v])),
+      });
+      const a = criteo(500_000, 0.2, [10, 1000, 50_000, 300], [0.05, 0.01, 0.002, 0.03]);
+      const twin = criteo(480_000, 0.21, [11, 950, 48_000, 320], [0.045, 0.012, 0.002, 0.028]);
+      const other = criteo(40_000, 0.03, [90_000, 5, 20, 60_000], [0.001, 0.06, 0.04, 0]);
+      assert.equal(dataSimilarity(a, a), 0.9, 'identical full traits: the most another data set can score');
+      assert.ok(dataSimilarity(a, twin) > 0.85, `near twin ${dataSimilarity(a, twin)}`);
+      assert.ok(dataSimilarity(a, other) < 0.5, `different data of the same layout ${dataSimilarity(a, other)}`);
+      // Layout-only traits (what a config says before the data is read) score the same for both: no longer the case
+      // once describing the data and the research step have recorded theirs.
+      assert.equal(
+        dataSimilarity({ kind: 'criteo-tsv', categoricalFields: 26, denseFields: 13 }, a),
+        dataSimilarity({ kind: 'criteo-tsv', categoricalFields: 26, denseFields: 13 }, other),
+      );
+    });
+
+    it('merges traits recorded at different times (data description, research step, experiments)', () => {
+      store.recordDataTraits('fp-merge', { kind: 'criteo-tsv', rows: 1000, fieldCardinality: { C1: 5 } });
+      store.recordDataTraits('fp-merge', { kind: 'criteo-tsv', fieldImportance: { C1: 0.02 } });
+      store.recordExperiment({
+        ...experiment({ experimentId: 'merge-1' }),
+        dataFingerprint: 'fp-merge',
+        dataTraits: { kind: 'criteo-tsv', ctr: 0.1 },
+      });
+      assert.deepEqual(store.dataTraits('fp-merge'), {
+        kind: 'criteo-tsv',
+        rows: 1000,
+        fieldCardinality: { C1: 5 },
+        fieldImportance: { C1: 0.02 },
+        ctr: 0.1,
+      });
+      assert.equal(store.dataTraits('fp-never'), undefined);
     });
   });
 

@@ -45,6 +45,9 @@ describe('rankingCampaign end to end (real activities)', function () {
     return Promise.all(ids.map(async (id) => JSON.stringify(await temporal.client.workflow.getHandle(id).fetchHistory())));
   }
 
+  /** The first campaign's best test NE, for the warm-start test that follows it. */
+  let firstCampaignBestNe: number | undefined;
+
   it('with heuristic sub-agents, finds the planted interactions and beats the baseline; records everything once', async () => {
     const truth = plantedScenario(PLANTED).plantedCrosses.map(([a, b]) => [a, b].sort().join('×'));
     const id = `real-heuristic-${Date.now()}`;
@@ -86,6 +89,10 @@ describe('rankingCampaign end to end (real activities)', function () {
       `the designer proposed ${[...proposedCrosses]} but the planted crosses are ${truth}`,
     );
     assert.equal(rec.metrics.oracleNe !== undefined && rec.metrics.oracleNe < rec.metrics.ne, true);
+    firstCampaignBestNe = Math.min(...status.experiments.filter((e) => e.metrics).map((e) => e.metrics!.ne));
+    // The research step ran on the baseline before the first wave, and its ranked hypotheses are in the status.
+    assert.ok(status.research && status.research.hypotheses.length > 0, 'research hypotheses in the status');
+    assert.equal(status.research.findings.artifact, base.artifact);
 
     // Recorded exactly once each: insights database and event log.
     const insights = InsightsStore.open();
@@ -135,6 +142,31 @@ describe('rankingCampaign end to end (real activities)', function () {
     const report = await runCli(['report', id]);
     assert.equal(report.code, 0, report.stderr);
     assert.ok(fs.readFileSync(report.stdout.trim(), 'utf8').includes(rec.experimentId));
+  });
+
+  it("warm-starts a second campaign on the same data from the first one's winner: its final NE within 3 experiments", async () => {
+    assert.ok(firstCampaignBestNe !== undefined, 'runs after the first campaign (it reads that campaign from the insights database)');
+    const id = `real-warm-${Date.now()}`;
+    const status = await withRealWorkers(temporal, async () => {
+      await client.startCampaign(
+        {
+          data: { planted: PLANTED },
+          budget: { experiments: 3, parallel: 2 },
+          agents: 'heuristic',
+          approvers: ['ana'],
+          searchSpace: { families: ['lr', 'fm'] },
+        },
+        { id },
+      );
+      const review = await awaitReview(id);
+      await client.abort(id, { by: 'ana' });
+      return review;
+    });
+    assert.equal(status.experiments.length, 3);
+    const warm = status.experiments.find((e) => e.hypothesis?.technique === 'warm-start');
+    assert.ok(warm, `a warm start in the first wave: ${status.experiments.map((e) => e.hypothesis?.title).join('; ')}`);
+    const best = Math.min(...status.experiments.filter((e) => e.metrics).map((e) => e.metrics!.ne));
+    assert.ok(best <= firstCampaignBestNe! + 1e-9, `second campaign's best NE ${best} vs the first campaign's ${firstCampaignBestNe}`);
   });
 
   describe('with an LLM endpoint configured (an OpenAI-protocol server over real HTTP)', () => {

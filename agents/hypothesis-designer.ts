@@ -5,7 +5,7 @@ import { FIELD_NAMES } from '../contracts/data';
 import { FIELD_TRANSFORMS, HASH_SPACES, MODEL_FAMILIES, ModelConfig, type ModelFamily } from '../contracts/model';
 import { activeCategoricalFields, knownConfigKeys } from './design-context';
 import { designHeuristically } from './heuristic-designer';
-import { askStructured, CHARS_PER_TOKEN, DEFAULT_PROMPT_TOKENS, estimateTokens, promptBudget, promptJson, type LlmSettings } from './llm';
+import { askStructured, CHARS_PER_TOKEN, DEFAULT_PROMPT_TOKENS, promptBudget, promptJson, type LlmSettings } from './llm';
 import { clampToSearchSpace, ModelConfigDraft } from './search-space';
 import { applicableTechniques, TECHNIQUE_IDS } from './techniques';
 import { UNTRUSTED_DATA_NOTICE, untrustedBlock } from './untrusted-text';
@@ -109,9 +109,12 @@ const PHASE_GUIDE: Record<DesignRequest['phase'], string> = {
   exploitation: 'exploitation: tune the best config (learning rate x0.5/x2 on a log scale, epochs, embeddingDim, hashBits, l2, lrDecay).',
 };
 
-/** The config's keys that differ from its family's defaults (the whole config costs ~4x the tokens). */
-function configDiff(config: ModelConfig): Record<string, unknown> {
-  const defaults = ModelConfig.parse({ family: config.family }) as Record<string, unknown>;
+/**
+ * The config's keys that differ from `reference`, by default its family's defaults (the whole config costs ~4x the
+ * tokens). The family is always shown.
+ */
+function configDiff(config: ModelConfig, reference?: ModelConfig): Record<string, unknown> {
+  const defaults = (reference ?? ModelConfig.parse({ family: config.family })) as Record<string, unknown>;
   const out: Record<string, unknown> = { family: config.family };
   for (const [key, value] of Object.entries(config)) {
     if (JSON.stringify(value) !== JSON.stringify(defaults[key])) out[key] = value;
@@ -143,14 +146,24 @@ interface ContextLimits {
   insights: number;
   pairs: number;
   techniqueDetails: boolean;
+  /** Research hypotheses kept, best ranked first. */
+  research: number;
 }
+/**
+ * The research step's hypotheses are measurements on this baseline: they are cut last, lowest ranked first, and the
+ * top MIN_RESEARCH stay (only the final cut of the block can shorten them further).
+ */
+const MIN_RESEARCH = 3;
 const CONTEXT_STEPS: readonly ContextLimits[] = [
-  { history: 60, insights: 30, pairs: 20, techniqueDetails: true },
-  { history: 30, insights: 15, pairs: 15, techniqueDetails: true },
-  { history: 16, insights: 8, pairs: 12, techniqueDetails: true },
-  { history: 8, insights: 5, pairs: 10, techniqueDetails: false },
-  { history: 4, insights: 2, pairs: 6, techniqueDetails: false },
-  { history: 0, insights: 0, pairs: 4, techniqueDetails: false },
+  { history: 60, insights: 30, pairs: 20, techniqueDetails: true, research: Infinity },
+  { history: 30, insights: 15, pairs: 15, techniqueDetails: true, research: Infinity },
+  { history: 16, insights: 8, pairs: 12, techniqueDetails: true, research: Infinity },
+  { history: 8, insights: 5, pairs: 10, techniqueDetails: false, research: Infinity },
+  { history: 4, insights: 2, pairs: 6, techniqueDetails: false, research: Infinity },
+  { history: 0, insights: 0, pairs: 4, techniqueDetails: false, research: Infinity },
+  { history: 0, insights: 0, pairs: 4, techniqueDetails: false, research: 8 },
+  { history: 0, insights: 0, pairs: 4, techniqueDetails: false, research: 5 },
+  { history: 0, insights: 0, pairs: 4, techniqueDetails: false, research: MIN_RESEARCH },
 ];
 
 /** The runs a shorter prompt keeps: the best third by NE and the most recent rest, in campaign order. */
@@ -172,6 +185,15 @@ function designContext(req: DesignRequest, limits: ContextLimits) {
     phase: req.phase,
     count: req.count,
     baseline: compactRun(req.baseline, true),
+    research: req.research.slice(0, limits.research).map((h, i) => ({
+      rank: i + 1,
+      title: h.hypothesis.title,
+      technique: h.hypothesis.technique,
+      expectedGain: h.expectedGain,
+      cost: h.cost,
+      evidence: h.evidence,
+      config: configDiff(h.model, req.baseline.config),
+    })),
     history: keptHistory(req.history, limits.history).map((h) => compactRun(h)),
     insights: [...req.insights]
       .sort((a, b) => b.similarity - a.similarity)
@@ -202,7 +224,8 @@ export interface DesignPrompt {
 /**
  * The designer's prompt. Its data part (the user message) is kept within `budgetTokens` estimated tokens (chars /
  * CHARS_PER_TOKEN), so a small local model with an 8k context can read it: history, insights and field pairs shrink step by step
- * (the best runs and the most recent ones stay), and only then is the block cut.
+ * (the best runs and the most recent ones stay, insights from other data go first), then the research hypotheses from the
+ * lowest ranked (the top MIN_RESEARCH stay), and only then is the block cut.
  */
 export function designPrompt(req: DesignRequest, budgetTokens = DEFAULT_PROMPT_TOKENS): DesignPrompt {
   const system = [
@@ -213,19 +236,23 @@ export function designPrompt(req: DesignRequest, budgetTokens = DEFAULT_PROMPT_T
     `Propose exactly ${req.count} experiments. Never repeat a config that already ran. Stay inside the search space. Prefer cheap experiments.`,
     'Use fieldPairSignal (residual interaction strength per categorical field pair, measured on the current best model) to pick crosses.',
     'Prefer techniques that won on similar data in the insights; avoid those that lost. Use a technique id from the list when one fits.',
-    'Configs in the context list only the keys that differ from their family defaults (the baseline config is complete). In your',
-    'proposals, set only the keys you change and use null for the others.',
+    'Technique "warm-start" re-runs the best earlier winner on this data from the insights (the one repeat allowed) or adapts the winner of similar data.',
+    'research lists hypotheses the research step MEASURED on this baseline (residual signal, importance, learning curve), best',
+    'expected gain per unit of cost first: expectedGain is the expected relative NE reduction (0.01 = 1%), cost the training cost',
+    'relative to the baseline. In the validation phase prefer them, highest ranked first, over unmeasured ideas.',
+    'Configs in the context list only the keys that differ from their family defaults (research configs: from the baseline config;',
+    'the baseline config is complete). In your proposals, set only the keys you change and use null for the others.',
     UNTRUSTED_DATA_NOTICE,
   ].join('\n');
   const frame = (json: string, maxChars: number) =>
     `Campaign context (JSON):\n${untrustedBlock('campaign', json, maxChars)}\nPropose ${req.count} experiments for the ${req.phase} phase.`;
   const maxChars = Math.floor(budgetTokens * CHARS_PER_TOKEN);
+  // The frame around the JSON, and room for the block's "[... N characters cut]" marker.
+  const overhead = frame('', Infinity).length + 60;
   let step = 0;
   let json = promptJson(designContext(req, CONTEXT_STEPS[0]));
-  while (estimateTokens(frame(json, Infinity)) > budgetTokens && step + 1 < CONTEXT_STEPS.length)
-    json = promptJson(designContext(req, CONTEXT_STEPS[++step]));
+  while (json.length > maxChars - overhead && step + 1 < CONTEXT_STEPS.length) json = promptJson(designContext(req, CONTEXT_STEPS[++step]));
   // Whatever still does not fit is cut at the end of the block (search space and techniques come last).
-  const overhead = frame('', Infinity).length + 60;
   const user = frame(json, Math.max(200, maxChars - overhead));
   if (step === 0 && user.length <= maxChars) return { system, user };
   const limits = CONTEXT_STEPS[step];
@@ -234,6 +261,7 @@ export function designPrompt(req: DesignRequest, budgetTokens = DEFAULT_PROMPT_T
     shown('history runs', req.history.length, Math.min(req.history.length, limits.history)),
     shown('insights', req.insights.length, Math.min(req.insights.length, limits.insights)),
     shown('field pairs', req.fieldPairSignal.length, Math.min(req.fieldPairSignal.length, limits.pairs)),
+    shown('research hypotheses', req.research.length, Math.min(req.research.length, limits.research)),
     limits.techniqueDetails ? undefined : 'technique ids without descriptions',
     json.length > maxChars - overhead ? `context cut at ${maxChars - overhead} characters` : undefined,
   ].filter(Boolean);
@@ -330,6 +358,12 @@ export async function designHypotheses(input: DesignRequest, llm: LlmSettings | 
   if (!answer.ok) return heuristicWithReason(req, answer.reason, notes);
 
   const known = knownConfigKeys(req);
+  // A warm start may re-run a winner the insights database measured on this data, never what this campaign ran.
+  const ran = new Set([req.baseline, ...req.history].map((r) => canonicalConfigKey(r.config)));
+  const earlierWinners = new Set(
+    req.insights.filter((i) => i.dataFingerprint === req.dataFingerprint && i.outcome === 'won').map((i) => canonicalConfigKey(i.config)),
+  );
+  const warmStart = (technique: string, key: string) => technique.trim() === 'warm-start' && earlierWinners.has(key) && !ran.has(key);
   const runIds = new Set([req.baseline.experimentId, ...req.history.map((h) => h.experimentId)]);
   const proposals: ProposedExperiment[] = [];
   const repeated: string[] = [];
@@ -343,7 +377,7 @@ export async function designHypotheses(input: DesignRequest, llm: LlmSettings | 
     const draft = draftOf(p.model);
     const model = clampToSearchSpace(draft, req.searchSpace);
     const key = canonicalConfigKey(model);
-    if (known.has(key)) {
+    if (known.has(key) && !warmStart(p.technique, key)) {
       repeated.push(title);
       continue;
     }

@@ -2,13 +2,14 @@ import { strict as assert } from 'node:assert';
 import { SearchSpace } from '../../contracts/campaign';
 import { ModelConfig } from '../../contracts/model';
 import { canonicalConfigKey } from '../../contracts/canonical-config';
+import type { ResearchHypothesis } from '../../contracts/research';
 import { designHypotheses } from '../../agents/hypothesis-designer';
 import { interpretFailure } from '../../agents/failure-interpreter';
 import { evaluateResults } from '../../agents/result-evaluator';
 import { designHeuristically } from '../../agents/heuristic-designer';
-import { llmSettingsFromEnv, makeLlmSettings, type LlmSettings } from '../../agents/llm';
+import { estimateTokens, llmSettingsFromEnv, makeLlmSettings, type LlmSettings } from '../../agents/llm';
 import { startOpenAiServer, type OpenAiTestServer } from '../support/openai-server';
-import { designRequest, evaluateRequest, progress, run, triageRequest } from './fixtures';
+import { baseline, designRequest, evaluateRequest, progress, run, triageRequest } from './fixtures';
 
 const API_KEY = 'sk-rankwright-test-5ecret-0123456789';
 
@@ -24,6 +25,39 @@ function proposalsAnswer(models: object[]): string {
       model,
     })),
   });
+}
+
+/**
+ * `n` research hypotheses on the fixture baseline, best first: crossing C1 with C(i+2) on lr, expected gain 3%, 2.7%, ...
+ * (0.03 × 0.9^i), cost 1.1.
+ */
+function research(n: number): ResearchHypothesis[] {
+  return Array.from({ length: n }, (_, i) => {
+    const other = `C${(i % 24) + 3}`;
+    return {
+      hypothesis: {
+        title: `Research cross C1xC${(i % 24) + 3} rank ${i + 1}`,
+        technique: 'feature-cross',
+        rationale: 'Residual pair signal above the noise floor.',
+        expectedEffect: 'NE lower',
+        parents: ['base'],
+      },
+      model: ModelConfig.parse({ ...baseline.config, crosses: [['C1', other]] }),
+      evidence: `pair C1x${other} residual strength ${(0.05 * 0.9 ** i).toFixed(4)}, ${(40 * 0.9 ** i).toFixed(1)}x the noise floor on 10000 validation rows of the baseline`,
+      expectedGain: Number((0.03 * 0.9 ** i).toFixed(5)),
+      cost: 1.1,
+    };
+  });
+}
+
+/** The JSON inside the designer prompt's untrusted block. */
+function campaignContext(prompt: string): {
+  research?: { title: string; expectedGain: number; config: Record<string, unknown> }[];
+  insights?: unknown[];
+} {
+  const block = /<untrusted-data label="campaign">\n?([\s\S]*?)\n?<\/untrusted-data>/.exec(prompt);
+  assert.ok(block, 'the campaign context is in an untrusted block');
+  return JSON.parse(block[1]);
 }
 
 describe('sub-agents against an OpenAI-protocol server', function () {
@@ -80,6 +114,95 @@ describe('sub-agents against an OpenAI-protocol server', function () {
       assert.equal(body.response_format.type, 'json_schema');
       assert.equal(server.requests[0].headers.authorization, `Bearer ${API_KEY}`, 'the key travels only in the header');
       assert.match(body.messages[1].content, /<untrusted-data label="campaign">[\s\S]*"C1"[\s\S]*<\/untrusted-data>/);
+    });
+
+    it("shows the research step's hypotheses (title, expected gain, cost, evidence, config as a diff from the baseline) in the data block", async () => {
+      server.script([{ content: proposalsAnswer([{ family: 'lr', crosses: [['C1', 'C3']] }]) }]);
+      const res = await designHypotheses(designRequest({ count: 1, research: research(3) }), llm);
+      assert.equal(res.source, 'llm');
+      const [system, user] = server.requests[0].body.messages.map((m: { content: string }) => m.content);
+      assert.match(system, /research lists hypotheses the research step MEASURED[\s\S]*In the validation phase prefer them/);
+      assert.match(system, /"warm-start"/);
+      const block = /<untrusted-data label="campaign">([\s\S]*?)<\/untrusted-data>/.exec(user)![1];
+      assert.ok(block.includes('Research cross C1xC3 rank 1') && block.includes('"expectedGain":0.03'), 'title and expected gain, inside the block');
+      const shown = campaignContext(user).research!;
+      assert.deepEqual(
+        shown.map((h) => [h.title, h.expectedGain]),
+        [
+          ['Research cross C1xC3 rank 1', 0.03],
+          ['Research cross C1xC4 rank 2', 0.027],
+          ['Research cross C1xC5 rank 3', 0.0243],
+        ],
+      );
+      assert.deepEqual(shown[0].config, { family: 'lr', crosses: [['C1', 'C3']] }, 'only what differs from the baseline config');
+      assert.match(JSON.stringify(shown[0]), /"cost":1.1.*"evidence":"pair C1xC3 residual strength/);
+    });
+
+    it("a tiny prompt budget drops other data's insights first, then the lowest-ranked research, and keeps the top 3", async () => {
+      const insights = Array.from({ length: 30 }, (_, i) => ({
+        experimentId: `elsewhere-${i}`,
+        dataFingerprint: 'fp-other',
+        similarity: 0.6,
+        config: ModelConfig.parse({ family: 'lr', l2: (i + 1) / 100 }),
+        technique: 'regularization',
+        outcome: 'lost' as const,
+        relativeNeChange: 0.01,
+      }));
+      const req = designRequest({ count: 1, research: research(12), insights });
+      const budget = 1000;
+      server.script([{ content: proposalsAnswer([{ family: 'lr', crosses: [['C1', 'C3']] }]) }]);
+      const res = await designHypotheses(req, makeLlmSettings({ ...llm, apiKey: API_KEY, promptTokens: budget }));
+      const user = server.requests[0].body.messages[1].content as string;
+      assert.ok(estimateTokens(user) <= budget, `${estimateTokens(user)} > ${budget}`);
+      const context = campaignContext(user);
+      assert.equal(context.insights?.length, 0, "other data's insights went first");
+      const titles = context.research!.map((h) => h.title);
+      assert.ok(titles.length >= 3 && titles.length < 12, `kept ${titles.length} research hypotheses`);
+      assert.deepEqual(
+        titles,
+        req.research.slice(0, titles.length).map((h) => h.hypothesis.title),
+        'the top ranked stay, in order',
+      );
+      assert.match(
+        res.llmNotes![0],
+        new RegExp(`prompt trimmed to its ${budget}-token budget: .*insights 0 of 30.*research hypotheses ${titles.length} of 12`),
+      );
+    });
+
+    it('lets a warm start re-run an earlier winner on this data, and nothing else that the insights measured', async () => {
+      const insight = (id: string, crosses: string[][], outcome: 'won' | 'lost') => ({
+        experimentId: id,
+        dataFingerprint: 'fp-planted-7',
+        similarity: 1,
+        // As the designer clamps a proposal that leaves the learning rate to the search space.
+        config: ModelConfig.parse({ family: 'lr', learningRate: 0.1, crosses }),
+        technique: 'feature-cross',
+        outcome,
+        relativeNeChange: outcome === 'won' ? -0.03 : 0.01,
+      });
+      const insights = [insight('old-won', [['C1', 'C2']], 'won'), insight('old-lost', [['C3', 'C4']], 'lost')];
+      const answer = (technique: string, crosses: string[][]) => ({
+        title: `${technique} ${crosses}`,
+        technique,
+        rationale: 'r',
+        expectedEffect: 'e',
+        parents: [],
+        model: { family: 'lr', crosses },
+      });
+      server.script([
+        {
+          content: JSON.stringify({
+            proposals: [answer('warm-start', [['C1', 'C2']]), answer('warm-start', [['C3', 'C4']]), answer('feature-cross', [['C1', 'C2']])],
+          }),
+        },
+      ]);
+      const res = await designHypotheses(designRequest({ count: 3, insights }), llm);
+      assert.equal(res.source, 'llm');
+      assert.equal(res.proposals[0].hypothesis.technique, 'warm-start');
+      assert.deepEqual(res.proposals[0].model.crosses, [['C1', 'C2']]);
+      assert.equal(res.proposals.filter((p) => canonicalConfigKey(p.model) === canonicalConfigKey(insights[0].config)).length, 1, 'once');
+      assert.ok(!res.proposals.some((p) => canonicalConfigKey(p.model) === canonicalConfigKey(insights[1].config)), 'a loser is no warm start');
+      assert.match(res.fallbackReason!, /1 usable of 3 proposals \(2 repeated/);
     });
 
     it('clamps an answer outside the search space (learning rate 50, a family not allowed)', async () => {

@@ -98,7 +98,7 @@ function withDropNotes(notes: readonly string[], dropped: readonly ProposedExper
   return [
     ...notes,
     ...lines.slice(0, room - 1),
-    `dropped ${lines.length - room + 1} more proposals whose configs already ran on this data (insights database)`,
+    `dropped ${lines.length - room + 1} ${room > 1 ? 'more ' : ''}proposals whose configs already ran on this data (insights database)`,
   ];
 }
 

@@ -1,12 +1,12 @@
 /**
  * Every activity a Rankwright worker can run. Workflows import only the *types* from here.
- * Task queues: training (trainModel, describeData, measureInteractions) and agent (the rest).
+ * Task queues: training (trainModel, describeData, measureInteractions, researchBaseline) and agent (the rest).
  */
 export { trainModel } from './training';
 export type { TrainModelInput, TrainSummary } from './training';
 export { describeData, measureInteractions } from './data';
 export type { DataFacts } from './data';
 export { researchBaseline } from './research';
-export { designExperiments, interpretFailure, evaluateResults } from './agents';
+export { checkAgentEndpoint, designExperiments, interpretFailure, evaluateResults } from './agents';
 export type { AgentMode } from './agents';
 export { recordExperiment, recordEvents, writeReport } from './records';

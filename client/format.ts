@@ -26,7 +26,7 @@ export function formatStatus(s: CampaignStatus): string {
     lines.push(
       '',
       table(
-        ['experiment', 'phase', 'family', 'status', 'NE', 'ΔNE', 'AUC', 'calib.', 'hypothesis'],
+        ['experiment', 'phase', 'family', 'status', 'NE', 'ΔNE', 'AUC', 'calib.', 'designer', 'hypothesis'],
         [...s.experiments]
           .sort((a, b) => (a.metrics?.ne ?? Infinity) - (b.metrics?.ne ?? Infinity))
           .map((e) => [
@@ -38,6 +38,7 @@ export function formatStatus(s: CampaignStatus): string {
             pct(e.relativeNeChange),
             num(e.metrics?.auc),
             num(e.metrics?.calibration, 3),
+            e.hypothesis?.designer ?? '',
             (e.hypothesis?.title ?? '').slice(0, 50),
           ]),
       ),

@@ -18,6 +18,16 @@ const base = {
 export const CampaignEvent = z.discriminatedUnion('type', [
   z.object({ ...base, type: z.literal('campaign.started'), strategy: z.string(), objective: z.string() }),
   z.object({ ...base, type: z.literal('campaign.phase'), phase: z.string(), note: z.string().optional() }),
+  /** A wave was designed: by which designer, why an LLM answer was not (fully) used, what was clamped or dropped. */
+  z.object({
+    ...base,
+    type: z.literal('design'),
+    phase: z.string(),
+    source: z.string(),
+    proposals: z.number().int(),
+    fallbackReason: z.string().optional(),
+    notes: z.array(z.string()).optional(),
+  }),
   /** The research step's ranked hypotheses and the baseline's fit, before the first wave. */
   z.object({
     ...base,

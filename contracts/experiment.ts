@@ -19,6 +19,8 @@ export const Hypothesis = z.object({
   expectedEffect: z.string().min(1).max(300),
   /** Experiment ids this one builds on (lineage). */
   parents: z.array(z.string()).max(20).default([]),
+  /** Which designer proposed it: the LLM, the heuristic twin (its fallback too) or random search. */
+  designer: z.enum(['llm', 'heuristic', 'random']).optional(),
 });
 export type Hypothesis = z.infer<typeof Hypothesis>;
 

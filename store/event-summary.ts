@@ -21,6 +21,8 @@ export function summarizeEvent(e: CampaignEvent): string {
       return `campaign started (${e.strategy}): ${e.objective}`;
     case 'campaign.phase':
       return `phase ${e.phase}${e.note ? ` — ${e.note}` : ''}`;
+    case 'design':
+      return `${e.phase} wave: ${e.proposals} proposal${e.proposals === 1 ? '' : 's'} by the ${e.source} designer${e.fallbackReason ? ` (LLM answer not used: ${e.fallbackReason})` : ''}${e.notes?.length ? `; ${e.notes.join('; ')}` : ''}`;
     case 'campaign.research':
       return `research: ${e.hypotheses.length} hypothes${e.hypotheses.length === 1 ? 'is' : 'es'} ranked by expected gain per cost${e.hypotheses.length ? ` (top: ${e.hypotheses[0].title}, NE −${(100 * e.hypotheses[0].expectedGain).toFixed(2)}% expected at ${e.hypotheses[0].cost}x cost)` : ''}; baseline ${e.fit}`;
     case 'campaign.finished':

@@ -148,7 +148,7 @@ function leaderboardRow(e: LeaderboardEntry, rank: number): string {
   <td class="num">${e.ne === undefined ? '' : rank}</td>
   <td>${escapeHtml(e.experimentId)}${badges ? `<br><span class="muted">${escapeHtml(badges)}</span>` : ''}</td>
   <td>${escapeHtml(e.phase)}</td><td>${escapeHtml(e.family)}</td>
-  <td title="${escapeHtml(e.rationale ?? '')}">${escapeHtml(e.title ?? '')}${e.technique ? `<br><span class="muted">${escapeHtml(e.technique)}</span>` : ''}</td>
+  <td title="${escapeHtml(e.rationale ?? '')}">${escapeHtml(e.title ?? '')}${e.technique ? `<br><span class="muted">${escapeHtml(e.technique)}${e.designer ? ` · by the ${escapeHtml(e.designer)} designer` : ''}</span>` : ''}</td>
   <td class="num">${fmt(e.ne)}</td><td class="num ${change}">${pct(e.relativeNeChange)}</td>
   <td class="num">${fmt(e.auc)}</td><td class="num">${fmt(e.calibration, 3)}</td>
   <td>${escapeHtml(e.status)}${e.failureClass ? `: ${escapeHtml(e.failureClass)}` : ''}</td>

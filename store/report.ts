@@ -27,6 +27,8 @@ export interface LeaderboardEntry {
   title?: string;
   rationale?: string;
   technique?: string;
+  /** Which designer proposed it (llm, heuristic, random). */
+  designer?: string;
   status: ExperimentResult['status'];
   failureClass?: string;
   ne?: number;
@@ -138,6 +140,7 @@ export function buildReportData(status: CampaignStatus, events: CampaignEvent[],
     title: e.hypothesis?.title ?? (e.experimentId === status.baselineId ? 'baseline' : undefined),
     rationale: e.hypothesis?.rationale,
     technique: e.hypothesis?.technique,
+    designer: e.hypothesis?.designer,
     status: e.status,
     failureClass: e.failure?.failureClass,
     ne: e.metrics?.ne,

@@ -13,8 +13,10 @@ const TRAINING_ACTIVITIES = {
   trainModel: activities.trainModel,
   describeData: activities.describeData,
   measureInteractions: activities.measureInteractions,
+  researchBaseline: activities.researchBaseline,
 };
 const AGENT_ACTIVITIES = {
+  checkAgentEndpoint: activities.checkAgentEndpoint,
   designExperiments: activities.designExperiments,
   interpretFailure: activities.interpretFailure,
   evaluateResults: activities.evaluateResults,

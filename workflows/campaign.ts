@@ -1,4 +1,15 @@
-import { allHandlersFinished, condition, continueAsNew, executeChild, log, patched, proxyActivities, workflowInfo } from '@temporalio/workflow';
+import {
+  ActivityFailure,
+  ApplicationFailure,
+  allHandlersFinished,
+  condition,
+  continueAsNew,
+  executeChild,
+  log,
+  patched,
+  proxyActivities,
+  workflowInfo,
+} from '@temporalio/workflow';
 import { TASK_QUEUES, WORKFLOW_TYPES } from '../contracts';
 import type {
   CampaignStatus,
@@ -46,6 +57,12 @@ export async function rankingCampaign(rawInput: unknown, carried?: unknown): Pro
   const { input, carry } = readCampaignStart(rawInput, carried);
   const campaign = new CampaignState(input, carry, agents.recordEvents);
   campaign.handleMessages();
+  // agents "llm" on a worker without an endpoint fails here, before any training, with the activity's message.
+  if (!carry && input.agents === 'llm' && patched('llm-endpoint-check')) {
+    await agents.checkAgentEndpoint('llm').catch((err: ActivityFailure) => {
+      throw ApplicationFailure.create({ type: 'LlmNotConfigured', nonRetryable: true, message: err.cause?.message ?? err.message });
+    });
+  }
 
   if (!carry) {
     const baselineOk = await describeDataAndTrainBaseline(campaign);
@@ -193,7 +210,21 @@ async function designWave(campaign: CampaignState, phase: DesignPhase, count: nu
     },
     { mode: input.agents, strategy: input.strategy, data: input.data },
   );
-  return response.proposals;
+  // Which designer answered, and what happened to an LLM's answer on the way, go into the log (bounded: it is history).
+  // Under a patch: the event makes the wave's closing flush write, an activity older histories do not have.
+  const wave = campaign.experiments.length + campaign.running.size;
+  if (patched('design-events'))
+    campaign.event({
+      type: 'design',
+      eventId: `${campaignId}:design:${wave}`,
+      campaignId,
+      phase,
+      source: response.source,
+      proposals: response.proposals.length,
+      ...(response.fallbackReason ? { fallbackReason: response.fallbackReason.slice(0, 600) } : {}),
+      ...(response.llmNotes?.length ? { notes: response.llmNotes.slice(0, 12).map((n) => n.slice(0, 300)) } : {}),
+    });
+  return response.proposals.map((p) => ({ ...p, hypothesis: { ...p.hypothesis, designer: response.source } }));
 }
 
 /** Runs proposals as child experiments in parallel; each result joins the campaign as it arrives. */

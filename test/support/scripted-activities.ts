@@ -2,6 +2,7 @@ import type { CampaignResearch, DesignRequest, ExperimentResult, ModelConfig, Ne
 import { ModelConfig as ModelConfigSchema } from '../../contracts';
 import type { TrainModelInput, TrainSummary } from '../../activities';
 import { ApplicationFailure } from '@temporalio/activity';
+import { checkAgentEndpoint } from '../../activities/agents';
 
 /**
  * Scripted activities for planner tests: NE is a known function of the config, so a test can say exactly which
@@ -120,6 +121,8 @@ export function scriptedActivities(options: ScriptOptions = {}) {
         },
       };
     },
+    /** The real check: it reads this process's OPENAI_* settings. */
+    checkAgentEndpoint,
     async measureInteractions() {
       return [{ fields: ['C1', 'C2'] as [string, string], strength: 0.2 }];
     },

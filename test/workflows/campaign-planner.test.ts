@@ -63,6 +63,10 @@ describe('rankingCampaign planner and sign-off (real Temporal, scripted training
       const researchEvent = script.events.find((e) => e.type === 'campaign.research');
       assert.ok(researchEvent && researchEvent.type === 'campaign.research' && researchEvent.hypotheses[0].title === 'Cross C1×C2 on lr');
       assert.match(researchEvent.fit, /^underfitting/);
+      // Every wave says which designer answered; every designed experiment carries it.
+      const designs = script.events.filter((e) => e.type === 'design');
+      assert.ok(designs.length >= 3 && designs.every((e) => e.type === 'design' && e.source === 'heuristic' && e.proposals > 0));
+      assert.ok(review.experiments.filter((e) => e !== base).every((e) => e.hypothesis?.designer === 'heuristic'));
 
       // Search attributes are current: the UI's list filter finds it.
       const listed = await eventually(
@@ -91,6 +95,30 @@ describe('rankingCampaign planner and sign-off (real Temporal, scripted training
       assert.ok(script.events.some((e) => e.type === 'decision' && e.by === 'ana' && e.accepted));
       assert.ok(script.events.some((e) => e.type === 'campaign.finished'));
     });
+  });
+
+  it('agents "llm" on a worker without an LLM endpoint fails the campaign at once, with a clear message, before any training', async () => {
+    const saved = { base: process.env.OPENAI_BASE_URL, key: process.env.OPENAI_API_KEY };
+    delete process.env.OPENAI_BASE_URL;
+    delete process.env.OPENAI_API_KEY;
+    const script = scriptedActivities();
+    try {
+      await withWorkers(temporal, script.activities, async () => {
+        const { workflowId } = await client.startCampaign(config({ agents: 'llm' }), { id: `nollm-${Date.now()}` });
+        await assert.rejects(client.waitForResult(workflowId), (err: Error) => {
+          assert.ok(err instanceof WorkflowFailedError, String(err));
+          assert.match(
+            String(err.cause?.message),
+            /asks for LLM sub-agents \(agents: "llm"\) but this worker has no LLM endpoint: set OPENAI_BASE_URL/,
+          );
+          return true;
+        });
+      });
+    } finally {
+      if (saved.base !== undefined) process.env.OPENAI_BASE_URL = saved.base;
+      if (saved.key !== undefined) process.env.OPENAI_API_KEY = saved.key;
+    }
+    assert.equal(script.trained.length, 0, 'nothing was trained');
   });
 
   it('stops early when a phase stalls, and says so', async () => {

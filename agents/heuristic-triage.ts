@@ -1,4 +1,5 @@
 import { TriageRequest, TriageResponse } from '../contracts/agents';
+import { retryAfterFailure } from '../workflows/retry-policy';
 import type { FailureClass, TrainingProgress } from '../contracts/metrics';
 import type { ModelConfig } from '../contracts/model';
 
@@ -141,6 +142,7 @@ export function messageEvidence(message: string): { failureClass: FailureClass; 
 }
 
 const round3 = (x: number) => Number(x.toPrecision(3));
+const capitalize = (s: string) => s.charAt(0).toUpperCase() + s.slice(1);
 
 /** A concrete, config-specific fix per class. */
 export function fixFor(
@@ -148,14 +150,12 @@ export function fixFor(
   config: ModelConfig,
   events: readonly TrainingProgress[],
   message: string,
-  attempt: number,
+  _attempt: number,
 ): string {
   switch (failureClass) {
-    case 'diverged': {
-      const factor = attempt >= 2 ? 10 : 3;
-      const clip = config.gradientClip ? round3(config.gradientClip / 2) : 5;
-      return `Lower learningRate from ${fmt(config.learningRate)} to ${fmt(round3(config.learningRate / factor))} and clip gradients at ${fmt(clip)}; resume from the last finite checkpoint.`;
-    }
+    case 'diverged':
+      // The retry policy's own numbers (one runbook): the fix a reviewer reads is the retry that runs.
+      return `${capitalize(retryAfterFailure('diverged', config, message).fix)}; it resumes from the last finite checkpoint.`;
     case 'overfit': {
       const validated = events.filter((e) => e.validationNe !== undefined);
       const best = validated.length ? validated.reduce((a, b) => (b.validationNe! < a.validationNe! ? b : a)) : undefined;
@@ -174,16 +174,8 @@ export function fixFor(
       return `Not retryable with the same data: fix or drop the malformed rows${lines.length ? ` (reported near line ${lines.join(', ')})` : ''} in the export; raise maxBadRowFraction only if those rows are known to be harmless.`;
     }
     case 'resource': {
-      // The engine computes which size fits its memory budget ("hashBits 19 would fit"); use it when given.
-      const fits = /hashBits (\d{1,2}) would fit/i.exec(message);
-      const bits = fits ? Math.max(8, Math.min(config.hashBits - 1, Number(fits[1]))) : Math.max(8, config.hashBits - 2);
-      const parts = [
-        `lower hashBits from ${config.hashBits} to ${bits} (${fits ? 'the size the engine says fits the memory budget' : 'a quarter of the table memory'})`,
-      ];
-      if (config.family !== 'lr' && config.embeddingDim > 2)
-        parts.push(`embeddingDim from ${config.embeddingDim} to ${Math.max(1, Math.floor(config.embeddingDim / 2))}`);
-      if (config.batchSize > 64) parts.push(`batchSize from ${config.batchSize} to ${Math.floor(config.batchSize / 2)}`);
-      return `${parts.join(', ').replace(/^l/, 'L')}; or run it on a worker with more memory.`;
+      const decision = retryAfterFailure('resource', config, message);
+      return `${capitalize(decision.fix)}${decision.retry ? '; or run it on a worker with more memory' : ''}.`;
     }
     case 'infrastructure':
       return "Transient: retry the same config unchanged (it resumes from its last checkpoint); if it repeats, check the worker's network and its Temporal connection.";

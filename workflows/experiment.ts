@@ -97,7 +97,7 @@ export async function rankingExperiment(rawInput: unknown): Promise<ExperimentRe
       const triage = await agents.interpretFailure({ experimentId: id, config, failure, attempt }, input.agents);
       // The measured class decides (ranking classifies divergence/resources/data by measurement); the triage agent's
       // reading is kept beside it as advice for humans and for the designer.
-      const decision = retryAfterFailure(failure.failureClass, config);
+      const decision = retryAfterFailure(failure.failureClass, config, failure.message);
       attempts.push({
         config,
         failure,

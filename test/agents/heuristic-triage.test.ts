@@ -1,6 +1,7 @@
 import { strict as assert } from 'node:assert';
 import { ModelConfig } from '../../contracts/model';
 import { triageHeuristically } from '../../agents/heuristic-triage';
+import { retryAfterFailure } from '../../workflows/retry-policy';
 import { progress, triageRequest } from './fixtures';
 
 describe('heuristic failure triage', () => {
@@ -8,8 +9,7 @@ describe('heuristic failure triage', () => {
     const res = triageHeuristically(triageRequest('infrastructure', 'training stopped', progress([0.45, 0.9, 4.2, NaN], [], [2, 40, 900, NaN])));
     assert.equal(res.failureClass, 'diverged');
     assert.equal(res.source, 'heuristic');
-    assert.match(res.fix, /learningRate from 2 to 0\.667/);
-    assert.match(res.fix, /clip gradients at 5/);
+    assert.match(res.fix, /learningRate 2 → 0\.6 and gradient clipping at 5/);
   });
 
   it('NaN that became null in JSON, or only named in the message, still reads as diverged', () => {
@@ -78,8 +78,8 @@ describe('heuristic failure triage', () => {
       triageRequest('resource', 'socket hang up', [], ModelConfig.parse({ family: 'dcn', hashBits: 22, embeddingDim: 32 })),
     );
     assert.equal(oom.failureClass, 'resource');
-    assert.match(oom.fix, /hashBits from 22 to 20/);
-    assert.match(oom.fix, /embeddingDim from 32 to 16/);
+    assert.match(oom.fix, /hashBits 22 → 20/);
+    assert.match(oom.fix, /embeddingDim 32 → 16/);
     const measured = triageHeuristically(
       triageRequest(
         'resource',
@@ -88,6 +88,17 @@ describe('heuristic failure triage', () => {
         ModelConfig.parse({ family: 'dcn', hashBits: 22 }),
       ),
     );
-    assert.match(measured.fix, /hashBits from 22 to 19/);
+    assert.match(measured.fix, /hashBits 22 → 19 \(the size the engine says fits its memory budget\)/);
+  });
+
+  it('is one runbook with the retry policy: the fix it states is the retry that runs', () => {
+    const config = ModelConfig.parse({ family: 'fm', hashBits: 20, embeddingDim: 16, learningRate: 0.5 });
+    const message = 'fm with hashBits 20 needs about 3 GiB, over the 2 GiB budget; hashBits 18 would fit';
+    const oom = triageHeuristically(triageRequest('resource', message, [], config));
+    const retry = retryAfterFailure('resource', config, message);
+    assert.ok(retry.retry && retry.config.hashBits === 18 && retry.config.family === 'fm' && retry.config.embeddingDim === 8);
+    assert.ok(oom.fix.toLowerCase().startsWith(retry.fix.toLowerCase()), `${oom.fix} vs ${retry.fix}`);
+    const diverged = triageHeuristically(triageRequest('diverged', 'loss became NaN', progress([0.4, NaN]), config));
+    assert.ok(diverged.fix.toLowerCase().startsWith(retryAfterFailure('diverged', config).fix.toLowerCase()), diverged.fix);
   });
 });

@@ -359,7 +359,7 @@ describe('sub-agents against an OpenAI-protocol server', function () {
       );
       assert.equal(res.source, 'heuristic');
       assert.equal(res.failureClass, 'resource');
-      assert.match(res.fix, /hashBits from 24 to 22/);
+      assert.match(res.fix, /hashBits 24 → 22/);
     });
   });
 

@@ -3,7 +3,7 @@ import { Guardrails, SearchSpace } from './campaign';
 import { Hypothesis } from './experiment';
 import { FailureClass, FailureReport } from './metrics';
 import { ModelConfig, ModelFamily } from './model';
-import { ResearchHypothesis } from './research';
+import { FitDiagnosis, ResearchHypothesis } from './research';
 
 /** A compact view of one experiment, what sub-agents see (never the model or the data). */
 export const ExperimentSummary = z.object({
@@ -23,6 +23,8 @@ export const ExperimentSummary = z.object({
   hypothesis: Hypothesis.optional(),
   trainSeconds: z.number().optional(),
   modelBytes: z.number().optional(),
+  /** The run's learning curve read as over-, under- or well fitted (finished runs: the evidence triage acts on). */
+  fit: FitDiagnosis.optional(),
 });
 export type ExperimentSummary = z.infer<typeof ExperimentSummary>;
 

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { ModelConfig } from './model';
 import { Hypothesis } from './experiment';
+import type { LearningCurvePoint } from './metrics';
 
 /**
  * The research step: what the campaign measured on its baseline and data before the first wave (ranking/research.ts),
@@ -100,3 +101,50 @@ export const CampaignResearch = z.object({
   seconds: z.number(),
 });
 export type CampaignResearch = z.infer<typeof CampaignResearch>;
+
+const round4 = (x: number) => (Number.isFinite(x) ? Number(x.toPrecision(4)) : 0);
+
+/**
+ * The baseline's learning curve read as a ranking engineer would. Over-fitting: validation NE well above train NE at
+ * the kept weights (> 3% relative), or validation rising after its best. Under-fitting: the best evaluation is the
+ * last one and validation was still falling (> 0.2% relative over the last interval) — more epochs or capacity
+ * would help. Otherwise well fitted; without a curve, unknown.
+ */
+export function diagnoseFit(curve: readonly LearningCurvePoint[]): FitDiagnosis {
+  if (curve.length === 0) return { verdict: 'unknown', evaluations: 0, explanation: 'the baseline has no learning curve' };
+  let best = 0;
+  curve.forEach((point, i) => {
+    if (point.validationNe < curve[best].validationNe) best = i;
+  });
+  const kept = curve[best];
+  const last = curve[curve.length - 1];
+  const gap = (kept.validationNe - kept.trainNe) / kept.validationNe;
+  const riseAfterBest = (last.validationNe - kept.validationNe) / kept.validationNe;
+  const lastStep = curve.length > 1 ? (curve[curve.length - 2].validationNe - last.validationNe) / curve[curve.length - 2].validationNe : 0;
+  const base = {
+    evaluations: curve.length,
+    bestEvaluation: best + 1,
+    trainNe: round4(kept.trainNe),
+    validationNe: round4(kept.validationNe),
+    relativeGap: round4(gap),
+    lastImprovement: round4(lastStep),
+  };
+  const pct = (x: number) => `${(100 * x).toFixed(2)}%`;
+  if (gap > 0.03 || riseAfterBest > 0.002)
+    return {
+      verdict: 'overfitting',
+      ...base,
+      explanation: `validation NE ${kept.validationNe.toFixed(4)} is ${pct(gap)} above train NE ${kept.trainNe.toFixed(4)} at the kept weights${riseAfterBest > 0.002 ? ` and rose ${pct(riseAfterBest)} after evaluation ${best + 1} of ${curve.length}` : ''}`,
+    };
+  if (best === curve.length - 1 && lastStep > 0.002)
+    return {
+      verdict: 'underfitting',
+      ...base,
+      explanation: `validation NE was still falling at the last evaluation (${pct(lastStep)} over the last interval) and train NE is only ${pct(gap)} below it`,
+    };
+  return {
+    verdict: 'balanced',
+    ...base,
+    explanation: `validation NE is ${pct(gap)} above train NE at evaluation ${best + 1} of ${curve.length}, and ${best === curve.length - 1 ? 'flat at the end' : 'did not improve after it'}`,
+  };
+}

@@ -1,5 +1,6 @@
 import { CATEGORICAL_FIELDS, DENSE_FIELDS, DataConfig, type DataConfigInput, type LearningCurvePoint } from '../contracts';
-import type { BaselineResearch, DenseShape, FieldImportance, FitDiagnosis, ResidualSignal } from '../contracts/research';
+export { diagnoseFit } from '../contracts/research';
+import { diagnoseFit, type BaselineResearch, type DenseShape, type FieldImportance, type ResidualSignal } from '../contracts/research';
 import { parseOrExplain } from '../contracts/errors';
 import { loadDataset } from './data/load-data';
 import { CATEGORICAL_COUNT, DENSE_COUNT, sliceRows, type RowBlock } from './data/rows';
@@ -252,49 +253,4 @@ function isotonic(values: number[], weights: number[]): number[] {
     }
   });
   return blocks.flatMap((b) => Array(b.size).fill(b.value));
-}
-
-/**
- * The baseline's learning curve read as a ranking engineer would. Over-fitting: validation NE well above train NE at
- * the kept weights (> 3% relative), or validation rising after its best. Under-fitting: the best evaluation is the
- * last one and validation was still falling (> 0.2% relative over the last interval) — more epochs or capacity
- * would help. Otherwise well fitted; without a curve, unknown.
- */
-export function diagnoseFit(curve: readonly LearningCurvePoint[]): FitDiagnosis {
-  if (curve.length === 0) return { verdict: 'unknown', evaluations: 0, explanation: 'the baseline has no learning curve' };
-  let best = 0;
-  curve.forEach((point, i) => {
-    if (point.validationNe < curve[best].validationNe) best = i;
-  });
-  const kept = curve[best];
-  const last = curve[curve.length - 1];
-  const gap = (kept.validationNe - kept.trainNe) / kept.validationNe;
-  const riseAfterBest = (last.validationNe - kept.validationNe) / kept.validationNe;
-  const lastStep = curve.length > 1 ? (curve[curve.length - 2].validationNe - last.validationNe) / curve[curve.length - 2].validationNe : 0;
-  const base = {
-    evaluations: curve.length,
-    bestEvaluation: best + 1,
-    trainNe: round(kept.trainNe),
-    validationNe: round(kept.validationNe),
-    relativeGap: round(gap),
-    lastImprovement: round(lastStep),
-  };
-  const pct = (x: number) => `${(100 * x).toFixed(2)}%`;
-  if (gap > 0.03 || riseAfterBest > 0.002)
-    return {
-      verdict: 'overfitting',
-      ...base,
-      explanation: `validation NE ${kept.validationNe.toFixed(4)} is ${pct(gap)} above train NE ${kept.trainNe.toFixed(4)} at the kept weights${riseAfterBest > 0.002 ? ` and rose ${pct(riseAfterBest)} after evaluation ${best + 1} of ${curve.length}` : ''}`,
-    };
-  if (best === curve.length - 1 && lastStep > 0.002)
-    return {
-      verdict: 'underfitting',
-      ...base,
-      explanation: `validation NE was still falling at the last evaluation (${pct(lastStep)} over the last interval) and train NE is only ${pct(gap)} below it`,
-    };
-  return {
-    verdict: 'balanced',
-    ...base,
-    explanation: `validation NE is ${pct(gap)} above train NE at evaluation ${best + 1} of ${curve.length}, and ${best === curve.length - 1 ? 'flat at the end' : 'did not improve after it'}`,
-  };
 }

@@ -1,4 +1,4 @@
-import type { ExperimentResult, ExperimentSummary } from '../contracts';
+import { diagnoseFit, type ExperimentResult, type ExperimentSummary } from '../contracts';
 
 /** The compact view sub-agents see: metrics and config, never models or data. */
 export function summarize(e: ExperimentResult): ExperimentSummary {
@@ -18,6 +18,7 @@ export function summarize(e: ExperimentResult): ExperimentSummary {
     hypothesis: e.hypothesis,
     trainSeconds: e.trainSeconds,
     modelBytes: e.modelBytes,
+    ...(e.status === 'succeeded' && e.learningCurve?.length ? { fit: diagnoseFit(e.learningCurve) } : {}),
   };
 }
 

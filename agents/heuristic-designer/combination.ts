@@ -6,7 +6,7 @@ import { analyzeInteractions, bestRun, significantWinners } from '../design-cont
 import { clampToSearchSpace, type ModelConfigDraft } from '../search-space';
 import { compareNe, formatPercent } from '../significance';
 import { FAMILY_SPECIFIC_KEYS, SHARED_KEYS, crossName, modify, switchFamily, type Candidate, type PhaseCandidates } from './candidate';
-import { crossCandidates, denseTransformCandidates, familyCandidates, researchCandidates } from './ideas';
+import { crossCandidates, denseTransformCandidates, familyCandidates, fitRemedyCandidates, researchCandidates } from './ideas';
 import { knobsFor, lineSearch } from './line-search';
 
 /**
@@ -62,6 +62,7 @@ export function combinationCandidates(req: DesignRequest): PhaseCandidates {
     return {
       note: 'no experiment beat the baseline by more than 2 standard errors, so there is nothing to stack; exploring untried single changes instead',
       candidates: [
+        ...fitRemedyCandidates(req, best, 1),
         ...researchCandidates(req, 0.8),
         ...crossCandidates(req, best, signal, 0.8, req.count),
         ...familyCandidates(req, best, signal, 0.8),
@@ -164,7 +165,10 @@ export function combinationCandidates(req: DesignRequest): PhaseCandidates {
   }
   candidates.push(...crossCandidates(req, stackedRun, residual, 0.8, 2).map((c) => ({ ...c, parents: [...ids] })));
 
-  // F: when the batch is larger than the ideas above, start tuning the best winner.
+  // F: the best winner's own learning curve: the remedy when it over- or under-fits.
+  candidates.push(...fitRemedyCandidates(req, top, 0.8));
+
+  // G: when the batch is larger than the ideas above, start tuning the best winner.
   candidates.push(...knobsFor(2).flatMap((k) => lineSearch(req, top, k, 0.5)));
   return { candidates };
 }

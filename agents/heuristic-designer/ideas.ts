@@ -1,7 +1,7 @@
 import type { DesignRequest, ExperimentSummary } from '../../contracts/agents';
 import type { ModelConfig } from '../../contracts/model';
 import type { InteractionSignal } from '../design-context';
-import { crossName, describeRun, fmt, modify, switchFamily, type Candidate } from './candidate';
+import { L2_START, crossName, describeRun, fmt, modify, switchFamily, type Candidate } from './candidate';
 
 /**
  * Single-change ideas that more than one phase proposes: an explicit cross for a residual interaction, a family that
@@ -89,6 +89,50 @@ export function denseTransformCandidates(req: DesignRequest, center: ExperimentS
       parents: [center.experimentId],
       prior: prior * weight,
     }));
+}
+
+/**
+ * Triage of a *finished* run: its learning curve says whether it over- or under-fits, and the next wave gets the
+ * remedy — stronger L2 for an over-fitting run; more epochs (and for fm/dcn a larger embedding) for one whose
+ * validation NE was still falling when training ended.
+ */
+export function fitRemedyCandidates(req: DesignRequest, run: ExperimentSummary, weight: number): Candidate[] {
+  const fit = run.fit;
+  if (!fit || (fit.verdict !== 'overfitting' && fit.verdict !== 'underfitting')) return [];
+  const why = `${run.experimentId} ${fit.verdict === 'overfitting' ? 'over-fits' : 'under-fits'}: ${fit.explanation}`;
+  const out: Candidate[] = [];
+  if (fit.verdict === 'overfitting') {
+    const l2 = (run.config.l2 || L2_START[run.config.family]) * 4;
+    out.push({
+      config: modify(run.config, { l2 }, req.searchSpace),
+      technique: 'regularization-l2',
+      title: `${run.experimentId} with L2 ${fmt(run.config.l2)} → ${fmt(l2)} (it over-fits)`,
+      rationale: `${why}; stronger L2 narrows the gap.`,
+      parents: [run.experimentId],
+      prior: (1 + Math.min(1, (fit.relativeGap ?? 0) / 0.1)) * weight,
+    });
+  } else {
+    const epochs = Math.min(req.searchSpace.epochs[1], run.config.epochs * 2);
+    if (epochs > run.config.epochs)
+      out.push({
+        config: modify(run.config, { epochs }, req.searchSpace),
+        technique: 'more-epochs',
+        title: `${run.experimentId} with ${epochs} epochs (it under-fits)`,
+        rationale: `${why}; early stopping keeps the best weights if the extra epochs stop helping.`,
+        parents: [run.experimentId],
+        prior: (1 + Math.min(1, (fit.lastImprovement ?? 0) / 0.01)) * weight,
+      });
+    if (run.config.family !== 'lr')
+      out.push({
+        config: modify(run.config, { embeddingDim: run.config.embeddingDim * 2 }, req.searchSpace),
+        technique: 'embedding-dim',
+        title: `${run.experimentId} with embeddingDim ${run.config.embeddingDim} → ${run.config.embeddingDim * 2} (it under-fits)`,
+        rationale: `${why}; more capacity per value.`,
+        parents: [run.experimentId],
+        prior: 0.8 * weight,
+      });
+  }
+  return out;
 }
 
 /** Re-run diverged hypotheses with gradient clipping and a third of the step: the idea was never actually tested. */

@@ -194,6 +194,30 @@ describe('heuristic hypothesis designer', () => {
     });
   });
 
+  describe('triage of finished runs (their learning curves)', () => {
+    it('gives an over-fitting best run stronger L2, and an under-fitting one more epochs and capacity', () => {
+      const over = run('x1', { family: 'fm', l2: 1e-4 }, 0.7, {
+        fit: { verdict: 'overfitting', evaluations: 3, relativeGap: 0.12, explanation: 'validation NE 12% above train NE' },
+      });
+      const res = designHeuristically(designRequest({ phase: 'exploitation', count: 3, history: [over] }));
+      const l2 = res.proposals.find((p) => p.hypothesis.technique === 'regularization-l2' && p.hypothesis.title.includes('over-fits'));
+      assert.ok(l2, res.proposals.map((p) => p.hypothesis.title).join('; '));
+      assert.equal(l2.model.l2, 4e-4);
+      assert.match(l2.hypothesis.rationale, /x1 over-fits: validation NE 12% above train NE/);
+
+      const under = run('x1', { family: 'fm', epochs: 2 }, 0.7, {
+        fit: { verdict: 'underfitting', evaluations: 2, lastImprovement: 0.02, explanation: 'still falling' },
+      });
+      const res2 = designHeuristically(designRequest({ phase: 'exploitation', count: 4, history: [under] }));
+      assert.ok(res2.proposals.some((p) => p.hypothesis.technique === 'more-epochs' && p.model.epochs === 4 && p.model.family === 'fm'));
+      assert.ok(res2.proposals.some((p) => p.hypothesis.technique === 'embedding-dim' && p.hypothesis.title.includes('under-fits')));
+
+      const balanced = run('x1', { family: 'fm' }, 0.7, { fit: { verdict: 'balanced', evaluations: 2, explanation: 'fine' } });
+      const res3 = designHeuristically(designRequest({ phase: 'exploitation', count: 4, history: [balanced] }));
+      assert.ok(!res3.proposals.some((p) => /over-fits|under-fits/.test(p.hypothesis.title)));
+    });
+  });
+
   describe('exploitation', () => {
     const best = run(
       'c-best',

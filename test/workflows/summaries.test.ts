@@ -23,6 +23,17 @@ describe('designerHistory (what the designer sees of a long campaign)', () => {
     );
   });
 
+  it("reads each finished run's learning curve into a fit verdict the designer acts on", () => {
+    const curve = [
+      { step: 10, epoch: 1, examples: 1000, trainNe: 0.6, validationNe: 0.8 },
+      { step: 20, epoch: 2, examples: 2000, trainNe: 0.5, validationNe: 0.82 },
+    ];
+    const [over, none] = designerHistory([{ ...result(1, 0.8), learningCurve: curve }, result(2, 0.8)]);
+    assert.equal(over.fit?.verdict, 'overfitting');
+    assert.equal(over.fit?.bestEvaluation, 1);
+    assert.equal(none.fit, undefined, 'no curve, no verdict');
+  });
+
   it('keeps the best half and the most recent half of a long one, in completion order, within the limit', () => {
     // NE falls then rises: the best runs are in the middle, the recent ones at the end.
     const runs = Array.from({ length: 200 }, (_, i) => result(i, 0.5 + Math.abs(i - 80) / 1000));

@@ -39,6 +39,18 @@ describe('rankingCampaign end to end (real activities)', function () {
       `${id} to await review`,
     );
 
+  /** A 3-experiment campaign on the planted data, stopped (aborted) once it awaits review; its status at review. */
+  const shortCampaign = (id: string, agents: 'heuristic' | 'llm') =>
+    withRealWorkers(temporal, async () => {
+      await client.startCampaign(
+        { data: { planted: PLANTED }, budget: { experiments: 3, parallel: 2 }, agents, approvers: ['ana'], searchSpace: { families: ['lr', 'fm'] } },
+        { id },
+      );
+      const review = await awaitReview(id);
+      await client.abort(id, { by: 'ana' });
+      return review;
+    });
+
   /** Every history of a campaign (its own and its children's), as JSON text. */
   async function histories(status: CampaignStatus): Promise<string[]> {
     const ids = [status.campaignId, ...status.experiments.map((e) => e.experimentId)];
@@ -147,21 +159,7 @@ describe('rankingCampaign end to end (real activities)', function () {
   it("warm-starts a second campaign on the same data from the first one's winner: its final NE within 3 experiments", async () => {
     assert.ok(firstCampaignBestNe !== undefined, 'runs after the first campaign (it reads that campaign from the insights database)');
     const id = `real-warm-${Date.now()}`;
-    const status = await withRealWorkers(temporal, async () => {
-      await client.startCampaign(
-        {
-          data: { planted: PLANTED },
-          budget: { experiments: 3, parallel: 2 },
-          agents: 'heuristic',
-          approvers: ['ana'],
-          searchSpace: { families: ['lr', 'fm'] },
-        },
-        { id },
-      );
-      const review = await awaitReview(id);
-      await client.abort(id, { by: 'ana' });
-      return review;
-    });
+    const status = await shortCampaign(id, 'heuristic');
     assert.equal(status.experiments.length, 3);
     const warm = status.experiments.find((e) => e.hypothesis?.technique === 'warm-start');
     assert.ok(warm, `a warm start in the first wave: ${status.experiments.map((e) => e.hypothesis?.title).join('; ')}`);
@@ -399,21 +397,7 @@ describe('rankingCampaign end to end (real activities)', function () {
     it('goes on with the heuristic twins when the endpoint is down', async () => {
       process.env.OPENAI_BASE_URL = 'http://127.0.0.1:9/v1'; // nothing listens on the discard port
       const id = `real-llm-down-${Date.now()}`;
-      const status = await withRealWorkers(temporal, async () => {
-        await client.startCampaign(
-          {
-            data: { planted: PLANTED },
-            budget: { experiments: 3, parallel: 2 },
-            agents: 'llm',
-            approvers: ['ana'],
-            searchSpace: { families: ['lr', 'fm'] },
-          },
-          { id },
-        );
-        const review = await awaitReview(id);
-        await client.abort(id, { by: 'ana' });
-        return review;
-      });
+      const status = await shortCampaign(id, 'llm');
       assert.equal(status.experiments.length, 3);
       assert.equal(status.recommendation?.source, 'heuristic');
       assert.equal(status.reviewState, 'awaiting-review');

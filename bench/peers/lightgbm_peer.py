@@ -11,6 +11,9 @@ for every scenario (no per-scenario tuning). Writes one test probability per lin
 
 OpenMP threads wait passively (OMP_WAIT_POLICY=PASSIVE unless set): on a shared machine spinning threads starve
 each other (measured on 2 busy cores: 78 s spinning vs 4 s passive for the same 128 rounds).
+
+Importable: optuna_lightgbm.py reuses load_splits / make_datasets / train_booster / write_predictions, so the tuned
+peer reads, splits, trains and predicts exactly as this one does.
 """
 import argparse
 import json
@@ -64,6 +67,59 @@ def read_tsv(path):
     return pd.read_csv(path, sep="\t", header=None, names=COLUMNS, dtype=dtypes, keep_default_na=False, na_values=[""], quoting=3)
 
 
+def load_splits(train_path, test_path, validation_path=None, validation_fraction=0.1):
+    """Reads train / validation / test the way Rankwright splits them: validation.tsv when given, else the last
+    `validation_fraction` of train by position. Categoricals become pandas categories fixed on train (unseen values
+    are NaN = missing). Returns (train, valid, test, read_seconds)."""
+    t0 = time.perf_counter()
+    train = read_tsv(train_path)
+    if validation_path:
+        valid = read_tsv(validation_path)
+    else:
+        cut = math.floor(len(train) * (1 - validation_fraction))
+        valid = train.iloc[cut:].reset_index(drop=True)
+        train = train.iloc[:cut].reset_index(drop=True)
+    test = read_tsv(test_path)
+    for c in CATEGORICAL:
+        categories = pd.Index(train[c].dropna().unique())
+        for df in (train, valid, test):
+            df[c] = pd.Categorical(df[c], categories=categories)
+    return train, valid, test, time.perf_counter() - t0
+
+
+FEATURES = DENSE + CATEGORICAL
+
+
+def make_datasets(train, valid):
+    """LightGBM datasets of the two splits (validation binned like train). Lazy: binning happens in lgb.train, so
+    make fresh ones for each training with different params (min_data_in_leaf also filters features at binning)."""
+    dtrain = lgb.Dataset(train[FEATURES], label=train["label"], categorical_feature=CATEGORICAL, free_raw_data=True)
+    dvalid = lgb.Dataset(valid[FEATURES], label=valid["label"], categorical_feature=CATEGORICAL, reference=dtrain)
+    return dtrain, dvalid
+
+
+def train_booster(params, dtrain, dvalid, log_every=100):
+    """Trains up to MAX_ROUNDS with early stopping on validation log loss. Returns (booster, train_seconds)."""
+    t1 = time.perf_counter()
+    callbacks = [lgb.early_stopping(EARLY_STOPPING_ROUNDS, verbose=False)]
+    if log_every:
+        callbacks.append(lgb.log_evaluation(log_every))
+    booster = lgb.train(params, dtrain, num_boost_round=MAX_ROUNDS, valid_sets=[dvalid], valid_names=["validation"], callbacks=callbacks)
+    return booster, time.perf_counter() - t1
+
+
+def validation_logloss(booster):
+    return booster.best_score.get("validation", {}).get("binary_logloss")
+
+
+def write_predictions(booster, test, out):
+    """One test probability per line, in test-file order (at the early-stopped iteration)."""
+    predictions = booster.predict(test[FEATURES], num_iteration=booster.best_iteration)
+    with open(out, "w") as f:
+        f.write("\n".join(f"{p:.7g}" for p in predictions))
+        f.write("\n")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--train", required=True)
@@ -75,40 +131,11 @@ def main():
     ap.add_argument("--params", default="{}", help="JSON object of LightGBM params that replace the defaults (the bench passes none)")
     args = ap.parse_args()
 
-    t0 = time.perf_counter()
-    train = read_tsv(args.train)
-    if args.validation:
-        valid = read_tsv(args.validation)
-    else:
-        cut = math.floor(len(train) * (1 - args.validation_fraction))
-        valid = train.iloc[cut:].reset_index(drop=True)
-        train = train.iloc[:cut].reset_index(drop=True)
-    test = read_tsv(args.test)
-    for c in CATEGORICAL:
-        categories = pd.Index(train[c].dropna().unique())
-        for df in (train, valid, test):
-            df[c] = pd.Categorical(df[c], categories=categories)
-    read_seconds = time.perf_counter() - t0
-
-    features = DENSE + CATEGORICAL
+    train, valid, test, read_seconds = load_splits(args.train, args.test, args.validation, args.validation_fraction)
     params = {**PARAMS, "num_threads": args.threads, **json.loads(args.params)}
-    dtrain = lgb.Dataset(train[features], label=train["label"], categorical_feature=CATEGORICAL, free_raw_data=True)
-    dvalid = lgb.Dataset(valid[features], label=valid["label"], categorical_feature=CATEGORICAL, reference=dtrain)
-    t1 = time.perf_counter()
-    booster = lgb.train(
-        params,
-        dtrain,
-        num_boost_round=MAX_ROUNDS,
-        valid_sets=[dvalid],
-        valid_names=["validation"],
-        callbacks=[lgb.early_stopping(EARLY_STOPPING_ROUNDS, verbose=False), lgb.log_evaluation(100)],
-    )
-    train_seconds = time.perf_counter() - t1
-    predictions = booster.predict(test[features], num_iteration=booster.best_iteration)
-    with open(args.out, "w") as f:
-        f.write("\n".join(f"{p:.7g}" for p in predictions))
-        f.write("\n")
-    best_score = booster.best_score.get("validation", {}).get("binary_logloss")
+    dtrain, dvalid = make_datasets(train, valid)
+    booster, train_seconds = train_booster(params, dtrain, dvalid)
+    write_predictions(booster, test, args.out)
     print(
         json.dumps(
             {
@@ -118,7 +145,7 @@ def main():
                 "testRows": len(test),
                 "bestIteration": booster.best_iteration,
                 "stoppedEarly": booster.best_iteration < MAX_ROUNDS,
-                "validationLogloss": best_score,
+                "validationLogloss": validation_logloss(booster),
                 "readSeconds": round(read_seconds, 2),
                 "trainSeconds": round(train_seconds, 2),
                 "threads": args.threads,

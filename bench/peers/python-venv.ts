@@ -3,14 +3,15 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 
 /**
- * The bench-only Python environment for the Python peers (LightGBM): `.bench/venv`, created with `python3 -m venv`
- * and filled from PyPI with pinned versions (wheels that install on Debian 12 / Python 3.11 x86-64). Reused while
+ * The bench-only Python environment for the Python peers (LightGBM, and LightGBM tuned by Optuna): `.bench/venv`,
+ * created with `python3 -m venv` and filled from PyPI with pinned versions (wheels that install on Debian 12 / Python 3.11 x86-64). Reused while
  * its marker file lists exactly these pins and the imports work. Rankwright itself never needs Python.
  */
 export const REPO_ROOT = path.resolve(__dirname, '..', '..');
 export const BENCH_DIR = path.join(REPO_ROOT, '.bench');
 export const VENV_DIR = path.join(BENCH_DIR, 'venv');
-export const PYTHON_PINS = ['lightgbm==4.6.0', 'pandas==2.3.3', 'numpy==2.3.5', 'scipy==1.16.3'];
+/** Optuna's own dependencies (sqlalchemy, alembic, colorlog, tqdm, PyYAML, packaging) come as wheels with it. */
+export const PYTHON_PINS = ['lightgbm==4.6.0', 'pandas==2.3.3', 'numpy==2.3.5', 'scipy==1.16.3', 'optuna==4.5.0'];
 const MARKER = 'rankwright-bench-requirements.txt';
 
 export interface PythonVenv {
@@ -43,7 +44,7 @@ export function ensurePythonVenv(opts: { log?: (line: string) => void; basePytho
   log(`pip install ${PYTHON_PINS.join(' ')} (from PyPI)`);
   run(python, ['-m', 'pip', 'install', '--disable-pip-version-check', '--quiet', '--only-binary=:all:', ...PYTHON_PINS]);
   const versions = importVersions(python);
-  if (!versions) throw new Error(`${python} cannot import lightgbm and pandas after installing ${PYTHON_PINS.join(' ')}`);
+  if (!versions) throw new Error(`${python} cannot import lightgbm, pandas and optuna after installing ${PYTHON_PINS.join(' ')}`);
   fs.writeFileSync(marker, wanted);
   const seconds = (performance.now() - started) / 1000;
   log(
@@ -59,7 +60,7 @@ function importVersions(python: string): Record<string, string> | null {
     python,
     [
       '-c',
-      'import json, sys, lightgbm, pandas, numpy; print(json.dumps({"python": sys.version.split()[0], "lightgbm": lightgbm.__version__, "pandas": pandas.__version__, "numpy": numpy.__version__}))',
+      'import json, sys, lightgbm, pandas, numpy, optuna; print(json.dumps({"python": sys.version.split()[0], "lightgbm": lightgbm.__version__, "pandas": pandas.__version__, "numpy": numpy.__version__, "optuna": optuna.__version__}))',
     ],
     {
       encoding: 'utf8',

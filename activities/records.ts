@@ -9,16 +9,20 @@ import { writeCampaignReport } from '../store/report';
  * retried activity (or a replayed workflow) never counts an experiment twice.
  */
 export async function recordExperiment(result: ExperimentResult, data: DataConfig): Promise<void> {
-  const insights = InsightsStore.open();
-  try {
-    // A run that failed before reading its data has no fingerprint; it is kept (lineage) under "unknown".
-    insights.recordExperiment({
-      ...result,
-      dataFingerprint: result.dataFingerprint ?? 'unknown',
-      dataTraits: dataTraitsOf(data, result.metrics?.ctr),
-    });
-  } finally {
-    insights.close();
+  // A probe measured an idea on a row sample: the insights database keeps full runs only (what later campaigns and
+  // warm starts build on); the probe stays in its campaign's status, events and report.
+  if (!result.probe) {
+    const insights = InsightsStore.open();
+    try {
+      // A run that failed before reading its data has no fingerprint; it is kept (lineage) under "unknown".
+      insights.recordExperiment({
+        ...result,
+        dataFingerprint: result.dataFingerprint ?? 'unknown',
+        dataTraits: dataTraitsOf(data, result.metrics?.ctr),
+      });
+    } finally {
+      insights.close();
+    }
   }
   const campaignId = result.campaignId ?? result.experimentId;
   const event: NewCampaignEvent =

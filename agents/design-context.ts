@@ -85,10 +85,13 @@ export function significantWinners(req: DesignRequest): ExperimentSummary[] {
     .sort((a, b) => neOf(a, req.baseline.ne)! - neOf(b, req.baseline.ne)! || a.experimentId.localeCompare(b.experimentId));
 }
 
-/** Canonical keys of every config this campaign ran, plus those past campaigns ran on the same data. */
+/**
+ * Canonical keys of every config this campaign ran (ideas that lost their probe included), plus those past campaigns
+ * ran on the same data.
+ */
 export function knownConfigKeys(req: DesignRequest): Set<string> {
   const keys = new Set<string>([canonicalConfigKey(req.baseline.config)]);
-  for (const run of req.history) keys.add(canonicalConfigKey(run.config));
+  for (const run of [...req.history, ...(req.screened ?? [])]) keys.add(canonicalConfigKey(run.config));
   for (const insight of req.insights) if (insight.dataFingerprint === req.dataFingerprint) keys.add(canonicalConfigKey(insight.config));
   return keys;
 }

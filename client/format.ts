@@ -1,4 +1,6 @@
 import type { CampaignStatus } from '../contracts';
+import { REFERENCE_PROBE } from '../contracts/probe';
+import { describeBudgetUsed } from '../store/event-summary';
 import type { CampaignListing } from './rankwright-client';
 
 const pct = (x: number | undefined) => (x === undefined ? '' : `${x >= 0 ? '+' : ''}${(x * 100).toFixed(2)}%`);
@@ -19,7 +21,7 @@ export function table(header: string[], rows: string[][]): string {
 export function formatStatus(s: CampaignStatus): string {
   const lines = [
     `campaign ${s.campaignId}  phase ${s.phase}  review ${s.reviewState}${s.paused ? '  (paused)' : ''}  strategy ${s.strategy}`,
-    `budget used: ${s.budgetUsed.experiments} experiments, ${s.budgetUsed.trainSeconds.toFixed(1)} s training${s.stopReason ? `  stop: ${s.stopReason}` : ''}`,
+    `budget used: ${describeBudgetUsed(s.budgetUsed)}${s.stopReason ? `  stop: ${s.stopReason}` : ''}`,
   ];
   if (s.oracleNe !== undefined) lines.push(`oracle NE (best achievable on this planted data): ${num(s.oracleNe)}`);
   if (s.experiments.length) {
@@ -49,6 +51,13 @@ export function formatStatus(s: CampaignStatus): string {
     lines.push('', `research: baseline ${r.findings.fit.verdict}; ${r.hypotheses.length} hypotheses by expected gain per cost:`);
     for (const h of r.hypotheses.slice(0, 8))
       lines.push(`  NE −${(100 * h.expectedGain).toFixed(2)}% at ${h.cost}x cost  ${h.hypothesis.title.slice(0, 60)}  (${h.evidence.slice(0, 80)})`);
+  }
+  if (s.probes?.length) {
+    lines.push('', `probes (validation NE on ${s.probes[0].probe?.trainRows ?? '?'} training rows; a winner earns a full run):`);
+    for (const p of s.probes)
+      lines.push(
+        `  ${p.experimentId}  ${num(p.validationNe)}  ${p.failure ? `failed (${p.failure.failureClass})` : p.promotedTo ? `promoted → ${p.promotedTo}` : p.hypothesis?.technique === REFERENCE_PROBE ? 'reference' : 'not promoted'}  ${(p.hypothesis?.title ?? '').slice(0, 60)}`,
+      );
   }
   if (s.running.length) lines.push(`running: ${s.running.join(', ')}`);
   for (const b of s.guardrailBreaches) lines.push(`guardrail: ${b.experimentId}: ${b.detail}`);

@@ -60,6 +60,8 @@ export const DesignRequest = z.object({
   seed: z.number().int(),
   /** The research step's hypotheses, best expected gain per unit of cost first (empty before or without one). */
   research: z.array(ResearchHypothesis).default([]),
+  /** Ideas screened as probes that did not earn a full run (their NE is a probe's): not to be proposed again. */
+  screened: z.array(ExperimentSummary).max(64).optional(),
 });
 export type DesignRequest = z.infer<typeof DesignRequest>;
 

@@ -8,8 +8,18 @@ import { PHASES, REVIEW_STATES } from './names';
 
 export const Budget = z
   .object({
-    /** Maximum experiments, the baseline included. */
+    /**
+     * Maximum experiments, the baseline included. Counted as compute: a retry is another run and a probe counts its
+     * row fraction (contracts/probe.ts), so with probes on, more ideas are tried than full runs are paid for.
+     */
     experiments: z.number().int().min(1).max(500).default(12),
+    /**
+     * Agent strategy: screen the validation phase's ideas as probes on this fraction of the training rows, and run in
+     * full only the ones that beat a probe of the best model so far (successive halving). 0 = every idea in full.
+     */
+    probeFraction: z.number().min(0).max(0.5).default(0.2),
+    /** Probing is skipped when a probe would train on fewer rows than this (its ranking would be noise). */
+    probeMinRows: z.number().int().min(1000).default(20_000),
     /** Maximum total training seconds over all experiments. */
     trainSeconds: z.number().positive().optional(),
     /** Child experiments running at once. */
@@ -136,7 +146,18 @@ export const CampaignStatus = z.object({
   guardrailBreaches: z.array(GuardrailBreach),
   decisions: z.array(Decision),
   stopReason: StopReason.optional(),
-  budgetUsed: z.object({ experiments: z.number().int(), trainSeconds: z.number() }),
+  /**
+   * Full experiments, training seconds of every run (probes included), and compute in full-run equivalents (every
+   * attempt counts, a probe its row fraction): what the experiment budget counts in campaigns that probe.
+   */
+  budgetUsed: z.object({
+    experiments: z.number().int(),
+    trainSeconds: z.number(),
+    compute: z.number().optional(),
+    probes: z.number().int().optional(),
+  }),
+  /** Ideas screened on a row sample before a full run (successive halving); each says whether it was promoted. */
+  probes: z.array(ExperimentResult).optional(),
   oracleNe: z.number().optional(),
   /** Malformed data rows the campaign's data loads skipped (from the baseline): count, per file, first examples. */
   badRows: BadRows.optional(),
@@ -172,7 +193,15 @@ export type AbortRequest = z.infer<typeof AbortRequest>;
 export const CampaignCarryOver = z.object({
   fromRunId: z.string(),
   experiments: z.array(ExperimentResult),
-  plan: z.object({ phaseIndex: z.number().int(), phaseLimit: z.number().int().optional(), phaseStartBestNe: z.number().optional() }),
+  plan: z.object({
+    phaseIndex: z.number().int(),
+    phaseLimit: z.number().optional(),
+    phaseStartBestNe: z.number().optional(),
+    screened: z.boolean().optional(),
+  }),
+  /** Probes run so far (campaigns that probe). */
+  probes: z.array(ExperimentResult).optional(),
+  trainRows: z.number().int().optional(),
   decisions: z.array(Decision),
   ignoredMessages: z.array(z.object({ kind: z.string(), by: z.string().optional(), at: z.string(), reason: z.string() })),
   ignoredTotal: z.number().int().min(0).optional(),

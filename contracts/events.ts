@@ -35,6 +35,23 @@ export const CampaignEvent = z.discriminatedUnion('type', [
     fit: z.string(),
     hypotheses: z.array(z.object({ title: z.string(), technique: z.string(), expectedGain: z.number(), cost: z.number(), evidence: z.string() })),
   }),
+  /** A probe round: ideas screened on a row sample against a reference probe of the best model, and which earned a full run. */
+  z.object({
+    ...base,
+    type: z.literal('campaign.probes'),
+    rows: z.number().int(),
+    referenceValidationNe: z.number().optional(),
+    probes: z.array(
+      z.object({
+        experimentId: z.string(),
+        title: z.string(),
+        validationNe: z.number().optional(),
+        failureClass: z.string().optional(),
+        promotedTo: z.string().optional(),
+      }),
+    ),
+    promoted: z.number().int(),
+  }),
   z.object({ ...base, type: z.literal('campaign.finished'), reviewState: z.string(), stopReason: z.string().optional() }),
   z.object({ ...base, type: z.literal('experiment.started'), experimentId: z.string(), family: z.string(), title: z.string().optional() }),
   z.object({ ...base, type: z.literal('experiment.progress'), experimentId: z.string(), progress: TrainingProgress }),

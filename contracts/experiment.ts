@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { BadRows, DataConfig, FieldName } from './data';
 import { CalibrationReport, ModelConfig } from './model';
 import { EarlyStopping, FailureClass, FailureReport, LearningCurve, Metrics, ValidationSplit } from './metrics';
+import { ProbeScale } from './probe';
 
 /** A workflow/experiment/campaign id: safe as a file name and a URL segment. */
 export const SafeId = z
@@ -42,6 +43,8 @@ export const ExperimentInput = z
     maxAttempts: z.number().int().min(1).max(5).default(3),
     /** Sub-agents for failure triage: `auto` = LLM when one is configured on the worker, else heuristic. */
     agents: z.enum(['auto', 'heuristic', 'llm']).default('auto'),
+    /** Set by a campaign on the probes it screens ideas with (`data` is then the probe's row sample). */
+    probe: ProbeScale.optional(),
   })
   .strict();
 export type ExperimentInput = z.infer<typeof ExperimentInput>;
@@ -86,6 +89,10 @@ export const ExperimentResult = z.object({
   modelBytes: z.number().int(),
   attempts: z.array(Attempt),
   failure: z.object({ failureClass: FailureClass, message: z.string(), fix: z.string() }).optional(),
+  /** A probe: trained on a row sample to screen the idea (contracts/probe.ts); never a candidate for recommendation. */
+  probe: ProbeScale.optional(),
+  /** On a probe: whether it beat the round's reference probe and earned a full run (the id of that run). */
+  promotedTo: z.string().optional(),
 });
 export type ExperimentResult = z.infer<typeof ExperimentResult>;
 

@@ -3,6 +3,7 @@ export * from './data';
 export * from './model';
 export * from './metrics';
 export * from './experiment';
+export * from './probe';
 export * from './campaign';
 export * from './agents';
 export * from './research';

@@ -13,6 +13,16 @@ export function describeBadRows(b: BadRows): string {
   return `${b.count} bad row${b.count === 1 ? '' : 's'} skipped${perFile} (${examples.join('; ')})`;
 }
 
+/**
+ * The budget used in one line, e.g. `7 experiments + 9 probes = 8.8 full-run equivalents of compute, 312.4 s training`
+ * (campaigns that count compute), or `7 experiments, 312.4 s training` (older ones).
+ */
+export function describeBudgetUsed(b: { experiments: number; trainSeconds: number; compute?: number; probes?: number }): string {
+  const runs = `${b.experiments} experiment${b.experiments === 1 ? '' : 's'}${b.probes ? ` + ${b.probes} probe${b.probes === 1 ? '' : 's'}` : ''}`;
+  const compute = b.compute === undefined ? '' : ` = ${Number(b.compute.toFixed(2))} full-run equivalents of compute (retries included)`;
+  return `${runs}${compute}, ${b.trainSeconds.toFixed(1)} s training`;
+}
+
 /** One human line per campaign event, in the team's words (used by `rankwright events` and the report timeline). */
 export function summarizeEvent(e: CampaignEvent): string {
   const pct = (r: number | undefined) => (r === undefined ? '' : ` (${r > 0 ? '+' : ''}${(r * 100).toFixed(2)}% NE)`);
@@ -25,6 +35,11 @@ export function summarizeEvent(e: CampaignEvent): string {
       return `${e.phase} wave: ${e.proposals} proposal${e.proposals === 1 ? '' : 's'} by the ${e.source} designer${e.fallbackReason ? ` (LLM answer not used: ${e.fallbackReason})` : ''}${e.notes?.length ? `; ${e.notes.join('; ')}` : ''}`;
     case 'campaign.research':
       return `research: ${e.hypotheses.length} hypothes${e.hypotheses.length === 1 ? 'is' : 'es'} ranked by expected gain per cost${e.hypotheses.length ? ` (top: ${e.hypotheses[0].title}, NE −${(100 * e.hypotheses[0].expectedGain).toFixed(2)}% expected at ${e.hypotheses[0].cost}x cost)` : ''}; baseline ${e.fit}`;
+    case 'campaign.probes': {
+      const ref = e.referenceValidationNe === undefined ? 'the reference probe failed' : `reference probe ${e.referenceValidationNe.toFixed(4)}`;
+      const promoted = e.probes.filter((p) => p.promotedTo).map((p) => `${p.title} → ${p.promotedTo}`);
+      return `probes: ${e.probes.length} idea${e.probes.length === 1 ? '' : 's'} screened on ${e.rows} rows (validation NE, ${ref}); ${e.promoted} promoted to full runs${promoted.length ? `: ${promoted.join('; ')}` : ''}`;
+    }
     case 'campaign.finished':
       return `campaign finished: ${e.reviewState}${e.stopReason ? ` (${e.stopReason})` : ''}`;
     case 'experiment.started':

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { BadRows } from '../contracts';
-import type { CampaignReportData, LeaderboardEntry, ReportResearch } from './report';
+import { describeBudgetUsed } from './event-summary';
+import type { CampaignReportData, LeaderboardEntry, ReportProbe, ReportResearch } from './report';
 
 /**
  * HTML of the campaign report. Every string that reaches the page is escaped: hypothesis titles, rationales and
@@ -140,6 +141,26 @@ function researchSection(r: ReportResearch | undefined): string {
 </div>`;
 }
 
+/** The probe round: each idea's validation NE on the row sample next to the reference's, and what a winner's full run measured. */
+function probesSection(probes: ReportProbe[] | undefined): string {
+  if (!probes?.length) return '';
+  const e = escapeHtml;
+  const rows = probes
+    .map(
+      (
+        p,
+      ) => `<tr${p.isReference ? ' class="baseline"' : ''}><td>${e(p.experimentId)}</td><td>${e(p.title)}${p.isReference ? '<br><span class="muted">reference</span>' : ''}</td>
+  <td>${e(p.family)}</td><td class="num">${p.rows ?? ''}</td><td class="num">${fmt(p.validationNe)}</td>
+  <td>${p.failureClass ? `failed: ${e(p.failureClass)}` : p.isReference ? '' : p.promotedTo ? `promoted → ${e(p.promotedTo)}: ${pct(p.promotedChange)}` : '<span class="muted">not promoted</span>'}</td></tr>`,
+    )
+    .join('\n');
+  return `<h2>Probes</h2>
+<div id="probes">
+<p>Ideas screened on a sample of the training rows before any full run; an idea earned a full run only if its validation NE beat the reference probe of the best model so far.</p>
+<table><thead><tr><th>probe</th><th>idea</th><th>family</th><th>rows</th><th>validation NE</th><th>outcome (full-run test Δ NE)</th></tr></thead><tbody>${rows}</tbody></table>
+</div>`;
+}
+
 function leaderboardRow(e: LeaderboardEntry, rank: number): string {
   const cls = [e.isRecommended ? 'recommended' : '', e.isBaseline ? 'baseline' : '', e.status === 'failed' ? 'failed' : ''].filter(Boolean).join(' ');
   const change = e.relativeNeChange === undefined ? '' : e.relativeNeChange < 0 ? 'better' : e.relativeNeChange > 0 ? 'worse' : '';
@@ -208,7 +229,7 @@ export function renderReportHtml(data: CampaignReportData, chartJsSource: string
   <dt>phase</dt><dd>${e(data.phase)}${data.paused ? ' (paused)' : ''}</dd>
   <dt>review state</dt><dd><span class="state ${e(data.reviewState)}" id="review-state">${e(data.reviewState)}</span></dd>
   <dt>stop reason</dt><dd>${e(data.stopReason ?? '—')}</dd>
-  <dt>budget used</dt><dd>${data.budgetUsed.experiments} experiments, ${fmt(data.budgetUsed.trainSeconds, 1)} s training</dd>
+  <dt>budget used</dt><dd>${e(describeBudgetUsed(data.budgetUsed))}</dd>
   <dt>generated</dt><dd>${e(data.generatedAt)}</dd>
 </dl>
 ${badRowsSection(data.badRows)}
@@ -220,6 +241,7 @@ ${refused}
 <h2>Normalized entropy per experiment</h2>
 ${data.experiments.length ? '<div class="chart"><canvas id="ne-chart" aria-label="NE per experiment"></canvas></div>' : '<p class="muted">No experiments yet.</p>'}
 ${researchSection(data.research)}
+${probesSection(data.probes)}
 <h2>Leaderboard</h2>
 <table id="leaderboard"><thead><tr><th>#</th><th>experiment</th><th>phase</th><th>family</th><th>hypothesis</th><th>NE</th><th>Δ NE</th><th>AUC</th><th>calibration</th><th>status</th><th>guardrail breaches</th></tr></thead>
 <tbody>${data.leaderboard.map((x) => leaderboardRow(x, x.ne === undefined ? 0 : ++rank)).join('\n')}</tbody></table>

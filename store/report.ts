@@ -10,6 +10,7 @@ import {
   type Decision,
   type ExperimentResult,
 } from '../contracts';
+import { REFERENCE_PROBE } from '../contracts/probe';
 import { putArtifact } from './artifacts';
 import { summarizeEvent, isNotableEvent } from './event-summary';
 import { rankwrightHome } from './home';
@@ -63,7 +64,7 @@ export interface CampaignReportData {
   reviewState: string;
   paused: boolean;
   stopReason?: string;
-  budgetUsed: { experiments: number; trainSeconds: number };
+  budgetUsed: { experiments: number; trainSeconds: number; compute?: number; probes?: number };
   generatedAt: string;
   decisions: Decision[];
   /** Sign-off messages the campaign refused (e.g. from someone not on the approver list). */
@@ -93,6 +94,21 @@ export interface CampaignReportData {
   timeline: ReportTimelineEntry[];
   /** The research step (agent strategy): the baseline's fit, the most important fields, the ranked hypotheses. */
   research?: ReportResearch;
+  /** Ideas screened on a row sample before any full run (successive halving), in the order they ran. */
+  probes?: ReportProbe[];
+}
+
+export interface ReportProbe {
+  experimentId: string;
+  title: string;
+  family: string;
+  rows?: number;
+  validationNe?: number;
+  isReference: boolean;
+  failureClass?: string;
+  /** The full run it earned, and what that run measured on test. */
+  promotedTo?: string;
+  promotedChange?: number;
 }
 
 export interface ReportResearch {
@@ -204,7 +220,24 @@ export function buildReportData(status: CampaignStatus, events: CampaignEvent[],
     badRows: campaignBadRows(status.experiments),
     timeline: events.filter(isNotableEvent).map((e) => ({ ts: e.ts, type: e.type, text: summarizeEvent(e) })),
     research: researchView(status),
+    ...(status.probes?.length ? { probes: probesView(status) } : {}),
   };
+}
+
+/** The probes as a reviewer reads them: what each screened idea measured, and the full run a winner earned. */
+function probesView(status: CampaignStatus): ReportProbe[] {
+  const byId = new Map(status.experiments.map((e) => [e.experimentId, e]));
+  return (status.probes ?? []).map((p) => ({
+    experimentId: p.experimentId,
+    title: p.hypothesis?.title ?? p.experimentId,
+    family: p.config.family,
+    rows: p.probe?.trainRows,
+    validationNe: p.validationNe,
+    isReference: p.hypothesis?.technique === REFERENCE_PROBE,
+    failureClass: p.failure?.failureClass,
+    promotedTo: p.promotedTo,
+    promotedChange: p.promotedTo ? byId.get(p.promotedTo)?.relativeNeChange : undefined,
+  }));
 }
 
 /** The research step as a reviewer reads it: each hypothesis next to what the experiment that tested it measured. */

@@ -13,7 +13,7 @@ import type {
 } from '../contracts';
 import { campaignBadRows } from '../contracts/experiment';
 import * as msg from './messages';
-import { bestResult, phasesFor, trainSecondsUsed, type PlanState } from './planner';
+import { bestResult, computeUsed, phasesFor, trainSecondsUsed, type PlanState } from './planner';
 import { SignOff, type SignOffKind } from './sign-off';
 
 const SA = {
@@ -28,6 +28,8 @@ const SA = {
 export interface DataFacts {
   fingerprint: string;
   activeCategoricalFields: string[];
+  /** Training rows (what a probe's row fraction is taken of); absent in runs continued from older ones. */
+  trainRows?: number;
 }
 
 type RecordEvents = (campaignId: string, events: NewCampaignEvent[]) => Promise<unknown>;
@@ -41,6 +43,8 @@ type RecordEvents = (campaignId: string, events: NewCampaignEvent[]) => Promise<
 export class CampaignState {
   readonly campaignId: string;
   readonly experiments: ExperimentResult[];
+  /** Ideas screened on a row sample (campaigns that probe); never candidates. */
+  readonly probes: ExperimentResult[];
   readonly running = new Set<string>();
   readonly plan: PlanState;
   readonly signOff: SignOff;
@@ -62,6 +66,7 @@ export class CampaignState {
     this.campaignId = input.campaignId ?? workflowInfo().workflowId;
     this.signOff = new SignOff(input.approvers, input.operators);
     this.experiments = carry ? [...carry.experiments] : [];
+    this.probes = carry?.probes ? [...carry.probes] : [];
     this.plan = carry ? { ...carry.plan } : { phaseIndex: 0 };
     this.phase = carry ? (phasesFor(input.strategy)[carry.plan.phaseIndex] ?? 'evaluation') : 'baseline';
     this.generation = carry?.generation ?? 0;
@@ -72,7 +77,7 @@ export class CampaignState {
       this.signOff.ignored.push(...carry.ignoredMessages);
       this.signOff.ignoredTotal = carry.ignoredTotal ?? carry.ignoredMessages.length;
       this.signOff.paused = carry.paused;
-      this.facts = { fingerprint: carry.dataFingerprint, activeCategoricalFields: carry.activeFields };
+      this.facts = { fingerprint: carry.dataFingerprint, activeCategoricalFields: carry.activeFields, trainRows: carry.trainRows };
     }
   }
 
@@ -104,11 +109,17 @@ export class CampaignState {
       guardrailBreaches: this.breaches,
       decisions: this.signOff.decisions,
       stopReason: this.stopReason,
-      budgetUsed: { experiments: this.experiments.length, trainSeconds: trainSecondsUsed(this.experiments) },
+      budgetUsed: {
+        experiments: this.experiments.length,
+        trainSeconds: trainSecondsUsed(this.experiments, this.probes),
+        compute: computeUsed(this.experiments, this.probes),
+        probes: this.probes.length,
+      },
       oracleNe: this.oracleNe,
       badRows: campaignBadRows(this.experiments),
       ignoredMessages: this.signOff.ignored,
       ...(this.research ? { research: this.research } : {}),
+      ...(this.probes.length ? { probes: this.probes } : {}),
     };
   }
 
@@ -190,6 +201,8 @@ export class CampaignState {
       activeFields: this.facts!.activeCategoricalFields,
       generation: this.generation + 1,
       ...(this.research ? { research: this.research } : {}),
+      ...(this.probes.length ? { probes: this.probes } : {}),
+      ...(this.facts!.trainRows !== undefined ? { trainRows: this.facts!.trainRows } : {}),
     };
   }
 

@@ -11,6 +11,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import { TASK_QUEUES, WORKFLOW_TYPES } from '../contracts';
+import { probeData, probeScaleFor, REFERENCE_PROBE, type ProbeScale } from '../contracts/probe';
 import type {
   CampaignStatus,
   ExperimentResult,
@@ -94,7 +95,7 @@ async function describeDataAndTrainBaseline(campaign: CampaignState): Promise<bo
   campaign.publish();
   campaign.event({ type: 'campaign.started', eventId: `${campaignId}:started`, campaignId, strategy: input.strategy, objective: input.objective });
   const described = await training.describeData(input.data);
-  campaign.facts = described;
+  campaign.facts = { fingerprint: described.fingerprint, activeCategoricalFields: described.activeCategoricalFields, trainRows: described.trainRows };
   campaign.oracleNe = described.oracleNe;
   const hypothesis: Hypothesis = {
     title: 'Baseline',
@@ -144,6 +145,10 @@ async function runPhases(campaign: CampaignState, rawInput: unknown) {
   let signal: FieldPairSignal[] = [];
   // Campaigns started before the phase budgets changed keep the old ones (their histories must replay).
   const shares = patched('phase-shares-v2') ? PHASE_SHARES : PHASE_SHARES_V1;
+  // Campaigns recorded before probes counted experiments and ran every idea in full; they replay that way.
+  const countCompute = patched('probes');
+  const trainRows = campaign.facts?.trainRows;
+  const probe = countCompute && input.strategy === 'agent' && trainRows ? probeScaleFor(input.budget, trainRows) : undefined;
   const holdWhilePaused = async () => {
     await campaign.waitFor(() => !campaign.paused || campaign.aborted);
     if (campaign.aborted) throw new CampaignAborted();
@@ -153,6 +158,7 @@ async function runPhases(campaign: CampaignState, rawInput: unknown) {
     campaign.plan,
     {
       results: () => campaign.experiments,
+      probes: () => campaign.probes,
       onPhase: async (phase) => {
         campaign.phase = phase;
         campaign.publish();
@@ -165,15 +171,33 @@ async function runPhases(campaign: CampaignState, rawInput: unknown) {
         if (info.historyLength > input.historyLimit || info.continueAsNewSuggested) await continueCampaign(campaign, rawInput);
       },
       design: (phase, count) => designWave(campaign, phase, count, signal),
-      run: async (phase, proposals) => {
+      run: async (phase, proposals, probeScale) => {
         // A pause that arrived while the designer was thinking holds this wave too (no await when not paused, so
         // recorded histories replay unchanged).
         if (campaign.paused) await condition(() => !campaign.paused || campaign.aborted);
         if (campaign.aborted) throw new CampaignAborted();
-        await runExperiments(campaign, phase, proposals);
+        await runExperiments(campaign, phase, proposals, probeScale);
+      },
+      onScreened: async ({ reference, probes, promoted }) => {
+        campaign.event({
+          type: 'campaign.probes',
+          eventId: `${campaignId}:probes:${campaign.probes.length}`,
+          campaignId,
+          rows: probe?.trainRows ?? 0,
+          referenceValidationNe: reference?.status === 'succeeded' ? reference.validationNe : undefined,
+          probes: probes.map((p) => ({
+            experimentId: p.experimentId,
+            title: p.hypothesis?.title ?? p.experimentId,
+            validationNe: p.validationNe,
+            failureClass: p.failure?.failureClass,
+            promotedTo: p.promotedTo,
+          })),
+          promoted: promoted.length,
+        });
+        await campaign.flush();
       },
     },
-    shares,
+    { shares, countCompute, probe },
   ).catch((err) => {
     if (err instanceof CampaignAborted) return 'aborted' as const;
     throw err;
@@ -207,6 +231,10 @@ async function designWave(campaign: CampaignState, phase: DesignPhase, count: nu
       searchSpace: input.searchSpace,
       seed: input.seed,
       research: campaign.research?.hypotheses ?? [],
+      screened: campaign.probes
+        .filter((p) => !p.promotedTo && p.hypothesis?.technique !== REFERENCE_PROBE)
+        .slice(-64)
+        .map(summarize),
     },
     { mode: input.agents, strategy: input.strategy, data: input.data },
   );
@@ -227,16 +255,26 @@ async function designWave(campaign: CampaignState, phase: DesignPhase, count: nu
   return response.proposals.map((p) => ({ ...p, hypothesis: { ...p.hypothesis, designer: response.source } }));
 }
 
-/** Runs proposals as child experiments in parallel; each result joins the campaign as it arrives. */
+/**
+ * Runs proposals as child experiments in parallel; each result joins the campaign as it arrives. Given a probe
+ * scale, they run as probes on its row sample (ids …-pN) and join the campaign's probes instead.
+ */
 async function runExperiments(
   campaign: CampaignState,
   phase: Phase,
   proposals: { model: ModelConfig; hypothesis: Hypothesis }[],
+  probe?: ProbeScale,
 ): Promise<ExperimentResult[]> {
-  const { input, campaignId, experiments, running } = campaign;
+  const { input, campaignId, running } = campaign;
+  const joined = probe ? campaign.probes : campaign.experiments;
   const baseline = campaign.baseline();
-  const launched = proposals.map((proposal) => {
-    const experimentId = phase === 'baseline' ? `${campaignId}-baseline` : `${campaignId}-x${experiments.length + running.size + 1}`;
+  const launched = proposals.map((proposal, i) => {
+    const experimentId =
+      phase === 'baseline'
+        ? `${campaignId}-baseline`
+        : probe
+          ? `${campaignId}-p${joined.length + i + 1}`
+          : `${campaignId}-x${joined.length + running.size + 1}`;
     running.add(experimentId);
     return executeChild<typeof rankingExperiment>(WORKFLOW_TYPES.experiment, {
       workflowId: experimentId,
@@ -246,18 +284,19 @@ async function runExperiments(
           experimentId,
           campaignId,
           phase,
-          data: input.data,
+          data: probe ? probeData(input.data, probe) : input.data,
           model: proposal.model,
           hypothesis: proposal.hypothesis,
           baselineNe: baseline?.metrics?.ne,
           baselineArtifact: baseline?.artifact,
           segmentField: input.segmentField,
           agents: input.agents,
+          ...(probe ? { probe } : {}),
         },
       ],
     }).then((result) => {
       running.delete(experimentId);
-      experiments.push(result);
+      joined.push(result);
       campaign.publish();
       return result;
     });

@@ -91,6 +91,7 @@ export async function rankingExperiment(rawInput: unknown): Promise<ExperimentRe
         trainSeconds: out.trainSeconds,
         modelBytes: out.modelBytes,
         attempts,
+        ...(input.probe ? { probe: input.probe } : {}),
       };
     } catch (err) {
       const failure = failureReportOf(err);
@@ -136,6 +137,7 @@ export async function rankingExperiment(rawInput: unknown): Promise<ExperimentRe
           message: failure.message,
           fix: decision.retry ? `gave up after ${attempt} attempts; ${decision.fix}` : decision.fix,
         },
+        ...(input.probe ? { probe: input.probe } : {}),
       };
     }
   }

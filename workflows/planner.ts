@@ -1,14 +1,19 @@
-import type { CampaignInput, ExperimentResult, ProposedExperiment, StopReason } from '../contracts';
+import type { CampaignInput, ExperimentResult, ProbeScale, ProposedExperiment, StopReason } from '../contracts';
+import { computeOf, REFERENCE_PROBE } from '../contracts/probe';
 
 /**
  * The REA-style campaign plan, free of Temporal so the same code drives a workflow (durably) and the agent
  * benchmark (in process). Deterministic: every decision is a function of the input and the results so far.
  *
- *   validation   — single hypotheses against the baseline
+ *   validation   — single hypotheses against the baseline; with probes on, screened first on a row sample and only
+ *                  the ones that beat the best model's probe run in full (successive halving)
  *   combination  — stack what won by a significant margin
  *   exploitation — tune the best
  *
  * Random search (strategy "random") runs one phase over the whole budget with the random designer.
+ *
+ * The budget counts compute (PlanOptions.countCompute): every attempt of a run is one full run, a probe its row
+ * fraction. Campaigns recorded before that counted experiments, and replay that way.
  */
 export type DesignPhase = 'validation' | 'combination' | 'exploitation';
 
@@ -24,22 +29,39 @@ export const PHASE_SHARES_V1: PhaseShares = { validation: 0.5, combination: 0.4,
 
 export interface PlanState {
   phaseIndex: number;
-  /** Experiment count at which the current phase ends (set when the phase starts). */
+  /** Budget used (experiments, or compute with countCompute) at which the current phase ends. */
   phaseLimit?: number;
+  /** Whether the validation phase's probe round has run (campaigns that probe). */
+  screened?: boolean;
   /** Best NE when the current phase started, for the stall check. */
   phaseStartBestNe?: number;
 }
 
 export interface PlanOps {
-  /** Every experiment so far (baseline included), in completion order. */
+  /** Every full experiment so far (baseline included), in completion order. */
   results(): ExperimentResult[];
+  /** Every probe so far (campaigns that probe). */
+  probes?(): ExperimentResult[];
   /** Called once when a phase starts. */
   onPhase(phase: DesignPhase): Promise<void>;
   /** Called before each wave: the pause gate and the continue-as-new point of a workflow. */
   beforeWave(): Promise<void>;
   design(phase: DesignPhase, count: number): Promise<ProposedExperiment[]>;
-  /** Runs proposals in parallel until all have finished; results must be visible through results() after. */
-  run(phase: DesignPhase, proposals: ProposedExperiment[]): Promise<void>;
+  /**
+   * Runs proposals in parallel until all have finished; results must be visible through results() after — or,
+   * given a probe scale, trains them as probes on that row sample and makes them visible through probes().
+   */
+  run(phase: DesignPhase, proposals: ProposedExperiment[], probe?: ProbeScale): Promise<void>;
+  /** Called after a probe round: its probes (the reference first) and the ones promoted to full runs. */
+  onScreened?(round: { reference?: ExperimentResult; probes: ExperimentResult[]; promoted: ExperimentResult[] }): Promise<void>;
+}
+
+export interface PlanOptions {
+  shares?: PhaseShares;
+  /** The budget counts compute (retries and probes), not experiments. */
+  countCompute?: boolean;
+  /** Screen validation ideas as probes at this scale (agent strategy; needs PlanOps.probes). */
+  probe?: ProbeScale;
 }
 
 export function phasesFor(strategy: CampaignInput['strategy']): DesignPhase[] {
@@ -55,36 +77,69 @@ export function bestResult(results: ExperimentResult[]): ExperimentResult | unde
   return best;
 }
 
-export function trainSecondsUsed(results: ExperimentResult[]): number {
-  return results.reduce((s, r) => s + r.trainSeconds, 0);
+/** Training seconds of every run: full experiments and probes. */
+export function trainSecondsUsed(results: ExperimentResult[], probes: ExperimentResult[] = []): number {
+  return [...results, ...probes].reduce((s, r) => s + r.trainSeconds, 0);
+}
+
+/** Compute used in full-run equivalents: every attempt of every run, a probe at its row fraction. */
+export function computeUsed(results: ExperimentResult[], probes: ExperimentResult[] = []): number {
+  // Rounded so that sums of fractions (0.2 × 5) compare exactly with whole budgets.
+  return Math.round([...results, ...probes].reduce((s, r) => s + computeOf(r), 0) * 1e6) / 1e6;
+}
+
+/** Budget used, in the unit the budget counts. */
+function budgetUsed(results: ExperimentResult[], probes: ExperimentResult[], countCompute: boolean): number {
+  return countCompute ? computeUsed(results, probes) : results.length;
 }
 
 /** Why the budget or the target ends the campaign now, if it does. */
-export function budgetStop(input: CampaignInput, results: ExperimentResult[]): StopReason | undefined {
+export function budgetStop(
+  input: CampaignInput,
+  results: ExperimentResult[],
+  probes: ExperimentResult[] = [],
+  countCompute = false,
+): StopReason | undefined {
   const best = bestResult(results);
   if (input.budget.targetNe !== undefined && best?.metrics && best.metrics.ne <= input.budget.targetNe) return 'target-reached';
-  if (results.length >= input.budget.experiments) return 'budget-experiments';
-  if (input.budget.trainSeconds !== undefined && trainSecondsUsed(results) >= input.budget.trainSeconds) return 'budget-train-seconds';
+  // Counting compute, what is left must still pay for a full run.
+  const spent = countCompute ? computeUsed(results, probes) > input.budget.experiments - 1 + 1e-9 : results.length >= input.budget.experiments;
+  if (spent) return 'budget-experiments';
+  if (input.budget.trainSeconds !== undefined && trainSecondsUsed(results, probes) >= input.budget.trainSeconds) return 'budget-train-seconds';
   return undefined;
 }
 
-export async function runPlan(input: CampaignInput, state: PlanState, ops: PlanOps, shares: PhaseShares = PHASE_SHARES): Promise<StopReason> {
+export async function runPlan(input: CampaignInput, state: PlanState, ops: PlanOps, options: PlanOptions = {}): Promise<StopReason> {
   const phases = phasesFor(input.strategy);
+  const shares = options.shares ?? PHASE_SHARES;
+  const countCompute = !!options.countCompute;
+  const probes = () => ops.probes?.() ?? [];
+  const used = () => budgetUsed(ops.results(), probes(), countCompute);
+  const stopNow = () => budgetStop(input, ops.results(), probes(), countCompute);
   while (state.phaseIndex < phases.length) {
     const phase = phases[state.phaseIndex];
     const isLast = state.phaseIndex === phases.length - 1;
     if (state.phaseLimit === undefined) {
-      const used = ops.results().length;
-      const left = input.budget.experiments - used;
+      const left = input.budget.experiments - used();
       const share = isLast ? left : Math.max(1, Math.ceil(left * shares[phase]));
-      state.phaseLimit = used + share;
+      state.phaseLimit = used() + share;
       state.phaseStartBestNe = bestResult(ops.results())?.metrics?.ne;
       await ops.onPhase(phase);
     }
-    for (;;) {
-      const stop = budgetStop(input, ops.results());
+    if (phase === 'validation' && options.probe && ops.probes && !state.screened) {
+      const stop = stopNow();
       if (stop) return stop;
-      const allowance = Math.min(state.phaseLimit - ops.results().length, input.budget.parallel);
+      // The last point where the workflow may continue as new before the round; a continued run comes back here.
+      await ops.beforeWave();
+      await screenWithProbes(input, state.phaseLimit, ops, options.probe, used);
+      // The round spent the validation phase: ideas that lost their probes are not re-run in full.
+      state.screened = true;
+      state.phaseLimit = used();
+    }
+    for (;;) {
+      const stop = stopNow();
+      if (stop) return stop;
+      const allowance = Math.min(Math.floor(state.phaseLimit - used() + 1e-9), input.budget.parallel);
       if (allowance <= 0) break;
       await ops.beforeWave();
       const proposals = (await ops.design(phase, allowance)).slice(0, allowance);
@@ -92,7 +147,7 @@ export async function runPlan(input: CampaignInput, state: PlanState, ops: PlanO
       if (proposals.length === 0) break;
       await ops.run(phase, proposals);
     }
-    const stop = budgetStop(input, ops.results());
+    const stop = stopNow();
     if (stop) return stop;
     if (state.phaseIndex > 0 && stalled(input, state, ops.results())) return 'stalled';
     state.phaseIndex += 1;
@@ -107,4 +162,70 @@ function stalled(input: CampaignInput, state: PlanState, results: ExperimentResu
   const after = bestResult(results)?.metrics?.ne;
   if (before === undefined || after === undefined) return false;
   return (before - after) / before < input.budget.stallGain;
+}
+
+/** The most ideas one probe round screens (a designer answers at most 32). */
+export const MAX_PROBED_IDEAS = 24;
+
+/**
+ * The validation phase as one round of successive halving. Half of the phase's budget buys probes: a reference
+ * probe of the best model so far and as many ideas as the rest pays for, all on the same row sample. The other half
+ * runs in full the ideas whose probe beat the reference on validation NE, best first. Test NE never decides here.
+ */
+async function screenWithProbes(input: CampaignInput, phaseLimit: number, ops: PlanOps, probe: ProbeScale, used: () => number): Promise<void> {
+  const ideas = Math.min(MAX_PROBED_IDEAS, Math.floor((phaseLimit - used()) / 2 / probe.rowFraction) - 1);
+  const best = bestResult(ops.results());
+  // Too little budget to screen, or no model to screen against: the phase runs its ideas in full.
+  if (ideas < 2 || !best) return;
+  const proposals = (await ops.design('validation', ideas)).slice(0, ideas);
+  if (proposals.length === 0) return;
+  const reference: ProposedExperiment = {
+    model: best.config,
+    hypothesis: {
+      title: `Reference probe: ${best.hypothesis?.title ?? best.experimentId}`.slice(0, 200),
+      technique: REFERENCE_PROBE,
+      rationale: `The best model so far (${best.experimentId}) on the probe rows: an idea of this round earns a full run only if its probe beats this one on validation NE.`,
+      expectedEffect: 'the bar every probe of the round must clear',
+      parents: [best.experimentId],
+    },
+  };
+  const before = ops.probes!().length;
+  await inWaves([reference, ...proposals], input.budget.parallel, (wave) => ops.run('validation', wave, probe));
+  const round = ops.probes!().slice(before);
+  const bar = round.find((p) => p.hypothesis?.technique === REFERENCE_PROBE && p.status === 'succeeded')?.validationNe;
+  const winners = round
+    .filter((p) => p.hypothesis?.technique !== REFERENCE_PROBE && p.status === 'succeeded' && p.validationNe !== undefined)
+    .filter((p) => bar === undefined || p.validationNe! < bar)
+    .sort((a, b) => a.validationNe! - b.validationNe! || a.experimentId.localeCompare(b.experimentId));
+  const promoted = winners.slice(0, Math.max(0, Math.floor(phaseLimit - used() + 1e-9)));
+  const fullRuns: ProposedExperiment[] = promoted.map((p) => ({
+    model: p.config,
+    hypothesis: {
+      ...p.hypothesis!,
+      parents: [...p.hypothesis!.parents, p.experimentId].slice(-20),
+      rationale: `${probeEvidence(p, bar)} ${p.hypothesis!.rationale}`.slice(0, 600),
+    },
+  }));
+  const seen = ops.results().length;
+  await inWaves(fullRuns, input.budget.parallel, (wave) => ops.run('validation', wave));
+  for (const run of ops.results().slice(seen)) {
+    const from = promoted.find((p) => run.hypothesis?.parents.includes(p.experimentId));
+    if (from) from.promotedTo = run.experimentId;
+  }
+  await ops.onScreened?.({
+    reference: round.find((p) => p.hypothesis?.technique === REFERENCE_PROBE),
+    probes: round.filter((p) => p.hypothesis?.technique !== REFERENCE_PROBE),
+    promoted,
+  });
+}
+
+/** What a promoted idea's probe measured, for its hypothesis (and so for the report and the designer). */
+export function probeEvidence(p: ExperimentResult, bar: number | undefined): string {
+  const ne = p.validationNe!.toFixed(4);
+  const against = bar === undefined ? 'the reference probe failed' : `reference ${bar.toFixed(4)}`;
+  return `Probe ${p.experimentId} on ${p.probe?.trainRows ?? '?'} rows: validation NE ${ne} (${against}).`;
+}
+
+async function inWaves<T>(items: T[], size: number, run: (wave: T[]) => Promise<void>): Promise<void> {
+  for (let i = 0; i < items.length; i += size) await run(items.slice(i, i + size));
 }

@@ -73,12 +73,13 @@ export function scriptedActivities(options: ScriptOptions = {}) {
         learningCurve: [{ step: 10, epoch: 1, examples: 1000, trainNe: ne - 0.01, validationNe: ne }],
       };
     },
-    async describeData() {
+    async describeData(data: { planted?: { trainRows?: number } }) {
       return {
         fingerprint: 'fp-scripted',
         kind: 'planted' as const,
         oracleNe: 0.7,
-        trainRows: 1000,
+        // The planted config's rows (what a probe's row fraction is taken of); small by default, so no probes.
+        trainRows: data.planted?.trainRows ?? 1000,
         testRows: 500,
         activeCategoricalFields: ['C1', 'C2', 'C3'],
       };

@@ -1,6 +1,6 @@
 import { strict as assert } from 'node:assert';
 import { WorkflowFailedError } from '@temporalio/client';
-import { InvalidInputError } from '../../contracts';
+import { InvalidInputError, REFERENCE_PROBE } from '../../contracts';
 import type { CampaignInputRaw, CampaignStatus } from '../../contracts';
 import { RankwrightClient, SignOffRefusedError } from '../../client/rankwright-client';
 import { scriptedActivities, scriptedNe } from '../support/scripted-activities';
@@ -242,6 +242,69 @@ describe('rankingCampaign planner and sign-off (real Temporal, scripted training
         assert.match(cause.message, /colour: unknown field/);
         return true;
       });
+    });
+  });
+
+  it('screens validation ideas as probes on a row sample, runs only the winners in full, and counts probes and retries as compute', async () => {
+    const script = scriptedActivities();
+    await withWorkers(temporal, script.activities, async () => {
+      // 200k training rows: probes at the default 20% read 40k, above the default probeMinRows (20k).
+      const { workflowId } = await client.startCampaign(
+        config({ data: { planted: { seed: 3, trainRows: 200_000 } }, budget: { experiments: 10, parallel: 2, stallGain: 0 } }),
+        { id: `probes-${Date.now()}` },
+      );
+      const review = await awaitReview(workflowId);
+      const probes = review.probes ?? [];
+      // Validation gets ceil(9 × 0.35) = 4 of the 9 units left after the baseline: half buys 10 probes at 0.2 (a
+      // reference and 9 ideas), the other half full runs of the 2 best probes that beat the reference.
+      assert.equal(probes.length, 10);
+      assert.ok(probes.every((p) => p.probe?.trainRows === 40_000 && p.probe.rowFraction === 0.2));
+      const probeTrainings = script.trained.filter((t) => /-p\d+$/.test(t.experimentId));
+      assert.equal(probeTrainings.length, 10);
+      assert.ok(
+        probeTrainings.every((t) => 'planted' in t.data && t.data.planted.trainRows === 40_000),
+        'probes train on the row sample',
+      );
+      const fullTrainings = script.trained.filter((t) => !/-p\d+$/.test(t.experimentId));
+      assert.ok(
+        fullTrainings.every((t) => 'planted' in t.data && t.data.planted.trainRows === 200_000),
+        'full runs train on all rows',
+      );
+
+      const base = review.experiments.find((e) => e.phase === 'baseline')!;
+      const reference = probes.find((p) => p.hypothesis?.technique === REFERENCE_PROBE)!;
+      assert.deepEqual(reference.config, base.config, 'the reference probe is the best model so far (the baseline)');
+      const promoted = probes.filter((p) => p.promotedTo);
+      assert.equal(promoted.length, 2);
+      const ideas = probes.filter((p) => p !== reference);
+      for (const p of promoted) {
+        assert.ok(p.validationNe! < reference.validationNe!, 'a promoted probe beat the reference');
+        assert.ok(
+          ideas.filter((q) => !q.promotedTo).every((q) => q.validationNe! >= p.validationNe!),
+          'the best probes were promoted',
+        );
+        const full = review.experiments.find((e) => e.experimentId === p.promotedTo)!;
+        assert.equal(full.phase, 'validation');
+        assert.ok(full.hypothesis?.parents.includes(p.experimentId), 'the full run names its probe');
+        assert.match(full.hypothesis!.rationale, new RegExp(`^Probe ${p.experimentId} on 40000 rows: validation NE`));
+      }
+      // Only the promoted ideas ran in full in validation; losers were shown to the designer as screened, never re-run.
+      assert.equal(review.experiments.filter((e) => e.phase === 'validation').length, 2);
+      const later = script.designRequests.filter((r) => r.phase !== 'validation');
+      assert.ok(later.length > 0 && later.every((r) => (r.screened ?? []).length === ideas.length - promoted.length));
+
+      // Compute: 1 per full attempt, 0.2 per probe; what is left never pays for another full run.
+      const compute = review.experiments.length + 0.2 * probes.length;
+      assert.ok(Math.abs(review.budgetUsed.compute! - compute) < 1e-9);
+      assert.ok(review.budgetUsed.compute! <= 10 && review.budgetUsed.compute! > 9);
+      assert.equal(review.budgetUsed.probes, 10);
+      assert.equal(review.stopReason, 'budget-experiments');
+      // Probes are never candidates.
+      assert.ok(!review.recommendation?.experimentId.includes('-p'));
+      const round = script.events.find((e) => e.type === 'campaign.probes');
+      assert.ok(round && round.type === 'campaign.probes' && round.promoted === 2 && round.probes.length === 9 && round.rows === 40_000);
+      assert.equal(round.referenceValidationNe, reference.validationNe);
+      await client.abort(workflowId, { by: 'ana' });
     });
   });
 

@@ -92,6 +92,17 @@ describe('store/report', () => {
     assert.ok(!section.includes('<script>') && section.includes('&lt;script&gt;'), 'evidence is escaped');
   });
 
+  it('shows the probes: each idea screened on the row sample, the reference, and the full run a winner earned', () => {
+    const section = /<div id="probes">([\s\S]*?)<\/div>/.exec(html)?.[1] ?? '';
+    const rows = section.split('<tr').slice(2);
+    assert.equal(rows.length, 3);
+    assert.match(rows[0], /ctr-lift-1-p1[\s\S]*reference[\s\S]*40000[\s\S]*0\.9300/);
+    assert.match(rows[1], /ctr-lift-1-p2[\s\S]*0\.9000[\s\S]*promoted → ctr-lift-1-v1: -3\.33%/);
+    assert.match(rows[2], /ctr-lift-1-p3[\s\S]*0\.9500[\s\S]*not promoted/);
+    assert.ok(!section.includes('<script>'), 'titles are escaped');
+    assert.match(html, /5 experiments \+ 3 probes = 5\.6 full-run equivalents of compute \(retries included\), 62\.5 s training/);
+  });
+
   it('escapes every hostile string (LLM-written hypotheses, rationales)', () => {
     assert.ok(!html.includes(HOSTILE_TITLE), 'raw <script> from a hypothesis title must not appear');
     assert.ok(html.includes(escapeHtml(HOSTILE_TITLE)));

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { Guardrails, SearchSpace } from './campaign';
+import { DataConfig } from './data';
 import { Hypothesis } from './experiment';
 import { FailureClass, FailureReport } from './metrics';
 import { ModelConfig, ModelFamily } from './model';
@@ -86,8 +87,51 @@ export const TriageRequest = z.object({
   config: ModelConfig,
   failure: FailureReport,
   attempt: z.number().int(),
+  /**
+   * The experiment's data config: names the data when the failure report does not (a training worker that predates
+   * fingerprints in reports, a caller outside a workflow), for looking up the fixes that worked on it.
+   */
+  data: DataConfig.optional(),
 });
 export type TriageRequest = z.infer<typeof TriageRequest>;
+
+/**
+ * The retry knobs (the runbook's: workflows/retry-policy.ts) a remembered fix changed, with the values of the attempt
+ * that succeeded; `learningRateRatio` is that attempt's learning rate over the failing one's (a cut is below 1).
+ */
+export const RemedyChanges = z
+  .object({
+    learningRate: z.number().gt(0).max(10).optional(),
+    learningRateRatio: z.number().gt(0).max(1000).optional(),
+    gradientClip: z.number().positive().max(1000).optional(),
+    hashBits: z.number().int().min(8).max(24).optional(),
+    embeddingDim: z.number().int().min(1).max(128).optional(),
+    batchSize: z.number().int().min(1).max(8192).optional(),
+  })
+  .strict();
+export type RemedyChanges = z.infer<typeof RemedyChanges>;
+
+/**
+ * A fix that turned this failure class into a success before, from the insights database (never from an LLM): the
+ * config changes, the experiment it was learned from, how similar that experiment's data is (1 = the same data), and
+ * how often the same changes worked and failed (the attempt after them failed again with the same class).
+ */
+export const RememberedFix = z
+  .object({
+    failureClass: FailureClass,
+    family: ModelFamily,
+    changes: RemedyChanges,
+    fromExperiment: z.string().max(200),
+    fromCampaign: z.string().max(200).optional(),
+    dataFingerprint: z.string().max(200),
+    similarity: z.number().min(0).max(1),
+    worked: z.number().int().min(1),
+    failed: z.number().int().min(0),
+    /** Attempts the remembered experiment spent from its first failure of this class to the success (2 = one retry). */
+    attempts: z.number().int().min(2),
+  })
+  .strict();
+export type RememberedFix = z.infer<typeof RememberedFix>;
 
 export const TriageResponse = z.object({
   failureClass: FailureClass,
@@ -95,6 +139,8 @@ export const TriageResponse = z.object({
   fix: z.string().max(1000),
   source: z.enum(['llm', 'heuristic']),
   fallbackReason: z.string().optional(),
+  /** Set by the triage activity from the insights database only; the retry policy applies it within the runbook. */
+  rememberedFix: RememberedFix.optional(),
 });
 export type TriageResponse = z.infer<typeof TriageResponse>;
 

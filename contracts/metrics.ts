@@ -100,5 +100,10 @@ export const FailureReport = z.object({
   message: z.string().max(4000),
   /** Training-log excerpt the triage agent reads: the last progress events before the failure. */
   lastProgress: z.array(TrainingProgress).max(50).default([]),
+  /**
+   * The data the failed attempt read, when the training worker knew it (a run that failed before reading its data has
+   * none): lets triage look up the fixes that worked for this failure on the same data.
+   */
+  dataFingerprint: z.string().max(200).optional(),
 });
 export type FailureReport = z.infer<typeof FailureReport>;

@@ -40,6 +40,31 @@ const MIGRATIONS: string[] = [
      data_fingerprint TEXT PRIMARY KEY,
      traits           TEXT NOT NULL
    );`,
+  // v2: remedies — which retry turned a failure class into a success (or failed again), so triage can look it up.
+  `CREATE TABLE remedies (
+     experiment_id       TEXT NOT NULL,
+     from_attempt        INTEGER NOT NULL,
+     to_attempt          INTEGER NOT NULL,
+     campaign_id         TEXT,
+     data_fingerprint    TEXT NOT NULL,
+     family              TEXT NOT NULL,
+     failure_class       TEXT NOT NULL,
+     outcome             TEXT NOT NULL CHECK (outcome IN ('worked','failed')),
+     failing_config      TEXT NOT NULL,
+     fixed_config        TEXT NOT NULL,
+     changes             TEXT NOT NULL,
+     change_key          TEXT NOT NULL,
+     learning_rate       REAL,
+     learning_rate_ratio REAL,
+     gradient_clip       REAL,
+     hash_bits           INTEGER,
+     embedding_dim       INTEGER,
+     batch_size          INTEGER,
+     attempts            INTEGER NOT NULL,
+     recorded_at         TEXT NOT NULL,
+     PRIMARY KEY (experiment_id, from_attempt, to_attempt)
+   );
+   CREATE INDEX remedies_by_class ON remedies (failure_class, family, data_fingerprint);`,
 ];
 
 export const INSIGHTS_SCHEMA_VERSION = MIGRATIONS.length;
@@ -70,16 +95,43 @@ export interface SqlRow {
   recorded_at: string;
 }
 
-/** Creates or upgrades the schema; safe when several processes open the same file at once. */
-export function migrate(db: Database.Database): void {
+/** One `remedies` row as the store reads it (`SELECT *`). */
+export interface RemedySqlRow {
+  experiment_id: string;
+  from_attempt: number;
+  to_attempt: number;
+  campaign_id: string | null;
+  data_fingerprint: string;
+  family: string;
+  failure_class: string;
+  outcome: 'worked' | 'failed';
+  failing_config: string;
+  fixed_config: string;
+  changes: string;
+  change_key: string;
+  learning_rate: number | null;
+  learning_rate_ratio: number | null;
+  gradient_clip: number | null;
+  hash_bits: number | null;
+  embedding_dim: number | null;
+  batch_size: number | null;
+  attempts: number;
+  recorded_at: string;
+}
+
+/**
+ * Creates or upgrades the schema; safe when several processes open the same file at once. `to` (tests: a database
+ * as an older Rankwright left it) stops at that version.
+ */
+export function migrate(db: Database.Database, to: number = MIGRATIONS.length): void {
   const run = db.transaction(() => {
     // Read inside the write transaction: a second process that migrated meanwhile is seen here, not re-applied.
     const version = db.pragma('user_version', { simple: true }) as number;
     if (version > MIGRATIONS.length) {
       throw new Error(`insights database schema v${version} is newer than this Rankwright (v${MIGRATIONS.length}); upgrade Rankwright`);
     }
-    for (let v = version; v < MIGRATIONS.length; v++) db.exec(MIGRATIONS[v]);
-    if (version !== MIGRATIONS.length) db.pragma(`user_version = ${MIGRATIONS.length}`);
+    for (let v = version; v < to; v++) db.exec(MIGRATIONS[v]);
+    if (version < to) db.pragma(`user_version = ${to}`);
   });
-  if ((db.pragma('user_version', { simple: true }) as number) !== MIGRATIONS.length) run.immediate();
+  if ((db.pragma('user_version', { simple: true }) as number) !== to) run.immediate();
 }

@@ -2,9 +2,10 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import Database from 'better-sqlite3';
 import { canonicalConfigKey } from '../../contracts/canonical-config';
-import { ExperimentResult, FailureClass, Insight, ModelConfig } from '../../contracts';
+import { ExperimentResult, FailureClass, Insight, ModelConfig, RemedyChanges, type RememberedFix } from '../../contracts';
 import { rankwrightHome } from '../home';
-import { migrate, type SqlRow } from './schema';
+import { changeKey, rankRemedies, remediesOf, type Remedy, type RemedyCandidate } from './remedies';
+import { migrate, type RemedySqlRow, type SqlRow } from './schema';
 import { dataSimilarity, experimentOutcome, mergeTraits, type DataTraits, type ExperimentOutcome } from './traits';
 
 /**
@@ -72,6 +73,21 @@ export interface FindInsightsQuery {
   minSimilarity?: number;
 }
 
+export interface FindRemediesQuery {
+  failureClass: FailureClass;
+  family: ModelConfig['family'];
+  /** The data of the failing run; remedies from it have similarity 1. */
+  dataFingerprint?: string;
+  /** Its traits; without them (and without a fingerprint) only remedies from the same data are found. */
+  dataTraits?: DataTraits;
+  /** Remedies from data less similar than this are left out (default 0.5: other data must share more than its layout). */
+  minSimilarity?: number;
+  limit?: number;
+}
+
+/** Remedies a lookup reads at most (newest first): plenty for counting, bounded however long the database lives. */
+const REMEDY_SCAN = 5000;
+
 /** Failures that say nothing about the config (the machine failed, not the idea): such a config is not "known". */
 const TRANSIENT_FAILURES: FailureClass[] = ['infrastructure', 'resource'];
 
@@ -131,9 +147,160 @@ export class InsightsStore {
         )
         .run(row);
       if (result.dataTraits) this.writeTraits(result.dataFingerprint, result.dataTraits);
+      this.writeRemedies(remediesOf(parsed), row.recorded_at, result.dataTraits);
     });
     // IMMEDIATE takes the write lock up front, so the busy timeout applies instead of a mid-transaction SQLITE_BUSY.
     write.immediate();
+  }
+
+  /**
+   * Inside a write transaction: the experiment's remedies (see remediesOf), idempotent by experiment and attempts. A
+   * remedy whose data is unknown is left out: it could be looked up for no data. The data's traits are remembered for
+   * a remedy's fingerprint too (a failed run's result carries none, its failure reports do).
+   */
+  private writeRemedies(remedies: Remedy[], recordedAt: string, traits: DataTraits | undefined): void {
+    const upsert = this.db.prepare(
+      `INSERT INTO remedies (experiment_id, from_attempt, to_attempt, campaign_id, data_fingerprint, family, failure_class, outcome,
+                             failing_config, fixed_config, changes, change_key, learning_rate, learning_rate_ratio, gradient_clip,
+                             hash_bits, embedding_dim, batch_size, attempts, recorded_at)
+       VALUES (@experiment_id, @from_attempt, @to_attempt, @campaign_id, @data_fingerprint, @family, @failure_class, @outcome,
+               @failing_config, @fixed_config, @changes, @change_key, @learning_rate, @learning_rate_ratio, @gradient_clip,
+               @hash_bits, @embedding_dim, @batch_size, @attempts, @recorded_at)
+       ON CONFLICT (experiment_id, from_attempt, to_attempt) DO UPDATE SET
+         campaign_id = excluded.campaign_id, data_fingerprint = excluded.data_fingerprint, family = excluded.family,
+         failure_class = excluded.failure_class, outcome = excluded.outcome, failing_config = excluded.failing_config,
+         fixed_config = excluded.fixed_config, changes = excluded.changes, change_key = excluded.change_key,
+         learning_rate = excluded.learning_rate, learning_rate_ratio = excluded.learning_rate_ratio,
+         gradient_clip = excluded.gradient_clip, hash_bits = excluded.hash_bits, embedding_dim = excluded.embedding_dim,
+         batch_size = excluded.batch_size, attempts = excluded.attempts`,
+    );
+    const described = new Set<string>();
+    for (const remedy of remedies) {
+      if (!remedy.dataFingerprint || remedy.dataFingerprint === 'unknown') continue;
+      const c = remedy.changes;
+      upsert.run({
+        experiment_id: remedy.experimentId,
+        from_attempt: remedy.fromAttempt,
+        to_attempt: remedy.toAttempt,
+        campaign_id: remedy.campaignId ?? null,
+        data_fingerprint: remedy.dataFingerprint,
+        family: remedy.family,
+        failure_class: remedy.failureClass,
+        outcome: remedy.outcome,
+        failing_config: JSON.stringify(remedy.failingConfig),
+        fixed_config: JSON.stringify(remedy.fixedConfig),
+        changes: JSON.stringify(c),
+        change_key: changeKey(c),
+        learning_rate: c.learningRate ?? null,
+        learning_rate_ratio: c.learningRateRatio ?? null,
+        gradient_clip: c.gradientClip ?? null,
+        hash_bits: c.hashBits ?? null,
+        embedding_dim: c.embeddingDim ?? null,
+        batch_size: c.batchSize ?? null,
+        attempts: remedy.attempts,
+        recorded_at: recordedAt,
+      });
+      if (traits && !described.has(remedy.dataFingerprint)) {
+        described.add(remedy.dataFingerprint);
+        this.writeTraits(remedy.dataFingerprint, traits);
+      }
+    }
+  }
+
+  /**
+   * The fixes that worked for this failure class and model family, best first (see rankRemedies): from the same data
+   * first, then from similar data. Each groups the remedies that set the same changes (changeKey): how often they
+   * worked and failed, and the most similar, most recent experiment where they worked. Fixes that never worked are
+   * not returned (they only count against the ones that did).
+   */
+  findRemedies(query: FindRemediesQuery): RememberedFix[] {
+    const minSimilarity = query.minSimilarity ?? 0.5;
+    const rows = this.db
+      .prepare(`SELECT * FROM remedies WHERE failure_class = ? AND family = ? ORDER BY recorded_at DESC, experiment_id LIMIT ?`)
+      .all(query.failureClass, query.family, REMEDY_SCAN) as RemedySqlRow[];
+    const similarityOf = new Map<string, number>();
+    const traitsOf = this.db.prepare(`SELECT traits FROM data_sets WHERE data_fingerprint = ?`);
+    const similarity = (fingerprint: string): number => {
+      let s = similarityOf.get(fingerprint);
+      if (s === undefined) {
+        if (fingerprint === query.dataFingerprint) s = 1;
+        else {
+          const row = traitsOf.get(fingerprint) as { traits: string } | undefined;
+          s = query.dataTraits && row ? dataSimilarity(query.dataTraits, safeJson<DataTraits>(row.traits)) : 0;
+        }
+        similarityOf.set(fingerprint, s);
+      }
+      return s;
+    };
+    const groups = new Map<string, { worked: RemedySqlRow[]; failed: number; best?: RemedySqlRow; bestSimilarity: number }>();
+    for (const row of rows) {
+      const s = similarity(row.data_fingerprint);
+      if (s < minSimilarity) continue;
+      const group = groups.get(row.change_key) ?? { worked: [], failed: 0, bestSimilarity: -1 };
+      groups.set(row.change_key, group);
+      if (row.outcome === 'failed') {
+        group.failed++;
+        continue;
+      }
+      group.worked.push(row);
+      // Rows come newest first: the first at the highest similarity is the most similar, most recent.
+      if (s > group.bestSimilarity) {
+        group.best = row;
+        group.bestSimilarity = s;
+      }
+    }
+    const candidates: RemedyCandidate[] = [];
+    for (const [key, group] of groups) {
+      const best = group.best;
+      if (!best) continue;
+      const changes = RemedyChanges.safeParse(safeJson(best.changes));
+      if (!changes.success) continue;
+      candidates.push({
+        key,
+        recordedAt: best.recorded_at,
+        fix: {
+          failureClass: query.failureClass,
+          family: query.family,
+          changes: changes.data,
+          fromExperiment: best.experiment_id,
+          ...(best.campaign_id === null ? {} : { fromCampaign: best.campaign_id }),
+          dataFingerprint: best.data_fingerprint,
+          similarity: group.bestSimilarity,
+          worked: group.worked.length,
+          failed: group.failed,
+          attempts: Math.max(2, best.attempts),
+        },
+      });
+    }
+    return rankRemedies(candidates)
+      .slice(0, Math.max(0, query.limit ?? 10))
+      .map((c) => c.fix);
+  }
+
+  /** The one fix triage offers: the best of findRemedies, when it worked more often than it failed. */
+  rememberedFix(query: FindRemediesQuery): RememberedFix | undefined {
+    const best = this.findRemedies({ ...query, limit: 1 })[0];
+    return best && best.worked > best.failed ? best : undefined;
+  }
+
+  /** Recorded remedies, newest first (for reports and tests). */
+  listRemedies(limit = 1000): (Omit<Remedy, 'failingConfig' | 'fixedConfig'> & { recordedAt: string })[] {
+    const rows = this.db
+      .prepare(`SELECT * FROM remedies ORDER BY recorded_at DESC, experiment_id, from_attempt LIMIT ?`)
+      .all(limit) as RemedySqlRow[];
+    return rows.map((r) => ({
+      experimentId: r.experiment_id,
+      campaignId: opt(r.campaign_id),
+      fromAttempt: r.from_attempt,
+      toAttempt: r.to_attempt,
+      failureClass: r.failure_class as FailureClass,
+      family: r.family as ModelConfig['family'],
+      outcome: r.outcome,
+      changes: safeJson<RemedyChanges>(r.changes) ?? {},
+      attempts: r.attempts,
+      dataFingerprint: r.data_fingerprint,
+      recordedAt: r.recorded_at,
+    }));
   }
 
   /**

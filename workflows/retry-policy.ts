@@ -1,4 +1,6 @@
-import type { FailureClass, ModelConfig } from '../contracts';
+import { ModelConfig } from '../contracts/model';
+import type { FailureClass } from '../contracts/metrics';
+import type { RememberedFix } from '../contracts/agents';
 
 /**
  * What happens after a classified training failure. Deterministic and decided by the class alone (the triage
@@ -14,7 +16,15 @@ import type { FailureClass, ModelConfig } from '../contracts';
  * - infrastructure → never reaches here: Temporal retries the activity with backoff
  * - under/over-fit → stop: the run finished, it's a result not a crash; the designer learns from it
  */
-export type RetryDecision = { retry: true; config: ModelConfig; fix: string } | { retry: false; fix: string };
+export type RetryDecision =
+  | {
+      retry: true;
+      config: ModelConfig;
+      fix: string;
+      /** The experiment whose remembered fix this retry applies (applyRememberedFix), when it does. */
+      rememberedFrom?: string;
+    }
+  | { retry: false; fix: string };
 
 export function retryAfterFailure(failureClass: FailureClass, config: ModelConfig, message = ''): RetryDecision {
   switch (failureClass) {
@@ -53,4 +63,94 @@ export function retryAfterFailure(failureClass: FailureClass, config: ModelConfi
 
 function round(x: number): number {
   return Number(x.toPrecision(3));
+}
+
+/** The deepest learning-rate cut a remembered fix may make at once: what the runbook reaches in four retries (0.3⁴). */
+export const MIN_REMEMBERED_LR_RATIO = 0.0081;
+
+/**
+ * The retry after a failure when the insights database remembers a fix that worked for this class and family before
+ * (triage's `rememberedFix`): jump straight to what worked instead of walking the runbook one step at a time — but
+ * only within what the runbook allows for the class, so a memory (from other data, or an odd record) can save
+ * retries and never do what the runbook would not:
+ *
+ * - diverged → the learning rate cut by the remembered ratio (never less of a cut than the runbook's ×0.3, never
+ *              deeper than four runbook steps), gradient clipping at the remembered norm when tighter than the
+ *              runbook's (never below its 0.5 floor); nothing else changes.
+ * - resource → hashBits, embeddingDim (fm/dcn) and batchSize at the remembered values where they are at most what
+ *              the runbook picks (so never bigger than the runbook's retry, let alone the failing config), within the
+ *              runbook's floors (8, 2, 16); nothing else changes.
+ *
+ * Anything else — another class or family, a runbook that stops, a memory that changes nothing, or a result that is
+ * not a valid ModelConfig — is the plain runbook (retryAfterFailure). Pure and deterministic: safe in workflow code.
+ */
+export function applyRememberedFix(
+  failureClass: FailureClass,
+  config: ModelConfig,
+  remembered: RememberedFix | undefined,
+  message = '',
+): RetryDecision {
+  const policy = retryAfterFailure(failureClass, config, message);
+  if (!policy.retry || !remembered || remembered.failureClass !== failureClass || remembered.family !== config.family) return policy;
+  const memory = remembered.changes;
+  let candidate: ModelConfig;
+  let agrees: boolean;
+  if (failureClass === 'diverged') {
+    const ratio = memory.learningRateRatio;
+    const learningRate =
+      ratio === undefined
+        ? policy.config.learningRate
+        : Math.min(policy.config.learningRate, round(config.learningRate * Math.max(MIN_REMEMBERED_LR_RATIO, ratio)));
+    const runbookClip = policy.config.gradientClip ?? 5;
+    const gradientClip = memory.gradientClip === undefined ? runbookClip : Math.min(runbookClip, Math.max(0.5, memory.gradientClip));
+    candidate = { ...policy.config, learningRate, gradientClip };
+    agrees =
+      (ratio === undefined || learningRate === round(config.learningRate * ratio)) &&
+      (memory.gradientClip === undefined || gradientClip === memory.gradientClip);
+  } else if (failureClass === 'resource') {
+    const smaller = (runbook: number, remembered: number | undefined, floor: number) =>
+      remembered === undefined ? runbook : Math.min(runbook, Math.max(floor, remembered));
+    const hashBits = smaller(policy.config.hashBits, memory.hashBits, 8);
+    const batchSize = smaller(policy.config.batchSize, memory.batchSize, 16);
+    const embeddingDim = policy.config.family === 'lr' ? undefined : smaller(policy.config.embeddingDim, memory.embeddingDim, 2);
+    candidate = { ...policy.config, hashBits, batchSize, ...(embeddingDim === undefined ? {} : { embeddingDim }) } as ModelConfig;
+    agrees =
+      (memory.hashBits === undefined || memory.hashBits === hashBits) &&
+      (memory.batchSize === undefined || memory.batchSize === batchSize) &&
+      (memory.embeddingDim === undefined || embeddingDim === undefined || memory.embeddingDim === embeddingDim);
+  } else {
+    return policy;
+  }
+  if (!ModelConfig.safeParse(candidate).success) return policy;
+  const source = rememberedSource(remembered);
+  if (JSON.stringify(candidate) === JSON.stringify(policy.config)) {
+    // The memory asks for no more than the runbook's own step: the runbook's retry, quoting the memory only when it
+    // is the very fix that worked (not when the runbook already goes further).
+    return agrees ? { ...policy, fix: `${policy.fix}; ${source}`, rememberedFrom: remembered.fromExperiment } : policy;
+  }
+  return {
+    retry: true,
+    config: candidate,
+    fix: `retry with ${describeChanges(config, candidate)}; ${source}`,
+    rememberedFrom: remembered.fromExperiment,
+  };
+}
+
+/** "remembered from experiment E (worked n times, on the same data)": how a retry from memory reads in fixes and events. */
+export function rememberedSource(fix: RememberedFix): string {
+  const times = (n: number) => `${n} time${n === 1 ? '' : 's'}`;
+  const where = fix.similarity >= 1 ? 'on the same data' : `on data ${Math.round(fix.similarity * 100)}% similar`;
+  return `remembered from experiment ${fix.fromExperiment} (worked ${times(fix.worked)}${fix.failed ? `, failed ${times(fix.failed)}` : ''}, ${where})`;
+}
+
+/** The runbook knobs that differ, "learningRate 3 → 0.27, gradient clipping at 2.5, hashBits 20 → 16". */
+function describeChanges(from: ModelConfig, to: ModelConfig): string {
+  const changes: string[] = [];
+  if (to.learningRate !== from.learningRate) changes.push(`learningRate ${from.learningRate} → ${to.learningRate}`);
+  if (to.gradientClip !== undefined && to.gradientClip !== from.gradientClip) changes.push(`gradient clipping at ${to.gradientClip}`);
+  if (to.hashBits !== from.hashBits) changes.push(`hashBits ${from.hashBits} → ${to.hashBits}`);
+  if (from.family !== 'lr' && to.family !== 'lr' && to.embeddingDim !== from.embeddingDim)
+    changes.push(`embeddingDim ${from.embeddingDim} → ${to.embeddingDim}`);
+  if (to.batchSize !== from.batchSize) changes.push(`batchSize ${from.batchSize} → ${to.batchSize}`);
+  return changes.join(', ');
 }

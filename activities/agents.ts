@@ -1,4 +1,5 @@
-import { ApplicationFailure } from '@temporalio/activity';
+import * as fs from 'node:fs';
+import { ApplicationFailure, log } from '@temporalio/activity';
 import type {
   DataConfig,
   DesignRequest,
@@ -6,6 +7,7 @@ import type {
   EvaluateRequest,
   EvaluateResponse,
   ProposedExperiment,
+  RememberedFix,
   TriageRequest,
   TriageResponse,
 } from '../contracts';
@@ -17,6 +19,7 @@ import {
   llmSettingsFromEnv,
   type LlmSettings,
 } from '../agents';
+import { dataFingerprint } from '../ranking/data/load-data';
 import { canonicalConfigKey, dataTraitsOf, InsightsStore } from '../store/insights';
 
 export type AgentMode = 'auto' | 'heuristic' | 'llm';
@@ -102,8 +105,69 @@ function withDropNotes(notes: readonly string[], dropped: readonly ProposedExper
   ];
 }
 
+/**
+ * Failure triage. Before the sub-agent reads the failure, the insights database is asked for a fix that worked for
+ * this failure class and model family before (same data first, then similar data: rememberedFixFor); the answer
+ * carries it as `rememberedFix` (only ever from the database) and the retry policy may jump straight to it.
+ */
 export async function interpretFailure(request: TriageRequest, mode: AgentMode): Promise<TriageResponse> {
-  return interpretWithAgent(request, llmFor(mode));
+  const llm = llmFor(mode);
+  return interpretWithAgent(request, llm, await rememberedFixFor(request));
+}
+
+/**
+ * The data's fingerprint as the training worker computes it, when this worker sees the same data: planted data always
+ * (the fingerprint is of its generator options), files only when every one of them is here (an agent worker without
+ * the files must not fingerprint their absence).
+ */
+async function readableDataFingerprint(data: DataConfig): Promise<string | undefined> {
+  if (!('planted' in data)) {
+    const files = [data.train, data.validation, data.test].filter((f): f is string => !!f);
+    const present = await Promise.all(
+      files.map((f) =>
+        fs.promises.stat(f).then(
+          (st) => st.isFile(),
+          () => false,
+        ),
+      ),
+    );
+    if (!present.every(Boolean)) return undefined;
+  }
+  return dataFingerprint(data).catch(() => undefined);
+}
+
+/** Failure classes the runbook retries with a changed config: the only ones a remembered fix can apply to. */
+const REMEDIABLE: readonly string[] = ['diverged', 'resource'];
+
+/**
+ * The insights database's best fix for this failure, or undefined. Best-effort: a database that cannot be read
+ * leaves triage to the runbook (logged), never fails it.
+ */
+export async function rememberedFixFor(request: TriageRequest): Promise<RememberedFix | undefined> {
+  const failure = request.failure;
+  if (!REMEDIABLE.includes(failure?.failureClass) || !request.config) return undefined;
+  let insights: InsightsStore | undefined;
+  try {
+    // The data is named by the fingerprint the training worker put in the failure report, else by the data config
+    // when this worker can read that data; its recorded traits (what describing the data and earlier experiments
+    // measured) find similar data. Data that cannot be named is remembered nothing about.
+    const fingerprint = failure.dataFingerprint ?? (request.data ? await readableDataFingerprint(request.data) : undefined);
+    if (!fingerprint) return undefined;
+    insights = InsightsStore.open();
+    const dataTraits = insights.dataTraits(fingerprint) ?? (request.data ? dataTraitsOf(request.data) : undefined);
+    return insights.rememberedFix({ failureClass: failure.failureClass, family: request.config.family, dataFingerprint: fingerprint, dataTraits });
+  } catch (err) {
+    const detail = { experimentId: request.experimentId, error: (err as Error).message };
+    try {
+      log.warn('could not read remembered fixes from the insights database', detail);
+    } catch {
+      // Outside an activity (benches and tests call this directly) there is no activity logger.
+      process.stderr.write(`rankwright: could not read remembered fixes ${JSON.stringify(detail)}\n`);
+    }
+    return undefined;
+  } finally {
+    insights?.close();
+  }
 }
 
 export async function evaluateResults(request: EvaluateRequest, mode: AgentMode): Promise<EvaluateResponse> {

@@ -1,6 +1,6 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { DataConfig, ModelConfig, TrainingProgress } from '../contracts';
-import { trainExperiment, TrainingFailure, type TrainExperimentResult } from '../ranking';
+import { dataFingerprint, trainExperiment, TrainingFailure, type TrainExperimentResult } from '../ranking';
 import { downsampleCurve } from '../ranking/learning-curve';
 import { appendEvents } from '../store/event-log';
 import { checkDataAccess } from './data-access';
@@ -85,7 +85,11 @@ export async function trainModel(input: TrainModelInput): Promise<TrainSummary> 
     return { ...summary, learningCurve: downsampleCurve(out.learningCurve, CURVE_POINTS_IN_HISTORY, best) };
   } catch (err) {
     if (err instanceof TrainingFailure) {
-      throw ApplicationFailure.create({ type: 'TrainingFailure', message: err.message, nonRetryable: true, details: [err.toReport()] });
+      // The report names the data it failed on (this worker can read it), so triage can look up what fixed this
+      // failure on the same data before. Best-effort: a report without it is still a report.
+      const fingerprint = await dataFingerprint(input.data).catch(() => undefined);
+      const details = [{ ...err.toReport(), ...(fingerprint ? { dataFingerprint: fingerprint } : {}) }];
+      throw ApplicationFailure.create({ type: 'TrainingFailure', message: err.message, nonRetryable: true, details });
     }
     throw err;
   }

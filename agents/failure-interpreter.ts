@@ -1,7 +1,15 @@
 import { z } from 'zod';
-import { TriageRequest, TriageResponse } from '../contracts/agents';
+import { TriageRequest, TriageResponse, type RememberedFix } from '../contracts/agents';
 import { FailureClass } from '../contracts/metrics';
-import { divergenceEvidence, MEASURED_FAILURE_CLASSES, parseTriageRequest, triageHeuristically, type NonFiniteSighting } from './heuristic-triage';
+import {
+  describeRemedy,
+  divergenceEvidence,
+  MEASURED_FAILURE_CLASSES,
+  parseTriageRequest,
+  triageHeuristically,
+  type NonFiniteSighting,
+} from './heuristic-triage';
+import { rememberedSource } from '../workflows/retry-policy';
 import { askStructured, DEFAULT_PROMPT_TOKENS, estimateTokens, promptBudget, promptJson, type LlmSettings } from './llm';
 import { UNTRUSTED_DATA_NOTICE, untrustedBlock } from './untrusted-text';
 
@@ -9,7 +17,9 @@ import { UNTRUSTED_DATA_NOTICE, untrustedBlock } from './untrusted-text';
  * The training-log interpreter: classifies a failed run (diverged, underfit, overfit, bad-data, resource,
  * infrastructure) and proposes a concrete fix. The LLM reads the progress events and the message as untrusted data;
  * its class must agree with what was measured (the engine's bad-data/resource verdicts, non-finite losses), and its
- * text must stay on training — otherwise the heuristic twin answers.
+ * text must stay on training — otherwise the heuristic twin answers. A fix the insights database remembers is shown
+ * to the LLM and carried in the answer as `rememberedFix`, always from the database: the LLM's answer has no such
+ * field, so it cannot invent one.
  */
 
 export const LlmTriageAnswer = z.object({
@@ -36,6 +46,7 @@ export function triagePrompt(
   req: TriageRequest,
   nonFinite?: NonFiniteSighting,
   budgetTokens = DEFAULT_PROMPT_TOKENS,
+  remembered?: RememberedFix,
 ): { system: string; user: string } {
   const system = [
     'You are the training-log interpreter of an autonomous ranking engineer (CTR models: lr = FTRL logistic regression, fm, dcn).',
@@ -51,6 +62,11 @@ export function triagePrompt(
         ? `At step ${nonFinite.step} the ${nonFinite.field} was ${nonFinite.value} (non-finite); that event is not listed below.`
         : 'All progress values are finite.',
       `Model config (JSON): ${untrustedBlock('config', JSON.stringify(req.config), 4000)}`,
+      ...(remembered
+        ? [
+            `The insights database remembers a fix for ${remembered.failureClass} on ${remembered.family}: ${describeRemedy(remembered)}, ${rememberedSource(remembered)}. The retry policy applies it within its bounds; mention it if it fits your diagnosis.`,
+          ]
+        : []),
       `Last progress events (JSON): ${untrustedBlock('progress', promptJson(events ? req.failure.lastProgress.slice(-events) : []), 12000)}`,
       `Failure message: ${untrustedBlock('failure-message', req.failure.message, Math.min(4000, Math.floor(budgetTokens * 0.6)))}`,
     ].join('\n');
@@ -60,10 +76,14 @@ export function triagePrompt(
   return { system, user };
 }
 
-export async function interpretFailure(input: TriageRequest, llm: LlmSettings | null): Promise<TriageResponse> {
+/**
+ * Triage of one failed attempt. `remembered` is the insights database's fix for this class (the triage activity looks
+ * it up): quoted by either agent and returned as `rememberedFix` unchanged.
+ */
+export async function interpretFailure(input: TriageRequest, llm: LlmSettings | null, remembered?: RememberedFix): Promise<TriageResponse> {
   const { req, nonFinite } = parseTriageRequest(input);
-  if (!llm) return triageHeuristically(input);
-  const prompt = triagePrompt(req, nonFinite, promptBudget(llm));
+  if (!llm) return triageHeuristically(input, remembered);
+  const prompt = triagePrompt(req, nonFinite, promptBudget(llm), remembered);
   const answer = await askStructured(llm, {
     name: 'failure_triage',
     system: prompt.system,
@@ -71,20 +91,29 @@ export async function interpretFailure(input: TriageRequest, llm: LlmSettings | 
     schema: LlmTriageAnswer,
     wire: LlmTriageWire,
   });
-  if (!answer.ok) return { ...triageHeuristically(input), fallbackReason: answer.reason };
+  if (!answer.ok) return { ...triageHeuristically(input, remembered), fallbackReason: answer.reason };
   const { failureClass, diagnosis, fix } = answer.value;
 
   const measured = MEASURED_FAILURE_CLASSES.includes(req.failure.failureClass)
     ? req.failure.failureClass
     : divergenceEvidence(req.failure.lastProgress, nonFinite)?.failureClass;
   if (measured && failureClass !== measured) {
-    return { ...triageHeuristically(input), fallbackReason: `LLM classified the failure as ${failureClass}, contradicting the measured ${measured}` };
+    return {
+      ...triageHeuristically(input, remembered),
+      fallbackReason: `LLM classified the failure as ${failureClass}, contradicting the measured ${measured}`,
+    };
   }
   if (OUT_OF_SCOPE.test(diagnosis) || OUT_OF_SCOPE.test(fix)) {
     return {
-      ...triageHeuristically(input),
+      ...triageHeuristically(input, remembered),
       fallbackReason: 'LLM answer went beyond failure triage (talked about approval, deployment or guardrails)',
     };
   }
-  return TriageResponse.parse({ failureClass, diagnosis: diagnosis.slice(0, 1000), fix: fix.slice(0, 1000), source: 'llm' });
+  return TriageResponse.parse({
+    failureClass,
+    diagnosis: diagnosis.slice(0, 1000),
+    fix: fix.slice(0, 1000),
+    source: 'llm',
+    ...(remembered ? { rememberedFix: remembered } : {}),
+  });
 }

@@ -1,5 +1,5 @@
-import { TriageRequest, TriageResponse } from '../contracts/agents';
-import { retryAfterFailure } from '../workflows/retry-policy';
+import { TriageRequest, TriageResponse, type RememberedFix } from '../contracts/agents';
+import { applyRememberedFix, rememberedSource } from '../workflows/retry-policy';
 import type { FailureClass, TrainingProgress } from '../contracts/metrics';
 import type { ModelConfig } from '../contracts/model';
 
@@ -144,18 +144,42 @@ export function messageEvidence(message: string): { failureClass: FailureClass; 
 const round3 = (x: number) => Number(x.toPrecision(3));
 const capitalize = (s: string) => s.charAt(0).toUpperCase() + s.slice(1);
 
-/** A concrete, config-specific fix per class. */
+/** "learningRate ×0.09 (to 0.27), gradientClip 2.5": a remembered fix's changes in words. */
+export function describeRemedy(fix: RememberedFix): string {
+  const c = fix.changes;
+  const parts: string[] = [];
+  if (c.learningRateRatio !== undefined)
+    parts.push(`learningRate ×${fmt(c.learningRateRatio)}${c.learningRate !== undefined ? ` (to ${fmt(c.learningRate)})` : ''}`);
+  else if (c.learningRate !== undefined) parts.push(`learningRate ${fmt(c.learningRate)}`);
+  if (c.gradientClip !== undefined) parts.push(`gradientClip ${fmt(c.gradientClip)}`);
+  if (c.hashBits !== undefined) parts.push(`hashBits ${c.hashBits}`);
+  if (c.embeddingDim !== undefined) parts.push(`embeddingDim ${c.embeddingDim}`);
+  if (c.batchSize !== undefined) parts.push(`batchSize ${c.batchSize}`);
+  return parts.join(', ');
+}
+
+/** The sentence a diagnosis gets when the insights database remembers a fix for this very class and family. */
+export function rememberedNote(failureClass: FailureClass, config: ModelConfig, remembered: RememberedFix | undefined): string {
+  if (!remembered || remembered.failureClass !== failureClass || remembered.family !== config.family) return '';
+  return ` The insights database remembers a fix for ${failureClass} ${config.family} runs: ${describeRemedy(remembered)}, ${rememberedSource(remembered)}.`;
+}
+
+/**
+ * A concrete, config-specific fix per class. For diverged and resource it is the retry policy's own step (one
+ * runbook), with the remembered fix applied within the runbook's bounds when the insights database has one.
+ */
 export function fixFor(
   failureClass: FailureClass,
   config: ModelConfig,
   events: readonly TrainingProgress[],
   message: string,
   _attempt: number,
+  remembered?: RememberedFix,
 ): string {
   switch (failureClass) {
     case 'diverged':
       // The retry policy's own numbers (one runbook): the fix a reviewer reads is the retry that runs.
-      return `${capitalize(retryAfterFailure('diverged', config, message).fix)}; it resumes from the last finite checkpoint.`;
+      return `${capitalize(applyRememberedFix('diverged', config, remembered, message).fix)}; it resumes from the last finite checkpoint.`;
     case 'overfit': {
       const validated = events.filter((e) => e.validationNe !== undefined);
       const best = validated.length ? validated.reduce((a, b) => (b.validationNe! < a.validationNe! ? b : a)) : undefined;
@@ -174,7 +198,7 @@ export function fixFor(
       return `Not retryable with the same data: fix or drop the malformed rows${lines.length ? ` (reported near line ${lines.join(', ')})` : ''} in the export; raise maxBadRowFraction only if those rows are known to be harmless.`;
     }
     case 'resource': {
-      const decision = retryAfterFailure('resource', config, message);
+      const decision = applyRememberedFix('resource', config, remembered, message);
       return `${capitalize(decision.fix)}${decision.retry ? '; or run it on a worker with more memory' : ''}.`;
     }
     case 'infrastructure':
@@ -182,8 +206,11 @@ export function fixFor(
   }
 }
 
-/** Classify a failed training run and say how to fix it. Deterministic. */
-export function triageHeuristically(input: TriageRequest): TriageResponse {
+/**
+ * Classify a failed training run and say how to fix it. Deterministic. `remembered` (from the insights database, via
+ * the triage activity) is quoted in the diagnosis and applied in the fix, and passed through as `rememberedFix`.
+ */
+export function triageHeuristically(input: TriageRequest, remembered?: RememberedFix): TriageResponse {
   const { req, nonFinite } = parseTriageRequest(input);
   const { failure, config, attempt } = req;
   const events = failure.lastProgress;
@@ -210,10 +237,12 @@ export function triageHeuristically(input: TriageRequest): TriageResponse {
     failureClass = failure.failureClass;
     diagnosis = `No pattern in the ${events.length} progress events or the message; keeping the engine's classification (${failureClass}).`;
   }
+  const note = rememberedNote(failureClass, config, remembered).slice(0, 600);
   return TriageResponse.parse({
     failureClass,
-    diagnosis: diagnosis.slice(0, 1000),
-    fix: fixFor(failureClass, config, events, failure.message, attempt).slice(0, 1000),
+    diagnosis: (diagnosis.slice(0, 1000 - note.length) + note).slice(0, 1000),
+    fix: fixFor(failureClass, config, events, failure.message, attempt, remembered).slice(0, 1000),
     source: 'heuristic',
+    ...(remembered ? { rememberedFix: remembered } : {}),
   });
 }

@@ -1,7 +1,8 @@
 import { strict as assert } from 'node:assert';
 import { ModelConfig } from '../../contracts/model';
 import { triageHeuristically } from '../../agents/heuristic-triage';
-import { retryAfterFailure } from '../../workflows/retry-policy';
+import type { RememberedFix } from '../../contracts';
+import { applyRememberedFix, retryAfterFailure } from '../../workflows/retry-policy';
 import { progress, triageRequest } from './fixtures';
 
 describe('heuristic failure triage', () => {
@@ -100,5 +101,38 @@ describe('heuristic failure triage', () => {
     assert.ok(oom.fix.toLowerCase().startsWith(retry.fix.toLowerCase()), `${oom.fix} vs ${retry.fix}`);
     const diverged = triageHeuristically(triageRequest('diverged', 'loss became NaN', progress([0.4, NaN]), config));
     assert.ok(diverged.fix.toLowerCase().startsWith(retryAfterFailure('diverged', config).fix.toLowerCase()), diverged.fix);
+  });
+
+  it('quotes a remembered fix of the same class and family, as the retry policy applies it', () => {
+    const config = ModelConfig.parse({ family: 'fm', hashBits: 20, embeddingDim: 16, batchSize: 256 });
+    const message = 'fm with hashBits 20 needs about 3 GiB, over the 2 GiB budget; hashBits 18 would fit';
+    const remembered: RememberedFix = {
+      failureClass: 'resource',
+      family: 'fm',
+      changes: { hashBits: 16, embeddingDim: 4, batchSize: 64 },
+      fromExperiment: 'camp-3-x2',
+      fromCampaign: 'camp-3',
+      dataFingerprint: 'fp-other',
+      similarity: 0.71,
+      worked: 3,
+      failed: 1,
+      attempts: 3,
+    };
+    const oom = triageHeuristically(triageRequest('resource', message, [], config), remembered);
+    assert.equal(
+      oom.fix,
+      'Retry with hashBits 20 → 16, embeddingDim 16 → 4, batchSize 256 → 64; remembered from experiment camp-3-x2 (worked 3 times, failed 1 time, on data 71% similar); or run it on a worker with more memory.',
+    );
+    const retry = applyRememberedFix('resource', config, remembered, message);
+    assert.ok(retry.retry && oom.fix.toLowerCase().startsWith(retry.fix.toLowerCase()), 'one runbook, memory included');
+    assert.match(
+      oom.diagnosis,
+      /The insights database remembers a fix for resource fm runs: hashBits 16, embeddingDim 4, batchSize 64, remembered from/,
+    );
+    assert.deepEqual(oom.rememberedFix, remembered);
+    // A memory of another class is passed on but neither quoted nor applied.
+    const diverged = triageHeuristically(triageRequest('diverged', 'loss became NaN', progress([0.4, NaN]), config), remembered);
+    assert.doesNotMatch(diverged.diagnosis + diverged.fix, /remember/);
+    assert.ok(diverged.fix.startsWith('Retry with learningRate'));
   });
 });

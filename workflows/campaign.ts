@@ -10,7 +10,7 @@ import {
   proxyActivities,
   workflowInfo,
 } from '@temporalio/workflow';
-import { TASK_QUEUES, WORKFLOW_TYPES } from '../contracts';
+import { canonicalConfigKey, TASK_QUEUES, WORKFLOW_TYPES } from '../contracts';
 import { probeData, probeScaleFor, REFERENCE_PROBE, type ProbeScale } from '../contracts/probe';
 import type {
   CampaignStatus,
@@ -145,7 +145,8 @@ async function runPhases(campaign: CampaignState, rawInput: unknown) {
   let signal: FieldPairSignal[] = [];
   // Campaigns started before the phase budgets changed keep the old ones (their histories must replay).
   const shares = patched('phase-shares-v2') ? PHASE_SHARES : PHASE_SHARES_V1;
-  // Campaigns recorded before probes counted experiments and ran every idea in full; they replay that way.
+  // Campaigns recorded before probes counted experiments, ran every idea in full and stopped at the first stall; they
+  // replay that way.
   const countCompute = patched('probes');
   const trainRows = campaign.facts?.trainRows;
   const probe = countCompute && input.strategy === 'agent' && trainRows ? probeScaleFor(input.budget, trainRows) : undefined;
@@ -159,10 +160,17 @@ async function runPhases(campaign: CampaignState, rawInput: unknown) {
     {
       results: () => campaign.experiments,
       probes: () => campaign.probes,
-      onPhase: async (phase) => {
+      untried: () => untriedResearch(campaign),
+      onPhase: async (phase, note) => {
         campaign.phase = phase;
         campaign.publish();
-        campaign.event({ type: 'campaign.phase', eventId: `${campaignId}:phase:${phase}`, campaignId, phase });
+        campaign.event({
+          type: 'campaign.phase',
+          eventId: `${campaignId}:phase:${phase}`,
+          campaignId,
+          phase,
+          ...(note ? { note: note.slice(0, 500) } : {}),
+        });
         signal = await measureInteractions(campaign);
       },
       beforeWave: async () => {
@@ -197,11 +205,17 @@ async function runPhases(campaign: CampaignState, rawInput: unknown) {
         await campaign.flush();
       },
     },
-    { shares, countCompute, probe },
+    { shares, countCompute, probe, stallNeedsExhaustion: countCompute },
   ).catch((err) => {
     if (err instanceof CampaignAborted) return 'aborted' as const;
     throw err;
   });
+}
+
+/** Titles of the research hypotheses whose config no experiment or probe of this campaign has run. */
+function untriedResearch(campaign: CampaignState): string[] {
+  const ran = new Set([...campaign.experiments, ...campaign.probes].map((e) => canonicalConfigKey(e.config)));
+  return (campaign.research?.hypotheses ?? []).filter((h) => !ran.has(canonicalConfigKey(h.model))).map((h) => h.hypothesis.title);
 }
 
 /**

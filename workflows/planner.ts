@@ -42,8 +42,10 @@ export interface PlanOps {
   results(): ExperimentResult[];
   /** Every probe so far (campaigns that probe). */
   probes?(): ExperimentResult[];
-  /** Called once when a phase starts. */
-  onPhase(phase: DesignPhase): Promise<void>;
+  /** Called once when a phase starts; `note` says why when the previous phase stalled and the campaign went on. */
+  onPhase(phase: DesignPhase, note?: string): Promise<void>;
+  /** Research hypotheses no experiment or probe has run yet (see PlanOptions.stallNeedsExhaustion). */
+  untried?(): string[];
   /** Called before each wave: the pause gate and the continue-as-new point of a workflow. */
   beforeWave(): Promise<void>;
   design(phase: DesignPhase, count: number): Promise<ProposedExperiment[]>;
@@ -62,6 +64,11 @@ export interface PlanOptions {
   countCompute?: boolean;
   /** Screen validation ideas as probes at this scale (agent strategy; needs PlanOps.probes). */
   probe?: ProbeScale;
+  /**
+   * A stalled phase ends the campaign only when no research hypothesis is left untried; otherwise the campaign goes
+   * on to its next phase. (Campaigns recorded before stopped at the first stall.)
+   */
+  stallNeedsExhaustion?: boolean;
 }
 
 export function phasesFor(strategy: CampaignInput['strategy']): DesignPhase[] {
@@ -116,6 +123,7 @@ export async function runPlan(input: CampaignInput, state: PlanState, ops: PlanO
   const probes = () => ops.probes?.() ?? [];
   const used = () => budgetUsed(ops.results(), probes(), countCompute);
   const stopNow = () => budgetStop(input, ops.results(), probes(), countCompute);
+  let note: string | undefined;
   while (state.phaseIndex < phases.length) {
     const phase = phases[state.phaseIndex];
     const isLast = state.phaseIndex === phases.length - 1;
@@ -124,7 +132,8 @@ export async function runPlan(input: CampaignInput, state: PlanState, ops: PlanO
       const share = isLast ? left : Math.max(1, Math.ceil(left * shares[phase]));
       state.phaseLimit = used() + share;
       state.phaseStartBestNe = bestResult(ops.results())?.metrics?.ne;
-      await ops.onPhase(phase);
+      await ops.onPhase(phase, note);
+      note = undefined;
     }
     if (phase === 'validation' && options.probe && ops.probes && !state.screened) {
       const stop = stopNow();
@@ -149,7 +158,11 @@ export async function runPlan(input: CampaignInput, state: PlanState, ops: PlanO
     }
     const stop = stopNow();
     if (stop) return stop;
-    if (state.phaseIndex > 0 && stalled(input, state, ops.results())) return 'stalled';
+    if (state.phaseIndex > 0 && stalled(input, state, ops.results())) {
+      const untried = options.stallNeedsExhaustion ? (ops.untried?.() ?? []) : [];
+      if (untried.length === 0) return 'stalled';
+      note = `the ${phase} phase stalled, but ${untried.length} research hypothes${untried.length === 1 ? 'is is' : 'es are'} untried (${untried.slice(0, 3).join('; ')}): going on`;
+    }
     state.phaseIndex += 1;
     state.phaseLimit = undefined;
   }

@@ -136,6 +136,28 @@ describe('rankingCampaign planner and sign-off (real Temporal, scripted training
     });
   });
 
+  it('goes on past a stalled phase while a research hypothesis is untried, and says why', async () => {
+    const script = scriptedActivities();
+    await withWorkers(temporal, script.activities, async () => {
+      // The scripted research hypothesis is the baseline plus a C1×C2 cross; with this baseline's learning rate no
+      // scripted design ever runs it, so the stall after combination must not end the campaign.
+      const { workflowId } = await client.startCampaign(
+        config({ baseline: { family: 'lr', learningRate: 0.07 }, budget: { experiments: 12, parallel: 2, stallGain: 0.05 } }),
+        { id: `stall-untried-${Date.now()}` },
+      );
+      const review = await awaitReview(workflowId);
+      assert.notEqual(review.stopReason, 'stalled');
+      assert.ok(
+        review.experiments.some((e) => e.phase === 'exploitation'),
+        'the campaign went on to exploitation',
+      );
+      const exploitation = script.events.find((e) => e.type === 'campaign.phase' && e.phase === 'exploitation');
+      assert.ok(exploitation && exploitation.type === 'campaign.phase');
+      assert.match(exploitation.note ?? '', /^the combination phase stalled, but 1 research hypothesis is untried \(Cross C1×C2 on lr\): going on$/);
+      await client.abort(workflowId, { by: 'ana' });
+    });
+  });
+
   it('continues-as-new when the history grows, carrying every experiment and decision', async () => {
     const script = scriptedActivities();
     await withWorkers(temporal, script.activities, async () => {

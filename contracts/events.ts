@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { EVENT_SCHEMA_VERSION } from './names';
+import { RememberedFix } from './agents';
 import { BadRows } from './data';
 import { FailureClass, Metrics, TrainingProgress } from './metrics';
 
@@ -67,6 +68,8 @@ export const CampaignEvent = z.discriminatedUnion('type', [
     diagnosis: z.string(),
     fix: z.string(),
     source: z.string(),
+    /** The fix from the insights database that the retry applied (its `fix` says so), when there was one. */
+    rememberedFix: RememberedFix.optional(),
   }),
   z.object({ ...base, type: z.literal('guardrail'), experimentId: z.string(), constraint: z.string(), detail: z.string() }),
   z.object({ ...base, type: z.literal('recommendation'), experimentId: z.string().nullable(), rationale: z.string() }),

@@ -1,9 +1,9 @@
-import { ActivityFailure, ApplicationFailure, proxyActivities, TimeoutFailure, workflowInfo } from '@temporalio/workflow';
+import { ActivityFailure, ApplicationFailure, patched, proxyActivities, TimeoutFailure, workflowInfo } from '@temporalio/workflow';
 import { ExperimentInput, FailureReport, TASK_QUEUES } from '../contracts';
 import type { Attempt, ExperimentResult, NewCampaignEvent } from '../contracts';
 import type * as activities from '../activities';
 import { parseWorkflowInput } from './input';
-import { retryAfterFailure } from './retry-policy';
+import { applyRememberedFix, retryAfterFailure } from './retry-policy';
 
 const training = proxyActivities<typeof activities>({
   taskQueue: TASK_QUEUES.training,
@@ -28,7 +28,8 @@ const agents = proxyActivities<typeof activities>({
 
 /**
  * One experiment: train → evaluate → record. A classified failure gets triaged (advice, recorded) and the
- * deterministic retry policy decides whether to try again with a changed config.
+ * deterministic retry policy decides whether to try again with a changed config — jumping straight to a fix the
+ * insights database remembers working for this failure class (triage's rememberedFix), within the runbook's bounds.
  */
 export async function rankingExperiment(rawInput: unknown): Promise<ExperimentResult> {
   const input = parseWorkflowInput(ExperimentInput, rawInput, 'experiment config');
@@ -95,10 +96,14 @@ export async function rankingExperiment(rawInput: unknown): Promise<ExperimentRe
       };
     } catch (err) {
       const failure = failureReportOf(err);
-      const triage = await agents.interpretFailure({ experimentId: id, config, failure, attempt }, input.agents);
+      const triage = await agents.interpretFailure({ experimentId: id, config, failure, attempt, data: input.data }, input.agents);
       // The measured class decides (ranking classifies divergence/resources/data by measurement); the triage agent's
-      // reading is kept beside it as advice for humans and for the designer.
-      const decision = retryAfterFailure(failure.failureClass, config, failure.message);
+      // reading is kept beside it as advice for humans and for the designer. A fix the insights database remembers
+      // (never the LLM's) may make the retry jump further, within what the runbook allows for the class.
+      const remembered = triage.rememberedFix && patched('remembered-fixes') ? triage.rememberedFix : undefined;
+      const decision = remembered
+        ? applyRememberedFix(failure.failureClass, config, remembered, failure.message)
+        : retryAfterFailure(failure.failureClass, config, failure.message);
       attempts.push({
         config,
         failure,
@@ -114,6 +119,7 @@ export async function rankingExperiment(rawInput: unknown): Promise<ExperimentRe
           diagnosis: triage.diagnosis,
           fix: decision.fix,
           source: triage.source,
+          ...(decision.retry && decision.rememberedFrom && remembered ? { rememberedFix: remembered } : {}),
         },
       ];
       await agents.recordEvents(campaignId, events);

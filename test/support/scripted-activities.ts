@@ -21,6 +21,8 @@ export interface ScriptOptions {
   divergeAbove?: number;
   /** Calibration reported for a family (to break a guardrail on purpose). */
   calibration?: Partial<Record<ModelConfig['family'], number>>;
+  /** The data fingerprint training reports, on success and in a failure report (default fp-scripted). */
+  dataFingerprint?: string;
 }
 
 export function scriptedActivities(options: ScriptOptions = {}) {
@@ -30,6 +32,7 @@ export function scriptedActivities(options: ScriptOptions = {}) {
   const designRequests: DesignRequest[] = [];
   const researched: string[] = [];
   let designCalls = 0;
+  const fingerprint = options.dataFingerprint ?? 'fp-scripted';
   const activities = {
     async trainModel(input: TrainModelInput): Promise<TrainSummary> {
       trained.push(input);
@@ -38,7 +41,7 @@ export function scriptedActivities(options: ScriptOptions = {}) {
           type: 'TrainingFailure',
           nonRetryable: true,
           message: `loss became NaN at step 12 (learningRate ${input.model.learningRate})`,
-          details: [{ failureClass: 'diverged', message: 'loss became NaN at step 12', lastProgress: [] }],
+          details: [{ failureClass: 'diverged', message: 'loss became NaN at step 12', lastProgress: [], dataFingerprint: fingerprint }],
         });
       }
       const ne = scriptedNe(input.model);
@@ -55,7 +58,7 @@ export function scriptedActivities(options: ScriptOptions = {}) {
         },
         validationNe: ne,
         neStdErr: 0.001,
-        dataFingerprint: 'fp-scripted',
+        dataFingerprint: fingerprint,
         badRows: { count: 0, files: [], examples: [] },
         trainSeconds: 1,
         modelBytes: 1000,

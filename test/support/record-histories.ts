@@ -29,7 +29,8 @@ async function main() {
   await withWorkers(temporal, scriptedActivities({ divergeAbove: 2, calibration: { dcn: 1.4 } }).activities, async () => {
     const approvers = ['ana'];
     const a = await client.startCampaign(
-      { data: { planted: {} }, budget: { experiments: 8, parallel: 2, stallGain: 0 }, approvers },
+      // 200k training rows: the validation phase screens its ideas as probes (40k rows each).
+      { data: { planted: { trainRows: 200_000 } }, budget: { experiments: 8, parallel: 2, stallGain: 0 }, approvers },
       { id: `rec-approved-${Date.now()}` },
     );
     await awaitState(a.workflowId, 'awaiting-review');

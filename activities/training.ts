@@ -1,6 +1,6 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { DataConfig, ModelConfig, TrainingProgress } from '../contracts';
-import { dataFingerprint, trainExperiment, TrainingFailure, type TrainExperimentResult } from '../ranking';
+import { dataFingerprint, resourceFailureOf, trainExperiment, TrainingFailure, type TrainExperimentResult } from '../ranking';
 import { downsampleCurve } from '../ranking/learning-curve';
 import { appendEvents } from '../store/event-log';
 import { checkDataAccess } from './data-access';
@@ -83,7 +83,9 @@ export async function trainModel(input: TrainModelInput): Promise<TrainSummary> 
     // the full one), always with the best evaluation.
     const best = out.learningCurve.find((p) => p.step === out.earlyStopping.bestStep);
     return { ...summary, learningCurve: downsampleCurve(out.learningCurve, CURVE_POINTS_IN_HISTORY, best) };
-  } catch (err) {
+  } catch (caught) {
+    // A real allocation failure is a resource failure (retried smaller), not an infrastructure one.
+    const err = resourceFailureOf(caught, input.model) ?? caught;
     if (err instanceof TrainingFailure) {
       // The report names the data it failed on (this worker can read it), so triage can look up what fixed this
       // failure on the same data before. Best-effort: a report without it is still a report.

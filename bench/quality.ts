@@ -12,15 +12,14 @@
  * run N at a time (each scenario's contenders still one after another); quality is unaffected, wall times are then
  * shared-machine times (the report gives the load average).
  */
-import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { FAMILIES, PEERS, type RunContext } from './quality/contenders';
 import { checkGoals, goalMark, qualityMarkdown, type QualityReport, type ScenarioResult } from './quality/report';
 import { DEFAULT_SCENARIOS, SCENARIO_NAMES, ensureScenarioFiles } from './quality/scenarios';
 import { BENCH_DIR, REPO_ROOT, ensurePythonVenv } from './peers/python-venv';
+import { benchStamp, git, sampleLoad } from './stamp';
 
 const log = (line: string) => process.stderr.write(`[quality] ${line}\n`);
 
@@ -33,14 +32,6 @@ function list(value: string | undefined, all: string[], what: string, defaults =
   const unknown = items.filter((i) => !all.includes(i));
   if (unknown.length) throw new Error(`unknown ${what}: ${unknown.join(', ')} (known: ${all.join(', ')})`);
   return items;
-}
-
-function git(args: string[]): string {
-  try {
-    return execFileSync('git', args, { cwd: REPO_ROOT, encoding: 'utf8' }).trim();
-  } catch {
-    return '';
-  }
 }
 
 async function main(): Promise<void> {
@@ -78,16 +69,7 @@ async function main(): Promise<void> {
   if (!(capSeconds > 0)) throw new Error(`--cap-seconds expects a positive number, got ${values['cap-seconds']}`);
 
   const report: QualityReport = {
-    commit: git(['rev-parse', 'HEAD']) || 'unknown',
-    dirtyFiles: git(['status', '--porcelain', '--untracked-files=no']).split('\n').filter(Boolean).length,
-    date: new Date().toISOString(),
-    machine: {
-      cpu: os.cpus()[0]?.model ?? 'unknown',
-      cores: os.cpus().length,
-      memoryGiB: +(os.totalmem() / 2 ** 30).toFixed(1),
-      node: process.version,
-      platform: `${os.platform()} ${os.release()}`,
-    },
+    ...benchStamp(),
     options: { scenarios, rows, families, peers, capSeconds, parallel },
     scenarios: [],
   };
@@ -167,11 +149,6 @@ function regoal(dir: string): void {
   report.goalsRecheckedAt = { commit: git(['rev-parse', 'HEAD']) || 'unknown', date: new Date().toISOString() };
   writeResults(report, dir);
   log(`goals re-checked in ${path.join(dir, 'quality.md')} and quality.json (runs unchanged)`);
-}
-
-function sampleLoad(report: QualityReport): void {
-  const load = os.loadavg()[0];
-  report.loadAverage = { min: Math.min(report.loadAverage?.min ?? load, load), max: Math.max(report.loadAverage?.max ?? load, load) };
 }
 
 function writeResults(report: QualityReport, dir: string): void {

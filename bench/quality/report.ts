@@ -1,4 +1,5 @@
 import type { QualityMetrics } from '../peers/measure';
+import { commitLine, machineLine, type BenchStamp, type LoadRange } from '../stamp';
 
 /**
  * The quality bench's results, its goals and how they are written (markdown + JSON). Pure functions: the harness
@@ -60,14 +61,9 @@ export interface ScenarioResult {
   goals: GoalResult[];
 }
 
-export interface QualityReport {
-  commit: string;
-  /** Uncommitted changes in the checkout when the bench ran (their count), since results depend on them. */
-  dirtyFiles: number;
-  date: string;
-  machine: { cpu: string; cores: number; memoryGiB: number; node: string; platform: string };
+export interface QualityReport extends BenchStamp {
   /** 1-minute load average sampled before and after every contender: other work on the machine inflates wall times. */
-  loadAverage?: { min: number; max: number };
+  loadAverage?: LoadRange;
   python?: { versions: Record<string, string>; venvSeconds: number; venvInstalled: boolean } | { error: string };
   options: { scenarios: string[]; rows?: number; families: string[]; peers: string[]; capSeconds: number; parallel?: number };
   scenarios: ScenarioResult[];
@@ -195,13 +191,12 @@ function escapeCell(s: string): string {
 
 /** The whole report as markdown: header (commit, machine), then per scenario a table and its goals. */
 export function qualityMarkdown(report: QualityReport): string {
-  const m = report.machine;
   const py = report.python;
   const lines = [
     '# Quality benchmark',
     '',
-    `Commit \`${report.commit}\`${report.dirtyFiles ? ` plus ${report.dirtyFiles} uncommitted file(s) in the checkout` : ''}; ${report.date}.${report.goalsRecheckedAt ? ` Goals re-checked (runs unchanged) by commit \`${report.goalsRecheckedAt.commit}\`, ${report.goalsRecheckedAt.date}.` : ''}`,
-    `Machine: ${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB, Node ${m.node}, ${m.platform}.${report.loadAverage ? ` Load average during the run ${report.loadAverage.min.toFixed(1)}–${report.loadAverage.max.toFixed(1)} on ${m.cores} cores${report.loadAverage.max > m.cores ? ': the machine was shared, wall times are inflated' : ''}.` : ''}`,
+    `${commitLine(report)}${report.goalsRecheckedAt ? ` Goals re-checked (runs unchanged) by commit \`${report.goalsRecheckedAt.commit}\`, ${report.goalsRecheckedAt.date}.` : ''}`,
+    machineLine(report, report.loadAverage),
     py
       ? 'error' in py
         ? `Python peers: unavailable (${py.error}).`

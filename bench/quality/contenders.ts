@@ -108,7 +108,7 @@ export function runProcess(
   });
 }
 
-function lastJsonLine(stdout: string): Record<string, any> | null {
+export function lastJsonLine(stdout: string): Record<string, any> | null {
   for (const line of stdout.trim().split('\n').reverse()) {
     if (!line.startsWith('{')) continue;
     try {
@@ -128,10 +128,10 @@ function tail(file: string, lines = 3): string {
   }
 }
 
-type Base = Pick<RunResult, 'id' | 'label' | 'kind'>;
+export type Base = Pick<RunResult, 'id' | 'label' | 'kind'>;
 
 /** Shared tail of every contender: capped / failed / measured. */
-async function finish(
+export async function finish(
   base: Base,
   ctx: RunContext,
   procs: ProcessResult[],
@@ -151,7 +151,8 @@ async function finish(
   }
 }
 
-async function runTextbookScript(ctx: RunContext): Promise<RunResult> {
+/** The textbook FTRL script (bench/peers/textbook-ftrl.ts) as its own process, measured like every contender. */
+export async function runTextbookScript(ctx: RunContext): Promise<RunResult> {
   const base: Base = { id: 'ftrl-script', label: 'textbook FTRL (60-line script)', kind: 'peer' };
   const predictions = path.join(ctx.workDir, 'ftrl-script.predictions.txt');
   const logFile = path.join(ctx.workDir, 'ftrl-script.log');

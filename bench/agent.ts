@@ -1,236 +1,296 @@
 /**
- * `npm run bench:agent`: the agent (heuristic sub-agents, REA three-phase plan) against random search over the same
- * space, at the same experiment budget, on several planted scenarios. It drives the very planner the workflow uses
- * (workflows/planner.ts) with the real trainer and sub-agents in process — Temporal adds durability, not decisions,
- * so it is left out to keep the benchmark fast.
+ * `npm run bench:agent`: on each wide planted scenario (39 columns, known oracle NE), in one run, side by side:
  *
- * Writes bench/results/agent.json and bench/results/agent.md.
+ *   - the agent (strategy 'agent', heuristic sub-agents) with a budget of BUDGET experiments;
+ *   - random search (strategy 'random') at the same budget, over several seeds (mean ± sd);
+ *   - the textbook FTRL script (bench/peers/textbook-ftrl.ts);
+ *   - LightGBM tuned by Optuna's TPE sampler with BUDGET trials (bench/peers/optuna_lightgbm.py, bench venv).
+ *
+ * Campaigns run in process through the planner the workflow uses (bench/agent/campaign.ts) and read the scenario's
+ * files through the real loader. Every contender is measured by its final test NE from the product's metrics. Writes
+ * agent.json and agent.md (after every scenario, so an interrupted run keeps what it finished) and prints the table.
+ *
+ *   npx tsx bench/agent.ts [--scenarios a,b] [--rows N] [--seeds 5] [--budget 12] [--peers ftrl-script,optuna-lightgbm]
+ *                          [--cap-seconds 14400] [--out DIR] [--data-dir DIR] [--quick] [--render]
+ *
+ * --rows N: N train rows (validation and test keep their ratio; separate data directory). --budget: or
+ * BENCH_AGENT_BUDGET. --quick: a smoke run (rows 3000, the first 2 scenarios, 2 seeds, budget 4) unless those are
+ * given. --out: where agent.json/.md go (default bench/results). --render: rewrite agent.md from agent.json in --out.
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { CampaignInput } from '../contracts';
-import type { CampaignInputRaw, DesignRequest, ExperimentResult, FieldPairSignal, ProposedExperiment } from '../contracts';
-import { designHypotheses, designRandomly } from '../agents';
-import { describeData, measureFieldPairSignal, trainExperiment, TrainingFailure } from '../ranking';
-import { bestResult, runPlan, type DesignPhase } from '../workflows/planner';
-import { designerHistory, summarize } from '../workflows/summaries';
-import { researchBaseline } from '../activities/research';
+import { parseArgs } from 'node:util';
+import { CriteoData } from '../contracts';
+import { runBenchCampaign, type Strategy } from './agent/campaign';
+import { PEER_IDS, runPeer, type PeerId } from './agent/peers';
+import {
+  agentMarkdown,
+  failedCampaign,
+  gainCaptured,
+  goalLines,
+  overallGoals,
+  reach,
+  scenarioGoals,
+  summarizeCampaign,
+  summarizeRandom,
+  summaryTable,
+  type AgentBenchReport,
+  type AgentScenarioResult,
+  type CampaignRun,
+  type PeerRun,
+} from './agent/report';
+import { goalMark } from './quality/report';
+import type { RunContext } from './quality/contenders';
+import { DEFAULT_SCENARIOS, SCENARIO_NAMES, ensureScenarioFiles } from './quality/scenarios';
+import { BENCH_DIR, REPO_ROOT, ensurePythonVenv } from './peers/python-venv';
+import { benchStamp, sampleLoad } from './stamp';
 
-interface Scenario {
-  name: string;
-  what: string;
-  data: CampaignInputRaw['data'];
+const log = (line: string) => process.stderr.write(`[agent] ${line}\n`);
+
+export const DEFAULT_RESULTS = path.join(REPO_ROOT, 'bench', 'results');
+const QUICK = { rows: 3000, scenarios: 2, seeds: 2, budget: 4 };
+
+export interface AgentBenchOptions {
+  scenarios: string[];
+  rows?: number;
+  seeds: number;
+  budget: number;
+  peers: PeerId[];
+  capSeconds: number;
+  quick: boolean;
+  out: string;
+  dataDir?: string;
 }
 
-export const SCENARIOS: Scenario[] = [
-  { name: 'two-crosses', what: '8 fields, 2 planted crosses', data: { planted: { seed: 11, trainRows: 40_000, testRows: 15_000, crosses: 2 } } },
-  {
-    name: 'many-crosses',
-    what: '12 fields, 4 strong crosses',
-    data: { planted: { seed: 12, trainRows: 40_000, testRows: 15_000, categoricalFields: 12, crosses: 4, crossStrength: 2 } },
-  },
-  {
-    name: 'dense-skewed',
-    what: 'dense non-linearity, Zipf 1.4, 1 cross, drift',
-    data: { planted: { seed: 13, trainRows: 40_000, testRows: 15_000, crosses: 1, denseNonlinearity: 2, zipf: 1.4, drift: 0.2 } },
-  },
-];
-
-const BUDGET = Number(process.env.BENCH_AGENT_BUDGET ?? 12);
-
-interface Run {
-  strategy: 'agent' | 'random';
-  bestNe: number;
-  baselineNe: number;
-  oracleNe?: number;
-  gainCaptured?: number;
-  experimentsToWithin1pct: number;
-  experiments: { id: string; phase: string; family: string; title: string; ne?: number; failed?: string }[];
-  seconds: number;
+function positiveInt(value: string | undefined, what: string, min = 1): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!(Number.isInteger(n) && n >= min)) throw new Error(`${what} expects an integer ≥ ${min}, got ${value}`);
+  return n;
 }
 
-export async function runCampaign(scenario: Scenario, strategy: 'agent' | 'random'): Promise<Run> {
-  const input = CampaignInput.parse({
-    data: scenario.data,
-    budget: { experiments: BUDGET, parallel: 2, stallGain: 0 },
-    strategy,
-    approvers: ['bench'],
-    agents: 'heuristic',
-    seed: 5,
+function list(value: string | undefined, all: readonly string[], what: string): string[] | undefined {
+  if (value === undefined) return undefined;
+  const items = value
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  const unknown = items.filter((i) => !all.includes(i));
+  if (unknown.length) throw new Error(`unknown ${what}: ${unknown.join(', ')} (known: ${all.join(', ')})`);
+  return items;
+}
+
+export function parseOptions(argv: string[], env: NodeJS.ProcessEnv = process.env): AgentBenchOptions & { render: boolean } {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      scenarios: { type: 'string' },
+      rows: { type: 'string' },
+      seeds: { type: 'string' },
+      budget: { type: 'string' },
+      peers: { type: 'string' },
+      'cap-seconds': { type: 'string', default: String(4 * 3600) },
+      out: { type: 'string', default: DEFAULT_RESULTS },
+      'data-dir': { type: 'string' },
+      quick: { type: 'boolean', default: false },
+      render: { type: 'boolean', default: false },
+    },
   });
-  const facts = await describeData(input.data);
-  const results: ExperimentResult[] = [];
-  const started = Date.now();
-  let signal: FieldPairSignal[] = [];
-
-  const runOne = async (phase: string, proposal: Pick<ProposedExperiment, 'model' | 'hypothesis'>) => {
-    const id = `${strategy}-${results.length + 1}`;
-    const base = results.find((r) => r.phase === 'baseline');
-    const baseNe = base?.metrics?.ne;
-    try {
-      const out = await trainExperiment({
-        data: input.data,
-        model: proposal.model,
-        segmentField: input.segmentField,
-        baselineArtifact: base?.artifact,
-      });
-      results.push({
-        experimentId: id,
-        phase,
-        status: 'succeeded',
-        config: proposal.model,
-        hypothesis: proposal.hypothesis,
-        dataFingerprint: out.dataFingerprint,
-        artifact: out.artifact,
-        metrics: out.metrics,
-        validationNe: out.validationNe,
-        learningCurve: out.learningCurve,
-        neStdErr: out.neStdErr,
-        neDeltaStdErr: out.neDeltaStdErr,
-        relativeNeChange: baseNe ? (out.metrics.ne - baseNe) / baseNe : undefined,
-        trainSeconds: out.trainSeconds,
-        modelBytes: out.modelBytes,
-        attempts: [{ config: proposal.model }],
-      });
-    } catch (err) {
-      if (!(err instanceof TrainingFailure)) throw err;
-      results.push({
-        experimentId: id,
-        phase,
-        status: 'failed',
-        config: proposal.model,
-        hypothesis: proposal.hypothesis,
-        trainSeconds: 0,
-        modelBytes: 0,
-        attempts: [{ config: proposal.model, failure: err.toReport() }],
-        failure: { failureClass: err.failureClass, message: err.message, fix: '' },
-      });
-    }
+  const quick = values.quick!;
+  const scenarios = list(values.scenarios, SCENARIO_NAMES, 'scenario') ?? DEFAULT_SCENARIOS.slice(0, quick ? QUICK.scenarios : 4);
+  const rows = positiveInt(values.rows, '--rows', 1000) ?? (quick ? QUICK.rows : undefined);
+  const seeds = positiveInt(values.seeds, '--seeds') ?? (quick ? QUICK.seeds : 5);
+  const budget = positiveInt(values.budget ?? env.BENCH_AGENT_BUDGET, '--budget', 2) ?? (quick ? QUICK.budget : 12);
+  const peers = (values.peers === 'none' ? [] : (list(values.peers, PEER_IDS, 'peer') ?? [...PEER_IDS])) as PeerId[];
+  const capSeconds = Number(values['cap-seconds']);
+  if (!(capSeconds > 0)) throw new Error(`--cap-seconds expects a positive number, got ${values['cap-seconds']}`);
+  return {
+    scenarios,
+    rows,
+    seeds,
+    budget,
+    peers,
+    capSeconds,
+    quick,
+    out: path.resolve(values.out!),
+    dataDir: values['data-dir'] ? path.resolve(values['data-dir']) : undefined,
+    render: values.render!,
   };
+}
 
-  await runOne('baseline', {
-    model: input.baseline,
-    hypothesis: { title: 'Baseline', technique: 'baseline', rationale: 'reference', expectedEffect: 'reference', parents: [] },
-  });
-  // The campaign's research step, as the workflow runs it (agent strategy only).
-  const research =
-    strategy === 'agent' && results[0].status === 'succeeded' ? (await researchBaseline(input.data, results[0], input.searchSpace)).hypotheses : [];
-  await runPlan(
-    input,
-    { phaseIndex: 0 },
-    {
-      results: () => results,
-      onPhase: async () => {
-        const best = bestResult(results);
-        signal = strategy === 'agent' && best?.artifact ? await measureFieldPairSignal(input.data, best.artifact, { sampleRows: 40_000 }) : [];
+/** Seeds differ per scenario and per run: 1000 × the scenario's index among the named ones + k (the agent: k = 0). */
+export function seedFor(scenario: string, k: number): number {
+  return 1000 * SCENARIO_NAMES.indexOf(scenario) + k;
+}
+
+export async function runAgentBench(opts: AgentBenchOptions): Promise<AgentBenchReport> {
+  const report: AgentBenchReport = {
+    ...benchStamp(),
+    options: {
+      scenarios: opts.scenarios,
+      rows: opts.rows,
+      seeds: opts.seeds,
+      budget: opts.budget,
+      peers: opts.peers,
+      capSeconds: opts.capSeconds,
+      quick: opts.quick,
+    },
+    state: 'running',
+    scenarios: [],
+    goals: [],
+  };
+  let python: string | undefined;
+  let pythonError: string | undefined;
+  if (opts.peers.includes('optuna-lightgbm')) {
+    try {
+      const venv = ensurePythonVenv({ log });
+      python = venv.python;
+      report.python = { versions: venv.versions, venvSeconds: venv.seconds, venvInstalled: venv.installed };
+    } catch (e) {
+      pythonError = (e as Error).message.split('\n')[0];
+      report.python = { error: pythonError };
+      log(`bench venv unavailable, Optuna-LightGBM will be reported as failed: ${(e as Error).message}`);
+    }
+  }
+  const runsDir = opts.out === DEFAULT_RESULTS ? path.join(BENCH_DIR, 'runs', 'agent') : path.join(opts.out, 'runs');
+  writeResults(report, opts.out);
+
+  for (const name of opts.scenarios) {
+    const files = await ensureScenarioFiles(name, { rows: opts.rows, dataDir: opts.dataDir, log });
+    // Read through the real loader, as a user's campaign config would name them.
+    const data = CriteoData.parse({
+      format: 'criteo-tsv',
+      train: files.train,
+      test: files.test,
+      ...(files.validation ? { validation: files.validation } : {}),
+    });
+    const campaign = async (strategy: Strategy, seed: number): Promise<CampaignRun> => {
+      log(`${name}: ${strategy} (seed ${seed}) …`);
+      sampleLoad(report);
+      const started = performance.now();
+      try {
+        const outcome = await runBenchCampaign({
+          name,
+          data,
+          strategy,
+          seed,
+          budget: opts.budget,
+          log: (line) => log(`${name} ${strategy} s${seed}: ${line}`),
+        });
+        const run = summarizeCampaign(outcome, files.oracleNe);
+        log(
+          `${name}: ${strategy} (seed ${seed}) final NE ${run.finalNe?.toFixed(5)} in ${run.wallSeconds.toFixed(0)} s, compute ${run.fullRunEquivalents}`,
+        );
+        return run;
+      } catch (e) {
+        log(`${name}: ${strategy} (seed ${seed}) failed: ${(e as Error).stack ?? e}`);
+        return failedCampaign(strategy, seed, (e as Error).message, (performance.now() - started) / 1000);
+      } finally {
+        sampleLoad(report);
+      }
+    };
+
+    const agent = await campaign('agent', seedFor(name, 0));
+    const randomRuns: CampaignRun[] = [];
+    for (let k = 1; k <= opts.seeds; k++) randomRuns.push(await campaign('random', seedFor(name, k)));
+    const baselineNe = agent.baselineNe ?? randomRuns.find((r) => r.baselineNe !== undefined)?.baselineNe;
+
+    const workDir = path.join(runsDir, path.basename(files.dir));
+    fs.rmSync(workDir, { recursive: true, force: true });
+    fs.mkdirSync(workDir, { recursive: true });
+    const ctx: RunContext = { files, workDir, capSeconds: opts.capSeconds, python, pythonError, rankwrightHome: workDir, log };
+    const peers: PeerRun[] = [];
+    for (const id of opts.peers) {
+      log(`${name}: ${id} …`);
+      sampleLoad(report);
+      const r: PeerRun = await runPeer(id, ctx, { trials: opts.budget, seed: seedFor(name, 0) });
+      sampleLoad(report);
+      r.gainCaptured = gainCaptured(baselineNe, r.metrics?.ne, files.oracleNe);
+      if (id === 'optuna-lightgbm') {
+        r.fullRunEquivalents = typeof r.detail?.trials === 'number' ? r.detail.trials : undefined;
+        r.trainSeconds = typeof r.detail?.trainSeconds === 'number' ? r.detail.trainSeconds : undefined;
+      } else r.fullRunEquivalents = 1;
+      log(
+        `${name}: ${id} ${r.status}${r.metrics ? ` NE ${r.metrics.ne.toFixed(5)}` : ''} in ${r.wallSeconds.toFixed(1)} s${r.note ? ` (${r.note})` : ''}`,
+      );
+      peers.push(r);
+    }
+
+    const summary = summarizeRandom(randomRuns);
+    const partial: Omit<AgentScenarioResult, 'goals'> = {
+      scenario: {
+        name,
+        index: SCENARIO_NAMES.indexOf(name),
+        description: files.description,
+        dir: path.relative(REPO_ROOT, files.dir),
+        rows: files.rows,
+        validationFraction: files.validationFraction,
+        oracleNe: files.oracleNe,
       },
-      beforeWave: async () => undefined,
-      design: async (phase: DesignPhase, count: number) => {
-        const request: DesignRequest = {
-          campaignId: `bench-${scenario.name}-${strategy}`,
-          phase,
-          count,
-          dataFingerprint: facts.fingerprint,
-          baseline: summarize(results[0]),
-          history: designerHistory(results),
-          insights: [],
-          fieldPairSignal: signal,
-          searchSpace: input.searchSpace,
-          seed: input.seed,
-          research,
-        };
-        return (strategy === 'random' ? designRandomly(request) : await designHypotheses(request, null)).proposals;
-      },
-      // Sequential on purpose: the benchmark machine has 2 cores and timings should not fight each other.
-      run: async (phase, proposals) => {
-        for (const p of proposals) await runOne(phase, p);
-      },
+      baselineNe,
+      agent,
+      random: { runs: randomRuns, summary },
+      peers,
+      agentReachesRandomMean: agent.status === 'ok' && summary.ne ? reach(agent, summary.ne.mean) : undefined,
+    };
+    const result: AgentScenarioResult = { ...partial, goals: scenarioGoals(partial) };
+    for (const g of result.goals) log(`${name}: ${goalMark(g.status)} ${g.goal}: ${g.detail}`);
+    report.scenarios.push(result);
+    report.goals = overallGoals(report.scenarios);
+    writeResults(report, opts.out); // after every scenario: an interrupted run keeps what it finished
+  }
+  report.state = 'complete';
+  writeResults(report, opts.out);
+  return report;
+}
+
+function writeResults(report: AgentBenchReport, dir: string): void {
+  fs.mkdirSync(dir, { recursive: true });
+  for (const [file, text] of [
+    ['agent.json', JSON.stringify(report, null, 2) + '\n'],
+    ['agent.md', agentMarkdown(report)],
+  ]) {
+    const tmp = path.join(dir, `${file}.tmp`);
+    fs.writeFileSync(tmp, text);
+    fs.renameSync(tmp, path.join(dir, file));
+  }
+}
+
+/** The table and the goals, for stdout (README's agent section is generated from agent.json elsewhere). */
+function printSummary(report: AgentBenchReport): void {
+  console.log([...summaryTable(report), '', ...goalLines(report.goals)].join('\n'));
+}
+
+/** Rewrites agent.md from agent.json (the report code may have changed since the run). */
+export function render(dir: string): AgentBenchReport {
+  const report = JSON.parse(fs.readFileSync(path.join(dir, 'agent.json'), 'utf8')) as AgentBenchReport;
+  if (!Array.isArray(report.scenarios) || !report.options?.seeds)
+    throw new Error(`${path.join(dir, 'agent.json')} was written by an older agent bench (no scenarios/seeds): run the bench again`);
+  fs.writeFileSync(path.join(dir, 'agent.md'), agentMarkdown(report));
+  return report;
+}
+
+async function main(): Promise<void> {
+  const opts = parseOptions(process.argv.slice(2));
+  if (opts.render) {
+    printSummary(render(opts.out));
+    return;
+  }
+  log(
+    `scenarios ${opts.scenarios.join(', ')}${opts.rows ? `, ${opts.rows} train rows` : ''}; budget ${opts.budget}; ${opts.seeds} random seeds; peers ${opts.peers.join(', ') || 'none'}; ${os.cpus().length} cores; results in ${opts.out}`,
+  );
+  const report = await runAgentBench(opts);
+  log(`wrote ${path.join(opts.out, 'agent.md')} and agent.json`);
+  printSummary(report);
+}
+
+if (require.main === module) {
+  main().then(
+    () => process.exit(0),
+    (e) => {
+      log(`failed: ${(e as Error).stack ?? e}`);
+      process.exit(1);
     },
   );
-
-  const baselineNe = results[0].metrics!.ne;
-  const bestNe = bestResult(results)!.metrics!.ne;
-  let running = Infinity;
-  let toWithin = results.length;
-  results.forEach((r, i) => {
-    running = Math.min(running, r.metrics?.ne ?? Infinity);
-    if (toWithin === results.length && running <= bestNe * 1.01) toWithin = i + 1;
-  });
-  const oracleNe = facts.oracleNe;
-  return {
-    strategy,
-    bestNe,
-    baselineNe,
-    oracleNe,
-    gainCaptured: oracleNe !== undefined ? (baselineNe - bestNe) / (baselineNe - oracleNe) : undefined,
-    experimentsToWithin1pct: toWithin,
-    experiments: results.map((r) => ({
-      id: r.experimentId,
-      phase: r.phase,
-      family: r.config.family,
-      title: r.hypothesis?.title ?? '',
-      ne: r.metrics?.ne,
-      failed: r.failure?.failureClass,
-    })),
-    seconds: (Date.now() - started) / 1000,
-  };
-}
-
-async function main() {
-  // Each run gets an empty home: no insights or artifacts leak from one strategy to the other.
-  const home = fs.mkdtempSync(path.join(os.tmpdir(), 'rankwright-bench-agent-'));
-  process.env.RANKWRIGHT_HOME = home;
-  const rows: { scenario: Scenario; agent: Run; random: Run }[] = [];
-  for (const scenario of SCENARIOS) {
-    process.stderr.write(`scenario ${scenario.name}: agent… `);
-    const agent = await runCampaign(scenario, 'agent');
-    process.stderr.write(`NE ${agent.bestNe.toFixed(4)} (${agent.seconds.toFixed(0)} s); random… `);
-    const random = await runCampaign(scenario, 'random');
-    process.stderr.write(`NE ${random.bestNe.toFixed(4)} (${random.seconds.toFixed(0)} s)\n`);
-    rows.push({ scenario, agent, random });
-  }
-  const machine = { cpu: os.cpus()[0]?.model, cores: os.cpus().length, node: process.version, date: new Date().toISOString() };
-  fs.writeFileSync(path.join(RESULTS, 'agent.json'), JSON.stringify({ machine, budget: BUDGET, rows }, null, 2) + '\n');
-  writeAgentReport();
-  fs.rmSync(home, { recursive: true, force: true });
-}
-
-const RESULTS = path.join(__dirname, 'results');
-
-/** First experiment (1-based) at which a run's best NE so far reached `target`, or undefined. */
-function experimentsToReach(run: Run, target: number): number | undefined {
-  const i = run.experiments.findIndex((e) => e.ne !== undefined && e.ne <= target);
-  return i < 0 ? undefined : i + 1;
-}
-
-/** Renders bench/results/agent.md from agent.json (also alone: `npx tsx bench/agent.ts --render`). */
-function writeAgentReport(): void {
-  const { machine, budget, rows } = JSON.parse(fs.readFileSync(path.join(RESULTS, 'agent.json'), 'utf8')) as {
-    machine: { cpu: string; cores: number; node: string; date: string };
-    budget: number;
-    rows: { scenario: Scenario; agent: Run; random: Run }[];
-  };
-  const pct = (x?: number) => (x === undefined ? 'n/a' : `${(x * 100).toFixed(1)}%`);
-  const lines = [
-    `Budget ${budget} experiments per campaign (baseline included), heuristic sub-agents, ${machine.cpu} (${machine.cores} cores), Node ${machine.node}, ${machine.date.slice(0, 10)}.`,
-    '',
-    "| scenario | oracle NE | baseline NE | agent best NE | random best NE | gain captured: agent / random | experiments to within 1% of own final NE: agent / random | agent experiments to reach random's final NE |",
-    '|---|---|---|---|---|---|---|---|',
-    ...rows.map(
-      ({ scenario, agent, random }) =>
-        `| ${scenario.name} (${scenario.what}) | ${agent.oracleNe?.toFixed(4) ?? 'n/a'} | ${agent.baselineNe.toFixed(4)} | **${agent.bestNe.toFixed(4)}** | ${random.bestNe.toFixed(4)} | ${pct(agent.gainCaptured)} / ${pct(random.gainCaptured)} | ${agent.experimentsToWithin1pct} / ${random.experimentsToWithin1pct} | ${experimentsToReach(agent, random.bestNe) ?? 'never'} of ${budget} |`,
-    ),
-  ];
-  fs.writeFileSync(path.join(RESULTS, 'agent.md'), lines.join('\n') + '\n');
-  console.log(lines.join('\n'));
-}
-
-if (require.main === module && process.argv.includes('--render')) {
-  writeAgentReport();
-} else if (require.main === module) {
-  main().catch((err) => {
-    console.error(err);
-    process.exit(1);
-  });
 }

@@ -1,0 +1,302 @@
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { CampaignInput, ExperimentInput } from '../../contracts';
+import type { Attempt, DataConfig, ExperimentResult, FieldPairSignal, Hypothesis, ProposedExperiment, StopReason } from '../../contracts';
+import { canonicalConfigKey } from '../../contracts/canonical-config';
+import { probeData, probeScaleFor, REFERENCE_PROBE, type ProbeScale } from '../../contracts/probe';
+import { designExperiments, interpretFailure } from '../../activities/agents';
+import { describeData, measureInteractions } from '../../activities/data';
+import { recordExperiment } from '../../activities/records';
+import { researchBaseline } from '../../activities/research';
+import { clearDatasetCache, dataFingerprint, trainExperiment, TrainingFailure } from '../../ranking';
+import { downsampleCurve } from '../../ranking/learning-curve';
+import { bestResult, computeUsed, runPlan, trainSecondsUsed, type DesignPhase } from '../../workflows/planner';
+import { applyRememberedFix, retryAfterFailure } from '../../workflows/retry-policy';
+import { designerHistory, summarize } from '../../workflows/summaries';
+
+/**
+ * One campaign of the agent bench, in process: the planner the workflow runs (workflows/planner.ts `runPlan`) with the
+ * activities it calls (describe, research, interaction signal, design with the insights database, triage, record)
+ * and the real trainer — Temporal adds durability, not decisions, so it is left out. Each step mirrors
+ * workflows/campaign.ts and workflows/experiment.ts: probes on a row sample for the agent (successive halving), the
+ * budget counted in compute, and failed training retried by the product's retry policy up to ExperimentInput's
+ * maxAttempts. Agent and random search go through the same code; only the strategy differs.
+ */
+
+export type Strategy = 'agent' | 'random';
+
+export interface CampaignSpec {
+  /** Names the campaign's experiments (bench-<name>). */
+  name: string;
+  data: DataConfig;
+  strategy: Strategy;
+  seed: number;
+  budget: number;
+  log?: (line: string) => void;
+}
+
+export interface CampaignOutcome {
+  strategy: Strategy;
+  seed: number;
+  stopReason: StopReason;
+  /** Full runs (baseline included), in completion order. */
+  results: ExperimentResult[];
+  /** Probes (agent strategy, when the data is large enough to screen on). */
+  probes: ExperimentResult[];
+  /** Every run, full or probe, in completion order (for compute-so-far). */
+  timeline: ExperimentResult[];
+  probeScale?: ProbeScale;
+  wallSeconds: number;
+  /** Seconds of the research step (agent). */
+  researchSeconds?: number;
+}
+
+/** Attempts for retryable failures, as a campaign's experiments get them (ExperimentInput's default). */
+export const MAX_ATTEMPTS: number = ExperimentInput.shape.maxAttempts.parse(undefined);
+/** Learning-curve points a result carries, as activities/training.ts thins them for workflow history. */
+const CURVE_POINTS = 50;
+
+/**
+ * Runs one campaign to its budget. Its RANKWRIGHT_HOME (insights database, artifacts, event log) is its own and is
+ * removed after, so nothing leaks between campaigns and a long bench doesn't fill the disk with models.
+ */
+export async function runBenchCampaign(spec: CampaignSpec): Promise<CampaignOutcome> {
+  const log = spec.log ?? (() => {});
+  const home = fs.mkdtempSync(path.join(os.tmpdir(), `rankwright-bench-${spec.strategy}-`));
+  const previousHome = process.env.RANKWRIGHT_HOME;
+  process.env.RANKWRIGHT_HOME = home;
+  // Each campaign reads its data like a fresh worker: no campaign is timed on another one's cached load.
+  clearDatasetCache();
+  try {
+    return await runIn(spec, log);
+  } finally {
+    if (previousHome === undefined) delete process.env.RANKWRIGHT_HOME;
+    else process.env.RANKWRIGHT_HOME = previousHome;
+    fs.rmSync(home, { recursive: true, force: true });
+  }
+}
+
+async function runIn(spec: CampaignSpec, log: (line: string) => void): Promise<CampaignOutcome> {
+  const started = performance.now();
+  const campaignId = `bench-${spec.name}-${spec.strategy}-s${spec.seed}`;
+  const input = CampaignInput.parse({
+    campaignId,
+    data: spec.data,
+    // stallGain 0: every campaign spends its whole budget, so the strategies are compared at equal compute.
+    budget: { experiments: spec.budget, parallel: 2, stallGain: 0 },
+    strategy: spec.strategy,
+    approvers: ['bench'],
+    agents: 'heuristic',
+    seed: spec.seed,
+  });
+  const facts = await describeData(input.data);
+  const results: ExperimentResult[] = [];
+  const probes: ExperimentResult[] = [];
+  const timeline: ExperimentResult[] = [];
+  const baseline = () => results.find((r) => r.phase === 'baseline');
+
+  const run = async (phase: string, proposals: Pick<ProposedExperiment, 'model' | 'hypothesis'>[], probe?: ProbeScale) => {
+    // Sequential on purpose: the bench machine has few cores and timings should not fight each other.
+    for (const proposal of proposals) {
+      const joined = probe ? probes : results;
+      const experimentId = phase === 'baseline' ? `${campaignId}-baseline` : `${campaignId}-${probe ? 'p' : 'x'}${joined.length + 1}`;
+      const base = baseline();
+      const result = await runExperiment({
+        experimentId,
+        campaignId,
+        phase,
+        data: probe ? probeData(input.data, probe) : input.data,
+        proposal,
+        baselineNe: base?.metrics?.ne,
+        baselineArtifact: base?.artifact,
+        segmentField: input.segmentField,
+        probe,
+      });
+      joined.push(result);
+      timeline.push(result);
+      log(
+        `${experimentId} ${result.hypothesis?.title ?? ''}: ${result.metrics ? `NE ${result.metrics.ne.toFixed(4)}` : `failed (${result.failure?.failureClass})`}${result.attempts.length > 1 ? ` after ${result.attempts.length} attempts` : ''}, ${result.trainSeconds.toFixed(1)} s`,
+      );
+    }
+  };
+
+  const baselineHypothesis: Hypothesis = {
+    title: 'Baseline',
+    technique: 'baseline',
+    rationale: 'The model every candidate is measured against.',
+    expectedEffect: 'reference NE',
+    parents: [],
+  };
+  await run('baseline', [{ model: input.baseline, hypothesis: baselineHypothesis }]);
+  const base = baseline();
+  if (base?.status !== 'succeeded') throw new Error(`the baseline failed: ${base?.failure?.message ?? 'unknown'}`);
+
+  // The research step, as the workflow runs it (agent strategy only); advice: without it the campaign goes on.
+  let research: Awaited<ReturnType<typeof researchBaseline>> | undefined;
+  if (input.strategy === 'agent') {
+    research = await researchBaseline(input.data, base, input.searchSpace).catch((err: Error) => {
+      log(`research step unavailable: ${err.message}`);
+      return undefined;
+    });
+  }
+
+  const probeScale = input.strategy === 'agent' ? probeScaleFor(input.budget, facts.trainRows) : undefined;
+  let signal: FieldPairSignal[] = [];
+  const stopReason = await runPlan(
+    input,
+    { phaseIndex: 0 },
+    {
+      results: () => results,
+      probes: () => probes,
+      untried: () => {
+        const ran = new Set([...results, ...probes].map((e) => canonicalConfigKey(e.config)));
+        return (research?.hypotheses ?? []).filter((h) => !ran.has(canonicalConfigKey(h.model))).map((h) => h.hypothesis.title);
+      },
+      onPhase: async (phase: DesignPhase, note?: string) => {
+        log(`phase ${phase}${note ? ` (${note})` : ''}`);
+        const best = bestResult(results);
+        signal =
+          input.strategy === 'agent' && best?.artifact
+            ? await measureInteractions(input.data, best.artifact).catch((err: Error) => {
+                log(`interaction signal unavailable: ${err.message}`);
+                return [];
+              })
+            : [];
+      },
+      beforeWave: async () => undefined,
+      design: async (phase, count) => {
+        const response = await designExperiments(
+          {
+            campaignId,
+            phase,
+            count,
+            dataFingerprint: facts.fingerprint,
+            baseline: summarize(base),
+            history: designerHistory(results),
+            fieldPairSignal: signal,
+            searchSpace: input.searchSpace,
+            seed: input.seed,
+            research: research?.hypotheses ?? [],
+            screened: probes
+              .filter((p) => !p.promotedTo && p.hypothesis?.technique !== REFERENCE_PROBE)
+              .slice(-64)
+              .map(summarize),
+          },
+          { mode: input.agents, strategy: input.strategy, data: input.data },
+        );
+        return response.proposals.map((p) => ({ ...p, hypothesis: { ...p.hypothesis, designer: response.source } }));
+      },
+      run: (phase, proposals, probe) => run(phase, proposals, probe),
+    },
+    // As workflows/campaign.ts runs new campaigns (its patched 'probes' branch).
+    { countCompute: true, probe: probeScale, stallNeedsExhaustion: true },
+  );
+  log(
+    `stopped (${stopReason}): ${results.length} full runs, ${probes.length} probes, compute ${computeUsed(results, probes)} full-run equivalents, train ${trainSecondsUsed(results, probes).toFixed(0)} s`,
+  );
+  return {
+    strategy: spec.strategy,
+    seed: spec.seed,
+    stopReason,
+    results,
+    probes,
+    timeline,
+    probeScale,
+    wallSeconds: (performance.now() - started) / 1000,
+    researchSeconds: research?.seconds,
+  };
+}
+
+interface ExperimentSpec {
+  experimentId: string;
+  campaignId: string;
+  phase: string;
+  data: DataConfig;
+  proposal: Pick<ProposedExperiment, 'model' | 'hypothesis'>;
+  baselineNe?: number;
+  baselineArtifact?: string;
+  segmentField: string;
+  probe?: ProbeScale;
+}
+
+/**
+ * One experiment as workflows/experiment.ts runs it: train; on a classified failure, triage (the heuristic agent, with
+ * the insights database's remembered fixes) and the product's retry policy, up to MAX_ATTEMPTS; record the result in
+ * the insights database and the event log. Infrastructure errors (not a TrainingFailure) end the campaign.
+ */
+export async function runExperiment(spec: ExperimentSpec): Promise<ExperimentResult> {
+  const { experimentId: id, campaignId, proposal, probe } = spec;
+  const attempts: Attempt[] = [];
+  let config = proposal.model;
+  let result: ExperimentResult | undefined;
+  for (let attempt = 1; !result; attempt++) {
+    try {
+      const out = await trainExperiment({ data: spec.data, model: config, segmentField: spec.segmentField, baselineArtifact: spec.baselineArtifact });
+      const best = out.learningCurve.find((p) => p.step === out.earlyStopping.bestStep);
+      attempts.push({ config });
+      result = {
+        experimentId: id,
+        campaignId,
+        phase: spec.phase,
+        status: 'succeeded',
+        config,
+        hypothesis: proposal.hypothesis,
+        dataFingerprint: out.dataFingerprint,
+        badRows: out.badRows,
+        artifact: out.artifact,
+        metrics: out.metrics,
+        validationNe: out.validationNe,
+        validation: out.validation,
+        earlyStopping: out.earlyStopping,
+        learningCurve: downsampleCurve(out.learningCurve, CURVE_POINTS, best),
+        calibration: out.calibration,
+        neStdErr: out.neStdErr,
+        neDeltaStdErr: out.neDeltaStdErr,
+        relativeNeChange: spec.baselineNe ? (out.metrics.ne - spec.baselineNe) / spec.baselineNe : undefined,
+        trainSeconds: out.trainSeconds,
+        modelBytes: out.modelBytes,
+        attempts,
+        ...(probe ? { probe } : {}),
+      };
+    } catch (err) {
+      if (!(err instanceof TrainingFailure)) throw err;
+      // As activities/training.ts reports it: with the data's fingerprint, so triage finds fixes that worked on it.
+      const fingerprint = await dataFingerprint(spec.data).catch(() => undefined);
+      const failure = { ...err.toReport(), ...(fingerprint ? { dataFingerprint: fingerprint } : {}) };
+      const triage = await interpretFailure({ experimentId: id, config, failure, attempt, data: spec.data }, 'heuristic');
+      const decision = triage.rememberedFix
+        ? applyRememberedFix(failure.failureClass, config, triage.rememberedFix, failure.message)
+        : retryAfterFailure(failure.failureClass, config, failure.message);
+      attempts.push({
+        config,
+        failure,
+        triage: { failureClass: triage.failureClass, diagnosis: triage.diagnosis, fix: triage.fix, source: triage.source },
+      });
+      if (decision.retry && attempt < MAX_ATTEMPTS) {
+        config = decision.config;
+        continue;
+      }
+      result = {
+        experimentId: id,
+        campaignId,
+        phase: spec.phase,
+        status: 'failed',
+        config,
+        hypothesis: proposal.hypothesis,
+        // As the workflow reports it: a failed attempt reports no time.
+        trainSeconds: 0,
+        modelBytes: 0,
+        attempts,
+        failure: {
+          failureClass: failure.failureClass,
+          message: failure.message,
+          fix: decision.retry ? `gave up after ${attempt} attempts; ${decision.fix}` : decision.fix,
+        },
+        ...(probe ? { probe } : {}),
+      };
+    }
+  }
+  await recordExperiment(result, spec.data);
+  return result;
+}

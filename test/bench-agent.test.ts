@@ -1,0 +1,317 @@
+import { strict as assert } from 'node:assert';
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { parseOptions, seedFor } from '../bench/agent';
+import { runOptunaLightgbm } from '../bench/agent/peers';
+import {
+  AGENT_GOALS,
+  agentMarkdown,
+  meanSd,
+  overallGoals,
+  reach,
+  scenarioGoals,
+  summarizeRandom,
+  type AgentBenchReport,
+  type AgentScenarioResult,
+  type CampaignRun,
+  type PeerRun,
+} from '../bench/agent/report';
+import type { QualityMetrics } from '../bench/peers/measure';
+
+// The agent bench (bench/agent.ts): its goals and numbers on made-up results, and one --quick run end to end as a
+// child process (campaigns, random search over seeds, the textbook FTRL script and — when the bench venv can be
+// made — Optuna-tuned LightGBM), checked for structure and internal consistency, never for how good the agent is.
+
+const metrics = (ne: number): QualityMetrics => ({ ne, neStdErr: 0.002, auc: 0.75, logloss: ne * 0.3, calibration: 1, ctr: 0.1, rows: 1000 });
+
+function campaign(strategy: 'agent' | 'random', seed: number, bests: number[], compute = bests.map((_, i) => i + 1)): CampaignRun {
+  let best = Infinity;
+  const curve = bests.map((ne, i) => {
+    best = Math.min(best, ne);
+    return { experiment: i + 1, ne, bestNe: best, compute: compute[i] };
+  });
+  return {
+    strategy,
+    seed,
+    status: 'ok',
+    stopReason: 'budget-experiments',
+    finalNe: best,
+    baselineNe: bests[0],
+    gainCaptured: (bests[0] - best) / (bests[0] - 0.7),
+    trainSeconds: 10,
+    wallSeconds: 12,
+    fullRunEquivalents: compute[compute.length - 1],
+    fullRuns: bests.length,
+    probes: 0,
+    retries: 0,
+    curve,
+    experiments: [],
+  };
+}
+
+const peer = (id: string, ne?: number, status: PeerRun['status'] = 'ok'): PeerRun => ({
+  id,
+  label: id,
+  kind: 'peer',
+  status,
+  wallSeconds: 1,
+  metrics: ne === undefined ? undefined : metrics(ne),
+});
+
+function scenario(name: string, agent: CampaignRun, random: CampaignRun[], peers: PeerRun[]): AgentScenarioResult {
+  const summary = summarizeRandom(random);
+  const partial = {
+    scenario: { name, index: 0, dir: 'd', rows: { train: 1000, validation: 100, test: 1000 }, validationFraction: 0.1, oracleNe: 0.7 },
+    baselineNe: agent.baselineNe,
+    agent,
+    random: { runs: random, summary },
+    peers,
+    agentReachesRandomMean: summary.ne ? reach(agent, summary.ne.mean) : undefined,
+  };
+  return { ...partial, goals: scenarioGoals(partial) };
+}
+
+function report(scenarios: AgentScenarioResult[]): AgentBenchReport {
+  return {
+    commit: 'abc123',
+    dirtyFiles: 0,
+    date: '2026-01-01T00:00:00.000Z',
+    machine: { cpu: 'Test CPU', cores: 2, memoryGiB: 8, node: 'v20', platform: 'linux' },
+    options: {
+      scenarios: scenarios.map((s) => s.scenario.name),
+      seeds: 2,
+      budget: 12,
+      peers: ['ftrl-script', 'optuna-lightgbm'],
+      capSeconds: 60,
+      quick: false,
+    },
+    state: 'complete',
+    scenarios,
+    goals: overallGoals(scenarios),
+  };
+}
+
+describe('agent bench: numbers and goals', function () {
+  it('random search is a mean ± sample sd over its seeds; a failed seed is counted, not averaged', function () {
+    assert.deepEqual(meanSd([1, 2, 3, 4]), { mean: 2.5, sd: Math.sqrt(5 / 3), n: 4 });
+    assert.deepEqual(meanSd([0.8]), { mean: 0.8, sd: 0, n: 1 });
+    assert.equal(meanSd([]), undefined);
+    const failed: CampaignRun = { ...campaign('random', 3, [0.9]), status: 'failed', finalNe: undefined, error: 'boom' };
+    const s = summarizeRandom([campaign('random', 1, [0.9, 0.85]), campaign('random', 2, [0.9, 0.83]), failed]);
+    assert.deepEqual(s.seeds, [1, 2, 3]);
+    assert.deepEqual(s.finalNe, [0.85, 0.83]);
+    assert.ok(Math.abs(s.ne!.mean - 0.84) < 1e-12);
+    assert.equal(s.failed, 1);
+  });
+
+  it('computes every goal from the numbers: pass, miss (printed as MISS) and unchecked', function () {
+    // Agent 0.80 (reaches the random mean 0.84 at its 3rd run, compute 3); Optuna better, FTRL worse.
+    const good = scenario(
+      's1',
+      campaign('agent', 0, [0.9, 0.86, 0.83, 0.8]),
+      [campaign('random', 1, [0.9, 0.85]), campaign('random', 2, [0.9, 0.83])],
+      [peer('ftrl-script', 0.88), peer('optuna-lightgbm', 0.79)],
+    );
+    assert.deepEqual(
+      good.goals.map((g) => [g.id, g.status, g.value]),
+      [
+        ['vs-optuna', 'miss', 0.01],
+        ['vs-ftrl', 'pass', -0.08],
+        ['vs-random', 'pass', -0.04],
+        ['reach-random', 'pass', 3],
+      ],
+    );
+    assert.deepEqual(good.agentReachesRandomMean, { experiments: 3, compute: 3 });
+    // Reaching it late (compute past the goal, e.g. retries and probes) is a miss; never reaching it too.
+    const late = scenario(
+      's2',
+      campaign('agent', 0, [0.9, 0.88, 0.86, 0.8], [1, 3, 5.4, 7]),
+      [campaign('random', 1, [0.9, 0.82])],
+      [peer('ftrl-script', undefined, 'failed'), peer('optuna-lightgbm', 0.81)],
+    );
+    const byId = Object.fromEntries(late.goals.map((g) => [g.id, g]));
+    assert.equal(byId['reach-random'].status, 'miss');
+    assert.equal(byId['reach-random'].value, 7);
+    assert.equal(byId['vs-ftrl'].status, 'unchecked');
+    assert.equal(byId['vs-optuna'].status, 'pass');
+    const never = scenario('s3', campaign('agent', 0, [0.9, 0.88]), [campaign('random', 1, [0.9, 0.8])], [peer('optuna-lightgbm', 0.9)]);
+    assert.equal(never.agentReachesRandomMean, 'never');
+    assert.deepEqual(
+      never.goals.map((g) => g.status),
+      ['pass', 'unchecked', 'miss', 'miss'],
+    );
+
+    // Optuna: at least 3 of 4 scenarios; the others: every scenario.
+    const r = report([good, late, never]);
+    assert.deepEqual(
+      r.goals.map((g) => [g.id, g.status, g.value]),
+      [
+        ['vs-optuna', 'miss', '2/3'],
+        ['vs-ftrl', 'unchecked', '1/3'],
+        ['vs-random', 'miss', '2/3'],
+        ['reach-random', 'miss', '1/3'],
+      ],
+    );
+    assert.equal(r.goals[0].detail, '2 of 3 scenarios; missed on: s1 (needs 3 of 3)');
+    assert.equal(Math.ceil(AGENT_GOALS.optunaShare * 4), 3);
+    const md = agentMarkdown(r);
+    assert.match(md, /- ✘ MISS agent better than random search's mean .*: 2 of 3 scenarios; missed on: s3/);
+    assert.match(md, /- ✘ MISS agent no worse than Optuna-tuned LightGBM .*: agent 0\.8000 vs Optuna-LightGBM 0\.7900 \(\+0\.0100\)/);
+    assert.match(md, /\| s1 \| 0\.7000 \| 0\.9000 \| \*\*0\.8000\*\* \| 0\.8400 ± 0\.0141 \| 0\.8800 \| 0\.7900 \|/);
+    assert.match(md, /\| s2 \| .* \| FAILED \| 0\.8100 \|/);
+    assert.match(md, /Commit `abc123`; 2026-01-01/);
+    // With 4 scenarios, 2 passes and 1 unchecked can still make 3: unchecked, not a miss.
+    const unchecked = scenario(
+      's4',
+      campaign('agent', 0, [0.9, 0.8]),
+      [campaign('random', 1, [0.9, 0.85])],
+      [peer('optuna-lightgbm', undefined, 'capped')],
+    );
+    assert.equal(overallGoals([good, late, never, unchecked])[0].status, 'unchecked');
+    // Random search that never beat the baseline has the baseline's NE as its mean: reached at once, and said so.
+    const flat = scenario('s5', campaign('agent', 0, [0.9, 0.85]), [campaign('random', 1, [0.9, 0.95]), campaign('random', 2, [0.9])], []);
+    const reached = flat.goals.find((g) => g.id === 'reach-random')!;
+    assert.deepEqual([reached.status, reached.value], ['pass', 1]);
+    assert.match(reached.detail, /no random search run beat the baseline, NE 0\.9000/);
+  });
+
+  it('options: --quick is a small run, explicit options win, seeds differ per scenario and per run', function () {
+    const q = parseOptions(['--quick', '--out', '/tmp/x']);
+    assert.deepEqual([q.rows, q.seeds, q.budget, q.scenarios.length, q.quick], [3000, 2, 4, 2, true]);
+    const full = parseOptions([], {});
+    assert.deepEqual(
+      [full.rows, full.seeds, full.budget, full.scenarios],
+      [undefined, 5, 12, ['wide-crosses', 'wide-dense-nonmonotone', 'wide-three-way', 'wide-sparse-highcard']],
+    );
+    assert.equal(parseOptions([], { BENCH_AGENT_BUDGET: '8' }).budget, 8);
+    assert.equal(parseOptions(['--quick', '--budget', '6', '--scenarios', 'wide-three-way']).budget, 6);
+    assert.deepEqual(parseOptions(['--peers', 'none']).peers, []);
+    assert.throws(() => parseOptions(['--scenarios', 'nope']), /unknown scenario: nope/);
+    assert.throws(() => parseOptions(['--seeds', '0']), /--seeds expects an integer ≥ 1/);
+    const seeds = ['wide-crosses', 'wide-three-way'].flatMap((s) => [0, 1, 2].map((k) => seedFor(s, k)));
+    assert.equal(new Set(seeds).size, seeds.length);
+  });
+
+  it('without a bench venv the Optuna peer is reported as failed, with the reason', async function () {
+    const r = await runOptunaLightgbm(
+      {
+        files: {
+          name: 's',
+          source: 't',
+          dir: '/nonexistent',
+          train: 't',
+          test: 't',
+          rows: { train: 1, validation: 0, test: 1 },
+          validationFraction: 0.1,
+        },
+        workDir: os.tmpdir(),
+        capSeconds: 10,
+        pythonError: 'pip install exited 1',
+        rankwrightHome: os.tmpdir(),
+        log: () => {},
+      },
+      { trials: 4, seed: 1 },
+    );
+    assert.equal(r.status, 'failed');
+    assert.equal(r.note, 'no bench venv: pip install exited 1');
+  });
+});
+
+describe('agent bench: --quick end to end', function () {
+  let tmp: string;
+  before(function () {
+    tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'rw-bench-agent-'));
+  });
+  after(function () {
+    fs.rmSync(tmp, { recursive: true, force: true });
+  });
+
+  it('measures the agent, random search over seeds and the peers on one wide scenario, and the numbers agree', function () {
+    // The first bench venv (LightGBM, Optuna) is a few minutes of pip; the run itself well under one.
+    this.timeout(600_000);
+    const out = path.join(tmp, 'results');
+    const args = [
+      '--require',
+      'tsx/cjs',
+      'bench/agent.ts',
+      '--quick',
+      '--scenarios',
+      'wide-three-way',
+      '--out',
+      out,
+      '--data-dir',
+      path.join(tmp, 'data'),
+    ];
+    const run = spawnSync(process.execPath, args, { encoding: 'utf8', timeout: 590_000, maxBuffer: 64 << 20 });
+    assert.equal(run.status, 0, `bench failed:\n${run.stderr.slice(-4000)}`);
+    assert.match(run.stdout, /\| scenario \| oracle NE \| baseline NE \| agent \|/);
+
+    const r = JSON.parse(fs.readFileSync(path.join(out, 'agent.json'), 'utf8')) as AgentBenchReport;
+    assert.equal(r.state, 'complete');
+    assert.deepEqual([r.options.rows, r.options.seeds, r.options.budget, r.options.quick], [3000, 2, 4, true]);
+    assert.match(r.commit, /^[0-9a-f]{40}$/);
+    assert.ok(r.machine.cores >= 1 && r.loadAverage && Number.isFinite(r.loadAverage.max));
+    assert.equal(r.scenarios.length, 1);
+    const s = r.scenarios[0];
+    assert.equal(s.scenario.name, 'wide-three-way');
+    const finite = (x: unknown, what: string) => assert.ok(typeof x === 'number' && Number.isFinite(x), `${what}: ${String(x)}`);
+
+    // The agent and every random seed: a final NE, the compute and the time they used, on the budget.
+    for (const c of [s.agent, ...s.random.runs]) {
+      assert.equal(c.status, 'ok', `${c.strategy} ${c.seed}: ${c.error}`);
+      finite(c.finalNe, `${c.strategy} final NE`);
+      finite(c.gainCaptured, `${c.strategy} gain`);
+      assert.equal(c.baselineNe, s.baselineNe); // every campaign trains the same baseline
+      assert.ok(c.fullRunEquivalents <= r.options.budget + 1e-9 && c.fullRunEquivalents >= c.fullRuns);
+      assert.ok(c.trainSeconds > 0 && c.wallSeconds >= c.trainSeconds);
+      assert.equal(c.curve.length, c.fullRuns);
+      assert.equal(c.curve[c.curve.length - 1].bestNe, c.finalNe);
+      assert.ok(Math.abs(c.gainCaptured! - (s.baselineNe! - c.finalNe!) / (s.baselineNe! - s.scenario.oracleNe!)) < 1e-12);
+    }
+    assert.equal(s.agent.seed, seedFor('wide-three-way', 0));
+    assert.deepEqual(
+      s.random.runs.map((c) => c.seed),
+      [seedFor('wide-three-way', 1), seedFor('wide-three-way', 2)],
+    );
+    // Random search's mean and sd are those of its per-seed values.
+    const perSeed = s.random.runs.map((c) => c.finalNe!);
+    assert.deepEqual(s.random.summary.finalNe, perSeed);
+    const mean = perSeed.reduce((a, b) => a + b, 0) / perSeed.length;
+    assert.ok(Math.abs(s.random.summary.ne!.mean - mean) < 1e-12);
+    assert.ok(Math.abs(s.random.summary.ne!.sd - Math.sqrt(perSeed.reduce((a, x) => a + (x - mean) ** 2, 0) / (perSeed.length - 1))) < 1e-12);
+
+    // Peers: the FTRL script always runs; Optuna-LightGBM runs, or says why it could not.
+    const ftrl = s.peers.find((p) => p.id === 'ftrl-script')!;
+    assert.equal(ftrl.status, 'ok', ftrl.note);
+    finite(ftrl.metrics?.ne, 'ftrl NE');
+    const optuna = s.peers.find((p) => p.id === 'optuna-lightgbm')!;
+    if (optuna.status === 'ok') {
+      finite(optuna.metrics?.ne, 'optuna NE');
+      assert.equal(optuna.fullRunEquivalents, 4);
+      assert.equal((optuna.detail as { trials: number }).trials, 4);
+      assert.ok(Math.abs(optuna.gainCaptured! - (s.baselineNe! - optuna.metrics!.ne) / (s.baselineNe! - s.scenario.oracleNe!)) < 1e-12);
+    } else {
+      assert.equal(optuna.status, 'failed');
+      assert.match(optuna.note ?? '', /no bench venv: .+/);
+    }
+
+    // Goals are recomputed from the stored numbers to the same verdicts.
+    const { goals, ...partial } = s;
+    assert.deepEqual(goals, scenarioGoals(partial));
+    assert.deepEqual(r.goals, overallGoals(r.scenarios));
+    assert.equal(s.agentReachesRandomMean === 'never' || typeof s.agentReachesRandomMean?.compute === 'number', true);
+
+    // --render rewrites the same markdown from the json.
+    const md = fs.readFileSync(path.join(out, 'agent.md'), 'utf8');
+    assert.equal(md, agentMarkdown(r));
+    fs.rmSync(path.join(out, 'agent.md'));
+    const rendered = spawnSync(process.execPath, ['--require', 'tsx/cjs', 'bench/agent.ts', '--render', '--out', out], {
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
+    assert.equal(rendered.status, 0, rendered.stderr);
+    assert.equal(fs.readFileSync(path.join(out, 'agent.md'), 'utf8'), md);
+  });
+});

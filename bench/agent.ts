@@ -11,17 +11,19 @@
  * agent.json and agent.md (after every scenario, so an interrupted run keeps what it finished) and prints the table.
  *
  *   npx tsx bench/agent.ts [--scenarios a,b] [--rows N] [--seeds 5] [--budget 12] [--peers ftrl-script,optuna-lightgbm]
- *                          [--cap-seconds 14400] [--out DIR] [--data-dir DIR] [--quick] [--render]
+ *                          [--cap-seconds 14400] [--out DIR] [--data-dir DIR] [--families lr,fm]
+ *                          [--probe-min-rows N] [--quick] [--render]
  *
  * --rows N: N train rows (validation and test keep their ratio; separate data directory). --budget: or
- * BENCH_AGENT_BUDGET. --quick: a smoke run (rows 3000, the first 2 scenarios, 2 seeds, budget 4) unless those are
+ * BENCH_AGENT_BUDGET. --families lr,fm: the search space's families for both strategies (a run that can't afford
+ * random search's dcn draws says so in its options). --probe-min-rows: the agent's budget.probeMinRows. --quick: a smoke run (rows 3000, the first 2 scenarios, 2 seeds, budget 4) unless those are
  * given. --out: where agent.json/.md go (default bench/results). --render: rewrite agent.md from agent.json in --out.
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
-import { CriteoData } from '../contracts';
+import { CriteoData, ModelFamily } from '../contracts';
 import { runBenchCampaign, type Strategy } from './agent/campaign';
 import { PEER_IDS, runPeer, type PeerId } from './agent/peers';
 import {
@@ -61,6 +63,10 @@ export interface AgentBenchOptions {
   quick: boolean;
   out: string;
   dataDir?: string;
+  /** The search space's families, for the agent and random search alike (default: the product's, lr, fm, dcn). */
+  families?: ModelFamily[];
+  /** budget.probeMinRows for the agent (default: the product's). */
+  probeMinRows?: number;
 }
 
 function positiveInt(value: string | undefined, what: string, min = 1): number | undefined {
@@ -93,6 +99,8 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv = process.en
       'cap-seconds': { type: 'string', default: String(4 * 3600) },
       out: { type: 'string', default: DEFAULT_RESULTS },
       'data-dir': { type: 'string' },
+      families: { type: 'string' },
+      'probe-min-rows': { type: 'string' },
       quick: { type: 'boolean', default: false },
       render: { type: 'boolean', default: false },
     },
@@ -103,6 +111,8 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv = process.en
   const seeds = positiveInt(values.seeds, '--seeds') ?? (quick ? QUICK.seeds : 5);
   const budget = positiveInt(values.budget ?? env.BENCH_AGENT_BUDGET, '--budget', 2) ?? (quick ? QUICK.budget : 12);
   const peers = (values.peers === 'none' ? [] : (list(values.peers, PEER_IDS, 'peer') ?? [...PEER_IDS])) as PeerId[];
+  const families = list(values.families, ModelFamily.options, 'family') as ModelFamily[] | undefined;
+  const probeMinRows = positiveInt(values['probe-min-rows'], '--probe-min-rows', 1000);
   const capSeconds = Number(values['cap-seconds']);
   if (!(capSeconds > 0)) throw new Error(`--cap-seconds expects a positive number, got ${values['cap-seconds']}`);
   return {
@@ -115,6 +125,8 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv = process.en
     quick,
     out: path.resolve(values.out!),
     dataDir: values['data-dir'] ? path.resolve(values['data-dir']) : undefined,
+    ...(families ? { families } : {}),
+    ...(probeMinRows ? { probeMinRows } : {}),
     render: values.render!,
   };
 }
@@ -135,6 +147,8 @@ export async function runAgentBench(opts: AgentBenchOptions): Promise<AgentBench
       peers: opts.peers,
       capSeconds: opts.capSeconds,
       quick: opts.quick,
+      ...(opts.families ? { families: opts.families } : {}),
+      ...(opts.probeMinRows ? { probeMinRows: opts.probeMinRows } : {}),
     },
     state: 'running',
     scenarios: [],
@@ -176,6 +190,8 @@ export async function runAgentBench(opts: AgentBenchOptions): Promise<AgentBench
           strategy,
           seed,
           budget: opts.budget,
+          families: opts.families,
+          probeMinRows: opts.probeMinRows,
           log: (line) => log(`${name} ${strategy} s${seed}: ${line}`),
         });
         const run = summarizeCampaign(outcome, files.oracleNe);

@@ -2,7 +2,16 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { CampaignInput, ExperimentInput } from '../../contracts';
-import type { Attempt, DataConfig, ExperimentResult, FieldPairSignal, Hypothesis, ProposedExperiment, StopReason } from '../../contracts';
+import type {
+  Attempt,
+  DataConfig,
+  ModelFamily,
+  ExperimentResult,
+  FieldPairSignal,
+  Hypothesis,
+  ProposedExperiment,
+  StopReason,
+} from '../../contracts';
 import { canonicalConfigKey } from '../../contracts/canonical-config';
 import { probeData, probeScaleFor, REFERENCE_PROBE, type ProbeScale } from '../../contracts/probe';
 import { designExperiments, interpretFailure } from '../../activities/agents';
@@ -33,6 +42,10 @@ export interface CampaignSpec {
   strategy: Strategy;
   seed: number;
   budget: number;
+  /** The search space's families (default: the product's). */
+  families?: ModelFamily[];
+  /** budget.probeMinRows (default: the product's). */
+  probeMinRows?: number;
   log?: (line: string) => void;
 }
 
@@ -84,7 +97,8 @@ async function runIn(spec: CampaignSpec, log: (line: string) => void): Promise<C
     campaignId,
     data: spec.data,
     // stallGain 0: every campaign spends its whole budget, so the strategies are compared at equal compute.
-    budget: { experiments: spec.budget, parallel: 2, stallGain: 0 },
+    budget: { experiments: spec.budget, parallel: 2, stallGain: 0, ...(spec.probeMinRows ? { probeMinRows: spec.probeMinRows } : {}) },
+    ...(spec.families ? { searchSpace: { families: spec.families } } : {}),
     strategy: spec.strategy,
     approvers: ['bench'],
     agents: 'heuristic',

@@ -135,6 +135,8 @@ export interface AgentBenchReport extends BenchStamp {
   options: {
     scenarios: string[];
     rows?: number;
+    families?: string[];
+    probeMinRows?: number;
     seeds: number;
     budget: number;
     peers: string[];
@@ -420,7 +422,7 @@ export function agentMarkdown(report: AgentBenchReport): string {
             .map(([k, v]) => `${k} ${v}`)
             .join(', ')}.`
       : 'Python peers: not run.',
-    `Run: scenarios ${o.scenarios.join(', ')}${o.rows ? `, **--rows ${o.rows}** (train rows; validation and test keep their ratio)` : ''}${o.quick ? ' (**--quick** smoke run)' : ''}; budget ${o.budget} experiments; random search over ${o.seeds} seeds; peers ${o.peers.join(', ') || 'none'} (cap ${o.capSeconds} s each).${report.state === 'running' ? ' **Partial: the run was still going when this was written.**' : ''}`,
+    `Run: scenarios ${o.scenarios.join(', ')}${o.rows ? `, **--rows ${o.rows}** (train rows; validation and test keep their ratio)` : ''}${o.quick ? ' (**--quick** smoke run)' : ''}${o.families ? `; search space families **${o.families.join(', ')}** (agent and random alike)` : ''}${o.probeMinRows ? `; probeMinRows ${o.probeMinRows}` : ''}; budget ${o.budget} experiments; random search over ${o.seeds} seeds; peers ${o.peers.join(', ') || 'none'} (cap ${o.capSeconds} s each).${report.state === 'running' ? ' **Partial: the run was still going when this was written.**' : ''}`,
     '',
     "Every number is final test NE measured by the product's metrics (ranking/metrics.ts): for a campaign, its best full run's test NE (probes never count); for a peer, its predictions file through bench/peers/measure.ts. Gain captured = (baseline NE − NE) / (baseline NE − oracle NE), baseline = the campaign's baseline experiment (the agent's, for peers). Compute is in full-run equivalents (workflows/planner.ts computeUsed: every attempt, a probe at its row fraction; Optuna: one per trial). Train s = the product's ExperimentResult.trainSeconds summed over every run (Optuna: its trials' training); wall s = everything, from start to finish. Campaigns run in process through workflows/planner.ts as new campaigns run (heuristic sub-agents, research step, probes where the data is large enough, budget counted in compute, the retry policy), with stallGain 0 so that every campaign spends its budget; seeds are 1000 × the scenario's index + k. A campaign's final NE is that of the full run the product picks as best (workflows/planner.ts bestResult: the lowest test NE), for the agent and random search alike; Optuna picks its trial by validation log loss.",
     '',

@@ -3,6 +3,7 @@ import { ExperimentInput, FailureReport, TASK_QUEUES } from '../contracts';
 import type { Attempt, ExperimentResult, NewCampaignEvent } from '../contracts';
 import type * as activities from '../activities';
 import { parseWorkflowInput } from './input';
+import { failedResult, succeededResult } from './experiment-result';
 import { applyRememberedFix, retryAfterFailure } from './retry-policy';
 
 const training = proxyActivities<typeof activities>({
@@ -55,6 +56,14 @@ export async function rankingExperiment(rawInput: unknown): Promise<ExperimentRe
     },
   ]);
 
+  const who = {
+    experimentId: id,
+    campaignId: input.campaignId,
+    phase: input.phase,
+    hypothesis: input.hypothesis,
+    baselineNe: input.baselineNe,
+    probe: input.probe,
+  };
   const attempts: Attempt[] = [];
   let config = input.model;
   let result: ExperimentResult | undefined;
@@ -70,30 +79,7 @@ export async function rankingExperiment(rawInput: unknown): Promise<ExperimentRe
         baselineArtifact: input.baselineArtifact,
       });
       attempts.push({ config });
-      result = {
-        experimentId: id,
-        campaignId: input.campaignId,
-        phase: input.phase,
-        status: 'succeeded',
-        config,
-        hypothesis: input.hypothesis,
-        dataFingerprint: out.dataFingerprint,
-        badRows: out.badRows,
-        artifact: out.artifact,
-        metrics: out.metrics,
-        validationNe: out.validationNe,
-        validation: out.validation,
-        earlyStopping: out.earlyStopping,
-        learningCurve: out.learningCurve,
-        calibration: out.calibration,
-        neStdErr: out.neStdErr,
-        neDeltaStdErr: out.neDeltaStdErr,
-        relativeNeChange: input.baselineNe ? (out.metrics.ne - input.baselineNe) / input.baselineNe : undefined,
-        trainSeconds: out.trainSeconds,
-        modelBytes: out.modelBytes,
-        attempts,
-        ...(input.probe ? { probe: input.probe } : {}),
-      };
+      result = succeededResult(who, config, out, attempts);
     } catch (err) {
       const failure = failureReportOf(err);
       const triage = await agents.interpretFailure({ experimentId: id, config, failure, attempt, data: input.data }, input.agents);
@@ -127,24 +113,7 @@ export async function rankingExperiment(rawInput: unknown): Promise<ExperimentRe
         config = decision.config;
         continue;
       }
-      result = {
-        experimentId: id,
-        campaignId: input.campaignId,
-        phase: input.phase,
-        status: 'failed',
-        config,
-        hypothesis: input.hypothesis,
-        // A failed attempt reports no time; failures are cheap next to finished runs.
-        trainSeconds: 0,
-        modelBytes: 0,
-        attempts,
-        failure: {
-          failureClass: failure.failureClass,
-          message: failure.message,
-          fix: decision.retry ? `gave up after ${attempt} attempts; ${decision.fix}` : decision.fix,
-        },
-        ...(input.probe ? { probe: input.probe } : {}),
-      };
+      result = failedResult(who, config, failure, decision.retry ? `gave up after ${attempt} attempts; ${decision.fix}` : decision.fix, attempts);
     }
   }
   await agents.recordExperiment(result, input.data);

@@ -20,6 +20,7 @@ import { recordExperiment } from '../../activities/records';
 import { researchBaseline } from '../../activities/research';
 import { clearDatasetCache, dataFingerprint, trainExperiment, TrainingFailure } from '../../ranking';
 import { downsampleCurve } from '../../ranking/learning-curve';
+import { failedResult, succeededResult } from '../../workflows/experiment-result';
 import { bestResult, computeUsed, runPlan, trainSecondsUsed, type DesignPhase } from '../../workflows/planner';
 import { applyRememberedFix, retryAfterFailure } from '../../workflows/retry-policy';
 import { designerHistory, summarize } from '../../workflows/summaries';
@@ -241,6 +242,7 @@ interface ExperimentSpec {
  */
 export async function runExperiment(spec: ExperimentSpec): Promise<ExperimentResult> {
   const { experimentId: id, campaignId, proposal, probe } = spec;
+  const who = { experimentId: id, campaignId, phase: spec.phase, hypothesis: proposal.hypothesis, baselineNe: spec.baselineNe, probe };
   const attempts: Attempt[] = [];
   let config = proposal.model;
   let result: ExperimentResult | undefined;
@@ -249,30 +251,9 @@ export async function runExperiment(spec: ExperimentSpec): Promise<ExperimentRes
       const out = await trainExperiment({ data: spec.data, model: config, segmentField: spec.segmentField, baselineArtifact: spec.baselineArtifact });
       const best = out.learningCurve.find((p) => p.step === out.earlyStopping.bestStep);
       attempts.push({ config });
-      result = {
-        experimentId: id,
-        campaignId,
-        phase: spec.phase,
-        status: 'succeeded',
-        config,
-        hypothesis: proposal.hypothesis,
-        dataFingerprint: out.dataFingerprint,
-        badRows: out.badRows,
-        artifact: out.artifact,
-        metrics: out.metrics,
-        validationNe: out.validationNe,
-        validation: out.validation,
-        earlyStopping: out.earlyStopping,
-        learningCurve: downsampleCurve(out.learningCurve, CURVE_POINTS, best),
-        calibration: out.calibration,
-        neStdErr: out.neStdErr,
-        neDeltaStdErr: out.neDeltaStdErr,
-        relativeNeChange: spec.baselineNe ? (out.metrics.ne - spec.baselineNe) / spec.baselineNe : undefined,
-        trainSeconds: out.trainSeconds,
-        modelBytes: out.modelBytes,
-        attempts,
-        ...(probe ? { probe } : {}),
-      };
+      // As activities/training.ts returns it: the progress log left out, the learning curve thinned.
+      const { progress: _progress, ...summary } = out;
+      result = succeededResult(who, config, { ...summary, learningCurve: downsampleCurve(out.learningCurve, CURVE_POINTS, best) }, attempts);
     } catch (err) {
       if (!(err instanceof TrainingFailure)) throw err;
       // As activities/training.ts reports it: with the data's fingerprint, so triage finds fixes that worked on it.
@@ -291,24 +272,7 @@ export async function runExperiment(spec: ExperimentSpec): Promise<ExperimentRes
         config = decision.config;
         continue;
       }
-      result = {
-        experimentId: id,
-        campaignId,
-        phase: spec.phase,
-        status: 'failed',
-        config,
-        hypothesis: proposal.hypothesis,
-        // As the workflow reports it: a failed attempt reports no time.
-        trainSeconds: 0,
-        modelBytes: 0,
-        attempts,
-        failure: {
-          failureClass: failure.failureClass,
-          message: failure.message,
-          fix: decision.retry ? `gave up after ${attempt} attempts; ${decision.fix}` : decision.fix,
-        },
-        ...(probe ? { probe } : {}),
-      };
+      result = failedResult(who, config, failure, decision.retry ? `gave up after ${attempt} attempts; ${decision.fix}` : decision.fix, attempts);
     }
   }
   await recordExperiment(result, spec.data);

@@ -1,0 +1,67 @@
+import type { Attempt, ExperimentResult, FailureReport, Hypothesis, ModelConfig, ProbeScale } from '../contracts';
+import type { TrainSummary } from '../activities';
+
+/**
+ * The ExperimentResult of a finished run or of a run that gave up, built one way for the experiment workflow and the
+ * agent benchmark (which drives the same plan in process). Pure: safe in workflow code.
+ */
+export interface ExperimentIdentity {
+  experimentId: string;
+  campaignId?: string;
+  phase: string;
+  hypothesis?: Hypothesis;
+  /** Baseline NE, for the relative NE change. */
+  baselineNe?: number;
+  probe?: ProbeScale;
+}
+
+export function succeededResult(who: ExperimentIdentity, config: ModelConfig, out: TrainSummary, attempts: Attempt[]): ExperimentResult {
+  return {
+    experimentId: who.experimentId,
+    campaignId: who.campaignId,
+    phase: who.phase,
+    status: 'succeeded',
+    config,
+    hypothesis: who.hypothesis,
+    dataFingerprint: out.dataFingerprint,
+    badRows: out.badRows,
+    artifact: out.artifact,
+    metrics: out.metrics,
+    validationNe: out.validationNe,
+    validation: out.validation,
+    earlyStopping: out.earlyStopping,
+    learningCurve: out.learningCurve,
+    calibration: out.calibration,
+    neStdErr: out.neStdErr,
+    neDeltaStdErr: out.neDeltaStdErr,
+    relativeNeChange: who.baselineNe ? (out.metrics.ne - who.baselineNe) / who.baselineNe : undefined,
+    trainSeconds: out.trainSeconds,
+    modelBytes: out.modelBytes,
+    attempts,
+    ...(who.probe ? { probe: who.probe } : {}),
+  };
+}
+
+/** `fix` is the retry policy's last word: what a human should do, or that the retries ran out. */
+export function failedResult(
+  who: ExperimentIdentity,
+  config: ModelConfig,
+  failure: FailureReport,
+  fix: string,
+  attempts: Attempt[],
+): ExperimentResult {
+  return {
+    experimentId: who.experimentId,
+    campaignId: who.campaignId,
+    phase: who.phase,
+    status: 'failed',
+    config,
+    hypothesis: who.hypothesis,
+    // A failed attempt reports no time; failures are cheap next to finished runs.
+    trainSeconds: 0,
+    modelBytes: 0,
+    attempts,
+    failure: { failureClass: failure.failureClass, message: failure.message, fix },
+    ...(who.probe ? { probe: who.probe } : {}),
+  };
+}

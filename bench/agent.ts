@@ -46,7 +46,7 @@ import { goalMark } from './quality/report';
 import type { RunContext } from './quality/contenders';
 import { DEFAULT_SCENARIOS, SCENARIO_NAMES, ensureScenarioFiles } from './quality/scenarios';
 import { BENCH_DIR, REPO_ROOT, ensurePythonVenv } from './peers/python-venv';
-import { benchStamp, sampleLoad } from './stamp';
+import { benchStamp, sampleLoad, writeResultFiles } from './stamp';
 
 const log = (line: string) => process.stderr.write(`[agent] ${line}\n`);
 
@@ -262,15 +262,10 @@ export async function runAgentBench(opts: AgentBenchOptions): Promise<AgentBench
 }
 
 function writeResults(report: AgentBenchReport, dir: string): void {
-  fs.mkdirSync(dir, { recursive: true });
-  for (const [file, text] of [
+  writeResultFiles(dir, [
     ['agent.json', JSON.stringify(report, null, 2) + '\n'],
     ['agent.md', agentMarkdown(report)],
-  ]) {
-    const tmp = path.join(dir, `${file}.tmp`);
-    fs.writeFileSync(tmp, text);
-    fs.renameSync(tmp, path.join(dir, file));
-  }
+  ]);
 }
 
 /** The table and the goals, for stdout (README's agent section is generated from agent.json elsewhere). */

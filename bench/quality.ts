@@ -19,7 +19,7 @@ import { FAMILIES, PEERS, type RunContext } from './quality/contenders';
 import { checkGoals, goalMark, qualityMarkdown, type QualityReport, type ScenarioResult } from './quality/report';
 import { DEFAULT_SCENARIOS, SCENARIO_NAMES, ensureScenarioFiles } from './quality/scenarios';
 import { BENCH_DIR, REPO_ROOT, ensurePythonVenv } from './peers/python-venv';
-import { benchStamp, git, sampleLoad } from './stamp';
+import { benchStamp, git, sampleLoad, writeResultFiles } from './stamp';
 
 const log = (line: string) => process.stderr.write(`[quality] ${line}\n`);
 
@@ -152,15 +152,10 @@ function regoal(dir: string): void {
 }
 
 function writeResults(report: QualityReport, dir: string): void {
-  fs.mkdirSync(dir, { recursive: true });
-  for (const [file, text] of [
+  writeResultFiles(dir, [
     ['quality.json', JSON.stringify(report, null, 2) + '\n'],
     ['quality.md', qualityMarkdown(report)],
-  ]) {
-    const tmp = path.join(dir, `${file}.tmp`);
-    fs.writeFileSync(tmp, text);
-    fs.renameSync(tmp, path.join(dir, file));
-  }
+  ]);
 }
 
 main().then(

@@ -1,4 +1,5 @@
 import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
@@ -76,4 +77,14 @@ export function machineLine(stamp: BenchStamp, loadAverage?: LoadRange): string 
     ? ` Load average during the run ${loadAverage.min.toFixed(1)}–${loadAverage.max.toFixed(1)} on ${m.cores} cores${loadAverage.max > m.cores ? ': the machine was shared, wall times are inflated' : ''}.`
     : '';
   return `Machine: ${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB, Node ${m.node}, ${m.platform}.${load}`;
+}
+
+/** Writes a bench's result files (e.g. its .json and .md) into `dir`, each by write-then-rename: never half a file. */
+export function writeResultFiles(dir: string, files: [name: string, text: string][]): void {
+  fs.mkdirSync(dir, { recursive: true });
+  for (const [file, text] of files) {
+    const tmp = path.join(dir, `${file}.tmp`);
+    fs.writeFileSync(tmp, text);
+    fs.renameSync(tmp, path.join(dir, file));
+  }
 }

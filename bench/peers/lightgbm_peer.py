@@ -120,7 +120,8 @@ def write_predictions(booster, test, out):
         f.write("\n")
 
 
-def main():
+def data_arguments():
+    """The arguments every LightGBM peer takes: the files, where predictions go, the validation split, threads."""
     ap = argparse.ArgumentParser()
     ap.add_argument("--train", required=True)
     ap.add_argument("--test", required=True)
@@ -128,6 +129,11 @@ def main():
     ap.add_argument("--validation")
     ap.add_argument("--validation-fraction", type=float, default=0.1)
     ap.add_argument("--threads", type=int, default=os.cpu_count() or 1)
+    return ap
+
+
+def main():
+    ap = data_arguments()
     ap.add_argument("--params", default="{}", help="JSON object of LightGBM params that replace the defaults (the bench passes none)")
     args = ap.parse_args()
 

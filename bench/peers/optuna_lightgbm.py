@@ -13,9 +13,7 @@ Optuna's default of 10 would leave 12 trials nearly random search) and a multiva
     python optuna_lightgbm.py --train T --test X --out P [--validation V] [--validation-fraction 0.1] [--threads N]
                               [--trials 12] [--startup-trials 4] [--seed 1]
 """
-import argparse
 import json
-import os
 import sys
 import time
 import warnings
@@ -48,13 +46,7 @@ def sample(trial):
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--train", required=True)
-    ap.add_argument("--test", required=True)
-    ap.add_argument("--out", required=True)
-    ap.add_argument("--validation")
-    ap.add_argument("--validation-fraction", type=float, default=0.1)
-    ap.add_argument("--threads", type=int, default=os.cpu_count() or 1)
+    ap = peer.data_arguments()
     ap.add_argument("--trials", type=int, default=12)
     ap.add_argument("--startup-trials", type=int, default=4)
     ap.add_argument("--seed", type=int, default=1)

@@ -87,7 +87,7 @@ function list(value: string | undefined, all: readonly string[], what: string): 
   return items;
 }
 
-export function parseOptions(argv: string[], env: NodeJS.ProcessEnv = process.env): AgentBenchOptions & { render: boolean } {
+export function parseOptions(argv: string[], env: NodeJS.ProcessEnv = process.env): AgentBenchOptions & { render: boolean; merge?: string[] } {
   const { values } = parseArgs({
     args: argv,
     options: {
@@ -103,6 +103,7 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv = process.en
       'probe-min-rows': { type: 'string' },
       quick: { type: 'boolean', default: false },
       render: { type: 'boolean', default: false },
+      merge: { type: 'string' },
     },
   });
   const quick = values.quick!;
@@ -128,6 +129,7 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv = process.en
     ...(families ? { families } : {}),
     ...(probeMinRows ? { probeMinRows } : {}),
     render: values.render!,
+    merge: values.merge?.split(',').map((d) => path.resolve(d.trim())),
   };
 }
 
@@ -282,8 +284,42 @@ export function render(dir: string): AgentBenchReport {
   return report;
 }
 
+/**
+ * One report from runs that split the scenarios over processes (`--scenarios a,b --out A` beside `--scenarios c,d
+ * --out B`, then `--merge A,B --out bench/results`): they must share the commit and every option but the scenarios.
+ * The goals are computed again over all scenarios; each part's stamp (date, load) is kept.
+ */
+export function merge(dirs: string[], out: string): AgentBenchReport {
+  const parts = dirs.map((dir) => JSON.parse(fs.readFileSync(path.join(dir, 'agent.json'), 'utf8')) as AgentBenchReport);
+  const same = (r: AgentBenchReport) => JSON.stringify({ ...r.options, scenarios: [] });
+  for (const [i, part] of parts.entries()) {
+    if (part.commit !== parts[0].commit) throw new Error(`${dirs[i]} ran at commit ${part.commit}, ${dirs[0]} at ${parts[0].commit}: not one run`);
+    if (same(part) !== same(parts[0])) throw new Error(`${dirs[i]} ran with other options than ${dirs[0]}: ${same(part)} vs ${same(parts[0])}`);
+  }
+  const scenarios = parts.flatMap((p) => p.scenarios);
+  const report: AgentBenchReport = {
+    ...parts[0],
+    options: { ...parts[0].options, scenarios: parts.flatMap((p) => p.options.scenarios) },
+    state: parts.every((p) => p.state === 'complete') ? 'complete' : 'running',
+    scenarios,
+    goals: overallGoals(scenarios),
+    dirtyFiles: Math.max(...parts.map((p) => p.dirtyFiles)),
+    loadAverage: parts.reduce<AgentBenchReport['loadAverage']>(
+      (acc, p) => (p.loadAverage ? { min: Math.min(acc?.min ?? Infinity, p.loadAverage.min), max: Math.max(acc?.max ?? 0, p.loadAverage.max) } : acc),
+      undefined,
+    ),
+    parts: parts.map((p) => ({ scenarios: p.options.scenarios, date: p.date, loadAverage: p.loadAverage })),
+  };
+  writeResults(report, out);
+  return report;
+}
+
 async function main(): Promise<void> {
   const opts = parseOptions(process.argv.slice(2));
+  if (opts.merge) {
+    printSummary(merge(opts.merge, opts.out));
+    return;
+  }
   if (opts.render) {
     printSummary(render(opts.out));
     return;

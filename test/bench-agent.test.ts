@@ -3,7 +3,7 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { parseOptions, seedFor } from '../bench/agent';
+import { merge, parseOptions, seedFor } from '../bench/agent';
 import { runOptunaLightgbm } from '../bench/agent/peers';
 import {
   AGENT_GOALS,
@@ -175,6 +175,34 @@ describe('agent bench: numbers and goals', function () {
     const reached = flat.goals.find((g) => g.id === 'reach-random')!;
     assert.deepEqual([reached.status, reached.value], ['pass', 1]);
     assert.match(reached.detail, /no random search run beat the baseline, NE 0\.9000/);
+  });
+
+  it('--merge joins runs that split the scenarios over processes, recomputes the goals, and refuses runs of another commit', function () {
+    const one = scenario(
+      's1',
+      campaign('agent', 0, [0.9, 0.8]),
+      [campaign('random', 1, [0.9, 0.85])],
+      [peer('ftrl-script', 0.88), peer('optuna-lightgbm', 0.79)],
+    );
+    const two = scenario(
+      's2',
+      campaign('agent', 0, [0.9, 0.8]),
+      [campaign('random', 1, [0.9, 0.85])],
+      [peer('ftrl-script', 0.88), peer('optuna-lightgbm', 0.82)],
+    );
+    const dirs = ['a', 'b', 'c', 'out'].map((d) => fs.mkdtempSync(path.join(os.tmpdir(), `rw-merge-${d}-`)));
+    fs.writeFileSync(path.join(dirs[0], 'agent.json'), JSON.stringify({ ...report([one]), loadAverage: { min: 1, max: 2 } }));
+    fs.writeFileSync(path.join(dirs[1], 'agent.json'), JSON.stringify({ ...report([two]), loadAverage: { min: 0.5, max: 3 } }));
+    const merged = merge(dirs.slice(0, 2), dirs[3]);
+    assert.deepEqual(merged.options.scenarios, ['s1', 's2']);
+    assert.deepEqual(merged.loadAverage, { min: 0.5, max: 3 });
+    // Alone, each part passes 1 of 1 against Optuna or misses it; together it is 1 of 2, a miss of the 3-of-4 goal.
+    const vsOptuna = merged.goals.find((g) => g.id === 'vs-optuna')!;
+    assert.equal(vsOptuna.status, 'miss');
+    assert.deepEqual(JSON.parse(fs.readFileSync(path.join(dirs[3], 'agent.json'), 'utf8')).goals, merged.goals);
+    assert.match(fs.readFileSync(path.join(dirs[3], 'agent.md'), 'utf8'), /ran in 2 processes at once \(s1 \| s2\)/);
+    fs.writeFileSync(path.join(dirs[2], 'agent.json'), JSON.stringify({ ...report([two]), commit: 'def456' }));
+    assert.throws(() => merge([dirs[0], dirs[2]], dirs[3]), /ran at commit def456, .* at abc123: not one run/);
   });
 
   it('options: --quick is a small run, explicit options win, seeds differ per scenario and per run', function () {

@@ -148,6 +148,8 @@ export interface AgentBenchReport extends BenchStamp {
   scenarios: AgentScenarioResult[];
   /** The goals over every scenario so far. */
   goals: AgentGoalResult[];
+  /** When the scenarios ran in several processes at once (bench/agent.ts --merge): each one's scenarios and stamp. */
+  parts?: { scenarios: string[]; date: string; loadAverage?: LoadRange }[];
 }
 
 export function gainCaptured(baselineNe: number | undefined, ne: number | undefined, oracleNe: number | undefined): number | undefined {
@@ -422,7 +424,7 @@ export function agentMarkdown(report: AgentBenchReport): string {
             .map(([k, v]) => `${k} ${v}`)
             .join(', ')}.`
       : 'Python peers: not run.',
-    `Run: scenarios ${o.scenarios.join(', ')}${o.rows ? `, **--rows ${o.rows}** (train rows; validation and test keep their ratio)` : ''}${o.quick ? ' (**--quick** smoke run)' : ''}${o.families ? `; search space families **${o.families.join(', ')}** (agent and random alike)` : ''}${o.probeMinRows ? `; probeMinRows ${o.probeMinRows}` : ''}; budget ${o.budget} experiments; random search over ${o.seeds} seeds; peers ${o.peers.join(', ') || 'none'} (cap ${o.capSeconds} s each).${report.state === 'running' ? ' **Partial: the run was still going when this was written.**' : ''}`,
+    `Run: scenarios ${o.scenarios.join(', ')}${o.rows ? `, **--rows ${o.rows}** (train rows; validation and test keep their ratio)` : ''}${o.quick ? ' (**--quick** smoke run)' : ''}${o.families ? `; search space families **${o.families.join(', ')}** (agent and random alike)` : ''}${o.probeMinRows ? `; probeMinRows ${o.probeMinRows}` : ''}; budget ${o.budget} experiments; random search over ${o.seeds} seeds; peers ${o.peers.join(', ') || 'none'} (cap ${o.capSeconds} s each).${report.parts && report.parts.length > 1 ? ` The scenarios ran in ${report.parts.length} processes at once (${report.parts.map((p) => p.scenarios.join(' + ')).join(' | ')}), so wall and train seconds are those of a machine running two benches.` : ''}${report.state === 'running' ? ' **Partial: the run was still going when this was written.**' : ''}`,
     '',
     "Every number is final test NE measured by the product's metrics (ranking/metrics.ts): for a campaign, its best full run's test NE (probes never count); for a peer, its predictions file through bench/peers/measure.ts. Gain captured = (baseline NE − NE) / (baseline NE − oracle NE), baseline = the campaign's baseline experiment (the agent's, for peers). Compute is in full-run equivalents (workflows/planner.ts computeUsed: every attempt, a probe at its row fraction; Optuna: one per trial). Train s = the product's ExperimentResult.trainSeconds summed over every run (Optuna: its trials' training); wall s = everything, from start to finish. Campaigns run in process through workflows/planner.ts as new campaigns run (heuristic sub-agents, research step, probes where the data is large enough, budget counted in compute, the retry policy), with stallGain 0 so that every campaign spends its budget; seeds are 1000 × the scenario's index + k. A campaign's final NE is that of the full run the product picks as best (workflows/planner.ts bestResult: the lowest test NE), for the agent and random search alike; Optuna picks its trial by validation log loss.",
     '',

@@ -16,12 +16,14 @@ function uniformInt(rand: () => number, lo: number, hi: number): number {
  * Random search over the campaign's search space: the strategy the agent is benchmarked against. Family uniform,
  * learning rate log-uniform in the family's range, hashBits / embeddingDim / epochs uniform integers, a uniform number
  * of distinct random crosses between active fields (up to maxCrosses), a uniform dense transform. Seeded by
- * req.seed + history length, so each phase of a campaign draws new points and a rerun draws the same ones.
+ * req.seed mixed with the history length, so each phase of a campaign draws new points and a rerun draws the same ones.
  */
 export function designRandomly(input: DesignRequest): DesignResponse {
   const req = DesignRequest.parse(input);
   const space = req.searchSpace;
-  const drawSeed = req.seed + req.history.length;
+  // Seed and history length mixed, not added: with seed + length, seed 3 after two runs drew what seed 5 drew first,
+  // so "independent" seeds of a benchmark replayed each other's draws one wave apart.
+  const drawSeed = (Math.imul(req.seed, 0x9e3779b1) + req.history.length) >>> 0;
   const rand = proposalRandom(drawSeed);
   const fields = activeCategoricalFields(req);
   const allPairs: [string, string][] = [];

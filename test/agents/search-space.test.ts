@@ -97,4 +97,11 @@ describe('random-search designer', () => {
       designRandomly(designRequest({ count: 5, searchSpace: space, history: [run('x', { family: 'fm' }, 0.8)] })).proposals,
     );
   });
+
+  it('gives neighbouring seeds independent sequences: seed 3 after two runs never replays what seed 5 drew first', () => {
+    const history = [run('x', { family: 'fm' }, 0.8), run('y', { family: 'lr' }, 0.81)];
+    const later = designRandomly(designRequest({ count: 5, searchSpace: space, seed: 3, history })).proposals.map((p) => p.model);
+    const first = designRandomly(designRequest({ count: 5, searchSpace: space, seed: 5 })).proposals.map((p) => p.model);
+    assert.ok(later.every((m) => !first.some((f) => JSON.stringify(f) === JSON.stringify(m))));
+  });
 });

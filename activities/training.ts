@@ -75,6 +75,8 @@ export async function trainModel(input: TrainModelInput): Promise<TrainSummary> 
         lastCheckpoint = ref;
         ctx.heartbeat({ checkpoint: ref, attempt: input.attempt, step: progress.step });
       },
+      // Scoring after training sends no progress: heartbeat from it, or a long DCN pass reads as a dead worker.
+      onAlive: () => ctx.heartbeat({ checkpoint: lastCheckpoint, attempt: input.attempt }),
       signal: ctx.cancellationSignal,
     });
     // The progress log stays out of history: it went to the event log as it happened.

@@ -54,6 +54,11 @@ export interface TrainExperimentRequest {
   resumeFrom?: string;
   onProgress?(p: TrainingProgress): void;
   onCheckpoint?(ref: string, p: TrainingProgress): void | Promise<void>;
+  /**
+   * Called between slices of the scoring after training (validation, test): a worker scoring a big DCN is alive, and
+   * an activity heartbeats from here so Temporal doesn't take the long pass for a dead worker.
+   */
+  onAlive?(): void;
   signal?: AbortSignal;
   maxMemoryBytes?: number;
   /** The campaign baseline's model: when given, the NE change is also tested paired on the same test rows. */
@@ -162,9 +167,9 @@ export async function trainExperiment(req: TrainExperimentRequest): Promise<Trai
       : undefined,
   });
 
-  const { calibrator, report: calibration } = await calibrateOnValidation(ranker, model, validation);
+  const { calibrator, report: calibration } = await calibrateOnValidation(ranker, model, validation, req.onAlive);
   const scores = new Float64Array(test.rows);
-  await ranker.predict(test, 0, test.rows, scores);
+  await predictInSlices(ranker, test, scores, req.onAlive);
   applyCalibrator(calibrator, scores);
   const trainSeconds = (performance.now() - started) / 1000;
   const metrics = evaluate(scores, dataset.test, dataset, req.segmentField ?? 'C1');
@@ -194,14 +199,25 @@ export async function trainExperiment(req: TrainExperimentRequest): Promise<Trai
   };
 }
 
+/** Rows scored between two onAlive calls: a few seconds of DCN scoring on a busy 2-core machine. */
+const SCORING_SLICE = 4096;
+
+/** Scores every row, slice by slice, saying it is alive after each (same scores as one pass: rows are independent). */
+async function predictInSlices(ranker: RankingModel, rows: EncodedRows, out: Float64Array, onAlive?: () => void): Promise<void> {
+  for (let from = 0; from < rows.rows; from += SCORING_SLICE) {
+    await ranker.predict(rows, from, Math.min(rows.rows, from + SCORING_SLICE), out);
+    onAlive?.();
+  }
+}
+
 /**
  * Fits the model's calibrator on the validation split (the rows the trainer evaluated on; never train): the raw
  * predictions are corrected for negative downsampling, then the configured calibration (or `auto`'s choice) is
  * fitted to them. The report carries validation log loss, NE and calibration before and after.
  */
-async function calibrateOnValidation(ranker: RankingModel, model: ModelConfig, validation: EncodedRows) {
+async function calibrateOnValidation(ranker: RankingModel, model: ModelConfig, validation: EncodedRows, onAlive?: () => void) {
   const raw = new Float64Array(validation.rows);
-  await ranker.predict(validation, 0, validation.rows, raw);
+  await predictInSlices(ranker, validation, raw, onAlive);
   const rate = model.negativeSamplingRate;
   const corrected = rate < 1 ? correctAll(raw.slice(), rate) : raw;
   const choice = chooseCalibrator(model.calibration, corrected, validation.labels);

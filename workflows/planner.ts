@@ -140,10 +140,11 @@ export async function runPlan(input: CampaignInput, state: PlanState, ops: PlanO
       if (stop) return stop;
       // The last point where the workflow may continue as new before the round; a continued run comes back here.
       await ops.beforeWave();
-      await screenWithProbes(input, state.phaseLimit, ops, options.probe, used);
-      // The round spent the validation phase: ideas that lost their probes are not re-run in full.
+      const screened = await screenWithProbes(input, state.phaseLimit, ops, options.probe, used);
       state.screened = true;
-      state.phaseLimit = used();
+      // The round spent the validation phase: ideas that lost their probes are not re-run in full. Without a round
+      // (too little budget to screen), the phase runs its ideas in full.
+      if (screened) state.phaseLimit = used();
     }
     for (;;) {
       const stop = stopNow();
@@ -184,14 +185,15 @@ export const MAX_PROBED_IDEAS = 24;
  * The validation phase as one round of successive halving. Half of the phase's budget buys probes: a reference
  * probe of the best model so far and as many ideas as the rest pays for, all on the same row sample. The other half
  * runs in full the ideas whose probe beat the reference on validation NE, best first. Test NE never decides here.
+ * Returns whether a round ran.
  */
-async function screenWithProbes(input: CampaignInput, phaseLimit: number, ops: PlanOps, probe: ProbeScale, used: () => number): Promise<void> {
+async function screenWithProbes(input: CampaignInput, phaseLimit: number, ops: PlanOps, probe: ProbeScale, used: () => number): Promise<boolean> {
   const ideas = Math.min(MAX_PROBED_IDEAS, Math.floor((phaseLimit - used()) / 2 / probe.rowFraction) - 1);
   const best = bestResult(ops.results());
   // Too little budget to screen, or no model to screen against: the phase runs its ideas in full.
-  if (ideas < 2 || !best) return;
+  if (ideas < 2 || !best) return false;
   const proposals = (await ops.design('validation', ideas)).slice(0, ideas);
-  if (proposals.length === 0) return;
+  if (proposals.length === 0) return false;
   const reference: ProposedExperiment = {
     model: best.config,
     hypothesis: {
@@ -230,6 +232,7 @@ async function screenWithProbes(input: CampaignInput, phaseLimit: number, ops: P
     probes: round.filter((p) => p.hypothesis?.technique !== REFERENCE_PROBE),
     promoted,
   });
+  return true;
 }
 
 /** What a promoted idea's probe measured, for its hypothesis (and so for the report and the designer). */

@@ -46,7 +46,7 @@ import { goalMark } from './quality/report';
 import type { RunContext } from './quality/contenders';
 import { DEFAULT_SCENARIOS, SCENARIO_NAMES, ensureScenarioFiles } from './quality/scenarios';
 import { BENCH_DIR, REPO_ROOT, ensurePythonVenv } from './peers/python-venv';
-import { benchStamp, sampleLoad, writeResultFiles } from './stamp';
+import { benchStamp, namedList, sampleLoad, writeResultFiles } from './stamp';
 
 const log = (line: string) => process.stderr.write(`[agent] ${line}\n`);
 
@@ -76,17 +76,6 @@ function positiveInt(value: string | undefined, what: string, min = 1): number |
   return n;
 }
 
-function list(value: string | undefined, all: readonly string[], what: string): string[] | undefined {
-  if (value === undefined) return undefined;
-  const items = value
-    .split(',')
-    .map((s) => s.trim())
-    .filter(Boolean);
-  const unknown = items.filter((i) => !all.includes(i));
-  if (unknown.length) throw new Error(`unknown ${what}: ${unknown.join(', ')} (known: ${all.join(', ')})`);
-  return items;
-}
-
 export function parseOptions(argv: string[], env: NodeJS.ProcessEnv = process.env): AgentBenchOptions & { render: boolean; merge?: string[] } {
   const { values } = parseArgs({
     args: argv,
@@ -107,12 +96,12 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv = process.en
     },
   });
   const quick = values.quick!;
-  const scenarios = list(values.scenarios, SCENARIO_NAMES, 'scenario') ?? DEFAULT_SCENARIOS.slice(0, quick ? QUICK.scenarios : 4);
+  const scenarios = namedList(values.scenarios, SCENARIO_NAMES, 'scenario') ?? DEFAULT_SCENARIOS.slice(0, quick ? QUICK.scenarios : 4);
   const rows = positiveInt(values.rows, '--rows', 1000) ?? (quick ? QUICK.rows : undefined);
   const seeds = positiveInt(values.seeds, '--seeds') ?? (quick ? QUICK.seeds : 5);
   const budget = positiveInt(values.budget ?? env.BENCH_AGENT_BUDGET, '--budget', 2) ?? (quick ? QUICK.budget : 12);
-  const peers = (values.peers === 'none' ? [] : (list(values.peers, PEER_IDS, 'peer') ?? [...PEER_IDS])) as PeerId[];
-  const families = list(values.families, ModelFamily.options, 'family') as ModelFamily[] | undefined;
+  const peers = (values.peers === 'none' ? [] : (namedList(values.peers, PEER_IDS, 'peer') ?? [...PEER_IDS])) as PeerId[];
+  const families = namedList(values.families, ModelFamily.options, 'family') as ModelFamily[] | undefined;
   const probeMinRows = positiveInt(values['probe-min-rows'], '--probe-min-rows', 1000);
   const capSeconds = Number(values['cap-seconds']);
   if (!(capSeconds > 0)) throw new Error(`--cap-seconds expects a positive number, got ${values['cap-seconds']}`);

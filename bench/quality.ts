@@ -19,19 +19,12 @@ import { FAMILIES, PEERS, type RunContext } from './quality/contenders';
 import { checkGoals, goalMark, qualityMarkdown, type QualityReport, type ScenarioResult } from './quality/report';
 import { DEFAULT_SCENARIOS, SCENARIO_NAMES, ensureScenarioFiles } from './quality/scenarios';
 import { BENCH_DIR, REPO_ROOT, ensurePythonVenv } from './peers/python-venv';
-import { benchStamp, git, sampleLoad, writeResultFiles } from './stamp';
+import { benchStamp, git, namedList, sampleLoad, writeResultFiles } from './stamp';
 
 const log = (line: string) => process.stderr.write(`[quality] ${line}\n`);
 
 function list(value: string | undefined, all: string[], what: string, defaults = all): string[] {
-  if (!value) return defaults;
-  const items = value
-    .split(',')
-    .map((s) => s.trim())
-    .filter(Boolean);
-  const unknown = items.filter((i) => !all.includes(i));
-  if (unknown.length) throw new Error(`unknown ${what}: ${unknown.join(', ')} (known: ${all.join(', ')})`);
-  return items;
+  return namedList(value || undefined, all, what) ?? defaults;
 }
 
 async function main(): Promise<void> {

@@ -88,3 +88,15 @@ export function writeResultFiles(dir: string, files: [name: string, text: string
     fs.renameSync(tmp, path.join(dir, file));
   }
 }
+
+/** A comma-separated option of names (`--scenarios a,b`): undefined when not given; an unknown name is an error naming the known ones. */
+export function namedList(value: string | undefined, all: readonly string[], what: string): string[] | undefined {
+  if (value === undefined) return undefined;
+  const items = value
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  const unknown = items.filter((i) => !all.includes(i));
+  if (unknown.length) throw new Error(`unknown ${what}: ${unknown.join(', ')} (known: ${all.join(', ')})`);
+  return items;
+}

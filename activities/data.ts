@@ -1,7 +1,8 @@
 import { ApplicationFailure, log } from '@temporalio/activity';
 import { dataTraitsOf, InsightsStore, type DataTraits } from '../store/insights';
 import type { DataConfig, FieldPairSignal } from '../contracts';
-import { describeData as describeDataset, measureFieldPairSignal, TrainingFailure, type DataDescription } from '../ranking';
+import { TrainingFailure, type DataDescription } from '../ranking';
+import { trainingPool } from '../workers/training-pool';
 import { checkDataAccess } from './data-access';
 
 export type DataFacts = DataDescription;
@@ -14,7 +15,9 @@ export type DataFacts = DataDescription;
 export async function describeData(data: DataConfig): Promise<DataFacts> {
   checkDataAccess(data);
   try {
-    const facts = await describeDataset(data);
+    // Reading and counting a whole dataset is CPU work: on a training thread (workers/training-pool.ts), whose dataset
+    // cache keeps it loaded for the next training on that thread.
+    const facts = await trainingPool().run({ kind: 'describeData', data });
     rememberTraits(facts.fingerprint, {
       ...dataTraitsOf(data, facts.ctr),
       rows: facts.trainRows,
@@ -59,6 +62,6 @@ export function rememberTraits(fingerprint: string, traits: DataTraits): void {
  */
 export async function measureInteractions(data: DataConfig, artifact: string): Promise<FieldPairSignal[]> {
   checkDataAccess(data);
-  const signal = await measureFieldPairSignal(data, artifact, { sampleRows: 40_000 });
+  const signal = await trainingPool().run({ kind: 'measureInteractions', data, artifact, options: { sampleRows: 40_000 } });
   return signal.map((p) => ({ fields: p.fields, strength: Number(p.strength.toPrecision(3)) }));
 }

@@ -1,10 +1,10 @@
 import type { CampaignResearch, DataConfig, ExperimentResult, SearchSpace } from '../contracts';
 import { researchHypotheses } from '../agents/research-hypotheses';
-import { researchBaseline as measureBaseline } from '../ranking/research';
 import { summarize } from '../workflows/summaries';
 import { dataTraitsOf } from '../store/insights';
 import { checkDataAccess } from './data-access';
 import { rememberTraits } from './data';
+import { trainingPool } from '../workers/training-pool';
 
 /**
  * The research step (training queue: it reads the data and scores with the baseline's model). Before the first wave
@@ -15,7 +15,9 @@ export async function researchBaseline(data: DataConfig, baseline: ExperimentRes
   checkDataAccess(data);
   if (!baseline.artifact) throw new Error(`the baseline ${baseline.experimentId} has no model artifact to research`);
   const started = Date.now();
-  const findings = await measureBaseline(data, baseline.artifact, { learningCurve: baseline.learningCurve ?? [] });
+  // Scoring the baseline over and over (permutations, residual cells) is CPU work: on a training thread.
+  const options = { learningCurve: baseline.learningCurve ?? [] };
+  const findings = await trainingPool().run({ kind: 'researchBaseline', data, artifact: baseline.artifact, options });
   const hypotheses = researchHypotheses(findings, summarize(baseline), searchSpace);
   // Which fields matter is the strongest trait for "is other data like this one?" (store/insights/traits.ts).
   if (baseline.dataFingerprint)

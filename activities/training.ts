@@ -1,8 +1,9 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { DataConfig, ModelConfig, TrainingProgress } from '../contracts';
-import { dataFingerprint, resourceFailureOf, trainExperiment, TrainingFailure, type TrainExperimentResult } from '../ranking';
+import { dataFingerprint, resourceFailureOf, TrainingFailure, type TrainExperimentResult } from '../ranking';
 import { downsampleCurve } from '../ranking/learning-curve';
 import { appendEvents } from '../store/event-log';
+import { trainingPool } from '../workers/training-pool';
 import { checkDataAccess } from './data-access';
 
 export interface TrainModelInput {
@@ -64,21 +65,22 @@ export async function trainModel(input: TrainModelInput): Promise<TrainSummary> 
     });
   };
   try {
-    const out = await trainExperiment({
-      data: input.data,
-      model: input.model,
-      segmentField: input.segmentField,
-      baselineArtifact: input.baselineArtifact,
-      resumeFrom,
-      onProgress,
-      onCheckpoint: (ref, progress) => {
-        lastCheckpoint = ref;
-        ctx.heartbeat({ checkpoint: ref, attempt: input.attempt, step: progress.step });
+    // The training runs on a thread of the pool (workers/training-pool.ts): this thread stays free to heartbeat,
+    // append progress events and pass on cancellation, all fed by the thread's messages.
+    const request = { data: input.data, model: input.model, segmentField: input.segmentField, baselineArtifact: input.baselineArtifact, resumeFrom };
+    const out = await trainingPool().run(
+      { kind: 'train', request, checkpoints: true },
+      {
+        onProgress,
+        onCheckpoint: (ref, progress) => {
+          lastCheckpoint = ref;
+          ctx.heartbeat({ checkpoint: ref, attempt: input.attempt, step: progress.step });
+        },
+        // Scoring after training sends no progress: heartbeat from it, or a long DCN pass reads as a dead worker.
+        onAlive: () => ctx.heartbeat({ checkpoint: lastCheckpoint, attempt: input.attempt }),
+        signal: ctx.cancellationSignal,
       },
-      // Scoring after training sends no progress: heartbeat from it, or a long DCN pass reads as a dead worker.
-      onAlive: () => ctx.heartbeat({ checkpoint: lastCheckpoint, attempt: input.attempt }),
-      signal: ctx.cancellationSignal,
-    });
+    );
     // The progress log stays out of history: it went to the event log as it happened.
     const { progress: _progress, ...summary } = out;
     // Every experiment's result stays in the campaign's state: its learning curve travels thinned (the artifact keeps
@@ -86,7 +88,8 @@ export async function trainModel(input: TrainModelInput): Promise<TrainSummary> 
     const best = out.learningCurve.find((p) => p.step === out.earlyStopping.bestStep);
     return { ...summary, learningCurve: downsampleCurve(out.learningCurve, CURVE_POINTS_IN_HISTORY, best) };
   } catch (caught) {
-    // A real allocation failure is a resource failure (retried smaller), not an infrastructure one.
+    // A real allocation failure is a resource failure (retried smaller), not an infrastructure one; so is a thread
+    // that ran past its heap limit (ThreadOutOfMemory, a RangeError saying "out of memory").
     const err = resourceFailureOf(caught, input.model) ?? caught;
     if (err instanceof TrainingFailure) {
       // The report names the data it failed on (this worker can read it), so triage can look up what fixed this

@@ -1,7 +1,7 @@
-import * as os from 'node:os';
 import { NativeConnection, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { bundleWorkflows } from './bundle';
 import { installProcessGuards } from './process-guards';
+import { configureTrainingPool, trainingPoolSettings } from './training-pool';
 import { TASK_QUEUES } from '../contracts/names';
 import * as activities from '../activities';
 import { connectClient, ensureSearchAttributes, temporalSettings } from '../client/connection';
@@ -31,7 +31,10 @@ export interface RankwrightWorkerOptions {
   workflowBundle?: WorkflowBundleWithSourceMap;
   connection?: NativeConnection;
   namespace?: string;
-  /** Concurrent training activities on this machine (default: CPU cores, since each run is single-threaded). */
+  /**
+   * Concurrent training activities on this machine, each on its own thread of the training pool (default: CPU cores,
+   * since each run is single-threaded; RANKWRIGHT_TRAINING_THREADS overrides both).
+   */
   maxConcurrentTraining?: number;
 }
 
@@ -54,6 +57,8 @@ export async function createWorkers(options: RankwrightWorkerOptions = {}): Prom
     );
   }
   if (queue === 'training' || queue === 'all') {
+    // One activity per pool thread: a training accepted beyond the threads would only wait in the pool's queue.
+    const pool = configureTrainingPool(trainingPoolSettings(options.maxConcurrentTraining));
     workers.push(
       await Worker.create({
         connection,
@@ -63,7 +68,7 @@ export async function createWorkers(options: RankwrightWorkerOptions = {}): Prom
         // Heartbeats carry the checkpoint reference: send them at least every 2 s (the default throttle, 80% of the
         // heartbeat timeout, would let a killed worker lose up to 16 s of checkpoints).
         maxHeartbeatThrottleInterval: '2 seconds',
-        maxConcurrentActivityTaskExecutions: options.maxConcurrentTraining ?? Math.max(1, os.availableParallelism()),
+        maxConcurrentActivityTaskExecutions: pool.settings.threads,
       }),
     );
   }

@@ -1,0 +1,333 @@
+import * as os from 'node:os';
+import * as path from 'node:path';
+import * as v8 from 'node:v8';
+import { SHARE_ENV, Worker } from 'node:worker_threads';
+import type { DataConfig, FieldPairSignal, TrainingProgress } from '../contracts';
+import type { BaselineResearch } from '../contracts/research';
+import type { TrainExperimentRequest, TrainExperimentResult } from '../ranking/experiment';
+import type { DataDescription } from '../ranking/data/describe';
+import type { ResearchOptions } from '../ranking/research';
+import { BadRowFailure, TrainingFailure } from '../ranking/failure';
+
+/**
+ * The training pool: the training queue's CPU-heavy activities (trainModel, describeData, measureInteractions,
+ * researchBaseline) run in worker threads, one job per thread, so a worker with N concurrent trainings really uses N
+ * cores and its own event loop stays free for heartbeats, progress events and cancellation (no TMPRL1104).
+ *
+ * Threads rather than child processes: a thread starts in a fraction of the time, shares the process's environment
+ * (SHARE_ENV: RANKWRIGHT_HOME, RANKWRIGHT_GPU_MODE…), and V8 bounds its heap on its own (resourceLimits), so an
+ * out-of-memory ends that thread alone, not the worker. Checkpoints and artifacts go through the content-addressed
+ * store on disk, so only references, progress and summaries cross the thread boundary.
+ *
+ * Threads outlive their jobs: each keeps ranking/data/load-data.ts's dataset cache (the last two datasets), so the
+ * next training on the same data skips the load. The price is memory: every thread holds its own cache, so N threads
+ * may hold N copies of one dataset (the cache's typed arrays are outside the heap limit below).
+ */
+
+/** Settings: the thread count and each thread's heap limit (MB of V8 old generation). */
+export interface TrainingPoolSettings {
+  threads: number;
+  maxOldGenerationSizeMb: number;
+}
+
+/**
+ * Threads: RANKWRIGHT_TRAINING_THREADS, else the worker's maxConcurrentTraining, else the CPU cores (each training is
+ * single-threaded). Heap per thread: RANKWRIGHT_TRAINING_HEAP_MB, else half the machine's memory split between the
+ * threads (the rest is for the tensors and datasets in typed arrays, which the heap limit does not count, the main
+ * thread and the OS), at least 512 MB and never above the main thread's own V8 heap limit.
+ */
+export function trainingPoolSettings(maxConcurrentTraining?: number, env: NodeJS.ProcessEnv = process.env): TrainingPoolSettings {
+  const threads =
+    positiveInt(env.RANKWRIGHT_TRAINING_THREADS, 'RANKWRIGHT_TRAINING_THREADS') ?? maxConcurrentTraining ?? Math.max(1, os.availableParallelism());
+  const configured = positiveInt(env.RANKWRIGHT_TRAINING_HEAP_MB, 'RANKWRIGHT_TRAINING_HEAP_MB');
+  return { threads, maxOldGenerationSizeMb: configured ?? defaultHeapMb(threads) };
+}
+
+function defaultHeapMb(threads: number): number {
+  const constrained = process.constrainedMemory?.() ?? 0;
+  const machine = constrained > 0 && constrained < os.totalmem() ? constrained : os.totalmem();
+  const share = Math.floor(machine / 2 / threads / 2 ** 20);
+  const mainLimit = Math.floor(v8.getHeapStatistics().heap_size_limit / 2 ** 20);
+  return Math.min(mainLimit, Math.max(512, share));
+}
+
+function positiveInt(raw: string | undefined, name: string): number | undefined {
+  if (raw === undefined || raw.trim() === '') return undefined;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`${name}=${JSON.stringify(raw)} must be a positive whole number`);
+  return n;
+}
+
+/** What a thread runs: plain data only (configs, references); callbacks stay in the main thread as hooks. */
+export type ThreadJob =
+  | { kind: 'train'; request: Omit<TrainExperimentRequest, 'onProgress' | 'onCheckpoint' | 'onAlive' | 'signal'>; checkpoints: boolean }
+  | { kind: 'describeData'; data: DataConfig }
+  | { kind: 'measureInteractions'; data: DataConfig; artifact: string; options?: { sampleRows?: number } }
+  | { kind: 'researchBaseline'; data: DataConfig; artifact: string; options?: ResearchOptions };
+
+export type ThreadResult<J extends ThreadJob> = J extends { kind: 'train' }
+  ? TrainExperimentResult
+  : J extends { kind: 'describeData' }
+    ? DataDescription
+    : J extends { kind: 'measureInteractions' }
+      ? FieldPairSignal[]
+      : BaselineResearch;
+
+/** The main thread's side of a job: what the thread's messages call, and the activity's cancellation. */
+export interface JobHooks {
+  onProgress?(p: TrainingProgress): void;
+  onCheckpoint?(ref: string, p: TrainingProgress): void;
+  /** Called on the thread's "still scoring" messages, and every few seconds while the job waits for a free thread. */
+  onAlive?(): void;
+  signal?: AbortSignal;
+}
+
+export type ToThread = { type: 'run'; jobId: number; job: ThreadJob } | { type: 'cancel'; jobId: number };
+
+export type FromThread =
+  | { type: 'progress'; jobId: number; progress: TrainingProgress }
+  | { type: 'checkpoint'; jobId: number; ref: string; progress: TrainingProgress }
+  | { type: 'alive'; jobId: number }
+  | { type: 'done'; jobId: number; result: unknown }
+  | { type: 'failed'; jobId: number; error: SerializedError };
+
+export interface SerializedError {
+  name: string;
+  message: string;
+  stack?: string;
+  code?: string;
+  training?: { failureClass: TrainingFailure['failureClass']; lastProgress: TrainingProgress[] };
+  badRow?: { file: string; line: number; problem: string };
+}
+
+/**
+ * A thread that ran past its heap limit (ERR_WORKER_OUT_OF_MEMORY). A RangeError whose message says "out of memory",
+ * like the allocation failures V8 throws, so resourceFailureOf classes it `resource` and the retry policy retries a
+ * smaller model.
+ */
+export class ThreadOutOfMemory extends RangeError {
+  constructor(limitMb: number) {
+    super(`out of memory: the training thread ran past its ${limitMb} MB heap limit (RANKWRIGHT_TRAINING_HEAP_MB) and was replaced`);
+    this.name = 'ThreadOutOfMemory';
+  }
+}
+
+/** How long a cancelled job may take to stop on its own before its thread is terminated (and replaced). */
+const CANCEL_GRACE_MS = 10_000;
+/** How often a job waiting for a free thread says it is alive (well within any heartbeat timeout). */
+const QUEUED_ALIVE_MS = 5_000;
+
+/**
+ * The thread entry is TypeScript and threads don't inherit the tsx require hook: each thread installs it first, by
+ * absolute path, so this works the same under mocha, bin/rankwright.js and `tsx`.
+ */
+const THREAD_BOOT = `require(${JSON.stringify(require.resolve('tsx/cjs'))}); require(${JSON.stringify(path.join(__dirname, 'training-thread.ts'))});`;
+
+interface PendingJob {
+  jobId: number;
+  job: ThreadJob;
+  hooks: JobHooks;
+  resolve(value: unknown): void;
+  reject(err: unknown): void;
+  /** Set once the job's thread is asked to stop: the error the job ends with, whatever the thread answers. */
+  cancelledWith?: unknown;
+  waiting?: NodeJS.Timeout;
+  cleanup: (() => void)[];
+}
+
+interface PoolThread {
+  worker: Worker;
+  job?: PendingJob;
+  /** Set when the thread is being terminated: its exit is expected. */
+  retiring?: boolean;
+}
+
+export class TrainingPool {
+  readonly settings: TrainingPoolSettings;
+  private readonly threads = new Set<PoolThread>();
+  private readonly queue: PendingJob[] = [];
+  private nextJobId = 1;
+  private closed = false;
+
+  constructor(settings: Partial<TrainingPoolSettings> = {}) {
+    this.settings = { ...trainingPoolSettings(), ...settings };
+  }
+
+  /** Threads alive now (started on demand, up to settings.threads). */
+  get size(): number {
+    return this.threads.size;
+  }
+
+  /**
+   * Runs a job on a free thread (queued in order when every thread is busy). Rejects with the thread's error (a
+   * TrainingFailure rebuilt), with ThreadOutOfMemory when the thread ran out of heap, or with the signal's reason when
+   * cancelled.
+   */
+  run<J extends ThreadJob>(job: J, hooks: JobHooks = {}): Promise<ThreadResult<J>> {
+    if (this.closed) return Promise.reject(new Error('the training pool is closed'));
+    return new Promise<ThreadResult<J>>((resolve, reject) => {
+      const pending: PendingJob = { jobId: this.nextJobId++, job, hooks, resolve: resolve as (v: unknown) => void, reject, cleanup: [] };
+      const signal = hooks.signal;
+      if (signal?.aborted) return reject(abortReason(signal));
+      if (signal) {
+        const onAbort = () => this.cancel(pending, abortReason(signal));
+        signal.addEventListener('abort', onAbort, { once: true });
+        pending.cleanup.push(() => signal.removeEventListener('abort', onAbort));
+      }
+      this.queue.push(pending);
+      this.dispatch();
+      // Waiting for a thread (all busy, or one being replaced): heartbeat meanwhile, or the wait reads as a dead worker.
+      if (this.queue.includes(pending) && hooks.onAlive) pending.waiting = setInterval(() => hooks.onAlive?.(), QUEUED_ALIVE_MS);
+    });
+  }
+
+  /** Terminates every thread; jobs still running or queued reject. */
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const pending of this.queue.splice(0)) this.settle(pending, new Error('the training pool closed'));
+    await Promise.all([...this.threads].map((t) => this.retire(t, new Error('the training pool closed'))));
+  }
+
+  private dispatch(): void {
+    while (this.queue.length > 0) {
+      let thread = [...this.threads].find((t) => !t.job && !t.retiring);
+      if (!thread) {
+        if (this.threads.size >= this.settings.threads) return;
+        thread = this.startThread();
+      }
+      const pending = this.queue.shift()!;
+      // Running, the thread's own messages say it is alive.
+      clearInterval(pending.waiting);
+      thread.job = pending;
+      // A busy thread keeps the process alive (a test awaiting its training); an idle one does not (a CLI can exit).
+      thread.worker.ref();
+      thread.worker.postMessage({ type: 'run', jobId: pending.jobId, job: pending.job } satisfies ToThread);
+    }
+  }
+
+  private startThread(): PoolThread {
+    const worker = new Worker(THREAD_BOOT, {
+      eval: true,
+      env: SHARE_ENV,
+      resourceLimits: { maxOldGenerationSizeMb: this.settings.maxOldGenerationSizeMb },
+    });
+    const thread: PoolThread = { worker };
+    this.threads.add(thread);
+    worker.on('message', (message: FromThread) => this.onMessage(thread, message));
+    let death: unknown;
+    worker.on('error', (err: Error & { code?: string }) => {
+      death = err.code === 'ERR_WORKER_OUT_OF_MEMORY' ? new ThreadOutOfMemory(this.settings.maxOldGenerationSizeMb) : err;
+    });
+    worker.on('exit', (code) => {
+      this.threads.delete(thread);
+      const job = thread.job;
+      thread.job = undefined;
+      if (job && !thread.retiring) {
+        this.settle(job, death ?? new Error(`the training thread exited (code ${code}) in the middle of its job`));
+      }
+      // A dead thread is replaced by the next job that needs one (started on demand, like the first).
+      if (!this.closed) this.dispatch();
+    });
+    return thread;
+  }
+
+  private onMessage(thread: PoolThread, message: FromThread): void {
+    const job = thread.job;
+    if (!job || job.jobId !== message.jobId) return;
+    const hooks = job.hooks;
+    switch (message.type) {
+      case 'progress':
+        return hooks.onProgress?.(message.progress);
+      case 'checkpoint':
+        return hooks.onCheckpoint?.(message.ref, message.progress);
+      case 'alive':
+        return hooks.onAlive?.();
+      case 'done':
+      case 'failed':
+        thread.job = undefined;
+        thread.worker.unref();
+        if (message.type === 'done') this.settle(job, undefined, message.result);
+        else this.settle(job, rebuildError(message.error));
+        this.dispatch();
+        return;
+    }
+  }
+
+  /** Stops a job: dropped from the queue, or its thread asked to stop and terminated if it doesn't within the grace. */
+  private cancel(pending: PendingJob, reason: unknown): void {
+    const queued = this.queue.indexOf(pending);
+    if (queued >= 0) {
+      this.queue.splice(queued, 1);
+      return this.settle(pending, reason);
+    }
+    const thread = [...this.threads].find((t) => t.job === pending);
+    if (!thread || pending.cancelledWith !== undefined) return;
+    pending.cancelledWith = reason;
+    thread.worker.postMessage({ type: 'cancel', jobId: pending.jobId } satisfies ToThread);
+    const timer = setTimeout(() => {
+      if (thread.job !== pending) return;
+      thread.job = undefined;
+      this.settle(pending, reason);
+      void this.retire(thread);
+    }, CANCEL_GRACE_MS);
+    timer.unref();
+    pending.cleanup.push(() => clearTimeout(timer));
+  }
+
+  private async retire(thread: PoolThread, reason?: unknown): Promise<void> {
+    thread.retiring = true;
+    const job = thread.job;
+    thread.job = undefined;
+    if (job) this.settle(job, reason ?? new Error('the training thread was terminated'));
+    await thread.worker.terminate();
+  }
+
+  private settle(pending: PendingJob, err: unknown, result?: unknown): void {
+    clearInterval(pending.waiting);
+    pending.cleanup.splice(0).forEach((f) => f());
+    // A cancelled job ends as cancelled, whatever the thread answered while stopping.
+    if (pending.cancelledWith !== undefined) pending.reject(pending.cancelledWith);
+    else if (err !== undefined) pending.reject(err);
+    else pending.resolve(result);
+  }
+}
+
+/** What a cancelled training threw before it ran in a thread (ranking/trainer.ts throwIfAborted): the signal's reason. */
+function abortReason(signal: AbortSignal): unknown {
+  const reason: unknown = signal.reason;
+  if (reason instanceof Error) return reason;
+  const e = new Error(typeof reason === 'string' ? reason : 'training aborted');
+  e.name = 'AbortError';
+  return e;
+}
+
+const ERRORS: Record<string, new (message: string) => Error> = { RangeError, TypeError, SyntaxError, ReferenceError, EvalError, URIError };
+
+/** The thread's error as the main thread would have seen it thrown: a TrainingFailure stays one, a RangeError one. */
+export function rebuildError(e: SerializedError): Error {
+  let err: Error;
+  if (e.badRow) err = new BadRowFailure(e.badRow.file, e.badRow.line, e.badRow.problem);
+  else if (e.training) err = new TrainingFailure(e.training.failureClass, e.message, e.training.lastProgress);
+  else err = new (ERRORS[e.name] ?? Error)(e.message);
+  err.name = e.name;
+  if (e.stack) err.stack = e.stack;
+  if (e.code) (err as NodeJS.ErrnoException).code = e.code;
+  return err;
+}
+
+let shared: TrainingPool | undefined;
+
+/**
+ * The process's training pool, started on first use. createWorkers configures it first (its maxConcurrentTraining);
+ * an activity called outside a worker (tests, benches) gets the default settings.
+ */
+export function trainingPool(): TrainingPool {
+  shared ??= new TrainingPool();
+  return shared;
+}
+
+/** Sets the process's pool size before first use; a pool already started (an earlier worker in this process) is kept. */
+export function configureTrainingPool(settings: TrainingPoolSettings): TrainingPool {
+  if (!shared) shared = new TrainingPool(settings);
+  return shared;
+}

@@ -1,44 +1,175 @@
 /**
- * `npm run load [-- --campaigns 20 --experiments 4]`: N concurrent campaigns of small experiments against one dev
- * server and two worker processes. Reports completed experiments per minute, failures (must be 0) and the
- * workers' peak memory (VmHWM). Writes bench/results/load.json and bench/results/load.md.
+ * `npm run load [-- --campaigns 50 --experiments 4 --rows 50000] [-- --quick]`: N concurrent campaigns on one dev
+ * server and ONE worker process (its training pool is what should use the machine's cores), all on the same
+ * full-width file. Reports completed experiments per minute, failures, the worker's CPU share (peak and mean, summed
+ * over its process tree: 200% is both cores of a 2-core machine), its peak memory, and where each campaign's wall time
+ * went according to the Temporal histories: running activities, waiting for a worker slot, or orchestration (nothing
+ * of the campaign scheduled: Temporal's share), plus the gap from one experiment's end to the next one's start.
+ * Writes bench/results/load.json and load.md.
  */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
+import type { Client } from '@temporalio/client';
 import { RankwrightClient } from '../client/rankwright-client';
 import { connectClient, ensureSearchAttributes } from '../client/connection';
+import { goal, goalTable, type BenchGoal } from './goals';
+import { campaignTimeline, quantile, type CampaignTimeline } from './load/orchestration';
+import { ensureScenarioFiles } from './quality/scenarios';
+import { benchStamp, commitLine, machineLine, sampleLoad, writeResultFiles, type BenchStamp, type LoadRange } from './stamp';
 
 const root = path.resolve(__dirname, '..');
+const CLOCK_TICKS_PER_SECOND = 100; // Linux USER_HZ: /proc/<pid>/stat counts CPU time in these
 
-function peakRssMiB(pid: number): number {
+/** The pids of `pid` and all its descendants (a pool of child processes counts as the worker's CPU too). */
+function processTree(pid: number): number[] {
+  const parents = new Map<number, number>();
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
+      parents.set(Number(entry), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]));
+    } catch {
+      // the process ended while we looked
+    }
+  }
+  const tree = [pid];
+  for (let i = 0; i < tree.length; i++) for (const [child, parent] of parents) if (parent === tree[i]) tree.push(child);
+  return tree;
+}
+
+/** CPU seconds (user + system, all threads) used so far by the process. */
+function cpuSeconds(pid: number): number {
   try {
-    const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
-    const kb = Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0);
-    return kb / 1024;
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_SECOND; // utime, stime (fields 14, 15)
   } catch {
-    return NaN;
+    return 0;
   }
 }
 
-async function main() {
-  const { values } = parseArgs({ options: { campaigns: { type: 'string', default: '20' }, experiments: { type: 'string', default: '4' } } });
-  const campaigns = Number(values.campaigns);
-  const experiments = Number(values.experiments);
+function peakRssMiB(pid: number): number {
+  try {
+    return Number(/VmHWM:\s+(\d+)/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
+  } catch {
+    return 0;
+  }
+}
+
+/** Samples the worker tree's CPU share every second: the peak and mean over the run, as % of one core. */
+class CpuSampler {
+  private lastCpu = new Map<number, number>();
+  private lastAt = performance.now();
+  private first = performance.now();
+  private totalCpu = 0;
+  peakShare = 0;
+  peakRss = new Map<number, number>();
+  private timer: NodeJS.Timeout;
+
+  constructor(private readonly pid: number) {
+    this.timer = setInterval(() => this.sample(), 1000);
+  }
+
+  private sample(): void {
+    const now = performance.now();
+    let used = 0;
+    for (const p of processTree(this.pid)) {
+      const cpu = cpuSeconds(p);
+      used += cpu - (this.lastCpu.get(p) ?? 0);
+      this.lastCpu.set(p, cpu);
+      this.peakRss.set(p, Math.max(this.peakRss.get(p) ?? 0, peakRssMiB(p)));
+    }
+    const seconds = (now - this.lastAt) / 1000;
+    this.totalCpu += used;
+    if (seconds > 0.5) this.peakShare = Math.max(this.peakShare, (100 * used) / seconds);
+    this.lastAt = now;
+  }
+
+  stop(): { peakSharePct: number; meanSharePct: number; peakRssMiB: number } {
+    this.sample();
+    clearInterval(this.timer);
+    const seconds = (performance.now() - this.first) / 1000;
+    return {
+      peakSharePct: Math.round(this.peakShare),
+      meanSharePct: Math.round((100 * this.totalCpu) / seconds),
+      peakRssMiB: Math.round([...this.peakRss.values()].reduce((a, b) => a + b, 0)),
+    };
+  }
+}
+
+interface LoadReport {
+  stamp: BenchStamp;
+  loadAverage?: LoadRange;
+  quick: boolean;
+  campaigns: number;
+  experimentsPerCampaign: number;
+  data: { scenario: string; trainRows: number };
+  completedExperiments: number;
+  failures: number;
+  minutes: number;
+  experimentsPerMinute: number;
+  worker: { peakCpuSharePct: number; meanCpuSharePct: number; peakRssMiB: number; eventLoopBlockedWarnings: number };
+  orchestration: {
+    wallSeconds: number;
+    runningSeconds: number;
+    queuedSeconds: number;
+    orchestrationSeconds: number;
+    temporalSharePct: number;
+    experimentGapMs: { p50: number; p95: number; max: number; count: number };
+    /** The part of those gaps when nothing of the campaign was scheduled. */
+    experimentGapIdleMs: { p50: number; p95: number };
+  };
+  goals: BenchGoal[];
+}
+
+async function campaignHistories(client: Client, id: string): Promise<CampaignTimeline> {
+  const campaign = (await client.workflow.getHandle(id).fetchHistory()).events ?? [];
+  const children = campaign.flatMap((e) => {
+    const started = e.childWorkflowExecutionStartedEventAttributes?.workflowExecution?.workflowId;
+    return started ? [started] : [];
+  });
+  const experiments = await Promise.all(children.map(async (child) => (await client.workflow.getHandle(child).fetchHistory()).events ?? []));
+  return campaignTimeline(campaign, experiments);
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      quick: { type: 'boolean', default: false },
+      campaigns: { type: 'string' },
+      experiments: { type: 'string' },
+      rows: { type: 'string' },
+      scenario: { type: 'string', default: 'wide-criteo-like' },
+    },
+  });
+  const quick = values.quick;
+  const campaigns = Number(values.campaigns ?? (quick ? 3 : 50));
+  const experiments = Number(values.experiments ?? (quick ? 2 : 4));
+  const rows = Number(values.rows ?? (quick ? 5_000 : 50_000));
+  const files = await ensureScenarioFiles(values.scenario, { rows, log: (l) => process.stderr.write(`${l}\n`) });
+
   execFileSync(path.join(root, 'temporal-dev.sh'), ['start'], { stdio: ['ignore', 'ignore', 'inherit'] });
   const bootstrap = await connectClient();
   await ensureSearchAttributes(bootstrap);
-  await bootstrap.connection.close();
 
   const home = fs.mkdtempSync(path.join(os.tmpdir(), 'rankwright-load-'));
-  const env = { ...process.env, RANKWRIGHT_HOME: home };
-  const workers: ChildProcess[] = [0, 1].map(() =>
-    spawn(process.execPath, [path.join(root, 'bin', 'rankwright.js'), 'worker'], { env, stdio: ['ignore', 'ignore', 'inherit'] }),
-  );
-  const peaks = new Map<number, number>();
-  const sampler = setInterval(() => workers.forEach((w) => w.pid && peaks.set(w.pid, Math.max(peaks.get(w.pid) ?? 0, peakRssMiB(w.pid)))), 1000);
+  const workerLog = path.join(home, 'worker.log');
+  const logFd = fs.openSync(workerLog, 'w');
+  const worker = spawn(process.execPath, [path.join(root, 'bin', 'rankwright.js'), 'worker'], {
+    env: { ...process.env, RANKWRIGHT_HOME: home },
+    stdio: ['ignore', logFd, logFd],
+  });
+  // Campaigns start once the worker serves: its start-up (bundling the workflows) is not orchestration time.
+  for (let waited = 0; !fs.readFileSync(workerLog, 'utf8').includes('rankwright worker: serving'); waited += 200) {
+    if (waited > 300_000 || worker.exitCode !== null) throw new Error(`the worker did not start; its log:\n${fs.readFileSync(workerLog, 'utf8')}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  const sampler = new CpuSampler(worker.pid!);
+  const report: Partial<LoadReport> = {};
+  const loadTimer = setInterval(() => sampleLoad(report), 5000);
 
   const client = await RankwrightClient.connect();
   const started = Date.now();
@@ -48,8 +179,8 @@ async function main() {
       client
         .startCampaign(
           {
-            data: { planted: { seed: 100 + i, trainRows: 5_000, validationRows: 1_000, testRows: 2_000 } },
-            baseline: { family: 'lr', epochs: 1 },
+            data: { format: 'criteo-tsv', train: files.train, validation: files.validation, test: files.test },
+            baseline: { family: 'lr', epochs: 1, seed: i },
             budget: { experiments, parallel: 2, stallGain: 0 },
             searchSpace: { families: ['lr', 'fm'], epochs: [1, 2] },
             approvers: ['load'],
@@ -60,7 +191,7 @@ async function main() {
         .then((s) => s.workflowId),
     ),
   );
-  process.stderr.write(`started ${campaigns} campaigns; waiting for review…\n`);
+  process.stderr.write(`load: started ${campaigns} campaigns of ${experiments} experiments on ${rows.toLocaleString()} rows; waiting for review…\n`);
   let failures = 0;
   let completedExperiments = 0;
   await Promise.all(
@@ -70,8 +201,6 @@ async function main() {
         if (s && s.reviewState !== 'running') {
           completedExperiments += s.experiments.filter((e) => e.status === 'succeeded').length;
           failures += s.experiments.filter((e) => e.status === 'failed').length;
-          await client.approve(id, { by: 'load' }).catch(() => (failures += 1));
-          await client.waitForResult(id);
           return;
         }
         await new Promise((r) => setTimeout(r, 1000));
@@ -79,35 +208,127 @@ async function main() {
     }),
   );
   const minutes = (Date.now() - started) / 60_000;
-  clearInterval(sampler);
-  workers.forEach((w) => w.pid && peaks.set(w.pid, Math.max(peaks.get(w.pid) ?? 0, peakRssMiB(w.pid))));
-  workers.forEach((w) => w.kill('SIGINT'));
+  const cpu = sampler.stop();
+  clearInterval(loadTimer);
+  const timelines = await Promise.all(ids.map((id) => campaignHistories(bootstrap, id)));
+  for (const id of ids) {
+    await client.approve(id, { by: 'load' }).catch(() => (failures += 1));
+    await client.waitForResult(id);
+  }
+  worker.kill('SIGINT');
+  await new Promise((r) => worker.once('exit', r));
+  fs.closeSync(logFd);
+  const blockedWarnings = (fs.readFileSync(workerLog, 'utf8').match(/TMPRL1104/g) ?? []).length;
   await client.close();
+  await bootstrap.connection.close();
+  fs.rmSync(home, { recursive: true, force: true });
 
-  const result = {
-    machine: { cpu: os.cpus()[0]?.model, cores: os.cpus().length, node: process.version, date: new Date().toISOString() },
+  const sum = (f: (t: CampaignTimeline) => number) => timelines.reduce((a, t) => a + f(t), 0) / 1000;
+  const gaps = timelines.flatMap((t) => t.experimentGapsMs);
+  const idleGaps = timelines.flatMap((t) => t.experimentGapsIdleMs);
+  const activityPerTraining =
+    sum((t) => t.runningMs) /
+    Math.max(
+      1,
+      timelines.reduce((a, t) => a + t.trainings, 0),
+    );
+  const orchestration = {
+    wallSeconds: round(sum((t) => t.wallMs)),
+    runningSeconds: round(sum((t) => t.runningMs)),
+    queuedSeconds: round(sum((t) => t.queuedMs)),
+    orchestrationSeconds: round(sum((t) => t.orchestrationMs)),
+    temporalSharePct: round(
+      (100 * sum((t) => t.orchestrationMs)) /
+        Math.max(
+          1e-9,
+          sum((t) => t.wallMs),
+        ),
+    ),
+    experimentGapMs: { p50: quantile(gaps, 0.5), p95: quantile(gaps, 0.95), max: gaps.length ? Math.max(...gaps) : NaN, count: gaps.length },
+    experimentGapIdleMs: { p50: quantile(idleGaps, 0.5), p95: quantile(idleGaps, 0.95) },
+  };
+  const goals: BenchGoal[] = [
+    goal({
+      name: "Temporal's share of campaign wall time (load bench)",
+      target: '≤ 2%',
+      measured: orchestration.temporalSharePct,
+      unit: '%',
+      threshold: 2,
+      direction: 'atMost',
+      why: `${orchestration.orchestrationSeconds.toFixed(0)} s of ${orchestration.wallSeconds.toFixed(0)} campaign-seconds had nothing scheduled; between an experiment's end and the next one's start a median ${orchestration.experimentGapIdleMs.p50} ms had nothing scheduled (of a ${orchestration.experimentGapMs.p50} ms gap), against ${activityPerTraining.toFixed(1)} s of activity time per training`,
+    }),
+    goal({
+      name: 'Concurrent campaigns use both cores (one worker process)',
+      target: `peak CPU share > ${75 * Math.min(2, os.cpus().length)}%`,
+      measured: cpu.peakSharePct,
+      unit: '%',
+      threshold: 75 * Math.min(2, os.cpus().length) + 1,
+      direction: 'atLeast',
+      why: `mean ${cpu.meanSharePct}%: the worker's training did not run on more than one core at a time`,
+    }),
+    goal({
+      name: 'Experiments failed under load',
+      target: '0',
+      measured: failures,
+      unit: '',
+      threshold: 0,
+      direction: 'atMost',
+      why: `${failures} experiment(s) failed or could not be approved; see the worker log`,
+    }),
+  ];
+  const result: LoadReport = {
+    stamp: benchStamp(),
+    loadAverage: report.loadAverage,
+    quick,
     campaigns,
     experimentsPerCampaign: experiments,
+    data: { scenario: files.name, trainRows: files.rows.train },
     completedExperiments,
     failures,
-    minutes: Number(minutes.toFixed(2)),
-    experimentsPerMinute: Number((completedExperiments / minutes).toFixed(1)),
-    workerPeakRssMiB: [...peaks.values()].map((v) => Number(v.toFixed(0))),
+    minutes: round(minutes),
+    experimentsPerMinute: round(completedExperiments / minutes),
+    worker: {
+      peakCpuSharePct: cpu.peakSharePct,
+      meanCpuSharePct: cpu.meanSharePct,
+      peakRssMiB: cpu.peakRssMiB,
+      eventLoopBlockedWarnings: blockedWarnings,
+    },
+    orchestration,
+    goals,
   };
-  const out = path.join(__dirname, 'results');
-  fs.mkdirSync(out, { recursive: true });
-  fs.writeFileSync(path.join(out, 'load.json'), JSON.stringify(result, null, 2) + '\n');
-  const md = [
-    `| campaigns | experiments each | completed experiments | failures | minutes | experiments / minute | worker peak RSS (MiB) |`,
-    `|---|---|---|---|---|---|---|`,
-    `| ${campaigns} | ${experiments} | ${completedExperiments} | ${failures} | ${result.minutes} | ${result.experimentsPerMinute} | ${result.workerPeakRssMiB.join(', ')} |`,
+  writeResultFiles(path.join(__dirname, 'results'), [
+    ['load.json', `${JSON.stringify(result, null, 2)}\n`],
+    ['load.md', loadMarkdown(result)],
+  ]);
+  process.stdout.write(loadMarkdown(result));
+}
+
+const round = (v: number) => Number(v.toFixed(2));
+
+function loadMarkdown(r: LoadReport): string {
+  const o = r.orchestration;
+  return [
+    '# Load benchmark',
     '',
-    `${result.machine.cpu} (${result.machine.cores} cores), Node ${result.machine.node}, one dev server (SQLite), two worker processes, ${result.machine.date.slice(0, 10)}.`,
+    commitLine(r.stamp),
+    machineLine(r.stamp, r.loadAverage),
+    `${r.campaigns} concurrent campaigns × ${r.experimentsPerCampaign} experiments (plus each baseline), heuristic agents, parallel 2, on \`${r.data.scenario}\` (${r.data.trainRows.toLocaleString()} full-width train rows), one dev server (SQLite) and one worker process${r.quick ? ' (quick run)' : ''}.`,
+    '',
+    goalTable(r.goals),
+    '',
+    '| completed experiments | failures | minutes | experiments / minute | worker CPU peak / mean | worker peak RSS MiB | event-loop-blocked warnings |',
+    '|---:|---:|---:|---:|---|---:|---:|',
+    `| ${r.completedExperiments} | ${r.failures} | ${r.minutes} | ${r.experimentsPerMinute} | ${r.worker.peakCpuSharePct}% / ${r.worker.meanCpuSharePct}% | ${r.worker.peakRssMiB} | ${r.worker.eventLoopBlockedWarnings} |`,
+    '',
+    'Where the campaigns’ wall time went (summed over campaigns, from their Temporal histories):',
+    '',
+    '| campaign wall s | an activity running | waiting for a worker slot | nothing scheduled (Temporal) | experiment end → next start p50 / p95 / max ms | of which nothing scheduled p50 / p95 ms |',
+    '|---:|---:|---:|---:|---|---|',
+    `| ${o.wallSeconds} | ${o.runningSeconds} s | ${o.queuedSeconds} s | ${o.orchestrationSeconds} s (${o.temporalSharePct}%) | ${o.experimentGapMs.p50} / ${o.experimentGapMs.p95} / ${o.experimentGapMs.max} (${o.experimentGapMs.count} gaps) | ${o.experimentGapIdleMs.p50} / ${o.experimentGapIdleMs.p95} |`,
+    '',
+    "A gap between experiments also holds the campaign's own agent activities (research, design, evaluation, records); only the part with nothing scheduled is orchestration.",
+    '',
   ].join('\n');
-  fs.writeFileSync(path.join(out, 'load.md'), md + '\n');
-  console.log(md);
-  fs.rmSync(home, { recursive: true, force: true });
-  process.exit(failures === 0 ? 0 : 1);
 }
 
 main().catch((err) => {

@@ -79,8 +79,13 @@ export function machineLine(stamp: BenchStamp, loadAverage?: LoadRange): string 
   return `Machine: ${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB, Node ${m.node}, ${m.platform}.${load}`;
 }
 
-/** Writes a bench's result files (e.g. its .json and .md) into `dir`, each by write-then-rename: never half a file. */
+/**
+ * Writes a bench's result files (e.g. its .json and .md) into `dir`, each by write-then-rename: never half a file.
+ * RANKWRIGHT_BENCH_OUT overrides `dir`: the quick smoke run (`npm run bench -- --quick`, run by the tests) writes
+ * there, so it never overwrites the committed full results.
+ */
 export function writeResultFiles(dir: string, files: [name: string, text: string][]): void {
+  dir = process.env.RANKWRIGHT_BENCH_OUT || dir;
   fs.mkdirSync(dir, { recursive: true });
   for (const [file, text] of files) {
     const tmp = path.join(dir, `${file}.tmp`);

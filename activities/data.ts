@@ -2,7 +2,7 @@ import { ApplicationFailure, log } from '@temporalio/activity';
 import { dataTraitsOf, InsightsStore, type DataTraits } from '../store/insights';
 import type { DataConfig, FieldPairSignal } from '../contracts';
 import { TrainingFailure, type DataDescription } from '../ranking';
-import { trainingPool } from '../workers/training-pool';
+import { ThreadOutOfMemory, trainingPool } from '../workers/training-pool';
 import { checkDataAccess } from './data-access';
 
 export type DataFacts = DataDescription;
@@ -25,7 +25,11 @@ export async function describeData(data: DataConfig): Promise<DataFacts> {
       cardinality: facts.fieldCardinality ? Math.max(0, ...Object.values(facts.fieldCardinality)) : undefined,
     });
     return facts;
-  } catch (err) {
+  } catch (caught) {
+    // Data that does not fit a training thread's heap will not fit it on a retry either: a resource failure, not one
+    // for Temporal to retry.
+    const err =
+      caught instanceof ThreadOutOfMemory ? new TrainingFailure('resource', `out of memory describing the data: ${caught.message}`) : caught;
     if (err instanceof TrainingFailure) {
       throw ApplicationFailure.create({ type: 'TrainingFailure', message: err.message, nonRetryable: true, details: [err.toReport()] });
     }

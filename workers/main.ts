@@ -1,7 +1,7 @@
 import { NativeConnection, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { bundleWorkflows } from './bundle';
 import { installProcessGuards } from './process-guards';
-import { configureTrainingPool, trainingPoolSettings } from './training-pool';
+import { configureTrainingPool, trainingPool, trainingPoolSettings } from './training-pool';
 import { TASK_QUEUES } from '../contracts/names';
 import * as activities from '../activities';
 import { connectClient, ensureSearchAttributes, temporalSettings } from '../client/connection';
@@ -83,8 +83,10 @@ export async function runWorker(queue: QueueChoice = 'all'): Promise<void> {
   await client.connection.close();
   const workers = await createWorkers({ queue });
   const { connectionOptions, namespace } = temporalSettings();
+  const threads =
+    queue === 'agent' ? '' : `, ${trainingPool().settings.threads} training threads of ${trainingPool().settings.maxOldGenerationSizeMb} MB heap`;
   console.error(
-    `rankwright worker: serving ${workers.map((w) => w.options.taskQueue).join(' + ')} on ${connectionOptions.address} (namespace ${namespace})`,
+    `rankwright worker: serving ${workers.map((w) => w.options.taskQueue).join(' + ')} on ${connectionOptions.address} (namespace ${namespace}${threads})`,
   );
   await Promise.all(workers.map((w) => w.run()));
 }

@@ -77,7 +77,12 @@ export type ThreadResult<J extends ThreadJob> = J extends { kind: 'train' }
 export interface JobHooks {
   onProgress?(p: TrainingProgress): void;
   onCheckpoint?(ref: string, p: TrainingProgress): void;
-  /** Called on the thread's "still scoring" messages, and every few seconds while the job waits for a free thread. */
+  /**
+   * Called on the thread's "still scoring" messages, and every few seconds from submission to the end: the job is
+   * alive as long as it waits for a thread or its thread lives (a dead thread fails the job at once; a dead process
+   * stops these calls). So a long data load or scoring pass never reads as a dead worker; the price is that a thread
+   * stuck forever is only caught by the activity's start-to-close timeout.
+   */
   onAlive?(): void;
   signal?: AbortSignal;
 }
@@ -114,8 +119,8 @@ export class ThreadOutOfMemory extends RangeError {
 
 /** How long a cancelled job may take to stop on its own before its thread is terminated (and replaced). */
 const CANCEL_GRACE_MS = 10_000;
-/** How often a job waiting for a free thread says it is alive (well within any heartbeat timeout). */
-const QUEUED_ALIVE_MS = 5_000;
+/** How often a job says it is alive while it waits for or runs on a thread (well within any heartbeat timeout). */
+const ALIVE_EVERY_MS = 5_000;
 
 /**
  * The thread entry is TypeScript and threads don't inherit the tsx require hook: each thread installs it first, by
@@ -131,7 +136,7 @@ interface PendingJob {
   reject(err: unknown): void;
   /** Set once the job's thread is asked to stop: the error the job ends with, whatever the thread answers. */
   cancelledWith?: unknown;
-  waiting?: NodeJS.Timeout;
+  alive?: NodeJS.Timeout;
   cleanup: (() => void)[];
 }
 
@@ -174,10 +179,9 @@ export class TrainingPool {
         signal.addEventListener('abort', onAbort, { once: true });
         pending.cleanup.push(() => signal.removeEventListener('abort', onAbort));
       }
+      if (hooks.onAlive) pending.alive = setInterval(() => hooks.onAlive?.(), ALIVE_EVERY_MS);
       this.queue.push(pending);
       this.dispatch();
-      // Waiting for a thread (all busy, or one being replaced): heartbeat meanwhile, or the wait reads as a dead worker.
-      if (this.queue.includes(pending) && hooks.onAlive) pending.waiting = setInterval(() => hooks.onAlive?.(), QUEUED_ALIVE_MS);
     });
   }
 
@@ -196,8 +200,6 @@ export class TrainingPool {
         thread = this.startThread();
       }
       const pending = this.queue.shift()!;
-      // Running, the thread's own messages say it is alive.
-      clearInterval(pending.waiting);
       thread.job = pending;
       // A busy thread keeps the process alive (a test awaiting its training); an idle one does not (a CLI can exit).
       thread.worker.ref();
@@ -283,7 +285,7 @@ export class TrainingPool {
   }
 
   private settle(pending: PendingJob, err: unknown, result?: unknown): void {
-    clearInterval(pending.waiting);
+    clearInterval(pending.alive);
     pending.cleanup.splice(0).forEach((f) => f());
     // A cancelled job ends as cancelled, whatever the thread answered while stopping.
     if (pending.cancelledWith !== undefined) pending.reject(pending.cancelledWith);

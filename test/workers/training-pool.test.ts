@@ -1,5 +1,5 @@
 import { strict as assert } from 'node:assert';
-import { ApplicationFailure } from '@temporalio/common';
+import { ApplicationFailure, type Logger } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { trainModel, type TrainModelInput } from '../../activities/training';
 import { DataConfig, ModelConfig } from '../../contracts';
@@ -128,6 +128,8 @@ describe('the training pool: trainings on worker threads', function () {
 
 describe('trainModel on the training pool', function () {
   this.timeout(120_000);
+  // The activity's own failure log is expected here: keep it out of the test output.
+  const quiet: Logger = { log: () => {}, trace: () => {}, debug: () => {}, info: () => {}, warn: () => {}, error: () => {} };
 
   it('throws the non-retryable TrainingFailure with the report a same-thread training gives', async () => {
     const input: TrainModelInput = {
@@ -139,7 +141,7 @@ describe('trainModel on the training pool', function () {
       segmentField: 'C1',
     };
     const expected = await trainExperiment({ data: input.data, model: input.model }).catch((e: TrainingFailure) => e.toReport());
-    const err = await new MockActivityEnvironment().run(trainModel, input).catch((e: unknown) => e);
+    const err = await new MockActivityEnvironment(undefined, { logger: quiet }).run(trainModel, input).catch((e: unknown) => e);
     assert.ok(err instanceof ApplicationFailure, `got ${String(err)}`);
     assert.equal(err.type, 'TrainingFailure');
     assert.equal(err.nonRetryable, true);
@@ -147,7 +149,7 @@ describe('trainModel on the training pool', function () {
   });
 
   it('is cancelled by its activity context: the thread stops and the activity ends cancelled', async () => {
-    const env = new MockActivityEnvironment();
+    const env = new MockActivityEnvironment(undefined, { logger: quiet });
     let cancelled = false;
     env.on('heartbeat', () => {
       if (!cancelled) {

@@ -41,6 +41,43 @@ export function murmur3String(value: string, seed: number): number {
   return finalMix(h);
 }
 
+/**
+ * murmur3String's twin over bytes `start..end` of a buffer: the same 4-byte blocks and tail, so it equals
+ * murmur3String of the string whose code units are those bytes (their latin1 reading). For bytes below 0x80 that is
+ * the string the UTF-8 reader would have decoded; callers hash other bytes through the string path instead.
+ */
+export function murmur3Bytes(bytes: Uint8Array, start: number, end: number, seed: number): number {
+  let h = seed | 0;
+  const len = end - start;
+  let i = start;
+  for (; i + 3 < end; i += 4) {
+    let k = bytes[i] | (bytes[i + 1] << 8) | (bytes[i + 2] << 16) | (bytes[i + 3] << 24);
+    k = Math.imul(k, 0xcc9e2d51);
+    k = (k << 15) | (k >>> 17);
+    k = Math.imul(k, 0x1b873593);
+    h ^= k;
+    h = (h << 13) | (h >>> 19);
+    h = (Math.imul(h, 5) + 0xe6546b64) | 0;
+  }
+  let k = 0;
+  switch (end - i) {
+    case 3:
+      k ^= bytes[i + 2] << 16;
+    // falls through
+    case 2:
+      k ^= bytes[i + 1] << 8;
+    // falls through
+    case 1:
+      k ^= bytes[i];
+      k = Math.imul(k, 0xcc9e2d51);
+      k = (k << 15) | (k >>> 17);
+      k = Math.imul(k, 0x1b873593);
+      h ^= k;
+  }
+  h ^= len;
+  return finalMix(h);
+}
+
 /** murmur3's finaliser: a bijective avalanche of 32 bits. */
 export function finalMix(h: number): number {
   h ^= h >>> 16;
@@ -58,5 +95,10 @@ export function combineHashes(a: number, b: number, salt: number): number {
 
 /** Hash of categorical value `value` in field number `fieldIndex` (0-based over the 39 Criteo features). */
 export function hashFieldValue(fieldIndex: number, value: string): number {
-  return murmur3String(value, 0x5bd1e995 ^ Math.imul(fieldIndex + 1, 0x27d4eb2d));
+  return murmur3String(value, fieldSeed(fieldIndex));
+}
+
+/** The murmur3 seed of field number `fieldIndex`: hashFieldValue(f, v) = murmur3String(v, fieldSeed(f)). */
+export function fieldSeed(fieldIndex: number): number {
+  return 0x5bd1e995 ^ Math.imul(fieldIndex + 1, 0x27d4eb2d);
 }

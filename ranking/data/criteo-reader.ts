@@ -1,7 +1,6 @@
 import * as fs from 'node:fs';
-import * as readline from 'node:readline';
 import { CATEGORICAL_FIELDS, DENSE_FIELDS } from '../../contracts';
-import { hashFieldValue } from '../hash';
+import { fieldSeed, hashFieldValue, murmur3Bytes } from '../hash';
 import { BadRowFailure, TrainingFailure } from '../failure';
 import {
   CATEGORICAL_COUNT,
@@ -16,8 +15,8 @@ import {
 } from './rows';
 
 /**
- * Streaming reader of Criteo-format TSV: `label \t I1..I13 \t C1..C26`, empty = missing. The file is read through
- * a stream in chunks of rows, so a file bigger than memory can be scanned (scoring streams it end to end; training
+ * Streaming reader of Criteo-format TSV: `label \t I1..I13 \t C1..C26`, empty = missing. The file is read in
+ * chunks of bytes and yields chunks of rows, so a file bigger than memory can be scanned (scoring streams it end to end; training
  * keeps the compact columnar rows, ~157 bytes a row, and `maxTrainRows` caps what it keeps).
  */
 
@@ -50,6 +49,8 @@ export interface CriteoReadOptions {
   /** Where readable value names are collected (for segments). */
   valueNames?: ValueNames;
   chunkRows?: number;
+  /** Bytes per read (1 MiB); tests use a few bytes so that reads end mid-line, mid-CRLF and mid-character. */
+  readBytes?: number;
 }
 
 const INTEGER = /^-?\d+$/;
@@ -114,9 +115,151 @@ function quote(v: string): string {
   return JSON.stringify(v.length > 40 ? v.slice(0, 40) + '…' : v);
 }
 
+/** Bytes read from the file at a time. */
+const READ_BYTES = 1 << 20;
+/** Tab positions kept per line: one more than a labeled row has, so any longer row is still counted (and refused). */
+const MAX_TABS = COLUMNS_WITH_LABEL;
+const TAB = 9;
+const LF = 10;
+const CR = 13;
+const MINUS = 45;
+const ZERO = 48;
+/** Dense values with more digits than this may pass 2^53: they go through Number() so they round as the string path did. */
+const EXACT_DIGITS = 15;
+const CATEGORICAL_SEEDS = Int32Array.from({ length: CATEGORICAL_COUNT }, (_, f) => fieldSeed(DENSE_COUNT + f));
+const DENSE = DENSE_COUNT;
+const CATEGORICAL = CATEGORICAL_COUNT;
+
+/** Where the line scanner stopped: the line's end (before CR/LF), where the next line starts, and what it saw. */
+interface LineScan {
+  end: number;
+  next: number;
+  tabs: number;
+  /** A byte ≥ 0x80 (the line is decoded as UTF-8 and parsed as a string). */
+  nonAscii: boolean;
+  /** A control character other than tab (binary data). */
+  binary: boolean;
+}
+
+/**
+ * Scans the line at `from` for its end and its tabs (positions into `tabs`). Line ends are readline's: LF, CRLF, or a
+ * lone CR. Returns false when the line may continue past `limit` (more bytes are needed); at EOF the last line ends there.
+ */
+function scanLine(buf: Uint8Array, from: number, limit: number, eof: boolean, tabs: Int32Array, out: LineScan): boolean {
+  let nt = 0;
+  let nonAscii = false;
+  let binary = false;
+  for (let p = from; p < limit; p++) {
+    const c = buf[p];
+    if (c >= 0x20 && c < 0x7f) continue;
+    if (c === TAB) {
+      if (nt < MAX_TABS) tabs[nt] = p;
+      nt++;
+    } else if (c === LF || c === CR) {
+      if (c === CR && p + 1 === limit && !eof) return false; // a CRLF may straddle the read
+      out.end = p;
+      out.next = c === CR && p + 1 < limit && buf[p + 1] === LF ? p + 2 : p + 1;
+      out.tabs = nt;
+      out.nonAscii = nonAscii;
+      out.binary = binary;
+      return true;
+    } else if (c >= 0x80) nonAscii = true;
+    else binary = true;
+  }
+  if (!eof) return false;
+  out.end = out.next = limit;
+  out.tabs = nt;
+  out.nonAscii = nonAscii;
+  out.binary = binary;
+  return true;
+}
+
+/**
+ * Parses one ASCII line `buf[start, scan.end)` (tabs at `tabs`) into `builder` straight from the bytes: the same rows,
+ * hashes and problem descriptions as parseCriteoLine on its string, without splitting it or allocating per field
+ * (a value's string is made only when a value name is first kept, or a problem quotes it).
+ */
+function parseCriteoBytes(
+  buf: Buffer,
+  start: number,
+  scan: LineScan,
+  tabs: Int32Array,
+  dense: Float64Array,
+  builder: RowBlockBuilder,
+  allowMissingLabel: boolean,
+  names?: ValueNames,
+): string | null {
+  const end = scan.end;
+  if (scan.binary) return 'binary data (control characters)';
+  const cols = scan.tabs + 1;
+  let label: number;
+  let first: number; // index of I1 among the columns
+  if (cols === COLUMNS_WITH_LABEL) {
+    const l = buf[start];
+    if (tabs[0] !== start + 1 || (l !== ZERO && l !== ZERO + 1))
+      return `expected label 0 or 1 in column 1, got ${quote(buf.toString('latin1', start, tabs[0]))}`;
+    label = l - ZERO;
+    first = 1;
+  } else if (cols === COLUMNS_WITHOUT_LABEL && allowMissingLabel) {
+    label = UNKNOWN_LABEL;
+    first = 0;
+  } else {
+    const want = allowMissingLabel ? `${COLUMNS_WITH_LABEL} (or ${COLUMNS_WITHOUT_LABEL} without a label)` : `${COLUMNS_WITH_LABEL}`;
+    return `expected ${want} tab-separated columns (label, I1..I13, C1..C26), got ${cols}`;
+  }
+  // Column c spans [c ? tabs[c − 1] + 1 : start, tabs[c]); the last one ends at the line's end.
+  for (let f = 0; f < DENSE; f++) {
+    const c = first + f;
+    const s = c === 0 ? start : tabs[c - 1] + 1;
+    const e = tabs[c];
+    if (s === e) {
+      dense[f] = NaN;
+      continue;
+    }
+    const negative = buf[s] === MINUS;
+    let v = 0;
+    let p = negative ? s + 1 : s;
+    let ok = p < e;
+    for (; p < e; p++) {
+      const d = buf[p] - ZERO;
+      if (d < 0 || d > 9) {
+        ok = false;
+        break;
+      }
+      v = v * 10 + d;
+    }
+    if (!ok) return `expected an integer or empty in ${DENSE_FIELDS[f]} (column ${c + 1}), got ${quote(buf.toString('latin1', s, e))}`;
+    dense[f] = e - s > EXACT_DIGITS ? Number(buf.toString('latin1', s, e)) : negative ? -v : v;
+  }
+  const row = builder.appendRow(label);
+  for (let f = 0; f < DENSE; f++) builder.setDense(row, f, dense[f]);
+  const last = first + DENSE + CATEGORICAL - 1;
+  for (let f = 0; f < CATEGORICAL; f++) {
+    const c = first + DENSE + f;
+    const s = tabs[c - 1] + 1;
+    const e = c === last ? end : tabs[c];
+    if (s === e) {
+      builder.setCategorical(row, f, MISSING_CATEGORICAL);
+      continue;
+    }
+    let h = murmur3Bytes(buf, s, e, CATEGORICAL_SEEDS[f]);
+    if (h === MISSING_CATEGORICAL) h = 1;
+    builder.setCategorical(row, f, h);
+    if (names) {
+      const m = names[f];
+      if (m.size < MAX_NAMES_PER_FIELD && !m.has(h)) m.set(h, buf.toString('latin1', s, e));
+    }
+  }
+  return null;
+}
+
 /**
  * Reads a Criteo TSV as a stream of row chunks. Malformed rows are skipped, counted and reported (file + line +
  * what was expected); the bad-row threshold is enforced at the end, and early once enough rows were seen.
+ *
+ * The file is read as bytes and parsed in place (parseCriteoBytes): tabs and line ends are found by byte, integers
+ * and hashes computed from the bytes. A line with a byte ≥ 0x80 is decoded as UTF-8 and parsed by parseCriteoLine, so
+ * non-ASCII values hash (and invalid UTF-8 is reported) exactly as when the whole file was read as text.
  */
 export async function* readCriteoChunks(file: string, opts: CriteoReadOptions): AsyncGenerator<{ block: RowBlock; badRows: BadRowReport }> {
   assertSafePath(file, 'data file');
@@ -130,36 +273,62 @@ export async function* readCriteoChunks(file: string, opts: CriteoReadOptions): 
   if (stat.size === 0) throw new TrainingFailure('bad-data', `data file ${file} is empty: expected Criteo TSV rows (label, I1..I13, C1..C26)`);
 
   const chunkRows = opts.chunkRows ?? 65_536;
+  const readBytes = Math.max(1, opts.readBytes ?? READ_BYTES);
+  const allowMissingLabel = !!opts.allowMissingLabel;
   const bad: BadRowReport = { count: 0, rowsSeen: 0, examples: [] };
   let builder = new RowBlockBuilder(Math.min(chunkRows, 65_536));
   let good = 0;
   let lineNo = 0;
-  const stream = fs.createReadStream(file, { encoding: 'utf8', highWaterMark: 1 << 20 });
-  const lines = readline.createInterface({ input: stream, crlfDelay: Infinity });
+  const tabs = new Int32Array(MAX_TABS);
+  const dense = new Float64Array(DENSE);
+  const scan: LineScan = { end: 0, next: 0, tabs: 0, nonAscii: false, binary: false };
+  // buf[at, filled) holds bytes read but not yet parsed: at most the start of one line between reads.
+  let buf = Buffer.allocUnsafe(Math.max(readBytes, 1024));
+  let at = 0;
+  let filled = 0;
+  let eof = false;
+  const handle = await fs.promises.open(file, 'r');
   try {
-    for await (const line of lines) {
-      lineNo++;
-      bad.rowsSeen++;
-      const problem = parseCriteoLine(line, builder, !!opts.allowMissingLabel, opts.valueNames);
-      if (problem) {
-        if (opts.strict) throw new BadRowFailure(file, lineNo, problem);
-        bad.count++;
-        if (bad.examples.length < BAD_ROW_EXAMPLES) bad.examples.push({ file, line: lineNo, problem });
-        // Fail early on files that are clearly not Criteo TSV instead of scanning gigabytes of garbage.
-        if (bad.rowsSeen >= 1000 && bad.count / bad.rowsSeen > Math.max(opts.maxBadRowFraction, 0.5))
-          throw badDataFailure(file, bad, opts.maxBadRowFraction);
-        continue;
+    reading: while (!eof) {
+      if (at > 0) {
+        buf.copy(buf, 0, at, filled);
+        filled -= at;
+        at = 0;
       }
-      good++;
-      if (builder.rows >= chunkRows) {
-        yield { block: builder.build(), badRows: bad };
-        builder = new RowBlockBuilder(Math.min(chunkRows, 65_536));
+      if (buf.length - filled < readBytes) {
+        const grown = Buffer.allocUnsafe(Math.max(buf.length * 2, filled + readBytes));
+        buf.copy(grown, 0, 0, filled);
+        buf = grown;
       }
-      if (opts.maxRows !== undefined && good >= opts.maxRows) break;
+      const { bytesRead } = await handle.read(buf, filled, readBytes, null);
+      filled += bytesRead;
+      eof = bytesRead === 0;
+      while (at < filled && scanLine(buf, at, filled, eof, tabs, scan)) {
+        lineNo++;
+        bad.rowsSeen++;
+        const problem = scan.nonAscii
+          ? parseCriteoLine(buf.toString('utf8', at, scan.end), builder, allowMissingLabel, opts.valueNames)
+          : parseCriteoBytes(buf, at, scan, tabs, dense, builder, allowMissingLabel, opts.valueNames);
+        at = scan.next;
+        if (problem) {
+          if (opts.strict) throw new BadRowFailure(file, lineNo, problem);
+          bad.count++;
+          if (bad.examples.length < BAD_ROW_EXAMPLES) bad.examples.push({ file, line: lineNo, problem });
+          // Fail early on files that are clearly not Criteo TSV instead of scanning gigabytes of garbage.
+          if (bad.rowsSeen >= 1000 && bad.count / bad.rowsSeen > Math.max(opts.maxBadRowFraction, 0.5))
+            throw badDataFailure(file, bad, opts.maxBadRowFraction);
+          continue;
+        }
+        good++;
+        if (builder.rows >= chunkRows) {
+          yield { block: builder.build(), badRows: bad };
+          builder = new RowBlockBuilder(Math.min(chunkRows, 65_536));
+        }
+        if (opts.maxRows !== undefined && good >= opts.maxRows) break reading;
+      }
     }
   } finally {
-    lines.close();
-    stream.destroy();
+    await handle.close();
   }
   if (good === 0) {
     const why =

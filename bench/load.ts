@@ -109,6 +109,7 @@ interface LoadReport {
   data: { scenario: string; trainRows: number };
   completedExperiments: number;
   failures: number;
+  failedCampaigns: string[];
   minutes: number;
   experimentsPerMinute: number;
   worker: { peakCpuSharePct: number; meanCpuSharePct: number; peakRssMiB: number; eventLoopBlockedWarnings: number };
@@ -162,6 +163,7 @@ async function main(): Promise<void> {
     env: { ...process.env, RANKWRIGHT_HOME: home },
     stdio: ['ignore', logFd, logFd],
   });
+  process.on('exit', () => worker.kill('SIGKILL')); // never leave a worker behind, whatever ends the bench
   // Campaigns start once the worker serves: its start-up (bundling the workflows) is not orchestration time.
   for (let waited = 0; !fs.readFileSync(workerLog, 'utf8').includes('rankwright worker: serving'); waited += 200) {
     if (waited > 300_000 || worker.exitCode !== null) throw new Error(`the worker did not start; its log:\n${fs.readFileSync(workerLog, 'utf8')}`);
@@ -193,6 +195,7 @@ async function main(): Promise<void> {
   );
   process.stderr.write(`load: started ${campaigns} campaigns of ${experiments} experiments on ${rows.toLocaleString()} rows; waiting for review…\n`);
   let failures = 0;
+  const failedCampaigns: string[] = [];
   let completedExperiments = 0;
   await Promise.all(
     ids.map(async (id) => {
@@ -203,6 +206,12 @@ async function main(): Promise<void> {
           failures += s.experiments.filter((e) => e.status === 'failed').length;
           return;
         }
+        // A campaign that ended without reaching review (it failed) must not keep the bench waiting forever.
+        const { status } = await bootstrap.workflow.getHandle(id).describe();
+        if (status.name !== 'RUNNING') {
+          failedCampaigns.push(`${id}: ${status.name}`);
+          return;
+        }
         await new Promise((r) => setTimeout(r, 1000));
       }
     }),
@@ -211,7 +220,7 @@ async function main(): Promise<void> {
   const cpu = sampler.stop();
   clearInterval(loadTimer);
   const timelines = await Promise.all(ids.map((id) => campaignHistories(bootstrap, id)));
-  for (const id of ids) {
+  for (const id of ids.filter((i) => !failedCampaigns.some((f) => f.startsWith(`${i}:`)))) {
     await client.approve(id, { by: 'load' }).catch(() => (failures += 1));
     await client.waitForResult(id);
   }
@@ -267,13 +276,13 @@ async function main(): Promise<void> {
       why: `mean ${cpu.meanSharePct}%: the worker's training did not run on more than one core at a time`,
     }),
     goal({
-      name: 'Experiments failed under load',
+      name: 'Experiments and campaigns failed under load',
       target: '0',
-      measured: failures,
+      measured: failures + failedCampaigns.length,
       unit: '',
       threshold: 0,
       direction: 'atMost',
-      why: `${failures} experiment(s) failed or could not be approved; see the worker log`,
+      why: `${failures} experiment(s) failed or could not be approved, ${failedCampaigns.length} campaign(s) ended without a review${failedCampaigns.length ? ` (${failedCampaigns.slice(0, 3).join('; ')})` : ''}`,
     }),
   ];
   const result: LoadReport = {
@@ -285,6 +294,7 @@ async function main(): Promise<void> {
     data: { scenario: files.name, trainRows: files.rows.train },
     completedExperiments,
     failures,
+    failedCampaigns,
     minutes: round(minutes),
     experimentsPerMinute: round(completedExperiments / minutes),
     worker: {

@@ -78,4 +78,4 @@ function main(): void {
   process.exitCode = outcomes.every((o) => o.ok) ? 0 : 1;
 }
 
-main();
+if (require.main === module) main();

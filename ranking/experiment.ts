@@ -10,7 +10,7 @@ import {
   type TrainingProgress,
 } from '../contracts';
 import { parseOrExplain } from '../contracts/errors';
-import { LoadedDataset, loadDataset } from './data/load-data';
+import { LoadedDataset, inMemoryTrainRows, loadDataset } from './data/load-data';
 import { CATEGORICAL_COUNT, DENSE_COUNT, RowBlock, valueName } from './data/rows';
 import {
   type CalibrationReport,
@@ -41,7 +41,8 @@ import { estimateTrainingBytes, type RankingModel } from './models/model';
 import { pairedStdErrAgainst } from './paired-comparison';
 import type { EarlyStopping, LearningCurvePoint, ValidationSplit } from '../contracts';
 import { validationSplitOf } from './learning-curve';
-import { runTrainingLoop } from './trainer';
+import { DiskTrainRows } from './streamed-rows';
+import { runTrainingLoop, type StreamedRows } from './trainer';
 
 /** Default memory budget for parameters + optimizer state. */
 export const DEFAULT_MAX_MEMORY_BYTES = 1.5 * 2 ** 30;
@@ -60,7 +61,16 @@ export interface TrainExperimentRequest {
    */
   onAlive?(): void;
   signal?: AbortSignal;
+  /**
+   * Memory budget: parameters, optimizer state and best-validation weights must fit it (else a resource failure),
+   * and training rows are held in memory only up to its worth (IN_MEMORY_BYTES_PER_TRAIN_ROW each); a bigger
+   * training set is parsed once into a row cache on disk and streamed (out-of-core). Default 1.5 GiB.
+   */
   maxMemoryBytes?: number;
+  /** Most training rows held in memory, overriding what maxMemoryBytes implies (tests and benches force streaming). */
+  maxInMemoryTrainRows?: number;
+  /** Rows shuffled together when training streams (default DEFAULT_WINDOW_ROWS). */
+  streamWindowRows?: number;
   /** The campaign baseline's model: when given, the NE change is also tested paired on the same test rows. */
   baselineArtifact?: string;
 }
@@ -98,9 +108,15 @@ export interface TrainExperimentResult {
 export async function trainExperiment(req: TrainExperimentRequest): Promise<TrainExperimentResult> {
   const data = parseOrExplain(DataConfig, req.data, 'data config');
   const model = parseOrExplain(ModelConfig, req.model, 'model config');
-  const dataset = await loadDataset(data);
+  // Without a budget or a row limit the loader's default applies (RANKWRIGHT_IN_MEMORY_TRAIN_ROWS or the default
+  // budget's rows), so describe/research and training share the process's loaded dataset.
+  const maxInMemoryTrainRows = req.maxInMemoryTrainRows ?? (req.maxMemoryBytes !== undefined ? inMemoryTrainRows(req.maxMemoryBytes) : undefined);
+  const dataset = await loadDataset(data, { maxInMemoryTrainRows });
+  const onDisk = dataset.trainOnDisk;
   requireBothClasses(dataset.test, 'test');
-  requireBothClasses(dataset.train, 'train');
+  requireBothClasses(onDisk ? { rows: onDisk.rows, labels: onDisk.labels } : dataset.train, 'train');
+  // Streamed: the statistics the spec is fitted on (dense moments, quantiles, auto table sizes) come from an evenly
+  // spaced sample of the training rows (dataset.train, ≤ TRAIN_SAMPLE_ROWS).
   const spec = buildFeatureSpec(model, dataset.train, dataset.active);
   const { catSlots, denseSlots } = slotCounts(spec);
 
@@ -124,9 +140,16 @@ export async function trainExperiment(req: TrainExperimentRequest): Promise<Trai
   }
 
   // negativeSamplingRate < 1: the model trains on a seeded subsample of train's non-clicks (every click kept).
+  // Streamed, the same rows are kept (the same draw over all training labels), read window by window.
   const allTrain = encodeRows(dataset.train, spec);
-  const train =
-    model.negativeSamplingRate < 1 ? takeEncodedRows(allTrain, sampleNegatives(allTrain.labels, model.negativeSamplingRate, model.seed)) : allTrain;
+  let train: EncodedRows | StreamedRows;
+  if (onDisk) {
+    const kept = model.negativeSamplingRate < 1 ? sampleNegatives(onDisk.labels, model.negativeSamplingRate, model.seed) : undefined;
+    train = new DiskTrainRows(onDisk, spec, { kept, seed: model.seed, windowRows: req.streamWindowRows });
+  } else {
+    train =
+      model.negativeSamplingRate < 1 ? takeEncodedRows(allTrain, sampleNegatives(allTrain.labels, model.negativeSamplingRate, model.seed)) : allTrain;
+  }
   const validation = encodeRows(dataset.validation, spec);
   const test = encodeRows(dataset.test, spec);
   await selectGpuBackendAsync();
@@ -173,6 +196,7 @@ export async function trainExperiment(req: TrainExperimentRequest): Promise<Trai
   applyCalibrator(calibrator, scores);
   const trainSeconds = (performance.now() - started) / 1000;
   const metrics = evaluate(scores, dataset.test, dataset, req.segmentField ?? 'C1');
+  // Streamed: on the encoded sample (the collision rate is a rate; the sample estimates it).
   metrics.hashCollisionRate = encodedCollisionRate(spec, allTrain);
   if (!Number.isFinite(metrics.ne)) throw new TrainingFailure('diverged', `test predictions are not finite (NE ${metrics.ne})`, progress.slice(-50));
   const neDeltaStdErr = req.baselineArtifact ? await pairedStdErrAgainst(req.baselineArtifact, dataset.test, scores) : undefined;
@@ -285,7 +309,7 @@ function formatBytes(n: number): string {
 }
 
 /** NE, AUC and calibration are undefined without both clicks and non-clicks: say so as bad data, not as a NaN. */
-function requireBothClasses(block: RowBlock, split: string): void {
+function requireBothClasses(block: Pick<RowBlock, 'rows' | 'labels'>, split: string): void {
   const clicks = block.labels.reduce((sum, y) => sum + y, 0);
   if (block.rows > 0 && (clicks === 0 || clicks === block.rows)) {
     throw new TrainingFailure(

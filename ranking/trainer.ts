@@ -55,6 +55,29 @@ export interface TrainingLoopResult {
   earlyStopping: EarlyStopping;
 }
 
+/** One training step's rows: positions [start, end) of `order` index rows of `data`. */
+export interface TrainBatch {
+  data: EncodedRows;
+  order: Int32Array;
+  start: number;
+  end: number;
+}
+
+/**
+ * Training rows that are not held in memory (out-of-core training, ranking/streamed-rows.ts): the loop asks for an
+ * epoch's batches from a row position on, and for a fixed sample of rows to measure train NE on.
+ */
+export interface StreamedRows {
+  /** Rows per epoch. */
+  readonly rows: number;
+  /** Their labels (1 byte a row). */
+  readonly labels: Uint8Array;
+  /** Rows ⌊k·rows/count⌋ for k < count, in order (all rows when there are fewer): the same rows evenlySpacedRows picks. */
+  sample(count: number): Promise<EncodedRows>;
+  /** The epoch's batches of `batch` rows from row position `from` (a multiple of `batch`) to its end. */
+  batches(epoch: number, batch: number, from: number): AsyncIterable<TrainBatch>;
+}
+
 type ModelState = { tensors: Record<string, Tensor>; scalars: Record<string, number>; cursor: TrainingCursor };
 
 export interface TrainingLoopOptions {
@@ -83,10 +106,11 @@ export interface TrainingLoopOptions {
 export async function runTrainingLoop(
   model: RankingModel,
   config: ModelConfig,
-  train: EncodedRows,
+  train: EncodedRows | StreamedRows,
   validation: EncodedRows,
   opts: TrainingLoopOptions,
 ): Promise<TrainingLoopResult> {
+  const streamed = 'batches' in train ? train : null;
   const started = performance.now();
   const n = train.rows;
   const batch = config.batchSize;
@@ -97,7 +121,7 @@ export async function runTrainingLoop(
   // Loss above this after warm-up means the run is exploding, not learning (the base-rate predictor scores H(ctr)).
   const explodingLoss = Math.max(1.5, 2.5 * trainEntropy);
   const evaluateEvery = resolveEvaluateEvery(config.evaluateEvery, stepsPerEpoch);
-  const trainSample = evenlySpacedRows(train, TRAIN_NE_SAMPLE_ROWS);
+  const trainSample = streamed ? await streamed.sample(TRAIN_NE_SAMPLE_ROWS) : evenlySpacedRows(train as EncodedRows, TRAIN_NE_SAMPLE_ROWS);
 
   const cursor: TrainingCursor = opts.resume
     ? { ...freshCursor(), ...opts.resume.cursor, progress: [...opts.resume.cursor.progress], curve: [...(opts.resume.cursor.curve ?? [])] }
@@ -169,14 +193,13 @@ export async function runTrainingLoop(
   };
 
   epochs: for (; cursor.epoch < config.epochs && !cursor.stoppedEarly; cursor.epoch++, cursor.stepInEpoch = 0) {
-    const order = new Int32Array(n);
-    for (let i = 0; i < n; i++) order[i] = i;
-    new SeededRandom(config.seed * 1_000_003 + cursor.epoch).shuffle(order);
     const lrScale = config.lrDecay ** cursor.epoch;
-    for (; cursor.stepInEpoch < stepsPerEpoch;) {
-      const start = cursor.stepInEpoch * batch;
-      const end = Math.min(n, start + batch);
-      const { lossSum, gradNorm } = await model.trainStep(train, order, start, end, lrScale);
+    // In memory: one permutation of all rows per (seed, epoch). Streamed: the rows' own shuffled batches.
+    const batches = streamed
+      ? streamed.batches(cursor.epoch, batch, cursor.stepInEpoch * batch)
+      : inMemoryBatches(train as EncodedRows, config, cursor, batch);
+    for await (const { data, order, start, end } of batches) {
+      const { lossSum, gradNorm } = await model.trainStep(data, order, start, end, lrScale);
       cursor.stepInEpoch++;
       cursor.step++;
       cursor.examples += end - start;
@@ -258,6 +281,15 @@ function freshCursor(): TrainingCursor {
     curveStride: 1,
     lastPoint: null,
   };
+}
+
+/** The epoch's batches in memory: steps stepInEpoch.. of one seeded permutation of all rows. */
+function* inMemoryBatches(train: EncodedRows, config: ModelConfig, cursor: TrainingCursor, batch: number): Generator<TrainBatch> {
+  const n = train.rows;
+  const order = new Int32Array(n);
+  for (let i = 0; i < n; i++) order[i] = i;
+  new SeededRandom(config.seed * 1_000_003 + cursor.epoch).shuffle(order);
+  for (let start = cursor.stepInEpoch * batch; start < n; start += batch) yield { data: train, order, start, end: Math.min(n, start + batch) };
 }
 
 /** Counts an evaluation and keeps its point when it falls on the stride; thins the kept points when they overflow. */

@@ -30,9 +30,10 @@ export async function describeData(data: DataConfigInput | DataConfig, model?: M
   const out: DataDescription = {
     fingerprint: d.fingerprint,
     kind: d.kind,
-    trainRows: d.train.rows,
+    // Streamed training sets: counts and CTR over all rows; cardinality and hashing below on the held sample.
+    trainRows: d.trainOnDisk?.rows ?? d.train.rows,
     testRows: d.test.rows,
-    ctr: clickThroughRate(d.train.labels),
+    ctr: clickThroughRate(d.trainOnDisk?.labels ?? d.train.labels),
     activeCategoricalFields: d.active.categorical.map((f) => CATEGORICAL_FIELDS[f]),
   };
   if (d.oracle) out.oracleNe = d.oracle.ne;

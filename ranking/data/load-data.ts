@@ -2,16 +2,33 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import { BAD_ROW_EXAMPLES_KEPT, CATEGORICAL_FIELDS, CriteoData, DataConfig, type BadRows, type DataConfigInput } from '../../contracts';
 import { parseOrExplain } from '../../contracts/errors';
-import { BadRowReport, assertSafePath, readCriteoFile } from './criteo-reader';
+import { BadRowReport, assertSafePath, readCriteoChunks, readCriteoFile } from './criteo-reader';
 import { plantedScenario } from './planted';
-import { RowBlock, ValueNames, activeFields, newValueNames, sliceRows } from './rows';
+import { RowCacheInvalid, RowCacheReader, RowCacheWriter, rowCachePath, sourceIdentity, type SourceIdentity } from './row-cache';
+import {
+  CATEGORICAL_COUNT,
+  DENSE_COUNT,
+  MISSING_CATEGORICAL,
+  RowBlock,
+  ValueNames,
+  activeFields,
+  concatBlocks,
+  newValueNames,
+  sliceRows,
+} from './rows';
 
 /** A dataset ready for experiments: three splits in the shared row representation, plus what is known about it. */
 export interface LoadedDataset {
   kind: 'planted' | 'criteo';
   fingerprint: string;
   config: DataConfig;
+  /**
+   * The training rows — all of them, or, when the training set is too big to hold (`trainOnDisk`), an evenly spaced
+   * sample of at most TRAIN_SAMPLE_ROWS of them: what feature statistics, descriptions and probes are computed from.
+   */
   train: RowBlock;
+  /** Set when the training rows live in a row cache on disk and training streams them (out-of-core). */
+  trainOnDisk?: TrainRowsOnDisk;
   validation: RowBlock;
   test: RowBlock;
   valueNames: ValueNames;
@@ -80,6 +97,44 @@ export async function dataFingerprint(input: DataConfigInput | DataConfig): Prom
   return `criteo:${h.digest('hex').slice(0, 32)}`;
 }
 
+/** Training rows kept on disk (a row cache) and streamed chunk by chunk, with what is small enough to hold. */
+export interface TrainRowsOnDisk {
+  cache: RowCacheReader;
+  /** Rows [0, rows) of the cache train (when validation is cut from train, the rest of the cache validates). */
+  rows: number;
+  /** The training rows' labels (1 byte a row): class balance, negative sampling and the train-NE sample need them. */
+  labels: Uint8Array;
+}
+
+/**
+ * Bytes a training row costs when trained in memory: its RowBlock (157), its encoding (~4 bytes a slot) and the
+ * transient copies of reading and sampling. A training set over the budget's worth of rows is streamed from disk.
+ */
+export const IN_MEMORY_BYTES_PER_TRAIN_ROW = 400;
+/** The memory budget training holds rows within unless told otherwise (trainExperiment's default budget). */
+const DEFAULT_DATA_BUDGET_BYTES = 1.5 * 2 ** 30;
+/** Rows of the sample that stands in for `train` when it is streamed (feature statistics, descriptions, probes). */
+export const TRAIN_SAMPLE_ROWS = 262_144;
+
+/** Training rows held in memory under a memory budget; beyond them training streams from a row cache. */
+export function inMemoryTrainRows(budgetBytes: number): number {
+  return Math.max(1, Math.floor(budgetBytes / IN_MEMORY_BYTES_PER_TRAIN_ROW));
+}
+
+/** The default limit: RANKWRIGHT_IN_MEMORY_TRAIN_ROWS when set, else the default budget's worth of rows (~4M). */
+export function defaultInMemoryTrainRows(env: NodeJS.ProcessEnv = process.env): number {
+  const v = Number(env.RANKWRIGHT_IN_MEMORY_TRAIN_ROWS);
+  return Number.isFinite(v) && v >= 1 ? Math.floor(v) : inMemoryTrainRows(DEFAULT_DATA_BUDGET_BYTES);
+}
+
+export interface LoadOptions {
+  /**
+   * Most training rows held in memory (default: defaultInMemoryTrainRows()). A larger training file is parsed once
+   * into a row cache under the Rankwright home and streamed from it (`trainOnDisk`).
+   */
+  maxInMemoryTrainRows?: number;
+}
+
 const CACHE_SIZE = 2;
 const cache = new Map<string, Promise<LoadedDataset>>();
 
@@ -87,18 +142,20 @@ const cache = new Map<string, Promise<LoadedDataset>>();
  * Loads (or generates) a dataset, cached per process by fingerprint (LRU of the last two): a worker runs many
  * experiments on the same data and should read or generate it once.
  */
-export async function loadDataset(input: DataConfigInput | DataConfig): Promise<LoadedDataset> {
+export async function loadDataset(input: DataConfigInput | DataConfig, opts: LoadOptions = {}): Promise<LoadedDataset> {
   const config = parseOrExplain(DataConfig, input, 'data config');
   const fingerprint = await dataFingerprint(config);
+  const limit = opts.maxInMemoryTrainRows ?? defaultInMemoryTrainRows();
   // A strict load fails where a lenient one skips: they are cached apart (same fingerprint, same rows when both load).
-  const key = 'strict' in config && config.strict ? `${fingerprint}:strict` : fingerprint;
+  // So are loads under another in-memory limit (the same rows, held or streamed).
+  const key = `${'strict' in config && config.strict ? `${fingerprint}:strict` : fingerprint}:${'planted' in config ? '' : limit}`;
   const hit = cache.get(key);
   if (hit) {
     cache.delete(key);
     cache.set(key, hit);
     return hit;
   }
-  const loading = ('planted' in config ? loadPlanted(config, fingerprint) : loadCriteo(config, fingerprint)).catch((e) => {
+  const loading = ('planted' in config ? loadPlanted(config, fingerprint) : loadCriteo(config, fingerprint, limit)).catch((e) => {
     cache.delete(key);
     throw e;
   });
@@ -130,10 +187,11 @@ async function loadPlanted(config: Extract<DataConfig, { planted: unknown }>, fi
   };
 }
 
-async function loadCriteo(config: CriteoData, fingerprint: string): Promise<LoadedDataset> {
+async function loadCriteo(config: CriteoData, fingerprint: string, limit: number): Promise<LoadedDataset> {
   const valueNames = newValueNames();
   const opts = { maxBadRowFraction: config.maxBadRowFraction, strict: !!config.strict, valueNames };
-  const train = await readCriteoFile(config.train, { ...opts, maxRows: config.maxTrainRows });
+  const train = await readTrain(config, opts, limit);
+  if ('onDisk' in train) return loadCriteoOnDisk(config, fingerprint, opts, train.onDisk, train.badRows);
   let trainBlock = train.block;
   let validation: RowBlock;
   const reports: FileBadRows[] = [{ split: 'train', file: config.train, report: train.badRows }];
@@ -159,6 +217,165 @@ async function loadCriteo(config: CriteoData, fingerprint: string): Promise<Load
     valueNames,
     active: activeFields(trainBlock),
     badRows: summarizeBadRows(reports),
+  };
+}
+
+type ReadOpts = { maxBadRowFraction: number; strict: boolean; valueNames: ValueNames };
+type TrainRead = { block: RowBlock; badRows: BadRowReport } | { onDisk: RowCacheReader; badRows: BadRowReport };
+
+/**
+ * Reads the training file: into memory while it fits `limit` rows; past it, into a row cache on disk (the rows read
+ * so far go there first). A file that evidently won't fit (estimated from the line length of its first MiB) goes to
+ * disk from the first chunk, and a valid cache of a file too big to hold is used without parsing the text at all.
+ */
+async function readTrain(config: CriteoData, opts: ReadOpts, limit: number): Promise<TrainRead> {
+  const cacheOptions = { maxRows: config.maxTrainRows ?? null, maxBadRowFraction: config.maxBadRowFraction, strict: !!config.strict };
+  const source = await sourceIdentity(config.train).catch(() => null);
+  // No identity (missing file, ...): the reader below says what is wrong with the file.
+  if (!source) return readCriteoFile(config.train, { ...opts, maxRows: config.maxTrainRows });
+  const cachePath = rowCachePath(config.train, cacheOptions);
+  const existing = await RowCacheReader.open(cachePath, source, cacheOptions).catch((e) => {
+    if (e instanceof RowCacheInvalid) return null;
+    throw e;
+  });
+  if (existing && existing.rows > limit) return { onDisk: existing, badRows: existing.trailer.badRows };
+  await existing?.close();
+
+  const estimated = Math.min(await estimateRows(source), config.maxTrainRows ?? Infinity);
+  let writer: RowCacheWriter | null = estimated > limit * 1.1 ? new RowCacheWriter(cachePath) : null;
+  let blocks: RowBlock[] = [];
+  let held = 0;
+  let badRows: BadRowReport = { count: 0, rowsSeen: 0, examples: [] };
+  try {
+    for await (const chunk of readCriteoChunks(config.train, { ...opts, maxRows: config.maxTrainRows })) {
+      badRows = chunk.badRows;
+      if (writer) {
+        await writer.append(chunk.block);
+        continue;
+      }
+      blocks.push(chunk.block);
+      held += chunk.block.rows;
+      if (held > limit) {
+        writer = new RowCacheWriter(cachePath);
+        for (const b of blocks) await writer.append(b);
+        blocks = [];
+      }
+    }
+    if (!writer) return { block: concatBlocks(blocks), badRows };
+    await writer.finish({ source, options: cacheOptions, badRows });
+  } catch (e) {
+    await writer?.abort();
+    throw e;
+  }
+  return { onDisk: await RowCacheReader.open(cachePath, source, cacheOptions), badRows };
+}
+
+/** Rows a file probably holds: its size over the mean line length of its first MiB. */
+async function estimateRows(source: SourceIdentity): Promise<number> {
+  const fd = await fs.promises.open(source.path, 'r');
+  try {
+    const head = Buffer.alloc(Math.min(source.size, 1 << 20));
+    const { bytesRead } = await fd.read(head, 0, head.length, 0);
+    let lines = 0;
+    for (let i = 0; i < bytesRead; i++) if (head[i] === 10) lines++;
+    return lines === 0 ? 1 : Math.round((source.size * lines) / bytesRead);
+  } finally {
+    await fd.close();
+  }
+}
+
+/**
+ * The dataset of a training file in a row cache: one pass over the cache checks every chunk, collects the training
+ * rows' labels, which fields are active, and an evenly spaced sample of rows (`train`); the validation rows (the
+ * file, or the cache's tail) and test rows are read into memory. A cache that fails its checks is rebuilt once.
+ */
+async function loadCriteoOnDisk(
+  config: CriteoData,
+  fingerprint: string,
+  opts: ReadOpts,
+  reader: RowCacheReader,
+  trainBad: BadRowReport,
+): Promise<LoadedDataset> {
+  let scanned: Awaited<ReturnType<typeof scanCache>>;
+  try {
+    scanned = await scanCache(reader, config);
+  } catch (e) {
+    await reader.close();
+    if (!(e instanceof RowCacheInvalid)) throw e;
+    // A corrupt chunk: rebuild from the text (limit 0 forces the cache; the rebuilt one is checked once more).
+    await fs.promises.rm(reader.file, { force: true });
+    const again = await readTrain(config, opts, 0);
+    if (!('onDisk' in again)) throw new Error('row cache rebuild did not produce a cache', { cause: e });
+    reader = again.onDisk;
+    trainBad = again.badRows;
+    scanned = await scanCache(reader, config);
+  }
+  const reports: FileBadRows[] = [{ split: 'train', file: config.train, report: trainBad }];
+  let validation = scanned.tail;
+  if (config.validation) {
+    const v = await readCriteoFile(config.validation, opts);
+    validation = v.block;
+    reports.push({ split: 'validation', file: config.validation, report: v.badRows });
+  }
+  const test = await readCriteoFile(config.test, opts);
+  reports.push({ split: 'test', file: config.test, report: test.badRows });
+  return {
+    kind: 'criteo',
+    fingerprint,
+    config,
+    train: scanned.sample,
+    trainOnDisk: { cache: reader, rows: scanned.trainRows, labels: scanned.labels },
+    validation,
+    test: test.block,
+    valueNames: opts.valueNames,
+    active: scanned.active,
+    badRows: summarizeBadRows(reports),
+  };
+}
+
+async function scanCache(reader: RowCacheReader, config: CriteoData) {
+  const total = reader.rows;
+  // Without a validation file, the last validationFraction of the rows validates (as when held in memory).
+  const trainRows = config.validation ? total : Math.floor(total * (1 - config.validationFraction));
+  const labels = new Uint8Array(trainRows);
+  const sampleRows = Math.min(trainRows, TRAIN_SAMPLE_ROWS);
+  const sample: RowBlock = {
+    rows: sampleRows,
+    labels: new Uint8Array(sampleRows),
+    dense: new Float32Array(sampleRows * DENSE_COUNT),
+    categorical: new Uint32Array(sampleRows * CATEGORICAL_COUNT),
+  };
+  const tailBlocks: RowBlock[] = [];
+  const cat = new Uint8Array(CATEGORICAL_COUNT);
+  const den = new Uint8Array(DENSE_COUNT);
+  const buffer = reader.newChunkBuffer();
+  let next = 0; // next sample index
+  for (let c = 0, start = 0; c < reader.chunks; c++) {
+    const block = await reader.readChunk(c, buffer);
+    const trainEnd = Math.max(0, Math.min(block.rows, trainRows - start));
+    if (trainEnd > 0) labels.set(block.labels.subarray(0, trainEnd), start);
+    for (let r = 0; r < trainEnd; r++) {
+      for (let f = 0; f < CATEGORICAL_COUNT; f++) if (block.categorical[r * CATEGORICAL_COUNT + f] !== MISSING_CATEGORICAL) cat[f] = 1;
+      for (let f = 0; f < DENSE_COUNT; f++) if (!Number.isNaN(block.dense[r * DENSE_COUNT + f])) den[f] = 1;
+    }
+    // Sample row i is training row ⌊i·trainRows/sampleRows⌋ (evenly spaced, in order).
+    for (; next < sampleRows; next++) {
+      const row = Math.floor((next * trainRows) / sampleRows);
+      if (row >= start + trainEnd) break;
+      const r = row - start;
+      sample.labels[next] = block.labels[r];
+      sample.dense.set(block.dense.subarray(r * DENSE_COUNT, (r + 1) * DENSE_COUNT), next * DENSE_COUNT);
+      sample.categorical.set(block.categorical.subarray(r * CATEGORICAL_COUNT, (r + 1) * CATEGORICAL_COUNT), next * CATEGORICAL_COUNT);
+    }
+    if (trainEnd < block.rows) tailBlocks.push(sliceRows(block, trainEnd, block.rows));
+    start += block.rows;
+  }
+  return {
+    trainRows,
+    labels,
+    sample,
+    tail: concatBlocks(tailBlocks.length ? tailBlocks : [sliceRows(sample, 0, 0)]),
+    active: { categorical: [...cat.keys()].filter((f) => cat[f]), dense: [...den.keys()].filter((f) => den[f]) },
   };
 }
 

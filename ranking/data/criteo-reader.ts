@@ -127,8 +127,78 @@ const ZERO = 48;
 /** Dense values with more digits than this may pass 2^53: they go through Number() so they round as the string path did. */
 const EXACT_DIGITS = 15;
 const CATEGORICAL_SEEDS = Int32Array.from({ length: CATEGORICAL_COUNT }, (_, f) => fieldSeed(DENSE_COUNT + f));
+// Module-local copies of imported values the per-byte code uses: imports compile to getters on the exporting module,
+// and a getter call per field showed up as a tenth of the parse in profiles.
 const DENSE = DENSE_COUNT;
 const CATEGORICAL = CATEGORICAL_COUNT;
+const MISSING = MISSING_CATEGORICAL;
+const NAMES_CAP = MAX_NAMES_PER_FIELD;
+const NO_LABEL = UNKNOWN_LABEL;
+const hashBytes = murmur3Bytes;
+
+/**
+ * Which hashes a field's value names (a Map) has seen, as an open-addressing set of int32s: asking the Map itself
+ * costs a boxed number per lookup for hashes ≥ 2^31 (half of them), and that was most of a parse's time. Only a
+ * hash the set has not seen goes to the Map, with exactly the Map's old rule (below the cap, not there yet), so the
+ * names are the ones the string reader kept. It holds at most the Map's keys plus one per value first seen after
+ * the Map filled up — and a full Map stops being looked at.
+ */
+const RECENT_SLOTS = 2048;
+
+class SeenHashes {
+  /**
+   * A direct-mapped cache of recently seen hashes in front of the set: a field with tens of thousands of values makes
+   * every set lookup a cache miss, while most rows carry one of its few frequent values, which this small table holds.
+   */
+  private recent = new Int32Array(RECENT_SLOTS);
+  private slots = new Int32Array(1024);
+  private count = 0;
+  /** The Map's size when this set last agreed with it (a Map changed elsewhere is read again). */
+  mapSize = 0;
+
+  constructor(names: Map<number, string>) {
+    for (const h of names.keys()) this.add(h);
+    this.mapSize = names.size;
+  }
+
+  /** Adds `h` (never 0: 0 marks an empty slot, and a hash never is 0); returns false when it was already there. */
+  add(h: number): boolean {
+    const key = h | 0;
+    const r = key & (RECENT_SLOTS - 1);
+    if (this.recent[r] === key) return false;
+    this.recent[r] = key;
+    let mask = this.slots.length - 1;
+    let i = Math.imul(key, 0x9e3779b1) >>> 0;
+    for (;;) {
+      i &= mask;
+      const k = this.slots[i];
+      if (k === key) return false;
+      if (k === 0) break;
+      i++;
+    }
+    this.slots[i] = key;
+    if (++this.count * 2 > this.slots.length) {
+      const old = this.slots;
+      this.slots = new Int32Array(old.length * 2);
+      mask = this.slots.length - 1;
+      for (const k of old) {
+        if (k === 0) continue;
+        let j = Math.imul(k, 0x9e3779b1) >>> 0;
+        for (j &= mask; this.slots[j] !== 0; j = (j + 1) & mask);
+        this.slots[j] = k;
+      }
+    }
+    return true;
+  }
+}
+
+const seenHashes = new WeakMap<Map<number, string>, SeenHashes>();
+
+function seenHashesOf(names: Map<number, string>): SeenHashes {
+  let seen = seenHashes.get(names);
+  if (!seen || seen.mapSize !== names.size) seenHashes.set(names, (seen = new SeenHashes(names)));
+  return seen;
+}
 
 /** Where the line scanner stopped: the line's end (before CR/LF), where the next line starts, and what it saw. */
 interface LineScan {
@@ -187,7 +257,8 @@ function parseCriteoBytes(
   dense: Float64Array,
   builder: RowBlockBuilder,
   allowMissingLabel: boolean,
-  names?: ValueNames,
+  names: ValueNames | undefined,
+  seen: (SeenHashes | null)[],
 ): string | null {
   const end = scan.end;
   if (scan.binary) return 'binary data (control characters)';
@@ -201,7 +272,7 @@ function parseCriteoBytes(
     label = l - ZERO;
     first = 1;
   } else if (cols === COLUMNS_WITHOUT_LABEL && allowMissingLabel) {
-    label = UNKNOWN_LABEL;
+    label = NO_LABEL;
     first = 0;
   } else {
     const want = allowMissingLabel ? `${COLUMNS_WITH_LABEL} (or ${COLUMNS_WITHOUT_LABEL} without a label)` : `${COLUMNS_WITH_LABEL}`;
@@ -239,15 +310,19 @@ function parseCriteoBytes(
     const s = tabs[c - 1] + 1;
     const e = c === last ? end : tabs[c];
     if (s === e) {
-      builder.setCategorical(row, f, MISSING_CATEGORICAL);
+      builder.setCategorical(row, f, MISSING);
       continue;
     }
-    let h = murmur3Bytes(buf, s, e, CATEGORICAL_SEEDS[f]);
-    if (h === MISSING_CATEGORICAL) h = 1;
+    let h = hashBytes(buf, s, e, CATEGORICAL_SEEDS[f]);
+    if (h === MISSING) h = 1;
     builder.setCategorical(row, f, h);
-    if (names) {
+    const fieldSeen = names && seen[f];
+    if (fieldSeen && fieldSeen.add(h)) {
       const m = names[f];
-      if (m.size < MAX_NAMES_PER_FIELD && !m.has(h)) m.set(h, buf.toString('latin1', s, e));
+      if (m.size < NAMES_CAP && !m.has(h)) m.set(h, buf.toString('latin1', s, e));
+      // Full: no value of this field will be named any more, so its set can stop growing.
+      if (m.size >= NAMES_CAP) seen[f] = null;
+      else fieldSeen.mapSize = m.size;
     }
   }
   return null;
@@ -282,6 +357,8 @@ export async function* readCriteoChunks(file: string, opts: CriteoReadOptions): 
   const tabs = new Int32Array(MAX_TABS);
   const dense = new Float64Array(DENSE);
   const scan: LineScan = { end: 0, next: 0, tabs: 0, nonAscii: false, binary: false };
+  const names = opts.valueNames;
+  const seen = names ? names.map((m) => (m.size < MAX_NAMES_PER_FIELD ? seenHashesOf(m) : null)) : [];
   // buf[at, filled) holds bytes read but not yet parsed: at most the start of one line between reads.
   let buf = Buffer.allocUnsafe(Math.max(readBytes, 1024));
   let at = 0;
@@ -307,8 +384,8 @@ export async function* readCriteoChunks(file: string, opts: CriteoReadOptions): 
         lineNo++;
         bad.rowsSeen++;
         const problem = scan.nonAscii
-          ? parseCriteoLine(buf.toString('utf8', at, scan.end), builder, allowMissingLabel, opts.valueNames)
-          : parseCriteoBytes(buf, at, scan, tabs, dense, builder, allowMissingLabel, opts.valueNames);
+          ? parseCriteoLine(buf.toString('utf8', at, scan.end), builder, allowMissingLabel, names)
+          : parseCriteoBytes(buf, at, scan, tabs, dense, builder, allowMissingLabel, names, seen);
         at = scan.next;
         if (problem) {
           if (opts.strict) throw new BadRowFailure(file, lineNo, problem);

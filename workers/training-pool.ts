@@ -87,7 +87,7 @@ export interface JobHooks {
   signal?: AbortSignal;
 }
 
-export type ToThread = { type: 'run'; jobId: number; job: ThreadJob } | { type: 'cancel'; jobId: number };
+export type ToThread = { type: 'run'; jobId: number; job: ThreadJob } | { type: 'cancel'; jobId: number } | { type: 'clearDatasetCache' };
 
 export type FromThread =
   | { type: 'progress'; jobId: number; progress: TrainingProgress }
@@ -183,6 +183,14 @@ export class TrainingPool {
       this.queue.push(pending);
       this.dispatch();
     });
+  }
+
+  /**
+   * Empties every thread's dataset cache (ranking/data/load-data.ts clearDatasetCache, per thread): for a bench that
+   * times each run's data load as a fresh worker's. A training under way keeps the dataset it holds.
+   */
+  clearDatasetCaches(): void {
+    for (const t of this.threads) t.worker.postMessage({ type: 'clearDatasetCache' } satisfies ToThread);
   }
 
   /** Terminates every thread; jobs still running or queued reject. */

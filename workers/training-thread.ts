@@ -2,6 +2,7 @@ import { parentPort } from 'node:worker_threads';
 import type { TrainingProgress } from '../contracts';
 import { trainExperiment } from '../ranking/experiment';
 import { describeData } from '../ranking/data/describe';
+import { clearDatasetCache } from '../ranking/data/load-data';
 import { measureFieldPairSignal } from '../ranking/pair-signal';
 import { researchBaseline } from '../ranking/research';
 import { BadRowFailure, TrainingFailure } from '../ranking/failure';
@@ -23,6 +24,7 @@ port.on('message', (message: ToThread) => {
     running.get(message.jobId)?.abort(new CancelledInThread());
     return;
   }
+  if (message.type === 'clearDatasetCache') return clearDatasetCache();
   const abort = new AbortController();
   running.set(message.jobId, abort);
   runJob(message.jobId, message.job, abort.signal)

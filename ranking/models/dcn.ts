@@ -1,5 +1,5 @@
 import type { DcnConfig } from '../../contracts';
-import type { DenseKernels } from '../kernels';
+import { type DenseKernels, denseKernelsFor } from '../kernels';
 import type { EncodedRows } from '../features';
 import { SeededRandom } from '../rng';
 import { RankingModel, StepResult, Tensor, logitLoss, sigmoid } from './model';
@@ -28,6 +28,8 @@ const EMBEDDING_ADAM_EPS = 1e-4;
 const WIDE_ADAGRAD_INITIAL = 3;
 const WIDE_LEARNING_RATE = 0.05;
 const SCORE_BATCH = 1024;
+/** Placeholder for a weight matrix's gradient until weightGradient returns it. */
+const EMPTY = new Float32Array(0);
 
 /**
  * DCN-v2 (Wang et al. 2021, stacked form) on hashed embeddings, DLRM-style inputs:
@@ -37,8 +39,9 @@ const SCORE_BATCH = 1024;
  * trained with Adam on mini-batches (lazy Adam on embedding rows: only rows the batch touched are updated; the wide
  * weights with per-example AdaGrad).
  *
- * Split of work: the dense matrix products (cross and MLP layers, forward and backward) run in gpu.js kernels
- * (`DenseKernels`); embedding gathers/scatters, elementwise gating, the 1-wide output layer, sigmoid/log loss and
+ * Split of work: the dense matrix products run as one batched product per layer and direction — X·W forward,
+ * dY·Wᵀ and Xᵀ·dY backward — in `DenseKernels` (gpu.js on a GPU; on a CPU tfjs-wasm or tiled TypeScript, see
+ * denseKernelsFor in ranking/kernels/index.ts); embedding gathers/scatters, elementwise gating, the 1-wide output layer, sigmoid/log loss and
  * the optimizer are typed-array loops — memory-bound or tiny, where a kernel launch and copy cost more.
  */
 export class DeepCrossNetwork implements RankingModel {
@@ -62,15 +65,18 @@ export class DeepCrossNetwork implements RankingModel {
   private embGrad: Float32Array;
   private stamp: Int32Array;
   private touched: Int32Array;
+  /** What runs the layers' matrix products: the given kernels on a GPU backend, a faster CPU path otherwise. */
+  private mm: DenseKernels;
 
   constructor(
     private config: DcnConfig,
-    private kernels: DenseKernels,
+    kernels: DenseKernels,
     catSlots: number,
     private denseSlots: number,
     /** Rows of the feature spec's table (featureTableRows). */
     tableRows = 2 ** config.hashBits,
   ) {
+    this.mm = denseKernelsFor(kernels);
     this.d = config.embeddingDim;
     this.tableRows = tableRows;
     this.inputDim = catSlots * this.d + denseSlots;
@@ -147,13 +153,13 @@ export class DeepCrossNetwork implements RankingModel {
     for (let l = 0; l < crossCount; l++, p += 2) {
       if (keep) {
         // Training keeps z_l = x_l·W + b for the backward pass, so the gating runs here in a loop.
-        const z = await this.kernels.affine(x, this.dense[p], this.dense[p + 1], rows, D, D, false);
+        const z = await this.mm.affine(x, this.dense[p], this.dense[p + 1], rows, D, D, false);
         const next = new Float32Array(rows * D);
         for (let i = 0; i < next.length; i++) next[i] = x0[i] * z[i] + x[i];
         zs.push(z);
         x = next;
       } else {
-        x = await this.kernels.crossLayer(x0, x, this.dense[p], this.dense[p + 1], rows, D);
+        x = await this.mm.crossLayer(x0, x, this.dense[p], this.dense[p + 1], rows, D);
       }
       xs.push(x);
     }
@@ -162,7 +168,7 @@ export class DeepCrossNetwork implements RankingModel {
     const hidden = this.layerShapes.length - crossCount - 1;
     for (let m = 0; m < hidden; m++, p += 2) {
       const shape = this.layerShapes[crossCount + m];
-      h = await this.kernels.affine(h, this.dense[p], this.dense[p + 1], rows, shape.inDim, shape.outDim, true);
+      h = await this.mm.affine(h, this.dense[p], this.dense[p + 1], rows, shape.inDim, shape.outDim, true);
       hs.push(h);
     }
     // Output layer (outDim 1): a dot product per row, cheaper in a loop than a kernel launch.
@@ -207,7 +213,8 @@ export class DeepCrossNetwork implements RankingModel {
       }
     }
 
-    const grads: Float32Array[] = this.dense.map((t) => new Float32Array(t.length));
+    // Weight matrices' gradients come whole from weightGradient; only biases and the output layer accumulate here.
+    const grads: Float32Array[] = this.dense.map((t, k) => (k % 2 === 1 || k >= this.dense.length - 2 ? new Float32Array(t.length) : EMPTY));
     const crossCount = this.config.crossLayers;
     let p = this.dense.length - 2;
     // Output layer.
@@ -228,10 +235,10 @@ export class DeepCrossNetwork implements RankingModel {
       const shape = this.layerShapes[crossCount + m - 1];
       const out = hs[m];
       for (let i = 0; i < dh.length; i++) if (out[i] <= 0) dh[i] = 0; // ReLU'
-      grads[p] = await this.kernels.weightGradient(hs[m - 1], dh, rows, shape.inDim, shape.outDim);
+      grads[p] = await this.mm.weightGradient(hs[m - 1], dh, rows, shape.inDim, shape.outDim);
       const db = grads[p + 1];
       for (let r = 0; r < rows; r++) for (let j = 0; j < shape.outDim; j++) db[j] += dh[r * shape.outDim + j];
-      dh = await this.kernels.inputGradient(dh, this.dense[p], rows, shape.inDim, shape.outDim);
+      dh = await this.mm.inputGradient(dh, this.dense[p], rows, shape.inDim, shape.outDim);
     }
     // Cross layers, last to first: x_{l+1} = x0 ⊙ z_l + x_l, z_l = x_l·W_l + b_l.
     let dx: Float32Array = dh;
@@ -244,10 +251,10 @@ export class DeepCrossNetwork implements RankingModel {
         dz[i] = dx[i] * x0[i];
         dx0[i] += dx[i] * z[i];
       }
-      grads[p] = await this.kernels.weightGradient(xs[l], dz, rows, D, D);
+      grads[p] = await this.mm.weightGradient(xs[l], dz, rows, D, D);
       const db = grads[p + 1];
       for (let r = 0; r < rows; r++) for (let j = 0; j < D; j++) db[j] += dz[r * D + j];
-      const back = await this.kernels.inputGradient(dz, this.dense[p], rows, D, D);
+      const back = await this.mm.inputGradient(dz, this.dense[p], rows, D, D);
       for (let i = 0; i < back.length; i++) back[i] += dx[i]; // the residual path
       dx = back;
     }

@@ -1,0 +1,115 @@
+import * as path from 'node:path';
+import type { DenseKernels } from './dense-kernels';
+import { fmInteractionReference } from './reference';
+import { transpose } from './tiled';
+
+/**
+ * The dense kernels on TensorFlow.js's WebAssembly backend (`@tensorflow/tfjs-backend-wasm`: XNNPACK's SIMD matrix
+ * products, compiled ahead of time, shipped as .wasm files in the package). On a CPU it multiplies DCN's shapes
+ * several times faster than gpu.js webasm or tiled TypeScript (bench/dense.ts measures all of them in one run),
+ * because its inner loops are hand-tuned f32x4 micro-kernels that neither gpu.js's generated code nor V8's scalar
+ * JIT reach. It is optional: the packages are loaded on first use, and `tfjsWasmAvailable()` says whether they are
+ * installed, so the engine falls back to TiledKernels without them (kernels/index.ts).
+ *
+ * Every product is one batched call per layer and direction (X·W, dY·Wᵀ, Xᵀ·dY);
+ * inputs are copied into wasm memory and the result read back with dataSync, all inside tidy so nothing leaks.
+ */
+
+// The packages' types are only needed here; loading them lazily keeps them optional at run time.
+type Tf = typeof import('@tensorflow/tfjs-core');
+
+let loading: Promise<Tf> | null = null;
+
+/** Whether the tfjs packages can be loaded in this process (devDependencies: absent from a production install). */
+export function tfjsWasmAvailable(): boolean {
+  try {
+    require.resolve('@tensorflow/tfjs-core');
+    require.resolve('@tensorflow/tfjs-backend-wasm');
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Loads tfjs-core with the wasm backend active (once per process: tfjs's backend registry is global). */
+export function loadTfjsWasm(): Promise<Tf> {
+  if (!loading) {
+    loading = (async () => {
+      const tf: Tf = await import('@tensorflow/tfjs-core');
+      const wasm = await import('@tensorflow/tfjs-backend-wasm');
+      // The .wasm binaries ship in the package's dist/: point the loader there so nothing is fetched.
+      wasm.setWasmPaths(`${path.join(path.dirname(require.resolve('@tensorflow/tfjs-backend-wasm/package.json')), 'dist')}${path.sep}`);
+      if (!(await tf.setBackend('wasm'))) throw new Error('tfjs-backend-wasm did not initialise');
+      await tf.ready();
+      return tf;
+    })();
+  }
+  return loading;
+}
+
+export class TfjsWasmKernels implements DenseKernels {
+  readonly backend = 'tfjs-wasm';
+  /**
+   * Transposed-operand scratch. matMul's transpose flags take tfjs-wasm off its fast path: measured on DCN's
+   * 256×312·312×312 shapes, dY·Wᵀ with transposeB ran ~5× slower than the plain product; transposing W (or x) in
+   * TypeScript costs O(dim²) (or O(rows·dim)) against the product's O(rows·dim²), so the backward products run
+   * as plain A·B too.
+   */
+  private scratch = new Float32Array(0);
+
+  private scratchOf(n: number): Float32Array {
+    if (this.scratch.length < n) this.scratch = new Float32Array(n);
+    return this.scratch;
+  }
+
+  async affine(x: Float32Array, w: Float32Array, b: Float32Array, rows: number, inDim: number, outDim: number, relu: boolean) {
+    const tf = await loadTfjsWasm();
+    return read(
+      tf.tidy(() => {
+        const y = tf.add(tf.matMul(tf.tensor2d(x, [rows, inDim]), tf.tensor2d(w, [inDim, outDim])), tf.tensor1d(b));
+        return relu ? tf.relu(y) : y;
+      }),
+    );
+  }
+
+  async crossLayer(x0: Float32Array, xl: Float32Array, w: Float32Array, b: Float32Array, rows: number, dim: number) {
+    const tf = await loadTfjsWasm();
+    return read(
+      tf.tidy(() => {
+        const xlT = tf.tensor2d(xl, [rows, dim]);
+        const z = tf.add(tf.matMul(xlT, tf.tensor2d(w, [dim, dim])), tf.tensor1d(b));
+        return tf.add(tf.mul(tf.tensor2d(x0, [rows, dim]), z), xlT);
+      }),
+    );
+  }
+
+  async inputGradient(dy: Float32Array, w: Float32Array, rows: number, inDim: number, outDim: number) {
+    const tf = await loadTfjsWasm();
+    const wt = transpose(w, inDim, outDim, this.scratchOf(inDim * outDim));
+    return read(tf.tidy(() => tf.matMul(tf.tensor2d(dy, [rows, outDim]), tf.tensor2d(wt.subarray(0, inDim * outDim), [outDim, inDim]))));
+  }
+
+  async weightGradient(x: Float32Array, dy: Float32Array, rows: number, inDim: number, outDim: number) {
+    const tf = await loadTfjsWasm();
+    const xt = transpose(x, rows, inDim, this.scratchOf(rows * inDim));
+    return read(tf.tidy(() => tf.matMul(tf.tensor2d(xt.subarray(0, rows * inDim), [inDim, rows]), tf.tensor2d(dy, [rows, outDim]))));
+  }
+
+  async fmInteraction(e: Float32Array, rows: number, fields: number, dim: number) {
+    // Memory-bound and O(fields·dim) per row: copying into wasm memory would cost as much as the loop.
+    return fmInteractionReference(e, rows, fields, dim);
+  }
+
+  destroy(): void {
+    /* tidy already released every tensor; the backend stays loaded for the process */
+  }
+}
+
+/** The tensor's values in a Float32Array of our own (dataSync's may be a view into wasm memory); disposes the tensor. */
+function read(t: import('@tensorflow/tfjs-core').Tensor): Float32Array {
+  try {
+    return new Float32Array(t.dataSync() as Float32Array);
+  } finally {
+    t.dispose();
+  }
+}

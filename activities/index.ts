@@ -10,3 +10,5 @@ export { researchBaseline } from './research';
 export { checkAgentEndpoint, designExperiments, interpretFailure, evaluateResults } from './agents';
 export type { AgentMode } from './agents';
 export { recordExperiment, recordEvents, writeReport } from './records';
+export { checkApproveHook, runApproveHook } from './approve-hook';
+export type { ApprovedModel, HookOutcome } from './approve-hook';

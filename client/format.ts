@@ -73,6 +73,10 @@ export function formatStatus(s: CampaignStatus): string {
     );
   }
   for (const d of s.decisions) lines.push(`decision: ${d.kind} by ${d.by} at ${d.at} via ${d.via}${d.note ? ` — ${d.note}` : ''}`);
+  if (s.promotion)
+    lines.push(
+      `promotion: onApprove hook ${s.promotion.hook} ${s.promotion.state} for ${s.promotion.experimentId}${s.promotion.attempts ? ` (${s.promotion.attempts} attempt${s.promotion.attempts === 1 ? '' : 's'})` : ''}${s.promotion.detail ? ` — ${s.promotion.detail}` : ''}`,
+    );
   for (const m of s.ignoredMessages) lines.push(`ignored ${m.kind}${m.by ? ` from ${m.by}` : ''}: ${m.reason}`);
   return lines.join('\n');
 }

@@ -65,6 +65,13 @@ export const SearchSpace = z
   .strict();
 export type SearchSpace = z.infer<typeof SearchSpace>;
 
+/**
+ * A promotion hook's name. The hooks themselves (a command, or a URL to POST to) are configured on the worker
+ * (RANKWRIGHT_HOOKS): whoever starts a campaign picks one by name, and can never make a worker run a command or call
+ * a URL of their choosing.
+ */
+export const HookName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'a hook name: letters, digits, ".", "_" or "-", at most 64');
+
 /** A person named in a campaign (approver, operator) or signing a message. */
 const Person = z.string().min(1).max(100);
 
@@ -100,6 +107,11 @@ export const CampaignInput = z
     searchSpace: SearchSpace.prefault({}),
     segmentField: FieldName.default('C1'),
     seed: z.number().int().min(0).default(1),
+    /**
+     * After a valid approval, and only then, run this worker-configured hook once (with retries) with the approved
+     * model's artifact, metrics and approvers: e.g. copy it to serving, or notify a deployment service.
+     */
+    onApprove: z.object({ hook: HookName }).strict().optional(),
     /** Continue-as-new once the history has this many events (keeps long campaigns' histories small). */
     historyLimit: z.number().int().min(100).max(40_000).default(8_000),
   })
@@ -128,6 +140,20 @@ export type Recommendation = z.infer<typeof Recommendation>;
 
 export const GuardrailBreach = z.object({ experimentId: z.string(), constraint: z.string(), detail: z.string() });
 export type GuardrailBreach = z.infer<typeof GuardrailBreach>;
+
+/** What the onApprove hook did with the approved model (shown in status, the event log and the report). */
+export const Promotion = z.object({
+  hook: z.string(),
+  state: z.enum(['running', 'succeeded', 'failed']),
+  experimentId: z.string(),
+  artifact: z.string().optional(),
+  /** Attempts the hook took (retries included). */
+  attempts: z.number().int().optional(),
+  at: z.string(),
+  /** The end of the hook's output when it succeeded, or why it failed. */
+  detail: z.string().optional(),
+});
+export type Promotion = z.infer<typeof Promotion>;
 
 export const StopReason = z.enum(['budget-experiments', 'budget-train-seconds', 'target-reached', 'stalled', 'plan-complete', 'aborted']);
 export type StopReason = z.infer<typeof StopReason>;
@@ -165,6 +191,8 @@ export const CampaignStatus = z.object({
   ignoredMessages: z.array(z.object({ kind: z.string(), by: z.string().optional(), at: z.string(), reason: z.string() })),
   /** The research step (agent strategy): findings on the baseline and data, and the hypotheses ranked from them. */
   research: CampaignResearch.optional(),
+  /** The onApprove hook's run, once the campaign was approved (campaigns with a hook). */
+  promotion: Promotion.optional(),
 });
 export type CampaignStatus = z.infer<typeof CampaignStatus>;
 

@@ -40,6 +40,8 @@ export function summarizeEvent(e: CampaignEvent): string {
       const promoted = e.probes.filter((p) => p.promotedTo).map((p) => `${p.title} → ${p.promotedTo}`);
       return `probes: ${e.probes.length} idea${e.probes.length === 1 ? '' : 's'} screened on ${e.rows} rows (validation NE, ${ref}); ${e.promoted} promoted to full runs${promoted.length ? `: ${promoted.join('; ')}` : ''}`;
     }
+    case 'campaign.promotion':
+      return `onApprove hook ${e.hook} ${e.state === 'running' ? `running for ${e.experimentId}` : `${e.state} for ${e.experimentId}`}${e.attempts && e.attempts > 1 ? ` after ${e.attempts} attempts` : ''}${e.detail ? `: ${e.detail}` : ''}`;
     case 'campaign.finished':
       return `campaign finished: ${e.reviewState}${e.stopReason ? ` (${e.stopReason})` : ''}`;
     case 'experiment.started':

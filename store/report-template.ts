@@ -189,6 +189,10 @@ export function renderReportHtml(data: CampaignReportData, chartJsSource: string
         .map((d) => `<tr><td>${e(d.kind)}</td><td>${e(d.by)}</td><td>${e(d.at)}</td><td>${e(d.via)}</td><td>${e(d.note ?? '')}</td></tr>`)
         .join('')}</tbody></table>`
     : '<p class="muted">No decisions yet.</p>';
+  const p = data.promotion;
+  const promotion = p
+    ? `<p id="promotion">onApprove hook <code>${e(p.hook)}</code>: <strong>${e(p.state)}</strong> for ${e(p.experimentId)}${p.attempts ? ` after ${p.attempts} attempt${p.attempts === 1 ? '' : 's'}` : ''}${p.detail ? ` — ${e(p.detail)}` : ''}</p>`
+    : '';
   const refused = data.ignoredMessages.length
     ? `<p>Refused sign-off messages:</p><table id="refused"><thead><tr><th>message</th><th>by</th><th>when</th><th>why refused</th></tr></thead><tbody>${data.ignoredMessages
         .map((m) => `<tr><td>${e(m.kind)}</td><td>${e(m.by ?? '—')}</td><td>${e(m.at)}</td><td>${e(m.reason)}</td></tr>`)
@@ -235,6 +239,7 @@ export function renderReportHtml(data: CampaignReportData, chartJsSource: string
 ${badRowsSection(data.badRows)}
 <h2>Decisions</h2>
 ${decisions}
+${promotion}
 ${refused}
 </header>
 <main>

@@ -67,6 +67,8 @@ export interface CampaignReportData {
   budgetUsed: { experiments: number; trainSeconds: number; compute?: number; probes?: number };
   generatedAt: string;
   decisions: Decision[];
+  /** The onApprove hook's run, when the campaign has one and was approved. */
+  promotion?: CampaignStatus['promotion'];
   /** Sign-off messages the campaign refused (e.g. from someone not on the approver list). */
   ignoredMessages: { kind: string; by?: string; at: string; reason: string }[];
   baselineId?: string;
@@ -208,6 +210,7 @@ export function buildReportData(status: CampaignStatus, events: CampaignEvent[],
     budgetUsed: status.budgetUsed,
     generatedAt: opts.generatedAt ?? new Date().toISOString(),
     decisions: status.decisions,
+    promotion: status.promotion,
     ignoredMessages: (status as { ignoredMessages?: CampaignReportData['ignoredMessages'] }).ignoredMessages ?? [],
     baselineId: status.baselineId,
     baselineNe,

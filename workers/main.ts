@@ -23,6 +23,8 @@ const AGENT_ACTIVITIES = {
   recordExperiment: activities.recordExperiment,
   recordEvents: activities.recordEvents,
   writeReport: activities.writeReport,
+  checkApproveHook: activities.checkApproveHook,
+  runApproveHook: activities.runApproveHook,
 };
 
 export interface RankwrightWorkerOptions {

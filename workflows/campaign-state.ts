@@ -2,6 +2,7 @@ import { condition, log, setHandler, upsertSearchAttributes, workflowInfo } from
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
 import type {
   CampaignResearch,
+  Promotion,
   CampaignCarryOver,
   CampaignInput,
   CampaignStatus,
@@ -56,6 +57,8 @@ export class CampaignState {
   oracleNe: number | undefined;
   facts: DataFacts | undefined;
   research: CampaignResearch | undefined;
+  /** The onApprove hook's run (campaigns with a hook, once approved). */
+  promotion: Promotion | undefined;
   private pending: NewCampaignEvent[] = [];
 
   constructor(
@@ -120,6 +123,7 @@ export class CampaignState {
       ignoredMessages: this.signOff.ignored,
       ...(this.research ? { research: this.research } : {}),
       ...(this.probes.length ? { probes: this.probes } : {}),
+      ...(this.promotion ? { promotion: this.promotion } : {}),
     };
   }
 

@@ -25,6 +25,7 @@ import type {
 import type * as activities from '../activities';
 import { CampaignState } from './campaign-state';
 import { readCampaignStart } from './campaign-start';
+import { checkPromotionHook, promoteApproved } from './promotion';
 import { guardrailViolations } from './guardrails';
 import { bestResult, runPlan, PHASE_SHARES, PHASE_SHARES_V1, type DesignPhase } from './planner';
 import { designerHistory, summarize } from './summaries';
@@ -65,6 +66,9 @@ export async function rankingCampaign(rawInput: unknown, carried?: unknown): Pro
     });
   }
 
+  // A hook the worker doesn't have would only show after sign-off, days later: fail now, before any training.
+  if (!carry && input.onApprove) await checkPromotionHook(input.onApprove.hook);
+
   if (!carry) {
     const baselineOk = await describeDataAndTrainBaseline(campaign);
     if (!baselineOk) return finish(campaign, 'the baseline failed: ' + (campaign.baseline()?.failure?.message ?? 'unknown'));
@@ -86,6 +90,8 @@ export async function rankingCampaign(rawInput: unknown, carried?: unknown): Pro
   }
 
   await waitForSignOff(campaign);
+  // Nothing is promoted without an approval: the hook runs on this one path, after approve, never after reject/expire.
+  if (campaign.signOff.reviewState === 'approved' && input.onApprove) await promoteApproved(campaign, input.onApprove.hook);
   return finish(campaign, `signed off: ${campaign.signOff.reviewState}`);
 }
 

@@ -18,7 +18,8 @@ import { designExperiments, interpretFailure } from '../../activities/agents';
 import { describeData, measureInteractions } from '../../activities/data';
 import { recordExperiment } from '../../activities/records';
 import { researchBaseline } from '../../activities/research';
-import { clearDatasetCache, dataFingerprint, trainExperiment, TrainingFailure } from '../../ranking';
+import { clearDatasetCache, dataFingerprint, TrainingFailure } from '../../ranking';
+import { trainingPool } from '../../workers/training-pool';
 import { downsampleCurve } from '../../ranking/learning-curve';
 import { failedResult, succeededResult } from '../../workflows/experiment-result';
 import { bestResult, computeUsed, runPlan, trainSecondsUsed, type DesignPhase } from '../../workflows/planner';
@@ -80,8 +81,10 @@ export async function runBenchCampaign(spec: CampaignSpec): Promise<CampaignOutc
   const home = fs.mkdtempSync(path.join(os.tmpdir(), `rankwright-bench-${spec.strategy}-`));
   const previousHome = process.env.RANKWRIGHT_HOME;
   process.env.RANKWRIGHT_HOME = home;
-  // Each campaign reads its data like a fresh worker: no campaign is timed on another one's cached load.
+  // Each campaign reads its data like a fresh worker: no campaign is timed on another one's cached load. Data is read
+  // on the training threads (as on a worker), so their caches are the ones that count.
   clearDatasetCache();
+  trainingPool().clearDatasetCaches();
   try {
     return await runIn(spec, log);
   } finally {
@@ -248,7 +251,9 @@ export async function runExperiment(spec: ExperimentSpec): Promise<ExperimentRes
   let result: ExperimentResult | undefined;
   for (let attempt = 1; !result; attempt++) {
     try {
-      const out = await trainExperiment({ data: spec.data, model: config, segmentField: spec.segmentField, baselineArtifact: spec.baselineArtifact });
+      // On a training thread, as a worker trains: the same thread's cache holds the data describeData and research read.
+      const request = { data: spec.data, model: config, segmentField: spec.segmentField, baselineArtifact: spec.baselineArtifact };
+      const out = await trainingPool().run({ kind: 'train', request, checkpoints: false });
       const best = out.learningCurve.find((p) => p.step === out.earlyStopping.bestStep);
       attempts.push({ config });
       // As activities/training.ts returns it: the progress log left out, the learning curve thinned.

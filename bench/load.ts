@@ -78,7 +78,8 @@ class CpuSampler {
     let used = 0;
     for (const p of processTree(this.pid)) {
       const cpu = cpuSeconds(p);
-      used += cpu - (this.lastCpu.get(p) ?? 0);
+      // A process first seen counts from now: what it used before (the worker's start-up) is no window's share.
+      used += cpu - (this.lastCpu.get(p) ?? cpu);
       this.lastCpu.set(p, cpu);
       this.peakRss.set(p, Math.max(this.peakRss.get(p) ?? 0, peakRssMiB(p)));
     }
@@ -235,12 +236,12 @@ async function main(): Promise<void> {
   const sum = (f: (t: CampaignTimeline) => number) => timelines.reduce((a, t) => a + f(t), 0) / 1000;
   const gaps = timelines.flatMap((t) => t.experimentGapsMs);
   const idleGaps = timelines.flatMap((t) => t.experimentGapsIdleMs);
-  const activityPerTraining =
-    sum((t) => t.runningMs) /
-    Math.max(
-      1,
-      timelines.reduce((a, t) => a + t.trainings, 0),
-    );
+  const trainingsRun = Math.max(
+    1,
+    timelines.reduce((a, t) => a + t.trainings, 0),
+  );
+  const activityPerTraining = sum((t) => t.runningMs + t.queuedMs) / trainingsRun;
+  const orchestrationPerTraining = sum((t) => t.orchestrationMs) / trainingsRun;
   const orchestration = {
     wallSeconds: round(sum((t) => t.wallMs)),
     runningSeconds: round(sum((t) => t.runningMs)),
@@ -264,7 +265,7 @@ async function main(): Promise<void> {
       unit: '%',
       threshold: 2,
       direction: 'atMost',
-      why: `${orchestration.orchestrationSeconds.toFixed(0)} s of ${orchestration.wallSeconds.toFixed(0)} campaign-seconds had nothing scheduled; between an experiment's end and the next one's start a median ${orchestration.experimentGapIdleMs.p50} ms had nothing scheduled (of a ${orchestration.experimentGapMs.p50} ms gap), against ${activityPerTraining.toFixed(1)} s of activity time per training`,
+      why: `${orchestration.orchestrationSeconds.toFixed(0)} s of ${orchestration.wallSeconds.toFixed(0)} campaign-seconds had nothing scheduled; between an experiment's end and the next one's start a median ${orchestration.experimentGapIdleMs.p50} ms had nothing scheduled (of a ${orchestration.experimentGapMs.p50} ms gap), against ${activityPerTraining.toFixed(1)} s of activity time per training. That is ${orchestrationPerTraining.toFixed(2)} s of orchestration per experiment: Temporal's share reaches 2% once an experiment's activities take ≥ ${(49 * orchestrationPerTraining).toFixed(0)} s`,
     }),
     goal({
       name: 'Concurrent campaigns use both cores (one worker process)',

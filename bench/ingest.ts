@@ -1,0 +1,313 @@
+/**
+ * Ingest benchmark: does Rankwright's `lr` make one pass over a full-width Criteo TSV as fast as the textbook FTRL
+ * script a user would otherwise write (bench/peers/textbook-ftrl.ts), parse included, and does FM train at no less
+ * than half LR's rate? Each measurement runs in its own process (its memory and start-up are its own), all in the
+ * same run on the same files:
+ *   - the textbook script: one pass over train, predictions for test (wall time of `npx tsx bench/peers/textbook-ftrl.ts`);
+ *   - Rankwright LR, epochs 1, the default LR config otherwise, through `trainExperiment` (what `rankwright train`
+ *     runs): load, features, train, validate, calibrate, score test, write the artifact (wall time of the process),
+ *     with its phases timed inside;
+ *   - parsing alone: the train and test files read into rows, value names included, as the loader reads them;
+ *   - training rates: LR and FM trainStep over the same encoded rows, examples per second.
+ * Writes bench/results/ingest.json and ingest.md.
+ *
+ *   npx tsx bench/ingest.ts [--quick] [--train FILE --test FILE]
+ */
+import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { parseArgs } from 'node:util';
+import { ModelConfig } from '../contracts';
+import { readCriteoFile } from '../ranking/data/criteo-reader';
+import { loadDataset } from '../ranking/data/load-data';
+import { newValueNames } from '../ranking/data/rows';
+import { trainExperiment } from '../ranking/experiment';
+import { buildFeatureSpec, encodeRows } from '../ranking/features';
+import { sharedKernels } from '../ranking/kernels';
+import { createModel } from '../ranking/models/create-model';
+import { SeededRandom } from '../ranking/rng';
+import { goal, goalTable, type BenchGoal } from './goals';
+import { ensureScenarioFiles } from './quality/scenarios';
+import { benchStamp, commitLine, machineLine, sampleLoad, writeResultFiles, type BenchStamp, type LoadRange } from './stamp';
+
+const ROOT = path.resolve(__dirname, '..');
+const QUICK_ROWS = 20_000;
+/** FM's rate is measured on at most this many rows (and LR's beside it on the same rows): a rate needs no more. */
+const RATE_ROWS = 100_000;
+
+interface LrPass {
+  /** Wall time of the whole process, start-up included (what a user waits for). */
+  wallSeconds: number;
+  /** Inside the process: loading the three splits (parse + split), the rest of trainExperiment, and start-up. */
+  loadSeconds: number;
+  trainSeconds: number;
+  otherSeconds: number;
+  startupSeconds: number;
+  trainRows: number;
+  testRows: number;
+  testNe: number;
+  peakRssMiB: number;
+}
+
+interface Rates {
+  rows: number;
+  lrExamplesPerSec: number;
+  fmExamplesPerSec: number;
+  encodeSeconds: number;
+}
+
+interface IngestReport {
+  stamp: BenchStamp;
+  quick: boolean;
+  files: { train: string; test: string; trainRows: number; testRows: number; trainMiB: number };
+  textbook: { wallSeconds: number; trainRows: number; testRows: number };
+  lrPass: LrPass;
+  parse: { seconds: number; rows: number; megabytesPerSec: number };
+  rates: Rates;
+  ratio: number;
+  goals: BenchGoal[];
+  loadAverage?: LoadRange;
+}
+
+function peakRssMiB(): number {
+  const status = fs.readFileSync('/proc/self/status', 'utf8');
+  return Math.round(Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024);
+}
+
+const round = (v: number, digits = 3) => Number(v.toFixed(digits));
+
+/** Child: one LR pass through trainExperiment; the load is timed apart (loadDataset caches it for the experiment). */
+async function childLrPass(train: string, test: string): Promise<Omit<LrPass, 'wallSeconds' | 'startupSeconds'>> {
+  const t0 = performance.now();
+  const data = { format: 'criteo-tsv' as const, train, test };
+  const dataset = await loadDataset(data);
+  const loadSeconds = (performance.now() - t0) / 1000;
+  const out = await trainExperiment({ data, model: { family: 'lr', epochs: 1 } });
+  const inProcess = (performance.now() - t0) / 1000;
+  return {
+    loadSeconds: round(loadSeconds),
+    trainSeconds: round(out.trainSeconds),
+    otherSeconds: round(inProcess - loadSeconds - out.trainSeconds),
+    trainRows: dataset.train.rows,
+    testRows: dataset.test.rows,
+    testNe: round(out.metrics.ne, 5),
+    peakRssMiB: peakRssMiB(),
+  };
+}
+
+/** Child: the train and test files parsed into rows, as the loader reads them (value names collected). */
+async function childParse(train: string, test: string): Promise<{ seconds: number; rows: number }> {
+  const t0 = performance.now();
+  const valueNames = newValueNames();
+  let rows = 0;
+  for (const file of [train, test]) rows += (await readCriteoFile(file, { maxBadRowFraction: 0.01, valueNames })).block.rows;
+  return { seconds: round((performance.now() - t0) / 1000), rows };
+}
+
+/** Child: LR's and FM's trainStep over the same encoded rows (one shuffled pass each, default configs). */
+async function childRates(train: string, test: string): Promise<Rates> {
+  const dataset = await loadDataset({ format: 'criteo-tsv', train, test });
+  const e0 = performance.now();
+  const rows = Math.min(dataset.train.rows, RATE_ROWS);
+  const rates: Record<'lr' | 'fm', number> = { lr: 0, fm: 0 };
+  let encodeSeconds = 0;
+  for (const family of ['lr', 'fm'] as const) {
+    const config = ModelConfig.parse({ family });
+    const spec = buildFeatureSpec(config, dataset.train, dataset.active);
+    const encoded = encodeRows(dataset.train, spec);
+    if (family === 'lr') encodeSeconds = (performance.now() - e0) / 1000;
+    const model = createModel(config, spec, sharedKernels());
+    const order = Int32Array.from({ length: rows }, (_, i) => i);
+    new SeededRandom(config.seed).shuffle(order);
+    const t0 = performance.now();
+    for (let start = 0; start < rows; start += config.batchSize)
+      await model.trainStep(encoded, order, start, Math.min(rows, start + config.batchSize), 1);
+    rates[family] = Math.round(rows / ((performance.now() - t0) / 1000));
+  }
+  return { rows, lrExamplesPerSec: rates.lr, fmExamplesPerSec: rates.fm, encodeSeconds: round(encodeSeconds) };
+}
+
+/** Runs `args` with tsx in a process of its own; returns its wall seconds and its last stdout line. */
+function timedChild(args: string[], env: NodeJS.ProcessEnv = {}): { seconds: number; last: string } {
+  const t0 = performance.now();
+  const stdout = execFileSync('npx', ['tsx', ...args], {
+    cwd: ROOT,
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+    maxBuffer: 1 << 26,
+    env: { ...process.env, ...env },
+  });
+  return { seconds: (performance.now() - t0) / 1000, last: stdout.trim().split('\n').at(-1) ?? '' };
+}
+
+/** The textbook script, as a user runs it; it prints its row counts. */
+function textbookRun(train: string, test: string, predictions: string): { seconds: number; trainRows: number; testRows: number } {
+  const r = timedChild([path.join('bench', 'peers', 'textbook-ftrl.ts'), train, test, predictions]);
+  const { trainRows, testRows } = JSON.parse(r.last) as { trainRows: number; testRows: number };
+  return { seconds: r.seconds, trainRows, testRows };
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      quick: { type: 'boolean', default: false },
+      train: { type: 'string' },
+      test: { type: 'string' },
+      child: { type: 'string' },
+    },
+  });
+  if (values.child) {
+    const [train, test] = [values.train!, values.test!];
+    const result =
+      values.child === 'lr-pass'
+        ? await childLrPass(train, test)
+        : values.child === 'parse'
+          ? await childParse(train, test)
+          : await childRates(train, test);
+    process.stdout.write(`${JSON.stringify(result)}\n`);
+    process.exit(0);
+  }
+
+  const quick = values.quick;
+  const log = (line: string) => process.stderr.write(`ingest: ${line}\n`);
+  let train = values.train;
+  let test = values.test;
+  if (!train !== !test) throw new Error('give both --train and --test, or neither');
+  if (!train || !test) {
+    const files = await ensureScenarioFiles('wide-criteo-like', { rows: quick ? QUICK_ROWS : undefined, log });
+    train = files.train;
+    test = files.test;
+  }
+  const report: Partial<IngestReport> = { quick };
+  sampleLoad(report);
+  // Artifacts go to a home of the bench's own, removed after: a user's models and insights stay untouched.
+  const home = fs.mkdtempSync(path.join(os.tmpdir(), 'rankwright-ingest-'));
+  const predictions = path.join(home, 'textbook-predictions.txt');
+  const self = path.relative(ROOT, __filename);
+  try {
+    log(`textbook FTRL, one pass over ${path.relative(ROOT, train)}…`);
+    const textbook = textbookRun(train, test, predictions);
+    sampleLoad(report);
+    log(`textbook: ${textbook.seconds.toFixed(2)} s; Rankwright LR, epochs 1…`);
+    const lr = timedChild([self, '--child', 'lr-pass', '--train', train, '--test', test], { RANKWRIGHT_HOME: home });
+    const inside = JSON.parse(lr.last) as Omit<LrPass, 'wallSeconds' | 'startupSeconds'>;
+    // Start-up: what the wall time holds beyond the work timed inside the process (npx, tsx, module loading, exit).
+    const startupSeconds = round(Math.max(0, lr.seconds - (inside.loadSeconds + inside.trainSeconds + inside.otherSeconds)));
+    const lrPass: LrPass = { ...inside, wallSeconds: round(lr.seconds), startupSeconds };
+    sampleLoad(report);
+    log(`LR pass: ${lrPass.wallSeconds.toFixed(2)} s (load ${lrPass.loadSeconds} s, train ${lrPass.trainSeconds} s); parse alone…`);
+    const parse = JSON.parse(timedChild([self, '--child', 'parse', '--train', train, '--test', test]).last) as { seconds: number; rows: number };
+    sampleLoad(report);
+    log(`parse: ${parse.seconds} s; LR and FM training rates…`);
+    const rates = JSON.parse(timedChild([self, '--child', 'rates', '--train', train, '--test', test], { RANKWRIGHT_HOME: home }).last) as Rates;
+    sampleLoad(report);
+    const trainMiB = fs.statSync(train).size / 2 ** 20;
+    const testMiB = fs.statSync(test).size / 2 ** 20;
+    report.stamp = benchStamp();
+    report.files = {
+      train: path.relative(ROOT, train),
+      test: path.relative(ROOT, test),
+      trainRows: textbook.trainRows,
+      testRows: textbook.testRows,
+      trainMiB: round(trainMiB, 1),
+    };
+    report.textbook = { wallSeconds: round(textbook.seconds), trainRows: textbook.trainRows, testRows: textbook.testRows };
+    report.lrPass = lrPass;
+    report.parse = { ...parse, megabytesPerSec: round((trainMiB + testMiB) / parse.seconds, 1) };
+    report.rates = rates;
+    report.ratio = round(lrPass.wallSeconds / textbook.seconds);
+    report.goals = ingestGoals(report as IngestReport);
+  } finally {
+    fs.rmSync(home, { recursive: true, force: true });
+  }
+  const full = report as IngestReport;
+  writeResultFiles(path.join(__dirname, 'results'), [
+    ['ingest.json', `${JSON.stringify(full, null, 2)}\n`],
+    ['ingest.md', ingestMarkdown(full)],
+  ]);
+  log(
+    `LR pass ${full.ratio}× the textbook's wall time; FM ${(full.rates.fmExamplesPerSec / full.rates.lrExamplesPerSec).toFixed(2)}× LR's rate; wrote ingest.json and ingest.md`,
+  );
+}
+
+/** The phases of the LR pass, largest first, as "name s (share)". */
+function phases(p: LrPass): [string, number][] {
+  const parts: [string, number][] = [
+    ['loading the files', p.loadSeconds],
+    ['training, validation, calibration and test scoring', p.trainSeconds],
+    ['features, metrics and the artifact', p.otherSeconds],
+    ['process start-up', p.startupSeconds],
+  ];
+  return parts.sort((a, b) => b[1] - a[1]);
+}
+
+export function ingestGoals(r: IngestReport): BenchGoal[] {
+  const [top, second] = phases(r.lrPass);
+  const share = (s: number) => `${((100 * s) / r.lrPass.wallSeconds).toFixed(0)}%`;
+  const fmRatio = r.rates.fmExamplesPerSec / Math.max(1, r.rates.lrExamplesPerSec);
+  return [
+    goal({
+      name: 'LR one pass vs textbook FTRL, wall time incl. parse',
+      target: '≤ 1.0x',
+      measured: r.ratio,
+      unit: 'x',
+      peer: { name: 'textbook FTRL (one pass)', value: r.textbook.wallSeconds, unit: 's' },
+      threshold: 1.0,
+      direction: 'atMost',
+      why:
+        `${r.lrPass.wallSeconds.toFixed(2)} s against ${r.textbook.wallSeconds.toFixed(2)} s: ${top[0]} took ${top[1].toFixed(2)} s (${share(top[1])}), ` +
+        `${second[0]} ${second[1].toFixed(2)} s (${share(second[1])}); parsing alone ${r.parse.seconds.toFixed(2)} s`,
+    }),
+    goal({
+      name: 'FM training rate vs LR',
+      target: '≥ 0.5x',
+      measured: round(fmRatio, 2),
+      unit: 'x',
+      peer: { name: 'LR', value: r.rates.lrExamplesPerSec, unit: 'examples/s' },
+      threshold: 0.5,
+      direction: 'atLeast',
+      why: `FM ${r.rates.fmExamplesPerSec.toLocaleString('en-US')} examples/s against LR ${r.rates.lrExamplesPerSec.toLocaleString('en-US')} on the same ${r.rates.rows.toLocaleString('en-US')} rows`,
+    }),
+  ];
+}
+
+export function ingestMarkdown(r: IngestReport): string {
+  const p = r.lrPass;
+  const s = (v: number) => `${v.toFixed(2)} s`;
+  const n = (v: number) => v.toLocaleString('en-US');
+  return [
+    '# Ingest benchmark: one LR pass against the textbook FTRL script',
+    '',
+    commitLine(r.stamp),
+    machineLine(r.stamp, r.loadAverage),
+    `Data: \`${r.files.train}\` (${n(r.files.trainRows)} rows, ${r.files.trainMiB} MiB) and \`${r.files.test}\` (${n(r.files.testRows)} rows), full width (label, I1..I13, C1..C26)${r.quick ? '; quick run' : ''}.`,
+    'Every measurement ran in its own process, one after another in the same run.',
+    '',
+    goalTable(r.goals),
+    '',
+    '| measurement | value |',
+    '|---|---:|',
+    `| textbook FTRL, one pass + test predictions (wall) | ${s(r.textbook.wallSeconds)} |`,
+    `| Rankwright LR, epochs 1, trainExperiment (wall) | ${s(p.wallSeconds)} |`,
+    `| … loading train and test (parse, split) | ${s(p.loadSeconds)} |`,
+    `| … training, validation, calibration, test scoring | ${s(p.trainSeconds)} |`,
+    `| … features, metrics, artifact | ${s(p.otherSeconds)} |`,
+    `| … process start-up and exit | ${s(p.startupSeconds)} |`,
+    `| parsing train + test alone (${n(r.parse.rows)} rows) | ${s(r.parse.seconds)} (${r.parse.megabytesPerSec} MB/s) |`,
+    `| LR training rate (${n(r.rates.rows)} rows, one pass) | ${n(r.rates.lrExamplesPerSec)} examples/s |`,
+    `| FM training rate (same rows) | ${n(r.rates.fmExamplesPerSec)} examples/s |`,
+    `| LR test NE / peak RSS | ${p.testNe} / ${p.peakRssMiB} MiB |`,
+    '',
+    `Rankwright's LR pass took ${r.ratio.toFixed(2)}× the textbook script's wall time; its largest phase was ${phases(p)[0][0]} (${s(phases(p)[0][1])}). ` +
+      `FM trained at ${(r.rates.fmExamplesPerSec / Math.max(1, r.rates.lrExamplesPerSec)).toFixed(2)}× LR's rate.`,
+    '',
+  ].join('\n');
+}
+
+if (require.main === module) {
+  main().catch((e) => {
+    console.error(e);
+    process.exit(1);
+  });
+}

@@ -234,6 +234,17 @@ export function buildCli(): Command {
     });
 
   program
+    .command('export')
+    .description('export a trained model for serving: an ONNX graph, and beside it its preprocessing spec (<out>.preprocessing.json)')
+    .requiredOption('--model <artifact>', 'model artifact ref (sha256:…)')
+    .option('--format <format>', 'export format (onnx)', 'onnx')
+    .requiredOption('--out <file>', 'where to write the model, e.g. model.onnx')
+    .action(async (opts: { model: string; format: string; out: string }) => {
+      const { runExport } = require('./commands/export') as typeof import('./commands/export');
+      throw new CliExit(await runExport(opts));
+    });
+
+  program
     .command('insights')
     .description('what the insights database remembers: every experiment of every campaign')
     .option('--json', 'machine-readable output')

@@ -1,0 +1,350 @@
+import { strict as assert } from 'node:assert';
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import * as ort from 'onnxruntime-node';
+import { CATEGORICAL_FIELDS, DENSE_FIELDS, type ModelConfigInput } from '../../contracts';
+import { loadModelArtifact, scoreFile, trainExperiment } from '../../ranking';
+import { readCriteoFile } from '../../ranking/data/criteo-reader';
+import { exportModel, preprocessingPathFor, type PreprocessingSpec } from '../../ranking/export';
+import { encodeRows, type EncodedRows } from '../../ranking/features';
+import { loadArtifactScorer } from '../../ranking/scoring';
+import { combineHashes, finalMix, murmur3String } from '../../ranking/hash';
+import { SeededRandom } from '../../ranking/rng';
+
+/**
+ * `rankwright export --format onnx`: models trained by the real engine, exported, and scored by ONNX Runtime on the
+ * encoded test rows must match `rankwright score` (scoreFile) row by row; the preprocessing spec must be enough to
+ * rebuild the encoder (a reimplementation from the JSON alone reproduces encodeRows exactly).
+ */
+
+const ROOT = path.resolve(__dirname, '..', '..');
+const TOLERANCE = 1e-5;
+
+/** Rows with counts (a non-monotone effect, negatives, missing values), categoricals of several cardinalities and a pair effect. */
+function rows(n: number, seed: number): string {
+  const rng = new SeededRandom(seed);
+  const effect = Array.from({ length: 30 }, () => rng.gaussian() * 0.8);
+  const lines: string[] = [];
+  for (let i = 0; i < n; i++) {
+    const i1 = Math.floor(Math.exp(rng.gaussian() * 1.5 + 2));
+    const i2 = Math.floor(rng.next() * 60) - 5;
+    const i3 = Math.round(1000 + rng.gaussian() * 200);
+    const i4 = rng.next() < 0.3 ? '' : String(Math.floor(rng.next() * 7));
+    const c1 = Math.floor(rng.next() ** 2 * 30);
+    const c2 = Math.floor(rng.next() * 5);
+    const c3 = Math.floor(rng.next() * 400);
+    const z =
+      -1.3 + (Math.log1p(i1) > 2 && Math.log1p(i1) < 3.5 ? 1.2 : -0.3) + 0.01 * i2 + effect[c1] + (c2 === c1 % 5 ? 0.9 : -0.2) + (i3 - 1000) / 500;
+    const label = rng.next() < 1 / (1 + Math.exp(-z)) ? 1 : 0;
+    const dense = DENSE_FIELDS.map((_, f) => (f === 0 ? i1 : f === 1 ? i2 : f === 2 ? i3 : f === 3 ? i4 : ''));
+    const cat = CATEGORICAL_FIELDS.map((_, f) =>
+      f === 0
+        ? `a${c1}`
+        : f === 1
+          ? `b${c2}`
+          : f === 2
+            ? `c${c3}`
+            : f === 3
+              ? rng.next() < 0.2
+                ? ''
+                : `d${Math.floor(rng.next() * 900)}`
+              : f === 4
+                ? `e${i % 7}`
+                : '',
+    );
+    lines.push([label, ...dense, ...cat].join('\t'));
+  }
+  return lines.join('\n') + '\n';
+}
+
+async function onnxScores(onnxPath: string, encoded: EncodedRows): Promise<Float64Array> {
+  const session = await ort.InferenceSession.create(onnxPath);
+  const feeds: Record<string, ort.Tensor> = {};
+  if (session.inputNames.includes('cat_index')) {
+    feeds.cat_index = new ort.Tensor(
+      'int64',
+      BigInt64Array.from(encoded.catIndex, (v) => BigInt(v)),
+      [encoded.rows, encoded.catSlots],
+    );
+  }
+  if (session.inputNames.includes('dense_value')) {
+    feeds.dense_value = new ort.Tensor('float32', encoded.denseValue, [encoded.rows, encoded.denseSlots]);
+  }
+  const out = await session.run(feeds);
+  await session.release();
+  const t = out.click_probability;
+  assert.equal(t.type, 'float64');
+  assert.deepEqual(t.dims, [encoded.rows]);
+  return Float64Array.from(t.data as Float64Array);
+}
+
+function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  assert.equal(a.length, b.length);
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
+  return m;
+}
+
+/** A serving-side encoder written from the preprocessing spec alone (murmur3 and fmix32 as the spec names them). */
+function encodeFromSpec(spec: PreprocessingSpec, cols: string[]): { cat: number[]; dense: number[] } {
+  type Rule = { featureNumber: number; rule: string; seed: number; missingToken: number; boundaries?: number[] };
+  const f32 = Math.fround;
+  const token = (r: Rule): number => {
+    const raw = cols[r.featureNumber];
+    if (raw === '') return r.missingToken;
+    if (r.rule === 'categorical') return murmur3String(raw, r.seed) || 1;
+    const x = f32(Number(raw));
+    const bucket = r.rule === 'quantileBucket' ? r.boundaries!.filter((b) => b <= x).length : x < 0 ? -1 : Math.floor(2 * Math.log1p(x));
+    return murmur3String(`\u0000${r.rule === 'quantileBucket' ? 'q' : 'b'}${bucket}`, r.seed);
+  };
+  const slots = spec.categoricalSlots as {
+    kind: string;
+    token: Rule | string;
+    components?: Rule[];
+    pairSalt?: number;
+    tripleSalt?: number;
+    table: { offset: number; mask: number };
+  }[];
+  const cat = slots.map((s) => {
+    let t: number;
+    if (s.kind === 'cross') {
+      const [a, b, c] = s.components!.map(token);
+      t = combineHashes(a, b, s.pairSalt!);
+      if (c !== undefined) t = combineHashes(t, c, s.tripleSalt!);
+    } else t = token(s.token as Rule);
+    return s.table.offset + ((t & s.table.mask) >>> 0);
+  });
+  const dense = (spec.denseSlots as { featureNumber: number; transform: string; mean?: number; std?: number }[]).map((d) => {
+    const raw = cols[d.featureNumber];
+    if (raw === '') return 0;
+    const x = f32(Number(raw));
+    return f32(d.transform === 'log' ? (x >= 0 ? Math.log1p(x) : -Math.log1p(-x)) : d.transform === 'standardize' ? (x - d.mean!) / d.std! : x);
+  });
+  return { cat, dense };
+}
+
+describe('export for serving (ONNX)', function () {
+  this.timeout(240_000);
+  let dir: string;
+  let data: { format: 'criteo-tsv'; train: string; validation: string; test: string };
+  let testUnlabeled: string;
+  const artifacts: Record<string, string> = {};
+
+  const models: Record<string, ModelConfigInput> = {
+    // Crosses (a pair and a triple with a quantile-bucketed dense field), per-field transforms, own and auto-sized
+    // regions, negative downsampling, Platt.
+    lr: {
+      family: 'lr',
+      hashBits: 14,
+      epochs: 1,
+      crosses: [
+        ['C1', 'C2'],
+        ['C1', 'C2', 'I1'],
+      ],
+      fields: {
+        I1: { transform: 'quantile', buckets: 8 },
+        I2: { transform: 'log' },
+        I3: { transform: 'standardize' },
+        I4: { transform: 'bucketize' },
+        C3: { hashBits: 10 },
+        C4: { hashBits: 'auto' },
+      },
+      negativeSamplingRate: 0.6,
+      calibration: 'platt',
+    },
+    // Isotonic calibration; a cross with a log-bucketed dense field; a per-field hash space.
+    fm: {
+      family: 'fm',
+      hashBits: 12,
+      epochs: 1,
+      embeddingDim: 4,
+      denseTransform: 'log',
+      crosses: [['C2', 'I2']],
+      hashSpace: 'per-field',
+      calibration: 'isotonic',
+    },
+    // Cross layers, an MLP and the wide part; whatever calibrator `auto` picks.
+    dcn: {
+      family: 'dcn',
+      hashBits: 12,
+      epochs: 1,
+      embeddingDim: 4,
+      crossLayers: 2,
+      mlp: [16, 8],
+      denseTransform: 'standardize',
+      fields: { I4: { transform: 'none' } },
+      batchSize: 128,
+    },
+  };
+
+  before(async () => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rw-onnx-'));
+    const write = (name: string, text: string) => {
+      const p = path.join(dir, name);
+      fs.writeFileSync(p, text);
+      return p;
+    };
+    data = {
+      format: 'criteo-tsv',
+      train: write('train.tsv', rows(4000, 1)),
+      validation: write('validation.tsv', rows(1500, 2)),
+      test: write('test.tsv', rows(1000, 3)),
+    };
+    // Scoring input without the label column, as served traffic has none.
+    testUnlabeled = write(
+      'serve.tsv',
+      fs
+        .readFileSync(data.test, 'utf8')
+        .replace(/\n$/, '')
+        .split('\n')
+        .map((l) => l.split('\t').slice(1).join('\t'))
+        .join('\n') + '\n',
+    );
+    for (const [name, model] of Object.entries(models)) artifacts[name] = (await trainExperiment({ data, model })).artifact;
+  });
+  after(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  for (const family of ['lr', 'fm', 'dcn']) {
+    it(`${family}: ONNX Runtime on the encoded rows matches rankwright score within ${TOLERANCE}`, async () => {
+      const artifact = artifacts[family];
+      const onnxPath = path.join(dir, `${family}.onnx`);
+      const result = await exportModel(artifact, onnxPath, 'onnx');
+      assert.equal(result.preprocessingPath, path.join(dir, `${family}.preprocessing.json`));
+
+      const { header } = await loadModelArtifact(artifact);
+      const block = (await readCriteoFile(testUnlabeled, { allowMissingLabel: true, maxBadRowFraction: 0 })).block;
+      const encoded = encodeRows(block, header.featureSpec);
+      const viaOnnx = await onnxScores(onnxPath, encoded);
+
+      const scored = path.join(dir, `${family}.scores`);
+      await scoreFile(artifact, testUnlabeled, scored);
+      const viaScore = fs.readFileSync(scored, 'utf8').trim().split('\n').map(Number);
+      assert.equal(viaScore.length, 1000);
+      const diff = maxAbsDiff(viaOnnx, viaScore);
+      assert.ok(diff <= TOLERANCE, `${family}: max |onnx − score| = ${diff}`);
+      // The scores file has 7 significant digits; the graph should agree with the engine far more closely than that.
+      const exact = await (await loadArtifactScorer(artifact)).score(encoded);
+      const tight = maxAbsDiff(viaOnnx, exact);
+      assert.ok(tight <= (family === 'dcn' ? 1e-6 : 1e-9), `${family}: max |onnx − engine| = ${tight}`);
+      // Not all equal: a constant model would match trivially.
+      assert.ok(Math.max(...viaOnnx) - Math.min(...viaOnnx) > 0.05, `${family}: scores spread`);
+    });
+  }
+
+  it('covers the calibrators it claims to: Platt with downsampling correction (lr), isotonic (fm)', async () => {
+    assert.equal((await loadModelArtifact(artifacts.lr)).header.calibrator?.method, 'platt');
+    assert.equal((await loadModelArtifact(artifacts.lr)).header.calibrator?.negativeSamplingRate, 0.6);
+    assert.equal((await loadModelArtifact(artifacts.fm)).header.calibrator?.method, 'isotonic');
+  });
+
+  it('the preprocessing spec rebuilds the encoder: a reimplementation from the JSON reproduces encodeRows and the test vectors', async () => {
+    for (const family of ['lr', 'fm', 'dcn']) {
+      const onnxPath = path.join(dir, `${family}-spec.onnx`);
+      await exportModel(artifacts[family], onnxPath);
+      const spec = JSON.parse(fs.readFileSync(preprocessingPathFor(onnxPath), 'utf8')) as PreprocessingSpec;
+      assert.equal(spec.format, 'rankwright-preprocessing');
+      const { header } = await loadModelArtifact(artifacts[family]);
+      const lines = fs.readFileSync(testUnlabeled, 'utf8').split('\n').slice(0, 300);
+      const encoded = encodeRows((await readCriteoFile(testUnlabeled, { allowMissingLabel: true, maxBadRowFraction: 0 })).block, header.featureSpec);
+      lines.forEach((line, r) => {
+        const mine = encodeFromSpec(spec, line.split('\t'));
+        assert.deepEqual(
+          mine.cat,
+          Array.from(encoded.catIndex.subarray(r * encoded.catSlots, (r + 1) * encoded.catSlots)),
+          `${family} row ${r} cat_index`,
+        );
+        assert.deepEqual(
+          mine.dense,
+          Array.from(encoded.denseValue.subarray(r * encoded.denseSlots, (r + 1) * encoded.denseSlots)),
+          `${family} row ${r} dense_value`,
+        );
+      });
+      const vectors = spec.testVectors as {
+        raw: Record<string, string>;
+        inputs: { cat_index?: number[]; dense_value?: number[] };
+        click_probability: number;
+      }[];
+      assert.equal(vectors.length, 3);
+      const probe: EncodedRows = {
+        rows: vectors.length,
+        catSlots: encoded.catSlots,
+        catIndex: Int32Array.from(vectors.flatMap((v) => v.inputs.cat_index ?? [])),
+        denseSlots: encoded.denseSlots,
+        denseValue: Float32Array.from(vectors.flatMap((v) => v.inputs.dense_value ?? [])),
+        denseIndex: encoded.denseIndex,
+        labels: new Uint8Array(vectors.length),
+      };
+      for (const v of vectors) {
+        const mine = encodeFromSpec(spec, Object.values(v.raw));
+        assert.deepEqual(mine.cat, v.inputs.cat_index ?? []);
+        assert.deepEqual(mine.dense, v.inputs.dense_value ?? []);
+      }
+      const viaOnnx = await onnxScores(onnxPath, probe);
+      assert.ok(
+        maxAbsDiff(
+          viaOnnx,
+          vectors.map((v) => v.click_probability),
+        ) <= TOLERANCE,
+        `${family}: test vectors' probabilities`,
+      );
+      // The constants the spec states are the hash module's.
+      const hashing = spec.hashing as { fieldSeeds: Record<string, number> };
+      assert.equal(hashing.fieldSeeds.C1, (0x5bd1e995 ^ Math.imul(14, 0x27d4eb2d)) | 0);
+      assert.equal(finalMix(0), 0);
+    }
+  });
+
+  describe('the CLI', () => {
+    const cli = (args: string[]) =>
+      spawnSync(process.execPath, [path.join(ROOT, 'bin', 'rankwright.js'), 'export', ...args], {
+        cwd: dir,
+        env: { ...process.env, RANKWRIGHT_HOME: process.env.RANKWRIGHT_HOME },
+        encoding: 'utf8',
+        timeout: 120_000,
+      });
+
+    it('rankwright export --model … --format onnx --out model.onnx writes the graph and its spec', async () => {
+      const out = path.join(dir, 'cli', 'model.onnx');
+      fs.mkdirSync(path.dirname(out));
+      const r = cli(['--model', artifacts.lr, '--format', 'onnx', '--out', out]);
+      assert.equal(r.status, 0, r.stderr);
+      assert.match(r.stderr, /exported lr model .* → .*model\.onnx.*model\.preprocessing\.json/);
+      assert.ok(fs.existsSync(path.join(dir, 'cli', 'model.preprocessing.json')));
+      const { header } = await loadModelArtifact(artifacts.lr);
+      const encoded = encodeRows((await readCriteoFile(testUnlabeled, { allowMissingLabel: true, maxBadRowFraction: 0 })).block, header.featureSpec);
+      const scored = path.join(dir, 'cli.scores');
+      await scoreFile(artifacts.lr, testUnlabeled, scored);
+      const diff = maxAbsDiff(await onnxScores(out, encoded), fs.readFileSync(scored, 'utf8').trim().split('\n').map(Number));
+      assert.ok(diff <= TOLERANCE, `cli export: ${diff}`);
+    });
+
+    it('says clearly what is wrong: unknown artifact, bad format, unwritable path', () => {
+      const unknown = `sha256:${'0'.repeat(64)}`;
+      let r = cli(['--model', unknown, '--out', path.join(dir, 'x.onnx')]);
+      assert.equal(r.status, 3, r.stderr);
+      assert.match(r.stderr, /^not found: --model: artifact sha256:0{64} not found in /m);
+
+      r = cli(['--model', 'nonsense', '--out', path.join(dir, 'x.onnx')]);
+      assert.equal(r.status, 2, r.stderr);
+      assert.match(r.stderr, /^error: --model: invalid artifact ref "nonsense"/m);
+
+      r = cli(['--model', artifacts.lr, '--format', 'tflite', '--out', path.join(dir, 'x.tflite')]);
+      assert.equal(r.status, 2, r.stderr);
+      assert.match(r.stderr, /^error: --format "tflite": unsupported export format; supported: onnx/m);
+
+      r = cli(['--model', artifacts.lr, '--out', path.join(dir, 'no-such-dir', 'x.onnx')]);
+      assert.equal(r.status, 2, r.stderr);
+      assert.match(r.stderr, /^error: --out ".*no-such-dir\/x\.onnx": directory .*no-such-dir does not exist/m);
+
+      r = cli(['--model', artifacts.lr, '--out', dir]);
+      assert.equal(r.status, 2, r.stderr);
+      assert.match(r.stderr, /^error: --out .*: is a directory, expected a file path/m);
+
+      r = cli(['--model', artifacts.lr]);
+      assert.equal(r.status, 2, r.stderr);
+      assert.match(r.stderr, /required option '--out <file>' not specified/);
+    });
+  });
+});

@@ -14,7 +14,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
-import type { ModelFamily, TrainingProgress } from '../contracts';
+import { ModelConfig, type ModelFamily, type TrainingProgress } from '../contracts';
 import { loadDataset } from '../ranking/data/load-data';
 import { trainExperiment } from '../ranking/experiment';
 import { type BenchGoal, goal, goalTable } from './goals';
@@ -84,7 +84,12 @@ async function child(family: ModelFamily, files: { train: string; validation?: s
   const loadSeconds = (performance.now() - t0) / 1000;
   const trainRows = dataset.trainOnDisk?.rows ?? dataset.train.rows;
   const events: TrainingProgress[] = [];
-  const out = await trainExperiment({ data, model: { family, epochs: 2 }, maxInMemoryTrainRows: maxInMemory, onProgress: (p) => events.push(p) });
+  const out = await trainExperiment({
+    data,
+    model: ModelConfig.parse({ family, epochs: 2, patience: 0 }),
+    maxInMemoryTrainRows: maxInMemory,
+    onProgress: (p) => events.push(p),
+  });
   const epochRowsPerSec: number[] = [];
   let before = { elapsedMs: 0, examples: 0 };
   for (let e = 1; e <= out.earlyStopping.epochsRun; e++) {
@@ -226,7 +231,7 @@ function markdown(r: Report): string {
     commitLine(r.stamp),
     machineLine(r.stamp, r.loadAverage),
     `Data: \`${r.scenario.name}\` (wide planted, 39 feature columns), ${fmt(r.scenario.trainRows)} train rows (${gib(r.scenario.trainFileBytes)} of TSV), ${fmt(r.scenario.validationRows)} validation and ${fmt(r.scenario.testRows)} test rows, oracle NE ${r.scenario.oracleNe.toFixed(4)}${r.quick ? `; quick run, in-memory row limit forced to ${fmt(r.maxInMemoryTrainRows ?? 0)}` : '; default memory budget (1.5 GiB)'}.`,
-    "Each family trained 2 epochs in its own process through the product's path (`trainExperiment`); the parent sampled the child's peak RSS (VmHWM).",
+    "Each family trained 2 epochs (patience 0: early stopping off, so both passes over the cache are measured) in its own process through the product's path (`trainExperiment`); the parent sampled the child's peak RSS (VmHWM).",
     '',
     goalTable(r.goals),
     '',

@@ -267,7 +267,13 @@ async function readTrain(config: CriteoData, opts: ReadOpts, limit: number): Pro
     await writer?.abort();
     throw e;
   }
-  return { onDisk: await RowCacheReader.open(cachePath, source, cacheOptions), badRows };
+  const reader = await RowCacheReader.open(cachePath, source, cacheOptions);
+  if (reader.rows > limit) return { onDisk: reader, badRows };
+  // The estimate sent a file that fits to disk (long lines at its head): hold it after all, as when it was read.
+  const chunks: RowBlock[] = [];
+  const buffer = reader.newChunkBuffer();
+  for (let c = 0; c < reader.chunks; c++) chunks.push(sliceRows(await reader.readChunk(c, buffer), 0, reader.chunkRowsOf(c)));
+  return { block: concatBlocks(chunks), badRows };
 }
 
 /** Rows a file probably holds: its size over the mean line length of its first MiB. */

@@ -48,7 +48,7 @@ function tokenRule(spec: FeatureSpec, feature: number): Record<string, unknown> 
   const name = FIELD_NAMES[feature];
   const missingToken = hashFieldValue(feature, RESERVED.missing);
   if (feature >= DENSE_COUNT) {
-    return { feature: name, featureNumber: feature, rule: 'categorical', seed: fieldSeed(feature), missingToken };
+    return { feature: name, featureNumber: feature, rule: 'categorical', seed: fieldSeed(feature) >>> 0, missingToken };
   }
   const j = spec.denseFields.indexOf(feature);
   const quantile = j >= 0 && transformsOf(spec)[j] === 'quantile';
@@ -58,10 +58,10 @@ function tokenRule(spec: FeatureSpec, feature: number): Record<string, unknown> 
         featureNumber: feature,
         rule: 'quantileBucket',
         boundaries: spec.quantileBoundaries?.[j] ?? [],
-        seed: fieldSeed(feature),
+        seed: fieldSeed(feature) >>> 0,
         missingToken,
       }
-    : { feature: name, featureNumber: feature, rule: 'logBucket', seed: fieldSeed(feature), missingToken };
+    : { feature: name, featureNumber: feature, rule: 'logBucket', seed: fieldSeed(feature) >>> 0, missingToken };
 }
 
 function categoricalSlots(spec: FeatureSpec): Record<string, unknown>[] {
@@ -187,7 +187,7 @@ export async function buildPreprocessingSpec(
     },
     hashing: {
       ...ALGORITHMS,
-      fieldSeeds: Object.fromEntries(FIELD_NAMES.map((name, f) => [name, fieldSeed(f)])),
+      fieldSeeds: Object.fromEntries(FIELD_NAMES.map((name, f) => [name, fieldSeed(f) >>> 0])),
       categoricalToken: 'token = murmur3_x86_32(value, seed(f)); a token of 0 becomes 1 (0 marks a missing value). Missing: token = missingToken.',
       missingToken: `murmur3_x86_32("${JSON.stringify(RESERVED.missing).slice(1, -1)}", seed(f)): each field\u2019s is given in its slot\u2019s token rule.`,
       logBucket: `For a dense feature in a cross or a "bucketize" slot: bucket = -1 if x < 0 else floor(2 * ln(1 + x)) (x the float32 value); token = murmur3_x86_32("\\u0000b" + decimal(bucket), seed(f)); missing: missingToken.`,

@@ -291,7 +291,7 @@ describe('export for serving (ONNX)', function () {
       );
       // The constants the spec states are the hash module's.
       const hashing = spec.hashing as { fieldSeeds: Record<string, number> };
-      assert.equal(hashing.fieldSeeds.C1, (0x5bd1e995 ^ Math.imul(14, 0x27d4eb2d)) | 0);
+      assert.equal(hashing.fieldSeeds.C1, (0x5bd1e995 ^ Math.imul(14, 0x27d4eb2d)) >>> 0);
       assert.equal(finalMix(0), 0);
     }
   });

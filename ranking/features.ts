@@ -156,13 +156,13 @@ export function buildFeatureSpec(model: ModelConfig, train: RowBlock, active: { 
 export function fitQuantileBoundaries(train: RowBlock, field: number, buckets: number): number[] {
   let n = 0;
   for (let r = 0; r < train.rows; r++) if (!Number.isNaN(train.dense[r * DENSE + field])) n++;
-  const values = new Float64Array(n);
+  const values = new Float32Array(n);
   n = 0;
   for (let r = 0; r < train.rows; r++) {
     const v = train.dense[r * DENSE + field];
     if (!Number.isNaN(v)) values[n++] = v;
   }
-  values.sort();
+  radixSortFloat32(values);
   const boundaries: number[] = [];
   for (let k = 1; k < buckets && n > 0; k++) {
     const q = values[Math.floor((k * n) / buckets)];
@@ -170,6 +170,46 @@ export function fitQuantileBoundaries(train: RowBlock, field: number, buckets: n
     if (q > values[0] && (boundaries.length === 0 || q > boundaries[boundaries.length - 1])) boundaries.push(q);
   }
   return boundaries;
+}
+
+/**
+ * Sorts non-NaN float32 values ascending in place, −0 before +0 — the order of TypedArray sort — by LSD radix sort
+ * over their bits (3 passes of 11 bits): a comparison sort of every dense column was a tenth of a pass over wide data.
+ * Float32 → float64 is exact and monotonic, so this is also the order the values had sorted as float64.
+ */
+export function radixSortFloat32(values: Float32Array): void {
+  const n = values.length;
+  if (n < 2) return;
+  // Order-preserving keys: flip every bit of a negative, the sign bit of a non-negative.
+  let keys = new Uint32Array(values.buffer, values.byteOffset, n).slice();
+  for (let i = 0; i < n; i++) {
+    const k = keys[i];
+    keys[i] = k & 0x80000000 ? ~k >>> 0 : (k | 0x80000000) >>> 0;
+  }
+  let other = new Uint32Array(n);
+  const counts = new Int32Array(2048);
+  for (let shift = 0; shift < 32; shift += 11) {
+    counts.fill(0);
+    for (let i = 0; i < n; i++) counts[(keys[i] >>> shift) & 2047]++;
+    let sum = 0;
+    for (let b = 0; b < 2048; b++) {
+      const c = counts[b];
+      counts[b] = sum;
+      sum += c;
+    }
+    for (let i = 0; i < n; i++) {
+      const k = keys[i];
+      other[counts[(k >>> shift) & 2047]++] = k;
+    }
+    const t = keys;
+    keys = other;
+    other = t;
+  }
+  const out = new Uint32Array(values.buffer, values.byteOffset, n);
+  for (let i = 0; i < n; i++) {
+    const k = keys[i];
+    out[i] = k & 0x80000000 ? (k & 0x7fffffff) >>> 0 : ~k >>> 0;
+  }
 }
 
 type SlotRequest = { shared: true } | { bits: number } | { auto: number };

@@ -7,7 +7,11 @@ import * as ort from 'onnxruntime-node';
 import { CATEGORICAL_FIELDS, DENSE_FIELDS, type ModelConfigInput } from '../../contracts';
 import { loadModelArtifact, scoreFile, trainExperiment } from '../../ranking';
 import { readCriteoFile } from '../../ranking/data/criteo-reader';
-import { exportModel, preprocessingPathFor, type PreprocessingSpec } from '../../ranking/export';
+import type { Calibrator } from '../../contracts';
+import { applyCalibrator } from '../../ranking/calibration';
+import { buildOnnxModel, exportModel, preprocessingPathFor, type PreprocessingSpec } from '../../ranking/export';
+import { sharedKernels } from '../../ranking/kernels';
+import { createModel } from '../../ranking/models/create-model';
 import { encodeRows, type EncodedRows } from '../../ranking/features';
 import { loadArtifactScorer } from '../../ranking/scoring';
 import { combineHashes, finalMix, murmur3String } from '../../ranking/hash';
@@ -165,6 +169,8 @@ describe('export for serving (ONNX)', function () {
       hashSpace: 'per-field',
       calibration: 'isotonic',
     },
+    // Every dense field bucketized: no numeric dense slots, so the graph has no dense_value input.
+    lrBucketized: { family: 'lr', hashBits: 12, epochs: 1, denseTransform: 'bucketize', crosses: [['I1', 'C2']] },
     // Cross layers, an MLP and the wide part; whatever calibrator `auto` picks.
     dcn: {
       family: 'dcn',
@@ -206,7 +212,7 @@ describe('export for serving (ONNX)', function () {
   });
   after(() => fs.rmSync(dir, { recursive: true, force: true }));
 
-  for (const family of ['lr', 'fm', 'dcn']) {
+  for (const family of ['lr', 'fm', 'dcn', 'lrBucketized']) {
     it(`${family}: ONNX Runtime on the encoded rows matches rankwright score within ${TOLERANCE}`, async () => {
       const artifact = artifacts[family];
       const onnxPath = path.join(dir, `${family}.onnx`);
@@ -217,6 +223,10 @@ describe('export for serving (ONNX)', function () {
       const block = (await readCriteoFile(testUnlabeled, { allowMissingLabel: true, maxBadRowFraction: 0 })).block;
       const encoded = encodeRows(block, header.featureSpec);
       const viaOnnx = await onnxScores(onnxPath, encoded);
+      const session = await ort.InferenceSession.create(onnxPath);
+      assert.deepEqual(session.inputNames, encoded.denseSlots ? ['cat_index', 'dense_value'] : ['cat_index']);
+      assert.deepEqual(session.outputNames, ['click_probability']);
+      await session.release();
 
       const scored = path.join(dir, `${family}.scores`);
       await scoreFile(artifact, testUnlabeled, scored);
@@ -240,7 +250,7 @@ describe('export for serving (ONNX)', function () {
   });
 
   it('the preprocessing spec rebuilds the encoder: a reimplementation from the JSON reproduces encodeRows and the test vectors', async () => {
-    for (const family of ['lr', 'fm', 'dcn']) {
+    for (const family of ['lr', 'fm', 'dcn', 'lrBucketized']) {
       const onnxPath = path.join(dir, `${family}-spec.onnx`);
       await exportModel(artifacts[family], onnxPath);
       const spec = JSON.parse(fs.readFileSync(preprocessingPathFor(onnxPath), 'utf8')) as PreprocessingSpec;
@@ -293,6 +303,35 @@ describe('export for serving (ONNX)', function () {
       const hashing = spec.hashing as { fieldSeeds: Record<string, number> };
       assert.equal(hashing.fieldSeeds.C1, (0x5bd1e995 ^ Math.imul(14, 0x27d4eb2d)) >>> 0);
       assert.equal(finalMix(0), 0);
+    }
+  });
+
+  it('puts every kind of calibrator in the graph exactly: none, downsampling alone, Platt, isotonic (ends, breakpoints, one point), none at all', async () => {
+    const { header, tensors } = await loadModelArtifact(artifacts.fm);
+    const encoded = encodeRows((await readCriteoFile(testUnlabeled, { allowMissingLabel: true, maxBadRowFraction: 0 })).block, header.featureSpec);
+    const model = createModel(header.config, header.featureSpec, sharedKernels());
+    model.loadWeights(tensors);
+    const raw = new Float64Array(encoded.rows);
+    await model.predict(encoded, 0, encoded.rows, raw);
+    const sorted = Float64Array.from(raw).sort();
+    const at = (q: number) => sorted[Math.floor(q * (sorted.length - 1))];
+    // Breakpoints inside the scores' range (some rows fall below the first and above the last), one exactly on a score.
+    const xs = [at(0.1), at(0.3), at(0.3) + 1e-9, at(0.5), at(0.9)];
+    const calibrators: (Calibrator | undefined)[] = [
+      undefined,
+      { method: 'none' },
+      { method: 'none', negativeSamplingRate: 0.25 },
+      { method: 'platt', a: 0.8, b: -0.3, negativeSamplingRate: 0.5 },
+      { method: 'isotonic', x: xs, y: [0.01, 0.05, 0.2, 0.3, 0.7] },
+      { method: 'isotonic', x: [at(0.5)], y: [0.12] },
+    ];
+    for (const calibrator of calibrators) {
+      const onnx = buildOnnxModel({ ...header, calibrator }, tensors, { artifact: artifacts.fm, producerVersion: 'test' });
+      const file = path.join(dir, 'calibrator.onnx');
+      fs.writeFileSync(file, onnx);
+      const expected = applyCalibrator(calibrator, Float64Array.from(raw));
+      const diff = maxAbsDiff(await onnxScores(file, encoded), expected);
+      assert.ok(diff <= 1e-12, `${JSON.stringify(calibrator)}: max |onnx − engine| = ${diff}`);
     }
   });
 

@@ -25,6 +25,7 @@ const CPU_BACKENDS = new Set(['cpu', 'webasm', 'reference']);
 // Module-local copies: an imported function is reached through a getter on its module, once per example here.
 const loss = logitLoss;
 const sigmoidOf = sigmoid;
+const fround = Math.fround;
 
 /**
  * Factorization machine (Rendle 2010) on hashed features, trained with per-coordinate AdaGrad.
@@ -97,22 +98,26 @@ export class FactorizationMachine implements RankingModel {
       if (clip !== undefined) g = g > clip ? clip : g < -clip ? -clip : g;
       gradSq += g * g;
       // AdaGrad on the intercept, the linear weights and the factors of the row's features.
-      // (Float32 stores round as before: each accumulator is stored, then read back for its square root.)
-      wg[2 * bias + 1] += g * g;
-      wg[2 * bias] -= (lr * g) / Math.sqrt(wg[2 * bias + 1]);
+      // An accumulator is rounded to float32 (fround, as storing it does) before its square root is taken.
+      const gb = fround(wg[2 * bias + 1] + g * g);
+      wg[2 * bias + 1] = gb;
+      wg[2 * bias] -= (lr * g) / Math.sqrt(gb);
       for (let f = 0; f < m; f++) {
-        const i = idx[f];
+        const i = 2 * idx[f];
         const x = val[f];
-        const gwi = g * x + l2 * wg[2 * i];
-        wg[2 * i + 1] += gwi * gwi;
-        wg[2 * i] -= (lr * gwi) / Math.sqrt(wg[2 * i + 1]);
-        const base = 2 * k * i;
+        const gx = g * x;
+        const gwi = gx + l2 * wg[i];
+        const gi = fround(wg[i + 1] + gwi * gwi);
+        wg[i + 1] = gi;
+        wg[i] -= (lr * gwi) / Math.sqrt(gi);
+        const base = k * i;
         const acc = base + k;
         for (let c = 0; c < k; c++) {
           const vic = vg[base + c];
-          const gvc = g * x * (sum[c] - vic * x) + l2 * vic;
-          vg[acc + c] += gvc * gvc;
-          vg[base + c] = vic - (lr * gvc) / Math.sqrt(vg[acc + c]);
+          const gvc = gx * (sum[c] - vic * x) + l2 * vic;
+          const a = fround(vg[acc + c] + gvc * gvc);
+          vg[acc + c] = a;
+          vg[base + c] = vic - (lr * gvc) / Math.sqrt(a);
         }
       }
     }

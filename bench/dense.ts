@@ -301,6 +301,15 @@ async function main(): Promise<void> {
     process.stdout.write(`${JSON.stringify(rows)}\n`);
     process.exit(0);
   }
+  if (values.child === 'render') {
+    // Rewrites dense.md from dense.json (prose changes without measuring again).
+    const dir = process.env.RANKWRIGHT_BENCH_OUT || path.join(__dirname, 'results');
+    const r = JSON.parse(fs.readFileSync(path.join(dir, 'dense.json'), 'utf8')) as DenseReport;
+    const d = ModelConfig.parse({ family: 'dcn' });
+    if (d.family !== 'dcn') throw new Error('unreachable');
+    writeResultFiles(dir, [['dense.md', denseMarkdown(r, r.dcn[0].inputDim, d.crossLayers, d.mlp)]]);
+    process.exit(0);
+  }
   if (values.child === 'dcn') {
     const row = await measureDcn(values.contender!, { train: values.train!, test: values.test! }, Number(values['max-rows']));
     process.stdout.write(`${JSON.stringify(row)}\n`);
@@ -489,6 +498,31 @@ function scoringWhy(r: DenseReport, auto: DcnRow, inputDim: number, crossLayers:
   return `scoring runs the forward products only, at ${auto.scoreExamplesPerCpuSec.toLocaleString('en-US')} examples/s per core against training's ${auto.trainExamplesPerCpuSec.toLocaleString('en-US')}.${share}`;
 }
 
+/**
+ * What could reach the training goal on a CPU, computed from this run: the FLOPs per example the goal allows at the
+ * rate raw tfjs-wasm sustained here, and what DCN-v2's low-rank cross layers (Wang et al. 2021, §3.2: W ≈ U·Vᵀ of rank
+ * r) would cost per example. A model change, not a kernel change, so it is proposed here and not made.
+ */
+function proposalText(r: DenseReport, inputDim: number, crossLayers: number, mlp: number[]): string | null {
+  const peer = stepMs(r, RAW_TFJS, inputDim, crossLayers, mlp);
+  if (peer === null) return null;
+  const stepFlops = stepFlopsOf(inputDim, crossLayers, mlp);
+  const gflops = stepFlops / (peer * 1e6);
+  const allowed = (gflops * 1e9) / 20_000;
+  let mlpFlops = 0;
+  let prev = inputDim;
+  for (const h of mlp) {
+    mlpFlops += 3 * 2 * prev * h;
+    prev = h;
+  }
+  const crossFlops = stepFlops / BATCH - mlpFlops;
+  const ranks = [64, 32].map((rank) => {
+    const perExample = crossLayers * 3 * 2 * 2 * inputDim * rank + mlpFlops;
+    return `rank ${rank}: ${(perExample / 1e6).toFixed(2)} MFLOP per example, a products ceiling of ${Math.round((gflops * 1e9) / perExample).toLocaleString('en-US')} examples/s per core`;
+  });
+  return `What would reach 20,000 examples/s per core: at the ${gflops.toFixed(1)} GFLOP/s raw tfjs-wasm sustained on these shapes in this run, the goal allows ${(allowed / 1e6).toFixed(2)} MFLOP of products per example; the default DCN spends ${(stepFlops / BATCH / 1e6).toFixed(2)}, ${((100 * crossFlops) / (stepFlops / BATCH)).toFixed(0)}% of it in the ${crossLayers} full-rank ${inputDim}×${inputDim} cross layers. No CPU kernel closes that gap alone: it needs fewer FLOPs (DCN-v2's low-rank cross layers W ≈ U·Vᵀ — ${ranks.join('; ')} — a model change to validate on NE first), a GPU (gpu.js stays the path on GPU backends; this bench would add headlessgl/webgpu rows there), or more cores per training (tfjs-wasm's threaded build raises examples/s, not examples/s per core).`;
+}
+
 /** FLOPs of one training step's layer products: forward, dY·Wᵀ and Xᵀ·dY for every layer but the 1-wide output. */
 function stepFlopsOf(inputDim: number, crossLayers: number, mlp: number[]): number {
   let flops = 0;
@@ -537,6 +571,8 @@ export function denseMarkdown(r: DenseReport, inputDim: number, crossLayers: num
       `gpu.js on the CPU cannot get there: its webasm kernels need ${g.toFixed(1)} ms for one step's products, ${(g / peer).toFixed(1)}× tfjs-wasm's ${peer.toFixed(1)} ms (${(peer / g).toFixed(2)}x, goal 0.5x). gpu.js compiles one scalar dot product per output cell, so nothing is reused across rows or columns. Tiled TypeScript (4×4 register tiles) needs ${t.toFixed(1)} ms (${(peer / t).toFixed(2)}x): better, still short, since V8 emits scalar code. tfjs-wasm runs XNNPACK's hand-written SIMD micro-kernels. So the engine keeps gpu.js for GPU backends and, when gpu.js would run on the CPU, sends DCN's products to tfjs-wasm where it is installed and tiled TypeScript otherwise (\`RANKWRIGHT_DENSE_CPU\`=auto|tfjs-wasm|tiled|gpujs).`,
     );
   }
+  const proposal = proposalText(r, inputDim, crossLayers, mlp);
+  if (proposal) prose.push(proposal);
   return [
     '# Dense kernels benchmark',
     '',

@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { EXPORT_FORMATS, exportModel } from '../../ranking/export';
+import { EXPORT_FORMATS, ExportWriteError, exportModel } from '../../ranking/export';
 
 export interface ExportOptions {
   /** Model artifact ref (sha256:…). */
@@ -24,7 +24,11 @@ export async function runExport(opts: ExportOptions): Promise<number> {
     return usage(`--format ${JSON.stringify(opts.format)}: unsupported export format; supported: ${EXPORT_FORMATS.join(', ')}`);
   }
   const outDir = path.dirname(path.resolve(opts.out));
-  if (!isDirectory(outDir)) return usage(`--out ${JSON.stringify(opts.out)}: directory ${outDir} does not exist`);
+  if (!isDirectory(outDir)) {
+    return usage(
+      `--out ${JSON.stringify(opts.out)}: ${fs.existsSync(outDir) ? `${outDir} is not a directory` : `directory ${outDir} does not exist`}`,
+    );
+  }
   if (isDirectory(opts.out)) return usage(`--out ${JSON.stringify(opts.out)}: is a directory, expected a file path`);
   try {
     fs.accessSync(outDir, fs.constants.W_OK);
@@ -43,9 +47,7 @@ export async function runExport(opts: ExportOptions): Promise<number> {
     if (/^artifact .* not found/.test(msg)) return fail(3, `not found: --model: ${msg}`);
     if (/^artifact .* is a /.test(msg)) return usage(`--model: ${msg}`);
     if (/^output\b.*(must not contain|expected a file path)/.test(msg)) return usage(`--out: ${msg}`);
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'EACCES' || code === 'EROFS' || code === 'ENOSPC' || code === 'EISDIR')
-      return fail(1, `error: cannot write --out ${JSON.stringify(opts.out)}: ${msg}`);
+    if (e instanceof ExportWriteError) return usage(`--out ${JSON.stringify(opts.out)}: ${msg}`);
     throw e;
   }
 }

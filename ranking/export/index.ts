@@ -65,9 +65,14 @@ async function writeAtomically(file: string, data: Uint8Array | string): Promise
     await fs.promises.rename(tmp, file);
   } catch (e) {
     await fs.promises.rm(tmp, { force: true });
-    throw e;
+    // Name the file asked for, not the temporary one beside it.
+    const err = e as NodeJS.ErrnoException;
+    throw new ExportWriteError(`cannot write ${file}: ${err.code ?? err.message}`, { cause: e });
   }
 }
+
+/** The ONNX file or its spec could not be written (unwritable or missing directory, full disk, …). */
+export class ExportWriteError extends Error {}
 
 function packageVersion(): string {
   try {

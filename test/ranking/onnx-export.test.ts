@@ -362,26 +362,40 @@ describe('export for serving (ONNX)', function () {
     });
 
     it('says clearly what is wrong: unknown artifact, bad format, unwritable path', () => {
+      // Like every CLI error: one line on stderr, nothing on stdout, no stack.
+      const oneLine = (r: ReturnType<typeof cli>) => {
+        assert.equal(r.stdout, '');
+        assert.equal(r.stderr.split('\n').filter(Boolean).length, 1, r.stderr);
+        assert.doesNotMatch(r.stderr, /^\s+at\s/m);
+        return r;
+      };
       const unknown = `sha256:${'0'.repeat(64)}`;
-      let r = cli(['--model', unknown, '--out', path.join(dir, 'x.onnx')]);
+      let r = oneLine(cli(['--model', unknown, '--out', path.join(dir, 'x.onnx')]));
       assert.equal(r.status, 3, r.stderr);
       assert.match(r.stderr, /^not found: --model: artifact sha256:0{64} not found in /m);
 
-      r = cli(['--model', 'nonsense', '--out', path.join(dir, 'x.onnx')]);
+      r = oneLine(cli(['--model', 'nonsense', '--out', path.join(dir, 'x.onnx')]));
       assert.equal(r.status, 2, r.stderr);
       assert.match(r.stderr, /^error: --model: invalid artifact ref "nonsense"/m);
 
-      r = cli(['--model', artifacts.lr, '--format', 'tflite', '--out', path.join(dir, 'x.tflite')]);
+      r = oneLine(cli(['--model', artifacts.lr, '--format', 'tflite', '--out', path.join(dir, 'x.tflite')]));
       assert.equal(r.status, 2, r.stderr);
       assert.match(r.stderr, /^error: --format "tflite": unsupported export format; supported: onnx/m);
 
-      r = cli(['--model', artifacts.lr, '--out', path.join(dir, 'no-such-dir', 'x.onnx')]);
+      r = oneLine(cli(['--model', artifacts.lr, '--out', path.join(dir, 'no-such-dir', 'x.onnx')]));
       assert.equal(r.status, 2, r.stderr);
       assert.match(r.stderr, /^error: --out ".*no-such-dir\/x\.onnx": directory .*no-such-dir does not exist/m);
 
-      r = cli(['--model', artifacts.lr, '--out', dir]);
+      r = oneLine(cli(['--model', artifacts.lr, '--out', dir]));
       assert.equal(r.status, 2, r.stderr);
       assert.match(r.stderr, /^error: --out .*: is a directory, expected a file path/m);
+
+      if (process.platform === 'linux') {
+        // A directory nobody can create files in, even root (the engine's own note on the GPU backend may come first).
+        r = cli(['--model', artifacts.lr, '--out', '/proc/rankwright-x.onnx']);
+        assert.equal(r.status, 2, r.stderr);
+        assert.match(r.stderr, /^error: --out "\/proc\/rankwright-x\.onnx": cannot write \/proc\/rankwright-x\.onnx: E[A-Z]+\n$/m);
+      }
 
       r = cli(['--model', artifacts.lr]);
       assert.equal(r.status, 2, r.stderr);

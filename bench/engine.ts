@@ -17,7 +17,7 @@ import { trainExperiment } from '../ranking/experiment';
 import { loadArtifactScorer, scoreFile } from '../ranking/scoring';
 import { loadDataset } from '../ranking/data/load-data';
 import { encodeRows } from '../ranking/features';
-import { gpuBackend } from '../ranking/kernels';
+import { denseKernelsFor, gpuBackend, sharedKernels } from '../ranking/kernels';
 import { ensureScenarioFiles } from './quality/scenarios';
 import { benchStamp, commitLine, machineLine, type BenchStamp, writeResultFiles } from './stamp';
 
@@ -85,7 +85,7 @@ async function measureFamily(
 
   return {
     family,
-    backend: gpuBackend(),
+    backend: computePath(family),
     config: { epochs: config.epochs, hashBits: config.hashBits, ...('embeddingDim' in config ? { embeddingDim: config.embeddingDim } : {}) },
     trainRows: dataset.train.rows,
     epochsRun: out.earlyStopping.epochsRun,
@@ -98,6 +98,17 @@ async function measureFamily(
     testNe: round(out.metrics.ne, 5),
     peakRssMiB: peakRssMiB(),
   };
+}
+
+/**
+ * What did the arithmetic: DCN's layer products go to the dense path chosen for this machine (tfjs-wasm or tiled
+ * TypeScript when gpu.js would run on the CPU, gpu.js on a GPU); LR and FM update sparse typed arrays on a CPU
+ * backend and call no kernel there.
+ */
+function computePath(family: ModelFamily): string {
+  const backend = gpuBackend();
+  if (family === 'dcn') return denseKernelsFor(sharedKernels()).backend;
+  return backend === 'webasm' || backend === 'cpu' ? 'typed arrays' : backend;
 }
 
 function peakRssMiB(): number {
@@ -180,7 +191,7 @@ export function engineMarkdown(r: EngineReport): string {
     `Data: \`${r.scenario.name}\` (wide planted, 39 feature columns), ${fmt(r.scenario.trainRows)} train rows, ${fmt(r.scenario.testRows)} test rows, oracle NE ${r.scenario.oracleNe.toFixed(4)}${r.quick ? ' (quick run)' : ''}.`,
     "Each family ran in its own process with its default config, through the product's path (`trainExperiment`, then `scoreFile` as `rankwright score`).",
     '',
-    '| family | backend | train rows | epochs run | train ex/s | score ex/s | experiment s | score file s | test NE | peak RSS MiB |',
+    '| family | computed on | train rows | epochs run | train ex/s | score ex/s | experiment s | score file s | test NE | peak RSS MiB |',
     '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|',
     ...r.rows.map(
       (x) =>

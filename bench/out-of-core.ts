@@ -195,7 +195,8 @@ async function main(): Promise<void> {
     fs.rmSync(home, { recursive: true, force: true });
   }
   report.goals = goalsOf(report);
-  writeResultFiles(path.join(__dirname, 'results'), [
+  // A quick run never overwrites the committed results (RANKWRIGHT_BENCH_OUT, when set, wins either way).
+  writeResultFiles(quick ? path.join(__dirname, '..', '.bench', 'quick-results') : path.join(__dirname, 'results'), [
     ['out-of-core.json', `${JSON.stringify(report, null, 2)}\n`],
     ['out-of-core.md', markdown(report)],
   ]);

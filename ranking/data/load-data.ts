@@ -4,7 +4,7 @@ import { BAD_ROW_EXAMPLES_KEPT, CATEGORICAL_FIELDS, CriteoData, DataConfig, type
 import { parseOrExplain } from '../../contracts/errors';
 import { BadRowReport, assertSafePath, readCriteoChunks, readCriteoFile } from './criteo-reader';
 import { plantedScenario } from './planted';
-import { RowCacheInvalid, RowCacheReader, RowCacheWriter, rowCachePath, sourceIdentity, type SourceIdentity } from './row-cache';
+import { RowCacheInvalid, RowCacheReader, RowCacheWriter, hashFileEnds, rowCachePath, sourceIdentity, type SourceIdentity } from './row-cache';
 import {
   CATEGORICAL_COUNT,
   DENSE_COUNT,
@@ -81,18 +81,7 @@ export async function dataFingerprint(input: DataConfigInput | DataConfig): Prom
       continue;
     }
     h.update(`${st.size}:${st.mtimeMs}:`);
-    const fd = await fs.promises.open(file, 'r');
-    try {
-      const chunk = Buffer.alloc(Math.min(st.size, 1 << 20));
-      await fd.read(chunk, 0, chunk.length, 0);
-      h.update(chunk);
-      if (st.size > chunk.length) {
-        await fd.read(chunk, 0, chunk.length, st.size - chunk.length);
-        h.update(chunk);
-      }
-    } finally {
-      await fd.close();
-    }
+    await hashFileEnds(h, file, st.size);
   }
   return `criteo:${h.digest('hex').slice(0, 32)}`;
 }

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, type Hash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { crc32 } from 'node:zlib';
@@ -61,22 +61,30 @@ function align4(n: number): number {
   return (n + 3) & ~3;
 }
 
-export async function sourceIdentity(file: string): Promise<SourceIdentity> {
-  const abs = path.resolve(file);
-  const st = await fs.promises.stat(abs);
-  const h = createHash('sha256');
-  const fd = await fs.promises.open(abs, 'r');
+/**
+ * Feeds a file's first and last MiB into `h`: cheap on a file of any size, and it changes with an append, a truncation
+ * or a rewrite of either end (size and mtime catch the rest). Shared by the data fingerprint and the row cache's source identity.
+ */
+export async function hashFileEnds(h: Hash, file: string, size: number): Promise<void> {
+  const fd = await fs.promises.open(file, 'r');
   try {
-    const chunk = Buffer.alloc(Math.min(st.size, 1 << 20));
+    const chunk = Buffer.alloc(Math.min(size, 1 << 20));
     await fd.read(chunk, 0, chunk.length, 0);
     h.update(chunk);
-    if (st.size > chunk.length) {
-      await fd.read(chunk, 0, chunk.length, st.size - chunk.length);
+    if (size > chunk.length) {
+      await fd.read(chunk, 0, chunk.length, size - chunk.length);
       h.update(chunk);
     }
   } finally {
     await fd.close();
   }
+}
+
+export async function sourceIdentity(file: string): Promise<SourceIdentity> {
+  const abs = path.resolve(file);
+  const st = await fs.promises.stat(abs);
+  const h = createHash('sha256');
+  await hashFileEnds(h, abs, st.size);
   return { path: abs, size: st.size, mtimeMs: st.mtimeMs, fingerprint: h.digest('hex').slice(0, 32) };
 }
 

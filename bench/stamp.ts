@@ -43,7 +43,18 @@ export function git(args: string[]): string {
 }
 
 export function benchStamp(): BenchStamp {
-  const dirty = git(['status', '--porcelain', '--untracked-files=no']).split('\n').filter(Boolean);
+  // Porcelain lines are "XY path": read untrimmed (trimming ate the first line's status column). The benches' own
+  // result files don't count: they are what a run writes.
+  let status = '';
+  try {
+    status = execFileSync('git', ['status', '--porcelain', '--untracked-files=no'], { cwd: REPO_ROOT, encoding: 'utf8' });
+  } catch {
+    // not a git checkout: nothing known to be dirty
+  }
+  const dirty = status
+    .split('\n')
+    .filter(Boolean)
+    .filter((line) => !line.slice(3).startsWith('bench/results/'));
   return {
     commit: git(['rev-parse', 'HEAD']) || 'unknown',
     dirtyFiles: dirty.length,

@@ -153,7 +153,12 @@ async function main(): Promise<void> {
   const rows = Number(values.rows ?? (quick ? 5_000 : 50_000));
   const files = await ensureScenarioFiles(values.scenario, { rows, log: (l) => process.stderr.write(`${l}\n`) });
 
-  execFileSync(path.join(root, 'temporal-dev.sh'), ['start'], { stdio: ['ignore', 'ignore', 'inherit'] });
+  // The dev server (if this starts it) keeps its database in the checkout's home, as the tests' does: not in a
+  // RANKWRIGHT_HOME the caller may delete (the smoke test's), which would leave a server without its database.
+  execFileSync(path.join(root, 'temporal-dev.sh'), ['start'], {
+    stdio: ['ignore', 'ignore', 'inherit'],
+    env: { ...process.env, RANKWRIGHT_HOME: path.join(root, '.rankwright') },
+  });
   const bootstrap = await connectClient();
   await ensureSearchAttributes(bootstrap);
 

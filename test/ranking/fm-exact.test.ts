@@ -5,6 +5,7 @@ import { ReferenceKernels } from '../../ranking/kernels';
 import { FactorizationMachine } from '../../ranking/models/fm';
 import { logitLoss, sigmoid } from '../../ranking/models/model';
 import { SeededRandom } from '../../ranking/rng';
+import { rowFeatures } from '../support/encoded-row';
 
 /**
  * FM keeps parameters and AdaGrad accumulators interleaved for speed; this is the same FM on separate w, v, G_w, G_v
@@ -20,16 +21,7 @@ function referenceFm(config: FmConfig, tableRows: number, data: EncodedRows, ord
   const lr = config.learningRate;
   const m = data.catSlots + data.denseSlots;
   for (const r of order) {
-    const idx: number[] = [];
-    const val: number[] = [];
-    for (let s = 0; s < data.catSlots; s++) {
-      idx.push(data.catIndex[r * data.catSlots + s]);
-      val.push(1);
-    }
-    for (let s = 0; s < data.denseSlots; s++) {
-      idx.push(data.denseIndex[s]);
-      val.push(data.denseValue[r * data.denseSlots + s]);
-    }
+    const { idx, val } = rowFeatures(data, r);
     let logit = w[bias];
     const sum = new Float64Array(k);
     let sumSq = 0;

@@ -12,6 +12,7 @@ import {
   weightGradientReference,
 } from '../../ranking/kernels/reference';
 import { SeededRandom } from '../../ranking/rng';
+import { rowFeatures } from '../support/encoded-row';
 
 /**
  * Tolerance: kernels compute in float32 (webasm: IEEE f32; GL/WebGPU: f32 shaders) while the twins accumulate in
@@ -155,16 +156,7 @@ describe('gpu.js kernels vs their reference twins', function () {
 
     /** The textbook FM: bias + Σ w_i x_i + Σ_{i<j} <v_i, v_j> x_i x_j, in float64. */
     function explicitProbability(data: EncodedRows, w: Float32Array, v: Float32Array, r: number): number {
-      const idx: number[] = [];
-      const val: number[] = [];
-      for (let s = 0; s < data.catSlots; s++) {
-        idx.push(data.catIndex[r * data.catSlots + s]);
-        val.push(1);
-      }
-      for (let s = 0; s < data.denseSlots; s++) {
-        idx.push(data.denseIndex[s]);
-        val.push(data.denseValue[r * data.denseSlots + s]);
-      }
+      const { idx, val } = rowFeatures(data, r);
       let logit = w[bias];
       for (let f = 0; f < idx.length; f++) logit += w[idx[f]] * val[f];
       for (let f = 0; f < idx.length; f++)

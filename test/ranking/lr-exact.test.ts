@@ -4,6 +4,7 @@ import type { EncodedRows } from '../../ranking/features';
 import { logitLoss, sigmoid } from '../../ranking/models/model';
 import { FtrlLogisticRegression } from '../../ranking/models/lr';
 import { SeededRandom } from '../../ranking/rng';
+import { rowFeatures } from '../support/encoded-row';
 
 /**
  * The LR training loop is written out for speed; this is FTRL-Proximal as it was written before, coordinate by
@@ -23,16 +24,7 @@ function referenceFtrl(config: LrConfig, tableRows: number, data: EncodedRows, o
   let lossSum = 0;
   for (let epoch = 0; epoch < epochs; epoch++) {
     for (const r of order) {
-      const idx: number[] = [];
-      const val: number[] = [];
-      for (let s = 0; s < data.catSlots; s++) {
-        idx.push(data.catIndex[r * data.catSlots + s]);
-        val.push(1);
-      }
-      for (let s = 0; s < data.denseSlots; s++) {
-        idx.push(data.denseIndex[s]);
-        val.push(data.denseValue[r * data.denseSlots + s]);
-      }
+      const { idx, val } = rowFeatures(data, r);
       idx.push(bias);
       val.push(1);
       const w = idx.map(weight);

@@ -15,6 +15,7 @@ import { affineReference, crossLayerReference, inputGradientReference, weightGra
 import { TILE, gemm, gemmTN, transpose } from '../../ranking/kernels/tiled';
 import { DeepCrossNetwork } from '../../ranking/models/dcn';
 import { SeededRandom } from '../../ranking/rng';
+import { assertCloseTo, randomFloats } from '../support/float-compare';
 
 /**
  * The CPU dense paths (tiled TypeScript, tfjs-wasm) against their reference twins, on random shapes that include
@@ -28,16 +29,10 @@ import { SeededRandom } from '../../ranking/rng';
 const ABS_TOL = 2e-4;
 const REL_TOL = 1e-4;
 
-function random(n: number, rng: SeededRandom): Float32Array {
-  return Float32Array.from({ length: n }, () => rng.next() * 2 - 1);
-}
+const random = randomFloats;
 
 function assertClose(actual: Float32Array, expected: Float32Array, what: string): void {
-  assert.equal(actual.length, expected.length, `${what}: length`);
-  for (let i = 0; i < expected.length; i++) {
-    const tol = ABS_TOL + REL_TOL * Math.abs(expected[i]);
-    if (!(Math.abs(actual[i] - expected[i]) <= tol)) assert.fail(`${what}[${i}]: ${actual[i]} vs reference ${expected[i]} (tolerance ${tol})`);
-  }
+  assertCloseTo(actual, expected, what, ABS_TOL, REL_TOL);
 }
 
 /** Random shapes: each dimension from 1 to ~2.5 tiles of 4 plus a few DCN-like widths, seeded. */

@@ -13,6 +13,7 @@ import {
 } from '../../ranking/kernels/reference';
 import { SeededRandom } from '../../ranking/rng';
 import { rowFeatures } from '../support/encoded-row';
+import { assertCloseTo, randomFloats } from '../support/float-compare';
 
 /**
  * Tolerance: kernels compute in float32 (webasm: IEEE f32; GL/WebGPU: f32 shaders) while the twins accumulate in
@@ -23,16 +24,10 @@ import { rowFeatures } from '../support/encoded-row';
 const ABS_TOL = 1e-4;
 const REL_TOL = 1e-4;
 
-function random(n: number, rng: SeededRandom): Float32Array {
-  return Float32Array.from({ length: n }, () => rng.next() * 2 - 1);
-}
+const random = randomFloats;
 
 function assertClose(actual: Float32Array, expected: Float32Array, what: string): void {
-  assert.equal(actual.length, expected.length, `${what}: length`);
-  for (let i = 0; i < expected.length; i++) {
-    const tol = ABS_TOL + REL_TOL * Math.abs(expected[i]);
-    if (!(Math.abs(actual[i] - expected[i]) <= tol)) assert.fail(`${what}[${i}]: ${actual[i]} vs reference ${expected[i]} (tolerance ${tol})`);
-  }
+  assertCloseTo(actual, expected, what, ABS_TOL, REL_TOL);
 }
 
 describe('gpu.js kernels vs their reference twins', function () {

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { DeclaredSchema, TimeSplit, columnSpec, schemaProblems } from './schema';
 
 /** Criteo layout: label, 13 integer ("dense") features I1..I13, 26 hashed categorical features C1..C26. */
 export const DENSE_FIELDS = Array.from({ length: 13 }, (_, i) => `I${i + 1}`);
@@ -91,6 +92,50 @@ export type PlantedOptions = z.infer<typeof PlantedOptions>;
 export const PlantedData = z.object({ planted: PlantedOptions }).strict();
 export type PlantedData = z.infer<typeof PlantedData>;
 
-export const DataConfig = z.union([CriteoData, PlantedData]);
+/**
+ * A team's own table with a declared schema (contracts/schema.ts): TSV or CSV with a header row, or Parquet. Either a
+ * test file or a time split (`split`) says which rows test.
+ */
+export const DeclaredData = z
+  .object({
+    format: z.enum(['tsv', 'csv', 'parquet']),
+    train: DataPath,
+    test: DataPath.optional(),
+    validation: DataPath.optional(),
+    schema: DeclaredSchema,
+    split: TimeSplit.optional(),
+    validationFraction: z.number().min(0).max(0.5).default(0.1),
+    maxBadRowFraction: z.number().min(0).max(1).default(0.01),
+    maxTrainRows: z.number().int().positive().optional(),
+    strict: z.boolean().optional(),
+  })
+  .strict()
+  .superRefine((data, ctx) => {
+    for (const p of schemaProblems(data.schema)) ctx.addIssue({ code: 'custom', path: ['schema', ...p.path], message: p.message });
+    if (!data.test && !data.split)
+      ctx.addIssue({ code: 'custom', path: ['test'], message: 'expected a test file, or a time split ("split": {"by": COLUMN, "testFrom": DATE})' });
+    if (data.test && data.split)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['split'],
+        message: 'give a test file or a time split, not both (a split takes its test rows from train)',
+      });
+    if (data.split) {
+      const spec = data.schema.columns[data.split.by];
+      if (!spec || columnSpec(spec).role !== 'timestamp')
+        ctx.addIssue({
+          code: 'custom',
+          path: ['split', 'by'],
+          message: `split.by: ${JSON.stringify(data.split.by)} is not a column with role "timestamp" in the schema`,
+        });
+      if (data.validation && data.split.validationFrom)
+        ctx.addIssue({ code: 'custom', path: ['split', 'validationFrom'], message: 'give a validation file or split.validationFrom, not both' });
+      if (data.split.validationFrom && Date.parse(data.split.validationFrom) >= Date.parse(data.split.testFrom))
+        ctx.addIssue({ code: 'custom', path: ['split', 'validationFrom'], message: 'split.validationFrom must be before split.testFrom' });
+    }
+  });
+export type DeclaredData = z.infer<typeof DeclaredData>;
+
+export const DataConfig = z.union([CriteoData, PlantedData, DeclaredData]);
 export type DataConfig = z.infer<typeof DataConfig>;
 export type DataConfigInput = z.input<typeof DataConfig>;

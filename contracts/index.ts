@@ -11,3 +11,4 @@ export * from './events';
 export * from './errors';
 export * from './canonical-config';
 export * from './wide-planted';
+export * from './schema';

@@ -144,7 +144,13 @@ export async function loadDataset(input: DataConfigInput | DataConfig, opts: Loa
     cache.set(key, hit);
     return hit;
   }
-  const loading = ('planted' in config ? loadPlanted(config, fingerprint) : loadCriteo(config, fingerprint, limit)).catch((e) => {
+  const loading = (
+    'planted' in config
+      ? loadPlanted(config, fingerprint)
+      : config.format === 'criteo-tsv'
+        ? loadCriteo(config, fingerprint, limit)
+        : Promise.reject(new Error(`data.format ${config.format}: declared-schema data is not readable yet`))
+  ).catch((e) => {
     cache.delete(key);
     throw e;
   });

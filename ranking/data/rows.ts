@@ -20,6 +20,16 @@ export interface RowBlock {
   dense: Float32Array;
   /** rows × 26, row-major; 32-bit hash of (field, value), MISSING_CATEGORICAL when empty. */
   categorical: Uint32Array;
+  /**
+   * Per-row sample weight (a declared schema's `weight` column); absent means every row weighs 1. Training scales
+   * each row's gradient by it and every metric weighs the row by it.
+   */
+  weights?: Float32Array;
+}
+
+/** Weight of row r of a block (1 when the block carries no weights). */
+export function rowWeight(block: RowBlock, r: number): number {
+  return block.weights ? block.weights[r] : 1;
 }
 
 /** Readable names of categorical hashes (for segments and reports), capped per field. */
@@ -94,6 +104,7 @@ export function sliceRows(block: RowBlock, start: number, end: number): RowBlock
     labels: block.labels.slice(start, end),
     dense: block.dense.slice(start * DENSE_COUNT, end * DENSE_COUNT),
     categorical: block.categorical.slice(start * CATEGORICAL_COUNT, end * CATEGORICAL_COUNT),
+    ...(block.weights ? { weights: block.weights.slice(start, end) } : {}),
   };
 }
 
@@ -106,9 +117,12 @@ export function concatBlocks(blocks: RowBlock[]): RowBlock {
     dense: new Float32Array(rows * DENSE_COUNT),
     categorical: new Uint32Array(rows * CATEGORICAL_COUNT),
   };
+  // Weights survive a concat when any block has them (the others weigh 1).
+  if (blocks.some((b) => b.weights)) out.weights = new Float32Array(rows).fill(1);
   let at = 0;
   for (const b of blocks) {
     out.labels.set(b.labels, at);
+    if (out.weights && b.weights) out.weights.set(b.weights, at);
     out.dense.set(b.dense, at * DENSE_COUNT);
     out.categorical.set(b.categorical, at * CATEGORICAL_COUNT);
     at += b.rows;

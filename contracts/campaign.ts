@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { BadRows, DataConfig, FieldName } from './data';
+import { TrainerChoice } from './trainer';
 import { ModelConfig, ModelFamily } from './model';
 import { ExperimentResult, SafeId } from './experiment';
 import { Metrics } from './metrics';
@@ -112,6 +113,11 @@ export const CampaignInput = z
      * model's artifact, metrics and approvers: e.g. copy it to serving, or notify a deployment service.
      */
     onApprove: z.object({ hook: HookName }).strict().optional(),
+    /**
+     * Who trains every experiment: the built-in engine (default), or a trainer configured on the worker, whose knobs
+     * (`params`, the baseline's) the agent searches within `searchSpace`.
+     */
+    trainer: TrainerChoice.optional(),
     /** Continue-as-new once the history has this many events (keeps long campaigns' histories small). */
     historyLimit: z.number().int().min(100).max(40_000).default(8_000),
   })

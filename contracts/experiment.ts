@@ -3,6 +3,7 @@ import { BadRows, DataConfig, FieldName } from './data';
 import { CalibrationReport, ModelConfig } from './model';
 import { EarlyStopping, FailureClass, FailureReport, LearningCurve, Metrics, ValidationSplit } from './metrics';
 import { ProbeScale } from './probe';
+import { ExternalJob, TrainerChoice } from './trainer';
 
 /** A workflow/experiment/campaign id: safe as a file name and a URL segment. */
 export const SafeId = z
@@ -45,6 +46,8 @@ export const ExperimentInput = z
     agents: z.enum(['auto', 'heuristic', 'llm']).default('auto'),
     /** Set by a campaign on the probes it screens ideas with (`data` is then the probe's row sample). */
     probe: ProbeScale.optional(),
+    /** Who trains the model: the built-in engine (default) or a trainer configured on the worker (contracts/trainer.ts). */
+    trainer: TrainerChoice.optional(),
   })
   .strict();
 export type ExperimentInput = z.infer<typeof ExperimentInput>;
@@ -91,6 +94,8 @@ export const ExperimentResult = z.object({
   failure: z.object({ failureClass: FailureClass, message: z.string(), fix: z.string() }).optional(),
   /** A probe: trained on a row sample to screen the idea (contracts/probe.ts); never a candidate for recommendation. */
   probe: ProbeScale.optional(),
+  /** Trained by an external job: which trainer, its knobs, the job id and how the wait went. */
+  externalJob: ExternalJob.optional(),
   /** On a probe: whether it beat the round's reference probe and earned a full run (the id of that run). */
   promotedTo: z.string().optional(),
 });

@@ -12,3 +12,4 @@ export * from './errors';
 export * from './canonical-config';
 export * from './wide-planted';
 export * from './schema';
+export * from './trainer';

@@ -22,6 +22,8 @@ export const SIGNALS = {
   abort: 'abort',
   pause: 'pause',
   resume: 'resume',
+  /** To an experiment (workflow id = experiment id): its external training job finished; poll it now. */
+  trainingJobFinished: 'trainingJobFinished',
 } as const;
 export const QUERIES = { status: 'status' } as const;
 

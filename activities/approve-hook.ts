@@ -1,10 +1,8 @@
 import { spawn } from 'node:child_process';
-import * as fs from 'node:fs';
-import * as path from 'node:path';
-import { ApplicationFailure, Context } from '@temporalio/activity';
+import { Context } from '@temporalio/activity';
 import { z } from 'zod';
-import { describeIssues, type Metrics } from '../contracts';
-import { rankwrightHome } from '../store/home';
+import type { Metrics } from '../contracts';
+import { namedConfigPath, namedEntry, type NamedConfigFile } from './worker-config';
 
 /**
  * Promotion hooks: what runs after a human approved a campaign's model (copy it to serving, open a deploy ticket,
@@ -56,32 +54,21 @@ export interface HookOutcome {
 /** How much of a hook's output (or error) goes into status and history. */
 const DETAIL_CHARS = 500;
 
+const HOOKS: NamedConfigFile<HookConfig> = {
+  what: 'onApprove hook',
+  envVar: 'RANKWRIGHT_HOOKS',
+  defaultName: 'hooks.json',
+  entries: HooksFile,
+  errorType: 'HookNotConfigured',
+};
+
 export function hooksFile(env: NodeJS.ProcessEnv = process.env): string {
-  return env.RANKWRIGHT_HOOKS?.trim() || path.join(rankwrightHome(env), 'hooks.json');
+  return namedConfigPath(HOOKS, env);
 }
 
 /** The named hook from the worker's hooks file; a missing file, bad file or unknown name is a non-retryable failure. */
 function hookNamed(name: string): HookConfig {
-  const file = hooksFile();
-  let raw: unknown;
-  try {
-    raw = JSON.parse(fs.readFileSync(file, 'utf8'));
-  } catch (err) {
-    const why = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message;
-    throw notConfigured(`onApprove hook "${name}": the worker's hooks file ${file} could not be read (${why}); set RANKWRIGHT_HOOKS`);
-  }
-  const parsed = HooksFile.safeParse(raw);
-  if (!parsed.success) throw notConfigured(`hooks file ${file}: ${describeIssues(parsed.error).join('; ')}`);
-  const hook = parsed.data[name];
-  if (!hook) {
-    const known = Object.keys(parsed.data);
-    throw notConfigured(`onApprove hook "${name}" is not configured on this worker (${file} has ${known.length ? known.join(', ') : 'none'})`);
-  }
-  return hook;
-}
-
-function notConfigured(message: string): ApplicationFailure {
-  return ApplicationFailure.create({ type: 'HookNotConfigured', nonRetryable: true, message });
+  return namedEntry(HOOKS, name);
 }
 
 /** Run at a campaign's start, so a campaign naming a hook the worker lacks fails before any training, not days later. */

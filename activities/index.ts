@@ -12,3 +12,6 @@ export type { AgentMode } from './agents';
 export { recordExperiment, recordEvents, writeReport } from './records';
 export { checkApproveHook, runApproveHook } from './approve-hook';
 export type { ApprovedModel, HookOutcome } from './approve-hook';
+export { cancelTrainingJob, checkTrainer, collectTrainingJob, pollTrainingJob, submitTrainingJob } from './external-trainer';
+export type { JobPoll, TrainingJobHandle } from './external-trainer';
+export { designTrainerExperiments } from './trainer-search';

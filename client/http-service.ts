@@ -16,6 +16,7 @@ import { RankwrightClient, SignOffRefusedError } from './rankwright-client';
  *   GET  /campaigns/:id             status JSON (live query while running, the result once completed)
  *   POST /campaigns/:id/approve     {by, note?}        reject {by, reason}   override {by, reason}   abort {by, reason?}
  *   POST /campaigns/:id/pause       {by, reason?}      resume {by, reason?}  (approvers and operators)
+ *   POST /jobs/:jobId/finished      an external training job's callback: its experiment polls the job now → 202
  *   GET  /healthz                   no token needed
  *
  * Every other route needs `Authorization: Bearer <token>` with one of the configured tokens. Tokens are shared
@@ -125,6 +126,18 @@ export function createHttpService(options: HttpServiceOptions): FastifyInstance 
         throw err;
       }
     });
+  // An external trainer's callback. It only wakes the experiment: the poll that follows reads the job's own state,
+  // so a caller can at most make it poll early.
+  app.post<{ Params: { jobId: string } }>('/jobs/:jobId/finished', async (request, reply) => {
+    try {
+      const woke = await client.trainingJobFinished(request.params.jobId);
+      return reply.code(202).send(woke);
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError) throw new NotFoundError(`no running experiment owns job ${request.params.jobId}`);
+      throw err;
+    }
+  });
+
   signOff('approve');
   signOff('reject');
   signOff('override');
@@ -193,10 +206,12 @@ async function describeOrUndefined(client: RankwrightClient, workflowId: string)
 }
 
 class ConflictError extends Error {}
+class NotFoundError extends Error {}
 
 function sendError(err: FastifyError | Error, request: FastifyRequest, reply: FastifyReply, bodyLimit: number) {
   if (err instanceof InvalidInputError) return reply.code(400).send({ error: `invalid ${err.what}`, problems: err.problems });
   if (err instanceof SignOffRefusedError || err instanceof ConflictError) return reply.code(409).send({ error: err.message });
+  if (err instanceof NotFoundError) return reply.code(404).send({ error: err.message });
   if (err instanceof WorkflowNotFoundError || grpcCode(err) === 5 /* NOT_FOUND */) {
     const id = (request.params as { id?: string } | undefined)?.id;
     return reply.code(404).send({ error: id ? `campaign ${id} not found` : 'not found' });

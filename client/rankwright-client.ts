@@ -9,6 +9,7 @@ import {
   AbortRequest,
   ApproveRequest,
   CampaignInput,
+  InvalidInputError,
   OverrideRequest,
   PauseRequest,
   RejectRequest,
@@ -17,6 +18,8 @@ import {
   WORKFLOW_TYPES,
   parseOrExplain,
   QUERIES,
+  SIGNALS,
+  TrainingJobFinished,
   UPDATES,
 } from '../contracts';
 import type { CampaignInputRaw, CampaignStatus, Decision } from '../contracts';
@@ -118,6 +121,18 @@ export class RankwrightClient {
       (err: Error & { cause?: Error & { cause?: Error } }) => err.cause?.cause?.message ?? err.cause?.message ?? err.message,
     );
     throw new Error(`campaign ${workflowId} ${status.name.toLowerCase().replace('_', ' ')}: ${failure ?? 'no failure recorded'}`);
+  }
+
+  /**
+   * Tells the experiment that owns an external training job (job id `<experimentId>-a<attempt>`) that the job
+   * finished, so it polls now instead of at its next slow poll. Only a wake-up: the poll reads the job's real state.
+   */
+  async trainingJobFinished(jobId: string): Promise<{ experimentId: string }> {
+    const { jobId: id } = parseOrExplain(TrainingJobFinished, { jobId }, 'job');
+    const m = /^(.+)-a\d+$/.exec(id);
+    if (!m) throw new InvalidInputError('job', [`jobId: ${JSON.stringify(id)} is not <experimentId>-a<attempt>`]);
+    await this.temporal.workflow.getHandle(m[1]).signal(SIGNALS.trainingJobFinished, { jobId: id });
+    return { experimentId: m[1] };
   }
 
   async waitForResult(workflowId: string): Promise<CampaignStatus> {

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { KnobValues } from './trainer';
 import { Guardrails, SearchSpace } from './campaign';
 import { DataConfig } from './data';
 import { Hypothesis } from './experiment';
@@ -66,7 +67,12 @@ export const DesignRequest = z.object({
 });
 export type DesignRequest = z.infer<typeof DesignRequest>;
 
-export const ProposedExperiment = z.object({ hypothesis: Hypothesis, model: ModelConfig });
+export const ProposedExperiment = z.object({
+  hypothesis: Hypothesis,
+  model: ModelConfig,
+  /** Campaigns with an external trainer: the knobs this run gives it (the trainer-knob designer's proposal). */
+  trainerParams: KnobValues.optional(),
+});
 export type ProposedExperiment = z.infer<typeof ProposedExperiment>;
 
 export const DesignResponse = z.object({

@@ -66,6 +66,16 @@ export const CampaignEvent = z.discriminatedUnion('type', [
   z.object({ ...base, type: z.literal('campaign.finished'), reviewState: z.string(), stopReason: z.string().optional() }),
   z.object({ ...base, type: z.literal('experiment.started'), experimentId: z.string(), family: z.string(), title: z.string().optional() }),
   z.object({ ...base, type: z.literal('experiment.progress'), experimentId: z.string(), progress: TrainingProgress }),
+  /** An external training job changed state: submitted, finished, failed, lost, timed out or cancelled. */
+  z.object({
+    ...base,
+    type: z.literal('experiment.job'),
+    experimentId: z.string(),
+    jobId: z.string(),
+    trainer: z.string(),
+    state: z.enum(['submitted', 'succeeded', 'failed', 'lost', 'timed-out', 'cancelled']),
+    detail: z.string().optional(),
+  }),
   z.object({ ...base, type: z.literal('experiment.finished'), experimentId: z.string(), metrics: Metrics, relativeNeChange: z.number().optional() }),
   /** Malformed rows were skipped reading the data: logged once per dataset (fingerprint), by the first experiment to read it. */
   z.object({ ...base, type: z.literal('data.bad-rows'), experimentId: z.string(), dataFingerprint: z.string().optional(), badRows: BadRows }),

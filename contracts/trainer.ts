@@ -14,10 +14,9 @@ export const TrainerName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/,
 export const KnobName = z.string().regex(/^[A-Za-z][A-Za-z0-9_.-]{0,63}$/, 'a knob name: a letter, then letters, digits, ".", "_" or "-"');
 export const KnobValue = z.union([z.number().finite(), z.boolean(), z.string().max(200)]);
 export type KnobValue = z.infer<typeof KnobValue>;
-export const TrainerParams = z
-  .record(KnobName, KnobValue)
-  .refine((p) => Object.keys(p).length <= 64, { message: 'at most 64 knobs' })
-  .default({});
+/** A set of knob values (no default: see TrainerParams). */
+export const KnobValues = z.record(KnobName, KnobValue).refine((p) => Object.keys(p).length <= 64, { message: 'at most 64 knobs' });
+export const TrainerParams = KnobValues.default({});
 export type TrainerParams = z.infer<typeof TrainerParams>;
 
 /** The range the agent may search one knob in: an integer or float interval (log-scaled or not), or a set of choices. */

@@ -50,6 +50,8 @@ export function summarizeEvent(e: CampaignEvent): string {
       const p = e.progress;
       return `${e.experimentId} epoch ${p.epoch} step ${p.step}: logloss ${p.runningLogloss.toFixed(4)}${p.validationNe === undefined ? '' : `, validation NE ${p.validationNe.toFixed(4)}`}`;
     }
+    case 'experiment.job':
+      return `${e.experimentId} external job ${e.jobId} (${e.trainer}) ${e.state}${e.detail ? `: ${e.detail}` : ''}`;
     case 'experiment.finished':
       return `${e.experimentId} finished: NE ${e.metrics.ne.toFixed(4)}${pct(e.relativeNeChange)}, AUC ${e.metrics.auc.toFixed(4)}, calibration ${e.metrics.calibration.toFixed(3)}`;
     case 'data.bad-rows':

@@ -14,6 +14,9 @@ const TRAINING_ACTIVITIES = {
   describeData: activities.describeData,
   measureInteractions: activities.measureInteractions,
   researchBaseline: activities.researchBaseline,
+  // External trainers: writing a job's data hand-off and scoring its outputs read the whole dataset.
+  submitTrainingJob: activities.submitTrainingJob,
+  collectTrainingJob: activities.collectTrainingJob,
 };
 const AGENT_ACTIVITIES = {
   checkAgentEndpoint: activities.checkAgentEndpoint,
@@ -25,6 +28,10 @@ const AGENT_ACTIVITIES = {
   writeReport: activities.writeReport,
   checkApproveHook: activities.checkApproveHook,
   runApproveHook: activities.runApproveHook,
+  checkTrainer: activities.checkTrainer,
+  pollTrainingJob: activities.pollTrainingJob,
+  cancelTrainingJob: activities.cancelTrainingJob,
+  designTrainerExperiments: activities.designTrainerExperiments,
 };
 
 export interface RankwrightWorkerOptions {

@@ -2,7 +2,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as v8 from 'node:v8';
 import { SHARE_ENV, Worker } from 'node:worker_threads';
-import type { DataConfig, FieldPairSignal, TrainingProgress } from '../contracts';
+import type { DataConfig, FieldPairSignal, KnobValue, TrainingProgress } from '../contracts';
+import type { EvaluateJobRequest, JobSpec } from '../ranking/external-job';
 import type { BaselineResearch } from '../contracts/research';
 import type { TrainExperimentRequest, TrainExperimentResult } from '../ranking/experiment';
 import type { DataDescription } from '../ranking/data/describe';
@@ -63,7 +64,9 @@ export type ThreadJob =
   | { kind: 'train'; request: Omit<TrainExperimentRequest, 'onProgress' | 'onCheckpoint' | 'onAlive' | 'signal'>; checkpoints: boolean }
   | { kind: 'describeData'; data: DataConfig }
   | { kind: 'measureInteractions'; data: DataConfig; artifact: string; options?: { sampleRows?: number } }
-  | { kind: 'researchBaseline'; data: DataConfig; artifact: string; options?: ResearchOptions };
+  | { kind: 'researchBaseline'; data: DataConfig; artifact: string; options?: ResearchOptions }
+  | { kind: 'prepareExternalJob'; data: DataConfig; jobId: string; params: Record<string, KnobValue> }
+  | { kind: 'evaluateExternalJob'; request: EvaluateJobRequest };
 
 export type ThreadResult<J extends ThreadJob> = J extends { kind: 'train' }
   ? TrainExperimentResult
@@ -71,7 +74,11 @@ export type ThreadResult<J extends ThreadJob> = J extends { kind: 'train' }
     ? DataDescription
     : J extends { kind: 'measureInteractions' }
       ? FieldPairSignal[]
-      : BaselineResearch;
+      : J extends { kind: 'prepareExternalJob' }
+        ? JobSpec
+        : J extends { kind: 'evaluateExternalJob' }
+          ? Omit<TrainExperimentResult, 'progress'>
+          : BaselineResearch;
 
 /** The main thread's side of a job: what the thread's messages call, and the activity's cancellation. */
 export interface JobHooks {

@@ -5,6 +5,7 @@ import { describeData } from '../ranking/data/describe';
 import { clearDatasetCache } from '../ranking/data/load-data';
 import { measureFieldPairSignal } from '../ranking/pair-signal';
 import { researchBaseline } from '../ranking/research';
+import { evaluateJob, prepareJob } from '../ranking/external-job';
 import { BadRowFailure, TrainingFailure } from '../ranking/failure';
 import type { FromThread, SerializedError, ThreadJob, ToThread } from './training-pool';
 
@@ -54,6 +55,10 @@ async function runJob(jobId: number, job: ThreadJob, signal: AbortSignal): Promi
       return measureFieldPairSignal(job.data, job.artifact, job.options);
     case 'researchBaseline':
       return researchBaseline(job.data, job.artifact, job.options);
+    case 'prepareExternalJob':
+      return prepareJob(job.data, job.jobId, job.params);
+    case 'evaluateExternalJob':
+      return evaluateJob(job.request);
   }
 }
 

@@ -68,12 +68,19 @@ export async function rankingCampaign(rawInput: unknown, carried?: unknown): Pro
 
   // A hook the worker doesn't have would only show after sign-off, days later: fail now, before any training.
   if (!carry && input.onApprove) await checkPromotionHook(input.onApprove.hook);
+  // So would a trainer it doesn't have, after the data was described.
+  const trainer = externalTrainer(campaign);
+  if (!carry && trainer)
+    await agents.checkTrainer(trainer).catch((err: ActivityFailure) => {
+      throw ApplicationFailure.create({ type: 'TrainerNotConfigured', nonRetryable: true, message: err.cause?.message ?? err.message });
+    });
 
   if (!carry) {
     const baselineOk = await describeDataAndTrainBaseline(campaign);
     if (!baselineOk) return finish(campaign, 'the baseline failed: ' + (campaign.baseline()?.failure?.message ?? 'unknown'));
     // Campaigns recorded before the research step replay without it.
-    if (input.strategy === 'agent' && patched('research-step')) await researchBaseline(campaign);
+    // The research step measures the built-in engine's models: an external trainer's campaign goes without it.
+    if (input.strategy === 'agent' && !trainer && patched('research-step')) await researchBaseline(campaign);
   }
 
   campaign.stopReason = await runPhases(campaign, rawInput);
@@ -155,7 +162,9 @@ async function runPhases(campaign: CampaignState, rawInput: unknown) {
   // replay that way.
   const countCompute = patched('probes');
   const trainRows = campaign.facts?.trainRows;
-  const probe = countCompute && input.strategy === 'agent' && trainRows ? probeScaleFor(input.budget, trainRows) : undefined;
+  // Probes screen built-in models on a row sample; an external trainer's runs are all full runs.
+  const probe =
+    countCompute && input.strategy === 'agent' && trainRows && !externalTrainer(campaign) ? probeScaleFor(input.budget, trainRows) : undefined;
   const holdWhilePaused = async () => {
     await campaign.waitFor(() => !campaign.paused || campaign.aborted);
     if (campaign.aborted) throw new CampaignAborted();
@@ -230,7 +239,7 @@ function untriedResearch(campaign: CampaignState): string[] {
  */
 async function measureInteractions(campaign: CampaignState): Promise<FieldPairSignal[]> {
   const best = bestResult(campaign.experiments);
-  if (campaign.input.strategy !== 'agent' || !best?.artifact) return [];
+  if (campaign.input.strategy !== 'agent' || !best?.artifact || externalTrainer(campaign)) return [];
   return training.measureInteractions(campaign.input.data, best.artifact).catch((err: Error) => {
     log.warn('interaction signal unavailable', { error: err.message });
     return [];
@@ -239,7 +248,38 @@ async function measureInteractions(campaign: CampaignState): Promise<FieldPairSi
 
 async function designWave(campaign: CampaignState, phase: DesignPhase, count: number, signal: FieldPairSignal[]): Promise<ProposedExperiment[]> {
   const { input, campaignId } = campaign;
-  const response = await agents.designExperiments(
+  const trainer = externalTrainer(campaign);
+  const response = trainer
+    ? await agents.designTrainerExperiments({
+        phase,
+        count,
+        model: input.baseline,
+        baseline: campaign.baseline()!,
+        history: campaign.experiments.filter((e) => e.phase !== 'baseline'),
+        space: trainer.searchSpace ?? {},
+        seed: input.seed,
+      })
+    : await designBuiltin(campaign, phase, count, signal);
+  // Which designer answered, and what happened to an LLM's answer on the way, go into the log (bounded: it is history).
+  // Under a patch: the event makes the wave's closing flush write, an activity older histories do not have.
+  const wave = campaign.experiments.length + campaign.running.size;
+  if (patched('design-events'))
+    campaign.event({
+      type: 'design',
+      eventId: `${campaignId}:design:${wave}`,
+      campaignId,
+      phase,
+      source: trainer ? `trainer-knob (${trainer.name})` : response.source,
+      proposals: response.proposals.length,
+      ...(response.fallbackReason ? { fallbackReason: response.fallbackReason.slice(0, 600) } : {}),
+      ...(response.llmNotes?.length ? { notes: response.llmNotes.slice(0, 12).map((n) => n.slice(0, 300)) } : {}),
+    });
+  return response.proposals.map((p) => ({ ...p, hypothesis: { ...p.hypothesis, designer: response.source } }));
+}
+
+async function designBuiltin(campaign: CampaignState, phase: DesignPhase, count: number, signal: FieldPairSignal[]) {
+  const { input, campaignId } = campaign;
+  return agents.designExperiments(
     {
       campaignId,
       phase,
@@ -258,21 +298,12 @@ async function designWave(campaign: CampaignState, phase: DesignPhase, count: nu
     },
     { mode: input.agents, strategy: input.strategy, data: input.data },
   );
-  // Which designer answered, and what happened to an LLM's answer on the way, go into the log (bounded: it is history).
-  // Under a patch: the event makes the wave's closing flush write, an activity older histories do not have.
-  const wave = campaign.experiments.length + campaign.running.size;
-  if (patched('design-events'))
-    campaign.event({
-      type: 'design',
-      eventId: `${campaignId}:design:${wave}`,
-      campaignId,
-      phase,
-      source: response.source,
-      proposals: response.proposals.length,
-      ...(response.fallbackReason ? { fallbackReason: response.fallbackReason.slice(0, 600) } : {}),
-      ...(response.llmNotes?.length ? { notes: response.llmNotes.slice(0, 12).map((n) => n.slice(0, 300)) } : {}),
-    });
-  return response.proposals.map((p) => ({ ...p, hypothesis: { ...p.hypothesis, designer: response.source } }));
+}
+
+/** The campaign's external trainer, or undefined when the built-in engine trains (the default). */
+function externalTrainer(campaign: CampaignState) {
+  const t = campaign.input.trainer;
+  return t && t.kind !== 'builtin' ? t : undefined;
 }
 
 /**
@@ -282,12 +313,13 @@ async function designWave(campaign: CampaignState, phase: DesignPhase, count: nu
 async function runExperiments(
   campaign: CampaignState,
   phase: Phase,
-  proposals: { model: ModelConfig; hypothesis: Hypothesis }[],
+  proposals: { model: ModelConfig; hypothesis: Hypothesis; trainerParams?: ProposedExperiment['trainerParams'] }[],
   probe?: ProbeScale,
 ): Promise<ExperimentResult[]> {
   const { input, campaignId, running } = campaign;
   const joined = probe ? campaign.probes : campaign.experiments;
   const baseline = campaign.baseline();
+  const external = externalTrainer(campaign);
   const launched = proposals.map((proposal, i) => {
     const experimentId =
       phase === 'baseline'
@@ -312,6 +344,8 @@ async function runExperiments(
           segmentField: input.segmentField,
           agents: input.agents,
           ...(probe ? { probe } : {}),
+          // The trainer's knobs: the baseline's (`params`) or the designer's; the search space stays with the campaign.
+          ...(external ? { trainer: { ...external, searchSpace: undefined, params: proposal.trainerParams ?? external.params } } : {}),
         },
       ],
     }).then((result) => {

@@ -1,10 +1,23 @@
-import { ActivityFailure, ApplicationFailure, patched, proxyActivities, TimeoutFailure, workflowInfo } from '@temporalio/workflow';
-import { ExperimentInput, FailureReport, TASK_QUEUES } from '../contracts';
+import {
+  ActivityFailure,
+  ApplicationFailure,
+  defineSignal,
+  patched,
+  proxyActivities,
+  setHandler,
+  TimeoutFailure,
+  workflowInfo,
+} from '@temporalio/workflow';
+import { ExperimentInput, FailureReport, SIGNALS, TASK_QUEUES, TrainingJobFinished } from '../contracts';
 import type { Attempt, ExperimentResult, NewCampaignEvent } from '../contracts';
 import type * as activities from '../activities';
 import { parseWorkflowInput } from './input';
 import { failedResult, succeededResult } from './experiment-result';
 import { applyRememberedFix, retryAfterFailure } from './retry-policy';
+import { ExternalJobFailed, trainExternally } from './external-training';
+
+/** Its external training job finished (sent by the HTTP service or the job's owner): poll it now instead of later. */
+export const trainingJobFinished = defineSignal<[unknown]>(SIGNALS.trainingJobFinished);
 
 const training = proxyActivities<typeof activities>({
   taskQueue: TASK_QUEUES.training,
@@ -67,6 +80,55 @@ export async function rankingExperiment(rawInput: unknown): Promise<ExperimentRe
   const attempts: Attempt[] = [];
   let config = input.model;
   let result: ExperimentResult | undefined;
+  const trainer = input.trainer;
+  if (trainer && trainer.kind !== 'builtin') {
+    // A finished-job signal only wakes the wait: the poll that follows reads the job's real state, so a forged or
+    // stale signal can at most cost one poll.
+    const finished = new Set<string>();
+    setHandler(trainingJobFinished, (raw: unknown) => {
+      const parsed = TrainingJobFinished.safeParse(raw);
+      if (parsed.success) finished.add(parsed.data.jobId);
+    });
+    for (let attempt = 1; !result; attempt++) {
+      try {
+        const { summary, job } = await trainExternally({
+          experimentId: id,
+          campaignId,
+          attempt,
+          data: input.data,
+          trainer,
+          segmentField: input.segmentField,
+          baselineArtifact: input.baselineArtifact,
+          finished,
+          record: (state, jobId, detail) =>
+            agents.recordEvents(campaignId, [
+              {
+                type: 'experiment.job',
+                eventId: `${jobId}:${state}`,
+                campaignId,
+                experimentId: id,
+                jobId,
+                trainer: trainer.name,
+                state,
+                ...(detail ? { detail: detail.slice(0, 500) } : {}),
+              },
+            ]),
+        });
+        attempts.push({ config });
+        result = { ...succeededResult(who, config, summary, attempts), externalJob: job };
+      } catch (err) {
+        if (!(err instanceof ExternalJobFailed)) throw err;
+        attempts.push({ config, failure: err.report });
+        // A lost or timed-out job is resubmitted (a new job) while attempts remain; a job that failed is not.
+        if (err.state !== 'failed' && attempt < input.maxAttempts) continue;
+        const fix =
+          err.state === 'failed'
+            ? "read the trainer's output in the job folder ($RANKWRIGHT_HOME/jobs/<jobId>/stderr.log) and fix its input or knobs"
+            : `gave up after ${attempt} attempts; check the trainer's host and raise timeoutSeconds if jobs need longer`;
+        result = failedResult(who, config, err.report, fix, attempts);
+      }
+    }
+  }
   for (let attempt = 1; !result; attempt++) {
     try {
       const out = await training.trainModel({

@@ -1,0 +1,221 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { DataConfig, type DataConfigInput, type KnobValue, type Metrics } from '../contracts';
+import { parseOrExplain } from '../contracts/errors';
+import { schemaLayout } from '../contracts/schema';
+import { getArtifact, putArtifact } from '../store/artifacts';
+import { rankwrightHome } from '../store/home';
+import { exportJobData, type JobDataFiles } from './data/job-export';
+import { loadDataset } from './data/load-data';
+import { evaluate } from './experiment';
+import { TrainingFailure } from './failure';
+import { validationSplitOf } from './learning-curve';
+import { normalizedEntropy, normalizedEntropyStdErr, pairedNormalizedEntropyStdErr } from './metrics';
+import { MODEL_FORMAT_VERSION } from './model-artifact';
+import { pairedStdErrAgainst } from './paired-comparison';
+import { decodeTensorFile, encodeTensorFile } from './tensor-file';
+import type { TrainExperimentResult } from './experiment';
+
+/**
+ * The engine's side of an external training job (no Temporal here): hand the data to the trainer in one plain format
+ * whatever its source (Criteo TSV, a declared CSV or Parquet table, planted rows), and judge what comes back on the
+ * same footing as a built-in model. The trainer returns probabilities for the validation and test rows; Rankwright
+ * computes every metric itself from the test labels (a trainer's own numbers are kept, never trusted), so an external
+ * model and a built-in one are compared like with like, and paired on the same test rows.
+ */
+
+/** Where a job's files live: its job.json, its outputs and the wrapper's exit code and logs. */
+export interface JobPaths {
+  dir: string;
+  job: string;
+  outputs: { dir: string; model: string; metrics: string; validationPredictions: string; testPredictions: string };
+  stdout: string;
+  stderr: string;
+  exitCode: string;
+  /** Touched every 20 s while a command job runs. */
+  alive: string;
+}
+
+export function jobsDir(): string {
+  return path.join(rankwrightHome(), 'jobs');
+}
+
+export function jobPaths(jobId: string): JobPaths {
+  const dir = path.join(jobsDir(), jobId);
+  const out = path.join(dir, 'out');
+  return {
+    dir,
+    job: path.join(dir, 'job.json'),
+    outputs: {
+      dir: out,
+      model: path.join(out, 'model'),
+      metrics: path.join(out, 'metrics.json'),
+      validationPredictions: path.join(out, 'validation-predictions.txt'),
+      testPredictions: path.join(out, 'test-predictions.txt'),
+    },
+    stdout: path.join(dir, 'stdout.log'),
+    stderr: path.join(dir, 'stderr.log'),
+    exitCode: path.join(dir, 'exit-code'),
+    alive: path.join(dir, 'alive'),
+  };
+}
+
+/** What a trainer reads: job.json. */
+export interface JobSpec {
+  jobId: string;
+  params: Record<string, KnobValue>;
+  data: JobDataFiles;
+  outputs: JobPaths['outputs'];
+}
+
+/**
+ * Writes a job's data (once per dataset: $RANKWRIGHT_HOME/job-data/<fingerprint>, shared by every job on it) and its
+ * job.json. Returns the spec the trainer will read.
+ */
+export async function prepareJob(input: DataConfigInput | DataConfig, jobId: string, params: Record<string, KnobValue>): Promise<JobSpec> {
+  const data = parseOrExplain(DataConfig, input, 'data config');
+  const dataset = await loadDataset(data);
+  const files = await exportJobData(dataset, path.join(rankwrightHome(), 'job-data', dataset.fingerprint.replace(/[^A-Za-z0-9_-]/g, '_')), {
+    // A declared schema's columns are named by the team's names (`user_country`, `interests[2]`), not slots.
+    labels: 'schema' in data ? schemaLayout(data.schema).labels : {},
+  });
+  const paths = jobPaths(jobId);
+  await fs.promises.mkdir(paths.outputs.dir, { recursive: true });
+  const spec: JobSpec = { jobId, params, data: files, outputs: paths.outputs };
+  const tmp = `${paths.job}.tmp-${process.pid}`;
+  await fs.promises.writeFile(tmp, JSON.stringify(spec, null, 2));
+  await fs.promises.rename(tmp, paths.job);
+  return spec;
+}
+
+/** The stored form of an externally trained model: the trainer's model file (by ref) and its test scores. */
+export interface ExternalModelHeader {
+  kind: 'external-model';
+  formatVersion: number;
+  trainer: { kind: 'command' | 'http'; name: string };
+  params: Record<string, KnobValue>;
+  jobId: string;
+  dataFingerprint: string;
+  metrics: Metrics;
+  validationNe: number;
+  /** The trainer's model file, stored as an artifact of its own (opaque to Rankwright). */
+  model: string;
+  modelFileBytes: number;
+  /** What the trainer itself reported (metrics.json), for humans. */
+  trainerMetrics?: unknown;
+}
+
+export interface EvaluateJobRequest {
+  data: DataConfigInput | DataConfig;
+  jobId: string;
+  trainer: { kind: 'command' | 'http'; name: string };
+  params: Record<string, KnobValue>;
+  segmentField?: string;
+  baselineArtifact?: string;
+  /** Seconds the job took as its runner measured them (submission to end). */
+  seconds: number;
+}
+
+/**
+ * Scores a finished job: reads its predictions (one probability per line, in the rows' order), checks they fit the
+ * data, computes the metrics, and stores the model with its test scores. A job that wrote no or malformed
+ * predictions fails as bad data, naming the file and line.
+ */
+export async function evaluateJob(req: EvaluateJobRequest): Promise<Omit<TrainExperimentResult, 'progress'>> {
+  const data = parseOrExplain(DataConfig, req.data, 'data config');
+  const dataset = await loadDataset(data);
+  const paths = jobPaths(req.jobId);
+  const validationScores = await readPredictions(paths.outputs.validationPredictions, dataset.validation.rows);
+  const testScores = await readPredictions(paths.outputs.testPredictions, dataset.test.rows);
+  const metrics = evaluate(testScores, dataset.test, dataset, req.segmentField ?? 'C1');
+  const validationNe = normalizedEntropy(validationScores, dataset.validation.labels);
+  const modelBytes = await fs.promises.readFile(paths.outputs.model).catch(() => {
+    throw new TrainingFailure('bad-data', `the trainer wrote no model file (${paths.outputs.model})`, []);
+  });
+  const trainerMetrics = await fs.promises
+    .readFile(paths.outputs.metrics, 'utf8')
+    .then((t) => JSON.parse(t) as unknown)
+    .catch(() => undefined);
+  const header: ExternalModelHeader = {
+    kind: 'external-model',
+    formatVersion: MODEL_FORMAT_VERSION,
+    trainer: req.trainer,
+    params: req.params,
+    jobId: req.jobId,
+    dataFingerprint: dataset.fingerprint,
+    metrics,
+    validationNe,
+    model: await putArtifact(modelBytes),
+    modelFileBytes: modelBytes.length,
+    ...(trainerMetrics !== undefined ? { trainerMetrics } : {}),
+  };
+  const stored = encodeTensorFile({ ...header }, { testScores });
+  const artifact = await putArtifact(stored);
+  return {
+    artifact,
+    metrics,
+    validationNe,
+    neStdErr: normalizedEntropyStdErr(testScores, dataset.test.labels),
+    neDeltaStdErr: req.baselineArtifact ? await pairedAgainstBaseline(req.baselineArtifact, dataset.test, testScores) : undefined,
+    dataFingerprint: dataset.fingerprint,
+    badRows: dataset.badRows,
+    trainSeconds: req.seconds,
+    modelBytes: modelBytes.length,
+    validation: validationSplitOf(data, dataset.validation.rows),
+    // The trainer decided its own stopping; Rankwright saw one evaluation, on the rows it handed over.
+    earlyStopping: {
+      patience: 0,
+      evaluateEvery: 1,
+      evaluations: 1,
+      stoppedEarly: false,
+      epochsRun: 0,
+      bestStep: 0,
+      bestEpoch: 0,
+      bestValidationNe: validationNe,
+    },
+    learningCurve: [],
+  };
+}
+
+/** The stored header of an artifact, or undefined when it is not an external model. */
+export async function readExternalModel(ref: string): Promise<{ header: ExternalModelHeader; testScores: Float64Array } | undefined> {
+  const { header, tensors } = decodeTensorFile<ExternalModelHeader>(await getArtifact(ref));
+  if (header.kind !== 'external-model') return undefined;
+  return { header, testScores: tensors.testScores as Float64Array };
+}
+
+/** Paired NE standard error against a baseline: its stored test scores when external, else re-scored as built-in. */
+async function pairedAgainstBaseline(
+  baselineArtifact: string,
+  test: Parameters<typeof pairedStdErrAgainst>[1],
+  scores: Float64Array,
+): Promise<number> {
+  const external = await readExternalModel(baselineArtifact);
+  if (!external) return pairedStdErrAgainst(baselineArtifact, test, scores);
+  if (external.testScores.length !== test.rows)
+    throw new TrainingFailure(
+      'bad-data',
+      `baseline ${baselineArtifact} scored ${external.testScores.length} test rows, this data has ${test.rows}`,
+      [],
+    );
+  return pairedNormalizedEntropyStdErr(scores, external.testScores, test.labels);
+}
+
+/** One probability in [0, 1] per line, exactly `rows` of them. */
+export async function readPredictions(file: string, rows: number): Promise<Float64Array> {
+  const text = await fs.promises.readFile(file, 'utf8').catch((err: NodeJS.ErrnoException) => {
+    throw new TrainingFailure('bad-data', `the trainer wrote no predictions: ${file} (${err.code ?? err.message})`, []);
+  });
+  const lines = text.split('\n');
+  if (lines[lines.length - 1] === '') lines.pop();
+  if (lines.length !== rows)
+    throw new TrainingFailure('bad-data', `${file}: ${lines.length} predictions for ${rows} rows (one probability per row, in the rows' order)`, []);
+  const out = new Float64Array(rows);
+  for (let i = 0; i < rows; i++) {
+    const p = Number(lines[i]);
+    if (lines[i].trim() === '' || !Number.isFinite(p) || p < 0 || p > 1)
+      throw new TrainingFailure('bad-data', `${file}:${i + 1}: expected a probability in [0, 1], got ${JSON.stringify(lines[i].slice(0, 40))}`, []);
+    out[i] = p;
+  }
+  return out;
+}

@@ -1,6 +1,6 @@
 import type { CalibrationMethod, CalibrationReport, CalibrationSetting, Calibrator } from '../contracts';
 export type { CalibrationReport };
-import { calibration as calibrationRatio, logLoss } from './metrics';
+import { calibration as calibrationRatio, effectiveWeights, logLoss, type Weights } from './metrics';
 import { SeededRandom } from './rng';
 
 /**
@@ -22,6 +22,12 @@ import { SeededRandom } from './rng';
  *
  * A calibrator is a small JSON object (contracts' `Calibrator`) stored in the model artifact; `applyCalibrator` is
  * the one function every scoring path calls.
+ *
+ * Sample weights (optional everywhere, absent = every row weighs 1): every fit weighs a row as if it appeared w
+ * times — Platt's log likelihood and its smoothed targets' counts, isotonic's blocks (weight sums and weighted
+ * clicks), and `auto`'s held-out comparison. Weights all exactly 1 take the unweighted path, bit for bit. The
+ * downsampling correction needs none: a model trained on weighted rows with non-clicks kept at rate r (their weights
+ * unchanged) sees the weighted odds of a click multiplied by 1/r, which the same correction undoes.
  */
 
 /** Probabilities are kept this far from 0 and 1 before a logit and in isotonic outputs. */
@@ -88,15 +94,20 @@ export function fitPlatt(
   p: ArrayLike<number>,
   y: ArrayLike<number>,
   opts: { interceptOnly?: boolean } = {},
+  weights?: Weights,
 ): Extract<Calibrator, { method: 'platt' }> {
   const n = p.length;
+  const sw = effectiveWeights(weights, n);
+  // Row weights: 1 each without sample weights (multiplying by 1 is exact, so the unweighted fit is unchanged).
+  const rw = (i: number) => (sw ? sw[i] : 1);
   const f = new Float64Array(n);
   let positives = 0;
+  let negatives = 0;
   for (let i = 0; i < n; i++) {
     f[i] = logit(p[i]);
-    if (y[i] > 0.5) positives++;
+    if (y[i] > 0.5) positives += rw(i);
+    else negatives += rw(i);
   }
-  const negatives = n - positives;
   const hi = (positives + 1) / (positives + 2);
   const lo = 1 / (negatives + 2);
   const t = (i: number) => (y[i] > 0.5 ? hi : lo);
@@ -108,7 +119,8 @@ export function fitPlatt(
       const z = a * f[i] + b;
       // t·log(1+e^-z) + (1−t)·log(1+e^z), stably.
       const softplus = Math.log1p(Math.exp(-Math.abs(z)));
-      sum += t(i) * (softplus + Math.max(-z, 0)) + (1 - t(i)) * (softplus + Math.max(z, 0));
+      const ce = t(i) * (softplus + Math.max(-z, 0)) + (1 - t(i)) * (softplus + Math.max(z, 0));
+      sum += sw ? sw[i] * ce : ce;
     }
     return sum + (PLATT_L2 / 2) * ((a - 1) ** 2 + b * b);
   };
@@ -124,8 +136,8 @@ export function fitPlatt(
     let hbb = PLATT_L2;
     for (let i = 0; i < n; i++) {
       const q = sigmoid(a * f[i] + b);
-      const r = q - t(i);
-      const w = q * (1 - q);
+      const r = sw ? sw[i] * (q - t(i)) : q - t(i);
+      const w = sw ? sw[i] * q * (1 - q) : q * (1 - q);
       ga += r * f[i];
       gb += r;
       haa += w * f[i] * f[i];
@@ -168,9 +180,12 @@ export function fitPlatt(
  * an artefact of a finite sample, so it becomes half a click (or half a non-click) in the block, (½)/(w + 1), kept
  * monotone with its neighbour; everything is then clamped into [1e-6, 1 − 1e-6].
  */
-export function fitIsotonic(p: ArrayLike<number>, y: ArrayLike<number>): Extract<Calibrator, { method: 'isotonic' }> {
+export function fitIsotonic(p: ArrayLike<number>, y: ArrayLike<number>, weights?: Weights): Extract<Calibrator, { method: 'isotonic' }> {
   const n = p.length;
   if (n === 0) throw new Error('isotonic regression needs at least one row');
+  // Weighted: a block's weight is its rows' weight sum and its clicks their weighted clicks (rows of weight 0 still
+  // place breakpoints at their scores, at the rate of the block they join).
+  const sw = effectiveWeights(weights, n);
   const order = Array.from({ length: n }, (_, i) => i).sort((i, j) => p[i] - p[j]);
   // Blocks as parallel stacks: weight, clicks, lowest and highest score.
   const weight: number[] = [];
@@ -182,8 +197,14 @@ export function fitIsotonic(p: ArrayLike<number>, y: ArrayLike<number>): Extract
     let w = 0;
     let c = 0;
     for (; k < n && p[order[k]] === x; k++) {
-      w++;
-      c += y[order[k]] > 0.5 ? 1 : 0;
+      if (sw) {
+        const wk = sw[order[k]];
+        w += wk;
+        c += y[order[k]] > 0.5 ? wk : 0;
+      } else {
+        w++;
+        c += y[order[k]] > 0.5 ? 1 : 0;
+      }
     }
     weight.push(w);
     clicks.push(c);
@@ -201,7 +222,8 @@ export function fitIsotonic(p: ArrayLike<number>, y: ArrayLike<number>): Extract
     }
   }
   const blocks = weight.length;
-  const rate = weight.map((w, k) => clicks[k] / w);
+  // A block of weight 0 (weightless rows alone): no evidence, take its neighbour's rate below (or 0).
+  const rate = weight.map((w, k) => (w > 0 ? clicks[k] / w : 0));
   if (rate[0] === 0) rate[0] = blocks > 1 ? Math.min(0.5 / (weight[0] + 1), rate[1]) : 0.5 / (weight[0] + 1);
   const last = blocks - 1;
   if (rate[last] === 1) rate[last] = 1 - (blocks > 1 ? Math.min(0.5 / (weight[last] + 1), 1 - rate[last - 1]) : 0.5 / (weight[last] + 1));
@@ -262,14 +284,14 @@ export function applyCalibrator(c: Calibrator | undefined, scores: Float64Array)
 // ---------------------------------------------------------------------------------------------------------------
 // 3. Choosing
 
-export function fitCalibrator(method: CalibrationMethod, p: ArrayLike<number>, y: ArrayLike<number>): Calibrator {
+export function fitCalibrator(method: CalibrationMethod, p: ArrayLike<number>, y: ArrayLike<number>, weights?: Weights): Calibrator {
   switch (method) {
     case 'none':
       return { method: 'none' };
     case 'platt':
-      return fitPlatt(p, y);
+      return fitPlatt(p, y, {}, weights);
     case 'isotonic':
-      return fitIsotonic(p, y);
+      return fitIsotonic(p, y, weights);
   }
 }
 
@@ -279,8 +301,8 @@ export type CalibrationCandidate = (typeof CALIBRATION_CANDIDATES)[number];
 /** The maps that may replace the log-odds shift when they earn it held-out. */
 const RICHER_MAPS: readonly CalibrationCandidate[] = ['platt', 'isotonic'];
 
-function fitCandidate(candidate: CalibrationCandidate, p: ArrayLike<number>, y: ArrayLike<number>): Calibrator {
-  return candidate === 'plattIntercept' ? fitPlatt(p, y, { interceptOnly: true }) : fitCalibrator(candidate, p, y);
+function fitCandidate(candidate: CalibrationCandidate, p: ArrayLike<number>, y: ArrayLike<number>, weights?: Weights): Calibrator {
+  return candidate === 'plattIntercept' ? fitPlatt(p, y, { interceptOnly: true }, weights) : fitCalibrator(candidate, p, y, weights);
 }
 
 export interface CalibrationChoice {
@@ -325,8 +347,14 @@ export interface CalibrationChoice {
  *
  * Finally the refitted winner must not make the (whole) validation log loss worse than the raw scores; if it does,
  * the raw scores are kept. A method named in the config is fitted on all rows without a choice.
+ *
+ * Weighted rows: every fit and held-out log loss is weighted (a held-out loss per row is then per unit of weight),
+ * and the margin is counted over Kish's effective sample size (Σw)²/Σw² rather than n: that many unweighted rows
+ * carry the same noise, it is n when the weights are equal, and it does not grow when every weight is scaled up.
  */
-export function chooseCalibrator(setting: CalibrationSetting, p: ArrayLike<number>, y: ArrayLike<number>): CalibrationChoice {
+export function chooseCalibrator(setting: CalibrationSetting, p: ArrayLike<number>, y: ArrayLike<number>, weights?: Weights): CalibrationChoice {
+  const sw = effectiveWeights(weights, p.length);
+  if (sw) return chooseWeighted(setting, p, y, sw);
   const n = p.length;
   const clicks = countClicks(y, 0, 1);
   if (n === 0 || clicks === 0 || clicks === n) {
@@ -391,9 +419,98 @@ export function chooseCalibrator(setting: CalibrationSetting, p: ArrayLike<numbe
   };
 }
 
-/** Log loss and calibration ratio of a set of predictions: the before/after evidence of a calibrator. */
-export function calibrationSummary(p: ArrayLike<number>, y: ArrayLike<number>): { logloss: number; calibration: number } {
-  return { logloss: logLoss(p, y), calibration: calibrationRatio(p, y) };
+/** chooseCalibrator on weighted rows (see there): the same steps, every sum weighted. */
+function chooseWeighted(setting: CalibrationSetting, p: ArrayLike<number>, y: ArrayLike<number>, w: ArrayLike<number>): CalibrationChoice {
+  const n = p.length;
+  let clicks = 0;
+  let total = 0;
+  let squares = 0;
+  for (let i = 0; i < n; i++) {
+    total += w[i];
+    squares += w[i] * w[i];
+    if (y[i] > 0.5) clicks += w[i];
+  }
+  if (n === 0 || !(clicks > 0) || !(total - clicks > 0)) {
+    return {
+      calibrator: IDENTITY_CALIBRATOR,
+      requested: setting,
+      reason: `validation has ${n === 0 ? 'no rows' : 'only one class (by weight)'}: nothing to fit`,
+    };
+  }
+  if (setting !== 'auto') {
+    return { calibrator: fitCalibrator(setting, p, y, w), requested: setting, reason: `${setting} as configured` };
+  }
+  const halves = splitInHalves(n).map((rows) => ({ p: rows.map((i) => p[i]), y: rows.map((i) => y[i]), w: rows.map((i) => w[i]) }));
+  const oneClass = halves.some((h) => {
+    let c = 0;
+    let t = 0;
+    for (let i = 0; i < h.y.length; i++) {
+      t += h.w[i];
+      if (h.y[i] > 0.5) c += h.w[i];
+    }
+    return !(c > 0) || !(t - c > 0);
+  });
+  if (n < MIN_ROWS_TO_CHOOSE || oneClass) {
+    return {
+      calibrator: IDENTITY_CALIBRATOR,
+      requested: setting,
+      reason: `too few validation rows (${n}, ${clicks.toPrecision(4)} weighted clicks) to choose a calibrator`,
+    };
+  }
+  const effectiveRows = (total * total) / squares;
+  const heldOut = {} as Record<CalibrationCandidate, number>;
+  for (const candidate of CALIBRATION_CANDIDATES) {
+    let loss = 0;
+    for (const [fit, score] of [
+      [halves[0], halves[1]],
+      [halves[1], halves[0]],
+    ]) {
+      const c = fitCandidate(candidate, fit.p, fit.y, fit.w);
+      const scoreWeight = score.w.reduce((s, x) => s + x, 0);
+      loss +=
+        logLoss(
+          score.p.map((q) => calibrateProbability(c, q)),
+          score.y,
+          score.w,
+        ) * scoreWeight;
+    }
+    heldOut[candidate] = loss / total;
+  }
+  let best: CalibrationCandidate = 'plattIntercept';
+  for (const candidate of RICHER_MAPS) {
+    const clearsShift = (heldOut.plattIntercept - heldOut[candidate]) * effectiveRows > CHOICE_MARGIN_NATS;
+    if (clearsShift && heldOut[candidate] < heldOut[best]) best = candidate;
+  }
+  const calibrator = fitCandidate(best, p, y, w);
+  const before = logLoss(p, y, w);
+  const after = logLoss(
+    Array.from(p, (q) => calibrateProbability(calibrator, q)),
+    y,
+    w,
+  );
+  const losses = CALIBRATION_CANDIDATES.map((m) => `${m} ${heldOut[m].toFixed(5)}`).join(', ');
+  if (after > before) {
+    return {
+      calibrator: IDENTITY_CALIBRATOR,
+      requested: setting,
+      heldOutLogloss: heldOut,
+      reason: `${best} refitted on all validation rows made its weighted log loss worse (${after.toFixed(5)} > ${before.toFixed(5)}): raw scores kept`,
+    };
+  }
+  return {
+    calibrator,
+    requested: setting,
+    heldOutLogloss: heldOut,
+    reason:
+      best === 'plattIntercept'
+        ? `log-odds shift to the observed (weighted) validation clicks; no richer map beat its held-out weighted validation log loss by more than ${CHOICE_MARGIN_NATS} nats over ${effectiveRows.toFixed(0)} effective rows (per unit weight: ${losses})`
+        : `${best} had the lowest held-out weighted validation log loss (per unit weight: ${losses})`,
+  };
+}
+
+/** Log loss and calibration ratio of a set of predictions (weighted when given weights): a calibrator's before/after evidence. */
+export function calibrationSummary(p: ArrayLike<number>, y: ArrayLike<number>, weights?: Weights): { logloss: number; calibration: number } {
+  return { logloss: logLoss(p, y, weights), calibration: calibrationRatio(p, y, weights) };
 }
 
 /** Row indices 0..n−1 in two random halves (fixed seed), each in ascending order. */

@@ -141,6 +141,9 @@ export async function trainExperiment(req: TrainExperimentRequest): Promise<Trai
 
   // negativeSamplingRate < 1: the model trains on a seeded subsample of train's non-clicks (every click kept).
   // Streamed, the same rows are kept (the same draw over all training labels), read window by window.
+  // Sample weights travel with the kept rows unchanged: the model then learns the weighted click odds times 1/r, and
+  // the same correction as without weights (correctNegativeSampling) undoes it — scaling kept non-clicks by 1/r as
+  // well would count the downsampling twice.
   const allTrain = encodeRows(dataset.train, spec);
   let train: EncodedRows | StreamedRows;
   if (onDisk) {
@@ -200,6 +203,7 @@ export async function trainExperiment(req: TrainExperimentRequest): Promise<Trai
   metrics.hashCollisionRate = encodedCollisionRate(spec, allTrain);
   if (!Number.isFinite(metrics.ne)) throw new TrainingFailure('diverged', `test predictions are not finite (NE ${metrics.ne})`, progress.slice(-50));
   const neDeltaStdErr = req.baselineArtifact ? await pairedStdErrAgainst(req.baselineArtifact, dataset.test, scores) : undefined;
+  const testWeights = dataset.test.weights;
   const saved = await saveModelArtifact(
     { family: model.family, config: model, dataFingerprint: dataset.fingerprint, featureSpec: spec, metrics, validationNe, calibrator },
     ranker.weightTensors(),
@@ -209,7 +213,7 @@ export async function trainExperiment(req: TrainExperimentRequest): Promise<Trai
     artifact: saved.ref,
     metrics,
     validationNe,
-    neStdErr: normalizedEntropyStdErr(scores, dataset.test.labels),
+    neStdErr: normalizedEntropyStdErr(scores, dataset.test.labels, testWeights),
     neDeltaStdErr,
     dataFingerprint: dataset.fingerprint,
     badRows: dataset.badRows,
@@ -244,7 +248,9 @@ async function calibrateOnValidation(ranker: RankingModel, model: ModelConfig, v
   await predictInSlices(ranker, validation, raw, onAlive);
   const rate = model.negativeSamplingRate;
   const corrected = rate < 1 ? correctAll(raw.slice(), rate) : raw;
-  const choice = chooseCalibrator(model.calibration, corrected, validation.labels);
+  const w = validation.weights;
+  // Weighted validation rows: the calibrator is fitted, chosen and reported weighted.
+  const choice = chooseCalibrator(model.calibration, corrected, validation.labels, w);
   const calibrator = rate < 1 ? { ...choice.calibrator, negativeSamplingRate: rate } : choice.calibrator;
   const after = applyCalibrator(calibrator, raw.slice());
   const report: CalibrationReport = {
@@ -255,8 +261,8 @@ async function calibrateOnValidation(ranker: RankingModel, model: ModelConfig, v
     heldOutLogloss: choice.heldOutLogloss,
     validation: {
       rows: validation.rows,
-      before: { ...calibrationSummary(corrected, validation.labels), ne: normalizedEntropy(corrected, validation.labels) },
-      after: { ...calibrationSummary(after, validation.labels), ne: normalizedEntropy(after, validation.labels) },
+      before: { ...calibrationSummary(corrected, validation.labels, w), ne: normalizedEntropy(corrected, validation.labels, w) },
+      after: { ...calibrationSummary(after, validation.labels, w), ne: normalizedEntropy(after, validation.labels, w) },
     },
   };
   return { calibrator, report };
@@ -267,23 +273,27 @@ function correctAll(scores: Float64Array, rate: number): Float64Array {
   return scores;
 }
 
-/** Test-set metrics (+ oracle NE and regret on planted data, + per-segment NE). */
+/**
+ * Test-set metrics (+ oracle NE and regret on planted data, + per-segment NE). Rows with sample weights are weighed
+ * by them in every metric (`ctr` is the weighted CTR); `examples` stays the row count.
+ */
 export function evaluate(scores: Float64Array, test: RowBlock, dataset: LoadedDataset, segmentField: string): Metrics {
   const y = test.labels;
-  const ne = normalizedEntropy(scores, y);
+  const w = test.weights;
+  const ne = normalizedEntropy(scores, y, w);
   const metrics: Metrics = {
     ne,
-    auc: auc(scores, y),
-    logloss: logLoss(scores, y),
-    calibration: calibration(scores, y),
-    ctr: clickThroughRate(y),
+    auc: auc(scores, y, w),
+    logloss: logLoss(scores, y, w),
+    calibration: calibration(scores, y, w),
+    ctr: clickThroughRate(y, w),
     examples: test.rows,
   };
   if (dataset.oracle) {
     metrics.oracleNe = dataset.oracle.ne;
     metrics.regret = regret(ne, dataset.oracle.ne);
   }
-  metrics.segments = segmentNormalizedEntropy(scores, y, segmentKeys(test, dataset, segmentField), segmentField, SEGMENTS_REPORTED);
+  metrics.segments = segmentNormalizedEntropy(scores, y, segmentKeys(test, dataset, segmentField), segmentField, SEGMENTS_REPORTED, w);
   return metrics;
 }
 

@@ -84,6 +84,11 @@ export interface EncodedRows {
   /** Table row of each numeric dense slot (LR and FM give a numeric feature a weight / an embedding). */
   denseIndex: Int32Array;
   labels: Uint8Array;
+  /**
+   * Per-row sample weight (the RowBlock's); absent means every row weighs 1. Models scale each row's loss gradient
+   * by it, metrics weigh the row by it.
+   */
+  weights?: Float32Array;
 }
 
 /** A field's knobs in the config (`fields`), none when it has no entry. */
@@ -423,7 +428,17 @@ export function encodeRows(block: RowBlock, spec: FeatureSpec): EncodedRows {
       for (let r = start; r < end; r++) denseValue[r * denseSlots + j] = transformDense(transform, mean, std, block.dense[r * DENSE + field]);
     }
   }
-  return { rows: block.rows, catSlots, catIndex, denseSlots, denseValue, denseIndex: plan.denseRows.slice(), labels: block.labels };
+  const encoded: EncodedRows = {
+    rows: block.rows,
+    catSlots,
+    catIndex,
+    denseSlots,
+    denseValue,
+    denseIndex: plan.denseRows.slice(),
+    labels: block.labels,
+  };
+  if (block.weights) encoded.weights = block.weights;
+  return encoded;
 }
 
 /** Readable name of each categorical slot: "C3", "C1×C2×C5" (a cross), "I2" (a bucketed dense field). */
@@ -469,11 +484,15 @@ export function takeEncodedRows(data: EncodedRows, rows: Int32Array): EncodedRow
   const catIndex = new Int32Array(rows.length * catSlots);
   const denseValue = new Float32Array(rows.length * denseSlots);
   const labels = new Uint8Array(rows.length);
+  const weights = data.weights ? new Float32Array(rows.length) : undefined;
   for (let k = 0; k < rows.length; k++) {
     const r = rows[k];
     catIndex.set(data.catIndex.subarray(r * catSlots, (r + 1) * catSlots), k * catSlots);
     denseValue.set(data.denseValue.subarray(r * denseSlots, (r + 1) * denseSlots), k * denseSlots);
     labels[k] = data.labels[r];
+    if (weights) weights[k] = data.weights![r];
   }
-  return { rows: rows.length, catSlots, catIndex, denseSlots, denseValue, denseIndex: data.denseIndex, labels };
+  const out: EncodedRows = { rows: rows.length, catSlots, catIndex, denseSlots, denseValue, denseIndex: data.denseIndex, labels };
+  if (weights) out.weights = weights;
+  return out;
 }

@@ -14,9 +14,10 @@ export async function scoreBlockWith(artifact: string, block: RowBlock): Promise
 
 /**
  * The paired standard error of a candidate's NE change against the baseline model on the same test rows: the
- * baseline is re-scored here (cheap next to training), so significance checks compare like with like.
+ * baseline is re-scored here (cheap next to training), so significance checks compare like with like. Weighted test
+ * rows give the weighted estimator (see pairedNormalizedEntropyStdErr / perExampleStdErr in metrics.ts).
  */
 export async function pairedStdErrAgainst(baselineArtifact: string, test: RowBlock, candidateScores: Float64Array): Promise<number> {
   const baselineScores = await scoreBlockWith(baselineArtifact, test);
-  return pairedNormalizedEntropyStdErr(candidateScores, baselineScores, test.labels);
+  return pairedNormalizedEntropyStdErr(candidateScores, baselineScores, test.labels, test.weights);
 }

@@ -204,16 +204,22 @@ function concatEncoded(head: EncodedRows | null, data: EncodedRows, rows: Int32A
   const catIndex = new Int32Array(n * catSlots);
   const denseValue = new Float32Array(n * denseSlots);
   const labels = new Uint8Array(n);
+  // Weights (none from the row cache today; kept so the type stays whole): rows without any weigh 1.
+  const weights = head?.weights || data.weights ? new Float32Array(n).fill(1) : undefined;
   if (head) {
     catIndex.set(head.catIndex);
     denseValue.set(head.denseValue);
     labels.set(head.labels);
+    if (weights && head.weights) weights.set(head.weights);
   }
   for (let k = 0; k < rows.length; k++) {
     const r = rows[k];
     catIndex.set(data.catIndex.subarray(r * catSlots, (r + 1) * catSlots), (h + k) * catSlots);
     denseValue.set(data.denseValue.subarray(r * denseSlots, (r + 1) * denseSlots), (h + k) * denseSlots);
     labels[h + k] = data.labels[r];
+    if (weights && data.weights) weights[h + k] = data.weights[r];
   }
-  return { rows: n, catSlots, catIndex, denseSlots, denseValue, denseIndex: data.denseIndex, labels };
+  const out: EncodedRows = { rows: n, catSlots, catIndex, denseSlots, denseValue, denseIndex: data.denseIndex, labels };
+  if (weights) out.weights = weights;
+  return out;
 }

@@ -25,6 +25,7 @@ export interface TrainingCursor {
   stepInEpoch: number;
   examples: number;
   windowLoss: number;
+  /** Rows of the window — with sample weights, their weight sum (what windowLoss sums over). */
   windowExamples: number;
   lastValidationNe: number;
   progress: TrainingProgress[];
@@ -72,6 +73,11 @@ export interface StreamedRows {
   readonly rows: number;
   /** Their labels (1 byte a row). */
   readonly labels: Uint8Array;
+  /**
+   * Their sample weights, when the rows carry any (a declared schema's weight column; such data is not streamed
+   * today, so DiskTrainRows never sets it). Batches carry them in `data.weights`.
+   */
+  readonly weights?: Float32Array;
   /** Rows ⌊k·rows/count⌋ for k < count, in order (all rows when there are fewer): the same rows evenlySpacedRows picks. */
   sample(count: number): Promise<EncodedRows>;
   /** The epoch's batches of `batch` rows from row position `from` (a multiple of `batch`) to its end. */
@@ -117,7 +123,8 @@ export async function runTrainingLoop(
   const stepsPerEpoch = Math.ceil(n / batch);
   const totalSteps = stepsPerEpoch * config.epochs;
   const progressEvery = Math.max(1, Math.min(50, Math.floor(totalSteps / 25)));
-  const trainEntropy = backgroundEntropy(clickThroughRate(train.labels));
+  // Weighted rows: the weighted CTR's entropy (what a weighted train NE and the running weighted log loss compare to).
+  const trainEntropy = backgroundEntropy(clickThroughRate(train.labels, train.weights));
   // Loss above this after warm-up means the run is exploding, not learning (the base-rate predictor scores H(ctr)).
   const explodingLoss = Math.max(1.5, 2.5 * trainEntropy);
   const evaluateEvery = resolveEvaluateEvery(config.evaluateEvery, stepsPerEpoch);
@@ -161,7 +168,8 @@ export async function runTrainingLoop(
   const validationNeNow = async (): Promise<number> => {
     const scores = await score(validation);
     opts.adjustScores?.(scores);
-    const ne = normalizedEntropy(scores, validation.labels);
+    // Weighted validation rows: weighted NE (against the weighted CTR) — what early stopping and the kept weights go by.
+    const ne = normalizedEntropy(scores, validation.labels, validation.weights);
     if (Number.isNaN(ne) && scores.some((s) => !Number.isFinite(s)))
       fail(`training diverged in epoch ${cursor.epoch + 1}: validation predictions are not finite`);
     return ne;
@@ -175,7 +183,7 @@ export async function runTrainingLoop(
     if (!Number.isFinite(ne)) return false;
     // Train NE: the same weights on the fixed train sample (raw scores: the rows are the ones the model trains on),
     // against the whole training set's base rate.
-    const trainNe = logLoss(await score(trainSample), trainSample.labels) / trainEntropy;
+    const trainNe = logLoss(await score(trainSample), trainSample.labels, trainSample.weights) / trainEntropy;
     const point: LearningCurvePoint = { step: cursor.step, epoch: cursor.epoch + 1, examples: cursor.examples, trainNe, validationNe: ne };
     recordPoint(cursor, point);
     // Patience counts evaluations that do not beat the best by more than minDelta; the kept weights are always the
@@ -199,12 +207,13 @@ export async function runTrainingLoop(
       ? streamed.batches(cursor.epoch, batch, cursor.stepInEpoch * batch)
       : inMemoryBatches(train as EncodedRows, config, cursor, batch);
     for await (const { data, order, start, end } of batches) {
-      const { lossSum, gradNorm } = await model.trainStep(data, order, start, end, lrScale);
+      const { lossSum, gradNorm, weightSum } = await model.trainStep(data, order, start, end, lrScale);
       cursor.stepInEpoch++;
       cursor.step++;
       cursor.examples += end - start;
       cursor.windowLoss += lossSum;
-      cursor.windowExamples += end - start;
+      // Weighted: the running log loss is Σ w·loss / Σ w (examples stay a row count).
+      cursor.windowExamples += weightSum ?? end - start;
       if (!Number.isFinite(lossSum) || !Number.isFinite(gradNorm)) {
         emit(progressEvent(cursor, started, gradNorm));
         fail(
@@ -312,13 +321,17 @@ function evenlySpacedRows(data: EncodedRows, count: number): EncodedRows {
   const catIndex = new Int32Array(count * catSlots);
   const denseValue = new Float32Array(count * denseSlots);
   const labels = new Uint8Array(count);
+  const weights = data.weights ? new Float32Array(count) : undefined;
   for (let i = 0; i < count; i++) {
     const r = Math.floor((i * data.rows) / count);
     catIndex.set(data.catIndex.subarray(r * catSlots, (r + 1) * catSlots), i * catSlots);
     denseValue.set(data.denseValue.subarray(r * denseSlots, (r + 1) * denseSlots), i * denseSlots);
     labels[i] = data.labels[r];
+    if (weights) weights[i] = data.weights![r];
   }
-  return { rows: count, catSlots, catIndex, denseSlots, denseValue, denseIndex: data.denseIndex, labels };
+  const out: EncodedRows = { rows: count, catSlots, catIndex, denseSlots, denseValue, denseIndex: data.denseIndex, labels };
+  if (weights) out.weights = weights;
+  return out;
 }
 
 function copyTensors(tensors: Record<string, Tensor>): Record<string, Tensor> {

@@ -194,11 +194,28 @@ export class DeepCrossNetwork implements RankingModel {
     this.addWide(data, rows, (i) => order[start + i], logits);
 
     let lossSum = 0;
+    let weightSum = 0;
     const dLogit = new Float32Array(rows);
-    for (let r = 0; r < rows; r++) {
-      const y = labels[order[start + r]];
-      lossSum += logitLoss(logits[r], y);
-      dLogit[r] = (sigmoid(logits[r]) - y) / rows; // gradient of the batch-mean loss
+    const { weights } = data;
+    if (weights) {
+      // Sample weights multiply each row's loss gradient here, before every backward product (the wide part, the
+      // output layer, the kernels' dY·Wᵀ and Xᵀ·dY all start from dLogit), so no kernel needs to know about them.
+      // The batch mean stays over rows (Σ w·loss / rows), not Σ w: the step size does not depend on the weights'
+      // scale being normalised away, and weights all 1 give exactly the unweighted step.
+      for (let r = 0; r < rows; r++) {
+        const row = order[start + r];
+        const y = labels[row];
+        const w = weights[row];
+        weightSum += w;
+        if (w !== 0) lossSum += w * logitLoss(logits[r], y);
+        dLogit[r] = ((sigmoid(logits[r]) - y) * w) / rows;
+      }
+    } else {
+      for (let r = 0; r < rows; r++) {
+        const y = labels[order[start + r]];
+        lossSum += logitLoss(logits[r], y);
+        dLogit[r] = (sigmoid(logits[r]) - y) / rows; // gradient of the batch-mean loss
+      }
     }
     if (!Number.isFinite(lossSum)) return { lossSum: NaN, gradNorm: NaN };
     // The wide part learns per example (AdaGrad on the unaveraged gradient, as fm's linear weights do).
@@ -298,7 +315,7 @@ export class DeepCrossNetwork implements RankingModel {
       }
     }
     const gradNorm = Math.sqrt(sq);
-    if (!Number.isFinite(gradNorm)) return { lossSum, gradNorm };
+    if (!Number.isFinite(gradNorm)) return weights ? { lossSum, gradNorm, weightSum } : { lossSum, gradNorm };
     const clip = this.config.gradientClip;
     const scale = clip !== undefined && gradNorm > clip ? clip / gradNorm : 1;
 
@@ -311,7 +328,7 @@ export class DeepCrossNetwork implements RankingModel {
       const base = this.touched[j] * d;
       adamRange(this.embedding, this.embM, this.embV, this.embGrad, base, base + d, scale, lr, EMBEDDING_ADAM_EPS);
     }
-    return { lossSum, gradNorm };
+    return weights ? { lossSum, gradNorm, weightSum } : { lossSum, gradNorm };
   }
 
   async predict(data: EncodedRows, start: number, end: number, out: Float64Array): Promise<void> {

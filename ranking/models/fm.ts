@@ -79,7 +79,7 @@ export class FactorizationMachine implements RankingModel {
     const { l2 } = this.config;
     const clip = this.config.gradientClip;
     const k = this.k;
-    const { labels } = data;
+    const { labels, weights } = data;
     const m = data.catSlots + data.denseSlots;
     const idx = new Int32Array(m);
     const val = new Float64Array(m);
@@ -87,14 +87,23 @@ export class FactorizationMachine implements RankingModel {
     const { wg, vg, bias } = this;
     let lossSum = 0;
     let gradSq = 0;
+    let weightSum = 0;
     for (let e = start; e < end; e++) {
       const r = order[e];
+      // Sample weight: multiplies the loss gradient g (before clipping, like the gradient itself). A row of weight
+      // 0 is skipped whole: its L2 pull would still move the row's parameters, and a weightless row is not there.
+      const rowWeight = weights ? weights[r] : 1;
+      if (weights) {
+        weightSum += rowWeight;
+        if (rowWeight === 0) continue;
+      }
       gatherRow(data, r, idx, val);
       const logit = this.forwardLogit(idx, val, sum);
       const y = labels[r];
-      lossSum += loss(logit, y);
+      lossSum += weights ? rowWeight * loss(logit, y) : loss(logit, y);
       if (!Number.isFinite(logit)) return { lossSum: NaN, gradNorm: NaN };
       let g = sigmoidOf(logit) - y;
+      if (weights) g *= rowWeight;
       if (clip !== undefined) g = g > clip ? clip : g < -clip ? -clip : g;
       gradSq += g * g;
       // AdaGrad on the intercept, the linear weights and the factors of the row's features.
@@ -121,8 +130,8 @@ export class FactorizationMachine implements RankingModel {
         }
       }
     }
-    // gradNorm: norm of the batch's logit gradients (p − y).
-    return { lossSum, gradNorm: Math.sqrt(gradSq) };
+    // gradNorm: norm of the batch's logit gradients (p − y), weighted w·(p − y).
+    return weights ? { lossSum, gradNorm: Math.sqrt(gradSq), weightSum } : { lossSum, gradNorm: Math.sqrt(gradSq) };
   }
 
   async predict(data: EncodedRows, start: number, end: number, out: Float64Array): Promise<void> {

@@ -54,7 +54,7 @@ export class FtrlLogisticRegression implements RankingModel {
    */
   async trainStep(data: EncodedRows, order: Int32Array, start: number, end: number, lrScale: number): Promise<StepResult> {
     const alpha = (this.alpha = this.config.learningRate * lrScale);
-    const { catSlots, denseSlots, catIndex, denseValue, denseIndex, labels } = data;
+    const { catSlots, denseSlots, catIndex, denseValue, denseIndex, labels, weights } = data;
     const { l1, l2, ftrlBeta: beta } = this.config;
     const clip = this.config.gradientClip;
     const hasClip = clip !== undefined;
@@ -70,8 +70,17 @@ export class FtrlLogisticRegression implements RankingModel {
     for (let s = 0; s < denseSlots; s++) idx[catSlots + s] = denseIndex[s];
     let lossSum = 0;
     let gradSq = 0;
+    let weightSum = 0;
     for (let e = start; e < end; e++) {
       const r = order[e];
+      // Sample weight: the loss gradient g is multiplied by it (before clipping: the clip bounds the step taken).
+      // A row of weight 0 is skipped whole — g = 0 would leave n_i unchanged and z_i too, up to the sign of a zero —
+      // so training with weight-0 rows is exactly training without them.
+      const rowWeight = weights ? weights[r] : 1;
+      if (weights) {
+        weightSum += rowWeight;
+        if (rowWeight === 0) continue;
+      }
       const catRow = r * catSlots;
       for (let s = 0; s < catSlots; s++) idx[s] = catIndex[catRow + s];
       const denseRow = r * denseSlots;
@@ -100,8 +109,13 @@ export class FtrlLogisticRegression implements RankingModel {
         logit += wk;
       }
       const y = labels[r];
-      lossSum += loss(logit, y);
-      const g = sigmoidOf(logit) - y;
+      let g = sigmoidOf(logit) - y;
+      if (weights) {
+        lossSum += rowWeight * loss(logit, y);
+        g *= rowWeight;
+      } else {
+        lossSum += loss(logit, y);
+      }
       gradSq += g * g;
       for (let k = 0; k <= m; k++) {
         const i = 2 * (k < m ? idx[k] : bias);
@@ -113,8 +127,8 @@ export class FtrlLogisticRegression implements RankingModel {
         zn[i + 1] = ni + gi * gi;
       }
     }
-    // gradNorm: norm of the batch's logit gradients (p − y) — what FTRL scales per coordinate.
-    return { lossSum, gradNorm: Math.sqrt(gradSq) };
+    // gradNorm: norm of the batch's logit gradients (p − y), weighted w·(p − y) — what FTRL scales per coordinate.
+    return weights ? { lossSum, gradNorm: Math.sqrt(gradSq), weightSum } : { lossSum, gradNorm: Math.sqrt(gradSq) };
   }
 
   async predict(data: EncodedRows, start: number, end: number, out: Float64Array): Promise<void> {

@@ -4,8 +4,13 @@ import type { EncodedRows } from '../features';
 export type Tensor = Float32Array | Float64Array | Int32Array;
 
 export interface StepResult {
-  /** Sum of per-example log loss of the batch, computed before the update (progressive validation). */
+  /**
+   * Sum of per-example log loss of the batch, computed before the update (progressive validation); with sample
+   * weights, Σ w·loss.
+   */
   lossSum: number;
+  /** With sample weights only: Σ w of the batch's rows (what lossSum is a sum over; without weights, the row count). */
+  weightSum?: number;
   /** Norm of the step's gradient (see each family for exactly which gradient). */
   gradNorm: number;
 }
@@ -16,7 +21,11 @@ export interface StepResult {
  */
 export interface RankingModel {
   readonly family: ModelFamily;
-  /** One optimisation step on rows order[start..end). `lrScale` is the epoch's learning-rate decay factor. */
+  /**
+   * One optimisation step on rows order[start..end). `lrScale` is the epoch's learning-rate decay factor. Rows
+   * with a sample weight (`data.weights`) have their loss gradient multiplied by it; without weights every family
+   * runs exactly the arithmetic it ran before weights existed.
+   */
   trainStep(data: EncodedRows, order: Int32Array, start: number, end: number, lrScale: number): Promise<StepResult>;
   /** Click probabilities of rows [start, end) into out[start..end). */
   predict(data: EncodedRows, start: number, end: number, out: Float64Array): Promise<void>;

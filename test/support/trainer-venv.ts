@@ -1,0 +1,115 @@
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+
+/**
+ * The Python environment the example LightGBM trainer's tests run it in: `.rankwright-test/trainer-venv`, created
+ * with `python3 -m venv` and filled from PyPI (wheels only) with examples/trainers/lightgbm/requirements.txt. Reused
+ * while its marker holds exactly that file's pins and the imports report those versions.
+ *
+ * Two test processes may ask at once: the one that takes the lock directory installs into a fresh temporary venv and
+ * renames it into place; the other waits for the lock to go and then finds the venv ready.
+ */
+const REPO_ROOT = path.resolve(__dirname, '..', '..');
+export const REQUIREMENTS = path.join(REPO_ROOT, 'examples', 'trainers', 'lightgbm', 'requirements.txt');
+const TEST_DIR = path.join(REPO_ROOT, '.rankwright-test');
+export const TRAINER_VENV_DIR = path.join(TEST_DIR, 'trainer-venv');
+const LOCK_DIR = path.join(TEST_DIR, 'trainer-venv.lock');
+const MARKER = 'rankwright-requirements.txt';
+/** A lock older than this is taken to be left by a killed process (an install takes a few minutes at most). */
+const STALE_LOCK_MS = 15 * 60_000;
+
+/** The pinned `name==version` lines of a requirements file (comments and blanks dropped). */
+function pins(file: string): string[] {
+  return fs
+    .readFileSync(file, 'utf8')
+    .split('\n')
+    .map((l) => l.replace(/#.*/, '').trim())
+    .filter(Boolean);
+}
+
+function pythonOf(venv: string): string {
+  return path.join(venv, 'bin', 'python');
+}
+
+/** True when `venv` was installed from these pins and its packages import at exactly those versions. */
+function ready(venv: string, wanted: string[]): boolean {
+  const python = pythonOf(venv);
+  const marker = path.join(venv, MARKER);
+  if (!fs.existsSync(python) || !fs.existsSync(marker)) return false;
+  if (fs.readFileSync(marker, 'utf8') !== wanted.join('\n') + '\n') return false;
+  const names = wanted.map((p) => p.split('==')[0]);
+  const r = spawnSync(
+    python,
+    ['-c', 'import importlib.metadata as m, json, sys; print(json.dumps({n: m.version(n) for n in sys.argv[1:]}))', ...names],
+    { encoding: 'utf8' },
+  );
+  if (r.status !== 0) return false;
+  try {
+    const versions = JSON.parse(r.stdout.trim()) as Record<string, string>;
+    return wanted.every((p) => {
+      const [name, version] = p.split('==');
+      return versions[name] === version;
+    });
+  } catch {
+    return false;
+  }
+}
+
+function run(cmd: string, args: string[]): void {
+  const r = spawnSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  if (r.error) throw new Error(`${cmd} ${args.join(' ')}: ${r.error.message}`);
+  if (r.status !== 0)
+    throw new Error(`${cmd} ${args.join(' ')} exited ${r.status}:\n${(r.stdout + r.stderr).trim().split('\n').slice(-20).join('\n')}`);
+}
+
+function sleep(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}
+
+/** Takes the lock directory (waiting while another live process holds it); returns a release function. */
+function lock(): () => void {
+  fs.mkdirSync(TEST_DIR, { recursive: true });
+  for (;;) {
+    try {
+      fs.mkdirSync(LOCK_DIR);
+      return () => fs.rmSync(LOCK_DIR, { recursive: true, force: true });
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+    }
+    const st = fs.statSync(LOCK_DIR, { throwIfNoEntry: false });
+    if (st && Date.now() - st.mtimeMs > STALE_LOCK_MS) fs.rmSync(LOCK_DIR, { recursive: true, force: true });
+    else sleep(1000);
+  }
+}
+
+/**
+ * The trainer venv's python, creating or reinstalling the venv when missing or not at the pinned versions. Throws
+ * with pip's output when the install fails (no network to PyPI, no wheel for this platform).
+ */
+export function ensureTrainerVenv(): { python: string } {
+  const wanted = pins(REQUIREMENTS);
+  if (ready(TRAINER_VENV_DIR, wanted)) return { python: pythonOf(TRAINER_VENV_DIR) };
+  const release = lock();
+  try {
+    // Another process may have finished installing while this one waited for the lock.
+    if (ready(TRAINER_VENV_DIR, wanted)) return { python: pythonOf(TRAINER_VENV_DIR) };
+    // A venv's scripts name its own path, so it is built at its final path, out of sight of readers until the
+    // marker is written last (ready() needs the marker); the lock keeps other installers out meanwhile.
+    fs.rmSync(TRAINER_VENV_DIR, { recursive: true, force: true });
+    const base = process.env.RANKWRIGHT_TEST_PYTHON ?? 'python3';
+    run(base, ['-m', 'venv', TRAINER_VENV_DIR]);
+    const python = pythonOf(TRAINER_VENV_DIR);
+    run(python, ['-m', 'pip', 'install', '--disable-pip-version-check', '--quiet', '--only-binary=:all:', '-r', REQUIREMENTS]);
+    if (!importsWork(python)) throw new Error(`${python} cannot import lightgbm after installing ${wanted.join(' ')}`);
+    fs.writeFileSync(path.join(TRAINER_VENV_DIR, MARKER), wanted.join('\n') + '\n');
+    if (!ready(TRAINER_VENV_DIR, wanted)) throw new Error(`${TRAINER_VENV_DIR} does not hold ${wanted.join(' ')} after installing them`);
+    return { python };
+  } finally {
+    release();
+  }
+}
+
+function importsWork(python: string): boolean {
+  return spawnSync(python, ['-c', 'import lightgbm, numpy, scipy'], { encoding: 'utf8' }).status === 0;
+}

@@ -159,12 +159,14 @@ export function clampToSearchSpace(config: ModelConfigDraft | ModelConfig, space
 }
 
 /**
- * The adviser's per-field knobs that the contract accepts, field by field (a bad entry is dropped, not the rest);
+ * The adviser's per-field knobs (on slots) that the contract accepts, field by field (a bad entry is dropped, not the rest);
  * `buckets` only where the field's transform is quantile. Undefined when nothing is left.
  */
 function clampFields(fields: Record<string, unknown> | undefined, denseTransform: FieldTransform): FieldSettings | undefined {
   const out: FieldSettings = {};
   for (const [name, knobs] of Object.entries(fields ?? {})) {
+    // Slots only: a declared schema's column names were turned into slots before clamping (contracts/field-names.ts).
+    if (!FIELD_SET.has(name)) continue;
     const one = FieldSettings.safeParse({ [name]: knobs });
     if (!one.success) continue;
     const field = { ...one.data[name] };

@@ -1,7 +1,8 @@
 import { z } from 'zod';
-import { BadRows, DataConfig, FieldName } from './data';
+import { BadRows, DataConfig } from './data';
+import { checkFieldsAgainstData, engineModel, engineSegmentField } from './field-names';
 import { TrainerChoice } from './trainer';
-import { ModelConfig, ModelFamily } from './model';
+import { FieldRef, ModelConfig, ModelFamily } from './model';
 import { ExperimentResult, SafeId } from './experiment';
 import { Metrics } from './metrics';
 import { CampaignResearch } from './research';
@@ -106,7 +107,7 @@ export const CampaignInput = z
       .strict()
       .prefault({}),
     searchSpace: SearchSpace.prefault({}),
-    segmentField: FieldName.default('C1'),
+    segmentField: FieldRef.default('C1'),
     seed: z.number().int().min(0).default(1),
     /**
      * After a valid approval, and only then, run this worker-configured hook once (with retries) with the approved
@@ -121,7 +122,15 @@ export const CampaignInput = z
     /** Continue-as-new once the history has this many events (keeps long campaigns' histories small). */
     historyLimit: z.number().int().min(100).max(40_000).default(8_000),
   })
-  .strict();
+  .strict()
+  // Field names are the data's (a declared schema's columns, or slots): checked against it, then turned into the
+  // engine's slots, so the workflow and everything after it see slots only (contracts/field-names.ts).
+  .superRefine((input, ctx) => checkFieldsAgainstData(ctx, input.data, [{ path: ['baseline'], model: input.baseline }], input.segmentField))
+  .overwrite((input) => ({
+    ...input,
+    baseline: engineModel(input.baseline, input.data),
+    segmentField: engineSegmentField(input.segmentField, input.data),
+  }));
 export type CampaignInput = z.infer<typeof CampaignInput>;
 export type CampaignInputRaw = z.input<typeof CampaignInput>;
 

@@ -1,6 +1,7 @@
 import { z } from 'zod';
-import { BadRows, DataConfig, FieldName } from './data';
-import { CalibrationReport, ModelConfig } from './model';
+import { BadRows, DataConfig } from './data';
+import { checkFieldsAgainstData, engineModel, engineSegmentField } from './field-names';
+import { CalibrationReport, FieldRef, ModelConfig } from './model';
 import { EarlyStopping, FailureClass, FailureReport, LearningCurve, Metrics, ValidationSplit } from './metrics';
 import { ProbeScale } from './probe';
 import { ExternalJob, TrainerChoice } from './trainer';
@@ -38,8 +39,8 @@ export const ExperimentInput = z
     baselineNe: z.number().optional(),
     /** The baseline's model, so the NE change is also tested paired on the same test rows. */
     baselineArtifact: z.string().max(200).optional(),
-    /** Field whose values define segments for per-segment NE. */
-    segmentField: FieldName.default('C1'),
+    /** Field whose values define segments for per-segment NE (a slot, or with a declared schema a column). */
+    segmentField: FieldRef.default('C1'),
     /** Attempts for classified, retryable failures (diverged / resource), including the first. */
     maxAttempts: z.number().int().min(1).max(5).default(3),
     /** Sub-agents for failure triage: `auto` = LLM when one is configured on the worker, else heuristic. */
@@ -49,7 +50,15 @@ export const ExperimentInput = z
     /** Who trains the model: the built-in engine (default) or a trainer configured on the worker (contracts/trainer.ts). */
     trainer: TrainerChoice.optional(),
   })
-  .strict();
+  .strict()
+  // Field names are the data's (a declared schema's columns, or slots): checked against it, then turned into the
+  // engine's slots, so the workflow and everything after it see slots only (contracts/field-names.ts).
+  .superRefine((input, ctx) => checkFieldsAgainstData(ctx, input.data, [{ path: ['model'], model: input.model }], input.segmentField))
+  .overwrite((input) => ({
+    ...input,
+    model: engineModel(input.model, input.data),
+    segmentField: engineSegmentField(input.segmentField, input.data),
+  }));
 export type ExperimentInput = z.infer<typeof ExperimentInput>;
 export type ExperimentInputRaw = z.input<typeof ExperimentInput>;
 

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { FieldName } from './data';
+import { FIELD_NAMES } from './data';
 
 export const MODEL_FAMILIES = ['lr', 'fm', 'dcn'] as const;
 export const ModelFamily = z.enum(MODEL_FAMILIES);
@@ -23,15 +23,33 @@ export const BUCKETED_TRANSFORMS: readonly FieldTransform[] = ['bucketize', 'qua
 export const DEFAULT_QUANTILE_BUCKETS = 16;
 
 /**
+ * A field as a config names it: a slot (I1..I13, C1..C26), or with a declared schema a column (`user_country`) or one
+ * value of a multi-valued column (`interests[2]`). Which names exist depends on the data: the model contract checks
+ * slot names only, and whoever puts a model and its data together (ExperimentInput, CampaignInput, `rankwright
+ * train`) checks the rest and turns them into slots (contracts/field-names.ts) before anything trains.
+ */
+export const FieldRef = z.string().min(1, 'expected a field name').max(120);
+
+const KNOWN_SLOTS = new Set<string>(FIELD_NAMES);
+const SLOT_SHAPE = /^[IC]\d+$/;
+const isCategoricalField = (name: string) => /^C\d+$/.test(name);
+const isDenseField = (name: string) => /^I\d+$/.test(name);
+const unknownSlot = (name: string) => SLOT_SHAPE.test(name) && !KNOWN_SLOTS.has(name);
+const unknownFieldMessage = (name: string) => `unknown field ${JSON.stringify(name)} (fields are I1..I13 and C1..C26)`;
+
+/**
  * An explicit cross: the values of two or three different fields are hashed together into one extra sparse feature
  * (a dense field takes part through its bucket: its quantile bucket under `quantile`, else its log bucket).
  */
 export const FeatureCross = z
-  .union([z.tuple([FieldName, FieldName]), z.tuple([FieldName, FieldName, FieldName])])
-  .refine((fields) => new Set(fields).size === fields.length, { message: 'a cross needs two different fields, or three different fields' });
+  .union([z.tuple([FieldRef, FieldRef]), z.tuple([FieldRef, FieldRef, FieldRef])])
+  .refine((fields) => new Set(fields).size === fields.length, { message: 'a cross needs two different fields, or three different fields' })
+  .superRefine((fields, ctx) => {
+    fields.forEach((name, i) => {
+      if (unknownSlot(name)) ctx.addIssue({ code: 'custom', path: [i], message: unknownFieldMessage(name) });
+    });
+  });
 export type FeatureCross = z.infer<typeof FeatureCross>;
-
-const isCategoricalField = (name: string) => /^C\d+$/.test(name);
 
 /** Knobs of one field; which apply depends on the field's kind (dense I…, categorical C…). */
 export const FieldKnobs = z
@@ -51,12 +69,15 @@ export const FieldKnobs = z
   .strict();
 export type FieldKnobs = z.infer<typeof FieldKnobs>;
 
-/** Per-field knobs keyed by field name (I1..I13, C1..C26); a knob that does not fit the field's kind is refused. */
-export const FieldSettings = z.record(z.string(), FieldKnobs).superRefine((fields, ctx) => {
-  const known = new Set<string>(FieldName.options);
+/**
+ * Per-field knobs keyed by field name (a slot I1..I13, C1..C26, or a declared schema's column: FieldRef); a knob that
+ * does not fit a slot's kind is refused here, a column's by the data-aware check (contracts/field-names.ts).
+ */
+export const FieldSettings = z.record(FieldRef, FieldKnobs).superRefine((fields, ctx) => {
   for (const [name, knobs] of Object.entries(fields)) {
-    if (!known.has(name)) {
-      ctx.addIssue({ code: 'custom', path: [name], message: `unknown field ${JSON.stringify(name)} (fields are I1..I13 and C1..C26)` });
+    if (!SLOT_SHAPE.test(name)) continue; // a column name: checked against the data's schema
+    if (!KNOWN_SLOTS.has(name)) {
+      ctx.addIssue({ code: 'custom', path: [name], message: unknownFieldMessage(name) });
     } else if (isCategoricalField(name)) {
       for (const knob of ['transform', 'buckets'] as const)
         if (knobs[knob] !== undefined)
@@ -87,7 +108,8 @@ function checkFieldKnobs(config: { fields?: FieldSettings; crosses: FeatureCross
   const fields = config.fields ?? {};
   for (const [name, knobs] of Object.entries(fields)) {
     const transform = knobs.transform ?? config.denseTransform;
-    if (knobs.buckets !== undefined && !isCategoricalField(name) && transform !== 'quantile')
+    // A column's kind is known from the data only: its buckets are checked there (contracts/field-names.ts).
+    if (knobs.buckets !== undefined && isDenseField(name) && transform !== 'quantile')
       ctx.addIssue({
         code: 'custom',
         path: ['fields', name, 'buckets'],

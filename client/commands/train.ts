@@ -2,13 +2,23 @@ import * as fs from 'node:fs';
 import { z } from 'zod';
 import { DataConfig, ModelConfig, type CalibrationReport, type TrainingProgress } from '../../contracts';
 import { InvalidInputError, parseOrExplain } from '../../contracts/errors';
+import { checkFieldsAgainstData, engineModel, engineSegmentField } from '../../contracts/field-names';
 import { BadRowFailure, TrainingFailure, trainExperiment } from '../../ranking';
 import { describeEarlyStopping } from '../../ranking/learning-curve';
 import { describeBadRows } from '../../store/event-summary';
 import { oneLine } from '../format';
 
 /** The experiment file `rankwright train --config F` reads: an ExperimentInput without ids. */
-export const TrainConfigFile = z.object({ data: DataConfig, model: ModelConfig, segmentField: z.string().optional() }).strict();
+export const TrainConfigFile = z
+  .object({ data: DataConfig, model: ModelConfig, segmentField: z.string().optional() })
+  .strict()
+  // As in ExperimentInput: a declared schema's column names are checked against it and turned into the engine's slots.
+  .superRefine((input, ctx) => checkFieldsAgainstData(ctx, input.data, [{ path: ['model'], model: input.model }], input.segmentField))
+  .overwrite((input) => ({
+    ...input,
+    model: engineModel(input.model, input.data),
+    ...(input.segmentField === undefined ? {} : { segmentField: engineSegmentField(input.segmentField, input.data) }),
+  }));
 
 export interface TrainOptions {
   config: string;

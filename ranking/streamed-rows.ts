@@ -17,6 +17,10 @@ export const DEFAULT_WINDOW_ROWS = 8 * 65_536;
  * resumed epoch skips straight to its window (the order is recomputed from the seed, never stored).
  *
  * Negative downsampling keeps exactly the rows the in-memory path keeps (the same draw over all training labels).
+ *
+ * Sample weights: the row cache holds none (declared-schema data, the only data with weights, is never streamed), so
+ * these rows weigh 1 and `weights` stays unset; batches that are stitched across windows would carry weights if the
+ * encoded rows had them (concatEncoded).
  */
 export class DiskTrainRows implements StreamedRows {
   readonly rows: number;

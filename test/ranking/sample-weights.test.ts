@@ -2,7 +2,9 @@ import { strict as assert } from 'node:assert';
 import { ModelConfig, type ModelConfigInput } from '../../contracts';
 import { chooseCalibrator, fitIsotonic, fitPlatt } from '../../ranking/calibration';
 import { plantedScenario } from '../../ranking/data/planted';
-import type { RowBlock } from '../../ranking/data/rows';
+import type { LoadedDataset } from '../../ranking/data/load-data';
+import { concatBlocks, sliceRows, type RowBlock } from '../../ranking/data/rows';
+import { evaluate } from '../../ranking/experiment';
 import { buildFeatureSpec, encodeRows, takeEncodedRows, type EncodedRows, type FeatureSpec } from '../../ranking/features';
 import { sharedKernels } from '../../ranking/kernels';
 import { ReferenceKernels } from '../../ranking/kernels/reference-kernels';
@@ -155,6 +157,33 @@ function shuffled(n: number, seed: number): Int32Array {
   new SeededRandom(seed).shuffle(order);
   return order;
 }
+
+describe('sample weights: test metrics of an experiment', () => {
+  it('evaluate() on a weighted test block equals evaluate() on its rows repeated (examples stays the row count)', () => {
+    const s = plantedScenario({ seed: 3, trainRows: 100, validationRows: 100, testRows: 400, categoricalFields: 3, cardinality: 6 });
+    const rng = new SeededRandom(8);
+    const weights = Float32Array.from({ length: s.test.rows }, () => Math.floor(rng.next() * 4));
+    const scores = Float64Array.from(s.testTruth, (t) => Math.min(0.999, t * (0.8 + 0.4 * rng.next())));
+    const repeated: RowBlock[] = [];
+    const repeatedScores: number[] = [];
+    for (let r = 0; r < s.test.rows; r++)
+      for (let k = 0; k < weights[r]; k++) {
+        repeated.push(sliceRows(s.test, r, r + 1));
+        repeatedScores.push(scores[r]);
+      }
+    const dataset = { valueNames: s.valueNames } as unknown as LoadedDataset;
+    const got = evaluate(scores, { ...s.test, weights }, dataset, 'C1');
+    const want = evaluate(Float64Array.from(repeatedScores), concatBlocks(repeated), dataset, 'C1');
+    for (const key of ['ne', 'logloss', 'auc', 'calibration', 'ctr'] as const) close(got[key], want[key], key);
+    assert.equal(got.examples, s.test.rows);
+    assert.ok(got.segments!.length >= 3);
+    assert.deepEqual(
+      got.segments!.map((g) => g.value),
+      want.segments!.map((g) => g.value),
+    );
+    got.segments!.forEach((g, i) => close(g.ne, want.segments![i].ne, `segment ${g.value}`));
+  });
+});
 
 describe('sample weights: training', () => {
   it('encoding and row selection carry the weights; blocks without weights encode without them', () => {

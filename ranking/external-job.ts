@@ -128,7 +128,7 @@ export async function evaluateJob(req: EvaluateJobRequest): Promise<Omit<TrainEx
   const validationScores = await readPredictions(paths.outputs.validationPredictions, dataset.validation.rows);
   const testScores = await readPredictions(paths.outputs.testPredictions, dataset.test.rows);
   const metrics = evaluate(testScores, dataset.test, dataset, req.segmentField ?? 'C1');
-  const validationNe = normalizedEntropy(validationScores, dataset.validation.labels);
+  const validationNe = normalizedEntropy(validationScores, dataset.validation.labels, dataset.validation.weights);
   const modelBytes = await fs.promises.readFile(paths.outputs.model).catch(() => {
     throw new TrainingFailure('bad-data', `the trainer wrote no model file (${paths.outputs.model})`, []);
   });
@@ -155,7 +155,7 @@ export async function evaluateJob(req: EvaluateJobRequest): Promise<Omit<TrainEx
     artifact,
     metrics,
     validationNe,
-    neStdErr: normalizedEntropyStdErr(testScores, dataset.test.labels),
+    neStdErr: normalizedEntropyStdErr(testScores, dataset.test.labels, dataset.test.weights),
     neDeltaStdErr: req.baselineArtifact ? await pairedAgainstBaseline(req.baselineArtifact, dataset.test, testScores) : undefined,
     dataFingerprint: dataset.fingerprint,
     badRows: dataset.badRows,
@@ -198,7 +198,7 @@ async function pairedAgainstBaseline(
       `baseline ${baselineArtifact} scored ${external.testScores.length} test rows, this data has ${test.rows}`,
       [],
     );
-  return pairedNormalizedEntropyStdErr(scores, external.testScores, test.labels);
+  return pairedNormalizedEntropyStdErr(scores, external.testScores, test.labels, test.weights);
 }
 
 /** One probability in [0, 1] per line, exactly `rows` of them. */

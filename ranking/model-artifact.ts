@@ -56,6 +56,11 @@ export async function saveModelArtifact(
 
 export async function loadModelArtifact(ref: string): Promise<{ header: ModelArtifactHeader; tensors: Record<string, Tensor> }> {
   const { header, tensors } = decodeTensorFile<ModelArtifactHeader>(await getArtifact(ref));
+  const external = header as unknown as { kind: string; trainer?: { name: string }; jobId?: string; model?: string };
+  if (external.kind === 'external-model')
+    throw new Error(
+      `artifact ${ref} was trained by the external trainer ${external.trainer?.name} (job ${external.jobId}): Rankwright can't score or export it; its model file is artifact ${external.model}, for that trainer's own serving`,
+    );
   if (header.kind !== 'model') throw new Error(`artifact ${ref} is a ${String(header.kind)}, not a model`);
   checkVersion(ref, header.formatVersion);
   const calibrator = header.calibrator === undefined ? undefined : CalibratorSchema.parse(header.calibrator);

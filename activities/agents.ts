@@ -19,6 +19,7 @@ import {
   llmSettingsFromEnv,
   type LlmSettings,
 } from '../agents';
+import { cutText, fieldTable, labelFields, labelHypothesis } from '../contracts/field-names';
 import { dataFingerprint } from '../ranking/data/load-data';
 import { canonicalConfigKey, dataTraitsOf, InsightsStore } from '../store/insights';
 
@@ -67,8 +68,11 @@ export async function designExperiments(
     // What describing the data and the research step recorded about it; the config alone says little.
     const dataTraits = insights.dataTraits(request.dataFingerprint) ?? dataTraitsOf(options.data);
     const found = insights.findInsights({ dataFingerprint: request.dataFingerprint, dataTraits, limit: 200 });
-    const full: DesignRequest = { ...request, insights: found };
-    const response = options.strategy === 'random' ? designRandomly(full) : await designHypotheses(full, llmFor(options.mode));
+    // A declared schema's column names: the LLM designer reads (and may write) them; every text leaving here uses them.
+    const fields = fieldTable(options.data);
+    const full: DesignRequest = { ...request, insights: found, ...(fields.length ? { fields } : {}) };
+    const designed = options.strategy === 'random' ? designRandomly(full) : await designHypotheses(full, llmFor(options.mode));
+    const response = labelDesign(designed, Object.fromEntries(fields.map((f) => [f.slot, f.label])));
     // Never spend budget on something the insights database already measured on this very data, except a warm start:
     // an earlier winner re-run once so this campaign can stack on (and recommend) its own measurement of it.
     const proposals = response.proposals.filter(
@@ -84,6 +88,17 @@ export async function designExperiments(
   } finally {
     insights.close();
   }
+}
+
+/** The designers' answer with column names in every text a person reads (hypotheses, notes); configs keep slots. */
+function labelDesign(response: DesignResponse, labels: Record<string, string>): DesignResponse {
+  if (!Object.keys(labels).length) return response;
+  return {
+    ...response,
+    proposals: response.proposals.map((p) => ({ ...p, hypothesis: labelHypothesis(p.hypothesis, labels) })),
+    ...(response.fallbackReason ? { fallbackReason: labelFields(response.fallbackReason, labels) } : {}),
+    ...(response.llmNotes ? { llmNotes: response.llmNotes.map((n) => cutText(labelFields(n, labels), NOTE_CHARS)) } : {}),
+  };
 }
 
 /** DesignResponse caps llmNotes at this many entries of at most NOTE_CHARS characters. */

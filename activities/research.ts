@@ -1,5 +1,6 @@
 import type { CampaignResearch, DataConfig, ExperimentResult, SearchSpace } from '../contracts';
 import { researchHypotheses } from '../agents/research-hypotheses';
+import { fieldLabels, labelFields, labelHypothesis } from '../contracts/field-names';
 import { summarize } from '../workflows/summaries';
 import { dataTraitsOf } from '../store/insights';
 import { checkDataAccess } from './data-access';
@@ -18,12 +19,17 @@ export async function researchBaseline(data: DataConfig, baseline: ExperimentRes
   // Scoring the baseline over and over (permutations, residual cells) is CPU work: on a training thread.
   const options = { learningCurve: baseline.learningCurve ?? [] };
   const findings = await trainingPool().run({ kind: 'researchBaseline', data, artifact: baseline.artifact, options });
-  const hypotheses = researchHypotheses(findings, summarize(baseline), searchSpace);
+  // Measured and designed on slots; a declared schema's column names in every text a person reads.
+  const labels = fieldLabels(data);
+  const labelled = Object.keys(labels).length > 0;
+  const hypotheses = researchHypotheses(findings, summarize(baseline), searchSpace).map((h) =>
+    labelled ? { ...h, hypothesis: labelHypothesis(h.hypothesis, labels), evidence: labelFields(h.evidence, labels).slice(0, 400) } : h,
+  );
   // Which fields matter is the strongest trait for "is other data like this one?" (store/insights/traits.ts).
   if (baseline.dataFingerprint)
     rememberTraits(baseline.dataFingerprint, {
       kind: dataTraitsOf(data).kind,
       fieldImportance: Object.fromEntries(findings.importance.map((f) => [f.field, f.neIncrease])),
     });
-  return { hypotheses, findings, seconds: Math.round((Date.now() - started) / 100) / 10 };
+  return { hypotheses, findings, seconds: Math.round((Date.now() - started) / 100) / 10, ...(labelled ? { fieldLabels: labels } : {}) };
 }

@@ -135,8 +135,13 @@ export function hasDivergedRuns(req: DesignRequest): boolean {
   return req.history.some((r) => r.failureClass === 'diverged');
 }
 
-/** Fields the data actually carries: those the interaction signal was measured on, else all categorical fields. */
+/**
+ * Fields the data actually carries: a declared schema's categorical slots, else those the interaction signal was
+ * measured on, else all categorical fields.
+ */
 export function activeCategoricalFields(req: DesignRequest): string[] {
+  const declared = (req.fields ?? []).filter((f) => f.slot.startsWith('C')).map((f) => f.slot);
+  if (declared.length >= 2) return declared.sort((a, b) => FIELD_NAMES.indexOf(a) - FIELD_NAMES.indexOf(b));
   const seen = new Set<string>();
   for (const p of req.fieldPairSignal) for (const f of p.fields) if (FIELD_SET.has(f)) seen.add(f);
   for (const run of [req.baseline, ...req.history]) for (const pair of run.config.crosses) for (const f of pair) seen.add(f);

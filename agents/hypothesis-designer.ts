@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { DesignRequest, DesignResponse, type ExperimentSummary, type ProposedExperiment } from '../contracts/agents';
 import { canonicalConfigKey } from '../contracts/canonical-config';
 import { FIELD_NAMES } from '../contracts/data';
+import { engineModel } from '../contracts/field-names';
 import { FIELD_TRANSFORMS, HASH_SPACES, MODEL_FAMILIES, ModelConfig, type ModelFamily } from '../contracts/model';
 import { activeCategoricalFields, knownConfigKeys } from './design-context';
 import { designHeuristically } from './heuristic-designer';
@@ -64,7 +65,10 @@ export const LlmDesignAnswer = z.object({ proposals: z.array(LlmProposal).min(1)
 export function designAnswerWire(req: DesignRequest) {
   // The fields this data carries (all categorical fields when unknown): a grammar then writes no other name.
   const active = activeCategoricalFields(req);
-  const fields = (active.length >= 2 ? active : FIELD_NAMES) as [string, ...string[]];
+  // With a declared schema the designer writes column names (multi-valued ones by value: `interests[2]`), or slots.
+  const labels = new Map((req.fields ?? []).map((f) => [f.slot, f.label]));
+  const slots = active.length >= 2 ? active : FIELD_NAMES;
+  const fields = [...new Set([...slots.map((f) => labels.get(f)).filter((l): l is string => !!l), ...slots])] as [string, ...string[]];
   const n = z.number().nullable();
   const int = z.number().int().nullable();
   return z.object({
@@ -206,6 +210,15 @@ function designContext(req: DesignRequest, limits: ContextLimits) {
         relativeNeChange: i.relativeNeChange,
         config: configDiff(i.config),
       })),
+    ...(req.fields?.length
+      ? {
+          fields: req.fields.map((f) => ({
+            slot: f.slot,
+            name: f.label,
+            role: f.role === 'multiCategorical' ? 'one value of a multi-valued column' : f.role,
+          })),
+        }
+      : {}),
     fieldPairSignal: [...req.fieldPairSignal].sort((a, b) => b.strength - a.strength).slice(0, limits.pairs),
     searchSpace: req.searchSpace,
     techniques: applicableTechniques(req).map((t) =>
@@ -242,6 +255,13 @@ export function designPrompt(req: DesignRequest, budgetTokens = DEFAULT_PROMPT_T
     'relative to the baseline. In the validation phase prefer them, highest ranked first, over unmeasured ideas.',
     'Configs in the context list only the keys that differ from their family defaults (research configs: from the baseline config;',
     'the baseline config is complete). In your proposals, set only the keys you change and use null for the others.',
+    ...(req.fields?.length
+      ? [
+          'The data is a team\'s own table: "fields" maps each engine slot (I1..I13 dense, C1..C26 categorical) to its column name.',
+          'Configs and signals in the context use slots; in your proposals (titles, rationales, crosses, fields) use the column names.',
+          'A multi-valued column takes several slots (name[1], name[2], ...): cross one of its values, never the whole column.',
+        ]
+      : []),
     UNTRUSTED_DATA_NOTICE,
   ].join('\n');
   const frame = (json: string, maxChars: number) =>
@@ -374,7 +394,8 @@ export async function designHypotheses(input: DesignRequest, llm: LlmSettings | 
       break;
     }
     const title = fit(p.title, 200);
-    const draft = draftOf(p.model);
+    // Column names back to slots first (a name that is no field stays as written, and clamping drops it and says so).
+    const draft = engineModel(draftOf(p.model), req.fields);
     const model = clampToSearchSpace(draft, req.searchSpace);
     const key = canonicalConfigKey(model);
     if (known.has(key) && !warmStart(p.technique, key)) {

@@ -5,6 +5,7 @@ import { DataConfig } from './data';
 import { Hypothesis } from './experiment';
 import { FailureClass, FailureReport } from './metrics';
 import { ModelConfig, ModelFamily } from './model';
+import { FieldEntry } from './field-names';
 import { FitDiagnosis, ResearchHypothesis } from './research';
 
 /** A compact view of one experiment, what sub-agents see (never the model or the data). */
@@ -64,6 +65,11 @@ export const DesignRequest = z.object({
   research: z.array(ResearchHypothesis).default([]),
   /** Ideas screened as probes that did not earn a full run (their NE is a probe's): not to be proposed again. */
   screened: z.array(ExperimentSummary).max(64).optional(),
+  /**
+   * A declared schema's fields, slot by slot (column name, role), added by the design activity from the data config:
+   * an LLM designer reads and may write column names. Absent for Criteo and planted data (slot names are field names).
+   */
+  fields: z.array(FieldEntry).max(39).optional(),
 });
 export type DesignRequest = z.infer<typeof DesignRequest>;
 

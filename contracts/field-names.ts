@@ -97,6 +97,27 @@ export function labelFields(text: string, labels: Readonly<Record<string, string
   return text.replace(SLOT_IN_TEXT, (slot) => labels[slot] ?? slot);
 }
 
+/**
+ * A hypothesis as a person reads it: slot names (C3, I2) in its title, rationale and expected effect replaced by the
+ * declared schema's column names (`user_country`), cut to the contract's lengths. Unchanged without labels.
+ */
+export function labelHypothesis<H extends { title: string; rationale: string; expectedEffect: string }>(
+  hypothesis: H,
+  labels: Record<string, string>,
+): H {
+  if (!Object.keys(labels).length) return hypothesis;
+  return {
+    ...hypothesis,
+    title: cutText(labelFields(hypothesis.title, labels), 200),
+    rationale: cutText(labelFields(hypothesis.rationale, labels), 600),
+    expectedEffect: cutText(labelFields(hypothesis.expectedEffect, labels), 300),
+  };
+}
+
+export function cutText(text: string, max: number): string {
+  return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
+}
+
 /** A slot name, with its label when it has one: `C3 (user_country)`; for messages that must name both. */
 export function slotWithLabel(slot: string, labels: Readonly<Record<string, string>>): string {
   return labels[slot] ? `${labels[slot]} (${slot})` : slot;

@@ -99,6 +99,11 @@ export const CampaignResearch = z.object({
   hypotheses: z.array(ResearchHypothesis).max(24),
   findings: BaselineResearch,
   seconds: z.number(),
+  /**
+   * A declared schema's slot → column name (`user_country`, `interests[2]`): the findings are measured on slots, and
+   * status and the report show them by these names. Absent for Criteo and planted data.
+   */
+  fieldLabels: z.record(z.string(), z.string()).optional(),
 });
 export type CampaignResearch = z.infer<typeof CampaignResearch>;
 

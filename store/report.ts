@@ -15,6 +15,7 @@ import { putArtifact } from './artifacts';
 import { summarizeEvent, isNotableEvent } from './event-summary';
 import { rankwrightHome } from './home';
 import { renderReportHtml } from './report-template';
+import { labelFields } from '../contracts/field-names';
 
 /**
  * The campaign report: one self-contained HTML page (chart.js and CSS inline, no network at view time) that a
@@ -249,10 +250,12 @@ function researchView(status: CampaignStatus): ReportResearch | undefined {
   if (!r) return undefined;
   const ran = new Map<string, ExperimentResult>();
   for (const e of status.experiments) if (e.phase !== 'baseline' && !ran.has(canonicalConfigKey(e.config))) ran.set(canonicalConfigKey(e.config), e);
+  // Findings are measured on slots: a declared schema's column names are what a reviewer reads.
+  const labels = r.fieldLabels ?? {};
   return {
-    fit: `${r.findings.fit.verdict}: ${r.findings.fit.explanation}`,
+    fit: labelFields(`${r.findings.fit.verdict}: ${r.findings.fit.explanation}`, labels),
     seconds: r.seconds,
-    importance: r.findings.importance.slice(0, 10).map(({ field, neIncrease, stdErr }) => ({ field, neIncrease, stdErr })),
+    importance: r.findings.importance.slice(0, 10).map(({ field, neIncrease, stdErr }) => ({ field: labels[field] ?? field, neIncrease, stdErr })),
     hypotheses: r.hypotheses.map((h) => {
       const run = ran.get(canonicalConfigKey(h.model));
       return {

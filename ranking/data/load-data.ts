@@ -1,8 +1,19 @@
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
-import { BAD_ROW_EXAMPLES_KEPT, CATEGORICAL_FIELDS, CriteoData, DataConfig, type BadRows, type DataConfigInput } from '../../contracts';
+import {
+  BAD_ROW_EXAMPLES_KEPT,
+  CATEGORICAL_FIELDS,
+  CriteoData,
+  DEFAULT_MAX_VALUES,
+  DataConfig,
+  DeclaredData,
+  columnSpec,
+  type BadRows,
+  type DataConfigInput,
+} from '../../contracts';
 import { parseOrExplain } from '../../contracts/errors';
 import { BadRowReport, assertSafePath, readCriteoChunks, readCriteoFile } from './criteo-reader';
+import { readDeclaredData } from './declared-reader';
 import { plantedScenario } from './planted';
 import { RowCacheInvalid, RowCacheReader, RowCacheWriter, hashFileEnds, rowCachePath, sourceIdentity, type SourceIdentity } from './row-cache';
 import {
@@ -19,6 +30,7 @@ import {
 
 /** A dataset ready for experiments: three splits in the shared row representation, plus what is known about it. */
 export interface LoadedDataset {
+  /** 'criteo' for any data read from files (a Criteo file or a declared table: `config.format` tells them apart). */
   kind: 'planted' | 'criteo';
   fingerprint: string;
   config: DataConfig;
@@ -65,8 +77,38 @@ export async function dataFingerprint(input: DataConfigInput | DataConfig): Prom
     return `planted:${h.digest('hex').slice(0, 32)}`;
   }
   // `strict` decides whether a bad row is fatal, not what the data is: a strict run that succeeds read the same rows.
+  if (config.format !== 'criteo-tsv') {
+    const { train, test, validation, strict: _strict, schema, ...options } = config;
+    h.update('declared\n' + canonicalJson({ ...options, schema: canonicalSchema(schema) }));
+    await hashDataFiles(h, { train, validation, test });
+    return `declared:${h.digest('hex').slice(0, 32)}`;
+  }
   const { train, test, validation, strict: _strict, ...options } = config;
   h.update('criteo\n' + canonicalJson(options));
+  await hashDataFiles(h, { train, validation, test });
+  return `criteo:${h.digest('hex').slice(0, 32)}`;
+}
+
+/**
+ * A schema as it reads the data: every column as {role, ...} with multiCategorical defaults filled in, ignored
+ * columns left out (they are not read), so spellings of the same schema fingerprint alike.
+ */
+function canonicalSchema(schema: DeclaredData['schema']): Record<string, unknown> {
+  const columns: Record<string, unknown> = {};
+  for (const [name, given] of Object.entries(schema.columns)) {
+    const spec = columnSpec(given);
+    if (spec.role === 'ignore') continue;
+    columns[name] =
+      spec.role === 'multiCategorical'
+        ? { role: spec.role, separator: spec.separator ?? ',', maxValues: spec.maxValues ?? DEFAULT_MAX_VALUES }
+        : { role: spec.role };
+  }
+  return { columns };
+}
+
+/** Each data file's identity (size, mtime, first and last MiB) into the fingerprint, in train, validation, test order. */
+async function hashDataFiles(h: ReturnType<typeof createHash>, files: { train: string; validation?: string; test?: string }): Promise<void> {
+  const { train, validation, test } = files;
   for (const [role, file] of [
     ['train', train],
     ['validation', validation],
@@ -83,7 +125,6 @@ export async function dataFingerprint(input: DataConfigInput | DataConfig): Prom
     h.update(`${st.size}:${st.mtimeMs}:`);
     await hashFileEnds(h, file, st.size);
   }
-  return `criteo:${h.digest('hex').slice(0, 32)}`;
 }
 
 /** Training rows kept on disk (a row cache) and streamed chunk by chunk, with what is small enough to hold. */
@@ -149,7 +190,7 @@ export async function loadDataset(input: DataConfigInput | DataConfig, opts: Loa
       ? loadPlanted(config, fingerprint)
       : config.format === 'criteo-tsv'
         ? loadCriteo(config, fingerprint, limit)
-        : Promise.reject(new Error(`data.format ${config.format}: declared-schema data is not readable yet`))
+        : loadDeclared(config, fingerprint, limit)
   ).catch((e) => {
     cache.delete(key);
     throw e;
@@ -212,6 +253,25 @@ async function loadCriteo(config: CriteoData, fingerprint: string, limit: number
     valueNames,
     active: activeFields(trainBlock),
     badRows: summarizeBadRows(reports),
+  };
+}
+
+/**
+ * A team's own table with a declared schema, held in memory (no row cache): train past `limit` rows fails, saying
+ * so. Its rows fill the same slots, hashes and value names as a Criteo file's (see declared-reader.ts).
+ */
+async function loadDeclared(config: DeclaredData, fingerprint: string, limit: number): Promise<LoadedDataset> {
+  const read = await readDeclaredData(config, newValueNames(), limit);
+  return {
+    kind: 'criteo',
+    fingerprint,
+    config,
+    train: read.train,
+    validation: read.validation,
+    test: read.test,
+    valueNames: read.valueNames,
+    active: read.active,
+    badRows: summarizeBadRows(read.reports),
   };
 }
 

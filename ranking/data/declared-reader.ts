@@ -1,0 +1,608 @@
+import * as fs from 'node:fs';
+import { parse as parseCsv } from 'csv-parse';
+import type { AsyncBuffer, FileMetaData } from 'hyparquet';
+import { DEFAULT_MAX_VALUES, columnSpec, schemaLayout, type DeclaredData, type SchemaLayout } from '../../contracts';
+import { hashFieldValue } from '../hash';
+import { BadRowFailure, TrainingFailure } from '../failure';
+import { BAD_ROW_EXAMPLES, assertSafePath, badDataFailure, type BadRowReport } from './criteo-reader';
+import { CATEGORICAL_COUNT, DENSE_COUNT, MAX_NAMES_PER_FIELD, MISSING_CATEGORICAL, activeFields, type RowBlock, type ValueNames } from './rows';
+
+/**
+ * Reader of a team's own table with a declared schema (contracts/schema.ts): TSV or CSV with a header row, or Parquet.
+ * Each row is laid onto the engine's fixed slots (schemaLayout) exactly as the Criteo reader fills them — a categorical
+ * value of slot Ck is hashed with field number 13 + (k − 1), a real value hashing to 0 is stored as 1 — so the rest of
+ * the engine cannot tell a declared table from a Criteo file. A multi-valued column hashes every value with its first
+ * slot's field number (a bag of values: the same value lands on the same hash row whichever slot it sits in).
+ *
+ * Rows are held in memory (no row cache): a training file with more rows than the in-memory limit fails, suggesting
+ * `maxTrainRows`. CSV and TSV are streamed through csv-parse; Parquet is read one row group at a time, declared
+ * columns only. Malformed rows are skipped and counted as for Criteo (maxBadRowFraction, strict), every problem
+ * naming the column and the row (the 1-based physical line for CSV/TSV, header = line 1; the 1-based row for Parquet).
+ */
+
+export type Split = 'train' | 'validation' | 'test';
+
+export interface DeclaredSplits {
+  train: RowBlock;
+  validation: RowBlock;
+  test: RowBlock;
+  valueNames: ValueNames;
+  active: { categorical: number[]; dense: number[] };
+  reports: { split: Split; file: string; report: BadRowReport }[];
+}
+
+/** A declared table's rows, held and split the way the config says. `limit`: most rows read from train. */
+export async function readDeclaredData(config: DeclaredData, valueNames: ValueNames, limit: number): Promise<DeclaredSplits> {
+  const plan = planOf(config);
+  const base = { config, plan, valueNames, strict: !!config.strict, maxBadRowFraction: config.maxBadRowFraction };
+  const reports: DeclaredSplits['reports'] = [];
+  const train = await readTable(config.train, { ...base, maxRows: config.maxTrainRows, limit, withTime: !!config.split });
+  reports.push({ split: 'train', file: config.train, report: train.badRows });
+  let trainBlock: RowBlock;
+  let validation: RowBlock | undefined;
+  let test: RowBlock;
+  if (config.split) {
+    const split = config.split;
+    const testFrom = parseIsoBound(split.testFrom);
+    const validationFrom = split.validationFrom === undefined ? undefined : parseIsoBound(split.validationFrom);
+    const times = train.times!;
+    const where: Record<Split, number[]> = { train: [], validation: [], test: [] };
+    for (let r = 0; r < train.block.rows; r++) {
+      const t = times[r];
+      where[t >= testFrom ? 'test' : validationFrom !== undefined && t >= validationFrom ? 'validation' : 'train'].push(r);
+    }
+    const none = (what: string) =>
+      new TrainingFailure('bad-data', `${config.train}: no rows have ${split.by} ${what} (split ${JSON.stringify(split)}); check the dates`);
+    if (!where.test.length) throw none(`≥ testFrom ${split.testFrom}`);
+    if (!where.train.length) throw none(`before ${split.validationFrom ? `validationFrom ${split.validationFrom}` : `testFrom ${split.testFrom}`}`);
+    if (validationFrom !== undefined && !where.validation.length)
+      throw none(`in [validationFrom ${split.validationFrom}, testFrom ${split.testFrom})`);
+    test = takeRows(train.block, where.test);
+    if (validationFrom !== undefined) validation = takeRows(train.block, where.validation);
+    else if (!config.validation) {
+      // The latest validationFraction of the train rows by time validate (stable: equal times keep file order).
+      const order = [...where.train].sort((a, b) => times[a] - times[b] || a - b);
+      const cut = Math.floor(order.length * (1 - config.validationFraction));
+      const late = new Uint8Array(train.block.rows);
+      for (let i = cut; i < order.length; i++) late[order[i]] = 1;
+      validation = takeRows(
+        train.block,
+        where.train.filter((r) => late[r]),
+      );
+      where.train = where.train.filter((r) => !late[r]);
+    }
+    trainBlock = takeRows(train.block, where.train);
+  } else {
+    trainBlock = train.block;
+    if (!config.validation) {
+      // The last validationFraction of train by position, as for Criteo files.
+      const cut = Math.floor(trainBlock.rows * (1 - config.validationFraction));
+      validation = takeRows(trainBlock, range(cut, trainBlock.rows));
+      trainBlock = takeRows(trainBlock, range(0, cut));
+    }
+  }
+  if (!validation) {
+    const file = config.validation!;
+    const v = await readTable(file, { ...base, withTime: false });
+    validation = v.block;
+    reports.push({ split: 'validation', file, report: v.badRows });
+  }
+  if (!config.split) {
+    const file = config.test!;
+    const t = await readTable(file, { ...base, withTime: false });
+    test = t.block;
+    reports.push({ split: 'test', file, report: t.badRows });
+  }
+  return { train: trainBlock, validation, test: test!, valueNames, active: activeFields(trainBlock), reports };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// The plan: which columns are read, and what each one fills.
+
+type Cell = unknown;
+
+interface ColumnPlan {
+  name: string;
+  role: 'label' | 'weight' | 'dense' | 'categorical' | 'multiCategorical' | 'timestamp';
+  /** dense: its I slot (0-based); categorical / multiCategorical: its first C slot (0-based). */
+  slot: number;
+  /** categorical / multiCategorical: the field number its values are hashed with (13 + first C slot). */
+  field: number;
+  separator: string;
+  maxValues: number;
+}
+
+export interface ReadPlan {
+  layout: SchemaLayout;
+  /** The columns read, in a fixed order (the layout's: sorted by name). */
+  columns: ColumnPlan[];
+  /** Index into `columns` of the split column (a time split), or -1. */
+  splitColumn: number;
+}
+
+export function planOf(config: DeclaredData): ReadPlan {
+  const layout = schemaLayout(config.schema);
+  const columns: ColumnPlan[] = [];
+  for (const name of Object.keys(config.schema.columns).sort()) {
+    const spec = columnSpec(config.schema.columns[name]);
+    if (spec.role === 'ignore') continue;
+    let slot = -1;
+    if (spec.role === 'dense') slot = layout.dense.findIndex((s) => s.column === name);
+    if (spec.role === 'categorical' || spec.role === 'multiCategorical') slot = layout.categorical.findIndex((s) => s.column === name);
+    columns.push({
+      name,
+      role: spec.role,
+      slot,
+      field: DENSE_COUNT + slot,
+      separator: spec.separator ?? ',',
+      maxValues: spec.role === 'multiCategorical' ? (spec.maxValues ?? DEFAULT_MAX_VALUES) : 1,
+    });
+  }
+  const splitColumn = config.split ? columns.findIndex((c) => c.name === config.split!.by) : -1;
+  return { layout, columns, splitColumn };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Rows: a growable block (with weights and split times), filled one parsed row at a time.
+
+class Rows {
+  rows = 0;
+  labels = new Uint8Array(1024);
+  dense = new Float32Array(1024 * DENSE_COUNT);
+  categorical = new Uint32Array(1024 * CATEGORICAL_COUNT);
+  weights: Float32Array | null;
+  times: Float64Array | null;
+
+  constructor(withWeights: boolean, withTimes: boolean) {
+    this.weights = withWeights ? new Float32Array(1024) : null;
+    this.times = withTimes ? new Float64Array(1024) : null;
+  }
+
+  append(row: ParsedRow): void {
+    if (this.rows === this.labels.length) this.grow();
+    const r = this.rows++;
+    this.labels[r] = row.label;
+    this.dense.set(row.dense, r * DENSE_COUNT);
+    this.categorical.set(row.categorical, r * CATEGORICAL_COUNT);
+    if (this.weights) this.weights[r] = row.weight;
+    if (this.times) this.times[r] = row.time;
+  }
+
+  build(): { block: RowBlock; times?: Float64Array } {
+    const n = this.rows;
+    const block: RowBlock = {
+      rows: n,
+      labels: this.labels.slice(0, n),
+      dense: this.dense.slice(0, n * DENSE_COUNT),
+      categorical: this.categorical.slice(0, n * CATEGORICAL_COUNT),
+      ...(this.weights ? { weights: this.weights.slice(0, n) } : {}),
+    };
+    return this.times ? { block, times: this.times.slice(0, n) } : { block };
+  }
+
+  private grow(): void {
+    const cap = this.labels.length * 2;
+    const grown = <T extends Uint8Array | Float32Array | Uint32Array | Float64Array>(a: T, per: number, make: new (n: number) => T): T => {
+      const b = new make(cap * per);
+      b.set(a as never);
+      return b;
+    };
+    this.labels = grown(this.labels, 1, Uint8Array);
+    this.dense = grown(this.dense, DENSE_COUNT, Float32Array);
+    this.categorical = grown(this.categorical, CATEGORICAL_COUNT, Uint32Array);
+    if (this.weights) this.weights = grown(this.weights, 1, Float32Array);
+    if (this.times) this.times = grown(this.times, 1, Float64Array);
+  }
+}
+
+/** One row being parsed: filled cell by cell, appended only when every cell is good. */
+interface ParsedRow {
+  label: number;
+  weight: number;
+  time: number;
+  dense: Float32Array;
+  categorical: Uint32Array;
+  /** Value names met in this row: slot, hash, value (kept when the row is). */
+  names: [number, number, string][];
+}
+
+function newParsedRow(): ParsedRow {
+  return { label: 0, weight: 1, time: NaN, dense: new Float32Array(DENSE_COUNT), categorical: new Uint32Array(CATEGORICAL_COUNT), names: [] };
+}
+
+/** Parses the row's cells (in plan.columns order) into `row`; returns the problem of the first bad cell, or null. */
+function parseRow(plan: ReadPlan, cells: Cell[], row: ParsedRow): string | null {
+  row.dense.fill(NaN);
+  row.categorical.fill(MISSING_CATEGORICAL);
+  row.names.length = 0;
+  row.weight = 1;
+  row.time = NaN;
+  for (let i = 0; i < plan.columns.length; i++) {
+    const c = plan.columns[i];
+    const v = cells[i];
+    switch (c.role) {
+      case 'label': {
+        const l = labelOf(v);
+        if (l === null) return `column ${JSON.stringify(c.name)}: expected a label 0 or 1 (or true / false), got ${show(v)}`;
+        row.label = l;
+        break;
+      }
+      case 'weight': {
+        const w = numberOf(v);
+        if (w === null || Number.isNaN(w) || w < 0) return `column ${JSON.stringify(c.name)}: expected a weight (a number ≥ 0), got ${show(v)}`;
+        row.weight = w;
+        break;
+      }
+      case 'dense': {
+        const x = numberOf(v);
+        if (x === null) return `column ${JSON.stringify(c.name)}: expected a number, got ${show(v)}`;
+        row.dense[c.slot] = x; // NaN when missing
+        break;
+      }
+      case 'timestamp': {
+        if (isMissing(v)) {
+          if (i === plan.splitColumn) return `column ${JSON.stringify(c.name)}: the split column is empty (expected a time)`;
+          break;
+        }
+        const t = timeOf(v);
+        if (t === null) return `column ${JSON.stringify(c.name)}: expected a time (ISO 8601, or epoch seconds / milliseconds), got ${show(v)}`;
+        if (i === plan.splitColumn) row.time = t;
+        break;
+      }
+      case 'categorical': {
+        if (isMissing(v)) break;
+        setCategorical(row, c.slot, c.field, stringOf(v));
+        break;
+      }
+      case 'multiCategorical': {
+        const values = valuesOf(v, c.separator, c.maxValues);
+        for (let k = 0; k < values.length; k++) setCategorical(row, c.slot + k, c.field, values[k]);
+        break;
+      }
+    }
+  }
+  return null;
+}
+
+function setCategorical(row: ParsedRow, slot: number, field: number, value: string): void {
+  let h = hashFieldValue(field, value);
+  if (h === MISSING_CATEGORICAL) h = 1;
+  row.categorical[slot] = h;
+  row.names.push([slot, h, value]);
+}
+
+function isMissing(v: Cell): boolean {
+  return v === null || v === undefined || v === '' || (typeof v === 'string' && v.trim() === '');
+}
+
+function labelOf(v: Cell): 0 | 1 | null {
+  if (typeof v === 'boolean') return v ? 1 : 0;
+  if (typeof v === 'bigint') return v === 0n ? 0 : v === 1n ? 1 : null;
+  if (typeof v === 'number') return v === 0 ? 0 : v === 1 ? 1 : null;
+  if (typeof v === 'string') {
+    const s = v.trim().toLowerCase();
+    if (s === 'true') return 1;
+    if (s === 'false') return 0;
+    if (s === '') return null;
+    const n = Number(s);
+    return n === 0 ? 0 : n === 1 ? 1 : null;
+  }
+  return null;
+}
+
+/** A number cell: NaN when missing; null when it is not a number. Booleans read as 0 / 1. */
+function numberOf(v: Cell): number | null {
+  if (isMissing(v)) return NaN;
+  if (typeof v === 'number') return Number.isNaN(v) || Number.isFinite(v) ? v : null;
+  if (typeof v === 'bigint') return Number(v);
+  if (typeof v === 'boolean') return v ? 1 : 0;
+  if (typeof v === 'string') {
+    const n = Number(v.trim());
+    return Number.isFinite(n) ? n : null;
+  }
+  return null;
+}
+
+const ISO = /^\d{4}-\d{2}-\d{2}/;
+const NUMERIC = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
+
+/** Milliseconds since the epoch, or null: ISO 8601 (without an offset: UTC), epoch seconds (< 1e11) or ms, a Date. */
+export function timeOf(v: Cell): number | null {
+  if (v instanceof Date) return Number.isFinite(v.getTime()) ? v.getTime() : null;
+  if (typeof v === 'bigint') return epochMs(Number(v));
+  if (typeof v === 'number') return Number.isFinite(v) ? epochMs(v) : null;
+  if (typeof v !== 'string') return null;
+  const s = v.trim();
+  if (NUMERIC.test(s)) return epochMs(Number(s));
+  return ISO.test(s) ? parseIsoUtc(s) : null;
+}
+
+function epochMs(n: number): number {
+  return Math.abs(n) < 1e11 ? n * 1000 : n;
+}
+
+/** An ISO 8601 date or date-time; one without a time zone is read as UTC (not the worker's local time). */
+function parseIsoUtc(s: string): number | null {
+  let iso = s.replace(/^(\d{4}-\d{2}-\d{2}) (\d)/, '$1T$2');
+  if (/T\d{2}:\d{2}(:\d{2}(\.\d+)?)?$/.test(iso)) iso += 'Z';
+  const t = Date.parse(iso);
+  return Number.isFinite(t) ? t : null;
+}
+
+function parseIsoBound(s: string): number {
+  const t = parseIsoUtc(s);
+  if (t === null) throw new TrainingFailure('bad-data', `split: ${JSON.stringify(s)} is not an ISO 8601 date`);
+  return t;
+}
+
+function stringOf(v: Cell): string {
+  if (typeof v === 'string') return v;
+  if (v instanceof Date) return v.toISOString();
+  if (typeof v === 'object') return JSON.stringify(v, (_k, x: unknown) => (typeof x === 'bigint' ? x.toString() : x));
+  return String(v);
+}
+
+/** A multi-valued cell's kept values: split (a string) or its elements (a list), trimmed, distinct, non-empty, in order. */
+function valuesOf(v: Cell, separator: string, maxValues: number): string[] {
+  if (isMissing(v)) return [];
+  const parts = Array.isArray(v) ? v.filter((x) => x !== null && x !== undefined).map(stringOf) : stringOf(v).split(separator);
+  const out: string[] = [];
+  for (const p of parts) {
+    const s = p.trim();
+    if (s && !out.includes(s)) out.push(s);
+    if (out.length === maxValues) break;
+  }
+  return out;
+}
+
+function show(v: Cell): string {
+  if (v === null || v === undefined || v === '') return 'empty';
+  const s = typeof v === 'string' ? v : stringOf(v);
+  return JSON.stringify(s.length > 40 ? s.slice(0, 40) + '…' : s);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Files: one table read into one block, bad rows counted.
+
+interface TableOptions {
+  config: DeclaredData;
+  plan: ReadPlan;
+  valueNames: ValueNames;
+  strict: boolean;
+  maxBadRowFraction: number;
+  /** Stop after this many good rows. */
+  maxRows?: number;
+  /** Most good rows held: past it the read fails (declared tables are held in memory). */
+  limit?: number;
+  /** Keep each row's split time (a time split reads its test rows from train). */
+  withTime: boolean;
+}
+
+/** Counts rows, keeps good ones, enforces strict / the bad-row share / the row limits. */
+class TableSink {
+  readonly bad: BadRowReport = { count: 0, rowsSeen: 0, examples: [] };
+  readonly rows: Rows;
+  private readonly row = newParsedRow();
+  good = 0;
+
+  constructor(
+    private readonly file: string,
+    private readonly opts: TableOptions,
+  ) {
+    this.rows = new Rows(opts.plan.layout.weight !== undefined, opts.withTime);
+  }
+
+  /** Takes one row (its cells in plan order, or a problem found before its cells); returns false when reading should stop. */
+  take(line: number, cells: Cell[] | string): boolean {
+    this.bad.rowsSeen++;
+    const problem = typeof cells === 'string' ? cells : parseRow(this.opts.plan, cells, this.row);
+    if (problem) {
+      this.badRow(line, problem);
+      return true;
+    }
+    this.rows.append(this.row);
+    const names = this.opts.valueNames;
+    for (const [slot, h, value] of this.row.names) {
+      const m = names[slot];
+      if (m.size < MAX_NAMES_PER_FIELD && !m.has(h)) m.set(h, value);
+    }
+    this.good++;
+    if (this.opts.limit !== undefined && this.good > this.opts.limit)
+      throw new TrainingFailure(
+        'resource',
+        `${this.file}: more than ${this.opts.limit} rows; a declared table is held in memory and this one does not fit (the in-memory limit is ${this.opts.limit} training rows). Set maxTrainRows (e.g. ${this.opts.limit}) to read fewer rows, or raise RANKWRIGHT_IN_MEMORY_TRAIN_ROWS on a worker with more memory`,
+      );
+    return this.opts.maxRows === undefined || this.good < this.opts.maxRows;
+  }
+
+  badRow(line: number, problem: string): void {
+    if (this.opts.strict) throw new BadRowFailure(this.file, line, problem);
+    this.bad.count++;
+    if (this.bad.examples.length < BAD_ROW_EXAMPLES) this.bad.examples.push({ file: this.file, line, problem });
+    // Fail early on files that are clearly not the declared table instead of reading all of it.
+    if (this.bad.rowsSeen >= 1000 && this.bad.count / this.bad.rowsSeen > Math.max(this.opts.maxBadRowFraction, 0.5))
+      throw badDataFailure(this.file, this.bad, this.opts.maxBadRowFraction);
+  }
+
+  finish(): { block: RowBlock; times?: Float64Array; badRows: BadRowReport } {
+    const bad = this.bad;
+    if (this.good === 0) {
+      const why =
+        bad.count > 0 ? `all ${bad.count} rows are malformed; first: line ${bad.examples[0].line}: ${bad.examples[0].problem}` : 'it holds no rows';
+      throw new TrainingFailure('bad-data', `data file ${this.file} has no valid rows: ${why}`);
+    }
+    if (bad.count / bad.rowsSeen > this.opts.maxBadRowFraction) throw badDataFailure(this.file, bad, this.opts.maxBadRowFraction);
+    return { ...this.rows.build(), badRows: bad };
+  }
+}
+
+async function readTable(file: string, opts: TableOptions): Promise<{ block: RowBlock; times?: Float64Array; badRows: BadRowReport }> {
+  assertSafePath(file, 'data file');
+  let stat: fs.Stats;
+  try {
+    stat = await fs.promises.stat(file);
+  } catch {
+    throw new TrainingFailure('bad-data', `data file ${file} does not exist or cannot be read`);
+  }
+  if (!stat.isFile()) throw new TrainingFailure('bad-data', `data file ${file} is not a regular file`);
+  if (stat.size === 0) throw new TrainingFailure('bad-data', `data file ${file} is empty: expected ${describeFormat(opts.config.format)}`);
+  const sink = new TableSink(file, opts);
+  if (opts.config.format === 'parquet') await readParquet(file, stat.size, opts.plan, sink);
+  else await readDelimited(file, opts.config.format, opts.plan, sink);
+  return sink.finish();
+}
+
+function describeFormat(format: DeclaredData['format']): string {
+  return format === 'parquet' ? 'a Parquet file' : `${format === 'csv' ? 'CSV' : 'TSV'} with a header row naming its columns`;
+}
+
+function missingColumn(file: string, column: string, has: string[]): TrainingFailure {
+  const shown = has.length > 60 ? [...has.slice(0, 60), `… ${has.length - 60} more`] : has;
+  return new TrainingFailure(
+    'bad-data',
+    `data file ${file}: column ${JSON.stringify(column)} declared in the schema is not in the file; the file's columns are: ${shown.map((c) => JSON.stringify(c)).join(', ')}`,
+  );
+}
+
+/** CSV (quoted fields) or TSV (tab-separated, no quoting), header first: streamed through csv-parse. */
+async function readDelimited(file: string, format: 'csv' | 'tsv', plan: ReadPlan, sink: TableSink): Promise<void> {
+  const csv = format === 'csv';
+  const parser = fs.createReadStream(file).pipe(
+    parseCsv({
+      delimiter: csv ? ',' : '\t',
+      quote: csv ? '"' : false,
+      bom: true,
+      info: true,
+      relax_column_count: true,
+      skip_empty_lines: true,
+      skip_records_with_error: true,
+    }),
+  );
+  // A record csv-parse cannot parse (a stray quote, ...) is skipped by it and reported here, as a bad row.
+  const skipped: { line: number; problem: string }[] = [];
+  parser.on('skip', (e: Error & { lines?: number }) => skipped.push({ line: e.lines ?? 0, problem: e.message.slice(0, 300) }));
+  let index: number[] | null = null;
+  let width = 0;
+  const cells: Cell[] = new Array(plan.columns.length);
+  try {
+    for await (const { record, info } of parser as AsyncIterable<{ record: string[]; info: { lines: number } }>) {
+      for (const s of skipped.splice(0)) {
+        sink.bad.rowsSeen++;
+        sink.badRow(Math.max(1, s.line), `unreadable ${format.toUpperCase()} record: ${s.problem}`);
+      }
+      // The record's first physical line (a quoted field may span lines).
+      let line = info.lines;
+      if (csv) for (const f of record) for (let p = f.indexOf('\n'); p >= 0; p = f.indexOf('\n', p + 1)) line--;
+      if (!index) {
+        const header = record.map((h) => h.trim());
+        index = plan.columns.map((c) => {
+          const i = header.indexOf(c.name);
+          if (i < 0) throw missingColumn(file, c.name, header);
+          return i;
+        });
+        width = header.length;
+        continue;
+      }
+      if (record.length !== width) {
+        if (!sink.take(line, `expected ${width} ${csv ? 'comma' : 'tab'}-separated columns (as in the header), got ${record.length}`)) break;
+        continue;
+      }
+      for (let i = 0; i < index.length; i++) cells[i] = record[index[i]];
+      if (!sink.take(line, cells)) break;
+    }
+    for (const s of skipped.splice(0)) {
+      sink.bad.rowsSeen++;
+      sink.badRow(Math.max(1, s.line), `unreadable ${format.toUpperCase()} record: ${s.problem}`);
+    }
+  } finally {
+    parser.destroy();
+  }
+  if (!index) throw new TrainingFailure('bad-data', `data file ${file} has no header row: expected ${describeFormat(format)}`);
+}
+
+/** A local file as hyparquet's AsyncBuffer (reads byte ranges; nothing held but what a row group needs). */
+function fileBuffer(handle: fs.promises.FileHandle, size: number): AsyncBuffer {
+  return {
+    byteLength: size,
+    async slice(start: number, end: number = size): Promise<ArrayBuffer> {
+      const buf = new Uint8Array(Math.max(0, end - start));
+      let at = 0;
+      while (at < buf.length) {
+        const { bytesRead } = await handle.read(buf, at, buf.length - at, start + at);
+        if (bytesRead === 0) break;
+        at += bytesRead;
+      }
+      return buf.buffer;
+    },
+  };
+}
+
+/** Parquet: the declared columns, one row group at a time. */
+async function readParquet(file: string, size: number, plan: ReadPlan, sink: TableSink): Promise<void> {
+  const { parquetMetadataAsync, parquetRead, parquetSchema } = await import('hyparquet');
+  const { compressors } = await import('hyparquet-compressors');
+  const handle = await fs.promises.open(file, 'r');
+  try {
+    const buffer = fileBuffer(handle, size);
+    let metadata: FileMetaData;
+    try {
+      metadata = await parquetMetadataAsync(buffer);
+    } catch (e) {
+      throw new TrainingFailure('bad-data', `data file ${file} is not a readable Parquet file: ${(e as Error).message}`);
+    }
+    const has = parquetSchema(metadata).children.map((c) => c.element.name);
+    for (const c of plan.columns) if (!has.includes(c.name)) throw missingColumn(file, c.name, has);
+    const names = plan.columns.map((c) => c.name);
+    const cells: Cell[] = new Array(names.length);
+    let start = 0;
+    for (const group of metadata.row_groups) {
+      const rows = Number(group.num_rows);
+      let groupRows: Record<string, unknown>[] = [];
+      await parquetRead({
+        file: buffer,
+        metadata,
+        columns: names,
+        rowStart: start,
+        rowEnd: start + rows,
+        rowFormat: 'object',
+        compressors,
+        onComplete: (r) => {
+          groupRows = r;
+        },
+      });
+      for (let r = 0; r < groupRows.length; r++) {
+        for (let i = 0; i < names.length; i++) cells[i] = groupRows[r][names[i]];
+        if (!sink.take(start + r + 1, cells)) return;
+      }
+      start += rows;
+    }
+  } finally {
+    await handle.close();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+
+function range(from: number, to: number): number[] {
+  return Array.from({ length: Math.max(0, to - from) }, (_, i) => from + i);
+}
+
+/** The given rows of a block, in the given order, as a new block. */
+export function takeRows(block: RowBlock, rows: readonly number[]): RowBlock {
+  const n = rows.length;
+  const out: RowBlock = {
+    rows: n,
+    labels: new Uint8Array(n),
+    dense: new Float32Array(n * DENSE_COUNT),
+    categorical: new Uint32Array(n * CATEGORICAL_COUNT),
+    ...(block.weights ? { weights: new Float32Array(n) } : {}),
+  };
+  for (let i = 0; i < n; i++) {
+    const r = rows[i];
+    out.labels[i] = block.labels[r];
+    out.dense.set(block.dense.subarray(r * DENSE_COUNT, (r + 1) * DENSE_COUNT), i * DENSE_COUNT);
+    out.categorical.set(block.categorical.subarray(r * CATEGORICAL_COUNT, (r + 1) * CATEGORICAL_COUNT), i * CATEGORICAL_COUNT);
+    if (out.weights) out.weights[i] = block.weights![r];
+  }
+  return out;
+}

@@ -48,6 +48,14 @@ export function downsampleCurve(
 export function validationSplitOf(config: DataConfig, rows: number): ValidationSplit {
   if ('planted' in config) return { source: 'planted', rows };
   if (config.validation) return { source: 'file', file: config.validation, rows };
+  // A time split's window of train (there is no time-window variant yet: it reads as a file and its rows).
+  if (config.format !== 'criteo-tsv' && config.split?.validationFrom)
+    return {
+      source: 'file',
+      file: `${config.train} rows with ${config.split.by} in [${config.split.validationFrom}, ${config.split.testFrom})`,
+      rows,
+    };
+  // Criteo, or a declared table: the latest validationFraction of train (by position; by time under a time split).
   return { source: 'train-tail', fraction: config.validationFraction, rows };
 }
 

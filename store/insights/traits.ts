@@ -1,4 +1,4 @@
-import type { DataConfig, ExperimentResult, Insight } from '../../contracts';
+import { schemaLayout, type DataConfig, type ExperimentResult, type Insight } from '../../contracts';
 
 /**
  * How experiments and the data they ran on are described and compared — pure functions, no database. The store
@@ -59,7 +59,10 @@ export function dataTraitsOf(data: DataConfig, ctr?: number): DataTraits {
     return { kind: 'planted', categoricalFields: p.categoricalFields, denseFields: p.denseFields, cardinality: p.cardinality, ctr: ctr ?? p.baseCtr };
   }
   // Criteo files always carry the full layout: 26 categorical and 13 dense fields.
-  return { kind: data.format, categoricalFields: 26, denseFields: 13, ctr };
+  if (data.format === 'criteo-tsv') return { kind: data.format, categoricalFields: 26, denseFields: 13, ctr };
+  // A declared table (CSV, TSV or Parquet of the same table alike): the slots its schema fills.
+  const layout = schemaLayout(data.schema);
+  return { kind: 'declared', categoricalFields: layout.categorical.length, denseFields: layout.dense.length, ctr };
 }
 
 const closeness = (x: number | undefined, y: number | undefined, log = false) => {

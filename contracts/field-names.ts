@@ -149,7 +149,7 @@ interface FieldsOfModel {
 
 /**
  * The model config with every field reference turned into slots: a column → its slot; a multi-valued column's
- * per-field knobs → each of its value slots (a later entry naming the same slot adds to them). Names that do not
+ * per-field knobs → each of its value slots (an entry for one of its values, `interests[2]`, adds to them). Names that do not
  * resolve (unknown, a multi-valued column in a cross: see modelFieldProblems) are left as written, so a caller that
  * checked first never sees them and a clamp drops them. Criteo and planted configs come back unchanged.
  */
@@ -168,7 +168,9 @@ export function engineModel<T extends FieldsOfModel>(model: T, data: DataConfig 
     );
   if (model.fields) {
     const fields: Record<string, unknown> = {};
-    for (const [name, knobs] of Object.entries(model.fields)) {
+    // A multi-valued column's knobs first, so an entry for one of its values (`interests[2]`) refines them.
+    const entries = Object.entries(model.fields).sort(([a], [b]) => Number(!resolve(a, naming)?.multi) - Number(!resolve(b, naming)?.multi));
+    for (const [name, knobs] of entries) {
       const r = resolve(name, naming);
       const slots = r?.slots.length ? r.slots : [name];
       for (const slot of slots) {
@@ -245,7 +247,8 @@ export function modelFieldProblems(
     }
     for (const slot of r.slots) {
       if (knobs?.drop) droppedSlots.add(slot);
-      noteSlot(slot, name, ['fields', name]);
+      // A whole multi-valued column and one of its values may both have knobs (the value's refine the column's).
+      if (!r.multi) noteSlot(slot, name, ['fields', name]);
     }
     if (r.role === 'dense') {
       if (knobs?.hashBits !== undefined)

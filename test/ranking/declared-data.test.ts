@@ -246,6 +246,31 @@ describe('declared-schema data (CSV, TSV, Parquet)', function () {
     });
   });
 
+  it('reads a gzip-compressed Parquet file (hyparquet-compressors), LIST cells and string-split cells alike', async () => {
+    const zlib = await import('node:zlib');
+    const { parquetWriteBuffer } = await import('hyparquet-writer');
+    const train = path.join(dir, 'gzip.parquet');
+    const bytes = parquetWriteBuffer({
+      codec: 'GZIP',
+      compressors: { GZIP: (input: Uint8Array) => new Uint8Array(zlib.gzipSync(input)) },
+      columnData: [
+        { name: 'y', data: [true, false, true], type: 'BOOLEAN' },
+        { name: 'tags', data: [['x', 'y', 'x'], [], null] },
+        { name: 'x', data: [0.5, -2, null], type: 'DOUBLE' },
+      ],
+    });
+    fs.writeFileSync(train, new Uint8Array(bytes));
+    const schema = { columns: { y: 'label', tags: { role: 'multiCategorical', maxValues: 2 }, x: 'dense' } } as const;
+    const d = await loadDataset({ format: 'parquet', train, test: train, schema, validationFraction: 0 });
+    assert.deepEqual([...d.train.labels], [1, 0, 1]);
+    assert.deepEqual([cat(d.train, 0, 0), cat(d.train, 0, 1), cat(d.train, 1, 0), cat(d.train, 2, 0)], [h(13, 'x'), h(13, 'y'), 0, 0]);
+    assert.deepEqual([den(d.train, 0, 0), den(d.train, 1, 0)], [0.5, -2]);
+    // The same values as a comma-separated string in CSV hash identically.
+    const csv = file('tags.csv', 'y,tags,x\ntrue,"x, y,x",0.5\n');
+    const c = await loadDataset({ format: 'csv', train: csv, test: csv, schema, validationFraction: 0 });
+    assert.deepEqual([cat(c.train, 0, 0), cat(c.train, 0, 1)], [h(13, 'x'), h(13, 'y')]);
+  });
+
   it('a declared column missing from the file fails naming the column, the file and the columns it has', async () => {
     const t = await writeDeclaredTables(path.join(dir, 'missing'), { rows: 200, formats: ['csv', 'parquet'] });
     for (const f of ['csv', 'parquet'] as const) {

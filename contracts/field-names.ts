@@ -68,6 +68,11 @@ function namingOf(data: DataConfig | readonly FieldEntry[] | undefined): Naming 
   return table.length ? namingOfTable(table, (data as { schema: DeclaredSchema }).schema.columns) : undefined;
 }
 
+/** A declared schema that lays out onto no slot (refused by DeclaredData with its own messages). */
+function unfitSchema(data: DataConfig | readonly FieldEntry[] | undefined): boolean {
+  return !!data && !Array.isArray(data) && 'schema' in (data as object) && !fieldTable(data as DataConfig).length;
+}
+
 /** Slot → column (or `column[k]`) and role, in slot order; empty for Criteo and planted data. */
 export function fieldTable(data: DataConfig): FieldEntry[] {
   if (!('schema' in data)) return [];
@@ -226,6 +231,7 @@ export function modelFieldProblems(
   },
   data: DataConfig | readonly FieldEntry[] | undefined,
 ): FieldProblem[] {
+  if (unfitSchema(data)) return []; // DeclaredData says what is wrong with the schema; its names can't be checked
   const naming = namingOf(data);
   const problems: FieldProblem[] = [];
   const fields = model.fields ?? {};
@@ -317,6 +323,7 @@ export function modelFieldProblems(
  * names several slots: segments are by one value, so it must name which.
  */
 export function segmentSlot(name: string, data: DataConfig | readonly FieldEntry[] | undefined): { slot: string } | { problem: string } {
+  if (unfitSchema(data)) return { slot: name };
   const naming = namingOf(data);
   if (isSlotShaped(name) && !isEngineSlot(name)) return { problem: `unknown field ${JSON.stringify(name)} (${CRITEO_FIELDS})` };
   const r = resolve(name, naming);
@@ -338,9 +345,12 @@ export function checkFieldsAgainstData(
   models: readonly { path: (string | number)[]; model: Parameters<typeof modelFieldProblems>[0] }[],
   segmentField?: string,
 ): void {
+  // Refinements may run on an input with other problems: check only what parsed.
+  if (!data || typeof data !== 'object') return;
   for (const { path, model } of models)
-    for (const p of modelFieldProblems(model, data)) ctx.addIssue({ code: 'custom', path: [...path, ...p.path], message: p.message });
-  if (segmentField !== undefined) {
+    for (const p of model && typeof model === 'object' ? modelFieldProblems(model, data) : [])
+      ctx.addIssue({ code: 'custom', path: [...path, ...p.path], message: p.message });
+  if (typeof segmentField === 'string') {
     const segment = segmentSlot(segmentField, data);
     if ('problem' in segment) ctx.addIssue({ code: 'custom', path: ['segmentField'], message: segment.problem });
   }

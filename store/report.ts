@@ -193,7 +193,8 @@ export function buildReportData(status: CampaignStatus, events: CampaignEvent[],
 
   const baselineSegments = new Map((baseline?.metrics?.segments ?? []).map((s) => [`${s.field}=${s.value}`, s.ne]));
   const segments: SegmentComparison[] = (rec?.metrics.segments ?? []).map((s) => ({
-    segment: `${s.field}=${s.value}`,
+    // A declared schema's column name when the research step recorded the labels (segments are measured on a slot).
+    segment: `${status.research?.fieldLabels?.[s.field] ?? s.field}=${s.value}`,
     count: s.count,
     ne: s.ne,
     baselineNe: baselineSegments.get(`${s.field}=${s.value}`),

@@ -10,6 +10,7 @@ import {
   type TrainingProgress,
 } from '../contracts';
 import { parseOrExplain } from '../contracts/errors';
+import { fieldLabels } from '../contracts/field-names';
 import { LoadedDataset, inMemoryTrainRows, loadDataset } from './data/load-data';
 import { CATEGORICAL_COUNT, DENSE_COUNT, RowBlock, valueName } from './data/rows';
 import {
@@ -293,7 +294,9 @@ export function evaluate(scores: Float64Array, test: RowBlock, dataset: LoadedDa
     metrics.oracleNe = dataset.oracle.ne;
     metrics.regret = regret(ne, dataset.oracle.ne);
   }
-  metrics.segments = segmentNormalizedEntropy(scores, y, segmentKeys(test, dataset, segmentField), segmentField, SEGMENTS_REPORTED, w);
+  // Segments are named as the data names the field: a declared schema's column (`ad_category`), not its slot.
+  const segmentName = fieldLabels(dataset.config)[segmentField] ?? segmentField;
+  metrics.segments = segmentNormalizedEntropy(scores, y, segmentKeys(test, dataset, segmentField), segmentName, SEGMENTS_REPORTED, w);
   return metrics;
 }
 

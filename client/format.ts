@@ -34,7 +34,8 @@ export function formatStatus(s: CampaignStatus): string {
           .map((e) => [
             e.experimentId,
             e.phase,
-            e.config.family,
+            // An external trainer's run shows the trainer, not the built-in family it did not use.
+            e.externalJob ? e.externalJob.name : e.config.family,
             e.status === 'failed' ? `failed:${e.failure?.failureClass}` : e.status,
             num(e.metrics?.ne),
             pct(e.relativeNeChange),
@@ -45,6 +46,20 @@ export function formatStatus(s: CampaignStatus): string {
           ]),
       ),
     );
+  }
+  const external = s.experiments.filter((e) => e.externalJob);
+  if (external.length) {
+    lines.push('', 'external training jobs (knobs; waited; polls):');
+    for (const e of external) {
+      const j = e.externalJob!;
+      const knobs = Object.entries(j.params)
+        .map(([k, v]) => `${k}=${String(v)}`)
+        .join(' ');
+      const waited = j.waitedSeconds === undefined ? '' : `  ${Math.round(j.waitedSeconds)} s`;
+      lines.push(
+        `  ${e.experimentId}  ${j.kind} ${j.name} job ${j.jobId}  ${knobs || '(defaults)'}${waited}${j.polls ? `  ${j.polls} polls` : ''}${j.signalled ? ', signalled' : ''}`,
+      );
+    }
   }
   if (s.research) {
     const r = s.research;

@@ -155,7 +155,12 @@ export function buildReportData(status: CampaignStatus, events: CampaignEvent[],
   const experiments: LeaderboardEntry[] = status.experiments.map((e) => ({
     experimentId: e.experimentId,
     phase: e.phase,
-    family: e.config.family,
+    // An external trainer's run: the trainer and its knobs, not the built-in family it did not use.
+    family: e.externalJob
+      ? `${e.externalJob.name} (${Object.entries(e.externalJob.params)
+          .map(([k, v]) => `${k}=${String(v)}`)
+          .join(', ')})`
+      : e.config.family,
     title: e.hypothesis?.title ?? (e.experimentId === status.baselineId ? 'baseline' : undefined),
     rationale: e.hypothesis?.rationale,
     technique: e.hypothesis?.technique,

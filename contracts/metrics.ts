@@ -68,7 +68,10 @@ export const LearningCurve = z.array(LearningCurvePoint).max(MAX_LEARNING_CURVE_
  */
 export const ValidationSplit = z.discriminatedUnion('source', [
   z.object({ source: z.literal('file'), file: z.string(), rows: z.number().int().min(0) }),
-  z.object({ source: z.literal('train-tail'), fraction: z.number(), rows: z.number().int().min(0) }),
+  /** `by` set: the latest `fraction` of train by that time column (a declared table's time split), else by position. */
+  z.object({ source: z.literal('train-tail'), fraction: z.number(), rows: z.number().int().min(0), by: z.string().optional() }),
+  /** A declared table's time split: the train rows with `by` in [from, to). */
+  z.object({ source: z.literal('time-window'), by: z.string(), from: z.string(), to: z.string(), rows: z.number().int().min(0) }),
   z.object({ source: z.literal('planted'), rows: z.number().int().min(0) }),
 ]);
 export type ValidationSplit = z.infer<typeof ValidationSplit>;

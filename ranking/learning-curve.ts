@@ -48,14 +48,10 @@ export function downsampleCurve(
 export function validationSplitOf(config: DataConfig, rows: number): ValidationSplit {
   if ('planted' in config) return { source: 'planted', rows };
   if (config.validation) return { source: 'file', file: config.validation, rows };
-  // A time split's window of train (there is no time-window variant yet: it reads as a file and its rows).
   if (config.format !== 'criteo-tsv' && config.split?.validationFrom)
-    return {
-      source: 'file',
-      file: `${config.train} rows with ${config.split.by} in [${config.split.validationFrom}, ${config.split.testFrom})`,
-      rows,
-    };
+    return { source: 'time-window', by: config.split.by, from: config.split.validationFrom, to: config.split.testFrom, rows };
   // Criteo, or a declared table: the latest validationFraction of train (by position; by time under a time split).
+  if (config.format !== 'criteo-tsv' && config.split) return { source: 'train-tail', fraction: config.validationFraction, rows, by: config.split.by };
   return { source: 'train-tail', fraction: config.validationFraction, rows };
 }
 
@@ -64,7 +60,9 @@ export function describeValidationSplit(split: ValidationSplit): string {
     case 'file':
       return `${split.file} (${split.rows} rows)`;
     case 'train-tail':
-      return `last ${Number((split.fraction * 100).toPrecision(3))}% of train (${split.rows} rows)`;
+      return `${split.by ? 'latest' : 'last'} ${Number((split.fraction * 100).toPrecision(3))}% of train${split.by ? ` by ${split.by}` : ''} (${split.rows} rows)`;
+    case 'time-window':
+      return `train rows with ${split.by} in [${split.from}, ${split.to}) (${split.rows} rows)`;
     case 'planted':
       return `the planted validation rows (${split.rows})`;
   }

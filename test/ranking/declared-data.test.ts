@@ -8,7 +8,7 @@ import { clearDatasetCache, dataFingerprint, loadDataset, type LoadedDataset } f
 import { CATEGORICAL_COUNT, DENSE_COUNT, MISSING_CATEGORICAL, type RowBlock } from '../../ranking/data/rows';
 import { BadRowFailure, TrainingFailure } from '../../ranking/failure';
 import { hashFieldValue } from '../../ranking/hash';
-import { validationSplitOf } from '../../ranking/learning-curve';
+import { describeValidationSplit, validationSplitOf } from '../../ranking/learning-curve';
 import { dataTraitsOf } from '../../store/insights/traits';
 import { DECLARED_SCHEMA, writeDeclaredTables, type DeclaredConfigInput } from '../support/declared-tables';
 
@@ -152,8 +152,8 @@ describe('declared-schema data (CSV, TSV, Parquet)', function () {
       assert.deepEqual(ids(d.validation), [7, 9]);
       assert.deepEqual(ids(d.train), [0, 2, 4, 5, 8, 10, 12]);
       const split = validationSplitOf(d.config, d.validation.rows);
-      assert.equal(split.source, 'file');
-      assert.match(split.source === 'file' ? split.file : '', /ts in \[2026-03-06, 2026-03-08\)/);
+      assert.deepEqual(split, { source: 'time-window', by: 'ts', from: '2026-03-06', to: '2026-03-08', rows: 2 });
+      assert.equal(describeValidationSplit(split), 'train rows with ts in [2026-03-06, 2026-03-08) (2 rows)');
     });
 
     it('without validationFrom, the latest validationFraction of train by time validates', async () => {
@@ -162,6 +162,7 @@ describe('declared-schema data (CSV, TSV, Parquet)', function () {
       assert.deepEqual(ids(d.validation), [4, 7, 9]);
       assert.deepEqual(ids(d.train), [0, 2, 5, 8, 10, 12]);
       assert.deepEqual(ids(d.test), [1, 3, 6, 11]);
+      assert.equal(describeValidationSplit(validationSplitOf(d.config, d.validation.rows)), 'latest 30% of train by ts (3 rows)');
     });
 
     it('reads epoch seconds and milliseconds as times; an empty split column is a bad row naming it', async () => {

@@ -353,111 +353,44 @@ export interface CalibrationChoice {
  * carry the same noise, it is n when the weights are equal, and it does not grow when every weight is scaled up.
  */
 export function chooseCalibrator(setting: CalibrationSetting, p: ArrayLike<number>, y: ArrayLike<number>, weights?: Weights): CalibrationChoice {
-  const sw = effectiveWeights(weights, p.length);
-  if (sw) return chooseWeighted(setting, p, y, sw);
-  const n = p.length;
-  const clicks = countClicks(y, 0, 1);
-  if (n === 0 || clicks === 0 || clicks === n) {
-    return {
-      calibrator: IDENTITY_CALIBRATOR,
-      requested: setting,
-      reason: `validation has ${n === 0 ? 'no rows' : 'only one class'}: nothing to fit`,
-    };
-  }
-  if (setting !== 'auto') {
-    return { calibrator: fitCalibrator(setting, p, y), requested: setting, reason: `${setting} as configured` };
-  }
-  const halves = splitInHalves(n).map((rows) => ({ p: rows.map((i) => p[i]), y: rows.map((i) => y[i]) }));
-  const oneClass = halves.some((h) => countClicks(h.y, 0, 1) % h.y.length === 0);
-  if (n < MIN_ROWS_TO_CHOOSE || oneClass) {
-    return { calibrator: IDENTITY_CALIBRATOR, requested: setting, reason: `too few validation rows (${n}, ${clicks} clicks) to choose a calibrator` };
-  }
-  const heldOut = {} as Record<CalibrationCandidate, number>;
-  for (const candidate of CALIBRATION_CANDIDATES) {
-    let loss = 0;
-    for (const [fit, score] of [
-      [halves[0], halves[1]],
-      [halves[1], halves[0]],
-    ]) {
-      const c = fitCandidate(candidate, fit.p, fit.y);
-      loss +=
-        logLoss(
-          score.p.map((q) => calibrateProbability(c, q)),
-          score.y,
-        ) * score.p.length;
-    }
-    heldOut[candidate] = loss / n;
-  }
-  let best: CalibrationCandidate = 'plattIntercept';
-  for (const candidate of RICHER_MAPS) {
-    const clearsShift = (heldOut.plattIntercept - heldOut[candidate]) * n > CHOICE_MARGIN_NATS;
-    if (clearsShift && heldOut[candidate] < heldOut[best]) best = candidate;
-  }
-  const calibrator = fitCandidate(best, p, y);
-  const before = logLoss(p, y);
-  const after = logLoss(
-    Array.from(p, (q) => calibrateProbability(calibrator, q)),
-    y,
-  );
-  const losses = CALIBRATION_CANDIDATES.map((m) => `${m} ${heldOut[m].toFixed(5)}`).join(', ');
-  if (after > before) {
-    return {
-      calibrator: IDENTITY_CALIBRATOR,
-      requested: setting,
-      heldOutLogloss: heldOut,
-      reason: `${best} refitted on all validation rows made its log loss worse (${after.toFixed(5)} > ${before.toFixed(5)}): raw scores kept`,
-    };
-  }
-  return {
-    calibrator,
-    requested: setting,
-    heldOutLogloss: heldOut,
-    reason:
-      best === 'plattIntercept'
-        ? `log-odds shift to the observed validation clicks; no richer map beat its held-out validation log loss by more than ${CHOICE_MARGIN_NATS} nats in total (per row: ${losses})`
-        : `${best} had the lowest held-out validation log loss (per row: ${losses})`,
-  };
-}
-
-/** chooseCalibrator on weighted rows (see there): the same steps, every sum weighted. */
-function chooseWeighted(setting: CalibrationSetting, p: ArrayLike<number>, y: ArrayLike<number>, w: ArrayLike<number>): CalibrationChoice {
+  // Unit weights are no weights: the same sums, the same words, bit for bit.
+  const w = effectiveWeights(weights, p.length);
   const n = p.length;
   let clicks = 0;
   let total = 0;
   let squares = 0;
   for (let i = 0; i < n; i++) {
-    total += w[i];
-    squares += w[i] * w[i];
-    if (y[i] > 0.5) clicks += w[i];
+    const wi = w ? w[i] : 1;
+    total += wi;
+    squares += wi * wi;
+    if (y[i] > 0.5) clicks += wi;
   }
   if (n === 0 || !(clicks > 0) || !(total - clicks > 0)) {
     return {
       calibrator: IDENTITY_CALIBRATOR,
       requested: setting,
-      reason: `validation has ${n === 0 ? 'no rows' : 'only one class (by weight)'}: nothing to fit`,
+      reason: `validation has ${n === 0 ? 'no rows' : w ? 'only one class (by weight)' : 'only one class'}: nothing to fit`,
     };
   }
   if (setting !== 'auto') {
     return { calibrator: fitCalibrator(setting, p, y, w), requested: setting, reason: `${setting} as configured` };
   }
-  const halves = splitInHalves(n).map((rows) => ({ p: rows.map((i) => p[i]), y: rows.map((i) => y[i]), w: rows.map((i) => w[i]) }));
+  const halves = splitInHalves(n).map((rows) => ({ p: rows.map((i) => p[i]), y: rows.map((i) => y[i]), w: w ? rows.map((i) => w[i]) : undefined }));
   const oneClass = halves.some((h) => {
     let c = 0;
     let t = 0;
     for (let i = 0; i < h.y.length; i++) {
-      t += h.w[i];
-      if (h.y[i] > 0.5) c += h.w[i];
+      const wi = h.w ? h.w[i] : 1;
+      t += wi;
+      if (h.y[i] > 0.5) c += wi;
     }
     return !(c > 0) || !(t - c > 0);
   });
   if (n < MIN_ROWS_TO_CHOOSE || oneClass) {
-    return {
-      calibrator: IDENTITY_CALIBRATOR,
-      requested: setting,
-      reason: `too few validation rows (${n}, ${clicks.toPrecision(4)} weighted clicks) to choose a calibrator`,
-    };
+    const counted = w ? `${clicks.toPrecision(4)} weighted clicks` : `${clicks} clicks`;
+    return { calibrator: IDENTITY_CALIBRATOR, requested: setting, reason: `too few validation rows (${n}, ${counted}) to choose a calibrator` };
   }
-  const effectiveRows = (total * total) / squares;
+  const effectiveRows = w ? (total * total) / squares : n;
   const heldOut = {} as Record<CalibrationCandidate, number>;
   for (const candidate of CALIBRATION_CANDIDATES) {
     let loss = 0;
@@ -466,7 +399,7 @@ function chooseWeighted(setting: CalibrationSetting, p: ArrayLike<number>, y: Ar
       [halves[1], halves[0]],
     ]) {
       const c = fitCandidate(candidate, fit.p, fit.y, fit.w);
-      const scoreWeight = score.w.reduce((s, x) => s + x, 0);
+      const scoreWeight = score.w ? score.w.reduce((sum, x) => sum + x, 0) : score.p.length;
       loss +=
         logLoss(
           score.p.map((q) => calibrateProbability(c, q)),
@@ -489,12 +422,13 @@ function chooseWeighted(setting: CalibrationSetting, p: ArrayLike<number>, y: Ar
     w,
   );
   const losses = CALIBRATION_CANDIDATES.map((m) => `${m} ${heldOut[m].toFixed(5)}`).join(', ');
+  const weighted = w ? 'weighted ' : '';
   if (after > before) {
     return {
       calibrator: IDENTITY_CALIBRATOR,
       requested: setting,
       heldOutLogloss: heldOut,
-      reason: `${best} refitted on all validation rows made its weighted log loss worse (${after.toFixed(5)} > ${before.toFixed(5)}): raw scores kept`,
+      reason: `${best} refitted on all validation rows made its ${weighted}log loss worse (${after.toFixed(5)} > ${before.toFixed(5)}): raw scores kept`,
     };
   }
   return {
@@ -503,8 +437,10 @@ function chooseWeighted(setting: CalibrationSetting, p: ArrayLike<number>, y: Ar
     heldOutLogloss: heldOut,
     reason:
       best === 'plattIntercept'
-        ? `log-odds shift to the observed (weighted) validation clicks; no richer map beat its held-out weighted validation log loss by more than ${CHOICE_MARGIN_NATS} nats over ${effectiveRows.toFixed(0)} effective rows (per unit weight: ${losses})`
-        : `${best} had the lowest held-out weighted validation log loss (per unit weight: ${losses})`,
+        ? w
+          ? `log-odds shift to the observed (weighted) validation clicks; no richer map beat its held-out weighted validation log loss by more than ${CHOICE_MARGIN_NATS} nats over ${effectiveRows.toFixed(0)} effective rows (per unit weight: ${losses})`
+          : `log-odds shift to the observed validation clicks; no richer map beat its held-out validation log loss by more than ${CHOICE_MARGIN_NATS} nats in total (per row: ${losses})`
+        : `${best} had the lowest held-out ${weighted}validation log loss (per ${w ? 'unit weight' : 'row'}: ${losses})`,
   };
 }
 
@@ -520,10 +456,4 @@ function splitInHalves(n: number): [number[], number[]] {
   new SeededRandom(0x63616c).shuffle(order);
   const half = Math.ceil(n / 2);
   return [Array.from(order.subarray(0, half)).sort((a, b) => a - b), Array.from(order.subarray(half)).sort((a, b) => a - b)];
-}
-
-function countClicks(y: ArrayLike<number>, start: number, stride: number): number {
-  let c = 0;
-  for (let i = start; i < y.length; i += stride) c += y[i] > 0.5 ? 1 : 0;
-  return c;
 }

@@ -336,7 +336,8 @@ function parseCriteoBytes(
  * and hashes computed from the bytes. A line with a byte ≥ 0x80 is decoded as UTF-8 and parsed by parseCriteoLine, so
  * non-ASCII values hash (and invalid UTF-8 is reported) exactly as when the whole file was read as text.
  */
-export async function* readCriteoChunks(file: string, opts: CriteoReadOptions): AsyncGenerator<{ block: RowBlock; badRows: BadRowReport }> {
+/** A data file's stat, after checking it is a safe path to a non-empty regular file (bad data naming it otherwise). */
+export async function statDataFile(file: string, expected: string): Promise<fs.Stats> {
   assertSafePath(file, 'data file');
   let stat: fs.Stats;
   try {
@@ -345,7 +346,12 @@ export async function* readCriteoChunks(file: string, opts: CriteoReadOptions): 
     throw new TrainingFailure('bad-data', `data file ${file} does not exist or cannot be read`);
   }
   if (!stat.isFile()) throw new TrainingFailure('bad-data', `data file ${file} is not a regular file`);
-  if (stat.size === 0) throw new TrainingFailure('bad-data', `data file ${file} is empty: expected Criteo TSV rows (label, I1..I13, C1..C26)`);
+  if (stat.size === 0) throw new TrainingFailure('bad-data', `data file ${file} is empty: expected ${expected}`);
+  return stat;
+}
+
+export async function* readCriteoChunks(file: string, opts: CriteoReadOptions): AsyncGenerator<{ block: RowBlock; badRows: BadRowReport }> {
+  await statDataFile(file, 'Criteo TSV rows (label, I1..I13, C1..C26)');
 
   const chunkRows = opts.chunkRows ?? 65_536;
   const readBytes = Math.max(1, opts.readBytes ?? READ_BYTES);

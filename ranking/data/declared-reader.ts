@@ -4,7 +4,7 @@ import type { AsyncBuffer, FileMetaData } from 'hyparquet';
 import { DEFAULT_MAX_VALUES, columnSpec, schemaLayout, type DeclaredData, type SchemaLayout } from '../../contracts';
 import { hashFieldValue } from '../hash';
 import { BadRowFailure, TrainingFailure } from '../failure';
-import { BAD_ROW_EXAMPLES, assertSafePath, badDataFailure, type BadRowReport } from './criteo-reader';
+import { BAD_ROW_EXAMPLES, badDataFailure, statDataFile, type BadRowReport } from './criteo-reader';
 import { CATEGORICAL_COUNT, DENSE_COUNT, MAX_NAMES_PER_FIELD, MISSING_CATEGORICAL, activeFields, type RowBlock, type ValueNames } from './rows';
 
 /**
@@ -437,15 +437,7 @@ class TableSink {
 }
 
 async function readTable(file: string, opts: TableOptions): Promise<{ block: RowBlock; times?: Float64Array; badRows: BadRowReport }> {
-  assertSafePath(file, 'data file');
-  let stat: fs.Stats;
-  try {
-    stat = await fs.promises.stat(file);
-  } catch {
-    throw new TrainingFailure('bad-data', `data file ${file} does not exist or cannot be read`);
-  }
-  if (!stat.isFile()) throw new TrainingFailure('bad-data', `data file ${file} is not a regular file`);
-  if (stat.size === 0) throw new TrainingFailure('bad-data', `data file ${file} is empty: expected ${describeFormat(opts.config.format)}`);
+  const stat = await statDataFile(file, describeFormat(opts.config.format));
   const sink = new TableSink(file, opts);
   if (opts.config.format === 'parquet') await readParquet(file, stat.size, opts.plan, sink);
   else await readDelimited(file, opts.config.format, opts.plan, sink);

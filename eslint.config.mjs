@@ -6,7 +6,19 @@ import tseslint from 'typescript-eslint';
 import prettier from 'eslint-config-prettier';
 
 export default tseslint.config(
-  { ignores: ['node_modules/', '.temporal/', '.rankwright/', '.bench/', '.rankwright-test/', '.cache/', 'bench/results/', 'schemas/', 'test/fixtures/histories/'] },
+  {
+    ignores: [
+      'node_modules/',
+      '.temporal/',
+      '.rankwright/',
+      '.bench/',
+      '.rankwright-test/',
+      '.cache/',
+      'bench/results/',
+      'schemas/',
+      'test/fixtures/histories/',
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

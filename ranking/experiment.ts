@@ -9,8 +9,8 @@ import {
   type ModelConfigInput,
   type TrainingProgress,
 } from '../contracts';
-import { parseOrExplain } from '../contracts/errors';
-import { fieldLabels } from '../contracts/field-names';
+import { InvalidInputError, parseOrExplain } from '../contracts/errors';
+import { engineModel, engineSegmentField, fieldLabels, modelFieldProblems } from '../contracts/field-names';
 import { LoadedDataset, inMemoryTrainRows, loadDataset } from './data/load-data';
 import { CATEGORICAL_COUNT, DENSE_COUNT, RowBlock, valueName } from './data/rows';
 import {
@@ -108,7 +108,13 @@ export interface TrainExperimentResult {
  */
 export async function trainExperiment(req: TrainExperimentRequest): Promise<TrainExperimentResult> {
   const data = parseOrExplain(DataConfig, req.data, 'data config');
-  const model = parseOrExplain(ModelConfig, req.model, 'model config');
+  // Field names are checked against the data and turned into slots here too, for callers that reach the engine
+  // without a workflow or CLI input (which did it already; on slot names it changes nothing).
+  const written = parseOrExplain(ModelConfig, req.model, 'model config');
+  const problems = modelFieldProblems(written, data);
+  if (problems.length) throw new InvalidInputError('model config', problems.map((p) => `${p.path.join('.')}: ${p.message}`));
+  const model = engineModel(written, data);
+  const segmentField = engineSegmentField(req.segmentField ?? 'C1', data);
   // Without a budget or a row limit the loader's default applies (RANKWRIGHT_IN_MEMORY_TRAIN_ROWS or the default
   // budget's rows), so describe/research and training share the process's loaded dataset.
   const maxInMemoryTrainRows = req.maxInMemoryTrainRows ?? (req.maxMemoryBytes !== undefined ? inMemoryTrainRows(req.maxMemoryBytes) : undefined);
@@ -199,7 +205,7 @@ export async function trainExperiment(req: TrainExperimentRequest): Promise<Trai
   await predictInSlices(ranker, test, scores, req.onAlive);
   applyCalibrator(calibrator, scores);
   const trainSeconds = (performance.now() - started) / 1000;
-  const metrics = evaluate(scores, dataset.test, dataset, req.segmentField ?? 'C1');
+  const metrics = evaluate(scores, dataset.test, dataset, segmentField);
   // Streamed: on the encoded sample (the collision rate is a rate; the sample estimates it).
   metrics.hashCollisionRate = encodedCollisionRate(spec, allTrain);
   if (!Number.isFinite(metrics.ne)) throw new TrainingFailure('diverged', `test predictions are not finite (NE ${metrics.ne})`, progress.slice(-50));

@@ -9,6 +9,7 @@ import { CATEGORICAL_COUNT, DENSE_COUNT, MISSING_CATEGORICAL, type RowBlock } fr
 import { BadRowFailure, TrainingFailure } from '../../ranking/failure';
 import { hashFieldValue } from '../../ranking/hash';
 import { describeValidationSplit, validationSplitOf } from '../../ranking/learning-curve';
+import { trainExperiment } from '../../ranking/experiment';
 import { dataTraitsOf } from '../../store/insights/traits';
 import { DECLARED_SCHEMA, writeDeclaredTables, type DeclaredConfigInput } from '../support/declared-tables';
 
@@ -80,6 +81,20 @@ describe('declared-schema data (CSV, TSV, Parquet)', function () {
     assert.deepEqual(csv.active, { categorical: [0, 1, 2, 3, 4], dense: [0, 1] });
     assert.equal(csv.valueNames[4].get(h(13 + 4, 'US')), 'US');
     assert.ok(csv.train.weights && csv.train.weights.every((w) => w >= 0.5 && w <= 2));
+  });
+
+  it('the engine itself takes column names (a cross, a segment field) and refuses an unknown one', async () => {
+    const t = await writeDeclaredTables(path.join(dir, 'engine'), { rows: 3000, seed: 4, formats: ['csv'] });
+    const data = t.configs.csv!;
+    const named = await trainExperiment({ data, model: { family: 'lr', crosses: [['user_country', 'ad_category']] }, segmentField: 'user_country' });
+    const slots = await trainExperiment({ data, model: { family: 'lr', crosses: [['C5', 'C1']] }, segmentField: 'C5' });
+    assert.deepEqual(named.metrics, slots.metrics, 'the same model, named by columns or by slots');
+    assert.equal(named.artifact, slots.artifact);
+    assert.ok(named.metrics.segments!.every((s) => s.field === 'user_country'));
+    await assert.rejects(
+      trainExperiment({ data, model: { family: 'lr', crosses: [['user_country', 'colour']] } }),
+      /crosses\.0\.1: unknown field "colour"/,
+    );
   });
 
   it('keeps rows in file order without a split: weights, labels, dense values; validation is the train tail', async () => {

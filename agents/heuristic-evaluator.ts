@@ -90,7 +90,7 @@ function explain(req: EvaluateRequest, ranked: AssessedCandidate[], chosen: Asse
   const c = chosen.candidate;
   const v = chosen.vsBaseline!;
   const sentences = [
-    `Recommend ${c.experimentId} (${c.config.family}${c.config.crosses.length ? ` with ${c.config.crosses.length} crosses` : ''}): test NE ${f4(chosen.ne!)} vs baseline ${f4(req.baseline.ne ?? chosen.ne! - v.neGain)} (${formatPercent(v.relativeNeChange)}), significant: ΔNE ${f4(v.neGain)} > ${SIGNIFICANCE_Z}×SE ${v.combinedStdErr !== undefined ? f4(v.combinedStdErr) : 'n/a'}.`,
+    `Recommend ${c.experimentId} (${c.trainer ?? `${c.config.family}${c.config.crosses.length ? ` with ${c.config.crosses.length} crosses` : ''}`}): test NE ${f4(chosen.ne!)} vs baseline ${f4(req.baseline.ne ?? chosen.ne! - v.neGain)} (${formatPercent(v.relativeNeChange)}), significant: ΔNE ${f4(v.neGain)} > ${SIGNIFICANCE_Z}×SE ${v.combinedStdErr !== undefined ? f4(v.combinedStdErr) : 'n/a'}.`,
   ];
   const metrics: string[] = [];
   if (c.auc !== undefined)

@@ -1,4 +1,4 @@
-import type { CampaignStatus } from '../contracts';
+import { externalTrainerLabel, type CampaignStatus } from '../contracts';
 import { REFERENCE_PROBE } from '../contracts/probe';
 import { describeBudgetUsed } from '../store/event-summary';
 import type { CampaignListing } from './rankwright-client';
@@ -52,12 +52,10 @@ export function formatStatus(s: CampaignStatus): string {
     lines.push('', 'external training jobs (knobs; waited; polls):');
     for (const e of external) {
       const j = e.externalJob!;
-      const knobs = Object.entries(j.params)
-        .map(([k, v]) => `${k}=${String(v)}`)
-        .join(' ');
+      const knobs = Object.keys(j.params).length ? externalTrainerLabel(j) : `${j.name} (defaults)`;
       const waited = j.waitedSeconds === undefined ? '' : `  ${Math.round(j.waitedSeconds)} s`;
       lines.push(
-        `  ${e.experimentId}  ${j.kind} ${j.name} job ${j.jobId}  ${knobs || '(defaults)'}${waited}${j.polls ? `  ${j.polls} polls` : ''}${j.signalled ? ', signalled' : ''}`,
+        `  ${e.experimentId}  ${j.kind} job ${j.jobId}  ${knobs}${waited}${j.polls ? `  ${j.polls} polls` : ''}${j.signalled ? ', signalled' : ''}`,
       );
     }
   }

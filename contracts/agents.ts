@@ -28,6 +28,8 @@ export const ExperimentSummary = z.object({
   modelBytes: z.number().optional(),
   /** The run's learning curve read as over-, under- or well fitted (finished runs: the evidence triage acts on). */
   fit: FitDiagnosis.optional(),
+  /** Trained by an external trainer (its name and knobs): `family` and `config` then say nothing about the model. */
+  trainer: z.string().max(500).optional(),
 });
 export type ExperimentSummary = z.infer<typeof ExperimentSummary>;
 

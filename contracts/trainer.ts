@@ -84,3 +84,9 @@ export type ExternalJob = z.infer<typeof ExternalJob>;
 /** The signal that tells an experiment its external job finished (sent by the HTTP service or the job's owner). */
 export const TrainingJobFinished = z.object({ jobId: z.string().min(1).max(200) }).strict();
 export type TrainingJobFinished = z.infer<typeof TrainingJobFinished>;
+
+/** An external run in one line: the trainer and its knobs (`lightgbm num_leaves=15 learning_rate=0.05`). */
+export function externalTrainerLabel(job: Pick<ExternalJob, 'name' | 'params'>, knobs = true): string {
+  const values = knobs ? Object.entries(job.params).map(([k, v]) => `${k}=${String(v)}`) : [];
+  return [job.name, ...values].join(' ').slice(0, 500);
+}

@@ -11,6 +11,7 @@ import {
   type ExperimentResult,
 } from '../contracts';
 import { REFERENCE_PROBE } from '../contracts/probe';
+import { externalTrainerLabel } from '../contracts/trainer';
 import { putArtifact } from './artifacts';
 import { summarizeEvent, isNotableEvent } from './event-summary';
 import { rankwrightHome } from './home';
@@ -156,11 +157,7 @@ export function buildReportData(status: CampaignStatus, events: CampaignEvent[],
     experimentId: e.experimentId,
     phase: e.phase,
     // An external trainer's run: the trainer and its knobs, not the built-in family it did not use.
-    family: e.externalJob
-      ? `${e.externalJob.name} (${Object.entries(e.externalJob.params)
-          .map(([k, v]) => `${k}=${String(v)}`)
-          .join(', ')})`
-      : e.config.family,
+    family: e.externalJob ? externalTrainerLabel(e.externalJob) : e.config.family,
     title: e.hypothesis?.title ?? (e.experimentId === status.baselineId ? 'baseline' : undefined),
     rationale: e.hypothesis?.rationale,
     technique: e.hypothesis?.technique,

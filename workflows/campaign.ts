@@ -175,7 +175,14 @@ async function runPhases(campaign: CampaignState, rawInput: unknown) {
     {
       results: () => campaign.experiments,
       probes: () => campaign.probes,
-      untried: () => untriedResearch(campaign),
+      // A stalled phase ends the campaign only when nothing is left to try: research hypotheses, or for an external
+      // trainer with a search space, knob moves (the knob designer always has new ones within its ranges).
+      untried: () =>
+        externalTrainer(campaign)
+          ? Object.keys(externalTrainer(campaign)!.searchSpace ?? {}).length && patched('knob-moves-untried')
+            ? ['knob moves around the best run']
+            : []
+          : untriedResearch(campaign),
       onPhase: async (phase, note) => {
         campaign.phase = phase;
         campaign.publish();

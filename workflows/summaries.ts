@@ -1,4 +1,4 @@
-import { diagnoseFit, type ExperimentResult, type ExperimentSummary } from '../contracts';
+import { diagnoseFit, externalTrainerLabel, type ExperimentResult, type ExperimentSummary } from '../contracts';
 
 /** The compact view sub-agents see: metrics and config, never models or data. */
 export function summarize(e: ExperimentResult): ExperimentSummary {
@@ -19,6 +19,7 @@ export function summarize(e: ExperimentResult): ExperimentSummary {
     trainSeconds: e.trainSeconds,
     modelBytes: e.modelBytes,
     ...(e.status === 'succeeded' && e.learningCurve?.length ? { fit: diagnoseFit(e.learningCurve) } : {}),
+    ...(e.externalJob ? { trainer: externalTrainerLabel(e.externalJob) } : {}),
   };
 }
 

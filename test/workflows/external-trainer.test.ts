@@ -144,7 +144,7 @@ describe('external trainer: a LightGBM job that hibernates, survives a worker re
     const cli = await runCli(['status', workflowId]);
     assert.equal(cli.code, 0, cli.stderr);
     assert.match(cli.stdout, /external training jobs/);
-    assert.match(cli.stdout, new RegExp(`command slow-lightgbm job ${baselineId}-a1  num_leaves=15`));
+    assert.match(cli.stdout, new RegExp(`command job ${baselineId}-a1  slow-lightgbm num_leaves=15`));
     await client.approve(workflowId, { by: 'ana' });
     const done = await client.waitForResult(workflowId);
     assert.equal(done.reviewState, 'approved');

@@ -112,7 +112,11 @@ export async function trainExperiment(req: TrainExperimentRequest): Promise<Trai
   // without a workflow or CLI input (which did it already; on slot names it changes nothing).
   const written = parseOrExplain(ModelConfig, req.model, 'model config');
   const problems = modelFieldProblems(written, data);
-  if (problems.length) throw new InvalidInputError('model config', problems.map((p) => `${p.path.join('.')}: ${p.message}`));
+  if (problems.length)
+    throw new InvalidInputError(
+      'model config',
+      problems.map((p) => `${p.path.join('.')}: ${p.message}`),
+    );
   const model = engineModel(written, data);
   const segmentField = engineSegmentField(req.segmentField ?? 'C1', data);
   // Without a budget or a row limit the loader's default applies (RANKWRIGHT_IN_MEMORY_TRAIN_ROWS or the default

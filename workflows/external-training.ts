@@ -86,7 +86,11 @@ export async function trainExternally(t: ExternalTraining): Promise<{ summary: T
       t.finished.delete(handle.jobId);
       const poll = await light.pollTrainingJob(handle);
       polls++;
-      if (poll.state === 'succeeded') break;
+      if (poll.state === 'succeeded') {
+        // A signal that landed while this poll ran still counts: the trainer did call back.
+        if (t.finished.has(handle.jobId)) signalled = true;
+        break;
+      }
       if (poll.state === 'failed' || poll.state === 'lost') {
         await t.record(poll.state, handle.jobId, poll.detail);
         throw failed(poll.state, `external job ${handle.jobId} ${poll.state === 'lost' ? 'was lost' : 'failed'}: ${poll.detail ?? 'no detail'}`);

@@ -261,12 +261,13 @@ async function startTrainingService(python: string, client: RankwrightClient) {
         let stderr = '';
         child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
         child.on('exit', (code) => {
-          jobs.set(job.jobId, code === 0 ? { state: 'succeeded' } : { state: 'failed', message: stderr.slice(-300) });
           callbacks.push(job.jobId);
+          // The end state shows to polls once the callback is delivered, so whether a poll or the callback wakes
+          // the experiment does not depend on timing: the callback has always landed by the time a poll sees the end.
           void fetch(`${callbackBase}/jobs/${encodeURIComponent(job.jobId)}/finished`, {
             method: 'POST',
             headers: { authorization: `Bearer ${token}` },
-          });
+          }).finally(() => jobs.set(job.jobId, code === 0 ? { state: 'succeeded' } : { state: 'failed', message: stderr.slice(-300) }));
         });
         res.writeHead(202, { 'content-type': 'application/json' }).end(JSON.stringify({ jobId: job.jobId }));
         return;

@@ -37,6 +37,7 @@ import {
   summarizeCampaign,
   summarizeRandom,
   summaryTable,
+  warmStart,
   type AgentBenchReport,
   type AgentScenarioResult,
   type CampaignRun,
@@ -170,8 +171,9 @@ export async function runAgentBench(opts: AgentBenchOptions): Promise<AgentBench
       test: files.test,
       ...(files.validation ? { validation: files.validation } : {}),
     });
-    const campaign = async (strategy: Strategy, seed: number): Promise<CampaignRun> => {
-      log(`${name}: ${strategy} (seed ${seed}) …`);
+    const campaign = async (strategy: Strategy, seed: number, shared: { home?: string; label?: string } = {}): Promise<CampaignRun> => {
+      const who = shared.label ?? strategy;
+      log(`${name}: ${who} (seed ${seed}) …`);
       sampleLoad(report);
       const started = performance.now();
       try {
@@ -183,22 +185,33 @@ export async function runAgentBench(opts: AgentBenchOptions): Promise<AgentBench
           budget: opts.budget,
           families: opts.families,
           probeMinRows: opts.probeMinRows,
-          log: (line) => log(`${name} ${strategy} s${seed}: ${line}`),
+          ...shared,
+          log: (line) => log(`${name} ${who} s${seed}: ${line}`),
         });
         const run = summarizeCampaign(outcome, files.oracleNe);
         log(
-          `${name}: ${strategy} (seed ${seed}) final NE ${run.finalNe?.toFixed(5)} in ${run.wallSeconds.toFixed(0)} s, compute ${run.fullRunEquivalents}`,
+          `${name}: ${who} (seed ${seed}) final NE ${run.finalNe?.toFixed(5)} in ${run.wallSeconds.toFixed(0)} s, compute ${run.fullRunEquivalents}`,
         );
         return run;
       } catch (e) {
-        log(`${name}: ${strategy} (seed ${seed}) failed: ${(e as Error).stack ?? e}`);
+        log(`${name}: ${who} (seed ${seed}) failed: ${(e as Error).stack ?? e}`);
         return failedCampaign(strategy, seed, (e as Error).message, (performance.now() - started) / 1000);
       } finally {
         sampleLoad(report);
       }
     };
 
-    const agent = await campaign('agent', seedFor(name, 0));
+    // The agent, then its second campaign on the same data: that one reads the insights database the first wrote
+    // (its warm start) and is measured by how soon it gets back to the first one's final NE.
+    const insights = fs.mkdtempSync(path.join(os.tmpdir(), 'rankwright-bench-insights-'));
+    let agent: CampaignRun;
+    let again: CampaignRun;
+    try {
+      agent = await campaign('agent', seedFor(name, 0), { home: insights });
+      again = await campaign('agent', seedFor(name, 0), { home: insights, label: 'agent-again' });
+    } finally {
+      fs.rmSync(insights, { recursive: true, force: true });
+    }
     const randomRuns: CampaignRun[] = [];
     for (let k = 1; k <= opts.seeds; k++) randomRuns.push(await campaign('random', seedFor(name, k)));
     const baselineNe = agent.baselineNe ?? randomRuns.find((r) => r.baselineNe !== undefined)?.baselineNe;
@@ -240,6 +253,7 @@ export async function runAgentBench(opts: AgentBenchOptions): Promise<AgentBench
       random: { runs: randomRuns, summary },
       peers,
       agentReachesRandomMean: agent.status === 'ok' && summary.ne ? reach(agent, summary.ne.mean) : undefined,
+      warmStart: warmStart(agent, again),
     };
     const result: AgentScenarioResult = { ...partial, goals: scenarioGoals(partial) };
     for (const g of result.goals) log(`${name}: ${goalMark(g.status)} ${g.goal}: ${g.detail}`);

@@ -13,6 +13,7 @@ import {
   reach,
   scenarioGoals,
   summarizeRandom,
+  warmStart,
   type AgentBenchReport,
   type AgentScenarioResult,
   type CampaignRun,
@@ -121,6 +122,7 @@ describe('agent bench: numbers and goals', function () {
         ['vs-ftrl', 'pass', -0.08],
         ['vs-random', 'pass', -0.04],
         ['reach-random', 'pass', 3],
+        ['warm-start', 'unchecked', undefined],
       ],
     );
     assert.deepEqual(good.agentReachesRandomMean, { experiments: 3, compute: 3 });
@@ -140,7 +142,7 @@ describe('agent bench: numbers and goals', function () {
     assert.equal(never.agentReachesRandomMean, 'never');
     assert.deepEqual(
       never.goals.map((g) => g.status),
-      ['pass', 'unchecked', 'miss', 'miss'],
+      ['pass', 'unchecked', 'miss', 'miss', 'unchecked'],
     );
 
     // Optuna: at least 3 of 4 scenarios; the others: every scenario.
@@ -152,6 +154,7 @@ describe('agent bench: numbers and goals', function () {
         ['vs-ftrl', 'unchecked', '1/3'],
         ['vs-random', 'miss', '2/3'],
         ['reach-random', 'miss', '1/3'],
+        ['warm-start', 'unchecked', '0/3'],
       ],
     );
     assert.equal(r.goals[0].detail, '2 of 3 scenarios; missed on: s1 (needs 3 of 3)');
@@ -175,6 +178,36 @@ describe('agent bench: numbers and goals', function () {
     const reached = flat.goals.find((g) => g.id === 'reach-random')!;
     assert.deepEqual([reached.status, reached.value], ['pass', 1]);
     assert.match(reached.detail, /no random search run beat the baseline, NE 0\.9000/);
+  });
+
+  it("judges the warm start by the full runs a second campaign needs to get back to the first one's final NE", function () {
+    const first = campaign('agent', 0, [0.9, 0.86, 0.83, 0.8]);
+    const withWarm = (again: CampaignRun) => {
+      const s = scenario('w', first, [campaign('random', 1, [0.9, 0.85])], []);
+      const { goals: _goals, ...partial } = { ...s, warmStart: warmStart(first, again) };
+      return { ...partial, goals: scenarioGoals(partial) };
+    };
+    const goalOf = (s: AgentScenarioResult) => s.goals.find((g) => g.id === 'warm-start')!;
+    // Back at its second full run (after probes: compute 2.6), then better still: a pass, judged on full runs.
+    const quick = withWarm(campaign('agent', 0, [0.9, 0.8, 0.79], [1, 2.6, 3.6]));
+    assert.deepEqual(quick.warmStart!.reach, { experiments: 2, compute: 2.6 });
+    assert.deepEqual([goalOf(quick).status, goalOf(quick).value], ['pass', 2]);
+    assert.match(
+      goalOf(quick).detail,
+      /at its full run 2 \(2\.6 full-run equivalents of compute, probes included\): NE 0\.8000 vs the first campaign's 0\.8000/,
+    );
+    // At its fourth: a miss; never: a miss; the second campaign failed: unchecked, with the reason.
+    assert.equal(goalOf(withWarm(campaign('agent', 0, [0.9, 0.88, 0.85, 0.8]))).status, 'miss');
+    const never = goalOf(withWarm(campaign('agent', 0, [0.9, 0.81])));
+    assert.deepEqual([never.status, never.value], ['miss', 'never']);
+    const broken = goalOf(withWarm({ ...campaign('agent', 0, [0.9]), status: 'failed', finalNe: undefined, error: 'disk full' }));
+    assert.deepEqual([broken.status, broken.detail], ['unchecked', 'the second campaign disk full']);
+    // Over scenarios: every scenario must pass; it shows in the table and in the scenario's section.
+    const r = report([quick]);
+    assert.deepEqual(r.goals.find((g) => g.id === 'warm-start')!.status, 'pass');
+    const md = agentMarkdown(r);
+    assert.match(md, /\| 2 \(2\.6 full-run eq\.\) \|\n/);
+    assert.match(md, /Second campaign, on the insights database the first one wrote: 0\.9000 \(1\) → 0\.8000 \(2\.6\) → 0\.7900 \(3\.6\)/);
   });
 
   it('--merge joins runs that split the scenarios over processes, recomputes the goals, and refuses runs of another commit', function () {
@@ -330,6 +363,12 @@ describe('agent bench: --quick end to end', function () {
     assert.deepEqual(goals, scenarioGoals(partial));
     assert.deepEqual(r.goals, overallGoals(r.scenarios));
     assert.equal(s.agentReachesRandomMean === 'never' || typeof s.agentReachesRandomMean?.compute === 'number', true);
+    // The second agent campaign ran on the first one's insights: its own experiments, the first's final NE as its mark.
+    const warm = s.warmStart!;
+    assert.equal(warm.run.status, 'ok', warm.run.error);
+    assert.equal(warm.target, s.agent.finalNe);
+    assert.ok(warm.run.experiments.every((e) => e.id.startsWith('bench-wide-three-way-agent-again-')));
+    assert.deepEqual(warm.reach, reach(warm.run, warm.target! + 1e-9));
 
     // --render rewrites the same markdown from the json.
     const md = fs.readFileSync(path.join(out, 'agent.md'), 'utf8');

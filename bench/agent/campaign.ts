@@ -48,6 +48,13 @@ export interface CampaignSpec {
   families?: ModelFamily[];
   /** budget.probeMinRows (default: the product's). */
   probeMinRows?: number;
+  /**
+   * A RANKWRIGHT_HOME to run in and keep (the caller removes it): a second campaign given the same home reads the
+   * insights database the first one wrote, as a team's second campaign on the same data does.
+   */
+  home?: string;
+  /** Names the campaign in place of its strategy (bench-<name>-<label>-s<seed>), so two campaigns on one home differ. */
+  label?: string;
   log?: (line: string) => void;
 }
 
@@ -73,12 +80,12 @@ export const MAX_ATTEMPTS: number = ExperimentInput.shape.maxAttempts.parse(unde
 const CURVE_POINTS = 50;
 
 /**
- * Runs one campaign to its budget. Its RANKWRIGHT_HOME (insights database, artifacts, event log) is its own and is
- * removed after, so nothing leaks between campaigns and a long bench doesn't fill the disk with models.
+ * Runs one campaign to its budget. Unless given `home`, its RANKWRIGHT_HOME (insights database, artifacts, event log)
+ * is its own and is removed after, so nothing leaks between campaigns and a long bench doesn't fill the disk with models.
  */
 export async function runBenchCampaign(spec: CampaignSpec): Promise<CampaignOutcome> {
   const log = spec.log ?? (() => {});
-  const home = fs.mkdtempSync(path.join(os.tmpdir(), `rankwright-bench-${spec.strategy}-`));
+  const home = spec.home ?? fs.mkdtempSync(path.join(os.tmpdir(), `rankwright-bench-${spec.strategy}-`));
   const previousHome = process.env.RANKWRIGHT_HOME;
   process.env.RANKWRIGHT_HOME = home;
   // Each campaign reads its data like a fresh worker: no campaign is timed on another one's cached load. Data is read
@@ -90,13 +97,13 @@ export async function runBenchCampaign(spec: CampaignSpec): Promise<CampaignOutc
   } finally {
     if (previousHome === undefined) delete process.env.RANKWRIGHT_HOME;
     else process.env.RANKWRIGHT_HOME = previousHome;
-    fs.rmSync(home, { recursive: true, force: true });
+    if (!spec.home) fs.rmSync(home, { recursive: true, force: true });
   }
 }
 
 async function runIn(spec: CampaignSpec, log: (line: string) => void): Promise<CampaignOutcome> {
   const started = performance.now();
-  const campaignId = `bench-${spec.name}-${spec.strategy}-s${spec.seed}`;
+  const campaignId = `bench-${spec.name}-${spec.label ?? spec.strategy}-s${spec.seed}`;
   const input = CampaignInput.parse({
     campaignId,
     data: spec.data,

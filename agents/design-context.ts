@@ -96,6 +96,17 @@ export function knownConfigKeys(req: DesignRequest): Set<string> {
   return keys;
 }
 
+/**
+ * An earlier full run on this data that beat its campaign's baseline: significantly ('won', beyond 2 standard errors)
+ * or on the point estimate alone ('neutral' with a lower NE). On rare-click data a campaign's best model is often
+ * within noise of its baseline, and it is still the best measured start there is: re-running it costs one run, and a
+ * campaign that stacks onto it learns whether the gain holds.
+ */
+export function improvedOnThisData(i: Insight, dataFingerprint: string): boolean {
+  if (i.dataFingerprint !== dataFingerprint || i.relativeNeChange === undefined) return false;
+  return i.outcome === 'won' || (i.outcome === 'neutral' && i.relativeNeChange < 0);
+}
+
 /** What technique a past experiment applied, when the insights database did not record it. */
 export function inferTechnique(config: ModelConfig): string | undefined {
   if (config.family === 'fm') return 'family-fm';

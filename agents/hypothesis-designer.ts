@@ -4,7 +4,7 @@ import { canonicalConfigKey } from '../contracts/canonical-config';
 import { FIELD_NAMES } from '../contracts/data';
 import { engineModel } from '../contracts/field-names';
 import { FIELD_TRANSFORMS, HASH_SPACES, MODEL_FAMILIES, ModelConfig, type ModelFamily } from '../contracts/model';
-import { activeCategoricalFields, knownConfigKeys } from './design-context';
+import { activeCategoricalFields, improvedOnThisData, knownConfigKeys } from './design-context';
 import { designHeuristically } from './heuristic-designer';
 import { askStructured, CHARS_PER_TOKEN, DEFAULT_PROMPT_TOKENS, promptBudget, promptJson, type LlmSettings } from './llm';
 import { clampToSearchSpace, ModelConfigDraft } from './search-space';
@@ -380,9 +380,7 @@ export async function designHypotheses(input: DesignRequest, llm: LlmSettings | 
   const known = knownConfigKeys(req);
   // A warm start may re-run a winner the insights database measured on this data, never what this campaign ran.
   const ran = new Set([req.baseline, ...req.history].map((r) => canonicalConfigKey(r.config)));
-  const earlierWinners = new Set(
-    req.insights.filter((i) => i.dataFingerprint === req.dataFingerprint && i.outcome === 'won').map((i) => canonicalConfigKey(i.config)),
-  );
+  const earlierWinners = new Set(req.insights.filter((i) => improvedOnThisData(i, req.dataFingerprint)).map((i) => canonicalConfigKey(i.config)));
   const warmStart = (technique: string, key: string) => technique.trim() === 'warm-start' && earlierWinners.has(key) && !ran.has(key);
   const runIds = new Set([req.baseline.experimentId, ...req.history.map((h) => h.experimentId)]);
   const proposals: ProposedExperiment[] = [];

@@ -1,5 +1,5 @@
 import type { DesignRequest } from '../contracts/agents';
-import { analyzeInteractions, bestRun, hasDivergedRuns, significantWinners } from './design-context';
+import { analyzeInteractions, bestRun, hasDivergedRuns, improvedOnThisData, significantWinners } from './design-context';
 
 /**
  * The research source of the hypothesis engine: what ranking teams try, when, and what it usually buys. Designers
@@ -65,7 +65,7 @@ export const TECHNIQUES: readonly Technique[] = [
     id: 'warm-start',
     description:
       'Start from what earlier campaigns learned: re-run the best winner on this data (and stack on it), or adapt the winner of similar data.',
-    applies: (req) => req.insights.some((i) => i.outcome === 'won'),
+    applies: (req) => req.insights.some((i) => i.outcome === 'won' || improvedOnThisData(i, req.dataFingerprint)),
     expectedEffect: "reaches the earlier campaign's NE at once on the same data; on similar data, its gain if the data behaves alike",
     prior: 1,
     phases: ['validation'],

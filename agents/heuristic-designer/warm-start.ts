@@ -1,6 +1,6 @@
 import type { DesignRequest, ExperimentSummary, Insight } from '../../contracts/agents';
 import type { ModelConfig } from '../../contracts/model';
-import { activeCategoricalFields } from '../design-context';
+import { activeCategoricalFields, improvedOnThisData } from '../design-context';
 import { clampToSearchSpace, type ModelConfigDraft } from '../search-space';
 import type { Candidate } from './candidate';
 import { fmt } from './candidate';
@@ -23,14 +23,15 @@ const MIN_SIMILARITY = 0.5;
 export function warmStartCandidates(req: DesignRequest, weight: number): Candidate[] {
   const winners = req.insights.filter((i) => i.outcome === 'won' && i.relativeNeChange !== undefined);
   const out: Candidate[] = [];
-  const same = winners.filter((i) => i.dataFingerprint === req.dataFingerprint).sort(byGain)[0];
+  const same = req.insights.filter((i) => improvedOnThisData(i, req.dataFingerprint)).sort(byGain)[0];
   if (same) {
+    const significance = same.outcome === 'won' ? '' : ' (within 2 standard errors: not yet a significant win)';
     const start = clampToSearchSpace(same.config as ModelConfigDraft, req.searchSpace);
     out.push({
       config: start,
       technique: 'warm-start',
       title: `Warm start: ${same.experimentId}, the best earlier winner on this data`,
-      rationale: `It beat its campaign's baseline by ${pct(same.relativeNeChange!)} on this very data${same.campaignId ? ` (campaign ${same.campaignId})` : ''}; re-running it gives this campaign its own measurement and artifact, and a base to stack on.`,
+      rationale: `It beat its campaign's baseline by ${pct(same.relativeNeChange!)} on this very data${significance}${same.campaignId ? ` (campaign ${same.campaignId})` : ''}; re-running it gives this campaign its own measurement and artifact, and a base to stack on.`,
       parents: [req.baseline.experimentId],
       // A measured result on this very data outranks any prior or track record: it is the campaign's best start.
       prior: 8 * weight,
@@ -49,7 +50,7 @@ export function warmStartCandidates(req: DesignRequest, weight: number): Candida
       });
     }
   }
-  // The best winner per other data set, most similar data first.
+  // The best significant winner per other data set, most similar data first.
   const fields = new Set(activeCategoricalFields(req));
   const bestPerData = new Map<string, Insight>();
   for (const w of winners.filter((i) => i.dataFingerprint !== req.dataFingerprint && i.similarity >= MIN_SIMILARITY).sort(byGain)) {

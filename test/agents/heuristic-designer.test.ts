@@ -121,6 +121,37 @@ describe('heuristic hypothesis designer', () => {
       assert.ok(!again.proposals.some((p) => canonicalConfigKey(p.model) === canonicalConfigKey(first.model)));
     });
 
+    it("warm-starts from an earlier campaign's best run on this data even when its gain was within noise (rare clicks), never from one that lost", () => {
+      const earlier = (id: string, outcome: 'neutral' | 'lost', model: ModelConfigInput, change: number) => ({
+        experimentId: id,
+        campaignId: 'earlier',
+        dataFingerprint: 'fp-planted-7',
+        similarity: 1,
+        config: ModelConfig.parse(model),
+        technique: 'feature-cross',
+        outcome,
+        relativeNeChange: change,
+      });
+      const best: ModelConfigInput = { family: 'lr', crosses: [['C9', 'C12']], learningRate: 0.1 };
+      const res = designHeuristically(
+        designRequest({
+          count: 4,
+          insights: [
+            earlier('worse', 'lost', { family: 'lr', crosses: [['C3', 'C4']] }, 0.02),
+            earlier('small', 'neutral', { family: 'lr', crosses: [['C5', 'C6']] }, -0.002),
+            earlier('best-in-noise', 'neutral', best, -0.01),
+          ],
+        }),
+      );
+      const warm = res.proposals.filter((p) => p.hypothesis.technique === 'warm-start');
+      assert.equal(warm.length, 1, res.proposals.map((p) => p.hypothesis.title).join('; '));
+      assert.equal(canonicalConfigKey(warm[0].model), canonicalConfigKey(ModelConfig.parse(best)));
+      assert.match(warm[0].hypothesis.rationale, /by -1\.00% on this very data \(within 2 standard errors: not yet a significant win\)/);
+      // An earlier run that only lost (or an improvement on other data that is not significant) is no start.
+      const none = designHeuristically(designRequest({ count: 4, insights: [earlier('worse', 'lost', best, 0.02)] }));
+      assert.ok(!none.proposals.some((p) => p.hypothesis.technique === 'warm-start'));
+    });
+
     it('without interaction signal does not propose crosses and ranks the expensive family low', () => {
       const res = designHeuristically(designRequest({ count: 4, fieldPairSignal: [] }));
       assert.ok(res.proposals.every((p) => p.model.crosses.length === 0));

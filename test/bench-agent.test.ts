@@ -241,11 +241,16 @@ describe('agent bench: numbers and goals', function () {
   it('options: --quick is a small run, explicit options win, seeds differ per scenario and per run', function () {
     const q = parseOptions(['--quick', '--out', '/tmp/x']);
     assert.deepEqual([q.rows, q.seeds, q.budget, q.scenarios.length, q.quick], [3000, 2, 4, 2, true]);
-    const full = parseOptions([], {});
+    const plain = parseOptions([], {});
     assert.deepEqual(
-      [full.rows, full.seeds, full.budget, full.scenarios],
-      [undefined, 5, 12, ['wide-crosses', 'wide-dense-nonmonotone', 'wide-three-way', 'wide-sparse-highcard']],
+      [plain.rows, plain.families, plain.seeds, plain.budget, plain.scenarios],
+      [100_000, ['lr', 'fm'], 5, 12, ['wide-crosses', 'wide-dense-nonmonotone', 'wide-three-way', 'wide-sparse-highcard']],
     );
+    // --full: the scenarios' own size and the product's whole search space; explicit options still win.
+    const full = parseOptions(['--full'], {});
+    assert.deepEqual([full.rows, full.families], [undefined, undefined]);
+    assert.deepEqual(parseOptions(['--full', '--families', 'lr,dcn']).families, ['lr', 'dcn']);
+    assert.throws(() => parseOptions(['--full', '--quick']), /--full and --quick contradict/);
     assert.equal(parseOptions([], { BENCH_AGENT_BUDGET: '8' }).budget, 8);
     assert.equal(parseOptions(['--quick', '--budget', '6', '--scenarios', 'wide-three-way']).budget, 6);
     assert.deepEqual(parseOptions(['--peers', 'none']).peers, []);

@@ -121,10 +121,12 @@ describe('rankingCampaign end to end (real activities)', function () {
     // Payload discipline: no weights or data in history — a small, bounded size per experiment. Each result appears
     // in several histories (the child's, the parent's, the recorder's and the report's inputs) and carries its
     // evidence: metrics and segments, the validation split, early stopping, a learning curve of at most 50 points and
-    // the calibration report (~2 KB together). A model's weights or the data would be megabytes.
+    // the calibration report (~2 KB together). A model's weights or the data would be megabytes. Today's campaigns
+    // measure 78–81 KB an experiment (more when the suite's earlier campaigns on this data give warm starts, whose
+    // hypotheses cite the earlier winner); the bound leaves room for that, and none for megabytes.
     const texts = await histories(status);
     const perExperiment = texts.reduce((s, t) => s + t.length, 0) / status.experiments.length;
-    assert.ok(perExperiment < 80_000, `history bytes per experiment: ${perExperiment}`);
+    assert.ok(perExperiment < 100_000, `history bytes per experiment: ${perExperiment}`);
 
     // The CLI's machine-readable status has the documented shape.
     const json = await runCli(['status', id, '--json']);

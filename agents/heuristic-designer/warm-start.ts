@@ -10,9 +10,10 @@ import { applyDelta, deltaFromBaseline } from './combination';
  * Warm starts from the insights database: a campaign does not start from zero when earlier campaigns already learned
  * something on this data or on data like it.
  *
- * - Same data: the best earlier winner is the starting point. It is re-run once (this campaign gets its own
- *   measurement and artifact, and may recommend it), and the research step's top hypotheses are stacked onto it.
- * - Similar data (similarity from real traits: size, CTR, cardinality and importance profiles): the best winner of
+ * - Same data: the best earlier run that beat its baseline (improvedOnThisData: significantly or within noise) is the
+ *   starting point. It is re-run once (this campaign gets its own measurement and artifact, and may recommend it),
+ *   and the research step's top hypotheses are stacked onto it.
+ * - Similar data (similarity from real traits: size, CTR, cardinality and importance profiles): the significant winner of
  *   each of the two most similar data sets, adapted to this data (crosses and field knobs on fields this data does not
  *   carry are dropped, everything clamped into this campaign's search space).
  */

@@ -4,6 +4,7 @@ import { dataFingerprint, resourceFailureOf, TrainingFailure, type TrainExperime
 import { downsampleCurve } from '../ranking/learning-curve';
 import { appendEvents } from '../store/event-log';
 import { trainingPool } from '../workers/training-pool';
+import { deleteCheckpoints, deleteOtherAttempts, hasCheckpoint } from '../store/checkpoints';
 import { checkDataAccess } from './data-access';
 
 export interface TrainModelInput {
@@ -26,23 +27,30 @@ const PROGRESS_EVERY_MS = 2000;
 const CURVE_POINTS_IN_HISTORY = 50;
 
 /**
- * Trains one model on the training queue. Heartbeats carry the last checkpoint reference, so a worker that dies
- * mid-run is replaced by one that resumes from that checkpoint (same final model as an uninterrupted run).
+ * Trains one model on the training queue. The attempt keeps one checkpoint on disk, replaced every few minutes of
+ * training and deleted when the run ends; heartbeats carry its step, so a worker that dies mid-run is replaced by
+ * one that resumes from that checkpoint (same final model as an uninterrupted run).
  * A classified TrainingFailure becomes a non-retryable ApplicationFailure carrying its report: the workflow's
  * deterministic retry policy decides what follows. Anything else is infrastructure and Temporal retries it.
  */
 export async function trainModel(input: TrainModelInput): Promise<TrainSummary> {
   checkDataAccess(input.data);
   const ctx = Context.current();
-  const resumed = ctx.info.heartbeatDetails as { checkpoint?: string; attempt?: number } | undefined;
-  // Only resume checkpoints of this very attempt: a retry-policy change (new config) must start fresh.
-  const resumeFrom = resumed?.attempt === input.attempt ? resumed.checkpoint : undefined;
-  if (resumeFrom) ctx.log.info('resuming training from checkpoint', { experimentId: input.experimentId, checkpoint: resumeFrom });
+  const slot = { campaignId: input.campaignId, experimentId: input.experimentId, attempt: input.attempt };
+  // The experiment's earlier attempts trained another config: their checkpoints can never be resumed.
+  await deleteOtherAttempts(slot);
+  // A retry of this attempt (another worker, after a crash) resumes from the attempt's checkpoint: the one its last
+  // heartbeat names, or one written just before the worker died, before a heartbeat could say so.
+  const heartbeat = ctx.info.heartbeatDetails as { checkpointStep?: number; attempt?: number } | undefined;
+  const announced = heartbeat?.attempt === input.attempt ? heartbeat.checkpointStep : undefined;
+  const resume = ctx.info.attempt > 1 && (announced !== undefined || hasCheckpoint(slot));
+  if (!resume && hasCheckpoint(slot)) await deleteCheckpoints(slot); // left by a run of the same ids that is gone
+  if (resume) ctx.log.info('resuming training from checkpoint', { experimentId: input.experimentId, attempt: input.attempt, step: announced });
 
   let lastProgressAt = 0;
-  let lastCheckpoint = resumeFrom;
+  let checkpointStep = announced;
   const onProgress = (progress: TrainingProgress) => {
-    ctx.heartbeat({ checkpoint: lastCheckpoint, attempt: input.attempt, step: progress.step });
+    ctx.heartbeat({ checkpointStep, attempt: input.attempt, step: progress.step });
     const now = Date.now();
     if (now - lastProgressAt < PROGRESS_EVERY_MS) return;
     lastProgressAt = now;
@@ -64,23 +72,39 @@ export async function trainModel(input: TrainModelInput): Promise<TrainSummary> 
       });
     });
   };
+  // A checkpoint the retry could not use: the attempt trains again from its first step, and the campaign's log says so.
+  const onWarning = (message: string) => {
+    ctx.log.warn(message, { experimentId: input.experimentId, attempt: input.attempt });
+    recordWarning(input, ctx.info.attempt, message).catch((err: unknown) =>
+      ctx.log.warn('could not record a warning event', { experimentId: input.experimentId, error: err instanceof Error ? err.message : String(err) }),
+    );
+  };
   try {
     // The training runs on a thread of the pool (workers/training-pool.ts): this thread stays free to heartbeat,
     // append progress events and pass on cancellation, all fed by the thread's messages.
-    const request = { data: input.data, model: input.model, segmentField: input.segmentField, baselineArtifact: input.baselineArtifact, resumeFrom };
+    const request = {
+      data: input.data,
+      model: input.model,
+      segmentField: input.segmentField,
+      baselineArtifact: input.baselineArtifact,
+      checkpoint: { slot, resume },
+    };
     const out = await trainingPool().run(
       { kind: 'train', request, checkpoints: true },
       {
         onProgress,
-        onCheckpoint: (ref, progress) => {
-          lastCheckpoint = ref;
-          ctx.heartbeat({ checkpoint: ref, attempt: input.attempt, step: progress.step });
+        onCheckpoint: (_file, progress) => {
+          checkpointStep = progress.step;
+          ctx.heartbeat({ checkpointStep, attempt: input.attempt, step: progress.step });
         },
+        onWarning,
         // Scoring after training sends no progress: heartbeat from it, or a long DCN pass reads as a dead worker.
-        onAlive: () => ctx.heartbeat({ checkpoint: lastCheckpoint, attempt: input.attempt }),
+        onAlive: () => ctx.heartbeat({ checkpointStep, attempt: input.attempt }),
         signal: ctx.cancellationSignal,
       },
     );
+    // The run is over: its checkpoint has nothing left to resume.
+    await deleteCheckpoints(slot);
     // The progress log stays out of history: it went to the event log as it happened.
     const { progress: _progress, ...summary } = out;
     // Every experiment's result stays in the campaign's state: its learning curve travels thinned (the artifact keeps
@@ -88,10 +112,14 @@ export async function trainModel(input: TrainModelInput): Promise<TrainSummary> 
     const best = out.learningCurve.find((p) => p.step === out.earlyStopping.bestStep);
     return { ...summary, learningCurve: downsampleCurve(out.learningCurve, CURVE_POINTS_IN_HISTORY, best) };
   } catch (caught) {
+    // A cancelled run will not be retried: nothing will resume from its checkpoint.
+    if (ctx.cancellationSignal.aborted) await deleteCheckpoints(slot);
     // A real allocation failure is a resource failure (retried smaller), not an infrastructure one; so is a thread
     // that ran past its heap limit (ThreadOutOfMemory, a RangeError saying "out of memory").
     const err = resourceFailureOf(caught, input.model) ?? caught;
     if (err instanceof TrainingFailure) {
+      // A classified failure ends the attempt (the workflow retries with another config, or not at all).
+      await deleteCheckpoints(slot);
       // The report names the data it failed on (this worker can read it), so triage can look up what fixed this
       // failure on the same data before. Best-effort: a report without it is still a report.
       const fingerprint = await dataFingerprint(input.data).catch(() => undefined);
@@ -100,4 +128,17 @@ export async function trainModel(input: TrainModelInput): Promise<TrainSummary> 
     }
     throw err;
   }
+}
+
+/** A warning in the campaign's event log, once per activity try (a retried write does not repeat it). */
+async function recordWarning(input: TrainModelInput, activityAttempt: number, message: string): Promise<void> {
+  await appendEvents(input.campaignId, [
+    {
+      type: 'experiment.warning',
+      eventId: `${input.experimentId}:a${input.attempt}:t${activityAttempt}:warning`,
+      campaignId: input.campaignId,
+      experimentId: input.experimentId,
+      message,
+    },
+  ]);
 }

@@ -76,10 +76,20 @@ export const CampaignEvent = z.discriminatedUnion('type', [
     state: z.enum(['submitted', 'succeeded', 'failed', 'lost', 'timed-out', 'cancelled']),
     detail: z.string().optional(),
   }),
-  z.object({ ...base, type: z.literal('experiment.finished'), experimentId: z.string(), metrics: Metrics, relativeNeChange: z.number().optional() }),
+  z.object({
+    ...base,
+    type: z.literal('experiment.finished'),
+    experimentId: z.string(),
+    metrics: Metrics,
+    relativeNeChange: z.number().optional(),
+    /** The run's model artifact (probes included), so retention knows what a campaign stored; absent in older logs. */
+    artifact: z.string().optional(),
+  }),
   /** Malformed rows were skipped reading the data: logged once per dataset (fingerprint), by the first experiment to read it. */
   z.object({ ...base, type: z.literal('data.bad-rows'), experimentId: z.string(), dataFingerprint: z.string().optional(), badRows: BadRows }),
   z.object({ ...base, type: z.literal('experiment.failed'), experimentId: z.string(), failureClass: FailureClass, message: z.string() }),
+  /** Something a run survived that a reviewer should hear of, e.g. a lost checkpoint it trained again without. */
+  z.object({ ...base, type: z.literal('experiment.warning'), experimentId: z.string(), message: z.string().max(2000) }),
   z.object({
     ...base,
     type: z.literal('triage'),

@@ -209,8 +209,11 @@ const common = {
   /** Learning-rate decay per epoch (1 = constant). */
   lrDecay: z.number().gt(0).max(1).default(1),
   seed: z.number().int().min(0).default(1),
-  /** Steps between checkpoints (a step is one batch; for lr one batch of `batchSize` examples). */
-  checkpointEvery: z.number().int().min(1).default(200),
+  /**
+   * The most steps between checkpoints (a step is one batch). Checkpoints are written by training time (the worker's
+   * RANKWRIGHT_CHECKPOINT_MINUTES, default 3); this bound only makes them more frequent. Absent: by time alone.
+   */
+  checkpointEvery: z.number().int().min(1).optional(),
   /**
    * Post-hoc calibration fitted on the validation split and stored in the artifact (every score goes through it):
    * `auto` picks none / platt / isotonic by held-out validation log loss (ranking/calibration.ts).

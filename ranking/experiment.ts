@@ -37,6 +37,7 @@ import { TrainingFailure } from './failure';
 import { selectGpuBackendAsync, sharedKernels } from './kernels';
 import { auc, calibration, clickThroughRate, logLoss, normalizedEntropy, normalizedEntropyStdErr, regret, segmentNormalizedEntropy } from './metrics';
 import { loadCheckpoint, saveCheckpoint, saveModelArtifact } from './model-artifact';
+import { CheckpointUnreadable, checkpointIntervalMs, checkpointPath, type CheckpointSlot } from '../store/checkpoints';
 import { createModel } from './models/create-model';
 import { estimateTrainingBytes, type RankingModel } from './models/model';
 import { pairedStdErrAgainst } from './paired-comparison';
@@ -53,9 +54,18 @@ export interface TrainExperimentRequest {
   data: DataConfigInput | DataConfig;
   model: ModelConfigInput | ModelConfig;
   segmentField?: string;
-  resumeFrom?: string;
+  /**
+   * Where this run keeps its checkpoint (one file, replaced in place; store/checkpoints.ts), whether to resume from
+   * what is there, and the training time between checkpoints (default RANKWRIGHT_CHECKPOINT_MINUTES, 3 minutes). A
+   * checkpoint that is missing, damaged or written for another config or dataset is not resumed from: the run starts
+   * from its first step and says why through onWarning.
+   */
+  checkpoint?: { slot: CheckpointSlot; resume?: boolean; everyMs?: number };
   onProgress?(p: TrainingProgress): void;
-  onCheckpoint?(ref: string, p: TrainingProgress): void | Promise<void>;
+  /** A checkpoint was written (its file, size and step); the run goes on when the promise settles. */
+  onCheckpoint?(written: { path: string; bytes: number; step: number }, p: TrainingProgress): void | Promise<void>;
+  /** Something the run survived but a reviewer should hear of (a lost checkpoint it could not resume from). */
+  onWarning?(message: string): void;
   /**
    * Called between slices of the scoring after training (validation, test): a worker scoring a big DCN is alive, and
    * an activity heartbeats from here so Temporal doesn't take the long pass for a dead worker.
@@ -169,14 +179,8 @@ export async function trainExperiment(req: TrainExperimentRequest): Promise<Trai
   await selectGpuBackendAsync();
   const ranker = createModel(model, spec, sharedKernels());
 
-  let resume;
-  if (req.resumeFrom) {
-    const cp = await loadCheckpoint(req.resumeFrom);
-    // Parsed again: a checkpoint written before a config key existed holds its default, as `model` does.
-    const same = JSON.stringify(ModelConfig.parse(cp.header.config)) === JSON.stringify(model) && cp.header.dataFingerprint === dataset.fingerprint;
-    if (!same) throw new Error(`checkpoint ${req.resumeFrom} was written for another model config or dataset; refusing to resume from it`);
-    resume = { tensors: cp.tensors, scalars: cp.header.scalars, cursor: cp.header.cursor };
-  }
+  const resume = req.checkpoint?.resume ? await resumableState(req.checkpoint.slot, model, dataset.fingerprint, req.onWarning) : undefined;
+  const slot = req.checkpoint?.slot;
 
   const validationSplit = validationSplitOf(data, validation.rows);
   const started = performance.now();
@@ -186,9 +190,11 @@ export async function trainExperiment(req: TrainExperimentRequest): Promise<Trai
     resume,
     // Validation NE of what the model will serve: corrected for negative downsampling (calibration comes after).
     adjustScores: model.negativeSamplingRate < 1 ? (s) => correctAll(s, model.negativeSamplingRate) : undefined,
-    onCheckpoint: req.onCheckpoint
+    checkpointEveryMs: req.checkpoint ? (req.checkpoint.everyMs ?? checkpointIntervalMs()) : undefined,
+    onCheckpoint: slot
       ? async (state, p) => {
-          const ref = await saveCheckpoint(
+          const written = await saveCheckpoint(
+            slot,
             {
               family: model.family,
               config: model,
@@ -199,7 +205,7 @@ export async function trainExperiment(req: TrainExperimentRequest): Promise<Trai
             },
             state.tensors,
           );
-          await req.onCheckpoint!(ref, p);
+          await req.onCheckpoint?.({ ...written, step: state.cursor.step }, p);
         }
       : undefined,
   });
@@ -236,6 +242,25 @@ export async function trainExperiment(req: TrainExperimentRequest): Promise<Trai
     earlyStopping,
     learningCurve,
   };
+}
+
+/**
+ * The state to resume from: the slot's checkpoint when it can be read and was written for this very config and
+ * dataset. Anything else (missing, damaged, another config) is not a failure: the attempt trains from its first step
+ * (the same model, only later) and the warning says why.
+ */
+async function resumableState(slot: CheckpointSlot, model: ModelConfig, fingerprint: string, onWarning?: (message: string) => void) {
+  try {
+    const cp = await loadCheckpoint(slot);
+    // Parsed again: a checkpoint written before a config key existed holds its default, as `model` does.
+    const same = JSON.stringify(ModelConfig.parse(cp.header.config)) === JSON.stringify(model) && cp.header.dataFingerprint === fingerprint;
+    if (!same) throw new CheckpointUnreadable(`checkpoint ${checkpointPath(slot)} was written for another model config or dataset`);
+    return { tensors: cp.tensors, scalars: cp.header.scalars, cursor: cp.header.cursor };
+  } catch (err) {
+    if (!(err instanceof CheckpointUnreadable)) throw err;
+    onWarning?.(`${err.message}; training again from the first step`);
+    return undefined;
+  }
 }
 
 /** Rows scored between two onAlive calls: a few seconds of DCN scoring on a busy 2-core machine. */

@@ -2,10 +2,11 @@ import type { Calibrator, Metrics, ModelConfig } from '../contracts';
 import { Calibrator as CalibratorSchema, ModelConfig as ModelConfigSchema } from '../contracts';
 import type { EarlyStopping, LearningCurvePoint, ValidationSplit } from '../contracts';
 import { getArtifact, putArtifact } from '../store/artifacts';
+import { CheckpointUnreadable, checkpointPath, readCheckpoint, writeCheckpoint, type CheckpointSlot } from '../store/checkpoints';
 import type { FeatureSpec } from './features';
 import type { Tensor } from './models/model';
 import type { TrainingCursor } from './trainer';
-import { decodeTensorFile, encodeTensorFile } from './tensor-file';
+import { decodeTensorFile, encodeTensorFile, tensorFileParts } from './tensor-file';
 
 /** Bumped on any incompatible change of what a model artifact or checkpoint holds. */
 export const MODEL_FORMAT_VERSION = 1;
@@ -67,17 +68,29 @@ export async function loadModelArtifact(ref: string): Promise<{ header: ModelArt
   return { header: { ...header, config: ModelConfigSchema.parse(header.config), calibrator }, tensors };
 }
 
-export async function saveCheckpoint(header: Omit<CheckpointHeader, 'kind' | 'formatVersion'>, state: Record<string, Tensor>): Promise<string> {
-  return putArtifact(encodeTensorFile({ kind: 'checkpoint', formatVersion: MODEL_FORMAT_VERSION, ...header }, state));
+/** Writes an attempt's checkpoint, replacing its previous one (store/checkpoints.ts); streamed, never copied whole. */
+export async function saveCheckpoint(
+  slot: CheckpointSlot,
+  header: Omit<CheckpointHeader, 'kind' | 'formatVersion'>,
+  state: Record<string, Tensor>,
+): Promise<{ path: string; bytes: number }> {
+  return writeCheckpoint(slot, tensorFileParts({ kind: 'checkpoint', formatVersion: MODEL_FORMAT_VERSION, ...header }, state));
 }
 
-export async function loadCheckpoint(ref: string): Promise<{ header: CheckpointHeader; tensors: Record<string, Tensor> }> {
-  const { header, tensors } = decodeTensorFile<CheckpointHeader>(await getArtifact(ref));
-  if (header.kind !== 'checkpoint') throw new Error(`artifact ${ref} is a ${String(header.kind)}, not a checkpoint`);
-  checkVersion(ref, header.formatVersion);
+/** Reads an attempt's checkpoint; CheckpointUnreadable when it is missing, damaged or not a checkpoint of this engine. */
+export async function loadCheckpoint(slot: CheckpointSlot): Promise<{ header: CheckpointHeader; tensors: Record<string, Tensor> }> {
+  const bytes = await readCheckpoint(slot);
+  let decoded: { header: CheckpointHeader; tensors: Record<string, Tensor> };
+  try {
+    decoded = decodeTensorFile<CheckpointHeader>(bytes);
+    if (decoded.header.kind !== 'checkpoint') throw new Error(`it is a ${String(decoded.header.kind)}, not a checkpoint`);
+    checkVersion(checkpointPath(slot), decoded.header.formatVersion);
+  } catch (err) {
+    throw new CheckpointUnreadable(`checkpoint ${checkpointPath(slot)} cannot be used: ${(err as Error).message}`, { cause: err });
+  }
   // JSON turned NaN into null; restore it.
-  if (header.cursor.lastValidationNe === null) header.cursor.lastValidationNe = NaN;
-  return { header, tensors };
+  if (decoded.header.cursor.lastValidationNe === null) decoded.header.cursor.lastValidationNe = NaN;
+  return decoded;
 }
 
 function checkVersion(ref: string, v: number): void {

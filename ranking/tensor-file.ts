@@ -17,6 +17,15 @@ interface TensorEntry {
 }
 
 export function encodeTensorFile(header: Record<string, unknown>, tensors: Record<string, Tensor>): Uint8Array {
+  return Buffer.concat(tensorFileParts(header, tensors));
+}
+
+/**
+ * The same file as consecutive byte chunks: the header chunk, then each tensor's bytes (views of the tensors
+ * themselves, not copies) with zero padding to 8 bytes between them. A writer that streams the parts to disk never
+ * holds a second copy of a model: what keeps a 590 MB DCN checkpoint from needing 590 MB more.
+ */
+export function tensorFileParts(header: Record<string, unknown>, tensors: Record<string, Tensor>): Uint8Array[] {
   const entries: TensorEntry[] = [];
   let offset = 0;
   for (const [name, t] of Object.entries(tensors)) {
@@ -24,16 +33,18 @@ export function encodeTensorFile(header: Record<string, unknown>, tensors: Recor
     offset += align8(t.byteLength);
   }
   const json = Buffer.from(JSON.stringify({ ...header, tensors: entries }), 'utf8');
-  const headerEnd = align8(8 + json.length);
-  const out = new Uint8Array(headerEnd + offset);
-  out.set(Buffer.from(MAGIC, 'latin1'), 0);
-  new DataView(out.buffer).setUint32(4, json.length, true);
-  out.set(json, 8);
+  const head = new Uint8Array(align8(8 + json.length));
+  head.set(Buffer.from(MAGIC, 'latin1'), 0);
+  new DataView(head.buffer).setUint32(4, json.length, true);
+  head.set(json, 8);
+  const parts: Uint8Array[] = [head];
   for (const e of entries) {
     const t = tensors[e.name];
-    out.set(new Uint8Array(t.buffer, t.byteOffset, t.byteLength), headerEnd + e.offset);
+    parts.push(new Uint8Array(t.buffer, t.byteOffset, t.byteLength));
+    const pad = align8(t.byteLength) - t.byteLength;
+    if (pad > 0) parts.push(new Uint8Array(pad));
   }
-  return out;
+  return parts;
 }
 
 export function decodeTensorFile<H = Record<string, unknown>>(bytes: Uint8Array): { header: H; tensors: Record<string, Tensor> } {
@@ -46,6 +57,7 @@ export function decodeTensorFile<H = Record<string, unknown>>(bytes: Uint8Array)
   for (const e of parsed.tensors) {
     const start = headerEnd + e.offset;
     const size = e.length * (e.dtype === 'f64' ? 8 : 4);
+    if (start + size > bytes.length) throw new Error(`truncated Rankwright tensor file: tensor ${e.name} ends past the file's ${bytes.length} bytes`);
     // Copy into a fresh, aligned buffer (the source Buffer may sit at an unaligned offset of a shared pool).
     const copy = new Uint8Array(size);
     copy.set(bytes.subarray(start, start + size));

@@ -88,8 +88,14 @@ type ModelState = { tensors: Record<string, Tensor>; scalars: Record<string, num
 
 export interface TrainingLoopOptions {
   onProgress?(p: TrainingProgress): void;
-  /** Called every `checkpointEvery` steps with the serialised state; the caller stores it and may await. */
+  /**
+   * Called with the state to save every `checkpointEveryMs` of training, and every `checkpointEvery` steps when the
+   * config sets that bound. The loop awaits it and touches no weight until it returns, so the state's tensors are the
+   * model's own (no copy of a 590 MB DCN is made): the caller must be done with them when its promise settles.
+   */
   onCheckpoint?(state: ModelState, p: TrainingProgress): Promise<void>;
+  /** Training time between checkpoints (default: none by time, only `checkpointEvery` steps when set). */
+  checkpointEveryMs?: number;
   signal?: AbortSignal;
   /** A checkpoint's state: the model's tensors (and `best.*`, the best-validation weights), scalars and cursor. */
   resume?: ModelState;
@@ -150,6 +156,10 @@ export async function runTrainingLoop(
     throw new TrainingFailure('diverged', message, cursor.progress.slice(-50));
   };
   let lastYield = performance.now();
+  let lastCheckpointAt = performance.now();
+  const checkpointDue = () =>
+    (config.checkpointEvery !== undefined && cursor.step % config.checkpointEvery === 0) ||
+    performance.now() - lastCheckpointAt >= (opts.checkpointEveryMs ?? Infinity);
   const yieldNow = async () => {
     if (performance.now() - lastYield < YIELD_EVERY_MS) return;
     await new Promise<void>((resolve) => setImmediate(resolve));
@@ -239,8 +249,9 @@ export async function runTrainingLoop(
           break epochs;
         }
       }
-      if (opts.onCheckpoint && cursor.step % config.checkpointEvery === 0) {
+      if (opts.onCheckpoint && checkpointDue()) {
         await opts.onCheckpoint(snapshot(model, cursor, best), progressEvent(cursor, started, gradNorm));
+        lastCheckpointAt = performance.now();
       }
       await yieldNow();
     }
@@ -354,9 +365,9 @@ function progressEvent(c: TrainingCursor, started: number, gradNorm: number): Tr
 }
 
 function snapshot(model: RankingModel, cursor: TrainingCursor, best: Record<string, Tensor> | undefined): ModelState {
-  // Copies: the model keeps training while the caller writes the checkpoint. The best weights are already a copy
-  // that is replaced, never written into, so they are shared.
-  const tensors = copyTensors(model.stateTensors());
+  // No copies: the loop awaits the checkpoint's write before the next step (see onCheckpoint). The best weights are
+  // already a copy that is replaced, never written into.
+  const tensors = { ...model.stateTensors() };
   if (best) for (const [k, t] of Object.entries(best)) tensors[BEST_PREFIX + k] = t;
   return { tensors, scalars: { ...model.scalars() }, cursor: { ...cursor, progress: cursor.progress.slice(-50), curve: cursor.curve.slice() } };
 }

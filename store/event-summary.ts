@@ -58,6 +58,8 @@ export function summarizeEvent(e: CampaignEvent): string {
       return `${e.experimentId} read the data: ${describeBadRows(e.badRows)}`;
     case 'experiment.failed':
       return `${e.experimentId} failed (${e.failureClass}): ${e.message}`;
+    case 'experiment.warning':
+      return `${e.experimentId} warning: ${e.message}`;
     case 'triage':
       return `${e.experimentId} triage [${e.source}] ${e.failureClass}: ${e.diagnosis} → ${e.fix}`;
     case 'guardrail':

@@ -5,6 +5,7 @@ import * as path from 'node:path';
 import { ExperimentResult, ModelConfig, type LearningCurvePoint, type ModelConfigInput, type TrainingProgress } from '../../contracts';
 import { loadModelArtifact, plantedScenario, trainExperiment, writeCriteoTsv } from '../../ranking';
 import { describeEarlyStopping, downsampleCurve, resolveEvaluateEvery } from '../../ranking/learning-curve';
+import { recordCheckpoints, resumeFrom, testSlot } from '../support/checkpoints';
 import { runCli } from '../support/processes';
 
 /**
@@ -198,16 +199,17 @@ describe('training decided by validation (early stopping)', function () {
       },
     ] satisfies ModelConfigInput[]) {
       it(`${model.family}: resuming from checkpoints before and after the best evaluation ends with the same model, curve and decision`, async () => {
-        const checkpoints: { ref: string; p: TrainingProgress }[] = [];
-        const full = await trainExperiment({ data: tiny, model, onCheckpoint: (ref, p) => void checkpoints.push({ ref, p }) });
+        const slot = testSlot(`early-stopping-${model.family}`);
+        const { request, saved: checkpoints } = recordCheckpoints(slot);
+        const full = await trainExperiment({ data: tiny, model, ...request });
         assert.equal(full.earlyStopping.stoppedEarly, true);
         const bestStep = full.earlyStopping.bestStep;
-        const before = checkpoints.filter((c) => c.p.step < bestStep).at(-1);
-        const after = checkpoints.filter((c) => c.p.step > bestStep).at(-1);
-        assert.ok(before && after, `checkpoints at ${checkpoints.map((c) => c.p.step).join(',')}, best at ${bestStep}`);
+        const before = checkpoints.filter((c) => c.step < bestStep).at(-1);
+        const after = checkpoints.filter((c) => c.step > bestStep).at(-1);
+        assert.ok(before && after, `checkpoints at ${checkpoints.map((c) => c.step).join(',')}, best at ${bestStep}`);
         for (const cp of [before, after]) {
-          const resumed = await trainExperiment({ data: tiny, model, resumeFrom: cp.ref });
-          assert.equal(resumed.artifact, full.artifact, `resume from step ${cp.p.step}`);
+          const resumed = await trainExperiment({ data: tiny, model, ...resumeFrom(slot, cp) });
+          assert.equal(resumed.artifact, full.artifact, `resume from step ${cp.step}`);
           assert.deepEqual(resumed.metrics, full.metrics);
           assert.deepEqual(resumed.learningCurve, full.learningCurve);
           assert.deepEqual(resumed.earlyStopping, full.earlyStopping);

@@ -7,6 +7,7 @@ import { clearDatasetCache, trainExperiment } from '../../ranking';
 import { writeCriteoTsv } from '../../ranking/data/criteo-writer';
 import { loadDataset } from '../../ranking/data/load-data';
 import { plantedScenario } from '../../ranking/data/planted';
+import { recordCheckpoints, resumeFrom, testSlot } from '../support/checkpoints';
 
 /**
  * Out-of-core training: a training file over the in-memory row limit is parsed once into a row cache and streamed
@@ -119,13 +120,14 @@ describe('out-of-core training (streaming a row cache)', function () {
 
   it('resumes a streamed run from a mid-epoch checkpoint to the same model', async () => {
     const model = { family: 'lr' as const, epochs: 2, batchSize: 512, checkpointEvery: 13 };
-    const checkpoints: { ref: string; p: TrainingProgress }[] = [];
-    const full = await trainExperiment({ data, model, ...streamed, onCheckpoint: (ref, p) => void checkpoints.push({ ref, p }) });
+    const slot = testSlot('out-of-core');
+    const { request, saved: checkpoints } = recordCheckpoints(slot);
+    const full = await trainExperiment({ data, model, ...streamed, ...request });
     assert.ok(checkpoints.length >= 3, `got ${checkpoints.length} checkpoints`);
     // 40 steps an epoch: one checkpoint inside the first epoch (mid-window), one inside the second.
     for (const cp of [checkpoints[0], checkpoints[checkpoints.length - 1]]) {
-      const resumed = await trainExperiment({ data, model, ...streamed, resumeFrom: cp.ref });
-      assert.equal(resumed.artifact, full.artifact, `resume from step ${cp.p.step}`);
+      const resumed = await trainExperiment({ data, model, ...streamed, ...resumeFrom(slot, cp) });
+      assert.equal(resumed.artifact, full.artifact, `resume from step ${cp.step}`);
       assert.deepEqual(resumed.metrics, full.metrics);
     }
   });

@@ -19,6 +19,8 @@ import { loadDataset } from '../ranking/data/load-data';
 import { encodeRows } from '../ranking/features';
 import { denseKernelsFor, gpuBackend, sharedKernels } from '../ranking/kernels';
 import { ensureScenarioFiles } from './quality/scenarios';
+import { deleteCheckpoints } from '../store/checkpoints';
+import { rankwrightHome } from '../store/home';
 import { benchStamp, commitLine, machineLine, type BenchStamp, writeResultFiles } from './stamp';
 
 const FAMILIES: ModelFamily[] = ['lr', 'fm', 'dcn'];
@@ -43,7 +45,30 @@ export interface EngineRow {
   testRows: number;
   testNe: number;
   peakRssMiB: number;
+  /** Storage, as the training activity uses it: a checkpoint every CHECKPOINT_SECONDS, deleted when the run ends. */
+  storage?: TrainingStorage;
 }
+
+/** What one training wrote to the home and how big the home got while it ran (growth over its size before). */
+export interface TrainingStorage {
+  checkpointSeconds: number;
+  checkpoints: number;
+  /** One checkpoint's size: weights, optimizer state and the best-validation copy. */
+  checkpointMiB: number;
+  /** Checkpoints plus the model artifact. */
+  writtenMiB: number;
+  peakHomeMiB: number;
+  /** What stays once the run has ended and its checkpoint is deleted: the model artifact. */
+  homeAfterMiB: number;
+}
+
+/**
+ * Training time between the bench's checkpoints: far shorter than the product's 3 minutes, so that every family's
+ * run writes several and the table shows the bound (one checkpoint on disk at a time) rather than a lucky count.
+ */
+const CHECKPOINT_SECONDS = 2;
+/** How often the child samples the home's size while it trains. */
+const HOME_SAMPLE_MS = 100;
 
 interface EngineReport {
   stamp: BenchStamp;
@@ -60,9 +85,36 @@ async function measureFamily(
 ): Promise<EngineRow> {
   const config = ModelConfig.parse({ family });
   const data = { format: 'criteo-tsv' as const, train: files.train, validation: files.validation, test: files.test, maxTrainRows };
+  const home = rankwrightHome();
+  const before = treeBytes(home);
+  let peak = 0;
+  const sampler = setInterval(() => (peak = Math.max(peak, treeBytes(home) - before)), HOME_SAMPLE_MS);
+  const slot = { campaignId: 'bench-engine', experimentId: `engine-${family}`, attempt: 1 };
+  const written = { checkpoints: 0, bytes: 0, largest: 0 };
   const t0 = performance.now();
-  const out = await trainExperiment({ data, model: config });
+  const out = await trainExperiment({
+    data,
+    model: config,
+    checkpoint: { slot, everyMs: CHECKPOINT_SECONDS * 1000 },
+    onCheckpoint: (w) => {
+      written.checkpoints++;
+      written.bytes += w.bytes;
+      written.largest = Math.max(written.largest, w.bytes);
+    },
+  });
   const experimentSeconds = (performance.now() - t0) / 1000;
+  clearInterval(sampler);
+  peak = Math.max(peak, treeBytes(home) - before);
+  await deleteCheckpoints(slot); // as the training activity does when a run ends
+  const mib = (b: number) => round(b / 2 ** 20, 1);
+  const storage: TrainingStorage = {
+    checkpointSeconds: CHECKPOINT_SECONDS,
+    checkpoints: written.checkpoints,
+    checkpointMiB: mib(written.largest),
+    writtenMiB: mib(written.bytes + out.modelBytes),
+    peakHomeMiB: mib(peak),
+    homeAfterMiB: mib(treeBytes(home) - before),
+  };
   const examples = out.progress.at(-1)?.examples ?? 0;
 
   const scorer = await loadArtifactScorer(out.artifact);
@@ -97,6 +149,7 @@ async function measureFamily(
     testRows: dataset.test.rows,
     testNe: round(out.metrics.ne, 5),
     peakRssMiB: peakRssMiB(),
+    storage,
   };
 }
 
@@ -198,9 +251,48 @@ export function engineMarkdown(r: EngineReport): string {
         `| ${x.family} | ${x.backend} | ${fmt(x.trainRows)} | ${x.epochsRun} | ${fmt(x.trainExamplesPerSec)} | ${fmt(x.scoreExamplesPerSec)} | ${x.experimentSeconds} | ${x.scoreFileSeconds} | ${x.testNe.toFixed(4)} | ${x.peakRssMiB} |`,
     ),
     '',
+    ...storageTable(r.rows),
     `${fastest.family.toUpperCase()} trains fastest (${fmt(fastest.trainExamplesPerSec)} examples/s), ${slowest.family.toUpperCase()} slowest (${fmt(slowest.trainExamplesPerSec)} examples/s, ${(fastest.trainExamplesPerSec / Math.max(1, slowest.trainExamplesPerSec)).toFixed(0)}× slower). Best test NE: ${[...r.rows].sort((a, b) => a.testNe - b.testNe)[0].family.toUpperCase()} (${Math.min(...r.rows.map((x) => x.testNe)).toFixed(4)}; oracle ${r.scenario.oracleNe.toFixed(4)}).`,
     '',
   ].join('\n');
+}
+
+/** The storage table: what each training wrote to the home and the home's peak, with checkpoints on. */
+function storageTable(rows: EngineRow[]): string[] {
+  const measured = rows.filter((x) => x.storage);
+  if (measured.length === 0) return [];
+  const seconds = measured[0].storage!.checkpointSeconds;
+  return [
+    `Storage per training (the same runs, checkpointing every ${seconds} s of training instead of the product's 3 minutes, so that each writes several): bytes written to the home, one checkpoint's size, the home's peak growth while it trained (sampled every ${HOME_SAMPLE_MS} ms) and what stays after the run (its checkpoint deleted, as the training activity does).`,
+    '',
+    '| family | checkpoints written | one checkpoint MiB | written to the home MiB | peak home MiB | home after MiB |',
+    '|---|---:|---:|---:|---:|---:|',
+    ...measured.map((x) => {
+      const s = x.storage!;
+      return `| ${x.family} | ${s.checkpoints} | ${s.checkpointMiB} | ${s.writtenMiB} | ${s.peakHomeMiB} | ${s.homeAfterMiB} |`;
+    }),
+    '',
+  ];
+}
+
+/** Bytes of the regular files under a folder; files replaced or deleted while it walks are skipped. */
+function treeBytes(dir: string): number {
+  let total = 0;
+  let entries: fs.Dirent[];
+  try {
+    entries = fs.readdirSync(dir, { withFileTypes: true });
+  } catch {
+    return 0;
+  }
+  for (const e of entries) {
+    const p = path.join(dir, e.name);
+    try {
+      total += e.isDirectory() ? treeBytes(p) : e.isFile() ? fs.statSync(p).size : 0;
+    } catch {
+      // gone between the listing and the stat
+    }
+  }
+  return total;
 }
 
 if (require.main === module) {

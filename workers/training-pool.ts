@@ -9,6 +9,7 @@ import type { TrainExperimentRequest, TrainExperimentResult } from '../ranking/e
 import type { DataDescription } from '../ranking/data/describe';
 import type { ResearchOptions } from '../ranking/research';
 import { BadRowFailure, TrainingFailure } from '../ranking/failure';
+import { SharedDatasets, type DatasetAnswer, type DatasetRequest, type SharedDatasetsSnapshot } from './dataset-share';
 
 /**
  * The training pool: the training queue's CPU-heavy activities (trainModel, describeData, measureInteractions,
@@ -17,12 +18,12 @@ import { BadRowFailure, TrainingFailure } from '../ranking/failure';
  *
  * Threads rather than child processes: a thread starts in a fraction of the time, shares the process's environment
  * (SHARE_ENV: RANKWRIGHT_HOME, RANKWRIGHT_GPU_MODE…), and V8 bounds its heap on its own (resourceLimits), so an
- * out-of-memory ends that thread alone, not the worker. Checkpoints and artifacts go through the content-addressed
- * store on disk, so only references, progress and summaries cross the thread boundary.
+ * out-of-memory ends that thread alone, not the worker. Checkpoints and artifacts go through the stores on disk, so only references, progress and summaries cross the thread boundary.
  *
  * Threads outlive their jobs: each keeps ranking/data/load-data.ts's dataset cache (the last two datasets), so the
- * next training on the same data skips the load. The price is memory: every thread holds its own cache, so N threads
- * may hold N copies of one dataset (the cache's typed arrays are outside the heap limit below).
+ * next training on the same data skips the load. The threads share what they load (workers/dataset-share.ts): a
+ * dataset's rows live once, in shared memory, however many threads train on it, and a dataset is loaded once even
+ * when several threads ask for it at once (its typed arrays are outside the heap limit below).
  */
 
 /** Settings: the thread count and each thread's heap limit (MB of V8 old generation). */
@@ -61,7 +62,7 @@ function positiveInt(raw: string | undefined, name: string): number | undefined 
 
 /** What a thread runs: plain data only (configs, references); callbacks stay in the main thread as hooks. */
 export type ThreadJob =
-  | { kind: 'train'; request: Omit<TrainExperimentRequest, 'onProgress' | 'onCheckpoint' | 'onAlive' | 'signal'>; checkpoints: boolean }
+  | { kind: 'train'; request: Omit<TrainExperimentRequest, 'onProgress' | 'onCheckpoint' | 'onWarning' | 'onAlive' | 'signal'>; checkpoints: boolean }
   | { kind: 'describeData'; data: DataConfig }
   | { kind: 'measureInteractions'; data: DataConfig; artifact: string; options?: { sampleRows?: number } }
   | { kind: 'researchBaseline'; data: DataConfig; artifact: string; options?: ResearchOptions }
@@ -83,7 +84,10 @@ export type ThreadResult<J extends ThreadJob> = J extends { kind: 'train' }
 /** The main thread's side of a job: what the thread's messages call, and the activity's cancellation. */
 export interface JobHooks {
   onProgress?(p: TrainingProgress): void;
-  onCheckpoint?(ref: string, p: TrainingProgress): void;
+  /** A checkpoint was written to `file` (the attempt's one checkpoint, replaced in place). */
+  onCheckpoint?(file: string, p: TrainingProgress): void;
+  /** The job survived something a reviewer should hear of (e.g. a checkpoint it could not resume from). */
+  onWarning?(message: string): void;
   /**
    * Called on the thread's "still scoring" messages, and every few seconds from submission to the end: the job is
    * alive as long as it waits for a thread or its thread lives (a dead thread fails the job at once; a dead process
@@ -94,14 +98,21 @@ export interface JobHooks {
   signal?: AbortSignal;
 }
 
-export type ToThread = { type: 'run'; jobId: number; job: ThreadJob } | { type: 'cancel'; jobId: number } | { type: 'clearDatasetCache' };
+export type ToThread =
+  | { type: 'run'; jobId: number; job: ThreadJob }
+  | { type: 'cancel'; jobId: number }
+  | { type: 'clearDatasetCache' }
+  | { type: 'dataset'; answer: DatasetAnswer };
 
 export type FromThread =
   | { type: 'progress'; jobId: number; progress: TrainingProgress }
-  | { type: 'checkpoint'; jobId: number; ref: string; progress: TrainingProgress }
+  | { type: 'checkpoint'; jobId: number; file: string; progress: TrainingProgress }
+  | { type: 'warning'; jobId: number; message: string }
   | { type: 'alive'; jobId: number }
   | { type: 'done'; jobId: number; result: unknown }
-  | { type: 'failed'; jobId: number; error: SerializedError };
+  | { type: 'failed'; jobId: number; error: SerializedError }
+  /** The thread's dataset loader asks or tells the pool's registry of shared datasets (not tied to a job). */
+  | { type: 'dataset'; request: DatasetRequest };
 
 export interface SerializedError {
   name: string;
@@ -160,6 +171,10 @@ export class TrainingPool {
   private readonly queue: PendingJob[] = [];
   private nextJobId = 1;
   private closed = false;
+  private readonly datasets = new SharedDatasets<PoolThread>((thread, answer) => {
+    // A thread that ended meanwhile has left the registry (threadEnded): nothing waits for this answer.
+    if (this.threads.has(thread)) thread.worker.postMessage({ type: 'dataset', answer } satisfies ToThread);
+  });
 
   constructor(settings: Partial<TrainingPoolSettings> = {}) {
     this.settings = { ...trainingPoolSettings(), ...settings };
@@ -200,6 +215,11 @@ export class TrainingPool {
     for (const t of this.threads) t.worker.postMessage({ type: 'clearDatasetCache' } satisfies ToThread);
   }
 
+  /** The datasets the threads share now, and how many loads and reuses sharing has seen (tests, benches). */
+  sharedDatasets(): SharedDatasetsSnapshot {
+    return this.datasets.snapshot();
+  }
+
   /** Terminates every thread; jobs still running or queued reject. */
   async close(): Promise<void> {
     this.closed = true;
@@ -237,6 +257,7 @@ export class TrainingPool {
     });
     worker.on('exit', (code) => {
       this.threads.delete(thread);
+      this.datasets.threadEnded(thread);
       const job = thread.job;
       thread.job = undefined;
       if (job && !thread.retiring) {
@@ -249,6 +270,7 @@ export class TrainingPool {
   }
 
   private onMessage(thread: PoolThread, message: FromThread): void {
+    if (message.type === 'dataset') return this.datasets.handle(thread, message.request);
     const job = thread.job;
     if (!job || job.jobId !== message.jobId) return;
     const hooks = job.hooks;
@@ -256,7 +278,9 @@ export class TrainingPool {
       case 'progress':
         return hooks.onProgress?.(message.progress);
       case 'checkpoint':
-        return hooks.onCheckpoint?.(message.ref, message.progress);
+        return hooks.onCheckpoint?.(message.file, message.progress);
+      case 'warning':
+        return hooks.onWarning?.(message.message);
       case 'alive':
         return hooks.onAlive?.();
       case 'done':

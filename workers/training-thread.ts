@@ -2,23 +2,27 @@ import { parentPort } from 'node:worker_threads';
 import type { TrainingProgress } from '../contracts';
 import { trainExperiment } from '../ranking/experiment';
 import { describeData } from '../ranking/data/describe';
-import { clearDatasetCache } from '../ranking/data/load-data';
+import { clearDatasetCache, shareDatasetsThrough } from '../ranking/data/load-data';
 import { measureFieldPairSignal } from '../ranking/pair-signal';
 import { researchBaseline } from '../ranking/research';
 import { evaluateJob, prepareJob } from '../ranking/external-job';
 import { BadRowFailure, TrainingFailure } from '../ranking/failure';
 import type { FromThread, SerializedError, ThreadJob, ToThread } from './training-pool';
+import { threadDatasetShare } from './dataset-share';
 
 /**
  * A training thread of the pool (workers/training-pool.ts): runs one CPU-heavy job at a time — a training, a data
  * description, an interaction measurement or a baseline's research — and reports back by message. It imports only
  * the ranking engine (no Temporal, no agents): every module a thread loads is heap it keeps for its whole life.
- * The thread lives across jobs, so ranking/data/load-data.ts's dataset cache still saves the reload between trainings.
+ * The thread lives across jobs, so ranking/data/load-data.ts's dataset cache still saves the reload between trainings;
+ * its loads go through the pool's registry of shared datasets, so threads on the same data hold one copy of it.
  */
 
 if (!parentPort) throw new Error('workers/training-thread.ts runs inside a worker thread of the training pool');
 const port = parentPort;
 const running = new Map<number, AbortController>();
+const datasets = threadDatasetShare((request) => send({ type: 'dataset', request }));
+shareDatasetsThrough(datasets);
 
 port.on('message', (message: ToThread) => {
   if (message.type === 'cancel') {
@@ -26,6 +30,7 @@ port.on('message', (message: ToThread) => {
     return;
   }
   if (message.type === 'clearDatasetCache') return clearDatasetCache();
+  if (message.type === 'dataset') return datasets.answered(message.answer);
   const abort = new AbortController();
   running.set(message.jobId, abort);
   runJob(message.jobId, message.job, abort.signal)
@@ -45,8 +50,9 @@ async function runJob(jobId: number, job: ThreadJob, signal: AbortSignal): Promi
         ...job.request,
         signal,
         onProgress: (progress: TrainingProgress) => send({ type: 'progress', jobId, progress }),
-        // Only the reference crosses: the checkpoint itself is already in the artifact store, written by this thread.
-        onCheckpoint: job.checkpoints ? (ref, progress) => send({ type: 'checkpoint', jobId, ref, progress }) : undefined,
+        // Only the file's name crosses: the checkpoint itself is already on disk, written by this thread.
+        onCheckpoint: job.checkpoints ? (written, progress) => send({ type: 'checkpoint', jobId, file: written.path, progress }) : undefined,
+        onWarning: (message) => send({ type: 'warning', jobId, message }),
         onAlive: () => send({ type: 'alive', jobId }),
       });
     case 'describeData':

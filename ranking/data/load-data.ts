@@ -16,6 +16,7 @@ import { BadRowReport, assertSafePath, readCriteoChunks, readCriteoFile } from '
 import { readDeclaredData } from './declared-reader';
 import { plantedScenario } from './planted';
 import { RowCacheInvalid, RowCacheReader, RowCacheWriter, hashFileEnds, rowCachePath, sourceIdentity, type SourceIdentity } from './row-cache';
+import { moveToSharedMemory, openSharedDataset, type DatasetShare, type SharedDatasetImage } from './shared-dataset';
 import {
   CATEGORICAL_COUNT,
   DENSE_COUNT,
@@ -166,11 +167,28 @@ export interface LoadOptions {
 }
 
 const CACHE_SIZE = 2;
-const cache = new Map<string, Promise<LoadedDataset>>();
+
+/** A cached dataset, and the share it was acquired from (dropped there when it leaves the cache). */
+interface CachedDataset {
+  dataset: Promise<LoadedDataset>;
+  share?: DatasetShare;
+}
+const cache = new Map<string, CachedDataset>();
+let share: DatasetShare | undefined;
 
 /**
- * Loads (or generates) a dataset, cached per process by fingerprint (LRU of the last two): a worker runs many
- * experiments on the same data and should read or generate it once.
+ * Makes this thread's loads go through a share with the other threads of the process (a training-pool thread calls
+ * it once, at its start): a dataset another thread holds is opened from its shared memory instead of loaded again,
+ * and one this thread loads is published for the others. Without a share (the main thread) loads are private.
+ */
+export function shareDatasetsThrough(s: DatasetShare | undefined): void {
+  share = s;
+}
+
+/**
+ * Loads (or generates) a dataset, cached per thread by fingerprint (LRU of the last two): a worker runs many
+ * experiments on the same data and should read or generate it once. Through a share (shareDatasetsThrough) the
+ * threads of a process hold one copy between them, loaded once even when several ask for it at the same time.
  */
 export async function loadDataset(input: DataConfigInput | DataConfig, opts: LoadOptions = {}): Promise<LoadedDataset> {
   const config = parseOrExplain(DataConfig, input, 'data config');
@@ -183,25 +201,71 @@ export async function loadDataset(input: DataConfigInput | DataConfig, opts: Loa
   if (hit) {
     cache.delete(key);
     cache.set(key, hit);
-    return hit;
+    return hit.dataset;
   }
-  const loading = (
+  const load = () =>
     'planted' in config
       ? loadPlanted(config, fingerprint)
       : config.format === 'criteo-tsv'
         ? loadCriteo(config, fingerprint, limit)
-        : loadDeclared(config, fingerprint, limit)
-  ).catch((e) => {
-    cache.delete(key);
+        : loadDeclared(config, fingerprint, limit);
+  const entry: CachedDataset = share ? { dataset: loadThroughShare(share, key, load), share } : { dataset: load() };
+  entry.dataset = entry.dataset.catch((e) => {
+    // A failed load holds nothing in the share (loadThroughShare dropped it); a later call tries again.
+    if (cache.get(key) === entry) cache.delete(key);
     throw e;
   });
-  cache.set(key, loading);
-  while (cache.size > CACHE_SIZE) cache.delete(cache.keys().next().value as string);
-  return loading;
+  cache.set(key, entry);
+  while (cache.size > CACHE_SIZE) {
+    const [oldest, evicted] = cache.entries().next().value as [string, CachedDataset];
+    cache.delete(oldest);
+    dropWhenLoaded(oldest, evicted);
+  }
+  return entry.dataset;
 }
 
+/** Empties this thread's dataset cache; datasets held through a share are dropped there (freed if no thread holds them). */
 export function clearDatasetCache(): void {
+  for (const [key, entry] of cache) dropWhenLoaded(key, entry);
   cache.clear();
+}
+
+/**
+ * One cache entry is one hold on the share: dropped once its load has settled (a load still in flight publishes
+ * first, then drops; a failed one has dropped already). A job still using the dataset keeps its memory alive.
+ */
+function dropWhenLoaded(key: string, entry: CachedDataset): void {
+  const s = entry.share;
+  if (s)
+    entry.dataset.then(
+      () => s.drop(key),
+      () => {},
+    );
+}
+
+/** Opens the dataset another thread holds under `key`, or loads it here and publishes it in shared memory. */
+async function loadThroughShare(s: DatasetShare, key: string, load: () => Promise<LoadedDataset>): Promise<LoadedDataset> {
+  const image = await s.acquire(key);
+  if (image) {
+    try {
+      return await openSharedDataset(image);
+    } catch (e) {
+      s.drop(key);
+      throw e;
+    }
+  }
+  // Threads waiting for this load take it over when it fails (the drop), so they never wait forever.
+  let dataset: LoadedDataset;
+  let published: SharedDatasetImage;
+  try {
+    dataset = await load();
+    published = moveToSharedMemory(dataset);
+  } catch (e) {
+    s.drop(key);
+    throw e;
+  }
+  s.publish(key, published);
+  return dataset;
 }
 
 async function loadPlanted(config: Extract<DataConfig, { planted: unknown }>, fingerprint: string): Promise<LoadedDataset> {

@@ -34,6 +34,8 @@ export async function recordExperiment(result: ExperimentResult, data: DataConfi
           experimentId: result.experimentId,
           metrics: result.metrics,
           relativeNeChange: result.relativeNeChange,
+          // Probes too: they are in no insights row, and `rankwright gc` keeps what a live campaign's log names.
+          ...(result.artifact ? { artifact: result.artifact } : {}),
         }
       : {
           type: 'experiment.failed',

@@ -110,8 +110,11 @@ export function buildCli(): Command {
     .action(async (id: string, opts: { json?: boolean }) => {
       await withClient(async (client) => {
         const status = await client.status(id);
-        if (opts.json) print(statusJson(status));
-        else process.stdout.write(formatStatus(status) + '\n');
+        // What the campaign stores in this machine's home: a figure, never a reason for status to fail.
+        const { campaignStorage, refsOfStatus } = require('../store/campaign-storage') as typeof import('../store/campaign-storage');
+        const storage = await campaignStorage(status.campaignId, { refs: refsOfStatus(status) }).catch(() => undefined);
+        if (opts.json) print(statusJson(status, storage));
+        else process.stdout.write(formatStatus(status, storage) + '\n');
       });
     });
 
@@ -254,6 +257,33 @@ export function buildCli(): Command {
       const { runInsights } = require('./commands/insights') as typeof import('./commands/insights');
       throw new CliExit(await runInsights({ json: !!opts.json, campaign: opts.campaign, limit: opts.limit }));
     });
+
+  program
+    .command('gc')
+    .description("remove what nothing needs from RANKWRIGHT_HOME: unreferenced artifacts, ended runs' checkpoints, idle row caches, old job folders")
+    .option('--dry-run', 'only say what would be removed and why')
+    .option('--json', 'machine-readable plan: every item with its kind, path, bytes, age, action and reason')
+    .option('--min-age <duration>', 'never remove anything younger than this', '1h')
+    .option('--row-cache-idle <duration>', 'remove row caches not read for this long', '7d')
+    .option('--job-age <duration>', "remove an ended external job's folder this long after its last write", '3d')
+    .option('--stale-checkpoint <duration>', 'remove a checkpoint of a run with no recorded end when not rewritten for this long', '7d')
+    .option('--no-temporal', "don't ask Temporal about campaigns whose event log has no end (they count as running)")
+    .option('--keep-candidates', "keep every run's model of a reviewed campaign, not only the recommended one and the baseline's")
+    .action(
+      async (opts: {
+        dryRun?: boolean;
+        json?: boolean;
+        keepCandidates?: boolean;
+        minAge: string;
+        rowCacheIdle: string;
+        jobAge: string;
+        staleCheckpoint: string;
+        temporal: boolean;
+      }) => {
+        const { runGc } = require('./commands/gc') as typeof import('./commands/gc');
+        throw new CliExit(await runGc({ ...opts, dryRun: !!opts.dryRun, json: !!opts.json, keepCandidates: !!opts.keepCandidates }));
+      },
+    );
 
   program
     .command('events <campaignId>')

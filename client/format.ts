@@ -1,5 +1,6 @@
 import { externalTrainerLabel, type CampaignStatus } from '../contracts';
 import { REFERENCE_PROBE } from '../contracts/probe';
+import { describeStorage, type CampaignStorage } from '../store/campaign-storage';
 import { describeBudgetUsed } from '../store/event-summary';
 import type { CampaignListing } from './rankwright-client';
 
@@ -17,12 +18,13 @@ export function table(header: string[], rows: string[][]): string {
   return [line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
 }
 
-/** The human view of `rankwright status`. */
-export function formatStatus(s: CampaignStatus): string {
+/** The human view of `rankwright status`; with `storage`, a line on what the campaign stores in the home. */
+export function formatStatus(s: CampaignStatus, storage?: CampaignStorage): string {
   const lines = [
     `campaign ${s.campaignId}  phase ${s.phase}  review ${s.reviewState}${s.paused ? '  (paused)' : ''}  strategy ${s.strategy}`,
     `budget used: ${describeBudgetUsed(s.budgetUsed)}${s.stopReason ? `  stop: ${s.stopReason}` : ''}`,
   ];
+  if (storage) lines.push(`storage: ${describeStorage(storage)}`);
   if (s.oracleNe !== undefined) lines.push(`oracle NE (best achievable on this planted data): ${num(s.oracleNe)}`);
   if (s.experiments.length) {
     lines.push(
@@ -116,6 +118,6 @@ export function oneLine(text: string): string {
  * `rankwright status --json`: the campaign status, each experiment also under the documented name `id` (the
  * contract of the machine-readable output: experiments each with `id`, `config`, `status`, `metrics`).
  */
-export function statusJson(s: CampaignStatus): unknown {
-  return { ...s, experiments: s.experiments.map((e) => ({ id: e.experimentId, ...e })) };
+export function statusJson(s: CampaignStatus, storage?: CampaignStorage): unknown {
+  return { ...s, experiments: s.experiments.map((e) => ({ id: e.experimentId, ...e })), ...(storage ? { storage } : {}) };
 }

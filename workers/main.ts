@@ -1,5 +1,6 @@
 import { NativeConnection, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { bundleWorkflows } from './bundle';
+import { homeBudgetFromEnv, startHomeBudget } from './home-budget';
 import { installProcessGuards } from './process-guards';
 import { configureTrainingPool, trainingPool, trainingPoolSettings } from './training-pool';
 import { TASK_QUEUES } from '../contracts/names';
@@ -87,6 +88,8 @@ export async function createWorkers(options: RankwrightWorkerOptions = {}): Prom
 /** `rankwright worker` / `npm run worker`: serve until SIGINT/SIGTERM. */
 export async function runWorker(queue: QueueChoice = 'all'): Promise<void> {
   installProcessGuards();
+  // Read before anything starts: a bad RANKWRIGHT_HOME_MAX_GB is reported at once, not found out when the disk fills.
+  const homeBudget = homeBudgetFromEnv();
   const client = await connectClient();
   await ensureSearchAttributes(client);
   await client.connection.close();
@@ -97,6 +100,7 @@ export async function runWorker(queue: QueueChoice = 'all'): Promise<void> {
   console.error(
     `rankwright worker: serving ${workers.map((w) => w.options.taskQueue).join(' + ')} on ${connectionOptions.address} (namespace ${namespace}${threads})`,
   );
+  if (homeBudget !== undefined) startHomeBudget({ maxBytes: homeBudget });
   await Promise.all(workers.map((w) => w.run()));
 }
 

@@ -178,6 +178,10 @@ describe('--json output arrives whole through a pipe (a 40-experiment campaign)'
     assert.ok(status.experiments.length >= 40, `${status.experiments.length} experiments`);
     assert.equal(status.reviewState, 'needs-review');
     for (const e of status.experiments) assert.equal(e.id, e.experimentId);
+    // What the campaign stores in the home, measured by the CLI beside the status it queried.
+    const refs = new Set([...status.experiments, ...(status.probes ?? [])].map((e: { artifact?: string }) => e.artifact).filter(Boolean));
+    assert.equal(status.storage.artifacts.count, refs.size, JSON.stringify(status.storage));
+    assert.ok(status.storage.artifacts.bytes > 0 && status.storage.bytes >= status.storage.artifacts.bytes);
     const file = await toFile(['status', big, '--json']);
     assert.equal(file.code, 0);
     assert.equal(piped.text, file.text);
@@ -260,6 +264,17 @@ describe('--json output arrives whole through a pipe (a 40-experiment campaign)'
     const list = parseWhole(await throughPipe(['generate', '--list', '--json']), 'generate --list');
     assert.ok(list.some((s: { name: string }) => s.name === 'wide-tiny'));
     covered.add('generate');
+  });
+
+  it('gc --dry-run --json', async () => {
+    const plan = parseWhole(await throughPipe(['gc', '--dry-run', '--json']), 'gc');
+    assert.equal(plan.dryRun, true);
+    assert.ok(
+      plan.campaigns.some((c: { campaignId: string; kept: boolean }) => c.campaignId === big),
+      'the campaigns are in the plan',
+    );
+    assert.ok(plan.items.some((i: { kind: string }) => i.kind === 'artifact'));
+    covered.add('gc');
   });
 
   it('a bad --query is a usage error (one line, exit 2)', async () => {

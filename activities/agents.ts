@@ -22,8 +22,12 @@ import {
 import { cutText, fieldTable, labelFields, labelHypothesis } from '../contracts/field-names';
 import { dataFingerprint } from '../ranking/data/load-data';
 import { canonicalConfigKey, dataTraitsOf, InsightsStore } from '../store/insights';
+import { waitingOutFullDisk } from './full-disk-patience';
 
 export type AgentMode = 'auto' | 'heuristic' | 'llm';
+
+/** Tries of an agent activity for an error other than a full disk (activities/full-disk-patience.ts). */
+const AGENT_ATTEMPTS = 10;
 
 /** The failure type a campaign sees when `agents: "llm"` meets a worker without an LLM endpoint. */
 export const LLM_NOT_CONFIGURED = 'LlmNotConfigured';
@@ -60,6 +64,13 @@ export async function checkAgentEndpoint(mode: AgentMode): Promise<void> {
  * the insights database — every past experiment of every campaign — as the second source of hypotheses.
  */
 export async function designExperiments(
+  request: Omit<DesignRequest, 'insights'>,
+  options: { mode: AgentMode; strategy: 'agent' | 'random'; data: DataConfig },
+): Promise<DesignResponse> {
+  return waitingOutFullDisk(AGENT_ATTEMPTS, () => designWave(request, options));
+}
+
+async function designWave(
   request: Omit<DesignRequest, 'insights'>,
   options: { mode: AgentMode; strategy: 'agent' | 'random'; data: DataConfig },
 ): Promise<DesignResponse> {
@@ -127,7 +138,7 @@ function withDropNotes(notes: readonly string[], dropped: readonly ProposedExper
  */
 export async function interpretFailure(request: TriageRequest, mode: AgentMode): Promise<TriageResponse> {
   const llm = llmFor(mode);
-  return interpretWithAgent(request, llm, await rememberedFixFor(request));
+  return waitingOutFullDisk(AGENT_ATTEMPTS, async () => interpretWithAgent(request, llm, await rememberedFixFor(request)));
 }
 
 /**
@@ -160,7 +171,8 @@ const REMEDIABLE: readonly string[] = ['diverged', 'resource'];
  */
 export async function rememberedFixFor(request: TriageRequest): Promise<RememberedFix | undefined> {
   const failure = request.failure;
-  if (!REMEDIABLE.includes(failure?.failureClass) || !request.config) return undefined;
+  // A full disk is fixed by freeing space: every remembered fix changes the model.
+  if (!REMEDIABLE.includes(failure?.failureClass) || !request.config || failure.diskFull) return undefined;
   let insights: InsightsStore | undefined;
   try {
     // The data is named by the fingerprint the training worker put in the failure report, else by the data config
@@ -186,5 +198,5 @@ export async function rememberedFixFor(request: TriageRequest): Promise<Remember
 }
 
 export async function evaluateResults(request: EvaluateRequest, mode: AgentMode): Promise<EvaluateResponse> {
-  return evaluateWithAgent(request, llmFor(mode));
+  return waitingOutFullDisk(AGENT_ATTEMPTS, () => evaluateWithAgent(request, llmFor(mode)));
 }

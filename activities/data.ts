@@ -4,6 +4,7 @@ import type { DataConfig, FieldPairSignal } from '../contracts';
 import { TrainingFailure, type DataDescription } from '../ranking';
 import { ThreadOutOfMemory, trainingPool } from '../workers/training-pool';
 import { checkDataAccess } from './data-access';
+import { waitingOutFullDisk } from './full-disk-patience';
 
 export type DataFacts = DataDescription;
 
@@ -14,6 +15,11 @@ export type DataFacts = DataDescription;
  */
 export async function describeData(data: DataConfig): Promise<DataFacts> {
   checkDataAccess(data);
+  // A full disk (a big file's row cache is written here) is waited out; anything else gets 4 tries, as it always had.
+  return waitingOutFullDisk(4, () => describeOnAThread(data));
+}
+
+async function describeOnAThread(data: DataConfig): Promise<DataFacts> {
   try {
     // Reading and counting a whole dataset is CPU work: on a training thread (workers/training-pool.ts), whose dataset
     // cache keeps it loaded for the next training on that thread.

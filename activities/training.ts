@@ -1,6 +1,6 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { DataConfig, ModelConfig, TrainingProgress } from '../contracts';
-import { dataFingerprint, resourceFailureOf, TrainingFailure, type TrainExperimentResult } from '../ranking';
+import { dataFingerprint, diskFullFailureOf, resourceFailureOf, TrainingFailure, type TrainExperimentResult } from '../ranking';
 import { downsampleCurve } from '../ranking/learning-curve';
 import { appendEvents } from '../store/event-log';
 import { trainingPool } from '../workers/training-pool';
@@ -114,9 +114,11 @@ export async function trainModel(input: TrainModelInput): Promise<TrainSummary> 
   } catch (caught) {
     // A cancelled run will not be retried: nothing will resume from its checkpoint.
     if (ctx.cancellationSignal.aborted) await deleteCheckpoints(slot);
+    // A write that met a full disk (a checkpoint, the model, a row cache) is a resource failure that names the folder
+    // and the space left; its report's `diskFull` makes the workflow wait for space and retry the same config.
     // A real allocation failure is a resource failure (retried smaller), not an infrastructure one; so is a thread
     // that ran past its heap limit (ThreadOutOfMemory, a RangeError saying "out of memory").
-    const err = resourceFailureOf(caught, input.model) ?? caught;
+    const err = diskFullFailureOf(caught) ?? resourceFailureOf(caught, input.model) ?? caught;
     if (err instanceof TrainingFailure) {
       // A classified failure ends the attempt (the workflow retries with another config, or not at all).
       await deleteCheckpoints(slot);

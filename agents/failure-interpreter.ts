@@ -3,6 +3,7 @@ import { TriageRequest, TriageResponse, type RememberedFix } from '../contracts/
 import { FailureClass } from '../contracts/metrics';
 import {
   describeRemedy,
+  diskFullOf,
   divergenceEvidence,
   MEASURED_FAILURE_CLASSES,
   parseTriageRequest,
@@ -82,7 +83,9 @@ export function triagePrompt(
  */
 export async function interpretFailure(input: TriageRequest, llm: LlmSettings | null, remembered?: RememberedFix): Promise<TriageResponse> {
   const { req, nonFinite } = parseTriageRequest(input);
-  if (!llm) return triageHeuristically(input, remembered);
+  // A full disk is measured by the store that failed to write: nothing for an LLM to read, and no call to pay for on
+  // every retry while the disk stays full.
+  if (!llm || diskFullOf(req.failure)) return triageHeuristically(input, remembered);
   const prompt = triagePrompt(req, nonFinite, promptBudget(llm), remembered);
   const answer = await askStructured(llm, {
     name: 'failure_triage',

@@ -1,6 +1,6 @@
 import { TriageRequest, TriageResponse, type RememberedFix } from '../contracts/agents';
-import { applyRememberedFix, rememberedSource } from '../workflows/retry-policy';
-import type { FailureClass, TrainingProgress } from '../contracts/metrics';
+import { applyRememberedFix, DISK_FULL_BACKOFF, freeDiskSpace, rememberedSource } from '../workflows/retry-policy';
+import { diskFullInMessage, type DiskFull, type FailureClass, type FailureReport, type TrainingProgress } from '../contracts/metrics';
 import type { ModelConfig } from '../contracts/model';
 
 /**
@@ -8,6 +8,15 @@ import type { ModelConfig } from '../contracts/model';
  * anything), then the error message's vocabulary, then falls back to the class the engine reported. Classes the
  * engine measured itself (bad-data: it counted malformed rows; resource: an allocation failed) are trusted as is.
  */
+
+/**
+ * The full disk a failure met (the report's `diskFull`, else DiskFullError's wording in its message), or undefined: a
+ * `resource` failure that is the machine's storage, not the model's size.
+ */
+export function diskFullOf(failure: Pick<FailureReport, 'failureClass' | 'message' | 'diskFull'>): DiskFull | undefined {
+  if (failure.failureClass !== 'resource') return undefined;
+  return failure.diskFull ?? diskFullInMessage(failure.message);
+}
 
 /** Classes the ranking engine determines by measurement, not by guessing. */
 export const MEASURED_FAILURE_CLASSES: readonly FailureClass[] = ['bad-data', 'resource'];
@@ -198,12 +207,21 @@ export function fixFor(
       return `Not retryable with the same data: fix or drop the malformed rows${lines.length ? ` (reported near line ${lines.join(', ')})` : ''} in the export; raise maxBadRowFraction only if those rows are known to be harmless.`;
     }
     case 'resource': {
+      const diskFull = diskFullInMessage(message);
+      if (diskFull) return diskFullFix(diskFull);
       const decision = applyRememberedFix('resource', config, remembered, message);
       return `${capitalize(decision.fix)}${decision.retry ? '; or run it on a worker with more memory' : ''}.`;
     }
     case 'infrastructure':
       return "Transient: retry the same config unchanged (it resumes from its last checkpoint); if it repeats, check the worker's network and its Temporal connection.";
   }
+}
+
+/** The fix for a full disk: free space; the workflow retries the same config (workflows/retry-policy.ts retryAfterDiskFull). */
+export function diskFullFix(diskFull: DiskFull): string {
+  const minutes = DISK_FULL_BACKOFF.maximumSeconds / 60;
+  const hours = DISK_FULL_BACKOFF.totalSeconds / 3600;
+  return `${capitalize(freeDiskSpace(diskFull))} (\`rankwright gc\` removes what nothing needs); the same config is retried with backoff (up to every ${minutes} min, for ${hours} h) until there is room. No model change: a smaller model would not free the disk.`;
 }
 
 /**
@@ -219,7 +237,12 @@ export function triageHeuristically(input: TriageRequest, remembered?: Remembere
   const divergence = divergenceEvidence(events, nonFinite);
   const fromMessage = messageEvidence(failure.message);
   const fit = fitEvidence(events);
-  if (MEASURED_FAILURE_CLASSES.includes(failure.failureClass)) {
+  const diskFull = diskFullOf(failure);
+  if (diskFull) {
+    // Measured by the store that failed to write: nothing about the model, the data or the curve.
+    failureClass = 'resource';
+    diagnosis = `The run stopped on a full disk, not on the model or the data: ${failure.message}.`;
+  } else if (MEASURED_FAILURE_CLASSES.includes(failure.failureClass)) {
     failureClass = failure.failureClass;
     diagnosis =
       failureClass === 'bad-data'
@@ -237,12 +260,14 @@ export function triageHeuristically(input: TriageRequest, remembered?: Remembere
     failureClass = failure.failureClass;
     diagnosis = `No pattern in the ${events.length} progress events or the message; keeping the engine's classification (${failureClass}).`;
   }
-  const note = rememberedNote(failureClass, config, remembered).slice(0, 600);
+  // No remembered fix applies to a full disk: they all change the model.
+  const memory = diskFull ? undefined : remembered;
+  const note = rememberedNote(failureClass, config, memory).slice(0, 600);
   return TriageResponse.parse({
     failureClass,
     diagnosis: (diagnosis.slice(0, 1000 - note.length) + note).slice(0, 1000),
-    fix: fixFor(failureClass, config, events, failure.message, attempt, remembered).slice(0, 1000),
+    fix: (diskFull ? diskFullFix(diskFull) : fixFor(failureClass, config, events, failure.message, attempt, memory)).slice(0, 1000),
     source: 'heuristic',
-    ...(remembered ? { rememberedFix: remembered } : {}),
+    ...(memory ? { rememberedFix: memory } : {}),
   });
 }

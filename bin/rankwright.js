@@ -2,14 +2,13 @@
 // The `rankwright` command. Runs the TypeScript sources through tsx, so a checkout needs no build step.
 require('tsx/cjs');
 const { main } = require('../client/cli.ts');
+const { guardOutputStreams } = require('../workers/process-guards.ts');
 
-// A reader that went away (`rankwright status X --json | head -c 100`) is not an error of ours: stop writing, quietly.
-for (const stream of [process.stdout, process.stderr]) {
-  stream.on('error', (err) => {
-    if (err && err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
-    throw err;
-  });
-}
+// A failed write to stdout/stderr never ends the process: a line that meets a full disk is dropped (a worker or the
+// HTTP service keeps serving). A reader that went away (`rankwright status X --json | head -c 100`) is not an error of
+// ours: a short command stops writing, quietly; a long-running one keeps serving.
+const longRunning = ['worker', 'serve'].includes(process.argv[2] ?? '');
+guardOutputStreams({ onBrokenPipe: longRunning ? undefined : () => process.exit(process.exitCode ?? 0) });
 
 /**
  * Exits only once stdout and stderr are flushed. On POSIX, writes to a pipe are asynchronous: process.exit() right
@@ -31,6 +30,5 @@ function exitWhenFlushed(code) {
 }
 
 main(process.argv).then((code) => {
-  const longRunning = ['worker', 'serve'].includes(process.argv[2] ?? '');
   if (!longRunning || code !== 0) exitWhenFlushed(code);
 });

@@ -4,6 +4,7 @@ import { WorkflowNotFoundError } from '@temporalio/common';
 import { z } from 'zod';
 import { CampaignInput, InvalidInputError, PHASES, REVIEW_STATES, SafeId, parseOrExplain } from '../contracts';
 import { RankwrightClient, SignOffRefusedError } from './rankwright-client';
+import { guardOutputStreams } from '../workers/process-guards';
 
 /**
  * The HTTP trigger for other services: start campaigns (idempotently), read their status, list them, sign off.
@@ -260,7 +261,10 @@ export async function serveFromEnv(env: NodeJS.ProcessEnv = process.env, listen:
     throw new InvalidInputError('RANKWRIGHT_HTTP_LOG_LEVEL', [`expected one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(level)}`]);
 
   const client = await RankwrightClient.connect();
-  const app = createHttpService({ client, tokens, logger: { level } });
+  // Request logs go through process.stdout, which guardOutputStreams keeps alive on a full disk. pino's own default
+  // destination would not survive one: its 'error' is re-emitted unheard, and its exit-time flush then retries the
+  // failing write forever (the process hangs instead of dying).
+  const app = createHttpService({ client, tokens, logger: { level, stream: process.stdout } });
   app.addHook('onClose', async () => client.close());
   try {
     await app.listen({ host, port });
@@ -280,6 +284,7 @@ export async function serveFromEnv(env: NodeJS.ProcessEnv = process.env, listen:
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
 if (require.main === module) {
+  guardOutputStreams();
   serveFromEnv().catch((err) => {
     console.error(`rankwright http: ${(err as Error).message}`);
     process.exit(1);

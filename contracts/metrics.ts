@@ -97,6 +97,26 @@ export const FAILURE_CLASSES = ['diverged', 'underfit', 'overfit', 'bad-data', '
 export const FailureClass = z.enum(FAILURE_CLASSES);
 export type FailureClass = z.infer<typeof FailureClass>;
 
+/** Where a write met a full disk: the folder, and the bytes free there then (unknown when it could not be measured). */
+export const DiskFull = z.object({
+  path: z.string().max(1000),
+  freeBytes: z.number().int().min(0).optional(),
+});
+export type DiskFull = z.infer<typeof DiskFull>;
+
+/** How store/disk-space.ts's DiskFullError words a full disk: "disk full writing a checkpoint under /data/rw: 0 MB free". */
+const DISK_FULL_WORDING = /^disk full writing .+? under (.+): (?:(\d+) MB free|free space unknown)$/;
+
+/**
+ * The full disk a failure message in DiskFullError's wording names (the free space to the MB it gives), or undefined:
+ * what crosses a thread or an older report is the message alone.
+ */
+export function diskFullInMessage(message: string): DiskFull | undefined {
+  const worded = DISK_FULL_WORDING.exec(message);
+  if (!worded) return undefined;
+  return { path: worded[1], ...(worded[2] === undefined ? {} : { freeBytes: Number(worded[2]) * 2 ** 20 }) };
+}
+
 /** The serialisable form of a classified training failure (ranking/ throws it as TrainingFailure). */
 export const FailureReport = z.object({
   failureClass: FailureClass,
@@ -108,5 +128,11 @@ export const FailureReport = z.object({
    * none): lets triage look up the fixes that worked for this failure on the same data.
    */
   dataFingerprint: z.string().max(200).optional(),
+  /**
+   * Set on a `resource` failure that met a full disk (or quota) rather than a memory limit: the folder the write went
+   * to and the bytes free there when it failed. Nothing is wrong with the config: the workflow waits for space and
+   * retries it unchanged, where an out-of-memory failure is retried with a smaller model.
+   */
+  diskFull: DiskFull.optional(),
 });
 export type FailureReport = z.infer<typeof FailureReport>;

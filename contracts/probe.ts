@@ -39,8 +39,10 @@ export function probeData(data: DataConfig, probe: ProbeScale): DataConfig {
 
 /**
  * The compute an experiment used, in full-run equivalents: every attempt counts (a retry is a second run), a probe's
- * attempts at its row fraction. What the experiment budget counts in campaigns that probe.
+ * attempts at its row fraction. What the experiment budget counts in campaigns that probe. An attempt that met a full
+ * disk does not count: the machine failed, not the idea, and a disk that fills must not shrink the campaign's search.
  */
 export function computeOf(e: { probe?: ProbeScale; attempts: readonly unknown[] }): number {
-  return Math.max(1, e.attempts.length) * (e.probe?.rowFraction ?? 1);
+  const counted = e.attempts.filter((a) => !(a as { failure?: { diskFull?: unknown } } | null)?.failure?.diskFull);
+  return Math.max(1, counted.length) * (e.probe?.rowFraction ?? 1);
 }

@@ -4,6 +4,7 @@ import { DataConfig, type DataConfigInput, type KnobValue, type Metrics } from '
 import { parseOrExplain } from '../contracts/errors';
 import { schemaLayout } from '../contracts/schema';
 import { getArtifact, putArtifact } from '../store/artifacts';
+import { asDiskFull } from '../store/disk-space';
 import { rankwrightHome } from '../store/home';
 import { exportJobData, type JobDataFiles } from './data/job-export';
 import { loadDataset } from './data/load-data';
@@ -75,16 +76,25 @@ export interface JobSpec {
 export async function prepareJob(input: DataConfigInput | DataConfig, jobId: string, params: Record<string, KnobValue>): Promise<JobSpec> {
   const data = parseOrExplain(DataConfig, input, 'data config');
   const dataset = await loadDataset(data);
-  const files = await exportJobData(dataset, path.join(rankwrightHome(), 'job-data', dataset.fingerprint.replace(/[^A-Za-z0-9_-]/g, '_')), {
+  const dataDir = path.join(rankwrightHome(), 'job-data', dataset.fingerprint.replace(/[^A-Za-z0-9_-]/g, '_'));
+  // The export removes its own temp files when it fails; a full disk is named as such.
+  const files = await exportJobData(dataset, dataDir, {
     // A declared schema's columns are named by the team's names (`user_country`, `interests[2]`), not slots.
     labels: 'schema' in data ? schemaLayout(data.schema).labels : {},
+  }).catch((err: unknown) => {
+    throw asDiskFull(err, "a training job's data", dataDir);
   });
   const paths = jobPaths(jobId);
-  await fs.promises.mkdir(paths.outputs.dir, { recursive: true });
   const spec: JobSpec = { jobId, params, data: files, outputs: paths.outputs };
   const tmp = `${paths.job}.tmp-${process.pid}`;
-  await fs.promises.writeFile(tmp, JSON.stringify(spec, null, 2));
-  await fs.promises.rename(tmp, paths.job);
+  try {
+    await fs.promises.mkdir(paths.outputs.dir, { recursive: true });
+    await fs.promises.writeFile(tmp, JSON.stringify(spec, null, 2));
+    await fs.promises.rename(tmp, paths.job);
+  } catch (err) {
+    await fs.promises.rm(tmp, { force: true }).catch(() => {});
+    throw asDiskFull(err, "a training job's job.json", paths.dir);
+  }
   return spec;
 }
 
@@ -145,12 +155,12 @@ export async function evaluateJob(req: EvaluateJobRequest): Promise<Omit<TrainEx
     dataFingerprint: dataset.fingerprint,
     metrics,
     validationNe,
-    model: await putArtifact(modelBytes),
+    model: await putArtifact(modelBytes, "an external trainer's model file"),
     modelFileBytes: modelBytes.length,
     ...(trainerMetrics !== undefined ? { trainerMetrics } : {}),
   };
   const stored = encodeTensorFile({ ...header }, { testScores });
-  const artifact = await putArtifact(stored);
+  const artifact = await putArtifact(stored, 'an external model');
   return {
     artifact,
     metrics,

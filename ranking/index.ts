@@ -16,7 +16,7 @@ export type { WideMeta, WideAblation, WideGenerateResult, WideProgress, WideTrut
 export { WIDE_SCENARIOS, BENCH_WIDE_SCENARIOS, namedWideScenario, resolveWideScenario } from './data/wide-scenarios';
 export { readCriteoFile, readCriteoChunks } from './data/criteo-reader';
 export { gpuBackend, availableBackends } from './kernels';
-export { BadRowFailure, resourceFailureOf, TrainingFailure } from './failure';
+export { BadRowFailure, DiskFullFailure, diskFullFailureOf, resourceFailureOf, TrainingFailure } from './failure';
 export { loadModelArtifact } from './model-artifact';
 export {
   normalizedEntropy,

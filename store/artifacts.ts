@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { asDiskFull } from './disk-space';
 import { rankwrightHome } from './home';
 
 /**
@@ -22,17 +23,34 @@ export function artifactPath(ref: string): string {
   return path.join(artifactsDir(), m[1].slice(0, 2), m[1]);
 }
 
-/** Stores bytes (or a JSON value, serialised) and returns its ref. Atomic: written to a temp file, then renamed. */
-export async function putArtifact(content: Uint8Array | string | object): Promise<string> {
+/**
+ * Stores bytes (or a JSON value, serialised) and returns its ref. Atomic: written to a temp file, then renamed. A full
+ * disk fails with a DiskFullError naming `what` (default "an artifact"), the folder and the space left.
+ */
+export async function putArtifact(content: Uint8Array | string | object, what = 'an artifact'): Promise<string> {
   const bytes = toBytes(content);
   const hex = createHash('sha256').update(bytes).digest('hex');
   const ref = `sha256:${hex}`;
   const file = artifactPath(ref);
-  if (fs.existsSync(file)) return ref; // same content, already stored: idempotent
-  await fs.promises.mkdir(path.dirname(file), { recursive: true });
+  // Same content, already stored: idempotent. Its time is refreshed, so that `rankwright gc` (which spares artifacts
+  // younger than its minimum age) never takes an old copy that a run has just produced again and not yet recorded;
+  // a copy collected meanwhile (ENOENT) is simply written again.
+  const now = new Date();
+  const stored = await fs.promises.utimes(file, now, now).then(
+    () => true,
+    (err: NodeJS.ErrnoException) => err.code !== 'ENOENT' && fs.existsSync(file),
+  );
+  if (stored) return ref;
   const tmp = `${file}.tmp-${process.pid}-${randomBytes(6).toString('hex')}`;
-  await fs.promises.writeFile(tmp, bytes);
-  await fs.promises.rename(tmp, file);
+  try {
+    await fs.promises.mkdir(path.dirname(file), { recursive: true });
+    await fs.promises.writeFile(tmp, bytes);
+    await fs.promises.rename(tmp, file);
+  } catch (err) {
+    // A half-written temp file would only hold on to the space that ran out.
+    await fs.promises.rm(tmp, { force: true }).catch(() => {});
+    throw asDiskFull(err, what, artifactsDir());
+  }
   return ref;
 }
 

@@ -23,8 +23,12 @@ export class DiskFullError extends Error {
   }
 }
 
-/** Error codes that mean "no space left": a full filesystem, an exhausted quota, SQLite's full database file. */
-const DISK_FULL_CODES = new Set(['ENOSPC', 'EDQUOT', 'SQLITE_FULL']);
+/**
+ * Error codes that mean "no space left": a full filesystem, an exhausted quota, SQLite's full database file, and
+ * SQLite failing to grow its WAL-index (-shm) file, which is how opening a WAL database on a full disk fails (seen on
+ * a full tmpfs: "disk I/O error", SQLITE_IOERR_SHMSIZE, for reads as well as writes).
+ */
+const DISK_FULL_CODES = new Set(['ENOSPC', 'EDQUOT', 'SQLITE_FULL', 'SQLITE_IOERR_SHMSIZE']);
 
 /** True for any error that says the disk (or quota) is full, including a DiskFullError rebuilt from plain data. */
 export function isDiskFull(err: unknown): boolean {

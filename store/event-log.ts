@@ -4,6 +4,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { threadId } from 'node:worker_threads';
 import { CampaignEvent, EVENT_SCHEMA_VERSION, SafeId, describeIssues, type NewCampaignEvent } from '../contracts';
+import { asDiskFull } from './disk-space';
 import { rankwrightHome } from './home';
 
 /**
@@ -83,6 +84,14 @@ export async function appendEvents(campaignId: string, events: NewCampaignEvent[
   });
   if (valid.length === 0) return { appended: 0, skipped: 0 };
 
+  // A full disk (or quota) fails the append with a DiskFullError naming the log's folder and the space left; the
+  // activities that append retry until there is room, so no event is lost to it.
+  return appendLocked(file, valid).catch((err: unknown) => {
+    throw asDiskFull(err, 'campaign events', path.dirname(file));
+  });
+}
+
+async function appendLocked(file: string, valid: CampaignEvent[]): Promise<AppendResult> {
   await fs.promises.mkdir(path.dirname(file), { recursive: true });
   // Synchronous from here on: the lock is held for the milliseconds the file operations take, never across an
   // event-loop turn.
@@ -101,8 +110,10 @@ export async function appendEvents(campaignId: string, events: NewCampaignEvent[
       try {
         fs.appendFileSync(file, text, 'utf8');
       } catch (err) {
-        // Nothing (or part of the batch) was written: the next append rebuilds the index from the file, so a retry
-        // writes these events instead of skipping them as already logged.
+        // Nothing (or part of the batch) was written. A partial line is cut off again (a full disk writes up to its
+        // last free block): left in place, the retry's first event would be glued to it and unreadable. Then the
+        // next append rebuilds the index from the file, so a retry writes these events instead of skipping them.
+        truncateTo(file, index.bytes);
         indexes.delete(file);
         throw err;
       }
@@ -111,6 +122,15 @@ export async function appendEvents(campaignId: string, events: NewCampaignEvent[
     }
     return { appended: fresh.length, skipped: valid.length - fresh.length };
   });
+}
+
+/** Cuts `file` back to `bytes` if a failed append left more (truncating frees space, so it works on a full disk). */
+function truncateTo(file: string, bytes: number): void {
+  try {
+    if (fs.statSync(file).size > bytes) fs.truncateSync(file, bytes);
+  } catch {
+    /* no file (nothing was written) or it cannot be cut: readers report a partial line and go on */
+  }
 }
 
 /** Brings the in-process eventId index of `file` up to the file's current end (other processes may have appended). */

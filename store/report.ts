@@ -13,6 +13,8 @@ import {
 import { REFERENCE_PROBE } from '../contracts/probe';
 import { externalTrainerLabel } from '../contracts/trainer';
 import { putArtifact } from './artifacts';
+import { asDiskFull } from './disk-space';
+import { campaignStorage, refsOfStatus, type CampaignStorage } from './campaign-storage';
 import { summarizeEvent, isNotableEvent } from './event-summary';
 import { rankwrightHome } from './home';
 import { renderReportHtml } from './report-template';
@@ -100,6 +102,8 @@ export interface CampaignReportData {
   research?: ReportResearch;
   /** Ideas screened on a row sample before any full run (successive halving), in the order they ran. */
   probes?: ReportProbe[];
+  /** What the campaign stored in the home when the report was written: its artifacts and live checkpoints. */
+  storage?: CampaignStorage;
 }
 
 export interface ReportProbe {
@@ -140,6 +144,8 @@ export interface CampaignReportOptions {
   generatedAt?: string;
   /** Also store the page as a content-addressed artifact (default true); the ref is returned. */
   storeArtifact?: boolean;
+  /** The campaign's storage; writeCampaignReport measures it in the home when not given. */
+  storage?: CampaignStorage;
 }
 
 export function buildReportData(status: CampaignStatus, events: CampaignEvent[], opts: CampaignReportOptions = {}): CampaignReportData {
@@ -228,6 +234,7 @@ export function buildReportData(status: CampaignStatus, events: CampaignEvent[],
     timeline: events.filter(isNotableEvent).map((e) => ({ ts: e.ts, type: e.type, text: summarizeEvent(e) })),
     research: researchView(status),
     ...(status.probes?.length ? { probes: probesView(status) } : {}),
+    ...(opts.storage ? { storage: opts.storage } : {}),
   };
 }
 
@@ -293,13 +300,22 @@ export async function writeCampaignReport(
 ): Promise<{ path: string; artifact?: string }> {
   const checked = CampaignStatus.parse(status);
   SafeId.parse(checked.campaignId); // the id becomes a file name
-  const html = renderReportHtml(buildReportData(checked, events, opts), chartJs());
-  const file = path.join(opts.home ?? rankwrightHome(), 'reports', `${checked.campaignId}.html`);
-  await fs.promises.mkdir(path.dirname(file), { recursive: true });
-  // Write then rename, so a reviewer refreshing the page never sees half a report.
+  const home = opts.home ?? rankwrightHome();
+  // A figure for the reviewer, never a reason for the report to fail: an unreadable home only leaves it out.
+  const storage = opts.storage ?? (await campaignStorage(checked.campaignId, { home, refs: refsOfStatus(checked) }).catch(() => undefined));
+  const html = renderReportHtml(buildReportData(checked, events, { ...opts, storage }), chartJs());
+  const file = path.join(home, 'reports', `${checked.campaignId}.html`);
+  // Write then rename, so a reviewer refreshing the page never sees half a report. A full disk fails with a
+  // DiskFullError (what, where, space left) and leaves no half-written temp file; the activity retries it.
   const tmp = `${file}.${process.pid}.tmp`;
-  await fs.promises.writeFile(tmp, html, 'utf8');
-  await fs.promises.rename(tmp, file);
+  try {
+    await fs.promises.mkdir(path.dirname(file), { recursive: true });
+    await fs.promises.writeFile(tmp, html, 'utf8');
+    await fs.promises.rename(tmp, file);
+  } catch (err) {
+    await fs.promises.rm(tmp, { force: true }).catch(() => {});
+    throw asDiskFull(err, 'a campaign report', path.dirname(file));
+  }
   if (opts.storeArtifact === false) return { path: file };
-  return { path: file, artifact: await putArtifact(html) };
+  return { path: file, artifact: await putArtifact(html, 'a campaign report') };
 }

@@ -30,6 +30,7 @@ import { guardrailViolations } from './guardrails';
 import { bestResult, runPlan, PHASE_SHARES, PHASE_SHARES_V1, type DesignPhase } from './planner';
 import { designerHistory, summarize } from './summaries';
 import type { rankingExperiment } from './experiment';
+import { dataFacts, decisions, records } from './activity-proxies';
 
 const training = proxyActivities<typeof activities>({
   taskQueue: TASK_QUEUES.training,
@@ -57,7 +58,7 @@ const agents = proxyActivities<typeof activities>({
  */
 export async function rankingCampaign(rawInput: unknown, carried?: unknown): Promise<CampaignStatus> {
   const { input, carry } = readCampaignStart(rawInput, carried);
-  const campaign = new CampaignState(input, carry, agents.recordEvents);
+  const campaign = new CampaignState(input, carry, records.recordEvents);
   campaign.handleMessages();
   // agents "llm" on a worker without an endpoint fails here, before any training, with the activity's message.
   if (!carry && input.agents === 'llm' && patched('llm-endpoint-check')) {
@@ -107,7 +108,7 @@ async function describeDataAndTrainBaseline(campaign: CampaignState): Promise<bo
   const { input, campaignId } = campaign;
   campaign.publish();
   campaign.event({ type: 'campaign.started', eventId: `${campaignId}:started`, campaignId, strategy: input.strategy, objective: input.objective });
-  const described = await training.describeData(input.data);
+  const described = await dataFacts.describeData(input.data);
   campaign.facts = { fingerprint: described.fingerprint, activeCategoricalFields: described.activeCategoricalFields, trainRows: described.trainRows };
   campaign.oracleNe = described.oracleNe;
   const hypothesis: Hypothesis = {
@@ -286,7 +287,7 @@ async function designWave(campaign: CampaignState, phase: DesignPhase, count: nu
 
 async function designBuiltin(campaign: CampaignState, phase: DesignPhase, count: number, signal: FieldPairSignal[]) {
   const { input, campaignId } = campaign;
-  return agents.designExperiments(
+  return decisions.designExperiments(
     {
       campaignId,
       phase,
@@ -392,7 +393,7 @@ async function recommendWithinGuardrails(campaign: CampaignState): Promise<{ rec
       detail: b.detail,
     }),
   );
-  const evaluation = await agents.evaluateResults(
+  const evaluation = await decisions.evaluateResults(
     {
       campaignId,
       baseline: summarize(base),
@@ -510,7 +511,7 @@ async function finish(campaign: CampaignState, note: string): Promise<CampaignSt
   });
   await campaign.flush();
   log.info('campaign finished', { campaignId, note });
-  const report = await agents.writeReport(campaign.status());
+  const report = await records.writeReport(campaign.status());
   log.info('campaign report written', { path: report.path });
   await condition(allHandlersFinished);
   return campaign.status();

@@ -5,6 +5,7 @@ import {
   patched,
   proxyActivities,
   setHandler,
+  sleep,
   TimeoutFailure,
   workflowInfo,
 } from '@temporalio/workflow';
@@ -13,8 +14,9 @@ import type { Attempt, ExperimentResult, NewCampaignEvent } from '../contracts';
 import type * as activities from '../activities';
 import { parseWorkflowInput } from './input';
 import { failedResult, succeededResult } from './experiment-result';
-import { applyRememberedFix, retryAfterFailure } from './retry-policy';
+import { applyRememberedFix, retryAfterDiskFull, retryAfterFailure, type RetryDecision } from './retry-policy';
 import { ExternalJobFailed, trainExternally } from './external-training';
+import { decisions, records } from './activity-proxies';
 
 /** Its external training job finished (sent by the HTTP service or the job's owner): poll it now instead of later. */
 export const trainingJobFinished = defineSignal<[unknown]>(SIGNALS.trainingJobFinished);
@@ -32,12 +34,6 @@ const training = proxyActivities<typeof activities>({
     maximumAttempts: 6,
     nonRetryableErrorTypes: ['TrainingFailure', 'InvalidInput'],
   },
-});
-
-const agents = proxyActivities<typeof activities>({
-  taskQueue: TASK_QUEUES.agent,
-  startToCloseTimeout: '5 minutes',
-  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds', maximumAttempts: 10 },
 });
 
 /**
@@ -58,7 +54,7 @@ export async function rankingExperiment(rawInput: unknown): Promise<ExperimentRe
   }
   const id = input.experimentId;
   const campaignId = input.campaignId ?? id;
-  await agents.recordEvents(campaignId, [
+  await records.recordEvents(campaignId, [
     {
       type: 'experiment.started',
       eventId: `${id}:started`,
@@ -79,6 +75,9 @@ export async function rankingExperiment(rawInput: unknown): Promise<ExperimentRe
   };
   const attempts: Attempt[] = [];
   let config = input.model;
+  // Attempts that met a full disk and the time waited for space: they retry the same config and use up none of
+  // maxAttempts, which bounds the model changes.
+  const diskWaits = { count: 0, seconds: 0 };
   let result: ExperimentResult | undefined;
   const trainer = input.trainer;
   if (trainer && trainer.kind !== 'builtin') {
@@ -101,7 +100,7 @@ export async function rankingExperiment(rawInput: unknown): Promise<ExperimentRe
           baselineArtifact: input.baselineArtifact,
           finished,
           record: (state, jobId, detail) =>
-            agents.recordEvents(campaignId, [
+            records.recordEvents(campaignId, [
               {
                 type: 'experiment.job',
                 eventId: `${jobId}:${state}`,
@@ -144,19 +143,29 @@ export async function rankingExperiment(rawInput: unknown): Promise<ExperimentRe
       result = succeededResult(who, config, out, attempts);
     } catch (err) {
       const failure = failureReportOf(err);
-      const triage = await agents.interpretFailure({ experimentId: id, config, failure, attempt, data: input.data }, input.agents);
+      const triage = await decisions.interpretFailure({ experimentId: id, config, failure, attempt, data: input.data }, input.agents);
       // The measured class decides (ranking classifies divergence/resources/data by measurement); the triage agent's
       // reading is kept beside it as advice for humans and for the designer. A fix the insights database remembers
       // (never the LLM's) may make the retry jump further, within what the runbook allows for the class.
       const remembered = triage.rememberedFix && patched('remembered-fixes') ? triage.rememberedFix : undefined;
-      const decision = remembered
-        ? applyRememberedFix(failure.failureClass, config, remembered, failure.message)
-        : retryAfterFailure(failure.failureClass, config, failure.message);
-      attempts.push({
+      // A full disk is waited out and the same config retried; histories recorded before this shrank the model.
+      const diskFull = failure.diskFull && patched('disk-full-waits') ? failure.diskFull : undefined;
+      const diskDecision = diskFull && retryAfterDiskFull(config, diskFull, diskWaits);
+      const decision: RetryDecision = diskDecision
+        ? diskDecision
+        : remembered
+          ? applyRememberedFix(failure.failureClass, config, remembered, failure.message)
+          : retryAfterFailure(failure.failureClass, config, failure.message);
+      const tried: Attempt = {
         config,
         failure,
         triage: { failureClass: triage.failureClass, diagnosis: triage.diagnosis, fix: triage.fix, source: triage.source },
-      });
+      };
+      // A run of full-disk attempts keeps its first and its latest entry (each one's triage is in the event log):
+      // hours of waiting add nothing to the result's size.
+      const n = attempts.length;
+      if (diskFull && n >= 2 && attempts[n - 1].failure?.diskFull && attempts[n - 2].failure?.diskFull) attempts[n - 1] = tried;
+      else attempts.push(tried);
       const events: NewCampaignEvent[] = [
         {
           type: 'triage',
@@ -170,15 +179,21 @@ export async function rankingExperiment(rawInput: unknown): Promise<ExperimentRe
           ...(decision.retry && decision.rememberedFrom && remembered ? { rememberedFix: remembered } : {}),
         },
       ];
-      await agents.recordEvents(campaignId, events);
-      if (decision.retry && attempt < input.maxAttempts) {
+      await records.recordEvents(campaignId, events);
+      if (diskDecision?.retry) {
+        diskWaits.count++;
+        diskWaits.seconds += diskDecision.waitSeconds;
+        await sleep(diskDecision.waitSeconds * 1000);
+        continue;
+      }
+      if (decision.retry && attempt - diskWaits.count < input.maxAttempts) {
         config = decision.config;
         continue;
       }
       result = failedResult(who, config, failure, decision.retry ? `gave up after ${attempt} attempts; ${decision.fix}` : decision.fix, attempts);
     }
   }
-  await agents.recordExperiment(result, input.data);
+  await records.recordExperiment(result, input.data);
   return result;
 }
 

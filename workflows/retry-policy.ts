@@ -1,5 +1,5 @@
 import { ModelConfig } from '../contracts/model';
-import type { FailureClass } from '../contracts/metrics';
+import { diskFullInMessage, type DiskFull, type FailureClass } from '../contracts/metrics';
 import type { RememberedFix } from '../contracts/agents';
 
 /**
@@ -8,7 +8,8 @@ import type { RememberedFix } from '../contracts/agents';
  *
  * - diverged       → retry with the learning rate cut to 30% and gradients clipped (tighter each time)
  * - resource       → retry with the hash table the engine says fits its memory budget (else 4x fewer buckets), half
- *                    the embedding size for fm/dcn, and a smaller batch
+ *                    the embedding size for fm/dcn, and a smaller batch; but a full disk is not the model's fault:
+ *                    free disk space, and the same config is retried with backoff (retryAfterDiskFull)
  *
  * This is the one runbook: the heuristic triage agent quotes these fixes (agents/heuristic-triage.ts), so what a
  * reviewer reads as the fix is what the retry does.
@@ -38,6 +39,9 @@ export function retryAfterFailure(failureClass: FailureClass, config: ModelConfi
       };
     }
     case 'resource': {
+      // A full disk says nothing about the model's size: the same config, once there is room (the workflow waits).
+      const diskFull = diskFullInMessage(message);
+      if (diskFull) return { retry: true, config, fix: `${freeDiskSpace(diskFull)}, then retry the same config (no model change)` };
       // The engine computes which size fits its memory budget ("hashBits 19 would fit"); use it when given.
       const fits = /hashBits (\d{1,2}) would fit/i.exec(message);
       const hashBits = fits ? Math.max(8, Math.min(config.hashBits - 1, Number(fits[1]))) : Math.max(8, config.hashBits - 2);
@@ -59,6 +63,52 @@ export function retryAfterFailure(failureClass: FailureClass, config: ModelConfi
     case 'overfit':
       return { retry: false, fix: `recorded as ${failureClass}; the planner will try a different capacity or epoch count` };
   }
+}
+
+/**
+ * How long a full disk is waited out: 30 s, doubling to 10 minutes between attempts, for at most 12 hours of waiting
+ * in all (a night: long enough for someone to free space or for retention to run). Waiting costs nothing: the
+ * experiment holds no worker while its timer runs.
+ */
+export const DISK_FULL_BACKOFF = { initialSeconds: 30, maximumSeconds: 600, totalSeconds: 12 * 3600 } as const;
+
+export type DiskFullDecision = { retry: true; config: ModelConfig; waitSeconds: number; fix: string } | { retry: false; fix: string };
+
+/**
+ * After an attempt that met a full disk (its report's `diskFull`): wait, then retry the very same config — the disk,
+ * not the model, was the problem, so neither the runbook's smaller model nor a remembered fix applies, and the wait
+ * uses none of the experiment's attempts for model changes. `waited` is what the experiment already waited for disk
+ * space: `count` earlier waits, `seconds` in all. Past DISK_FULL_BACKOFF.totalSeconds it gives up, naming the disk.
+ * Pure and deterministic: safe in workflow code.
+ */
+export function retryAfterDiskFull(config: ModelConfig, diskFull: DiskFull, waited: { count: number; seconds: number }): DiskFullDecision {
+  const { initialSeconds, maximumSeconds, totalSeconds } = DISK_FULL_BACKOFF;
+  const waitSeconds = Math.min(maximumSeconds, initialSeconds * 2 ** Math.min(waited.count, 20));
+  if (waited.seconds + waitSeconds > totalSeconds) {
+    return {
+      retry: false,
+      fix: `${freeDiskSpace(diskFull)}: it stayed full through ${duration(waited.seconds)} of retries; run the experiment again once there is room`,
+    };
+  }
+  return {
+    retry: true,
+    config,
+    waitSeconds,
+    fix: `${freeDiskSpace(diskFull)}; the same config is retried in ${duration(waitSeconds)} (waits back off to ${duration(maximumSeconds)}, for up to ${duration(totalSeconds)} in all; no model change)`,
+  };
+}
+
+/** "free disk space under /data/rw/artifacts (0 MB free)": what a reviewer should do about a full disk. */
+export function freeDiskSpace(diskFull: DiskFull): string {
+  const free = diskFull.freeBytes === undefined ? '' : ` (${Math.floor(diskFull.freeBytes / 2 ** 20)} MB free)`;
+  return `free disk space under ${diskFull.path}${free}`;
+}
+
+/** "30 s", "10 min", "12 h", "11.8 h". */
+function duration(seconds: number): string {
+  if (seconds < 60) return `${Math.round(seconds)} s`;
+  if (seconds < 3600) return `${Math.round(seconds / 60)} min`;
+  return `${Math.round(seconds / 360) / 10} h`;
 }
 
 function round(x: number): number {
@@ -91,7 +141,9 @@ export function applyRememberedFix(
   message = '',
 ): RetryDecision {
   const policy = retryAfterFailure(failureClass, config, message);
-  if (!policy.retry || !remembered || remembered.failureClass !== failureClass || remembered.family !== config.family) return policy;
+  // No memory of a smaller model applies to a full disk.
+  if (!policy.retry || !remembered || remembered.failureClass !== failureClass || remembered.family !== config.family || diskFullInMessage(message))
+    return policy;
   const memory = remembered.changes;
   let candidate: ModelConfig;
   let agrees: boolean;

@@ -2,6 +2,7 @@ import { createHash, type Hash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { crc32 } from 'node:zlib';
+import { asDiskFull } from '../../store/disk-space';
 import { rankwrightHome } from '../../store/home';
 import { CATEGORICAL_COUNT, DENSE_COUNT, RowBlock } from './rows';
 
@@ -122,9 +123,11 @@ export class RowCacheWriter {
 
   async append(block: RowBlock): Promise<void> {
     if (!this.fd) {
-      await fs.promises.mkdir(path.dirname(this.file), { recursive: true });
-      this.fd = await fs.promises.open(this.tmp, 'w');
-      await this.fd.write(MAGIC, 0, MAGIC.length, 0);
+      await this.writing(async () => {
+        await fs.promises.mkdir(path.dirname(this.file), { recursive: true });
+        this.fd = await fs.promises.open(this.tmp, 'w');
+        await this.fd.write(MAGIC, 0, MAGIC.length, 0);
+      });
     }
     for (let from = 0; from < block.rows;) {
       const take = Math.min(block.rows - from, this.chunkRows - this.pendingRows);
@@ -148,7 +151,7 @@ export class RowCacheWriter {
     buf.set(p.labels.subarray(0, r), 0);
     buf.set(new Uint8Array(p.dense.buffer, 0, r * DENSE_COUNT * 4), align4(r));
     buf.set(new Uint8Array(p.categorical.buffer, 0, r * CATEGORICAL_COUNT * 4), align4(r) + r * DENSE_COUNT * 4);
-    await this.fd!.write(buf, 0, buf.length, this.offset);
+    await this.writing(() => this.fd!.write(buf, 0, buf.length, this.offset));
     this.offset += buf.length;
     this.crc.push(crc32(buf));
     this.pendingRows = 0;
@@ -162,11 +165,27 @@ export class RowCacheWriter {
     const tail = Buffer.alloc(TAIL_BYTES);
     tail.writeUInt32LE(json.length, 0);
     MAGIC.copy(tail, 4);
-    await this.fd!.write(Buffer.concat([json, tail]), 0, json.length + tail.length, this.offset);
-    await this.fd!.close();
-    this.fd = null;
-    await fs.promises.rename(this.tmp, this.file);
+    await this.writing(async () => {
+      await this.fd!.write(Buffer.concat([json, tail]), 0, json.length + tail.length, this.offset);
+      await this.fd!.close();
+      this.fd = null;
+      await fs.promises.rename(this.tmp, this.file);
+    });
     return full;
+  }
+
+  /**
+   * Runs a write of the cache. A failed write removes the temporary file at once (on a full disk it holds the very
+   * space that ran out; a later abort() finds it gone), and a full disk fails with a DiskFullError naming the cache's
+   * folder and the space left.
+   */
+  private async writing<T>(write: () => Promise<T>): Promise<T> {
+    try {
+      return await write();
+    } catch (err) {
+      await this.abort().catch(() => {});
+      throw asDiskFull(err, 'a row cache', path.dirname(this.file));
+    }
   }
 
   /** Drops the temporary file (a failed parse leaves no cache). */
@@ -244,10 +263,27 @@ export class RowCacheReader {
       for (let c = 0; c < chunks; c++) dataBytes += chunkBytes(Math.min(trailer.chunkRows, trailer.rows - c * trailer.chunkRows));
       if (trailer.crc.length !== chunks || size !== MAGIC.length + dataBytes + jsonLength + TAIL_BYTES)
         throw new RowCacheInvalid(`row cache ${file} is truncated or corrupt (${size} bytes where ${trailer.rows} rows need ${dataBytes})`);
-      return new RowCacheReader(file, trailer);
+      const reader = new RowCacheReader(file, trailer);
+      await reader.markUsed();
+      return reader;
     } finally {
       await fd.close();
     }
+  }
+
+  /** When this reader last marked the cache as used (ms since epoch). */
+  private markedAt = 0;
+
+  /**
+   * Sets the cache file's mtime to now: its last use, which `rankwright gc` reads to collect caches nobody has read
+   * for a while. Marked when opened and (at most once a minute) while chunks are read, since a loaded dataset keeps
+   * its reader for the life of a worker. Best-effort: a read-only home only makes the cache look older.
+   */
+  private async markUsed(): Promise<void> {
+    const now = Date.now();
+    if (now - this.markedAt < 60_000) return;
+    this.markedAt = now;
+    await fs.promises.utimes(this.file, new Date(now), new Date(now)).catch(() => {});
   }
 
   /** A buffer that holds any chunk of this cache (pass it back to readChunk to reuse it). */
@@ -275,6 +311,7 @@ export class RowCacheReader {
     if (got !== bytes || crc32(view) !== this.trailer.crc[c]) {
       throw new RowCacheInvalid(`row cache ${this.file}: chunk ${c} is corrupt (checksum mismatch); delete the file or rerun to rebuild it`);
     }
+    await this.markUsed();
     return {
       rows,
       labels: buffer.subarray(0, rows),

@@ -71,11 +71,12 @@ export function changeKey(changes: RemedyChanges): string {
  *   fix that took two retries is remembered as the one jump that would have taken one;
  * - the next attempt failed with X again → a `failed` remedy for that one step;
  * - the next attempt failed with another class, or there is none → nothing (it says nothing about fixing X).
- * A step that changed none of the runbook's knobs is no remedy.
+ * A step that changed none of the runbook's knobs is no remedy. An attempt that met a full disk (`diskFull`) is left
+ * out: it says nothing about the config (it was retried unchanged), so it neither fails a fix nor breaks a chain.
  */
 export function remediesOf(result: ExperimentResult): Remedy[] {
   const remedies: Remedy[] = [];
-  const attempts = result.attempts;
+  const attempts = result.attempts.filter((a) => !a.failure?.diskFull);
   let chainStart = -1;
   for (let i = 0; i + 1 < attempts.length; i++) {
     const failure = attempts[i].failure;

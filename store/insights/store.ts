@@ -3,6 +3,7 @@ import * as path from 'node:path';
 import Database from 'better-sqlite3';
 import { canonicalConfigKey } from '../../contracts/canonical-config';
 import { ExperimentResult, FailureClass, Insight, ModelConfig, RemedyChanges, type RememberedFix } from '../../contracts';
+import { asDiskFull } from '../disk-space';
 import { rankwrightHome } from '../home';
 import { changeKey, rankRemedies, remediesOf, type Remedy, type RemedyCandidate } from './remedies';
 import { migrate, type RemedySqlRow, type SqlRow } from './schema';
@@ -93,19 +94,39 @@ const TRANSIENT_FAILURES: FailureClass[] = ['infrastructure', 'resource'];
 
 const opt = <T>(v: T | null): T | undefined => (v === null ? undefined : v);
 
+/**
+ * Runs a write of the insights database. SQLite reports a full disk as SQLITE_FULL (and rolls the transaction back):
+ * it becomes a DiskFullError naming the database's folder and the space left, so the recording activity's retries say
+ * what to free.
+ */
+function writingInsights<T>(file: string, write: () => T): T {
+  try {
+    return write();
+  } catch (err) {
+    throw asDiskFull(err, 'the insights database', path.dirname(path.resolve(file)));
+  }
+}
+
 export class InsightsStore {
   private constructor(private readonly db: Database.Database) {}
 
   /** Opens (creating and migrating when needed) `${RANKWRIGHT_HOME}/insights.sqlite`, or `file`. */
   static open(file: string = path.join(rankwrightHome(), 'insights.sqlite')): InsightsStore {
-    fs.mkdirSync(path.dirname(file), { recursive: true });
-    const db = new Database(file);
-    // busy_timeout first: switching to WAL itself needs the lock another process may hold.
-    db.pragma('busy_timeout = 10000');
-    db.pragma('journal_mode = WAL');
-    db.pragma('synchronous = NORMAL');
-    migrate(db);
-    return new InsightsStore(db);
+    return writingInsights(file, () => {
+      fs.mkdirSync(path.dirname(file), { recursive: true });
+      const db = new Database(file);
+      try {
+        // busy_timeout first: switching to WAL itself needs the lock another process may hold.
+        db.pragma('busy_timeout = 10000');
+        db.pragma('journal_mode = WAL');
+        db.pragma('synchronous = NORMAL');
+        migrate(db);
+      } catch (err) {
+        db.close();
+        throw err;
+      }
+      return new InsightsStore(db);
+    });
   }
 
   /** Records (or re-records) one experiment. Idempotent by experimentId: a retried activity updates the same row. */
@@ -150,7 +171,7 @@ export class InsightsStore {
       this.writeRemedies(remediesOf(parsed), row.recorded_at, result.dataTraits);
     });
     // IMMEDIATE takes the write lock up front, so the busy timeout applies instead of a mid-transaction SQLITE_BUSY.
-    write.immediate();
+    writingInsights(this.db.name, () => write.immediate());
   }
 
   /**
@@ -308,7 +329,7 @@ export class InsightsStore {
    * already known: describing the data, the research step and every experiment each add what they measured.
    */
   recordDataTraits(dataFingerprint: string, traits: DataTraits): void {
-    this.db.transaction(() => this.writeTraits(dataFingerprint, traits)).immediate();
+    writingInsights(this.db.name, () => this.db.transaction(() => this.writeTraits(dataFingerprint, traits)).immediate());
   }
 
   /** What is known about a data set, or undefined when nothing was recorded for it. */

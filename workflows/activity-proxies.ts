@@ -1,0 +1,54 @@
+import { proxyActivities } from '@temporalio/workflow';
+import { TASK_QUEUES } from '../contracts';
+import type * as activities from '../activities';
+
+/**
+ * Activity options shared by the campaign and experiment workflows where they must outlast a full disk.
+ * (Retry options are not part of what a replay checks: changing them keeps recorded histories replaying.)
+ */
+
+/**
+ * Records (event log, insights database, report): retried until they are written, backing off to 5 minutes, so a full
+ * disk delays a campaign and never loses an experiment. Only a record its schema refuses (a bug, which no retry
+ * fixes) fails at once.
+ */
+export const records = proxyActivities<typeof activities>({
+  taskQueue: TASK_QUEUES.agent,
+  startToCloseTimeout: '10 minutes',
+  retry: {
+    initialInterval: '1 second',
+    backoffCoefficient: 2,
+    maximumInterval: '5 minutes',
+    maximumAttempts: Infinity, // until written
+    nonRetryableErrorTypes: ['InvalidCampaignEventError', 'ZodError'],
+  },
+});
+
+/** How long a step the campaign cannot go on without waits out a full disk (activities/full-disk-patience.ts). */
+const FULL_DISK_PATIENCE = '12 hours';
+
+/**
+ * The agent's decisions (a wave's design, triage, the evaluation): a full disk (the insights database cannot even be
+ * opened) is retried with backoff for up to 12 hours; any other error fails after the 10 attempts it always had (the
+ * activity itself gives up: waitingOutFullDisk).
+ */
+export const decisions = proxyActivities<typeof activities>({
+  taskQueue: TASK_QUEUES.agent,
+  startToCloseTimeout: '10 minutes',
+  scheduleToCloseTimeout: FULL_DISK_PATIENCE,
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '5 minutes', maximumAttempts: Infinity },
+});
+
+/** Describing the data (it may write a row cache): the same patience on the training queue; 4 attempts otherwise. */
+export const dataFacts = proxyActivities<typeof activities>({
+  taskQueue: TASK_QUEUES.training,
+  startToCloseTimeout: '30 minutes',
+  scheduleToCloseTimeout: FULL_DISK_PATIENCE,
+  retry: {
+    initialInterval: '1 second',
+    backoffCoefficient: 2,
+    maximumInterval: '5 minutes',
+    maximumAttempts: Infinity,
+    nonRetryableErrorTypes: ['TrainingFailure'],
+  },
+});

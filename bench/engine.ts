@@ -20,6 +20,7 @@ import { encodeRows } from '../ranking/features';
 import { denseKernelsFor, gpuBackend, sharedKernels } from '../ranking/kernels';
 import { ensureScenarioFiles } from './quality/scenarios';
 import { deleteCheckpoints } from '../store/checkpoints';
+import { treeBytes } from '../store/gc';
 import { rankwrightHome } from '../store/home';
 import { benchStamp, commitLine, machineLine, type BenchStamp, writeResultFiles } from './stamp';
 
@@ -86,9 +87,13 @@ async function measureFamily(
   const config = ModelConfig.parse({ family });
   const data = { format: 'criteo-tsv' as const, train: files.train, validation: files.validation, test: files.test, maxTrainRows };
   const home = rankwrightHome();
-  const before = treeBytes(home);
+  const before = await treeBytes(home);
   let peak = 0;
-  const sampler = setInterval(() => (peak = Math.max(peak, treeBytes(home) - before)), HOME_SAMPLE_MS);
+  // Samples one after another (a slow walk never overlaps the next), awaited before the final figures.
+  let sampling = Promise.resolve();
+  const sampler = setInterval(() => {
+    sampling = sampling.then(async () => void (peak = Math.max(peak, (await treeBytes(home)) - before)));
+  }, HOME_SAMPLE_MS);
   const slot = { campaignId: 'bench-engine', experimentId: `engine-${family}`, attempt: 1 };
   const written = { checkpoints: 0, bytes: 0, largest: 0 };
   const t0 = performance.now();
@@ -104,7 +109,8 @@ async function measureFamily(
   });
   const experimentSeconds = (performance.now() - t0) / 1000;
   clearInterval(sampler);
-  peak = Math.max(peak, treeBytes(home) - before);
+  await sampling;
+  peak = Math.max(peak, (await treeBytes(home)) - before);
   await deleteCheckpoints(slot); // as the training activity does when a run ends
   const mib = (b: number) => round(b / 2 ** 20, 1);
   const storage: TrainingStorage = {
@@ -113,7 +119,7 @@ async function measureFamily(
     checkpointMiB: mib(written.largest),
     writtenMiB: mib(written.bytes + out.modelBytes),
     peakHomeMiB: mib(peak),
-    homeAfterMiB: mib(treeBytes(home) - before),
+    homeAfterMiB: mib((await treeBytes(home)) - before),
   };
   const examples = out.progress.at(-1)?.examples ?? 0;
 
@@ -273,26 +279,6 @@ function storageTable(rows: EngineRow[]): string[] {
     }),
     '',
   ];
-}
-
-/** Bytes of the regular files under a folder; files replaced or deleted while it walks are skipped. */
-function treeBytes(dir: string): number {
-  let total = 0;
-  let entries: fs.Dirent[];
-  try {
-    entries = fs.readdirSync(dir, { withFileTypes: true });
-  } catch {
-    return 0;
-  }
-  for (const e of entries) {
-    const p = path.join(dir, e.name);
-    try {
-      total += e.isDirectory() ? treeBytes(p) : e.isFile() ? fs.statSync(p).size : 0;
-    } catch {
-      // gone between the listing and the stat
-    }
-  }
-  return total;
 }
 
 if (require.main === module) {

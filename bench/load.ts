@@ -7,20 +7,18 @@
  * of the campaign scheduled: Temporal's share), plus the gap from one experiment's end to the next one's start.
  * Writes bench/results/load.json and load.md.
  */
-import { execFileSync, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import type { Client } from '@temporalio/client';
 import { RankwrightClient } from '../client/rankwright-client';
-import { connectClient, ensureSearchAttributes } from '../client/connection';
 import { goal, goalTable, type BenchGoal } from './goals';
 import { campaignTimeline, quantile, type CampaignTimeline } from './load/orchestration';
 import { ensureScenarioFiles } from './quality/scenarios';
+import { startBenchServer, startBenchWorker } from './temporal-setup';
 import { benchStamp, commitLine, machineLine, sampleLoad, writeResultFiles, type BenchStamp, type LoadRange } from './stamp';
 
-const root = path.resolve(__dirname, '..');
 const CLOCK_TICKS_PER_SECOND = 100; // Linux USER_HZ: /proc/<pid>/stat counts CPU time in these
 
 /** The pids of `pid` and all its descendants (a pool of child processes counts as the worker's CPU too). */
@@ -153,29 +151,11 @@ async function main(): Promise<void> {
   const rows = Number(values.rows ?? (quick ? 5_000 : 50_000));
   const files = await ensureScenarioFiles(values.scenario, { rows, log: (l) => process.stderr.write(`${l}\n`) });
 
-  // The dev server (if this starts it) keeps its database in the checkout's home, as the tests' does: not in a
-  // RANKWRIGHT_HOME the caller may delete (the smoke test's), which would leave a server without its database.
-  execFileSync(path.join(root, 'temporal-dev.sh'), ['start'], {
-    stdio: ['ignore', 'ignore', 'inherit'],
-    env: { ...process.env, RANKWRIGHT_HOME: path.join(root, '.rankwright') },
-  });
-  const bootstrap = await connectClient();
-  await ensureSearchAttributes(bootstrap);
+  const bootstrap = await startBenchServer();
 
   const home = fs.mkdtempSync(path.join(os.tmpdir(), 'rankwright-load-'));
-  const workerLog = path.join(home, 'worker.log');
-  const logFd = fs.openSync(workerLog, 'w');
-  const worker = spawn(process.execPath, [path.join(root, 'bin', 'rankwright.js'), 'worker'], {
-    env: { ...process.env, RANKWRIGHT_HOME: home },
-    stdio: ['ignore', logFd, logFd],
-  });
-  process.on('exit', () => worker.kill('SIGKILL')); // never leave a worker behind, whatever ends the bench
-  // Campaigns start once the worker serves: its start-up (bundling the workflows) is not orchestration time.
-  for (let waited = 0; !fs.readFileSync(workerLog, 'utf8').includes('rankwright worker: serving'); waited += 200) {
-    if (waited > 300_000 || worker.exitCode !== null) throw new Error(`the worker did not start; its log:\n${fs.readFileSync(workerLog, 'utf8')}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  const sampler = new CpuSampler(worker.pid!);
+  const worker = await startBenchWorker(home, path.join(home, 'worker.log'));
+  const sampler = new CpuSampler(worker.child.pid!);
   const report: Partial<LoadReport> = {};
   const loadTimer = setInterval(() => sampleLoad(report), 5000);
 
@@ -230,10 +210,8 @@ async function main(): Promise<void> {
     await client.approve(id, { by: 'load' }).catch(() => (failures += 1));
     await client.waitForResult(id);
   }
-  worker.kill('SIGINT');
-  await new Promise((r) => worker.once('exit', r));
-  fs.closeSync(logFd);
-  const blockedWarnings = (fs.readFileSync(workerLog, 'utf8').match(/TMPRL1104/g) ?? []).length;
+  await worker.stop();
+  const blockedWarnings = (fs.readFileSync(worker.log, 'utf8').match(/TMPRL1104/g) ?? []).length;
   await client.close();
   await bootstrap.connection.close();
   fs.rmSync(home, { recursive: true, force: true });

@@ -1,6 +1,5 @@
 import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
-import * as path from 'node:path';
 import type { Logger } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { trainModel, type TrainModelInput, type TrainSummary } from '../../activities/training';
@@ -9,6 +8,7 @@ import { trainExperiment } from '../../ranking';
 import { artifactsDir } from '../../store/artifacts';
 import { checkpointPath, checkpointsDir, experimentCheckpointsDir } from '../../store/checkpoints';
 import { readEvents } from '../../store/event-log';
+import { treeBytes } from '../../store/gc';
 import { recordCheckpoints, resumeFrom } from '../support/checkpoints';
 
 /**
@@ -37,25 +37,33 @@ describe('reliability: the storage a training run needs', function () {
       model: ModelConfig.parse({ family: 'dcn', epochs: 2, hashBits: 18 }),
       segmentField: 'C1',
     };
-    const artifactsBefore = treeBytes(artifactsDir());
+    const artifactsBefore = await treeBytes(artifactsDir());
     const env = new MockActivityEnvironment(undefined, { logger: quiet });
     const checkpointSteps = new Set<number>();
     env.on('heartbeat', (d: { checkpointStep?: number }) => d?.checkpointStep !== undefined && checkpointSteps.add(d.checkpointStep));
     let peak = 0;
     let peakCheckpoints = 0;
     let largestCheckpointFile = 0;
+    // Samples one after another (a slow walk never overlaps the next).
+    let sampling = Promise.resolve();
     const sampler = setInterval(() => {
-      const checkpoints = treeBytes(checkpointsDir());
-      peakCheckpoints = Math.max(peakCheckpoints, checkpoints);
-      peak = Math.max(peak, checkpoints + treeBytes(artifactsDir()) - artifactsBefore);
-      const file = checkpointPath(input);
-      if (fs.existsSync(file)) largestCheckpointFile = Math.max(largestCheckpointFile, fs.statSync(file).size);
+      sampling = sampling.then(async () => {
+        const checkpoints = await treeBytes(checkpointsDir());
+        peakCheckpoints = Math.max(peakCheckpoints, checkpoints);
+        peak = Math.max(peak, checkpoints + (await treeBytes(artifactsDir())) - artifactsBefore);
+        const size = await fs.promises.stat(checkpointPath(input)).then(
+          (st) => st.size,
+          () => 0,
+        );
+        largestCheckpointFile = Math.max(largestCheckpointFile, size);
+      });
     }, 50);
     let summary: TrainSummary;
     try {
       summary = (await env.run(trainModel, input)) as TrainSummary;
     } finally {
       clearInterval(sampler);
+      await sampling;
     }
     assert.ok(checkpointSteps.size >= 5, `checkpoints written at ${checkpointSteps.size} steps`);
     assert.ok(largestCheckpointFile > summary.modelBytes, 'a checkpoint holds more than the model (optimizer state)');
@@ -63,7 +71,7 @@ describe('reliability: the storage a training run needs', function () {
     assert.ok(peakCheckpoints <= 2 * largestCheckpointFile, `checkpoints peaked at ${mb(peakCheckpoints)}, one is ${mb(largestCheckpointFile)}`);
     assert.ok(peak <= 2 * largestCheckpointFile + summary.modelBytes, `the run's storage peaked at ${mb(peak)}`);
     assert.equal(fs.existsSync(experimentCheckpointsDir(input)), false, 'no checkpoint left after the run');
-    const grown = treeBytes(artifactsDir()) - artifactsBefore;
+    const grown = (await treeBytes(artifactsDir())) - artifactsBefore;
     assert.ok(grown <= summary.modelBytes, `the run left ${mb(grown)} of artifacts; its model is ${mb(summary.modelBytes)}`);
   });
 
@@ -135,29 +143,6 @@ describe('reliability: the storage a training run needs', function () {
     });
   });
 });
-
-/** Bytes of the regular files under a folder (0 when it does not exist); files that vanish while walking are skipped. */
-function treeBytes(dir: string): number {
-  let total = 0;
-  let entries: fs.Dirent[];
-  try {
-    entries = fs.readdirSync(dir, { withFileTypes: true });
-  } catch {
-    return 0;
-  }
-  for (const e of entries) {
-    const p = path.join(dir, e.name);
-    if (e.isDirectory()) total += treeBytes(p);
-    else {
-      try {
-        total += fs.statSync(p).size;
-      } catch {
-        // replaced or deleted between the listing and the stat
-      }
-    }
-  }
-  return total;
-}
 
 function mb(bytes: number): string {
   return `${(bytes / 2 ** 20).toFixed(1)} MB`;

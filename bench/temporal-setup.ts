@@ -1,0 +1,59 @@
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { Client } from '@temporalio/client';
+import { connectClient, ensureSearchAttributes } from '../client/connection';
+
+const root = path.resolve(__dirname, '..');
+
+/**
+ * The dev server for a bench (started by temporal-dev.sh unless it runs) and a client on it with Rankwright's search
+ * attributes. The server keeps its database in the checkout's home, as the tests' does: not in a RANKWRIGHT_HOME the
+ * caller may delete (the smoke test's), which would leave a server without its database.
+ */
+export async function startBenchServer(): Promise<Client> {
+  execFileSync(path.join(root, 'temporal-dev.sh'), ['start'], {
+    stdio: ['ignore', 'ignore', 'inherit'],
+    env: { ...process.env, RANKWRIGHT_HOME: path.join(root, '.rankwright') },
+  });
+  const client = await connectClient();
+  await ensureSearchAttributes(client);
+  return client;
+}
+
+export interface BenchWorker {
+  child: ChildProcess;
+  /** Where its stdout and stderr go (read it for TMPRL1104 warnings, or when something fails). */
+  log: string;
+  /** SIGINT, then waits for it to exit (a worker finishes what it is doing). */
+  stop(): Promise<void>;
+}
+
+/**
+ * One `rankwright worker` process for a bench, on the given home, logging to `log`; resolves once it serves (its
+ * start-up, bundling the workflows, is never part of what a bench measures). It is killed if the bench exits first.
+ */
+export async function startBenchWorker(home: string, log: string): Promise<BenchWorker> {
+  const fd = fs.openSync(log, 'w');
+  const child = spawn(process.execPath, [path.join(root, 'bin', 'rankwright.js'), 'worker'], {
+    env: { ...process.env, RANKWRIGHT_HOME: home },
+    stdio: ['ignore', fd, fd],
+  });
+  process.on('exit', () => child.kill('SIGKILL')); // never leave a worker behind, whatever ends the bench
+  for (let waited = 0; !fs.readFileSync(log, 'utf8').includes('rankwright worker: serving'); waited += 200) {
+    if (waited > 300_000 || child.exitCode !== null) throw new Error(`the worker did not start; its log:\n${fs.readFileSync(log, 'utf8')}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  return {
+    child,
+    log,
+    stop: async () => {
+      if (child.exitCode === null && child.signalCode === null) {
+        const exited = new Promise((r) => child.once('exit', r));
+        child.kill('SIGINT');
+        await exited;
+      }
+      fs.closeSync(fd);
+    },
+  };
+}

@@ -12,7 +12,7 @@ import {
   readCheckpoint,
   writeCheckpoint,
 } from '../../store/checkpoints';
-import { recordCheckpoints, resumeFrom, testSlot } from '../support/checkpoints';
+import { recordCheckpoints, removeTestCheckpoints, resumeFrom, testSlot } from '../support/checkpoints';
 
 /**
  * Issue 23: one checkpoint per attempt, replaced in place, by training time (checkpointEvery only bounds the steps
@@ -21,6 +21,8 @@ import { recordCheckpoints, resumeFrom, testSlot } from '../support/checkpoints'
 const small = { planted: { trainRows: 3_000, validationRows: 500, testRows: 1_000 } };
 
 describe('checkpoints: one per attempt, replaced in place', () => {
+  after(removeTestCheckpoints);
+
   for (const model of [
     { family: 'lr' as const, epochs: 2, batchSize: 128, checkpointEvery: 7 },
     { family: 'fm' as const, epochs: 2, batchSize: 128, checkpointEvery: 7 },
@@ -73,6 +75,7 @@ describe('checkpoints: one per attempt, replaced in place', () => {
 });
 
 describe('checkpoints by training time', () => {
+  after(removeTestCheckpoints);
   const model = { family: 'lr' as const, epochs: 2, batchSize: 128 };
 
   it('without checkpointEvery, checkpoints follow the clock: many at a short interval, none within a long one', async () => {
@@ -96,6 +99,7 @@ describe('checkpoints by training time', () => {
 });
 
 describe('a checkpoint that cannot be resumed from is a warning and a fresh start', () => {
+  after(removeTestCheckpoints);
   const model = { family: 'lr' as const, epochs: 2, batchSize: 128, checkpointEvery: 7 };
   let uninterrupted: Awaited<ReturnType<typeof trainExperiment>>;
   before(async () => (uninterrupted = await trainExperiment({ data: small, model })));
@@ -142,6 +146,7 @@ describe('a checkpoint that cannot be resumed from is a warning and a fresh star
 });
 
 describe('the checkpoint store', () => {
+  after(removeTestCheckpoints);
   it('replaces atomically, checks its checksum, deletes an experiment folder, and refuses ids that leave it', async () => {
     const slot = testSlot('store');
     await writeCheckpoint(slot, [Buffer.from('first state')]);

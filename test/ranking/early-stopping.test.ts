@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import { ExperimentResult, ModelConfig, type LearningCurvePoint, type ModelConfigInput, type TrainingProgress } from '../../contracts';
 import { loadModelArtifact, plantedScenario, trainExperiment, writeCriteoTsv } from '../../ranking';
 import { describeEarlyStopping, downsampleCurve, resolveEvaluateEvery } from '../../ranking/learning-curve';
-import { recordCheckpoints, resumeFrom, testSlot } from '../support/checkpoints';
+import { recordCheckpoints, removeTestCheckpoints, resumeFrom, testSlot } from '../support/checkpoints';
 import { runCli } from '../support/processes';
 
 /**
@@ -184,6 +184,7 @@ describe('training decided by validation (early stopping)', function () {
   });
 
   describe('resume with early stopping on', () => {
+    after(removeTestCheckpoints);
     for (const model of [
       { ...overfitting, evaluateEvery: 20, checkpointEvery: 7, patience: 2 },
       {

@@ -7,7 +7,7 @@ import { clearDatasetCache, trainExperiment } from '../../ranking';
 import { writeCriteoTsv } from '../../ranking/data/criteo-writer';
 import { loadDataset } from '../../ranking/data/load-data';
 import { plantedScenario } from '../../ranking/data/planted';
-import { recordCheckpoints, resumeFrom, testSlot } from '../support/checkpoints';
+import { recordCheckpoints, removeTestCheckpoints, resumeFrom, testSlot } from '../support/checkpoints';
 
 /**
  * Out-of-core training: a training file over the in-memory row limit is parsed once into a row cache and streamed
@@ -117,6 +117,8 @@ describe('out-of-core training (streaming a row cache)', function () {
     assert.deepEqual(truncated.train, stale.train);
     assert.ok(fs.statSync(cacheFile).size > bytes.length / 2);
   });
+
+  after(removeTestCheckpoints);
 
   it('resumes a streamed run from a mid-epoch checkpoint to the same model', async () => {
     const model = { family: 'lr' as const, epochs: 2, batchSize: 512, checkpointEvery: 13 };

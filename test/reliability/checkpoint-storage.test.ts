@@ -1,5 +1,7 @@
 import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import type { Logger } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { trainModel, type TrainModelInput, type TrainSummary } from '../../activities/training';
@@ -29,6 +31,19 @@ describe('reliability: the storage a training run needs', function () {
   it('a DCN run keeps one checkpoint at a time, and leaves none behind: the home peaks within a few model sizes', async () => {
     // A checkpoint every 0.3 s of training (the default is 3 minutes): dozens of checkpoints in a short run.
     process.env.RANKWRIGHT_CHECKPOINT_MINUTES = '0.005';
+    // A home of its own (the training thread shares this process's environment): the run's storage is all it holds.
+    const runHome = process.env.RANKWRIGHT_HOME;
+    const ownHome = fs.mkdtempSync(path.join(os.tmpdir(), 'rankwright-dcn-storage-'));
+    process.env.RANKWRIGHT_HOME = ownHome;
+    try {
+      await dcnRunInItsOwnHome();
+    } finally {
+      process.env.RANKWRIGHT_HOME = runHome;
+      fs.rmSync(ownHome, { recursive: true, force: true });
+    }
+  });
+
+  async function dcnRunInItsOwnHome() {
     const input: TrainModelInput = {
       experimentId: `storage-dcn-${process.pid}`,
       campaignId: `storage-campaign-${process.pid}`,
@@ -73,7 +88,7 @@ describe('reliability: the storage a training run needs', function () {
     assert.equal(fs.existsSync(experimentCheckpointsDir(input)), false, 'no checkpoint left after the run');
     const grown = (await treeBytes(artifactsDir())) - artifactsBefore;
     assert.ok(grown <= summary.modelBytes, `the run left ${mb(grown)} of artifacts; its model is ${mb(summary.modelBytes)}`);
-  });
+  }
 
   describe('a retry of the training activity', () => {
     const data = DataConfig.parse({ planted: { seed: 12, trainRows: 3_000, validationRows: 500, testRows: 1_000 } });

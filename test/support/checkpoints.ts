@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { TrainingProgress } from '../../contracts';
 import type { TrainExperimentRequest } from '../../ranking/experiment';
-import { checkpointPath, type CheckpointSlot } from '../../store/checkpoints';
+import { checkpointPath, checkpointsDir, type CheckpointSlot } from '../../store/checkpoints';
 
 export interface SavedCheckpoint {
   step: number;
@@ -12,10 +12,11 @@ export interface SavedCheckpoint {
 }
 
 let slots = 0;
+const TEST_CAMPAIGN = 'checkpoint-tests';
 
 /** A fresh checkpoint slot per call (its own experiment id), so tests never see each other's checkpoints. */
 export function testSlot(label: string): CheckpointSlot {
-  return { campaignId: 'checkpoint-tests', experimentId: `${label}-${process.pid}-${++slots}`, attempt: 1 };
+  return { campaignId: TEST_CAMPAIGN, experimentId: `${label}-${process.pid}-${++slots}`, attempt: 1 };
 }
 
 /**
@@ -42,4 +43,9 @@ export function resumeFrom(slot: CheckpointSlot, cp: SavedCheckpoint): Pick<Trai
   fs.mkdirSync(path.dirname(file), { recursive: true });
   fs.writeFileSync(file, cp.bytes);
   return { checkpoint: { slot, resume: true, everyMs: 24 * 3600_000 } };
+}
+
+/** Deletes the checkpoints the tests' slots left (a trainExperiment call keeps its last one; the activity deletes it). */
+export function removeTestCheckpoints(): void {
+  fs.rmSync(path.join(checkpointsDir(), TEST_CAMPAIGN), { recursive: true, force: true });
 }

@@ -135,6 +135,8 @@ export function recordFromLog(campaignId: string, text: string): CampaignRecord 
 
   let campaignEvents = 0;
   let finishedAt = -1;
+  // The last recommendation (its search is over: it waits for sign-off, or a guardrail halted it).
+  let reviewState: CampaignRetentionState | undefined;
   events.forEach((e, i) => {
     const type = str(e.type) ?? '';
     const experimentId = str(e.experimentId);
@@ -158,6 +160,7 @@ export function recordFromLog(campaignId: string, text: string): CampaignRecord 
     if (type === 'experiment.job' && jobId) record.jobs.set(jobId, str(e.state) ?? 'unknown');
     if (type === 'campaign.finished') finishedAt = i;
     if (type === 'recommendation' && experimentId) record.recommended.add(experimentId);
+    if (type === 'recommendation') reviewState = str(e.eventId)?.endsWith(':needs-review') ? 'needs-review' : 'awaiting-review';
     const decided = signOffState(e);
     if (decided) record.signedOff = { state: decided, by: str(e.by) ?? '?' };
   });
@@ -175,6 +178,10 @@ export function recordFromLog(campaignId: string, text: string): CampaignRecord 
       record.state = decided;
       record.stateSource = `${str(e.kind)} by ${str(e.by) ?? '?'} after its end`;
     }
+  } else if (reviewState) {
+    // Still open (it waits for a sign-off) but its search is over: what a reviewed campaign keeps is what it needs.
+    record.state = record.signedOff?.state ?? reviewState;
+    record.stateSource = record.signedOff ? `${record.signedOff.state} by ${record.signedOff.by}` : `recommendation: ${reviewState}`;
   } else if (record.standalone && record.experiments.get(campaignId)?.ended) {
     // A standalone experiment has no review: once its run ended, only the best-run rule keeps its model.
     record.ended = true;

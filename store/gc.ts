@@ -298,7 +298,7 @@ async function planArtifacts(ctx: PlanContext, insights: InsightsView): Promise<
   const live = (r: CampaignRecord | undefined) => !!r && LIVE_STATES.has(r.state);
   // A reviewed campaign keeps what its sign-off needs (the recommended model and the baseline's), unless asked for all.
   const needed = (r: CampaignRecord, ref: string, experimentId?: string) =>
-    ctx.keepCandidates || !r.ended || !REVIEWED_STATES.has(r.state) || neededAfterReview(r, ref, experimentId);
+    ctx.keepCandidates || !REVIEWED_STATES.has(r.state) || neededAfterReview(r, ref, experimentId);
   for (const record of ledger.values()) {
     const who = `campaign ${record.campaignId} (${record.state})`;
     for (const [ref, what] of record.artifacts) {

@@ -461,6 +461,15 @@ describe('retention: rankwright gc', () => {
       recordFromLog('c', text(started, ended('approved'), { type: 'decision', kind: 'reject', by: 'm', via: 'signal', accepted: false })).state,
       'approved',
     );
+    // A recommendation without an end: the search is over and it waits for a sign-off (or a guardrail halted it).
+    const recommended = { type: 'recommendation', eventId: 'c:recommendation', experimentId: 'e1', rationale: 'lowest validation NE' };
+    const waiting = recordFromLog('c', text(started, recommended));
+    assert.deepEqual([waiting.state, waiting.ended, [...waiting.recommended]], ['awaiting-review', false, ['e1']]);
+    assert.equal(recordFromLog('c', text(started, { ...recommended, eventId: 'c:needs-review' })).state, 'needs-review');
+    assert.equal(
+      recordFromLog('c', text(started, recommended, { type: 'decision', kind: 'approve', by: 'b', via: 'update', accepted: true })).state,
+      'approved',
+    );
     // A line a crash cut short still protects the artifact it names.
     const cut = recordFromLog('c', text(started) + '{"type":"experiment.finished","artifact":"sha256:' + 'a'.repeat(64));
     assert.equal(cut.unreadableLines, 1);
@@ -479,6 +488,28 @@ describe('retention: rankwright gc', () => {
     applyWorkflowState(stillRunning, { status: 'RUNNING' });
     applyWorkflowState(stillRunning, undefined); // unknown to Temporal
     assert.deepEqual([stillRunning.state, stillRunning.ended], ['running', false]);
+  });
+
+  it('a campaign awaiting review keeps its recommended model and its baseline; its other candidates go', async () => {
+    const baseline = await model('waiting-baseline');
+    const chosen = await model('waiting-chosen');
+    const other = await model('waiting-other');
+    await log('waiting-1', started);
+    await finished('waiting-1', 'waiting-1-baseline', baseline, 0.92, { phase: 'baseline' });
+    await finished('waiting-1', 'w-chosen', chosen, 0.9);
+    await finished('waiting-1', 'w-other', other, 0.91);
+    await log('waiting-1', { type: 'recommendation', eventId: 'waiting-1:recommendation', experimentId: 'w-chosen', rationale: 'best' });
+    for (const ref of [baseline, chosen, other]) age(artifactFile(ref), 2 * DAY);
+    // A better run on another dataset takes the best-run rule, so only the review rule decides here.
+    const elsewhere = await model('elsewhere');
+    await finished('other-data', 'x-1', elsewhere, 0.5, { dataFingerprint: 'fp-A' });
+    const items = byPath(await gcCli('--dry-run'));
+    assert.equal(items.get(artifactFile(chosen))?.action, 'keep');
+    assert.equal(items.get(artifactFile(baseline))?.action, 'keep');
+    assert.equal(items.get(artifactFile(other))?.action, 'remove');
+    assert.match(items.get(artifactFile(other))!.detail, /a candidate campaign waiting-1 \(awaiting-review\) did not recommend/);
+    const keepAll = byPath(await gcCli('--dry-run', '--keep-candidates'));
+    assert.equal(keepAll.get(artifactFile(other))?.action, 'keep');
   });
 
   it('asks Temporal through the lookup it is given, and goes on as if unasked when that fails', async () => {

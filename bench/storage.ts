@@ -14,6 +14,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { RankwrightClient } from '../client/rankwright-client';
+import { formatBytes } from '../store/format-bytes';
 import { treeBytes } from '../store/gc';
 import { goal, goalTable, type BenchGoal } from './goals';
 import { ensureScenarioFiles } from './quality/scenarios';
@@ -193,12 +194,12 @@ async function main(): Promise<void> {
 function describeEntries(sizes: Record<string, number>): string {
   return Object.entries(sizes)
     .sort((a, b) => b[1] - a[1])
-    .map(([k, v]) => `${k} ${(v / GIB).toFixed(2)} GiB`)
+    .map(([k, v]) => `${k} ${formatBytes(v)}`)
     .join(', ');
 }
 
 function storageMarkdown(r: StorageReport): string {
-  const gib = (b: number) => `${(b / GIB).toFixed(2)} GiB`;
+  const gib = formatBytes;
   const entries = Object.keys({ ...r.peak.byEntry, ...r.atReview.byEntry }).sort();
   return [
     '# Storage benchmark',

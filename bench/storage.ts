@@ -23,7 +23,7 @@ import { benchStamp, commitLine, machineLine, sampleLoad, writeResultFiles, type
 
 const root = path.resolve(__dirname, '..');
 const SAMPLE_MS = 2000;
-const GIB = 2 ** 30;
+const GB = 1e9;
 
 /** The home's size by top-level entry (artifacts, checkpoints, row-cache, events, insights.sqlite…), in bytes. */
 async function homeSizes(home: string): Promise<Record<string, number>> {
@@ -164,21 +164,21 @@ async function main(): Promise<void> {
     goals: [
       goal({
         name: 'A campaign’s home at its peak (storage bench)',
-        target: 'a few GB (≤ 4 GiB)',
-        measured: peak.totalBytes / GIB,
-        unit: 'GiB',
+        target: 'a few GB (≤ 4 GB)',
+        measured: peak.totalBytes / GB,
+        unit: 'GB',
         threshold: 4,
         direction: 'atMost',
         why: `peak by folder: ${describeEntries(peak.byEntry)}`,
       }),
       goal({
         name: 'The home after gc at review (storage bench)',
-        target: '< 1 GiB',
-        measured: gcAtReview.homeBytesAfter / GIB,
-        unit: 'GiB',
+        target: '< 1 GB',
+        measured: gcAtReview.homeBytesAfter / GB,
+        unit: 'GB',
         threshold: 1,
         direction: 'atMost',
-        why: `after gc by folder: ${describeEntries(atReviewSizes)} before it; gc removed ${(gcAtReview.removedBytes / GIB).toFixed(2)} GiB`,
+        why: `after gc by folder: ${describeEntries(atReviewSizes)} before it; gc removed ${formatBytes(gcAtReview.removedBytes)}`,
       }),
     ],
   };

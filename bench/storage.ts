@@ -92,7 +92,7 @@ async function main(): Promise<void> {
   const rows = values.rows ? Number(values.rows) : quick ? 5_000 : undefined;
   const files = await ensureScenarioFiles(values.scenario, { rows, log: (l) => process.stderr.write(`${l}\n`) });
 
-  await (await startBenchServer()).connection.close();
+  await (await startBenchServer({ ownNamespace: `rankwright-bench-storage-${Date.now().toString(36)}` })).connection.close();
 
   // The measured home holds only what the campaign stores: the worker's log goes elsewhere.
   const home = fs.mkdtempSync(path.join(os.tmpdir(), 'rankwright-storage-'));

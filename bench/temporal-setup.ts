@@ -10,15 +10,38 @@ const root = path.resolve(__dirname, '..');
  * The dev server for a bench (started by temporal-dev.sh unless it runs) and a client on it with Rankwright's search
  * attributes. The server keeps its database in the checkout's home, as the tests' does: not in a RANKWRIGHT_HOME the
  * caller may delete (the smoke test's), which would leave a server without its database.
+ *
+ * `ownNamespace` registers a fresh namespace and points this process (and the workers it starts) at it: a bench
+ * that measures what its own worker does must not share task queues with another worker on the same server (a test
+ * run's, another bench's), which would run some of its activities in another home.
  */
-export async function startBenchServer(): Promise<Client> {
+export async function startBenchServer(opts: { ownNamespace?: string } = {}): Promise<Client> {
   execFileSync(path.join(root, 'temporal-dev.sh'), ['start'], {
     stdio: ['ignore', 'ignore', 'inherit'],
     env: { ...process.env, RANKWRIGHT_HOME: path.join(root, '.rankwright') },
   });
+  if (opts.ownNamespace) {
+    const bootstrap = await connectClient();
+    await bootstrap.connection.workflowService.registerNamespace({
+      namespace: opts.ownNamespace,
+      workflowExecutionRetentionPeriod: { seconds: 86_400 as never },
+    });
+    await bootstrap.connection.close();
+    process.env.TEMPORAL_NAMESPACE = opts.ownNamespace;
+  }
   const client = await connectClient();
-  await ensureSearchAttributes(client);
-  return client;
+  // A freshly registered namespace takes a moment to be served by every service of the dev server.
+  for (let tries = 0; ; tries++) {
+    try {
+      await client.workflowService.describeNamespace({ namespace: client.options.namespace });
+      await ensureSearchAttributes(client);
+      const attrs = await client.connection.operatorService.listSearchAttributes({ namespace: client.options.namespace });
+      if (attrs.customAttributes && 'ReviewState' in attrs.customAttributes) return client;
+    } catch (err) {
+      if (tries > 100) throw err;
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
 }
 
 export interface BenchWorker {

@@ -143,7 +143,8 @@ async function main(): Promise<void> {
   await worker.stop();
   await client.close();
 
-  const families = [...new Set(status.experiments.map((e) => e.config.family))];
+  const probes = status.probes ?? [];
+  const families = [...new Set([...status.experiments, ...probes].map((e) => e.config.family))];
   const full: StorageReport = {
     stamp: benchStamp(),
     loadAverage: report.loadAverage,
@@ -151,8 +152,8 @@ async function main(): Promise<void> {
     data: { scenario: files.name, trainRows: files.rows.train },
     campaign: {
       id,
-      experiments: status.experiments.filter((e) => !e.probe).length,
-      probes: status.experiments.filter((e) => e.probe).length,
+      experiments: status.experiments.length,
+      probes: probes.length,
       families,
       minutes: Number(minutes.toFixed(1)),
       reviewState: status.reviewState,

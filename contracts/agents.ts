@@ -15,6 +15,11 @@ export const ExperimentSummary = z.object({
   family: ModelFamily,
   config: ModelConfig,
   status: z.enum(['succeeded', 'failed']),
+  /**
+   * Which rows `ne`, `neStdErr`, `neDeltaStdErr`, `auc`, `calibration` and `relativeNeChange` were measured on:
+   * validation (what a campaign decides on) or, for runs recorded before validation metrics existed, test.
+   */
+  measuredOn: z.enum(['validation', 'test']).optional(),
   ne: z.number().optional(),
   neStdErr: z.number().optional(),
   /** Paired standard error of (NE − baseline NE), when measured: preferred over combining the two neStdErr. */
@@ -22,6 +27,8 @@ export const ExperimentSummary = z.object({
   auc: z.number().optional(),
   calibration: z.number().optional(),
   relativeNeChange: z.number().optional(),
+  /** The test metrics when `measuredOn` is validation: shown for information, never decided on. */
+  test: z.object({ ne: z.number(), auc: z.number(), calibration: z.number() }).optional(),
   failureClass: FailureClass.optional(),
   hypothesis: Hypothesis.optional(),
   trainSeconds: z.number().optional(),

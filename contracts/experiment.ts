@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { BadRows, DataConfig } from './data';
 import { checkFieldsAgainstData, engineModel, engineSegmentField } from './field-names';
 import { CalibrationReport, FieldRef, ModelConfig } from './model';
-import { EarlyStopping, FailureClass, FailureReport, LearningCurve, Metrics, ValidationSplit } from './metrics';
+import { EarlyStopping, FailureClass, FailureReport, LearningCurve, Metrics, ValidationMetrics, ValidationSplit } from './metrics';
 import { ProbeScale } from './probe';
 import { ExternalJob, TrainerChoice } from './trainer';
 
@@ -82,8 +82,12 @@ export const ExperimentResult = z.object({
   /** Malformed rows the data load skipped (count per file, first examples); absent on runs that never read data. */
   badRows: BadRows.optional(),
   artifact: z.string().optional(),
+  /** Test metrics: information for every run, and the chosen model's one confirmation. Never a decision's input. */
   metrics: Metrics.optional(),
+  /** Best validation NE while training (before calibration): what early stopping kept. */
   validationNe: z.number().optional(),
+  /** The served model on the validation rows, with standard errors: what the campaign decides on. */
+  validationMetrics: ValidationMetrics.optional(),
   /** The rows that decided training (early stopping, the kept weights) — a file or the held-out tail of train. */
   validation: ValidationSplit.optional(),
   /** How validation decided the run: evaluations, whether it stopped early, the step whose weights were kept. */

@@ -31,6 +31,30 @@ export const Metrics = z.object({
 });
 export type Metrics = z.infer<typeof Metrics>;
 
+/**
+ * The served model (calibrated) measured on the validation rows: what every decision of a campaign reads. Test is
+ * scored for every run as information and compared with the baseline once, for the chosen model. The calibrator is
+ * cross-fitted for these numbers (each validation fold scored by a calibrator fitted on the other folds), so they are
+ * not flattered by a calibrator fitted on the very rows it is measured on.
+ */
+export const ValidationMetrics = z.object({
+  ne: z.number(),
+  auc: z.number(),
+  logloss: z.number(),
+  calibration: z.number(),
+  ctr: z.number(),
+  examples: z.number().int(),
+  /** Clicks in the validation rows (weighted when rows carry sample weights). */
+  clicks: z.number(),
+  /** Standard error of the validation NE. */
+  neStdErr: z.number(),
+  /** Paired standard error of (NE − baseline NE) on the same validation rows, when the baseline's model was given. */
+  neDeltaStdErr: z.number().optional(),
+  /** Per-segment NE on the validation rows (for guardrails, which decide on validation too). */
+  segments: z.array(SegmentMetric).max(50).optional(),
+});
+export type ValidationMetrics = z.infer<typeof ValidationMetrics>;
+
 /** A structured progress event of a training run (also what the failure-triage agent reads). */
 export const TrainingProgress = z.object({
   step: z.number().int(),

@@ -2,9 +2,11 @@ import { EvaluateRequest, EvaluateResponse, type CandidateView } from '../contra
 import { compareNe, formatPercent, neOf, SIGNIFICANCE_Z, type NeComparison } from './significance';
 
 /**
- * The deterministic result evaluator: ranks candidates on test NE, tests each against the baseline (difference >
- * 2 combined standard errors), and recommends the best eligible, significant one — or nobody. Guardrail
- * violations come from the workflow and are final here: a violating candidate is ranked but never recommended.
+ * The deterministic result evaluator: ranks candidates on the NE their summaries carry — validation NE (the rows a
+ * campaign decides on; test confirms the pick once, in the workflow), or test NE for campaigns recorded before —
+ * tests each against the baseline (difference > 2 paired or combined standard errors), and recommends the best
+ * eligible, significant one — or nobody. Guardrail and floor violations come from the workflow and are final here:
+ * a violating candidate is ranked but never recommended.
  */
 
 export interface AssessedCandidate {
@@ -90,12 +92,12 @@ function explain(req: EvaluateRequest, ranked: AssessedCandidate[], chosen: Asse
   const c = chosen.candidate;
   const v = chosen.vsBaseline!;
   const sentences = [
-    `Recommend ${c.experimentId} (${c.trainer ?? `${c.config.family}${c.config.crosses.length ? ` with ${c.config.crosses.length} crosses` : ''}`}): test NE ${f4(chosen.ne!)} vs baseline ${f4(req.baseline.ne ?? chosen.ne! - v.neGain)} (${formatPercent(v.relativeNeChange)}), significant: ΔNE ${f4(v.neGain)} > ${SIGNIFICANCE_Z}×SE ${v.combinedStdErr !== undefined ? f4(v.combinedStdErr) : 'n/a'}.`,
+    `Recommend ${c.experimentId} (${c.trainer ?? `${c.config.family}${c.config.crosses.length ? ` with ${c.config.crosses.length} crosses` : ''}`}): ${c.measuredOn ?? 'test'} NE ${f4(chosen.ne!)} vs baseline ${f4(req.baseline.ne ?? chosen.ne! - v.neGain)} (${formatPercent(v.relativeNeChange)}), significant: ΔNE ${f4(v.neGain)} > ${SIGNIFICANCE_Z}×SE ${v.combinedStdErr !== undefined ? f4(v.combinedStdErr) : 'n/a'}.`,
   ];
   const metrics: string[] = [];
   if (c.auc !== undefined)
     metrics.push(
-      `AUC ${f3(c.auc)}${req.baseline.auc !== undefined ? ` (baseline ${f3(req.baseline.auc)}, ${c.auc - req.baseline.auc >= 0 ? '+' : ''}${f3(c.auc - req.baseline.auc)})` : ''}`,
+      `${c.measuredOn === 'validation' ? 'validation ' : ''}AUC ${f3(c.auc)}${req.baseline.auc !== undefined ? ` (baseline ${f3(req.baseline.auc)}, ${c.auc - req.baseline.auc >= 0 ? '+' : ''}${f3(c.auc - req.baseline.auc)})` : ''}`,
     );
   if (c.calibration !== undefined) {
     const band = req.guardrails.calibrationBand;

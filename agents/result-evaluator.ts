@@ -59,7 +59,10 @@ export function evaluateAnswerWire(req: EvaluateRequest) {
 export function evaluatePrompt(req: EvaluateRequest, budgetTokens = DEFAULT_PROMPT_TOKENS): { system: string; user: string; trimmed?: string } {
   const assessed = assessCandidates(req);
   const system = [
-    'You are the result evaluator of an autonomous ranking engineer. Rank candidate models by test NE (normalized entropy, lower is better).',
+    `You are the result evaluator of an autonomous ranking engineer. Rank candidate models by ${req.baseline.measuredOn ?? 'test'} NE (normalized entropy, lower is better).`,
+    ...(req.baseline.measuredOn === 'validation'
+      ? ['Every NE, AUC and calibration below is measured on the validation rows; the workflow confirms your pick on test itself, once.']
+      : []),
     'Recommend at most one candidate: it must have no guardrail violations and be significantly better than the baseline (significantVsBaseline = true).',
     'If none qualifies, recommend null and say so. Your rationale must give the relative NE change in %, AUC, calibration, the share of the oracle gain',
     'captured when oracleNe is given, and the runner-up and why it was not chosen. Humans review your advice; you cannot approve or deploy.',

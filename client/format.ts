@@ -1,4 +1,5 @@
-import { externalTrainerLabel, type CampaignStatus } from '../contracts';
+import { externalTrainerLabel, type CampaignStatus, type DataChecks } from '../contracts';
+import { decisionMetrics, decisionNe } from '../contracts/decision-metrics';
 import { REFERENCE_PROBE } from '../contracts/probe';
 import { describeStorage, type CampaignStorage } from '../store/campaign-storage';
 import { describeBudgetUsed } from '../store/event-summary';
@@ -26,29 +27,8 @@ export function formatStatus(s: CampaignStatus, storage?: CampaignStorage): stri
   ];
   if (storage) lines.push(`storage: ${describeStorage(storage)}`);
   if (s.oracleNe !== undefined) lines.push(`oracle NE (best achievable on this planted data): ${num(s.oracleNe)}`);
-  if (s.experiments.length) {
-    lines.push(
-      '',
-      table(
-        ['experiment', 'phase', 'family', 'status', 'NE', 'ΔNE', 'AUC', 'calib.', 'designer', 'hypothesis'],
-        [...s.experiments]
-          .sort((a, b) => (a.metrics?.ne ?? Infinity) - (b.metrics?.ne ?? Infinity))
-          .map((e) => [
-            e.experimentId,
-            e.phase,
-            // An external trainer's run shows the trainer, not the built-in family it did not use.
-            e.externalJob ? e.externalJob.name : e.config.family,
-            e.status === 'failed' ? `failed:${e.failure?.failureClass}` : e.status,
-            num(e.metrics?.ne),
-            pct(e.relativeNeChange),
-            num(e.metrics?.auc),
-            num(e.metrics?.calibration, 3),
-            e.hypothesis?.designer ?? '',
-            (e.hypothesis?.title ?? '').slice(0, 50),
-          ]),
-      ),
-    );
-  }
+  if (s.dataChecks) lines.push('', ...formatDataChecks(s.dataChecks));
+  if (s.experiments.length) lines.push('', s.decidedOn === 'validation' ? validationTable(s) : testTable(s));
   const external = s.experiments.filter((e) => e.externalJob);
   if (external.length) {
     lines.push('', 'external training jobs (knobs; waited; polls):');
@@ -78,11 +58,20 @@ export function formatStatus(s: CampaignStatus, storage?: CampaignStorage): stri
   for (const b of s.guardrailBreaches) lines.push(`guardrail: ${b.experimentId}: ${b.detail}`);
   if (s.recommendation) {
     const r = s.recommendation;
+    const v = r.validationMetrics;
+    const c = r.confirmation;
     lines.push(
       '',
-      `recommendation: ${r.experimentId}  NE ${num(r.metrics.ne)} (${pct(r.relativeNeChange)} vs baseline)  AUC ${num(r.metrics.auc)}  calibration ${num(r.metrics.calibration, 3)}${
-        r.metrics.oracleNe !== undefined ? `  oracle NE ${num(r.metrics.oracleNe)}` : ''
-      }`,
+      v
+        ? `recommendation: ${r.experimentId}  selected on validation: NE ${num(v.ne)} ± ${num(v.neStdErr)}  AUC ${num(v.auc)}  calibration ${num(v.calibration, 3)}`
+        : `recommendation: ${r.experimentId}  NE ${num(r.metrics.ne)} (${pct(r.relativeNeChange)} vs baseline)  AUC ${num(r.metrics.auc)}  calibration ${num(r.metrics.calibration, 3)}${
+            r.metrics.oracleNe !== undefined ? `  oracle NE ${num(r.metrics.oracleNe)}` : ''
+          }`,
+      ...(c
+        ? [
+            `  ${c.confirmed ? 'confirmed' : 'NOT confirmed'} on test: NE ${num(c.ne)} vs baseline ${num(c.baselineNe)} (${pct(c.relativeNeChange)}${c.deltaStdErr !== undefined ? `, paired SE ${num(c.deltaStdErr)}` : ''})  AUC ${num(c.auc)}  calibration ${num(c.calibration, 3)}${c.constantNe !== undefined ? `  constant predictor ${num(c.constantNe)}` : ''}${r.metrics.oracleNe !== undefined ? `  oracle NE ${num(r.metrics.oracleNe)}` : ''}`,
+          ]
+        : []),
       `  artifact: ${r.artifact ?? '(none)'}`,
       `  why: ${r.rationale}`,
     );
@@ -94,6 +83,68 @@ export function formatStatus(s: CampaignStatus, storage?: CampaignStorage): stri
     );
   for (const m of s.ignoredMessages) lines.push(`ignored ${m.kind}${m.by ? ` from ${m.by}` : ''}: ${m.reason}`);
   return lines.join('\n');
+}
+
+/** Runs by test NE, the table of campaigns recorded before validation decided. */
+function testTable(s: CampaignStatus): string {
+  return table(
+    ['experiment', 'phase', 'family', 'status', 'NE', 'ΔNE', 'AUC', 'calib.', 'designer', 'hypothesis'],
+    [...s.experiments]
+      .sort((a, b) => (a.metrics?.ne ?? Infinity) - (b.metrics?.ne ?? Infinity))
+      .map((e) => [
+        e.experimentId,
+        e.phase,
+        // An external trainer's run shows the trainer, not the built-in family it did not use.
+        e.externalJob ? e.externalJob.name : e.config.family,
+        e.status === 'failed' ? `failed:${e.failure?.failureClass}` : e.status,
+        num(e.metrics?.ne),
+        pct(e.relativeNeChange),
+        num(e.metrics?.auc),
+        num(e.metrics?.calibration, 3),
+        e.hypothesis?.designer ?? '',
+        (e.hypothesis?.title ?? '').slice(0, 50),
+      ]),
+  );
+}
+
+/** Runs by validation NE (what the campaign decides on), with its standard error; test NE beside it, as information. */
+function validationTable(s: CampaignStatus): string {
+  const baseline = s.experiments.find((e) => e.experimentId === s.baselineId);
+  const baseNe = baseline && decisionNe(baseline, 'validation');
+  return table(
+    ['experiment', 'phase', 'family', 'status', 'val. NE', '± SE', 'ΔNE val.', 'val. AUC', 'val. calib.', 'test NE', 'designer', 'hypothesis'],
+    [...s.experiments]
+      .sort((a, b) => (decisionNe(a, 'validation') ?? Infinity) - (decisionNe(b, 'validation') ?? Infinity))
+      .map((e) => {
+        const v = decisionMetrics(e, 'validation');
+        return [
+          e.experimentId,
+          e.phase,
+          e.externalJob ? e.externalJob.name : e.config.family,
+          e.status === 'failed' ? `failed:${e.failure?.failureClass}` : e.status,
+          num(v?.ne),
+          num(v?.neStdErr),
+          v && baseNe ? pct((v.ne - baseNe) / baseNe) : '',
+          num(v?.auc),
+          num(v?.calibration, 3),
+          num(e.metrics?.ne),
+          e.hypothesis?.designer ?? '',
+          (e.hypothesis?.title ?? '').slice(0, 50),
+        ];
+      }),
+  );
+}
+
+/** What the data can detect and how it drifts: the lines a reviewer reads before any NE. */
+export function formatDataChecks(checks: DataChecks): string[] {
+  const detect = checks.detectable.map(
+    (d) =>
+      `${d.split} ${(100 * d.relativeNeChange).toFixed(2)}% (${d.rows.toLocaleString('en-US')} rows, ${Math.round(d.clicks).toLocaleString('en-US')} clicks)`,
+  );
+  return [
+    `data checks: smallest NE change the data can detect (2 SE): ${detect.join('; ') || 'unknown'}${checks.trainCtr !== undefined ? `; training CTR ${(100 * checks.trainCtr).toFixed(3)}%` : ''}`,
+    ...checks.findings.map((f) => `  [${f.severity}] ${f.message}`),
+  ];
 }
 
 export function formatListing(rows: CampaignListing[]): string {

@@ -4,7 +4,7 @@ import { checkFieldsAgainstData, engineModel, engineSegmentField } from './field
 import { TrainerChoice } from './trainer';
 import { FieldRef, ModelConfig, ModelFamily } from './model';
 import { ExperimentResult, SafeId } from './experiment';
-import { Metrics } from './metrics';
+import { Metrics, ValidationMetrics } from './metrics';
 import { CampaignResearch } from './research';
 import { PHASES, REVIEW_STATES } from './names';
 
@@ -52,6 +52,25 @@ export const Guardrails = z
   .strict();
 export type Guardrails = z.infer<typeof Guardrails>;
 
+/**
+ * The floor every recommendation must clear, on validation, on by default (separate from the caller's guardrails):
+ * better than a constant predictor at the training click rate (NE below 1, by more than `standardErrors` standard
+ * errors), ranking better than chance (AUC above 0.5) and calibration within the band. When nothing clears it, the
+ * campaign recommends nothing and halts for review: the data holds no usable signal.
+ */
+export const RecommendationFloor = z
+  .object({
+    enabled: z.boolean().default(true),
+    calibrationBand: z
+      .tuple([z.number().positive(), z.number().positive()])
+      .refine(([lo, hi]) => lo < 1 && hi > 1, { message: "the floor's calibrationBand must be [low, high] with low < 1 < high" })
+      .default([0.8, 1.25]),
+    /** How many standard errors of the validation NE must separate it from 1 (0: the point estimate alone). */
+    standardErrors: z.number().min(0).max(4).default(1),
+  })
+  .strict();
+export type RecommendationFloor = z.infer<typeof RecommendationFloor>;
+
 /** The space the planner (and any LLM) may search; LLM answers are clamped into it. */
 export const SearchSpace = z
   .object({
@@ -98,6 +117,7 @@ export const CampaignInput = z
     /** Who may also pause, resume and abort the campaign, without signing off on its recommendation. */
     operators: z.array(Person).max(50).default([]),
     guardrails: Guardrails.prefault({}),
+    floor: RecommendationFloor.prefault({}),
     review: z
       .object({
         timeoutSeconds: z.number().positive().optional(),
@@ -143,13 +163,41 @@ export const Decision = z.object({
 });
 export type Decision = z.infer<typeof Decision>;
 
+/**
+ * The one comparison with the baseline on test, made for the chosen model after it was selected on validation: what
+ * the reviewer reads. `constantNe` is the test NE of predicting the training click rate for every row (≥ 1; above 1
+ * when the test period's click rate moved away from training's).
+ */
+export const TestConfirmation = z.object({
+  selectedOn: z.literal('validation'),
+  ne: z.number(),
+  baselineNe: z.number(),
+  relativeNeChange: z.number(),
+  /** Paired standard error of (NE − baseline NE) on the test rows, when measured. */
+  deltaStdErr: z.number().optional(),
+  /** The test gain over the baseline exceeds 2 standard errors. */
+  significant: z.boolean(),
+  constantNe: z.number().optional(),
+  auc: z.number(),
+  calibration: z.number(),
+  /** Test agrees with validation: better than the constant predictor, and not worse than the baseline beyond noise. */
+  confirmed: z.boolean(),
+  note: z.string().max(1000),
+});
+export type TestConfirmation = z.infer<typeof TestConfirmation>;
+
 export const Recommendation = z.object({
   experimentId: z.string(),
   artifact: z.string().optional(),
+  /** Test metrics of the recommended model (information; the choice was made on validation). */
   metrics: Metrics,
+  /** The recommended model's metrics on the validation rows the choice was made on. */
+  validationMetrics: ValidationMetrics.optional(),
   relativeNeChange: z.number().optional(),
   rationale: z.string(),
   source: z.enum(['llm', 'heuristic']),
+  /** Campaigns that decide on validation: the chosen model's one comparison with the baseline on test. */
+  confirmation: TestConfirmation.optional(),
 });
 export type Recommendation = z.infer<typeof Recommendation>;
 
@@ -173,6 +221,33 @@ export type Promotion = z.infer<typeof Promotion>;
 export const StopReason = z.enum(['budget-experiments', 'budget-train-seconds', 'target-reached', 'stalled', 'plan-complete', 'aborted']);
 export type StopReason = z.infer<typeof StopReason>;
 
+/** Something a reviewer must know about the campaign's data before reading its numbers: drift, too few clicks. */
+export const DataFinding = z.object({
+  kind: z.string().max(60),
+  severity: z.enum(['info', 'warning', 'critical']),
+  message: z.string().max(1000),
+});
+export type DataFinding = z.infer<typeof DataFinding>;
+
+/** The smallest relative NE change a split can detect: 2 standard errors of the baseline's NE on its rows. */
+export const DetectableChange = z.object({
+  split: z.enum(['validation', 'test']),
+  rows: z.number().int(),
+  clicks: z.number(),
+  /** 2 × SE(NE) / NE of the baseline on this split (0.01 = a 1% NE change). */
+  relativeNeChange: z.number(),
+});
+export type DetectableChange = z.infer<typeof DetectableChange>;
+
+/** What the campaign checked about its data before spending its budget (kept across continue-as-new). */
+export const DataChecks = z.object({
+  /** The training rows' click rate (what a constant predictor predicts). */
+  trainCtr: z.number().optional(),
+  detectable: z.array(DetectableChange).max(2).default([]),
+  findings: z.array(DataFinding).max(40).default([]),
+});
+export type DataChecks = z.infer<typeof DataChecks>;
+
 export const CampaignStatus = z.object({
   campaignId: z.string(),
   phase: z.enum(PHASES),
@@ -182,7 +257,17 @@ export const CampaignStatus = z.object({
   experiments: z.array(ExperimentResult),
   running: z.array(z.string()),
   baselineId: z.string().optional(),
-  best: z.object({ experimentId: z.string(), ne: z.number(), relativeNeChange: z.number().optional() }).nullable(),
+  /**
+   * The best model so far, chosen on `decidedOn` (validation; test for campaigns recorded before): `ne` is its test
+   * NE (information), `validationNe` the number it was chosen by.
+   */
+  best: z
+    .object({ experimentId: z.string(), ne: z.number(), relativeNeChange: z.number().optional(), validationNe: z.number().optional() })
+    .nullable(),
+  /** Which rows the campaign's decisions read. */
+  decidedOn: z.enum(['validation', 'test']).optional(),
+  /** Drift, base rates and the smallest change the data can detect, checked before the budget was spent. */
+  dataChecks: DataChecks.optional(),
   recommendation: Recommendation.nullable(),
   guardrailBreaches: z.array(GuardrailBreach),
   decisions: z.array(Decision),
@@ -254,5 +339,6 @@ export const CampaignCarryOver = z.object({
   activeFields: z.array(z.string()),
   generation: z.number().int(),
   research: CampaignResearch.optional(),
+  dataChecks: DataChecks.optional(),
 });
 export type CampaignCarryOver = z.infer<typeof CampaignCarryOver>;

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { EVENT_SCHEMA_VERSION } from './names';
 import { RememberedFix } from './agents';
 import { BadRows } from './data';
+import { DataFinding, DetectableChange } from './campaign';
 import { FailureClass, Metrics, TrainingProgress } from './metrics';
 
 /**
@@ -19,6 +20,13 @@ const base = {
 export const CampaignEvent = z.discriminatedUnion('type', [
   z.object({ ...base, type: z.literal('campaign.started'), strategy: z.string(), objective: z.string() }),
   z.object({ ...base, type: z.literal('campaign.phase'), phase: z.string(), note: z.string().optional() }),
+  /** What the data can detect and how it drifts, checked after the baseline, before the budget is spent. */
+  z.object({
+    ...base,
+    type: z.literal('campaign.data-checks'),
+    detectable: z.array(DetectableChange).max(2),
+    findings: z.array(DataFinding).max(40),
+  }),
   /** A wave was designed: by which designer, why an LLM answer was not (fully) used, what was clamped or dropped. */
   z.object({
     ...base,

@@ -31,6 +31,10 @@ export function summarizeEvent(e: CampaignEvent): string {
       return `campaign started (${e.strategy}): ${e.objective}`;
     case 'campaign.phase':
       return `phase ${e.phase}${e.note ? ` — ${e.note}` : ''}`;
+    case 'campaign.data-checks': {
+      const detectable = e.detectable.map((d) => `${d.split} detects ≥ ${(100 * d.relativeNeChange).toFixed(2)}% NE`).join(', ');
+      return `data checks${detectable ? ` (${detectable})` : ''}: ${e.findings.length ? e.findings.map((f) => `[${f.severity}] ${f.message}`).join(' ') : 'no findings'}`;
+    }
     case 'design':
       return `${e.phase} wave: ${e.proposals} proposal${e.proposals === 1 ? '' : 's'} by the ${e.source} designer${e.fallbackReason ? ` (LLM answer not used: ${e.fallbackReason})` : ''}${e.notes?.length ? `; ${e.notes.join('; ')}` : ''}`;
     case 'campaign.research':

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { BadRows } from '../contracts';
+import type { BadRows, DataChecks } from '../contracts';
 import { describeStorage } from './campaign-storage';
 import { describeBudgetUsed } from './event-summary';
 import type { CampaignReportData, LeaderboardEntry, ReportProbe, ReportResearch } from './report';
@@ -162,15 +162,33 @@ function probesSection(probes: ReportProbe[] | undefined): string {
 </div>`;
 }
 
+/** Drift, base rates and the smallest change the data can detect: what to know before reading any NE. */
+function dataChecksSection(checks: DataChecks | undefined): string {
+  if (!checks) return '';
+  const e = escapeHtml;
+  const detectable = checks.detectable
+    .map((d) => `${e(d.split)}: ${(100 * d.relativeNeChange).toFixed(2)}% (${d.rows} rows, ${Math.round(d.clicks)} clicks)`)
+    .join('; ');
+  const findings = checks.findings.length
+    ? `<ul>${checks.findings.map((f) => `<li class="${f.severity === 'info' ? 'muted' : 'breach'}">[${e(f.severity)}] ${e(f.message)}</li>`).join('')}</ul>`
+    : '<p class="muted">No drift or base-rate findings.</p>';
+  return `<h2>Data checks</h2>
+<div id="data-checks">
+<p>Smallest NE change the data can detect (2 standard errors of the baseline's NE): ${detectable || 'unknown'}.${checks.trainCtr !== undefined ? ` Training click rate ${(100 * checks.trainCtr).toFixed(3)}%.` : ''}</p>
+${findings}
+</div>`;
+}
+
 function leaderboardRow(e: LeaderboardEntry, rank: number): string {
   const cls = [e.isRecommended ? 'recommended' : '', e.isBaseline ? 'baseline' : '', e.status === 'failed' ? 'failed' : ''].filter(Boolean).join(' ');
   const change = e.relativeNeChange === undefined ? '' : e.relativeNeChange < 0 ? 'better' : e.relativeNeChange > 0 ? 'worse' : '';
   const badges = [e.isRecommended ? '★ recommended' : '', e.isBaseline ? 'baseline' : ''].filter(Boolean).join(', ');
   return `<tr class="${cls}" data-experiment="${escapeHtml(e.experimentId)}">
-  <td class="num">${e.ne === undefined ? '' : rank}</td>
+  <td class="num">${rank || ''}</td>
   <td>${escapeHtml(e.experimentId)}${badges ? `<br><span class="muted">${escapeHtml(badges)}</span>` : ''}</td>
   <td>${escapeHtml(e.phase)}</td><td>${escapeHtml(e.family)}</td>
   <td title="${escapeHtml(e.rationale ?? '')}">${escapeHtml(e.title ?? '')}${e.technique ? `<br><span class="muted">${escapeHtml(e.technique)}${e.designer ? ` · by the ${escapeHtml(e.designer)} designer` : ''}</span>` : ''}</td>
+  <td class="num">${fmt(e.validationNe)}${e.validationStdErr !== undefined ? ` <span class="muted">± ${fmt(e.validationStdErr)}</span>` : ''}</td>
   <td class="num">${fmt(e.ne)}</td><td class="num ${change}">${pct(e.relativeNeChange)}</td>
   <td class="num">${fmt(e.auc)}</td><td class="num">${fmt(e.calibration, 3)}</td>
   <td>${escapeHtml(e.status)}${e.failureClass ? `: ${escapeHtml(e.failureClass)}` : ''}</td>
@@ -203,7 +221,9 @@ export function renderReportHtml(data: CampaignReportData, chartJsSource: string
   const recommendation = rec
     ? `<dl class="meta">
   <dt>experiment</dt><dd>${e(rec.experimentId)}</dd>
-  <dt>NE</dt><dd>${fmt(rec.ne)} (${pct(rec.relativeNeChange)} vs baseline)</dd>
+  ${rec.validationNe !== undefined ? `<dt>selected on validation</dt><dd>NE ${fmt(rec.validationNe)}${rec.validationStdErr !== undefined ? ` ± ${fmt(rec.validationStdErr)}` : ''}</dd>` : ''}
+  ${rec.confirmation ? `<dt>${rec.confirmation.confirmed ? 'confirmed on test' : 'NOT confirmed on test'}</dt><dd id="confirmation">${e(rec.confirmation.note)}</dd>` : ''}
+  <dt>test NE</dt><dd>${fmt(rec.ne)} (${pct(rec.relativeNeChange)} vs baseline)</dd>
   <dt>calibration</dt><dd>${fmt(rec.calibration, 3)}</dd>
   ${rec.capturedGainShare !== undefined ? `<dt>achievable gain captured</dt><dd>${(rec.capturedGainShare * 100).toFixed(1)}% (oracle NE ${fmt(data.oracleNe)})</dd>` : ''}
   ${rec.artifact ? `<dt>model artifact</dt><dd><code>${e(rec.artifact)}</code></dd>` : ''}
@@ -239,6 +259,7 @@ export function renderReportHtml(data: CampaignReportData, chartJsSource: string
   <dt>generated</dt><dd>${e(data.generatedAt)}</dd>
 </dl>
 ${badRowsSection(data.badRows)}
+${dataChecksSection(data.dataChecks)}
 <h2>Decisions</h2>
 ${decisions}
 ${promotion}
@@ -250,8 +271,9 @@ ${data.experiments.length ? '<div class="chart"><canvas id="ne-chart" aria-label
 ${researchSection(data.research)}
 ${probesSection(data.probes)}
 <h2>Leaderboard</h2>
-<table id="leaderboard"><thead><tr><th>#</th><th>experiment</th><th>phase</th><th>family</th><th>hypothesis</th><th>NE</th><th>Δ NE</th><th>AUC</th><th>calibration</th><th>status</th><th>guardrail breaches</th></tr></thead>
-<tbody>${data.leaderboard.map((x) => leaderboardRow(x, x.ne === undefined ? 0 : ++rank)).join('\n')}</tbody></table>
+<p class="muted">${data.decidedOn === 'validation' ? 'Ranked by validation NE, what the campaign decided on; test NE is information, compared with the baseline once, for the recommended model.' : 'Ranked by test NE (this campaign was recorded before validation decided).'}</p>
+<table id="leaderboard"><thead><tr><th>#</th><th>experiment</th><th>phase</th><th>family</th><th>hypothesis</th><th>validation NE</th><th>test NE</th><th>Δ NE (test)</th><th>AUC</th><th>calibration</th><th>status</th><th>guardrail breaches</th></tr></thead>
+<tbody>${data.leaderboard.map((x) => leaderboardRow(x, (data.decidedOn === 'validation' ? x.validationNe : x.ne) === undefined ? 0 : ++rank)).join('\n')}</tbody></table>
 <h2>Calibration</h2>
 ${data.experiments.length ? '<div class="chart"><canvas id="calibration-chart" aria-label="calibration per experiment"></canvas></div>' : ''}
 ${data.segments.length ? `<h2>Per-segment NE of the recommended model</h2><div class="chart"><canvas id="segment-chart" aria-label="per-segment NE"></canvas></div>` : ''}

@@ -7,9 +7,12 @@ import {
   canonicalConfigKey,
   type BadRows,
   type CampaignEvent,
+  type DataChecks,
   type Decision,
   type ExperimentResult,
+  type TestConfirmation,
 } from '../contracts';
+import { decisionMetrics } from '../contracts/decision-metrics';
 import { REFERENCE_PROBE } from '../contracts/probe';
 import { externalTrainerLabel } from '../contracts/trainer';
 import { putArtifact } from './artifacts';
@@ -36,8 +39,12 @@ export interface LeaderboardEntry {
   designer?: string;
   status: ExperimentResult['status'];
   failureClass?: string;
+  /** Test NE (information; campaigns recorded before validation decided: what they decided on). */
   ne?: number;
   relativeNeChange?: number;
+  /** The NE the campaign decided on: the served model's on validation (or the best during training, for old runs). */
+  validationNe?: number;
+  validationStdErr?: number;
   auc?: number;
   calibration?: number;
   regret?: number;
@@ -93,7 +100,15 @@ export interface CampaignReportData {
     calibration: number;
     /** (NE_baseline − NE) / (NE_baseline − NE_oracle), on planted data. */
     capturedGainShare?: number;
+    /** The validation NE it was selected on, and the one comparison with the baseline on test. */
+    validationNe?: number;
+    validationStdErr?: number;
+    confirmation?: TestConfirmation;
   };
+  /** Which rows the campaign decided on (validation; test for campaigns recorded before). */
+  decidedOn: 'validation' | 'test';
+  /** What the data can detect and how it drifts, checked before the budget was spent. */
+  dataChecks?: DataChecks;
   segments: SegmentComparison[];
   /** Malformed rows the campaign's data load skipped (from the baseline); absent when no experiment read files. */
   badRows?: BadRows;
@@ -172,6 +187,8 @@ export function buildReportData(status: CampaignStatus, events: CampaignEvent[],
     failureClass: e.failure?.failureClass,
     ne: e.metrics?.ne,
     relativeNeChange: e.relativeNeChange ?? relativeChange(e.metrics?.ne, baselineNe),
+    validationNe: decisionMetrics(e, 'validation')?.ne,
+    validationStdErr: decisionMetrics(e, 'validation')?.neStdErr,
     auc: e.metrics?.auc,
     calibration: e.metrics?.calibration,
     regret: e.metrics?.regret ?? (e.metrics && oracleNe !== undefined ? e.metrics.ne - oracleNe : undefined),
@@ -179,9 +196,12 @@ export function buildReportData(status: CampaignStatus, events: CampaignEvent[],
     isBaseline: e.experimentId === status.baselineId,
     isRecommended: e.experimentId === recommendedId,
   }));
+  const decidedOn = status.decidedOn ?? 'test';
+  // Ranked by what the campaign decided on: validation NE (test NE beside it is information).
+  const rankNe = (x: LeaderboardEntry) => (decidedOn === 'validation' ? x.validationNe : x.ne);
   const leaderboard = [...experiments].sort((a, b) => {
-    if ((a.ne === undefined) !== (b.ne === undefined)) return a.ne === undefined ? 1 : -1;
-    return (a.ne ?? 0) - (b.ne ?? 0) || a.experimentId.localeCompare(b.experimentId);
+    if ((rankNe(a) === undefined) !== (rankNe(b) === undefined)) return rankNe(a) === undefined ? 1 : -1;
+    return (rankNe(a) ?? 0) - (rankNe(b) ?? 0) || a.experimentId.localeCompare(b.experimentId);
   });
 
   const rec = status.recommendation;
@@ -197,6 +217,8 @@ export function buildReportData(status: CampaignStatus, events: CampaignEvent[],
       baselineNe !== undefined && oracleNe !== undefined && baselineNe - oracleNe > 0
         ? (baselineNe - rec.metrics.ne) / (baselineNe - oracleNe)
         : undefined,
+    ...(rec.validationMetrics ? { validationNe: rec.validationMetrics.ne, validationStdErr: rec.validationMetrics.neStdErr } : {}),
+    ...(rec.confirmation ? { confirmation: rec.confirmation } : {}),
   };
 
   const baselineSegments = new Map((baseline?.metrics?.segments ?? []).map((s) => [`${s.field}=${s.value}`, s.ne]));
@@ -229,6 +251,8 @@ export function buildReportData(status: CampaignStatus, events: CampaignEvent[],
     experiments,
     leaderboard,
     recommendation,
+    decidedOn,
+    ...(status.dataChecks ? { dataChecks: status.dataChecks } : {}),
     segments,
     badRows: campaignBadRows(status.experiments),
     timeline: events.filter(isNotableEvent).map((e) => ({ ts: e.ts, type: e.type, text: summarizeEvent(e) })),

@@ -6,6 +6,7 @@ import type {
   CampaignCarryOver,
   CampaignInput,
   CampaignStatus,
+  DataChecks,
   ExperimentResult,
   GuardrailBreach,
   NewCampaignEvent,
@@ -13,6 +14,7 @@ import type {
   Recommendation,
 } from '../contracts';
 import { campaignBadRows } from '../contracts/experiment';
+import { decisionNe, type DecisionBasis } from '../contracts/decision-metrics';
 import * as msg from './messages';
 import { bestResult, computeUsed, phasesFor, trainSecondsUsed, type PlanState } from './planner';
 import { SignOff, type SignOffKind } from './sign-off';
@@ -57,6 +59,13 @@ export class CampaignState {
   oracleNe: number | undefined;
   facts: DataFacts | undefined;
   research: CampaignResearch | undefined;
+  /**
+   * Which rows decisions read: validation (test confirms the chosen model once), or test for campaigns recorded
+   * before validation metrics existed (set by the story, under a patch, before anything is decided).
+   */
+  decideOn: DecisionBasis = 'test';
+  /** Drift, base rates and what the data can detect, checked after the baseline (campaigns that decide on validation). */
+  dataChecks: DataChecks | undefined;
   /** The onApprove hook's run (campaigns with a hook, once approved). */
   promotion: Promotion | undefined;
   private pending: NewCampaignEvent[] = [];
@@ -75,6 +84,7 @@ export class CampaignState {
     this.generation = carry?.generation ?? 0;
     this.oracleNe = carry?.oracleNe;
     this.research = carry?.research;
+    this.dataChecks = carry?.dataChecks;
     if (carry) {
       carry.decisions.forEach((d) => this.signOff.record(d));
       this.signOff.ignored.push(...carry.ignoredMessages);
@@ -97,7 +107,7 @@ export class CampaignState {
   }
 
   status(): CampaignStatus {
-    const best = bestResult(this.experiments);
+    const best = bestResult(this.experiments, this.decideOn);
     return {
       campaignId: this.campaignId,
       phase: this.phase,
@@ -107,7 +117,16 @@ export class CampaignState {
       experiments: this.experiments,
       running: [...this.running],
       baselineId: this.baseline()?.experimentId,
-      best: best?.metrics ? { experimentId: best.experimentId, ne: best.metrics.ne, relativeNeChange: best.relativeNeChange } : null,
+      best: best?.metrics
+        ? {
+            experimentId: best.experimentId,
+            ne: best.metrics.ne,
+            relativeNeChange: best.relativeNeChange,
+            ...(this.decideOn === 'validation' ? { validationNe: decisionNe(best, 'validation') } : {}),
+          }
+        : null,
+      ...(this.decideOn === 'validation' ? { decidedOn: this.decideOn } : {}),
+      ...(this.dataChecks ? { dataChecks: this.dataChecks } : {}),
       recommendation: this.recommendation,
       guardrailBreaches: this.breaches,
       decisions: this.signOff.decisions,
@@ -129,7 +148,7 @@ export class CampaignState {
 
   /** Mirrors phase, review state and the best model into search attributes (what `rankwright list` filters on). */
   publish(): void {
-    const best = bestResult(this.experiments);
+    const best = bestResult(this.experiments, this.decideOn);
     upsertSearchAttributes([
       { key: SA.CampaignId, value: this.campaignId },
       { key: SA.Phase, value: this.phase },
@@ -205,6 +224,7 @@ export class CampaignState {
       activeFields: this.facts!.activeCategoricalFields,
       generation: this.generation + 1,
       ...(this.research ? { research: this.research } : {}),
+      ...(this.dataChecks ? { dataChecks: this.dataChecks } : {}),
       ...(this.probes.length ? { probes: this.probes } : {}),
       ...(this.facts!.trainRows !== undefined ? { trainRows: this.facts!.trainRows } : {}),
     };

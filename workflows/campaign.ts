@@ -11,6 +11,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import { canonicalConfigKey, TASK_QUEUES, WORKFLOW_TYPES } from '../contracts';
+import { decisionMetrics, decisionNe } from '../contracts/decision-metrics';
 import { probeData, probeScaleFor, REFERENCE_PROBE, type ProbeScale } from '../contracts/probe';
 import type {
   CampaignStatus,
@@ -26,7 +27,9 @@ import type * as activities from '../activities';
 import { CampaignState } from './campaign-state';
 import { readCampaignStart } from './campaign-start';
 import { checkPromotionHook, promoteApproved } from './promotion';
-import { guardrailViolations } from './guardrails';
+import { floorViolations, guardrailViolations } from './guardrails';
+import { confirmOnTest } from './test-confirmation';
+import { dataChecks } from './data-checks';
 import { bestResult, runPlan, PHASE_SHARES, PHASE_SHARES_V1, type DesignPhase } from './planner';
 import { designerHistory, summarize } from './summaries';
 import type { rankingExperiment } from './experiment';
@@ -59,6 +62,8 @@ const agents = proxyActivities<typeof activities>({
 export async function rankingCampaign(rawInput: unknown, carried?: unknown): Promise<CampaignStatus> {
   const { input, carry } = readCampaignStart(rawInput, carried);
   const campaign = new CampaignState(input, carry, records.recordEvents);
+  // Validation decides and test confirms; campaigns recorded before validation metrics decided on test, and replay so.
+  campaign.decideOn = patched('validation-decides') ? 'validation' : 'test';
   campaign.handleMessages();
   // agents "llm" on a worker without an endpoint fails here, before any training, with the activity's message.
   if (!carry && input.agents === 'llm' && patched('llm-endpoint-check')) {
@@ -79,6 +84,7 @@ export async function rankingCampaign(rawInput: unknown, carried?: unknown): Pro
   if (!carry) {
     const baselineOk = await describeDataAndTrainBaseline(campaign);
     if (!baselineOk) return finish(campaign, 'the baseline failed: ' + (campaign.baseline()?.failure?.message ?? 'unknown'));
+    if (campaign.decideOn === 'validation') await checkData(campaign);
     // Campaigns recorded before the research step replay without it.
     // The research step measures the built-in engine's models: an external trainer's campaign goes without it.
     if (input.strategy === 'agent' && !trainer && patched('research-step')) await researchBaseline(campaign);
@@ -110,6 +116,7 @@ async function describeDataAndTrainBaseline(campaign: CampaignState): Promise<bo
   campaign.event({ type: 'campaign.started', eventId: `${campaignId}:started`, campaignId, strategy: input.strategy, objective: input.objective });
   const described = await dataFacts.describeData(input.data);
   campaign.facts = { fingerprint: described.fingerprint, activeCategoricalFields: described.activeCategoricalFields, trainRows: described.trainRows };
+  if (campaign.decideOn === 'validation') campaign.dataChecks = { trainCtr: described.ctr, detectable: [], findings: [] };
   campaign.oracleNe = described.oracleNe;
   const hypothesis: Hypothesis = {
     title: 'Baseline',
@@ -123,6 +130,23 @@ async function describeDataAndTrainBaseline(campaign: CampaignState): Promise<bo
   campaign.stopReason = 'aborted';
   campaign.signOff.reviewState = 'aborted';
   return false;
+}
+
+/**
+ * Step 2a. Before the budget is spent: what the data can detect (from the baseline's standard errors) and how it
+ * drifts (click rates by split and over time), as findings in status, the event log and the report.
+ */
+async function checkData(campaign: CampaignState): Promise<void> {
+  const { campaignId } = campaign;
+  campaign.dataChecks = dataChecks(campaign.baseline()!, campaign.dataChecks?.trainCtr, []);
+  campaign.event({
+    type: 'campaign.data-checks',
+    eventId: `${campaignId}:data-checks`,
+    campaignId,
+    detectable: campaign.dataChecks.detectable,
+    findings: campaign.dataChecks.findings,
+  });
+  await campaign.flush();
 }
 
 /**
@@ -228,7 +252,7 @@ async function runPhases(campaign: CampaignState, rawInput: unknown) {
         await campaign.flush();
       },
     },
-    { shares, countCompute, probe, stallNeedsExhaustion: countCompute },
+    { shares, countCompute, probe, stallNeedsExhaustion: countCompute, decideOn: campaign.decideOn },
   ).catch((err) => {
     if (err instanceof CampaignAborted) return 'aborted' as const;
     throw err;
@@ -246,7 +270,7 @@ function untriedResearch(campaign: CampaignState): string[] {
  * designer: if it can't be measured, the campaign goes on without it.
  */
 async function measureInteractions(campaign: CampaignState): Promise<FieldPairSignal[]> {
-  const best = bestResult(campaign.experiments);
+  const best = bestResult(campaign.experiments, campaign.decideOn);
   if (campaign.input.strategy !== 'agent' || !best?.artifact || externalTrainer(campaign)) return [];
   return training.measureInteractions(campaign.input.data, best.artifact).catch((err: Error) => {
     log.warn('interaction signal unavailable', { error: err.message });
@@ -293,8 +317,8 @@ async function designBuiltin(campaign: CampaignState, phase: DesignPhase, count:
       phase,
       count,
       dataFingerprint: campaign.facts!.fingerprint,
-      baseline: summarize(campaign.baseline()!),
-      history: designerHistory(campaign.experiments),
+      baseline: summarize(campaign.baseline()!, campaign.decideOn, campaign.baseline()),
+      history: designerHistory(campaign.experiments, undefined, campaign.decideOn, campaign.baseline()),
       fieldPairSignal: signal,
       searchSpace: input.searchSpace,
       seed: input.seed,
@@ -302,7 +326,7 @@ async function designBuiltin(campaign: CampaignState, phase: DesignPhase, count:
       screened: campaign.probes
         .filter((p) => !p.promotedTo && p.hypothesis?.technique !== REFERENCE_PROBE)
         .slice(-64)
-        .map(summarize),
+        .map((p) => summarize(p, campaign.decideOn)),
     },
     { mode: input.agents, strategy: input.strategy, data: input.data },
   );
@@ -369,20 +393,25 @@ async function runExperiments(
 }
 
 /**
- * Step 4. Guardrails are checked here, in the workflow; the evaluator (LLM or heuristic) only advises which eligible
- * candidate to recommend. Returns the recommendation, and the best candidate overall when it breaks a guardrail
- * (then a human must look before anything is recommended).
+ * Step 4. Guardrails (and, deciding on validation, the floor) are checked here, in the workflow; the evaluator (LLM or
+ * heuristic) only advises which eligible candidate to recommend. Returns the recommendation — none when no model,
+ * the baseline included, clears the floor — and the candidate a human must look at before anything is recommended:
+ * the best one when it breaks a guardrail, or the best of all when nothing clears the floor.
  */
-async function recommendWithinGuardrails(campaign: CampaignState): Promise<{ recommendation: Recommendation; haltedOn?: Halt }> {
-  const { input, campaignId } = campaign;
+async function recommendWithinGuardrails(campaign: CampaignState): Promise<{ recommendation: Recommendation | null; haltedOn?: Halt }> {
+  const { input, campaignId, decideOn } = campaign;
   campaign.phase = 'evaluation';
   campaign.publish();
   const base = campaign.baseline()!;
   const candidates = campaign.experiments.filter((e) => e !== base && e.status === 'succeeded' && e.metrics);
-  const violations = new Map(candidates.map((c) => [c.experimentId, guardrailViolations(c, base, input.guardrails)]));
+  const onValidation = decideOn === 'validation';
+  const floorOf = (e: ExperimentResult) => (onValidation ? floorViolations(e, input.floor) : []);
+  const violations = new Map(candidates.map((c) => [c.experimentId, [...floorOf(c), ...guardrailViolations(c, base, input.guardrails, decideOn)]]));
   campaign.breaches = candidates.flatMap((c) =>
     violations.get(c.experimentId)!.map((v) => ({ experimentId: c.experimentId, constraint: v.split(':')[0], detail: v })),
   );
+  const baseFloor = floorOf(base);
+  if (onValidation) campaign.breaches.push(...baseFloor.map((v) => ({ experimentId: base.experimentId, constraint: v.split(':')[0], detail: v })));
   campaign.breaches.forEach((b, i) =>
     campaign.event({
       type: 'guardrail',
@@ -396,30 +425,56 @@ async function recommendWithinGuardrails(campaign: CampaignState): Promise<{ rec
   const evaluation = await decisions.evaluateResults(
     {
       campaignId,
-      baseline: summarize(base),
-      candidates: candidates.map((c) => ({ ...summarize(c), guardrailViolations: violations.get(c.experimentId)! })),
+      baseline: summarize(base, decideOn, base),
+      candidates: candidates.map((c) => ({ ...summarize(c, decideOn, base), guardrailViolations: violations.get(c.experimentId)! })),
       guardrails: input.guardrails,
-      oracleNe: campaign.oracleNe,
+      // The oracle's NE is a test number: the evaluator compares it with NE on the same rows only.
+      ...(onValidation ? {} : { oracleNe: campaign.oracleNe }),
     },
     input.agents,
   );
   // The evaluator advises; the workflow enforces: only a candidate without violations may be recommended.
   const eligible = (id: string | null) => !!id && candidates.some((c) => c.experimentId === id) && violations.get(id)!.length === 0;
   const pick = candidates.find((c) => c.experimentId === (eligible(evaluation.recommended) ? evaluation.recommended : null));
+  const bestOverall = bestResult(candidates, decideOn);
+  if (!pick && baseFloor.length > 0) {
+    // Nothing clears the floor: a campaign never recommends a model that is no better than no model.
+    const best = bestResult([base, ...candidates], decideOn)!;
+    const broken = best === base ? baseFloor : violations.get(best.experimentId)!;
+    return {
+      recommendation: null,
+      haltedOn: { candidate: best, broken, rationale: noUsableSignal(campaign, best), source: evaluation.source, noSignal: true },
+    };
+  }
   const recommendation = pick
-    ? recommend(pick, evaluation.rationale, evaluation.source)
+    ? recommend(campaign, pick, evaluation.rationale, evaluation.source)
     : recommend(
+        campaign,
         base,
-        `No candidate beat the baseline significantly within the guardrails; keep the baseline. ${evaluation.rationale}`,
+        `No candidate beat the baseline significantly within the guardrails${onValidation ? ' and the floor' : ''}; keep the baseline. ${evaluation.rationale}`,
         evaluation.source,
       );
-
-  const bestOverall = bestResult(candidates);
   const broken = bestOverall ? violations.get(bestOverall.experimentId)! : [];
-  if (bestOverall && bestOverall.metrics!.ne < base.metrics!.ne && broken.length > 0) {
+  const bestNe = bestOverall && decisionNe(bestOverall, decideOn);
+  const baseNe = decisionNe(base, decideOn);
+  if (bestOverall && bestNe !== undefined && baseNe !== undefined && bestNe < baseNe && broken.length > 0) {
     return { recommendation, haltedOn: { candidate: bestOverall, broken, rationale: evaluation.rationale, source: evaluation.source } };
   }
   return { recommendation };
+}
+
+/** Why nothing is recommended when no model clears the floor, and what would help. */
+function noUsableSignal(campaign: CampaignState, best: ExperimentResult): string {
+  const v = decisionMetrics(best, 'validation');
+  const clicks = campaign.baseline()?.validationMetrics?.clicks;
+  const detectable = campaign.dataChecks?.detectable.find((d) => d.split === 'validation');
+  const measured = v
+    ? `the best model, ${best.experimentId}, has validation NE ${v.ne.toFixed(4)}${v.neStdErr !== undefined ? ` ± ${v.neStdErr.toFixed(4)}` : ''}${v.auc !== undefined ? ` and AUC ${v.auc.toFixed(3)}` : ''}`
+    : `no model has validation metrics`;
+  return (
+    `No recommendation: the data holds no usable signal. No model, the baseline included, clears the floor (better than predicting the training click rate for every row, AUC above 0.5, calibration within the band): ${measured}. ` +
+    `What would help: more clicks${clicks !== undefined ? ` (the validation rows hold ${Math.round(clicks)}` : ''}${detectable ? `${clicks !== undefined ? '; ' : ' ('}they can only detect NE changes of ${(100 * detectable.relativeNeChange).toFixed(1)}% or more)` : clicks !== undefined ? ')' : ''}, a longer or later validation window, or features that carry the signal. Override (with a reason) to recommend ${best.experimentId} anyway, or abort.`
+  ).slice(0, 4000);
 }
 
 interface Halt {
@@ -427,6 +482,8 @@ interface Halt {
   broken: string[];
   rationale: string;
   source: Recommendation['source'];
+  /** Nothing clears the floor: there is no recommendation until a human overrides. */
+  noSignal?: boolean;
 }
 
 /** Step 5. Returns true when a human overrode the guardrail (the candidate becomes the recommendation), false on abort. */
@@ -439,15 +496,18 @@ async function haltForGuardrailReview(campaign: CampaignState, halt: Halt): Prom
     type: 'recommendation',
     eventId: `${campaignId}:needs-review`,
     campaignId,
-    experimentId: halt.candidate.experimentId,
-    rationale: `Halted: the best candidate breaks ${halt.broken.join('; ')}. Send override (with a reason) or abort.`,
+    experimentId: halt.noSignal ? null : halt.candidate.experimentId,
+    rationale: halt.noSignal
+      ? halt.rationale
+      : `Halted: the best candidate breaks ${halt.broken.join('; ')}. Send override (with a reason) or abort.`,
   });
   await campaign.waitFor(() => campaign.signOff.overridden || campaign.aborted);
   if (campaign.aborted) return false;
   const override = campaign.signOff.last('override')!;
   campaign.recommendation = recommend(
+    campaign,
     halt.candidate,
-    `Guardrail overridden by ${override.by}: "${override.note}". Broken: ${halt.broken.join('; ')}. ${halt.rationale}`,
+    `${halt.noSignal ? 'Floor' : 'Guardrail'} overridden by ${override.by}: "${override.note}". Broken: ${halt.broken.join('; ')}. ${halt.rationale}`,
     halt.source,
   );
   return true;
@@ -519,6 +579,21 @@ async function finish(campaign: CampaignState, note: string): Promise<CampaignSt
 
 class CampaignAborted extends Error {}
 
-function recommend(e: ExperimentResult, rationale: string, source: Recommendation['source']): Recommendation {
-  return { experimentId: e.experimentId, artifact: e.artifact, metrics: e.metrics!, relativeNeChange: e.relativeNeChange, rationale, source };
+/**
+ * The recommendation of `e`. Deciding on validation, it carries the one comparison with the baseline on test, and its
+ * rationale opens with it: "selected on validation, confirmed on test" (or not confirmed, and why).
+ */
+function recommend(campaign: CampaignState, e: ExperimentResult, rationale: string, source: Recommendation['source']): Recommendation {
+  const base = campaign.baseline();
+  const confirmation = campaign.decideOn === 'validation' && base ? confirmOnTest(e, base, campaign.dataChecks?.trainCtr) : undefined;
+  return {
+    experimentId: e.experimentId,
+    artifact: e.artifact,
+    metrics: e.metrics!,
+    ...(e.validationMetrics ? { validationMetrics: e.validationMetrics } : {}),
+    relativeNeChange: e.relativeNeChange,
+    rationale: (confirmation ? `${confirmation.note} ${rationale}` : rationale).slice(0, 8000),
+    source,
+    ...(confirmation ? { confirmation } : {}),
+  };
 }

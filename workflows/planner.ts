@@ -1,4 +1,5 @@
 import type { CampaignInput, ExperimentResult, ProbeScale, ProposedExperiment, StopReason } from '../contracts';
+import { bestOn, decisionNe, type DecisionBasis } from '../contracts/decision-metrics';
 import { computeOf, REFERENCE_PROBE } from '../contracts/probe';
 
 /**
@@ -14,6 +15,10 @@ import { computeOf, REFERENCE_PROBE } from '../contracts/probe';
  *
  * The budget counts compute (PlanOptions.countCompute): every attempt of a run is one full run, a probe its row
  * fraction. Campaigns recorded before that counted experiments, and replay that way.
+ *
+ * Every choice here (the best model, the target, a phase's stall, the probes' bar) reads validation NE
+ * (PlanOptions.decideOn): test rows are scored for information and confirm the chosen model once, at the end.
+ * Campaigns recorded before decided on test NE, and replay that way.
  */
 export type DesignPhase = 'validation' | 'combination' | 'exploitation';
 
@@ -33,7 +38,7 @@ export interface PlanState {
   phaseLimit?: number;
   /** Whether the validation phase's probe round has run (campaigns that probe). */
   screened?: boolean;
-  /** Best NE when the current phase started, for the stall check. */
+  /** Best NE (on the decision basis) when the current phase started, for the stall check. */
   phaseStartBestNe?: number;
 }
 
@@ -69,19 +74,17 @@ export interface PlanOptions {
    * on to its next phase. (Campaigns recorded before stopped at the first stall.)
    */
   stallNeedsExhaustion?: boolean;
+  /** The rows decisions read (default validation; campaigns recorded before validation metrics: test). */
+  decideOn?: DecisionBasis;
 }
 
 export function phasesFor(strategy: CampaignInput['strategy']): DesignPhase[] {
   return strategy === 'random' ? ['validation'] : ['validation', 'combination', 'exploitation'];
 }
 
-export function bestResult(results: ExperimentResult[]): ExperimentResult | undefined {
-  let best: ExperimentResult | undefined;
-  for (const r of results) {
-    if (r.status !== 'succeeded' || !r.metrics) continue;
-    if (!best || r.metrics.ne < best.metrics!.ne) best = r;
-  }
-  return best;
+/** The best finished run: the lowest NE on the decision basis (validation unless a recorded campaign says test). */
+export function bestResult(results: ExperimentResult[], decideOn: DecisionBasis = 'validation'): ExperimentResult | undefined {
+  return bestOn(results, decideOn);
 }
 
 /** Training seconds of every run: full experiments and probes. */
@@ -106,9 +109,11 @@ export function budgetStop(
   results: ExperimentResult[],
   probes: ExperimentResult[] = [],
   countCompute = false,
+  decideOn: DecisionBasis = 'validation',
 ): StopReason | undefined {
-  const best = bestResult(results);
-  if (input.budget.targetNe !== undefined && best?.metrics && best.metrics.ne <= input.budget.targetNe) return 'target-reached';
+  const best = bestResult(results, decideOn);
+  const bestNe = best && decisionNe(best, decideOn);
+  if (input.budget.targetNe !== undefined && bestNe !== undefined && bestNe <= input.budget.targetNe) return 'target-reached';
   // Counting compute, what is left must still pay for a full run.
   const spent = countCompute ? computeUsed(results, probes) > input.budget.experiments - 1 + 1e-9 : results.length >= input.budget.experiments;
   if (spent) return 'budget-experiments';
@@ -120,9 +125,10 @@ export async function runPlan(input: CampaignInput, state: PlanState, ops: PlanO
   const phases = phasesFor(input.strategy);
   const shares = options.shares ?? PHASE_SHARES;
   const countCompute = !!options.countCompute;
+  const decideOn = options.decideOn ?? 'validation';
   const probes = () => ops.probes?.() ?? [];
   const used = () => budgetUsed(ops.results(), probes(), countCompute);
-  const stopNow = () => budgetStop(input, ops.results(), probes(), countCompute);
+  const stopNow = () => budgetStop(input, ops.results(), probes(), countCompute, decideOn);
   let note: string | undefined;
   while (state.phaseIndex < phases.length) {
     const phase = phases[state.phaseIndex];
@@ -131,7 +137,8 @@ export async function runPlan(input: CampaignInput, state: PlanState, ops: PlanO
       const left = input.budget.experiments - used();
       const share = isLast ? left : Math.max(1, Math.ceil(left * shares[phase]));
       state.phaseLimit = used() + share;
-      state.phaseStartBestNe = bestResult(ops.results())?.metrics?.ne;
+      const bestSoFar = bestResult(ops.results(), decideOn);
+      state.phaseStartBestNe = bestSoFar && decisionNe(bestSoFar, decideOn);
       await ops.onPhase(phase, note);
       note = undefined;
     }
@@ -140,7 +147,7 @@ export async function runPlan(input: CampaignInput, state: PlanState, ops: PlanO
       if (stop) return stop;
       // The last point where the workflow may continue as new before the round; a continued run comes back here.
       await ops.beforeWave();
-      const screened = await screenWithProbes(input, state.phaseLimit, ops, options.probe, used);
+      const screened = await screenWithProbes(input, state.phaseLimit, ops, options.probe, used, decideOn);
       state.screened = true;
       // The round spent the validation phase: ideas that lost their probes are not re-run in full. Without a round
       // (too little budget to screen), the phase runs its ideas in full.
@@ -159,7 +166,7 @@ export async function runPlan(input: CampaignInput, state: PlanState, ops: PlanO
     }
     const stop = stopNow();
     if (stop) return stop;
-    if (state.phaseIndex > 0 && stalled(input, state, ops.results())) {
+    if (state.phaseIndex > 0 && stalled(input, state, ops.results(), decideOn)) {
       const untried = options.stallNeedsExhaustion ? (ops.untried?.() ?? []) : [];
       if (untried.length === 0) return 'stalled';
       note = `the ${phase} phase stalled, but ${untried.length} research hypothes${untried.length === 1 ? 'is is' : 'es are'} untried (${untried.slice(0, 3).join('; ')}): going on`;
@@ -171,9 +178,10 @@ export async function runPlan(input: CampaignInput, state: PlanState, ops: PlanO
 }
 
 /** A phase stalls when it improved the best NE by less than `stallGain` (relative). */
-function stalled(input: CampaignInput, state: PlanState, results: ExperimentResult[]): boolean {
+function stalled(input: CampaignInput, state: PlanState, results: ExperimentResult[], decideOn: DecisionBasis): boolean {
   const before = state.phaseStartBestNe;
-  const after = bestResult(results)?.metrics?.ne;
+  const best = bestResult(results, decideOn);
+  const after = best && decisionNe(best, decideOn);
   if (before === undefined || after === undefined) return false;
   return (before - after) / before < input.budget.stallGain;
 }
@@ -187,9 +195,16 @@ export const MAX_PROBED_IDEAS = 24;
  * runs in full the ideas whose probe beat the reference on validation NE, best first. Test NE never decides here.
  * Returns whether a round ran.
  */
-async function screenWithProbes(input: CampaignInput, phaseLimit: number, ops: PlanOps, probe: ProbeScale, used: () => number): Promise<boolean> {
+async function screenWithProbes(
+  input: CampaignInput,
+  phaseLimit: number,
+  ops: PlanOps,
+  probe: ProbeScale,
+  used: () => number,
+  decideOn: DecisionBasis,
+): Promise<boolean> {
   const ideas = Math.min(MAX_PROBED_IDEAS, Math.floor((phaseLimit - used()) / 2 / probe.rowFraction) - 1);
-  const best = bestResult(ops.results());
+  const best = bestResult(ops.results(), decideOn);
   // Too little budget to screen, or no model to screen against: the phase runs its ideas in full.
   if (ideas < 2 || !best) return false;
   const proposals = (await ops.design('validation', ideas)).slice(0, ideas);

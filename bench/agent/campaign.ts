@@ -197,8 +197,8 @@ async function runIn(spec: CampaignSpec, log: (line: string) => void): Promise<C
             phase,
             count,
             dataFingerprint: facts.fingerprint,
-            baseline: summarize(base),
-            history: designerHistory(results),
+            baseline: summarize(base, 'validation', base),
+            history: designerHistory(results, undefined, 'validation', base),
             fieldPairSignal: signal,
             searchSpace: input.searchSpace,
             seed: input.seed,
@@ -206,7 +206,7 @@ async function runIn(spec: CampaignSpec, log: (line: string) => void): Promise<C
             screened: probes
               .filter((p) => !p.promotedTo && p.hypothesis?.technique !== REFERENCE_PROBE)
               .slice(-64)
-              .map(summarize),
+              .map((p) => summarize(p, 'validation')),
           },
           { mode: input.agents, strategy: input.strategy, data: input.data },
         );

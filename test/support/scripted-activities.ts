@@ -57,6 +57,17 @@ export function scriptedActivities(options: ScriptOptions = {}) {
           oracleNe: 0.7,
         },
         validationNe: ne,
+        // The served model on validation: what campaigns decide on (the same numbers as test, in this script).
+        validationMetrics: {
+          ne,
+          auc: 1 - ne / 2,
+          logloss: ne * 0.33,
+          calibration: options.calibration?.[input.model.family] ?? 1.0,
+          ctr: 0.1,
+          examples: 500,
+          clicks: 50,
+          neStdErr: 0.001,
+        },
         neStdErr: 0.001,
         dataFingerprint: fingerprint,
         badRows: { count: 0, files: [], examples: [] },

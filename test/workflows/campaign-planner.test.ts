@@ -359,7 +359,10 @@ describe('rankingCampaign planner and sign-off (real Temporal, scripted training
       const { workflowId } = await client.startCampaign(config({ guardrails: { calibrationBand: [0.9, 1.1] } }), { id: `guard-${Date.now()}` });
       const halted = await awaitReview(workflowId, 'needs-review');
       assert.ok(halted.guardrailBreaches.length > 0);
-      assert.match(halted.guardrailBreaches[0].detail, /calibrationBand: calibration 1\.400 is outside \[0\.9, 1\.1\]/);
+      // Guardrails read validation, where the campaign decides; the floor's own calibration band breaks too.
+      const details = halted.guardrailBreaches.map((b) => b.detail).join('\n');
+      assert.match(details, /calibrationBand: calibration on validation 1\.400 is outside \[0\.9, 1\.1\]/);
+      assert.match(details, /floor\.calibration: validation calibration 1\.400 is outside \[0\.8, 1\.25\]/);
       // The recommendation so far never names a guardrail breaker.
       const breakers = new Set(halted.guardrailBreaches.map((b) => b.experimentId));
       assert.ok(halted.recommendation && !breakers.has(halted.recommendation.experimentId));

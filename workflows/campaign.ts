@@ -11,7 +11,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import { canonicalConfigKey, TASK_QUEUES, WORKFLOW_TYPES } from '../contracts';
-import { decisionMetrics, decisionNe } from '../contracts/decision-metrics';
+import { decisionMetrics } from '../contracts/decision-metrics';
 import { probeData, probeScaleFor, REFERENCE_PROBE, type ProbeScale } from '../contracts/probe';
 import type {
   CampaignStatus,
@@ -27,7 +27,7 @@ import type * as activities from '../activities';
 import { CampaignState } from './campaign-state';
 import { readCampaignStart } from './campaign-start';
 import { checkPromotionHook, promoteApproved } from './promotion';
-import { floorViolations, guardrailViolations } from './guardrails';
+import { decideRecommendation, eligibility } from './recommendation';
 import { confirmOnTest } from './test-confirmation';
 import { dataChecks } from './data-checks';
 import { bestResult, runPlan, PHASE_SHARES, PHASE_SHARES_V1, type DesignPhase } from './planner';
@@ -405,13 +405,17 @@ async function recommendWithinGuardrails(campaign: CampaignState): Promise<{ rec
   const base = campaign.baseline()!;
   const candidates = campaign.experiments.filter((e) => e !== base && e.status === 'succeeded' && e.metrics);
   const onValidation = decideOn === 'validation';
-  const floorOf = (e: ExperimentResult) => (onValidation ? floorViolations(e, input.floor) : []);
-  const violations = new Map(candidates.map((c) => [c.experimentId, [...floorOf(c), ...guardrailViolations(c, base, input.guardrails, decideOn)]]));
-  campaign.breaches = candidates.flatMap((c) =>
-    violations.get(c.experimentId)!.map((v) => ({ experimentId: c.experimentId, constraint: v.split(':')[0], detail: v })),
+  const rules = { guardrails: input.guardrails, floor: input.floor, decideOn };
+  const checked = eligibility(base, candidates, rules);
+  const { violations } = checked;
+  const breakers = onValidation ? [...candidates, base] : candidates;
+  campaign.breaches = breakers.flatMap((c) =>
+    (c === base ? checked.baselineFloor : violations.get(c.experimentId)!).map((v) => ({
+      experimentId: c.experimentId,
+      constraint: v.split(':')[0],
+      detail: v,
+    })),
   );
-  const baseFloor = floorOf(base);
-  if (onValidation) campaign.breaches.push(...baseFloor.map((v) => ({ experimentId: base.experimentId, constraint: v.split(':')[0], detail: v })));
   campaign.breaches.forEach((b, i) =>
     campaign.event({
       type: 'guardrail',
@@ -434,33 +438,23 @@ async function recommendWithinGuardrails(campaign: CampaignState): Promise<{ rec
     input.agents,
   );
   // The evaluator advises; the workflow enforces: only a candidate without violations may be recommended.
-  const eligible = (id: string | null) => !!id && candidates.some((c) => c.experimentId === id) && violations.get(id)!.length === 0;
-  const pick = candidates.find((c) => c.experimentId === (eligible(evaluation.recommended) ? evaluation.recommended : null));
-  const bestOverall = bestResult(candidates, decideOn);
-  if (!pick && baseFloor.length > 0) {
-    // Nothing clears the floor: a campaign never recommends a model that is no better than no model.
-    const best = bestResult([base, ...candidates], decideOn)!;
-    const broken = best === base ? baseFloor : violations.get(best.experimentId)!;
+  const decided = decideRecommendation(base, candidates, evaluation.recommended, rules, checked);
+  const { source } = evaluation;
+  if (decided.kind === 'none')
     return {
       recommendation: null,
-      haltedOn: { candidate: best, broken, rationale: noUsableSignal(campaign, best), source: evaluation.source, noSignal: true },
+      haltedOn: { candidate: decided.best, broken: decided.broken, rationale: noUsableSignal(campaign, decided.best), source, noSignal: true },
     };
-  }
-  const recommendation = pick
-    ? recommend(campaign, pick, evaluation.rationale, evaluation.source)
-    : recommend(
-        campaign,
-        base,
-        `No candidate beat the baseline significantly within the guardrails${onValidation ? ' and the floor' : ''}; keep the baseline. ${evaluation.rationale}`,
-        evaluation.source,
-      );
-  const broken = bestOverall ? violations.get(bestOverall.experimentId)! : [];
-  const bestNe = bestOverall && decisionNe(bestOverall, decideOn);
-  const baseNe = decisionNe(base, decideOn);
-  if (bestOverall && bestNe !== undefined && baseNe !== undefined && bestNe < baseNe && broken.length > 0) {
-    return { recommendation, haltedOn: { candidate: bestOverall, broken, rationale: evaluation.rationale, source: evaluation.source } };
-  }
-  return { recommendation };
+  const recommendation =
+    decided.kind === 'candidate'
+      ? recommend(campaign, decided.pick, evaluation.rationale, source)
+      : recommend(
+          campaign,
+          base,
+          `No candidate beat the baseline significantly within the guardrails${onValidation ? ' and the floor' : ''}; keep the baseline. ${evaluation.rationale}`,
+          source,
+        );
+  return { recommendation, ...(decided.halt ? { haltedOn: { ...decided.halt, rationale: evaluation.rationale, source } } : {}) };
 }
 
 /** Why nothing is recommended when no model clears the floor, and what would help. */

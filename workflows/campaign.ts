@@ -29,7 +29,9 @@ import { readCampaignStart } from './campaign-start';
 import { checkPromotionHook, promoteApproved } from './promotion';
 import { decideRecommendation, eligibility } from './recommendation';
 import { confirmOnTest } from './test-confirmation';
-import { dataChecks } from './data-checks';
+import { asDataFinding, dataChecks } from './data-checks';
+import { driftFindings } from '../contracts/drift';
+import { fieldLabels } from '../contracts/field-names';
 import { bestResult, runPlan, PHASE_SHARES, PHASE_SHARES_V1, type DesignPhase } from './planner';
 import { designerHistory, summarize } from './summaries';
 import type { rankingExperiment } from './experiment';
@@ -116,7 +118,13 @@ async function describeDataAndTrainBaseline(campaign: CampaignState): Promise<bo
   campaign.event({ type: 'campaign.started', eventId: `${campaignId}:started`, campaignId, strategy: input.strategy, objective: input.objective });
   const described = await dataFacts.describeData(input.data);
   campaign.facts = { fingerprint: described.fingerprint, activeCategoricalFields: described.activeCategoricalFields, trainRows: described.trainRows };
-  if (campaign.decideOn === 'validation') campaign.dataChecks = { trainCtr: described.ctr, detectable: [], findings: [] };
+  // Drift findings are read from the description now; the baseline's standard errors join them in checkData.
+  if (campaign.decideOn === 'validation')
+    campaign.dataChecks = {
+      trainCtr: described.ctr,
+      detectable: [],
+      findings: described.drift ? driftFindings(described.drift, fieldLabels(input.data)).map(asDataFinding) : [],
+    };
   campaign.oracleNe = described.oracleNe;
   const hypothesis: Hypothesis = {
     title: 'Baseline',
@@ -138,7 +146,7 @@ async function describeDataAndTrainBaseline(campaign: CampaignState): Promise<bo
  */
 async function checkData(campaign: CampaignState): Promise<void> {
   const { campaignId } = campaign;
-  campaign.dataChecks = dataChecks(campaign.baseline()!, campaign.dataChecks?.trainCtr, []);
+  campaign.dataChecks = dataChecks(campaign.baseline()!, campaign.dataChecks?.trainCtr, campaign.dataChecks?.findings ?? []);
   campaign.event({
     type: 'campaign.data-checks',
     eventId: `${campaignId}:data-checks`,

@@ -1,4 +1,5 @@
 import type { DataChecks, DataFinding, DetectableChange, ExperimentResult } from '../contracts';
+import type { DriftFinding } from '../contracts/drift';
 
 /** A campaign whose validation rows can't tell a change this large (relative NE) from noise says so first. */
 export const DETECTABLE_GOAL = 0.01;
@@ -42,4 +43,9 @@ export function dataChecks(baseline: ExperimentResult, trainCtr: number | undefi
   }
   findings.push(...driftFindings);
   return { ...(trainCtr !== undefined ? { trainCtr } : {}), detectable, findings: findings.slice(0, 40) };
+}
+
+/** A drift finding as status, events and the report carry it: a major shift is critical, a moderate one a warning. */
+export function asDataFinding(f: DriftFinding): DataFinding {
+  return { kind: f.kind, severity: f.severity === 'major' ? 'critical' : 'warning', message: f.text.slice(0, 1000) };
 }

@@ -6,7 +6,7 @@ import { CampaignStatus } from '../../contracts';
 import { getArtifact } from '../../store/artifacts';
 import { rankwrightHome } from '../../store/home';
 import { buildReportData, writeCampaignReport, type CampaignReportData } from '../../store/report';
-import { escapeHtml } from '../../store/report-template';
+import { escapeHtml, renderReportHtml } from '../../store/report-template';
 import { HOSTILE_TITLE, campaignEvents, campaignStatus } from './fixtures/campaign';
 
 /** The JSON the page's charts are drawn from. */
@@ -173,5 +173,63 @@ describe('store/report', () => {
     } finally {
       await browser.close();
     }
+  });
+
+  it('a campaign that decided on validation: ranked by validation NE, data checks first, the test confirmation beside the pick', () => {
+    const status = campaignStatus();
+    // Validation disagrees with test on purpose: v1 is best on validation, c1 on test.
+    const validationNe: Record<string, number> = { 'ctr-lift-1-base': 0.91, 'ctr-lift-1-v1': 0.86, 'ctr-lift-1-v2': 0.9, 'ctr-lift-1-c1': 0.88 };
+    const experiments = status.experiments.map((e) =>
+      validationNe[e.experimentId] === undefined
+        ? e
+        : {
+            ...e,
+            validationMetrics: { ne: validationNe[e.experimentId], auc: 0.7, logloss: 0.3, calibration: 1, ctr: 0.1, examples: 5000, clicks: 500, neStdErr: 0.004 },
+          },
+    );
+    const v1 = experiments.find((e) => e.experimentId === 'ctr-lift-1-v1')!;
+    const decided = CampaignStatus.parse({
+      ...status,
+      experiments,
+      decidedOn: 'validation',
+      dataChecks: {
+        trainCtr: 0.0095,
+        detectable: [{ split: 'validation', rows: 5000, clicks: 48, relativeNeChange: 0.06 }],
+        findings: [{ kind: 'test-base-rate', severity: 'critical', message: 'test CTR is 4x below training: judge ranking by AUC' }],
+      },
+      recommendation: {
+        ...status.recommendation!,
+        experimentId: v1.experimentId,
+        metrics: v1.metrics,
+        validationMetrics: v1.validationMetrics,
+        confirmation: {
+          selectedOn: 'validation',
+          ne: 0.87,
+          baselineNe: 0.9,
+          relativeNeChange: -0.0333,
+          deltaStdErr: 0.004,
+          significant: true,
+          constantNe: 1.2,
+          auc: 0.7,
+          calibration: 1.02,
+          confirmed: true,
+          note: 'Selected on validation (NE 0.8600 ± 0.0040 vs baseline 0.9100), confirmed on test: test NE 0.8700 vs baseline 0.9000',
+        },
+      },
+    });
+    const data = buildReportData(decided, campaignEvents());
+    assert.equal(data.decidedOn, 'validation');
+    assert.deepEqual(
+      data.leaderboard.map((e) => e.experimentId).slice(0, 4),
+      ['ctr-lift-1-v1', 'ctr-lift-1-c1', 'ctr-lift-1-v2', 'ctr-lift-1-base'],
+    );
+    assert.equal(data.recommendation?.validationNe, 0.86);
+    assert.equal(data.recommendation?.confirmation?.confirmed, true);
+    const page = renderReportHtml(data, '');
+    assert.match(page, /<h2>Data checks<\/h2>/);
+    assert.match(page, /validation: 6\.00% \(5000 rows, 48 clicks\)/);
+    assert.match(page, /\[critical\] test CTR is 4x below training/);
+    assert.match(page, /<dt>confirmed on test<\/dt><dd id="confirmation">Selected on validation/);
+    assert.match(page, /Ranked by validation NE, what the campaign decided on/);
   });
 });

@@ -135,6 +135,28 @@ export const CalibrationSetting = z.enum(['auto', ...CALIBRATION_METHODS]);
 export type CalibrationSetting = z.infer<typeof CalibrationSetting>;
 
 const CalibrationQuality = z.object({ logloss: z.number(), ne: z.number(), calibration: z.number() });
+
+/**
+ * How a fitted calibrator's level (its mean click rate on validation) was shrunk toward the training click rate
+ * (ranking/calibration.ts, shrinkLevel): in log-odds, validation's rate weighs validationClicks / (validationClicks +
+ * priorClicks), the training rate the rest. Few validation clicks leave the level near the training rate.
+ */
+export const LevelShrinkage = z.object({
+  /** The training rows' click rate (all of them, before any negative downsampling: what the corrected model predicts). */
+  trainCtr: z.number(),
+  /** The validation rows' click rate (weighted with sample weights). */
+  validationCtr: z.number(),
+  /** The validation clicks the level was fitted from (Kish-effective with sample weights). */
+  validationClicks: z.number(),
+  /** The prior's worth, in pseudo-clicks at the training click rate. */
+  priorClicks: z.number(),
+  /** validationClicks / (validationClicks + priorClicks): validation's weight in the level. */
+  validationWeight: z.number(),
+  /** The calibrated mean click rate on validation after shrinking. */
+  level: z.number(),
+});
+export type LevelShrinkage = z.infer<typeof LevelShrinkage>;
+
 /** What a training result says about its calibration: the choice, and validation metrics before and after it. */
 export const CalibrationReport = z.object({
   method: CalibrationMethod,
@@ -144,9 +166,17 @@ export const CalibrationReport = z.object({
   reason: z.string(),
   /** Held-out validation log loss of each candidate the `auto` chooser compared. */
   heldOutLogloss: z.record(z.string(), z.number()).optional(),
+  /** How the fitted level was shrunk toward the training click rate (absent: not shrunk, or recorded before shrinking existed). */
+  shrinkage: LevelShrinkage.optional(),
+  /**
+   * Folds the validation metrics were cross-fitted over: each fold scored by the same method fitted (and shrunk) on the
+   * other folds. Absent where no fit was cross-fitted (method none) or on results recorded before.
+   */
+  crossFitFolds: z.number().int().optional(),
   /**
    * On all validation rows: `before` = the model's predictions (after the downsampling correction), `after` = through
-   * the calibrator. `after` is in-sample for the calibrator (it was fitted on these rows); the test metrics are not.
+   * the calibrator. `after` is in-sample for the calibrator (it was fitted on these rows), so it flatters; the
+   * result's validation metrics (cross-fitted) and the test metrics do not.
    */
   validation: z.object({ rows: z.number().int(), before: CalibrationQuality, after: CalibrationQuality }),
 });

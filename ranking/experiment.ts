@@ -8,6 +8,7 @@ import {
   type Metrics,
   type ModelConfigInput,
   type TrainingProgress,
+  type ValidationMetrics,
 } from '../contracts';
 import { InvalidInputError, parseOrExplain } from '../contracts/errors';
 import { engineModel, engineSegmentField, fieldLabels, modelFieldProblems } from '../contracts/field-names';
@@ -15,10 +16,13 @@ import { LoadedDataset, inMemoryTrainRows, loadDataset } from './data/load-data'
 import { CATEGORICAL_COUNT, DENSE_COUNT, RowBlock, valueName } from './data/rows';
 import {
   type CalibrationReport,
+  type LevelPrior,
+  CROSS_FIT_FOLDS,
   chooseCalibrator,
   calibrationSummary,
   applyCalibrator,
   correctNegativeSampling,
+  crossFittedCalibration,
   sampleNegatives,
 } from './calibration';
 import {
@@ -35,12 +39,23 @@ import {
 import { encodedCollisionRate } from './hash-report';
 import { TrainingFailure } from './failure';
 import { selectGpuBackendAsync, sharedKernels } from './kernels';
-import { auc, calibration, clickThroughRate, logLoss, normalizedEntropy, normalizedEntropyStdErr, regret, segmentNormalizedEntropy } from './metrics';
+import {
+  auc,
+  calibration,
+  clickCount,
+  clickThroughRate,
+  logLoss,
+  normalizedEntropy,
+  normalizedEntropyStdErr,
+  pairedNormalizedEntropyStdErr,
+  regret,
+  segmentNormalizedEntropy,
+} from './metrics';
 import { loadCheckpoint, saveCheckpoint, saveModelArtifact } from './model-artifact';
 import { CheckpointUnreadable, checkpointIntervalMs, checkpointPath, type CheckpointSlot } from '../store/checkpoints';
 import { createModel } from './models/create-model';
 import { estimateTrainingBytes, type RankingModel } from './models/model';
-import { pairedStdErrAgainst } from './paired-comparison';
+import { crossFittedScoresWith, pairedStdErrAgainst } from './paired-comparison';
 import type { EarlyStopping, LearningCurvePoint, ValidationSplit } from '../contracts';
 import { validationSplitOf } from './learning-curve';
 import { DiskTrainRows } from './streamed-rows';
@@ -82,14 +97,25 @@ export interface TrainExperimentRequest {
   maxInMemoryTrainRows?: number;
   /** Rows shuffled together when training streams (default DEFAULT_WINDOW_ROWS). */
   streamWindowRows?: number;
-  /** The campaign baseline's model: when given, the NE change is also tested paired on the same test rows. */
+  /**
+   * The campaign baseline's model: when given, the NE change is also tested paired on the same test rows, and on the
+   * same validation rows (validationMetrics.neDeltaStdErr).
+   */
   baselineArtifact?: string;
 }
 
 export interface TrainExperimentResult {
   artifact: string;
+  /** Test metrics: scored for every run, as information (a campaign decides on validationMetrics). */
   metrics: Metrics;
+  /** Best validation NE while training (before calibration): what early stopping kept. */
   validationNe: number;
+  /**
+   * The served (calibrated) model on the validation rows, its calibrator cross-fitted (see calibrateOnValidation):
+   * what a campaign decides on. Absent when validation lacks clicks or non-clicks (no NE to measure), and on
+   * summaries recorded before it existed.
+   */
+  validationMetrics?: ValidationMetrics;
   neStdErr: number;
   /** Paired standard error of (NE − baseline NE), when a baseline artifact was given. */
   neDeltaStdErr?: number;
@@ -210,7 +236,8 @@ export async function trainExperiment(req: TrainExperimentRequest): Promise<Trai
       : undefined,
   });
 
-  const { calibrator, report: calibration } = await calibrateOnValidation(ranker, model, validation, req.onAlive);
+  const prior: LevelPrior = { trainCtr: trainClickRate(dataset) };
+  const { calibrator, report: calibration, crossFitted } = await calibrateOnValidation(ranker, model, validation, prior, req.onAlive);
   const scores = new Float64Array(test.rows);
   await predictInSlices(ranker, test, scores, req.onAlive);
   applyCalibrator(calibrator, scores);
@@ -220,6 +247,9 @@ export async function trainExperiment(req: TrainExperimentRequest): Promise<Trai
   metrics.hashCollisionRate = encodedCollisionRate(spec, allTrain);
   if (!Number.isFinite(metrics.ne)) throw new TrainingFailure('diverged', `test predictions are not finite (NE ${metrics.ne})`, progress.slice(-50));
   const neDeltaStdErr = req.baselineArtifact ? await pairedStdErrAgainst(req.baselineArtifact, dataset.test, scores) : undefined;
+  // The baseline's validation scores are cross-fitted the same way as this model's, on the same folds: a fair pair.
+  const baselineValidation = req.baselineArtifact ? await crossFittedScoresWith(req.baselineArtifact, dataset.validation, prior) : undefined;
+  const validationMetrics = evaluateValidation(crossFitted, dataset.validation, dataset, segmentField, baselineValidation);
   const testWeights = dataset.test.weights;
   const saved = await saveModelArtifact(
     { family: model.family, config: model, dataFingerprint: dataset.fingerprint, featureSpec: spec, metrics, validationNe, calibrator },
@@ -230,6 +260,7 @@ export async function trainExperiment(req: TrainExperimentRequest): Promise<Trai
     artifact: saved.ref,
     metrics,
     validationNe,
+    ...(validationMetrics ? { validationMetrics } : {}),
     neStdErr: normalizedEntropyStdErr(scores, dataset.test.labels, testWeights),
     neDeltaStdErr,
     dataFingerprint: dataset.fingerprint,
@@ -277,31 +308,50 @@ async function predictInSlices(ranker: RankingModel, rows: EncodedRows, out: Flo
 /**
  * Fits the model's calibrator on the validation split (the rows the trainer evaluated on; never train): the raw
  * predictions are corrected for negative downsampling, then the configured calibration (or `auto`'s choice) is
- * fitted to them. The report carries validation log loss, NE and calibration before and after.
+ * fitted to them, its level shrunk toward the training click rate by the validation clicks (`prior`). The report
+ * carries validation log loss, NE and calibration before and after (after: in-sample for the calibrator).
+ *
+ * `crossFitted` are the validation scores the served model's validation metrics are measured on: each fold's rows
+ * calibrated by the same form fitted (and shrunk) on the other folds (crossFittedCalibration), so a calibrator cannot
+ * flatter the rows it was fitted on. The stored calibrator is the one fitted on all rows.
  */
-async function calibrateOnValidation(ranker: RankingModel, model: ModelConfig, validation: EncodedRows, onAlive?: () => void) {
+async function calibrateOnValidation(ranker: RankingModel, model: ModelConfig, validation: EncodedRows, prior: LevelPrior, onAlive?: () => void) {
   const raw = new Float64Array(validation.rows);
   await predictInSlices(ranker, validation, raw, onAlive);
   const rate = model.negativeSamplingRate;
   const corrected = rate < 1 ? correctAll(raw.slice(), rate) : raw;
   const w = validation.weights;
-  // Weighted validation rows: the calibrator is fitted, chosen and reported weighted.
-  const choice = chooseCalibrator(model.calibration, corrected, validation.labels, w);
+  // Weighted validation rows: the calibrator is fitted, chosen, shrunk, cross-fitted and reported weighted.
+  const choice = chooseCalibrator(model.calibration, corrected, validation.labels, w, prior);
   const calibrator = rate < 1 ? { ...choice.calibrator, negativeSamplingRate: rate } : choice.calibrator;
   const after = applyCalibrator(calibrator, raw.slice());
+  const crossFitted = crossFittedCalibration(choice.candidate, corrected, validation.labels, w, prior);
   const report: CalibrationReport = {
     method: calibrator.method,
     requested: choice.requested,
     negativeSamplingRate: rate,
     reason: choice.reason,
     heldOutLogloss: choice.heldOutLogloss,
+    ...(choice.shrinkage ? { shrinkage: choice.shrinkage } : {}),
+    ...(choice.candidate !== 'none' ? { crossFitFolds: CROSS_FIT_FOLDS } : {}),
     validation: {
       rows: validation.rows,
       before: { ...calibrationSummary(corrected, validation.labels, w), ne: normalizedEntropy(corrected, validation.labels, w) },
       after: { ...calibrationSummary(after, validation.labels, w), ne: normalizedEntropy(after, validation.labels, w) },
     },
   };
-  return { calibrator, report };
+  return { calibrator, report, crossFitted };
+}
+
+/**
+ * The training rows' click rate, the level a calibrator is shrunk toward: over all training rows (the full labels
+ * when train streams from disk; there it has no weights), weighted with sample weights. Counted before negative
+ * downsampling, so it is the rate the model's corrected predictions aim at, with no correction of its own.
+ */
+export function trainClickRate(dataset: LoadedDataset): number {
+  const onDisk = dataset.trainOnDisk;
+  if (onDisk && !dataset.train.weights) return onDisk.rows > 0 ? clickCount(onDisk.labels.subarray(0, onDisk.rows)) / onDisk.rows : 0;
+  return clickThroughRate(dataset.train.labels, dataset.train.weights);
 }
 
 function correctAll(scores: Float64Array, rate: number): Float64Array {
@@ -333,6 +383,40 @@ export function evaluate(scores: Float64Array, test: RowBlock, dataset: LoadedDa
   const segmentName = fieldLabels(dataset.config)[segmentField] ?? segmentField;
   metrics.segments = segmentNormalizedEntropy(scores, y, segmentKeys(test, dataset, segmentField), segmentName, SEGMENTS_REPORTED, w);
   return metrics;
+}
+
+/**
+ * The served model's metrics on the validation rows, from `scores` (a built-in model's cross-fitted calibrated
+ * scores; an external trainer's predictions as delivered): NE with its standard error, AUC, calibration, weighted
+ * clicks, per-segment NE (the test metrics' segment field), and, given the baseline's scores on the same rows made
+ * the same way, the paired standard error of the NE change. Undefined when the rows lack clicks or non-clicks (by
+ * weight): NE is not defined there, and NaN would not survive the trip through a workflow's history.
+ */
+export function evaluateValidation(
+  scores: Float64Array,
+  block: RowBlock,
+  dataset: LoadedDataset,
+  segmentField: string,
+  baselineScores?: Float64Array,
+): ValidationMetrics | undefined {
+  const y = block.labels;
+  const w = block.weights;
+  const ctr = clickThroughRate(y, w);
+  if (!(ctr > 0 && ctr < 1)) return undefined;
+  const segmentName = fieldLabels(dataset.config)[segmentField] ?? segmentField;
+  const neDeltaStdErr = baselineScores ? pairedNormalizedEntropyStdErr(scores, baselineScores, y, w) : undefined;
+  return {
+    ne: normalizedEntropy(scores, y, w),
+    auc: auc(scores, y, w),
+    logloss: logLoss(scores, y, w),
+    calibration: calibration(scores, y, w),
+    ctr,
+    examples: block.rows,
+    clicks: clickCount(y, w),
+    neStdErr: normalizedEntropyStdErr(scores, y, w),
+    ...(neDeltaStdErr !== undefined && Number.isFinite(neDeltaStdErr) ? { neDeltaStdErr } : {}),
+    segments: segmentNormalizedEntropy(scores, y, segmentKeys(block, dataset, segmentField), segmentName, SEGMENTS_REPORTED, w),
+  };
 }
 
 /** Segment key of every row: the readable value of `field` ('' when missing). */

@@ -8,12 +8,12 @@ import { asDiskFull } from '../store/disk-space';
 import { rankwrightHome } from '../store/home';
 import { exportJobData, type JobDataFiles } from './data/job-export';
 import { loadDataset } from './data/load-data';
-import { evaluate } from './experiment';
+import { evaluate, evaluateValidation, trainClickRate } from './experiment';
 import { TrainingFailure } from './failure';
 import { validationSplitOf } from './learning-curve';
 import { normalizedEntropy, normalizedEntropyStdErr, pairedNormalizedEntropyStdErr } from './metrics';
 import { MODEL_FORMAT_VERSION } from './model-artifact';
-import { pairedStdErrAgainst } from './paired-comparison';
+import { crossFittedScoresWith, pairedStdErrAgainst } from './paired-comparison';
 import { decodeTensorFile, encodeTensorFile } from './tensor-file';
 import type { TrainExperimentResult } from './experiment';
 
@@ -137,8 +137,14 @@ export async function evaluateJob(req: EvaluateJobRequest): Promise<Omit<TrainEx
   const paths = jobPaths(req.jobId);
   const validationScores = await readPredictions(paths.outputs.validationPredictions, dataset.validation.rows);
   const testScores = await readPredictions(paths.outputs.testPredictions, dataset.test.rows);
-  const metrics = evaluate(testScores, dataset.test, dataset, req.segmentField ?? 'C1');
+  const segmentField = req.segmentField ?? 'C1';
+  const metrics = evaluate(testScores, dataset.test, dataset, segmentField);
   const validationNe = normalizedEntropy(validationScores, dataset.validation.labels, dataset.validation.weights);
+  // The trainer's validation predictions are used as delivered: Rankwright cannot re-fit out of sample whatever
+  // calibration the trainer did on them (or whether it early-stopped on them), so an external model's validation
+  // metrics may be in-sample for its own choices. The baseline beside it is scored as a built-in model's would be.
+  const baselineValidation = req.baselineArtifact ? await baselineValidationScores(req.baselineArtifact, dataset) : undefined;
+  const validationMetrics = evaluateValidation(validationScores, dataset.validation, dataset, segmentField, baselineValidation);
   const modelBytes = await fs.promises.readFile(paths.outputs.model).catch(() => {
     throw new TrainingFailure('bad-data', `the trainer wrote no model file (${paths.outputs.model})`, []);
   });
@@ -159,12 +165,14 @@ export async function evaluateJob(req: EvaluateJobRequest): Promise<Omit<TrainEx
     modelFileBytes: modelBytes.length,
     ...(trainerMetrics !== undefined ? { trainerMetrics } : {}),
   };
-  const stored = encodeTensorFile({ ...header }, { testScores });
+  // The validation scores are kept too: a later model paired against this one on validation reads them.
+  const stored = encodeTensorFile({ ...header }, { testScores, validationScores });
   const artifact = await putArtifact(stored, 'an external model');
   return {
     artifact,
     metrics,
     validationNe,
+    ...(validationMetrics ? { validationMetrics } : {}),
     neStdErr: normalizedEntropyStdErr(testScores, dataset.test.labels, dataset.test.weights),
     neDeltaStdErr: req.baselineArtifact ? await pairedAgainstBaseline(req.baselineArtifact, dataset.test, testScores) : undefined,
     dataFingerprint: dataset.fingerprint,
@@ -187,11 +195,31 @@ export async function evaluateJob(req: EvaluateJobRequest): Promise<Omit<TrainEx
   };
 }
 
-/** The stored header of an artifact, or undefined when it is not an external model. */
-export async function readExternalModel(ref: string): Promise<{ header: ExternalModelHeader; testScores: Float64Array } | undefined> {
+/**
+ * The stored header of an artifact and its scores, or undefined when it is not an external model. `validationScores`
+ * is absent on external models stored before they were kept.
+ */
+export async function readExternalModel(
+  ref: string,
+): Promise<{ header: ExternalModelHeader; testScores: Float64Array; validationScores?: Float64Array } | undefined> {
   const { header, tensors } = decodeTensorFile<ExternalModelHeader>(await getArtifact(ref));
   if (header.kind !== 'external-model') return undefined;
-  return { header, testScores: tensors.testScores as Float64Array };
+  const validationScores = tensors.validationScores as Float64Array | undefined;
+  return { header, testScores: tensors.testScores as Float64Array, ...(validationScores ? { validationScores } : {}) };
+}
+
+/**
+ * The baseline's validation scores to pair with: an external baseline's as its trainer delivered them (none when it
+ * was stored before they were kept, or scored other rows: then no paired error), a built-in one's cross-fitted as
+ * trainExperiment does for every built-in model.
+ */
+async function baselineValidationScores(
+  baselineArtifact: string,
+  dataset: Awaited<ReturnType<typeof loadDataset>>,
+): Promise<Float64Array | undefined> {
+  const external = await readExternalModel(baselineArtifact);
+  if (!external) return crossFittedScoresWith(baselineArtifact, dataset.validation, { trainCtr: trainClickRate(dataset) });
+  return external.validationScores?.length === dataset.validation.rows ? external.validationScores : undefined;
 }
 
 /** Paired NE standard error against a baseline: its stored test scores when external, else re-scored as built-in. */

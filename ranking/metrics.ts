@@ -76,6 +76,14 @@ export function clickThroughRate(y: Labels, weights?: Weights): number {
   return y.length ? clicks / y.length : 0;
 }
 
+/** Clicks among the examples; weighted: Σ w·y (the weighted clicks a weighted CTR is made of). */
+export function clickCount(y: Labels, weights?: Weights): number {
+  const w = effectiveWeights(weights, y.length);
+  let clicks = 0;
+  for (let i = 0; i < y.length; i++) clicks += w ? w[i] * y[i] : y[i];
+  return clicks;
+}
+
 /** Normalized entropy: mean log loss / entropy of the background CTR. NaN when every label is the same. */
 export function normalizedEntropy(p: Probabilities, y: Labels, weights?: Weights): number {
   const h = backgroundEntropy(clickThroughRate(y, weights));

@@ -14,6 +14,11 @@ export interface ArtifactScorer {
   header: ModelArtifactHeader;
   /** Calibrated click probabilities of all rows (encode them with header.featureSpec). */
   score(rows: EncodedRows): Promise<Float64Array>;
+  /**
+   * The model's own probabilities, before the artifact's calibrator (and its downsampling correction): what a
+   * calibrator is fitted to, for re-fitting it out of sample (paired-comparison.ts). Never what the model serves.
+   */
+  scoreRaw(rows: EncodedRows): Promise<Float64Array>;
 }
 
 /**
@@ -26,12 +31,16 @@ export async function loadArtifactScorer(artifact: string): Promise<ArtifactScor
   await selectGpuBackendAsync();
   const model = createModel(header.config, header.featureSpec, sharedKernels());
   model.loadWeights(tensors);
+  const scoreRaw = async (rows: EncodedRows) => {
+    const scores = new Float64Array(rows.rows);
+    await model.predict(rows, 0, rows.rows, scores);
+    return scores;
+  };
   return {
     header,
+    scoreRaw,
     async score(rows) {
-      const scores = new Float64Array(rows.rows);
-      await model.predict(rows, 0, rows.rows, scores);
-      return applyCalibrator(header.calibrator, scores);
+      return applyCalibrator(header.calibrator, await scoreRaw(rows));
     },
   };
 }

@@ -7,17 +7,22 @@ import { ModelConfig } from '../../contracts';
 import { canonicalConfigKey } from '../../contracts/canonical-config';
 import { plantedScenario, scoreFile, trainExperiment, writeCriteoTsv } from '../../ranking';
 import {
+  MIN_ISOTONIC_CLICKS,
+  PRIOR_CLICKS,
   applyCalibrator,
   calibrateProbability,
+  candidateOf,
   chooseCalibrator,
   correctNegativeSampling,
+  crossFitFolds,
+  crossFittedCalibration,
   fitIsotonic,
   fitPlatt,
   sampleNegatives,
 } from '../../ranking/calibration';
 import { encodeRows } from '../../ranking/features';
 import { ReferenceKernels } from '../../ranking/kernels';
-import { calibration, logLoss } from '../../ranking/metrics';
+import { calibration, logLoss, normalizedEntropy } from '../../ranking/metrics';
 import { loadModelArtifact, saveModelArtifact } from '../../ranking/model-artifact';
 import { createModel } from '../../ranking/models/create-model';
 import { scoreBlockWith } from '../../ranking/paired-comparison';
@@ -263,6 +268,157 @@ describe('calibration: choosing', () => {
     const s = Float64Array.from([0.1, 0.5]);
     assert.deepEqual([...applyCalibrator(undefined, s)], [0.1, 0.5]);
     assert.deepEqual([...applyCalibrator({ method: 'none' }, s)], [0.1, 0.5]);
+  });
+});
+
+/** Scores with logit ~ N(logit(level), spread²) and labels drawn at `truth(p)`: a model's validation rows. */
+function scoredAt(n: number, seed: number, level: number, spread: number, truth: (p: number) => number): { p: number[]; y: number[] } {
+  const rng = new SeededRandom(seed);
+  const p: number[] = [];
+  const y: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const q = sigmoid(logit(level) + spread * rng.gaussian());
+    p.push(q);
+    y.push(rng.next() < truth(q) ? 1 : 0);
+  }
+  return { p, y };
+}
+const mean = (xs: ArrayLike<number>) => Array.from(xs).reduce((s, v) => s + v, 0) / xs.length;
+const clicksOf = (y: number[]) => y.reduce((s, v) => s + v, 0);
+
+describe('calibration: the level, shrunk toward the training click rate', () => {
+  it('with ~20 validation clicks the calibrated level stays near the training CTR; with thousands it follows validation', () => {
+    // A model trained at 1% CTR meets a validation window at half that: 4,000 rows hold ~20 clicks.
+    const trainCtr = 0.01;
+    const few = scoredAt(4_000, 31, trainCtr, 0.5, (q) => q / 2);
+    const validationCtr = mean(few.y);
+    assert.ok(clicksOf(few.y) >= 12 && clicksOf(few.y) <= 30, `${clicksOf(few.y)} clicks`);
+    for (const setting of ['auto', 'platt'] as const) {
+      const unshrunk = chooseCalibrator(setting, few.p, few.y);
+      const shrunk = chooseCalibrator(setting, few.p, few.y, undefined, { trainCtr });
+      const levelOf = (c: Calibrator) => mean(through(c, few.p));
+      // Without a prior the level is validation's (the noise of 20 clicks); with one it stays near the training rate.
+      assert.ok(
+        Math.abs(levelOf(unshrunk.calibrator) - validationCtr) < 0.15 * validationCtr,
+        `${setting} unshrunk: ${levelOf(unshrunk.calibrator)}`,
+      );
+      const s = shrunk.shrinkage!;
+      assert.equal(s.validationClicks, clicksOf(few.y));
+      assert.equal(s.priorClicks, PRIOR_CLICKS);
+      assert.ok(Math.abs(s.validationWeight - s.validationClicks / (s.validationClicks + PRIOR_CLICKS)) < 1e-15);
+      assert.ok(s.validationWeight < 0.25, `weight ${s.validationWeight}`);
+      assert.ok(Math.abs(levelOf(shrunk.calibrator) - s.level) < 1e-9 * s.level, 'the calibrated mean on validation is the shrunk level');
+      assert.ok(
+        Math.abs(s.level - trainCtr) < 0.25 * Math.abs(validationCtr - trainCtr),
+        `${setting}: level ${s.level}, validation ${validationCtr}`,
+      );
+      assert.match(shrunk.reason, /shrunk toward the training click rate/);
+    }
+    // 200,000 rows at 2.5%: ~5,000 clicks, a 2% pull toward the training rate at most.
+    const many = scoredAt(200_000, 32, 0.05, 0.5, (q) => q / 2);
+    const manyCtr = mean(many.y);
+    for (const setting of ['auto', 'platt', 'isotonic'] as const) {
+      const shrunk = chooseCalibrator(setting, many.p, many.y, undefined, { trainCtr: 0.05 });
+      assert.equal(shrunk.calibrator.method, setting === 'isotonic' ? 'isotonic' : 'platt');
+      const level = mean(through(shrunk.calibrator, many.p));
+      assert.ok(shrunk.shrinkage!.validationWeight > 0.97, `weight ${shrunk.shrinkage!.validationWeight}`);
+      assert.ok(Math.abs(level - manyCtr) < 0.03 * Math.abs(0.05 - manyCtr), `${setting}: level ${level}, validation ${manyCtr}`);
+    }
+  });
+
+  it('shrinking moves the level only: Platt keeps its slope (a log-odds shift stays one), isotonic stays monotone in (0, 1)', () => {
+    const { p, y } = scoredAt(20_000, 33, 0.05, 1, (q) => sigmoid(1.5 * logit(q) + 1));
+    const platt = chooseCalibrator('platt', p, y);
+    const plattShrunk = chooseCalibrator('platt', p, y, undefined, { trainCtr: 0.03 });
+    assert.ok(platt.calibrator.method === 'platt' && plattShrunk.calibrator.method === 'platt');
+    assert.equal(plattShrunk.calibrator.a, platt.calibrator.a);
+    assert.ok(plattShrunk.calibrator.b < platt.calibrator.b, 'pulled down toward the lower training rate');
+    // Over-predicting by 25% everywhere: the log-odds shift's job.
+    const over = scoredAt(20_000, 34, 0.05, 1, (q) => q * 0.8);
+    const shift = chooseCalibrator('auto', over.p, over.y, undefined, { trainCtr: 0.03 });
+    assert.equal(shift.candidate, 'plattIntercept');
+    assert.equal((shift.calibrator as { a: number }).a, 1);
+    assert.equal(candidateOf(shift.calibrator), 'plattIntercept');
+    const iso = chooseCalibrator('isotonic', p, y, undefined, { trainCtr: 0.03 });
+    assert.equal(iso.calibrator.method, 'isotonic');
+    const ys = (iso.calibrator as { y: number[] }).y;
+    for (let k = 1; k < ys.length; k++) assert.ok(ys[k] >= ys[k - 1]);
+    assert.ok(ys.every((v) => v > 0 && v < 1));
+    assert.equal(candidateOf(iso.calibrator), 'isotonic');
+  });
+
+  it('weights of 1 are no weights (bit for bit), and the same input gives the same calibrator', () => {
+    const { p, y } = scoredAt(5_000, 35, 0.02, 0.8, (q) => q);
+    const ones = new Float32Array(p.length).fill(1);
+    const prior = { trainCtr: 0.025 };
+    for (const setting of ['auto', 'platt', 'isotonic'] as const) {
+      assert.deepEqual(chooseCalibrator(setting, p, y, ones, prior), chooseCalibrator(setting, p, y, undefined, prior));
+      assert.deepEqual(chooseCalibrator(setting, p, y, undefined, prior), chooseCalibrator(setting, p, y, undefined, prior));
+    }
+    assert.deepEqual(crossFittedCalibration('platt', p, y, ones, prior), crossFittedCalibration('platt', p, y, undefined, prior));
+    // Weighted clicks count as Kish-effective clicks: scaling every weight up changes nothing.
+    const twos = new Float32Array(p.length).fill(2);
+    twos[0] = 3;
+    const tens = twos.map((v) => v * 10);
+    const a = chooseCalibrator('platt', p, y, twos, prior).shrinkage!;
+    const b = chooseCalibrator('platt', p, y, tens, prior).shrinkage!;
+    assert.ok(Math.abs(a.validationWeight - b.validationWeight) < 1e-12 && Math.abs(a.level - b.level) < 1e-9);
+  });
+});
+
+describe('calibration: isotonic needs clicks', () => {
+  it(`below ${MIN_ISOTONIC_CLICKS} validation clicks auto does not offer isotonic, and a configured isotonic falls back to Platt`, () => {
+    // A step miscalibration isotonic wins on when it has the clicks.
+    const plenty = scored(20_000, 36, stepTruth);
+    assert.equal(chooseCalibrator('auto', plenty.p, plenty.y).calibrator.method, 'isotonic');
+    const few = scored(600, 37, stepTruth);
+    const clicks = clicksOf(few.y);
+    assert.ok(clicks < MIN_ISOTONIC_CLICKS && clicks > 50, `${clicks} clicks`);
+    const auto = chooseCalibrator('auto', few.p, few.y);
+    assert.notEqual(auto.calibrator.method, 'isotonic');
+    assert.equal(auto.heldOutLogloss!.isotonic, undefined);
+    assert.match(auto.reason, /isotonic not offered/);
+    const configured = chooseCalibrator('isotonic', few.p, few.y, undefined, { trainCtr: 0.15 });
+    assert.equal(configured.calibrator.method, 'platt');
+    assert.equal(configured.candidate, 'platt');
+    assert.match(configured.reason, new RegExp(`isotonic needs ${MIN_ISOTONIC_CLICKS} validation clicks, there are ${clicks} clicks: platt instead`));
+  });
+});
+
+describe('calibration: cross-fitted validation scores', () => {
+  it('on scores without signal at 0.5% CTR, in-sample Platt reads like the best constant (NE ≈ 1); cross-fitted, worse', () => {
+    // Noise scores (an overfit model's spread) and labels that ignore them: 8,000 rows, ~40 clicks each draw.
+    for (const seed of [38, 39, 40, 41, 42]) {
+      const rng = new SeededRandom(seed);
+      const p: number[] = [];
+      const y: number[] = [];
+      for (let i = 0; i < 8_000; i++) {
+        p.push(sigmoid(logit(0.005) + 0.8 * rng.gaussian()));
+        y.push(rng.next() < 0.005 ? 1 : 0);
+      }
+      const prior = { trainCtr: 0.005 };
+      // In-sample (what validation metrics read before cross-fitting): Platt flattens the noise to the rows' own click
+      // rate, the best constant there is on them, so it reads NE ≈ 1 and never much above, whatever the model.
+      const inSample = normalizedEntropy(through(chooseCalibrator('platt', p, y).calibrator, p), y);
+      const choice = chooseCalibrator('platt', p, y, undefined, prior);
+      const crossFitted = crossFittedCalibration(choice.candidate, p, y, undefined, prior);
+      const honest = normalizedEntropy(crossFitted, y);
+      assert.ok(inSample < 1.0005, `seed ${seed}: in-sample NE ${inSample}`);
+      assert.ok(honest > 1.002 && honest > inSample, `seed ${seed}: cross-fitted NE ${honest} (in-sample ${inSample})`);
+      assert.deepEqual(crossFittedCalibration(choice.candidate, p, y, undefined, prior), crossFitted, 'deterministic');
+      // `none` is not fitted: the scores come back as given.
+      assert.deepEqual(Array.from(crossFittedCalibration('none', p, y)), p);
+    }
+  });
+
+  it("folds depend on the row count alone, are balanced, and ignore the rows' order", () => {
+    const folds = crossFitFolds(1_003);
+    assert.deepEqual(crossFitFolds(1_003), folds);
+    const sizes = [0, 0, 0, 0, 0];
+    for (const f of folds) sizes[f]++;
+    assert.ok(Math.max(...sizes) - Math.min(...sizes) <= 1, `${sizes}`);
+    // Not by position: the first fifth of the rows is spread over every fold.
+    assert.equal(new Set(folds.subarray(0, 200)).size, 5);
   });
 });
 

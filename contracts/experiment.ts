@@ -24,6 +24,11 @@ export const Hypothesis = z.object({
   parents: z.array(z.string()).max(20).default([]),
   /** Which designer proposed it: the LLM, the heuristic twin (its fallback too) or random search. */
   designer: z.enum(['llm', 'heuristic', 'random']).optional(),
+  /**
+   * The research step's expected relative NE reduction (0.01 = 1%) when this experiment is one of its hypotheses, so
+   * expected and measured gains can be compared; absent for every other idea.
+   */
+  expectedGain: z.number().optional(),
 });
 export type Hypothesis = z.infer<typeof Hypothesis>;
 
@@ -37,6 +42,8 @@ export const ExperimentInput = z
     hypothesis: Hypothesis.optional(),
     /** NE of the campaign baseline, to report the relative NE change. */
     baselineNe: z.number().optional(),
+    /** The baseline's validation NE, to report the relative NE change on validation (what a campaign decides on). */
+    baselineValidationNe: z.number().optional(),
     /** The baseline's model, so the NE change is also tested paired on the same test rows. */
     baselineArtifact: z.string().max(200).optional(),
     /** Field whose values define segments for per-segment NE (a slot, or with a declared schema a column). */

@@ -50,6 +50,8 @@ export const ValidationMetrics = z.object({
   neStdErr: z.number(),
   /** Paired standard error of (NE − baseline NE) on the same validation rows, when the baseline's model was given. */
   neDeltaStdErr: z.number().optional(),
+  /** (NE − baseline NE) / baseline NE on validation, when the campaign gave its baseline's validation NE. */
+  relativeNeChange: z.number().optional(),
   /** Per-segment NE on the validation rows (for guardrails, which decide on validation too). */
   segments: z.array(SegmentMetric).max(50).optional(),
 });

@@ -380,6 +380,7 @@ async function runExperiments(
           model: proposal.model,
           hypothesis: proposal.hypothesis,
           baselineNe: baseline?.metrics?.ne,
+          ...(campaign.decideOn === 'validation' && baseline?.validationMetrics ? { baselineValidationNe: baseline.validationMetrics.ne } : {}),
           baselineArtifact: baseline?.artifact,
           segmentField: input.segmentField,
           agents: input.agents,

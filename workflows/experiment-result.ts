@@ -12,6 +12,8 @@ export interface ExperimentIdentity {
   hypothesis?: Hypothesis;
   /** Baseline NE, for the relative NE change. */
   baselineNe?: number;
+  /** The baseline's validation NE, for the relative NE change on validation (what a campaign decides on). */
+  baselineValidationNe?: number;
   probe?: ProbeScale;
 }
 
@@ -28,6 +30,14 @@ export function succeededResult(who: ExperimentIdentity, config: ModelConfig, ou
     artifact: out.artifact,
     metrics: out.metrics,
     validationNe: out.validationNe,
+    ...(out.validationMetrics
+      ? {
+          validationMetrics: {
+            ...out.validationMetrics,
+            ...(who.baselineValidationNe ? { relativeNeChange: (out.validationMetrics.ne - who.baselineValidationNe) / who.baselineValidationNe } : {}),
+          },
+        }
+      : {}),
     validation: out.validation,
     earlyStopping: out.earlyStopping,
     learningCurve: out.learningCurve,

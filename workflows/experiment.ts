@@ -71,6 +71,7 @@ export async function rankingExperiment(rawInput: unknown): Promise<ExperimentRe
     phase: input.phase,
     hypothesis: input.hypothesis,
     baselineNe: input.baselineNe,
+    baselineValidationNe: input.baselineValidationNe,
     probe: input.probe,
   };
   const attempts: Attempt[] = [];

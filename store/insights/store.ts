@@ -149,7 +149,8 @@ export class InsightsStore {
       metrics: parsed.metrics ? JSON.stringify(parsed.metrics) : null,
       ne: parsed.metrics?.ne ?? null,
       ne_std_err: parsed.neStdErr ?? null,
-      relative_ne_change: parsed.relativeNeChange ?? null,
+      // On validation when the run has it (what campaigns decide on, and so what a warm start may build on).
+      relative_ne_change: parsed.validationMetrics?.relativeNeChange ?? parsed.relativeNeChange ?? null,
       outcome: experimentOutcome(parsed),
       failure_class: parsed.failure?.failureClass ?? null,
       failure_fix: parsed.failure?.fix ?? null,

@@ -36,14 +36,20 @@ export function mergeTraits(older: DataTraits | undefined, newer: DataTraits): D
 }
 
 /**
- * Won / lost when the NE moved by more than two standard errors of the test NE against the baseline; neutral
- * inside that band or when no standard error is known (an unmeasured change is not evidence); failed when training failed.
+ * Won / lost when the NE moved by more than two standard errors against the baseline; neutral inside that band or
+ * when no standard error is known (an unmeasured change is not evidence); failed when training failed. Measured on
+ * validation — the rows campaigns decide on, with the paired error when there is one — when the run has it; runs
+ * recorded before validation metrics existed are judged on test, as they were.
  */
-export function experimentOutcome(result: Pick<ExperimentResult, 'status' | 'metrics' | 'relativeNeChange' | 'neStdErr'>): ExperimentOutcome {
+export function experimentOutcome(
+  result: Pick<ExperimentResult, 'status' | 'metrics' | 'relativeNeChange' | 'neStdErr' | 'validationMetrics'>,
+): ExperimentOutcome {
   if (result.status === 'failed') return 'failed';
-  const r = result.relativeNeChange;
-  const ne = result.metrics?.ne;
-  const se = result.neStdErr;
+  const v = result.validationMetrics;
+  const onValidation = v?.relativeNeChange !== undefined;
+  const r = onValidation ? v.relativeNeChange : result.relativeNeChange;
+  const ne = onValidation ? v.ne : result.metrics?.ne;
+  const se = onValidation ? (v.neDeltaStdErr ?? v.neStdErr) : result.neStdErr;
   if (r === undefined || ne === undefined || se === undefined || !Number.isFinite(r) || r <= -1) return 'neutral';
   // relativeNeChange = (ne − baselineNe) / baselineNe, so the absolute NE delta is ne · r / (1 + r).
   const delta = (ne * r) / (1 + r);

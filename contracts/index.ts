@@ -11,5 +11,7 @@ export * from './events';
 export * from './errors';
 export * from './canonical-config';
 export * from './wide-planted';
+export * from './drift';
 export * from './schema';
 export * from './trainer';
+export * from './decision-metrics';

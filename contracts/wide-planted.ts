@@ -108,6 +108,50 @@ export const WideBump = z
 
 export const WideDenseShape = z.object({ field: DenseField, bumps: z.array(WideBump).min(1).max(8) }).strict();
 
+/**
+ * Drift over time (rows are then in time order): training covers the period τ ∈ [0, 1), the validation file (when
+ * there is one) the next `validationSpan`, the test file the `testSpan` after it. A row's click probability is the
+ * truth at its time: the test rows' truth, and so the oracle in meta.json, is the test period's.
+ */
+export const WideDrift = z
+  .object({
+    /**
+     * The click rate at the last training row over the first (0.5: it halves across training); the same log-linear
+     * trend carries on through validation and test. `baseCtr` stays the average over training.
+     */
+    ctrRatio: z.number().min(0.05).max(20).default(0.5),
+    /** Length of the validation file's period, as a share of training's (it follows training). */
+    validationSpan: z.number().min(0).max(5).default(0.1),
+    /** Length of the test file's period, as a share of training's (it follows validation). */
+    testSpan: z.number().min(0.01).max(5).default(0.5),
+    /**
+     * A planted interaction term whose sign turns over time, named as meta.json's ablations name terms ("C3×C17",
+     * "I4×C9", "C1×C5×C20", "shape(I2)"): weighted 1 − 2τ, so +1 at the first training row, 0 halfway through
+     * training and −1 from the last training row on.
+     */
+    flip: z.string().max(40).optional(),
+    /**
+     * Categorical fields whose popularity order turns over (new advertisers, new content winning share): at time τ a
+     * share min(1, share·τ) of the field's values are drawn from the reversed order, the long tail becoming the head.
+     */
+    populationShift: z
+      .array(z.object({ field: CategoricalField, share: z.number().min(0).max(1) }).strict())
+      .max(26)
+      .default([]),
+  })
+  .strict();
+export type WideDrift = z.infer<typeof WideDrift>;
+
+/** The click rate at the start of training under a drift: what makes the average over training `baseCtr`. */
+export function driftStartCtr(baseCtr: number, ctrRatio: number): number {
+  return ctrRatio === 1 ? baseCtr : (baseCtr * Math.log(ctrRatio)) / (ctrRatio - 1);
+}
+
+/** The end of the last period (test's) on the drift's time axis. */
+export function driftEnd(drift: WideDrift, validationRows: number): number {
+  return 1 + (validationRows > 0 ? drift.validationSpan : 0) + drift.testSpan;
+}
+
 export const WideScenarioOptions = z
   .object({
     /** A label for reports; named scenarios set it. */
@@ -123,8 +167,8 @@ export const WideScenarioOptions = z
     /** 0 = no validation.tsv (then a consumer validates on the tail of train). */
     validationRows: z.number().int().min(0).max(50_000_000).default(50_000),
     testRows: z.number().int().min(100).max(50_000_000).default(100_000),
-    /** Average click probability (Criteo-like: 0.03–0.25); the bias is fitted to it. */
-    baseCtr: z.number().min(0.005).max(0.5).default(0.1),
+    /** Average click probability (Criteo-like: 0.03–0.25; real ads logs 0.001–0.01); the bias is fitted to it. */
+    baseCtr: z.number().min(0.001).max(0.5).default(0.1),
     categorical: z
       .object({
         cardinality: range(2, 100_000, [10, 100_000]),
@@ -168,6 +212,8 @@ export const WideScenarioOptions = z
     denseShapeHeight: z.number().min(0).max(5).default(0.6),
     /** Share of labels flipped after the click is drawn (true probability ε + (1 − 2ε)·p). */
     labelNoise: z.number().min(0).max(0.45).default(0),
+    /** Drift over time (absent: every row is drawn from the same truth, in no particular order). */
+    drift: WideDrift.optional(),
   })
   .strict()
   .superRefine((o, ctx) => {
@@ -177,6 +223,18 @@ export const WideScenarioOptions = z
         path: ['labelNoise'],
         message: `must be below baseCtr (${o.baseCtr}): flipped labels alone would exceed the base rate`,
       });
+    if (o.drift) {
+      // The click rate along the whole timeline must stay a rate the bias can be fitted to.
+      const start = driftStartCtr(o.baseCtr, o.drift.ctrRatio);
+      const end = start * Math.pow(o.drift.ctrRatio, driftEnd(o.drift, o.validationRows));
+      const [lo, hi] = [Math.min(start, end), Math.max(start, end)];
+      if (hi > 0.9 || lo <= o.labelNoise || lo < 0.0005)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['drift', 'ctrRatio'],
+          message: `the click rate would run from ${start.toPrecision(3)} to ${end.toPrecision(3)} over the timeline; keep it within (max(labelNoise, 0.0005), 0.9]`,
+        });
+    }
   });
 export type WideScenarioOptions = z.infer<typeof WideScenarioOptions>;
 export type WideScenarioInput = z.input<typeof WideScenarioOptions>;

@@ -1,4 +1,5 @@
 import { MAX_LEARNING_CURVE_POINTS, type DataConfig, type EarlyStopping, type LearningCurvePoint, type ValidationSplit } from '../contracts';
+import { timeOrderColumn } from '../contracts/drift';
 
 /**
  * The learning curve of a run and the words for it: how it is kept small (in checkpoints, results and artifacts),
@@ -50,8 +51,9 @@ export function validationSplitOf(config: DataConfig, rows: number): ValidationS
   if (config.validation) return { source: 'file', file: config.validation, rows };
   if (config.format !== 'criteo-tsv' && config.split?.validationFrom)
     return { source: 'time-window', by: config.split.by, from: config.split.validationFrom, to: config.split.testFrom, rows };
-  // Criteo, or a declared table: the latest validationFraction of train (by position; by time under a time split).
-  if (config.format !== 'criteo-tsv' && config.split) return { source: 'train-tail', fraction: config.validationFraction, rows, by: config.split.by };
+  // Criteo, or a declared table: the latest validationFraction of train (by its time column when it has one, else by position).
+  const by = timeOrderColumn(config);
+  if (by) return { source: 'train-tail', fraction: config.validationFraction, rows, by };
   return { source: 'train-tail', fraction: config.validationFraction, rows };
 }
 

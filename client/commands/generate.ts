@@ -89,7 +89,9 @@ function listScenarios(json: boolean): number {
     (r) =>
       `${r.name.padEnd(width)}  seed ${String(r.seed).padEnd(4)} train ${r.trainRows.toLocaleString('en-US').padStart(9)}  test ${r.testRows
         .toLocaleString('en-US')
-        .padStart(7)}  CTR ${r.baseCtr.toFixed(3)}${r.bench ? '  [bench]' : ''}\n${' '.repeat(width + 2)}${r.description}`,
+        .padStart(
+          7,
+        )}  CTR ${r.baseCtr < 0.01 ? r.baseCtr.toPrecision(2) : r.baseCtr.toFixed(3)}${r.bench ? '  [bench]' : ''}\n${' '.repeat(width + 2)}${r.description}`,
   );
   process.stdout.write(lines.join('\n') + '\n');
   return 0;
@@ -157,6 +159,18 @@ export function summaryJson(result: WideGenerateResult) {
   };
 }
 
+/** A drifting scenario in one line: the trend's click rate over training and test, what turns and what shifts. */
+function driftLine(drift: NonNullable<WideGenerateResult['meta']['structure']['drift']>): string {
+  const pct = (x: number) => `${Number((x * 100).toPrecision(2))}%`;
+  const { trendCtr } = drift;
+  const parts = [
+    `CTR ${pct(trendCtr.trainStart)} → ${pct(trendCtr.trainEnd)} over training, ${pct(trendCtr.testStart)} → ${pct(trendCtr.testEnd)} over test`,
+    ...(drift.flip ? [`${drift.flip} turns its sign`] : []),
+    ...drift.populationShift.map((s) => `${s.field}'s popularity order turns over (${Math.round(s.share * 100)}% by the end of training)`),
+  ];
+  return `drift      ${parts.join('; ')} (rows in time order)`;
+}
+
 function summaryText(result: WideGenerateResult): string {
   const { meta } = result;
   const s = summaryJson(result);
@@ -174,6 +188,7 @@ function summaryText(result: WideGenerateResult): string {
     split('test', meta.splits.test),
     `oracle     test NE ${meta.oracle.ne.toFixed(5)}  log loss ${meta.oracle.logloss.toFixed(5)}  AUC ${meta.oracle.auc.toFixed(5)}  (the Bayes-optimal ceiling)`,
     `truth      ${meta.structure.kindsPresent.join(', ')}${meta.structure.labelNoise ? `, label noise ${meta.structure.labelNoise}` : ''}`,
+    ...(meta.structure.drift ? [driftLine(meta.structure.drift)] : []),
     `worth      ${biggest.map((a) => `${a.remove} +${a.neGap.toFixed(4)}`).join('  ')}  (test NE lost without it)`,
     `meta       ${s.files.meta}`,
     `data       ${JSON.stringify(s.data)}`,

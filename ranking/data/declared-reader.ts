@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import { parse as parseCsv } from 'csv-parse';
 import type { AsyncBuffer, FileMetaData } from 'hyparquet';
-import { DEFAULT_MAX_VALUES, columnSpec, schemaLayout, type DeclaredData, type SchemaLayout } from '../../contracts';
+import { DEFAULT_MAX_VALUES, columnSpec, schemaLayout, timeOrderColumn, type DeclaredData, type SchemaLayout } from '../../contracts';
 import { hashFieldValue } from '../hash';
 import { BadRowFailure, TrainingFailure } from '../failure';
 import { BAD_ROW_EXAMPLES, badDataFailure, statDataFile, type BadRowReport } from './criteo-reader';
@@ -26,21 +26,44 @@ export interface DeclaredSplits {
   train: RowBlock;
   validation: RowBlock;
   test: RowBlock;
+  /** Each split's row times (RowTimes), when the table has an order column (ReadPlan.orderColumn). */
+  times?: RowTimes;
   valueNames: ValueNames;
   active: { categorical: number[]; dense: number[] };
   reports: { split: Split; file: string; report: BadRowReport }[];
 }
 
-/** A declared table's rows, held and split the way the config says. `limit`: most rows read from train. */
+/**
+ * When each row happened, in ms since the epoch, aligned with the rows of each split's block: the order column's
+ * value, or (a row without one) the time of the nearest earlier row of its file that has one — a log's rows are
+ * written in time order, so a gap keeps its place. A file with no time at all is NaN throughout.
+ */
+export interface RowTimes {
+  column: string;
+  train: Float64Array;
+  validation: Float64Array;
+  test: Float64Array;
+}
+
+/**
+ * A declared table's rows, held and split the way the config says. `limit`: most rows read from train. Without a
+ * validation file or split.validationFrom, the latest `validationFraction` of the training rows validate: the latest
+ * by the order column when the table has one (ReadPlan.orderColumn), else the last by position.
+ */
 export async function readDeclaredData(config: DeclaredData, valueNames: ValueNames, limit: number): Promise<DeclaredSplits> {
   const plan = planOf(config);
   const base = { config, plan, valueNames, strict: !!config.strict, maxBadRowFraction: config.maxBadRowFraction };
+  const withTime = plan.orderColumn >= 0;
   const reports: DeclaredSplits['reports'] = [];
-  const train = await readTable(config.train, { ...base, maxRows: config.maxTrainRows, limit, withTime: !!config.split });
+  const train = await readTable(config.train, { ...base, maxRows: config.maxTrainRows, limit, withTime });
   reports.push({ split: 'train', file: config.train, report: train.badRows });
   let trainBlock: RowBlock;
   let validation: RowBlock | undefined;
   let test: RowBlock;
+  // Row indices into train.block of each split's rows (those cut from the training file), in file order.
+  let trainRows: number[];
+  let validationRows: number[] | undefined;
+  let testRows: number[] | undefined;
   if (config.split) {
     const split = config.split;
     const testFrom = parseIsoBound(split.testFrom);
@@ -57,43 +80,102 @@ export async function readDeclaredData(config: DeclaredData, valueNames: ValueNa
     if (!where.train.length) throw none(`before ${split.validationFrom ? `validationFrom ${split.validationFrom}` : `testFrom ${split.testFrom}`}`);
     if (validationFrom !== undefined && !where.validation.length)
       throw none(`in [validationFrom ${split.validationFrom}, testFrom ${split.testFrom})`);
+    testRows = where.test;
     test = takeRows(train.block, where.test);
-    if (validationFrom !== undefined) validation = takeRows(train.block, where.validation);
-    else if (!config.validation) {
-      // The latest validationFraction of the train rows by time validate (stable: equal times keep file order).
-      const order = [...where.train].sort((a, b) => times[a] - times[b] || a - b);
-      const cut = Math.floor(order.length * (1 - config.validationFraction));
-      const late = new Uint8Array(train.block.rows);
-      for (let i = cut; i < order.length; i++) late[order[i]] = 1;
-      validation = takeRows(
-        train.block,
-        where.train.filter((r) => late[r]),
-      );
-      where.train = where.train.filter((r) => !late[r]);
+    if (validationFrom !== undefined) {
+      validationRows = where.validation;
+      validation = takeRows(train.block, where.validation);
+    } else if (!config.validation) {
+      const cut = latestRows(where.train, times, config.validationFraction);
+      validationRows = cut.latest;
+      validation = takeRows(train.block, cut.latest);
+      where.train = cut.earlier;
     }
+    trainRows = where.train;
     trainBlock = takeRows(train.block, where.train);
   } else {
     trainBlock = train.block;
+    trainRows = range(0, trainBlock.rows);
     if (!config.validation) {
-      // The last validationFraction of train by position, as for Criteo files.
-      const cut = Math.floor(trainBlock.rows * (1 - config.validationFraction));
-      validation = takeRows(trainBlock, range(cut, trainBlock.rows));
-      trainBlock = takeRows(trainBlock, range(0, cut));
+      if (train.times && train.times.some((t) => !Number.isNaN(t))) {
+        // The table has a time column: the latest rows by it validate, wherever they sit in the file.
+        const cut = latestRows(trainRows, train.times, config.validationFraction);
+        validationRows = cut.latest;
+        trainRows = cut.earlier;
+        validation = takeRows(train.block, cut.latest);
+        trainBlock = takeRows(train.block, cut.earlier);
+      } else {
+        // No time: the last validationFraction of train by position, as for Criteo files (logs are written in time order).
+        const cut = Math.floor(trainBlock.rows * (1 - config.validationFraction));
+        validationRows = range(cut, trainBlock.rows);
+        trainRows = range(0, cut);
+        validation = takeRows(trainBlock, validationRows);
+        trainBlock = takeRows(trainBlock, trainRows);
+      }
     }
   }
+  let validationTimes: Float64Array | undefined;
   if (!validation) {
     const file = config.validation!;
-    const v = await readTable(file, { ...base, withTime: false });
+    const v = await readTable(file, { ...base, withTime });
     validation = v.block;
+    validationTimes = v.times;
     reports.push({ split: 'validation', file, report: v.badRows });
   }
+  let testTimes: Float64Array | undefined;
   if (!config.split) {
     const file = config.test!;
-    const t = await readTable(file, { ...base, withTime: false });
+    const t = await readTable(file, { ...base, withTime });
     test = t.block;
+    testTimes = t.times;
     reports.push({ split: 'test', file, report: t.badRows });
   }
-  return { train: trainBlock, validation, test: test!, valueNames, active: activeFields(trainBlock), reports };
+  const times: RowTimes | undefined = train.times
+    ? {
+        column: plan.columns[plan.orderColumn].name,
+        train: pickTimes(train.times, trainRows),
+        validation: validationTimes ?? pickTimes(train.times, validationRows ?? []),
+        test: testTimes ?? pickTimes(train.times, testRows ?? []),
+      }
+    : undefined;
+  return { train: trainBlock, validation, test: test!, ...(times ? { times } : {}), valueNames, active: activeFields(trainBlock), reports };
+}
+
+/**
+ * `rows` (file order) cut into the earlier (1 − fraction) and the latest `fraction` of them by time (stable: equal
+ * times keep file order); both parts keep file order, so the training rows' order is the file's whatever the cut.
+ */
+export function latestRows(rows: readonly number[], times: Float64Array, fraction: number): { earlier: number[]; latest: number[] } {
+  const order = [...rows].sort((a, b) => times[a] - times[b] || a - b);
+  const cut = Math.floor(order.length * (1 - fraction));
+  let size = 0;
+  for (const r of rows) size = Math.max(size, r + 1);
+  const late = new Uint8Array(size);
+  for (let i = cut; i < order.length; i++) late[order[i]] = 1;
+  return { earlier: rows.filter((r) => !late[r]), latest: rows.filter((r) => late[r]) };
+}
+
+function pickTimes(times: Float64Array, rows: readonly number[]): Float64Array {
+  const out = new Float64Array(rows.length);
+  for (let i = 0; i < rows.length; i++) out[i] = times[rows[i]];
+  return out;
+}
+
+/** A row without a time takes the nearest earlier row's (leading ones the first known time); none known: all NaN. */
+function fillTimeGaps(times: Float64Array): Float64Array {
+  let first = NaN;
+  for (const t of times)
+    if (!Number.isNaN(t)) {
+      first = t;
+      break;
+    }
+  if (Number.isNaN(first)) return times;
+  let last = first;
+  for (let i = 0; i < times.length; i++) {
+    if (Number.isNaN(times[i])) times[i] = last;
+    else last = times[i];
+  }
+  return times;
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -118,6 +200,8 @@ export interface ReadPlan {
   columns: ColumnPlan[];
   /** Index into `columns` of the split column (a time split), or -1. */
   splitColumn: number;
+  /** Index into `columns` of the column that orders rows in time (contracts/drift.ts timeOrderColumn), or -1. */
+  orderColumn: number;
 }
 
 export function planOf(config: DeclaredData): ReadPlan {
@@ -139,11 +223,13 @@ export function planOf(config: DeclaredData): ReadPlan {
     });
   }
   const splitColumn = config.split ? columns.findIndex((c) => c.name === config.split!.by) : -1;
-  return { layout, columns, splitColumn };
+  const order = timeOrderColumn(config);
+  const orderColumn = order === undefined ? -1 : columns.findIndex((c) => c.name === order);
+  return { layout, columns, splitColumn, orderColumn };
 }
 
 // ---------------------------------------------------------------------------------------------------------------
-// Rows: a growable block (with weights and split times), filled one parsed row at a time.
+// Rows: a growable block (with weights and row times), filled one parsed row at a time.
 
 class Rows {
   rows = 0;
@@ -246,7 +332,7 @@ function parseRow(plan: ReadPlan, cells: Cell[], row: ParsedRow): string | null 
         }
         const t = timeOf(v);
         if (t === null) return `column ${JSON.stringify(c.name)}: expected a time (ISO 8601, or epoch seconds / milliseconds), got ${show(v)}`;
-        if (i === plan.splitColumn) row.time = t;
+        if (i === plan.orderColumn) row.time = t;
         break;
       }
       case 'categorical': {
@@ -374,7 +460,7 @@ interface TableOptions {
   maxRows?: number;
   /** Most good rows held: past it the read fails (declared tables are held in memory). */
   limit?: number;
-  /** Keep each row's split time (a time split reads its test rows from train). */
+  /** Keep each row's time (the order column's): a time split reads its test rows from train; validation cuts the latest. */
   withTime: boolean;
 }
 
@@ -432,7 +518,9 @@ class TableSink {
       throw new TrainingFailure('bad-data', `data file ${this.file} has no valid rows: ${why}`);
     }
     if (bad.count / bad.rowsSeen > this.opts.maxBadRowFraction) throw badDataFailure(this.file, bad, this.opts.maxBadRowFraction);
-    return { ...this.rows.build(), badRows: bad };
+    const built = this.rows.build();
+    if (built.times) fillTimeGaps(built.times);
+    return { ...built, badRows: bad };
   }
 }
 

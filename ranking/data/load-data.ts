@@ -13,7 +13,7 @@ import {
 } from '../../contracts';
 import { parseOrExplain } from '../../contracts/errors';
 import { BadRowReport, assertSafePath, readCriteoChunks, readCriteoFile } from './criteo-reader';
-import { readDeclaredData } from './declared-reader';
+import { readDeclaredData, type RowTimes } from './declared-reader';
 import { plantedScenario } from './planted';
 import { RowCacheInvalid, RowCacheReader, RowCacheWriter, hashFileEnds, rowCachePath, sourceIdentity, type SourceIdentity } from './row-cache';
 import { moveToSharedMemory, openSharedDataset, type DatasetShare, type SharedDatasetImage } from './shared-dataset';
@@ -44,6 +44,12 @@ export interface LoadedDataset {
   trainOnDisk?: TrainRowsOnDisk;
   validation: RowBlock;
   test: RowBlock;
+  /**
+   * Declared tables with a column that orders rows in time (the time split's, or the schema's only timestamp
+   * column): each split's row times, aligned with its block. Everything else is in time order by position (Criteo
+   * logs, planted files), and its validation rows, cut from train, are its last.
+   */
+  rowTimes?: RowTimes;
   valueNames: ValueNames;
   active: { categorical: number[]; dense: number[] };
   /** Planted data only: the true click probability of each test / validation row, and the oracle's scores. */
@@ -333,6 +339,7 @@ async function loadDeclared(config: DeclaredData, fingerprint: string, limit: nu
     train: read.train,
     validation: read.validation,
     test: read.test,
+    ...(read.times ? { rowTimes: read.times } : {}),
     valueNames: read.valueNames,
     active: read.active,
     badRows: summarizeBadRows(read.reports),

@@ -2,7 +2,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { CATEGORICAL_FIELDS, DENSE_FIELDS } from '../../contracts';
 import { parseOrExplain } from '../../contracts/errors';
-import { WideScenarioOptions, type WideScenarioInput } from '../../contracts/wide-planted';
+import { InvalidInputError } from '../../contracts/errors';
+import { WideScenarioOptions, driftEnd, driftStartCtr, type WideScenarioInput } from '../../contracts/wide-planted';
 import { finalMix } from '../hash';
 import { backgroundEntropy, exampleLogLoss } from '../metrics';
 import { SeededRandom } from '../rng';
@@ -31,6 +32,11 @@ import { SeededRandom } from '../rng';
  * probability is the Bayes-optimal prediction and its scores on the test file are the oracle's. Everything derives
  * from the seed; the structure, the pilot sample (bias fitting) and each split draw from their own streams, so train
  * rows are a prefix-stable stream (fewer rows = the first rows of more) and changing test rows leaves train alone.
+ *
+ * With `drift` the rows are in time order and the truth moves along a time axis τ (training τ ∈ [0, 1), then the
+ * validation and test periods): the bias follows a click rate that changes log-linearly, one interaction term can
+ * turn its sign, and chosen fields' popularity order turns over. Each split then spans its whole period whatever its
+ * row count, so fewer rows are a thinner sample of the same period, not a prefix.
  */
 
 export const WIDE_GENERATOR_VERSION = 1;
@@ -41,6 +47,8 @@ const KIND = { categoricalMain: 0, denseMain: 1, crosses: 2, denseCategorical: 3
 const CATEGORICAL = 26;
 const DENSE = 13;
 const PILOT_ROWS = 20_000;
+/** Drift: the bias is fitted at this many evenly spaced times over the timeline and interpolated between them. */
+const DRIFT_BIAS_GRID = 17;
 /** Test AUC is computed from a histogram of true probabilities: memory stays flat whatever the row count. */
 const AUC_BINS = 1 << 20;
 const BLOCK_ROWS = 4096;
@@ -111,6 +119,23 @@ interface DenseShapeTruth {
   bumps: Bump[];
 }
 
+/** How the truth moves over time (scenarios with `drift`). */
+interface DriftTruth {
+  /** Where each split's period starts on the time axis and how long it is (training: [0, 1)). */
+  periods: Record<'train' | 'validation' | 'test', { start: number; span: number }>;
+  /** The end of the timeline (of test's period). */
+  end: number;
+  /** The click rate the bias is fitted to at time τ: start · ctrRatio^τ. */
+  startCtr: number;
+  ctrRatio: number;
+  /** The bias at τ = k · end / (DRIFT_BIAS_GRID − 1). */
+  biasGrid: Float64Array;
+  /** The interaction term (index in `interactionTerms` order) whose sign turns, or −1. */
+  flipTerm: number;
+  /** Per categorical field: the share of reversed-order draws at τ = 1 (0 = the field does not shift). */
+  shift: Float64Array;
+}
+
 /** The planted structure of a scenario: distributions and truth terms, no rows. */
 export interface WideTruth {
   options: WideScenarioOptions;
@@ -120,10 +145,11 @@ export interface WideTruth {
   denseCategorical: DenseCategoricalTruth[];
   threeWay: ThreeWayTruth[];
   denseShapes: DenseShapeTruth[];
-  /** Bias of the full truth (fitted to baseCtr on the pilot sample). */
+  /** Bias of the full truth (fitted to baseCtr on the pilot sample; under drift, the bias at τ = 0). */
   bias: number;
   /** Which kinds have any term (a kind with no term cannot be ablated). */
   kindsPresent: WideTruthKind[];
+  drift?: DriftTruth;
 }
 
 /** One drawn row, in reusable buffers (a stream overwrites them on every `next()`). */
@@ -139,6 +165,8 @@ export interface WideRow {
   parts: Float64Array;
   /** Logit contribution per interaction term, in `interactionTerms(truth)` order. */
   terms: Float64Array;
+  /** The bias the row's probability was drawn with (the truth's; under drift, the bias at the row's time). */
+  bias: number;
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -313,13 +341,84 @@ export function plantWideTruth(input: WideScenarioInput | WideScenarioOptions): 
   if (shapeSpecs.some((s) => s.bumps.some((b) => b.height !== 0))) kindsPresent.push('denseShapes');
 
   const truth: WideTruth = { options, categorical, dense, crosses, denseCategorical, threeWay, denseShapes: shapeSpecs, bias: 0, kindsPresent };
+  if (options.drift) truth.drift = plantDrift(truth);
 
   // The pilot stream (its own seed): standardise the dense log-counts, then fit the bias to the base CTR.
   standardiseDense(truth);
+  if (truth.drift) fitDriftBiases(truth, truth.drift);
   const pilot = pilotSample(truth);
   pilots.set(truth, pilot);
-  truth.bias = fitBias(pilot.logits, options.baseCtr, options.labelNoise);
+  truth.bias = fitBias(pilot.logits, startCtr(truth), options.labelNoise);
   return truth;
+}
+
+/** The click rate the truth's bias is fitted to at τ = 0: the base CTR, or under drift the start of the trend. */
+function startCtr(truth: WideTruth): number {
+  return truth.drift ? truth.drift.startCtr : truth.options.baseCtr;
+}
+
+/** The drift's timeline, flipped term and shifted fields (the biases are fitted once the dense fields are standardised). */
+function plantDrift(truth: WideTruth): DriftTruth {
+  const { options } = truth;
+  const drift = options.drift!;
+  const end = driftEnd(drift, options.validationRows);
+  const validationSpan = options.validationRows > 0 ? drift.validationSpan : 0;
+  let flipTerm = -1;
+  if (drift.flip !== undefined) {
+    const names = interactionTerms(truth).map((t) => t.name);
+    flipTerm = names.indexOf(drift.flip);
+    if (flipTerm < 0)
+      throw new InvalidInputError('wide planted scenario', [
+        `drift.flip: ${JSON.stringify(drift.flip)} is not a planted interaction term (${names.length ? names.join(', ') : 'the scenario plants none'})`,
+      ]);
+  }
+  const shift = new Float64Array(CATEGORICAL);
+  for (const s of drift.populationShift) shift[CATEGORICAL_FIELDS.indexOf(s.field)] = s.share;
+  return {
+    periods: {
+      train: { start: 0, span: 1 },
+      validation: { start: 1, span: validationSpan },
+      test: { start: 1 + validationSpan, span: drift.testSpan },
+    },
+    end,
+    startCtr: driftStartCtr(options.baseCtr, drift.ctrRatio),
+    ctrRatio: drift.ctrRatio,
+    biasGrid: new Float64Array(DRIFT_BIAS_GRID),
+    flipTerm,
+    shift,
+  };
+}
+
+/**
+ * The bias at each grid time, fitted to the trend's click rate there on a pilot drawn at that time. Every grid
+ * point's pilot draws the same random numbers (the pilot stream), so the fitted biases move smoothly with τ.
+ */
+function fitDriftBiases(truth: WideTruth, drift: DriftTruth): void {
+  for (let k = 0; k < DRIFT_BIAS_GRID; k++) {
+    const at = (k * drift.end) / (DRIFT_BIAS_GRID - 1);
+    const stream = new WideRowStream(truth, 'pilot', PILOT_ROWS, { evaluate: true, drawLabels: false, at });
+    const logits = new Float64Array(PILOT_ROWS);
+    for (let i = 0; i < PILOT_ROWS; i++) {
+      const row = stream.next();
+      let z = 0;
+      for (let p = 0; p < row.parts.length; p++) z += row.parts[p];
+      logits[i] = z;
+    }
+    drift.biasGrid[k] = fitBias(logits, drift.startCtr * Math.pow(drift.ctrRatio, at), truth.options.labelNoise);
+  }
+}
+
+/** The bias at time τ (linear between grid times; held beyond the timeline's ends). */
+function driftBiasAt(drift: DriftTruth, at: number): number {
+  const x = (Math.min(Math.max(at, 0), drift.end) / drift.end) * (DRIFT_BIAS_GRID - 1);
+  const k = Math.min(DRIFT_BIAS_GRID - 2, Math.floor(x));
+  const w = x - k;
+  return drift.biasGrid[k] * (1 - w) + drift.biasGrid[k + 1] * w;
+}
+
+/** The flipped term's weight at time τ: +1 at the first training row, 0 halfway through training, −1 from its end on. */
+function flipWeight(at: number): number {
+  return Math.max(-1, 1 - 2 * at);
 }
 
 function pairs(n: number): [number, number][] {
@@ -479,13 +578,20 @@ export class WideRowStream {
   private readonly truth: WideTruth;
   private drawn = 0;
 
+  /** Drift: the time of row n is timeStart + timeStep · n (or a fixed time: a pilot drawn at one moment). */
+  private readonly timeStart: number;
+  private readonly timeStep: number;
+
   constructor(
     truth: WideTruth,
     split: WideSplit,
     readonly rows: number,
-    opts: { evaluate?: boolean; drawLabels?: boolean } = {},
+    opts: { evaluate?: boolean; drawLabels?: boolean; at?: number } = {},
   ) {
     this.truth = truth;
+    const period = split === 'pilot' ? undefined : truth.drift?.periods[split];
+    this.timeStart = opts.at ?? period?.start ?? 0;
+    this.timeStep = opts.at === undefined && period ? period.span / rows : 0;
     this.rng = new SeededRandom(streamSeed(truth.options.seed, SPLIT_SALT[split]));
     this.evaluate = opts.evaluate ?? true;
     this.drawLabels = opts.drawLabels ?? this.evaluate;
@@ -498,6 +604,7 @@ export class WideRowStream {
       dense: new Float64Array(DENSE),
       parts: new Float64Array(WIDE_TRUTH_KINDS.length),
       terms: new Float64Array(interactionTerms(truth).length),
+      bias: truth.bias,
     };
   }
 
@@ -507,14 +614,18 @@ export class WideRowStream {
 
   next(): WideRow {
     if (this.drawn >= this.rows) throw new Error(`the stream holds ${this.rows} rows`);
+    const at = this.timeStart + this.timeStep * this.drawn;
     this.drawn++;
     const { rng, truth, row } = this;
     const { ranks, dense } = row;
+    const drift = truth.drift;
     // One uniform per field decides both: below the missing rate = missing, else rescaled and inverted (Zipf rank).
     for (let f = 0; f < CATEGORICAL; f++) {
       const c = truth.categorical[f];
       const u = rng.next();
       ranks[f] = u < c.missingRate ? -1 : sampleCdf(c.cdf, c.guide, (u - c.missingRate) / (1 - c.missingRate));
+      // A shifting field: a growing share of its values come from the reversed popularity order.
+      if (drift && drift.shift[f] > 0 && rng.next() < Math.min(1, drift.shift[f] * at) && ranks[f] >= 0) ranks[f] = c.cardinality - 1 - ranks[f];
     }
     const activity = rng.gaussian();
     for (let j = 0; j < DENSE; j++) {
@@ -529,16 +640,20 @@ export class WideRowStream {
     }
     const u = rng.next();
     if (!this.evaluate) return row;
-    const z = evaluateLogit(truth, row);
+    const z = drift ? evaluateLogit(truth, row, drift.flipTerm, flipWeight(at)) : evaluateLogit(truth, row);
     const eps = truth.options.labelNoise;
-    row.probability = eps + (1 - 2 * eps) * sigmoid(truth.bias + z);
+    row.bias = drift ? driftBiasAt(drift, at) : truth.bias;
+    row.probability = eps + (1 - 2 * eps) * sigmoid(row.bias + z);
     row.label = this.drawLabels && u < row.probability ? 1 : 0;
     return row;
   }
 }
 
-/** Fills row.parts / row.terms from the row's ranks and counts; returns the logit without bias. */
-export function evaluateLogit(truth: WideTruth, row: WideRow): number {
+/**
+ * Fills row.parts / row.terms from the row's ranks and counts; returns the logit without bias. Drift: the term
+ * `flipTerm` (interactionTerms order) is weighted by `flip` (its sign turning over time).
+ */
+export function evaluateLogit(truth: WideTruth, row: WideRow, flipTerm = -1, flip = 1): number {
   const { ranks, dense, parts, terms } = row;
   parts.fill(0);
   let t = 0;
@@ -564,6 +679,7 @@ export function evaluateLogit(truth: WideTruth, row: WideRow): number {
       for (let k = 0; k < x.rank; k++) dot += x.u[a * x.rank + k] * x.v[b * x.rank + k];
       v = (x.strength * dot) / Math.sqrt(x.rank);
     }
+    if (t === flipTerm) v *= flip;
     terms[t++] = v;
     parts[KIND.crosses] += v;
   }
@@ -575,6 +691,7 @@ export function evaluateLogit(truth: WideTruth, row: WideRow): number {
       const d = truth.dense[x.dense];
       v = x.strength * x.w[c] * ((Math.log1p(value) - d.centre) / d.scale);
     }
+    if (t === flipTerm) v *= flip;
     terms[t++] = v;
     parts[KIND.denseCategorical] += v;
   }
@@ -588,6 +705,7 @@ export function evaluateLogit(truth: WideTruth, row: WideRow): number {
       for (let k = 0; k < x.rank; k++) sum += x.u[a * x.rank + k] * x.v[b * x.rank + k] * x.w[c * x.rank + k];
       v = (x.strength * sum) / Math.sqrt(x.rank);
     }
+    if (t === flipTerm) v *= flip;
     terms[t++] = v;
     parts[KIND.threeWay] += v;
   }
@@ -598,6 +716,7 @@ export function evaluateLogit(truth: WideTruth, row: WideRow): number {
       const l = Math.log1p(value);
       for (const b of x.bumps) v += b.height * Math.exp(-((l - b.centre) ** 2) / (2 * b.width * b.width));
     }
+    if (t === flipTerm) v *= flip;
     terms[t++] = v;
     parts[KIND.denseShapes] += v;
   }
@@ -767,6 +886,14 @@ export interface WideMeta {
     denseCategorical: { dense: string; categorical: string; strength: number }[];
     threeWay: { fields: [string, string, string]; rank: number; strength: number }[];
     denseShapes: { field: string; bumps: Bump[] }[];
+    /** Scenarios with drift: each split's period on the time axis (training [0, 1)) and the trend's click rate at its ends. */
+    drift?: {
+      ctrRatio: number;
+      flip: string | null;
+      populationShift: { field: string; share: number }[];
+      periods: { train: [number, number]; validation?: [number, number]; test: [number, number] };
+      trendCtr: { trainStart: number; trainEnd: number; testStart: number; testEnd: number };
+    };
   };
 }
 
@@ -816,6 +943,24 @@ function describeStructure(truth: WideTruth): WideMeta['structure'] {
       field: d(x.field),
       bumps: x.bumps.map((b) => ({ centre: round(b.centre, 4), width: round(b.width, 4), height: round(b.height, 4) })),
     })),
+    ...(truth.drift ? { drift: describeDrift(truth, truth.drift) } : {}),
+  };
+}
+
+function describeDrift(truth: WideTruth, drift: DriftTruth): NonNullable<WideMeta['structure']['drift']> {
+  const span = (p: { start: number; span: number }): [number, number] => [round(p.start, 4), round(p.start + p.span, 4)];
+  const ctrAt = (at: number) => round(drift.startCtr * Math.pow(drift.ctrRatio, at), 6);
+  const { test } = drift.periods;
+  return {
+    ctrRatio: drift.ctrRatio,
+    flip: truth.options.drift?.flip ?? null,
+    populationShift: truth.options.drift?.populationShift ?? [],
+    periods: {
+      train: span(drift.periods.train),
+      ...(truth.options.validationRows > 0 ? { validation: span(drift.periods.validation) } : {}),
+      test: span(test),
+    },
+    trendCtr: { trainStart: ctrAt(0), trainEnd: ctrAt(1), testStart: ctrAt(test.start), testEnd: ctrAt(test.start + test.span) },
   };
 }
 
@@ -872,7 +1017,11 @@ async function writeSplit(
   return { summary, score, temp };
 }
 
-/** Scores the truth with each part removed (bias refitted on the pilot) while the test split streams by. */
+/**
+ * Scores the truth with each part removed (bias refitted on the pilot) while the test split streams by. Under drift
+ * the pilot is the truth at τ = 0; a row's ablated bias moves with the full truth's along the timeline (roughly
+ * right: what an ablation measures is how much a part moves the labels, not the exact ablated oracle).
+ */
 class Ablator {
   readonly entries: {
     remove: string;
@@ -887,7 +1036,8 @@ class Ablator {
 
   constructor(private readonly truth: WideTruth) {
     const pilot = pilots.get(truth) ?? pilotSample(truth);
-    const { baseCtr, labelNoise } = truth.options;
+    const { labelNoise } = truth.options;
+    const baseCtr = startCtr(truth);
     for (const kind of truth.kindsPresent) {
       const k = KIND[kind];
       this.entries.push({
@@ -931,12 +1081,14 @@ class Ablator {
     for (let k = 0; k < row.parts.length; k++) z += row.parts[k];
     const eps = this.truth.options.labelNoise;
     const oracleLoss = exampleLogLoss(row.probability, row.label);
+    const drifted = this.truth.drift ? row.bias - this.truth.bias : 0;
     for (const e of this.entries) {
+      const bias = this.truth.drift ? e.bias + drifted : e.bias;
       let p: number;
-      if (e.source.noNoise) p = sigmoid(e.bias + z);
+      if (e.source.noNoise) p = sigmoid(bias + z);
       else {
         const zz = e.source.kind !== undefined ? z - row.parts[e.source.kind] : z - row.terms[e.source.term!];
-        p = eps + (1 - 2 * eps) * sigmoid(e.bias + zz);
+        p = eps + (1 - 2 * eps) * sigmoid(bias + zz);
       }
       e.score.add(p, row.label);
       const d = exampleLogLoss(p, row.label) - oracleLoss;

@@ -5,7 +5,8 @@ import { WideScenarioOptions, type WideScenarioInput } from '../../contracts/wid
 /**
  * Named full-width planted scenarios. The wide ones (≥ 500k train rows, 100k test rows, a separate 50k-row
  * validation file) differ in seed AND in truth structure, so a model tuned to one of them is caught by the others;
- * the small ones are for tests and quick runs. `rankwright generate --scenario NAME` writes one to files.
+ * rare-clicks, drift and small-data are real logs' hard cases (BENCH_TRUST_SCENARIOS); the small ones are for tests
+ * and quick runs. `rankwright generate --scenario NAME` writes one to files.
  */
 export const WIDE_SCENARIOS = {
   'wide-crosses': {
@@ -71,6 +72,57 @@ export const WIDE_SCENARIOS = {
     denseShapes: 2,
     labelNoise: 0.02,
   },
+  // Real logs' hard cases (rare clicks, drift, small data): what keeps the statistics honest. Each one's sizes leave
+  // enough clicks for its point and no more.
+  'rare-clicks': {
+    description:
+      '0.3% CTR, as real ads logs: ~1,500 clicks in 500k train rows, ~300 in the 100k-row validation file, ~600 in test; three crosses, mild dense effects',
+    seed: 606,
+    trainRows: 500_000,
+    validationRows: 100_000,
+    testRows: 200_000,
+    baseCtr: 0.003,
+    categorical: { cardinality: [10, 20_000], effectSd: [0, 0.5] },
+    dense: { slopeSd: 0.3 },
+    crosses: 3,
+    crossStrength: 0.8,
+    denseCategorical: 1,
+    threeWay: 0,
+    denseShapes: 1,
+    labelNoise: 0,
+  },
+  drift: {
+    description:
+      "rows in time order: the click rate halves from the first training row to the last and keeps falling through test (2% on average in train, ~1.2% in test); the C2×C9 cross turns from positive to negative; C4's popularity order turns over; no validation file (the latest training rows validate)",
+    seed: 707,
+    trainRows: 200_000,
+    validationRows: 0,
+    testRows: 50_000,
+    baseCtr: 0.02,
+    categorical: { fields: { C2: { cardinality: 40, zipf: 1 }, C9: { cardinality: 300, zipf: 1.1 }, C4: { cardinality: 200, zipf: 1.2 } } },
+    crosses: [{ fields: ['C2', 'C9'], strength: 1 }, { fields: ['C5', 'C14'] }, { fields: ['C11', 'C20'] }],
+    denseCategorical: 1,
+    threeWay: 0,
+    denseShapes: 1,
+    labelNoise: 0,
+    drift: { ctrRatio: 0.5, testSpan: 0.5, flip: 'C2×C9', populationShift: [{ field: 'C4', share: 0.5 }] },
+  },
+  'small-data': {
+    description:
+      '30k train rows at 0.55% CTR: ~150 training clicks and ~15 in the validation tail (no validation file), ~110 in 20k test rows: too little for most of what a model could learn',
+    seed: 808,
+    trainRows: 30_000,
+    validationRows: 0,
+    testRows: 20_000,
+    baseCtr: 0.0055,
+    categorical: { cardinality: [5, 5_000] },
+    crosses: 2,
+    crossStrength: 0.8,
+    denseCategorical: 1,
+    threeWay: 0,
+    denseShapes: 1,
+    labelNoise: 0,
+  },
   // Small ones, for tests and quick runs.
   'wide-small': {
     description: 'every kind of truth, 20k train rows (tests, quick runs)',
@@ -108,6 +160,12 @@ export const BENCH_WIDE_SCENARIOS: WideScenarioName[] = [
   'wide-sparse-highcard',
   'wide-criteo-like',
 ];
+
+/**
+ * The planted cases of real logs' trouble (rare clicks, drift, small data) benchmarks run beside the wide ones: a
+ * campaign on them must not recommend a model worse than a constant, and must report the drift.
+ */
+export const BENCH_TRUST_SCENARIOS: WideScenarioName[] = ['rare-clicks', 'drift', 'small-data'];
 
 export function isWideScenarioName(name: string): name is WideScenarioName {
   return Object.prototype.hasOwnProperty.call(WIDE_SCENARIOS, name);

@@ -97,18 +97,21 @@ describe('declared-schema data (CSV, TSV, Parquet)', function () {
     );
   });
 
-  it('keeps rows in file order without a split: weights, labels, dense values; validation is the train tail', async () => {
+  it('keeps rows in file order without a split: weights, labels, dense values; validation is the latest rows by ts', async () => {
     const t = await writeDeclaredTables(path.join(dir, 'files'), { rows: 1000, seed: 5, layout: 'files', formats: ['parquet', 'csv'] });
     const trainRows = t.rows.filter((r) => r.ts < Date.parse('2026-02-22'));
     for (const f of ['parquet', 'csv'] as const) {
       const d = await loadDataset({ ...t.configs[f]!, validationFraction: 0.2 });
       const cut = Math.floor(trainRows.length * 0.8);
+      // The file is in shuffled time order: the latest 20% by the timestamp column validate, both parts in file order.
+      const byTime = [...trainRows.keys()].sort((a, b) => trainRows[a].ts - trainRows[b].ts || a - b);
+      const late = new Set(byTime.slice(cut));
       assert.equal(d.train.rows, cut);
       assert.equal(d.validation.rows, trainRows.length - cut);
       assert.equal(d.test.rows, t.rows.length - trainRows.length);
       for (const [block, rows] of [
-        [d.train, trainRows.slice(0, cut)],
-        [d.validation, trainRows.slice(cut)],
+        [d.train, trainRows.filter((_, i) => !late.has(i))],
+        [d.validation, trainRows.filter((_, i) => late.has(i))],
       ] as const) {
         rows.forEach((r, i) => {
           assert.equal(block.weights![i], Math.fround(r.w), `${f} row ${i} weight`);
@@ -120,7 +123,7 @@ describe('declared-schema data (CSV, TSV, Parquet)', function () {
           assert.equal(cat(block, i, 0), r.ad_category === null ? MISSING_CATEGORICAL : h(13, r.ad_category));
         });
       }
-      assert.deepEqual(validationSplitOf(d.config, d.validation.rows), { source: 'train-tail', fraction: 0.2, rows: d.validation.rows });
+      assert.deepEqual(validationSplitOf(d.config, d.validation.rows), { source: 'train-tail', fraction: 0.2, rows: d.validation.rows, by: 'ts' });
     }
   });
 

@@ -5,6 +5,7 @@ import * as path from 'node:path';
 import { plantedScenario } from '../../ranking/data/planted';
 import { writeCriteoTsv } from '../../ranking/data/criteo-writer';
 import { readCriteoFile } from '../../ranking/data/criteo-reader';
+import { driftFindings } from '../../contracts';
 import { describeData } from '../../ranking';
 import { logLoss, normalizedEntropy } from '../../ranking/metrics';
 
@@ -70,6 +71,21 @@ describe('planted-truth generator', () => {
     assert.equal(d1.testRows, 4000);
     assert.deepEqual(d1.activeCategoricalFields, ['C1', 'C2', 'C3', 'C4', 'C5', 'C6', 'C7', 'C8']);
     assert.equal(typeof d1.oracleNe, 'number');
+  });
+
+  it("describeData: the generator's test drift shows as a shift of every categorical field and of no dense one", async () => {
+    const sizes = { trainRows: 10_000, validationRows: 3_000, testRows: 5_000 };
+    const shifted = new Set(
+      driftFindings((await describeData({ planted: { ...sizes, drift: 0.3 } })).drift!)
+        .filter((f) => f.kind === 'field-shift')
+        .map((f) => f.field),
+    );
+    assert.deepEqual([...shifted].sort(), ['C1', 'C2', 'C3', 'C4', 'C5', 'C6', 'C7', 'C8']);
+    const stationary = (await describeData({ planted: sizes })).drift!;
+    assert.deepEqual(
+      driftFindings(stationary).filter((f) => f.kind === 'field-shift'),
+      [],
+    );
   });
 
   it('describeData on Criteo files fingerprints file contents and splits validation by position', async () => {

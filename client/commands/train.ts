@@ -67,13 +67,24 @@ export async function runTrain(opts: TrainOptions): Promise<number> {
     });
     bar?.stop();
     if (opts.json) {
-      const { artifact, metrics, badRows, validation, earlyStopping, learningCurve, calibration } = result;
-      process.stdout.write(JSON.stringify({ artifact, metrics, badRows, validation, earlyStopping, learningCurve, calibration }) + '\n');
+      const { artifact, metrics, validationMetrics, badRows, validation, earlyStopping, learningCurve, calibration } = result;
+      process.stdout.write(
+        JSON.stringify({
+          artifact,
+          metrics,
+          ...(validationMetrics ? { validationMetrics } : {}),
+          badRows,
+          validation,
+          earlyStopping,
+          learningCurve,
+          calibration,
+        }) + '\n',
+      );
     } else {
       const m = result.metrics;
       const lines = [
         `model     ${input.model.family}  →  ${result.artifact}`,
-        `test NE   ${m.ne.toFixed(5)} ± ${result.neStdErr.toFixed(5)}   (validation NE ${result.validationNe.toFixed(5)})`,
+        `test NE   ${m.ne.toFixed(5)} ± ${result.neStdErr.toFixed(5)}   (validation NE ${result.validationMetrics ? `${result.validationMetrics.ne.toFixed(5)} ± ${result.validationMetrics.neStdErr.toFixed(5)}, calibration cross-fitted; ` : ''}best while training ${result.validationNe.toFixed(5)})`,
         `AUC       ${m.auc.toFixed(5)}   log loss ${m.logloss.toFixed(5)}   calibration ${m.calibration.toFixed(3)}   CTR ${m.ctr.toFixed(4)}`,
       ];
       if (m.oracleNe !== undefined) lines.push(`oracle NE ${m.oracleNe.toFixed(5)}   regret ${m.regret!.toFixed(5)}`);

@@ -32,7 +32,7 @@ export function confirmOnTest(chosen: ExperimentResult, baseline: ExperimentResu
     : 'Selected on validation';
   const versus = isBaseline
     ? `test NE ${f4(test.ne)} (the baseline kept)`
-    : `test NE ${f4(test.ne)} vs baseline ${f4(base.ne)} (${pct(relativeNeChange)}${deltaStdErr !== undefined ? `, paired SE ${f4(deltaStdErr)}` : ''}${significant ? ', significant' : ', within noise'})`;
+    : `test NE ${f4(test.ne)} vs baseline ${f4(base.ne)} (${pct(relativeNeChange)}${deltaStdErr !== undefined ? `, paired SE ${f4(deltaStdErr)}` : ''}${significant ? ', significant' : worseBeyondNoise ? ', worse beyond noise' : ', within noise'})`;
   const constant = constantNe !== undefined ? `; a constant predictor at the training click rate scores ${f4(constantNe)}` : '';
   const misses = [
     ...(beatsConstant ? [] : [`no better than ${constantNe !== undefined ? 'the constant predictor' : 'a constant predictor (NE 1)'}`]),

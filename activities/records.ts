@@ -34,6 +34,7 @@ export async function recordExperiment(result: ExperimentResult, data: DataConfi
           experimentId: result.experimentId,
           metrics: result.metrics,
           relativeNeChange: result.relativeNeChange,
+          ...(result.validationMetrics ? { validation: pickValidation(result.validationMetrics) } : {}),
           // Probes too: they are in no insights row, and `rankwright gc` keeps what a live campaign's log names.
           ...(result.artifact ? { artifact: result.artifact } : {}),
         }
@@ -72,4 +73,15 @@ export async function recordEvents(campaignId: string, events: NewCampaignEvent[
 export async function writeReport(status: CampaignStatus): Promise<{ path: string; artifact?: string }> {
   const { events } = await readEvents(status.campaignId);
   return writeCampaignReport(status, events);
+}
+
+/** What the log keeps of a run's validation metrics: the numbers its campaign decided on. */
+function pickValidation(v: NonNullable<ExperimentResult['validationMetrics']>) {
+  return {
+    ne: v.ne,
+    neStdErr: v.neStdErr,
+    auc: v.auc,
+    calibration: v.calibration,
+    ...(v.relativeNeChange !== undefined ? { relativeNeChange: v.relativeNeChange } : {}),
+  };
 }

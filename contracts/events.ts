@@ -88,8 +88,13 @@ export const CampaignEvent = z.discriminatedUnion('type', [
     ...base,
     type: z.literal('experiment.finished'),
     experimentId: z.string(),
+    /** Test metrics (information: campaigns decide on validation). */
     metrics: Metrics,
     relativeNeChange: z.number().optional(),
+    /** The served model on validation: what the campaign decided on (absent in older logs). */
+    validation: z
+      .object({ ne: z.number(), neStdErr: z.number(), auc: z.number(), calibration: z.number(), relativeNeChange: z.number().optional() })
+      .optional(),
     /** The run's model artifact (probes included), so retention knows what a campaign stored; absent in older logs. */
     artifact: z.string().optional(),
   }),

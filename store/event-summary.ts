@@ -57,7 +57,9 @@ export function summarizeEvent(e: CampaignEvent): string {
     case 'experiment.job':
       return `${e.experimentId} external job ${e.jobId} (${e.trainer}) ${e.state}${e.detail ? `: ${e.detail}` : ''}`;
     case 'experiment.finished':
-      return `${e.experimentId} finished: NE ${e.metrics.ne.toFixed(4)}${pct(e.relativeNeChange)}, AUC ${e.metrics.auc.toFixed(4)}, calibration ${e.metrics.calibration.toFixed(3)}`;
+      return e.validation
+        ? `${e.experimentId} finished: validation NE ${e.validation.ne.toFixed(4)} ± ${e.validation.neStdErr.toFixed(4)}${pct(e.validation.relativeNeChange)}, AUC ${e.validation.auc.toFixed(4)}, calibration ${e.validation.calibration.toFixed(3)}; test NE ${e.metrics.ne.toFixed(4)}`
+        : `${e.experimentId} finished: NE ${e.metrics.ne.toFixed(4)}${pct(e.relativeNeChange)}, AUC ${e.metrics.auc.toFixed(4)}, calibration ${e.metrics.calibration.toFixed(3)}`;
     case 'data.bad-rows':
       return `${e.experimentId} read the data: ${describeBadRows(e.badRows)}`;
     case 'experiment.failed':

@@ -410,6 +410,8 @@ export async function designHypotheses(input: DesignRequest, llm: LlmSettings | 
     if (problems.length) notes.push(`"${title.slice(0, 80)}": ${problems.join('; ')}`.slice(0, 1000));
     const note = problems.length ? ` [${problems.join('; ')}]`.slice(0, 200) : '';
     const technique = TECHNIQUE_IDS.includes(p.technique.trim()) ? p.technique.trim() : fit(p.technique, 80) || 'llm-proposal';
+    // A proposal that is one of the research step's hypotheses carries its expected gain, to compare with what it measures.
+    const research = req.research.find((h) => canonicalConfigKey(h.model) === key);
     proposals.push({
       model,
       hypothesis: {
@@ -418,6 +420,7 @@ export async function designHypotheses(input: DesignRequest, llm: LlmSettings | 
         rationale: fit(p.rationale, 600 - note.length) + note,
         expectedEffect: fit(p.expectedEffect, 300),
         parents: [...new Set((p.parents ?? []).filter((id) => runIds.has(id)))].slice(0, 20),
+        ...(research ? { expectedGain: research.expectedGain } : {}),
       },
     });
   }

@@ -1,7 +1,14 @@
 import type { SearchSpace } from '../contracts/campaign';
 import type { ExperimentSummary } from '../contracts/agents';
 import type { FieldKnobs, ModelConfig, ModelFamily } from '../contracts/model';
-import type { BaselineResearch, ResearchHypothesis, ResidualSignal } from '../contracts/research';
+import {
+  isResidualSignal,
+  MIN_IMPORTANCE_CLICKS,
+  type BaselineResearch,
+  type JointSignal,
+  type ResearchHypothesis,
+  type ResidualSignal,
+} from '../contracts/research';
 import { canonicalConfigKey } from '../contracts/canonical-config';
 import { relativeTrainingCost } from './design-context';
 import { crossName, fmt, L2_START, modify, switchFamily } from './heuristic-designer/candidate';
@@ -10,15 +17,34 @@ import { crossName, fmt, L2_START, modify, switchFamily } from './heuristic-desi
  * The research step's second half: findings (ranking/research.ts) become hypotheses, each with its evidence, an
  * expected gain and a cost, ranked by expected gain per unit of cost.
  *
- * Expected gains come from the measurements, not from a table of typical effects. A residual cell statistic s is
- * ≈ 2 × the nats a row a model gains by fitting those cells, so its relative NE gain is s / 2 / (baseline log loss a
- * row); a change rarely captures all of it (a hashed cross shares rows, L2 shrinks new weights), so each kind of change
- * is credited a share of it: CAPTURE below. Fit remedies are read from the learning curve. They are estimates for
- * ranking ideas against each other; the experiments measure the truth.
+ * Expected gains come from the measurements, not from a table of typical effects. A residual finding's strength is
+ * the log loss (nats a row) its cells' offsets gain on rows they were not fitted on (ranking/residual-cells.ts), so
+ * its relative NE gain is strength / (baseline log loss a row): its held-out gain, the most the data supports. A
+ * change rarely captures all of it (a hashed cross shares rows, L2 shrinks new weights), so each kind of change is
+ * credited a share of it: CAPTURE below, always ≤ 1, so an expected gain never exceeds its held-out bound
+ * (`heldOutGain` on each hypothesis). Ideas resting on several findings are bounded by what those findings measured
+ * together (a family switch by the significant interactions fitted jointly), never by a sum that counts a hub field's
+ * effect once per pair. Fit remedies are read from the learning curve, measured on validation rows. Findings without
+ * enough clicks are no evidence at all. They are estimates for ranking ideas against each other; the experiments
+ * measure the truth.
  */
 
-/** Share of a measured residual signal a change is expected to capture. */
-const CAPTURE = { cross: 0.5, triple: 0.4, transform: 0.7, buckets: 0.4, hashing: 0.6, fm: 0.45, dcn: 0.55, regularization: 0.25 } as const;
+/**
+ * Share of a measured residual signal a change is expected to capture (each ≤ 1: an expectation never exceeds its
+ * held-out bound). `overfitting` is a share of the train/validation gap, which is mostly memorized rare values that
+ * stronger L2 gives back only in small part.
+ */
+const CAPTURE = {
+  cross: 0.5,
+  triple: 0.4,
+  transform: 0.7,
+  buckets: 0.4,
+  hashing: 0.6,
+  fm: 0.45,
+  dcn: 0.55,
+  regularization: 0.25,
+  overfitting: 0.05,
+} as const;
 /** Below this expected relative NE gain an idea is not worth an experiment (0.05%). */
 const MIN_GAIN = 0.0005;
 /** Signal must be this many noise floors above zero to count. */
@@ -31,17 +57,21 @@ interface Draft {
   rationale: string;
   evidence: string;
   expectedGain: number;
+  /** The held-out measurement's gain the expectation is a share of (relative NE reduction). */
+  heldOutGain: number;
   model: ModelConfig;
 }
 
 export function researchHypotheses(findings: BaselineResearch, baseline: ExperimentSummary, space: SearchSpace): ResearchHypothesis[] {
   const base = baseline.config;
   const perRow = Math.max(1e-9, findings.logLossPerRow);
-  const threshold = Math.max(NOISE_MULTIPLE * findings.noiseFloor, 1e-6);
-  const gainOf = (s: ResidualSignal) => Math.max(0, s.strength) / 2 / perRow;
-  const significant = (s: ResidualSignal) => s.strength > threshold;
+  const gainOf = (s: ResidualSignal) => s.heldOutGain ?? Math.max(0, s.strength) / perRow;
+  // Held out, enough clicks, standard errors above 0 as the research step judged (how many findings of its kind it
+  // measured), and clear of the median pair (a dataset-wide noise check).
+  const significant = (s: ResidualSignal) => isResidualSignal(s) && s.strength > NOISE_MULTIPLE * findings.noiseFloor;
   const pct = (x: number) => `${(100 * x).toFixed(2)}%`;
-  const overNoise = (s: ResidualSignal) => (findings.noiseFloor > 0 ? `, ${fmt(s.strength / findings.noiseFloor)}x the noise floor` : '');
+  const heldOut = (s: ResidualSignal) =>
+    `held-out gain ${pct(gainOf(s))} NE ± ${pct((s.stdErr ?? 0) / perRow)}${s.clicks !== undefined ? ` on ${s.clicks} clicks` : ''}`;
   const drafts: Draft[] = [];
   const transformOf = (field: string) => base.fields?.[field]?.transform ?? base.denseTransform;
   const withFields = (changes: Record<string, FieldKnobs>) => {
@@ -56,24 +86,28 @@ export function researchHypotheses(findings: BaselineResearch, baseline: Experim
   const toBucket = findings.denseShapes
     .filter((d) => ordered.has(transformOf(d.field)))
     .map((d) => {
+      // Buckets gain what the baseline's residuals vary by bucket, held out: the field's missed main effect (its
+      // cells are these buckets). A shape alone (non-monotone) is no gain over a baseline that may fit it anyway.
       const missed = main.get(d.field);
-      const gain = Math.max(missed && significant(missed) ? gainOf(missed) : 0, d.shape === 'non-monotone' ? d.nonMonotoneGain / perRow : 0);
-      return { d, gain: gain * CAPTURE.transform, missed };
+      const bound = missed && significant(missed) ? gainOf(missed) : 0;
+      return { d, gain: bound * CAPTURE.transform, bound, missed };
     })
     .filter((x) => x.gain >= MIN_GAIN)
     .sort((a, b) => b.gain - a.gain);
   if (toBucket.length) {
     const names = toBucket.map((x) => x.d.field);
     const gain = toBucket.reduce((s, x) => s + x.gain, 0);
+    const bound = toBucket.reduce((s, x) => s + x.bound, 0);
     drafts.push({
       title: `Quantile buckets for ${names.length > 4 ? `${names.length} dense fields` : names.join(', ')}`,
       technique: 'dense-transform',
       rationale: `These dense fields' effects are not what a ${[...new Set(names.map(transformOf))].join('/')} transform can fit; 16 equal-frequency buckets fitted on train give each range its own weight.`,
       evidence: toBucket
         .slice(0, 4)
-        .map((x) => `${x.d.field} ${x.d.shape}${x.missed ? ` (missed main effect ${fmt(x.missed.strength)})` : ''}`)
+        .map((x) => `${x.d.field} ${x.d.shape}${x.missed ? `, missed main effect ${heldOut(x.missed)}` : ''}`)
         .join('; '),
       expectedGain: gain,
+      heldOutGain: bound,
       model: withFields(Object.fromEntries(names.map((n) => [n, { transform: 'quantile' as const }]))),
     });
     if (toBucket.length > 1)
@@ -81,11 +115,12 @@ export function researchHypotheses(findings: BaselineResearch, baseline: Experim
         title: `Quantile buckets for ${toBucket[0].d.field}`,
         technique: 'dense-transform',
         rationale: `The dense field with the largest missed effect, alone, so its share of the gain is attributable.`,
-        evidence: `${toBucket[0].d.field} is ${toBucket[0].d.shape}; CTR by bucket ${toBucket[0].d.ctrByBucket
+        evidence: `${toBucket[0].d.field} is ${toBucket[0].d.shape}, missed main effect ${heldOut(toBucket[0].missed!)}; CTR by bucket ${toBucket[0].d.ctrByBucket
           .slice(0, 8)
           .map((c) => fmt(c))
           .join(', ')}…`,
         expectedGain: toBucket[0].gain,
+        heldOutGain: toBucket[0].bound,
         model: withFields({ [toBucket[0].d.field]: { transform: 'quantile' } }),
       });
   }
@@ -101,8 +136,9 @@ export function researchHypotheses(findings: BaselineResearch, baseline: Experim
       title: `${buckets} quantile buckets for ${d.field}`,
       technique: 'dense-transform',
       rationale: `The baseline's residuals still vary with ${d.field}'s value inside its buckets; finer buckets follow its shape more closely.`,
-      evidence: `missed main effect of ${d.field} ${fmt(missed.strength)}${overNoise(missed)}`,
+      evidence: `missed main effect of ${d.field} inside its buckets: ${heldOut(missed)}`,
       expectedGain: gain,
+      heldOutGain: gainOf(missed),
       model: withFields({ [d.field]: { transform: 'quantile', buckets } }),
     });
   }
@@ -118,34 +154,48 @@ export function researchHypotheses(findings: BaselineResearch, baseline: Experim
       rationale: `Each field gets its own table sized from its distinct values, so frequent values stop sharing weights with other fields' values.`,
       evidence: blurred
         .slice(0, 4)
-        .map((m) => `${m.fields[0]}: ${pct(collidingShare.get(m.fields[0]) ?? 0)} of rows collide, missed main effect ${fmt(m.strength)}`)
+        .map((m) => `${m.fields[0]}: ${pct(collidingShare.get(m.fields[0]) ?? 0)} of rows collide, missed main effect ${heldOut(m)}`)
         .join('; '),
       expectedGain: blurred.reduce((s, m) => s + gainOf(m), 0) * CAPTURE.hashing,
+      heldOutGain: blurred.reduce((s, m) => s + gainOf(m), 0),
       model: modify(base, { hashSpace: 'per-field' }, space),
     });
   }
   const held = underused.filter((m) => !blurred.includes(m));
   if (held.length && findings.fit.verdict !== 'overfitting') {
     drafts.push(
-      regularizationDraft(base, space, 0.25, held.reduce((s, m) => s + gainOf(m), 0) * CAPTURE.regularization, {
-        why: `the baseline leaves main effects of ${held.length} categorical field${held.length > 1 ? 's' : ''} in its residuals without collisions to blame`,
-        evidence: held
-          .slice(0, 4)
-          .map((m) => `${m.fields[0]} ${fmt(m.strength)}`)
-          .join('; '),
-      }),
+      regularizationDraft(
+        base,
+        space,
+        0.25,
+        held.reduce((s, m) => s + gainOf(m), 0),
+        CAPTURE.regularization,
+        {
+          why: `the baseline leaves main effects of ${held.length} categorical field${held.length > 1 ? 's' : ''} in its residuals without collisions to blame`,
+          evidence: held
+            .slice(0, 4)
+            .map((m) => `${m.fields[0]} ${heldOut(m)}`)
+            .join('; '),
+        },
+      ),
     );
   }
 
   // Fields that hurt: shuffling them lowers validation NE by more than two standard errors.
-  const harmful = findings.importance.filter((f) => f.neIncrease + 2 * f.stdErr < 0);
+  const importanceEstimable = (findings.importanceClicks ?? MIN_IMPORTANCE_CLICKS) >= MIN_IMPORTANCE_CLICKS;
+  const harmful = importanceEstimable ? findings.importance.filter((f) => f.neIncrease + 2 * f.stdErr < 0) : [];
   if (harmful.length) {
+    // Permutation importance is measured on validation rows the baseline never fitted: held out already. But these
+    // are the fields that looked most harmful out of all of them, so each is credited the near end of its 2-SE
+    // interval, not its point estimate (the best-looking of many noisy estimates overstates its own gain).
+    const gain = harmful.reduce((s, f) => s + Math.max(0, -(f.neIncrease + 2 * f.stdErr)), 0) / Math.max(0.1, baseline.ne ?? 1);
     drafts.push({
       title: `Drop ${harmful.map((f) => f.field).join(', ')}`,
       technique: 'drop-field',
       rationale: 'Shuffling these fields made validation NE better: the model fits noise in them.',
       evidence: harmful.map((f) => `${f.field} importance ${fmt(f.neIncrease)} ± ${fmt(f.stdErr)}`).join('; '),
-      expectedGain: harmful.reduce((s, f) => s - f.neIncrease, 0) / Math.max(0.1, baseline.ne ?? 1),
+      expectedGain: gain,
+      heldOutGain: gain,
       model: withFields(Object.fromEntries(harmful.map((f) => [f.field, { drop: true }]))),
     });
   }
@@ -159,8 +209,9 @@ export function researchHypotheses(findings: BaselineResearch, baseline: Experim
       title: `Cross ${crossName(s.fields)} on ${base.family}`,
       technique: 'feature-cross',
       rationale: `An explicit cross lets ${base.family} learn the interaction of ${crossName(s.fields)} that its residuals show.`,
-      evidence: `residual interaction ${fmt(s.strength)} (#${rank + 1} of ${findings.pairs.length} pairs kept${overNoise(s)})`,
+      evidence: `residual interaction net of both fields' main effects: ${heldOut(s)} (#${rank + 1} of ${findings.pairs.length} pairs kept)`,
       expectedGain: gainOf(s) * CAPTURE.cross,
+      heldOutGain: gainOf(s),
       model: modify(base, { crosses: [...base.crosses, s.fields] }, space),
     });
   }
@@ -170,31 +221,39 @@ export function researchHypotheses(findings: BaselineResearch, baseline: Experim
       title: `Three-way cross ${crossName(s.fields)} on ${base.family}`,
       technique: 'feature-cross',
       rationale: `The residuals show signal in ${crossName(s.fields)} that none of its three pairs carries; only a three-field cross (or a deep model) can learn it.`,
-      evidence: `three-way residual signal ${fmt(s.strength)} beyond its pairs${overNoise(s)}`,
+      evidence: `three-way residual signal beyond its fields and pairs: ${heldOut(s)}`,
       expectedGain: gainOf(s) * CAPTURE.triple,
+      heldOutGain: gainOf(s),
       model: modify(base, { crosses: [...base.crosses, s.fields] }, space),
     });
   }
 
-  // Capacity: families that learn every interaction at once, credited with the interaction signal they could take.
-  const pairGain = overlapping(findings.pairs.filter(significant).map(gainOf));
-  const tripleGain = overlapping(findings.triples.filter(significant).map(gainOf));
-  const families: Array<[ModelFamily, number, string]> = [
-    ['fm', pairGain * CAPTURE.fm, `${findings.pairs.filter(significant).length} pairs above noise`],
+  // Capacity: families that learn every interaction at once, credited with the interaction signal they could take:
+  // at most what the significant interactions measured when fitted together held out (the sum of single findings
+  // counts a hub field's effect once per pair it is in).
+  const significantPairs = findings.pairs.filter(significant);
+  const significantTriples = findings.triples.filter(significant);
+  const pairBound = jointBound(findings.jointPairs, overlapping(significantPairs.map(gainOf)));
+  const allBound = jointBound(findings.jointInteractions, overlapping([...significantPairs, ...significantTriples].map(gainOf)));
+  const count = (n: number, what: string) => `${n} ${what}${n === 1 ? '' : 's'}`;
+  const families: Array<[ModelFamily, number, number, string]> = [
+    ['fm', pairBound, CAPTURE.fm, `${count(significantPairs.length, 'pair')} above noise`],
     [
       'dcn',
-      (pairGain + tripleGain) * CAPTURE.dcn,
-      `${findings.pairs.filter(significant).length} pairs and ${findings.triples.filter(significant).length} triples above noise`,
+      Math.max(pairBound, allBound),
+      CAPTURE.dcn,
+      `${count(significantPairs.length, 'pair')} and ${count(significantTriples.length, 'triple')} above noise`,
     ],
   ];
-  for (const [family, gain, evidence] of families) {
+  for (const [family, bound, capture, evidence] of families) {
     if (family === base.family || !space.families.includes(family) || (family === 'fm' && base.family === 'dcn')) continue;
     drafts.push({
       title: `Switch ${base.family} → ${family} (same features)`,
       technique: `family-${family}`,
       rationale: `${family === 'fm' ? 'A factorization machine learns every pairwise interaction' : 'A DCN learns pairwise and higher-order interactions'} without hand-picked crosses.`,
-      evidence: `residual interaction signal: ${evidence}, worth ${pct(pairGain + (family === 'dcn' ? tripleGain : 0))} NE in total`,
-      expectedGain: gain,
+      evidence: `residual interaction signal: ${evidence}, together worth ${pct(bound)} NE held out`,
+      expectedGain: bound * capture,
+      heldOutGain: bound,
       model: switchFamily(base, family, space),
     });
   }
@@ -203,7 +262,8 @@ export function researchHypotheses(findings: BaselineResearch, baseline: Experim
   const fit = findings.fit;
   if (fit.verdict === 'overfitting' && fit.relativeGap !== undefined) {
     drafts.push(
-      regularizationDraft(base, space, 4, Math.min(0.02, Math.max(0, fit.relativeGap) * CAPTURE.regularization), {
+      // Closing the whole train/validation gap is the most stronger regularization can gain.
+      regularizationDraft(base, space, 4, Math.max(0, fit.relativeGap), CAPTURE.overfitting, {
         why: `the baseline over-fits: ${fit.explanation}`,
         evidence: fit.explanation,
       }),
@@ -217,7 +277,9 @@ export function researchHypotheses(findings: BaselineResearch, baseline: Experim
         technique: 'more-epochs',
         rationale: 'Validation NE was still falling when training ended; early stopping keeps the best weights if more epochs stop helping.',
         evidence: fit.explanation,
-        expectedGain: fit.lastImprovement,
+        // Measured on validation rows: the last interval's improvement, at most repeated once more.
+        expectedGain: Math.max(0, fit.lastImprovement),
+        heldOutGain: Math.max(0, fit.lastImprovement),
         model: modify(base, { epochs }, space),
       });
   }
@@ -233,11 +295,15 @@ function overlapping(gains: number[]): number {
   return [...gains].sort((a, b) => b - a).reduce((sum, g, k) => sum + g * Math.pow(0.6, k), 0);
 }
 
+/** A regularization change is credited at most 2% NE, whatever its bound: L2 moves a little at a time. */
+const MAX_REGULARIZATION_GAIN = 0.02;
+
 function regularizationDraft(
   base: ModelConfig,
   space: SearchSpace,
   factor: number,
-  expectedGain: number,
+  heldOutGain: number,
+  capture: number,
   text: { why: string; evidence: string },
 ): Draft {
   const l2 = (base.l2 || L2_START[base.family]) * factor;
@@ -246,9 +312,19 @@ function regularizationDraft(
     technique: 'regularization-l2',
     rationale: `${factor > 1 ? 'Stronger' : 'Weaker'} regularization because ${text.why}.`,
     evidence: text.evidence,
-    expectedGain,
+    expectedGain: Math.min(MAX_REGULARIZATION_GAIN, heldOutGain * capture),
+    heldOutGain,
     model: modify(base, { l2 }, space),
   };
+}
+
+/**
+ * The most a set of findings is worth: what they measured fitted together, held out, when the research measured that;
+ * otherwise (a record made before the joint statistic) their overlapping sum.
+ */
+function jointBound(joint: JointSignal | undefined, overlappingSum: number): number {
+  if (!joint) return overlappingSum;
+  return joint.estimable ? Math.min(overlappingSum, joint.heldOutGain) : 0;
 }
 
 /** Distinct configs only, best expected gain per unit of cost first; the cost is relative to the baseline's. */
@@ -257,7 +333,10 @@ function rank(drafts: Draft[], base: ModelConfig, baseline: ExperimentSummary): 
   const out: ResearchHypothesis[] = [];
   for (const d of drafts) {
     const key = canonicalConfigKey(d.model);
-    if (seen.has(key) || !(d.expectedGain >= MIN_GAIN)) continue;
+    // Never more than the held-out measurement supports (rounded down, so the printed numbers keep the order too).
+    const heldOutGain = roundDown(Math.max(0, d.heldOutGain));
+    const expectedGain = Math.min(roundDown(d.expectedGain), heldOutGain);
+    if (seen.has(key) || !(expectedGain >= MIN_GAIN)) continue;
     seen.add(key);
     const cost = relativeTrainingCost(d.model) / Math.max(1e-9, relativeTrainingCost(base));
     out.push({
@@ -265,14 +344,23 @@ function rank(drafts: Draft[], base: ModelConfig, baseline: ExperimentSummary): 
         title: d.title.slice(0, 200),
         technique: d.technique,
         rationale: `${d.rationale} Evidence: ${d.evidence}`.slice(0, 600),
-        expectedEffect: `NE −${(100 * d.expectedGain).toFixed(2)}% expected from the research step's measurements`,
+        expectedEffect: `NE −${(100 * expectedGain).toFixed(2)}% expected (held-out bound −${(100 * heldOutGain).toFixed(2)}%) from the research step's measurements`,
         parents: [baseline.experimentId],
+        expectedGain,
       },
       model: d.model,
       evidence: d.evidence.slice(0, 400),
-      expectedGain: Number(d.expectedGain.toPrecision(3)),
+      expectedGain,
+      heldOutGain,
       cost: Number(cost.toPrecision(3)),
     });
   }
   return out.sort((a, b) => b.expectedGain / b.cost - a.expectedGain / a.cost || b.expectedGain - a.expectedGain).slice(0, MAX_HYPOTHESES);
+}
+
+/** Three significant digits, rounded toward 0. */
+function roundDown(x: number): number {
+  if (!(x > 0)) return 0;
+  const scale = Math.pow(10, 2 - Math.floor(Math.log10(x)));
+  return Math.floor(x * scale) / scale;
 }

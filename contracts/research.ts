@@ -19,12 +19,79 @@ export const FieldImportance = z.object({
 export type FieldImportance = z.infer<typeof FieldImportance>;
 
 /**
- * Residual signal of one, two or three fields: the cell excess over a permutation null (ranking/residual-cells.ts),
- * ≈ 2 × the log loss (nats a row) a model would gain by fitting it. Single fields: a main effect the model misses;
- * pairs and triples: an interaction it misses (a triple net of its three pairs).
+ * A finding needs at least this many clicks in EACH held-out half (rows that carry its fields) to be estimated: its
+ * gain is a log-loss change summed mostly over clicked rows, and below ~50 of them one click more or less moves it by
+ * several percent of itself, so its standard error is itself too noisy to judge it by. Fewer, and the finding says
+ * "not estimable with N clicks" instead of printing a number (about 100 clicks in the finding's rows in all).
  */
-export const ResidualSignal = z.object({ fields: z.array(z.string()).min(1).max(3), strength: z.number() });
+export const MIN_HELD_OUT_CLICKS = 50;
+/** A held-out gain counts as signal when it stands at least this many standard errors above zero. */
+export const SIGNAL_STD_ERRORS = 2;
+
+/**
+ * The standard errors a held-out gain must stand above 0 when `tested` findings of its kind were measured together:
+ * √(2 ln m), the level the largest of m pure-noise z-scores rarely exceeds (2.7 for 39 fields, 3.6 for their 741
+ * pairs), and at least SIGNAL_STD_ERRORS. Without it, 2 standard errors over hundreds of pairs pass a dozen of noise.
+ */
+export function signalThreshold(tested: number): number {
+  return Math.max(SIGNAL_STD_ERRORS, Math.sqrt(2 * Math.log(Math.max(1, tested))));
+}
+
+/**
+ * Residual signal of one, two or three fields, estimated held out (ranking/residual-cells.ts): per-cell logit offsets
+ * on the baseline's predictions, shrunk by each cell's clicks, fitted on one half of the residual rows and scored on
+ * the other (then swapped). `strength` is the log loss those offsets gain in nats a row (signed: below 0 they hurt
+ * on rows they did not see). Single fields: a main effect the model misses; pairs: an interaction net of both
+ * fields' main effects; triples: net of the mains and the three pairs. Absent optional fields: a record made before
+ * the held-out statistics.
+ */
+export const ResidualSignal = z.object({
+  fields: z.array(z.string()).min(1).max(3),
+  strength: z.number(),
+  /** Standard error of `strength`. */
+  stdErr: z.number().optional(),
+  /** Clicks in the residual rows that carry these fields. */
+  clicks: z.number().int().optional(),
+  /** False when a held-out half holds fewer than MIN_HELD_OUT_CLICKS of those clicks: strength is 0 and means nothing. */
+  estimable: z.boolean().optional(),
+  /** The expected relative NE reduction the held-out strength supports: strength / the baseline's log loss a row, ≥ 0. */
+  heldOutGain: z.number().optional(),
+  /** Stands out of its noise: estimable and signalThreshold(findings of its kind measured) standard errors above 0. */
+  significant: z.boolean().optional(),
+});
 export type ResidualSignal = z.infer<typeof ResidualSignal>;
+
+/** The interactions found significant, fitted together held out: what all of them at once are worth (no double counting). */
+export const JointSignal = z.object({
+  /** The findings fitted together (pairs, or pairs and triples), strongest first. */
+  fields: z.array(z.array(z.string()).min(2).max(3)).max(40),
+  strength: z.number(),
+  stdErr: z.number(),
+  clicks: z.number().int(),
+  estimable: z.boolean(),
+  heldOutGain: z.number(),
+});
+export type JointSignal = z.infer<typeof JointSignal>;
+
+/**
+ * A held-out finding that stands out of its noise: enough clicks, and signalThreshold(tested) standard errors above 0
+ * (`tested`: how many findings of its kind were measured). A finding the research step already judged keeps its verdict.
+ */
+export function isResidualSignal(s: ResidualSignal, tested = 1): boolean {
+  if (s.significant !== undefined) return s.significant;
+  return s.estimable !== false && s.strength > 0 && s.strength > signalThreshold(tested) * (s.stdErr ?? 0);
+}
+
+/**
+ * Permutation importance is measured on validation rows (held out already, no halves): below this many clicks there,
+ * as many as a residual finding needs in all, its standard error means as little, and no hypothesis rests on it.
+ */
+export const MIN_IMPORTANCE_CLICKS = 2 * MIN_HELD_OUT_CLICKS;
+
+/** How a finding without enough clicks reads, wherever it is shown. */
+export function notEstimableWording(what: string, clicks: number, needs = `${MIN_HELD_OUT_CLICKS} in each held-out half`): string {
+  return `${what}: not estimable with ${clicks} clicks (needs ${needs})`;
+}
 
 export const DenseShape = z.object({
   field: z.string(),
@@ -33,8 +100,13 @@ export const DenseShape = z.object({
   buckets: z.number().int(),
   missingShare: z.number(),
   shape: z.enum(['flat', 'increasing', 'decreasing', 'non-monotone']),
-  /** Log loss (nats a row) the free bucket CTRs gain over the best monotone fit. */
+  /**
+   * Log loss (nats a row) the free bucket CTRs gain over the best monotone fit, held out: both fitted on one half of
+   * the rows, scored on the other, then swapped (below 0: the bumps do not carry over to rows they were not fitted on).
+   */
   nonMonotoneGain: z.number(),
+  /** Standard error of `nonMonotoneGain` (absent: a record made before the held-out statistics). */
+  nonMonotoneStdErr: z.number().optional(),
   ctrByBucket: z.array(z.number()),
 });
 export type DenseShape = z.infer<typeof DenseShape>;
@@ -71,6 +143,19 @@ export const BaselineResearch = z.object({
   logLossPerRow: z.number(),
   /** |strength| of the median pair: signal below a few times this is noise. */
   noiseFloor: z.number(),
+  /** Clicks in the residual rows (absent: a record made before the held-out statistics). */
+  clicks: z.number().int().optional(),
+  /** Clicks in the validation rows permutation importance was measured on. */
+  importanceClicks: z.number().int().optional(),
+  /**
+   * Findings that had too few clicks to estimate, worded "…: not estimable with N clicks" (the first ones; the last
+   * entry counts the rest). The whole residual sample when it is too small.
+   */
+  notEstimable: z.array(z.string().max(200)).max(25).optional(),
+  /** The significant pairs fitted together, held out: the most a family that learns every pair can expect. */
+  jointPairs: JointSignal.optional(),
+  /** The significant pairs and triples fitted together, held out: the most a deep family can expect from them. */
+  jointInteractions: JointSignal.optional(),
   importance: z.array(FieldImportance),
   mainEffects: z.array(ResidualSignal),
   pairs: z.array(ResidualSignal),
@@ -87,8 +172,13 @@ export const ResearchHypothesis = z.object({
   model: ModelConfig,
   /** The measurement behind it, in words (which statistic, how far above noise). */
   evidence: z.string().max(400),
-  /** Expected relative NE reduction (0.01 = NE 1% lower), from the measurement. */
+  /** Expected relative NE reduction (0.01 = NE 1% lower), from the measurement; never above `heldOutGain`. */
   expectedGain: z.number(),
+  /**
+   * What the held-out measurements behind it support (relative NE reduction): the bound `expectedGain` is a share of.
+   * Absent: a record made before the held-out statistics.
+   */
+  heldOutGain: z.number().optional(),
   /** Expected training cost relative to the baseline's. */
   cost: z.number(),
 });
@@ -145,7 +235,7 @@ export function diagnoseFit(curve: readonly LearningCurvePoint[]): FitDiagnosis 
     return {
       verdict: 'underfitting',
       ...base,
-      explanation: `validation NE was still falling at the last evaluation (${pct(lastStep)} over the last interval) and train NE is only ${pct(gap)} below it`,
+      explanation: `validation NE was still falling at the last evaluation (${pct(lastStep)} over the last interval) and train NE is ${gap >= 0 ? `only ${pct(gap)} below` : `${pct(-gap)} above`} it`,
     };
   return {
     verdict: 'balanced',

@@ -1,13 +1,24 @@
 import { CATEGORICAL_FIELDS, DENSE_FIELDS, DataConfig, type DataConfigInput, type LearningCurvePoint } from '../contracts';
 export { diagnoseFit } from '../contracts/research';
-import { diagnoseFit, type BaselineResearch, type DenseShape, type FieldImportance, type ResidualSignal } from '../contracts/research';
+import {
+  diagnoseFit,
+  isResidualSignal,
+  MIN_IMPORTANCE_CLICKS,
+  notEstimableWording,
+  SIGNAL_STD_ERRORS,
+  type BaselineResearch,
+  type DenseShape,
+  type FieldImportance,
+  type JointSignal,
+  type ResidualSignal,
+} from '../contracts/research';
 import { parseOrExplain } from '../contracts/errors';
 import { loadDataset } from './data/load-data';
 import { CATEGORICAL_COUNT, DENSE_COUNT, sliceRows, type RowBlock } from './data/rows';
 import { encodeRows } from './features';
 import { hashSpaceReport } from './hash-report';
 import { backgroundEntropy, clickThroughRate, exampleLogLoss } from './metrics';
-import { categoricalLevels, denseLevels, excessOverNull, permuted, type FieldLevels } from './residual-cells';
+import { categoricalLevels, denseLevels, HeldOutCells, heldOutHalves, permuted, type FieldLevels, type HeldOutGain } from './residual-cells';
 import { loadArtifactScorer } from './scoring';
 
 /**
@@ -15,9 +26,11 @@ import { loadArtifactScorer } from './scoring';
  * baseline and its data. Each finding is in a unit the designer can turn into an expected gain:
  *
  * - field importance: permutation on validation rows, the NE the model loses when one field's values are shuffled;
- * - missed main effects and interactions: residual cell statistics (residual-cells.ts) for single fields, pairs of
- *   any fields (dense ones by quantile bucket) and three-way crosses of the strongest fields, ≈ 2 × nats a row;
- * - dense shape: empirical CTR by quantile bucket, monotone or not (a non-monotone field wants buckets);
+ * - missed main effects and interactions: held-out cell statistics (residual-cells.ts) for single fields, pairs of
+ *   any fields (dense ones by quantile bucket) and three-way crosses of the strongest fields: the log loss (nats a
+ *   row) per-cell offsets fitted on one half of the rows gain on the other, each with its standard error and clicks,
+ *   "not estimable" below MIN_HELD_OUT_CLICKS clicks a half; the significant interactions also fitted together;
+ * - dense shape: empirical CTR by quantile bucket, monotone or not, held out (a non-monotone field wants buckets);
  * - hashing: per slot distinct values and collision rates of the baseline's own hash space;
  * - fit: the baseline's learning curve read as over-, under- or well fitted.
  */
@@ -25,7 +38,7 @@ import { loadArtifactScorer } from './scoring';
 export interface ResearchOptions {
   /** Validation rows for permutation importance (default 20,000; fewer for slow families). */
   importanceRows?: number;
-  /** Training rows for the residual statistics (default 40,000). */
+  /** Training rows for the residual statistics (default: enough for ~2,000 clicks, 40,000 to 200,000 rows). */
   residualRows?: number;
   /** Fields that take part in the three-way search (the strongest by pair signal; default 8 → 56 triples). */
   tripleFields?: number;
@@ -33,7 +46,6 @@ export interface ResearchOptions {
   learningCurve?: readonly LearningCurvePoint[];
 }
 
-const RESIDUAL_SEED = 0x5eed;
 const IMPORTANCE_SEED = 0x1eaf;
 
 export async function researchBaseline(input: DataConfigInput | DataConfig, artifact: string, opts: ResearchOptions = {}): Promise<BaselineResearch> {
@@ -51,6 +63,7 @@ export async function researchBaseline(input: DataConfigInput | DataConfig, arti
   // Permutation importance on validation rows: the split that decides training, never the test rows.
   const importanceRows = Math.min(dataset.validation.rows, opts.importanceRows ?? (family === 'dcn' ? 5_000 : 20_000));
   const held = sliceRows(dataset.validation, 0, importanceRows);
+  const importanceClicks = held.labels.reduce((sum, y) => sum + (y === 1 ? 1 : 0), 0);
   const heldScores = await scorer.score(encodeRows(held, spec));
   const entropy = backgroundEntropy(clickThroughRate(held.labels));
   const importance: FieldImportance[] = [];
@@ -62,61 +75,83 @@ export async function researchBaseline(input: DataConfigInput | DataConfig, arti
   }
   importance.sort((a, b) => b.neIncrease - a.neIncrease);
 
-  // Residuals of the baseline on training rows: the largest sample, so weak signal rises above the noise.
+  // The baseline's predictions on training rows: the largest sample, so weak signal rises above the noise. Rare
+  // clicks need more rows: enough for about TARGET_RESIDUAL_CLICKS clicks, within the row limits.
   const source = dataset.train.rows > 0 ? dataset.train : dataset.validation;
-  const sample = sliceRows(source, 0, Math.min(source.rows, opts.residualRows ?? 40_000));
+  const sample = sliceRows(source, 0, Math.min(source.rows, opts.residualRows ?? residualRowsFor(source)));
   const p = await scorer.score(encodeRows(sample, spec));
-  const residual = new Float64Array(sample.rows);
   let loss = 0;
-  for (let i = 0; i < sample.rows; i++) {
-    residual[i] = sample.labels[i] - p[i];
-    loss += exampleLogLoss(p[i], sample.labels[i]);
-  }
-  const shuffled = permuted(residual, RESIDUAL_SEED);
+  for (let i = 0; i < sample.rows; i++) loss += exampleLogLoss(p[i], sample.labels[i]);
+  const perRowLoss = loss / Math.max(1, sample.rows);
+  const cells = new HeldOutCells(sample.labels, p);
   const levels = new Map<string, FieldLevels>(
     active.map((f) => [f.name, f.kind === 'dense' ? denseLevels(sample, f.index) : categoricalLevels(sample, f.index)]),
   );
   const level = (name: string) => levels.get(name)!;
+  const signalOf = (fields: string[], estimate: HeldOutGain): ResidualSignal => ({
+    fields,
+    strength: estimate.estimable ? round(estimate.gain) : 0,
+    stdErr: round(estimate.stdErr),
+    clicks: estimate.clicks,
+    estimable: estimate.estimable,
+    heldOutGain: estimate.estimable ? round(Math.max(0, estimate.gain) / Math.max(1e-12, perRowLoss)) : 0,
+  });
 
-  const mainEffects: ResidualSignal[] = active
-    .map((f) => ({ fields: [f.name], strength: round(excessOverNull([level(f.name)], residual, shuffled, false)) }))
-    .sort((a, b) => b.strength - a.strength);
+  const mainEffects = judged(active.map((f) => signalOf([f.name], cells.estimate([[level(f.name)]])))).sort(strongestFirst);
 
+  // Interactions net of both fields' main effects (fitted first, on the same half).
   const pairs: ResidualSignal[] = [];
   for (let a = 0; a < active.length; a++)
     for (let b = a + 1; b < active.length; b++) {
-      const fields = [active[a].name, active[b].name];
-      pairs.push({ fields, strength: round(excessOverNull(fields.map(level), residual, shuffled, true)) });
+      const [x, y] = [level(active[a].name), level(active[b].name)];
+      pairs.push(signalOf([active[a].name, active[b].name], cells.estimate([[x, y]], [[x], [y]])));
     }
-  pairs.sort((x, y) => y.strength - x.strength);
+  judged(pairs).sort(strongestFirst);
 
-  // Three-way crosses among the fields of the strongest pairs: the triple's cells minus what its three pairs explain
-  // (each net of its null), so a triple only scores for signal that no pair of it carries.
-  const pairStrength = new Map(pairs.map((q) => [q.fields.join('×'), q.strength]));
+  // Three-way crosses among the fields of the strongest pairs, net of the mains and the three pairs: a triple only
+  // scores for signal that no pair of it carries.
+  const tripleFields = opts.tripleFields ?? 8;
   const strongFields: string[] = [];
   for (const q of pairs) {
     for (const f of q.fields) if (!strongFields.includes(f)) strongFields.push(f);
-    if (strongFields.length >= (opts.tripleFields ?? 8)) break;
+    if (strongFields.length >= tripleFields) break;
   }
   const ordered = (names: string[]) => active.map((f) => f.name).filter((n) => names.includes(n));
   const triples: ResidualSignal[] = [];
-  const picked = ordered(strongFields.slice(0, opts.tripleFields ?? 8));
+  const picked = ordered(strongFields.slice(0, tripleFields));
   for (let a = 0; a < picked.length; a++)
     for (let b = a + 1; b < picked.length; b++)
       for (let c = b + 1; c < picked.length; c++) {
-        const fields = [picked[a], picked[b], picked[c]];
-        const whole = excessOverNull(fields.map(level), residual, shuffled, true);
-        const inPairs = [
-          [fields[0], fields[1]],
-          [fields[0], fields[2]],
-          [fields[1], fields[2]],
-        ].reduce((sum, q) => sum + Math.max(0, pairStrength.get(q.join('×')) ?? 0), 0);
-        triples.push({ fields, strength: round(whole - inPairs) });
+        const [x, y, z] = [level(picked[a]), level(picked[b]), level(picked[c])];
+        triples.push(signalOf([picked[a], picked[b], picked[c]], cells.estimate([[x, y, z]], [[x], [y], [z], [x, y], [x, z], [y, z]])));
       }
-  triples.sort((x, y) => y.strength - x.strength);
+  judged(triples).sort(strongestFirst);
+
+  // What the significant interactions are worth together (pairs sharing a hub field explain part of the same
+  // residual): the bound for a family that learns all of them at once.
+  const jointOf = (findings: ResidualSignal[]): JointSignal | undefined => {
+    if (!findings.length) return undefined;
+    const fields = ordered([...new Set(findings.flatMap((s) => s.fields))]);
+    const estimate = cells.estimate(
+      findings.map((s) => s.fields.map(level)),
+      fields.map((f) => [level(f)]),
+    );
+    return {
+      fields: findings.map((s) => s.fields),
+      strength: round(estimate.gain),
+      stdErr: round(estimate.stdErr),
+      clicks: estimate.clicks,
+      estimable: estimate.estimable,
+      heldOutGain: estimate.estimable ? round(Math.max(0, estimate.gain) / Math.max(1e-12, perRowLoss)) : 0,
+    };
+  };
+  const significantPairs = pairs.filter((q) => q.significant).slice(0, JOINT_PAIRS);
+  const significantTriples = triples.filter((q) => q.significant).slice(0, JOINT_TRIPLES);
+  const jointPairs = jointOf(significantPairs);
+  const jointInteractions = significantTriples.length ? jointOf([...significantPairs, ...significantTriples]) : jointPairs;
 
   const hashing = hashSpaceReport(spec, dataset.train);
-  const perRowLoss = loss / sample.rows;
+  const estimablePairs = pairs.filter((q) => q.estimable);
   return {
     artifact,
     family,
@@ -124,7 +159,17 @@ export async function researchBaseline(input: DataConfigInput | DataConfig, arti
     residualRows: sample.rows,
     logLossPerRow: round(perRowLoss),
     // The noise floor of the cell statistics: the median pair, which on most data carries no interaction.
-    noiseFloor: round(Math.abs(pairs[Math.floor(pairs.length / 2)]?.strength ?? 0)),
+    noiseFloor: round(Math.abs(estimablePairs[Math.floor(estimablePairs.length / 2)]?.strength ?? 0)),
+    clicks: cells.clicks,
+    importanceClicks,
+    notEstimable: [
+      ...(importanceClicks < MIN_IMPORTANCE_CLICKS
+        ? [notEstimableWording(`field importance on ${importanceRows} validation rows`, importanceClicks, `${MIN_IMPORTANCE_CLICKS}`)]
+        : []),
+      ...notEstimableFindings(cells, [...mainEffects, ...pairs, ...triples]),
+    ],
+    ...(jointPairs ? { jointPairs } : {}),
+    ...(jointInteractions ? { jointInteractions } : {}),
     importance,
     mainEffects,
     pairs: pairs.slice(0, 40),
@@ -147,6 +192,44 @@ export async function researchBaseline(input: DataConfigInput | DataConfig, arti
     },
     fit: diagnoseFit(opts.learningCurve ?? []),
   };
+}
+
+/** Residual rows: enough for about TARGET_RESIDUAL_CLICKS clicks, but at least MIN and at most MAX rows. */
+const MIN_RESIDUAL_ROWS = 40_000;
+const MAX_RESIDUAL_ROWS = 200_000;
+const TARGET_RESIDUAL_CLICKS = 2_000;
+/** How many significant pairs (and triples) are fitted together for the joint bound. */
+const JOINT_PAIRS = 12;
+const JOINT_TRIPLES = 5;
+/** Not-estimable findings listed by name; the rest are counted. */
+const NOT_ESTIMABLE_LISTED = 20;
+
+function residualRowsFor(source: RowBlock): number {
+  let clicks = 0;
+  for (let i = 0; i < source.rows; i++) if (source.labels[i] === 1) clicks++;
+  const ctr = clicks / Math.max(1, source.rows);
+  const wanted = ctr > 0 ? Math.ceil(TARGET_RESIDUAL_CLICKS / ctr) : MAX_RESIDUAL_ROWS;
+  return Math.max(MIN_RESIDUAL_ROWS, Math.min(MAX_RESIDUAL_ROWS, wanted));
+}
+
+/** Marks which findings of one kind stand out of their noise, given how many of that kind were measured. */
+function judged(findings: ResidualSignal[]): ResidualSignal[] {
+  for (const s of findings) s.significant = isResidualSignal({ ...s, significant: undefined }, findings.length);
+  return findings;
+}
+
+/** Strongest first; a finding without enough clicks (strength 0) after every estimable one. */
+function strongestFirst(a: ResidualSignal, b: ResidualSignal): number {
+  return b.strength - a.strength || Number(b.estimable !== false) - Number(a.estimable !== false);
+}
+
+/** "C3×C7: not estimable with 38 clicks…" for each finding that lacked clicks; the whole sample in one line when it did. */
+function notEstimableFindings(cells: HeldOutCells, findings: ResidualSignal[]): string[] {
+  const lacking = findings.filter((s) => s.estimable === false);
+  if (!lacking.length) return [];
+  if (lacking.length === findings.length) return [notEstimableWording(`residual statistics on ${cells.rows} rows`, cells.clicks)];
+  const listed = lacking.slice(0, NOT_ESTIMABLE_LISTED - 1).map((s) => notEstimableWording(s.fields.join('×'), s.clicks ?? 0));
+  return lacking.length > listed.length ? [...listed, `and ${lacking.length - listed.length} more findings not estimable`] : listed;
 }
 
 function round(x: number): number {
@@ -185,15 +268,19 @@ function meanLossIncrease(base: Float64Array, shuffled: Float64Array, labels: Ui
 
 /**
  * The shape of a dense field's effect: CTR by 16 equal-frequency buckets, against the best monotone fit (weighted
- * isotonic regression, either direction). `nonMonotoneGain` is the log loss (nats a row) the free bucket means
- * gain over the monotone fit; above ~8 nats in total (a likelihood-ratio statistic of 16, about p = 0.05 for the
- * handful of parameters a violation costs) the field is non-monotone, and a transform that keeps order (none,
- * log, standardize) cannot fit it.
+ * isotonic regression, either direction), held out: the free bucket CTRs (shrunk toward the half's click rate by
+ * SHAPE_PRIOR_CLICKS pseudo-clicks, so an empty bucket is not a CTR of 0) and the monotone fit are fitted on one half
+ * of the rows and scored on the other, then swapped. `nonMonotoneGain` is what the free buckets gain over the
+ * monotone fit in nats a row on rows they did not see; the field is non-monotone when that stands SIGNAL_STD_ERRORS
+ * standard errors above 0 (a bump that is noise does not carry over), flat when the free buckets do not beat one CTR
+ * for all the same way. A transform that keeps order (none, log, standardize) cannot fit a non-monotone field.
  */
 export function denseShape(block: RowBlock, field: number, transform?: string): DenseShape {
   const levels = denseLevels(block, field);
-  const clicks = new Float64Array(levels.levels);
-  const rows = new Float64Array(levels.levels);
+  const buckets = levels.levels;
+  const half = heldOutHalves(block.rows, SHAPE_SEED);
+  const rows = [new Float64Array(buckets), new Float64Array(buckets)];
+  const clicks = [new Float64Array(buckets), new Float64Array(buckets)];
   let missing = 0;
   for (let i = 0; i < block.rows; i++) {
     const id = levels.ids[i];
@@ -201,35 +288,100 @@ export function denseShape(block: RowBlock, field: number, transform?: string): 
       missing++;
       continue;
     }
-    rows[id]++;
-    clicks[id] += block.labels[i];
+    rows[half[i]][id]++;
+    if (block.labels[i] === 1) clicks[half[i]][id]++;
   }
-  const used = rows.reduce((a, b) => a + b, 0);
-  const name = DENSE_FIELDS[field];
-  const ctr = Array.from(rows, (n, b) => (n > 0 ? clicks[b] / n : 0));
-  const overall = used > 0 ? clicks.reduce((a, b) => a + b, 0) / used : 0;
-  const ll = (fit: number[]) => fit.reduce((sum, q, b) => sum + bernoulliLogLikelihood(clicks[b], rows[b], q), 0);
-  const free = ll(ctr);
-  const up = isotonic(ctr, Array.from(rows));
-  const down = isotonic(
-    ctr.map((c) => -c),
-    Array.from(rows),
-  ).map((c) => -c);
-  const llUp = ll(up);
-  const llDown = ll(down);
-  const flatGain = free - ll(ctr.map(() => overall));
-  const nonMonotone = free - Math.max(llUp, llDown);
+  const allRows = Array.from({ length: buckets }, (_, b) => rows[0][b] + rows[1][b]);
+  const allClicks = Array.from({ length: buckets }, (_, b) => clicks[0][b] + clicks[1][b]);
+  const used = allRows.reduce((a, b) => a + b, 0);
+  const ctr = allRows.map((n, b) => (n > 0 ? allClicks[b] / n : 0));
+
+  const nonMonotone = new HeldOutSum();
+  const overFlat = new HeldOutSum();
+  for (const fit of [0, 1]) {
+    const n = Array.from(rows[fit]);
+    const c = Array.from(clicks[fit]);
+    const fitRows = n.reduce((a, b) => a + b, 0);
+    const overall = fitRows > 0 ? c.reduce((a, b) => a + b, 0) / fitRows : 0;
+    const pseudoRows = overall > 0 ? SHAPE_PRIOR_CLICKS / overall : 0;
+    const free = n.map((rowsB, b) => (rowsB + pseudoRows > 0 ? (c[b] + SHAPE_PRIOR_CLICKS) / (rowsB + pseudoRows) : overall));
+    const ll = (q: number[]) => q.reduce((sum, qb, b) => sum + bernoulliLogLikelihood(c[b], n[b], qb), 0);
+    const up = isotonic(free, n);
+    const down = isotonic(
+      free.map((q) => -q),
+      n,
+    ).map((q) => -q);
+    const monotone = ll(up) >= ll(down) ? up : down;
+    const other = 1 - fit;
+    for (let b = 0; b < buckets; b++) {
+      nonMonotone.add(clicks[other][b], rows[other][b], free[b], monotone[b]);
+      overFlat.add(clicks[other][b], rows[other][b], free[b], overall);
+    }
+  }
+  const flatGain = overFlat.mean(used);
+  const nonMonotoneGain = nonMonotone.mean(used);
+  const nonMonotoneStdErr = nonMonotone.stdErr(used);
+  const stands = (gain: number, stdErr: number) => gain > 0 && gain > SIGNAL_STD_ERRORS * stdErr;
+  const fullLl = (q: number[]) => q.reduce((sum, qb, b) => sum + bernoulliLogLikelihood(allClicks[b], allRows[b], qb), 0);
+  const increasing =
+    fullLl(isotonic(ctr, allRows)) >=
+    fullLl(
+      isotonic(
+        ctr.map((q) => -q),
+        allRows,
+      ).map((q) => -q),
+    );
   const shape: DenseShape['shape'] =
-    levels.levels < 3 || flatGain < 4 ? 'flat' : nonMonotone > 8 ? 'non-monotone' : llUp >= llDown ? 'increasing' : 'decreasing';
+    buckets < 3 || !stands(flatGain, overFlat.stdErr(used))
+      ? 'flat'
+      : stands(nonMonotoneGain, nonMonotoneStdErr)
+        ? 'non-monotone'
+        : increasing
+          ? 'increasing'
+          : 'decreasing';
   return {
-    field: name,
+    field: DENSE_FIELDS[field],
     ...(transform ? { transform } : {}),
-    buckets: levels.levels,
+    buckets,
     missingShare: round(missing / Math.max(1, block.rows)),
     shape,
-    nonMonotoneGain: round(nonMonotone / Math.max(1, used)),
+    nonMonotoneGain: round(nonMonotoneGain),
+    nonMonotoneStdErr: round(nonMonotoneStdErr),
     ctrByBucket: ctr.map(round),
   };
+}
+
+/** Pseudo-clicks at the half's click rate each bucket's CTR is shrunk with: a bucket's own clicks outweigh them from a handful on. */
+const SHAPE_PRIOR_CLICKS = 2;
+const SHAPE_SEED = 0x5ba9e;
+
+/** Per-row log-likelihood gains of one bucket CTR over another, summed over held-out rows (clicks and non-clicks apart). */
+class HeldOutSum {
+  private sum = 0;
+  private squares = 0;
+
+  add(clicks: number, rows: number, q: number, reference: number): void {
+    const p1 = clamp01(q);
+    const p0 = clamp01(reference);
+    const click = Math.log(p1) - Math.log(p0);
+    const none = Math.log(1 - p1) - Math.log(1 - p0);
+    this.sum += clicks * click + (rows - clicks) * none;
+    this.squares += clicks * click * click + (rows - clicks) * none * none;
+  }
+
+  mean(rows: number): number {
+    return rows > 0 ? this.sum / rows : 0;
+  }
+
+  stdErr(rows: number): number {
+    if (rows <= 0) return 0;
+    const mean = this.sum / rows;
+    return Math.sqrt(Math.max(0, this.squares / rows - mean * mean) / rows);
+  }
+}
+
+function clamp01(p: number): number {
+  return Math.min(1 - 1e-9, Math.max(1e-9, p));
 }
 
 function bernoulliLogLikelihood(clicks: number, rows: number, q: number): number {

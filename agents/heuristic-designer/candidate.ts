@@ -18,6 +18,8 @@ export interface Candidate {
   parents: string[];
   /** Prior expected gain, before the track-record and cost adjustments. */
   prior: number;
+  /** A research hypothesis's expected relative NE reduction, carried onto the experiment (Hypothesis.expectedGain). */
+  expectedGain?: number;
   /**
    * A deliberate re-run of a config an earlier campaign measured on this data (a warm start): only this campaign's
    * own runs make it "already tried".

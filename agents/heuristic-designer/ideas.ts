@@ -25,6 +25,7 @@ export function researchCandidates(req: DesignRequest, weight: number): Candidat
     expectedEffect: h.hypothesis.expectedEffect,
     parents: h.hypothesis.parents,
     prior: weight * (1 + h.expectedGain / top),
+    expectedGain: h.expectedGain,
   }));
 }
 

@@ -72,6 +72,7 @@ export function selectProposals(req: DesignRequest, candidates: Candidate[], ref
         rationale: bestItem.c.rationale.slice(0, 600),
         expectedEffect: expectedEffectOf(bestItem.c, reference),
         parents: [...new Set(bestItem.c.parents)].slice(0, 20),
+        ...(bestItem.c.expectedGain !== undefined ? { expectedGain: bestItem.c.expectedGain } : {}),
       },
     });
   }

@@ -1,5 +1,6 @@
 import { externalTrainerLabel, type CampaignStatus, type DataChecks } from '../contracts';
 import { decisionMetrics, decisionNe } from '../contracts/decision-metrics';
+import { labelFields } from '../contracts/field-names';
 import { REFERENCE_PROBE } from '../contracts/probe';
 import { describeStorage, type CampaignStorage } from '../store/campaign-storage';
 import { describeBudgetUsed } from '../store/event-summary';
@@ -45,7 +46,11 @@ export function formatStatus(s: CampaignStatus, storage?: CampaignStorage): stri
     const r = s.research;
     lines.push('', `research: baseline ${r.findings.fit.verdict}; ${r.hypotheses.length} hypotheses by expected gain per cost:`);
     for (const h of r.hypotheses.slice(0, 8))
-      lines.push(`  NE −${(100 * h.expectedGain).toFixed(2)}% at ${h.cost}x cost  ${h.hypothesis.title.slice(0, 60)}  (${h.evidence.slice(0, 80)})`);
+      lines.push(
+        `  NE −${(100 * h.expectedGain).toFixed(2)}%${h.heldOutGain !== undefined ? ` (held out −${(100 * h.heldOutGain).toFixed(2)}%)` : ''} at ${h.cost}x cost  ${h.hypothesis.title.slice(0, 60)}  (${h.evidence.slice(0, 80)})`,
+      );
+    const labels = r.fieldLabels ?? {};
+    for (const line of (r.findings.notEstimable ?? []).slice(0, 8)) lines.push(`  ${labelFields(line, labels)}`);
   }
   if (s.probes?.length) {
     lines.push('', `probes (validation NE on ${s.probes[0].probe?.trainRows ?? '?'} training rows; a winner earns a full run):`);

@@ -130,7 +130,7 @@ function researchSection(r: ReportResearch | undefined): string {
   const rows = r.hypotheses
     .map(
       (h, i) => `<tr><td class="num">${i + 1}</td><td>${e(h.title)}<br><span class="muted">${e(h.technique)}</span></td>
-  <td class="num">−${(100 * h.expectedGain).toFixed(2)}%</td><td class="num">${fmt(h.cost, 2)}x</td>
+  <td class="num">−${(100 * h.expectedGain).toFixed(2)}%${h.heldOutGain !== undefined ? `<br><span class="muted">held out: −${(100 * h.heldOutGain).toFixed(2)}%</span>` : ''}</td><td class="num">${fmt(h.cost, 2)}x</td>
   <td>${h.experimentId ? `${e(h.experimentId)}: ${pct(h.measuredChange)}` : '<span class="muted">not run</span>'}</td><td>${e(h.evidence)}</td></tr>`,
     )
     .join('\n');
@@ -138,7 +138,8 @@ function researchSection(r: ReportResearch | undefined): string {
   return `<h2>Research step</h2>
 <div id="research">
 <p>Baseline fit: ${e(r.fit)}. Most important fields (validation NE lost when shuffled): ${importance || '—'}. Measured in ${fmt(r.seconds, 1)} s.</p>
-<table><thead><tr><th>#</th><th>hypothesis</th><th>expected Δ NE</th><th>cost</th><th>measured</th><th>evidence</th></tr></thead><tbody>${rows}</tbody></table>
+<table><thead><tr><th>#</th><th>hypothesis</th><th>expected Δ NE</th><th>cost</th><th>measured (validation)</th><th>evidence</th></tr></thead><tbody>${rows}</tbody></table>
+${r.notEstimable.length ? `<p>Not estimable on these clicks:</p><ul id="not-estimable">${r.notEstimable.map((line) => `<li>${e(line)}</li>`).join('')}</ul>` : ''}
 </div>`;
 }
 

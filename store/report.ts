@@ -145,9 +145,13 @@ export interface ReportResearch {
     expectedGain: number;
     cost: number;
     evidence: string;
+    /** What the held-out measurements behind it support: the bound its expected gain is a share of. */
+    heldOutGain?: number;
     experimentId?: string;
     measuredChange?: number;
   }[];
+  /** Findings the data had too few clicks to estimate ("not estimable with N clicks"). */
+  notEstimable: string[];
 }
 
 export interface CampaignReportOptions {
@@ -298,9 +302,12 @@ function researchView(status: CampaignStatus): ReportResearch | undefined {
         expectedGain: h.expectedGain,
         cost: h.cost,
         evidence: h.evidence,
-        ...(run ? { experimentId: run.experimentId, measuredChange: run.relativeNeChange } : {}),
+        ...(h.heldOutGain !== undefined ? { heldOutGain: h.heldOutGain } : {}),
+        // Measured where the campaign decided: on validation (test for runs recorded before).
+        ...(run ? { experimentId: run.experimentId, measuredChange: run.validationMetrics?.relativeNeChange ?? run.relativeNeChange } : {}),
       };
     }),
+    notEstimable: (r.findings.notEstimable ?? []).map((line) => labelFields(line, labels)),
   };
 }
 

@@ -374,8 +374,14 @@ describe('rankingCampaign end to end (real activities)', function () {
       // The evaluator's hostile (but valid) answer: its pick is used, its text is cut, it approves nothing.
       assert.equal(status.recommendation?.source, 'llm');
       const rationale = status.recommendation!.rationale;
-      assert.ok(rationale.startsWith(`LLM: ${status.recommendation!.experimentId} has the lowest NE.`), rationale.slice(0, 200));
-      assert.ok(rationale.length <= 4000, `rationale cut to 4000 characters, got ${rationale.length}`);
+      // The workflow's own test confirmation comes first (≤ 1,000 characters); the LLM's text after it, cut to 4,000.
+      const confirmation = status.recommendation!.confirmation!.note;
+      assert.ok(rationale.startsWith(`${confirmation} LLM: ${status.recommendation!.experimentId} has the lowest NE.`), rationale.slice(0, 1200));
+      assert.match(confirmation, /^Selected on validation \(NE /);
+      assert.ok(
+        rationale.length - confirmation.length - 1 <= 4000,
+        `the LLM's rationale cut to 4000 characters, got ${rationale.length - confirmation.length - 1}`,
+      );
       assert.equal(status.reviewState, 'awaiting-review', 'hostile text approves nothing: only ana did, afterwards');
       assert.deepEqual(status.decisions, []);
       const final = await client.status(id);

@@ -37,13 +37,7 @@ export type Metrics = z.infer<typeof Metrics>;
  * cross-fitted for these numbers (each validation fold scored by a calibrator fitted on the other folds), so they are
  * not flattered by a calibrator fitted on the very rows it is measured on.
  */
-export const ValidationMetrics = z.object({
-  ne: z.number(),
-  auc: z.number(),
-  logloss: z.number(),
-  calibration: z.number(),
-  ctr: z.number(),
-  examples: z.number().int(),
+export const ValidationMetrics = Metrics.pick({ ne: true, auc: true, logloss: true, calibration: true, ctr: true, examples: true }).extend({
   /** Clicks in the validation rows (weighted when rows carry sample weights). */
   clicks: z.number(),
   /** Standard error of the validation NE. */

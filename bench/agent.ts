@@ -1,24 +1,32 @@
 /**
- * `npm run bench:agent`: on each wide planted scenario (39 columns, known oracle NE), in one run, side by side:
+ * `npm run bench:agent`: on each wide planted scenario (39 columns, known oracle NE) and each of real logs' hard cases
+ * (the trust scenarios: rare clicks, drift, small data), in one run, side by side:
  *
  *   - the agent (strategy 'agent', heuristic sub-agents) with a budget of BUDGET experiments;
  *   - random search (strategy 'random') at the same budget, over several seeds (mean ± sd);
+ *   - a constant predictor at the training click rate (what shipping nothing, keeping today's serving, scores);
  *   - the textbook FTRL script (bench/peers/textbook-ftrl.ts);
  *   - LightGBM tuned by Optuna's TPE sampler with BUDGET trials (bench/peers/optuna_lightgbm.py, bench venv).
  *
  * Campaigns run in process through the planner the workflow uses (bench/agent/campaign.ts) and read the scenario's
- * files through the real loader. Every contender is measured by its final test NE from the product's metrics. Writes
- * agent.json and agent.md (after every scenario, so an interrupted run keeps what it finished) and prints the table.
+ * files through the real loader. A campaign's result is its recommendation, decided as the workflow decides it: on
+ * validation, by the heuristic evaluator and the default floor, confirmed on test once (bench/agent/recommendation.ts).
+ * Every contender is measured by its test NE from the product's metrics. Research's expected gains are compared with
+ * the gains its runs measured on validation. Writes agent.json and agent.md (after every scenario, so an interrupted
+ * run keeps what it finished) and prints the tables.
  *
  *   npx tsx bench/agent.ts [--scenarios a,b] [--rows N] [--seeds 5] [--budget 12] [--peers ftrl-script,optuna-lightgbm]
  *                          [--cap-seconds 14400] [--out DIR] [--data-dir DIR] [--families lr,fm]
  *                          [--probe-min-rows N] [--full] [--quick] [--render]
  *
- * By default the scenarios are cut to DEFAULT_SCALE (100k train rows, families lr and fm): about an hour here. --full
- * runs them at their own size (500k train rows) over the product's whole search space (lr, fm, dcn): many hours on
- * a 2-core machine. --rows N: N train rows (validation and test keep their ratio; separate data directory). --budget: or
- * BENCH_AGENT_BUDGET. --families lr,fm: the search space's families for both strategies (a run that can't afford
- * random search's dcn draws says so in its options). --probe-min-rows: the agent's budget.probeMinRows. --quick: a smoke run (rows 3000, the first 2 scenarios, 2 seeds, budget 4) unless those are
+ * By default the first four wide scenarios are cut to DEFAULT_SCALE (100k train rows, families lr and fm) and the
+ * three trust scenarios run at their own size (their sizes are their point: small-data stays small): a few hours
+ * here. --full runs the wide ones at their own size (500k train rows) over the product's whole search space (lr, fm,
+ * dcn): many hours on a 2-core machine. --rows N: N train rows for every scenario, trust ones included (validation
+ * and test keep their ratio; separate data directory). --budget: or BENCH_AGENT_BUDGET. --families lr,fm: the search
+ * space's families for both strategies (a run that can't afford random search's dcn draws says so in its options).
+ * --probe-min-rows: the agent's budget.probeMinRows. --quick: a smoke run (the first wide scenario at 3,000 rows and
+ * small-data at its own 30,000; a trust scenario larger than that is cut to it; 2 seeds, budget 4) unless those are
  * given. --out: where agent.json/.md go (default bench/results). --render: rewrite agent.md from agent.json in --out.
  */
 import * as fs from 'node:fs';
@@ -26,19 +34,23 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { CriteoData, ModelFamily } from '../contracts';
-import { runBenchCampaign, type Strategy } from './agent/campaign';
+import { runBenchCampaign, type CampaignOutcome, type Strategy } from './agent/campaign';
+import { ensureFreshRows, scoreArtifactOn, scoreConstant } from './agent/fresh';
 import { PEER_IDS, runPeer, type PeerId } from './agent/peers';
 import {
   agentMarkdown,
   failedCampaign,
+  freshCheck,
   gainCaptured,
   goalLines,
   overallGoals,
   reach,
   scenarioGoals,
+  scenarioResearch,
   summarizeCampaign,
   summarizeRandom,
   summaryTable,
+  trustTable,
   warmStart,
   type AgentBenchReport,
   type AgentScenarioResult,
@@ -47,14 +59,20 @@ import {
 } from './agent/report';
 import { goalMark } from './quality/report';
 import type { RunContext } from './quality/contenders';
-import { DEFAULT_SCENARIOS, SCENARIO_NAMES, ensureScenarioFiles } from './quality/scenarios';
+import type { ScenarioFiles } from './quality/report';
+import { DEFAULT_SCENARIOS, SCENARIO_NAMES, TRUST_SCENARIOS, ensureScenarioFiles } from './quality/scenarios';
+import { isWideScenarioName, namedWideScenario } from '../ranking/data/wide-scenarios';
 import { BENCH_DIR, REPO_ROOT, ensurePythonVenv } from './peers/python-venv';
 import { benchStamp, namedList, sampleLoad, writeResultFiles } from './stamp';
 
 const log = (line: string) => process.stderr.write(`[agent] ${line}\n`);
 
 export const DEFAULT_RESULTS = path.join(REPO_ROOT, 'bench', 'results');
-const QUICK = { rows: 3000, scenarios: 2, seeds: 2, budget: 4 };
+const QUICK = { rows: 3000, seeds: 2, budget: 4, trustRows: 30_000 };
+/** A plain run: the first four wide scenarios, then the three trust scenarios. */
+export const PLAIN_SCENARIOS: string[] = [...DEFAULT_SCENARIOS.slice(0, 4), ...TRUST_SCENARIOS];
+/** --quick: the first wide scenario and the smallest trust scenario (small-data, at its own 30k rows). */
+export const QUICK_SCENARIOS: string[] = [DEFAULT_SCENARIOS[0], 'small-data'];
 /**
  * The scale a plain run uses. At the scenarios' own 500k rows a DCN run takes 20–44 minutes on 2 cores, so random
  * search drawing DCN a third of the time over 5 seeds × 4 scenarios, beside 12 LightGBM trials per scenario, would
@@ -65,7 +83,10 @@ export const DEFAULT_SCALE: { rows: number; families: ModelFamily[] } = { rows: 
 
 export interface AgentBenchOptions {
   scenarios: string[];
+  /** Train rows of the wide scenarios (and of the trust ones when `rowsGiven`): undefined, their own. */
   rows?: number;
+  /** --rows was given: it applies to the trust scenarios too (else they keep their own size). */
+  rowsGiven?: boolean;
   seeds: number;
   budget: number;
   peers: PeerId[];
@@ -107,7 +128,7 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv = process.en
     },
   });
   const quick = values.quick!;
-  const scenarios = namedList(values.scenarios, SCENARIO_NAMES, 'scenario') ?? DEFAULT_SCENARIOS.slice(0, quick ? QUICK.scenarios : 4);
+  const scenarios = namedList(values.scenarios, SCENARIO_NAMES, 'scenario') ?? (quick ? QUICK_SCENARIOS : PLAIN_SCENARIOS);
   const full = values.full!;
   if (full && quick) throw new Error('--full and --quick contradict each other');
   const rows = positiveInt(values.rows, '--rows', 1000) ?? (quick ? QUICK.rows : full ? undefined : DEFAULT_SCALE.rows);
@@ -122,6 +143,7 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv = process.en
   return {
     scenarios,
     rows,
+    ...(values.rows !== undefined ? { rowsGiven: true } : {}),
     seeds,
     budget,
     peers,
@@ -136,6 +158,17 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv = process.en
   };
 }
 
+/**
+ * A scenario's train rows in this run (undefined: its own). The wide scenarios get `rows`; a trust scenario keeps its
+ * own size (its point: rare clicks need rows, small data must stay small) unless --rows was given, and --quick cuts one
+ * larger than QUICK.trustRows to that.
+ */
+export function rowsFor(name: string, opts: Pick<AgentBenchOptions, 'rows' | 'rowsGiven' | 'quick'>): number | undefined {
+  if (!TRUST_SCENARIOS.includes(name) || opts.rowsGiven) return opts.rows;
+  const own = isWideScenarioName(name) ? namedWideScenario(name).trainRows : undefined;
+  return opts.quick && own !== undefined && own > QUICK.trustRows ? QUICK.trustRows : undefined;
+}
+
 /** Seeds differ per scenario and per run: 1000 × the scenario's index among the named ones + k (the agent: k = 0). */
 export function seedFor(scenario: string, k: number): number {
   return 1000 * SCENARIO_NAMES.indexOf(scenario) + k;
@@ -147,6 +180,7 @@ export async function runAgentBench(opts: AgentBenchOptions): Promise<AgentBench
     options: {
       scenarios: opts.scenarios,
       rows: opts.rows,
+      ...(opts.rowsGiven ? { rowsGiven: true } : {}),
       seeds: opts.seeds,
       budget: opts.budget,
       peers: opts.peers,
@@ -176,7 +210,8 @@ export async function runAgentBench(opts: AgentBenchOptions): Promise<AgentBench
   writeResults(report, opts.out);
 
   for (const name of opts.scenarios) {
-    const files = await ensureScenarioFiles(name, { rows: opts.rows, dataDir: opts.dataDir, log });
+    const trust = TRUST_SCENARIOS.includes(name);
+    const files = await ensureScenarioFiles(name, { rows: rowsFor(name, opts), dataDir: opts.dataDir, log });
     // Read through the real loader, as a user's campaign config would name them.
     const data = CriteoData.parse({
       format: 'criteo-tsv',
@@ -184,6 +219,8 @@ export async function runAgentBench(opts: AgentBenchOptions): Promise<AgentBench
       test: files.test,
       ...(files.validation ? { validation: files.validation } : {}),
     });
+    // The agent campaign's outcome: its data checks and click rates describe the data every campaign reads.
+    const outcomes: { agent?: CampaignOutcome } = {};
     const campaign = async (strategy: Strategy, seed: number, shared: { home?: string; label?: string } = {}): Promise<CampaignRun> => {
       const who = shared.label ?? strategy;
       log(`${name}: ${who} (seed ${seed}) …`);
@@ -201,9 +238,11 @@ export async function runAgentBench(opts: AgentBenchOptions): Promise<AgentBench
           ...shared,
           log: (line) => log(`${name} ${who} s${seed}: ${line}`),
         });
+        if (who === 'agent') outcomes.agent = outcome;
         const run = summarizeCampaign(outcome, files.oracleNe);
+        const rec = run.recommendation;
         log(
-          `${name}: ${who} (seed ${seed}) final NE ${run.finalNe?.toFixed(5)} in ${run.wallSeconds.toFixed(0)} s, compute ${run.fullRunEquivalents}`,
+          `${name}: ${who} (seed ${seed}) picks ${rec ? (rec.kind === 'none' ? 'nothing (no recommendation)' : rec.kind === 'baseline' ? 'the baseline' : rec.id) : '—'}: test NE ${run.finalNe?.toFixed(5)} (constant ${rec?.constantNe?.toFixed(5) ?? '—'}; best on test ${run.bestTestNe?.toFixed(5)}) in ${run.wallSeconds.toFixed(0)} s, compute ${run.fullRunEquivalents}`,
         );
         return run;
       } catch (e) {
@@ -219,8 +258,15 @@ export async function runAgentBench(opts: AgentBenchOptions): Promise<AgentBench
     const insights = fs.mkdtempSync(path.join(os.tmpdir(), 'rankwright-bench-insights-'));
     let agent: CampaignRun;
     let again: CampaignRun;
+    let fresh: AgentScenarioResult['fresh'];
     try {
       agent = await campaign('agent', seedFor(name, 0), { home: insights });
+      // While its artifacts exist: the agent's pick on rows no campaign ever saw.
+      fresh = await measureFresh(name, files, agent, outcomes.agent, { rows: rowsFor(name, opts), workDir: insights });
+      if (fresh)
+        log(
+          `${name}: fresh rows: ${'unavailable' in fresh ? fresh.unavailable : `NE ${fresh.ne.toFixed(5)} vs ${fresh.reportedNe.toFixed(5)} reported`}`,
+        );
       again = await campaign('agent', seedFor(name, 0), { home: insights, label: 'agent-again' });
     } finally {
       fs.rmSync(insights, { recursive: true, force: true });
@@ -251,6 +297,13 @@ export async function runAgentBench(opts: AgentBenchOptions): Promise<AgentBench
     }
 
     const summary = summarizeRandom(randomRuns);
+    const facts = outcomes.agent;
+    const research = scenarioResearch([agent, again]);
+    const measured = [agent, again, ...randomRuns].find((r) => r.trainCtr !== undefined && r.testCtr !== undefined);
+    const constant =
+      measured && measured.trainCtr !== undefined && measured.testCtr !== undefined
+        ? { trainCtr: measured.trainCtr, testCtr: measured.testCtr, ...(measured.constantNe !== undefined ? { ne: measured.constantNe } : {}) }
+        : undefined;
     const partial: Omit<AgentScenarioResult, 'goals'> = {
       scenario: {
         name,
@@ -260,8 +313,15 @@ export async function runAgentBench(opts: AgentBenchOptions): Promise<AgentBench
         rows: files.rows,
         validationFraction: files.validationFraction,
         oracleNe: files.oracleNe,
+        kind: trust ? 'trust' : 'wide',
+        ...(isWideScenarioName(name) && namedWideScenario(name).drift ? { plantedDrift: true } : {}),
       },
       baselineNe,
+      ...(constant ? { constant } : {}),
+      ...(facts?.baseRates ? { baseRates: facts.baseRates } : {}),
+      ...(facts?.dataChecks ? { dataChecks: facts.dataChecks } : {}),
+      ...(research ? { research } : {}),
+      ...(fresh ? { fresh } : {}),
       agent,
       random: { runs: randomRuns, summary },
       peers,
@@ -279,6 +339,49 @@ export async function runAgentBench(opts: AgentBenchOptions): Promise<AgentBench
   return report;
 }
 
+/**
+ * The agent's recommendation on rows no campaign ever saw (bench/agent/fresh.ts): its artifact scored on them, against
+ * its reported test NE; with no recommendation, a constant at the training click rate on both. Undefined where it does
+ * not apply (drifting rows); a failure is reported, never fatal.
+ */
+async function measureFresh(
+  name: string,
+  files: ScenarioFiles,
+  agent: CampaignRun,
+  outcome: CampaignOutcome | undefined,
+  /** workDir: the agent campaign's RANKWRIGHT_HOME, where its artifacts are (scratch files go there too). */
+  opts: { rows?: number; workDir: string },
+): Promise<AgentScenarioResult['fresh']> {
+  const rec = agent.recommendation;
+  if (!rec || !outcome) return undefined;
+  try {
+    const rows = await ensureFreshRows(name, files, { rows: opts.rows, log });
+    if (!rows || 'unavailable' in rows) return rows;
+    if (rec.kind === 'none') {
+      if (outcome.trainCtr === undefined) return { unavailable: 'no training click rate' };
+      const onFresh = await scoreConstant(outcome.trainCtr, rows.file, opts.workDir);
+      const onTest = await scoreConstant(outcome.trainCtr, files.test, opts.workDir);
+      return freshCheck('constant', onFresh, onTest.ne, onTest.neStdErr, onTest.ne);
+    }
+    const artifact = outcome.results.find((r) => r.experimentId === rec.id)?.artifact;
+    if (!artifact || rec.testNe === undefined) return { unavailable: `${rec.id} kept no model artifact` };
+    // Artifacts are addressed in the campaign's RANKWRIGHT_HOME (the agent's: `workDir`).
+    const previousHome = process.env.RANKWRIGHT_HOME;
+    process.env.RANKWRIGHT_HOME = opts.workDir;
+    try {
+      const onFresh = await scoreArtifactOn(artifact, rows.file, opts.workDir);
+      const onTest = await scoreArtifactOn(artifact, files.test, opts.workDir);
+      return freshCheck(rec.id!, onFresh, rec.testNe, rec.testNeStdErr, onTest.ne);
+    } finally {
+      if (previousHome === undefined) delete process.env.RANKWRIGHT_HOME;
+      else process.env.RANKWRIGHT_HOME = previousHome;
+    }
+  } catch (e) {
+    log(`${name}: fresh rows failed: ${(e as Error).stack ?? e}`);
+    return { unavailable: `failed: ${(e as Error).message.split('\n')[0]}` };
+  }
+}
+
 function writeResults(report: AgentBenchReport, dir: string): void {
   writeResultFiles(dir, [
     ['agent.json', JSON.stringify(report, null, 2) + '\n'],
@@ -286,9 +389,9 @@ function writeResults(report: AgentBenchReport, dir: string): void {
   ]);
 }
 
-/** The table and the goals, for stdout (README's agent section is generated from agent.json elsewhere). */
+/** The tables and the goals, for stdout (README's agent section is generated from agent.json elsewhere). */
 function printSummary(report: AgentBenchReport): void {
-  console.log([...summaryTable(report), '', ...goalLines(report.goals)].join('\n'));
+  console.log([...summaryTable(report), '', ...trustTable(report), '', ...goalLines(report.goals)].join('\n'));
 }
 
 /** Rewrites agent.md from agent.json (the report code may have changed since the run). */
@@ -341,7 +444,7 @@ async function main(): Promise<void> {
     return;
   }
   log(
-    `scenarios ${opts.scenarios.join(', ')}${opts.rows ? `, ${opts.rows} train rows` : ''}; budget ${opts.budget}; ${opts.seeds} random seeds; peers ${opts.peers.join(', ') || 'none'}; ${os.cpus().length} cores; results in ${opts.out}`,
+    `scenarios ${opts.scenarios.join(', ')} (train rows: ${opts.scenarios.map((n) => `${n} ${rowsFor(n, opts) ?? 'own size'}`).join(', ')}); budget ${opts.budget}; ${opts.seeds} random seeds; peers ${opts.peers.join(', ') || 'none'}; ${os.cpus().length} cores; results in ${opts.out}`,
   );
   const report = await runAgentBench(opts);
   log(`wrote ${path.join(opts.out, 'agent.md')} and agent.json`);

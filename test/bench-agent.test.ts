@@ -3,23 +3,28 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { merge, parseOptions, seedFor } from '../bench/agent';
+import { merge, parseOptions, rowsFor, seedFor } from '../bench/agent';
 import { runOptunaLightgbm } from '../bench/agent/peers';
 import {
   AGENT_GOALS,
   agentMarkdown,
+  freshCheck,
   meanSd,
   overallGoals,
   reach,
   scenarioGoals,
   summarizeRandom,
   warmStart,
+  scenarioResearch,
+  trustTable,
   type AgentBenchReport,
   type AgentScenarioResult,
   type CampaignRun,
   type PeerRun,
 } from '../bench/agent/report';
+import type { PickSummary, ResearchCheck } from '../bench/agent/recommendation';
 import type { QualityMetrics } from '../bench/peers/measure';
+import { constantPredictorNe } from '../contracts/decision-metrics';
 
 // The agent bench (bench/agent.ts): its goals and numbers on made-up results, and one --quick run end to end as a
 // child process (campaigns, random search over seeds, the textbook FTRL script and — when the bench venv can be
@@ -210,6 +215,157 @@ describe('agent bench: numbers and goals', function () {
     assert.match(md, /Second campaign, on the insights database the first one wrote: 0\.9000 \(1\) → 0\.8000 \(2\.6\) → 0\.7900 \(3\.6\)/);
   });
 
+  it('judges the trust scenarios by the pick against a constant, research expectations within 3x and the drift reported', function () {
+    const pick = (kind: PickSummary['kind'], testNe: number, constantNe: number): PickSummary => ({
+      kind,
+      ...(kind === 'none'
+        ? { broken: ['floor.ne: …'], best: 'x2' }
+        : { id: 'x2', title: 'cross', family: 'lr', validationNe: 0.9, validationNeStdErr: 0.01 }),
+      testNe,
+      constantNe,
+      ...(kind === 'none'
+        ? {}
+        : { confirmation: { confirmed: true, significant: true, relativeNeChange: -0.02, note: 'Selected on validation, confirmed on test' } }),
+    });
+    const check = (id: string, expectedGain: number, measuredGain: number, config = id): ResearchCheck => ({
+      id,
+      title: id,
+      expectedGain,
+      measuredGain,
+      ...(measuredGain > 0 ? { ratio: expectedGain / measuredGain } : {}),
+      within3x: measuredGain > 0 && expectedGain / measuredGain <= 3 && expectedGain / measuredGain >= 1 / 3,
+      via: 'hypothesis',
+      config,
+    });
+    const trust = (name: string, agentNe: number, rec: PickSummary, research: ResearchCheck[], findings: string[], drift = false) => {
+      const agent = { ...campaign('agent', 0, [0.99, agentNe]), finalNe: agentNe, recommendation: rec, constantNe: rec.constantNe, research };
+      const again = { ...campaign('agent', 0, [0.99, agentNe]), research: research.slice(0, 1) };
+      const s = scenario(name, agent, [campaign('random', 1, [0.99])], [peer('ftrl-script', 0.98), peer('optuna-lightgbm', 0.97)]);
+      const { goals: _goals, ...partial } = {
+        ...s,
+        scenario: { ...s.scenario, kind: 'trust' as const, ...(drift ? { plantedDrift: true } : {}) },
+        constant: { trainCtr: 0.02, testCtr: 0.01, ne: rec.constantNe },
+        baseRates: {
+          train: { rows: 1000, clicks: 20, ctr: 0.02 },
+          validation: { rows: 100, clicks: 2, ctr: 0.02 },
+          test: { rows: 1000, clicks: 10, ctr: 0.01 },
+        },
+        dataChecks: {
+          trainCtr: 0.02,
+          detectable: [],
+          findings: findings.map((kind) => ({ kind, severity: 'warning' as const, message: `${kind}.` })),
+        },
+        research: scenarioResearch([agent, again]),
+      };
+      return { ...partial, goals: scenarioGoals(partial) };
+    };
+    // A pick better than the constant; research 2x and 1.5x; the drift reported.
+    const good = trust(
+      'drift',
+      0.97,
+      pick('candidate', 0.97, 1.05),
+      [check('a', 0.02, 0.01), check('b', 0.03, 0.02)],
+      ['few-clicks', 'test-base-rate'],
+      true,
+    );
+    assert.deepEqual(
+      good.goals.map((g) => [g.id, g.status]),
+      [
+        ['vs-constant', 'pass'],
+        ['research-3x', 'pass'],
+        ['drift-reported', 'pass'],
+      ],
+    );
+    // The warm start's re-run of the same config counts once.
+    assert.equal(good.research!.checks.length, 2);
+    assert.match(good.goals[2].detail, /1 drift finding: test-base-rate \(warning\)/);
+    // No recommendation: scored as the constant, never worse than it. Research 5x and a run with no gain: a miss.
+    const none = trust('small-data', 1.004, pick('none', 1.004, 1.004), [check('a', 0.05, 0.01), check('b', 0.01, -0.002)], ['few-clicks']);
+    assert.deepEqual(
+      none.goals.map((g) => [g.id, g.status, g.value]),
+      [
+        ['vs-constant', 'pass', 0],
+        ['research-3x', 'miss', 'unbounded'],
+      ],
+    );
+    assert.match(none.goals[0].detail, /no recommendation: today's serving is kept, a constant at test NE 1\.0040/);
+    // A pick worse than the constant on test; no research run; planted drift not reported.
+    const bad = trust('rare-clicks', 1.02, pick('candidate', 1.02, 1.0), [], ['few-clicks'], true);
+    assert.deepEqual(
+      bad.goals.map((g) => [g.id, g.status]),
+      [
+        ['vs-constant', 'miss'],
+        ['research-3x', 'unchecked'],
+        ['drift-reported', 'miss'],
+      ],
+    );
+    // Beside a wide scenario: each goal is judged over the scenarios it applies to.
+    const wide = scenario(
+      's1',
+      campaign('agent', 0, [0.9, 0.8]),
+      [campaign('random', 1, [0.9, 0.85])],
+      [peer('ftrl-script', 0.88), peer('optuna-lightgbm', 0.79)],
+    );
+    const r = report([wide, good, none, bad]);
+    assert.deepEqual(
+      r.goals.map((g) => [g.id, g.status, g.value]),
+      [
+        ['vs-optuna', 'miss', '0/1'],
+        ['vs-ftrl', 'pass', '1/1'],
+        ['vs-random', 'pass', '1/1'],
+        ['reach-random', 'pass', '1/1'],
+        ['warm-start', 'unchecked', '0/1'],
+        ['vs-constant', 'miss', '2/3'],
+        ['research-3x', 'miss', '1/3'],
+        ['drift-reported', 'miss', '1/2'],
+      ],
+    );
+    const md = agentMarkdown(r);
+    assert.deepEqual(trustTable(r).length, 6);
+    assert.match(
+      md,
+      /\| drift \(trust\) \| 20 \/ 2 \/ 10 \| 2\.0% → 1\.0% \| 1\.0500 \| x2 \(lr "cross"\) \| 0\.9000 ± 0\.0100 \| \*\*0\.9700\*\* \| confirmed \(−2\.00% vs baseline, significant\) \| 0\.9900 ± 0\.0000 \| 0\.9800 \| 0\.9700 \| median expected \/ measured 1\.8x over 2 runs, 2 within 3x; 0 within 2 SE of the measurement \| few-clicks \(warning\), test-base-rate \(warning\) \|/,
+    );
+    assert.match(
+      md,
+      /\| small-data \(trust\) \| .* \| none \(no recommendation: nothing clears the floor\) \| — \| \*\*1\.0040\*\* \| nothing to confirm \|/,
+    );
+    assert.match(md, /- ✘ MISS research expectations within 3x .*: 1 of 3 scenarios; missed on: small-data; not checked on: rare-clicks/);
+    assert.match(md, /Research expectations over every scenario: median expected \/ measured /);
+    assert.match(
+      md,
+      /\| agent \(seed 0\) \| none \(no recommendation: nothing clears the floor\) \| — \| 1\.0040 \| 1\.0040 \| no recommendation \(floor: floor\.ne: …; best x2\) \|/,
+    );
+    assert.match(md, /- a "a": NE −2\.00% expected, NE −1\.00% measured: 2\.0x/);
+
+    // Rows no campaign ever saw: within noise of the reported test NE (the two SEs combined), or not; where it could
+    // not be measured, unchecked with the reason.
+    const within = freshCheck('x2', { rows: 1000, ctr: 0.01, ne: 0.99, neStdErr: 0.03 }, 0.97, 0.04, 0.97);
+    assert.ok(Math.abs(within.z! - 0.4) < 1e-12);
+    assert.deepEqual([within.withinNoise, within.clicks], [true, 10]);
+    const off = freshCheck('x2', { rows: 1000, ctr: 0.01, ne: 1.1, neStdErr: 0.03 }, 0.97, 0.04);
+    assert.equal(off.withinNoise, false);
+    const withFresh = (fresh: AgentScenarioResult['fresh']) => {
+      const { goals: _goals, ...partial } = { ...good, fresh };
+      return scenarioGoals(partial).find((g) => g.id === 'fresh-rows')!;
+    };
+    assert.deepEqual([withFresh(within).status, withFresh(within).value], ['pass', 0.4]);
+    assert.match(
+      withFresh(within).detail,
+      /x2: NE 0\.9900 ± 0\.0300 on 1,000 fresh rows \(10 clicks\) vs 0\.9700 ± 0\.0400 reported on test \(its artifact rescored on test: 0\.9700\) \(\+0\.40 SE\)/,
+    );
+    assert.equal(withFresh(off).status, 'miss');
+    assert.deepEqual(
+      [withFresh({ unavailable: 'failed: disk' }).status, withFresh({ unavailable: 'failed: disk' }).detail],
+      ['unchecked', 'failed: disk'],
+    );
+    assert.equal(
+      good.goals.find((g) => g.id === 'fresh-rows'),
+      undefined,
+      'not measured (drift): no such goal',
+    );
+  });
+
   it('--merge joins runs that split the scenarios over processes, recomputes the goals, and refuses runs of another commit', function () {
     const one = scenario(
       's1',
@@ -240,12 +396,30 @@ describe('agent bench: numbers and goals', function () {
 
   it('options: --quick is a small run, explicit options win, seeds differ per scenario and per run', function () {
     const q = parseOptions(['--quick', '--out', '/tmp/x']);
-    assert.deepEqual([q.rows, q.seeds, q.budget, q.scenarios.length, q.quick], [3000, 2, 4, 2, true]);
+    assert.deepEqual([q.rows, q.seeds, q.budget, q.scenarios, q.quick], [3000, 2, 4, ['wide-crosses', 'small-data'], true]);
     const plain = parseOptions([], {});
     assert.deepEqual(
       [plain.rows, plain.families, plain.seeds, plain.budget, plain.scenarios],
-      [100_000, ['lr', 'fm'], 5, 12, ['wide-crosses', 'wide-dense-nonmonotone', 'wide-three-way', 'wide-sparse-highcard']],
+      [
+        100_000,
+        ['lr', 'fm'],
+        5,
+        12,
+        ['wide-crosses', 'wide-dense-nonmonotone', 'wide-three-way', 'wide-sparse-highcard', 'rare-clicks', 'drift', 'small-data'],
+      ],
     );
+    // The trust scenarios keep their own size unless --rows is given; --quick cuts the large ones to 30k train rows.
+    assert.deepEqual(
+      ['wide-crosses', 'rare-clicks', 'drift', 'small-data'].map((n) => rowsFor(n, plain)),
+      [100_000, undefined, undefined, undefined],
+    );
+    assert.deepEqual(
+      ['wide-crosses', 'rare-clicks', 'drift', 'small-data'].map((n) => rowsFor(n, q)),
+      [3000, 30_000, 30_000, undefined],
+    );
+    const given = parseOptions(['--rows', '20000', '--scenarios', 'small-data,rare-clicks']);
+    assert.deepEqual([given.rowsGiven, rowsFor('small-data', given), rowsFor('rare-clicks', given)], [true, 20_000, 20_000]);
+    assert.equal(parseOptions(['--full']).rowsGiven, undefined);
     // --full: the scenarios' own size and the product's whole search space; explicit options still win.
     const full = parseOptions(['--full'], {});
     assert.deepEqual([full.rows, full.families], [undefined, undefined]);
@@ -294,7 +468,7 @@ describe('agent bench: --quick end to end', function () {
     fs.rmSync(tmp, { recursive: true, force: true });
   });
 
-  it('measures the agent, random search over seeds and the peers on one wide scenario, and the numbers agree', function () {
+  it('measures the agent, random search over seeds and the peers on a wide and a trust scenario, and the numbers agree', function () {
     // The first bench venv (LightGBM, Optuna) is a few minutes of pip; the run itself well under one.
     this.timeout(600_000);
     const out = path.join(tmp, 'results');
@@ -304,7 +478,7 @@ describe('agent bench: --quick end to end', function () {
       'bench/agent.ts',
       '--quick',
       '--scenarios',
-      'wide-three-way',
+      'wide-three-way,small-data',
       '--out',
       out,
       '--data-dir',
@@ -313,15 +487,17 @@ describe('agent bench: --quick end to end', function () {
     const run = spawnSync(process.execPath, args, { encoding: 'utf8', timeout: 590_000, maxBuffer: 64 << 20 });
     assert.equal(run.status, 0, `bench failed:\n${run.stderr.slice(-4000)}`);
     assert.match(run.stdout, /\| scenario \| oracle NE \| baseline NE \| agent \|/);
+    assert.match(run.stdout, /\| scenario \| clicks: train \/ validation \/ test \| CTR: train → test \| constant predictor \| agent's pick \|/);
 
     const r = JSON.parse(fs.readFileSync(path.join(out, 'agent.json'), 'utf8')) as AgentBenchReport;
     assert.equal(r.state, 'complete');
     assert.deepEqual([r.options.rows, r.options.seeds, r.options.budget, r.options.quick], [3000, 2, 4, true]);
     assert.match(r.commit, /^[0-9a-f]{40}$/);
     assert.ok(r.machine.cores >= 1 && r.loadAverage && Number.isFinite(r.loadAverage.max));
-    assert.equal(r.scenarios.length, 1);
-    const s = r.scenarios[0];
+    assert.equal(r.scenarios.length, 2);
+    const [s, t] = r.scenarios;
     assert.equal(s.scenario.name, 'wide-three-way');
+    assert.equal(s.scenario.kind, 'wide');
     const finite = (x: unknown, what: string) => assert.ok(typeof x === 'number' && Number.isFinite(x), `${what}: ${String(x)}`);
 
     // The agent and every random seed: a final NE, the compute and the time they used, on the budget.
@@ -363,10 +539,85 @@ describe('agent bench: --quick end to end', function () {
       assert.match(optuna.note ?? '', /no bench venv: .+/);
     }
 
+    // Every campaign's result is its recommendation, chosen on validation: the picked run's test NE, or with no
+    // recommendation a constant predictor's at the training click rate; the curve ends on it.
+    for (const sc of r.scenarios)
+      for (const c of [sc.agent, sc.warmStart!.run, ...sc.random.runs]) {
+        const rec = c.recommendation!;
+        assert.ok(rec, `${sc.scenario.name} ${c.strategy} ${c.seed}: a recommendation`);
+        assert.equal(c.finalNe, rec.testNe);
+        assert.equal(c.constantNe, constantPredictorNe(c.trainCtr!, c.testCtr!));
+        assert.equal(rec.constantNe, c.constantNe);
+        const full = c.experiments.filter((e) => !e.probe && e.ne !== undefined);
+        assert.equal(c.bestTestNe, Math.min(...full.map((e) => e.ne!)));
+        if (rec.kind === 'none') {
+          assert.equal(c.finalNe, c.constantNe);
+          assert.ok(rec.broken!.length > 0 && rec.best);
+        } else {
+          const picked = c.experiments.find((e) => e.id === rec.id)!;
+          assert.equal(picked.ne, c.finalNe);
+          assert.equal(rec.kind === 'baseline', picked.phase === 'baseline');
+          finite(rec.validationNe, 'validation NE of the pick');
+          finite(rec.validationNeStdErr, 'its SE');
+          assert.match(rec.confirmation!.note, /^Selected on validation/);
+        }
+        assert.equal(c.curve[c.curve.length - 1].bestNe, c.finalNe);
+      }
+
+    // The trust scenario: at its own size (small data stays small), beside the constant, the peers, research and drift.
+    assert.equal(t.scenario.name, 'small-data');
+    assert.equal(t.scenario.kind, 'trust');
+    assert.equal(t.scenario.rows.train, 30_000);
+    assert.deepEqual(
+      t.goals.map((g) => g.id),
+      ['vs-constant', 'research-3x', 'fresh-rows'],
+    );
+    assert.equal(t.constant!.ne, t.agent.constantNe);
+    assert.equal(t.constant!.trainCtr, t.agent.trainCtr);
+    assert.ok(t.baseRates!.train.clicks > 50 && t.baseRates!.test.clicks > 50, JSON.stringify(t.baseRates));
+    assert.equal(t.dataChecks!.trainCtr, t.agent.trainCtr);
+    assert.ok(t.dataChecks!.detectable.some((d) => d.split === 'validation'));
+    assert.ok(
+      t.dataChecks!.findings.some((f) => f.kind === 'few-clicks'),
+      t.dataChecks!.findings.map((f) => f.kind).join(', '),
+    );
+    assert.ok(t.research, 'the agent ran its research step');
+    for (const c of t.research!.checks) {
+      assert.ok(c.expectedGain > 0 && Number.isFinite(c.measuredGain));
+      assert.ok(c.ratio === undefined ? !(c.measuredGain! > 0) : Math.abs(c.ratio - c.expectedGain / c.measuredGain!) < 1e-12);
+    }
+    assert.equal(t.research!.calibration.n, t.research!.checks.filter((c) => c.measuredGain !== undefined).length);
+    assert.ok(t.peers.find((p) => p.id === 'ftrl-script')?.status === 'ok');
+    assert.deepEqual(
+      s.goals.map((g) => g.id),
+      ['vs-optuna', 'vs-ftrl', 'vs-random', 'reach-random', 'warm-start', 'fresh-rows'],
+    );
+    // The agent's pick on rows no campaign ever saw (as many as test), against what it reported; its artifact scored
+    // again on test reproduces the reported NE, so like is compared with like.
+    for (const sc of r.scenarios) {
+      const f = sc.fresh!;
+      assert.ok(f && !('unavailable' in f), `${sc.scenario.name}: ${JSON.stringify(f)}`);
+      if ('unavailable' in f) continue;
+      assert.equal(f.rows, sc.scenario.rows.test);
+      const rec = sc.agent.recommendation!;
+      assert.equal(f.pick, rec.kind === 'none' ? 'constant' : rec.id);
+      assert.ok(Math.abs(f.reportedNe - sc.agent.finalNe!) < 1e-9);
+      assert.ok(Math.abs(f.testRescored! - f.reportedNe) < 1e-4, `rescored ${f.testRescored} vs reported ${f.reportedNe}`);
+      finite(f.z, 'fresh z');
+      assert.equal(f.withinNoise, Math.abs(f.z!) <= 2);
+      assert.equal(sc.goals.find((g) => g.id === 'fresh-rows')!.status, f.withinNoise ? 'pass' : 'miss');
+    }
+
     // Goals are recomputed from the stored numbers to the same verdicts.
-    const { goals, ...partial } = s;
-    assert.deepEqual(goals, scenarioGoals(partial));
+    for (const sc of r.scenarios) {
+      const { goals, ...partial } = sc;
+      assert.deepEqual(goals, scenarioGoals(partial));
+    }
     assert.deepEqual(r.goals, overallGoals(r.scenarios));
+    assert.deepEqual(
+      r.goals.map((g) => g.id),
+      ['vs-optuna', 'vs-ftrl', 'vs-random', 'reach-random', 'warm-start', 'fresh-rows', 'vs-constant', 'research-3x'],
+    );
     assert.equal(s.agentReachesRandomMean === 'never' || typeof s.agentReachesRandomMean?.compute === 'number', true);
     // The second agent campaign ran on the first one's insights: its own experiments, the first's final NE as its mark.
     const warm = s.warmStart!;

@@ -4,6 +4,8 @@ import * as path from 'node:path';
 import { CampaignInput, ExperimentInput } from '../../contracts';
 import type {
   Attempt,
+  BaseRate,
+  DataChecks,
   DataConfig,
   ModelFamily,
   ExperimentResult,
@@ -13,6 +15,8 @@ import type {
   StopReason,
 } from '../../contracts';
 import { canonicalConfigKey } from '../../contracts/canonical-config';
+import { driftFindings } from '../../contracts/drift';
+import { fieldLabels } from '../../contracts/field-names';
 import { probeData, probeScaleFor, REFERENCE_PROBE, type ProbeScale } from '../../contracts/probe';
 import { designExperiments, interpretFailure } from '../../activities/agents';
 import { describeData, measureInteractions } from '../../activities/data';
@@ -21,10 +25,12 @@ import { researchBaseline } from '../../activities/research';
 import { clearDatasetCache, dataFingerprint, TrainingFailure } from '../../ranking';
 import { trainingPool } from '../../workers/training-pool';
 import { downsampleCurve } from '../../ranking/learning-curve';
+import { asDataFinding, dataChecks } from '../../workflows/data-checks';
 import { failedResult, succeededResult } from '../../workflows/experiment-result';
 import { bestResult, computeUsed, runPlan, trainSecondsUsed, type DesignPhase } from '../../workflows/planner';
 import { applyRememberedFix, retryAfterFailure } from '../../workflows/retry-policy';
 import { designerHistory, summarize } from '../../workflows/summaries';
+import type { ResearchExpectationSource } from './recommendation';
 
 /**
  * One campaign of the agent bench, in process: the planner the workflow runs (workflows/planner.ts `runPlan`) with the
@@ -61,6 +67,7 @@ export interface CampaignSpec {
 export interface CampaignOutcome {
   strategy: Strategy;
   seed: number;
+  campaignId: string;
   stopReason: StopReason;
   /** Full runs (baseline included), in completion order. */
   results: ExperimentResult[];
@@ -72,6 +79,17 @@ export interface CampaignOutcome {
   wallSeconds: number;
   /** Seconds of the research step (agent). */
   researchSeconds?: number;
+  /** The training rows' click rate (describeData's ctr): what a constant predictor predicts. */
+  trainCtr?: number;
+  /**
+   * What the workflow's data checks say (workflows/data-checks.ts dataChecks): the smallest detectable NE change and
+   * the drift findings (contracts/drift.ts driftFindings on describeData's drift).
+   */
+  dataChecks?: DataChecks;
+  /** Rows, clicks and click rate of each split (describeData's drift). */
+  baseRates?: { train: BaseRate; validation: BaseRate; test: BaseRate };
+  /** The research step's hypotheses (agent): what their runs are compared against. */
+  research?: ResearchExpectationSource[];
 }
 
 /** Attempts for retryable failures, as a campaign's experiments get them (ExperimentInput's default). */
@@ -134,6 +152,7 @@ async function runIn(spec: CampaignSpec, log: (line: string) => void): Promise<C
         data: probe ? probeData(input.data, probe) : input.data,
         proposal,
         baselineNe: base?.metrics?.ne,
+        baselineValidationNe: base?.validationMetrics?.ne,
         baselineArtifact: base?.artifact,
         segmentField: input.segmentField,
         probe,
@@ -156,6 +175,8 @@ async function runIn(spec: CampaignSpec, log: (line: string) => void): Promise<C
   await run('baseline', [{ model: input.baseline, hypothesis: baselineHypothesis }]);
   const base = baseline();
   if (base?.status !== 'succeeded') throw new Error(`the baseline failed: ${base?.failure?.message ?? 'unknown'}`);
+  // The data checks, as the workflow's describe and checkData steps make them (they inform; they decide nothing).
+  const checks = dataChecks(base, facts.ctr, facts.drift ? driftFindings(facts.drift, fieldLabels(input.data)).map(asDataFinding) : []);
 
   // The research step, as the workflow runs it (agent strategy only); advice: without it the campaign goes on.
   let research: Awaited<ReturnType<typeof researchBaseline>> | undefined;
@@ -223,6 +244,7 @@ async function runIn(spec: CampaignSpec, log: (line: string) => void): Promise<C
   return {
     strategy: spec.strategy,
     seed: spec.seed,
+    campaignId,
     stopReason,
     results,
     probes,
@@ -230,6 +252,19 @@ async function runIn(spec: CampaignSpec, log: (line: string) => void): Promise<C
     probeScale,
     wallSeconds: (performance.now() - started) / 1000,
     researchSeconds: research?.seconds,
+    trainCtr: facts.ctr,
+    dataChecks: checks,
+    ...(facts.drift ? { baseRates: facts.drift.splits } : {}),
+    ...(research
+      ? {
+          research: research.hypotheses.map((h) => ({
+            title: h.hypothesis.title,
+            key: canonicalConfigKey(h.model),
+            expectedGain: h.expectedGain,
+            ...(h.heldOutGain !== undefined ? { heldOutGain: h.heldOutGain } : {}),
+          })),
+        }
+      : {}),
   };
 }
 
@@ -240,6 +275,8 @@ interface ExperimentSpec {
   data: DataConfig;
   proposal: Pick<ProposedExperiment, 'model' | 'hypothesis'>;
   baselineNe?: number;
+  /** The baseline's validation NE (the relative change on validation, as workflows/campaign.ts passes it). */
+  baselineValidationNe?: number;
   baselineArtifact?: string;
   segmentField: string;
   probe?: ProbeScale;
@@ -252,7 +289,15 @@ interface ExperimentSpec {
  */
 export async function runExperiment(spec: ExperimentSpec): Promise<ExperimentResult> {
   const { experimentId: id, campaignId, proposal, probe } = spec;
-  const who = { experimentId: id, campaignId, phase: spec.phase, hypothesis: proposal.hypothesis, baselineNe: spec.baselineNe, probe };
+  const who = {
+    experimentId: id,
+    campaignId,
+    phase: spec.phase,
+    hypothesis: proposal.hypothesis,
+    baselineNe: spec.baselineNe,
+    baselineValidationNe: spec.baselineValidationNe,
+    probe,
+  };
   const attempts: Attempt[] = [];
   let config = proposal.model;
   let result: ExperimentResult | undefined;

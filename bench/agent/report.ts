@@ -1,14 +1,28 @@
-import type { ExperimentResult, StopReason } from '../../contracts';
-import { bestResult, computeUsed, trainSecondsUsed } from '../../workflows/planner';
+import type { BaseRate, DataChecks, ExperimentResult, StopReason } from '../../contracts';
+import { bestOn } from '../../contracts/decision-metrics';
+import { BENCH_TRUST_SCENARIOS } from '../../ranking/data/wide-scenarios';
+import { computeUsed, trainSecondsUsed } from '../../workflows/planner';
 import { goalMark, type GoalStatus, type RunResult } from '../quality/report';
 import { commitLine, machineLine, type BenchStamp, type LoadRange } from '../stamp';
 import type { CampaignOutcome, Strategy } from './campaign';
+import {
+  benchRecommendation,
+  medianWithinBand,
+  RESEARCH_RATIO_BAND,
+  researchCalibration,
+  researchChecks,
+  type PickSummary,
+  type ResearchCalibration,
+  type ResearchCheck,
+} from './recommendation';
 
 /**
  * The agent bench's results, goals and markdown. Pure functions of the numbers: the harness (bench/agent.ts) fills an
  * AgentBenchReport scenario by scenario; tests feed made-up ones. Every contender is measured the same way — its final
- * test NE from the product's metrics (ranking/metrics.ts): a campaign's best full run's ExperimentResult.metrics.ne,
- * a peer's predictions file through bench/peers/measure.ts.
+ * test NE from the product's metrics (ranking/metrics.ts): for a campaign, the test NE of its recommendation, chosen
+ * on validation as the workflow chooses it (bench/agent/recommendation.ts; no recommendation: a constant predictor at
+ * the training click rate, what keeping today's serving scores); for a peer, its predictions file through
+ * bench/peers/measure.ts.
  */
 
 /** Issue 10's goals for the agent. */
@@ -37,7 +51,11 @@ export interface ExperimentRow {
   failed?: string;
 }
 
-/** After each full run (completion order): its NE, the best full-run NE so far and the compute spent so far. */
+/**
+ * After each full run (completion order): its test NE, the test NE of what the campaign would recommend had it stopped
+ * there (chosen on validation; reports written before validation decided: the best full-run NE so far), and the
+ * compute spent so far.
+ */
 export interface CurvePoint {
   experiment: number;
   ne?: number;
@@ -51,9 +69,24 @@ export interface CampaignRun {
   status: 'ok' | 'failed';
   error?: string;
   stopReason?: StopReason;
-  /** Test NE of the campaign's best full run (what it would recommend; probes never count). */
+  /**
+   * Test NE of the campaign's recommendation, chosen on validation (probes never count); with no recommendation, a
+   * constant predictor's at the training click rate. (Reports written before validation decided: the best full run's.)
+   */
   finalNe?: number;
+  /** The recommended run (absent when nothing is recommended). */
   best?: { id: string; title: string; family: string };
+  /** The recommendation, as the workflow decides it (absent in reports written before validation decided). */
+  recommendation?: PickSummary;
+  /** The lowest test NE among the full runs: what selecting on test would have reported, for contrast. */
+  bestTestNe?: number;
+  /** The training rows' click rate and the test rows' (a constant predictor's prediction and what it meets). */
+  trainCtr?: number;
+  testCtr?: number;
+  /** A constant predictor at the training click rate, scored on test. */
+  constantNe?: number;
+  /** Full runs whose hypothesis came from the research step: expected vs measured gains (agent). */
+  research?: ResearchCheck[];
   baselineNe?: number;
   /** (baselineNe − finalNe) / (baselineNe − oracleNe). */
   gainCaptured?: number;
@@ -93,8 +126,19 @@ export interface RandomSummary {
 
 export type PeerRun = RunResult & { gainCaptured?: number; trainSeconds?: number; fullRunEquivalents?: number };
 
-export type AgentGoalId = 'vs-optuna' | 'vs-ftrl' | 'vs-random' | 'reach-random' | 'warm-start';
-const GOAL_IDS: AgentGoalId[] = ['vs-optuna', 'vs-ftrl', 'vs-random', 'reach-random', 'warm-start'];
+export type AgentGoalId =
+  'vs-optuna' | 'vs-ftrl' | 'vs-random' | 'reach-random' | 'warm-start' | 'fresh-rows' | 'vs-constant' | 'research-3x' | 'drift-reported';
+const GOAL_IDS: AgentGoalId[] = [
+  'vs-optuna',
+  'vs-ftrl',
+  'vs-random',
+  'reach-random',
+  'warm-start',
+  'fresh-rows',
+  'vs-constant',
+  'research-3x',
+  'drift-reported',
+];
 export interface AgentGoalResult {
   id: AgentGoalId;
   goal: string;
@@ -130,9 +174,29 @@ export interface AgentScenarioResult {
     rows: { train: number; validation: number; test: number };
     validationFraction: number;
     oracleNe?: number;
+    /**
+     * wide: the wide planted scenarios, judged by issue 10's goals; trust: real logs' hard cases (rare clicks, drift,
+     * small data), judged by issue 22's (absent: wide, as in reports written before the trust scenarios).
+     */
+    kind?: 'wide' | 'trust';
+    /** The generator planted drift (the click rate and an effect change over time): the data checks must report it. */
+    plantedDrift?: boolean;
   };
   /** The agent campaign's baseline NE (every campaign trains the same baseline; peers' gain is measured from it). */
   baselineNe?: number;
+  /** A constant predictor at the training click rate: its prediction, the test click rate and its test NE. */
+  constant?: { trainCtr: number; testCtr: number; ne?: number };
+  /** Rows, clicks and click rate of each split, as describeData measures them. */
+  baseRates?: { train: BaseRate; validation: BaseRate; test: BaseRate };
+  /** The agent campaign's data checks (the smallest detectable NE change; drift findings), as the workflow makes them. */
+  dataChecks?: DataChecks;
+  /**
+   * How well the research step's expected gains predicted measured ones: the full runs of the agent's campaigns (the
+   * first and the warm start, each config once) whose hypothesis came from research.
+   */
+  research?: { checks: ResearchCheck[]; calibration: ResearchCalibration };
+  /** The agent's recommendation scored on rows no campaign ever saw (bench/agent/fresh.ts), or why it was not. */
+  fresh?: FreshCheck | { unavailable: string };
   agent: CampaignRun;
   random: { runs: CampaignRun[]; summary: RandomSummary };
   peers: PeerRun[];
@@ -143,12 +207,58 @@ export interface AgentScenarioResult {
   goals: AgentGoalResult[];
 }
 
+/** The agent's pick on fresh rows of the same planted truth, against its reported test NE. */
+export interface FreshCheck {
+  /** The run scored (its artifact), or 'constant' when nothing was recommended (a constant at the training click rate). */
+  pick: string;
+  rows: number;
+  clicks: number;
+  ne: number;
+  neStdErr: number;
+  /** The pick's reported test NE and its standard error. */
+  reportedNe: number;
+  reportedStdErr?: number;
+  /** The pick's artifact scored again on the test file the same way as on the fresh rows: checks like is compared with like. */
+  testRescored?: number;
+  /** (fresh NE − reported NE) / √(SE_fresh² + SE_test²): the two row sets are independent. */
+  z?: number;
+  /** |z| ≤ 2. */
+  withinNoise?: boolean;
+}
+
+export const FRESH_Z = 2;
+
+/** The fresh-rows comparison from the two measurements. */
+export function freshCheck(
+  pick: string,
+  fresh: { rows: number; ctr: number; ne: number; neStdErr: number },
+  reportedNe: number,
+  reportedStdErr: number | undefined,
+  testRescored?: number,
+): FreshCheck {
+  const se = reportedStdErr !== undefined ? Math.sqrt(fresh.neStdErr ** 2 + reportedStdErr ** 2) : undefined;
+  const z = se !== undefined && se > 0 ? (fresh.ne - reportedNe) / se : undefined;
+  return {
+    pick,
+    rows: fresh.rows,
+    clicks: Math.round(fresh.ctr * fresh.rows),
+    ne: fresh.ne,
+    neStdErr: fresh.neStdErr,
+    reportedNe,
+    ...(reportedStdErr !== undefined ? { reportedStdErr } : {}),
+    ...(testRescored !== undefined ? { testRescored } : {}),
+    ...(z !== undefined ? { z, withinNoise: Math.abs(z) <= FRESH_Z } : {}),
+  };
+}
+
 export interface AgentBenchReport extends BenchStamp {
   loadAverage?: LoadRange;
   python?: { versions: Record<string, string>; venvSeconds: number; venvInstalled: boolean } | { error: string };
   options: {
     scenarios: string[];
     rows?: number;
+    /** --rows was given: the trust scenarios were cut to it too (else they ran at their own size, --quick cutting the large ones). */
+    rowsGiven?: boolean;
     families?: string[];
     probeMinRows?: number;
     seeds: number;
@@ -195,27 +305,41 @@ function row(r: ExperimentResult): ExperimentRow {
   };
 }
 
-/** A finished campaign's numbers. */
+/**
+ * A finished campaign's numbers. Its final NE is its recommendation's test NE, decided as the workflow decides it
+ * (bench/agent/recommendation.ts); each curve point is the recommendation had the campaign stopped after that full run.
+ */
 export function summarizeCampaign(outcome: CampaignOutcome, oracleNe: number | undefined): CampaignRun {
   const { results, probes, timeline } = outcome;
-  const baselineNe = results.find((r) => r.phase === 'baseline')?.metrics?.ne;
-  const best = bestResult(results);
+  const { campaignId } = outcome;
+  const base = results.find((r) => r.phase === 'baseline');
+  const baselineNe = base?.metrics?.ne;
   const curve: CurvePoint[] = [];
-  let bestNe: number | undefined;
+  const fullSoFar: ExperimentResult[] = [];
   timeline.forEach((r, i) => {
     if (r.probe) return;
-    if (r.status === 'succeeded' && r.metrics && (bestNe === undefined || r.metrics.ne < bestNe)) bestNe = r.metrics.ne;
+    fullSoFar.push(r);
+    const bestNe = benchRecommendation(campaignId, fullSoFar, outcome.trainCtr)?.testNe;
     curve.push({ experiment: curve.length + 1, ne: r.metrics?.ne, bestNe, compute: computeUsed(timeline.slice(0, i + 1)) });
   });
-  const finalNe = best?.metrics?.ne;
+  const recommendation = benchRecommendation(campaignId, results, outcome.trainCtr);
+  const finalNe = recommendation?.testNe;
+  const bestOnTest = bestOn(results, 'test');
+  const research = outcome.research ? researchChecks(results, outcome.research) : undefined;
   return {
     strategy: outcome.strategy,
     seed: outcome.seed,
     status: finalNe === undefined ? 'failed' : 'ok',
-    ...(finalNe === undefined ? { error: 'no full run succeeded' } : {}),
+    ...(finalNe === undefined ? { error: base?.metrics ? 'no recommendation and no constant predictor to score' : 'no full run succeeded' } : {}),
     stopReason: outcome.stopReason,
     finalNe,
-    best: best ? { id: best.experimentId, title: best.hypothesis?.title ?? '', family: best.config.family } : undefined,
+    best: recommendation?.id ? { id: recommendation.id, title: recommendation.title ?? '', family: recommendation.family ?? '' } : undefined,
+    ...(recommendation ? { recommendation } : {}),
+    ...(bestOnTest?.metrics ? { bestTestNe: bestOnTest.metrics.ne } : {}),
+    ...(outcome.trainCtr !== undefined ? { trainCtr: outcome.trainCtr } : {}),
+    ...(base?.metrics ? { testCtr: base.metrics.ctr } : {}),
+    ...(recommendation?.constantNe !== undefined ? { constantNe: recommendation.constantNe } : {}),
+    ...(research ? { research } : {}),
     baselineNe,
     gainCaptured: gainCaptured(baselineNe, finalNe, oracleNe),
     trainSeconds: round(trainSecondsUsed(results, probes), 2),
@@ -282,12 +406,26 @@ const signed = (x: number, digits = 4) => `${x >= 0 ? '+' : '−'}${Math.abs(x).
 const pct = (x: number | undefined) => (x === undefined || !Number.isFinite(x) ? '—' : `${(x * 100).toFixed(1)}%`);
 const round = (x: number, digits: number) => Number(x.toFixed(digits));
 
+/** Issue 22's goals, on the trust scenarios. */
+export const TRUST_GOALS = {
+  /** Research's expected gains within this factor of the measured ones (the median ratio). */
+  researchWithin: RESEARCH_RATIO_BAND,
+};
+
+/** Kinds of data-check findings that report drift (contracts/drift.ts DriftFindingKind, less few-clicks). */
+export const DRIFT_FINDING_KINDS = ['test-base-rate', 'validation-test-base-rate', 'base-rate-trend', 'field-shift'];
+
 export const GOAL_TEXT: Record<AgentGoalId, string> = {
   'vs-optuna': `agent no worse than Optuna-tuned LightGBM (test NE ≤) on ≥ ${AGENT_GOALS.optunaShare * 100}% of the scenarios (3 of 4)`,
   'vs-ftrl': 'agent never worse than the textbook FTRL script (test NE ≤, every scenario)',
   'vs-random': "agent better than random search's mean (test NE <, every scenario)",
   'reach-random': `agent reaches random search's mean final NE within ${AGENT_GOALS.reachWithin} full-run equivalents (every scenario)`,
   'warm-start': `a second agent campaign on the same data reaches the first one's final NE within ${AGENT_GOALS.warmWithin} experiments (full runs, its baseline the first; every scenario)`,
+  'fresh-rows': `the agent's recommendation scored on rows no campaign ever saw matches its reported test NE within noise (|Δ| ≤ ${FRESH_Z} SE; every scenario without drift)`,
+  'vs-constant':
+    "the agent's pick never worse than a constant predictor at the training click rate on test (test NE ≤; no recommendation keeps today's serving, scored as that constant; every trust scenario)",
+  'research-3x': `research expectations within ${TRUST_GOALS.researchWithin}x of what experiments measure (median expected / measured validation gain in [1/${TRUST_GOALS.researchWithin}, ${TRUST_GOALS.researchWithin}]; every trust scenario)`,
+  'drift-reported': "drift is reported: the campaign's data checks name the planted drift (every scenario with planted drift)",
 };
 
 /** The same goals as verdicts on one scenario. */
@@ -297,12 +435,140 @@ export const SCENARIO_GOAL_TEXT: Record<AgentGoalId, string> = {
   'vs-random': "agent better than random search's mean (test NE <)",
   'reach-random': `agent reaches random search's mean final NE within ${AGENT_GOALS.reachWithin} full-run equivalents`,
   'warm-start': `a second agent campaign on the same data reaches the first one's final NE within ${AGENT_GOALS.warmWithin} experiments (full runs)`,
+  'fresh-rows': `the agent's recommendation scored on rows no campaign ever saw matches its reported test NE within noise (|Δ| ≤ ${FRESH_Z} SE)`,
+  'vs-constant': "the agent's pick no worse than a constant predictor at the training click rate on test (test NE ≤)",
+  'research-3x': `research expectations within ${TRUST_GOALS.researchWithin}x of what experiments measure (median expected / measured)`,
+  'drift-reported': "the campaign's data checks report the planted drift",
 };
 
 const okPeer = (s: Pick<AgentScenarioResult, 'peers'>, id: string) => s.peers.find((p) => p.id === id && p.status === 'ok' && p.metrics);
 
-/** The four goals on one scenario's numbers. A goal whose contenders did not all finish is 'unchecked'. */
+/**
+ * The goals on one scenario's numbers: issue 10's five on a wide scenario, issue 22's on a trust one (the pick against
+ * a constant, research expectations, and drift where it was planted). A goal whose inputs are missing is 'unchecked'.
+ */
 export function scenarioGoals(s: Omit<AgentScenarioResult, 'goals'>): AgentGoalResult[] {
+  const goals = s.scenario.kind === 'trust' ? trustGoals(s) : wideGoals(s);
+  return s.fresh ? [...goals, freshGoal(s.fresh)] : goals;
+}
+
+function freshGoal(f: FreshCheck | { unavailable: string }): AgentGoalResult {
+  const id: AgentGoalId = 'fresh-rows';
+  const goal = SCENARIO_GOAL_TEXT[id];
+  if ('unavailable' in f) return { id, goal, status: 'unchecked', detail: f.unavailable };
+  const what = f.pick === 'constant' ? 'no recommendation (a constant at the training click rate)' : f.pick;
+  const numbers = `${what}: NE ${fmt(f.ne)} ± ${fmt(f.neStdErr)} on ${count(f.rows)} fresh rows (${count(f.clicks)} clicks) vs ${fmt(f.reportedNe)}${f.reportedStdErr !== undefined ? ` ± ${fmt(f.reportedStdErr)}` : ''} reported on test${f.testRescored !== undefined ? ` (its artifact rescored on test: ${fmt(f.testRescored)})` : ''}`;
+  if (f.withinNoise === undefined) return { id, goal, status: 'unchecked', detail: `${numbers}; no standard error to judge by` };
+  return {
+    id,
+    goal,
+    status: f.withinNoise ? 'pass' : 'miss',
+    value: round(f.z!, 3),
+    detail: `${numbers} (${f.z! >= 0 ? '+' : '−'}${Math.abs(f.z!).toFixed(2)} SE)`,
+  };
+}
+
+/** The research checks of the agent's campaigns (the first, then its warm start), each config once. */
+export function scenarioResearch(runs: (CampaignRun | undefined)[]): { checks: ResearchCheck[]; calibration: ResearchCalibration } | undefined {
+  const seen = new Set<string>();
+  const checks: ResearchCheck[] = [];
+  let any = false;
+  for (const run of runs) {
+    if (!run?.research) continue;
+    any = true;
+    for (const c of run.research) {
+      const key = c.config ?? `${c.title}\u0000${c.expectedGain}`;
+      if (seen.has(key)) continue;
+      seen.add(key);
+      checks.push(c);
+    }
+  }
+  return any ? { checks, calibration: researchCalibration(checks) } : undefined;
+}
+
+const ratioText = (r: number | 'unbounded' | undefined) => (r === undefined ? '—' : r === 'unbounded' ? 'unbounded' : `${r.toPrecision(2)}x`);
+
+function calibrationText(c: ResearchCalibration): string {
+  return `median expected / measured ${ratioText(c.medianRatio)} over ${c.n} run${c.n === 1 ? '' : 's'}, ${c.within3x} within ${TRUST_GOALS.researchWithin}x${c.noGain ? `, ${c.noGain} measured no gain` : ''}${c.withinNoise !== undefined ? `; ${c.withinNoise} within 2 SE of the measurement` : ''}`;
+}
+
+function pickText(p: PickSummary | undefined): string {
+  if (!p) return '—';
+  if (p.kind === 'none') return 'none (no recommendation: nothing clears the floor)';
+  return `${p.kind === 'baseline' ? 'the baseline kept' : `${p.id}`} (${p.family}${p.kind === 'candidate' && p.title ? ` "${p.title}"` : ''})`;
+}
+
+function trustGoals(s: Omit<AgentScenarioResult, 'goals'>): AgentGoalResult[] {
+  const goals: AgentGoalResult[] = [];
+  const agentNe = s.agent.status === 'ok' ? s.agent.finalNe : undefined;
+  const constantNe = s.constant?.ne ?? s.agent.constantNe;
+  {
+    const id: AgentGoalId = 'vs-constant';
+    if (agentNe === undefined || constantNe === undefined)
+      goals.push({
+        id,
+        goal: SCENARIO_GOAL_TEXT[id],
+        status: 'unchecked',
+        detail: agentNe === undefined ? `agent ${s.agent.error ?? 'failed'}` : 'no constant predictor to compare with (test click rate 0 or 1?)',
+      });
+    else {
+      const d = agentNe - constantNe;
+      const rec = s.agent.recommendation;
+      goals.push({
+        id,
+        goal: SCENARIO_GOAL_TEXT[id],
+        status: d <= 1e-12 ? 'pass' : 'miss',
+        value: round(d, 6),
+        detail:
+          rec?.kind === 'none'
+            ? `no recommendation: today's serving is kept, a constant at test NE ${fmt(constantNe)}`
+            : `pick ${pickText(rec)} test NE ${fmt(agentNe)} vs constant ${fmt(constantNe)} (${signed(d)})`,
+      });
+    }
+  }
+  {
+    const id: AgentGoalId = 'research-3x';
+    const c = s.research?.calibration;
+    const within = c ? medianWithinBand(c) : undefined;
+    goals.push(
+      !c || within === undefined
+        ? {
+            id,
+            goal: SCENARIO_GOAL_TEXT[id],
+            status: 'unchecked',
+            detail: s.research ? 'no full run came from a research hypothesis' : 'no research step ran',
+          }
+        : {
+            id,
+            goal: SCENARIO_GOAL_TEXT[id],
+            status: within ? 'pass' : 'miss',
+            value: c.medianRatio === 'unbounded' ? 'unbounded' : round(c.medianRatio!, 4),
+            detail: calibrationText(c),
+          },
+    );
+  }
+  if (s.scenario.plantedDrift) {
+    const id: AgentGoalId = 'drift-reported';
+    const findings = s.dataChecks?.findings;
+    if (!findings) goals.push({ id, goal: SCENARIO_GOAL_TEXT[id], status: 'unchecked', detail: 'no data checks (the agent campaign failed?)' });
+    else {
+      const drift = findings.filter((f) => DRIFT_FINDING_KINDS.includes(f.kind));
+      goals.push({
+        id,
+        goal: SCENARIO_GOAL_TEXT[id],
+        status: drift.length ? 'pass' : 'miss',
+        value: drift.length,
+        detail: drift.length
+          ? `${drift.length} drift finding${drift.length === 1 ? '' : 's'}: ${drift.map((f) => `${f.kind} (${f.severity})`).join(', ')}`
+          : `none among ${findings.length} finding${findings.length === 1 ? '' : 's'}${findings.length ? ` (${findings.map((f) => f.kind).join(', ')})` : ''}`,
+      });
+    }
+  }
+  return goals;
+}
+
+/** Issue 10's five goals on a wide scenario. */
+function wideGoals(s: Omit<AgentScenarioResult, 'goals'>): AgentGoalResult[] {
   const agentNe = s.agent.status === 'ok' ? s.agent.finalNe : undefined;
   const goals: AgentGoalResult[] = [];
   const vsPeer = (id: AgentGoalId, peerId: string, label: string) => {
@@ -382,14 +648,15 @@ function warmStartGoal(s: Omit<AgentScenarioResult, 'goals'>): AgentGoalResult {
   };
 }
 
-/** The goals over all scenarios, from each scenario's verdicts. */
+/** The goals over the scenarios they apply to (wide or trust), from each scenario's verdicts. */
 export function overallGoals(scenarios: AgentScenarioResult[]): AgentGoalResult[] {
-  return GOAL_IDS.map((id) => {
-    const per = scenarios.map((s) => ({ name: s.scenario.name, g: s.goals.find((g) => g.id === id) }));
+  const applies = (id: AgentGoalId, s: AgentScenarioResult) => s.goals.some((g) => g.id === id);
+  return GOAL_IDS.filter((id) => scenarios.some((s) => applies(id, s))).map((id) => {
+    const per = scenarios.filter((s) => applies(id, s)).map((s) => ({ name: s.scenario.name, g: s.goals.find((g) => g.id === id) }));
     const passed = per.filter((p) => p.g?.status === 'pass').map((p) => p.name);
     const missed = per.filter((p) => p.g?.status === 'miss').map((p) => p.name);
     const unchecked = per.filter((p) => !p.g || p.g.status === 'unchecked').map((p) => p.name);
-    const n = scenarios.length;
+    const n = per.length;
     const list = (what: string, names: string[]) => (names.length ? `${what}: ${names.join(', ')}` : '');
     const detail = [`${passed.length} of ${n} scenarios`, list('missed on', missed), list('not checked on', unchecked)].filter(Boolean).join('; ');
     let status: GoalStatus;
@@ -443,6 +710,56 @@ export function summaryTable(report: AgentBenchReport): string[] {
   ];
 }
 
+const count = (x: number | undefined) => (x === undefined ? '—' : Math.round(x).toLocaleString('en-US'));
+
+function verdictText(p: PickSummary | undefined): string {
+  if (!p) return '—';
+  if (p.kind === 'none') return 'nothing to confirm';
+  if (!p.confirmation) return '—';
+  const c = p.confirmation;
+  const change = `${c.relativeNeChange > 0 ? '+' : c.relativeNeChange < 0 ? '−' : ''}${(100 * Math.abs(c.relativeNeChange)).toFixed(2)}% vs baseline`;
+  return `${c.confirmed ? 'confirmed' : 'NOT confirmed'}${p.kind === 'candidate' ? ` (${change}${c.significant ? ', significant' : c.worseBeyondNoise ? ', worse beyond noise' : ', within noise'})` : ''}`;
+}
+
+function findingsText(checks: DataChecks | undefined): string {
+  if (!checks) return '—';
+  if (!checks.findings.length) return 'none';
+  return checks.findings.map((f) => `${f.kind} (${f.severity})`).join(', ');
+}
+
+/**
+ * Every scenario side by side, as issue 22 asks: the agent's recommendation (chosen on validation) against a constant
+ * predictor at the training click rate, the textbook FTRL script and Optuna-tuned LightGBM on test, and how well
+ * research's expected gains predicted the measured ones.
+ */
+export function trustTable(report: AgentBenchReport): string[] {
+  return [
+    "| scenario | clicks: train / validation / test | CTR: train → test | constant predictor | agent's pick | its validation NE ± SE | its test NE | on test | random search: picks' test NE | textbook FTRL | Optuna-LightGBM | research: expected / measured | data findings |",
+    '|---|---|---|---:|---|---:|---:|---|---:|---:|---:|---|---|',
+    ...report.scenarios.map((s) => {
+      const r = s.baseRates;
+      const rec = s.agent.recommendation;
+      const ftrl = okPeer(s, 'ftrl-script');
+      const optuna = okPeer(s, 'optuna-lightgbm');
+      const peerCell = (id: string, p: PeerRun | undefined) =>
+        p ? fmt(p.metrics!.ne) : (s.peers.find((x) => x.id === id)?.status ?? 'not run').toUpperCase();
+      const ctr = s.constant ? `${pctCtr(s.constant.trainCtr)} → ${pctCtr(s.constant.testCtr)}` : '—';
+      const rnd = s.random.summary.ne;
+      const research = s.research ? (s.research.calibration.n ? calibrationText(s.research.calibration) : 'no research run') : '—';
+      const validation =
+        rec?.validationNe !== undefined
+          ? `${fmt(rec.validationNe)}${rec.validationNeStdErr !== undefined ? ` ± ${fmt(rec.validationNeStdErr)}` : ''}`
+          : '—';
+      return `| ${s.scenario.name}${s.scenario.kind === 'trust' ? ' (trust)' : ''} | ${r ? `${count(r.train.clicks)} / ${count(r.validation.clicks)} / ${count(r.test.clicks)}` : '—'} | ${ctr} | ${fmt(s.constant?.ne)} | ${escapeCell(pickText(rec))} | ${validation} | **${s.agent.status === 'ok' ? fmt(s.agent.finalNe) : 'FAILED'}** | ${verdictText(rec)} | ${rnd ? `${fmt(rnd.mean)} ± ${fmt(rnd.sd)}` : 'FAILED'} | ${peerCell('ftrl-script', ftrl)} | ${peerCell('optuna-lightgbm', optuna)} | ${research} | ${escapeCell(findingsText(s.dataChecks))} |`;
+    }),
+  ];
+}
+
+function pctCtr(ctr: number): string {
+  const p = ctr * 100;
+  return `${p >= 10 ? p.toFixed(1) : p.toPrecision(2)}%`;
+}
+
 export function goalLines(goals: AgentGoalResult[]): string[] {
   return goals.map((g) => `- ${goalMark(g.status)} ${g.goal}: ${g.detail}`);
 }
@@ -451,7 +768,7 @@ function campaignRow(label: string, r: CampaignRun): string {
   if (r.status !== 'ok')
     return `| ${label} | FAILED | | ${fmt(r.trainSeconds, 1)} | ${fmt(r.wallSeconds, 1)} | ${fmt(r.fullRunEquivalents, 2)} | ${escapeCell(r.error ?? '')} |`;
   const notes = [
-    `best: ${r.best?.family} "${r.best?.title}"`,
+    r.recommendation ? `pick: ${pickText(r.recommendation)}` : `best: ${r.best?.family} "${r.best?.title}"`,
     `${r.fullRuns} full runs${r.probes ? `, ${r.probes} probes on ${r.probeRows?.toLocaleString('en-US')} rows` : ''}${r.retries ? `, ${r.retries} retries` : ''}`,
     `stop: ${r.stopReason}`,
   ].join('; ');
@@ -461,6 +778,40 @@ function campaignRow(label: string, r: CampaignRun): string {
 function peerRow(p: PeerRun): string {
   const ne = p.status === 'ok' && p.metrics ? fmt(p.metrics.ne) : p.status.toUpperCase();
   return `| ${p.label} | ${ne} | ${pct(p.gainCaptured)} | ${fmt(p.trainSeconds, 1)} | ${fmt(p.wallSeconds, 1)} | ${fmt(p.fullRunEquivalents, 0)} | ${escapeCell(p.note ?? '')} |`;
+}
+
+/** One campaign's pick: chosen on validation, its test NE, the constant it must beat, confirmOnTest's verdict. */
+function pickRow(label: string, r: CampaignRun): string {
+  const p = r.recommendation;
+  if (r.status !== 'ok' || !p) return `| ${label} | ${r.status !== 'ok' ? 'FAILED' : '—'} | | | | | ${fmt(r.bestTestNe)} |`;
+  const validation =
+    p.validationNe !== undefined ? `${fmt(p.validationNe)}${p.validationNeStdErr !== undefined ? ` ± ${fmt(p.validationNeStdErr)}` : ''}` : '—';
+  const verdict =
+    p.kind === 'none' ? `no recommendation (floor: ${p.broken?.join('; ') ?? '—'}; best ${p.best ?? '—'})` : (p.confirmation?.note ?? '—');
+  const halt = p.halt ? ` Halts for review first: ${p.halt.id} beat the baseline on validation but breaks ${p.halt.broken.join('; ')}.` : '';
+  return `| ${label} | ${escapeCell(pickText(p))} | ${validation} | ${fmt(p.testNe)} | ${fmt(p.constantNe)} | ${escapeCell(verdict + halt)} | ${fmt(r.bestTestNe)} |`;
+}
+
+function researchLine(c: ResearchCheck): string {
+  const pc = (x: number) => `${x > 0 ? '−' : x < 0 ? '+' : ''}${(100 * Math.abs(x)).toFixed(2)}%`;
+  const measured =
+    c.measuredGain === undefined
+      ? 'not measured'
+      : `NE ${pc(c.measuredGain)}${c.measuredStdErr !== undefined ? ` ± ${(100 * c.measuredStdErr).toFixed(2)}%` : ''} measured`;
+  const ratio =
+    (c.measuredGain === undefined
+      ? ''
+      : c.ratio !== undefined
+        ? `: ${c.ratio.toPrecision(2)}x${c.within3x ? '' : ' (outside 3x)'}`
+        : ': no gain measured') + (c.withinNoise === undefined ? '' : c.withinNoise ? ', within 2 SE' : ', beyond 2 SE');
+  return `- ${c.id} "${c.title}": NE ${pc(c.expectedGain)} expected, ${measured}${ratio}${c.via === 'config' ? ' (matched to research by its config)' : ''}`;
+}
+
+/** Research's expectations over every scenario's runs together. */
+function pooledResearch(report: AgentBenchReport): string[] {
+  const checks = report.scenarios.flatMap((s) => s.research?.checks ?? []);
+  if (!checks.length) return [];
+  return ['', `Research expectations over every scenario: ${calibrationText(researchCalibration(checks))}.`];
 }
 
 function curveText(r: CampaignRun): string {
@@ -482,11 +833,22 @@ export function agentMarkdown(report: AgentBenchReport): string {
             .map(([k, v]) => `${k} ${v}`)
             .join(', ')}.`
       : 'Python peers: not run.',
-    `Run: scenarios ${o.scenarios.join(', ')}${o.rows ? `, **--rows ${o.rows}** (train rows; validation and test keep their ratio)` : ''}${o.quick ? ' (**--quick** smoke run)' : ''}${o.families ? `; search space families **${o.families.join(', ')}** (agent and random alike)` : ''}${o.probeMinRows ? `; probeMinRows ${o.probeMinRows}` : ''}; budget ${o.budget} experiments; random search over ${o.seeds} seeds; peers ${o.peers.join(', ') || 'none'} (cap ${o.capSeconds} s each).${report.parts && report.parts.length > 1 ? ` The scenarios ran in ${report.parts.length} processes at once (${report.parts.map((p) => p.scenarios.join(' + ')).join(' | ')}), so wall and train seconds are those of a machine running two benches.` : ''}${report.state === 'running' ? ' **Partial: the run was still going when this was written.**' : ''}`,
+    `Run: scenarios ${o.scenarios.join(', ')}${o.rows ? `, **--rows ${o.rows}** (train rows; validation and test keep their ratio${o.scenarios.some((n) => (BENCH_TRUST_SCENARIOS as string[]).includes(n)) && !o.rowsGiven ? `; the trust scenarios at their own size${o.quick ? ', those over 30,000 train rows cut to that' : ''}` : ''})` : ''}${o.quick ? ' (**--quick** smoke run)' : ''}${o.families ? `; search space families **${o.families.join(', ')}** (agent and random alike)` : ''}${o.probeMinRows ? `; probeMinRows ${o.probeMinRows}` : ''}; budget ${o.budget} experiments; random search over ${o.seeds} seeds; peers ${o.peers.join(', ') || 'none'} (cap ${o.capSeconds} s each).${report.parts && report.parts.length > 1 ? ` The scenarios ran in ${report.parts.length} processes at once (${report.parts.map((p) => p.scenarios.join(' + ')).join(' | ')}), so wall and train seconds are those of a machine running two benches.` : ''}${report.state === 'running' ? ' **Partial: the run was still going when this was written.**' : ''}`,
     '',
-    "Every number is final test NE measured by the product's metrics (ranking/metrics.ts): for a campaign, its best full run's test NE (probes never count); for a peer, its predictions file through bench/peers/measure.ts. Gain captured = (baseline NE − NE) / (baseline NE − oracle NE), baseline = the campaign's baseline experiment (the agent's, for peers). Compute is in full-run equivalents (workflows/planner.ts computeUsed: every attempt, a probe at its row fraction; Optuna: one per trial). Train s = the product's ExperimentResult.trainSeconds summed over every run (Optuna: its trials' training); wall s = everything, from start to finish. Campaigns run in process through workflows/planner.ts as new campaigns run (heuristic sub-agents, research step, probes where the data is large enough, budget counted in compute, the retry policy), with stallGain 0 so that every campaign spends its budget; seeds are 1000 × the scenario's index + k. A campaign's final NE is that of the full run the product picks as best (workflows/planner.ts bestResult: the lowest test NE), for the agent and random search alike; Optuna picks its trial by validation log loss. The agent's second campaign runs on the same data with the insights database its first campaign wrote (its warm start), at the same budget and seed, and is judged by the full runs it needs to get back to the first campaign's final NE.",
+    "Every number is final test NE measured by the product's metrics (ranking/metrics.ts): for a campaign, the test NE of its recommendation (probes never count; no recommendation: a constant predictor at the training click rate, what keeping today's serving scores); for a peer, its predictions file through bench/peers/measure.ts. Gain captured = (baseline NE − NE) / (baseline NE − oracle NE), baseline = the campaign's baseline experiment (the agent's, for peers). Compute is in full-run equivalents (workflows/planner.ts computeUsed: every attempt, a probe at its row fraction; Optuna: one per trial). Train s = the product's ExperimentResult.trainSeconds summed over every run (Optuna: its trials' training); wall s = everything, from start to finish. Campaigns run in process through workflows/planner.ts as new campaigns run (heuristic sub-agents, research step, probes where the data is large enough, budget counted in compute, the retry policy), with stallGain 0 so that every campaign spends its budget; seeds are 1000 × the scenario's index + k. A campaign's recommendation is decided as the workflow decides it, for the agent and random search alike: the heuristic evaluator ranks the full runs on validation (NE with paired standard errors) and advises, workflows/recommendation.ts decideRecommendation enforces the default floor (validation NE below a constant's, AUC above 0.5, calibration in band; no guardrails), and workflows/test-confirmation.ts confirmOnTest compares the pick with the baseline on test once; Optuna picks its trial by validation log loss. The agent's second campaign runs on the same data with the insights database its first campaign wrote (its warm start), at the same budget and seed, and is judged by the full runs it needs to get back to the first campaign's final NE.",
+    ...(report.scenarios.length > 0 && report.scenarios.every((s) => !s.agent.recommendation)
+      ? [
+          '',
+          "**Written before campaigns decided on validation: a campaign's final NE here is its best full run's test NE (selected on test), not a recommendation's.**",
+        ]
+      : []),
     '',
     ...summaryTable(report),
+    '',
+    "Picks on validation against a constant predictor, every scenario (constant predictor: the training click rate for every row, scored on test, contracts/decision-metrics.ts constantPredictorNe; research: the agent's full runs whose hypothesis came from the research step, expected relative NE gain against the one measured on validation vs the baseline; data findings: the workflow's data checks, drift and detectable change):",
+    '',
+    ...trustTable(report),
+    ...pooledResearch(report),
     '',
     '## Goals',
     '',
@@ -510,8 +872,42 @@ export function agentMarkdown(report: AgentBenchReport): string {
         : `| random search | FAILED | | | | | ${escapeCell(s.random.runs.map((r) => `${r.seed}: ${r.error ?? r.status}`).join('; '))} |`,
       ...s.peers.map(peerRow),
       '',
-      `Agent, best-so-far test NE after each full run (compute so far): ${curveText(s.agent)}. Reaches random search's mean: ${reachText(s)}.`,
+      `Agent, the test NE of what it would recommend had it stopped after each full run (compute so far): ${curveText(s.agent)}. Reaches random search's mean: ${reachText(s)}.`,
       '',
+      ...(s.agent.recommendation
+        ? [
+            `Picks (selected on validation, confirmed on test; constant predictor at the training click rate${s.constant ? `, ${pctCtr(s.constant.trainCtr)} on a test click rate of ${pctCtr(s.constant.testCtr)}` : ''}):`,
+            '',
+            '| campaign | pick | validation NE ± SE | test NE | constant predictor | on test (confirmOnTest) | best full run on test (selection on test, for contrast) |',
+            '|---|---|---:|---:|---:|---|---:|',
+            pickRow(`agent (seed ${s.agent.seed})`, s.agent),
+            ...(s.warmStart ? [pickRow('agent, second campaign', s.warmStart.run)] : []),
+            ...s.random.runs.map((r) => pickRow(`random (seed ${r.seed})`, r)),
+            '',
+          ]
+        : []),
+      ...(s.fresh
+        ? [
+            `On rows no campaign ever saw (the planted test stream continued, as many rows as test): ${'unavailable' in s.fresh ? `not measured (${s.fresh.unavailable}).` : `${freshGoal(s.fresh).detail}.`}`,
+            '',
+          ]
+        : []),
+      ...(s.research
+        ? [
+            `Research expectations against measured validation gains: ${s.research.calibration.n ? `${calibrationText(s.research.calibration)}.` : 'no full run came from a research hypothesis.'}`,
+            '',
+            ...s.research.checks.map(researchLine),
+            ...(s.research.checks.length ? [''] : []),
+          ]
+        : []),
+      ...(s.dataChecks
+        ? [
+            `Data checks${s.dataChecks.detectable.length ? ` (smallest detectable NE change: ${s.dataChecks.detectable.map((d) => `${d.split} ${(100 * d.relativeNeChange).toFixed(1)}% on ${count(d.clicks)} clicks`).join(', ')})` : ''}: ${s.dataChecks.findings.length ? '' : 'no findings.'}`,
+            '',
+            ...s.dataChecks.findings.map((f) => `- ${f.severity} ${f.kind}: ${f.message}`),
+            ...(s.dataChecks.findings.length ? [''] : []),
+          ]
+        : []),
       ...(s.warmStart
         ? [
             `Second campaign, on the insights database the first one wrote: ${curveText(s.warmStart.run)}. First full runs: ${

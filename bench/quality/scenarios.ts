@@ -1,7 +1,13 @@
 import * as path from 'node:path';
 import { CriteoData } from '../../contracts';
 import { ensureWideScenario } from '../../ranking/data/wide-planted';
-import { BENCH_WIDE_SCENARIOS, WIDE_SCENARIOS, isWideScenarioName, resolveWideScenario } from '../../ranking/data/wide-scenarios';
+import {
+  BENCH_TRUST_SCENARIOS,
+  BENCH_WIDE_SCENARIOS,
+  WIDE_SCENARIOS,
+  isWideScenarioName,
+  resolveWideScenario,
+} from '../../ranking/data/wide-scenarios';
 import { BENCH_DIR, REPO_ROOT } from '../peers/python-venv';
 import type { ScenarioFiles } from './report';
 
@@ -19,6 +25,8 @@ export const DEFAULT_VALIDATION_FRACTION = CriteoData.parse({ format: 'criteo-ts
 /** Every named scenario, and the ones the bench runs by default (≥ 500k train rows each). */
 export const SCENARIO_NAMES = Object.keys(WIDE_SCENARIOS);
 export const DEFAULT_SCENARIOS: string[] = [...BENCH_WIDE_SCENARIOS];
+/** Real logs' hard cases (rare clicks, drift, small data), each at its own size: the agent bench runs them too. */
+export const TRUST_SCENARIOS: string[] = [...BENCH_TRUST_SCENARIOS];
 
 /**
  * Makes (or reuses) a scenario's files. `rows` overrides the train rows for a quick run (validation and test keep

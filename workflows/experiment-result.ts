@@ -34,7 +34,9 @@ export function succeededResult(who: ExperimentIdentity, config: ModelConfig, ou
       ? {
           validationMetrics: {
             ...out.validationMetrics,
-            ...(who.baselineValidationNe ? { relativeNeChange: (out.validationMetrics.ne - who.baselineValidationNe) / who.baselineValidationNe } : {}),
+            ...(who.baselineValidationNe
+              ? { relativeNeChange: (out.validationMetrics.ne - who.baselineValidationNe) / who.baselineValidationNe }
+              : {}),
           },
         }
       : {}),

@@ -184,7 +184,16 @@ describe('store/report', () => {
         ? e
         : {
             ...e,
-            validationMetrics: { ne: validationNe[e.experimentId], auc: 0.7, logloss: 0.3, calibration: 1, ctr: 0.1, examples: 5000, clicks: 500, neStdErr: 0.004 },
+            validationMetrics: {
+              ne: validationNe[e.experimentId],
+              auc: 0.7,
+              logloss: 0.3,
+              calibration: 1,
+              ctr: 0.1,
+              examples: 5000,
+              clicks: 500,
+              neStdErr: 0.004,
+            },
           },
     );
     const v1 = experiments.find((e) => e.experimentId === 'ctr-lift-1-v1')!;
@@ -219,10 +228,7 @@ describe('store/report', () => {
     });
     const data = buildReportData(decided, campaignEvents());
     assert.equal(data.decidedOn, 'validation');
-    assert.deepEqual(
-      data.leaderboard.map((e) => e.experimentId).slice(0, 4),
-      ['ctr-lift-1-v1', 'ctr-lift-1-c1', 'ctr-lift-1-v2', 'ctr-lift-1-base'],
-    );
+    assert.deepEqual(data.leaderboard.map((e) => e.experimentId).slice(0, 4), ['ctr-lift-1-v1', 'ctr-lift-1-c1', 'ctr-lift-1-v2', 'ctr-lift-1-base']);
     assert.equal(data.recommendation?.validationNe, 0.86);
     assert.equal(data.recommendation?.confirmation?.confirmed, true);
     const page = renderReportHtml(data, '');

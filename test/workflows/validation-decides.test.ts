@@ -1,4 +1,5 @@
 import { strict as assert } from 'node:assert';
+import { formatStatus } from '../../client/format';
 import { ModelConfig, RecommendationFloor, type ExperimentResult, type ValidationMetrics } from '../../contracts';
 import { bestOn, constantPredictorNe, decisionMetrics } from '../../contracts/decision-metrics';
 import { dataChecks, detectableChanges } from '../../workflows/data-checks';
@@ -124,5 +125,51 @@ describe('validation decides, test confirms', () => {
     assert.equal(checks.findings.at(-1)!.kind, 'ctr-shift');
     const plenty = run('base', 0.8, { ne: 0.8, neStdErr: 0.001 });
     assert.deepEqual(dataChecks({ ...plenty, neStdErr: 0.001 }, 0.1, []).findings, [], 'no finding when 1% is detectable');
+  });
+});
+
+describe('rankwright status for a campaign that decides on validation', () => {
+  it('shows the data checks first, validation NE with its SE beside test NE, and the test confirmation of the pick', () => {
+    const base = run('base', 0.95, { ne: 0.95 });
+    const pick = run('c', 0.93, { ne: 0.91 }, { neDeltaStdErr: 0.004 });
+    const confirmation = confirmOnTest(pick, base, 0.01)!;
+    const text = formatStatus({
+      campaignId: 'k',
+      phase: 'review',
+      reviewState: 'awaiting-review',
+      paused: false,
+      strategy: 'agent',
+      experiments: [base, pick],
+      running: [],
+      baselineId: 'base',
+      best: { experimentId: 'c', ne: 0.93, validationNe: 0.91 },
+      decidedOn: 'validation',
+      dataChecks: dataChecks(run('base', 0.99, { ne: 0.98, neStdErr: 0.03, examples: 20_000, clicks: 60 }), 0.003, []),
+      recommendation: {
+        experimentId: 'c',
+        metrics: pick.metrics!,
+        validationMetrics: pick.validationMetrics,
+        rationale: confirmation.note,
+        source: 'heuristic',
+        confirmation,
+      },
+      guardrailBreaches: [],
+      decisions: [],
+      budgetUsed: { experiments: 2, trainSeconds: 2 },
+      ignoredMessages: [],
+    });
+    const lines = text.split('\n');
+    assert.match(text, /data checks: smallest NE change the data can detect \(2 SE\): validation 6\.12% \(20,000 rows, 60 clicks\)/);
+    assert.match(text, /\[warning\] The validation rows \(20,000 rows, 60 clicks\) can only tell/);
+    const header = lines.find((l) => l.startsWith('experiment'))!;
+    assert.match(header, /val\. NE\s+± SE\s+ΔNE val\.\s+val\. AUC\s+val\. calib\.\s+test NE/);
+    const rows = lines.filter((l) => /^(c|base)\s/.test(l));
+    assert.deepEqual(
+      rows.map((l) => l.split(/\s+/)[0]),
+      ['c', 'base'],
+      'ranked by validation NE',
+    );
+    assert.match(text, /recommendation: c {2}selected on validation: NE 0\.9100 ± 0\.0100/);
+    assert.match(text, /confirmed on test: NE 0\.9300 vs baseline 0\.9500 \(-2\.11%, paired SE 0\.0040\)/);
   });
 });

@@ -72,12 +72,13 @@ export async function runTrain(opts: TrainOptions): Promise<number> {
         JSON.stringify({
           artifact,
           metrics,
-          ...(validationMetrics ? { validationMetrics } : {}),
           badRows,
           validation,
           earlyStopping,
           learningCurve,
           calibration,
+          // The served model on validation (cross-fitted calibration): what a campaign would decide on.
+          ...(validationMetrics ? { validationMetrics } : {}),
         }) + '\n',
       );
     } else {

@@ -98,14 +98,24 @@ describe('engine facade', () => {
 });
 
 describe('CLI commands', () => {
-  it('runTrain --json prints {artifact, metrics, badRows, validation, earlyStopping, learningCurve, calibration} on one line', async () => {
+  it('runTrain --json prints {artifact, metrics, badRows, validation, earlyStopping, learningCurve, calibration, validationMetrics} on one line', async () => {
     const file = path.join(tmp(), 'exp.json');
     fs.writeFileSync(file, JSON.stringify({ data: { planted: { trainRows: 3000, validationRows: 500, testRows: 1000 } }, model: { family: 'lr' } }));
     const { code, out } = await capture(() => runTrain({ config: file, json: true }));
     assert.equal(code, 0);
     assert.equal(out.trim().split('\n').length, 1);
     const parsed = JSON.parse(out);
-    assert.deepEqual(Object.keys(parsed), ['artifact', 'metrics', 'badRows', 'validation', 'earlyStopping', 'learningCurve', 'calibration']);
+    assert.deepEqual(Object.keys(parsed), [
+      'artifact',
+      'metrics',
+      'badRows',
+      'validation',
+      'earlyStopping',
+      'learningCurve',
+      'calibration',
+      'validationMetrics',
+    ]);
+    assert.equal(typeof parsed.validationMetrics.neStdErr, 'number', 'the served model on validation, with its standard error');
     assert.deepEqual(parsed.badRows, { count: 0, files: [], examples: [] }, 'planted data reads no files');
     assert.match(parsed.artifact, /^sha256:[0-9a-f]{64}$/);
     for (const k of ['ne', 'auc', 'logloss', 'calibration']) assert.equal(typeof parsed.metrics[k], 'number');

@@ -243,7 +243,8 @@ describe('reliability: bad rows are reported, not dropped silently', function ()
       const review = await eventually(
         async () => {
           const s = await client.status(workflowId);
-          return s.reviewState === 'awaiting-review' ? s : undefined;
+          // Awaiting review, or halted for one when a model this small on this little data clears no floor.
+          return s.reviewState === 'awaiting-review' || s.reviewState === 'needs-review' ? s : undefined;
         },
         120_000,
         'the campaign to await review',

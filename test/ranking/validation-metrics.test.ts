@@ -37,17 +37,21 @@ function writeNoSignalTsv(file: string, rows: number, ctr: number, seed: number)
   return clicks;
 }
 
+/** A Criteo data config of train, validation and test files in `dir` (the tests write them). */
+function criteoFiles(dir: string) {
+  return {
+    format: 'criteo-tsv' as const,
+    train: path.join(dir, 'train.tsv'),
+    validation: path.join(dir, 'validation.tsv'),
+    test: path.join(dir, 'test.tsv'),
+  };
+}
+
 describe('validation metrics of the served model', function () {
   this.timeout(300_000);
 
   it('no signal at 0.5% CTR: the served model reads NE ≥ 1 on validation, where its in-sample calibration reads lower', async () => {
-    const dir = tmp();
-    const data = {
-      format: 'criteo-tsv' as const,
-      train: path.join(dir, 'train.tsv'),
-      validation: path.join(dir, 'validation.tsv'),
-      test: path.join(dir, 'test.tsv'),
-    };
+    const data = criteoFiles(tmp());
     const trainClicks = writeNoSignalTsv(data.train, 40_000, 0.005, 1);
     const validationClicks = writeNoSignalTsv(data.validation, 8_000, 0.005, 2);
     writeNoSignalTsv(data.test, 8_000, 0.005, 3);
@@ -76,13 +80,7 @@ describe('validation metrics of the served model', function () {
   });
 
   it('the training click rate the level shrinks toward counts every training row, streamed from disk or held', async () => {
-    const dir = tmp();
-    const data = {
-      format: 'criteo-tsv' as const,
-      train: path.join(dir, 'train.tsv'),
-      validation: path.join(dir, 'validation.tsv'),
-      test: path.join(dir, 'test.tsv'),
-    };
+    const data = criteoFiles(tmp());
     const trainClicks = writeNoSignalTsv(data.train, 20_000, 0.01, 4);
     writeNoSignalTsv(data.validation, 4_000, 0.01, 5);
     writeNoSignalTsv(data.test, 4_000, 0.01, 6);
@@ -99,13 +97,7 @@ describe('validation metrics of the served model', function () {
 
   it('with the baseline: neDeltaStdErr on validation, the baseline cross-fitted the same way (itself pairs to exactly 0)', async () => {
     const s = plantedScenario({ trainRows: 12_000, validationRows: 4_000, testRows: 4_000, baseCtr: 0.05 });
-    const dir = tmp();
-    const data = {
-      format: 'criteo-tsv' as const,
-      train: path.join(dir, 'train.tsv'),
-      validation: path.join(dir, 'validation.tsv'),
-      test: path.join(dir, 'test.tsv'),
-    };
+    const data = criteoFiles(tmp());
     await writeCriteoTsv(data.train, s.train, s.valueNames);
     await writeCriteoTsv(data.validation, s.validation, s.valueNames);
     await writeCriteoTsv(data.test, s.test, s.valueNames);

@@ -4,6 +4,7 @@ export * from './model';
 export * from './metrics';
 export * from './experiment';
 export * from './probe';
+export * from './portfolio';
 export * from './campaign';
 export * from './agents';
 export * from './research';

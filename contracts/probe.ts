@@ -18,14 +18,41 @@ export type ProbeScale = z.infer<typeof ProbeScale>;
 export const REFERENCE_PROBE = 'probe-reference';
 
 /**
+ * The largest row fraction a small-data probe may read. With half of a phase's budget spent on probes at fraction f,
+ * a round screens about 1/(2f) − 1 ideas per unit where full runs would test one: above a third, screening buys no
+ * more ideas than running them in full does.
+ */
+export const SMALL_DATA_MAX_FRACTION = 1 / 3;
+
+/**
  * The probe scale of a campaign, or undefined when probing is off (fraction 0) or its data is too small to screen on:
  * below `minRows` probe rows a probe's validation NE is too noisy to rank ideas by, so every idea runs in full.
+ *
+ * Small data (`smallData`, campaigns since patched('portfolio')): when `probeFraction` of the rows is under
+ * `minRows`, a probe reads `minRows` rows instead — the larger fraction that keeps its ranking as trustworthy as a
+ * probe on big data — as long as that is at most SMALL_DATA_MAX_FRACTION of them (rounded up to a whole percent).
+ * On 80k training rows and the defaults, probes read 25% (20k rows), and a 12-run budget screens 7 ideas, every
+ * family among them, where it could run 4 in full. Why a subsample and not all rows for fewer epochs: the budget and
+ * the wall clock both count rows × epochs, and the families' defaults already train few epochs (a DCN one, LR and FM
+ * two), so a one-epoch probe of a DCN is its full run and saves nothing; a row sample saves the same share on every
+ * family, and its validation NE is read on the campaign's whole validation split, as a big-data probe's is. (K-fold
+ * subsamples would cost k probes per idea; successive halving over epochs needs runs that resume across waves.) Below
+ * that — under about 3 × `minRows` training rows — every idea runs in full, and the first wave's family portfolio still
+ * tries every family (workflows/planner.ts).
  */
-export function probeScaleFor(budget: { probeFraction: number; probeMinRows: number }, trainRows: number): ProbeScale | undefined {
+export function probeScaleFor(
+  budget: { probeFraction: number; probeMinRows: number },
+  trainRows: number,
+  options: { smallData?: boolean } = {},
+): ProbeScale | undefined {
   const rowFraction = budget.probeFraction;
   if (!(rowFraction > 0 && rowFraction < 1)) return undefined;
   const rows = Math.round(trainRows * rowFraction);
-  return rows >= budget.probeMinRows ? { rowFraction, trainRows: rows } : undefined;
+  if (rows >= budget.probeMinRows) return { rowFraction, trainRows: rows };
+  if (!options.smallData || !(trainRows > 0)) return undefined;
+  const fraction = Math.ceil((100 * budget.probeMinRows) / trainRows) / 100;
+  if (fraction > SMALL_DATA_MAX_FRACTION + 1e-12) return undefined;
+  return { rowFraction: fraction, trainRows: Math.round(trainRows * fraction) };
 }
 
 /**

@@ -195,9 +195,13 @@ async function runPhases(campaign: CampaignState, rawInput: unknown) {
   // replay that way.
   const countCompute = patched('probes');
   const trainRows = campaign.facts?.trainRows;
+  // The first wave tries every family of the search space at its defaults (a portfolio before a ladder), and data
+  // below the probe threshold is screened on a larger row sample while one still ranks ideas (contracts/probe.ts).
+  // Campaigns recorded before let the designer alone choose and probed big data only; they replay that way.
+  const builtinAgent = input.strategy === 'agent' && !externalTrainer(campaign);
+  const portfolio = countCompute && builtinAgent && patched('portfolio');
   // Probes screen built-in models on a row sample; an external trainer's runs are all full runs.
-  const probe =
-    countCompute && input.strategy === 'agent' && trainRows && !externalTrainer(campaign) ? probeScaleFor(input.budget, trainRows) : undefined;
+  const probe = countCompute && builtinAgent && trainRows ? probeScaleFor(input.budget, trainRows, { smallData: portfolio }) : undefined;
   const holdWhilePaused = async () => {
     await campaign.waitFor(() => !campaign.paused || campaign.aborted);
     if (campaign.aborted) throw new CampaignAborted();
@@ -260,7 +264,7 @@ async function runPhases(campaign: CampaignState, rawInput: unknown) {
         await campaign.flush();
       },
     },
-    { shares, countCompute, probe, stallNeedsExhaustion: countCompute, decideOn: campaign.decideOn },
+    { shares, countCompute, probe, stallNeedsExhaustion: countCompute, decideOn: campaign.decideOn, portfolio },
   ).catch((err) => {
     if (err instanceof CampaignAborted) return 'aborted' as const;
     throw err;

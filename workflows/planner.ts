@@ -1,5 +1,7 @@
 import type { CampaignInput, ExperimentResult, ProbeScale, ProposedExperiment, StopReason } from '../contracts';
 import { bestOn, decisionNe, type DecisionBasis } from '../contracts/decision-metrics';
+import { canonicalConfigKey } from '../contracts/canonical-config';
+import { familyPortfolio, PORTFOLIO_TECHNIQUE_PREFIX } from '../contracts/portfolio';
 import { computeOf, REFERENCE_PROBE } from '../contracts/probe';
 
 /**
@@ -19,6 +21,11 @@ import { computeOf, REFERENCE_PROBE } from '../contracts/probe';
  * Every choice here (the best model, the target, a phase's stall, the probes' bar) reads validation NE
  * (PlanOptions.decideOn): test rows are scored for information and confirm the chosen model once, at the end.
  * Campaigns recorded before decided on test NE, and replay that way.
+ *
+ * A portfolio before a ladder (PlanOptions.portfolio): the validation phase's first round — its probe round, or its
+ * first waves of full runs where the data is too small to probe — starts with every family of the search space at its
+ * own defaults (contracts/portfolio.ts), and the designer's ideas fill the rest. A family that loses its probe is
+ * screened like any other idea. Campaigns recorded before let the designer alone choose, and replay that way.
  */
 export type DesignPhase = 'validation' | 'combination' | 'exploitation';
 
@@ -76,6 +83,11 @@ export interface PlanOptions {
   stallNeedsExhaustion?: boolean;
   /** The rows decisions read (default validation; campaigns recorded before validation metrics: test). */
   decideOn?: DecisionBasis;
+  /**
+   * The validation phase tries every family of the search space at its defaults first (the portfolio), as probes
+   * where the campaign probes and as full runs where it doesn't. (Campaigns recorded before did not.)
+   */
+  portfolio?: boolean;
 }
 
 export function phasesFor(strategy: CampaignInput['strategy']): DesignPhase[] {
@@ -147,7 +159,7 @@ export async function runPlan(input: CampaignInput, state: PlanState, ops: PlanO
       if (stop) return stop;
       // The last point where the workflow may continue as new before the round; a continued run comes back here.
       await ops.beforeWave();
-      const screened = await screenWithProbes(input, state.phaseLimit, ops, options.probe, used, decideOn);
+      const screened = await screenWithProbes(input, state.phaseLimit, ops, options.probe, used, decideOn, !!options.portfolio);
       state.screened = true;
       // The round spent the validation phase: ideas that lost their probes are not re-run in full. Without a round
       // (too little budget to screen), the phase runs its ideas in full.
@@ -159,7 +171,8 @@ export async function runPlan(input: CampaignInput, state: PlanState, ops: PlanO
       const allowance = Math.min(Math.floor(state.phaseLimit - used() + 1e-9), input.budget.parallel);
       if (allowance <= 0) break;
       await ops.beforeWave();
-      const proposals = (await ops.design(phase, allowance)).slice(0, allowance);
+      const portfolio = phase === 'validation' && options.portfolio ? pendingPortfolio(input, ops) : [];
+      const proposals = await withPortfolio(portfolio, allowance, (count) => ops.design(phase, count));
       // A designer with nothing new to try ends the phase early rather than repeating itself.
       if (proposals.length === 0) break;
       await ops.run(phase, proposals);
@@ -202,12 +215,14 @@ async function screenWithProbes(
   probe: ProbeScale,
   used: () => number,
   decideOn: DecisionBasis,
+  portfolio: boolean,
 ): Promise<boolean> {
   const ideas = Math.min(MAX_PROBED_IDEAS, Math.floor((phaseLimit - used()) / 2 / probe.rowFraction) - 1);
   const best = bestResult(ops.results(), decideOn);
   // Too little budget to screen, or no model to screen against: the phase runs its ideas in full.
   if (ideas < 2 || !best) return false;
-  const proposals = (await ops.design('validation', ideas)).slice(0, ideas);
+  const families = portfolio ? pendingPortfolio(input, ops) : [];
+  const proposals = await withPortfolio(families, ideas, (count) => ops.design('validation', count));
   if (proposals.length === 0) return false;
   const reference: ProposedExperiment = {
     model: best.config,
@@ -248,6 +263,49 @@ async function screenWithProbes(
     promoted,
   });
   return true;
+}
+
+/**
+ * The portfolio entries no run or probe of this campaign has measured yet: each family of the search space at its
+ * defaults on the baseline's features (contracts/portfolio.ts). The baseline's own family is usually among the
+ * measured (a default baseline is its family's default).
+ */
+export function pendingPortfolio(input: CampaignInput, ops: Pick<PlanOps, 'results' | 'probes'>): ProposedExperiment[] {
+  const results = ops.results();
+  const measured = new Set([...results, ...(ops.probes?.() ?? [])].map((e) => canonicalConfigKey(e.config)));
+  const baseline = results.find((r) => r.phase === 'baseline');
+  return familyPortfolio(baseline?.config ?? input.baseline, input.searchSpace)
+    .filter((p) => !measured.has(canonicalConfigKey(p.model)))
+    .map((p) => ({
+      model: p.model,
+      hypothesis: {
+        title: p.title,
+        technique: `${PORTFOLIO_TECHNIQUE_PREFIX}${p.family}`,
+        rationale: p.rationale,
+        expectedEffect: `measures ${p.family} on this data at its defaults; the family that fits best is where the later phases build`,
+        parents: baseline ? [baseline.experimentId] : [],
+      },
+    }));
+}
+
+/**
+ * Up to `count` proposals: the pending portfolio first, the designer's ideas after. The designer is asked for the
+ * whole count (it does not know the portfolio) and its own switch to a family the portfolio runs now is left out,
+ * so one family does not take two slots of the round; it is not asked at all when the portfolio fills the count.
+ */
+async function withPortfolio(
+  portfolio: ProposedExperiment[],
+  count: number,
+  design: (count: number) => Promise<ProposedExperiment[]>,
+): Promise<ProposedExperiment[]> {
+  const first = portfolio.slice(0, count);
+  if (first.length === 0) return (await design(count)).slice(0, count);
+  const rest = count - first.length;
+  if (rest <= 0) return first;
+  const keys = new Set(first.map((p) => canonicalConfigKey(p.model)));
+  const techniques = new Set(first.map((p) => p.hypothesis.technique));
+  const designed = (await design(count)).filter((p) => !keys.has(canonicalConfigKey(p.model)) && !techniques.has(p.hypothesis.technique));
+  return [...first, ...designed.slice(0, rest)];
 }
 
 /** What a promoted idea's probe measured, for its hypothesis (and so for the report and the designer). */

@@ -187,7 +187,8 @@ async function runIn(spec: CampaignSpec, log: (line: string) => void): Promise<C
     });
   }
 
-  const probeScale = input.strategy === 'agent' ? probeScaleFor(input.budget, facts.trainRows) : undefined;
+  // As new campaigns run (the workflow's patched 'portfolio' branch): small data probed on a larger sample.
+  const probeScale = input.strategy === 'agent' ? probeScaleFor(input.budget, facts.trainRows, { smallData: true }) : undefined;
   let signal: FieldPairSignal[] = [];
   const stopReason = await runPlan(
     input,
@@ -235,8 +236,8 @@ async function runIn(spec: CampaignSpec, log: (line: string) => void): Promise<C
       },
       run: (phase, proposals, probe) => run(phase, proposals, probe),
     },
-    // As workflows/campaign.ts runs new campaigns (its patched 'probes' branch).
-    { countCompute: true, probe: probeScale, stallNeedsExhaustion: true },
+    // As workflows/campaign.ts runs new campaigns (its patched 'probes' and 'portfolio' branches).
+    { countCompute: true, probe: probeScale, stallNeedsExhaustion: true, portfolio: input.strategy === 'agent' },
   );
   log(
     `stopped (${stopReason}): ${results.length} full runs, ${probes.length} probes, compute ${computeUsed(results, probes)} full-run equivalents, train ${trainSecondsUsed(results, probes).toFixed(0)} s`,

@@ -1,0 +1,181 @@
+import { strict as assert } from 'node:assert';
+import { CampaignInput, familyDefault, familyPortfolio, ModelConfig, probeScaleFor, SearchSpace } from '../../contracts';
+import type { ExperimentResult, ProbeScale, ProposedExperiment } from '../../contracts';
+import { computeUsed, runPlan, type DesignPhase } from '../../workflows/planner';
+
+/** Validation NE by family: the DCN fits this (imaginary) data best, then FM, then LR; a learning rate moves LR a little. */
+const NE = { lr: 0.8, fm: 0.78, dcn: 0.75 } as const;
+
+/**
+ * The plan alone (no Temporal), with a designer that proposes what a cost-minded designer does on small data: LR
+ * learning rates (cheap), and a switch to FM with LR's features and hash table (as the designer's family switch does).
+ */
+function plan(budget: number, options: { probe?: ProbeScale; portfolio?: boolean; families?: Array<'lr' | 'fm' | 'dcn'> }) {
+  const input = CampaignInput.parse({
+    data: { planted: {} },
+    budget: { experiments: budget, parallel: 2, stallGain: 0 },
+    approvers: ['ana'],
+    ...(options.families ? { searchSpace: { families: options.families } } : {}),
+  });
+  const results: ExperimentResult[] = [];
+  const probes: ExperimentResult[] = [];
+  const asked: number[] = [];
+  let designed = 0;
+  const result = (id: string, phase: string, p: ProposedExperiment, probe?: ProbeScale): ExperimentResult => {
+    const ne = NE[p.model.family] - (p.model.family === 'lr' ? p.model.learningRate / 1000 : 0) + (probe ? 0.01 : 0);
+    return {
+      experimentId: id,
+      phase,
+      status: 'succeeded',
+      config: p.model,
+      hypothesis: p.hypothesis,
+      metrics: { ne, auc: 0.7, logloss: 0.3, calibration: 1, ctr: 0.1, examples: 100 },
+      validationNe: ne,
+      trainSeconds: 1,
+      modelBytes: 1,
+      attempts: [{ config: p.model }],
+      ...(probe ? { probe } : {}),
+    };
+  };
+  const idea = (i: number): ProposedExperiment => {
+    designed++;
+    if (i === 0)
+      return {
+        model: ModelConfig.parse({ family: 'fm', hashBits: 22, learningRate: 0.05 + designed / 1000 }),
+        hypothesis: { title: `switch ${designed}`, technique: 'family-fm', rationale: 'r', expectedEffect: 'e', parents: [] },
+      };
+    return {
+      model: ModelConfig.parse({ family: 'lr', learningRate: 0.01 * designed }),
+      hypothesis: { title: `idea ${designed}`, technique: 'learning-rate', rationale: 'r', expectedEffect: 'e', parents: [] },
+    };
+  };
+  results.push(result('base', 'baseline', { model: input.baseline, hypothesis: { ...idea(1).hypothesis, title: 'Baseline' } }));
+  const run = () =>
+    runPlan(
+      input,
+      { phaseIndex: 0 },
+      {
+        results: () => results,
+        probes: () => probes,
+        onPhase: async () => undefined,
+        beforeWave: async () => undefined,
+        design: async (_phase: DesignPhase, count: number) => {
+          asked.push(count);
+          return Array.from({ length: count }, (_, i) => idea(i));
+        },
+        run: async (phase, proposals, probe) => {
+          for (const p of proposals)
+            (probe ? probes : results).push(result(`${probe ? 'p' : 'x'}${probes.length + results.length}`, phase, p, probe));
+        },
+      },
+      { countCompute: true, probe: options.probe, portfolio: options.portfolio },
+    );
+  return { run, results, probes, asked, input };
+}
+
+const families = (runs: ExperimentResult[]) => [...new Set(runs.map((r) => r.config.family))].sort();
+
+describe('a portfolio before a ladder (the plan without Temporal)', () => {
+  it('a family at its defaults: the engine default of its family, on the baseline features, inside the search space', () => {
+    const space = SearchSpace.parse({ hashBits: [14, 20], epochs: [1, 8] });
+    const baseline = ModelConfig.parse({ family: 'lr', denseTransform: 'log', crosses: [['C1', 'C2']], fields: { C3: { drop: true } } });
+    const dcn = familyDefault('dcn', baseline, space);
+    assert.equal(dcn.family, 'dcn');
+    assert.deepEqual(
+      { ...dcn, crosses: dcn.crosses, denseTransform: dcn.denseTransform, fields: dcn.fields },
+      ModelConfig.parse({ family: 'dcn', denseTransform: 'log', crosses: [['C1', 'C2']], fields: { C3: { drop: true } } }),
+      "the DCN's own hash table, step, epochs and layers",
+    );
+    const fm = familyDefault('fm', baseline, space);
+    assert.equal(fm.hashBits, 20, 'the FM default (2^20) fits the space');
+    assert.equal(fm.epochs, 2);
+    assert.equal(familyDefault('lr', baseline, space).hashBits, 20, "LR's 2^22 is clamped into the space's 2^20");
+    assert.deepEqual(
+      familyPortfolio(ModelConfig.parse({ family: 'lr' }), SearchSpace.parse({})).map((p) => p.family),
+      ['lr', 'fm', 'dcn'],
+    );
+    // The default baseline is LR's default: the portfolio has nothing to add for LR.
+    assert.deepEqual(familyDefault('lr', ModelConfig.parse({ family: 'lr' }), SearchSpace.parse({})), ModelConfig.parse({ family: 'lr' }));
+  });
+
+  it('on data big enough to probe, the probe round screens every family first; the best family runs in full', async () => {
+    const p = plan(12, { probe: { rowFraction: 0.2, trainRows: 40_000 }, portfolio: true });
+    await p.run();
+    const round = p.probes.filter((x) => x.hypothesis?.technique !== 'probe-reference');
+    assert.equal(round.length, 9);
+    assert.deepEqual(
+      round.slice(0, 2).map((x) => [x.hypothesis?.technique, x.config]),
+      [
+        ['family-fm', familyDefault('fm', p.input.baseline, p.input.searchSpace)],
+        ['family-dcn', familyDefault('dcn', p.input.baseline, p.input.searchSpace)],
+      ],
+    );
+    assert.ok(!round.slice(2).some((x) => x.hypothesis?.technique === 'family-fm'), "the designer's own FM switch does not take a second slot");
+    assert.equal(p.asked[0], 9, 'the designer is asked for the whole round');
+    const validation = p.results.filter((r) => r.phase === 'validation');
+    assert.deepEqual(
+      validation.map((v) => v.config.family),
+      ['dcn', 'fm'],
+      'the DCN and FM probes beat the reference: both run in full, best first',
+    );
+  });
+
+  it('without the portfolio (campaigns recorded before), the round is the designer’s alone', async () => {
+    const p = plan(12, { probe: { rowFraction: 0.2, trainRows: 40_000 } });
+    await p.run();
+    assert.ok(!p.probes.some((x) => x.config.family === 'dcn'), 'the designer never proposed a DCN');
+  });
+
+  it('on data too small to probe, the first full-run wave is the portfolio; a 12-run budget tries every family', async () => {
+    const p = plan(12, { portfolio: true });
+    await p.run();
+    assert.equal(p.probes.length, 0);
+    const validation = p.results.filter((r) => r.phase === 'validation');
+    // parallel 2: the first wave is FM and DCN alone (the designer is not asked), the designer fills the next.
+    assert.deepEqual(
+      validation.slice(0, 2).map((v) => v.hypothesis?.technique),
+      ['family-fm', 'family-dcn'],
+    );
+    assert.equal(p.asked[0], 2, 'the first design call is for the second wave');
+    assert.deepEqual(families(p.results), ['dcn', 'fm', 'lr']);
+  });
+
+  it('a search space of one family has no portfolio to add to a default baseline', async () => {
+    const p = plan(6, { portfolio: true, families: ['lr'], probe: { rowFraction: 0.2, trainRows: 40_000 } });
+    await p.run();
+    assert.ok([...p.results, ...p.probes].every((r) => !r.hypothesis?.title.startsWith('Portfolio')));
+    assert.equal(p.asked[0], Math.min(24, Math.floor(2 / 2 / 0.2) - 1), 'the designer has the whole round');
+  });
+});
+
+describe('small data screened cheaply too (probeScaleFor)', () => {
+  const budget = { probeFraction: 0.2, probeMinRows: 20_000 };
+  it('big data: the probe fraction, as before', () => {
+    assert.deepEqual(probeScaleFor(budget, 500_000, { smallData: true }), { rowFraction: 0.2, trainRows: 100_000 });
+    assert.deepEqual(probeScaleFor(budget, 500_000), { rowFraction: 0.2, trainRows: 100_000 });
+  });
+  it('below the threshold: a larger sample of probeMinRows rows, up to a third of the data', () => {
+    assert.deepEqual(probeScaleFor(budget, 80_000, { smallData: true }), { rowFraction: 0.25, trainRows: 20_000 });
+    const s = probeScaleFor(budget, 61_000, { smallData: true })!;
+    assert.equal(s.rowFraction, 0.33);
+    assert.ok(s.trainRows >= 20_000);
+    assert.equal(probeScaleFor(budget, 50_000, { smallData: true }), undefined, 'under ~3x probeMinRows every idea runs in full');
+    assert.equal(probeScaleFor(budget, 80_000), undefined, 'campaigns recorded before did not probe small data');
+    assert.equal(probeScaleFor({ probeFraction: 0, probeMinRows: 20_000 }, 80_000, { smallData: true }), undefined, 'probing off');
+  });
+
+  it('a 12-run budget on 80k rows screens every family and more ideas than it could run in full', async () => {
+    const probe = probeScaleFor(budget, 80_000, { smallData: true })!;
+    const p = plan(12, { probe, portfolio: true });
+    assert.equal(await p.run(), 'budget-experiments');
+    const round = p.probes.filter((x) => x.hypothesis?.technique !== 'probe-reference');
+    // Validation has 4 units: 2 buy a reference and 7 ideas at 0.25, the other 2 run the winners in full.
+    assert.equal(round.length, 7);
+    assert.deepEqual(families(round), ['dcn', 'fm', 'lr']);
+    assert.ok(
+      p.results.some((r) => r.phase === 'validation' && r.config.family === 'dcn'),
+      'the DCN won its probe and ran in full',
+    );
+    assert.ok(computeUsed(p.results, p.probes) <= 12);
+  });
+});

@@ -1,6 +1,6 @@
 import type { CampaignInput, ExperimentResult, ProbeScale, ProposedExperiment, StopReason } from '../contracts';
 import { bestOn, decisionNe, type DecisionBasis } from '../contracts/decision-metrics';
-import { canonicalConfigKey } from '../contracts/canonical-config';
+import { canonicalConfigKey, canonicalCrosses } from '../contracts/canonical-config';
 import { familyPortfolio, PORTFOLIO_TECHNIQUE_PREFIX } from '../contracts/portfolio';
 import { computeOf, REFERENCE_PROBE } from '../contracts/probe';
 
@@ -284,14 +284,20 @@ export function pendingPortfolio(input: CampaignInput, ops: Pick<PlanOps, 'resul
         rationale: p.rationale,
         expectedEffect: `measures ${p.family} on this data at its defaults; the family that fits best is where the later phases build`,
         parents: baseline ? [baseline.experimentId] : [],
+        // The plan's own deterministic rule: the heuristic's, whichever designer answers the rest of the wave.
+        designer: 'heuristic' as const,
       },
     }));
 }
 
+/** The most proposals one design call may ask for (DesignRequest.count). */
+const MAX_DESIGN_COUNT = 32;
+
 /**
- * Up to `count` proposals: the pending portfolio first, the designer's ideas after. The designer is asked for the
- * whole count (it does not know the portfolio) and its own switch to a family the portfolio runs now is left out,
- * so one family does not take two slots of the round; it is not asked at all when the portfolio fills the count.
+ * Up to `count` proposals: the pending portfolio first, the designer's ideas after. The designer does not know the
+ * portfolio: its plain switch to a family the portfolio runs now (same technique, same crosses: "Switch lr → fm
+ * (same features)") is left out so that one family does not take two slots, and it is asked for as many more as the
+ * portfolio takes, so that what it proposes still fills the count. It is not asked when the portfolio fills the count.
  */
 async function withPortfolio(
   portfolio: ProposedExperiment[],
@@ -303,8 +309,16 @@ async function withPortfolio(
   const rest = count - first.length;
   if (rest <= 0) return first;
   const keys = new Set(first.map((p) => canonicalConfigKey(p.model)));
-  const techniques = new Set(first.map((p) => p.hypothesis.technique));
-  const designed = (await design(count)).filter((p) => !keys.has(canonicalConfigKey(p.model)) && !techniques.has(p.hypothesis.technique));
+  const plainSwitch = (p: ProposedExperiment) =>
+    first.some(
+      (f) =>
+        f.hypothesis.technique === p.hypothesis.technique &&
+        f.model.family === p.model.family &&
+        JSON.stringify(canonicalCrosses(f.model.crosses)) === JSON.stringify(canonicalCrosses(p.model.crosses)),
+    );
+  const designed = (await design(Math.min(MAX_DESIGN_COUNT, count + first.length))).filter(
+    (p) => !keys.has(canonicalConfigKey(p.model)) && !plainSwitch(p),
+  );
   return [...first, ...designed.slice(0, rest)];
 }
 

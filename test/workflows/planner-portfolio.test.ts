@@ -111,7 +111,7 @@ describe('a portfolio before a ladder (the plan without Temporal)', () => {
       ],
     );
     assert.ok(!round.slice(2).some((x) => x.hypothesis?.technique === 'family-fm'), "the designer's own FM switch does not take a second slot");
-    assert.equal(p.asked[0], 9, 'the designer is asked for the whole round');
+    assert.equal(p.asked[0], 11, 'the designer is asked for the whole round and the two slots the portfolio takes');
     const validation = p.results.filter((r) => r.phase === 'validation');
     assert.deepEqual(
       validation.map((v) => v.config.family),

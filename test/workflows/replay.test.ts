@@ -58,6 +58,31 @@ describe('workflow determinism (replay of recorded histories)', function () {
     assert.equal(replayed, histories.length);
   });
 
+  it('the portfolio wave is replay-safe: campaigns recorded with and without it replay (patched)', async () => {
+    const children = (file: string) => {
+      const { history } = loadHistories().find((h) => h.file === file)!;
+      const patches = history
+        .events!.filter((e) => e.markerRecordedEventAttributes)
+        .flatMap((e) => Object.values(e.markerRecordedEventAttributes!.details ?? {}).flatMap((d) => d.payloads ?? []))
+        .map((p) => Buffer.from(p.data!).toString('utf8'));
+      const titles = history
+        .events!.filter((e) => e.startChildWorkflowExecutionInitiatedEventAttributes)
+        .map((e) => JSON.parse(Buffer.from(e.startChildWorkflowExecutionInitiatedEventAttributes!.input!.payloads![0].data!).toString('utf8')))
+        .map((input: { hypothesis: { title: string } }) => input.hypothesis.title);
+      return { patched: patches.some((p) => p.includes('"portfolio"')), portfolio: titles.filter((t) => t.startsWith('Portfolio:')) };
+    };
+    const before = children('campaign-approved.2026-12-06-validation-decides.json');
+    assert.deepEqual(before, { patched: false, portfolio: [] });
+    const after = children('campaign-approved.2026-12-06-portfolio.json');
+    assert.ok(after.patched, 'the portfolio patch marker');
+    assert.deepEqual(after.portfolio, ['Portfolio: fm at its defaults', 'Portfolio: dcn at its defaults'], 'its probe round opens with the families');
+    const bundle = await bundleWorkflows();
+    const histories = loadHistories('campaign-approved.2026-12-06-');
+    assert.equal(histories.length, 2);
+    for await (const result of Worker.runReplayHistories({ workflowBundle: bundle }, histories))
+      assert.equal(result.error, undefined, `${result.workflowId}: ${result.error?.message}`);
+  });
+
   it('catches an unpatched change to workflow code', async () => {
     const bundle = await bundleWorkflowCode({
       workflowsPath: require.resolve('../fixtures/workflow-variants/unpatched-experiment'),

@@ -1,8 +1,9 @@
 import { strict as assert } from 'node:assert';
-import { CampaignInput, familyDefault, probeScaleFor } from '../../contracts';
+import { CampaignInput, familyDefault, probeScaleFor, REFERENCE_PROBE } from '../../contracts';
 import { RankwrightClient } from '../../client/rankwright-client';
+import { scriptedActivities } from '../support/scripted-activities';
 import { useTemporal, type TemporalForTests } from '../support/temporal';
-import { eventually, withRealWorkers } from '../support/workers';
+import { eventually, withRealWorkers, withWorkers } from '../support/workers';
 
 /**
  * 30k planted rows whose clicks turn on strong interactions between categorical fields: a linear model without crosses
@@ -66,15 +67,46 @@ describe('the family portfolio on small data (real activities)', function () {
     const base = status.experiments.find((e) => e.phase === 'baseline')!;
     const validation = status.experiments.filter((e) => e.phase === 'validation');
     // The validation phase (2 of the 3 units left) is the portfolio: the two families the baseline is not.
-    assert.deepEqual(
-      validation.map((e) => e.hypothesis?.title),
-      ['Portfolio: fm at its defaults', 'Portfolio: dcn at its defaults'],
-    );
+    assert.deepEqual(validation.map((e) => e.hypothesis?.title).sort(), ['Portfolio: dcn at its defaults', 'Portfolio: fm at its defaults']);
     const dcn = validation.find((e) => e.config.family === 'dcn')!;
     assert.deepEqual(dcn.config, familyDefault('dcn', base.config, config.searchSpace), 'the DCN at its own defaults');
     assert.equal(dcn.status, 'succeeded', dcn.failure?.message);
     assert.ok(dcn.validationNe! < base.validationNe!, `the DCN (${dcn.validationNe}) beats the LR baseline (${base.validationNe}) on validation`);
     // The best family is the DCN: the campaign's best run is one.
     assert.equal(status.experiments.find((e) => e.experimentId === status.best?.experimentId)?.config.family, 'dcn');
+  });
+
+  it('a 12-run campaign on 80k rows (below the probe threshold at 20%) screens every family on small-data probes (scripted training)', async () => {
+    const script = scriptedActivities();
+    const id = `portfolio-small-${Date.now()}`;
+    const status = await withWorkers(temporal, script.activities, async () => {
+      await client.startCampaign(
+        { data: { planted: { seed: 3, trainRows: 80_000 } }, budget: { experiments: 12, parallel: 2, stallGain: 0 }, approvers: ['ana'] },
+        { id },
+      );
+      const review = await eventually(
+        async () => {
+          const s = await client.status(id);
+          return s.reviewState === 'awaiting-review' || s.reviewState === 'needs-review' ? s : undefined;
+        },
+        120_000,
+        `${id} to await review`,
+      );
+      await client.abort(id, { by: 'ana' });
+      await client.waitForResult(id);
+      return review;
+    });
+    const probes = status.probes ?? [];
+    // 20% of 80k is under probeMinRows: probes read 20k rows (25%). Validation's 4 units: 2 buy a reference and 7 ideas.
+    assert.equal(probes.length, 8);
+    assert.ok(probes.every((p) => p.probe?.rowFraction === 0.25 && p.probe.trainRows === 20_000));
+    const probeTrainings = script.trained.filter((t) => /-p\d+$/.test(t.experimentId));
+    assert.ok(probeTrainings.every((t) => 'planted' in t.data && t.data.planted.trainRows === 20_000));
+    const ideas = probes.filter((p) => p.hypothesis?.technique !== REFERENCE_PROBE);
+    // Probes join as they finish: the portfolio is among the round, not necessarily first.
+    const titles = ideas.map((p) => p.hypothesis?.title);
+    assert.ok(titles.includes('Portfolio: fm at its defaults') && titles.includes('Portfolio: dcn at its defaults'), titles.join('; '));
+    assert.deepEqual([...new Set(probes.map((p) => p.config.family))].sort(), ['dcn', 'fm', 'lr'], 'every family screened');
+    assert.ok(status.budgetUsed.compute! <= 12);
   });
 });

@@ -48,12 +48,23 @@ export function familyPortfolio(
   baseline: ModelConfig,
   space: SearchSpace,
 ): Array<{ family: ModelFamily; model: ModelConfig; title: string; rationale: string }> {
-  return space.families.map((family) => ({
-    family,
-    model: familyDefault(family, baseline, space),
-    title: `Portfolio: ${family} at its defaults`,
-    rationale:
-      `Every family of the search space gets a fair shot in the first wave, at its own defaults on the baseline's features, ` +
-      `before crosses are stacked on one: which family fits this data is measured, not assumed from costs.`,
-  }));
+  return space.families.flatMap((family) => {
+    // A config the contract refuses never stops a workflow: that family is left to the designer.
+    let model: ModelConfig;
+    try {
+      model = familyDefault(family, baseline, space);
+    } catch {
+      return [];
+    }
+    return [
+      {
+        family,
+        model,
+        title: `Portfolio: ${family} at its defaults`,
+        rationale:
+          `Every family of the search space gets a fair shot in the first wave, at its own defaults on the baseline's features, ` +
+          `before crosses are stacked on one: which family fits this data is measured, not assumed from costs.`,
+      },
+    ];
+  });
 }

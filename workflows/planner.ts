@@ -290,24 +290,27 @@ export function pendingPortfolio(input: CampaignInput, ops: Pick<PlanOps, 'resul
     }));
 }
 
+/** The technique of a designer's warm start (agents/heuristic-designer/warm-start.ts), which goes before the portfolio. */
+const WARM_START = 'warm-start';
 /** The most proposals one design call may ask for (DesignRequest.count). */
 const MAX_DESIGN_COUNT = 32;
 
 /**
- * Up to `count` proposals: the pending portfolio first, the designer's ideas after. The designer does not know the
- * portfolio: its plain switch to a family the portfolio runs now (same technique, same crosses: "Switch lr → fm
- * (same features)") is left out so that one family does not take two slots, and it is asked for as many more as the
- * portfolio takes, so that what it proposes still fills the count. It is not asked when the portfolio fills the count.
+ * Up to `count` proposals: the designer's warm starts (the best run an earlier campaign measured on this data, or a
+ * similar data set's winner: what is known beats what is assumed), then the pending portfolio, then the designer's
+ * other ideas. The designer does not know the portfolio: it is asked for as many more as the portfolio may take, and
+ * its plain switch to a family the portfolio runs now (same technique, same crosses: "Switch lr → fm (same
+ * features)") is left out so that one family does not take two slots.
  */
 async function withPortfolio(
   portfolio: ProposedExperiment[],
   count: number,
   design: (count: number) => Promise<ProposedExperiment[]>,
 ): Promise<ProposedExperiment[]> {
-  const first = portfolio.slice(0, count);
-  if (first.length === 0) return (await design(count)).slice(0, count);
-  const rest = count - first.length;
-  if (rest <= 0) return first;
+  if (portfolio.length === 0) return (await design(count)).slice(0, count);
+  const designed = await design(Math.min(MAX_DESIGN_COUNT, count + Math.min(count, portfolio.length)));
+  const warm = designed.filter((p) => p.hypothesis.technique === WARM_START).slice(0, count);
+  const first = portfolio.slice(0, count - warm.length);
   const keys = new Set(first.map((p) => canonicalConfigKey(p.model)));
   const plainSwitch = (p: ProposedExperiment) =>
     first.some(
@@ -316,10 +319,8 @@ async function withPortfolio(
         f.model.family === p.model.family &&
         JSON.stringify(canonicalCrosses(f.model.crosses)) === JSON.stringify(canonicalCrosses(p.model.crosses)),
     );
-  const designed = (await design(Math.min(MAX_DESIGN_COUNT, count + first.length))).filter(
-    (p) => !keys.has(canonicalConfigKey(p.model)) && !plainSwitch(p),
-  );
-  return [...first, ...designed.slice(0, rest)];
+  const others = designed.filter((p) => p.hypothesis.technique !== WARM_START && !keys.has(canonicalConfigKey(p.model)) && !plainSwitch(p));
+  return [...warm, ...first, ...others].slice(0, count);
 }
 
 /** What a promoted idea's probe measured, for its hypothesis (and so for the report and the designer). */

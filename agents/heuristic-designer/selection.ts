@@ -1,6 +1,6 @@
 import type { DesignRequest, ProposedExperiment } from '../../contracts/agents';
 import type { ModelConfig } from '../../contracts/model';
-import { canonicalConfigKey } from '../../contracts/canonical-config';
+import { canonicalConfigKey, canonicalCrosses } from '../../contracts/canonical-config';
 import { knownConfigKeys, relativeTrainingCost, trackRecordMultiplier } from '../design-context';
 import { tieBreaker } from '../../ranking/rng';
 import { technique } from '../techniques';
@@ -43,6 +43,10 @@ function safeTechniqueEffect(id: string): string {
 export function selectProposals(req: DesignRequest, candidates: Candidate[], reference: ModelConfig): ProposedExperiment[] {
   const known = knownConfigKeys(req);
   const ownRuns = new Set([req.baseline, ...req.history].map((r) => canonicalConfigKey(r.config)));
+  // A family switch ("Switch lr → fm (same features)") is not worth a slot once this campaign measured that family on
+  // the same crosses — the first wave's portfolio runs every family at its defaults — whatever its other knobs.
+  const familyOn = (c: ModelConfig) => `${c.family}|${JSON.stringify(canonicalCrosses(c.crosses))}`;
+  const measuredFamilies = new Set([req.baseline, ...req.history, ...(req.screened ?? [])].map((r) => familyOn(r.config)));
   const pool = candidates.map((c) => ({ c, key: canonicalConfigKey(c.config), base: score(req, c, reference) }));
   const used = new Map<string, number>();
   const picked: ProposedExperiment[] = [];
@@ -51,6 +55,7 @@ export function selectProposals(req: DesignRequest, candidates: Candidate[], ref
     let bestScore = -Infinity;
     for (const item of pool) {
       if (item.c.rerun ? ownRuns.has(item.key) : known.has(item.key)) continue;
+      if (item.c.technique.startsWith('family-') && measuredFamilies.has(familyOn(item.c.config))) continue;
       const s = item.base * Math.pow(SAME_TECHNIQUE_DISCOUNT, used.get(item.c.technique) ?? 0);
       const better =
         s > bestScore + 1e-12 ||

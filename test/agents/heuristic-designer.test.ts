@@ -23,6 +23,19 @@ describe('heuristic hypothesis designer', () => {
       for (const p of res.proposals) assert.ok(isInsideSearchSpace(p.model, SearchSpace.parse({})));
     });
 
+    it('proposes no plain switch to a family this campaign already measured on the same crosses (the portfolio ran it)', () => {
+      const fm = run('x2', { family: 'fm' }, 0.79, { phase: 'validation' });
+      const res = designHeuristically(designRequest({ count: 6, history: [fm] }));
+      assert.ok(!res.proposals.some((p) => p.hypothesis.technique === 'family-fm'), res.proposals.map((p) => p.hypothesis.title).join('; '));
+      assert.ok(
+        res.proposals.some((p) => p.hypothesis.technique === 'family-dcn'),
+        'a family not yet measured is still proposed',
+      );
+      // Screened as a probe counts as measured too.
+      const screened = designHeuristically(designRequest({ count: 6, screened: [{ ...fm, experimentId: 'p2' }] }));
+      assert.ok(!screened.proposals.some((p) => p.hypothesis.technique === 'family-fm'));
+    });
+
     it("puts the research step's measured hypotheses first, by expected gain, and still fills the rest with its own ideas", () => {
       const base = designRequest().baseline;
       const research = [

@@ -10,7 +10,7 @@ const NE = { lr: 0.8, fm: 0.78, dcn: 0.75 } as const;
  * The plan alone (no Temporal), with a designer that proposes what a cost-minded designer does on small data: LR
  * learning rates (cheap), and a switch to FM with LR's features and hash table (as the designer's family switch does).
  */
-function plan(budget: number, options: { probe?: ProbeScale; portfolio?: boolean; families?: Array<'lr' | 'fm' | 'dcn'> }) {
+function plan(budget: number, options: { probe?: ProbeScale; portfolio?: boolean; families?: Array<'lr' | 'fm' | 'dcn'>; warmStart?: boolean }) {
   const input = CampaignInput.parse({
     data: { planted: {} },
     budget: { experiments: budget, parallel: 2, stallGain: 0 },
@@ -61,7 +61,14 @@ function plan(budget: number, options: { probe?: ProbeScale; portfolio?: boolean
         beforeWave: async () => undefined,
         design: async (_phase: DesignPhase, count: number) => {
           asked.push(count);
-          return Array.from({ length: count }, (_, i) => idea(i));
+          const ideas = Array.from({ length: count }, (_, i) => idea(i));
+          // A warm start: the designer's last proposal re-runs an earlier campaign's winner on this data.
+          if (options.warmStart && asked.length === 1)
+            ideas[count - 1] = {
+              model: ModelConfig.parse({ family: 'lr', learningRate: 0.5 }),
+              hypothesis: { title: 'Warm start', technique: 'warm-start', rationale: 'r', expectedEffect: 'e', parents: [] },
+            };
+          return ideas;
         },
         run: async (phase, proposals, probe) => {
           for (const p of proposals)
@@ -131,13 +138,24 @@ describe('a portfolio before a ladder (the plan without Temporal)', () => {
     await p.run();
     assert.equal(p.probes.length, 0);
     const validation = p.results.filter((r) => r.phase === 'validation');
-    // parallel 2: the first wave is FM and DCN alone (the designer is not asked), the designer fills the next.
+    // parallel 2: the first wave is FM and DCN alone (the designer is asked for 4 in case it has a warm start).
     assert.deepEqual(
       validation.slice(0, 2).map((v) => v.hypothesis?.technique),
       ['family-fm', 'family-dcn'],
     );
-    assert.equal(p.asked[0], 2, 'the first design call is for the second wave');
+    assert.deepEqual(p.asked.slice(0, 2), [4, 2], "the second wave is the designer's alone");
     assert.deepEqual(families(p.results), ['dcn', 'fm', 'lr']);
+  });
+
+  it("a designer's warm start (what is known on this data) goes before the portfolio", async () => {
+    const p = plan(4, { portfolio: true, warmStart: true });
+    await p.run();
+    // 4 runs: validation gets 2 units — the warm start and the first family of the portfolio.
+    const validation = p.results.filter((r) => r.phase === 'validation');
+    assert.deepEqual(
+      validation.map((v) => v.hypothesis?.technique),
+      ['warm-start', 'family-fm'],
+    );
   });
 
   it('a search space of one family has no portfolio to add to a default baseline', async () => {

@@ -296,7 +296,7 @@ const WARM_START = 'warm-start';
 const MAX_DESIGN_COUNT = 32;
 
 /**
- * Up to `count` proposals: the designer's warm starts (the best run an earlier campaign measured on this data, or a
+ * Up to `count` proposals: the designer's first warm start (the best run an earlier campaign measured on this data, or a
  * similar data set's winner: what is known beats what is assumed), then the pending portfolio, then the designer's
  * other ideas. The designer does not know the portfolio: it is asked for as many more as the portfolio may take, and
  * its plain switch to a family the portfolio runs now (same technique, same crosses: "Switch lr → fm (same
@@ -309,7 +309,8 @@ async function withPortfolio(
 ): Promise<ProposedExperiment[]> {
   if (portfolio.length === 0) return (await design(count)).slice(0, count);
   const designed = await design(Math.min(MAX_DESIGN_COUNT, count + Math.min(count, portfolio.length)));
-  const warm = designed.filter((p) => p.hypothesis.technique === WARM_START).slice(0, count);
+  // One warm start (the designer's best: a re-run on this data comes before a similar data set's winner) goes first.
+  const warm = designed.filter((p) => p.hypothesis.technique === WARM_START).slice(0, Math.min(1, count));
   const first = portfolio.slice(0, count - warm.length);
   const keys = new Set(first.map((p) => canonicalConfigKey(p.model)));
   const plainSwitch = (p: ProposedExperiment) =>
@@ -319,7 +320,7 @@ async function withPortfolio(
         f.model.family === p.model.family &&
         JSON.stringify(canonicalCrosses(f.model.crosses)) === JSON.stringify(canonicalCrosses(p.model.crosses)),
     );
-  const others = designed.filter((p) => p.hypothesis.technique !== WARM_START && !keys.has(canonicalConfigKey(p.model)) && !plainSwitch(p));
+  const others = designed.filter((p) => !warm.includes(p) && !keys.has(canonicalConfigKey(p.model)) && !plainSwitch(p));
   return [...warm, ...first, ...others].slice(0, count);
 }
 

@@ -318,7 +318,9 @@ describe('rankingCampaign end to end (real activities)', function () {
         await client.startCampaign(
           {
             data: { planted: PLANTED },
-            budget: { experiments: 5, parallel: 2 },
+            // The first validation wave holds the warm start (earlier campaigns ran on this data), the family
+            // portfolio's FM and the LLM's (repaired) first answer: 3 in parallel, 3 units of validation.
+            budget: { experiments: 7, parallel: 3 },
             agents: 'auto',
             approvers: ['ana'],
             searchSpace: { families: ['lr', 'fm'] },

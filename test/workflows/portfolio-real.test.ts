@@ -37,7 +37,7 @@ describe('the family portfolio on small data (real activities)', function () {
     const config = CampaignInput.parse({
       campaignId: id,
       data: { planted: PLANTED },
-      budget: { experiments: 4, parallel: 2, stallGain: 0 },
+      budget: { experiments: 7, parallel: 2, stallGain: 0 },
       agents: 'heuristic',
       approvers: ['ana'],
     });
@@ -66,10 +66,20 @@ describe('the family portfolio on small data (real activities)', function () {
     assert.deepEqual(status.probes ?? [], [], 'no probes: every idea ran in full');
     const base = status.experiments.find((e) => e.phase === 'baseline')!;
     const validation = status.experiments.filter((e) => e.phase === 'validation');
-    // The validation phase (2 of the 3 units left) is the portfolio: the two families the baseline is not.
-    assert.deepEqual(validation.map((e) => e.hypothesis?.title).sort(), ['Portfolio: dcn at its defaults', 'Portfolio: fm at its defaults']);
+    // The validation phase (3 of the 6 units left) starts with the portfolio: the two families the baseline is not —
+    // after a warm start when an earlier campaign on this or similar data left a winner (the suite's other campaigns).
+    const warm = validation.filter((e) => e.hypothesis?.technique === 'warm-start');
+    if (warm.length === 0)
+      assert.deepEqual(
+        validation
+          .slice(0, 2)
+          .map((e) => e.hypothesis?.title)
+          .sort(),
+        ['Portfolio: dcn at its defaults', 'Portfolio: fm at its defaults'],
+      );
     const dcn = validation.find((e) => e.config.family === 'dcn')!;
-    assert.deepEqual(dcn.config, familyDefault('dcn', base.config, config.searchSpace), 'the DCN at its own defaults');
+    assert.ok(dcn, `a DCN in the first wave: ${validation.map((e) => e.hypothesis?.title).join('; ')}`);
+    if (!warm.includes(dcn)) assert.deepEqual(dcn.config, familyDefault('dcn', base.config, config.searchSpace), 'the DCN at its own defaults');
     assert.equal(dcn.status, 'succeeded', dcn.failure?.message);
     assert.ok(dcn.validationNe! < base.validationNe!, `the DCN (${dcn.validationNe}) beats the LR baseline (${base.validationNe}) on validation`);
     // The best family is the DCN: the campaign's best run is one.

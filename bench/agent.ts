@@ -33,10 +33,11 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
-import { CriteoData, ModelFamily } from '../contracts';
+import { CriteoData, ModelFamily, type DataConfig } from '../contracts';
 import { runBenchCampaign, type CampaignOutcome, type Strategy } from './agent/campaign';
 import { ensureFreshRows, scoreArtifactOn, scoreConstant } from './agent/fresh';
 import { PEER_IDS, runPeer, type PeerId } from './agent/peers';
+import { DEFAULT_FAMILIES, ensureRealScenario, isRealScenario, REAL_SCENARIOS, runFamilyDefault, type RealScenario } from './agent/real-logs';
 import {
   agentMarkdown,
   failedCampaign,
@@ -49,6 +50,7 @@ import {
   scenarioResearch,
   summarizeCampaign,
   summarizeRandom,
+  realTable,
   summaryTable,
   trustTable,
   warmStart,
@@ -70,7 +72,9 @@ const log = (line: string) => process.stderr.write(`[agent] ${line}\n`);
 export const DEFAULT_RESULTS = path.join(REPO_ROOT, 'bench', 'results');
 const QUICK = { rows: 3000, seeds: 2, budget: 4, trustRows: 30_000 };
 /** A plain run: the first four wide scenarios, then the three trust scenarios. */
-export const PLAIN_SCENARIOS: string[] = [...DEFAULT_SCENARIOS.slice(0, 4), ...TRUST_SCENARIOS];
+export const PLAIN_SCENARIOS: string[] = [...DEFAULT_SCENARIOS.slice(0, 4), ...TRUST_SCENARIOS, ...REAL_SCENARIOS];
+/** Every scenario --scenarios accepts: the planted ones, then the real logs (`real:NAME`, bench/agent/real-logs.ts). */
+export const ALL_SCENARIOS: string[] = [...SCENARIO_NAMES, ...REAL_SCENARIOS];
 /** --quick: the first wide scenario and the smallest trust scenario (small-data, at its own 30k rows). */
 export const QUICK_SCENARIOS: string[] = [DEFAULT_SCENARIOS[0], 'small-data'];
 /**
@@ -98,6 +102,10 @@ export interface AgentBenchOptions {
   families?: ModelFamily[];
   /** budget.probeMinRows for the agent (default: the product's). */
   probeMinRows?: number;
+  /** --families was given: it applies to the real logs too (else they search the product's whole space). */
+  familiesGiven?: boolean;
+  /** Where the real logs are fetched to and cached (default .bench/real-logs). */
+  realLogsDir?: string;
 }
 
 function positiveInt(value: string | undefined, what: string, min = 1): number | undefined {
@@ -121,6 +129,8 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv = process.en
       'data-dir': { type: 'string' },
       families: { type: 'string' },
       'probe-min-rows': { type: 'string' },
+      'real-logs': { type: 'boolean', default: false },
+      'real-logs-dir': { type: 'string' },
       quick: { type: 'boolean', default: false },
       full: { type: 'boolean', default: false },
       render: { type: 'boolean', default: false },
@@ -128,7 +138,11 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv = process.en
     },
   });
   const quick = values.quick!;
-  const scenarios = namedList(values.scenarios, SCENARIO_NAMES, 'scenario') ?? (quick ? QUICK_SCENARIOS : PLAIN_SCENARIOS);
+  const named = namedList(values.scenarios, ALL_SCENARIOS, 'scenario');
+  // --real-logs: the real logs alone, or added to the named scenarios.
+  const scenarios = values['real-logs']
+    ? [...new Set([...(named ?? []), ...REAL_SCENARIOS])]
+    : (named ?? (quick ? QUICK_SCENARIOS : PLAIN_SCENARIOS));
   const full = values.full!;
   if (full && quick) throw new Error('--full and --quick contradict each other');
   const rows = positiveInt(values.rows, '--rows', 1000) ?? (quick ? QUICK.rows : full ? undefined : DEFAULT_SCALE.rows);
@@ -152,7 +166,9 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv = process.en
     out: path.resolve(values.out!),
     dataDir: values['data-dir'] ? path.resolve(values['data-dir']) : undefined,
     ...(families ? { families } : {}),
+    ...(values.families !== undefined ? { familiesGiven: true } : {}),
     ...(probeMinRows ? { probeMinRows } : {}),
+    ...(values['real-logs-dir'] ? { realLogsDir: path.resolve(values['real-logs-dir']) } : {}),
     render: values.render!,
     merge: values.merge?.split(',').map((d) => path.resolve(d.trim())),
   };
@@ -164,14 +180,29 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv = process.en
  * larger than QUICK.trustRows to that.
  */
 export function rowsFor(name: string, opts: Pick<AgentBenchOptions, 'rows' | 'rowsGiven' | 'quick'>): number | undefined {
+  if (isRealScenario(name)) return undefined; // a real log is read whole: its size is its own
   if (!TRUST_SCENARIOS.includes(name) || opts.rowsGiven) return opts.rows;
   const own = isWideScenarioName(name) ? namedWideScenario(name).trainRows : undefined;
   return opts.quick && own !== undefined && own > QUICK.trustRows ? QUICK.trustRows : undefined;
 }
 
+/** A scenario's index among every scenario the bench knows (the planted ones, then the real logs). */
+export function scenarioIndex(scenario: string): number {
+  return ALL_SCENARIOS.indexOf(scenario);
+}
+
 /** Seeds differ per scenario and per run: 1000 × the scenario's index among the named ones + k (the agent: k = 0). */
 export function seedFor(scenario: string, k: number): number {
-  return 1000 * SCENARIO_NAMES.indexOf(scenario) + k;
+  return 1000 * scenarioIndex(scenario) + k;
+}
+
+/**
+ * The search space's families for a scenario: the options' (--families, or DEFAULT_SCALE's for a plain run), except
+ * on a real log without --families, where campaigns search the product's whole space (lr, fm, dcn): a real log is
+ * small (≤ 80k train rows), and the agent is judged there against every family's default.
+ */
+export function familiesFor(name: string, opts: Pick<AgentBenchOptions, 'families' | 'familiesGiven'>): ModelFamily[] | undefined {
+  return isRealScenario(name) && !opts.familiesGiven ? undefined : opts.families;
 }
 
 export async function runAgentBench(opts: AgentBenchOptions): Promise<AgentBenchReport> {
@@ -211,14 +242,19 @@ export async function runAgentBench(opts: AgentBenchOptions): Promise<AgentBench
 
   for (const name of opts.scenarios) {
     const trust = TRUST_SCENARIOS.includes(name);
-    const files = await ensureScenarioFiles(name, { rows: rowsFor(name, opts), dataDir: opts.dataDir, log });
+    // A real log: its declared-CSV config for campaigns and family defaults, Criteo TSVs of the same splits for peers.
+    const real: RealScenario | undefined = isRealScenario(name) ? await ensureRealScenario(name, { dir: opts.realLogsDir, log }) : undefined;
+    const files = real ? real.files : await ensureScenarioFiles(name, { rows: rowsFor(name, opts), dataDir: opts.dataDir, log });
     // Read through the real loader, as a user's campaign config would name them.
-    const data = CriteoData.parse({
-      format: 'criteo-tsv',
-      train: files.train,
-      test: files.test,
-      ...(files.validation ? { validation: files.validation } : {}),
-    });
+    const data: DataConfig =
+      real?.data ??
+      CriteoData.parse({
+        format: 'criteo-tsv',
+        train: files.train,
+        test: files.test,
+        ...(files.validation ? { validation: files.validation } : {}),
+      });
+    const families = familiesFor(name, opts);
     // The agent campaign's outcome: its data checks and click rates describe the data every campaign reads.
     const outcomes: { agent?: CampaignOutcome } = {};
     const campaign = async (strategy: Strategy, seed: number, shared: { home?: string; label?: string } = {}): Promise<CampaignRun> => {
@@ -233,7 +269,7 @@ export async function runAgentBench(opts: AgentBenchOptions): Promise<AgentBench
           strategy,
           seed,
           budget: opts.budget,
-          families: opts.families,
+          families,
           probeMinRows: opts.probeMinRows,
           ...shared,
           log: (line) => log(`${name} ${who} s${seed}: ${line}`),
@@ -261,8 +297,8 @@ export async function runAgentBench(opts: AgentBenchOptions): Promise<AgentBench
     let fresh: AgentScenarioResult['fresh'];
     try {
       agent = await campaign('agent', seedFor(name, 0), { home: insights });
-      // While its artifacts exist: the agent's pick on rows no campaign ever saw.
-      fresh = await measureFresh(name, files, agent, outcomes.agent, { rows: rowsFor(name, opts), workDir: insights });
+      // While its artifacts exist: the agent's pick on rows no campaign ever saw (a real log has none to draw).
+      fresh = real ? undefined : await measureFresh(name, files, agent, outcomes.agent, { rows: rowsFor(name, opts), workDir: insights });
       if (fresh)
         log(
           `${name}: fresh rows: ${'unavailable' in fresh ? fresh.unavailable : `NE ${fresh.ne.toFixed(5)} vs ${fresh.reportedNe.toFixed(5)} reported`}`,
@@ -295,6 +331,19 @@ export async function runAgentBench(opts: AgentBenchOptions): Promise<AgentBench
       );
       peers.push(r);
     }
+    // A real log: each family's default, one full run each (the agent is judged against every one).
+    const familyDefaults: PeerRun[] = [];
+    if (real)
+      for (const family of DEFAULT_FAMILIES) {
+        log(`${name}: ${family} defaults …`);
+        sampleLoad(report);
+        const r = await runFamilyDefault(family, data, { campaignId: `bench-${path.basename(files.dir)}` });
+        sampleLoad(report);
+        log(
+          `${name}: ${family} defaults ${r.status}${r.metrics ? ` NE ${r.metrics.ne.toFixed(5)}` : ''} in ${r.wallSeconds.toFixed(1)} s${r.note ? ` (${r.note})` : ''}`,
+        );
+        familyDefaults.push(r);
+      }
 
     const summary = summarizeRandom(randomRuns);
     const facts = outcomes.agent;
@@ -307,13 +356,15 @@ export async function runAgentBench(opts: AgentBenchOptions): Promise<AgentBench
     const partial: Omit<AgentScenarioResult, 'goals'> = {
       scenario: {
         name,
-        index: SCENARIO_NAMES.indexOf(name),
+        index: scenarioIndex(name),
         description: files.description,
         dir: path.relative(REPO_ROOT, files.dir),
         rows: files.rows,
         validationFraction: files.validationFraction,
         oracleNe: files.oracleNe,
-        kind: trust ? 'trust' : 'wide',
+        kind: real ? 'real' : trust ? 'trust' : 'wide',
+        ...(real ? { source: real.source } : {}),
+        ...(families ? { families } : {}),
         ...(isWideScenarioName(name) && namedWideScenario(name).drift ? { plantedDrift: true } : {}),
       },
       baselineNe,
@@ -325,6 +376,7 @@ export async function runAgentBench(opts: AgentBenchOptions): Promise<AgentBench
       agent,
       random: { runs: randomRuns, summary },
       peers,
+      ...(real ? { familyDefaults } : {}),
       agentReachesRandomMean: agent.status === 'ok' && summary.ne ? reach(agent, summary.ne.mean) : undefined,
       warmStart: warmStart(agent, again),
     };
@@ -391,7 +443,8 @@ function writeResults(report: AgentBenchReport, dir: string): void {
 
 /** The tables and the goals, for stdout (README's agent section is generated from agent.json elsewhere). */
 function printSummary(report: AgentBenchReport): void {
-  console.log([...summaryTable(report), '', ...trustTable(report), '', ...goalLines(report.goals)].join('\n'));
+  const real = realTable(report);
+  console.log([...summaryTable(report), '', ...trustTable(report), '', ...(real.length ? [...real, ''] : []), ...goalLines(report.goals)].join('\n'));
 }
 
 /** Rewrites agent.md from agent.json (the report code may have changed since the run). */

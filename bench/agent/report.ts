@@ -127,7 +127,17 @@ export interface RandomSummary {
 export type PeerRun = RunResult & { gainCaptured?: number; trainSeconds?: number; fullRunEquivalents?: number };
 
 export type AgentGoalId =
-  'vs-optuna' | 'vs-ftrl' | 'vs-random' | 'reach-random' | 'warm-start' | 'fresh-rows' | 'vs-constant' | 'research-3x' | 'drift-reported';
+  | 'vs-optuna'
+  | 'vs-ftrl'
+  | 'vs-random'
+  | 'reach-random'
+  | 'warm-start'
+  | 'fresh-rows'
+  | 'vs-constant'
+  | 'research-3x'
+  | 'drift-reported'
+  | 'real-vs-defaults'
+  | 'real-vs-optuna';
 const GOAL_IDS: AgentGoalId[] = [
   'vs-optuna',
   'vs-ftrl',
@@ -138,6 +148,8 @@ const GOAL_IDS: AgentGoalId[] = [
   'vs-constant',
   'research-3x',
   'drift-reported',
+  'real-vs-defaults',
+  'real-vs-optuna',
 ];
 export interface AgentGoalResult {
   id: AgentGoalId;
@@ -176,9 +188,14 @@ export interface AgentScenarioResult {
     oracleNe?: number;
     /**
      * wide: the wide planted scenarios, judged by issue 10's goals; trust: real logs' hard cases (rare clicks, drift,
-     * small data), judged by issue 22's (absent: wide, as in reports written before the trust scenarios).
+     * small data), judged by issue 22's (absent: wide, as in reports written before the trust scenarios); real: a real
+     * public log (bench/agent/real-logs.ts, no planted truth), judged by issue 27's goals and issue 22's.
      */
-    kind?: 'wide' | 'trust';
+    kind?: 'wide' | 'trust' | 'real';
+    /** A real log: where it came from (the pinned package and file), its CSV's sha256 and the time split's cut. */
+    source?: { package: string; file: string; csvSha256: string; testFrom: string; title: string };
+    /** The search space's families when they differ from the run's options (real logs search the whole space). */
+    families?: string[];
     /** The generator planted drift (the click rate and an effect change over time): the data checks must report it. */
     plantedDrift?: boolean;
   };
@@ -200,6 +217,8 @@ export interface AgentScenarioResult {
   agent: CampaignRun;
   random: { runs: CampaignRun[]; summary: RandomSummary };
   peers: PeerRun[];
+  /** A real log: each family's default config, one full run each (bench/agent/real-logs.ts runFamilyDefault). */
+  familyDefaults?: PeerRun[];
   /** When the agent's best-so-far NE first reached random search's mean final NE. */
   agentReachesRandomMean?: Reach | 'never';
   /** The warm start, measured (absent in reports of runs before it was). */
@@ -423,9 +442,12 @@ export const GOAL_TEXT: Record<AgentGoalId, string> = {
   'warm-start': `a second agent campaign on the same data reaches the first one's final NE within ${AGENT_GOALS.warmWithin} experiments (full runs, its baseline the first; every scenario)`,
   'fresh-rows': `the agent's recommendation scored on rows no campaign ever saw matches its reported test NE within noise (|Δ| ≤ ${FRESH_Z} SE; every scenario without drift)`,
   'vs-constant':
-    "the agent's pick never worse than a constant predictor at the training click rate on test (test NE ≤; no recommendation keeps today's serving, scored as that constant; every trust scenario)",
-  'research-3x': `research expectations within ${TRUST_GOALS.researchWithin}x of what experiments measure (median expected / measured validation gain in [1/${TRUST_GOALS.researchWithin}, ${TRUST_GOALS.researchWithin}]; every trust scenario)`,
+    "the agent's pick never worse than a constant predictor at the training click rate on test (test NE ≤; no recommendation keeps today's serving, scored as that constant; every trust scenario and real log)",
+  'research-3x': `research expectations within ${TRUST_GOALS.researchWithin}x of what experiments measure (median expected / measured validation gain in [1/${TRUST_GOALS.researchWithin}, ${TRUST_GOALS.researchWithin}]; every trust scenario and real log)`,
   'drift-reported': "drift is reported: the campaign's data checks name the planted drift (every scenario with planted drift)",
+  'real-vs-defaults':
+    "on real logs, the agent's pick at least as good as every family's default (test NE ≤ lr, fm and dcn defaults, one full run each; every real log)",
+  'real-vs-optuna': `on real logs, the agent's pick at least as good as Optuna-tuned LightGBM at the same budget (test NE ≤; every real log)`,
 };
 
 /** The same goals as verdicts on one scenario. */
@@ -439,6 +461,8 @@ export const SCENARIO_GOAL_TEXT: Record<AgentGoalId, string> = {
   'vs-constant': "the agent's pick no worse than a constant predictor at the training click rate on test (test NE ≤)",
   'research-3x': `research expectations within ${TRUST_GOALS.researchWithin}x of what experiments measure (median expected / measured)`,
   'drift-reported': "the campaign's data checks report the planted drift",
+  'real-vs-defaults': "the agent's pick at least as good as every family's default (test NE ≤)",
+  'real-vs-optuna': "the agent's pick at least as good as Optuna-tuned LightGBM (test NE ≤)",
 };
 
 const okPeer = (s: Pick<AgentScenarioResult, 'peers'>, id: string) => s.peers.find((p) => p.id === id && p.status === 'ok' && p.metrics);
@@ -448,7 +472,8 @@ const okPeer = (s: Pick<AgentScenarioResult, 'peers'>, id: string) => s.peers.fi
  * a constant, research expectations, and drift where it was planted). A goal whose inputs are missing is 'unchecked'.
  */
 export function scenarioGoals(s: Omit<AgentScenarioResult, 'goals'>): AgentGoalResult[] {
-  const goals = s.scenario.kind === 'trust' ? trustGoals(s) : wideGoals(s);
+  const kind = s.scenario.kind;
+  const goals = kind === 'real' ? [...realGoals(s), ...trustGoals(s)] : kind === 'trust' ? trustGoals(s) : wideGoals(s);
   return s.fresh ? [...goals, freshGoal(s.fresh)] : goals;
 }
 
@@ -496,6 +521,70 @@ function pickText(p: PickSummary | undefined): string {
   if (!p) return '—';
   if (p.kind === 'none') return 'none (no recommendation: nothing clears the floor)';
   return `${p.kind === 'baseline' ? 'the baseline kept' : `${p.id}`} (${p.family}${p.kind === 'candidate' && p.title ? ` "${p.title}"` : ''})`;
+}
+
+/** Two results within this many standard errors of each other (unpaired: √(SE₁² + SE₂²)) are called within noise. */
+export const NOISE_Z = 2;
+
+/** How the agent's pick compares with another contender's test NE: the difference and whether it is within noise. */
+function versus(agentNe: number, agentSe: number | undefined, other: PeerRun): { d: number; text: string } {
+  const ne = other.metrics!.ne;
+  const d = agentNe - ne;
+  const se = Math.sqrt((agentSe ?? 0) ** 2 + (Number.isFinite(other.metrics!.neStdErr) ? other.metrics!.neStdErr : 0) ** 2);
+  const noise = se > 0 ? `, ${Math.abs(d) <= NOISE_Z * se ? 'within noise' : 'beyond noise'}: ${(Math.abs(d) / se).toFixed(1)} SE` : '';
+  return { d, text: `${other.id} ${fmt(ne)} (${signed(d)}${noise})` };
+}
+
+/** Issue 27's goals on a real log: the agent's pick against each family's default and against Optuna-LightGBM. */
+function realGoals(s: Omit<AgentScenarioResult, 'goals'>): AgentGoalResult[] {
+  const agentNe = s.agent.status === 'ok' ? s.agent.finalNe : undefined;
+  const agentSe = s.agent.recommendation?.testNeStdErr;
+  const pick = `pick ${pickText(s.agent.recommendation)} test NE ${fmt(agentNe)}${agentSe !== undefined ? ` ± ${fmt(agentSe)}` : ''}`;
+  const goals: AgentGoalResult[] = [];
+  {
+    const id: AgentGoalId = 'real-vs-defaults';
+    const defaults = s.familyDefaults ?? [];
+    const ok = defaults.filter((d) => d.status === 'ok' && d.metrics);
+    const notOk = defaults.filter((d) => !(d.status === 'ok' && d.metrics));
+    if (agentNe === undefined || !ok.length)
+      goals.push({
+        id,
+        goal: SCENARIO_GOAL_TEXT[id],
+        status: 'unchecked',
+        detail: agentNe === undefined ? `agent ${s.agent.error ?? 'failed'}` : 'no family default finished',
+      });
+    else {
+      const vs = ok.map((d) => versus(agentNe, agentSe, d));
+      const worst = Math.max(...vs.map((v) => v.d));
+      const missing = notOk.length ? `; not measured: ${notOk.map((d) => `${d.id} ${d.status}`).join(', ')}` : '';
+      goals.push({
+        id,
+        goal: SCENARIO_GOAL_TEXT[id],
+        status: worst > 0 ? 'miss' : notOk.length ? 'unchecked' : 'pass',
+        value: round(worst, 6),
+        detail: `${pick}; vs ${vs.map((v) => v.text).join(', ')}${missing}`,
+      });
+    }
+  }
+  {
+    const id: AgentGoalId = 'real-vs-optuna';
+    const optuna = okPeer(s, 'optuna-lightgbm');
+    if (agentNe === undefined || !optuna)
+      goals.push({
+        id,
+        goal: SCENARIO_GOAL_TEXT[id],
+        status: 'unchecked',
+        detail:
+          agentNe === undefined
+            ? `agent ${s.agent.error ?? 'failed'}`
+            : `Optuna-LightGBM ${s.peers.find((p) => p.id === 'optuna-lightgbm')?.status ?? 'not run'}`,
+      });
+    else {
+      const v = versus(agentNe, agentSe, optuna);
+      goals.push({ id, goal: SCENARIO_GOAL_TEXT[id], status: v.d <= 0 ? 'pass' : 'miss', value: round(v.d, 6), detail: `${pick}; vs ${v.text}` });
+    }
+  }
+  return goals;
 }
 
 function trustGoals(s: Omit<AgentScenarioResult, 'goals'>): AgentGoalResult[] {
@@ -705,7 +794,9 @@ export function summaryTable(report: AgentBenchReport): string[] {
       const optuna = okPeer(s, 'optuna-lightgbm');
       const peerCell = (id: string, p: PeerRun | undefined) =>
         p ? fmt(p.metrics!.ne) : (s.peers.find((x) => x.id === id)?.status ?? 'not run').toUpperCase();
-      return `| ${s.scenario.name} | ${fmt(s.scenario.oracleNe)} | ${fmt(s.baselineNe)} | **${s.agent.status === 'ok' ? fmt(s.agent.finalNe) : 'FAILED'}** | ${rnd.ne ? `${fmt(rnd.ne.mean)} ± ${fmt(rnd.ne.sd)}` : 'FAILED'} | ${peerCell('ftrl-script', ftrl)} | ${peerCell('optuna-lightgbm', optuna)} | ${pct(s.agent.gainCaptured)} / ${pct(rnd.gainCaptured?.mean)} / ${pct(optuna?.gainCaptured)} | ${fmt(s.agent.fullRunEquivalents, 1)} / ${fmt(rnd.fullRunEquivalents?.mean, 1)} | ${reachText(s)} | ${warmText(s)} |`;
+      const real = s.scenario.kind === 'real';
+      const gains = real ? 'n/a' : `${pct(s.agent.gainCaptured)} / ${pct(rnd.gainCaptured?.mean)} / ${pct(optuna?.gainCaptured)}`;
+      return `| ${s.scenario.name} | ${real ? 'n/a' : fmt(s.scenario.oracleNe)} | ${fmt(s.baselineNe)} | **${s.agent.status === 'ok' ? fmt(s.agent.finalNe) : 'FAILED'}** | ${rnd.ne ? `${fmt(rnd.ne.mean)} ± ${fmt(rnd.ne.sd)}` : 'FAILED'} | ${peerCell('ftrl-script', ftrl)} | ${peerCell('optuna-lightgbm', optuna)} | ${gains} | ${fmt(s.agent.fullRunEquivalents, 1)} / ${fmt(rnd.fullRunEquivalents?.mean, 1)} | ${reachText(s)} | ${warmText(s)} |`;
     }),
   ];
 }
@@ -755,6 +846,35 @@ export function trustTable(report: AgentBenchReport): string[] {
   ];
 }
 
+/**
+ * The real logs side by side (issue 27): the agent's pick (chosen on validation) against random search, Optuna-tuned
+ * LightGBM, a constant predictor and each family's default, all on the time split's test rows; empty when the run had
+ * no real log.
+ */
+export function realTable(report: AgentBenchReport): string[] {
+  const real = report.scenarios.filter((s) => s.scenario.kind === 'real');
+  if (!real.length) return [];
+  const ne = (p: PeerRun | undefined) =>
+    p ? (p.status === 'ok' && p.metrics ? `${fmt(p.metrics.ne)} ± ${fmt(p.metrics.neStdErr)}` : p.status.toUpperCase()) : 'not run';
+  return [
+    `| real log | train / validation / test rows (clicks) | constant predictor | agent's pick | its test NE ± SE | random search: mean ± sd (${report.options.seeds} seeds) | Optuna-LightGBM (${report.options.budget} trials) | lr default | fm default | dcn default | verdict |`,
+    '|---|---|---:|---|---:|---:|---:|---:|---:|---:|---|',
+    ...real.map((s) => {
+      const rows = s.scenario.rows;
+      const clicks = s.baseRates;
+      const split = (n: number, c: number | undefined) => `${count(n)}${c !== undefined ? ` (${count(c)})` : ''}`;
+      const rec = s.agent.recommendation;
+      const rnd = s.random.summary.ne;
+      const def = (f: string) => ne(s.familyDefaults?.find((d) => d.id === `default-${f}`));
+      const verdict = s.goals
+        .filter((g) => g.id === 'real-vs-defaults' || g.id === 'real-vs-optuna' || g.id === 'vs-constant')
+        .map((g) => `${g.id} ${goalMark(g.status)}`)
+        .join('; ');
+      return `| ${s.scenario.name} | ${split(rows.train, clicks?.train.clicks)} / ${split(rows.validation, clicks?.validation.clicks)} / ${split(rows.test, clicks?.test.clicks)} | ${fmt(s.constant?.ne)} | ${escapeCell(pickText(rec))} | **${s.agent.status === 'ok' ? `${fmt(s.agent.finalNe)}${rec?.testNeStdErr !== undefined ? ` ± ${fmt(rec.testNeStdErr)}` : ''}` : 'FAILED'}** | ${rnd ? `${fmt(rnd.mean)} ± ${fmt(rnd.sd)}` : 'FAILED'} | ${ne(s.peers.find((p) => p.id === 'optuna-lightgbm'))} | ${def('lr')} | ${def('fm')} | ${def('dcn')} | ${escapeCell(verdict)} |`;
+    }),
+  ];
+}
+
 function pctCtr(ctr: number): string {
   const p = ctr * 100;
   return `${p >= 10 ? p.toFixed(1) : p.toPrecision(2)}%`;
@@ -764,7 +884,7 @@ export function goalLines(goals: AgentGoalResult[]): string[] {
   return goals.map((g) => `- ${goalMark(g.status)} ${g.goal}: ${g.detail}`);
 }
 
-function campaignRow(label: string, r: CampaignRun): string {
+function campaignRow(label: string, r: CampaignRun, real = false): string {
   if (r.status !== 'ok')
     return `| ${label} | FAILED | | ${fmt(r.trainSeconds, 1)} | ${fmt(r.wallSeconds, 1)} | ${fmt(r.fullRunEquivalents, 2)} | ${escapeCell(r.error ?? '')} |`;
   const notes = [
@@ -772,12 +892,12 @@ function campaignRow(label: string, r: CampaignRun): string {
     `${r.fullRuns} full runs${r.probes ? `, ${r.probes} probes on ${r.probeRows?.toLocaleString('en-US')} rows` : ''}${r.retries ? `, ${r.retries} retries` : ''}`,
     `stop: ${r.stopReason}`,
   ].join('; ');
-  return `| ${label} | ${fmt(r.finalNe)} | ${pct(r.gainCaptured)} | ${fmt(r.trainSeconds, 1)} | ${fmt(r.wallSeconds, 1)} | ${fmt(r.fullRunEquivalents, 2)} | ${escapeCell(notes)} |`;
+  return `| ${label} | ${fmt(r.finalNe)} | ${real ? 'n/a' : pct(r.gainCaptured)} | ${fmt(r.trainSeconds, 1)} | ${fmt(r.wallSeconds, 1)} | ${fmt(r.fullRunEquivalents, 2)} | ${escapeCell(notes)} |`;
 }
 
-function peerRow(p: PeerRun): string {
+function peerRow(p: PeerRun, real = false): string {
   const ne = p.status === 'ok' && p.metrics ? fmt(p.metrics.ne) : p.status.toUpperCase();
-  return `| ${p.label} | ${ne} | ${pct(p.gainCaptured)} | ${fmt(p.trainSeconds, 1)} | ${fmt(p.wallSeconds, 1)} | ${fmt(p.fullRunEquivalents, 0)} | ${escapeCell(p.note ?? '')} |`;
+  return `| ${p.label} | ${ne} | ${real ? 'n/a' : pct(p.gainCaptured)} | ${fmt(p.trainSeconds, 1)} | ${fmt(p.wallSeconds, 1)} | ${fmt(p.fullRunEquivalents, 0)} | ${escapeCell(p.note ?? '')} |`;
 }
 
 /** One campaign's pick: chosen on validation, its test NE, the constant it must beat, confirmOnTest's verdict. */
@@ -849,6 +969,14 @@ export function agentMarkdown(report: AgentBenchReport): string {
     '',
     ...trustTable(report),
     ...pooledResearch(report),
+    ...(report.scenarios.some((s) => s.scenario.kind === 'real')
+      ? [
+          '',
+          "Real public logs (bench/real-logs: fetched from pinned PyPI packages; time split, test never selected on; the campaigns search lr, fm and dcn unless --families says otherwise). Each family's default is one full run of the product's default config for it (what `rankwright train` trains); Optuna-LightGBM and the other peers read the loader's own train / validation / test rows written as Criteo-layout TSVs. No planted truth: oracle NE, gain captured and the fresh-rows check are n/a. Test NE ± its standard error; within noise = the difference is at most 2 unpaired standard errors:",
+          '',
+          ...realTable(report),
+        ]
+      : []),
     '',
     '## Goals',
     '',
@@ -858,19 +986,21 @@ export function agentMarkdown(report: AgentBenchReport): string {
   for (const s of report.scenarios) {
     const sc = s.scenario;
     const rnd = s.random.summary;
+    const real = sc.kind === 'real';
     lines.push(
       `## ${sc.name}`,
       '',
-      `${sc.description ? `${sc.description.replace(/\.?$/, '.')} ` : ''}${sc.rows.train.toLocaleString('en-US')} train / ${sc.rows.validation.toLocaleString('en-US')} validation${sc.rows.validation ? '' : ` (the last ${sc.validationFraction * 100}% of train validates)`} / ${sc.rows.test.toLocaleString('en-US')} test rows; oracle NE ${fmt(sc.oracleNe)}; baseline NE ${fmt(s.baselineNe)}.`,
+      `${sc.description ? `${sc.description.replace(/\.?$/, '.')} ` : ''}${sc.rows.train.toLocaleString('en-US')} train / ${sc.rows.validation.toLocaleString('en-US')} validation${sc.rows.validation ? '' : ` (the last ${sc.validationFraction * 100}% of train validates)`} / ${sc.rows.test.toLocaleString('en-US')} test rows; oracle NE ${real ? 'n/a (a real log: no planted truth)' : fmt(sc.oracleNe)}; baseline NE ${fmt(s.baselineNe)}.${sc.source ? ` From ${sc.source.package} (${sc.source.file}); CSV sha256 ${sc.source.csvSha256.slice(0, 16)}…; test from ${sc.source.testFrom}.` : ''}${sc.families ? ` Search space: ${sc.families.join(', ')}.` : real ? " Search space: lr, fm, dcn (the product's)." : ''}`,
       '',
       '| contender | final test NE | gain captured | train s | wall s | full-run eq. | notes |',
       '|---|---:|---:|---:|---:|---:|---|',
-      campaignRow(`agent (seed ${s.agent.seed})`, s.agent),
-      ...(s.warmStart ? [campaignRow(`agent, second campaign on the same data (warm start)`, s.warmStart.run)] : []),
+      campaignRow(`agent (seed ${s.agent.seed})`, s.agent, real),
+      ...(s.warmStart ? [campaignRow(`agent, second campaign on the same data (warm start)`, s.warmStart.run, real)] : []),
       rnd.ne
-        ? `| random search, mean ± sd of ${rnd.ne.n} seeds | ${fmt(rnd.ne.mean)} ± ${fmt(rnd.ne.sd)} | ${pct(rnd.gainCaptured?.mean)} | ${fmt(rnd.trainSeconds?.mean, 1)} | ${fmt(rnd.wallSeconds?.mean, 1)} | ${fmt(rnd.fullRunEquivalents?.mean, 2)} | per seed: ${s.random.runs.map((r) => `${r.seed}: ${r.status === 'ok' ? fmt(r.finalNe) : 'FAILED'}`).join(', ')}${rnd.failed ? `; ${rnd.failed} failed` : ''} |`
+        ? `| random search, mean ± sd of ${rnd.ne.n} seeds | ${fmt(rnd.ne.mean)} ± ${fmt(rnd.ne.sd)} | ${real ? 'n/a' : pct(rnd.gainCaptured?.mean)} | ${fmt(rnd.trainSeconds?.mean, 1)} | ${fmt(rnd.wallSeconds?.mean, 1)} | ${fmt(rnd.fullRunEquivalents?.mean, 2)} | per seed: ${s.random.runs.map((r) => `${r.seed}: ${r.status === 'ok' ? fmt(r.finalNe) : 'FAILED'}`).join(', ')}${rnd.failed ? `; ${rnd.failed} failed` : ''} |`
         : `| random search | FAILED | | | | | ${escapeCell(s.random.runs.map((r) => `${r.seed}: ${r.error ?? r.status}`).join('; '))} |`,
-      ...s.peers.map(peerRow),
+      ...s.peers.map((p) => peerRow(p, real)),
+      ...(s.familyDefaults ?? []).map((p) => peerRow(p, real)),
       '',
       `Agent, the test NE of what it would recommend had it stopped after each full run (compute so far): ${curveText(s.agent)}. Reaches random search's mean: ${reachText(s)}.`,
       '',
@@ -886,6 +1016,7 @@ export function agentMarkdown(report: AgentBenchReport): string {
             '',
           ]
         : []),
+      ...(real ? ['On rows no campaign ever saw: n/a (a real log has no planted truth to draw fresh rows from).', ''] : []),
       ...(s.fresh
         ? [
             `On rows no campaign ever saw (the planted test stream continued, as many rows as test): ${'unavailable' in s.fresh ? `not measured (${s.fresh.unavailable}).` : `${freshGoal(s.fresh).detail}.`}`,

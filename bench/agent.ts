@@ -17,7 +17,13 @@
  *
  *   npx tsx bench/agent.ts [--scenarios a,b] [--rows N] [--seeds 5] [--budget 12] [--peers ftrl-script,optuna-lightgbm]
  *                          [--cap-seconds 14400] [--out DIR] [--data-dir DIR] [--families lr,fm]
- *                          [--probe-min-rows N] [--full] [--quick] [--render]
+ *                          [--probe-min-rows N] [--full] [--quick] [--render] [--real-logs] [--real-logs-dir DIR]
+ *
+ * Real public logs (issue 27): `real:open-bandit`, `real:movielens-100k`, `real:movielens-latest-small` (bench/agent/
+ * real-logs.ts; fetched by bench/real-logs/fetch.ts into .bench/real-logs, or --real-logs-dir). A plain run ends with
+ * them; --real-logs runs them alone (or adds them to --scenarios). On each, beside the agent, random search and the
+ * peers (which read the loader's splits written as Criteo TSVs): each family's default, one full run each. Campaigns
+ * there search lr, fm and dcn unless --families is given; --rows does not cut them. No oracle: gain and fresh rows n/a.
  *
  * By default the first four wide scenarios are cut to DEFAULT_SCALE (100k train rows, families lr and fm) and the
  * three trust scenarios run at their own size (their sizes are their point: small-data stays small): a few hours
@@ -264,7 +270,7 @@ export async function runAgentBench(opts: AgentBenchOptions): Promise<AgentBench
       const started = performance.now();
       try {
         const outcome = await runBenchCampaign({
-          name,
+          name: name.replace(/[^A-Za-z0-9_-]/g, '-'), // real:NAME → real-NAME in experiment ids
           data,
           strategy,
           seed,

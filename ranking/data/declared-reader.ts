@@ -55,7 +55,10 @@ export async function readDeclaredData(config: DeclaredData, valueNames: ValueNa
   const base = { config, plan, valueNames, strict: !!config.strict, maxBadRowFraction: config.maxBadRowFraction };
   const withTime = plan.orderColumn >= 0;
   const reports: DeclaredSplits['reports'] = [];
-  const train = await readTable(config.train, { ...base, maxRows: config.maxTrainRows, limit, withTime });
+  // A time split reads the whole file (its test and validation rows come after the training rows) and caps the
+  // training rows once they are split off: capping the file would cut the later rows and leave no test.
+  const maxRows = config.split ? undefined : config.maxTrainRows;
+  const train = await readTable(config.train, { ...base, maxRows, limit, withTime });
   reports.push({ split: 'train', file: config.train, report: train.badRows });
   let trainBlock: RowBlock;
   let validation: RowBlock | undefined;
@@ -91,8 +94,9 @@ export async function readDeclaredData(config: DeclaredData, valueNames: ValueNa
       validation = takeRows(train.block, cut.latest);
       where.train = cut.earlier;
     }
-    trainRows = where.train;
-    trainBlock = takeRows(train.block, where.train);
+    // maxTrainRows (a probe's rows, or the user's cap) keeps the earliest training rows, as it does on a file.
+    trainRows = config.maxTrainRows !== undefined ? where.train.slice(0, config.maxTrainRows) : where.train;
+    trainBlock = takeRows(train.block, trainRows);
   } else {
     trainBlock = train.block;
     trainRows = range(0, trainBlock.rows);
@@ -496,7 +500,7 @@ class TableSink {
     if (this.opts.limit !== undefined && this.good > this.opts.limit)
       throw new TrainingFailure(
         'resource',
-        `${this.file}: more than ${this.opts.limit} rows; a declared table is held in memory and this one does not fit (the in-memory limit is ${this.opts.limit} training rows). Set maxTrainRows (e.g. ${this.opts.limit}) to read fewer rows, or raise RANKWRIGHT_IN_MEMORY_TRAIN_ROWS on a worker with more memory`,
+        `${this.file}: more than ${this.opts.limit} rows; a declared table is held in memory and this one does not fit (the in-memory limit is ${this.opts.limit} training rows). ${this.opts.config.split ? 'A time split reads the whole file: give train, validation and test as files and set maxTrainRows' : `Set maxTrainRows (e.g. ${this.opts.limit}) to read fewer rows`}, or raise RANKWRIGHT_IN_MEMORY_TRAIN_ROWS on a worker with more memory`,
       );
     return this.opts.maxRows === undefined || this.good < this.opts.maxRows;
   }

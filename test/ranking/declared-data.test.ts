@@ -183,6 +183,15 @@ describe('declared-schema data (CSV, TSV, Parquet)', function () {
       assert.equal(describeValidationSplit(validationSplitOf(d.config, d.validation.rows)), 'latest 30% of train by ts (3 rows)');
     });
 
+    it("maxTrainRows (a probe) caps the training rows after the split: test and validation are the full run's", async () => {
+      const split = { by: 'ts', testFrom: '2026-03-08' } as const;
+      const d = await loadDataset({ format: 'csv', train: table(), schema, split, validationFraction: 0.3, maxTrainRows: 4 });
+      // Capping the file at 4 rows would leave no row at or after testFrom (the first 4 are days 3, 9, 1, 8: one test row).
+      assert.deepEqual(ids(d.train), [0, 2, 5, 8]);
+      assert.deepEqual(ids(d.validation), [4, 7, 9]);
+      assert.deepEqual(ids(d.test), [1, 3, 6, 11]);
+    });
+
     it('reads epoch seconds and milliseconds as times; an empty split column is a bad row naming it', async () => {
       const t0 = Date.parse('2026-03-01T00:00:00Z');
       const train = file('epochs.csv', `id,y,ts,c\n0,0,${t0 / 1000},a\n1,1,${t0 + 9 * 86400_000},b\n2,0,,c\n3,1,${t0 / 1000 + 3600},d\n`);
@@ -302,13 +311,20 @@ describe('declared-schema data (CSV, TSV, Parquet)', function () {
   });
 
   it('fails clearly past the in-memory limit, suggesting maxTrainRows; maxTrainRows caps the rows read', async () => {
-    const t = await writeDeclaredTables(path.join(dir, 'limit'), { rows: 600, formats: ['csv'] });
+    const t = await writeDeclaredTables(path.join(dir, 'limit'), { rows: 600, formats: ['csv'], layout: 'files' });
     const e = await failureOf(loadDataset(t.configs.csv!, { maxInMemoryTrainRows: 300 }));
     assert.ok(e instanceof TrainingFailure && e.failureClass === 'resource');
-    assert.match(e.message, /more than 300 rows.*held in memory.*maxTrainRows/);
+    assert.match(e.message, /more than 300 rows.*held in memory.*Set maxTrainRows/);
     const d = await loadDataset({ ...t.configs.csv!, maxTrainRows: 250 }, { maxInMemoryTrainRows: 300 });
-    assert.equal(d.train.rows + d.validation.rows + d.test.rows, 250);
+    assert.equal(d.train.rows + d.validation.rows, 250);
     assert.equal(d.badRows.files[0].rows, 250);
+  });
+
+  it('a time split reads its whole file (its test rows come last): past the limit the error says so', async () => {
+    const t = await writeDeclaredTables(path.join(dir, 'limit-split'), { rows: 600, formats: ['csv'] });
+    const e = await failureOf(loadDataset({ ...t.configs.csv!, maxTrainRows: 250 }, { maxInMemoryTrainRows: 300 }));
+    assert.ok(e instanceof TrainingFailure && e.failureClass === 'resource');
+    assert.match(e.message, /A time split reads the whole file: give train, validation and test as files and set maxTrainRows/);
   });
 
   it('fingerprints the schema: a changed role or option changes it, another spelling of the same schema does not', async () => {

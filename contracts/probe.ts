@@ -31,8 +31,9 @@ export const SMALL_DATA_MAX_FRACTION = 1 / 3;
  * Small data (`smallData`, campaigns since patched('portfolio')): when `probeFraction` of the rows is under
  * `minRows`, a probe reads `minRows` rows instead — the larger fraction that keeps its ranking as trustworthy as a
  * probe on big data — as long as that is at most SMALL_DATA_MAX_FRACTION of them (rounded up to a whole percent).
- * On 80k training rows and the defaults, probes read 25% (20k rows), and a 12-run budget screens 7 ideas, every
- * family among them, where it could run 4 in full. Why a subsample and not all rows for fewer epochs: the budget and
+ * On 80k training rows and the defaults, probes read 25% (20k rows), and a 12-run budget runs every family's default
+ * in full (a small probe ranks ideas within a family, not families: workflows/planner.ts) and screens the designer's
+ * ideas on probes. Why a subsample and not all rows for fewer epochs: the budget and
  * the wall clock both count rows × epochs, and the families' defaults already train few epochs (a DCN one, LR and FM
  * two), so a one-epoch probe of a DCN is its full run and saves nothing; a row sample saves the same share on every
  * family, and its validation NE is read on the campaign's whole validation split, as a big-data probe's is. (K-fold

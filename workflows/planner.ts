@@ -25,7 +25,7 @@ import { computeOf, REFERENCE_PROBE } from '../contracts/probe';
  * A portfolio before a ladder (PlanOptions.portfolio): the validation phase's first round — its probe round, or its
  * first waves of full runs where the data is too small to probe — starts with every family of the search space at its
  * own defaults (contracts/portfolio.ts), and the designer's ideas fill the rest. A family that loses its probe is
- * screened like any other idea. Campaigns recorded before let the designer alone choose, and replay that way.
+ * screened like any other idea; on small-data probes (contracts/probe.ts) the families run in full before the round. Campaigns recorded before let the designer alone choose, and replay that way.
  */
 export type DesignPhase = 'validation' | 'combination' | 'exploitation';
 
@@ -217,11 +217,19 @@ async function screenWithProbes(
   decideOn: DecisionBasis,
   portfolio: boolean,
 ): Promise<boolean> {
+  let families = portfolio ? pendingPortfolio(input, ops) : [];
+  if (families.length && probe.rowFraction > input.budget.probeFraction) {
+    // A small-data probe (more than probeFraction of too few rows) ranks ideas within a family, but not families: a
+    // family's capacity needs the rows a probe takes away (on a real log of 72k rows the DCN's default lost its 18k-row
+    // probe to LR and FM and beat both in full). So on small data the portfolio runs in full, before the round.
+    const affordable = families.slice(0, Math.max(0, Math.floor(phaseLimit - used() + 1e-9)));
+    await inWaves(affordable, input.budget.parallel, (wave) => ops.run('validation', wave));
+    families = [];
+  }
   const ideas = Math.min(MAX_PROBED_IDEAS, Math.floor((phaseLimit - used()) / 2 / probe.rowFraction) - 1);
   const best = bestResult(ops.results(), decideOn);
   // Too little budget to screen, or no model to screen against: the phase runs its ideas in full.
   if (ideas < 2 || !best) return false;
-  const families = portfolio ? pendingPortfolio(input, ops) : [];
   const proposals = await withPortfolio(families, ideas, (count) => ops.design('validation', count));
   if (proposals.length === 0) return false;
   const reference: ProposedExperiment = {

@@ -182,18 +182,24 @@ describe('small data screened cheaply too (probeScaleFor)', () => {
     assert.equal(probeScaleFor({ probeFraction: 0, probeMinRows: 20_000 }, 80_000, { smallData: true }), undefined, 'probing off');
   });
 
-  it('a 12-run budget on 80k rows screens every family and more ideas than it could run in full', async () => {
+  it('a 12-run budget on 80k rows runs every family in full, then screens more ideas than it could run in full', async () => {
     const probe = probeScaleFor(budget, 80_000, { smallData: true })!;
     const p = plan(12, { probe, portfolio: true });
     assert.equal(await p.run(), 'budget-experiments');
-    const round = p.probes.filter((x) => x.hypothesis?.technique !== 'probe-reference');
-    // Validation has 4 units: 2 buy a reference and 7 ideas at 0.25, the other 2 run the winners in full.
-    assert.equal(round.length, 7);
-    assert.deepEqual(families(round), ['dcn', 'fm', 'lr']);
-    assert.ok(
-      p.results.some((r) => r.phase === 'validation' && r.config.family === 'dcn'),
-      'the DCN won its probe and ran in full',
+    // A small-data probe ranks ideas within a family, not families: the portfolio's FM and DCN run in full first.
+    const validation = p.results.filter((r) => r.phase === 'validation');
+    assert.deepEqual(
+      validation.slice(0, 2).map((r) => r.hypothesis?.technique),
+      ['family-fm', 'family-dcn'],
     );
+    const round = p.probes.filter((x) => x.hypothesis?.technique !== 'probe-reference');
+    assert.ok(
+      round.every((x) => !x.hypothesis?.technique.startsWith('family-') || x.config.hashBits === 22),
+      'no portfolio default is probed',
+    );
+    // Validation has 4 units: 2 run the portfolio, 1 buys a reference and 3 ideas at 0.25, the last runs the winner.
+    assert.equal(round.length, 3);
+    assert.equal(p.probes.find((x) => x.hypothesis?.technique === 'probe-reference')?.config.family, 'dcn', 'the DCN is the bar');
     assert.ok(computeUsed(p.results, p.probes) <= 12);
   });
 });

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { KnobValues } from './trainer';
+import { KnobValues, TrainerName } from './trainer';
 import { Guardrails, SearchSpace } from './campaign';
 import { DataConfig } from './data';
 import { Hypothesis } from './experiment';
@@ -87,6 +87,11 @@ export const ProposedExperiment = z.object({
   model: ModelConfig,
   /** Campaigns with an external trainer: the knobs this run gives it (the trainer-knob designer's proposal). */
   trainerParams: KnobValues.optional(),
+  /**
+   * Campaigns whose search space lists trainers: the one that trains this run (its name there), with `trainerParams`
+   * or its `params`. Absent: the built-in engine trains `model` (or the campaign's own `trainer`, where it has one).
+   */
+  trainer: TrainerName.optional(),
 });
 export type ProposedExperiment = z.infer<typeof ProposedExperiment>;
 

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { BadRows, DataConfig } from './data';
 import { checkFieldsAgainstData, engineModel, engineSegmentField } from './field-names';
-import { TrainerChoice } from './trainer';
+import { ExternalTrainer, TrainerChoice } from './trainer';
 import { FieldRef, ModelConfig, ModelFamily } from './model';
 import { ExperimentResult, SafeId } from './experiment';
 import { Metrics, ValidationMetrics } from './metrics';
@@ -82,6 +82,18 @@ export const SearchSpace = z
     embeddingDim: z.tuple([z.number().int().min(1), z.number().int().max(64)]).default([2, 32]),
     epochs: z.tuple([z.number().int().min(1), z.number().int().max(50)]).default([1, 8]),
     maxCrosses: z.number().int().min(0).max(32).default(8),
+    /**
+     * External trainers configured on the worker (RANKWRIGHT_TRAINERS) that join the search beside the built-in
+     * families, e.g. `[{"kind":"command","name":"lightgbm"}]`: the first wave runs each once at its `params` (the
+     * trainer's own defaults when empty), validation compares it like any run, the recommendation may pick it, and
+     * when it is the best run, later waves search its knobs within its `searchSpace`. Named by the worker's owner only:
+     * a campaign naming one the worker lacks fails at its start. Default: none (the built-in families alone).
+     */
+    trainers: z
+      .array(ExternalTrainer)
+      .max(8)
+      .refine((ts) => new Set(ts.map((t) => t.name)).size === ts.length, { message: 'each trainer once' })
+      .optional(),
   })
   .strict();
 export type SearchSpace = z.infer<typeof SearchSpace>;
@@ -146,6 +158,22 @@ export const CampaignInput = z
   // Field names are the data's (a declared schema's columns, or slots): checked against it, then turned into the
   // engine's slots, so the workflow and everything after it see slots only (contracts/field-names.ts).
   .superRefine((input, ctx) => checkFieldsAgainstData(ctx, input.data, [{ path: ['baseline'], model: input.baseline }], input.segmentField))
+  .superRefine((input, ctx) => {
+    if (!input.searchSpace.trainers?.length) return;
+    const path = ['searchSpace', 'trainers'];
+    if (input.trainer && input.trainer.kind !== 'builtin')
+      ctx.addIssue({
+        code: 'custom',
+        path,
+        message: "with `trainer`, every run is that trainer's: list search-space trainers only where the built-in engine trains",
+      });
+    if (input.strategy !== 'agent')
+      ctx.addIssue({
+        code: 'custom',
+        path,
+        message: "search-space trainers join the agent strategy's first wave; random search draws built-in models only",
+      });
+  })
   .overwrite((input) => ({
     ...input,
     baseline: engineModel(input.baseline, input.data),

@@ -1,4 +1,5 @@
 import type { SearchSpace } from './campaign';
+import type { ExternalTrainer } from './trainer';
 import { ModelConfig, type ModelFamily } from './model';
 
 /**
@@ -67,4 +68,26 @@ export function familyPortfolio(
       },
     ];
   });
+}
+
+/** The technique of a search-space trainer's runs (`trainer-lightgbm`): the portfolio's, and its knob moves'. */
+export const TRAINER_TECHNIQUE_PREFIX = 'trainer-';
+
+/**
+ * One proposal per trainer of the search space (searchSpace.trainers), in its order: the trainer at its `params` (its
+ * own defaults when empty) — trees beside the built-in families, measured on the same validation rows. `model` is
+ * the baseline's config: an external run's result keeps one shape, and says nothing about the trainer's model.
+ */
+export function trainerPortfolio(
+  baseline: ModelConfig,
+  space: SearchSpace,
+): Array<{ trainer: ExternalTrainer; model: ModelConfig; title: string; rationale: string }> {
+  return (space.trainers ?? []).map((trainer) => ({
+    trainer,
+    model: baseline,
+    title: `Portfolio: trainer ${trainer.name} at its ${Object.keys(trainer.params).length ? 'declared knobs' : 'defaults'}`,
+    rationale:
+      `The search space lists the worker's ${trainer.name} trainer beside the built-in families: it gets one run in the first wave, ` +
+      `judged on validation like any run, so a model of another kind (trees where dense effects are bumpy) is measured, not assumed.`,
+  }));
 }

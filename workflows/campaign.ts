@@ -32,7 +32,8 @@ import { confirmOnTest } from './test-confirmation';
 import { asDataFinding, dataChecks } from './data-checks';
 import { driftFindings } from '../contracts/drift';
 import { fieldLabels } from '../contracts/field-names';
-import { bestResult, runPlan, PHASE_SHARES, PHASE_SHARES_V1, type DesignPhase } from './planner';
+import { bestResult, runPlan, trainerOf, PHASE_SHARES, PHASE_SHARES_V1, type DesignPhase } from './planner';
+import { TRAINER_TECHNIQUE_PREFIX } from '../contracts/portfolio';
 import { designerHistory, summarize } from './summaries';
 import type { rankingExperiment } from './experiment';
 import { dataFacts, decisions, records } from './activity-proxies';
@@ -81,6 +82,16 @@ export async function rankingCampaign(rawInput: unknown, carried?: unknown): Pro
   if (!carry && trainer)
     await agents.checkTrainer(trainer).catch((err: ActivityFailure) => {
       throw ApplicationFailure.create({ type: 'TrainerNotConfigured', nonRetryable: true, message: err.cause?.message ?? err.message });
+    });
+  // And so would a trainer its search space lists: a campaign that asked for trees and silently ran without them would
+  // answer another question than the one asked. (Only campaigns that list trainers, which no earlier release accepted.)
+  for (const listed of carry ? [] : (input.searchSpace.trainers ?? []))
+    await agents.checkTrainer(listed).catch((err: ActivityFailure) => {
+      throw ApplicationFailure.create({
+        type: 'TrainerNotConfigured',
+        nonRetryable: true,
+        message: `searchSpace.trainers: ${err.cause?.message ?? err.message}; configure it on the worker (RANKWRIGHT_TRAINERS) or leave it out of the search space`,
+      });
     });
 
   if (!carry) {
@@ -282,7 +293,11 @@ function untriedResearch(campaign: CampaignState): string[] {
  * designer: if it can't be measured, the campaign goes on without it.
  */
 async function measureInteractions(campaign: CampaignState): Promise<FieldPairSignal[]> {
-  const best = bestResult(campaign.experiments, campaign.decideOn);
+  // Residuals of the best built-in model: a search-space trainer's model is not one the engine can read.
+  const best = bestResult(
+    campaign.experiments.filter((e) => !e.externalJob),
+    campaign.decideOn,
+  );
   if (campaign.input.strategy !== 'agent' || !best?.artifact || externalTrainer(campaign)) return [];
   return training.measureInteractions(campaign.input.data, best.artifact).catch((err: Error) => {
     log.warn('interaction signal unavailable', { error: err.message });
@@ -292,18 +307,21 @@ async function measureInteractions(campaign: CampaignState): Promise<FieldPairSi
 
 async function designWave(campaign: CampaignState, phase: DesignPhase, count: number, signal: FieldPairSignal[]): Promise<ProposedExperiment[]> {
   const { input, campaignId } = campaign;
-  const trainer = externalTrainer(campaign);
-  const response = trainer
+  const listed = phase !== 'validation' ? bestListedTrainer(campaign) : undefined;
+  const trainer = externalTrainer(campaign) ?? listed?.trainer;
+  const response = externalTrainer(campaign)
     ? await agents.designTrainerExperiments({
         phase,
         count,
         model: input.baseline,
         baseline: campaign.baseline()!,
         history: campaign.experiments.filter((e) => e.phase !== 'baseline'),
-        space: trainer.searchSpace ?? {},
+        space: externalTrainer(campaign)!.searchSpace ?? {},
         seed: input.seed,
       })
-    : await designBuiltin(campaign, phase, count, signal);
+    : listed
+      ? await designListedTrainer(campaign, phase, count, listed)
+      : await designBuiltin(campaign, phase, count, signal);
   // Which designer answered, and what happened to an LLM's answer on the way, go into the log (bounded: it is history).
   // Under a patch: the event makes the wave's closing flush write, an activity older histories do not have.
   const wave = campaign.experiments.length + campaign.running.size;
@@ -321,8 +339,51 @@ async function designWave(campaign: CampaignState, phase: DesignPhase, count: nu
   return response.proposals.map((p) => ({ ...p, hypothesis: { ...p.hypothesis, designer: response.source } }));
 }
 
+/**
+ * The search-space trainer whose run is the campaign's best so far, when that trainer declares knobs to search: the
+ * later phases then tune it ("tune the best"), as a trainer campaign does, with its portfolio run as the reference.
+ */
+function bestListedTrainer(campaign: CampaignState) {
+  const best = bestResult(campaign.experiments, campaign.decideOn);
+  const trainer = best && trainerOf(campaign.input, best);
+  if (!trainer || !Object.keys(trainer.searchSpace ?? {}).length) return undefined;
+  const runs = campaign.experiments.filter((e) => e.externalJob?.name === trainer.name);
+  return { trainer, reference: runs[0], runs: runs.slice(1) };
+}
+
+async function designListedTrainer(
+  campaign: CampaignState,
+  phase: DesignPhase,
+  count: number,
+  listed: NonNullable<ReturnType<typeof bestListedTrainer>>,
+) {
+  const { input } = campaign;
+  const response = await agents.designTrainerExperiments({
+    phase,
+    count,
+    model: input.baseline,
+    baseline: listed.reference,
+    history: listed.runs,
+    space: listed.trainer.searchSpace ?? {},
+    seed: input.seed,
+  });
+  const technique = `${TRAINER_TECHNIQUE_PREFIX}${listed.trainer.name}`;
+  return {
+    ...response,
+    proposals: response.proposals.map((p) => ({
+      ...p,
+      trainer: listed.trainer.name,
+      hypothesis: { ...p.hypothesis, technique, parents: [listed.reference.experimentId] },
+    })),
+  };
+}
+
 async function designBuiltin(campaign: CampaignState, phase: DesignPhase, count: number, signal: FieldPairSignal[]) {
   const { input, campaignId } = campaign;
+  // The built-in designer builds built-in models: a search-space trainer's runs (whose config is the baseline's) are
+  // left out of what it reads, and so is the list of trainers (the plan runs those).
+  const builtin = campaign.experiments.filter((e) => !e.externalJob);
+  const { trainers: _trainers, ...searchSpace } = input.searchSpace;
   return decisions.designExperiments(
     {
       campaignId,
@@ -330,9 +391,9 @@ async function designBuiltin(campaign: CampaignState, phase: DesignPhase, count:
       count,
       dataFingerprint: campaign.facts!.fingerprint,
       baseline: summarize(campaign.baseline()!, campaign.decideOn, campaign.baseline()),
-      history: designerHistory(campaign.experiments, undefined, campaign.decideOn, campaign.baseline()),
+      history: designerHistory(builtin, undefined, campaign.decideOn, campaign.baseline()),
       fieldPairSignal: signal,
-      searchSpace: input.searchSpace,
+      searchSpace,
       seed: input.seed,
       research: campaign.research?.hypotheses ?? [],
       screened: campaign.probes
@@ -357,14 +418,20 @@ function externalTrainer(campaign: CampaignState) {
 async function runExperiments(
   campaign: CampaignState,
   phase: Phase,
-  proposals: { model: ModelConfig; hypothesis: Hypothesis; trainerParams?: ProposedExperiment['trainerParams'] }[],
+  proposals: { model: ModelConfig; hypothesis: Hypothesis; trainerParams?: ProposedExperiment['trainerParams']; trainer?: string }[],
   probe?: ProbeScale,
 ): Promise<ExperimentResult[]> {
   const { input, campaignId, running } = campaign;
   const joined = probe ? campaign.probes : campaign.experiments;
   const baseline = campaign.baseline();
   const external = externalTrainer(campaign);
+  const listed = (name: string) => {
+    const t = input.searchSpace.trainers?.find((l) => l.name === name);
+    if (!t) throw ApplicationFailure.create({ nonRetryable: true, message: `trainer "${name}" is not in the campaign's searchSpace.trainers` });
+    return t;
+  };
   const launched = proposals.map((proposal, i) => {
+    const trainer = proposal.trainer !== undefined && !external ? listed(proposal.trainer) : external;
     const experimentId =
       phase === 'baseline'
         ? `${campaignId}-baseline`
@@ -390,7 +457,7 @@ async function runExperiments(
           agents: input.agents,
           ...(probe ? { probe } : {}),
           // The trainer's knobs: the baseline's (`params`) or the designer's; the search space stays with the campaign.
-          ...(external ? { trainer: { ...external, searchSpace: undefined, params: proposal.trainerParams ?? external.params } } : {}),
+          ...(trainer ? { trainer: { ...trainer, searchSpace: undefined, params: proposal.trainerParams ?? trainer.params } } : {}),
         },
       ],
     }).then((result) => {

@@ -1,7 +1,7 @@
 import type { CampaignInput, ExperimentResult, ProbeScale, ProposedExperiment, StopReason } from '../contracts';
 import { bestOn, decisionNe, type DecisionBasis } from '../contracts/decision-metrics';
 import { canonicalConfigKey, canonicalCrosses } from '../contracts/canonical-config';
-import { familyPortfolio, PORTFOLIO_TECHNIQUE_PREFIX } from '../contracts/portfolio';
+import { familyPortfolio, PORTFOLIO_TECHNIQUE_PREFIX, TRAINER_TECHNIQUE_PREFIX, trainerPortfolio } from '../contracts/portfolio';
 import { computeOf, REFERENCE_PROBE } from '../contracts/probe';
 
 /**
@@ -253,6 +253,8 @@ async function screenWithProbes(
   const promoted = winners.slice(0, Math.max(0, Math.floor(phaseLimit - used() + 1e-9)));
   const fullRuns: ProposedExperiment[] = promoted.map((p) => ({
     model: p.config,
+    // A search-space trainer's probe is promoted to a full run of the same trainer at the same knobs.
+    ...(p.externalJob && trainerOf(input, p) ? { trainer: p.externalJob.name, trainerParams: p.externalJob.params } : {}),
     hypothesis: {
       ...p.hypothesis!,
       parents: [...p.hypothesis!.parents, p.experimentId].slice(-20),
@@ -280,9 +282,27 @@ async function screenWithProbes(
  */
 export function pendingPortfolio(input: CampaignInput, ops: Pick<PlanOps, 'results' | 'probes'>): ProposedExperiment[] {
   const results = ops.results();
-  const measured = new Set([...results, ...(ops.probes?.() ?? [])].map((e) => canonicalConfigKey(e.config)));
+  const runs = [...results, ...(ops.probes?.() ?? [])];
+  // An external run's config is the baseline's and says nothing about its model: it measures its trainer, not a family.
+  const measured = new Set(runs.filter((e) => !e.externalJob).map((e) => canonicalConfigKey(e.config)));
+  const trained = new Set(runs.flatMap((e) => (e.externalJob ? [e.externalJob.name] : [])));
   const baseline = results.find((r) => r.phase === 'baseline');
-  return familyPortfolio(baseline?.config ?? input.baseline, input.searchSpace)
+  const trainers = trainerPortfolio(baseline?.config ?? input.baseline, input.searchSpace)
+    .filter((p) => !trained.has(p.trainer.name))
+    .map((p): ProposedExperiment => ({
+      model: p.model,
+      trainer: p.trainer.name,
+      trainerParams: p.trainer.params,
+      hypothesis: {
+        title: p.title,
+        technique: `${TRAINER_TECHNIQUE_PREFIX}${p.trainer.name}`,
+        rationale: p.rationale,
+        expectedEffect: `measures ${p.trainer.name} on this data; if it fits best, the later phases tune its knobs`,
+        parents: baseline ? [baseline.experimentId] : [],
+        designer: 'heuristic' as const,
+      },
+    }));
+  const families = familyPortfolio(baseline?.config ?? input.baseline, input.searchSpace)
     .filter((p) => !measured.has(canonicalConfigKey(p.model)))
     .map((p) => ({
       model: p.model,
@@ -296,6 +316,13 @@ export function pendingPortfolio(input: CampaignInput, ops: Pick<PlanOps, 'resul
         designer: 'heuristic' as const,
       },
     }));
+  return [...families, ...trainers];
+}
+
+/** The search-space trainer that trained `run`, if one did (searchSpace.trainers, by name). */
+export function trainerOf(input: CampaignInput, run: Pick<ExperimentResult, 'externalJob'>) {
+  const name = run.externalJob?.name;
+  return name === undefined ? undefined : input.searchSpace.trainers?.find((t) => t.name === name);
 }
 
 /** The technique of a designer's warm start (agents/heuristic-designer/warm-start.ts), which goes before the portfolio. */

@@ -1,7 +1,7 @@
 import { strict as assert } from 'node:assert';
 import { CampaignInput, familyDefault, familyPortfolio, ModelConfig, probeScaleFor, SearchSpace } from '../../contracts';
 import type { ExperimentResult, ProbeScale, ProposedExperiment } from '../../contracts';
-import { computeUsed, runPlan, type DesignPhase } from '../../workflows/planner';
+import { computeUsed, pendingPortfolio, runPlan, type DesignPhase } from '../../workflows/planner';
 
 /** Validation NE by family: the DCN fits this (imaginary) data best, then FM, then LR; a learning rate moves LR a little. */
 const NE = { lr: 0.8, fm: 0.78, dcn: 0.75 } as const;
@@ -10,20 +10,27 @@ const NE = { lr: 0.8, fm: 0.78, dcn: 0.75 } as const;
  * The plan alone (no Temporal), with a designer that proposes what a cost-minded designer does on small data: LR
  * learning rates (cheap), and a switch to FM with LR's features and hash table (as the designer's family switch does).
  */
-function plan(budget: number, options: { probe?: ProbeScale; portfolio?: boolean; families?: Array<'lr' | 'fm' | 'dcn'>; warmStart?: boolean }) {
+function plan(
+  budget: number,
+  options: { probe?: ProbeScale; portfolio?: boolean; families?: Array<'lr' | 'fm' | 'dcn'>; warmStart?: boolean; trainers?: unknown[] },
+) {
   const input = CampaignInput.parse({
     data: { planted: {} },
     budget: { experiments: budget, parallel: 2, stallGain: 0 },
     approvers: ['ana'],
-    ...(options.families ? { searchSpace: { families: options.families } } : {}),
+    ...(options.families || options.trainers
+      ? { searchSpace: { ...(options.families ? { families: options.families } : {}), ...(options.trainers ? { trainers: options.trainers } : {}) } }
+      : {}),
   });
   const results: ExperimentResult[] = [];
   const probes: ExperimentResult[] = [];
   const asked: number[] = [];
   let designed = 0;
   const result = (id: string, phase: string, p: ProposedExperiment, probe?: ProbeScale): ExperimentResult => {
-    const ne = NE[p.model.family] - (p.model.family === 'lr' ? p.model.learningRate / 1000 : 0) + (probe ? 0.01 : 0);
+    // A search-space trainer (LightGBM, say) fits this data best of all.
+    const ne = (p.trainer ? 0.7 : NE[p.model.family] - (p.model.family === 'lr' ? p.model.learningRate / 1000 : 0)) + (probe ? 0.01 : 0);
     return {
+      ...(p.trainer ? { externalJob: { kind: 'command' as const, name: p.trainer, params: p.trainerParams ?? {}, jobId: `${id}-a1` } } : {}),
       experimentId: id,
       phase,
       status: 'succeeded',
@@ -163,6 +170,76 @@ describe('a portfolio before a ladder (the plan without Temporal)', () => {
     await p.run();
     assert.ok([...p.results, ...p.probes].every((r) => !r.hypothesis?.title.startsWith('Portfolio')));
     assert.equal(p.asked[0], Math.min(24, Math.floor(2 / 2 / 0.2) - 1), 'the designer has the whole round');
+  });
+});
+
+describe('a worker-configured trainer in the search space (searchSpace.trainers)', () => {
+  const lightgbm = { kind: 'command', name: 'lightgbm', params: { num_threads: 1 } };
+
+  it('the default search space lists no trainer: the portfolio is the built-in families alone', () => {
+    assert.equal(SearchSpace.parse({}).trainers, undefined);
+    const input = CampaignInput.parse({ data: { planted: {} }, approvers: ['ana'] });
+    const base = {
+      experimentId: 'b',
+      phase: 'baseline',
+      status: 'succeeded' as const,
+      config: input.baseline,
+      trainSeconds: 1,
+      modelBytes: 1,
+      attempts: [],
+    };
+    const pending = pendingPortfolio(input, { results: () => [base] });
+    assert.deepEqual(
+      pending.map((p) => [p.hypothesis.technique, p.trainer]),
+      [
+        ['family-fm', undefined],
+        ['family-dcn', undefined],
+      ],
+    );
+  });
+
+  it('on small data, the first full-run waves hold each family and the trainer at its declared knobs; it can win', async () => {
+    const p = plan(12, { portfolio: true, trainers: [lightgbm] });
+    await p.run();
+    const validation = p.results.filter((r) => r.phase === 'validation');
+    assert.deepEqual(
+      validation.slice(0, 3).map((v) => v.hypothesis?.technique),
+      ['family-fm', 'family-dcn', 'trainer-lightgbm'],
+      'parallel 2: FM and DCN, then the trainer opens the second wave',
+    );
+    const trees = validation[2];
+    assert.deepEqual(trees.externalJob?.params, { num_threads: 1 }, "the trainer's params: its own defaults but for what the campaign set");
+    assert.equal(p.results.filter((r) => r.externalJob).length, 1, 'the portfolio runs it once');
+    assert.equal(trees.hypothesis?.designer, 'heuristic');
+  });
+
+  it('on data big enough to probe, the trainer is screened with the families; its winning probe runs in full as the same trainer', async () => {
+    const p = plan(12, { probe: { rowFraction: 0.2, trainRows: 40_000 }, portfolio: true, trainers: [lightgbm] });
+    await p.run();
+    const round = p.probes.filter((x) => x.hypothesis?.technique !== 'probe-reference');
+    assert.deepEqual(
+      round.slice(0, 3).map((x) => x.hypothesis?.technique),
+      ['family-fm', 'family-dcn', 'trainer-lightgbm'],
+    );
+    const full = p.results.filter((r) => r.phase === 'validation');
+    assert.equal(full[0].externalJob?.name, 'lightgbm', 'the best probe (the trees) runs in full first');
+    assert.deepEqual(full[0].externalJob?.params, { num_threads: 1 });
+  });
+
+  it('the contract: each trainer once, never beside `trainer`, agent strategy only', () => {
+    const base = { data: { planted: {} }, approvers: ['ana'] };
+    assert.throws(() => CampaignInput.parse({ ...base, searchSpace: { trainers: [lightgbm, lightgbm] } }), /each trainer once/);
+    assert.throws(
+      () => CampaignInput.parse({ ...base, trainer: lightgbm, searchSpace: { trainers: [lightgbm] } }),
+      /with `trainer`, every run is that trainer's/,
+    );
+    assert.throws(() => CampaignInput.parse({ ...base, strategy: 'random', searchSpace: { trainers: [lightgbm] } }), /agent strategy/);
+    assert.throws(() => CampaignInput.parse({ ...base, searchSpace: { trainers: [{ kind: 'command', name: 'rm -rf /' }] } }), /trainer name/);
+    assert.throws(
+      () => CampaignInput.parse({ ...base, searchSpace: { trainers: [{ kind: 'command', name: 'x', command: ['/bin/sh'] }] } }),
+      /command/,
+      'a caller names a trainer, never a command',
+    );
   });
 });
 

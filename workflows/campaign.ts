@@ -397,7 +397,7 @@ async function designBuiltin(campaign: CampaignState, phase: DesignPhase, count:
       seed: input.seed,
       research: campaign.research?.hypotheses ?? [],
       screened: campaign.probes
-        .filter((p) => !p.promotedTo && p.hypothesis?.technique !== REFERENCE_PROBE)
+        .filter((p) => !p.promotedTo && !p.externalJob && p.hypothesis?.technique !== REFERENCE_PROBE)
         .slice(-64)
         .map((p) => summarize(p, campaign.decideOn)),
     },

@@ -81,7 +81,17 @@ async function designWave(
     const found = insights.findInsights({ dataFingerprint: request.dataFingerprint, dataTraits, limit: 200 });
     // A declared schema's column names: the LLM designer reads (and may write) them; every text leaving here uses them.
     const fields = fieldTable(options.data);
-    const full: DesignRequest = { ...request, insights: found, ...(fields.length ? { fields } : {}) };
+    // What the cost model scales and corrects by: the data's size and width, and what past runs here took.
+    const measuredCosts = insights.measuredCosts({ dataFingerprint: request.dataFingerprint, dataTraits, limit: 200 });
+    const fieldCount = (dataTraits.categoricalFields ?? 0) + (dataTraits.denseFields ?? 0);
+    const full: DesignRequest = {
+      ...request,
+      insights: found,
+      ...(fields.length ? { fields } : {}),
+      ...(dataTraits.rows && dataTraits.rows > 0 ? { trainRows: Math.round(dataTraits.rows) } : {}),
+      ...(fieldCount > 0 ? { fieldCount } : {}),
+      ...(measuredCosts.length ? { measuredCosts } : {}),
+    };
     const designed = options.strategy === 'random' ? designRandomly(full) : await designHypotheses(full, llmFor(options.mode));
     const response = labelDesign(designed, Object.fromEntries(fields.map((f) => [f.slot, f.label])));
     // Never spend budget on something the insights database already measured on this very data, except a warm start:

@@ -1,8 +1,9 @@
-import type { CampaignResearch, DataConfig, ExperimentResult, SearchSpace } from '../contracts';
+import type { CampaignResearch, DataConfig, ExperimentResult, ExperimentSummary, SearchSpace } from '../contracts';
 import { researchHypotheses } from '../agents/research-hypotheses';
 import { fieldLabels, labelFields, labelHypothesis } from '../contracts/field-names';
 import { summarize } from '../workflows/summaries';
-import { dataTraitsOf } from '../store/insights';
+import { dataTraitsOf, InsightsStore } from '../store/insights';
+import { costModelFor, type CostModel } from '../agents/cost-model';
 import { checkDataAccess } from './data-access';
 import { rememberTraits } from './data';
 import { trainingPool } from '../workers/training-pool';
@@ -22,7 +23,8 @@ export async function researchBaseline(data: DataConfig, baseline: ExperimentRes
   // Measured and designed on slots; a declared schema's column names in every text a person reads.
   const labels = fieldLabels(data);
   const labelled = Object.keys(labels).length > 0;
-  const hypotheses = researchHypotheses(findings, summarize(baseline), searchSpace).map((h) =>
+  const summary = summarize(baseline);
+  const hypotheses = researchHypotheses(findings, summary, searchSpace, researchCosts(data, summary, baseline.dataFingerprint)).map((h) =>
     labelled ? { ...h, hypothesis: labelHypothesis(h.hypothesis, labels), evidence: labelFields(h.evidence, labels).slice(0, 400) } : h,
   );
   // Which fields matter is the strongest trait for "is other data like this one?" (store/insights/traits.ts).
@@ -32,4 +34,29 @@ export async function researchBaseline(data: DataConfig, baseline: ExperimentRes
       fieldImportance: Object.fromEntries(findings.importance.map((f) => [f.field, f.neIncrease])),
     });
   return { hypotheses, findings, seconds: Math.round((Date.now() - started) / 100) / 10, ...(labelled ? { fieldLabels: labels } : {}) };
+}
+
+/**
+ * The cost model the research step ranks by: the baseline's own run and what past runs in the insights database took
+ * on this data and similar data. Best-effort: without the database, the baseline's run alone corrects the prior.
+ */
+function researchCosts(data: DataConfig, baseline: ExperimentSummary, fingerprint: string | undefined): CostModel {
+  if (!fingerprint) return costModelFor({ baseline, history: [] });
+  let insights: InsightsStore | undefined;
+  try {
+    insights = InsightsStore.open();
+    const dataTraits = insights.dataTraits(fingerprint) ?? dataTraitsOf(data);
+    const fieldCount = (dataTraits.categoricalFields ?? 0) + (dataTraits.denseFields ?? 0);
+    return costModelFor({
+      baseline,
+      history: [],
+      trainRows: dataTraits.rows && dataTraits.rows > 0 ? Math.round(dataTraits.rows) : undefined,
+      fieldCount: fieldCount > 0 ? fieldCount : undefined,
+      measuredCosts: insights.measuredCosts({ dataFingerprint: fingerprint, dataTraits, limit: 200 }),
+    });
+  } catch {
+    return costModelFor({ baseline, history: [] });
+  } finally {
+    insights?.close();
+  }
 }

@@ -136,12 +136,6 @@ export function trackRecordMultiplier(insights: readonly Insight[], technique: s
   return Math.exp(0.7 * techniqueTrackRecord(insights, technique));
 }
 
-/** Rough training cost relative to a 1-epoch hashed LR (the engine's measured ratios: fm ~3x, dcn ~20x lr). */
-export function relativeTrainingCost(config: ModelConfig): number {
-  const family = config.family === 'lr' ? 1 : config.family === 'fm' ? 3 * (1 + config.embeddingDim / 32) : 20 * (1 + config.embeddingDim / 64);
-  return family * config.epochs * (1 + 0.05 * config.crosses.length);
-}
-
 export function hasDivergedRuns(req: DesignRequest): boolean {
   return req.history.some((r) => r.failureClass === 'diverged');
 }

@@ -5,6 +5,7 @@ import { FIELD_NAMES } from '../contracts/data';
 import { engineModel } from '../contracts/field-names';
 import { FIELD_TRANSFORMS, HASH_SPACES, MODEL_FAMILIES, ModelConfig, type ModelFamily } from '../contracts/model';
 import { activeCategoricalFields, improvedOnThisData, knownConfigKeys } from './design-context';
+import { costModelFor, describePrediction, predictTrainingSeconds } from './cost-model';
 import { designHeuristically } from './heuristic-designer';
 import { askStructured, CHARS_PER_TOKEN, DEFAULT_PROMPT_TOKENS, promptBudget, promptJson, type LlmSettings } from './llm';
 import { clampToSearchSpace, ModelConfigDraft } from './search-space';
@@ -227,6 +228,16 @@ function designContext(req: DesignRequest, limits: ContextLimits) {
   };
 }
 
+/**
+ * Each family's default run on this data as the cost model predicts it (agents/cost-model.ts): numbers this code
+ * computed, so they sit in the instructions, not in the size-budgeted data block.
+ */
+function predictedCostLine(req: DesignRequest): string {
+  const costs = costModelFor(req);
+  const runs = MODEL_FAMILIES.map((family) => `${family} ${describePrediction(predictTrainingSeconds(costs, ModelConfig.parse({ family })))}`);
+  return `Predicted training time of each family's default run on this data: ${runs.join(', ')}. A research hypothesis's cost is its predicted time relative to the baseline's.`;
+}
+
 export interface DesignPrompt {
   system: string;
   user: string;
@@ -243,7 +254,8 @@ export interface DesignPrompt {
 export function designPrompt(req: DesignRequest, budgetTokens = DEFAULT_PROMPT_TOKENS): DesignPrompt {
   const system = [
     'You are the hypothesis designer of an autonomous ranking engineer (ads/recommendation CTR models).',
-    'Models: "lr" (hashed logistic regression, FTRL), "fm" (factorization machine), "dcn" (DCN-v2; ~20x slower than lr, fm ~3x).',
+    'Models: "lr" (hashed logistic regression, FTRL), "fm" (factorization machine), "dcn" (DCN-v2, the slowest).',
+    predictedCostLine(req),
     'Metric: normalized entropy (NE), lower is better; a change wins when it lowers NE by more than 2 standard errors.',
     `Phase ${PHASE_GUIDE[req.phase]}`,
     `Propose exactly ${req.count} experiments. Never repeat a config that already ran. Stay inside the search space. Prefer cheap experiments.`,

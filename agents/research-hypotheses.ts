@@ -10,7 +10,7 @@ import {
   type ResidualSignal,
 } from '../contracts/research';
 import { canonicalConfigKey } from '../contracts/canonical-config';
-import { relativeTrainingCost } from './design-context';
+import { costModelFor, relativeCost, type CostModel } from './cost-model';
 import { crossName, fmt, L2_START, modify, switchFamily } from './heuristic-designer/candidate';
 
 /**
@@ -62,7 +62,16 @@ interface Draft {
   model: ModelConfig;
 }
 
-export function researchHypotheses(findings: BaselineResearch, baseline: ExperimentSummary, space: SearchSpace): ResearchHypothesis[] {
+/**
+ * `costs` predicts each idea's training time (agents/cost-model.ts); without one, the baseline's own run is the only
+ * measurement it is corrected by.
+ */
+export function researchHypotheses(
+  findings: BaselineResearch,
+  baseline: ExperimentSummary,
+  space: SearchSpace,
+  costs: CostModel = costModelFor({ baseline, history: [] }),
+): ResearchHypothesis[] {
   const base = baseline.config;
   const perRow = Math.max(1e-9, findings.logLossPerRow);
   const gainOf = (s: ResidualSignal) => s.heldOutGain ?? Math.max(0, s.strength) / perRow;
@@ -284,7 +293,7 @@ export function researchHypotheses(findings: BaselineResearch, baseline: Experim
       });
   }
 
-  return rank(drafts, base, baseline);
+  return rank(drafts, base, baseline, costs);
 }
 
 /**
@@ -327,8 +336,11 @@ function jointBound(joint: JointSignal | undefined, overlappingSum: number): num
   return joint.estimable ? Math.min(overlappingSum, joint.heldOutGain) : 0;
 }
 
-/** Distinct configs only, best expected gain per unit of cost first; the cost is relative to the baseline's. */
-function rank(drafts: Draft[], base: ModelConfig, baseline: ExperimentSummary): ResearchHypothesis[] {
+/**
+ * Distinct configs only, best expected gain per unit of cost first: the gain is the held-out-bounded expectation, the
+ * cost the predicted training time relative to the baseline's (measured where runs measured it).
+ */
+function rank(drafts: Draft[], base: ModelConfig, baseline: ExperimentSummary, costs: CostModel): ResearchHypothesis[] {
   const seen = new Set([canonicalConfigKey(base)]);
   const out: ResearchHypothesis[] = [];
   for (const d of drafts) {
@@ -338,7 +350,7 @@ function rank(drafts: Draft[], base: ModelConfig, baseline: ExperimentSummary): 
     const expectedGain = Math.min(roundDown(d.expectedGain), heldOutGain);
     if (seen.has(key) || !(expectedGain >= MIN_GAIN)) continue;
     seen.add(key);
-    const cost = relativeTrainingCost(d.model) / Math.max(1e-9, relativeTrainingCost(base));
+    const cost = relativeCost(costs, d.model, base);
     out.push({
       hypothesis: {
         title: d.title.slice(0, 200),

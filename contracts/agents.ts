@@ -32,6 +32,8 @@ export const ExperimentSummary = z.object({
   failureClass: FailureClass.optional(),
   hypothesis: Hypothesis.optional(),
   trainSeconds: z.number().optional(),
+  /** Training rows the run read, when not the campaign's data (a probe's sample): what the cost model scales by. */
+  trainRows: z.number().int().positive().optional(),
   modelBytes: z.number().optional(),
   /** The run's learning curve read as over-, under- or well fitted (finished runs: the evidence triage acts on). */
   fit: FitDiagnosis.optional(),
@@ -58,6 +60,20 @@ export const Insight = z.object({
 });
 export type Insight = z.infer<typeof Insight>;
 
+/**
+ * What a past full run took, from the insights database (agents/cost-model.ts): its config, the training rows and
+ * fields of its data (the data's traits), its trainSeconds and how similar its data is to this campaign's.
+ */
+export const MeasuredCost = z.object({
+  experimentId: z.string(),
+  config: ModelConfig,
+  rows: z.number().int().positive(),
+  fields: z.number().int().positive().optional(),
+  seconds: z.number().positive(),
+  similarity: z.number(),
+});
+export type MeasuredCost = z.infer<typeof MeasuredCost>;
+
 export const DesignRequest = z.object({
   campaignId: z.string(),
   phase: z.enum(['validation', 'combination', 'exploitation']),
@@ -79,6 +95,11 @@ export const DesignRequest = z.object({
    * an LLM designer reads and may write column names. Absent for Criteo and planted data (slot names are field names).
    */
   fields: z.array(FieldEntry).max(39).optional(),
+  /** The data's training rows and fields (its traits), added by the design activity: what a run's cost scales with. */
+  trainRows: z.number().int().positive().optional(),
+  fieldCount: z.number().int().positive().optional(),
+  /** Past full runs' measured training seconds (the insights database), added by the design activity. */
+  measuredCosts: z.array(MeasuredCost).max(200).optional(),
 });
 export type DesignRequest = z.infer<typeof DesignRequest>;
 

@@ -1,14 +1,16 @@
 import type { DesignRequest, ProposedExperiment } from '../../contracts/agents';
 import type { ModelConfig } from '../../contracts/model';
 import { canonicalConfigKey, canonicalCrosses } from '../../contracts/canonical-config';
-import { knownConfigKeys, relativeTrainingCost, trackRecordMultiplier } from '../design-context';
+import { knownConfigKeys, trackRecordMultiplier } from '../design-context';
+import { costModelFor, describePrediction, predictTrainingSeconds, relativeCost, type CostModel } from '../cost-model';
 import { tieBreaker } from '../../ranking/rng';
 import { technique } from '../techniques';
 import { fmt, type Candidate } from './candidate';
 
 /**
  * The selector every phase shares: a candidate's prior is adjusted by the track record of its technique on similar
- * data (the insights) and by its training cost relative to the phase's reference run, then the `count` best untried
+ * data (the insights) and by its predicted training cost (agents/cost-model.ts: measured on this campaign's runs and
+ * the insights' where there are some) relative to the phase's reference run, then the `count` best untried
  * configs are picked greedily. One selector for all phases, so "what is worth a slot" means the same thing throughout
  * a campaign and only the candidates and their priors differ by phase.
  */
@@ -18,17 +20,18 @@ const SAME_TECHNIQUE_DISCOUNT = 0.75;
 /** Score ∝ cost^-0.25: a 20x slower family needs ~2x the expected gain to be picked over LR. */
 const COST_EXPONENT = 0.25;
 
-function score(req: DesignRequest, candidate: Candidate, reference: ModelConfig): number {
-  const cost = relativeTrainingCost(candidate.config) / Math.max(1e-9, relativeTrainingCost(reference));
+function score(req: DesignRequest, candidate: Candidate, reference: ModelConfig, costs: CostModel): number {
+  const cost = relativeCost(costs, candidate.config, reference);
   // Only a more expensive run pays: a cheaper one gets no bonus, or cheap ideas would crowd out the phase's main move
   // (e.g. stacking every winner onto an expensive winning family).
   return (candidate.prior * trackRecordMultiplier(req.insights, candidate.technique)) / Math.pow(Math.max(cost, 1), COST_EXPONENT);
 }
 
-function expectedEffectOf(candidate: Candidate, reference: ModelConfig): string {
+function expectedEffectOf(candidate: Candidate, reference: ModelConfig, costs: CostModel): string {
   const base = candidate.expectedEffect ?? safeTechniqueEffect(candidate.technique);
-  const cost = relativeTrainingCost(candidate.config) / Math.max(1e-9, relativeTrainingCost(reference));
-  return `${base}; est. training cost ${fmt(cost)}x the reference run`.slice(0, 300);
+  const predicted = predictTrainingSeconds(costs, candidate.config);
+  const cost = relativeCost(costs, candidate.config, reference);
+  return `${base}; predicted training ${describePrediction(predicted)}, ${fmt(cost)}x the reference run`.slice(0, 300);
 }
 
 function safeTechniqueEffect(id: string): string {
@@ -47,7 +50,8 @@ export function selectProposals(req: DesignRequest, candidates: Candidate[], ref
   // the same crosses — the first wave's portfolio runs every family at its defaults — whatever its other knobs.
   const familyOn = (c: ModelConfig) => `${c.family}|${JSON.stringify(canonicalCrosses(c.crosses))}`;
   const measuredFamilies = new Set([req.baseline, ...req.history, ...(req.screened ?? [])].map((r) => familyOn(r.config)));
-  const pool = candidates.map((c) => ({ c, key: canonicalConfigKey(c.config), base: score(req, c, reference) }));
+  const costs = costModelFor(req);
+  const pool = candidates.map((c) => ({ c, key: canonicalConfigKey(c.config), base: score(req, c, reference, costs) }));
   const used = new Map<string, number>();
   const picked: ProposedExperiment[] = [];
   while (picked.length < req.count) {
@@ -75,7 +79,7 @@ export function selectProposals(req: DesignRequest, candidates: Candidate[], ref
         title: bestItem.c.title.slice(0, 200),
         technique: bestItem.c.technique,
         rationale: bestItem.c.rationale.slice(0, 600),
-        expectedEffect: expectedEffectOf(bestItem.c, reference),
+        expectedEffect: expectedEffectOf(bestItem.c, reference, costs),
         parents: [...new Set(bestItem.c.parents)].slice(0, 20),
         ...(bestItem.c.expectedGain !== undefined ? { expectedGain: bestItem.c.expectedGain } : {}),
       },

@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import Database from 'better-sqlite3';
 import { canonicalConfigKey } from '../../contracts/canonical-config';
-import { ExperimentResult, FailureClass, Insight, ModelConfig, RemedyChanges, type RememberedFix } from '../../contracts';
+import { ExperimentResult, FailureClass, Insight, ModelConfig, RemedyChanges, type MeasuredCost, type RememberedFix } from '../../contracts';
 import { asDiskFull } from '../disk-space';
 import { rankwrightHome } from '../home';
 import { changeKey, rankRemedies, remediesOf, type Remedy, type RemedyCandidate } from './remedies';
@@ -387,6 +387,50 @@ export class InsightsStore {
       }
     }
     return insights;
+  }
+
+  /**
+   * What past full runs took, for the cost model (agents/cost-model.ts): succeeded runs with a training time, on data
+   * whose training rows are known (the data's traits), same data first, then similar data (as findInsights ranks it),
+   * newest first within one data set. The database keeps full runs only (probes are not recorded), so a run read the
+   * data's rows.
+   */
+  measuredCosts(query: FindInsightsQuery): MeasuredCost[] {
+    const limit = Math.max(0, query.limit ?? 100);
+    const minSimilarity = query.minSimilarity ?? 0.2;
+    const traitsOf = this.db.prepare(`SELECT data_fingerprint, traits FROM data_sets`).all() as { data_fingerprint: string; traits: string }[];
+    const dataSets: { fingerprint: string; similarity: number; traits: DataTraits }[] = [];
+    for (const row of traitsOf) {
+      const traits = safeJson<DataTraits>(row.traits);
+      if (!traits?.rows || traits.rows <= 0) continue;
+      const same = row.data_fingerprint === query.dataFingerprint;
+      const similarity = same ? 1 : query.dataTraits ? dataSimilarity(query.dataTraits, traits) : 0;
+      if (same || similarity >= minSimilarity) dataSets.push({ fingerprint: row.data_fingerprint, similarity, traits });
+    }
+    dataSets.sort((a, b) => b.similarity - a.similarity || a.fingerprint.localeCompare(b.fingerprint));
+    const select = this.db.prepare(
+      `SELECT experiment_id, config, train_seconds FROM experiments
+        WHERE data_fingerprint = ? AND status = 'succeeded' AND train_seconds > 0
+        ORDER BY recorded_at DESC, experiment_id LIMIT ?`,
+    );
+    const out: MeasuredCost[] = [];
+    for (const { fingerprint, similarity, traits } of dataSets) {
+      if (out.length >= limit) break;
+      const fields = (traits.categoricalFields ?? 0) + (traits.denseFields ?? 0);
+      for (const sql of select.all(fingerprint, limit - out.length) as Pick<SqlRow, 'experiment_id' | 'config' | 'train_seconds'>[]) {
+        const config = ModelConfig.safeParse(safeJson(sql.config));
+        if (!config.success) continue;
+        out.push({
+          experimentId: sql.experiment_id,
+          config: config.data,
+          rows: Math.round(traits.rows!),
+          ...(fields > 0 ? { fields } : {}),
+          seconds: sql.train_seconds,
+          similarity,
+        });
+      }
+    }
+    return out;
   }
 
   /**

@@ -13,13 +13,15 @@ import { FIELD_NAMES } from '../contracts/data';
  *   wide-criteo-like; trainSeconds adds the validation evaluations, cross-fitted calibration and test scoring, which
  *   for a cheap family weigh as much as training: runs of the default lr on wide-criteo-like at 15k–45k rows took
  *   7–8 µs per row and pass (epochs + 1, see EVALUATION_PASSES) on the same 2-core machine.
- * - fm 2.2x lr: the engine bench has fm at 161,755 examples/s (2.3x slower than lr), ingest.md at 0.52x lr's rate.
- * - dcn 15x lr: bench/results/dense.md measured 4,535 examples/s per core for the default DCN (1.30 MFLOP a row, 53% of
- *   a step in the cross/MLP products); per row and pass of trainSeconds it measured 93–130 µs at 15k–45k rows.
+ * - fm 1.6x lr: the engine bench has fm's loop at 161,755 examples/s (2.3x slower than lr; ingest.md: 0.52x lr's
+ *   rate); with evaluation included, the wide scenarios measured 1.3x (wide-three-way) to 2.3x (wide-criteo-like,
+ *   100k-value fields) lr per row and pass at 12k–45k rows.
+ * - dcn 13x lr: bench/results/dense.md measured 4,535 examples/s per core for the default DCN (1.30 MFLOP a row, 53% of
+ *   a step in the cross/MLP products); per row and pass of trainSeconds the wide scenarios measured 11–18x lr.
  * The old fixed ratios (fm 3.75x, dcn 22.5x) were of the same order; these are what the engine measures now.
  */
 const LR_SECONDS_PER_ROW_PASS = 7e-6;
-const FAMILY_MULTIPLIER: Record<ModelFamily, number> = { lr: 1, fm: 2.2, dcn: 15 };
+const FAMILY_MULTIPLIER: Record<ModelFamily, number> = { lr: 1, fm: 1.6, dcn: 13 };
 /**
  * Scoring validation at each evaluation, calibration and the test set cost about one more pass over a run's rows (the
  * wide scenarios' validation and test are 0.1x and 0.2x train): a 4-epoch run costs (4 + 1) / (2 + 1) of a 2-epoch one.

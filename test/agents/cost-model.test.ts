@@ -1,5 +1,8 @@
 import { strict as assert } from 'node:assert';
 import { ModelConfig, type ExperimentSummary } from '../../contracts';
+import { designHeuristically } from '../../agents/heuristic-designer';
+import { designPrompt } from '../../agents/hypothesis-designer';
+import { baseline, designRequest } from './fixtures';
 import {
   costModelFor,
   fitCostModel,
@@ -109,5 +112,23 @@ describe('cost model', () => {
     assert.equal(model.families.dcn.basis, 'measured', 'the insights measured dcn; the failed run measured nothing');
     // Deterministic: the same request, the same model.
     assert.deepEqual(costModelFor(req), model);
+  });
+});
+
+describe('cost model in the designers', () => {
+  it("the heuristic designer's rationale says the predicted seconds and whether the family's time was measured", () => {
+    // The baseline (lr) trained in 2 s on 50k rows: lr is measured, fm only through the machine factor.
+    const req = designRequest({ count: 4, baseline: { ...baseline, trainSeconds: 2 }, trainRows: 50_000, fieldCount: 39 });
+    const res = designHeuristically(req);
+    const cross = res.proposals.find((p) => p.model.family === 'lr')!;
+    assert.match(cross.hypothesis.expectedEffect, /predicted training ~[\d.]+ s \(from measured runs of the family\), [\d.]+x the reference run/);
+    const fmRun = res.proposals.find((p) => p.model.family === 'fm');
+    if (fmRun) assert.match(fmRun.hypothesis.expectedEffect, /machine's other families/);
+  });
+
+  it("the LLM designer's prompt gives each family's predicted training time", () => {
+    const prompt = designPrompt(designRequest({ count: 2, baseline: { ...baseline, trainSeconds: 2 }, trainRows: 50_000 }));
+    assert.match(prompt.system, /Predicted training time of each family's default run on this data: lr ~[\d.]+ s \(from measured runs/);
+    assert.match(prompt.system, /dcn ~[\d.]+ s \(from this machine's other families\)/);
   });
 });

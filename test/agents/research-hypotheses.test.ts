@@ -3,6 +3,8 @@ import { SearchSpace } from '../../contracts/campaign';
 import { type BaselineResearch, type ResidualSignal } from '../../contracts/research';
 import { designHeuristically } from '../../agents/heuristic-designer';
 import { researchHypotheses } from '../../agents/research-hypotheses';
+import { fitCostModel } from '../../agents/cost-model';
+import { ModelConfig } from '../../contracts/model';
 import { baseline, designRequest } from './fixtures';
 
 /**
@@ -79,6 +81,34 @@ describe('research hypotheses (expected gains bounded by held-out statistics)', 
     }
     const crosses = hypotheses.filter((h) => h.hypothesis.technique === 'feature-cross');
     assert.ok(crosses.length > 0 && crosses.every((h) => h.heldOutGain === 0.03 && h.expectedGain <= 0.03));
+  });
+
+  it("ranks by bounded gain per predicted cost: a DCN measured fast (as on a GPU worker) moves up", () => {
+    const pairs = ['C2', 'C3', 'C4', 'C5'].map((f) => signal(['C1', f], 0.01));
+    const jointPairs = {
+      fields: pairs.map((p) => p.fields),
+      strength: 0.03 * LOSS_PER_ROW,
+      stdErr: 0.0001,
+      clicks: 900,
+      estimable: true,
+      heldOutGain: 0.03,
+    };
+    const research = findings({ pairs, jointPairs, jointInteractions: jointPairs });
+    const rankOf = (hs: ReturnType<typeof researchHypotheses>) => hs.findIndex((h) => h.hypothesis.technique === 'family-dcn');
+    const assumed = researchHypotheses(research, { ...baseline, trainSeconds: 1 }, space);
+    const dcnAssumed = assumed[rankOf(assumed)];
+    assert.ok(dcnAssumed.cost > 5, `dcn predicted ${dcnAssumed.cost}x the baseline`);
+    const dcn = ModelConfig.parse({ family: 'dcn' });
+    const costs = fitCostModel({ rows: 50_000, fields: 39 }, [
+      { config: baseline.config, rows: 50_000, fields: 39, seconds: 1, weight: 1 },
+      { config: dcn, rows: 50_000, fields: 39, seconds: 0.3, weight: 1 },
+      { config: dcn, rows: 50_000, fields: 39, seconds: 0.3, weight: 1 },
+    ]);
+    const measured = researchHypotheses(research, { ...baseline, trainSeconds: 1 }, space, costs);
+    assert.ok(measured[rankOf(measured)].cost < dcnAssumed.cost / 2, 'the measured DCN costs less');
+    assert.ok(rankOf(measured) < rankOf(assumed), `dcn ranked ${rankOf(measured)} (measured) vs ${rankOf(assumed)} (assumed)`);
+    for (let i = 1; i < measured.length; i++)
+      assert.ok(measured[i - 1].expectedGain / measured[i - 1].cost >= measured[i].expectedGain / measured[i].cost - 1e-12, 'gain per cost order');
   });
 
   it('no total above what the held-out statistics sum to, even without a joint measurement', () => {

@@ -177,6 +177,34 @@ describe('store/insights', () => {
       assert.equal(insights[0].config.family, 'fm');
     });
 
+    it("measuredCosts: past full runs' seconds with their data's rows and fields, same data first, only where the rows are known", () => {
+      // Only fp-same knows its rows (describing the data records them); a failed run measured nothing.
+      store.recordDataTraits('fp-same', { ...planted, rows: 20_000 });
+      store.recordExperiment({
+        ...experiment({ experimentId: 'same-failed', config: { family: 'dcn' }, status: 'failed' }),
+        dataFingerprint: 'fp-same',
+      });
+      const costs = store.measuredCosts({ dataFingerprint: 'fp-same', dataTraits: planted, limit: 10 });
+      assert.deepEqual(
+        costs.map((c) => c.experimentId),
+        ['same-new', 'same-old'],
+      );
+      assert.deepEqual(
+        costs.map((c) => [c.rows, c.fields, c.similarity, c.config.family]),
+        [
+          [20_000, 12, 1, 'fm'],
+          [20_000, 12, 1, 'fm'],
+        ],
+      );
+      assert.ok(costs.every((c) => c.seconds > 0));
+      store.recordDataTraits('fp-near', { ...planted, categoricalFields: 10, rows: 5_000 });
+      assert.deepEqual(
+        store.measuredCosts({ dataFingerprint: 'fp-same', dataTraits: planted, limit: 10 }).map((c) => c.experimentId),
+        ['same-new', 'same-old', 'near-1'],
+        'similar data with known rows follows',
+      );
+    });
+
     it('honours the limit and, without traits, returns only same-data insights', () => {
       assert.equal(store.findInsights({ dataFingerprint: 'fp-same', dataTraits: planted, limit: 3 }).length, 3);
       assert.deepEqual(

@@ -83,7 +83,7 @@ describe('research hypotheses (expected gains bounded by held-out statistics)', 
     assert.ok(crosses.length > 0 && crosses.every((h) => h.heldOutGain === 0.03 && h.expectedGain <= 0.03));
   });
 
-  it("ranks by bounded gain per predicted cost: a DCN measured fast (as on a GPU worker) moves up", () => {
+  it('ranks by bounded gain per predicted cost: a DCN measured fast (as on a GPU worker) moves up', () => {
     const pairs = ['C2', 'C3', 'C4', 'C5'].map((f) => signal(['C1', f], 0.01));
     const jointPairs = {
       fields: pairs.map((p) => p.fields),

@@ -5,6 +5,7 @@ import { computeUsed, trainSecondsUsed } from '../../workflows/planner';
 import { goalMark, type GoalStatus, type RunResult } from '../quality/report';
 import { commitLine, machineLine, type BenchStamp, type LoadRange } from '../stamp';
 import type { CampaignOutcome, Strategy } from './campaign';
+import { costModelError } from './cost-check';
 import {
   benchRecommendation,
   medianWithinBand,
@@ -101,6 +102,8 @@ export interface CampaignRun {
   retries: number;
   probeRows?: number;
   researchSeconds?: number;
+  /** The cost model's median |log2(predicted / measured)| over the campaign's runs (bench/agent/cost-check.ts). */
+  costModelError?: number;
   curve: CurvePoint[];
   experiments: ExperimentRow[];
 }
@@ -369,9 +372,15 @@ export function summarizeCampaign(outcome: CampaignOutcome, oracleNe: number | u
     retries: timeline.reduce((s, r) => s + Math.max(0, r.attempts.length - 1), 0),
     ...(outcome.probeScale ? { probeRows: outcome.probeScale.trainRows } : {}),
     ...(outcome.researchSeconds !== undefined ? { researchSeconds: outcome.researchSeconds } : {}),
+    ...costModelField(timeline),
     curve,
     experiments: timeline.map(row),
   };
+}
+
+function costModelField(timeline: readonly ExperimentResult[]): { costModelError?: number } {
+  const error = costModelError(timeline);
+  return error === undefined ? {} : { costModelError: round(error, 2) };
 }
 
 /** A campaign that threw (infrastructure, a failed baseline): reported, never a number. */
@@ -891,6 +900,7 @@ function campaignRow(label: string, r: CampaignRun, real = false): string {
     r.recommendation ? `pick: ${pickText(r.recommendation)}` : `best: ${r.best?.family} "${r.best?.title}"`,
     `${r.fullRuns} full runs${r.probes ? `, ${r.probes} probes on ${r.probeRows?.toLocaleString('en-US')} rows` : ''}${r.retries ? `, ${r.retries} retries` : ''}`,
     `stop: ${r.stopReason}`,
+    ...(r.costModelError !== undefined ? [`cost model median |log2(predicted/measured)| ${fmt(r.costModelError, 2)}`] : []),
   ].join('; ');
   return `| ${label} | ${fmt(r.finalNe)} | ${real ? 'n/a' : pct(r.gainCaptured)} | ${fmt(r.trainSeconds, 1)} | ${fmt(r.wallSeconds, 1)} | ${fmt(r.fullRunEquivalents, 2)} | ${escapeCell(notes)} |`;
 }

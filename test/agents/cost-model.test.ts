@@ -1,5 +1,6 @@
 import { strict as assert } from 'node:assert';
-import { ModelConfig, type ExperimentSummary } from '../../contracts';
+import { ModelConfig, type ExperimentResult, type ExperimentSummary } from '../../contracts';
+import { costModelError } from '../../bench/agent/cost-check';
 import { designHeuristically } from '../../agents/heuristic-designer';
 import { designPrompt } from '../../agents/hypothesis-designer';
 import { baseline, designRequest } from './fixtures';
@@ -130,5 +131,25 @@ describe('cost model in the designers', () => {
     const prompt = designPrompt(designRequest({ count: 2, baseline: { ...baseline, trainSeconds: 2 }, trainRows: 50_000 }));
     assert.match(prompt.system, /Predicted training time of each family's default run on this data: lr ~[\d.]+ s \(from measured runs/);
     assert.match(prompt.system, /dcn ~[\d.]+ s \(from this machine's other families\)/);
+  });
+});
+
+describe('cost model check in the agent bench', () => {
+  it('predicts each run from the runs before it: 0 when every run took what the model predicts, 1 when off by 2x', () => {
+    const result = (id: string, config: ModelConfig, trainSeconds: number): ExperimentResult => ({
+      experimentId: id,
+      phase: 'validation',
+      status: 'succeeded',
+      config,
+      trainSeconds,
+      modelBytes: 0,
+      attempts: [],
+    });
+    const prior = (c: ModelConfig) => priorTrainingSeconds(c, 100_000, 39);
+    assert.equal(costModelError([result('a', lr, prior(lr))]), undefined, 'nothing to predict the first run from');
+    const exact = costModelError([result('a', lr, 3 * prior(lr)), result('b', fm, 3 * prior(fm)), result('c', dcn, 3 * prior(dcn))]);
+    assert.ok(exact !== undefined && exact < 1e-9, `${exact}`);
+    const slowDcn = costModelError([result('a', lr, prior(lr)), result('b', dcn, 2 * prior(dcn))]);
+    assert.ok(Math.abs(slowDcn! - 1) < 1e-9, `${slowDcn}`);
   });
 });

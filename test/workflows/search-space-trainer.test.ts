@@ -26,6 +26,7 @@ describe('a search space with a worker-configured LightGBM trainer (real campaig
   let dir: string;
   let data: CampaignInputRaw['data'];
   const previous = process.env.RANKWRIGHT_TRAINERS;
+  const previousHome = process.env.RANKWRIGHT_HOME;
 
   before(async function () {
     this.timeout(900_000); // pip install from PyPI on a fresh machine
@@ -36,6 +37,9 @@ describe('a search space with a worker-configured LightGBM trainer (real campaig
     // The worker's owner configures the trainer by name; the campaign can only name it.
     fs.writeFileSync(path.join(dir, 'trainers.json'), JSON.stringify({ lightgbm: { command: [python, TRAINER] } }));
     process.env.RANKWRIGHT_TRAINERS = path.join(dir, 'trainers.json');
+    // A home of its own: the suite's earlier campaigns would leave insights whose warm start takes the one slot of
+    // this campaign's first wave (a warm start goes before the portfolio).
+    process.env.RANKWRIGHT_HOME = path.join(dir, 'home');
     // wide-dense-nonmonotone cut to test size, its signal moved to where trees are at home: strong bumps and dips in
     // the dense counts, dense slopes that change with a categorical value (which LR's per-field buckets cannot express),
     // faint low-cardinality categorical effects, no crosses.
@@ -62,6 +66,8 @@ describe('a search space with a worker-configured LightGBM trainer (real campaig
   after(() => {
     if (previous === undefined) delete process.env.RANKWRIGHT_TRAINERS;
     else process.env.RANKWRIGHT_TRAINERS = previous;
+    if (previousHome === undefined) delete process.env.RANKWRIGHT_HOME;
+    else process.env.RANKWRIGHT_HOME = previousHome;
     if (dir) fs.rmSync(dir, { recursive: true, force: true });
   });
 

@@ -6,6 +6,10 @@ import * as path from 'node:path';
  * The bench-only Python environment for the Python peers (LightGBM, and LightGBM tuned by Optuna): `.bench/venv`,
  * created with `python3 -m venv` and filled from PyPI with pinned versions (wheels that install on Debian 12 / Python 3.11 x86-64). Reused while
  * its marker file lists exactly these pins and the imports work. Rankwright itself never needs Python.
+ *
+ * Vowpal Wabbit (the `lr` speed peer, bench/peers/vw_ftrl.py) is installed into the same venv on demand, apart from
+ * these pins (ensureVowpalWabbit): its wheels are fewer (manylinux, CPython 3.7-3.11 for 9.11), and a machine
+ * without one still gets the LightGBM peers, with VW reported as not run.
  */
 export const REPO_ROOT = path.resolve(__dirname, '..', '..');
 export const BENCH_DIR = path.join(REPO_ROOT, '.bench');
@@ -13,6 +17,8 @@ export const VENV_DIR = path.join(BENCH_DIR, 'venv');
 /** Optuna's own dependencies (sqlalchemy, alembic, colorlog, tqdm, PyYAML, packaging) come as wheels with it. */
 export const PYTHON_PINS = ['lightgbm==4.6.0', 'pandas==2.3.3', 'numpy==2.3.5', 'scipy==1.16.3', 'optuna==4.5.0'];
 const MARKER = 'rankwright-bench-requirements.txt';
+/** Vowpal Wabbit, pinned to the version pip resolved on Debian 12 / CPython 3.11 x86-64 (no dependencies). */
+export const VW_PIN = 'vowpalwabbit==9.11.9';
 
 export interface PythonVenv {
   python: string;
@@ -35,12 +41,7 @@ export function ensurePythonVenv(opts: { log?: (line: string) => void; basePytho
     if (versions) return { python, installed: false, seconds: 0, versions };
   }
   const started = performance.now();
-  if (!fs.existsSync(python)) {
-    const base = opts.basePython ?? process.env.BENCH_PYTHON ?? 'python3';
-    log(`creating ${path.relative(REPO_ROOT, VENV_DIR)} with ${base} -m venv`);
-    fs.mkdirSync(BENCH_DIR, { recursive: true });
-    run(base, ['-m', 'venv', VENV_DIR]);
-  }
+  createVenv(python, log, opts.basePython);
   log(`pip install ${PYTHON_PINS.join(' ')} (from PyPI)`);
   run(python, ['-m', 'pip', 'install', '--disable-pip-version-check', '--quiet', '--only-binary=:all:', ...PYTHON_PINS]);
   const versions = importVersions(python);
@@ -53,6 +54,38 @@ export function ensurePythonVenv(opts: { log?: (line: string) => void; basePytho
       .join(', ')}`,
   );
   return { python, installed: true, seconds, versions };
+}
+
+/**
+ * The bench venv's python with Vowpal Wabbit at VW_PIN, installing it (wheel only) when absent or at another
+ * version (creating the venv, without the LightGBM pins, when there is none). Throws, with the reason in its first line, when the venv or the wheel cannot be had. `python` names
+ * another interpreter to use instead of the bench venv's (the tests' own small venv).
+ */
+export function ensureVowpalWabbit(opts: { log?: (line: string) => void; python?: string } = {}): { python: string; version: string } {
+  const log = opts.log ?? ((line: string) => process.stderr.write(line + '\n'));
+  // VW alone needs no LightGBM: the venv is created when missing, and the pins are left to ensurePythonVenv.
+  const python = opts.python ?? path.join(VENV_DIR, 'bin', 'python');
+  if (!opts.python) createVenv(python, log);
+  const wanted = VW_PIN.split('==')[1];
+  const installed = () => {
+    const r = spawnSync(python, ['-c', 'import importlib.metadata as m, vowpalwabbit; print(m.version("vowpalwabbit"))'], { encoding: 'utf8' });
+    return r.status === 0 ? r.stdout.trim() : null;
+  };
+  if (installed() === wanted) return { python, version: wanted };
+  log(`pip install ${VW_PIN} (from PyPI)`);
+  run(python, ['-m', 'pip', 'install', '--disable-pip-version-check', '--quiet', '--only-binary=:all:', VW_PIN]);
+  const version = installed();
+  if (version !== wanted) throw new Error(`${python} cannot import vowpalwabbit ${wanted} after installing ${VW_PIN} (has ${version ?? 'none'})`);
+  return { python, version };
+}
+
+/** `python3 -m venv .bench/venv` when it has no python yet (nothing installed in it). */
+function createVenv(python: string, log: (line: string) => void, basePython?: string): void {
+  if (fs.existsSync(python)) return;
+  const base = basePython ?? process.env.BENCH_PYTHON ?? 'python3';
+  log(`creating ${path.relative(REPO_ROOT, VENV_DIR)} with ${base} -m venv`);
+  fs.mkdirSync(BENCH_DIR, { recursive: true });
+  run(base, ['-m', 'venv', VENV_DIR]);
 }
 
 function importVersions(python: string): Record<string, string> | null {

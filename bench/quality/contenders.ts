@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import type { ModelConfigInput } from '../../contracts';
 import { referenceConfig } from '../../contracts/reference-configs';
 import { measurePredictions } from '../peers/measure';
-import { REPO_ROOT } from '../peers/python-venv';
+import { REPO_ROOT, ensureVowpalWabbit } from '../peers/python-venv';
 import type { RunResult, ScenarioFiles } from './report';
 
 /**
@@ -37,6 +37,7 @@ export interface Contender {
 const RANKWRIGHT_BIN = path.join(REPO_ROOT, 'bin', 'rankwright.js');
 const TEXTBOOK_SCRIPT = path.join(REPO_ROOT, 'bench', 'peers', 'textbook-ftrl.ts');
 const LIGHTGBM_SCRIPT = path.join(REPO_ROOT, 'bench', 'peers', 'lightgbm_peer.py');
+const VW_SCRIPT = path.join(REPO_ROOT, 'bench', 'peers', 'vw_ftrl.py');
 
 /** Peers first (the reference points), then the product's families. */
 export const PEERS: Contender[] = [
@@ -166,6 +167,30 @@ export async function runTextbookScript(ctx: RunContext): Promise<RunResult> {
   return finish(base, ctx, [p], predictions, logFile, {
     note: summary ? `one pass over ${Number(summary.trainRows).toLocaleString('en-US')} rows` : undefined,
   });
+}
+
+/**
+ * Vowpal Wabbit's FTRL with the textbook recipe (bench/peers/vw_ftrl.py, in the bench venv, VW installed on demand):
+ * one pass over train.tsv, like the textbook script. No VW (no venv, no wheel for this platform) = failed, with why.
+ * `python` is an interpreter that has VW (the tests' own venv) instead of the bench venv's.
+ */
+export async function runVwFtrl(ctx: RunContext, opts: { python?: string } = {}): Promise<RunResult> {
+  const base: Base = { id: 'vw-ftrl', label: 'Vowpal Wabbit FTRL (textbook recipe, one pass)', kind: 'peer' };
+  let python: string;
+  try {
+    python = ensureVowpalWabbit({ log: ctx.log, python: opts.python }).python;
+  } catch (e) {
+    return { ...base, status: 'failed', wallSeconds: 0, note: `not run, no Vowpal Wabbit: ${(e as Error).message.split('\n')[0]}` };
+  }
+  const predictions = path.join(ctx.workDir, 'vw-ftrl.predictions.txt');
+  const logFile = path.join(ctx.workDir, 'vw-ftrl.log');
+  const args = [VW_SCRIPT, '--train', ctx.files.train, '--test', ctx.files.test, '--out', predictions, '--work', ctx.workDir];
+  const p = await runProcess(python, args, { deadline: performance.now() + ctx.capSeconds * 1000, logFile });
+  const s = lastJsonLine(p.stdout);
+  const note = s
+    ? `one pass over ${Number(s.trainRows).toLocaleString('en-US')} rows: ${Number(s.examplesPerSec).toLocaleString('en-US')} examples/s training, ${Number(s.examplesPerSecWithConversion).toLocaleString('en-US')} with the conversion to VW's format`
+    : undefined;
+  return finish(base, ctx, [p], predictions, logFile, { note, detail: s ?? undefined });
 }
 
 async function runLightgbm(ctx: RunContext): Promise<RunResult> {

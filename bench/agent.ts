@@ -6,7 +6,8 @@
  *   - random search (strategy 'random') at the same budget, over several seeds (mean ± sd);
  *   - a constant predictor at the training click rate (what shipping nothing, keeping today's serving, scores);
  *   - the textbook FTRL script (bench/peers/textbook-ftrl.ts);
- *   - LightGBM tuned by Optuna's TPE sampler with BUDGET trials (bench/peers/optuna_lightgbm.py, bench venv).
+ *   - LightGBM tuned by Optuna's TPE sampler with BUDGET trials (bench/peers/optuna_lightgbm.py, bench venv);
+ *   - when named in --peers (not by default), Vowpal Wabbit's FTRL, the textbook recipe (bench/peers/vw_ftrl.py).
  *
  * Campaigns run in process through the planner the workflow uses (bench/agent/campaign.ts) and read the scenario's
  * files through the real loader. A campaign's result is its recommendation, decided as the workflow decides it: on
@@ -15,7 +16,7 @@
  * the gains its runs measured on validation. Writes agent.json and agent.md (after every scenario, so an interrupted
  * run keeps what it finished) and prints the tables.
  *
- *   npx tsx bench/agent.ts [--scenarios a,b] [--rows N] [--seeds 5] [--budget 12] [--peers ftrl-script,optuna-lightgbm]
+ *   npx tsx bench/agent.ts [--scenarios a,b] [--rows N] [--seeds 5] [--budget 12] [--peers ftrl-script,optuna-lightgbm,vw-ftrl]
  *                          [--cap-seconds 14400] [--out DIR] [--data-dir DIR] [--families lr,fm]
  *                          [--probe-min-rows N] [--full] [--quick] [--render] [--real-logs] [--real-logs-dir DIR]
  *
@@ -42,7 +43,7 @@ import { parseArgs } from 'node:util';
 import { CriteoData, ModelFamily, type DataConfig } from '../contracts';
 import { runBenchCampaign, type CampaignOutcome, type Strategy } from './agent/campaign';
 import { ensureFreshRows, scoreArtifactOn, scoreConstant } from './agent/fresh';
-import { PEER_IDS, runPeer, type PeerId } from './agent/peers';
+import { DEFAULT_PEERS, PEER_IDS, runPeer, type PeerId } from './agent/peers';
 import { DEFAULT_FAMILIES, ensureRealScenario, isRealScenario, REAL_SCENARIOS, runFamilyDefault, type RealScenario } from './agent/real-logs';
 import {
   agentMarkdown,
@@ -154,7 +155,7 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv = process.en
   const rows = positiveInt(values.rows, '--rows', 1000) ?? (quick ? QUICK.rows : full ? undefined : DEFAULT_SCALE.rows);
   const seeds = positiveInt(values.seeds, '--seeds') ?? (quick ? QUICK.seeds : 5);
   const budget = positiveInt(values.budget ?? env.BENCH_AGENT_BUDGET, '--budget', 2) ?? (quick ? QUICK.budget : 12);
-  const peers = (values.peers === 'none' ? [] : (namedList(values.peers, PEER_IDS, 'peer') ?? [...PEER_IDS])) as PeerId[];
+  const peers = (values.peers === 'none' ? [] : (namedList(values.peers, PEER_IDS, 'peer') ?? [...DEFAULT_PEERS])) as PeerId[];
   const families =
     (namedList(values.families, ModelFamily.options, 'family') as ModelFamily[] | undefined) ?? (full ? undefined : DEFAULT_SCALE.families);
   const probeMinRows = positiveInt(values['probe-min-rows'], '--probe-min-rows', 1000);

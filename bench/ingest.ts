@@ -1,9 +1,13 @@
 /**
- * Ingest benchmark: does Rankwright's `lr` make one pass over a full-width Criteo TSV as fast as the textbook FTRL
- * script a user would otherwise write (bench/peers/textbook-ftrl.ts), parse included, and does FM train at no less
- * than half LR's rate? Each measurement runs in its own process (its memory and start-up are its own), all in the
- * same run on the same files:
+ * Ingest benchmark: does Rankwright's `lr` make one pass over a full-width Criteo TSV as fast as the FTRL a user would
+ * otherwise run, parse included, at equal or better NE, and does FM train at no less than half LR's rate? The speed
+ * peers are the textbook FTRL written for speed (bench/peers/textbook-ftrl.ts) and Vowpal Wabbit's FTRL with the
+ * same recipe (bench/peers/vw_ftrl.py, bench venv). Each measurement runs in its own process (its memory and
+ * start-up are its own), all in the same run on the same files:
  *   - the textbook script: one pass over train, predictions for test (wall time of `npx tsx bench/peers/textbook-ftrl.ts`);
+ *   - VW: the TSVs converted to VW's text format, then one pass of VW's own parser and learner over train and its
+ *     predictions for test; its rate is timed on the training alone (conversion excluded) and with train's
+ *     conversion; no VW (no venv, no wheel) = reported as not run, with the reason;
  *   - Rankwright LR, epochs 1, the default LR config otherwise, through `trainExperiment` (what `rankwright train`
  *     runs): load, features, train, validate, calibrate, score test, write the artifact (wall time of the process),
  *     with its phases timed inside;
@@ -21,12 +25,15 @@ import { parseArgs } from 'node:util';
 // The engine's modules are loaded where they are used (`await import`): each child process loads what its
 // measurement needs, so the LR pass starts up with what `rankwright train` loads, not the bench's data generator.
 import { goal, goalTable, type BenchGoal } from './goals';
+import { measurePredictions } from './peers/measure';
+import { ensureVowpalWabbit } from './peers/python-venv';
 import { benchStamp, commitLine, machineLine, sampleLoad, writeResultFiles, type BenchStamp, type LoadRange } from './stamp';
 
 const ROOT = path.resolve(__dirname, '..');
 const QUICK_ROWS = 20_000;
 /** FM's rate is measured on at most this many rows (and LR's beside it on the same rows): a rate needs no more. */
 const RATE_ROWS = 100_000;
+const VW_SCRIPT = path.join(ROOT, 'bench', 'peers', 'vw_ftrl.py');
 
 interface LrPass {
   /** Wall time of the whole process, start-up included (what a user waits for). */
@@ -49,17 +56,38 @@ interface Rates {
   encodeSeconds: number;
 }
 
+/** VW's FTRL: its own summary (bench/peers/vw_ftrl.py), the process's wall time and its test NE; or why it did not run. */
+type VwRun =
+  | {
+      status: 'ok';
+      version: string;
+      args: string;
+      wallSeconds: number;
+      convertTrainSeconds: number;
+      convertTestSeconds: number;
+      /** VW's own pass over train.vw (its parser, learner, model save): what its examples per second are of. */
+      trainSeconds: number;
+      testSeconds: number;
+      trainRows: number;
+      examplesPerSec: number;
+      examplesPerSecWithConversion: number;
+      testNe: number;
+    }
+  | { status: 'not run'; reason: string };
+
 interface IngestReport {
   stamp: BenchStamp;
   quick: boolean;
   files: { train: string; test: string; trainRows: number; testRows: number; trainMiB: number };
-  textbook: { wallSeconds: number; trainRows: number; testRows: number };
+  /** Examples per second are rows of the train file per wall second (the textbook's, LR's) or VW training second. */
+  textbook: { wallSeconds: number; trainRows: number; testRows: number; testNe: number; examplesPerSec: number };
+  vw: VwRun;
   lrPass: LrPass;
   parse: { seconds: number; rows: number; megabytesPerSec: number };
   rates: Rates;
   ratio: number;
   /** Every run's wall seconds (the fastest of each counts). */
-  samples: { textbook: number[]; lrPass: number[] };
+  samples: { textbook: number[]; lrPass: number[]; vw: number[] };
   goals: BenchGoal[];
   loadAverage?: LoadRange;
 }
@@ -152,6 +180,17 @@ function timedChild(args: string[], env: NodeJS.ProcessEnv = {}): { seconds: num
   return { seconds: (performance.now() - t0) / 1000, last: stdout.trim().split('\n').at(-1) ?? '' };
 }
 
+/** VW's FTRL peer as its own process (the bench venv's python); its summary and its wall seconds. */
+function vwRun(python: string, train: string, test: string, predictions: string, work: string): { seconds: number; summary: Record<string, any> } {
+  const t0 = performance.now();
+  const stdout = execFileSync(python, [VW_SCRIPT, '--train', train, '--test', test, '--out', predictions, '--work', work], {
+    cwd: ROOT,
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  return { seconds: (performance.now() - t0) / 1000, summary: JSON.parse(stdout.trim().split('\n').at(-1) ?? '{}') as Record<string, any> };
+}
+
 /** The textbook script, as a user runs it; it prints its row counts. */
 function textbookRun(train: string, test: string, predictions: string): { seconds: number; trainRows: number; testRows: number } {
   const r = timedChild([path.join('bench', 'peers', 'textbook-ftrl.ts'), train, test, predictions]);
@@ -198,19 +237,42 @@ async function main(): Promise<void> {
   // Artifacts go to a home of the bench's own, removed after: a user's models and insights stay untouched.
   const home = fs.mkdtempSync(path.join(os.tmpdir(), 'rankwright-ingest-'));
   const predictions = path.join(home, 'textbook-predictions.txt');
+  const vwPredictions = path.join(home, 'vw-predictions.txt');
   const self = path.relative(ROOT, __filename);
+  let vwPython: string | undefined;
   try {
-    // The textbook script and the LR pass alternate, `repeat` times; each one's fastest run counts (other work on a
-    // shared machine only ever slows a run down, and alternating gives both the same chances).
+    vwPython = ensureVowpalWabbit({ log }).python;
+  } catch (e) {
+    report.vw = { status: 'not run', reason: (e as Error).message.split('\n')[0] };
+    log(`Vowpal Wabbit unavailable, reported as not run: ${(e as Error).message}`);
+  }
+  try {
+    // The textbook script, VW and the LR pass alternate, `repeat` times; each one's fastest run counts (other work on
+    // a shared machine only ever slows a run down, and alternating gives them all the same chances). Every run is
+    // deterministic, so the NE of the fastest is the NE of each.
     let textbook: ReturnType<typeof textbookRun> | undefined;
+    let vw: ReturnType<typeof vwRun> | undefined;
     let lrPass: LrPass | undefined;
-    const samples: { textbook: number[]; lrPass: number[] } = { textbook: [], lrPass: [] };
+    const samples: IngestReport['samples'] = { textbook: [], lrPass: [], vw: [] };
     for (let rep = 0; rep < repeat; rep++) {
       log(`textbook FTRL, one pass over ${path.relative(ROOT, train)} (run ${rep + 1} of ${repeat})…`);
       const t = textbookRun(train, test, predictions);
       samples.textbook.push(round(t.seconds));
       if (!textbook || t.seconds < textbook.seconds) textbook = t;
       sampleLoad(report);
+      if (vwPython) {
+        log(`textbook: ${t.seconds.toFixed(2)} s; Vowpal Wabbit FTRL…`);
+        try {
+          const v = vwRun(vwPython, train, test, vwPredictions, home);
+          samples.vw.push(round(v.summary.trainSeconds as number));
+          if (!vw || v.summary.trainSeconds < vw.summary.trainSeconds) vw = v;
+          log(`VW: ${v.seconds.toFixed(2)} s (conversion ${v.summary.convertTrainSeconds} s, training ${v.summary.trainSeconds} s)`);
+        } catch (e) {
+          report.vw = { status: 'not run', reason: `vw_ftrl.py failed: ${(e as Error).message.split('\n')[0]}` };
+          vwPython = undefined;
+        }
+        sampleLoad(report);
+      }
       log(`textbook: ${t.seconds.toFixed(2)} s; Rankwright LR, epochs 1…`);
       const lr = timedChild([self, '--child', 'lr-pass', '--train', train, '--test', test], { RANKWRIGHT_HOME: home });
       const inside = JSON.parse(lr.last) as Omit<LrPass, 'wallSeconds' | 'startupSeconds'>;
@@ -240,7 +302,30 @@ async function main(): Promise<void> {
       testRows: textbook!.testRows,
       trainMiB: round(trainMiB, 1),
     };
-    report.textbook = { wallSeconds: round(textbook!.seconds), trainRows: textbook!.trainRows, testRows: textbook!.testRows };
+    report.textbook = {
+      wallSeconds: round(textbook!.seconds),
+      trainRows: textbook!.trainRows,
+      testRows: textbook!.testRows,
+      testNe: round((await measurePredictions(predictions, test)).ne, 5),
+      examplesPerSec: Math.round(textbook!.trainRows / textbook!.seconds),
+    };
+    if (vw && !report.vw) {
+      const v = vw.summary;
+      report.vw = {
+        status: 'ok',
+        version: v.vowpalwabbit,
+        args: v.args,
+        wallSeconds: round(vw.seconds),
+        convertTrainSeconds: v.convertTrainSeconds,
+        convertTestSeconds: v.convertTestSeconds,
+        trainSeconds: v.trainSeconds,
+        testSeconds: v.testSeconds,
+        trainRows: v.trainRows,
+        examplesPerSec: v.examplesPerSec,
+        examplesPerSecWithConversion: v.examplesPerSecWithConversion,
+        testNe: round((await measurePredictions(vwPredictions, test)).ne, 5),
+      };
+    }
     report.lrPass = lrPass!;
     report.parse = { ...parse, megabytesPerSec: round((trainMiB + testMiB) / parse.seconds, 1) };
     report.rates = rates;
@@ -255,7 +340,7 @@ async function main(): Promise<void> {
     ['ingest.md', ingestMarkdown(full)],
   ]);
   log(
-    `LR pass ${full.ratio}× the textbook's wall time; FM ${(full.rates.fmExamplesPerSec / full.rates.lrExamplesPerSec).toFixed(2)}× LR's rate; wrote ingest.json and ingest.md`,
+    `LR pass ${full.ratio}× the textbook's wall time; ${full.vw.status === 'ok' ? `${(lrExamplesPerSec(full) / full.vw.examplesPerSec).toFixed(2)}× VW's examples/s at NE ${full.lrPass.testNe} against ${full.vw.testNe}` : `VW not run (${full.vw.reason})`}; FM ${(full.rates.fmExamplesPerSec / full.rates.lrExamplesPerSec).toFixed(2)}× LR's rate; wrote ingest.json and ingest.md`,
   );
 }
 
@@ -287,6 +372,7 @@ export function ingestGoals(r: IngestReport): BenchGoal[] {
         `${r.lrPass.wallSeconds.toFixed(2)} s against ${r.textbook.wallSeconds.toFixed(2)} s: ${top[0]} took ${top[1].toFixed(2)} s (${share(top[1])}), ` +
         `${second[0]} ${second[1].toFixed(2)} s (${share(second[1])}); parsing alone ${r.parse.seconds.toFixed(2)} s`,
     }),
+    ...(r.vw.status === 'ok' ? vwGoals(r, r.vw) : []),
     goal({
       name: 'FM training rate vs LR',
       target: '≥ 0.5x',
@@ -300,24 +386,75 @@ export function ingestGoals(r: IngestReport): BenchGoal[] {
   ];
 }
 
+/** LR's rate: rows of the train file per wall second of the whole pass (it trains on 90%, validates on the rest). */
+const lrExamplesPerSec = (r: IngestReport) => Math.round(r.files.trainRows / r.lrPass.wallSeconds);
+
+/** `lr` against VW's FTRL: at least its examples per second (VW's training alone), at equal or better test NE. */
+function vwGoals(r: IngestReport, vw: Extract<VwRun, { status: 'ok' }>): BenchGoal[] {
+  const lr = lrExamplesPerSec(r);
+  const n = (v: number) => v.toLocaleString('en-US');
+  return [
+    goal({
+      name: 'LR one pass vs Vowpal Wabbit FTRL, examples/s',
+      target: '≥ 1.0x',
+      measured: round(lr / vw.examplesPerSec, 2),
+      unit: 'x',
+      peer: { name: 'VW FTRL, training alone', value: vw.examplesPerSec, unit: 'examples/s' },
+      threshold: 1.0,
+      direction: 'atLeast',
+      why:
+        `LR ${n(lr)} examples/s over its whole pass (${r.lrPass.wallSeconds.toFixed(2)} s: load, train, validate, calibrate, score test, artifact) ` +
+        `against VW's ${n(vw.examplesPerSec)} over its training alone (${vw.trainSeconds.toFixed(2)} s; ${n(vw.examplesPerSecWithConversion)} with the conversion to its format)`,
+    }),
+    goal({
+      name: 'LR one pass vs Vowpal Wabbit FTRL, test NE',
+      target: '≤ 0% (equal or better)',
+      // The relative difference, in percent (a goal table shows two decimals: an NE difference of 0.0001 would read 0).
+      measured: round((100 * (r.lrPass.testNe - vw.testNe)) / vw.testNe, 3),
+      unit: '%',
+      peer: { name: 'VW FTRL test NE', value: vw.testNe, unit: '' },
+      threshold: 0,
+      direction: 'atMost',
+      why: `LR test NE ${r.lrPass.testNe} against VW's ${vw.testNe} (textbook FTRL ${r.textbook.testNe})`,
+    }),
+  ];
+}
+
+function vwRows(r: IngestReport): string[] {
+  const vw = r.vw;
+  if (vw.status !== 'ok') return [`| Vowpal Wabbit FTRL | not run: ${vw.reason} |`];
+  const s = (v: number) => `${v.toFixed(2)} s`;
+  const n = (v: number) => v.toLocaleString('en-US');
+  return [
+    `| Vowpal Wabbit ${vw.version} FTRL (\`${vw.args}\`), whole process (wall) | ${s(vw.wallSeconds)} |`,
+    `| … converting train / test to VW's text format (Python) | ${s(vw.convertTrainSeconds)} / ${s(vw.convertTestSeconds)} |`,
+    `| … VW training, one pass over its own format (model saved) | ${s(vw.trainSeconds)}: ${n(vw.examplesPerSec)} examples/s; ${n(vw.examplesPerSecWithConversion)} with the conversion |`,
+    `| … VW test predictions | ${s(vw.testSeconds)} |`,
+    `| VW test NE | ${vw.testNe} |`,
+  ];
+}
+
 export function ingestMarkdown(r: IngestReport): string {
   const p = r.lrPass;
   const s = (v: number) => `${v.toFixed(2)} s`;
   const n = (v: number) => v.toLocaleString('en-US');
   return [
-    '# Ingest benchmark: one LR pass against the textbook FTRL script',
+    '# Ingest benchmark: one LR pass against the textbook FTRL script and Vowpal Wabbit',
     '',
     commitLine(r.stamp),
     machineLine(r.stamp, r.loadAverage),
     `Data: \`${r.files.train}\` (${n(r.files.trainRows)} rows, ${r.files.trainMiB} MiB) and \`${r.files.test}\` (${n(r.files.testRows)} rows), full width (label, I1..I13, C1..C26)${r.quick ? '; quick run' : ''}.`,
-    `Every measurement ran in its own process, one after another in the same run; the textbook script and the LR pass alternated ${r.samples.textbook.length} time(s) and the fastest run of each counts (textbook ${r.samples.textbook.join(', ')} s; LR ${r.samples.lrPass.join(', ')} s), and so do the best of ${r.samples.textbook.length} alternating LR and FM passes for the rates.`,
+    `Every measurement ran in its own process, one after another in the same run; the textbook script, VW and the LR pass alternated ${r.samples.textbook.length} time(s) and the fastest run of each counts (textbook ${r.samples.textbook.join(', ')} s; VW training ${r.samples.vw.join(', ') || '—'} s; LR ${r.samples.lrPass.join(', ')} s), and so do the best of ${r.samples.textbook.length} alternating LR and FM passes for the rates. ` +
+      'Examples per second are rows of the train file per second: of the whole process for the textbook script and LR, of its training alone for VW.',
     '',
     goalTable(r.goals),
     '',
     '| measurement | value |',
     '|---|---:|',
-    `| textbook FTRL, one pass + test predictions (wall) | ${s(r.textbook.wallSeconds)} |`,
-    `| Rankwright LR, epochs 1, trainExperiment (wall) | ${s(p.wallSeconds)} |`,
+    `| textbook FTRL, one pass + test predictions (wall) | ${s(r.textbook.wallSeconds)}: ${n(r.textbook.examplesPerSec)} examples/s |`,
+    `| textbook FTRL test NE | ${r.textbook.testNe} |`,
+    ...vwRows(r),
+    `| Rankwright LR, epochs 1, trainExperiment (wall) | ${s(p.wallSeconds)}: ${n(lrExamplesPerSec(r))} examples/s |`,
     `| … loading train and test (parse, split) | ${s(p.loadSeconds)} |`,
     `| … training, validation, calibration, test scoring | ${s(p.trainSeconds)} |`,
     `| … features, metrics, artifact | ${s(p.otherSeconds)} |`,

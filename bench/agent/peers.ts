@@ -1,22 +1,28 @@
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { finish, lastJsonLine, runProcess, runTextbookScript, type Base, type RunContext } from '../quality/contenders';
+import { finish, lastJsonLine, runProcess, runTextbookScript, runVwFtrl, type Base, type RunContext } from '../quality/contenders';
 import type { RunResult } from '../quality/report';
 import { REPO_ROOT } from '../peers/python-venv';
 
 /**
  * The agent bench's peers, each its own process writing test predictions that bench/peers/measure.ts scores (the
  * quality bench's harness: bench/quality/contenders.ts): the textbook FTRL script, and LightGBM tuned by Optuna's TPE
- * sampler with as many trials as the agent has experiments (bench/peers/optuna_lightgbm.py, bench venv).
+ * sampler with as many trials as the agent has experiments (bench/peers/optuna_lightgbm.py, bench venv); and, when
+ * asked for (`--peers …,vw-ftrl`), Vowpal Wabbit's FTRL with the textbook recipe (bench/peers/vw_ftrl.py): the
+ * textbook's result from a tool people run, one pass, a few seconds.
  */
 
 const OPTUNA_SCRIPT = path.join(REPO_ROOT, 'bench', 'peers', 'optuna_lightgbm.py');
 
-export const PEER_IDS = ['ftrl-script', 'optuna-lightgbm'] as const;
+export const PEER_IDS = ['ftrl-script', 'optuna-lightgbm', 'vw-ftrl'] as const;
 export type PeerId = (typeof PEER_IDS)[number];
+/** The peers a run has unless --peers names others: VW only when asked for. */
+export const DEFAULT_PEERS: readonly PeerId[] = ['ftrl-script', 'optuna-lightgbm'];
 
 export async function runPeer(id: PeerId, ctx: RunContext, opts: { trials: number; seed: number }): Promise<RunResult> {
-  return id === 'ftrl-script' ? runTextbookScript(ctx) : runOptunaLightgbm(ctx, opts);
+  if (id === 'ftrl-script') return runTextbookScript(ctx);
+  if (id === 'vw-ftrl') return runVwFtrl(ctx);
+  return runOptunaLightgbm(ctx, opts);
 }
 
 /** LightGBM tuned by Optuna: `trials` trainings by validation log loss; the best trial's booster predicts test. */

@@ -57,7 +57,7 @@ interface Rates {
 }
 
 /** VW's FTRL: its own summary (bench/peers/vw_ftrl.py), the process's wall time and its test NE; or why it did not run. */
-type VwRun =
+export type VwRun =
   | {
       status: 'ok';
       version: string;
@@ -75,7 +75,7 @@ type VwRun =
     }
   | { status: 'not run'; reason: string };
 
-interface IngestReport {
+export interface IngestReport {
   stamp: BenchStamp;
   quick: boolean;
   files: { train: string; test: string; trainRows: number; testRows: number; trainMiB: number };

@@ -45,6 +45,48 @@ describe('quality bench: peers and the shared measure', function () {
     assert.equal(fs.readFileSync(again, 'utf8'), fs.readFileSync(out, 'utf8'));
   });
 
+  it('the textbook FTRL script reads bytes as a line reader would: CRLF, blank lines, short rows, no final newline, lines across its 4 MiB chunks', async function () {
+    // Copies of train to over 5 MiB (lines cross the script's 4 MiB chunks), with LF endings and again with CRLF,
+    // blank lines and no final newline: the chunks break inside different lines, the predictions must agree.
+    const train = fs.readFileSync(files.train, 'utf8');
+    const copies = Math.ceil((5 * 2 ** 20) / train.length);
+    const lf = path.join(dir, 'train.lf.tsv');
+    fs.writeFileSync(lf, train.repeat(copies));
+    assert.ok(fs.statSync(lf).size > 4 * 2 ** 20);
+    const crlf = path.join(dir, 'train.crlf.tsv');
+    fs.writeFileSync(
+      crlf,
+      '\n' +
+        train
+          .repeat(copies)
+          .trimEnd()
+          .replace(/\n/g, '\r\n')
+          .replace(/\r\n(?=1\t)/, '\r\n\r\n\n'),
+    );
+    const [a, b] = [path.join(dir, 'lf.predictions.txt'), path.join(dir, 'crlf.predictions.txt')];
+    assert.deepEqual(await runTextbookFtrl(lf, files.test, a), { trainRows: 8_000 * copies, testRows: 3_000 });
+    assert.deepEqual(await runTextbookFtrl(crlf, files.test, b), { trainRows: 8_000 * copies, testRows: 3_000 });
+    assert.equal(fs.readFileSync(b, 'utf8'), fs.readFileSync(a, 'utf8'));
+
+    // A row cut short has its missing fields empty, like a row that names them empty; a dense count goes by its
+    // log2 bucket, so 2.5 (through Number()) is 2's feature and -7 is 0's: two spellings of the same rows, the same
+    // features, the same predictions.
+    const rows = train.split('\n').slice(0, 300);
+    const spell = (cut: (cols: string[]) => string[], float: string, negative: string) =>
+      rows.map((r, i) =>
+        cut(r.split('\t'))
+          .map((v, f) => (f === 1 && i % 4 === 1 ? float : f === 2 && i % 4 === 2 ? negative : v))
+          .join('\t'),
+      );
+    const short = spell((cols) => cols.slice(0, 20), '2.5', '-7');
+    const padded = spell((cols) => [...cols.slice(0, 20), ...Array<string>(20).fill('')], '2', '0');
+    fs.writeFileSync(path.join(dir, 'short.tsv'), short.join('\n'));
+    fs.writeFileSync(path.join(dir, 'padded.tsv'), padded.join('\n') + '\n');
+    await runTextbookFtrl(path.join(dir, 'short.tsv'), files.test, a);
+    await runTextbookFtrl(path.join(dir, 'padded.tsv'), files.test, b);
+    assert.equal(fs.readFileSync(b, 'utf8'), fs.readFileSync(a, 'utf8'));
+  });
+
   it('measures every predictions file with ranking/metrics.ts, against the test file labels', async function () {
     const scores = Array.from(testLabels, (y, i) => (y ? 0.3 : 0.1) + (i % 7) / 100);
     const file = path.join(dir, 'made-up.predictions.txt');

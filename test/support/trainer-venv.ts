@@ -1,20 +1,22 @@
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { VW_PIN } from '../../bench/peers/python-venv';
 
 /**
- * The Python environment the example LightGBM trainer's tests run it in: `.rankwright-test/trainer-venv`, created
- * with `python3 -m venv` and filled from PyPI (wheels only) with examples/trainers/lightgbm/requirements.txt. Reused
- * while its marker holds exactly that file's pins and the imports report those versions.
+ * The Python environments tests run Python in, each `.rankwright-test/<name>`, created with `python3 -m venv` and
+ * filled from PyPI (wheels only) with pinned versions; reused while its marker holds exactly those pins and the
+ * imports report those versions:
+ *   - `trainer-venv`: the example LightGBM trainer's, examples/trainers/lightgbm/requirements.txt (ensureTrainerVenv);
+ *   - `vw-venv`: Vowpal Wabbit alone at the bench's pin, for the VW peer (ensureVowpalWabbitVenv).
  *
- * Two test processes may ask at once: the one that takes the lock directory installs into a fresh temporary venv and
- * renames it into place; the other waits for the lock to go and then finds the venv ready.
+ * Two test processes may ask at once: the one that takes the venv's lock directory installs it; the other waits for
+ * the lock to go and then finds the venv ready.
  */
 const REPO_ROOT = path.resolve(__dirname, '..', '..');
 export const REQUIREMENTS = path.join(REPO_ROOT, 'examples', 'trainers', 'lightgbm', 'requirements.txt');
 const TEST_DIR = path.join(REPO_ROOT, '.rankwright-test');
 export const TRAINER_VENV_DIR = path.join(TEST_DIR, 'trainer-venv');
-const LOCK_DIR = path.join(TEST_DIR, 'trainer-venv.lock');
 const MARKER = 'rankwright-requirements.txt';
 /** A lock older than this is taken to be left by a killed process (an install takes a few minutes at most). */
 const STALE_LOCK_MS = 15 * 60_000;
@@ -67,8 +69,9 @@ function sleep(ms: number): void {
   Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 }
 
-/** Takes the lock directory (waiting while another live process holds it); returns a release function. */
-function lock(): () => void {
+/** Takes the lock directory `venv`.lock (waiting while another live process holds it); returns a release function. */
+function lock(venv: string): () => void {
+  const LOCK_DIR = `${venv}.lock`;
   fs.mkdirSync(TEST_DIR, { recursive: true });
   for (;;) {
     try {
@@ -88,28 +91,34 @@ function lock(): () => void {
  * with pip's output when the install fails (no network to PyPI, no wheel for this platform).
  */
 export function ensureTrainerVenv(): { python: string } {
-  const wanted = pins(REQUIREMENTS);
-  if (ready(TRAINER_VENV_DIR, wanted)) return { python: pythonOf(TRAINER_VENV_DIR) };
-  const release = lock();
+  return ensureTestVenv(TRAINER_VENV_DIR, pins(REQUIREMENTS), 'lightgbm, numpy, scipy');
+}
+
+/** A venv with Vowpal Wabbit alone, at the bench's pin (bench/peers/python-venv.ts VW_PIN). Throws like ensureTrainerVenv. */
+export function ensureVowpalWabbitVenv(): { python: string } {
+  return ensureTestVenv(path.join(TEST_DIR, 'vw-venv'), [VW_PIN], 'vowpalwabbit');
+}
+
+/** The python of `venv`, (re)created with `wanted` when not ready; `imports` is a Python import list that must work. */
+function ensureTestVenv(venv: string, wanted: string[], imports: string): { python: string } {
+  if (ready(venv, wanted)) return { python: pythonOf(venv) };
+  const release = lock(venv);
   try {
     // Another process may have finished installing while this one waited for the lock.
-    if (ready(TRAINER_VENV_DIR, wanted)) return { python: pythonOf(TRAINER_VENV_DIR) };
+    if (ready(venv, wanted)) return { python: pythonOf(venv) };
     // A venv's scripts name its own path, so it is built at its final path, out of sight of readers until the
     // marker is written last (ready() needs the marker); the lock keeps other installers out meanwhile.
-    fs.rmSync(TRAINER_VENV_DIR, { recursive: true, force: true });
+    fs.rmSync(venv, { recursive: true, force: true });
     const base = process.env.RANKWRIGHT_TEST_PYTHON ?? 'python3';
-    run(base, ['-m', 'venv', TRAINER_VENV_DIR]);
-    const python = pythonOf(TRAINER_VENV_DIR);
-    run(python, ['-m', 'pip', 'install', '--disable-pip-version-check', '--quiet', '--only-binary=:all:', '-r', REQUIREMENTS]);
-    if (!importsWork(python)) throw new Error(`${python} cannot import lightgbm after installing ${wanted.join(' ')}`);
-    fs.writeFileSync(path.join(TRAINER_VENV_DIR, MARKER), wanted.join('\n') + '\n');
-    if (!ready(TRAINER_VENV_DIR, wanted)) throw new Error(`${TRAINER_VENV_DIR} does not hold ${wanted.join(' ')} after installing them`);
+    run(base, ['-m', 'venv', venv]);
+    const python = pythonOf(venv);
+    run(python, ['-m', 'pip', 'install', '--disable-pip-version-check', '--quiet', '--only-binary=:all:', ...wanted]);
+    if (spawnSync(python, ['-c', `import ${imports}`], { encoding: 'utf8' }).status !== 0)
+      throw new Error(`${python} cannot import ${imports} after installing ${wanted.join(' ')}`);
+    fs.writeFileSync(path.join(venv, MARKER), wanted.join('\n') + '\n');
+    if (!ready(venv, wanted)) throw new Error(`${venv} does not hold ${wanted.join(' ')} after installing them`);
     return { python };
   } finally {
     release();
   }
-}
-
-function importsWork(python: string): boolean {
-  return spawnSync(python, ['-c', 'import lightgbm, numpy, scipy'], { encoding: 'utf8' }).status === 0;
 }

@@ -9,8 +9,8 @@ import { ModelConfig, type ModelConfigInput } from './model';
  * The textbook FTRL-Proximal click model (McMahan et al. 2013; the recipe of the well-known Criteo/Avazu Kaggle
  * scripts): one pass of hashed logistic regression over 2^22 features (every categorical value hashed with its
  * field, every dense count bucketed on a log scale and hashed with its field, plus a bias), α = 0.05, β = 1,
- * L1 = 0.5, L2 = 1 — trained with Rankwright's own `lr`. bench/peers/textbook-ftrl.ts is the standalone ~60-line
- * version of the same recipe; the quality bench shows both. Differences that remain: Rankwright buckets a count as
+ * L1 = 0.5, L2 = 1 — trained with Rankwright's own `lr`. bench/peers/textbook-ftrl.ts is the standalone version
+ * of the same recipe (written for speed); the quality bench shows both. Differences that remain: Rankwright buckets a count as
  * ⌊2·ln(1+x)⌋ (the script: ⌊log2(1+x)⌋), shuffles the training order, leaves the intercept unregularised, and keeps
  * its validation-side steps (validation NE, and calibration where the config's default enables it).
  */

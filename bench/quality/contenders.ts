@@ -41,7 +41,7 @@ const VW_SCRIPT = path.join(REPO_ROOT, 'bench', 'peers', 'vw_ftrl.py');
 
 /** Peers first (the reference points), then the product's families. */
 export const PEERS: Contender[] = [
-  { id: 'ftrl-script', label: 'textbook FTRL (60-line script)', kind: 'peer', run: (ctx) => runTextbookScript(ctx) },
+  { id: 'ftrl-script', label: 'textbook FTRL script', kind: 'peer', run: (ctx) => runTextbookScript(ctx) },
   { id: 'lightgbm', label: 'LightGBM (native categoricals, early stopping)', kind: 'peer', run: (ctx) => runLightgbm(ctx) },
 ];
 export const FAMILIES: Contender[] = [
@@ -154,7 +154,7 @@ export async function finish(
 
 /** The textbook FTRL script (bench/peers/textbook-ftrl.ts) as its own process, measured like every contender. */
 export async function runTextbookScript(ctx: RunContext): Promise<RunResult> {
-  const base: Base = { id: 'ftrl-script', label: 'textbook FTRL (60-line script)', kind: 'peer' };
+  const base: Base = { id: 'ftrl-script', label: 'textbook FTRL script', kind: 'peer' };
   const predictions = path.join(ctx.workDir, 'ftrl-script.predictions.txt');
   const logFile = path.join(ctx.workDir, 'ftrl-script.log');
   const deadline = performance.now() + ctx.capSeconds * 1000;

@@ -513,6 +513,9 @@ describe('agent bench: numbers and goals', function () {
     assert.equal(parseOptions([], { BENCH_AGENT_BUDGET: '8' }).budget, 8);
     assert.equal(parseOptions(['--quick', '--budget', '6', '--scenarios', 'wide-three-way']).budget, 6);
     assert.deepEqual(parseOptions(['--peers', 'none']).peers, []);
+    // Vowpal Wabbit's FTRL only when named.
+    assert.deepEqual(parseOptions([]).peers, ['ftrl-script', 'optuna-lightgbm']);
+    assert.deepEqual(parseOptions(['--peers', 'ftrl-script,vw-ftrl']).peers, ['ftrl-script', 'vw-ftrl']);
     assert.throws(() => parseOptions(['--scenarios', 'nope']), /unknown scenario: nope/);
     assert.throws(() => parseOptions(['--seeds', '0']), /--seeds expects an integer ≥ 1/);
     const seeds = ['wide-crosses', 'wide-three-way'].flatMap((s) => [0, 1, 2].map((k) => seedFor(s, k)));

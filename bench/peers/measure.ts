@@ -4,7 +4,7 @@ import { auc, calibration, clickThroughRate, logLoss, normalizedEntropy, normali
 
 /**
  * The one way the quality bench measures a model: from a predictions file (one probability per line, in test-file
- * order — what `rankwright score`, the textbook FTRL script and the LightGBM peer all write) and the test file's
+ * order — what `rankwright score`, the textbook FTRL script, the LightGBM and the VW peers all write) and the test file's
  * labels. Every row of the table goes through this function, so no peer is measured by its own code.
  */
 export interface QualityMetrics {

@@ -219,6 +219,7 @@ export async function runAgentBench(opts: AgentBenchOptions): Promise<AgentBench
       scenarios: opts.scenarios,
       rows: opts.rows,
       ...(opts.rowsGiven ? { rowsGiven: true } : {}),
+      ...(opts.familiesGiven ? { familiesGiven: true } : {}),
       seeds: opts.seeds,
       budget: opts.budget,
       peers: opts.peers,

@@ -43,18 +43,7 @@ describe('the family portfolio on small data (real activities)', function () {
     });
     assert.equal(probeScaleFor(config.budget, PLANTED.trainRows, { smallData: true }), undefined, 'below the probe threshold');
     const status = await withRealWorkers(temporal, async () => {
-      await client.startCampaign(config, { id });
-      const review = await eventually(
-        async () => {
-          const s = await client.status(id);
-          return s.reviewState === 'awaiting-review' || s.reviewState === 'needs-review' ? s : undefined;
-        },
-        850_000,
-        `${id} to await review`,
-      );
-      await client.abort(id, { by: 'ana' });
-      await client.waitForResult(id);
-      return review;
+      return reviewThenAbort(client, config, id, 850_000);
     });
     if (process.env.RANKWRIGHT_TEST_VERBOSE)
       console.log(
@@ -90,21 +79,12 @@ describe('the family portfolio on small data (real activities)', function () {
     const script = scriptedActivities();
     const id = `portfolio-small-${Date.now()}`;
     const status = await withWorkers(temporal, script.activities, async () => {
-      await client.startCampaign(
-        { data: { planted: { seed: 3, trainRows: 80_000 } }, budget: { experiments: 12, parallel: 2, stallGain: 0 }, approvers: ['ana'] },
-        { id },
-      );
-      const review = await eventually(
-        async () => {
-          const s = await client.status(id);
-          return s.reviewState === 'awaiting-review' || s.reviewState === 'needs-review' ? s : undefined;
-        },
-        120_000,
-        `${id} to await review`,
-      );
-      await client.abort(id, { by: 'ana' });
-      await client.waitForResult(id);
-      return review;
+      const config = {
+        data: { planted: { seed: 3, trainRows: 80_000 } },
+        budget: { experiments: 12, parallel: 2, stallGain: 0 },
+        approvers: ['ana'],
+      };
+      return reviewThenAbort(client, config, id, 120_000);
     });
     const probes = status.probes ?? [];
     // 20% of 80k is under probeMinRows: probes read 20k rows (25%). Validation's 4 units: the portfolio's FM and DCN
@@ -129,3 +109,19 @@ describe('the family portfolio on small data (real activities)', function () {
     assert.ok(status.budgetUsed.compute! <= 12);
   });
 });
+
+/** Starts the campaign, waits until it awaits review (its status then), and aborts it so that it ends. */
+async function reviewThenAbort(client: RankwrightClient, config: Parameters<RankwrightClient['startCampaign']>[0], id: string, timeoutMs: number) {
+  await client.startCampaign(config, { id });
+  const review = await eventually(
+    async () => {
+      const s = await client.status(id);
+      return s.reviewState === 'awaiting-review' || s.reviewState === 'needs-review' ? s : undefined;
+    },
+    timeoutMs,
+    `${id} to await review`,
+  );
+  await client.abort(id, { by: 'ana' });
+  await client.waitForResult(id);
+  return review;
+}

@@ -1,3 +1,4 @@
+import { plannedResult } from '../support/plan-results';
 import { strict as assert } from 'node:assert';
 import { CampaignInput, familyDefault, familyPortfolio, ModelConfig, probeScaleFor, SearchSpace } from '../../contracts';
 import type { ExperimentResult, ProbeScale, ProposedExperiment } from '../../contracts';
@@ -29,20 +30,10 @@ function plan(
   const result = (id: string, phase: string, p: ProposedExperiment, probe?: ProbeScale): ExperimentResult => {
     // A search-space trainer (LightGBM, say) fits this data best of all.
     const ne = (p.trainer ? 0.7 : NE[p.model.family] - (p.model.family === 'lr' ? p.model.learningRate / 1000 : 0)) + (probe ? 0.01 : 0);
-    return {
-      ...(p.trainer ? { externalJob: { kind: 'command' as const, name: p.trainer, params: p.trainerParams ?? {}, jobId: `${id}-a1` } } : {}),
-      experimentId: id,
-      phase,
-      status: 'succeeded',
-      config: p.model,
-      hypothesis: p.hypothesis,
-      metrics: { ne, auc: 0.7, logloss: 0.3, calibration: 1, ctr: 0.1, examples: 100 },
-      validationNe: ne,
-      trainSeconds: 1,
-      modelBytes: 1,
-      attempts: [{ config: p.model }],
-      ...(probe ? { probe } : {}),
-    };
+    const result = plannedResult(id, phase, p, ne, probe);
+    return p.trainer
+      ? { ...result, externalJob: { kind: 'command' as const, name: p.trainer, params: p.trainerParams ?? {}, jobId: `${id}-a1` } }
+      : result;
   };
   const idea = (i: number): ProposedExperiment => {
     designed++;

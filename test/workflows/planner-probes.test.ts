@@ -1,3 +1,4 @@
+import { plannedResult } from '../support/plan-results';
 import { strict as assert } from 'node:assert';
 import { CampaignInput, ModelConfig } from '../../contracts';
 import type { ExperimentResult, ProbeScale, ProposedExperiment } from '../../contracts';
@@ -9,22 +10,8 @@ function plan(budget: number) {
   const results: ExperimentResult[] = [];
   const probes: ExperimentResult[] = [];
   let designed = 0;
-  const result = (id: string, phase: string, p: ProposedExperiment, probe?: ProbeScale): ExperimentResult => {
-    const ne = 0.8 - p.model.learningRate / 10;
-    return {
-      experimentId: id,
-      phase,
-      status: 'succeeded',
-      config: p.model,
-      hypothesis: p.hypothesis,
-      metrics: { ne, auc: 0.7, logloss: 0.3, calibration: 1, ctr: 0.1, examples: 100 },
-      validationNe: ne,
-      trainSeconds: 1,
-      modelBytes: 1,
-      attempts: [{ config: p.model }],
-      ...(probe ? { probe } : {}),
-    };
-  };
+  const result = (id: string, phase: string, p: ProposedExperiment, probe?: ProbeScale): ExperimentResult =>
+    plannedResult(id, phase, p, 0.8 - p.model.learningRate / 10, probe);
   const idea = (): ProposedExperiment => {
     designed++;
     return {

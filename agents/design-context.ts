@@ -1,5 +1,5 @@
 import type { DesignRequest, ExperimentSummary, FieldPairSignal, Insight } from '../contracts/agents';
-import { CATEGORICAL_FIELDS, FIELD_NAMES } from '../contracts/data';
+import { CATEGORICAL_FIELDS, fieldOfName } from '../contracts/data';
 import type { ModelConfig } from '../contracts/model';
 import { canonicalConfigKey, canonicalCrosses } from '../contracts/canonical-config';
 import { isSignificantWin, neOf } from './significance';
@@ -39,13 +39,20 @@ function median(values: number[]): number {
   return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 }
 
-const FIELD_SET = new Set(FIELD_NAMES);
+const isSlot = (name: string): boolean => fieldOfName(name) !== undefined;
+/** Slot order: dense fields (I1, I2, …) before categorical ones (C1, C2, …), each by number (C9 before C10). */
+function bySlot(a: string, b: string): number {
+  const fa = fieldOfName(a);
+  const fb = fieldOfName(b);
+  if (!fa || !fb) return a < b ? -1 : a > b ? 1 : 0;
+  return fa.kind !== fb.kind ? (fa.kind === 'dense' ? -1 : 1) : fa.index - fb.index;
+}
 
 export function analyzeInteractions(signal: readonly FieldPairSignal[], alreadyCrossed: readonly (readonly string[])[] = []): InteractionSignal {
   // A 3-field cross does not cover its pairs: only pair crosses count as already crossed.
   const crossed = new Set(canonicalCrosses(alreadyCrossed).map((cross) => cross.join('x')));
   const valid = signal
-    .filter((p) => Number.isFinite(p.strength) && p.fields[0] !== p.fields[1] && FIELD_SET.has(p.fields[0]) && FIELD_SET.has(p.fields[1]))
+    .filter((p) => Number.isFinite(p.strength) && p.fields[0] !== p.fields[1] && isSlot(p.fields[0]) && isSlot(p.fields[1]))
     .map((p) => ({ fields: [...p.fields].sort() as [string, string], strength: p.strength }));
   const strengths = valid.map((p) => p.strength);
   const maxStrength = strengths.length ? Math.max(...strengths) : 0;
@@ -146,10 +153,10 @@ export function hasDivergedRuns(req: DesignRequest): boolean {
  */
 export function activeCategoricalFields(req: DesignRequest): string[] {
   const declared = (req.fields ?? []).filter((f) => f.slot.startsWith('C')).map((f) => f.slot);
-  if (declared.length >= 2) return declared.sort((a, b) => FIELD_NAMES.indexOf(a) - FIELD_NAMES.indexOf(b));
+  if (declared.length >= 2) return declared.sort(bySlot);
   const seen = new Set<string>();
-  for (const p of req.fieldPairSignal) for (const f of p.fields) if (FIELD_SET.has(f)) seen.add(f);
+  for (const p of req.fieldPairSignal) for (const f of p.fields) if (isSlot(f)) seen.add(f);
   for (const run of [req.baseline, ...req.history]) for (const pair of run.config.crosses) for (const f of pair) seen.add(f);
   const fields = seen.size >= 2 ? [...seen] : [...CATEGORICAL_FIELDS];
-  return fields.sort((a, b) => FIELD_NAMES.indexOf(a) - FIELD_NAMES.indexOf(b));
+  return fields.sort(bySlot);
 }

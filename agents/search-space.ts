@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { SearchSpace } from '../contracts/campaign';
-import { FIELD_NAMES } from '../contracts/data';
+import { fieldOfName } from '../contracts/data';
 import { FieldSettings, FieldTransform, HashSpace, MODEL_FAMILIES, ModelConfig, type ModelFamily } from '../contracts/model';
 import { canonicalCrosses } from '../contracts/canonical-config';
 
@@ -41,7 +41,8 @@ const EMBEDDING_DIM_MAX: Record<'fm' | 'dcn', number> = { fm: 128, dcn: 64 };
 /** The engine's defaults, used when an adviser's value is missing or meaningless for the family it ends up in. */
 export const DEFAULT_LEARNING_RATE: Record<ModelFamily, number> = { lr: 0.1, fm: 0.05, dcn: 0.003 };
 
-const FIELD_SET = new Set(FIELD_NAMES);
+/** A slot name (I1.., C1..; which ones the data has is checked where the config meets its data). */
+const isSlot = (name: string): boolean => fieldOfName(name) !== undefined;
 
 function clamp(value: number, lo: number, hi: number): number {
   return Math.min(hi, Math.max(lo, value));
@@ -106,7 +107,7 @@ export function clampToSearchSpace(config: ModelConfigDraft | ModelConfig, space
   for (const cross of draft.crosses ?? []) {
     if (!Array.isArray(cross) || (cross.length !== 2 && cross.length !== 3)) continue;
     const names = cross.map(String);
-    if (new Set(names).size !== names.length || !names.every((f) => FIELD_SET.has(f) && !fields?.[f]?.drop)) continue;
+    if (new Set(names).size !== names.length || !names.every((f) => isSlot(f) && !fields?.[f]?.drop)) continue;
     crosses.push(names);
   }
   // Dedupe unordered crosses but keep the adviser's priority order, then cap.
@@ -166,7 +167,7 @@ function clampFields(fields: Record<string, unknown> | undefined, denseTransform
   const out: FieldSettings = {};
   for (const [name, knobs] of Object.entries(fields ?? {})) {
     // Slots only: a declared schema's column names were turned into slots before clamping (contracts/field-names.ts).
-    if (!FIELD_SET.has(name)) continue;
+    if (!isSlot(name)) continue;
     const one = FieldSettings.safeParse({ [name]: knobs });
     if (!one.success) continue;
     const field = { ...one.data[name] };

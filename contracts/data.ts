@@ -8,6 +8,20 @@ export const FIELD_NAMES = [...DENSE_FIELDS, ...CATEGORICAL_FIELDS];
 export const FieldName = z.enum(FIELD_NAMES as [string, ...string[]]);
 
 /**
+ * The engine's name of dense field i (0-based): I1, I2, …; a declared table may have any number of them, so past
+ * Criteo's 13 they go on (I14, …). Likewise C1, C2, … for categorical fields.
+ */
+export const denseFieldName = (i: number): string => `I${i + 1}`;
+export const categoricalFieldName = (i: number): string => `C${i + 1}`;
+
+/** A field name's kind and 0-based index (`C27` → categorical 26), or undefined when it is not shaped like one. */
+export function fieldOfName(name: string): { kind: 'dense' | 'categorical'; index: number } | undefined {
+  const m = /^([IC])([1-9]\d{0,5})$/.exec(name);
+  if (!m) return undefined;
+  return { kind: m[1] === 'I' ? 'dense' : 'categorical', index: Number(m[2]) - 1 };
+}
+
+/**
  * A path given in a config. Relative paths resolve against the working directory of the process that reads them
  * (the worker); `..` segments are refused so a config can't reach outside the tree it names.
  */

@@ -3,8 +3,8 @@ import { FIELD_NAMES, type DataConfig } from './data';
 import { columnSpec, schemaLayout, type DeclaredSchema } from './schema';
 
 /**
- * Field names where a person reads or writes them. The engine speaks slots (I1..I13, C1..C26); a declared schema's
- * columns are laid onto them (contracts/schema.ts). Configs may name fields by column (`user_country`), by one value
+ * Field names where a person reads or writes them. The engine speaks slots (Criteo's I1..I13 and C1..C26; a declared
+ * schema's columns are laid onto as many as it needs: contracts/schema.ts). Configs may name fields by column (`user_country`), by one value
  * of a multi-valued column (`interests[2]`) or by slot (`C3`: what the agent's own code writes; a column can never be
  * named like a slot, so the names never clash); `engineModel` turns them into slots before anything runs, and
  * `labelFields` turns slots back into column names in text a person reads. Criteo and planted data have no labels:
@@ -13,12 +13,12 @@ import { columnSpec, schemaLayout, type DeclaredSchema } from './schema';
 
 /** A slot name as the engine writes it: I or C and a number (whether the slot exists is another question). */
 const SLOT_SHAPE = /^[IC]\d+$/;
-const SLOT_IN_TEXT = /\b[IC]\d{1,2}\b/g;
+const SLOT_IN_TEXT = /\b[IC]\d{1,6}\b/g;
 const FIELD_SET = new Set(FIELD_NAMES);
 
 export const isSlotShaped = (name: string): boolean => SLOT_SHAPE.test(name);
-/** A slot the engine has (I1..I13, C1..C26). */
-export const isEngineSlot = (name: string): boolean => FIELD_SET.has(name);
+/** A slot of the Criteo layout (I1..I13, C1..C26): Criteo files and planted data have these. */
+export const isCriteoSlot = (name: string): boolean => FIELD_SET.has(name);
 
 /** The roles of a column that is a model field. */
 export type FieldRole = 'dense' | 'categorical' | 'multiCategorical';
@@ -136,8 +136,13 @@ interface Resolved {
   multi?: boolean;
 }
 
+/** A slot name of this data: one of the declared layout's, or a Criteo slot where there is no schema. */
+function isSlotOf(name: string, naming: Naming | undefined): boolean {
+  return naming ? name in naming.labels : isCriteoSlot(name);
+}
+
 function resolve(name: string, naming: Naming | undefined): Resolved | undefined {
-  if (isEngineSlot(name)) return { slots: [name], role: name.startsWith('I') ? 'dense' : 'categorical' };
+  if (isSlotShaped(name)) return isSlotOf(name, naming) ? { slots: [name], role: name.startsWith('I') ? 'dense' : 'categorical' } : undefined;
   if (!naming) return undefined;
   const bySlotLabel = naming.byLabel.get(name);
   const column = naming.columns.get(name);
@@ -198,6 +203,8 @@ export interface FieldProblem {
 }
 
 const CRITEO_FIELDS = 'fields are I1..I13 and C1..C26';
+/** How many names a message lists before it says how many more there are (a table may have hundreds of columns). */
+const NAMES_LISTED = 40;
 
 /** What a dataset's fields are called, for messages: its columns that are model fields (or Criteo's slots). */
 function knownNames(naming: Naming | undefined): string {
@@ -206,7 +213,8 @@ function knownNames(naming: Naming | undefined): string {
     .filter(([, c]) => c.slots.length)
     .map(([n]) => n)
     .sort();
-  return `the schema's fields are ${names.join(', ')}`;
+  const more = names.length > NAMES_LISTED ? ` and ${names.length - NAMES_LISTED} more` : '';
+  return `the schema's fields are ${names.slice(0, NAMES_LISTED).join(', ')}${more}`;
 }
 
 function unknownField(name: string, naming: Naming | undefined): string {
@@ -220,8 +228,8 @@ function unknownField(name: string, naming: Naming | undefined): string {
 /**
  * What is wrong with a model config's field references for this data: unknown names (with the names it knows), a
  * multi-valued column in a cross, knobs that do not fit a column's role (transform and buckets are for dense
- * columns, hashBits for categorical ones), two names for one field. Slot names (I1..I13, C1..C26) are checked by the
- * model contract itself (contracts/model.ts), with the same messages as ever; this adds what needs the data.
+ * columns, hashBits for categorical ones), two names for one field, slots the data does not have. The model contract
+ * itself (contracts/model.ts) checks a slot's knobs against its kind; this adds what needs the data.
  */
 export function modelFieldProblems(
   model: {
@@ -239,11 +247,13 @@ export function modelFieldProblems(
   const namedSlot = new Map<string, string>();
   for (const [name, knobs] of Object.entries(fields)) {
     if (isSlotShaped(name)) {
-      // The model contract checked it (an unknown slot, a knob of the other kind).
-      for (const slot of isEngineSlot(name) ? [name] : []) {
-        if (knobs?.drop) droppedSlots.add(slot);
-        noteSlot(slot, name, ['fields', name]);
+      // The model contract checked a knob against the slot's kind; whether the data has the slot needs the data.
+      if (!isSlotOf(name, naming)) {
+        problems.push({ path: ['fields', name], message: unknownField(name, naming) });
+        continue;
       }
+      if (knobs?.drop) droppedSlots.add(name);
+      noteSlot(name, name, ['fields', name]);
       continue;
     }
     const r = resolve(name, naming);
@@ -279,8 +289,9 @@ export function modelFieldProblems(
     const slots: string[] = [];
     cross.forEach((name, j) => {
       if (isSlotShaped(name)) {
-        if (isEngineSlot(name)) slots.push(name);
-        return; // the model contract refuses an unknown slot
+        if (isSlotOf(name, naming)) slots.push(name);
+        else problems.push({ path: ['crosses', i, j], message: unknownField(name, naming) });
+        return;
       }
       const r = resolve(name, naming);
       if (!r || !r.slots.length) problems.push({ path: ['crosses', i, j], message: unknownField(name, naming) });
@@ -325,7 +336,6 @@ export function modelFieldProblems(
 export function segmentSlot(name: string, data: DataConfig | readonly FieldEntry[] | undefined): { slot: string } | { problem: string } {
   if (unfitSchema(data)) return { slot: name };
   const naming = namingOf(data);
-  if (isSlotShaped(name) && !isEngineSlot(name)) return { problem: `unknown field ${JSON.stringify(name)} (${CRITEO_FIELDS})` };
   const r = resolve(name, naming);
   if (!r || !r.slots.length) return { problem: unknownField(name, naming) };
   if (r.multi)

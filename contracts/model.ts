@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { FIELD_NAMES } from './data';
+import { fieldOfName } from './data';
 
 export const MODEL_FAMILIES = ['lr', 'fm', 'dcn'] as const;
 export const ModelFamily = z.enum(MODEL_FAMILIES);
@@ -23,19 +23,20 @@ export const BUCKETED_TRANSFORMS: readonly FieldTransform[] = ['bucketize', 'qua
 export const DEFAULT_QUANTILE_BUCKETS = 16;
 
 /**
- * A field as a config names it: a slot (I1..I13, C1..C26), or with a declared schema a column (`user_country`) or one
- * value of a multi-valued column (`interests[2]`). Which names exist depends on the data: the model contract checks
- * slot names only, and whoever puts a model and its data together (ExperimentInput, CampaignInput, `rankwright
- * train`) checks the rest and turns them into slots (contracts/field-names.ts) before anything trains.
+ * A field as a config names it: a slot (I1.., C1..: Criteo's I1..I13 and C1..C26, a wide table's more), or with a
+ * declared schema a column (`user_country`) or one value of a multi-valued column (`interests[2]`). Which names exist
+ * depends on the data: the model contract checks the shape of slot names only, and whoever puts a model and its data
+ * together (ExperimentInput, CampaignInput, `rankwright train`) checks the rest and turns them into slots
+ * (contracts/field-names.ts) before anything trains.
  */
 export const FieldRef = z.string().min(1, 'expected a field name').max(120);
 
-const KNOWN_SLOTS = new Set<string>(FIELD_NAMES);
 const SLOT_SHAPE = /^[IC]\d+$/;
 const isCategoricalField = (name: string) => /^C\d+$/.test(name);
 const isDenseField = (name: string) => /^I\d+$/.test(name);
-const unknownSlot = (name: string) => SLOT_SHAPE.test(name) && !KNOWN_SLOTS.has(name);
-const unknownFieldMessage = (name: string) => `unknown field ${JSON.stringify(name)} (fields are I1..I13 and C1..C26)`;
+/** Shaped like a slot but no slot of any table (C0, I007). */
+const unknownSlot = (name: string) => SLOT_SHAPE.test(name) && !fieldOfName(name);
+const unknownFieldMessage = (name: string) => `unknown field ${JSON.stringify(name)} (fields are numbered from 1: I1.., C1..)`;
 
 /**
  * An explicit cross: the values of two or three different fields are hashed together into one extra sparse feature
@@ -76,17 +77,17 @@ export type FieldKnobs = z.infer<typeof FieldKnobs>;
 export const FieldSettings = z.record(FieldRef, FieldKnobs).superRefine((fields, ctx) => {
   for (const [name, knobs] of Object.entries(fields)) {
     if (!SLOT_SHAPE.test(name)) continue; // a column name: checked against the data's schema
-    if (!KNOWN_SLOTS.has(name)) {
+    if (unknownSlot(name)) {
       ctx.addIssue({ code: 'custom', path: [name], message: unknownFieldMessage(name) });
     } else if (isCategoricalField(name)) {
       for (const knob of ['transform', 'buckets'] as const)
         if (knobs[knob] !== undefined)
-          ctx.addIssue({ code: 'custom', path: [name, knob], message: `${name} is categorical: ${knob} applies to dense fields (I1..I13) only` });
+          ctx.addIssue({ code: 'custom', path: [name, knob], message: `${name} is categorical: ${knob} applies to dense fields (I1..) only` });
     } else if (knobs.hashBits !== undefined) {
       ctx.addIssue({
         code: 'custom',
         path: [name, 'hashBits'],
-        message: `${name} is dense: hashBits applies to categorical fields (C1..C26) only (a bucketed dense field is sized by hashSpace)`,
+        message: `${name} is dense: hashBits applies to categorical fields (C1..) only (a bucketed dense field is sized by hashSpace)`,
       });
     }
   }

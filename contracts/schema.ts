@@ -2,19 +2,24 @@ import { z } from 'zod';
 
 /**
  * A declared schema: a team's own table (TSV or CSV with a header row, or Parquet) whose columns are named and given
- * roles. The engine keeps its fixed slot layout (13 dense slots I1..I13, 26 categorical slots C1..C26: the models,
- * kernels and ONNX export are built on it), so a schema is *laid out* onto slots (schemaLayout below) and every
- * place a person reads or writes a field name — model configs, hypotheses, the report — speaks the column names.
+ * roles. The engine numbers its fields (dense I1, I2, …; categorical C1, C2, …), as many as the table has: a schema is
+ * *laid out* onto field numbers (schemaLayout below) and every place a person reads or writes a field name — model
+ * configs, hypotheses, the report, `rankwright score` — speaks the column names.
  */
 export const COLUMN_ROLES = ['label', 'weight', 'dense', 'categorical', 'multiCategorical', 'timestamp', 'ignore'] as const;
 export const ColumnRole = z.enum(COLUMN_ROLES);
 export type ColumnRole = z.infer<typeof ColumnRole>;
 
-/** Slots the engine has: what a schema's dense and categorical columns must fit in. */
-export const DENSE_SLOTS = 13;
-export const CATEGORICAL_SLOTS = 26;
+/**
+ * Criteo's widths: a declared table's rows are never narrower (ranking/data/rows.ts), so the field numbers and hashes of
+ * a table laid out when the engine had only these slots stay what they were.
+ */
+export const CRITEO_DENSE_SLOTS = 13;
+export const CRITEO_CATEGORICAL_SLOTS = 26;
 /** Values a multi-valued column keeps per row by default (each takes one categorical slot). */
 export const DEFAULT_MAX_VALUES = 4;
+/** The most values a multi-valued column may keep per row (a sanity bound on one column's width, not on the table). */
+export const MAX_LIST_VALUES = 256;
 
 /** Slot names (I1, C7) are the engine's own words: a declared column may not take one, or a name would mean two things. */
 const SLOT_NAME = /^[IC]\d+$/;
@@ -34,7 +39,7 @@ export const ColumnSpec = z
     /** multiCategorical only: what separates a cell's values (default ","). */
     separator: z.string().min(1).max(8).optional(),
     /** multiCategorical only: how many distinct values of a row are kept, in order of appearance (default 4). */
-    maxValues: z.number().int().min(1).max(CATEGORICAL_SLOTS).optional(),
+    maxValues: z.number().int().min(1).max(MAX_LIST_VALUES).optional(),
   })
   .strict();
 export type ColumnSpec = z.infer<typeof ColumnSpec>;
@@ -80,6 +85,8 @@ export interface SlotOfColumn {
 }
 
 export interface SchemaLayout {
+  /** Fields a row of this table has: at least Criteo's 13 dense and 26 categorical, more when the table needs them. */
+  widths: { dense: number; categorical: number };
   /** Dense columns in slot order (I1, I2, …). */
   dense: SlotOfColumn[];
   /** Categorical slots in order (C1, C2, …); a multi-valued column has maxValues consecutive slots. */
@@ -126,10 +133,11 @@ export function schemaLayout(schema: DeclaredSchema): SchemaLayout {
     labels[s.slot] = s.value === undefined ? s.column : `${s.column}[${s.value + 1}]`;
     (slots[s.column] ??= []).push(s.slot);
   }
-  return { dense, categorical, label, weight, timestamps, labels, slots };
+  const widths = { dense: Math.max(CRITEO_DENSE_SLOTS, dense.length), categorical: Math.max(CRITEO_CATEGORICAL_SLOTS, categorical.length) };
+  return { widths, dense, categorical, label, weight, timestamps, labels, slots };
 }
 
-/** What is wrong with a schema as a whole (one label, at most one weight, fits the slots, role-specific options). */
+/** What is wrong with a schema as a whole (one label, at most one weight, role-specific options). */
 export function schemaProblems(schema: DeclaredSchema): { path: (string | number)[]; message: string }[] {
   const problems: { path: (string | number)[]; message: string }[] = [];
   const entries = Object.entries(schema.columns).map(([name, spec]) => [name, columnSpec(spec)] as const);
@@ -146,8 +154,6 @@ export function schemaProblems(schema: DeclaredSchema): { path: (string | number
   if (weights.length > 1)
     problems.push({ path: ['columns'], message: `schema has ${weights.length} weight columns (${weights.join(', ')}); at most one` });
   const dense = withRole('dense').length;
-  if (dense > DENSE_SLOTS)
-    problems.push({ path: ['columns'], message: `schema has ${dense} dense columns; the engine holds at most ${DENSE_SLOTS}` });
   let categorical = 0;
   for (const [name, spec] of entries) {
     if (spec.role === 'categorical') categorical += 1;
@@ -160,11 +166,6 @@ export function schemaProblems(schema: DeclaredSchema): { path: (string | number
             message: `${name}: ${option} applies to multiCategorical columns only, and ${name} is ${spec.role}`,
           });
   }
-  if (categorical > CATEGORICAL_SLOTS)
-    problems.push({
-      path: ['columns'],
-      message: `schema needs ${categorical} categorical slots (a multiCategorical column takes maxValues of them); the engine holds at most ${CATEGORICAL_SLOTS}`,
-    });
   if (dense + categorical === 0)
     problems.push({ path: ['columns'], message: 'schema has no feature columns (dense, categorical or multiCategorical)' });
   return problems;

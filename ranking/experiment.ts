@@ -1,6 +1,4 @@
 import {
-  CATEGORICAL_FIELDS,
-  DENSE_FIELDS,
   DataConfig,
   ModelConfig,
   type BadRows,
@@ -9,11 +7,12 @@ import {
   type ModelConfigInput,
   type TrainingProgress,
   type ValidationMetrics,
+  fieldOfName,
 } from '../contracts';
 import { InvalidInputError, parseOrExplain } from '../contracts/errors';
 import { engineModel, engineSegmentField, fieldLabels, modelFieldProblems } from '../contracts/field-names';
 import { LoadedDataset, inMemoryTrainRows, loadDataset } from './data/load-data';
-import { CATEGORICAL_COUNT, DENSE_COUNT, RowBlock, valueName } from './data/rows';
+import { RowBlock, valueName } from './data/rows';
 import {
   type CalibrationReport,
   type LevelPrior,
@@ -422,15 +421,17 @@ export function evaluateValidation(
 /** Segment key of every row: the readable value of `field` ('' when missing). */
 export function segmentKeys(block: RowBlock, dataset: LoadedDataset, field: string): string[] {
   const keys = new Array<string>(block.rows);
-  const c = CATEGORICAL_FIELDS.indexOf(field);
-  if (c >= 0) {
-    for (let r = 0; r < block.rows; r++) keys[r] = valueName(dataset.valueNames, c, block.categorical[r * CATEGORICAL_COUNT + c]);
+  const named = fieldOfName(field);
+  if (!named || named.index >= (named.kind === 'dense' ? block.denseWidth : block.categoricalWidth))
+    throw new Error(`segmentField ${JSON.stringify(field)} is not a field of these rows (I1..I${block.denseWidth}, C1..C${block.categoricalWidth})`);
+  if (named.kind === 'categorical') {
+    const c = named.index;
+    for (let r = 0; r < block.rows; r++) keys[r] = valueName(dataset.valueNames, c, block.categorical[r * block.categoricalWidth + c]);
     return keys;
   }
-  const d = DENSE_FIELDS.indexOf(field);
-  if (d < 0) throw new Error(`segmentField ${JSON.stringify(field)} is not a Criteo field (I1..I13, C1..C26)`);
+  const d = named.index;
   for (let r = 0; r < block.rows; r++) {
-    const v = block.dense[r * DENSE_COUNT + d];
+    const v = block.dense[r * block.denseWidth + d];
     keys[r] = Number.isNaN(v) ? '' : String(v);
   }
   return keys;

@@ -1,9 +1,9 @@
 import {
   BUCKETED_TRANSFORMS,
-  CATEGORICAL_FIELDS,
   DEFAULT_QUANTILE_BUCKETS,
-  DENSE_FIELDS,
-  FIELD_NAMES,
+  categoricalFieldName,
+  denseFieldName,
+  fieldOfName,
   type FieldKnobs,
   type FieldTransform,
   type HashSpace,
@@ -11,11 +11,9 @@ import {
 } from '../contracts';
 import { combineHashes, hashFieldValue } from './hash';
 import { DistinctCounter, autoHashBits } from './hash-space';
-import { CATEGORICAL_COUNT, DENSE_COUNT, MISSING_CATEGORICAL, RowBlock } from './data/rows';
+import { DENSE_COUNT, MISSING_CATEGORICAL, RowBlock } from './data/rows';
 // Module-local copies of imported values used per row: imports compile to getters on the exporting module, which
 // profiles showed as a real share of encoding time when called per row and field.
-const DENSE = DENSE_COUNT;
-const CATEGORICAL = CATEGORICAL_COUNT;
 const MISSING = MISSING_CATEGORICAL;
 const combine = combineHashes;
 
@@ -52,8 +50,13 @@ export interface FeatureSpec {
   categoricalFields: number[];
   /** Dense field numbers 0..12 with any value in train, less the dropped ones. */
   denseFields: number[];
-  /** Explicit crosses (2 or 3 fields) as Criteo feature numbers 0..38 (I1..I13 = 0..12, C1..C26 = 13..38). */
+  /**
+   * Explicit crosses (2 or 3 fields) as feature numbers: dense field i is i, categorical field c is denseWidth + c
+   * (Criteo: I1..I13 = 0..12, C1..C26 = 13..38).
+   */
   crosses: number[][];
+  /** Dense fields of the rows it was fitted on, where feature numbers start for categorical fields; absent: 13. */
+  denseWidth?: number;
   /** The config's default dense transform (a spec written before per-field knobs: every dense field's). */
   denseTransform: FieldTransform;
   /** Per dense field (aligned with denseFields): mean and std of the raw value on train (for `standardize`). */
@@ -96,10 +99,28 @@ function knobsOf(model: ModelConfig, name: string): FieldKnobs {
   return model.fields?.[name] ?? {};
 }
 
+/** Feature number of a field name (`I3`, `C27`) in rows with `denseWidth` dense fields (see FeatureSpec.crosses). */
+export function featureNumber(name: string, denseWidth: number): number {
+  const field = fieldOfName(name);
+  if (!field) throw new Error(`not a field name: ${JSON.stringify(name)}`);
+  return field.kind === 'dense' ? field.index : denseWidth + field.index;
+}
+
+/** The field name of a feature number (the inverse of featureNumber). */
+export function featureName(feature: number, denseWidth: number): string {
+  return feature < denseWidth ? denseFieldName(feature) : categoricalFieldName(feature - denseWidth);
+}
+
+/** Where categorical feature numbers start in a spec (13 in specs written before tables grew wider). */
+export function denseWidthOf(spec: FeatureSpec): number {
+  return spec.denseWidth ?? DENSE_COUNT;
+}
+
 export function buildFeatureSpec(model: ModelConfig, train: RowBlock, active: { categorical: number[]; dense: number[] }): FeatureSpec {
-  const categoricalFields = active.categorical.filter((f) => !knobsOf(model, CATEGORICAL_FIELDS[f]).drop);
-  const denseFields = active.dense.filter((f) => !knobsOf(model, DENSE_FIELDS[f]).drop);
-  const denseTransforms = denseFields.map((f) => knobsOf(model, DENSE_FIELDS[f]).transform ?? model.denseTransform);
+  const categoricalFields = active.categorical.filter((f) => !knobsOf(model, categoricalFieldName(f)).drop);
+  const denseFields = active.dense.filter((f) => !knobsOf(model, denseFieldName(f)).drop);
+  const denseTransforms = denseFields.map((f) => knobsOf(model, denseFieldName(f)).transform ?? model.denseTransform);
+  const D = train.denseWidth;
   const denseMean: number[] = [];
   const denseStd: number[] = [];
   for (const f of denseFields) {
@@ -107,7 +128,7 @@ export function buildFeatureSpec(model: ModelConfig, train: RowBlock, active: { 
     let sum = 0;
     let sumSq = 0;
     for (let r = 0; r < train.rows; r++) {
-      const v = train.dense[r * DENSE + f];
+      const v = train.dense[r * D + f];
       if (Number.isNaN(v)) continue;
       n++;
       sum += v;
@@ -118,14 +139,16 @@ export function buildFeatureSpec(model: ModelConfig, train: RowBlock, active: { 
     denseStd.push(n > 1 ? Math.sqrt(Math.max(sumSq / n - mean * mean, 0)) || 1 : 1);
   }
   const quantileBoundaries = denseFields.map((f, j) =>
-    denseTransforms[j] === 'quantile' ? fitQuantileBoundaries(train, f, knobsOf(model, DENSE_FIELDS[f]).buckets ?? DEFAULT_QUANTILE_BUCKETS) : [],
+    denseTransforms[j] === 'quantile' ? fitQuantileBoundaries(train, f, knobsOf(model, denseFieldName(f)).buckets ?? DEFAULT_QUANTILE_BUCKETS) : [],
   );
   const hashSpace = model.hashSpace ?? 'shared';
   const spec: FeatureSpec = {
     hashBits: model.hashBits,
     categoricalFields,
     denseFields,
-    crosses: model.crosses.map((cross) => cross.map((name) => FIELD_NAMES.indexOf(name))),
+    crosses: model.crosses.map((cross) => cross.map((name) => featureNumber(name, D))),
+    // Written only for rows wider than Criteo's, so every spec of a Criteo-width table is what it always was.
+    ...(D !== DENSE_COUNT ? { denseWidth: D } : {}),
     denseTransform: model.denseTransform,
     denseMean,
     denseStd,
@@ -137,7 +160,7 @@ export function buildFeatureSpec(model: ModelConfig, train: RowBlock, active: { 
   // Each slot's region: shared, its own fixed size, or its own size from the slot's distinct values on train.
   const plan = planOf(spec);
   const requests: SlotRequest[] = plan.slots.map((slot) => {
-    const own = slot.kind === 'categorical' ? knobsOf(model, CATEGORICAL_FIELDS[slot.column]).hashBits : undefined;
+    const own = slot.kind === 'categorical' ? knobsOf(model, categoricalFieldName(slot.column)).hashBits : undefined;
     if (typeof own === 'number') return { bits: own };
     return own === 'auto' || hashSpace === 'per-field' ? { auto: 0 } : { shared: true };
   });
@@ -159,12 +182,13 @@ export function buildFeatureSpec(model: ModelConfig, train: RowBlock, active: { 
 
 /** Equal-frequency bucket boundaries of a dense field's non-missing train values: bucket(x) = #boundaries ≤ x. */
 export function fitQuantileBoundaries(train: RowBlock, field: number, buckets: number): number[] {
+  const D = train.denseWidth;
   let n = 0;
-  for (let r = 0; r < train.rows; r++) if (!Number.isNaN(train.dense[r * DENSE + field])) n++;
+  for (let r = 0; r < train.rows; r++) if (!Number.isNaN(train.dense[r * D + field])) n++;
   const values = new Float32Array(n);
   n = 0;
   for (let r = 0; r < train.rows; r++) {
-    const v = train.dense[r * DENSE + field];
+    const v = train.dense[r * D + field];
     if (!Number.isNaN(v)) values[n++] = v;
   }
   radixSortFloat32(values);
@@ -236,7 +260,7 @@ function layoutTables(
     return table;
   });
   // Shared: a numeric field's weight is a hashed token in the shared region (as before per-field knobs); else its own row.
-  const denseRows = numericFields.map((f) => (shared ? numericToken[f] & (2 ** hashBits - 1) : offset++));
+  const denseRows = numericFields.map((f) => (shared ? numericToken(f) & (2 ** hashBits - 1) : offset++));
   return { slotTables, denseRows, tableRows: offset };
 }
 
@@ -282,17 +306,23 @@ export function quantileBucket(boundaries: ArrayLike<number>, x: number): number
   return lo;
 }
 
-// Missing-value tokens and bucket tokens are hashes of reserved strings in the field's hash space.
-const missingToken = Array.from({ length: DENSE + CATEGORICAL }, (_, f) => hashFieldValue(f, '\u0000missing'));
-const numericToken = Array.from({ length: DENSE }, (_, f) => hashFieldValue(f, '\u0000numeric'));
+// Missing-value tokens and bucket tokens are hashes of reserved strings in the field's hash space, computed once per
+// feature number (a table may have any number of fields, so the tables grow on first use).
+const missingTokens: number[] = [];
+function missingToken(feature: number): number {
+  return (missingTokens[feature] ??= hashFieldValue(feature, '\u0000missing'));
+}
+function numericToken(field: number): number {
+  return hashFieldValue(field, '\u0000numeric');
+}
 /** Log-bucket tokens per dense field for buckets -1..LOG_BUCKETS-2 (a float32 count never goes past ~178). */
 const LOG_BUCKETS = 256;
-const logBucketTokens = Array.from({ length: DENSE }, (_, f) =>
-  Uint32Array.from({ length: LOG_BUCKETS }, (_, b) => hashFieldValue(f, `\u0000b${b - 1}`)),
-);
+const logBucketTokens: Uint32Array[] = [];
 function logBucketToken(field: number, x: number): number {
   const b = denseBucket(x) + 1;
-  return b < LOG_BUCKETS ? logBucketTokens[field][b] : hashFieldValue(field, `\u0000b${b - 1}`);
+  if (b >= LOG_BUCKETS) return hashFieldValue(field, `\u0000b${b - 1}`);
+  const tokens = (logBucketTokens[field] ??= Uint32Array.from({ length: LOG_BUCKETS }, (_, k) => hashFieldValue(field, `\u0000b${k - 1}`)));
+  return tokens[b];
 }
 function quantileTokens(field: number, boundaries: number[]): Uint32Array {
   return Uint32Array.from({ length: boundaries.length + 1 }, (_, b) => hashFieldValue(field, `\u0000q${b}`));
@@ -305,11 +335,13 @@ type Slot =
   | { kind: 'bucket'; field: number; boundaries: Float64Array | null; tokens: Uint32Array | null };
 
 interface Plan {
+  /** Where categorical feature numbers start (denseWidthOf). */
+  denseWidth: number;
   slots: Slot[];
   tables: SlotTable[];
   numeric: { field: number; transform: FieldTransform; mean: number; std: number }[];
   denseRows: Int32Array;
-  /** Per dense field 0..12: its quantile boundaries and tokens when it is quantile-bucketed (crosses use them). */
+  /** Per dense field: its quantile boundaries and tokens when it is quantile-bucketed (crosses use them). */
   quantile: ({ boundaries: Float64Array; tokens: Uint32Array } | null)[];
 }
 
@@ -320,7 +352,8 @@ function planOf(spec: FeatureSpec): Plan {
   let plan = plans.get(spec);
   if (plan) return plan;
   const transforms = spec.denseTransforms ?? spec.denseFields.map(() => spec.denseTransform);
-  const quantile: Plan['quantile'] = Array.from({ length: DENSE }, () => null);
+  const denseWidth = denseWidthOf(spec);
+  const quantile: Plan['quantile'] = Array.from({ length: denseWidth }, () => null);
   const slots: Slot[] = spec.categoricalFields.map((column) => ({ kind: 'categorical', column }));
   for (const features of spec.crosses) slots.push({ kind: 'cross', features });
   const numeric: Plan['numeric'] = [];
@@ -338,22 +371,35 @@ function planOf(spec: FeatureSpec): Plan {
   });
   const sharedMask = 2 ** spec.hashBits - 1;
   const tables = spec.slotTables ?? slots.map(() => ({ offset: 0, bits: spec.hashBits, shared: true }));
-  const denseRows = Int32Array.from(spec.denseRows ?? numeric.map((n) => numericToken[n.field] & sharedMask));
-  plan = { slots, tables, numeric, denseRows, quantile };
+  const denseRows = Int32Array.from(spec.denseRows ?? numeric.map((n) => numericToken(n.field) & sharedMask));
+  plan = { denseWidth, slots, tables, numeric, denseRows, quantile };
   plans.set(spec, plan);
   return plan;
 }
 
-/** The 32-bit token of feature `feature` (0..38) in row `r`: a categorical hash, or a dense field's bucket token. */
+/** The 32-bit token of feature number `feature` in row `r`: a categorical hash, or a dense field's bucket token. */
 function featureToken(block: RowBlock, r: number, feature: number, plan: Plan): number {
-  if (feature < DENSE) {
-    const v = block.dense[r * DENSE + feature];
-    if (Number.isNaN(v)) return missingToken[feature];
+  if (feature < plan.denseWidth) {
+    const v = block.dense[r * block.denseWidth + feature];
+    if (Number.isNaN(v)) return missingToken(feature);
     const q = plan.quantile[feature];
     return q ? q.tokens[quantileBucket(q.boundaries, v)] : logBucketToken(feature, v);
   }
-  const h = block.categorical[r * CATEGORICAL + feature - DENSE];
-  return h === MISSING ? missingToken[feature] : h;
+  const h = block.categorical[r * block.categoricalWidth + feature - plan.denseWidth];
+  return h === MISSING ? missingToken(feature) : h;
+}
+
+/**
+ * A cross's hash salts. Crosses of features numbered below 64 (every Criteo-width table) keep the salts they always
+ * had, so their models score as before; a wider table's crosses mix all their numbers into a salt of their own.
+ */
+function crossSalts(a: number, b: number, c: number | undefined): { pair: number; triple: number } {
+  if (a < 64 && b < 64 && (c === undefined || c < 64)) {
+    const pair = a * 64 + b;
+    return { pair, triple: c === undefined ? 0 : 0x100000 + pair * 64 + c };
+  }
+  const pair = combineHashes(a + 1, b + 1, 0x77696465); // 'wide'
+  return { pair, triple: c === undefined ? 0 : combineHashes(pair, c + 1, 0x77696465) };
 }
 
 /** Tokens (32-bit, before the region's mask) of slot `s` for rows [start, end) into out[0 .. end − start). */
@@ -362,28 +408,29 @@ function fillSlotTokens(block: RowBlock, plan: Plan, s: number, start: number, e
   switch (slot.kind) {
     case 'categorical': {
       const c = slot.column;
-      const missing = missingToken[DENSE + c];
+      const missing = missingToken(plan.denseWidth + c);
+      const C = block.categoricalWidth;
       for (let r = start; r < end; r++) {
-        const h = block.categorical[r * CATEGORICAL + c];
+        const h = block.categorical[r * C + c];
         out[r - start] = h === MISSING ? missing : h;
       }
       return;
     }
     case 'bucket': {
       const f = slot.field;
-      const missing = missingToken[f];
+      const missing = missingToken(f);
       const { boundaries, tokens } = slot;
+      const D = block.denseWidth;
       for (let r = start; r < end; r++) {
-        const v = block.dense[r * DENSE + f];
+        const v = block.dense[r * D + f];
         out[r - start] = Number.isNaN(v) ? missing : boundaries ? tokens![quantileBucket(boundaries, v)] : logBucketToken(f, v);
       }
       return;
     }
     case 'cross': {
       const [a, b, c] = slot.features;
-      const pairSalt = a * 64 + b;
       // A pair as before per-field knobs; a triple folds the third field into the pair's hash under its own salt.
-      const tripleSalt = c === undefined ? 0 : 0x100000 + pairSalt * 64 + c;
+      const { pair: pairSalt, triple: tripleSalt } = crossSalts(a, b, c);
       for (let r = start; r < end; r++) {
         const pair = combine(featureToken(block, r, a, plan), featureToken(block, r, b, plan), pairSalt);
         out[r - start] = c === undefined ? pair : combine(pair, featureToken(block, r, c, plan), tripleSalt);
@@ -425,7 +472,8 @@ export function encodeRows(block: RowBlock, spec: FeatureSpec): EncodedRows {
     }
     for (let j = 0; j < denseSlots; j++) {
       const { field, transform, mean, std } = plan.numeric[j];
-      for (let r = start; r < end; r++) denseValue[r * denseSlots + j] = transformDense(transform, mean, std, block.dense[r * DENSE + field]);
+      const D = block.denseWidth;
+      for (let r = start; r < end; r++) denseValue[r * denseSlots + j] = transformDense(transform, mean, std, block.dense[r * D + field]);
     }
   }
   const encoded: EncodedRows = {
@@ -443,12 +491,13 @@ export function encodeRows(block: RowBlock, spec: FeatureSpec): EncodedRows {
 
 /** Readable name of each categorical slot: "C3", "C1×C2×C5" (a cross), "I2" (a bucketed dense field). */
 export function slotNames(spec: FeatureSpec): string[] {
-  return planOf(spec).slots.map((slot) =>
+  const plan = planOf(spec);
+  return plan.slots.map((slot) =>
     slot.kind === 'categorical'
-      ? CATEGORICAL_FIELDS[slot.column]
+      ? categoricalFieldName(slot.column)
       : slot.kind === 'bucket'
-        ? DENSE_FIELDS[slot.field]
-        : slot.features.map((f) => FIELD_NAMES[f]).join('×'),
+        ? denseFieldName(slot.field)
+        : slot.features.map((f) => featureName(f, plan.denseWidth)).join('×'),
   );
 }
 

@@ -1,6 +1,6 @@
 import type { HashSpace } from '../contracts';
-import { CATEGORICAL_FIELDS, DENSE_FIELDS } from '../contracts';
-import { CATEGORICAL_COUNT, DENSE_COUNT, MISSING_CATEGORICAL, type RowBlock } from './data/rows';
+import { categoricalFieldName, denseFieldName } from '../contracts';
+import { MISSING_CATEGORICAL, type RowBlock } from './data/rows';
 import { EncodedRows, FeatureSpec, countSlotTokens, featureTableRows, numericRowsOf, slotNames, slotTablesOf } from './features';
 import { DistinctCounter, autoHashBits, expectedCollisionRate } from './hash-space';
 
@@ -143,16 +143,16 @@ export function fieldCardinality(rows: RowBlock, active: { categorical: number[]
   const denseBits = new Uint32Array(rows.dense.buffer, rows.dense.byteOffset, rows.dense.length);
   for (const f of active.dense) {
     const counter = new DistinctCounter();
-    for (let r = 0; r < rows.rows; r++) if (!Number.isNaN(rows.dense[r * DENSE_COUNT + f])) counter.add(denseBits[r * DENSE_COUNT + f]);
-    out[DENSE_FIELDS[f]] = counter.distinct;
+    for (let r = 0; r < rows.rows; r++) if (!Number.isNaN(rows.dense[r * rows.denseWidth + f])) counter.add(denseBits[r * rows.denseWidth + f]);
+    out[denseFieldName(f)] = counter.distinct;
   }
   for (const f of active.categorical) {
     const counter = new DistinctCounter();
     for (let r = 0; r < rows.rows; r++) {
-      const h = rows.categorical[r * CATEGORICAL_COUNT + f];
+      const h = rows.categorical[r * rows.categoricalWidth + f];
       if (h !== MISSING_CATEGORICAL) counter.add(h);
     }
-    out[CATEGORICAL_FIELDS[f]] = counter.distinct;
+    out[categoricalFieldName(f)] = counter.distinct;
   }
   return out;
 }

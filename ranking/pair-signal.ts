@@ -1,4 +1,4 @@
-import { CATEGORICAL_FIELDS, DataConfig, type DataConfigInput, type FieldPairSignal } from '../contracts';
+import { DataConfig, categoricalFieldName, type DataConfigInput, type FieldPairSignal } from '../contracts';
 import { parseOrExplain } from '../contracts/errors';
 import { isResidualSignal } from '../contracts/research';
 import { loadDataset } from './data/load-data';
@@ -14,11 +14,13 @@ import { loadArtifactScorer } from './scoring';
  * gain on rows they did not see, when that stands out of its noise (enough clicks, and as many standard errors above 0
  * as the largest of that many noise pairs would rarely reach: signalThreshold), and 0
  * otherwise: a pair without interaction, or one the clicks cannot tell, is 0 at any click rate. Strongest first.
+ * A table with more than `pairFields` categorical fields (default 40) screens the pairs of the fields whose own
+ * held-out main effect over the model is strongest, so the screen stays quadratic in a bounded count.
  */
 export async function measureFieldPairSignal(
   input: DataConfigInput | DataConfig,
   artifact: string,
-  opts: { sampleRows?: number } = {},
+  opts: { sampleRows?: number; pairFields?: number } = {},
 ): Promise<FieldPairSignal[]> {
   const data = parseOrExplain(DataConfig, input, 'data config');
   const dataset = await loadDataset(data);
@@ -30,14 +32,26 @@ export async function measureFieldPairSignal(
   const sample = sliceRows(source, 0, Math.min(source.rows, opts.sampleRows ?? 20_000));
   const cells = new HeldOutCells(sample.labels, await score(encodeRows(sample, header.featureSpec)));
 
-  const fields = dataset.active.categorical;
-  const levelOf = fields.map((f) => categoricalLevels(sample, f));
+  const pairFields = opts.pairFields ?? 40;
+  let fields = dataset.active.categorical;
+  let levelOf = fields.map((f) => categoricalLevels(sample, f));
+  if (fields.length > pairFields) {
+    const gain = levelOf.map((x) => cells.estimate([[x]]).gain);
+    const top = new Set(
+      fields
+        .map((_, i) => i)
+        .sort((a, b) => gain[b] - gain[a])
+        .slice(0, pairFields),
+    );
+    fields = fields.filter((_, i) => top.has(i));
+    levelOf = levelOf.filter((_, i) => top.has(i));
+  }
   const out: FieldPairSignal[] = [];
   for (let a = 0; a < fields.length; a++) {
     for (let b = a + 1; b < fields.length; b++) {
       const [x, y] = [levelOf[a], levelOf[b]];
       const estimate = cells.estimate([[x, y]], [[x], [y]]);
-      const pair = { fields: [CATEGORICAL_FIELDS[fields[a]], CATEGORICAL_FIELDS[fields[b]]] as [string, string] };
+      const pair = { fields: [categoricalFieldName(fields[a]), categoricalFieldName(fields[b])] as [string, string] };
       const tested = (fields.length * (fields.length - 1)) / 2;
       out.push({ ...pair, strength: isResidualSignal({ ...pair, strength: estimate.gain, ...estimate }, tested) ? estimate.gain : 0 });
     }

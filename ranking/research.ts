@@ -1,4 +1,4 @@
-import { CATEGORICAL_FIELDS, DENSE_FIELDS, DataConfig, type DataConfigInput, type LearningCurvePoint } from '../contracts';
+import { DataConfig, categoricalFieldName, denseFieldName, type DataConfigInput, type LearningCurvePoint } from '../contracts';
 export { diagnoseFit } from '../contracts/research';
 import {
   diagnoseFit,
@@ -14,7 +14,7 @@ import {
 } from '../contracts/research';
 import { parseOrExplain } from '../contracts/errors';
 import { loadDataset } from './data/load-data';
-import { CATEGORICAL_COUNT, DENSE_COUNT, sliceRows, type RowBlock } from './data/rows';
+import { sliceRows, type RowBlock } from './data/rows';
 import { encodeRows } from './features';
 import { hashSpaceReport } from './hash-report';
 import { backgroundEntropy, clickThroughRate, exampleLogLoss } from './metrics';
@@ -40,6 +40,12 @@ export interface ResearchOptions {
   importanceRows?: number;
   /** Training rows for the residual statistics (default: enough for ~2,000 clicks, 40,000 to 200,000 rows). */
   residualRows?: number;
+  /**
+   * Fields whose every pair is screened (default 40: all of a Criteo-width table's 39). A wider table screens the
+   * pairs of its most important fields (permutation importance on validation): 40 fields are 780 pairs, where
+   * 200 fields would be 19,900.
+   */
+  pairFields?: number;
   /** Fields that take part in the three-way search (the strongest by pair signal; default 8 → 56 triples). */
   tripleFields?: number;
   /** The baseline's learning curve, when it has one. */
@@ -56,8 +62,8 @@ export async function researchBaseline(input: DataConfigInput | DataConfig, arti
   const config = scorer.header.config;
   const family = config.family;
   const active = [
-    ...dataset.active.dense.map((f) => ({ name: DENSE_FIELDS[f], kind: 'dense' as const, index: f })),
-    ...dataset.active.categorical.map((f) => ({ name: CATEGORICAL_FIELDS[f], kind: 'categorical' as const, index: f })),
+    ...dataset.active.dense.map((f) => ({ name: denseFieldName(f), kind: 'dense' as const, index: f })),
+    ...dataset.active.categorical.map((f) => ({ name: categoricalFieldName(f), kind: 'categorical' as const, index: f })),
   ].filter((f) => !config.fields?.[f.name]?.drop);
 
   // Permutation importance on validation rows: the split that decides training, never the test rows.
@@ -99,12 +105,16 @@ export async function researchBaseline(input: DataConfigInput | DataConfig, arti
 
   const mainEffects = judged(active.map((f) => signalOf([f.name], cells.estimate([[level(f.name)]])))).sort(strongestFirst);
 
-  // Interactions net of both fields' main effects (fitted first, on the same half).
+  // Interactions net of both fields' main effects (fitted first, on the same half), among the most important fields
+  // when there are too many to screen every pair.
+  const pairFields = opts.pairFields ?? 40;
+  const screened = new Set(importance.slice(0, pairFields).map((f) => f.field));
+  const paired = active.length > pairFields ? active.filter((f) => screened.has(f.name)) : active;
   const pairs: ResidualSignal[] = [];
-  for (let a = 0; a < active.length; a++)
-    for (let b = a + 1; b < active.length; b++) {
-      const [x, y] = [level(active[a].name), level(active[b].name)];
-      pairs.push(signalOf([active[a].name, active[b].name], cells.estimate([[x, y]], [[x], [y]])));
+  for (let a = 0; a < paired.length; a++)
+    for (let b = a + 1; b < paired.length; b++) {
+      const [x, y] = [level(paired[a].name), level(paired[b].name)];
+      pairs.push(signalOf([paired[a].name, paired[b].name], cells.estimate([[x, y]], [[x], [y]])));
     }
   judged(pairs).sort(strongestFirst);
 
@@ -244,11 +254,11 @@ function withFieldShuffled(block: RowBlock, kind: 'dense' | 'categorical', field
   );
   if (kind === 'dense') {
     const dense = block.dense.slice();
-    for (let i = 0; i < block.rows; i++) dense[i * DENSE_COUNT + field] = block.dense[order[i] * DENSE_COUNT + field];
+    for (let i = 0; i < block.rows; i++) dense[i * block.denseWidth + field] = block.dense[order[i] * block.denseWidth + field];
     return { ...block, dense };
   }
   const categorical = block.categorical.slice();
-  for (let i = 0; i < block.rows; i++) categorical[i * CATEGORICAL_COUNT + field] = block.categorical[order[i] * CATEGORICAL_COUNT + field];
+  for (let i = 0; i < block.rows; i++) categorical[i * block.categoricalWidth + field] = block.categorical[order[i] * block.categoricalWidth + field];
   return { ...block, categorical };
 }
 
@@ -340,7 +350,7 @@ export function denseShape(block: RowBlock, field: number, transform?: string): 
           ? 'increasing'
           : 'decreasing';
   return {
-    field: DENSE_FIELDS[field],
+    field: denseFieldName(field),
     ...(transform ? { transform } : {}),
     buckets,
     missingShare: round(missing / Math.max(1, block.rows)),

@@ -1,5 +1,5 @@
 import { MIN_HELD_OUT_CLICKS } from '../contracts/research';
-import { CATEGORICAL_COUNT, DENSE_COUNT, MISSING_CATEGORICAL, type RowBlock } from './data/rows';
+import { MISSING_CATEGORICAL, type RowBlock } from './data/rows';
 import { fitQuantileBoundaries, quantileBucket } from './features';
 
 /**
@@ -38,7 +38,7 @@ export function categoricalLevels(block: RowBlock, field: number): FieldLevels {
   const ids = new Int32Array(block.rows);
   const map = new Map<number, number>();
   for (let i = 0; i < block.rows; i++) {
-    const h = block.categorical[i * CATEGORICAL_COUNT + field];
+    const h = block.categorical[i * block.categoricalWidth + field];
     if (h === MISSING_CATEGORICAL) {
       ids[i] = -1;
       continue;
@@ -55,7 +55,7 @@ export function denseLevels(block: RowBlock, field: number, buckets = 16): Field
   const boundaries = fitQuantileBoundaries(block, field, buckets);
   const ids = new Int32Array(block.rows);
   for (let i = 0; i < block.rows; i++) {
-    const x = block.dense[i * DENSE_COUNT + field];
+    const x = block.dense[i * block.denseWidth + field];
     ids[i] = Number.isNaN(x) ? -1 : quantileBucket(boundaries, x);
   }
   return { ids, levels: boundaries.length + 1 };

@@ -1,5 +1,5 @@
 import type { TrainRowsOnDisk } from './data/load-data';
-import { CATEGORICAL_COUNT, DENSE_COUNT, RowBlock } from './data/rows';
+import { emptyBlock, type RowBlock } from './data/rows';
 import { EncodedRows, FeatureSpec, encodeRows, numericRowsOf, slotCounts } from './features';
 import { SeededRandom } from './rng';
 import type { StreamedRows, TrainBatch } from './trainer';
@@ -76,12 +76,8 @@ export class DiskTrainRows implements StreamedRows {
       const k = n === this.rows ? i : Math.floor((i * this.rows) / n);
       positions[i] = this.kept ? this.kept[k] : k;
     }
-    const out: RowBlock = {
-      rows: n,
-      labels: new Uint8Array(n),
-      dense: new Float32Array(n * DENSE_COUNT),
-      categorical: new Uint32Array(n * CATEGORICAL_COUNT),
-    };
+    const { dense: D, categorical: C } = this.disk.cache.widths;
+    const out = emptyBlock(n, this.disk.cache.widths);
     const buffer = this.disk.cache.newChunkBuffer();
     let loaded = -1;
     let block: RowBlock | null = null;
@@ -93,8 +89,8 @@ export class DiskTrainRows implements StreamedRows {
       }
       const r = positions[i] - c * this.chunkRows;
       out.labels[i] = block!.labels[r];
-      out.dense.set(block!.dense.subarray(r * DENSE_COUNT, (r + 1) * DENSE_COUNT), i * DENSE_COUNT);
-      out.categorical.set(block!.categorical.subarray(r * CATEGORICAL_COUNT, (r + 1) * CATEGORICAL_COUNT), i * CATEGORICAL_COUNT);
+      out.dense.set(block!.dense.subarray(r * D, (r + 1) * D), i * D);
+      out.categorical.set(block!.categorical.subarray(r * C, (r + 1) * C), i * C);
     }
     return encodeRows(out, this.spec);
   }
@@ -170,26 +166,24 @@ export class DiskTrainRows implements StreamedRows {
 
   /** A chunk's training rows [0, trainEnd) that are kept (a view when all are; a copy when some are sampled out). */
   private trainRowsOf(chunk: RowBlock, start: number, trainEnd: number): RowBlock {
+    const { denseWidth: D, categoricalWidth: C } = chunk;
     if (!this.keep) {
       return {
         rows: trainEnd,
+        denseWidth: D,
+        categoricalWidth: C,
         labels: chunk.labels.subarray(0, trainEnd),
-        dense: chunk.dense.subarray(0, trainEnd * DENSE_COUNT),
-        categorical: chunk.categorical.subarray(0, trainEnd * CATEGORICAL_COUNT),
+        dense: chunk.dense.subarray(0, trainEnd * D),
+        categorical: chunk.categorical.subarray(0, trainEnd * C),
       };
     }
     const count = this.keptPerChunk[start / this.chunkRows];
-    const out: RowBlock = {
-      rows: count,
-      labels: new Uint8Array(count),
-      dense: new Float32Array(count * DENSE_COUNT),
-      categorical: new Uint32Array(count * CATEGORICAL_COUNT),
-    };
+    const out = emptyBlock(count, { dense: D, categorical: C });
     for (let r = 0, k = 0; r < trainEnd; r++) {
       if (!this.keep[start + r]) continue;
       out.labels[k] = chunk.labels[r];
-      out.dense.set(chunk.dense.subarray(r * DENSE_COUNT, (r + 1) * DENSE_COUNT), k * DENSE_COUNT);
-      out.categorical.set(chunk.categorical.subarray(r * CATEGORICAL_COUNT, (r + 1) * CATEGORICAL_COUNT), k * CATEGORICAL_COUNT);
+      out.dense.set(chunk.dense.subarray(r * D, (r + 1) * D), k * D);
+      out.categorical.set(chunk.categorical.subarray(r * C, (r + 1) * C), k * C);
       k++;
     }
     return out;

@@ -5,13 +5,22 @@ import { DEFAULT_MAX_VALUES, columnSpec, schemaLayout, timeOrderColumn, type Dec
 import { hashFieldValue } from '../hash';
 import { BadRowFailure, TrainingFailure } from '../failure';
 import { BAD_ROW_EXAMPLES, badDataFailure, statDataFile, type BadRowReport } from './criteo-reader';
-import { CATEGORICAL_COUNT, DENSE_COUNT, MAX_NAMES_PER_FIELD, MISSING_CATEGORICAL, activeFields, type RowBlock, type ValueNames } from './rows';
+import {
+  DENSE_COUNT,
+  MAX_NAMES_PER_FIELD,
+  MISSING_CATEGORICAL,
+  activeFields,
+  emptyBlock,
+  type RowBlock,
+  type RowWidths,
+  type ValueNames,
+} from './rows';
 
 /**
  * Reader of a team's own table with a declared schema (contracts/schema.ts): TSV or CSV with a header row, or Parquet.
- * Each row is laid onto the engine's fixed slots (schemaLayout) exactly as the Criteo reader fills them — a categorical
- * value of slot Ck is hashed with field number 13 + (k − 1), a real value hashing to 0 is stored as 1 — so the rest of
- * the engine cannot tell a declared table from a Criteo file. A multi-valued column hashes every value with its first
+ * Each row is laid onto the engine's fields (schemaLayout: as many as the table has, at least Criteo's 13 + 26)
+ * exactly as the Criteo reader fills them — a categorical value of slot Ck is hashed with field number 13 + (k − 1), a
+ * real value hashing to 0 is stored as 1 — so the rest of the engine cannot tell a declared table from a Criteo file. A multi-valued column hashes every value with its first
  * slot's field number (a bag of values: the same value lands on the same hash row whichever slot it sits in).
  *
  * Rows are held in memory (no row cache): a training file with more rows than the in-memory limit fails, suggesting
@@ -238,12 +247,18 @@ export function planOf(config: DeclaredData): ReadPlan {
 class Rows {
   rows = 0;
   labels = new Uint8Array(1024);
-  dense = new Float32Array(1024 * DENSE_COUNT);
-  categorical = new Uint32Array(1024 * CATEGORICAL_COUNT);
+  dense: Float32Array;
+  categorical: Uint32Array;
   weights: Float32Array | null;
   times: Float64Array | null;
 
-  constructor(withWeights: boolean, withTimes: boolean) {
+  constructor(
+    private readonly widths: RowWidths,
+    withWeights: boolean,
+    withTimes: boolean,
+  ) {
+    this.dense = new Float32Array(1024 * widths.dense);
+    this.categorical = new Uint32Array(1024 * widths.categorical);
     this.weights = withWeights ? new Float32Array(1024) : null;
     this.times = withTimes ? new Float64Array(1024) : null;
   }
@@ -252,8 +267,8 @@ class Rows {
     if (this.rows === this.labels.length) this.grow();
     const r = this.rows++;
     this.labels[r] = row.label;
-    this.dense.set(row.dense, r * DENSE_COUNT);
-    this.categorical.set(row.categorical, r * CATEGORICAL_COUNT);
+    this.dense.set(row.dense, r * this.widths.dense);
+    this.categorical.set(row.categorical, r * this.widths.categorical);
     if (this.weights) this.weights[r] = row.weight;
     if (this.times) this.times[r] = row.time;
   }
@@ -262,9 +277,11 @@ class Rows {
     const n = this.rows;
     const block: RowBlock = {
       rows: n,
+      denseWidth: this.widths.dense,
+      categoricalWidth: this.widths.categorical,
       labels: this.labels.slice(0, n),
-      dense: this.dense.slice(0, n * DENSE_COUNT),
-      categorical: this.categorical.slice(0, n * CATEGORICAL_COUNT),
+      dense: this.dense.slice(0, n * this.widths.dense),
+      categorical: this.categorical.slice(0, n * this.widths.categorical),
       ...(this.weights ? { weights: this.weights.slice(0, n) } : {}),
     };
     return this.times ? { block, times: this.times.slice(0, n) } : { block };
@@ -278,8 +295,8 @@ class Rows {
       return b;
     };
     this.labels = grown(this.labels, 1, Uint8Array);
-    this.dense = grown(this.dense, DENSE_COUNT, Float32Array);
-    this.categorical = grown(this.categorical, CATEGORICAL_COUNT, Uint32Array);
+    this.dense = grown(this.dense, this.widths.dense, Float32Array);
+    this.categorical = grown(this.categorical, this.widths.categorical, Uint32Array);
     if (this.weights) this.weights = grown(this.weights, 1, Float32Array);
     if (this.times) this.times = grown(this.times, 1, Float64Array);
   }
@@ -296,8 +313,8 @@ interface ParsedRow {
   names: [number, number, string][];
 }
 
-function newParsedRow(): ParsedRow {
-  return { label: 0, weight: 1, time: NaN, dense: new Float32Array(DENSE_COUNT), categorical: new Uint32Array(CATEGORICAL_COUNT), names: [] };
+function newParsedRow(widths: RowWidths): ParsedRow {
+  return { label: 0, weight: 1, time: NaN, dense: new Float32Array(widths.dense), categorical: new Uint32Array(widths.categorical), names: [] };
 }
 
 /** Parses the row's cells (in plan.columns order) into `row`; returns the problem of the first bad cell, or null. */
@@ -472,14 +489,15 @@ interface TableOptions {
 class TableSink {
   readonly bad: BadRowReport = { count: 0, rowsSeen: 0, examples: [] };
   readonly rows: Rows;
-  private readonly row = newParsedRow();
+  private readonly row: ParsedRow;
   good = 0;
 
   constructor(
     private readonly file: string,
     private readonly opts: TableOptions,
   ) {
-    this.rows = new Rows(opts.plan.layout.weight !== undefined, opts.withTime);
+    this.row = newParsedRow(opts.plan.layout.widths);
+    this.rows = new Rows(opts.plan.layout.widths, opts.plan.layout.weight !== undefined, opts.withTime);
   }
 
   /** Takes one row (its cells in plan order, or a problem found before its cells); returns false when reading should stop. */
@@ -674,18 +692,13 @@ function range(from: number, to: number): number[] {
 /** The given rows of a block, in the given order, as a new block. */
 export function takeRows(block: RowBlock, rows: readonly number[]): RowBlock {
   const n = rows.length;
-  const out: RowBlock = {
-    rows: n,
-    labels: new Uint8Array(n),
-    dense: new Float32Array(n * DENSE_COUNT),
-    categorical: new Uint32Array(n * CATEGORICAL_COUNT),
-    ...(block.weights ? { weights: new Float32Array(n) } : {}),
-  };
+  const { denseWidth: D, categoricalWidth: C } = block;
+  const out = emptyBlock(n, { dense: D, categorical: C }, !!block.weights);
   for (let i = 0; i < n; i++) {
     const r = rows[i];
     out.labels[i] = block.labels[r];
-    out.dense.set(block.dense.subarray(r * DENSE_COUNT, (r + 1) * DENSE_COUNT), i * DENSE_COUNT);
-    out.categorical.set(block.categorical.subarray(r * CATEGORICAL_COUNT, (r + 1) * CATEGORICAL_COUNT), i * CATEGORICAL_COUNT);
+    out.dense.set(block.dense.subarray(r * D, (r + 1) * D), i * D);
+    out.categorical.set(block.categorical.subarray(r * C, (r + 1) * C), i * C);
     if (out.weights) out.weights[i] = block.weights![r];
   }
   return out;

@@ -1,6 +1,4 @@
 import {
-  CATEGORICAL_FIELDS,
-  DENSE_FIELDS,
   DRIFT_TIME_SLICES,
   DataConfig,
   ModelConfig,
@@ -14,13 +12,15 @@ import {
   type FieldStability,
   type ModelConfigInput,
   type TimeSlice,
+  categoricalFieldName,
+  denseFieldName,
 } from '../../contracts';
 import { parseOrExplain } from '../../contracts/errors';
 import { buildFeatureSpec } from '../features';
 import { fieldCardinality, hashSpaceReport, type HashSpaceReport } from '../hash-report';
 import { clickThroughRate } from '../metrics';
 import { loadDataset, type LoadedDataset } from './load-data';
-import { CATEGORICAL_COUNT, DENSE_COUNT, MISSING_CATEGORICAL, valueName, type RowBlock } from './rows';
+import { MISSING_CATEGORICAL, valueName, type RowBlock } from './rows';
 
 export interface DataDescription {
   fingerprint: string;
@@ -57,7 +57,7 @@ export async function describeData(data: DataConfigInput | DataConfig, model?: M
     trainRows: d.trainOnDisk?.rows ?? d.train.rows,
     testRows: d.test.rows,
     ctr: clickThroughRate(d.trainOnDisk?.labels ?? d.train.labels),
-    activeCategoricalFields: d.active.categorical.map((f) => CATEGORICAL_FIELDS[f]),
+    activeCategoricalFields: d.active.categorical.map((f) => categoricalFieldName(f)),
   };
   if (d.oracle) out.oracleNe = d.oracle.ne;
   out.fieldCardinality = fieldCardinality(d.train, d.active);
@@ -217,7 +217,7 @@ function stabilityOf(
 function denseStability(f: number, train: Sample, test: Sample): FieldStability {
   const present: number[] = [];
   for (const r of train.index) {
-    const x = train.block.dense[r * DENSE_COUNT + f];
+    const x = train.block.dense[r * train.block.denseWidth + f];
     if (!Number.isNaN(x)) present.push(x);
   }
   present.sort((a, b) => a - b);
@@ -241,7 +241,7 @@ function denseStability(f: number, train: Sample, test: Sample): FieldStability 
   };
   const count = (s: Sample) => {
     const counts = new Float64Array(edges.length + 2);
-    for (const r of s.index) counts[bucketOf(s.block.dense[r * DENSE_COUNT + f])]++;
+    for (const r of s.index) counts[bucketOf(s.block.dense[r * s.block.denseWidth + f])]++;
     return counts;
   };
   const show = (x: number) => String(significant(x, 4));
@@ -255,14 +255,14 @@ function denseStability(f: number, train: Sample, test: Sample): FieldStability 
           : b === edges.length
             ? `values > ${show(edges[edges.length - 1])}`
             : `values in (${show(edges[b - 1])}, ${show(edges[b])}]`;
-  return stabilityOf(DENSE_FIELDS[f], 'dense', count(train), count(test), name);
+  return stabilityOf(denseFieldName(f), 'dense', count(train), count(test), name);
 }
 
 /** A categorical field's buckets: its STABILITY_TOP_VALUES most frequent training values, "other", "missing". */
 function categoricalStability(f: number, train: Sample, test: Sample, d: LoadedDataset): FieldStability {
   const frequency = new Map<number, number>();
   for (const r of train.index) {
-    const h = train.block.categorical[r * CATEGORICAL_COUNT + f];
+    const h = train.block.categorical[r * train.block.categoricalWidth + f];
     if (h !== MISSING_CATEGORICAL) frequency.set(h, (frequency.get(h) ?? 0) + 1);
   }
   const top = [...frequency.entries()]
@@ -275,11 +275,11 @@ function categoricalStability(f: number, train: Sample, test: Sample, d: LoadedD
   const count = (s: Sample) => {
     const counts = new Float64Array(top.length + 2);
     for (const r of s.index) {
-      const h = s.block.categorical[r * CATEGORICAL_COUNT + f];
+      const h = s.block.categorical[r * s.block.categoricalWidth + f];
       counts[h === MISSING_CATEGORICAL ? missing : (bucketOfValue.get(h) ?? other)]++;
     }
     return counts;
   };
   const name = (b: number) => (b === missing ? 'missing' : b === other ? 'other' : JSON.stringify(valueName(d.valueNames, f, top[b])));
-  return stabilityOf(CATEGORICAL_FIELDS[f], 'categorical', count(train), count(test), name);
+  return stabilityOf(categoricalFieldName(f), 'categorical', count(train), count(test), name);
 }

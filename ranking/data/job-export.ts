@@ -1,9 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { CATEGORICAL_FIELDS, DENSE_FIELDS } from '../../contracts';
+import { categoricalFieldName, denseFieldName, fieldOfName } from '../../contracts';
 import type { LoadedDataset, TrainRowsOnDisk } from './load-data';
-import { CATEGORICAL_COUNT, DENSE_COUNT, MISSING_CATEGORICAL, RowBlock, UNKNOWN_LABEL } from './rows';
+import { MISSING_CATEGORICAL, RowBlock, UNKNOWN_LABEL } from './rows';
 
 /**
  * The data hand-off to external trainers: a loaded dataset's three splits as plain TSV files any trainer can read
@@ -116,8 +116,8 @@ function jobColumns(dataset: LoadedDataset, weighted: boolean, labels: Record<st
   const columns: JobColumn[] = [{ name: 'label', slot: 'label', role: 'label' }];
   if (weighted) columns.push({ name: 'weight', slot: 'weight', role: 'weight' });
   const slots: Omit<JobColumn, 'name'>[] = [
-    ...dataset.active.dense.map((f) => ({ slot: DENSE_FIELDS[f], role: 'dense' as const })),
-    ...dataset.active.categorical.map((f) => ({ slot: CATEGORICAL_FIELDS[f], role: 'categorical' as const })),
+    ...dataset.active.dense.map((f) => ({ slot: denseFieldName(f), role: 'dense' as const })),
+    ...dataset.active.categorical.map((f) => ({ slot: categoricalFieldName(f), role: 'categorical' as const })),
   ];
   const taken = new Set(columns.map((c) => c.name));
   for (const s of slots) {
@@ -176,8 +176,8 @@ async function writeTsv(file: string, columns: JobColumn[], blocks: AsyncIterabl
   let written = 0;
   try {
     await fh.write(columns.map((c) => c.name).join('\t') + '\n');
-    const dense = columns.filter((c) => c.role === 'dense').map((c) => DENSE_FIELDS.indexOf(c.slot));
-    const categorical = columns.filter((c) => c.role === 'categorical').map((c) => CATEGORICAL_FIELDS.indexOf(c.slot));
+    const dense = columns.filter((c) => c.role === 'dense').map((c) => fieldOfName(c.slot)!.index);
+    const categorical = columns.filter((c) => c.role === 'categorical').map((c) => fieldOfName(c.slot)!.index);
     const weighted = columns.some((c) => c.role === 'weight');
     for await (const block of blocks) {
       for (let start = 0; start < block.rows; start += WRITE_ROWS) {
@@ -189,9 +189,9 @@ async function writeTsv(file: string, columns: JobColumn[], blocks: AsyncIterabl
           const label = block.labels[r];
           cells[k++] = label === UNKNOWN_LABEL ? '' : String(label);
           if (weighted) cells[k++] = block.weights ? float32Text(block.weights[r]) : '1';
-          for (const f of dense) cells[k++] = float32Text(block.dense[r * DENSE_COUNT + f]);
+          for (const f of dense) cells[k++] = float32Text(block.dense[r * block.denseWidth + f]);
           for (const f of categorical) {
-            const h = block.categorical[r * CATEGORICAL_COUNT + f];
+            const h = block.categorical[r * block.categoricalWidth + f];
             cells[k++] = h === MISSING_CATEGORICAL ? '' : String(h);
           }
           lines[r - start] = cells.join('\t');

@@ -2,14 +2,15 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import {
   BAD_ROW_EXAMPLES_KEPT,
-  CATEGORICAL_FIELDS,
   CriteoData,
   DEFAULT_MAX_VALUES,
   DataConfig,
   DeclaredData,
   columnSpec,
+  schemaLayout,
   type BadRows,
   type DataConfigInput,
+  fieldOfName,
 } from '../../contracts';
 import { parseOrExplain } from '../../contracts/errors';
 import { BadRowReport, assertSafePath, readCriteoChunks, readCriteoFile } from './criteo-reader';
@@ -17,17 +18,7 @@ import { readDeclaredData, type RowTimes } from './declared-reader';
 import { plantedScenario } from './planted';
 import { RowCacheInvalid, RowCacheReader, RowCacheWriter, hashFileEnds, rowCachePath, sourceIdentity, type SourceIdentity } from './row-cache';
 import { moveToSharedMemory, openSharedDataset, type DatasetShare, type SharedDatasetImage } from './shared-dataset';
-import {
-  CATEGORICAL_COUNT,
-  DENSE_COUNT,
-  MISSING_CATEGORICAL,
-  RowBlock,
-  ValueNames,
-  activeFields,
-  concatBlocks,
-  newValueNames,
-  sliceRows,
-} from './rows';
+import { MISSING_CATEGORICAL, emptyBlock, RowBlock, ValueNames, activeFields, concatBlocks, newValueNames, sliceRows } from './rows';
 
 /** A dataset ready for experiments: three splits in the shared row representation, plus what is known about it. */
 export interface LoadedDataset {
@@ -331,7 +322,7 @@ async function loadCriteo(config: CriteoData, fingerprint: string, limit: number
  * so. Its rows fill the same slots, hashes and value names as a Criteo file's (see declared-reader.ts).
  */
 async function loadDeclared(config: DeclaredData, fingerprint: string, limit: number): Promise<LoadedDataset> {
-  const read = await readDeclaredData(config, newValueNames(), limit);
+  const read = await readDeclaredData(config, newValueNames(schemaLayout(config.schema).widths.categorical), limit);
   return {
     kind: 'criteo',
     fingerprint,
@@ -471,15 +462,11 @@ async function scanCache(reader: RowCacheReader, config: CriteoData) {
   const trainRows = config.validation ? total : Math.floor(total * (1 - config.validationFraction));
   const labels = new Uint8Array(trainRows);
   const sampleRows = Math.min(trainRows, TRAIN_SAMPLE_ROWS);
-  const sample: RowBlock = {
-    rows: sampleRows,
-    labels: new Uint8Array(sampleRows),
-    dense: new Float32Array(sampleRows * DENSE_COUNT),
-    categorical: new Uint32Array(sampleRows * CATEGORICAL_COUNT),
-  };
+  const { dense: D, categorical: C } = reader.widths;
+  const sample = emptyBlock(sampleRows, reader.widths);
   const tailBlocks: RowBlock[] = [];
-  const cat = new Uint8Array(CATEGORICAL_COUNT);
-  const den = new Uint8Array(DENSE_COUNT);
+  const cat = new Uint8Array(C);
+  const den = new Uint8Array(D);
   const buffer = reader.newChunkBuffer();
   let next = 0; // next sample index
   for (let c = 0, start = 0; c < reader.chunks; c++) {
@@ -487,8 +474,8 @@ async function scanCache(reader: RowCacheReader, config: CriteoData) {
     const trainEnd = Math.max(0, Math.min(block.rows, trainRows - start));
     if (trainEnd > 0) labels.set(block.labels.subarray(0, trainEnd), start);
     for (let r = 0; r < trainEnd; r++) {
-      for (let f = 0; f < CATEGORICAL_COUNT; f++) if (block.categorical[r * CATEGORICAL_COUNT + f] !== MISSING_CATEGORICAL) cat[f] = 1;
-      for (let f = 0; f < DENSE_COUNT; f++) if (!Number.isNaN(block.dense[r * DENSE_COUNT + f])) den[f] = 1;
+      for (let f = 0; f < C; f++) if (block.categorical[r * C + f] !== MISSING_CATEGORICAL) cat[f] = 1;
+      for (let f = 0; f < D; f++) if (!Number.isNaN(block.dense[r * D + f])) den[f] = 1;
     }
     // Sample row i is training row ⌊i·trainRows/sampleRows⌋ (evenly spaced, in order).
     for (; next < sampleRows; next++) {
@@ -496,8 +483,8 @@ async function scanCache(reader: RowCacheReader, config: CriteoData) {
       if (row >= start + trainEnd) break;
       const r = row - start;
       sample.labels[next] = block.labels[r];
-      sample.dense.set(block.dense.subarray(r * DENSE_COUNT, (r + 1) * DENSE_COUNT), next * DENSE_COUNT);
-      sample.categorical.set(block.categorical.subarray(r * CATEGORICAL_COUNT, (r + 1) * CATEGORICAL_COUNT), next * CATEGORICAL_COUNT);
+      sample.dense.set(block.dense.subarray(r * D, (r + 1) * D), next * D);
+      sample.categorical.set(block.categorical.subarray(r * C, (r + 1) * C), next * C);
     }
     if (trainEnd < block.rows) tailBlocks.push(sliceRows(block, trainEnd, block.rows));
     start += block.rows;
@@ -527,7 +514,7 @@ export function summarizeBadRows(reports: FileBadRows[]): BadRows {
 }
 
 export function categoricalFieldIndex(name: string): number {
-  const i = CATEGORICAL_FIELDS.indexOf(name);
-  if (i < 0) throw new Error(`${JSON.stringify(name)} is not a categorical field (expected C1..C26)`);
-  return i;
+  const field = fieldOfName(name);
+  if (field?.kind !== 'categorical') throw new Error(`${JSON.stringify(name)} is not a categorical field (expected C1, C2, …)`);
+  return field.index;
 }

@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import { crc32 } from 'node:zlib';
 import { asDiskFull } from '../../store/disk-space';
 import { rankwrightHome } from '../../store/home';
-import { CATEGORICAL_COUNT, DENSE_COUNT, RowBlock } from './rows';
+import { CRITEO_WIDTHS, emptyBlock, type RowBlock, type RowWidths } from './rows';
 
 /**
  * A binary cache of parsed, hashed training rows, so a training file larger than memory is parsed once and every
@@ -16,7 +16,9 @@ import { CATEGORICAL_COUNT, DENSE_COUNT, RowBlock } from './rows';
  *   "RWROWS01" | chunk 0 | chunk 1 | … | trailer JSON | u32 trailer length | "RWROWS01"
  *
  * Every chunk holds CHUNK_ROWS rows (the last one fewer) in the RowBlock layout: labels u8 (padded to 4 bytes), dense
- * f32 × 13, categorical u32 × 26 — so chunk c sits at a fixed offset and is read straight into typed-array views.
+ * f32 × its dense width, categorical u32 × its categorical width (the trailer's `widths`; Criteo's 13 and 26 when
+ * absent, as in caches written before tables grew wider) — so chunk c sits at a fixed offset and is read straight
+ * into typed-array views.
  * The trailer names the format version, the row count, the source file's size, mtime and content fingerprint, the
  * read options that shaped the rows, the bad-row report of the parse, and a CRC-32 per chunk. Opening checks the
  * magic, version, source and total size (a stale or truncated cache is rebuilt); reading a chunk checks its CRC.
@@ -52,10 +54,12 @@ export interface RowCacheTrailer {
   /** The parse's bad-row report, so a cache hit reports what the parse would have. */
   badRows: { count: number; rowsSeen: number; examples: { file: string; line: number; problem: string }[] };
   crc: number[];
+  /** Fields a row has; absent: Criteo's. */
+  widths?: RowWidths;
 }
 
-export function chunkBytes(rows: number): number {
-  return align4(rows) + rows * (DENSE_COUNT + CATEGORICAL_COUNT) * 4;
+export function chunkBytes(rows: number, widths: RowWidths = CRITEO_WIDTHS): number {
+  return align4(rows) + rows * (widths.dense + widths.categorical) * 4;
 }
 
 function align4(n: number): number {
@@ -110,15 +114,12 @@ export class RowCacheWriter {
   private pendingRows = 0;
   private readonly chunkRows = newCacheChunkRows();
 
-  constructor(readonly file: string) {
+  constructor(
+    readonly file: string,
+    readonly widths: RowWidths = CRITEO_WIDTHS,
+  ) {
     this.tmp = `${file}.${process.pid}.${Date.now()}.tmp`;
-    const n = this.chunkRows;
-    this.pending = {
-      rows: n,
-      labels: new Uint8Array(n),
-      dense: new Float32Array(n * DENSE_COUNT),
-      categorical: new Uint32Array(n * CATEGORICAL_COUNT),
-    };
+    this.pending = emptyBlock(this.chunkRows, widths);
   }
 
   async append(block: RowBlock): Promise<void> {
@@ -134,8 +135,9 @@ export class RowCacheWriter {
       const at = this.pendingRows;
       const p = this.pending;
       p.labels.set(block.labels.subarray(from, from + take), at);
-      p.dense.set(block.dense.subarray(from * DENSE_COUNT, (from + take) * DENSE_COUNT), at * DENSE_COUNT);
-      p.categorical.set(block.categorical.subarray(from * CATEGORICAL_COUNT, (from + take) * CATEGORICAL_COUNT), at * CATEGORICAL_COUNT);
+      const { dense: D, categorical: C } = this.widths;
+      p.dense.set(block.dense.subarray(from * D, (from + take) * D), at * D);
+      p.categorical.set(block.categorical.subarray(from * C, (from + take) * C), at * C);
       this.pendingRows += take;
       this.rows += take;
       from += take;
@@ -147,10 +149,11 @@ export class RowCacheWriter {
     const r = this.pendingRows;
     if (r === 0) return;
     const p = this.pending;
-    const buf = Buffer.alloc(chunkBytes(r));
+    const { dense: D, categorical: C } = this.widths;
+    const buf = Buffer.alloc(chunkBytes(r, this.widths));
     buf.set(p.labels.subarray(0, r), 0);
-    buf.set(new Uint8Array(p.dense.buffer, 0, r * DENSE_COUNT * 4), align4(r));
-    buf.set(new Uint8Array(p.categorical.buffer, 0, r * CATEGORICAL_COUNT * 4), align4(r) + r * DENSE_COUNT * 4);
+    buf.set(new Uint8Array(p.dense.buffer, 0, r * D * 4), align4(r));
+    buf.set(new Uint8Array(p.categorical.buffer, 0, r * C * 4), align4(r) + r * D * 4);
     await this.writing(() => this.fd!.write(buf, 0, buf.length, this.offset));
     this.offset += buf.length;
     this.crc.push(crc32(buf));
@@ -158,9 +161,18 @@ export class RowCacheWriter {
   }
 
   async finish(trailer: Omit<RowCacheTrailer, 'version' | 'rows' | 'chunkRows' | 'crc'>): Promise<RowCacheTrailer> {
-    if (!this.fd) await this.append({ rows: 0, labels: new Uint8Array(0), dense: new Float32Array(0), categorical: new Uint32Array(0) });
+    if (!this.fd) await this.append(emptyBlock(0, this.widths));
     await this.flush();
-    const full: RowCacheTrailer = { version: ROW_CACHE_VERSION, rows: this.rows, chunkRows: this.chunkRows, ...trailer, crc: this.crc };
+    // Criteo-width caches keep the trailer they always had (no `widths`), so older readers and tests see no change.
+    const wide = this.widths.dense !== CRITEO_WIDTHS.dense || this.widths.categorical !== CRITEO_WIDTHS.categorical;
+    const full: RowCacheTrailer = {
+      version: ROW_CACHE_VERSION,
+      rows: this.rows,
+      chunkRows: this.chunkRows,
+      ...trailer,
+      crc: this.crc,
+      ...(wide ? { widths: this.widths } : {}),
+    };
     const json = Buffer.from(JSON.stringify(full));
     const tail = Buffer.alloc(TAIL_BYTES);
     tail.writeUInt32LE(json.length, 0);
@@ -218,6 +230,11 @@ export class RowCacheReader {
     return this.trailer.crc.length;
   }
 
+  /** Fields a cached row has. */
+  get widths(): RowWidths {
+    return this.trailer.widths ?? CRITEO_WIDTHS;
+  }
+
   chunkRowsOf(c: number): number {
     return Math.min(this.trailer.chunkRows, this.rows - c * this.trailer.chunkRows);
   }
@@ -260,7 +277,7 @@ export class RowCacheReader {
         throw new RowCacheInvalid(`row cache ${file} was written with other read options`);
       const chunks = Math.ceil(trailer.rows / trailer.chunkRows);
       let dataBytes = 0;
-      for (let c = 0; c < chunks; c++) dataBytes += chunkBytes(Math.min(trailer.chunkRows, trailer.rows - c * trailer.chunkRows));
+      for (let c = 0; c < chunks; c++) dataBytes += chunkBytes(Math.min(trailer.chunkRows, trailer.rows - c * trailer.chunkRows), trailer.widths);
       if (trailer.crc.length !== chunks || size !== MAGIC.length + dataBytes + jsonLength + TAIL_BYTES)
         throw new RowCacheInvalid(`row cache ${file} is truncated or corrupt (${size} bytes where ${trailer.rows} rows need ${dataBytes})`);
       const reader = new RowCacheReader(file, trailer);
@@ -288,14 +305,14 @@ export class RowCacheReader {
 
   /** A buffer that holds any chunk of this cache (pass it back to readChunk to reuse it). */
   newChunkBuffer(): Uint8Array {
-    return new Uint8Array(chunkBytes(this.trailer.chunkRows));
+    return new Uint8Array(chunkBytes(this.trailer.chunkRows, this.widths));
   }
 
   /** Chunk c as a RowBlock of views into `buffer` (valid until the buffer is read into again). */
   async readChunk(c: number, buffer: Uint8Array): Promise<RowBlock> {
     const rows = this.chunkRowsOf(c);
-    const bytes = chunkBytes(rows);
-    const offset = MAGIC.length + c * chunkBytes(this.trailer.chunkRows);
+    const bytes = chunkBytes(rows, this.widths);
+    const offset = MAGIC.length + c * chunkBytes(this.trailer.chunkRows, this.widths);
     let got = 0;
     const fd = await fs.promises.open(this.file, 'r');
     try {
@@ -312,11 +329,14 @@ export class RowCacheReader {
       throw new RowCacheInvalid(`row cache ${this.file}: chunk ${c} is corrupt (checksum mismatch); delete the file or rerun to rebuild it`);
     }
     await this.markUsed();
+    const { dense: D, categorical: C } = this.widths;
     return {
       rows,
+      denseWidth: D,
+      categoricalWidth: C,
       labels: buffer.subarray(0, rows),
-      dense: new Float32Array(buffer.buffer, buffer.byteOffset + align4(rows), rows * DENSE_COUNT),
-      categorical: new Uint32Array(buffer.buffer, buffer.byteOffset + align4(rows) + rows * DENSE_COUNT * 4, rows * CATEGORICAL_COUNT),
+      dense: new Float32Array(buffer.buffer, buffer.byteOffset + align4(rows), rows * D),
+      categorical: new Uint32Array(buffer.buffer, buffer.byteOffset + align4(rows) + rows * D * 4, rows * C),
     };
   }
 

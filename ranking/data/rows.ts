@@ -1,12 +1,21 @@
 import { CATEGORICAL_FIELDS, DENSE_FIELDS } from '../../contracts';
 
 /**
- * The in-memory representation of Criteo-layout rows, shared by the TSV reader and the planted-truth generator
- * (so a test can go through either and the models cannot tell the difference). Columnar typed arrays:
- * ~157 bytes a row, no per-row objects.
+ * The in-memory representation of rows, shared by every reader and the planted-truth generators (so a test can go
+ * through any of them and the models cannot tell the difference). Columnar typed arrays, no per-row objects: each
+ * row has `denseWidth` numeric fields and `categoricalWidth` hashed ones. Criteo's layout is 13 + 26 (~157 bytes a
+ * row); a declared table has as many as its columns need (contracts/schema.ts schemaWidths), never fewer than
+ * Criteo's, so a table laid out before widths grew keeps its field numbers.
  */
 export const DENSE_COUNT = DENSE_FIELDS.length; // 13
 export const CATEGORICAL_COUNT = CATEGORICAL_FIELDS.length; // 26
+
+/** How many dense and categorical fields a row of a block has. */
+export interface RowWidths {
+  dense: number;
+  categorical: number;
+}
+export const CRITEO_WIDTHS: RowWidths = Object.freeze({ dense: DENSE_COUNT, categorical: CATEGORICAL_COUNT });
 /** Categorical hash of an empty (missing) value. A real value that hashes to 0 is stored as 1. */
 export const MISSING_CATEGORICAL = 0;
 /** Label of a row read without a label column (scoring input). */
@@ -14,11 +23,15 @@ export const UNKNOWN_LABEL = 255;
 
 export interface RowBlock {
   rows: number;
+  /** Dense fields a row has (13 for Criteo). */
+  denseWidth: number;
+  /** Categorical fields a row has (26 for Criteo). */
+  categoricalWidth: number;
   /** 0 / 1, or UNKNOWN_LABEL. */
   labels: Uint8Array;
-  /** rows × 13, row-major; NaN = missing. */
+  /** rows × denseWidth, row-major; NaN = missing. */
   dense: Float32Array;
-  /** rows × 26, row-major; 32-bit hash of (field, value), MISSING_CATEGORICAL when empty. */
+  /** rows × categoricalWidth, row-major; 32-bit hash of (field, value), MISSING_CATEGORICAL when empty. */
   categorical: Uint32Array;
   /**
    * Per-row sample weight (a declared schema's `weight` column); absent means every row weighs 1. Training scales
@@ -36,8 +49,25 @@ export function rowWeight(block: RowBlock, r: number): number {
 export type ValueNames = Map<number, string>[];
 export const MAX_NAMES_PER_FIELD = 50_000;
 
-export function newValueNames(): ValueNames {
-  return Array.from({ length: CATEGORICAL_COUNT }, () => new Map<number, string>());
+export function newValueNames(categoricalWidth = CATEGORICAL_COUNT): ValueNames {
+  return Array.from({ length: categoricalWidth }, () => new Map<number, string>());
+}
+
+export function widthsOf(block: RowBlock): RowWidths {
+  return { dense: block.denseWidth, categorical: block.categoricalWidth };
+}
+
+/** An all-zero block of `rows` rows (weights when asked for), for readers that fill rows in place. */
+export function emptyBlock(rows: number, widths: RowWidths, withWeights = false): RowBlock {
+  return {
+    rows,
+    denseWidth: widths.dense,
+    categoricalWidth: widths.categorical,
+    labels: new Uint8Array(rows),
+    dense: new Float32Array(rows * widths.dense),
+    categorical: new Uint32Array(rows * widths.categorical),
+    ...(withWeights ? { weights: new Float32Array(rows) } : {}),
+  };
 }
 
 export function valueName(names: ValueNames, field: number, hash: number): string {
@@ -52,10 +82,13 @@ export class RowBlockBuilder {
   private dense: Float32Array;
   private categorical: Uint32Array;
 
-  constructor(initialCapacity = 1024) {
+  constructor(
+    initialCapacity = 1024,
+    readonly widths: RowWidths = CRITEO_WIDTHS,
+  ) {
     this.labels = new Uint8Array(initialCapacity);
-    this.dense = new Float32Array(initialCapacity * DENSE_COUNT);
-    this.categorical = new Uint32Array(initialCapacity * CATEGORICAL_COUNT);
+    this.dense = new Float32Array(initialCapacity * widths.dense);
+    this.categorical = new Uint32Array(initialCapacity * widths.categorical);
   }
 
   /** Reserves one row and returns its index; the caller fills labels/dense/categorical through `row()`. */
@@ -67,19 +100,21 @@ export class RowBlockBuilder {
   }
 
   setDense(row: number, field: number, value: number): void {
-    this.dense[row * DENSE_COUNT + field] = value;
+    this.dense[row * this.widths.dense + field] = value;
   }
 
   setCategorical(row: number, field: number, hash: number): void {
-    this.categorical[row * CATEGORICAL_COUNT + field] = hash;
+    this.categorical[row * this.widths.categorical + field] = hash;
   }
 
   build(): RowBlock {
     return {
       rows: this.rows,
+      denseWidth: this.widths.dense,
+      categoricalWidth: this.widths.categorical,
       labels: this.labels.slice(0, this.rows),
-      dense: this.dense.slice(0, this.rows * DENSE_COUNT),
-      categorical: this.categorical.slice(0, this.rows * CATEGORICAL_COUNT),
+      dense: this.dense.slice(0, this.rows * this.widths.dense),
+      categorical: this.categorical.slice(0, this.rows * this.widths.categorical),
     };
   }
 
@@ -87,9 +122,9 @@ export class RowBlockBuilder {
     const cap = Math.max(1024, this.labels.length * 2);
     const labels = new Uint8Array(cap);
     labels.set(this.labels);
-    const dense = new Float32Array(cap * DENSE_COUNT);
+    const dense = new Float32Array(cap * this.widths.dense);
     dense.set(this.dense);
-    const categorical = new Uint32Array(cap * CATEGORICAL_COUNT);
+    const categorical = new Uint32Array(cap * this.widths.categorical);
     categorical.set(this.categorical);
     this.labels = labels;
     this.dense = dense;
@@ -99,11 +134,14 @@ export class RowBlockBuilder {
 
 /** Rows [start, end) of a block as a new block (copies). */
 export function sliceRows(block: RowBlock, start: number, end: number): RowBlock {
+  const { denseWidth: D, categoricalWidth: C } = block;
   return {
     rows: end - start,
+    denseWidth: D,
+    categoricalWidth: C,
     labels: block.labels.slice(start, end),
-    dense: block.dense.slice(start * DENSE_COUNT, end * DENSE_COUNT),
-    categorical: block.categorical.slice(start * CATEGORICAL_COUNT, end * CATEGORICAL_COUNT),
+    dense: block.dense.slice(start * D, end * D),
+    categorical: block.categorical.slice(start * C, end * C),
     ...(block.weights ? { weights: block.weights.slice(start, end) } : {}),
   };
 }
@@ -111,20 +149,18 @@ export function sliceRows(block: RowBlock, start: number, end: number): RowBlock
 export function concatBlocks(blocks: RowBlock[]): RowBlock {
   if (blocks.length === 1) return blocks[0];
   const rows = blocks.reduce((n, b) => n + b.rows, 0);
-  const out: RowBlock = {
-    rows,
-    labels: new Uint8Array(rows),
-    dense: new Float32Array(rows * DENSE_COUNT),
-    categorical: new Uint32Array(rows * CATEGORICAL_COUNT),
-  };
+  const widths = widthsOf(blocks[0]);
+  if (blocks.some((b) => b.denseWidth !== widths.dense || b.categoricalWidth !== widths.categorical))
+    throw new Error('concatBlocks: blocks of different widths (rows of two layouts)');
+  const out = emptyBlock(rows, widths);
   // Weights survive a concat when any block has them (the others weigh 1).
   if (blocks.some((b) => b.weights)) out.weights = new Float32Array(rows).fill(1);
   let at = 0;
   for (const b of blocks) {
     out.labels.set(b.labels, at);
     if (out.weights && b.weights) out.weights.set(b.weights, at);
-    out.dense.set(b.dense, at * DENSE_COUNT);
-    out.categorical.set(b.categorical, at * CATEGORICAL_COUNT);
+    out.dense.set(b.dense, at * widths.dense);
+    out.categorical.set(b.categorical, at * widths.categorical);
     at += b.rows;
   }
   return out;
@@ -132,11 +168,12 @@ export function concatBlocks(blocks: RowBlock[]): RowBlock {
 
 /** Which fields carry any value in a block (fields that are always empty carry no information). */
 export function activeFields(block: RowBlock): { categorical: number[]; dense: number[] } {
-  const cat = new Uint8Array(CATEGORICAL_COUNT);
-  const den = new Uint8Array(DENSE_COUNT);
+  const { denseWidth: D, categoricalWidth: C } = block;
+  const cat = new Uint8Array(C);
+  const den = new Uint8Array(D);
   for (let r = 0; r < block.rows; r++) {
-    for (let f = 0; f < CATEGORICAL_COUNT; f++) if (block.categorical[r * CATEGORICAL_COUNT + f] !== MISSING_CATEGORICAL) cat[f] = 1;
-    for (let f = 0; f < DENSE_COUNT; f++) if (!Number.isNaN(block.dense[r * DENSE_COUNT + f])) den[f] = 1;
+    for (let f = 0; f < C; f++) if (block.categorical[r * C + f] !== MISSING_CATEGORICAL) cat[f] = 1;
+    for (let f = 0; f < D; f++) if (!Number.isNaN(block.dense[r * D + f])) den[f] = 1;
   }
   return {
     categorical: [...cat.keys()].filter((f) => cat[f]),

@@ -123,6 +123,8 @@ export function isInSharedMemory(block: RowBlock): boolean {
 function sharedRows(block: RowBlock): RowBlock {
   return {
     rows: block.rows,
+    denseWidth: block.denseWidth,
+    categoricalWidth: block.categoricalWidth,
     labels: sharedCopy(block.labels),
     dense: sharedCopy(block.dense),
     categorical: sharedCopy(block.categorical),

@@ -215,8 +215,8 @@ describe('field names of a declared schema', () => {
     );
     for (const expected of [
       'model.fields.C99: unknown field "C99" (fields are I1..I13 and C1..C26)',
-      'model.fields.C3.transform: C3 is categorical: transform applies to dense fields (I1..I13) only',
-      'model.fields.I2.hashBits: I2 is dense: hashBits applies to categorical fields (C1..C26) only (a bucketed dense field is sized by hashSpace)',
+      'model.fields.C3.transform: C3 is categorical: transform applies to dense fields (I1..) only',
+      'model.fields.I2.hashBits: I2 is dense: hashBits applies to categorical fields (C1..) only (a bucketed dense field is sized by hashSpace)',
       'model.crosses.1.1: unknown field "C99" (fields are I1..I13 and C1..C26)',
     ])
       assert.ok(refused.includes(expected), `${expected} in\n${refused.join('\n')}`);

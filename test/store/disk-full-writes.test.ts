@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { NewCampaignEvent } from '../../contracts';
 import { RowCacheWriter } from '../../ranking/data/row-cache';
-import { CATEGORICAL_COUNT, DENSE_COUNT } from '../../ranking/data/rows';
+import { CRITEO_WIDTHS, emptyBlock } from '../../ranking/data/rows';
 import { getArtifact, putArtifact } from '../../store/artifacts';
 import { asDiskFull, DiskFullError, freeBytesAt, isDiskFull } from '../../store/disk-space';
 import { appendEvents, eventLogPath, readEvents } from '../../store/event-log';
@@ -156,12 +156,7 @@ describe('store: writes that meet a full disk', function () {
     disk.fill();
     const writer = new RowCacheWriter(cacheFile);
     const rows = 4;
-    const block = {
-      rows,
-      labels: new Uint8Array(rows),
-      dense: new Float32Array(rows * DENSE_COUNT),
-      categorical: new Uint32Array(rows * CATEGORICAL_COUNT),
-    };
+    const block = emptyBlock(rows, CRITEO_WIDTHS);
     const err = await writer.append(block).catch((e: unknown) => e);
     assert.ok(err instanceof DiskFullError, String(err));
     assert.match(err.message, fullAt('a row cache', path.dirname(cacheFile)));

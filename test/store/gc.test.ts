@@ -6,7 +6,7 @@ import { recordExperiment } from '../../activities/records';
 import { formatStatus, statusJson } from '../../client/format';
 import { CampaignEvent, CampaignStatus, DataConfig, EVENT_SCHEMA_VERSION, InvalidInputError, type NewCampaignEvent } from '../../contracts';
 import { RowCacheReader, RowCacheWriter, type SourceIdentity } from '../../ranking/data/row-cache';
-import { CATEGORICAL_COUNT, DENSE_COUNT } from '../../ranking/data/rows';
+import { CRITEO_WIDTHS, emptyBlock } from '../../ranking/data/rows';
 import { encodeTensorFile } from '../../ranking/tensor-file';
 import { putArtifact } from '../../store/artifacts';
 import { applyWorkflowState, recordFromLog } from '../../store/campaign-ledger';
@@ -398,12 +398,7 @@ describe('retention: rankwright gc', () => {
       const file = path.join(home, 'row-cache', name);
       const writer = new RowCacheWriter(file);
       const rows = 10;
-      await writer.append({
-        rows,
-        labels: new Uint8Array(rows),
-        dense: new Float32Array(rows * DENSE_COUNT),
-        categorical: new Uint32Array(rows * CATEGORICAL_COUNT),
-      });
+      await writer.append(emptyBlock(rows, CRITEO_WIDTHS));
       await writer.finish({ source, options: {}, badRows: { count: 0, rowsSeen: rows, examples: [] } });
       age(file, 10 * DAY);
       return file;

@@ -227,9 +227,12 @@ export function buildCli(): Command {
 
   program
     .command('score')
-    .description('score a Criteo-format TSV with a trained model: one probability per row, in order')
+    .description('score a table with a trained model: one probability per row, in order (a declared table by its column names, else a Criteo TSV)')
     .requiredOption('--model <artifact>', 'model artifact ref (sha256:…)')
-    .requiredOption('--input <file>', 'Criteo TSV')
+    .requiredOption(
+      '--input <file>',
+      'a CSV, TSV or Parquet table with the columns of the schema the model was trained on (by name), or a Criteo TSV',
+    )
     .requiredOption('--out <file>', 'where to write the predictions')
     .action(async (opts: { model: string; input: string; out: string }) => {
       const { runScore } = require('./commands/score') as typeof import('./commands/score');

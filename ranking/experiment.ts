@@ -251,7 +251,16 @@ export async function trainExperiment(req: TrainExperimentRequest): Promise<Trai
   const validationMetrics = evaluateValidation(crossFitted, dataset.validation, dataset, segmentField, baselineValidation);
   const testWeights = dataset.test.weights;
   const saved = await saveModelArtifact(
-    { family: model.family, config: model, dataFingerprint: dataset.fingerprint, featureSpec: spec, metrics, validationNe, calibrator },
+    {
+      family: model.family,
+      config: model,
+      dataFingerprint: dataset.fingerprint,
+      featureSpec: spec,
+      metrics,
+      validationNe,
+      calibrator,
+      ...('schema' in dataset.config ? { schema: dataset.config.schema } : {}),
+    },
     ranker.weightTensors(),
     { learningCurve, earlyStopping, validation: validationSplit },
   );

@@ -1,5 +1,5 @@
-import type { Calibrator, Metrics, ModelConfig } from '../contracts';
-import { Calibrator as CalibratorSchema, ModelConfig as ModelConfigSchema } from '../contracts';
+import type { Calibrator, DeclaredSchema, Metrics, ModelConfig } from '../contracts';
+import { Calibrator as CalibratorSchema, DeclaredSchema as DeclaredSchemaContract, ModelConfig as ModelConfigSchema } from '../contracts';
 import type { EarlyStopping, LearningCurvePoint, ValidationSplit } from '../contracts';
 import { getArtifact, putArtifact } from '../store/artifacts';
 import { CheckpointUnreadable, checkpointPath, readCheckpoint, writeCheckpoint, type CheckpointSlot } from '../store/checkpoints';
@@ -33,6 +33,11 @@ export interface ModelArtifactHeader extends Partial<TrainingRecord> {
    * Artifacts written before calibration existed have none: their scores are the raw probabilities.
    */
   calibrator?: Calibrator;
+  /**
+   * The declared schema of the table it was trained on (contracts/schema.ts): what lets `rankwright score` and the
+   * ONNX preprocessing spec read a next day's table by its column names. Absent for Criteo and planted data.
+   */
+  schema?: DeclaredSchema;
 }
 
 export interface CheckpointHeader {
@@ -65,7 +70,8 @@ export async function loadModelArtifact(ref: string): Promise<{ header: ModelArt
   if (header.kind !== 'model') throw new Error(`artifact ${ref} is a ${String(header.kind)}, not a model`);
   checkVersion(ref, header.formatVersion);
   const calibrator = header.calibrator === undefined ? undefined : CalibratorSchema.parse(header.calibrator);
-  return { header: { ...header, config: ModelConfigSchema.parse(header.config), calibrator }, tensors };
+  const schema = header.schema === undefined ? undefined : DeclaredSchemaContract.parse(header.schema);
+  return { header: { ...header, config: ModelConfigSchema.parse(header.config), calibrator, schema }, tensors };
 }
 
 /** Writes an attempt's checkpoint, replacing its previous one (store/checkpoints.ts); streamed, never copied whole. */

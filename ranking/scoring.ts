@@ -1,7 +1,11 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { DeclaredData } from '../contracts';
 import { assertSafePath, readCriteoChunks } from './data/criteo-reader';
+import { readDeclaredChunks } from './data/declared-reader';
+import type { RowBlock } from './data/rows';
+import { TrainingFailure } from './failure';
 import { applyCalibrator } from './calibration';
 import { encodeRows, type EncodedRows } from './features';
 import { selectGpuBackendAsync, sharedKernels } from './kernels';
@@ -46,9 +50,12 @@ export async function loadArtifactScorer(artifact: string): Promise<ArtifactScor
 }
 
 /**
- * Scores a Criteo TSV (40 columns, or 39 without a label) with a model artifact: one calibrated probability per
- * input row, in input order, streamed chunk by chunk (constant memory). A malformed row fails the whole job (bad-data, with
- * file and line), since skipping it would misalign the output; the output appears atomically (tmp + rename).
+ * Scores a file with a model artifact: one calibrated probability per input row, in input order, streamed chunk by
+ * chunk (constant memory). A model trained on a declared table reads the file by the column names of its own schema
+ * (CSV, TSV or Parquet by extension: label, weight and time columns are not needed, extra columns are ignored, a
+ * missing feature column fails naming it); any other model reads a Criteo TSV (40 columns, or 39 without a label).
+ * A malformed row fails the whole job (bad-data, with file and line), since skipping it would misalign the output;
+ * the output appears atomically (tmp + rename).
  */
 export async function scoreFile(
   artifact: string,
@@ -63,13 +70,20 @@ export async function scoreFile(
   const out = fs.createWriteStream(tmp, { encoding: 'utf8' });
   let rows = 0;
   try {
-    for await (const { block } of readCriteoChunks(inputPath, { allowMissingLabel: true, maxBadRowFraction: 0, chunkRows: 16_384 })) {
+    const write = async (block: RowBlock) => {
       const scores = await score(encodeRows(block, header.featureSpec));
       let text = '';
       for (let r = 0; r < block.rows; r++) text += `${scores[r].toPrecision(7)}\n`;
       if (!out.write(text)) await new Promise<void>((resolve) => out.once('drain', () => resolve()));
       rows += block.rows;
       throwIfAborted(opts.signal);
+    };
+    if (header.schema) {
+      const config = DeclaredData.parse({ format: tableFormat(inputPath), train: inputPath, test: inputPath, schema: header.schema, strict: true });
+      await readDeclaredChunks(inputPath, config, ({ block }) => write(block), { featuresOnly: true, chunkRows: 16_384 });
+    } else {
+      for await (const { block } of readCriteoChunks(inputPath, { allowMissingLabel: true, maxBadRowFraction: 0, chunkRows: 16_384 }))
+        await write(block);
     }
     await new Promise<void>((resolve, reject) => out.end((err?: Error | null) => (err ? reject(err) : resolve())));
     await fs.promises.rename(tmp, outPath);
@@ -79,4 +93,16 @@ export async function scoreFile(
     throw e;
   }
   return { rows };
+}
+
+/** A declared table's format from its file name: .csv, .tsv (or .tab, .txt) and .parquet. */
+function tableFormat(file: string): 'csv' | 'tsv' | 'parquet' {
+  const ext = path.extname(file.replace(/\.(gz|bz2|zst)$/i, '')).toLowerCase();
+  if (ext === '.csv') return 'csv';
+  if (ext === '.tsv' || ext === '.tab' || ext === '.txt') return 'tsv';
+  if (ext === '.parquet' || ext === '.pq') return 'parquet';
+  throw new TrainingFailure(
+    'bad-data',
+    `${file}: this model was trained on a declared table and reads CSV, TSV or Parquet by the file's extension (.csv, .tsv, .parquet); got ${JSON.stringify(ext || 'no extension')}`,
+  );
 }

@@ -472,6 +472,12 @@ function show(v: Cell): string {
 // Files: one table read into one block, bad rows counted.
 
 interface TableOptions {
+  /**
+   * Streamed reading: every `chunkRows` good rows (and the rest at the end) go to `onChunk` as a block of their own
+   * instead of growing one block, so a table of any size is read in flat memory.
+   */
+  onChunk?: (chunk: { block: RowBlock; times?: Float64Array }) => Promise<void>;
+  chunkRows?: number;
   config: DeclaredData;
   plan: ReadPlan;
   valueNames: ValueNames;
@@ -488,7 +494,7 @@ interface TableOptions {
 /** Counts rows, keeps good ones, enforces strict / the bad-row share / the row limits. */
 class TableSink {
   readonly bad: BadRowReport = { count: 0, rowsSeen: 0, examples: [] };
-  readonly rows: Rows;
+  rows: Rows;
   private readonly row: ParsedRow;
   good = 0;
 
@@ -532,6 +538,19 @@ class TableSink {
       throw badDataFailure(this.file, this.bad, this.opts.maxBadRowFraction);
   }
 
+  /** A streamed read's chunk is full: the reader hands it on (awaited) before reading on. */
+  get chunkFull(): boolean {
+    return this.opts.onChunk !== undefined && this.rows.rows >= (this.opts.chunkRows ?? 65_536);
+  }
+
+  /** Hands the rows read so far to onChunk and starts a new chunk. */
+  async flush(): Promise<void> {
+    if (!this.opts.onChunk || this.rows.rows === 0) return;
+    const built = this.rows.build();
+    this.rows = new Rows(this.opts.plan.layout.widths, this.opts.plan.layout.weight !== undefined, this.opts.withTime);
+    await this.opts.onChunk(built);
+  }
+
   finish(): { block: RowBlock; times?: Float64Array; badRows: BadRowReport } {
     const bad = this.bad;
     if (this.good === 0) {
@@ -540,6 +559,8 @@ class TableSink {
       throw new TrainingFailure('bad-data', `data file ${this.file} has no valid rows: ${why}`);
     }
     if (bad.count / bad.rowsSeen > this.opts.maxBadRowFraction) throw badDataFailure(this.file, bad, this.opts.maxBadRowFraction);
+    // Streamed: the rows went (and the rest go) to onChunk; nothing is held here.
+    if (this.opts.onChunk) return { block: emptyBlock(0, this.opts.plan.layout.widths), badRows: bad };
     const built = this.rows.build();
     if (built.times) fillTimeGaps(built.times);
     return { ...built, badRows: bad };
@@ -551,7 +572,41 @@ async function readTable(file: string, opts: TableOptions): Promise<{ block: Row
   const sink = new TableSink(file, opts);
   if (opts.config.format === 'parquet') await readParquet(file, stat.size, opts.plan, sink);
   else await readDelimited(file, opts.config.format, opts.plan, sink);
-  return sink.finish();
+  const done = sink.finish();
+  await sink.flush();
+  return done;
+}
+
+/**
+ * A declared table's file read chunk by chunk (flat memory), with the table's own layout: what scoring a next day's
+ * file and the out-of-core row cache read. `features only` plans read no label, weight or time column (a file to
+ * score need not have them); bad rows follow `config.strict` and `maxBadRowFraction` as for a whole read.
+ */
+export async function readDeclaredChunks(
+  file: string,
+  config: DeclaredData,
+  onChunk: (chunk: { block: RowBlock; times?: Float64Array }) => Promise<void>,
+  opts: { chunkRows?: number; valueNames?: ValueNames; featuresOnly?: boolean; maxRows?: number } = {},
+): Promise<BadRowReport> {
+  const full = planOf(config);
+  const plan: ReadPlan = opts.featuresOnly
+    ? { ...full, columns: full.columns.filter((c) => c.slot >= 0), splitColumn: -1, orderColumn: -1, layout: { ...full.layout, weight: undefined } }
+    : full;
+  const valueNames = opts.valueNames ?? plan.layout.categorical.map(() => new Map<number, string>());
+  while (valueNames.length < plan.layout.widths.categorical) valueNames.push(new Map());
+  const withTime = plan.orderColumn >= 0;
+  const { badRows } = await readTable(file, {
+    config,
+    plan,
+    valueNames,
+    strict: !!config.strict,
+    maxBadRowFraction: config.maxBadRowFraction,
+    withTime,
+    maxRows: opts.maxRows,
+    onChunk,
+    chunkRows: opts.chunkRows,
+  });
+  return badRows;
 }
 
 function describeFormat(format: DeclaredData['format']): string {
@@ -611,6 +666,7 @@ async function readDelimited(file: string, format: 'csv' | 'tsv', plan: ReadPlan
       }
       for (let i = 0; i < index.length; i++) cells[i] = record[index[i]];
       if (!sink.take(line, cells)) break;
+      if (sink.chunkFull) await sink.flush();
     }
     for (const s of skipped.splice(0)) {
       sink.bad.rowsSeen++;
@@ -675,6 +731,7 @@ async function readParquet(file: string, size: number, plan: ReadPlan, sink: Tab
       for (let r = 0; r < groupRows.length; r++) {
         for (let i = 0; i < names.length; i++) cells[i] = groupRows[r][names[i]];
         if (!sink.take(start + r + 1, cells)) return;
+        if (sink.chunkFull) await sink.flush();
       }
       start += rows;
     }

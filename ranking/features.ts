@@ -393,7 +393,7 @@ function featureToken(block: RowBlock, r: number, feature: number, plan: Plan): 
  * A cross's hash salts. Crosses of features numbered below 64 (every Criteo-width table) keep the salts they always
  * had, so their models score as before; a wider table's crosses mix all their numbers into a salt of their own.
  */
-function crossSalts(a: number, b: number, c: number | undefined): { pair: number; triple: number } {
+export function crossSalts(a: number, b: number, c: number | undefined): { pair: number; triple: number } {
   if (a < 64 && b < 64 && (c === undefined || c < 64)) {
     const pair = a * 64 + b;
     return { pair, triple: c === undefined ? 0 : 0x100000 + pair * 64 + c };

@@ -6,7 +6,6 @@ import { hashFieldValue } from '../hash';
 import { BadRowFailure, TrainingFailure } from '../failure';
 import { BAD_ROW_EXAMPLES, badDataFailure, statDataFile, type BadRowReport } from './criteo-reader';
 import {
-  DENSE_COUNT,
   MAX_NAMES_PER_FIELD,
   MISSING_CATEGORICAL,
   activeFields,
@@ -19,8 +18,9 @@ import {
 /**
  * Reader of a team's own table with a declared schema (contracts/schema.ts): TSV or CSV with a header row, or Parquet.
  * Each row is laid onto the engine's fields (schemaLayout: as many as the table has, at least Criteo's 13 + 26)
- * exactly as the Criteo reader fills them — a categorical value of slot Ck is hashed with field number 13 + (k − 1), a
- * real value hashing to 0 is stored as 1 — so the rest of the engine cannot tell a declared table from a Criteo file. A multi-valued column hashes every value with its first
+ * exactly as the Criteo reader fills them — a categorical value of slot Ck is hashed with its feature number, the
+ * table's dense width + (k − 1) (13 + (k − 1) unless the table has more dense columns), a real value hashing to 0 is
+ * stored as 1 — so the rest of the engine cannot tell a declared table from a Criteo file. A multi-valued column hashes every value with its first
  * slot's field number (a bag of values: the same value lands on the same hash row whichever slot it sits in).
  *
  * Rows are held in memory (no row cache): a training file with more rows than the in-memory limit fails, suggesting
@@ -201,7 +201,7 @@ interface ColumnPlan {
   role: 'label' | 'weight' | 'dense' | 'categorical' | 'multiCategorical' | 'timestamp';
   /** dense: its I slot (0-based); categorical / multiCategorical: its first C slot (0-based). */
   slot: number;
-  /** categorical / multiCategorical: the field number its values are hashed with (13 + first C slot). */
+  /** categorical / multiCategorical: the field number its values are hashed with (dense width + first C slot). */
   field: number;
   separator: string;
   maxValues: number;
@@ -230,7 +230,8 @@ export function planOf(config: DeclaredData): ReadPlan {
       name,
       role: spec.role,
       slot,
-      field: DENSE_COUNT + slot,
+      // The hash seed's field number: the feature number of the column's first slot (13 + slot in a Criteo-width table).
+      field: layout.widths.dense + slot,
       separator: spec.separator ?? ',',
       maxValues: spec.role === 'multiCategorical' ? (spec.maxValues ?? DEFAULT_MAX_VALUES) : 1,
     });

@@ -1,13 +1,29 @@
-import { BUCKETED_TRANSFORMS, CATEGORICAL_FIELDS, DENSE_FIELDS, FIELD_NAMES, type FieldTransform } from '../../contracts';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import {
+  BUCKETED_TRANSFORMS,
+  CATEGORICAL_FIELDS,
+  DENSE_FIELDS,
+  DeclaredData,
+  FIELD_NAMES,
+  columnSpec,
+  schemaLayout,
+  type DeclaredSchema,
+  type FieldTransform,
+  type SchemaLayout,
+} from '../../contracts';
 import { parseCriteoLine } from '../data/criteo-reader';
-import { DENSE_COUNT, RowBlockBuilder } from '../data/rows';
-import { encodeRows, numericRowsOf, slotTablesOf, type FeatureSpec } from '../features';
+import { readDeclaredChunks } from '../data/declared-reader';
+import { RowBlockBuilder, type RowBlock } from '../data/rows';
+import { crossSalts, denseWidthOf, encodeRows, featureName, numericRowsOf, slotTablesOf, type FeatureSpec } from '../features';
 import { fieldSeed, hashFieldValue } from '../hash';
 import type { ModelArtifactHeader } from '../model-artifact';
 import { graphInterface } from './onnx-graph';
 
 /**
- * The preprocessing spec written beside an exported ONNX model: how a raw Criteo row becomes the graph's inputs,
+ * The preprocessing spec written beside an exported ONNX model: how a raw row (a Criteo line, or a row of the declared
+ * table the model was trained on, by column name) becomes the graph's inputs,
  * generated from the artifact's feature spec so that a serving team can reimplement the encoding without reading
  * this code. Everything the encoder fitted on train (quantile boundaries, dense moments, table regions) is in it,
  * with every seed and salt as a number, and test vectors (raw rows → inputs → probability) computed by the engine's
@@ -43,12 +59,36 @@ function transformsOf(spec: FeatureSpec): FieldTransform[] {
   return spec.denseTransforms ?? spec.denseFields.map(() => spec.denseTransform);
 }
 
-/** How the token of Criteo feature `feature` (0..38) is made, as a cross component sees it. */
-function tokenRule(spec: FeatureSpec, feature: number): Record<string, unknown> {
-  const name = FIELD_NAMES[feature];
+/**
+ * Where a feature's raw value comes from in a declared table: its column, and for a multi-valued column which of the
+ * cell's distinct values (in order of appearance, split on the separator) it is, and the seed its values hash with
+ * (every value of a list hashes with its first slot's feature number: a bag of values). Undefined for Criteo.
+ */
+function sourceOf(
+  layout: SchemaLayout | undefined,
+  schema: DeclaredSchema | undefined,
+  feature: number,
+  denseWidth: number,
+): Record<string, unknown> {
+  if (!layout || !schema) return {};
+  if (feature < denseWidth) return { column: layout.dense[feature].column };
+  const slot = layout.categorical[feature - denseWidth];
+  const first = layout.categorical.findIndex((s) => s.column === slot.column);
+  if (slot.value === undefined) return { column: slot.column };
+  const spec = columnSpec(schema.columns[slot.column]);
+  return { column: slot.column, value: slot.value, separator: spec.separator ?? ',', valueSeed: fieldSeed(denseWidth + first) >>> 0 };
+}
+
+/** How the token of feature number `feature` is made, as a cross component sees it. */
+function tokenRule(spec: FeatureSpec, feature: number, layout?: SchemaLayout, schema?: DeclaredSchema): Record<string, unknown> {
+  const dw = denseWidthOf(spec);
+  const name = featureName(feature, dw);
   const missingToken = hashFieldValue(feature, RESERVED.missing);
-  if (feature >= DENSE_COUNT) {
-    return { feature: name, featureNumber: feature, rule: 'categorical', seed: fieldSeed(feature) >>> 0, missingToken };
+  const source = sourceOf(layout, schema, feature, dw);
+  if (feature >= dw) {
+    const seed = (source.valueSeed as number | undefined) ?? fieldSeed(feature) >>> 0;
+    const { valueSeed: _, ...from } = source;
+    return { feature: name, featureNumber: feature, ...from, rule: 'categorical', seed, missingToken };
   }
   const j = spec.denseFields.indexOf(feature);
   const quantile = j >= 0 && transformsOf(spec)[j] === 'quantile';
@@ -56,15 +96,19 @@ function tokenRule(spec: FeatureSpec, feature: number): Record<string, unknown> 
     ? {
         feature: name,
         featureNumber: feature,
+        ...source,
         rule: 'quantileBucket',
         boundaries: spec.quantileBoundaries?.[j] ?? [],
         seed: fieldSeed(feature) >>> 0,
         missingToken,
       }
-    : { feature: name, featureNumber: feature, rule: 'logBucket', seed: fieldSeed(feature) >>> 0, missingToken };
+    : { feature: name, featureNumber: feature, ...source, rule: 'logBucket', seed: fieldSeed(feature) >>> 0, missingToken };
 }
 
-function categoricalSlots(spec: FeatureSpec): Record<string, unknown>[] {
+function categoricalSlots(spec: FeatureSpec, layout?: SchemaLayout, schema?: DeclaredSchema): Record<string, unknown>[] {
+  const dw = denseWidthOf(spec);
+  const named = (feature: number) => (layout ? (layout.labels[featureName(feature, dw)] ?? featureName(feature, dw)) : featureName(feature, dw));
+  const rule = (feature: number) => tokenRule(spec, feature, layout, schema);
   const tables = slotTablesOf(spec);
   const transforms = transformsOf(spec);
   const slots: Record<string, unknown>[] = [];
@@ -74,19 +118,19 @@ function categoricalSlots(spec: FeatureSpec): Record<string, unknown>[] {
   };
   for (const c of spec.categoricalFields) {
     const s = slots.length;
-    slots.push({ slot: s, name: CATEGORICAL_FIELDS[c], kind: 'categorical', token: tokenRule(spec, DENSE_COUNT + c), table: table(s) });
+    slots.push({ slot: s, name: named(dw + c), kind: 'categorical', token: rule(dw + c), table: table(s) });
   }
   for (const features of spec.crosses) {
     const s = slots.length;
     const [a, b, c] = features;
-    const pairSalt = a * 64 + b;
+    const salts = crossSalts(a, b, c);
     slots.push({
       slot: s,
-      name: features.map((f) => FIELD_NAMES[f]).join('×'),
+      name: features.map(named).join('×'),
       kind: 'cross',
-      components: features.map((f) => tokenRule(spec, f)),
-      pairSalt,
-      ...(c === undefined ? {} : { tripleSalt: 0x100000 + pairSalt * 64 + c }),
+      components: features.map(rule),
+      pairSalt: salts.pair >>> 0,
+      ...(c === undefined ? {} : { tripleSalt: salts.triple >>> 0 }),
       token: c === undefined ? 'combine(token(a), token(b), pairSalt)' : 'combine(combine(token(a), token(b), pairSalt), token(c), tripleSalt)',
       table: table(s),
     });
@@ -94,12 +138,12 @@ function categoricalSlots(spec: FeatureSpec): Record<string, unknown>[] {
   spec.denseFields.forEach((field, j) => {
     if (!BUCKETED_TRANSFORMS.includes(transforms[j])) return;
     const s = slots.length;
-    slots.push({ slot: s, name: DENSE_FIELDS[field], kind: 'bucket', transform: transforms[j], token: tokenRule(spec, field), table: table(s) });
+    slots.push({ slot: s, name: named(field), kind: 'bucket', transform: transforms[j], token: rule(field), table: table(s) });
   });
   return slots;
 }
 
-function denseSlots(spec: FeatureSpec): Record<string, unknown>[] {
+function denseSlots(spec: FeatureSpec, layout?: SchemaLayout): Record<string, unknown>[] {
   const rows = numericRowsOf(spec);
   const transforms = transformsOf(spec);
   const out: Record<string, unknown>[] = [];
@@ -108,8 +152,9 @@ function denseSlots(spec: FeatureSpec): Record<string, unknown>[] {
     const transform = transforms[j];
     out.push({
       slot: out.length,
-      name: DENSE_FIELDS[field],
+      name: layout ? layout.dense[field].column : DENSE_FIELDS[field],
       featureNumber: field,
+      ...(layout ? { column: layout.dense[field].column } : {}),
       transform,
       ...(transform === 'standardize' ? { mean: spec.denseMean[j], std: spec.denseStd[j] } : {}),
       tableRow: rows[out.length],
@@ -131,6 +176,41 @@ function testRows(): string[][] {
   ];
 }
 
+/**
+ * Raw rows of a declared table for the test vectors, by column name: every value missing, then two rows of made-up
+ * values (numbers for dense columns, words for categorical ones, lists with repeats and more values than are kept).
+ */
+function declaredTestRows(schema: DeclaredSchema): Record<string, string>[] {
+  const features = Object.keys(schema.columns)
+    .sort()
+    .filter((c) => ['dense', 'categorical', 'multiCategorical'].includes(columnSpec(schema.columns[c]).role));
+  const value = (column: string, i: number, row: number): string => {
+    const spec = columnSpec(schema.columns[column]);
+    if (spec.role === 'dense') return row === 1 ? String(i % 4 === 1 ? -1 : i % 5) : i % 3 === 2 ? '' : String(7 ** (i % 6) / 4);
+    if (spec.role === 'categorical') return row === 2 && i % 5 === 4 ? '' : `v${row}-${i}`;
+    const sep = spec.separator ?? ',';
+    return [`a${row}`, `b${i}`, `a${row}`, `c`, `d`, `e`].join(sep);
+  };
+  return [0, 1, 2].map((row) => Object.fromEntries(features.map((c, i) => [c, row === 0 ? '' : value(c, i, row)])));
+}
+
+/** The rows through the engine's own declared reader (a CSV written and read back), as the model would score them. */
+async function readDeclaredRows(schema: DeclaredSchema, raw: Record<string, string>[]): Promise<RowBlock> {
+  const columns = Object.keys(raw[0]);
+  const quote = (v: string) => `"${v.replace(/"/g, '""')}"`;
+  const dir = await fs.promises.mkdtemp(path.join(os.tmpdir(), 'rw-vectors-'));
+  const file = path.join(dir, 'vectors.csv');
+  try {
+    await fs.promises.writeFile(file, [columns.map(quote).join(','), ...raw.map((r) => columns.map((c) => quote(r[c])).join(','))].join('\n') + '\n');
+    const config = DeclaredData.parse({ format: 'csv', train: file, test: file, schema, strict: true });
+    const blocks: RowBlock[] = [];
+    await readDeclaredChunks(file, config, async ({ block }) => void blocks.push(block), { featuresOnly: true });
+    return blocks[0];
+  } finally {
+    await fs.promises.rm(dir, { recursive: true, force: true });
+  }
+}
+
 export interface PreprocessingSpec {
   format: typeof PREPROCESSING_FORMAT;
   version: number;
@@ -149,17 +229,28 @@ export async function buildPreprocessingSpec(
   const spec = header.featureSpec;
   const io = graphInterface(header);
   const dtype = (t: number) => (t === 7 ? 'int64' : t === 1 ? 'float32' : 'float64');
+  const schema = header.schema;
+  const layout = schema ? schemaLayout(schema) : undefined;
 
-  const raw = testRows();
-  const builder = new RowBlockBuilder(raw.length);
-  for (const cols of raw) {
-    const problem = parseCriteoLine(cols.join('\t'), builder, true);
-    if (problem) throw new Error(`test vector row: ${problem}`);
+  let raw: Record<string, string>[];
+  let block: RowBlock;
+  if (schema) {
+    raw = declaredTestRows(schema);
+    block = await readDeclaredRows(schema, raw);
+  } else {
+    const lines = testRows();
+    raw = lines.map((cols) => Object.fromEntries(FIELD_NAMES.map((name, f) => [name, cols[f]])));
+    const builder = new RowBlockBuilder(lines.length);
+    for (const cols of lines) {
+      const problem = parseCriteoLine(cols.join('\t'), builder, true);
+      if (problem) throw new Error(`test vector row: ${problem}`);
+    }
+    block = builder.build();
   }
-  const encoded = encodeRows(builder.build(), spec);
+  const encoded = encodeRows(block, spec);
   const probabilities = await score(encoded);
-  const testVectors = raw.map((cols, r) => ({
-    raw: Object.fromEntries(FIELD_NAMES.map((name, f) => [name, cols[f]])),
+  const testVectors = raw.map((cells, r) => ({
+    raw: cells,
     inputs: {
       ...(encoded.catSlots ? { cat_index: Array.from(encoded.catIndex.subarray(r * encoded.catSlots, (r + 1) * encoded.catSlots)) } : {}),
       ...(encoded.denseSlots ? { dense_value: Array.from(encoded.denseValue.subarray(r * encoded.denseSlots, (r + 1) * encoded.denseSlots)) } : {}),
@@ -178,16 +269,10 @@ export async function buildPreprocessingSpec(
       outputs: io.outputs.map((v) => ({ name: v.name, dtype: dtype(v.elemType), shape: v.shape, description: v.doc })),
       note: 'An input with 0 slots is not in the graph. The output already includes calibration: no post-processing step.',
     },
-    rawInput: {
-      layout:
-        'Criteo TSV: tab-separated [label,] I1..I13, C1..C26 (40 columns with the label, 39 without). Feature numbers: I1..I13 = 0..12, C1..C26 = 13..38.',
-      columns: FIELD_NAMES,
-      dense: 'I1..I13: an integer (optional leading "-") or empty = missing. The parsed value is rounded to float32 before any transform.',
-      categorical: 'C1..C26: any string; empty = missing.',
-    },
+    rawInput: layout && schema ? declaredInput(layout, schema) : CRITEO_INPUT,
     hashing: {
       ...ALGORITHMS,
-      fieldSeeds: Object.fromEntries(FIELD_NAMES.map((name, f) => [name, fieldSeed(f) >>> 0])),
+      ...(layout ? {} : { fieldSeeds: Object.fromEntries(FIELD_NAMES.map((name, f) => [name, fieldSeed(f) >>> 0])) }),
       categoricalToken: 'token = murmur3_x86_32(value, seed(f)); a token of 0 becomes 1 (0 marks a missing value). Missing: token = missingToken.',
       missingToken: `murmur3_x86_32("${JSON.stringify(RESERVED.missing).slice(1, -1)}", seed(f)): each field\u2019s is given in its slot\u2019s token rule.`,
       logBucket: `For a dense feature in a cross or a "bucketize" slot: bucket = -1 if x < 0 else floor(2 * ln(1 + x)) (x the float32 value); token = murmur3_x86_32("\\u0000b" + decimal(bucket), seed(f)); missing: missingToken.`,
@@ -195,8 +280,8 @@ export async function buildPreprocessingSpec(
       crossToken:
         'A cross of features (a, b[, c]) combines their tokens (categorical, logBucket or quantileBucket by each component\u2019s rule, missingToken when missing).',
     },
-    categoricalSlots: categoricalSlots(spec),
-    denseSlots: denseSlots(spec),
+    categoricalSlots: categoricalSlots(spec, layout, schema),
+    denseSlots: denseSlots(spec, layout),
     denseTransforms: {
       none: 'value = x; missing: 0',
       log: 'value = ln(1 + x) if x >= 0 else -ln(1 - x); missing: 0',
@@ -209,5 +294,42 @@ export async function buildPreprocessingSpec(
       appliedIn: 'the ONNX graph (negative-downsampling correction, then platt or isotonic); click_probability is final',
     },
     testVectors,
+  };
+}
+
+const CRITEO_INPUT = {
+  layout:
+    'Criteo TSV: tab-separated [label,] I1..I13, C1..C26 (40 columns with the label, 39 without). Feature numbers: I1..I13 = 0..12, C1..C26 = 13..38.',
+  columns: FIELD_NAMES,
+  dense: 'I1..I13: an integer (optional leading "-") or empty = missing. The parsed value is rounded to float32 before any transform.',
+  categorical: 'C1..C26: any string; empty = missing.',
+};
+
+/** A declared table's raw input: its feature columns by name, each with its role and where its values go. */
+function declaredInput(layout: SchemaLayout, schema: DeclaredSchema): Record<string, unknown> {
+  const columns = Object.keys(schema.columns)
+    .sort()
+    .flatMap((name) => {
+      const spec = columnSpec(schema.columns[name]);
+      if (!['dense', 'categorical', 'multiCategorical'].includes(spec.role)) return [];
+      const features = layout.slots[name] ?? [];
+      return [
+        {
+          column: name,
+          role: spec.role,
+          features,
+          ...(spec.role === 'multiCategorical' ? { separator: spec.separator ?? ',', maxValues: spec.maxValues ?? features.length } : {}),
+        },
+      ];
+    });
+  return {
+    layout:
+      `A row of the declared table, by column name (CSV, TSV or Parquet; other columns are not read). Feature numbers: ` +
+      `dense columns 0..${layout.widths.dense - 1}, categorical values from ${layout.widths.dense} (feature number = ${layout.widths.dense} + C slot − 1).`,
+    columns,
+    dense: 'a number, or empty = missing. The parsed value is rounded to float32 before any transform.',
+    categorical: 'any string, as it is; empty or blank = missing. Its token uses the seed in its token rule.',
+    multiCategorical:
+      'the cell split on the separator, each part trimmed, empties and repeats dropped, in order of appearance; the k-th kept value (token rule "value" k, 0-based) fills that feature, missing when the cell has fewer. Every value of a column hashes with the seed in its rule (the column\u2019s first feature\u2019s).',
   };
 }

@@ -3,7 +3,6 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import * as ort from 'onnxruntime-node';
 import { CATEGORICAL_FIELDS, DENSE_FIELDS, type ModelConfigInput } from '../../contracts';
 import { loadModelArtifact, scoreFile, trainExperiment } from '../../ranking';
 import { readCriteoFile } from '../../ranking/data/criteo-reader';
@@ -16,6 +15,8 @@ import { encodeRows, type EncodedRows } from '../../ranking/features';
 import { loadArtifactScorer } from '../../ranking/scoring';
 import { combineHashes, finalMix, murmur3String } from '../../ranking/hash';
 import { SeededRandom } from '../../ranking/rng';
+import * as ort from 'onnxruntime-node';
+import { onnxScores } from '../support/onnx-runtime';
 
 /**
  * `rankwright export --format onnx`: models trained by the real engine, exported, and scored by ONNX Runtime on the
@@ -61,27 +62,6 @@ function rows(n: number, seed: number): string {
     lines.push([label, ...dense, ...cat].join('\t'));
   }
   return lines.join('\n') + '\n';
-}
-
-async function onnxScores(onnxPath: string, encoded: EncodedRows): Promise<Float64Array> {
-  const session = await ort.InferenceSession.create(onnxPath);
-  const feeds: Record<string, ort.Tensor> = {};
-  if (session.inputNames.includes('cat_index')) {
-    feeds.cat_index = new ort.Tensor(
-      'int64',
-      BigInt64Array.from(encoded.catIndex, (v) => BigInt(v)),
-      [encoded.rows, encoded.catSlots],
-    );
-  }
-  if (session.inputNames.includes('dense_value')) {
-    feeds.dense_value = new ort.Tensor('float32', encoded.denseValue, [encoded.rows, encoded.denseSlots]);
-  }
-  const out = await session.run(feeds);
-  await session.release();
-  const t = out.click_probability;
-  assert.equal(t.type, 'float64');
-  assert.deepEqual(t.dims, [encoded.rows]);
-  return Float64Array.from(t.data as Float64Array);
 }
 
 function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {

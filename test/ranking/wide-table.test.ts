@@ -2,22 +2,33 @@ import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { schemaLayout } from '../../contracts';
+import { parse as parseCsv } from 'csv-parse/sync';
+import { DeclaredData, schemaLayout } from '../../contracts';
+import { readDeclaredChunks } from '../../ranking/data/declared-reader';
+import type { RowBlock } from '../../ranking/data/rows';
 import { trainExperiment } from '../../ranking/experiment';
+import { exportModel, type PreprocessingSpec } from '../../ranking/export';
+import { encodeRows } from '../../ranking/features';
+import { combineHashes, murmur3String } from '../../ranking/hash';
 import { normalizedEntropy } from '../../ranking/metrics';
+import { loadModelArtifact } from '../../ranking/model-artifact';
+import { onnxScores } from '../support/onnx-runtime';
 import { runCli } from '../support/processes';
 import { writeWideTable, type WideTable } from '../support/wide-table';
 
 /**
  * A team's table wider than Criteo's 13 + 26: 80 categorical, 30 dense and 2 list columns, its signal in columns far
  * past the 26th. It trains, a cross of two of those columns changes the model, and `rankwright score` reads its test
- * CSV by column name (an extra column ignored) and reproduces the test NE the run reported.
+ * CSV by column name (an extra column ignored) and reproduces the test NE the run reported; its ONNX export scores
+ * the same, and an encoder written from the preprocessing spec alone (columns by name) reproduces the engine's.
  */
 describe('a table wider than Criteo', function () {
   this.timeout(300_000);
   let dir: string;
   let table: WideTable;
   const data = () => ({ format: 'csv' as const, train: table.train, test: table.test, schema: table.schema });
+  let crossedArtifact: string;
+  let scoredTest: number[];
 
   before(() => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rw-wide-table-'));
@@ -51,6 +62,8 @@ describe('a table wider than Criteo', function () {
     assert.equal(scores.length, table.testLabels.length, 'one probability per row of the test file');
     const ne = normalizedEntropy(Float64Array.from(scores), table.testLabels);
     assert.ok(Math.abs(ne - crossed.metrics.ne) < 1e-5, `score's NE ${ne} is the reported test NE ${crossed.metrics.ne}`);
+    crossedArtifact = crossed.artifact;
+    scoredTest = scores;
 
     // A file without one of the model's columns fails naming it.
     const lines = fs.readFileSync(table.test, 'utf8').split('\n');
@@ -74,4 +87,87 @@ describe('a table wider than Criteo', function () {
     assert.match(failed.stderr, /column "c75" declared in the schema is not in the file/);
     assert.ok(!fs.existsSync(path.join(dir, 'never.txt')), 'no partial output');
   });
+
+  it('exports to ONNX by column name: ONNX Runtime matches score, and an encoder from the spec alone matches the engine', async () => {
+    assert.ok(crossedArtifact, 'the training test ran first');
+    const { header } = await loadModelArtifact(crossedArtifact);
+    const onnxPath = path.join(dir, 'wide.onnx');
+    const exported = await exportModel(crossedArtifact, onnxPath, 'onnx');
+    const spec = JSON.parse(fs.readFileSync(exported.preprocessingPath, 'utf8')) as PreprocessingSpec;
+    const rawInput = spec.rawInput as { columns: { column: string }[] };
+    assert.ok(rawInput.columns.some((c) => c.column === 'c75') && rawInput.columns.some((c) => c.column === 'tags'), 'the spec names columns');
+    assert.ok(!rawInput.columns.some((c) => c.column === 'note' || c.column === 'clicked'), 'only feature columns');
+
+    // The engine's encoding of the test file (through its own reader), scored by ONNX Runtime.
+    const config = DeclaredData.parse({ ...data(), strict: true });
+    const blocks: RowBlock[] = [];
+    await readDeclaredChunks(table.test, config, async ({ block }) => void blocks.push(block), { featuresOnly: true, chunkRows: 1_000_000 });
+    const encoded = encodeRows(blocks[0], header.featureSpec);
+    const viaOnnx = await onnxScores(onnxPath, encoded);
+    let worst = 0;
+    for (let r = 0; r < viaOnnx.length; r++) worst = Math.max(worst, Math.abs(viaOnnx[r] - scoredTest[r]));
+    assert.ok(worst < 1e-5, `ONNX Runtime and rankwright score differ by ${worst}`);
+
+    // A serving team's encoder from the JSON alone, reading the CSV's cells by column name.
+    const records = parseCsv(fs.readFileSync(table.test, 'utf8'), { columns: true }) as Record<string, string>[];
+    for (let r = 0; r < 300; r++) {
+      const mine = encodeDeclaredFromSpec(spec, records[r]);
+      assert.deepEqual(mine.cat, Array.from(encoded.catIndex.subarray(r * encoded.catSlots, (r + 1) * encoded.catSlots)), `row ${r} categorical`);
+      assert.deepEqual(mine.dense, Array.from(encoded.denseValue.subarray(r * encoded.denseSlots, (r + 1) * encoded.denseSlots)), `row ${r} dense`);
+    }
+    for (const v of spec.testVectors as { raw: Record<string, string>; inputs: { cat_index?: number[]; dense_value?: number[] } }[]) {
+      const mine = encodeDeclaredFromSpec(spec, v.raw);
+      assert.deepEqual(mine.cat, v.inputs.cat_index ?? [], 'a test vector (lists with repeats, missing values) re-encodes exactly');
+      assert.deepEqual(mine.dense, v.inputs.dense_value ?? []);
+    }
+  });
 });
+
+type Rule = { column: string; value?: number; separator?: string; rule: string; seed: number; missingToken: number; boundaries?: number[] };
+
+/** Encodes one raw row (cells by column name) from the preprocessing spec alone, as its text describes. */
+function encodeDeclaredFromSpec(spec: PreprocessingSpec, row: Record<string, string>): { cat: number[]; dense: number[] } {
+  const f32 = Math.fround;
+  const cell = (r: Rule): string => {
+    const raw = row[r.column] ?? '';
+    if (r.value === undefined) return raw.trim() === '' ? '' : raw;
+    const kept: string[] = [];
+    for (const part of raw.split(r.separator!)) {
+      const v = part.trim();
+      if (v && !kept.includes(v)) kept.push(v);
+    }
+    return kept[r.value] ?? '';
+  };
+  const token = (r: Rule): number => {
+    const raw = cell(r);
+    if (raw === '') return r.missingToken;
+    if (r.rule === 'categorical') return murmur3String(raw, r.seed) || 1;
+    const x = f32(Number(raw));
+    const bucket = r.rule === 'quantileBucket' ? r.boundaries!.filter((b) => b <= x).length : x < 0 ? -1 : Math.floor(2 * Math.log1p(x));
+    return murmur3String(`\u0000${r.rule === 'quantileBucket' ? 'q' : 'b'}${bucket}`, r.seed);
+  };
+  const slots = spec.categoricalSlots as {
+    kind: string;
+    token: Rule;
+    components?: Rule[];
+    pairSalt?: number;
+    tripleSalt?: number;
+    table: { offset: number; mask: number };
+  }[];
+  const cat = slots.map((s) => {
+    let t: number;
+    if (s.kind === 'cross') {
+      const [a, b, c] = s.components!.map(token);
+      t = combineHashes(a, b, s.pairSalt!);
+      if (c !== undefined) t = combineHashes(t, c, s.tripleSalt!);
+    } else t = token(s.token);
+    return s.table.offset + ((t & s.table.mask) >>> 0);
+  });
+  const dense = (spec.denseSlots as { column: string; transform: string; mean?: number; std?: number }[]).map((d) => {
+    const raw = (row[d.column] ?? '').trim();
+    if (raw === '') return 0;
+    const x = f32(Number(raw));
+    return f32(d.transform === 'log' ? (x >= 0 ? Math.log1p(x) : -Math.log1p(-x)) : d.transform === 'standardize' ? (x - d.mean!) / d.std! : x);
+  });
+  return { cat, dense };
+}

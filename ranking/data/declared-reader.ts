@@ -5,15 +5,7 @@ import { DEFAULT_MAX_VALUES, columnSpec, schemaLayout, timeOrderColumn, type Dec
 import { hashFieldValue } from '../hash';
 import { BadRowFailure, TrainingFailure } from '../failure';
 import { BAD_ROW_EXAMPLES, badDataFailure, statDataFile, type BadRowReport } from './criteo-reader';
-import {
-  MAX_NAMES_PER_FIELD,
-  MISSING_CATEGORICAL,
-  activeFields,
-  emptyBlock,
-  type RowBlock,
-  type RowWidths,
-  type ValueNames,
-} from './rows';
+import { MAX_NAMES_PER_FIELD, MISSING_CATEGORICAL, activeFields, emptyBlock, type RowBlock, type RowWidths, type ValueNames } from './rows';
 
 /**
  * Reader of a team's own table with a declared schema (contracts/schema.ts): TSV or CSV with a header row, or Parquet.

@@ -23,6 +23,30 @@ import { MAX_NAMES_PER_FIELD, MISSING_CATEGORICAL, activeFields, emptyBlock, typ
 
 export type Split = 'train' | 'validation' | 'test';
 
+/**
+ * A table read into memory has more training rows than the in-memory limit. The loader streams such a table through
+ * the row cache instead where it can (no time split, no weights); otherwise the message says what to do.
+ */
+export class InMemoryLimitExceeded extends TrainingFailure {
+  constructor(message: string) {
+    super('resource', message);
+  }
+}
+
+/** Rows of a Parquet file, from its footer (nothing else is read); 0 when it can't be read (the read says why). */
+export async function parquetRowCount(file: string): Promise<number> {
+  const { parquetMetadataAsync } = await import('hyparquet');
+  const handle = await fs.promises.open(file, 'r');
+  try {
+    const { size } = await handle.stat();
+    return Number((await parquetMetadataAsync(fileBuffer(handle, size))).num_rows);
+  } catch {
+    return 0;
+  } finally {
+    await handle.close();
+  }
+}
+
 export interface DeclaredSplits {
   train: RowBlock;
   validation: RowBlock;
@@ -515,9 +539,8 @@ class TableSink {
     }
     this.good++;
     if (this.opts.limit !== undefined && this.good > this.opts.limit)
-      throw new TrainingFailure(
-        'resource',
-        `${this.file}: more than ${this.opts.limit} rows; a declared table is held in memory and this one does not fit (the in-memory limit is ${this.opts.limit} training rows). ${this.opts.config.split ? 'A time split reads the whole file: give train, validation and test as files and set maxTrainRows' : `Set maxTrainRows (e.g. ${this.opts.limit}) to read fewer rows`}, or raise RANKWRIGHT_IN_MEMORY_TRAIN_ROWS on a worker with more memory`,
+      throw new InMemoryLimitExceeded(
+        `${this.file}: more than ${this.opts.limit} rows; a declared table with a time split or a weight column is held in memory (others stream through the row cache) and this one does not fit (the in-memory limit is ${this.opts.limit} training rows). ${this.opts.config.split ? 'A time split reads the whole file: give train, validation and test as files and set maxTrainRows' : `Set maxTrainRows (e.g. ${this.opts.limit}) to read fewer rows`}, or raise RANKWRIGHT_IN_MEMORY_TRAIN_ROWS on a worker with more memory`,
       );
     return this.opts.maxRows === undefined || this.good < this.opts.maxRows;
   }

@@ -14,11 +14,22 @@ import {
 } from '../../contracts';
 import { parseOrExplain } from '../../contracts/errors';
 import { BadRowReport, assertSafePath, readCriteoChunks, readCriteoFile } from './criteo-reader';
-import { readDeclaredData, type RowTimes } from './declared-reader';
+import { InMemoryLimitExceeded, parquetRowCount, readDeclaredChunks, readDeclaredData, type RowTimes } from './declared-reader';
 import { plantedScenario } from './planted';
 import { RowCacheInvalid, RowCacheReader, RowCacheWriter, hashFileEnds, rowCachePath, sourceIdentity, type SourceIdentity } from './row-cache';
 import { moveToSharedMemory, openSharedDataset, type DatasetShare, type SharedDatasetImage } from './shared-dataset';
-import { MISSING_CATEGORICAL, emptyBlock, RowBlock, ValueNames, activeFields, concatBlocks, newValueNames, sliceRows } from './rows';
+import {
+  CRITEO_WIDTHS,
+  MISSING_CATEGORICAL,
+  emptyBlock,
+  RowBlock,
+  ValueNames,
+  activeFields,
+  concatBlocks,
+  newValueNames,
+  sliceRows,
+  type RowWidths,
+} from './rows';
 
 /** A dataset ready for experiments: three splits in the shared row representation, plus what is known about it. */
 export interface LoadedDataset {
@@ -287,8 +298,9 @@ async function loadPlanted(config: Extract<DataConfig, { planted: unknown }>, fi
 async function loadCriteo(config: CriteoData, fingerprint: string, limit: number): Promise<LoadedDataset> {
   const valueNames = newValueNames();
   const opts = { maxBadRowFraction: config.maxBadRowFraction, strict: !!config.strict, valueNames };
-  const train = await readTrain(config, opts, limit);
-  if ('onDisk' in train) return loadCriteoOnDisk(config, fingerprint, opts, train.onDisk, train.badRows);
+  const source = criteoSource(config, opts);
+  const train = await readTrain(source, limit);
+  if ('onDisk' in train) return loadOnDisk(config, fingerprint, source, train.onDisk, train.badRows);
   let trainBlock = train.block;
   let validation: RowBlock;
   const reports: FileBadRows[] = [{ split: 'train', file: config.train, report: train.badRows }];
@@ -318,11 +330,31 @@ async function loadCriteo(config: CriteoData, fingerprint: string, limit: number
 }
 
 /**
- * A team's own table with a declared schema, held in memory (no row cache): train past `limit` rows fails, saying
- * so. Its rows fill the same slots, hashes and value names as a Criteo file's (see declared-reader.ts).
+ * A team's own table with a declared schema. Its rows fill the same slots, hashes and value names as a Criteo file's
+ * (see declared-reader.ts). Held in memory while its training rows fit `limit`; past it (estimated beforehand, or
+ * found while reading) its training file goes through the same checksummed row cache as a big Criteo file and
+ * epochs stream it — unless the table has a time split or a weight column, which need every row at hand (the load
+ * then fails, saying what to do).
  */
 async function loadDeclared(config: DeclaredData, fingerprint: string, limit: number): Promise<LoadedDataset> {
-  const read = await readDeclaredData(config, newValueNames(schemaLayout(config.schema).widths.categorical), limit);
+  const layout = schemaLayout(config.schema);
+  const streamable = !config.split && layout.weight === undefined;
+  const streamed = async () => {
+    const valueNames = newValueNames(layout.widths.categorical);
+    const source = declaredSource(config, valueNames);
+    // Limit 0: to disk from the first chunk (a valid cache of the file is used as it is).
+    const train = await readTrain(source, 0);
+    if (!('onDisk' in train)) throw new Error('a streamed declared table did not produce a row cache');
+    return loadOnDisk(config, fingerprint, source, train.onDisk, train.badRows);
+  };
+  if (streamable && (await estimateDeclaredRows(config)) > limit * 1.1) return streamed();
+  let read: Awaited<ReturnType<typeof readDeclaredData>>;
+  try {
+    read = await readDeclaredData(config, newValueNames(layout.widths.categorical), limit);
+  } catch (e) {
+    if (streamable && e instanceof InMemoryLimitExceeded) return streamed();
+    throw e;
+  }
   return {
     kind: 'criteo',
     fingerprint,
@@ -340,17 +372,77 @@ async function loadDeclared(config: DeclaredData, fingerprint: string, limit: nu
 type ReadOpts = { maxBadRowFraction: number; strict: boolean; valueNames: ValueNames };
 type TrainRead = { block: RowBlock; badRows: BadRowReport } | { onDisk: RowCacheReader; badRows: BadRowReport };
 
+/** A data file read chunk by chunk, whatever its format: what the row cache is written from. */
+interface ChunkSource {
+  /** Feeds every chunk of `file` (good rows only) to onChunk, in order; resolves with the file's bad-row report. */
+  read(file: string, onChunk: (block: RowBlock) => Promise<void>, maxRows?: number): Promise<BadRowReport>;
+}
+
+/** A training file, how it is read, and what identifies its row cache. */
+interface TrainSource extends ChunkSource {
+  file: string;
+  /** Where the reader puts readable names of categorical values. */
+  valueNames: ValueNames;
+  maxRows?: number;
+  widths: RowWidths;
+  /** What shaped the rows besides the file: a cache is only used for the same options. */
+  cacheOptions: Record<string, unknown>;
+}
+
+function criteoSource(config: CriteoData, opts: ReadOpts): TrainSource {
+  return {
+    file: config.train,
+    valueNames: opts.valueNames,
+    maxRows: config.maxTrainRows,
+    widths: CRITEO_WIDTHS,
+    cacheOptions: { maxRows: config.maxTrainRows ?? null, maxBadRowFraction: config.maxBadRowFraction, strict: !!config.strict },
+    async read(file, onChunk, maxRows) {
+      let badRows: BadRowReport = { count: 0, rowsSeen: 0, examples: [] };
+      for await (const chunk of readCriteoChunks(file, { ...opts, maxRows })) {
+        badRows = chunk.badRows;
+        await onChunk(chunk.block);
+      }
+      return badRows;
+    },
+  };
+}
+
+function declaredSource(config: DeclaredData, valueNames: ValueNames): TrainSource {
+  return {
+    file: config.train,
+    valueNames,
+    maxRows: config.maxTrainRows,
+    widths: schemaLayout(config.schema).widths,
+    // The schema shapes the rows (roles, slots, separators): another schema over the same file is another cache.
+    cacheOptions: {
+      format: config.format,
+      schema: canonicalJson(config.schema),
+      maxRows: config.maxTrainRows ?? null,
+      maxBadRowFraction: config.maxBadRowFraction,
+      strict: !!config.strict,
+    },
+    read: (file, onChunk, maxRows) => readDeclaredChunks(file, config, async ({ block }) => onChunk(block), { valueNames, maxRows }),
+  };
+}
+
+/** A whole file through a chunk source, held in memory. */
+async function readWhole(source: ChunkSource, file: string): Promise<{ block: RowBlock; badRows: BadRowReport }> {
+  const blocks: RowBlock[] = [];
+  const badRows = await source.read(file, async (block) => void blocks.push(block));
+  return { block: concatBlocks(blocks), badRows };
+}
+
 /**
  * Reads the training file: into memory while it fits `limit` rows; past it, into a row cache on disk (the rows read
  * so far go there first). A file that evidently won't fit (estimated from the line length of its first MiB) goes to
  * disk from the first chunk, and a valid cache of a file too big to hold is used without parsing the text at all.
  */
-async function readTrain(config: CriteoData, opts: ReadOpts, limit: number): Promise<TrainRead> {
-  const cacheOptions = { maxRows: config.maxTrainRows ?? null, maxBadRowFraction: config.maxBadRowFraction, strict: !!config.strict };
-  const source = await sourceIdentity(config.train).catch(() => null);
+async function readTrain(train: TrainSource, limit: number): Promise<TrainRead> {
+  const { cacheOptions } = train;
+  const source = await sourceIdentity(train.file).catch(() => null);
   // No identity (missing file, ...): the reader below says what is wrong with the file.
-  if (!source) return readCriteoFile(config.train, { ...opts, maxRows: config.maxTrainRows });
-  const cachePath = rowCachePath(config.train, cacheOptions);
+  if (!source) return readWhole({ read: (file, onChunk) => train.read(file, onChunk, train.maxRows) }, train.file);
+  const cachePath = rowCachePath(train.file, cacheOptions);
   const existing = await RowCacheReader.open(cachePath, source, cacheOptions).catch((e) => {
     if (e instanceof RowCacheInvalid) return null;
     throw e;
@@ -358,30 +450,33 @@ async function readTrain(config: CriteoData, opts: ReadOpts, limit: number): Pro
   if (existing && existing.rows > limit) return { onDisk: existing, badRows: existing.trailer.badRows };
   await existing?.close();
 
-  const estimated = Math.min(await estimateRows(source), config.maxTrainRows ?? Infinity);
-  let writer: RowCacheWriter | null = estimated > limit * 1.1 ? new RowCacheWriter(cachePath) : null;
+  const estimated = Math.min(await estimateRows(source), train.maxRows ?? Infinity);
+  let writer: RowCacheWriter | null = estimated > limit * 1.1 ? new RowCacheWriter(cachePath, train.widths) : null;
   let blocks: RowBlock[] = [];
   let held = 0;
-  let badRows: BadRowReport = { count: 0, rowsSeen: 0, examples: [] };
+  let badRows: BadRowReport;
   try {
-    for await (const chunk of readCriteoChunks(config.train, { ...opts, maxRows: config.maxTrainRows })) {
-      badRows = chunk.badRows;
-      if (writer) {
-        await writer.append(chunk.block);
-        continue;
-      }
-      blocks.push(chunk.block);
-      held += chunk.block.rows;
-      if (held > limit) {
-        writer = new RowCacheWriter(cachePath);
-        for (const b of blocks) await writer.append(b);
-        blocks = [];
-      }
-    }
+    badRows = await train.read(
+      train.file,
+      async (block) => {
+        if (writer) {
+          await writer.append(block);
+          return;
+        }
+        blocks.push(block);
+        held += block.rows;
+        if (held > limit) {
+          writer = new RowCacheWriter(cachePath, train.widths);
+          for (const b of blocks) await writer.append(b);
+          blocks = [];
+        }
+      },
+      train.maxRows,
+    );
     if (!writer) return { block: concatBlocks(blocks), badRows };
-    await writer.finish({ source, options: cacheOptions, badRows });
+    await (writer as RowCacheWriter).finish({ source, options: cacheOptions, badRows });
   } catch (e) {
-    await writer?.abort();
+    await (writer as RowCacheWriter | null)?.abort();
     throw e;
   }
   const reader = await RowCacheReader.open(cachePath, source, cacheOptions);
@@ -391,6 +486,14 @@ async function readTrain(config: CriteoData, opts: ReadOpts, limit: number): Pro
   const buffer = reader.newChunkBuffer();
   for (let c = 0; c < reader.chunks; c++) chunks.push(sliceRows(await reader.readChunk(c, buffer), 0, reader.chunkRowsOf(c)));
   return { block: concatBlocks(chunks), badRows };
+}
+
+/** Training rows a declared table probably holds: Parquet says in its footer; CSV and TSV are estimated as text. */
+async function estimateDeclaredRows(config: DeclaredData): Promise<number> {
+  const source = await sourceIdentity(config.train).catch(() => null);
+  if (!source) return 0; // the read says what is wrong with the file
+  const rows = config.format === 'parquet' ? await parquetRowCount(config.train) : await estimateRows(source);
+  return Math.min(rows, config.maxTrainRows ?? Infinity);
 }
 
 /** Rows a file probably holds: its size over the mean line length of its first MiB. */
@@ -412,10 +515,10 @@ async function estimateRows(source: SourceIdentity): Promise<number> {
  * rows' labels, which fields are active, and an evenly spaced sample of rows (`train`); the validation rows (the
  * file, or the cache's tail) and test rows are read into memory. A cache that fails its checks is rebuilt once.
  */
-async function loadCriteoOnDisk(
-  config: CriteoData,
+async function loadOnDisk(
+  config: CriteoData | DeclaredData,
   fingerprint: string,
-  opts: ReadOpts,
+  train: TrainSource,
   reader: RowCacheReader,
   trainBad: BadRowReport,
 ): Promise<LoadedDataset> {
@@ -427,7 +530,7 @@ async function loadCriteoOnDisk(
     if (!(e instanceof RowCacheInvalid)) throw e;
     // A corrupt chunk: rebuild from the text (limit 0 forces the cache; the rebuilt one is checked once more).
     await fs.promises.rm(reader.file, { force: true });
-    const again = await readTrain(config, opts, 0);
+    const again = await readTrain(train, 0);
     if (!('onDisk' in again)) throw new Error('row cache rebuild did not produce a cache', { cause: e });
     reader = again.onDisk;
     trainBad = again.badRows;
@@ -436,12 +539,14 @@ async function loadCriteoOnDisk(
   const reports: FileBadRows[] = [{ split: 'train', file: config.train, report: trainBad }];
   let validation = scanned.tail;
   if (config.validation) {
-    const v = await readCriteoFile(config.validation, opts);
+    const v = await readWhole(train, config.validation);
     validation = v.block;
     reports.push({ split: 'validation', file: config.validation, report: v.badRows });
   }
-  const test = await readCriteoFile(config.test, opts);
-  reports.push({ split: 'test', file: config.test, report: test.badRows });
+  // A streamed table has a test file (a time split is never streamed).
+  const testFile = config.test!;
+  const test = await readWhole(train, testFile);
+  reports.push({ split: 'test', file: testFile, report: test.badRows });
   return {
     kind: 'criteo',
     fingerprint,
@@ -450,13 +555,13 @@ async function loadCriteoOnDisk(
     trainOnDisk: { cache: reader, rows: scanned.trainRows, labels: scanned.labels },
     validation,
     test: test.block,
-    valueNames: opts.valueNames,
+    valueNames: train.valueNames,
     active: scanned.active,
     badRows: summarizeBadRows(reports),
   };
 }
 
-async function scanCache(reader: RowCacheReader, config: CriteoData) {
+async function scanCache(reader: RowCacheReader, config: { validation?: string; validationFraction: number }) {
   const total = reader.rows;
   // Without a validation file, the last validationFraction of the rows validates (as when held in memory).
   const trainRows = config.validation ? total : Math.floor(total * (1 - config.validationFraction));

@@ -5,6 +5,7 @@ import { loadDataset } from './data/load-data';
 import { sliceRows } from './data/rows';
 import { encodeRows } from './features';
 import { categoricalLevels, HeldOutCells } from './residual-cells';
+import { SCREENED_FIELDS } from './research';
 import { loadArtifactScorer } from './scoring';
 
 /**
@@ -14,8 +15,8 @@ import { loadArtifactScorer } from './scoring';
  * gain on rows they did not see, when that stands out of its noise (enough clicks, and as many standard errors above 0
  * as the largest of that many noise pairs would rarely reach: signalThreshold), and 0
  * otherwise: a pair without interaction, or one the clicks cannot tell, is 0 at any click rate. Strongest first.
- * A table with more than `pairFields` categorical fields (default 40) screens the pairs of the fields whose own
- * held-out main effect over the model is strongest, so the screen stays quadratic in a bounded count.
+ * A table with more than `pairFields` categorical fields (default SCREENED_FIELDS, 120) screens the pairs of the
+ * fields whose own held-out main effect over the model is strongest, so the screen stays quadratic in a bounded count.
  */
 export async function measureFieldPairSignal(
   input: DataConfigInput | DataConfig,
@@ -32,7 +33,7 @@ export async function measureFieldPairSignal(
   const sample = sliceRows(source, 0, Math.min(source.rows, opts.sampleRows ?? 20_000));
   const cells = new HeldOutCells(sample.labels, await score(encodeRows(sample, header.featureSpec)));
 
-  const pairFields = opts.pairFields ?? 40;
+  const pairFields = opts.pairFields ?? SCREENED_FIELDS;
   let fields = dataset.active.categorical;
   let levelOf = fields.map((f) => categoricalLevels(sample, f));
   if (fields.length > pairFields) {

@@ -11,6 +11,7 @@ import { exportModel, type PreprocessingSpec } from '../../ranking/export';
 import { encodeRows } from '../../ranking/features';
 import { combineHashes, murmur3String } from '../../ranking/hash';
 import { normalizedEntropy } from '../../ranking/metrics';
+import { researchBaseline } from '../../ranking/research';
 import { loadModelArtifact } from '../../ranking/model-artifact';
 import { onnxScores } from '../support/onnx-runtime';
 import { runCli } from '../support/processes';
@@ -28,6 +29,7 @@ describe('a table wider than Criteo', function () {
   let table: WideTable;
   const data = () => ({ format: 'csv' as const, train: table.train, test: table.test, schema: table.schema });
   let crossedArtifact: string;
+  let plainArtifact: string;
   let scoredTest: number[];
 
   before(() => {
@@ -63,6 +65,7 @@ describe('a table wider than Criteo', function () {
     const ne = normalizedEntropy(Float64Array.from(scores), table.testLabels);
     assert.ok(Math.abs(ne - crossed.metrics.ne) < 1e-5, `score's NE ${ne} is the reported test NE ${crossed.metrics.ne}`);
     crossedArtifact = crossed.artifact;
+    plainArtifact = plain.artifact;
     scoredTest = scores;
 
     // A file without one of the model's columns fails naming it.
@@ -86,6 +89,14 @@ describe('a table wider than Criteo', function () {
     assert.equal(failed.code, 1, failed.stderr);
     assert.match(failed.stderr, /column "c75" declared in the schema is not in the file/);
     assert.ok(!fs.existsSync(path.join(dir, 'never.txt')), 'no partial output');
+  });
+
+  it('research screens every pair of its 117 fields and finds the planted cross of two columns past the 26th', async () => {
+    assert.ok(plainArtifact, 'the training test ran first');
+    const research = await researchBaseline(data(), plainArtifact);
+    const top = research.pairs[0];
+    assert.deepEqual(top.fields, ['C70', 'C75'], `strongest pair: ${JSON.stringify(top)}`);
+    assert.ok(top.significant, 'and it stands out of the noise');
   });
 
   it('exports to ONNX by column name: ONNX Runtime matches score, and an encoder from the spec alone matches the engine', async () => {

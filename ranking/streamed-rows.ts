@@ -18,9 +18,8 @@ export const DEFAULT_WINDOW_ROWS = 8 * 65_536;
  *
  * Negative downsampling keeps exactly the rows the in-memory path keeps (the same draw over all training labels).
  *
- * Sample weights: the row cache holds none (declared-schema data, the only data with weights, is never streamed), so
- * these rows weigh 1 and `weights` stays unset; batches that are stitched across windows would carry weights if the
- * encoded rows had them (concatEncoded).
+ * Sample weights: a cache of a table with a weight column holds them (row-cache.ts), and every batch carries them
+ * (a stitched one too: concatEncoded); a cache without weights gives batches without, every row weighing 1.
  */
 export class DiskTrainRows implements StreamedRows {
   readonly rows: number;
@@ -77,7 +76,7 @@ export class DiskTrainRows implements StreamedRows {
       positions[i] = this.kept ? this.kept[k] : k;
     }
     const { dense: D, categorical: C } = this.disk.cache.widths;
-    const out = emptyBlock(n, this.disk.cache.widths);
+    const out = emptyBlock(n, this.disk.cache.widths, this.disk.cache.weighted);
     const buffer = this.disk.cache.newChunkBuffer();
     let loaded = -1;
     let block: RowBlock | null = null;
@@ -91,6 +90,7 @@ export class DiskTrainRows implements StreamedRows {
       out.labels[i] = block!.labels[r];
       out.dense.set(block!.dense.subarray(r * D, (r + 1) * D), i * D);
       out.categorical.set(block!.categorical.subarray(r * C, (r + 1) * C), i * C);
+      if (out.weights) out.weights[i] = block!.weights![r];
     }
     return encodeRows(out, this.spec);
   }
@@ -111,6 +111,7 @@ export class DiskTrainRows implements StreamedRows {
     const catIndex = new Int32Array(capacity * this.catSlots);
     const denseValue = new Float32Array(capacity * this.denseSlots);
     const labels = new Uint8Array(capacity);
+    const weights = this.disk.cache.weighted ? new Float32Array(capacity) : null;
     const order = new Int32Array(capacity);
     const buffer = this.disk.cache.newChunkBuffer();
     let carry: EncodedRows | null = null;
@@ -132,6 +133,7 @@ export class DiskTrainRows implements StreamedRows {
         catIndex.set(enc.catIndex, filled * this.catSlots);
         denseValue.set(enc.denseValue, filled * this.denseSlots);
         labels.set(enc.labels, filled);
+        if (weights) weights.set(enc.weights!, filled);
         filled += enc.rows;
       }
       const data: EncodedRows = {
@@ -142,6 +144,7 @@ export class DiskTrainRows implements StreamedRows {
         denseValue: denseValue.subarray(0, rows * this.denseSlots),
         denseIndex: this.denseIndex,
         labels: labels.subarray(0, rows),
+        ...(weights ? { weights: weights.subarray(0, rows) } : {}),
       };
       const ord = order.subarray(0, rows);
       for (let i = 0; i < rows; i++) ord[i] = i;
@@ -175,15 +178,17 @@ export class DiskTrainRows implements StreamedRows {
         labels: chunk.labels.subarray(0, trainEnd),
         dense: chunk.dense.subarray(0, trainEnd * D),
         categorical: chunk.categorical.subarray(0, trainEnd * C),
+        ...(chunk.weights ? { weights: chunk.weights.subarray(0, trainEnd) } : {}),
       };
     }
     const count = this.keptPerChunk[start / this.chunkRows];
-    const out = emptyBlock(count, { dense: D, categorical: C });
+    const out = emptyBlock(count, { dense: D, categorical: C }, !!chunk.weights);
     for (let r = 0, k = 0; r < trainEnd; r++) {
       if (!this.keep[start + r]) continue;
       out.labels[k] = chunk.labels[r];
       out.dense.set(chunk.dense.subarray(r * D, (r + 1) * D), k * D);
       out.categorical.set(chunk.categorical.subarray(r * C, (r + 1) * C), k * C);
+      if (out.weights) out.weights[k] = chunk.weights![r];
       k++;
     }
     return out;

@@ -15,8 +15,9 @@ import { MAX_NAMES_PER_FIELD, MISSING_CATEGORICAL, activeFields, emptyBlock, typ
  * stored as 1 — so the rest of the engine cannot tell a declared table from a Criteo file. A multi-valued column hashes every value with its first
  * slot's field number (a bag of values: the same value lands on the same hash row whichever slot it sits in).
  *
- * Rows are held in memory (no row cache): a training file with more rows than the in-memory limit fails, suggesting
- * `maxTrainRows`. CSV and TSV are streamed through csv-parse; Parquet is read one row group at a time, declared
+ * readDeclaredData holds a table in memory; past the in-memory limit the loader streams it through the row cache
+ * instead (readDeclaredChunks, TimeSplitRouter; ranking/data/load-data.ts), except a time split without
+ * validationFrom, whose load then fails saying so. CSV and TSV are streamed through csv-parse; Parquet is read one row group at a time, declared
  * columns only. Malformed rows are skipped and counted as for Criteo (maxBadRowFraction, strict), every problem
  * naming the column and the row (the 1-based physical line for CSV/TSV, header = line 1; the 1-based row for Parquet).
  */
@@ -30,6 +31,43 @@ export type Split = 'train' | 'validation' | 'test';
 export class InMemoryLimitExceeded extends TrainingFailure {
   constructor(message: string) {
     super('resource', message);
+  }
+}
+
+/**
+ * A time split applied to a table read chunk by chunk (out of core): each chunk's rows before the validation (or
+ * test) bound go on to training, capped at maxTrainRows (the earliest, as in memory); the validation and test rows
+ * are kept here, in file order. Needs `validationFrom` or a validation file: the latest share of train by time can
+ * only be cut with every row at hand.
+ */
+export class TimeSplitRouter {
+  readonly validation: RowBlock[] = [];
+  readonly test: RowBlock[] = [];
+  trainRows = 0;
+  private readonly testFrom: number;
+  private readonly validationFrom?: number;
+
+  constructor(
+    split: DeclaredData['split'] & object,
+    private readonly maxTrainRows?: number,
+  ) {
+    this.testFrom = parseIsoBound(split.testFrom);
+    this.validationFrom = split.validationFrom === undefined ? undefined : parseIsoBound(split.validationFrom);
+  }
+
+  /** The chunk's training rows; its validation and test rows are kept. */
+  route(block: RowBlock, times: Float64Array): RowBlock {
+    const where: Record<Split, number[]> = { train: [], validation: [], test: [] };
+    for (let r = 0; r < block.rows; r++) {
+      const t = times[r];
+      const split = t >= this.testFrom ? 'test' : this.validationFrom !== undefined && t >= this.validationFrom ? 'validation' : 'train';
+      if (split === 'train' && this.maxTrainRows !== undefined && this.trainRows + where.train.length >= this.maxTrainRows) continue;
+      where[split].push(r);
+    }
+    if (where.validation.length) this.validation.push(takeRows(block, where.validation));
+    if (where.test.length) this.test.push(takeRows(block, where.test));
+    this.trainRows += where.train.length;
+    return takeRows(block, where.train);
   }
 }
 
@@ -540,7 +578,7 @@ class TableSink {
     this.good++;
     if (this.opts.limit !== undefined && this.good > this.opts.limit)
       throw new InMemoryLimitExceeded(
-        `${this.file}: more than ${this.opts.limit} rows; a declared table with a time split or a weight column is held in memory (others stream through the row cache) and this one does not fit (the in-memory limit is ${this.opts.limit} training rows). ${this.opts.config.split ? 'A time split reads the whole file: give train, validation and test as files and set maxTrainRows' : `Set maxTrainRows (e.g. ${this.opts.limit}) to read fewer rows`}, or raise RANKWRIGHT_IN_MEMORY_TRAIN_ROWS on a worker with more memory`,
+        `${this.file}: more than ${this.opts.limit} rows, over the in-memory limit of ${this.opts.limit} training rows. A time split without validationFrom validates on the latest rows by time, so its table is held in memory (every other declared table streams through the row cache): give split.validationFrom (the table then streams), or train, validation and test as files, or raise RANKWRIGHT_IN_MEMORY_TRAIN_ROWS on a worker with more memory`,
       );
     return this.opts.maxRows === undefined || this.good < this.opts.maxRows;
   }

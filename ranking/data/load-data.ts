@@ -13,8 +13,9 @@ import {
   fieldOfName,
 } from '../../contracts';
 import { parseOrExplain } from '../../contracts/errors';
+import { TrainingFailure } from '../failure';
 import { BadRowReport, assertSafePath, readCriteoChunks, readCriteoFile } from './criteo-reader';
-import { InMemoryLimitExceeded, parquetRowCount, readDeclaredChunks, readDeclaredData, type RowTimes } from './declared-reader';
+import { InMemoryLimitExceeded, TimeSplitRouter, parquetRowCount, readDeclaredChunks, readDeclaredData, type RowTimes } from './declared-reader';
 import { plantedScenario } from './planted';
 import { RowCacheInvalid, RowCacheReader, RowCacheWriter, hashFileEnds, rowCachePath, sourceIdentity, type SourceIdentity } from './row-cache';
 import { moveToSharedMemory, openSharedDataset, type DatasetShare, type SharedDatasetImage } from './shared-dataset';
@@ -338,14 +339,18 @@ async function loadCriteo(config: CriteoData, fingerprint: string, limit: number
  */
 async function loadDeclared(config: DeclaredData, fingerprint: string, limit: number): Promise<LoadedDataset> {
   const layout = schemaLayout(config.schema);
-  const streamable = !config.split && layout.weight === undefined;
+  // A time split without validationFrom validates on the latest share of train by time: that needs every row at hand.
+  const streamable = !config.split || config.split.validationFrom !== undefined || config.validation !== undefined;
   const streamed = async () => {
     const valueNames = newValueNames(layout.widths.categorical);
-    const source = declaredSource(config, valueNames);
+    const router = config.split ? new TimeSplitRouter(config.split, config.maxTrainRows) : undefined;
+    const source = declaredSource(config, valueNames, router);
     // Limit 0: to disk from the first chunk (a valid cache of the file is used as it is).
     const train = await readTrain(source, 0);
     if (!('onDisk' in train)) throw new Error('a streamed declared table did not produce a row cache');
-    return loadOnDisk(config, fingerprint, source, train.onDisk, train.badRows);
+    // A cache hit read no rows: a time split's validation and test rows come from the file once more.
+    if (router && !router.test.length) await source.read(config.train, async () => {});
+    return loadOnDisk(config, fingerprint, source, train.onDisk, train.badRows, router && splitRows(config, router));
   };
   if (streamable && (await estimateDeclaredRows(config)) > limit * 1.1) return streamed();
   let read: Awaited<ReturnType<typeof readDeclaredData>>;
@@ -385,6 +390,8 @@ interface TrainSource extends ChunkSource {
   valueNames: ValueNames;
   maxRows?: number;
   widths: RowWidths;
+  /** Rows carry sample weights (a declared table's weight column): the cache keeps them. */
+  weighted?: boolean;
   /** What shaped the rows besides the file: a cache is only used for the same options. */
   cacheOptions: Record<string, unknown>;
 }
@@ -407,12 +414,27 @@ function criteoSource(config: CriteoData, opts: ReadOpts): TrainSource {
   };
 }
 
-function declaredSource(config: DeclaredData, valueNames: ValueNames): TrainSource {
+/** A streamed time split's validation and test rows, or the failure of a split that leaves one of them empty. */
+function splitRows(config: DeclaredData, router: TimeSplitRouter): { validation?: RowBlock; test: RowBlock } {
+  const split = config.split!;
+  const none = (what: string) =>
+    new TrainingFailure('bad-data', `${config.train}: no rows have ${split.by} ${what} (split ${JSON.stringify(split)}); check the dates`);
+  if (!router.test.length) throw none(`≥ testFrom ${split.testFrom}`);
+  if (split.validationFrom !== undefined && !router.validation.length)
+    throw none(`in [validationFrom ${split.validationFrom}, testFrom ${split.testFrom})`);
+  return {
+    test: concatBlocks(router.test),
+    ...(router.validation.length ? { validation: concatBlocks(router.validation) } : {}),
+  };
+}
+
+function declaredSource(config: DeclaredData, valueNames: ValueNames, router?: TimeSplitRouter): TrainSource {
   return {
     file: config.train,
     valueNames,
     maxRows: config.maxTrainRows,
     widths: schemaLayout(config.schema).widths,
+    weighted: schemaLayout(config.schema).weight !== undefined,
     // The schema shapes the rows (roles, slots, separators): another schema over the same file is another cache.
     cacheOptions: {
       format: config.format,
@@ -421,7 +443,11 @@ function declaredSource(config: DeclaredData, valueNames: ValueNames): TrainSour
       maxBadRowFraction: config.maxBadRowFraction,
       strict: !!config.strict,
     },
-    read: (file, onChunk, maxRows) => readDeclaredChunks(file, config, async ({ block }) => onChunk(block), { valueNames, maxRows }),
+    // A time split reads the whole file (its later rows validate and test) and caps the training rows it routes.
+    read: (file, onChunk, maxRows) =>
+      router && file === config.train
+        ? readDeclaredChunks(file, config, async ({ block, times }) => onChunk(router.route(block, times!)), { valueNames })
+        : readDeclaredChunks(file, config, async ({ block }) => onChunk(block), { valueNames, maxRows }),
   };
 }
 
@@ -451,7 +477,7 @@ async function readTrain(train: TrainSource, limit: number): Promise<TrainRead> 
   await existing?.close();
 
   const estimated = Math.min(await estimateRows(source), train.maxRows ?? Infinity);
-  let writer: RowCacheWriter | null = estimated > limit * 1.1 ? new RowCacheWriter(cachePath, train.widths) : null;
+  let writer: RowCacheWriter | null = estimated > limit * 1.1 ? new RowCacheWriter(cachePath, train.widths, train.weighted) : null;
   let blocks: RowBlock[] = [];
   let held = 0;
   let badRows: BadRowReport;
@@ -466,7 +492,7 @@ async function readTrain(train: TrainSource, limit: number): Promise<TrainRead> 
         blocks.push(block);
         held += block.rows;
         if (held > limit) {
-          writer = new RowCacheWriter(cachePath, train.widths);
+          writer = new RowCacheWriter(cachePath, train.widths, train.weighted);
           for (const b of blocks) await writer.append(b);
           blocks = [];
         }
@@ -521,10 +547,16 @@ async function loadOnDisk(
   train: TrainSource,
   reader: RowCacheReader,
   trainBad: BadRowReport,
+  split?: { validation?: RowBlock; test: RowBlock },
 ): Promise<LoadedDataset> {
+  if (reader.rows === 0)
+    throw new TrainingFailure('bad-data', `${config.train}: no training rows (${'split' in config ? 'check the split dates' : 'an empty file'})`);
+  // Validation rows held apart (a validation file, or a time split's): every cached row trains.
+  const heldApart = config.validation !== undefined || split?.validation !== undefined;
+  const scanOf = (r: RowCacheReader) => scanCache(r, heldApart ? 0 : config.validationFraction);
   let scanned: Awaited<ReturnType<typeof scanCache>>;
   try {
-    scanned = await scanCache(reader, config);
+    scanned = await scanOf(reader);
   } catch (e) {
     await reader.close();
     if (!(e instanceof RowCacheInvalid)) throw e;
@@ -534,19 +566,23 @@ async function loadOnDisk(
     if (!('onDisk' in again)) throw new Error('row cache rebuild did not produce a cache', { cause: e });
     reader = again.onDisk;
     trainBad = again.badRows;
-    scanned = await scanCache(reader, config);
+    scanned = await scanOf(reader);
   }
   const reports: FileBadRows[] = [{ split: 'train', file: config.train, report: trainBad }];
-  let validation = scanned.tail;
+  let validation = split?.validation ?? scanned.tail;
   if (config.validation) {
     const v = await readWhole(train, config.validation);
     validation = v.block;
     reports.push({ split: 'validation', file: config.validation, report: v.badRows });
   }
-  // A streamed table has a test file (a time split is never streamed).
-  const testFile = config.test!;
-  const test = await readWhole(train, testFile);
-  reports.push({ split: 'test', file: testFile, report: test.badRows });
+  // The test rows: a time split's, or the test file's.
+  let test: { block: RowBlock };
+  if (split) test = { block: split.test };
+  else {
+    const read = await readWhole(train, config.test!);
+    reports.push({ split: 'test', file: config.test!, report: read.badRows });
+    test = read;
+  }
   return {
     kind: 'criteo',
     fingerprint,
@@ -561,14 +597,15 @@ async function loadOnDisk(
   };
 }
 
-async function scanCache(reader: RowCacheReader, config: { validation?: string; validationFraction: number }) {
+/** One pass over a cache: its training rows' labels, active fields, a sample, and its last `validationFraction` rows. */
+async function scanCache(reader: RowCacheReader, validationFraction: number) {
   const total = reader.rows;
-  // Without a validation file, the last validationFraction of the rows validates (as when held in memory).
-  const trainRows = config.validation ? total : Math.floor(total * (1 - config.validationFraction));
+  // Without validation rows held apart, the last validationFraction of the rows validates (as when held in memory).
+  const trainRows = Math.floor(total * (1 - validationFraction));
   const labels = new Uint8Array(trainRows);
   const sampleRows = Math.min(trainRows, TRAIN_SAMPLE_ROWS);
   const { dense: D, categorical: C } = reader.widths;
-  const sample = emptyBlock(sampleRows, reader.widths);
+  const sample = emptyBlock(sampleRows, reader.widths, reader.weighted);
   const tailBlocks: RowBlock[] = [];
   const cat = new Uint8Array(C);
   const den = new Uint8Array(D);
@@ -590,6 +627,7 @@ async function scanCache(reader: RowCacheReader, config: { validation?: string; 
       sample.labels[next] = block.labels[r];
       sample.dense.set(block.dense.subarray(r * D, (r + 1) * D), next * D);
       sample.categorical.set(block.categorical.subarray(r * C, (r + 1) * C), next * C);
+      if (sample.weights) sample.weights[next] = block.weights![r];
     }
     if (trainEnd < block.rows) tailBlocks.push(sliceRows(block, trainEnd, block.rows));
     start += block.rows;

@@ -17,8 +17,8 @@ import { CRITEO_WIDTHS, emptyBlock, type RowBlock, type RowWidths } from './rows
  *
  * Every chunk holds CHUNK_ROWS rows (the last one fewer) in the RowBlock layout: labels u8 (padded to 4 bytes), dense
  * f32 × its dense width, categorical u32 × its categorical width (the trailer's `widths`; Criteo's 13 and 26 when
- * absent, as in caches written before tables grew wider) — so chunk c sits at a fixed offset and is read straight
- * into typed-array views.
+ * absent, as in caches written before tables grew wider), then, for a table with a weight column (`weighted`), one
+ * f32 weight a row — so chunk c sits at a fixed offset and is read straight into typed-array views.
  * The trailer names the format version, the row count, the source file's size, mtime and content fingerprint, the
  * read options that shaped the rows, the bad-row report of the parse, and a CRC-32 per chunk. Opening checks the
  * magic, version, source and total size (a stale or truncated cache is rebuilt); reading a chunk checks its CRC.
@@ -56,10 +56,12 @@ export interface RowCacheTrailer {
   crc: number[];
   /** Fields a row has; absent: Criteo's. */
   widths?: RowWidths;
+  /** Rows carry a sample weight (a declared table's weight column). */
+  weighted?: boolean;
 }
 
-export function chunkBytes(rows: number, widths: RowWidths = CRITEO_WIDTHS): number {
-  return align4(rows) + rows * (widths.dense + widths.categorical) * 4;
+export function chunkBytes(rows: number, widths: RowWidths = CRITEO_WIDTHS, weighted = false): number {
+  return align4(rows) + rows * (widths.dense + widths.categorical + (weighted ? 1 : 0)) * 4;
 }
 
 function align4(n: number): number {
@@ -117,9 +119,10 @@ export class RowCacheWriter {
   constructor(
     readonly file: string,
     readonly widths: RowWidths = CRITEO_WIDTHS,
+    readonly weighted = false,
   ) {
     this.tmp = `${file}.${process.pid}.${Date.now()}.tmp`;
-    this.pending = emptyBlock(this.chunkRows, widths);
+    this.pending = emptyBlock(this.chunkRows, widths, weighted);
   }
 
   async append(block: RowBlock): Promise<void> {
@@ -138,6 +141,10 @@ export class RowCacheWriter {
       const { dense: D, categorical: C } = this.widths;
       p.dense.set(block.dense.subarray(from * D, (from + take) * D), at * D);
       p.categorical.set(block.categorical.subarray(from * C, (from + take) * C), at * C);
+      if (p.weights) {
+        if (block.weights) p.weights.set(block.weights.subarray(from, from + take), at);
+        else p.weights.fill(1, at, at + take);
+      }
       this.pendingRows += take;
       this.rows += take;
       from += take;
@@ -150,10 +157,11 @@ export class RowCacheWriter {
     if (r === 0) return;
     const p = this.pending;
     const { dense: D, categorical: C } = this.widths;
-    const buf = Buffer.alloc(chunkBytes(r, this.widths));
+    const buf = Buffer.alloc(chunkBytes(r, this.widths, this.weighted));
     buf.set(p.labels.subarray(0, r), 0);
     buf.set(new Uint8Array(p.dense.buffer, 0, r * D * 4), align4(r));
     buf.set(new Uint8Array(p.categorical.buffer, 0, r * C * 4), align4(r) + r * D * 4);
+    if (p.weights) buf.set(new Uint8Array(p.weights.buffer, 0, r * 4), align4(r) + r * (D + C) * 4);
     await this.writing(() => this.fd!.write(buf, 0, buf.length, this.offset));
     this.offset += buf.length;
     this.crc.push(crc32(buf));
@@ -172,6 +180,7 @@ export class RowCacheWriter {
       ...trailer,
       crc: this.crc,
       ...(wide ? { widths: this.widths } : {}),
+      ...(this.weighted ? { weighted: true } : {}),
     };
     const json = Buffer.from(JSON.stringify(full));
     const tail = Buffer.alloc(TAIL_BYTES);
@@ -235,6 +244,11 @@ export class RowCacheReader {
     return this.trailer.widths ?? CRITEO_WIDTHS;
   }
 
+  /** Cached rows carry sample weights. */
+  get weighted(): boolean {
+    return !!this.trailer.weighted;
+  }
+
   chunkRowsOf(c: number): number {
     return Math.min(this.trailer.chunkRows, this.rows - c * this.trailer.chunkRows);
   }
@@ -277,7 +291,8 @@ export class RowCacheReader {
         throw new RowCacheInvalid(`row cache ${file} was written with other read options`);
       const chunks = Math.ceil(trailer.rows / trailer.chunkRows);
       let dataBytes = 0;
-      for (let c = 0; c < chunks; c++) dataBytes += chunkBytes(Math.min(trailer.chunkRows, trailer.rows - c * trailer.chunkRows), trailer.widths);
+      for (let c = 0; c < chunks; c++)
+        dataBytes += chunkBytes(Math.min(trailer.chunkRows, trailer.rows - c * trailer.chunkRows), trailer.widths, trailer.weighted);
       if (trailer.crc.length !== chunks || size !== MAGIC.length + dataBytes + jsonLength + TAIL_BYTES)
         throw new RowCacheInvalid(`row cache ${file} is truncated or corrupt (${size} bytes where ${trailer.rows} rows need ${dataBytes})`);
       const reader = new RowCacheReader(file, trailer);
@@ -305,14 +320,14 @@ export class RowCacheReader {
 
   /** A buffer that holds any chunk of this cache (pass it back to readChunk to reuse it). */
   newChunkBuffer(): Uint8Array {
-    return new Uint8Array(chunkBytes(this.trailer.chunkRows, this.widths));
+    return new Uint8Array(chunkBytes(this.trailer.chunkRows, this.widths, this.weighted));
   }
 
   /** Chunk c as a RowBlock of views into `buffer` (valid until the buffer is read into again). */
   async readChunk(c: number, buffer: Uint8Array): Promise<RowBlock> {
     const rows = this.chunkRowsOf(c);
-    const bytes = chunkBytes(rows, this.widths);
-    const offset = MAGIC.length + c * chunkBytes(this.trailer.chunkRows, this.widths);
+    const bytes = chunkBytes(rows, this.widths, this.weighted);
+    const offset = MAGIC.length + c * chunkBytes(this.trailer.chunkRows, this.widths, this.weighted);
     let got = 0;
     const fd = await fs.promises.open(this.file, 'r');
     try {
@@ -337,6 +352,7 @@ export class RowCacheReader {
       labels: buffer.subarray(0, rows),
       dense: new Float32Array(buffer.buffer, buffer.byteOffset + align4(rows), rows * D),
       categorical: new Uint32Array(buffer.buffer, buffer.byteOffset + align4(rows) + rows * D * 4, rows * C),
+      ...(this.weighted ? { weights: new Float32Array(buffer.buffer, buffer.byteOffset + align4(rows) + rows * (D + C) * 4, rows) } : {}),
     };
   }
 

@@ -310,21 +310,20 @@ describe('declared-schema data (CSV, TSV, Parquet)', function () {
     }
   });
 
-  it('fails clearly past the in-memory limit, suggesting maxTrainRows; maxTrainRows caps the rows read', async () => {
+  it('past the in-memory limit a table streams from the row cache; maxTrainRows caps the rows read', async () => {
     const t = await writeDeclaredTables(path.join(dir, 'limit'), { rows: 600, formats: ['csv'], layout: 'files' });
-    const e = await failureOf(loadDataset(t.configs.csv!, { maxInMemoryTrainRows: 300 }));
-    assert.ok(e instanceof TrainingFailure && e.failureClass === 'resource');
-    assert.match(e.message, /more than 300 rows.*held in memory.*Set maxTrainRows/);
+    const streamed = await loadDataset(t.configs.csv!, { maxInMemoryTrainRows: 300 });
+    assert.ok(streamed.trainOnDisk, 'over the limit: the training rows are on disk');
     const d = await loadDataset({ ...t.configs.csv!, maxTrainRows: 250 }, { maxInMemoryTrainRows: 300 });
     assert.equal(d.train.rows + d.validation.rows, 250);
     assert.equal(d.badRows.files[0].rows, 250);
   });
 
-  it('a time split reads its whole file (its test rows come last): past the limit the error says so', async () => {
+  it('a time split without validationFrom needs every row at hand: past the limit the error says what to give', async () => {
     const t = await writeDeclaredTables(path.join(dir, 'limit-split'), { rows: 600, formats: ['csv'] });
     const e = await failureOf(loadDataset({ ...t.configs.csv!, maxTrainRows: 250 }, { maxInMemoryTrainRows: 300 }));
     assert.ok(e instanceof TrainingFailure && e.failureClass === 'resource');
-    assert.match(e.message, /A time split reads the whole file: give train, validation and test as files and set maxTrainRows/);
+    assert.match(e.message, /A time split without validationFrom .* held in memory .*: give split\.validationFrom \(the table then streams\)/);
   });
 
   it('fingerprints the schema: a changed role or option changes it, another spelling of the same schema does not', async () => {

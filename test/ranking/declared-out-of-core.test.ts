@@ -5,13 +5,12 @@ import * as path from 'node:path';
 import type { DeclaredSchema } from '../../contracts';
 import { clearDatasetCache, trainExperiment } from '../../ranking';
 import { loadDataset } from '../../ranking/data/load-data';
-import { TrainingFailure } from '../../ranking/failure';
 import { DECLARED_SCHEMA, writeDeclaredTables, type DeclaredConfigInput } from '../support/declared-tables';
 
 /**
  * A declared table over the in-memory limit trains out of core: its training file (Parquet, CSV or TSV) is parsed
  * once into the same checksummed row cache as a big Criteo file, with the table's own widths, and epochs stream it.
- * A table that needs every row at hand (a weight column, a time split) still fails, saying so.
+ * Weights stream with their rows; a time split with validationFrom routes its rows by time as they are read.
  */
 describe('declared tables out of core', function () {
   this.timeout(300_000);
@@ -60,10 +59,40 @@ describe('declared tables out of core', function () {
     assert.equal(fs.statSync(cached.file).ino, before, 'the cache was not rewritten (a rebuild renames a new file into place)');
   });
 
-  it('a weighted table over the limit still fails, saying which tables are held in memory', async () => {
+  it('a weighted table streams with its weights: the streamed run weighs rows as the in-memory one does', async () => {
     const weighted = { ...parquet, schema: DECLARED_SCHEMA };
-    const e = await loadDataset(weighted, { maxInMemoryTrainRows: 1_000 }).catch((x: unknown) => x);
-    assert.ok(e instanceof TrainingFailure && e.failureClass === 'resource', String(e));
-    assert.match(e.message, /with a time split or a weight column is held in memory \(others stream through the row cache\)/);
+    const ds = await loadDataset(weighted, { maxInMemoryTrainRows: 1_000 });
+    assert.ok(ds.trainOnDisk?.cache.weighted, 'the cache holds the weight column');
+    assert.ok(ds.train.weights && ds.train.weights.some((w) => w !== 1), 'the sample carries the weights');
+    const model = { family: 'lr' as const, epochs: 2 };
+    const inMemory = await trainExperiment({ data: weighted, model });
+    const streamed = await trainExperiment({ data: weighted, model, maxInMemoryTrainRows: 1_000, streamWindowRows: 2_048 });
+    const unweightedRun = await trainExperiment({ data: parquet, model, maxInMemoryTrainRows: 1_000, streamWindowRows: 2_048 });
+    assert.ok(
+      Math.abs(streamed.metrics.ne - inMemory.metrics.ne) < 0.02,
+      `weighted: streamed ${streamed.metrics.ne} vs in memory ${inMemory.metrics.ne}`,
+    );
+    assert.notEqual(streamed.metrics.ne, unweightedRun.metrics.ne, 'the weights change the streamed model and its (weighted) metrics');
+  });
+
+  it('a time split with validationFrom streams: its validation and test rows come from the file, by time', async () => {
+    const t = await writeDeclaredTables(path.join(dir, 'split'), { rows: 12_000, formats: ['csv'] });
+    const split = { by: 'ts', testFrom: '2026-02-22', validationFrom: '2026-02-19' };
+    const config = { ...t.configs.csv!, split };
+    const inMemory = await loadDataset(config);
+    const streamed = await loadDataset(config, { maxInMemoryTrainRows: 1_000 });
+    assert.ok(streamed.trainOnDisk, 'on disk');
+    assert.equal(streamed.trainOnDisk.rows, inMemory.train.rows, 'the same training rows');
+    assert.equal(streamed.validation.rows, inMemory.validation.rows, 'the same validation rows');
+    assert.deepEqual(streamed.test.labels, inMemory.test.labels, 'the same test rows, in file order');
+    // A second load hits the cache and still finds the validation and test rows.
+    clearDatasetCache();
+    const again = await loadDataset(config, { maxInMemoryTrainRows: 1_000 });
+    assert.equal(again.test.rows, inMemory.test.rows);
+    assert.equal(again.validation.rows, inMemory.validation.rows);
+    // maxTrainRows keeps the earliest training rows, as in memory.
+    const capped = await loadDataset({ ...config, maxTrainRows: 3_000 }, { maxInMemoryTrainRows: 1_000 });
+    assert.equal(capped.trainOnDisk?.rows, 3_000);
+    assert.equal(capped.test.rows, inMemory.test.rows, 'the cap leaves the test rows whole');
   });
 });

@@ -74,15 +74,15 @@ async function designWave(
   request: Omit<DesignRequest, 'insights'>,
   options: { mode: AgentMode; strategy: 'agent' | 'random'; data: DataConfig },
 ): Promise<DesignResponse> {
-  const insights = InsightsStore.open();
+  const insights = await InsightsStore.open();
   try {
     // What describing the data and the research step recorded about it; the config alone says little.
-    const dataTraits = insights.dataTraits(request.dataFingerprint) ?? dataTraitsOf(options.data);
-    const found = insights.findInsights({ dataFingerprint: request.dataFingerprint, dataTraits, limit: 200 });
+    const dataTraits = (await insights.dataTraits(request.dataFingerprint)) ?? dataTraitsOf(options.data);
+    const found = await insights.findInsights({ dataFingerprint: request.dataFingerprint, dataTraits, limit: 200 });
     // A declared schema's column names: the LLM designer reads (and may write) them; every text leaving here uses them.
     const fields = fieldTable(options.data);
     // What the cost model scales and corrects by: the data's size and width, and what past runs here took.
-    const measuredCosts = insights.measuredCosts({ dataFingerprint: request.dataFingerprint, dataTraits, limit: 200 });
+    const measuredCosts = await insights.measuredCosts({ dataFingerprint: request.dataFingerprint, dataTraits, limit: 200 });
     const fieldCount = (dataTraits.categoricalFields ?? 0) + (dataTraits.denseFields ?? 0);
     const full: DesignRequest = {
       ...request,
@@ -96,18 +96,21 @@ async function designWave(
     const response = labelDesign(designed, Object.fromEntries(fields.map((f) => [f.slot, f.label])));
     // Never spend budget on something the insights database already measured on this very data, except a warm start:
     // an earlier winner re-run once so this campaign can stack on (and recommend) its own measurement of it.
-    const proposals = response.proposals.filter(
-      (p) =>
+    const proposals: typeof response.proposals = [];
+    for (const p of response.proposals) {
+      if (
         options.strategy === 'random' ||
         p.hypothesis.technique === 'warm-start' ||
-        !insights.isKnown(request.dataFingerprint, canonicalConfigKey(p.model)),
-    );
+        !(await insights.isKnown(request.dataFingerprint, canonicalConfigKey(p.model)))
+      )
+        proposals.push(p);
+    }
     // Say what was dropped (whatever designed it), so a reviewer does not wonder where a proposal went.
     const dropped = response.proposals.filter((p) => !proposals.includes(p));
     if (!dropped.length) return { ...response, proposals };
     return { ...response, proposals, llmNotes: withDropNotes(response.llmNotes ?? [], dropped) };
   } finally {
-    insights.close();
+    await insights.close();
   }
 }
 
@@ -190,9 +193,14 @@ export async function rememberedFixFor(request: TriageRequest): Promise<Remember
     // measured) find similar data. Data that cannot be named is remembered nothing about.
     const fingerprint = failure.dataFingerprint ?? (request.data ? await readableDataFingerprint(request.data) : undefined);
     if (!fingerprint) return undefined;
-    insights = InsightsStore.open();
-    const dataTraits = insights.dataTraits(fingerprint) ?? (request.data ? dataTraitsOf(request.data) : undefined);
-    return insights.rememberedFix({ failureClass: failure.failureClass, family: request.config.family, dataFingerprint: fingerprint, dataTraits });
+    insights = await InsightsStore.open();
+    const dataTraits = (await insights.dataTraits(fingerprint)) ?? (request.data ? dataTraitsOf(request.data) : undefined);
+    return await insights.rememberedFix({
+      failureClass: failure.failureClass,
+      family: request.config.family,
+      dataFingerprint: fingerprint,
+      dataTraits,
+    });
   } catch (err) {
     const detail = { experimentId: request.experimentId, error: (err as Error).message };
     try {
@@ -203,7 +211,7 @@ export async function rememberedFixFor(request: TriageRequest): Promise<Remember
     }
     return undefined;
   } finally {
-    insights?.close();
+    await insights?.close();
   }
 }
 

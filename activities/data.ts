@@ -24,7 +24,7 @@ async function describeOnAThread(data: DataConfig): Promise<DataFacts> {
     // Reading and counting a whole dataset is CPU work: on a training thread (workers/training-pool.ts), whose dataset
     // cache keeps it loaded for the next training on that thread.
     const facts = await trainingPool().run({ kind: 'describeData', data });
-    rememberTraits(facts.fingerprint, {
+    await rememberTraits(facts.fingerprint, {
       ...dataTraitsOf(data, facts.ctr),
       rows: facts.trainRows,
       fieldCardinality: facts.fieldCardinality,
@@ -44,13 +44,13 @@ async function describeOnAThread(data: DataConfig): Promise<DataFacts> {
 }
 
 /** Traits are a side record: a failure to write them is logged, never a failed description. */
-export function rememberTraits(fingerprint: string, traits: DataTraits): void {
+export async function rememberTraits(fingerprint: string, traits: DataTraits): Promise<void> {
   try {
-    const store = InsightsStore.open();
+    const store = await InsightsStore.open();
     try {
-      store.recordDataTraits(fingerprint, traits);
+      await store.recordDataTraits(fingerprint, traits);
     } finally {
-      store.close();
+      await store.close();
     }
   } catch (err) {
     const detail = { fingerprint, error: (err as Error).message };

@@ -12,16 +12,16 @@ export async function recordExperiment(result: ExperimentResult, data: DataConfi
   // A probe measured an idea on a row sample: the insights database keeps full runs only (what later campaigns and
   // warm starts build on); the probe stays in its campaign's status, events and report.
   if (!result.probe) {
-    const insights = InsightsStore.open();
+    const insights = await InsightsStore.open();
     try {
       // A run that failed before reading its data has no fingerprint; it is kept (lineage) under "unknown".
-      insights.recordExperiment({
+      await insights.recordExperiment({
         ...result,
         dataFingerprint: result.dataFingerprint ?? 'unknown',
         dataTraits: dataTraitsOf(data, result.metrics?.ctr),
       });
     } finally {
-      insights.close();
+      await insights.close();
     }
   }
   const campaignId = result.campaignId ?? result.experimentId;

@@ -24,12 +24,13 @@ export async function researchBaseline(data: DataConfig, baseline: ExperimentRes
   const labels = fieldLabels(data);
   const labelled = Object.keys(labels).length > 0;
   const summary = summarize(baseline);
-  const hypotheses = researchHypotheses(findings, summary, searchSpace, researchCosts(data, summary, baseline.dataFingerprint)).map((h) =>
+  const costs = await researchCosts(data, summary, baseline.dataFingerprint);
+  const hypotheses = researchHypotheses(findings, summary, searchSpace, costs).map((h) =>
     labelled ? { ...h, hypothesis: labelHypothesis(h.hypothesis, labels), evidence: labelFields(h.evidence, labels).slice(0, 400) } : h,
   );
   // Which fields matter is the strongest trait for "is other data like this one?" (store/insights/traits.ts).
   if (baseline.dataFingerprint)
-    rememberTraits(baseline.dataFingerprint, {
+    await rememberTraits(baseline.dataFingerprint, {
       kind: dataTraitsOf(data).kind,
       fieldImportance: Object.fromEntries(findings.importance.map((f) => [f.field, f.neIncrease])),
     });
@@ -40,23 +41,23 @@ export async function researchBaseline(data: DataConfig, baseline: ExperimentRes
  * The cost model the research step ranks by: the baseline's own run and what past runs in the insights database took
  * on this data and similar data. Best-effort: without the database, the baseline's run alone corrects the prior.
  */
-function researchCosts(data: DataConfig, baseline: ExperimentSummary, fingerprint: string | undefined): CostModel {
+async function researchCosts(data: DataConfig, baseline: ExperimentSummary, fingerprint: string | undefined): Promise<CostModel> {
   if (!fingerprint) return costModelFor({ baseline, history: [] });
   let insights: InsightsStore | undefined;
   try {
-    insights = InsightsStore.open();
-    const dataTraits = insights.dataTraits(fingerprint) ?? dataTraitsOf(data);
+    insights = await InsightsStore.open();
+    const dataTraits = (await insights.dataTraits(fingerprint)) ?? dataTraitsOf(data);
     const fieldCount = (dataTraits.categoricalFields ?? 0) + (dataTraits.denseFields ?? 0);
     return costModelFor({
       baseline,
       history: [],
       trainRows: dataTraits.rows && dataTraits.rows > 0 ? Math.round(dataTraits.rows) : undefined,
       fieldCount: fieldCount > 0 ? fieldCount : undefined,
-      measuredCosts: insights.measuredCosts({ dataFingerprint: fingerprint, dataTraits, limit: 200 }),
+      measuredCosts: await insights.measuredCosts({ dataFingerprint: fingerprint, dataTraits, limit: 200 }),
     });
   } catch {
     return costModelFor({ baseline, history: [] });
   } finally {
-    insights?.close();
+    await insights?.close();
   }
 }

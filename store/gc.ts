@@ -18,7 +18,7 @@ import {
 import { checkpointsDir } from './checkpoints';
 import { formatBytes } from './format-bytes';
 import { rankwrightHome } from './home';
-import { InsightsStore } from './insights';
+import { insightsLocation, InsightsStore, redactedDatabaseUrl } from './insights';
 
 /**
  * Retention (`rankwright gc`, and the worker's home budget): works out what nothing needs in the home and, unless it
@@ -185,7 +185,7 @@ export async function collectGarbage(opts: GcOptions = {}): Promise<GcPlan> {
   plan.home = home;
   const ctx: PlanContext = { home, now, settings, plan, ledger: await readCampaignLedger(home), keepCandidates: !!opts.keepCandidates };
 
-  const insights = readInsights(home);
+  const insights = await readInsights(home);
   // Campaigns the insights database knows but whose log is gone count as running: nothing says they ended.
   for (const row of insights.rows)
     if (row.campaignId && !ctx.ledger.has(row.campaignId)) ctx.ledger.set(row.campaignId, recordFromLog(row.campaignId, ''));
@@ -242,15 +242,19 @@ interface InsightsView {
   rows: { campaignId?: string; experimentId: string; dataFingerprint: string; artifact?: string; ne?: number; recordedAt: string }[];
 }
 
-/** The insights database's rows; gc refuses to go on without it when it exists but cannot be read. */
-function readInsights(home: string): InsightsView {
-  const file = path.join(home, 'insights.sqlite');
-  if (!fs.existsSync(file)) return { rows: [] };
+/**
+ * The insights database's rows: the fleet's PostgreSQL when RANKWRIGHT_DATABASE_URL names one, else the home's SQLite
+ * file. gc refuses to go on without it when it exists but cannot be read.
+ */
+async function readInsights(home: string): Promise<InsightsView> {
+  const configured = insightsLocation();
+  const location = configured.kind === 'postgres' ? configured.url : path.join(home, 'insights.sqlite');
+  if (configured.kind === 'sqlite' && !fs.existsSync(location)) return { rows: [] };
   let store: InsightsStore | undefined;
   try {
-    store = InsightsStore.open(file);
+    store = await InsightsStore.open(location);
     return {
-      rows: store.list({ limit: Number.MAX_SAFE_INTEGER }).map((r) => ({
+      rows: (await store.list({ limit: Number.MAX_SAFE_INTEGER })).map((r) => ({
         campaignId: r.campaignId,
         experimentId: r.experimentId,
         dataFingerprint: r.dataFingerprint,
@@ -261,11 +265,11 @@ function readInsights(home: string): InsightsView {
     };
   } catch (err) {
     throw new Error(
-      `cannot read the insights database ${file} (${(err as Error).message}); gc removed nothing: without it, it cannot tell which runs are the best per dataset`,
+      `cannot read the insights database ${configured.kind === 'postgres' ? redactedDatabaseUrl(location) : location} (${(err as Error).message}); gc removed nothing: without it, it cannot tell which runs are the best per dataset`,
       { cause: err },
     );
   } finally {
-    store?.close();
+    await store?.close();
   }
 }
 

@@ -11,7 +11,7 @@ export interface InsightsCommandOptions {
   json: boolean;
   campaign?: string;
   limit?: number;
-  /** Database file (default `${RANKWRIGHT_HOME}/insights.sqlite`). */
+  /** SQLite database file (default: RANKWRIGHT_DATABASE_URL when set, else `${RANKWRIGHT_HOME}/insights.sqlite`). */
   file?: string;
 }
 
@@ -26,13 +26,13 @@ export async function runInsights(opts: InsightsCommandOptions, io: CommandOutpu
   }
   let store: InsightsStore;
   try {
-    store = InsightsStore.open(opts.file);
+    store = await InsightsStore.open(opts.file);
   } catch (err) {
     io.err(`cannot open the insights database: ${(err as Error).message}`);
     return 1;
   }
   try {
-    const rows = store.list({ campaignId: opts.campaign, limit: opts.limit ?? 50 });
+    const rows = await store.list({ campaignId: opts.campaign, limit: opts.limit ?? 50 });
     if (opts.json) {
       io.out(JSON.stringify(rows, null, 2));
       return 0;
@@ -45,23 +45,21 @@ export async function runInsights(opts: InsightsCommandOptions, io: CommandOutpu
       io.out(line);
     if (!opts.campaign) {
       io.out('');
-      const summary = store
-        .summary()
-        .map((s) => [
-          s.family,
-          s.technique ?? '—',
-          String(s.experiments),
-          String(s.won),
-          String(s.lost),
-          String(s.neutral),
-          String(s.failed),
-          s.bestRelativeNeChange === null ? '—' : pct(s.bestRelativeNeChange),
-        ]);
+      const summary = (await store.summary()).map((s) => [
+        s.family,
+        s.technique ?? '—',
+        String(s.experiments),
+        String(s.won),
+        String(s.lost),
+        String(s.neutral),
+        String(s.failed),
+        s.bestRelativeNeChange === null ? '—' : pct(s.bestRelativeNeChange),
+      ]);
       for (const line of table(['family', 'technique', 'runs', 'won', 'lost', 'neutral', 'failed', 'best Δ NE'], summary)) io.out(line);
     }
     return 0;
   } finally {
-    store.close();
+    await store.close();
   }
 }
 

@@ -1,15 +1,18 @@
-import Database from 'better-sqlite3';
+import type { ColumnTypes, InsightsDatabase } from './database';
 
 /**
- * The SQLite schema of the insights database and its versions. Every change is a new entry appended to MIGRATIONS,
- * never an edit of an old one: databases in the field are at every version, and `migrate` brings each one forward
- * from the version it records in PRAGMA user_version. A database newer than this code is refused rather than
- * written with a schema it does not know.
+ * The schema of the insights database and its versions, one list for SQLite and PostgreSQL. Every change is a new
+ * entry appended to MIGRATIONS, never an edit of an old one: databases in the field are at every version, and
+ * `migrate` brings each one forward from the version it records (SQLite: PRAGMA user_version). A database newer than
+ * this code is refused rather than written with a schema it does not know.
+ *
+ * A migration is SQL both dialects run; the column types whose names differ come from `t` (database.ts ColumnTypes),
+ * so SQLite's text of each migration is exactly what it was before PostgreSQL was supported.
  */
 
-/** Schema migrations, applied in order; PRAGMA user_version holds how many have run. Append only. */
-const MIGRATIONS: string[] = [
-  `CREATE TABLE experiments (
+/** Schema migrations, applied in order; the database records how many have run. Append only. */
+const MIGRATIONS: ((t: ColumnTypes) => string)[] = [
+  (t) => `CREATE TABLE experiments (
      experiment_id        TEXT PRIMARY KEY,
      campaign_id          TEXT,
      phase                TEXT NOT NULL,
@@ -23,14 +26,14 @@ const MIGRATIONS: string[] = [
      parents              TEXT NOT NULL DEFAULT '[]',
      status               TEXT NOT NULL,
      metrics              TEXT,
-     ne                   REAL,
-     ne_std_err           REAL,
-     relative_ne_change   REAL,
+     ne                   ${t.real},
+     ne_std_err           ${t.real},
+     relative_ne_change   ${t.real},
      outcome              TEXT NOT NULL CHECK (outcome IN ('won','lost','neutral','failed')),
      failure_class        TEXT,
      failure_fix          TEXT,
-     train_seconds        REAL NOT NULL,
-     model_bytes          INTEGER NOT NULL,
+     train_seconds        ${t.real} NOT NULL,
+     model_bytes          ${t.integer} NOT NULL,
      artifact             TEXT,
      recorded_at          TEXT NOT NULL
    );
@@ -41,10 +44,10 @@ const MIGRATIONS: string[] = [
      traits           TEXT NOT NULL
    );`,
   // v2: remedies — which retry turned a failure class into a success (or failed again), so triage can look it up.
-  `CREATE TABLE remedies (
+  (t) => `CREATE TABLE remedies (
      experiment_id       TEXT NOT NULL,
-     from_attempt        INTEGER NOT NULL,
-     to_attempt          INTEGER NOT NULL,
+     from_attempt        ${t.integer} NOT NULL,
+     to_attempt          ${t.integer} NOT NULL,
      campaign_id         TEXT,
      data_fingerprint    TEXT NOT NULL,
      family              TEXT NOT NULL,
@@ -54,13 +57,13 @@ const MIGRATIONS: string[] = [
      fixed_config        TEXT NOT NULL,
      changes             TEXT NOT NULL,
      change_key          TEXT NOT NULL,
-     learning_rate       REAL,
-     learning_rate_ratio REAL,
-     gradient_clip       REAL,
-     hash_bits           INTEGER,
-     embedding_dim       INTEGER,
-     batch_size          INTEGER,
-     attempts            INTEGER NOT NULL,
+     learning_rate       ${t.real},
+     learning_rate_ratio ${t.real},
+     gradient_clip       ${t.real},
+     hash_bits           ${t.integer},
+     embedding_dim       ${t.integer},
+     batch_size          ${t.integer},
+     attempts            ${t.integer} NOT NULL,
      recorded_at         TEXT NOT NULL,
      PRIMARY KEY (experiment_id, from_attempt, to_attempt)
    );
@@ -120,18 +123,26 @@ export interface RemedySqlRow {
 }
 
 /**
- * Creates or upgrades the schema; safe when several processes open the same file at once. `to` (tests: a database
- * as an older Rankwright left it) stops at that version.
+ * Creates or upgrades the schema; safe when several processes (or machines) open the same database at once. `to`
+ * (tests: a database as an older Rankwright left it) stops at that version.
  */
-export function migrate(db: Database.Database, to: number = MIGRATIONS.length): void {
-  const run = db.transaction(() => {
-    // Read inside the write transaction: a second process that migrated meanwhile is seen here, not re-applied.
-    const version = db.pragma('user_version', { simple: true }) as number;
+export async function migrate(db: InsightsDatabase, to: number = MIGRATIONS.length): Promise<void> {
+  const refuseNewer = (version: number) => {
     if (version > MIGRATIONS.length) {
-      throw new Error(`insights database schema v${version} is newer than this Rankwright (v${MIGRATIONS.length}); upgrade Rankwright`);
+      throw new Error(
+        `insights database schema v${version} is newer than this Rankwright (v${MIGRATIONS.length}); upgrade Rankwright (database: ${db.location})`,
+      );
     }
-    for (let v = version; v < to; v++) db.exec(MIGRATIONS[v]);
-    if (version < to) db.pragma(`user_version = ${to}`);
+  };
+  const seen = await db.schemaVersion();
+  refuseNewer(seen);
+  // Most opens find the schema current: they need not wait for the write lock.
+  if (seen === to) return;
+  await db.write(async (tx) => {
+    // Read again under the write lock: a process that migrated meanwhile is seen here, not re-applied.
+    const version = await db.schemaVersion();
+    refuseNewer(version);
+    for (let v = version; v < to; v++) await tx.exec(MIGRATIONS[v](db.types));
+    if (version < to) await tx.setSchemaVersion(to);
   });
-  if ((db.pragma('user_version', { simple: true }) as number) !== to) run.immediate();
 }

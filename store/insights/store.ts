@@ -1,10 +1,7 @@
-import * as fs from 'node:fs';
-import * as path from 'node:path';
-import Database from 'better-sqlite3';
 import { canonicalConfigKey } from '../../contracts/canonical-config';
 import { ExperimentResult, FailureClass, Insight, ModelConfig, RemedyChanges, type MeasuredCost, type RememberedFix } from '../../contracts';
-import { asDiskFull } from '../disk-space';
-import { rankwrightHome } from '../home';
+import type { InsightsDatabase, SqlReads, SqlValue, SqlWrite } from './database';
+import { openInsightsDatabase } from './open-database';
 import { changeKey, rankRemedies, remediesOf, type Remedy, type RemedyCandidate } from './remedies';
 import { migrate, type RemedySqlRow, type SqlRow } from './schema';
 import { dataSimilarity, experimentOutcome, mergeTraits, type DataTraits, type ExperimentOutcome } from './traits';
@@ -12,11 +9,9 @@ import { dataSimilarity, experimentOutcome, mergeTraits, type DataTraits, type E
 /**
  * The insights database: every experiment of every campaign, so the hypothesis designer can start from what
  * already won or lost (on the same data first, then on similar data) and the planner never pays twice for a
- * config that is already known. This file is the reads and writes; the schema is in schema.ts, and how outcomes
- * and data similarity are judged is in traits.ts.
- *
- * Two worker processes may record at the same time: the file runs in WAL mode (readers never block the writer)
- * and every connection waits (busy_timeout) instead of failing with SQLITE_BUSY when another one holds the lock.
+ * config that is already known. This file is the reads and writes, in SQL that SQLite and PostgreSQL both run; the
+ * schema is in schema.ts, the two databases behind one interface in database.ts (where a fleet's workers writing at
+ * the same time is handled), and how outcomes and data similarity are judged is in traits.ts.
  */
 
 /** An experiment as the insights database records it: the result plus the data it ran on. */
@@ -94,43 +89,31 @@ const TRANSIENT_FAILURES: FailureClass[] = ['infrastructure', 'resource'];
 
 const opt = <T>(v: T | null): T | undefined => (v === null ? undefined : v);
 
-/**
- * Runs a write of the insights database. SQLite reports a full disk as SQLITE_FULL (and rolls the transaction back):
- * it becomes a DiskFullError naming the database's folder and the space left, so the recording activity's retries say
- * what to free.
- */
-function writingInsights<T>(file: string, write: () => T): T {
-  try {
-    return write();
-  } catch (err) {
-    throw asDiskFull(err, 'the insights database', path.dirname(path.resolve(file)));
-  }
-}
-
 export class InsightsStore {
-  private constructor(private readonly db: Database.Database) {}
+  private constructor(private readonly db: InsightsDatabase) {}
 
-  /** Opens (creating and migrating when needed) `${RANKWRIGHT_HOME}/insights.sqlite`, or `file`. */
-  static open(file: string = path.join(rankwrightHome(), 'insights.sqlite')): InsightsStore {
-    return writingInsights(file, () => {
-      fs.mkdirSync(path.dirname(file), { recursive: true });
-      const db = new Database(file);
-      try {
-        // busy_timeout first: switching to WAL itself needs the lock another process may hold.
-        db.pragma('busy_timeout = 10000');
-        db.pragma('journal_mode = WAL');
-        db.pragma('synchronous = NORMAL');
-        migrate(db);
-      } catch (err) {
-        db.close();
-        throw err;
-      }
-      return new InsightsStore(db);
-    });
+  /**
+   * Opens the insights database, creating and migrating it when needed: `location` (a SQLite file or a postgres://
+   * URL) when given, else RANKWRIGHT_DATABASE_URL, else `${RANKWRIGHT_HOME}/insights.sqlite` (see database-url.ts).
+   */
+  static async open(location?: string): Promise<InsightsStore> {
+    const db = await openInsightsDatabase(location);
+    try {
+      await migrate(db);
+    } catch (err) {
+      await db.close();
+      throw err;
+    }
+    return new InsightsStore(db);
+  }
+
+  /** Where the insights live, for messages: a file, or the database URL without its password. */
+  get location(): string {
+    return this.db.location;
   }
 
   /** Records (or re-records) one experiment. Idempotent by experimentId: a retried activity updates the same row. */
-  recordExperiment(result: RecordedExperiment): void {
+  async recordExperiment(result: RecordedExperiment): Promise<void> {
     const parsed = ExperimentResult.parse(result);
     if (!result.dataFingerprint) throw new Error('recordExperiment: dataFingerprint is required');
     const row = {
@@ -159,74 +142,11 @@ export class InsightsStore {
       artifact: parsed.artifact ?? null,
       recorded_at: result.recordedAt ?? new Date().toISOString(),
     };
-    const columns = Object.keys(row);
-    const updates = columns.filter((c) => c !== 'experiment_id' && c !== 'recorded_at').map((c) => `${c} = excluded.${c}`);
-    const write = this.db.transaction(() => {
-      this.db
-        .prepare(
-          `INSERT INTO experiments (${columns.join(', ')}) VALUES (${columns.map((c) => '@' + c).join(', ')})
-           ON CONFLICT (experiment_id) DO UPDATE SET ${updates.join(', ')}`,
-        )
-        .run(row);
-      if (result.dataTraits) this.writeTraits(result.dataFingerprint, result.dataTraits);
-      this.writeRemedies(remediesOf(parsed), row.recorded_at, result.dataTraits);
+    await this.db.write(async (tx) => {
+      await tx.run(upsert('experiments', row, ['experiment_id'], ['recorded_at']), Object.values(row));
+      if (result.dataTraits) await writeTraits(tx, result.dataFingerprint, result.dataTraits);
+      await writeRemedies(tx, remediesOf(parsed), row.recorded_at, result.dataTraits);
     });
-    // IMMEDIATE takes the write lock up front, so the busy timeout applies instead of a mid-transaction SQLITE_BUSY.
-    writingInsights(this.db.name, () => write.immediate());
-  }
-
-  /**
-   * Inside a write transaction: the experiment's remedies (see remediesOf), idempotent by experiment and attempts. A
-   * remedy whose data is unknown is left out: it could be looked up for no data. The data's traits are remembered for
-   * a remedy's fingerprint too (a failed run's result carries none, its failure reports do).
-   */
-  private writeRemedies(remedies: Remedy[], recordedAt: string, traits: DataTraits | undefined): void {
-    const upsert = this.db.prepare(
-      `INSERT INTO remedies (experiment_id, from_attempt, to_attempt, campaign_id, data_fingerprint, family, failure_class, outcome,
-                             failing_config, fixed_config, changes, change_key, learning_rate, learning_rate_ratio, gradient_clip,
-                             hash_bits, embedding_dim, batch_size, attempts, recorded_at)
-       VALUES (@experiment_id, @from_attempt, @to_attempt, @campaign_id, @data_fingerprint, @family, @failure_class, @outcome,
-               @failing_config, @fixed_config, @changes, @change_key, @learning_rate, @learning_rate_ratio, @gradient_clip,
-               @hash_bits, @embedding_dim, @batch_size, @attempts, @recorded_at)
-       ON CONFLICT (experiment_id, from_attempt, to_attempt) DO UPDATE SET
-         campaign_id = excluded.campaign_id, data_fingerprint = excluded.data_fingerprint, family = excluded.family,
-         failure_class = excluded.failure_class, outcome = excluded.outcome, failing_config = excluded.failing_config,
-         fixed_config = excluded.fixed_config, changes = excluded.changes, change_key = excluded.change_key,
-         learning_rate = excluded.learning_rate, learning_rate_ratio = excluded.learning_rate_ratio,
-         gradient_clip = excluded.gradient_clip, hash_bits = excluded.hash_bits, embedding_dim = excluded.embedding_dim,
-         batch_size = excluded.batch_size, attempts = excluded.attempts`,
-    );
-    const described = new Set<string>();
-    for (const remedy of remedies) {
-      if (!remedy.dataFingerprint || remedy.dataFingerprint === 'unknown') continue;
-      const c = remedy.changes;
-      upsert.run({
-        experiment_id: remedy.experimentId,
-        from_attempt: remedy.fromAttempt,
-        to_attempt: remedy.toAttempt,
-        campaign_id: remedy.campaignId ?? null,
-        data_fingerprint: remedy.dataFingerprint,
-        family: remedy.family,
-        failure_class: remedy.failureClass,
-        outcome: remedy.outcome,
-        failing_config: JSON.stringify(remedy.failingConfig),
-        fixed_config: JSON.stringify(remedy.fixedConfig),
-        changes: JSON.stringify(c),
-        change_key: changeKey(c),
-        learning_rate: c.learningRate ?? null,
-        learning_rate_ratio: c.learningRateRatio ?? null,
-        gradient_clip: c.gradientClip ?? null,
-        hash_bits: c.hashBits ?? null,
-        embedding_dim: c.embeddingDim ?? null,
-        batch_size: c.batchSize ?? null,
-        attempts: remedy.attempts,
-        recorded_at: recordedAt,
-      });
-      if (traits && !described.has(remedy.dataFingerprint)) {
-        described.add(remedy.dataFingerprint);
-        this.writeTraits(remedy.dataFingerprint, traits);
-      }
-    }
   }
 
   /**
@@ -235,20 +155,20 @@ export class InsightsStore {
    * worked and failed, and the most similar, most recent experiment where they worked. Fixes that never worked are
    * not returned (they only count against the ones that did).
    */
-  findRemedies(query: FindRemediesQuery): RememberedFix[] {
+  async findRemedies(query: FindRemediesQuery): Promise<RememberedFix[]> {
     const minSimilarity = query.minSimilarity ?? 0.5;
-    const rows = this.db
-      .prepare(`SELECT * FROM remedies WHERE failure_class = ? AND family = ? ORDER BY recorded_at DESC, experiment_id LIMIT ?`)
-      .all(query.failureClass, query.family, REMEDY_SCAN) as RemedySqlRow[];
+    const rows = await this.db.all<RemedySqlRow>(
+      `SELECT * FROM remedies WHERE failure_class = ? AND family = ? ORDER BY recorded_at DESC, experiment_id LIMIT ?`,
+      [query.failureClass, query.family, REMEDY_SCAN],
+    );
     const similarityOf = new Map<string, number>();
-    const traitsOf = this.db.prepare(`SELECT traits FROM data_sets WHERE data_fingerprint = ?`);
-    const similarity = (fingerprint: string): number => {
+    const similarity = async (fingerprint: string): Promise<number> => {
       let s = similarityOf.get(fingerprint);
       if (s === undefined) {
         if (fingerprint === query.dataFingerprint) s = 1;
         else {
-          const row = traitsOf.get(fingerprint) as { traits: string } | undefined;
-          s = query.dataTraits && row ? dataSimilarity(query.dataTraits, safeJson<DataTraits>(row.traits)) : 0;
+          const traits = query.dataTraits ? await readTraits(this.db, fingerprint) : undefined;
+          s = query.dataTraits && traits ? dataSimilarity(query.dataTraits, traits) : 0;
         }
         similarityOf.set(fingerprint, s);
       }
@@ -256,7 +176,7 @@ export class InsightsStore {
     };
     const groups = new Map<string, { worked: RemedySqlRow[]; failed: number; best?: RemedySqlRow; bestSimilarity: number }>();
     for (const row of rows) {
-      const s = similarity(row.data_fingerprint);
+      const s = await similarity(row.data_fingerprint);
       if (s < minSimilarity) continue;
       const group = groups.get(row.change_key) ?? { worked: [], failed: 0, bestSimilarity: -1 };
       groups.set(row.change_key, group);
@@ -300,16 +220,14 @@ export class InsightsStore {
   }
 
   /** The one fix triage offers: the best of findRemedies, when it worked more often than it failed. */
-  rememberedFix(query: FindRemediesQuery): RememberedFix | undefined {
-    const best = this.findRemedies({ ...query, limit: 1 })[0];
+  async rememberedFix(query: FindRemediesQuery): Promise<RememberedFix | undefined> {
+    const best = (await this.findRemedies({ ...query, limit: 1 }))[0];
     return best && best.worked > best.failed ? best : undefined;
   }
 
   /** Recorded remedies, newest first (for reports and tests). */
-  listRemedies(limit = 1000): (Omit<Remedy, 'failingConfig' | 'fixedConfig'> & { recordedAt: string })[] {
-    const rows = this.db
-      .prepare(`SELECT * FROM remedies ORDER BY recorded_at DESC, experiment_id, from_attempt LIMIT ?`)
-      .all(limit) as RemedySqlRow[];
+  async listRemedies(limit = 1000): Promise<(Omit<Remedy, 'failingConfig' | 'fixedConfig'> & { recordedAt: string })[]> {
+    const rows = await this.db.all<RemedySqlRow>(`SELECT * FROM remedies ORDER BY recorded_at DESC, experiment_id, from_attempt LIMIT ?`, [limit]);
     return rows.map((r) => ({
       experimentId: r.experiment_id,
       campaignId: opt(r.campaign_id),
@@ -329,48 +247,42 @@ export class InsightsStore {
    * Remembers the traits of a data set (also done by recordExperiment when it is given traits), merged into what is
    * already known: describing the data, the research step and every experiment each add what they measured.
    */
-  recordDataTraits(dataFingerprint: string, traits: DataTraits): void {
-    writingInsights(this.db.name, () => this.db.transaction(() => this.writeTraits(dataFingerprint, traits)).immediate());
+  async recordDataTraits(dataFingerprint: string, traits: DataTraits): Promise<void> {
+    await this.db.write((tx) => writeTraits(tx, dataFingerprint, traits));
   }
 
   /** What is known about a data set, or undefined when nothing was recorded for it. */
-  dataTraits(dataFingerprint: string): DataTraits | undefined {
-    const row = this.db.prepare(`SELECT traits FROM data_sets WHERE data_fingerprint = ?`).get(dataFingerprint) as { traits: string } | undefined;
-    return row ? safeJson<DataTraits>(row.traits) : undefined;
-  }
-
-  /** Inside a write transaction: read, merge, write (so two writers' traits both survive). */
-  private writeTraits(dataFingerprint: string, traits: DataTraits): void {
-    const merged = mergeTraits(this.dataTraits(dataFingerprint), traits);
-    this.db
-      .prepare(`INSERT INTO data_sets (data_fingerprint, traits) VALUES (?, ?) ON CONFLICT (data_fingerprint) DO UPDATE SET traits = excluded.traits`)
-      .run(dataFingerprint, JSON.stringify(merged));
+  dataTraits(dataFingerprint: string): Promise<DataTraits | undefined> {
+    return readTraits(this.db, dataFingerprint);
   }
 
   /**
    * Past experiments for a campaign's hypothesis designer: those on the same data first (similarity 1), then
    * those on other data, most similar first; within one data set the most recent first.
    */
-  findInsights(query: FindInsightsQuery): Insight[] {
+  async findInsights(query: FindInsightsQuery): Promise<Insight[]> {
     const limit = Math.max(0, query.limit ?? 50);
     const minSimilarity = query.minSimilarity ?? 0.2;
     const dataSets: { fingerprint: string; similarity: number }[] = [{ fingerprint: query.dataFingerprint, similarity: 1 }];
     if (query.dataTraits) {
-      const others = this.db.prepare(`SELECT data_fingerprint, traits FROM data_sets WHERE data_fingerprint <> ?`).all(query.dataFingerprint) as {
-        data_fingerprint: string;
-        traits: string;
-      }[];
+      const others = await this.db.all<{ data_fingerprint: string; traits: string }>(
+        `SELECT data_fingerprint, traits FROM data_sets WHERE data_fingerprint <> ?`,
+        [query.dataFingerprint],
+      );
       for (const other of others) {
         const similarity = dataSimilarity(query.dataTraits, safeJson<DataTraits>(other.traits));
         if (similarity >= minSimilarity) dataSets.push({ fingerprint: other.data_fingerprint, similarity });
       }
       dataSets.sort((a, b) => b.similarity - a.similarity || a.fingerprint.localeCompare(b.fingerprint));
     }
-    const select = this.db.prepare(`SELECT * FROM experiments WHERE data_fingerprint = ? ORDER BY recorded_at DESC, experiment_id LIMIT ?`);
     const insights: Insight[] = [];
     for (const { fingerprint, similarity } of dataSets) {
       if (insights.length >= limit) break;
-      for (const sql of select.all(fingerprint, limit - insights.length) as SqlRow[]) {
+      const rows = await this.db.all<SqlRow>(
+        `SELECT * FROM experiments WHERE data_fingerprint = ? ORDER BY recorded_at DESC, experiment_id LIMIT ?`,
+        [fingerprint, limit - insights.length],
+      );
+      for (const sql of rows) {
         // A row written under an older model schema that no longer parses is history, not advice: skip it.
         const config = ModelConfig.safeParse(safeJson(sql.config));
         if (!config.success) continue;
@@ -395,10 +307,10 @@ export class InsightsStore {
    * newest first within one data set. The database keeps full runs only (probes are not recorded), so a run read the
    * data's rows.
    */
-  measuredCosts(query: FindInsightsQuery): MeasuredCost[] {
+  async measuredCosts(query: FindInsightsQuery): Promise<MeasuredCost[]> {
     const limit = Math.max(0, query.limit ?? 100);
     const minSimilarity = query.minSimilarity ?? 0.2;
-    const traitsOf = this.db.prepare(`SELECT data_fingerprint, traits FROM data_sets`).all() as { data_fingerprint: string; traits: string }[];
+    const traitsOf = await this.db.all<{ data_fingerprint: string; traits: string }>(`SELECT data_fingerprint, traits FROM data_sets`);
     const dataSets: { fingerprint: string; similarity: number; traits: DataTraits }[] = [];
     for (const row of traitsOf) {
       const traits = safeJson<DataTraits>(row.traits);
@@ -408,16 +320,17 @@ export class InsightsStore {
       if (same || similarity >= minSimilarity) dataSets.push({ fingerprint: row.data_fingerprint, similarity, traits });
     }
     dataSets.sort((a, b) => b.similarity - a.similarity || a.fingerprint.localeCompare(b.fingerprint));
-    const select = this.db.prepare(
-      `SELECT experiment_id, config, train_seconds FROM experiments
-        WHERE data_fingerprint = ? AND status = 'succeeded' AND train_seconds > 0
-        ORDER BY recorded_at DESC, experiment_id LIMIT ?`,
-    );
     const out: MeasuredCost[] = [];
     for (const { fingerprint, similarity, traits } of dataSets) {
       if (out.length >= limit) break;
       const fields = (traits.categoricalFields ?? 0) + (traits.denseFields ?? 0);
-      for (const sql of select.all(fingerprint, limit - out.length) as Pick<SqlRow, 'experiment_id' | 'config' | 'train_seconds'>[]) {
+      const rows = await this.db.all<Pick<SqlRow, 'experiment_id' | 'config' | 'train_seconds'>>(
+        `SELECT experiment_id, config, train_seconds FROM experiments
+          WHERE data_fingerprint = ? AND status = 'succeeded' AND train_seconds > 0
+          ORDER BY recorded_at DESC, experiment_id LIMIT ?`,
+        [fingerprint, limit - out.length],
+      );
+      for (const sql of rows) {
         const config = ModelConfig.safeParse(safeJson(sql.config));
         if (!config.success) continue;
         out.push({
@@ -437,51 +350,126 @@ export class InsightsStore {
    * Whether this config (by canonicalConfigKey) already ran on this data. A run lost to an infrastructure or
    * resource failure does not count: it taught nothing about the config.
    */
-  isKnown(dataFingerprint: string, canonicalKey: string): boolean {
+  async isKnown(dataFingerprint: string, canonicalKey: string): Promise<boolean> {
     const placeholders = TRANSIENT_FAILURES.map(() => '?').join(', ');
-    const hit = this.db
-      .prepare(
-        `SELECT 1 FROM experiments WHERE data_fingerprint = ? AND canonical_key = ?
-           AND (failure_class IS NULL OR failure_class NOT IN (${placeholders})) LIMIT 1`,
-      )
-      .get(dataFingerprint, canonicalKey, ...TRANSIENT_FAILURES);
+    const hit = await this.db.get(
+      `SELECT 1 AS hit FROM experiments WHERE data_fingerprint = ? AND canonical_key = ?
+         AND (failure_class IS NULL OR failure_class NOT IN (${placeholders})) LIMIT 1`,
+      [dataFingerprint, canonicalKey, ...TRANSIENT_FAILURES],
+    );
     return hit !== undefined;
   }
 
   /** Recorded experiments, newest first. */
-  list(filter: { campaignId?: string; limit?: number } = {}): ExperimentRow[] {
+  async list(filter: { campaignId?: string; limit?: number } = {}): Promise<ExperimentRow[]> {
     const limit = Math.max(0, filter.limit ?? 1000);
-    const rows = (
+    const rows =
       filter.campaignId === undefined
-        ? this.db.prepare(`SELECT * FROM experiments ORDER BY recorded_at DESC, experiment_id LIMIT ?`).all(limit)
-        : this.db
-            .prepare(`SELECT * FROM experiments WHERE campaign_id = ? ORDER BY recorded_at DESC, experiment_id LIMIT ?`)
-            .all(filter.campaignId, limit)
-    ) as SqlRow[];
+        ? await this.db.all<SqlRow>(`SELECT * FROM experiments ORDER BY recorded_at DESC, experiment_id LIMIT ?`, [limit])
+        : await this.db.all<SqlRow>(`SELECT * FROM experiments WHERE campaign_id = ? ORDER BY recorded_at DESC, experiment_id LIMIT ?`, [
+            filter.campaignId,
+            limit,
+          ]);
     return rows.map(toExperimentRow);
   }
 
   /** Per family and technique: how often it ran, won, lost, stayed neutral or failed, and its best NE change. */
-  summary(): TechniqueSummary[] {
-    const rows = this.db
-      .prepare(
-        `SELECT family, technique, COUNT(*) AS experiments,
-                SUM(outcome = 'won') AS won, SUM(outcome = 'lost') AS lost,
-                SUM(outcome = 'neutral') AS neutral, SUM(outcome = 'failed') AS failed,
-                MIN(relative_ne_change) AS bestRelativeNeChange
-           FROM experiments GROUP BY family, technique ORDER BY family, won DESC, technique`,
-      )
-      .all() as TechniqueSummary[];
-    return rows.map((r) => ({ ...r, bestRelativeNeChange: r.bestRelativeNeChange ?? null }));
+  async summary(): Promise<TechniqueSummary[]> {
+    // CASE rather than SUM(outcome = 'won'): PostgreSQL does not sum booleans. Aliases are snake_case because
+    // PostgreSQL folds unquoted names to lower case.
+    const rows = await this.db.all<{
+      family: string;
+      technique: string | null;
+      experiments: number;
+      won: number;
+      lost: number;
+      neutral: number;
+      failed: number;
+      best_relative_ne_change: number | null;
+    }>(
+      `SELECT family, technique, COUNT(*) AS experiments,
+              SUM(CASE WHEN outcome = 'won' THEN 1 ELSE 0 END) AS won,
+              SUM(CASE WHEN outcome = 'lost' THEN 1 ELSE 0 END) AS lost,
+              SUM(CASE WHEN outcome = 'neutral' THEN 1 ELSE 0 END) AS neutral,
+              SUM(CASE WHEN outcome = 'failed' THEN 1 ELSE 0 END) AS failed,
+              MIN(relative_ne_change) AS best_relative_ne_change
+         FROM experiments GROUP BY family, technique ORDER BY family, won DESC, technique`,
+    );
+    return rows.map(({ best_relative_ne_change, ...r }) => ({ ...r, bestRelativeNeChange: best_relative_ne_change ?? null }));
   }
 
   /** Number of recorded experiments (all campaigns). */
-  count(): number {
-    return (this.db.prepare(`SELECT COUNT(*) AS n FROM experiments`).get() as { n: number }).n;
+  async count(): Promise<number> {
+    return (await this.db.get<{ n: number }>(`SELECT COUNT(*) AS n FROM experiments`))!.n;
   }
 
-  close(): void {
-    if (this.db.open) this.db.close();
+  close(): Promise<void> {
+    return this.db.close();
+  }
+}
+
+/**
+ * The SQL of an idempotent write: INSERT the row, or on a conflicting key UPDATE every column but the key and those
+ * `kept` (a re-record keeps the first recording time). Both dialects read `excluded` as the row that was refused.
+ */
+function upsert(table: string, row: Record<string, SqlValue>, key: string[], kept: string[] = []): string {
+  const columns = Object.keys(row);
+  const updates = columns.filter((c) => !key.includes(c) && !kept.includes(c)).map((c) => `${c} = excluded.${c}`);
+  return `INSERT INTO ${table} (${columns.join(', ')}) VALUES (${columns.map(() => '?').join(', ')})
+          ON CONFLICT (${key.join(', ')}) DO UPDATE SET ${updates.join(', ')}`;
+}
+
+function readTraits(db: SqlReads, dataFingerprint: string): Promise<DataTraits | undefined> {
+  return db
+    .get<{ traits: string }>(`SELECT traits FROM data_sets WHERE data_fingerprint = ?`, [dataFingerprint])
+    .then((row) => (row ? safeJson<DataTraits>(row.traits) : undefined));
+}
+
+/** Inside a write: read, merge, write (the write lock keeps two writers' traits both). */
+async function writeTraits(tx: SqlWrite, dataFingerprint: string, traits: DataTraits): Promise<void> {
+  const merged = mergeTraits(await readTraits(tx, dataFingerprint), traits);
+  const row = { data_fingerprint: dataFingerprint, traits: JSON.stringify(merged) };
+  await tx.run(upsert('data_sets', row, ['data_fingerprint']), Object.values(row));
+}
+
+/**
+ * Inside a write: the experiment's remedies (see remediesOf), idempotent by experiment and attempts. A remedy whose
+ * data is unknown is left out: it could be looked up for no data. The data's traits are remembered for a remedy's
+ * fingerprint too (a failed run's result carries none, its failure reports do).
+ */
+async function writeRemedies(tx: SqlWrite, remedies: Remedy[], recordedAt: string, traits: DataTraits | undefined): Promise<void> {
+  const described = new Set<string>();
+  for (const remedy of remedies) {
+    if (!remedy.dataFingerprint || remedy.dataFingerprint === 'unknown') continue;
+    const c = remedy.changes;
+    const row: Record<keyof RemedySqlRow, SqlValue> = {
+      experiment_id: remedy.experimentId,
+      from_attempt: remedy.fromAttempt,
+      to_attempt: remedy.toAttempt,
+      campaign_id: remedy.campaignId ?? null,
+      data_fingerprint: remedy.dataFingerprint,
+      family: remedy.family,
+      failure_class: remedy.failureClass,
+      outcome: remedy.outcome,
+      failing_config: JSON.stringify(remedy.failingConfig),
+      fixed_config: JSON.stringify(remedy.fixedConfig),
+      changes: JSON.stringify(c),
+      change_key: changeKey(c),
+      learning_rate: c.learningRate ?? null,
+      learning_rate_ratio: c.learningRateRatio ?? null,
+      gradient_clip: c.gradientClip ?? null,
+      hash_bits: c.hashBits ?? null,
+      embedding_dim: c.embeddingDim ?? null,
+      batch_size: c.batchSize ?? null,
+      attempts: remedy.attempts,
+      recorded_at: recordedAt,
+    };
+    // The first recording time stays, as for experiments.
+    await tx.run(upsert('remedies', row, ['experiment_id', 'from_attempt', 'to_attempt'], ['recorded_at']), Object.values(row));
+    if (traits && !described.has(remedy.dataFingerprint)) {
+      described.add(remedy.dataFingerprint);
+      await writeTraits(tx, remedy.dataFingerprint, traits);
+    }
   }
 }
 

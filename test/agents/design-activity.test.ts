@@ -38,7 +38,7 @@ describe('designExperiments activity', () => {
     const known = first.proposals[0];
 
     // The proposal's config ran long ago on this data; 200 later experiments push it out of the designer's view.
-    const store = InsightsStore.open();
+    const store = await InsightsStore.open();
     try {
       const record = (id: string, config: ModelConfigInput, recordedAt: string) =>
         store.recordExperiment({
@@ -46,11 +46,11 @@ describe('designExperiments activity', () => {
           dataFingerprint: request.dataFingerprint,
           recordedAt,
         });
-      record('old-0', known.model, '2026-01-01T00:00:00.000Z');
-      for (let i = 1; i <= 200; i++) record(`old-${i}`, { family: 'lr', seed: 1000 + i }, `2026-01-02T00:00:00.${String(i).padStart(3, '0')}Z`);
-      assert.ok(store.isKnown(request.dataFingerprint, canonicalConfigKey(known.model)));
+      await record('old-0', known.model, '2026-01-01T00:00:00.000Z');
+      for (let i = 1; i <= 200; i++) await record(`old-${i}`, { family: 'lr', seed: 1000 + i }, `2026-01-02T00:00:00.${String(i).padStart(3, '0')}Z`);
+      assert.ok(await store.isKnown(request.dataFingerprint, canonicalConfigKey(known.model)));
     } finally {
-      store.close();
+      await store.close();
     }
 
     const second = await designExperiments(request, options);

@@ -80,16 +80,16 @@ describe('interpretFailure activity: remembered fixes from the insights database
     assert.match(before.fix, /^Retry with learningRate 3 → 0\.9 and gradient clipping at 5/);
 
     await recordDivergedThenFixed('first-1');
-    const store = InsightsStore.open();
+    const store = await InsightsStore.open();
     assert.deepEqual(
-      store.listRemedies().map((r) => [r.experimentId, r.outcome]),
+      (await store.listRemedies()).map((r) => [r.experimentId, r.outcome]),
       [
         ['first-1', 'failed'],
         ['first-1', 'worked'],
       ],
       'the recordExperiment activity recorded the remedies',
     );
-    store.close();
+    await store.close();
 
     const res = await interpretFailure(request(), 'heuristic');
     assert.equal(res.source, 'heuristic');

@@ -127,9 +127,9 @@ describe('reliability: the bad-input corpus', function () {
   it('a campaign on bad data stops with the precise error and loses nothing already recorded', async () => {
     const temporal = await useTemporal();
     const client = new RankwrightClient(temporal.client);
-    const insights = InsightsStore.open();
-    const before = insights.count();
-    insights.close();
+    const insights = await InsightsStore.open();
+    const before = await insights.count();
+    await insights.close();
     await withRealWorkers(temporal, async () => {
       const id = `bad-data-${Date.now()}`;
       await client.startCampaign(
@@ -159,8 +159,8 @@ describe('reliability: the bad-input corpus', function () {
         return true;
       });
     });
-    const after = InsightsStore.open();
-    assert.ok(after.count() >= before, 'earlier experiments are all still there');
-    after.close();
+    const after = await InsightsStore.open();
+    assert.ok((await after.count()) >= before, 'earlier experiments are all still there');
+    await after.close();
   });
 });

@@ -222,9 +222,9 @@ describe('reliability: the Temporal server killed mid-campaign', function () {
     assert.deepEqual(children.sort(), scheduled);
 
     // Insights database: one row per experiment.
-    const insights = InsightsStore.open();
-    const rows = insights.list({ campaignId: id, limit: 100 });
-    insights.close();
+    const insights = await InsightsStore.open();
+    const rows = await insights.list({ campaignId: id, limit: 100 });
+    await insights.close();
     assert.deepEqual(rows.map((r) => r.experimentId).sort(), scheduled);
 
     // Event log: one finished/failed event per experiment, no event id twice.

@@ -19,13 +19,13 @@ function capture() {
 describe('client/commands (insights, events, report)', () => {
   it('insights: a table with a technique summary, or JSON rows filtered by campaign', async () => {
     const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'rw-cli-')), 'insights.sqlite');
-    const store = InsightsStore.open(file);
-    store.recordExperiment({
+    const store = await InsightsStore.open(file);
+    await store.recordExperiment({
       ...experiment({ experimentId: 'a-1', campaignId: 'a', metrics: metrics(0.88), relativeNeChange: -0.0222, neStdErr: 0.001 }),
       dataFingerprint: 'fp',
     });
-    store.recordExperiment({ ...experiment({ experimentId: 'b-1', campaignId: 'b', metrics: metrics(0.9) }), dataFingerprint: 'fp' });
-    store.close();
+    await store.recordExperiment({ ...experiment({ experimentId: 'b-1', campaignId: 'b', metrics: metrics(0.9) }), dataFingerprint: 'fp' });
+    await store.close();
 
     const human = capture();
     assert.equal(await runInsights({ json: false, file }, human.io), 0);

@@ -120,18 +120,18 @@ describe('store: writes that meet a full disk', function () {
     assert.ok(fs.statSync(written.path).size > 10_000);
   });
 
-  it('the insights database: a full disk is a DiskFullError naming its folder, and nothing is half-recorded', () => {
-    const store = InsightsStore.open();
-    store.close();
+  it('the insights database: a full disk is a DiskFullError naming its folder, and nothing is half-recorded', async () => {
+    const store = await InsightsStore.open();
+    await store.close();
     disk.fill();
     const result = { ...experiment({ experimentId: 'x1', metrics: metrics(0.9) }), dataFingerprint: 'fp-full' };
-    const err = (() => {
+    const err = await (async () => {
       try {
-        const again = InsightsStore.open();
+        const again = await InsightsStore.open();
         try {
-          again.recordExperiment(result);
+          await again.recordExperiment(result);
         } finally {
-          again.close();
+          await again.close();
         }
       } catch (e) {
         return e;
@@ -140,13 +140,13 @@ describe('store: writes that meet a full disk', function () {
     assert.ok(err instanceof DiskFullError, String(err));
     assert.match(err.message, fullAt('the insights database', home));
     disk.empty();
-    const reopened = InsightsStore.open();
+    const reopened = await InsightsStore.open();
     try {
-      assert.equal(reopened.count(), 0, 'the failed recording left no row');
-      reopened.recordExperiment(result);
-      assert.equal(reopened.count(), 1);
+      assert.equal(await reopened.count(), 0, 'the failed recording left no row');
+      await reopened.recordExperiment(result);
+      assert.equal(await reopened.count(), 1);
     } finally {
-      reopened.close();
+      await reopened.close();
     }
   });
 

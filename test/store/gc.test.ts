@@ -121,12 +121,12 @@ describe('retention: rankwright gc', () => {
     await finished('approved-1', 'a-p1', approvedProbe, 0.93, { probe: { rowFraction: 0.2, trainRows: 4000 } });
     await finished('approved-1', 'a-cand', approvedCandidate, 0.95);
     // A run an older Rankwright logged: its finish event names no artifact; only the insights row does.
-    const insights = InsightsStore.open();
-    insights.recordExperiment({
+    const insights = await InsightsStore.open();
+    await insights.recordExperiment({
       ...experiment({ experimentId: 'a-old', campaignId: 'approved-1', artifact: approvedOld, metrics: metrics(0.94) }),
       dataFingerprint: 'fp-A',
     });
-    insights.close();
+    await insights.close();
     await log('approved-1', { type: 'experiment.finished', experimentId: 'a-old', metrics: metrics(0.94) });
     await log(
       'approved-1',
@@ -439,7 +439,7 @@ describe('retention: rankwright gc', () => {
     assert.ok(!fs.existsSync(checkpointPath(slot)) && !fs.existsSync(path.join(home, 'checkpoints', 'solo-1')));
   });
 
-  it('reads a campaign’s state from its log, and Temporal’s word on one whose log has no end', () => {
+  it('reads a campaign’s state from its log, and Temporal’s word on one whose log has no end', async () => {
     const line = (e: Record<string, unknown>) =>
       JSON.stringify({ v: EVENT_SCHEMA_VERSION, eventId: String(Math.random()), ts: '2026-01-01T00:00:00Z', campaignId: 'c', ...e });
     const text = (...events: Record<string, unknown>[]) => events.map(line).join('\n') + '\n';

@@ -21,3 +21,5 @@ export const mochaHooks = {
 // Sub-agents use their heuristic twins unless a test points them at its own OpenAI-protocol server.
 delete process.env.OPENAI_API_KEY;
 delete process.env.OPENAI_BASE_URL;
+// The insights database is the run's own SQLite file unless a test points RANKWRIGHT_DATABASE_URL at its own database.
+delete process.env.RANKWRIGHT_DATABASE_URL;

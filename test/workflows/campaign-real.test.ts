@@ -107,9 +107,9 @@ describe('rankingCampaign end to end (real activities)', function () {
     assert.equal(status.research.findings.artifact, base.artifact);
 
     // Recorded exactly once each: insights database and event log.
-    const insights = InsightsStore.open();
-    const rows = insights.list({ campaignId: id, limit: 100 });
-    insights.close();
+    const insights = await InsightsStore.open();
+    const rows = await insights.list({ campaignId: id, limit: 100 });
+    await insights.close();
     assert.deepEqual(rows.map((r) => r.experimentId).sort(), status.experiments.map((e) => e.experimentId).sort());
     const { events, problems } = await readEvents(id);
     assert.deepEqual(problems, []);

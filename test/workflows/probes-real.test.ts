@@ -80,9 +80,9 @@ describe('probes end to end (real activities)', function () {
     const { events } = await readEvents(id);
     const round = events.find((e) => e.type === 'campaign.probes');
     assert.ok(round && round.type === 'campaign.probes' && round.probes.length === 4 && round.rows === 12_000);
-    const insights = InsightsStore.open();
-    const rows = insights.list({ campaignId: id, limit: 100 });
-    insights.close();
+    const insights = await InsightsStore.open();
+    const rows = await insights.list({ campaignId: id, limit: 100 });
+    await insights.close();
     assert.deepEqual(rows.map((r) => r.experimentId).sort(), status.experiments.map((e) => e.experimentId).sort());
     const report = fs.readFileSync(path.join(rankwrightHome(), 'reports', `${id}.html`), 'utf8');
     assert.ok(probes.every((p) => report.includes(p.experimentId)) && report.includes('id="probes"'));

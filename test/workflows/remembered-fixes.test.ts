@@ -50,20 +50,17 @@ describe('rankingExperiment remembers the fix that worked (real Temporal, script
         triageOf(first).every((e) => e.rememberedFix === undefined && !/remembered/.test(e.fix)),
         'nothing to remember yet',
       );
-      const store = InsightsStore.open();
+      const store = await InsightsStore.open();
       try {
         assert.deepEqual(
-          store
-            .listRemedies()
-            .filter((r) => r.experimentId === first)
-            .map((r) => [r.outcome, r.fromAttempt, r.toAttempt]),
+          (await store.listRemedies()).filter((r) => r.experimentId === first).map((r) => [r.outcome, r.fromAttempt, r.toAttempt]),
           [
             ['failed', 1, 2],
             ['worked', 1, 3],
           ],
         );
       } finally {
-        store.close();
+        await store.close();
       }
 
       // Second, same failure on the same data: one retry, straight to what worked.

@@ -1,0 +1,79 @@
+import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { Client } from 'pg';
+
+/**
+ * The insights database's two backends for tests that must hold on both: SQLite files in a temporary folder, and the
+ * real PostgreSQL server that services-dev.sh runs (started here when it is not running, like temporal-dev.sh's
+ * server in ./temporal.ts). Each test gets a new, empty database: a file, or a database created on the server and
+ * dropped when the suite ends.
+ */
+
+const REPO_ROOT = path.resolve(__dirname, '../..');
+
+export interface InsightsBackend {
+  name: 'SQLite' | 'PostgreSQL';
+  /** The location (file path or postgres:// URL) of a new, empty insights database. */
+  fresh(): Promise<string>;
+  /** Drops what fresh() made on a server (files go with the test home). */
+  cleanup(): Promise<void>;
+}
+
+const sqlite: InsightsBackend = {
+  name: 'SQLite',
+  fresh: () => Promise.resolve(path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'rw-insights-')), 'insights.sqlite')),
+  cleanup: () => Promise.resolve(),
+};
+
+let serverUrl: string | undefined;
+
+/** The URL of the development server's `rankwright` database, starting the server when needed. */
+export function postgresForTests(): string {
+  if (serverUrl) return serverUrl;
+  const printed = execFileSync(path.join(REPO_ROOT, 'services-dev.sh'), ['start', 'postgres'], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+    env: { ...process.env, RANKWRIGHT_HOME: path.join(REPO_ROOT, '.rankwright') },
+  });
+  const url = /RANKWRIGHT_DATABASE_URL=(\S+)/.exec(printed)?.[1];
+  if (!url) throw new Error(`services-dev.sh start postgres printed no RANKWRIGHT_DATABASE_URL:\n${printed}`);
+  serverUrl = url;
+  return url;
+}
+
+const created: string[] = [];
+
+async function onServer<T>(run: (client: Client) => Promise<T>): Promise<T> {
+  const client = new Client({ connectionString: postgresForTests() });
+  await client.connect();
+  try {
+    return await run(client);
+  } finally {
+    await client.end();
+  }
+}
+
+const postgres: InsightsBackend = {
+  name: 'PostgreSQL',
+  async fresh() {
+    // Names unique per process and test, so concurrent test runs on one server never share a database.
+    const name = `rankwright_test_${process.pid}_${created.length}_${Date.now().toString(36)}`;
+    await onServer((c) => c.query(`CREATE DATABASE ${name}`));
+    created.push(name);
+    const url = new URL(postgresForTests());
+    url.pathname = `/${name}`;
+    return url.toString();
+  },
+  async cleanup() {
+    const names = created.splice(0);
+    if (!names.length) return;
+    // FORCE: a connection a failed test left open must not keep its database alive.
+    await onServer(async (c) => {
+      for (const name of names) await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+    });
+  },
+};
+
+export const insightsBackends: InsightsBackend[] = [sqlite, postgres];

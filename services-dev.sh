@@ -10,9 +10,10 @@
 #   ./services-dev.sh env                        print the variables again (the servers need not be running)
 #
 # Settings (environment): RANKWRIGHT_HOME (data root, default ./.rankwright; the servers' data and logs live in
-# $RANKWRIGHT_HOME/services), RANKWRIGHT_PG_PORT (55432), RANKWRIGHT_PG_BIN (a folder with initdb and pg_ctl;
-# default: the newest /usr/lib/postgresql/*/bin, else PATH), RANKWRIGHT_MINIO_PORT (59000), RANKWRIGHT_MINIO_BUCKET
-# (rankwright), MINIO_BIN (a minio binary to use instead of building one).
+# $RANKWRIGHT_HOME/services), RANKWRIGHT_SERVICES_DIR (that folder elsewhere), RANKWRIGHT_PG_PORT (55432),
+# RANKWRIGHT_PG_BIN (a folder with initdb and pg_ctl; default: the newest /usr/lib/postgresql/*/bin, else PATH),
+# RANKWRIGHT_MINIO_PORT (59000), RANKWRIGHT_MINIO_BUCKET (rankwright), MINIO_BIN (a minio binary to use instead of
+# building one).
 set -euo pipefail
 
 MINIO_VERSION="v0.0.0-20260212201848-7aac2a2c5b7c"
@@ -20,7 +21,8 @@ PG_MIN_MAJOR=15
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 HOME_DIR="${RANKWRIGHT_HOME:-$ROOT/.rankwright}"
 case "$HOME_DIR" in /*) ;; *) HOME_DIR="$PWD/$HOME_DIR" ;; esac
-STATE_DIR="$HOME_DIR/services"
+STATE_DIR="${RANKWRIGHT_SERVICES_DIR:-$HOME_DIR/services}"
+case "$STATE_DIR" in /*) ;; *) STATE_DIR="$PWD/$STATE_DIR" ;; esac
 
 PG_PORT="${RANKWRIGHT_PG_PORT:-55432}"
 PG_DIR="$STATE_DIR/postgres"
@@ -103,7 +105,7 @@ pg_start() {
     chown postgres: "$PG_DIR" "$PG_SOCKETS" "$PG_LOG"
     # The postgres user must reach its folder: every folder above it needs search (x) permission for others.
     runuser -u postgres -- test -x "$PG_DIR" ||
-      die "the 'postgres' user cannot reach $PG_DIR (a folder above it is private); choose a RANKWRIGHT_HOME it can enter"
+      die "the 'postgres' user cannot reach $PG_DIR (a folder above it is private); set RANKWRIGHT_SERVICES_DIR (or RANKWRIGHT_HOME) to a folder it can enter"
   fi
   if [ ! -f "$PG_DATA/PG_VERSION" ]; then
     log "PostgreSQL: creating a cluster in $PG_DATA"
@@ -294,7 +296,7 @@ case "$cmd" in
     ;;
   env) for s in $SERVICES; do "${s/postgres/pg}_env"; done ;;
   *)
-    sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'
     exit 2
     ;;
 esac

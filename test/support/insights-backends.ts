@@ -1,4 +1,5 @@
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -29,13 +30,28 @@ const sqlite: InsightsBackend = {
 
 let serverUrl: string | undefined;
 
+/**
+ * Where the server keeps its data: the repository's home, like the Temporal dev server's, unless PostgreSQL's own user
+ * cannot enter the checkout (root runs the server as 'postgres', and a clone under a private folder such as /root is
+ * closed to it): then a folder of this checkout's own under the system's temporary folder.
+ */
+function servicesEnv(): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env, RANKWRIGHT_HOME: path.join(REPO_ROOT, '.rankwright') };
+  const root = process.getuid?.() === 0;
+  if (root && spawnSync('runuser', ['-u', 'postgres', '--', 'test', '-x', REPO_ROOT]).status !== 0) {
+    const checkout = createHash('sha256').update(REPO_ROOT).digest('hex').slice(0, 12);
+    env.RANKWRIGHT_SERVICES_DIR = path.join(os.tmpdir(), `rankwright-services-${checkout}`);
+  }
+  return env;
+}
+
 /** The URL of the development server's `rankwright` database, starting the server when needed. */
 export function postgresForTests(): string {
   if (serverUrl) return serverUrl;
   const printed = execFileSync(path.join(REPO_ROOT, 'services-dev.sh'), ['start', 'postgres'], {
     encoding: 'utf8',
     stdio: ['ignore', 'pipe', 'inherit'],
-    env: { ...process.env, RANKWRIGHT_HOME: path.join(REPO_ROOT, '.rankwright') },
+    env: servicesEnv(),
   });
   const url = /RANKWRIGHT_DATABASE_URL=(\S+)/.exec(printed)?.[1];
   if (!url) throw new Error(`services-dev.sh start postgres printed no RANKWRIGHT_DATABASE_URL:\n${printed}`);

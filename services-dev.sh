@@ -76,7 +76,8 @@ pg_bin_or_die() {
 as_pg_owner() {
   if [ "$(id -u)" -eq 0 ]; then
     id postgres >/dev/null 2>&1 || die "running as root, and there is no 'postgres' user to run PostgreSQL as (initdb refuses root)"
-    runuser -u postgres -- "$@"
+    # From /: the caller's working folder may be closed to postgres (pg_ctl warns that it cannot enter it).
+    (cd / && runuser -u postgres -- "$@")
   else
     "$@"
   fi

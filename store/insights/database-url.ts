@@ -22,8 +22,10 @@ export function isDatabaseUrl(location: string): boolean {
 export function insightsLocation(location?: string): InsightsLocation {
   const chosen = location ?? (process.env.RANKWRIGHT_DATABASE_URL || undefined);
   if (chosen === undefined) return { kind: 'sqlite', file: path.join(rankwrightHome(), 'insights.sqlite') };
-  if (!isDatabaseUrl(chosen)) return { kind: 'sqlite', file: chosen };
   const from = location === undefined ? 'RANKWRIGHT_DATABASE_URL' : 'the insights database location';
+  // A path in the variable is a mistake, not a SQLite file: the home's file is the default, and a URL was meant.
+  if (location === undefined && !isDatabaseUrl(chosen)) throw new Error(`${from} must be a postgres:// URL; unset it for SQLite in the home`);
+  if (!isDatabaseUrl(chosen)) return { kind: 'sqlite', file: chosen };
   let url: URL;
   try {
     url = new URL(chosen);

@@ -15,6 +15,7 @@ import { checkpointPath, writeCheckpoint } from '../../store/checkpoints';
 import { appendEvents, readEvents } from '../../store/event-log';
 import { collectGarbage, type GcItem, type GcPlan } from '../../store/gc';
 import { InsightsStore } from '../../store/insights';
+import { insightsBackends, insightsForActivities } from '../support/insights-backends';
 import { writeCampaignReport } from '../../store/report';
 import { enforceHomeBudget, homeBudgetFromEnv, startHomeBudget } from '../../workers/home-budget';
 import { runCli } from '../support/processes';
@@ -332,42 +333,51 @@ describe('retention: rankwright gc', () => {
     fs.rmSync(outside, { recursive: true, force: true });
   });
 
-  it('keeps the best run per dataset (and its model file) across campaigns, and moves on when a better run arrives', async () => {
-    const first = await model('x-first');
-    const second = await model('x-second');
-    await log('old-1', started);
-    await finished('old-1', 'o-1', first, 0.9, { dataFingerprint: 'fp-X' });
-    await finished('old-1', 'o-2', second, 0.88, { dataFingerprint: 'fp-X' });
-    await recordExperiment(
-      experiment({
-        experimentId: 'o-3',
-        campaignId: 'old-1',
-        status: 'failed',
-        failure: { failureClass: 'diverged', message: 'NaN', fix: 'lower lr' },
-      }),
-      data,
-    );
-    await log('old-1', ended('rejected'));
-    for (const ref of [first, second]) age(artifactFile(ref), DAY);
+  // The best run comes from the insights database: the home's SQLite file, or the fleet's PostgreSQL when
+  // RANKWRIGHT_DATABASE_URL names one (gc reads the one the workers write).
+  for (const backend of insightsBackends)
+    it(`keeps the best run per dataset (and its model file) across campaigns, and moves on when a better run arrives (insights on ${backend.name})`, async () => {
+      const undo = await insightsForActivities(backend);
+      try {
+        const first = await model('x-first');
+        const second = await model('x-second');
+        await log('old-1', started);
+        await finished('old-1', 'o-1', first, 0.9, { dataFingerprint: 'fp-X' });
+        await finished('old-1', 'o-2', second, 0.88, { dataFingerprint: 'fp-X' });
+        await recordExperiment(
+          experiment({
+            experimentId: 'o-3',
+            campaignId: 'old-1',
+            status: 'failed',
+            failure: { failureClass: 'diverged', message: 'NaN', fix: 'lower lr' },
+          }),
+          data,
+        );
+        await log('old-1', ended('rejected'));
+        for (const ref of [first, second]) age(artifactFile(ref), DAY);
 
-    let plan = await collectGarbage({ dryRun: true });
-    assert.deepEqual(removedPaths(plan), [artifactFile(first)]);
-    assert.equal(byPath(plan).get(artifactFile(second))!.reason, 'best-run');
+        let plan = await collectGarbage({ dryRun: true });
+        assert.deepEqual(removedPaths(plan), [artifactFile(first)]);
+        assert.equal(byPath(plan).get(artifactFile(second))!.reason, 'best-run');
 
-    // A later campaign (also rejected) beats it on the same data with an external model: that run, and its model
-    // file, become the ones kept.
-    const better = await externalModel('x-better');
-    await log('old-2', started);
-    await finished('old-2', 'n-1', better.ref, 0.87, { dataFingerprint: 'fp-X' });
-    await log('old-2', ended('rejected'));
-    for (const ref of [better.ref, better.file]) age(artifactFile(ref), DAY);
-    plan = await collectGarbage();
-    assert.deepEqual(removedPaths(plan), [artifactFile(first), artifactFile(second)].sort());
-    assert.equal(byPath(plan).get(artifactFile(better.ref))!.reason, 'best-run');
-    assert.equal(byPath(plan).get(artifactFile(better.file))!.reason, 'best-run');
-    assert.match(byPath(plan).get(artifactFile(better.file))!.detail, /model file of external model/);
-    assert.ok(fs.existsSync(artifactFile(better.file)) && !fs.existsSync(artifactFile(second)));
-  });
+        // A later campaign (also rejected) beats it on the same data with an external model: that run, and its model
+        // file, become the ones kept.
+        const better = await externalModel('x-better');
+        await log('old-2', started);
+        await finished('old-2', 'n-1', better.ref, 0.87, { dataFingerprint: 'fp-X' });
+        await log('old-2', ended('rejected'));
+        for (const ref of [better.ref, better.file]) age(artifactFile(ref), DAY);
+        plan = await collectGarbage();
+        assert.deepEqual(removedPaths(plan), [artifactFile(first), artifactFile(second)].sort());
+        assert.equal(byPath(plan).get(artifactFile(better.ref))!.reason, 'best-run');
+        assert.equal(byPath(plan).get(artifactFile(better.file))!.reason, 'best-run');
+        assert.match(byPath(plan).get(artifactFile(better.file))!.detail, /model file of external model/);
+        assert.ok(fs.existsSync(artifactFile(better.file)) && !fs.existsSync(artifactFile(second)));
+      } finally {
+        undo();
+        await backend.cleanup();
+      }
+    });
 
   it('never takes an artifact younger than the minimum age; storing the same bytes again makes it young again', async () => {
     const almost = await model('59-minutes');

@@ -32,12 +32,16 @@ describe('store/insights location: SQLite in the home, or RANKWRIGHT_DATABASE_UR
     });
   });
 
-  it('refuses another scheme or a malformed URL by naming the variable, never echoing the URL (it may hold a password)', async () => {
+  it('refuses a path, another scheme or a malformed URL by naming the variable, never echoing the URL (it may hold a password)', async () => {
     await withDatabaseUrl('mysql://rw:hunter2@db/insights', () => {
       assert.throws(
         () => insightsLocation(),
         (err: Error) => /RANKWRIGHT_DATABASE_URL has scheme 'mysql:'/.test(err.message) && !err.message.includes('hunter2'),
       );
+      return Promise.resolve();
+    });
+    await withDatabaseUrl('/data/insights.sqlite', () => {
+      assert.throws(() => insightsLocation(), /RANKWRIGHT_DATABASE_URL must be a postgres:\/\/ URL/);
       return Promise.resolve();
     });
     await withDatabaseUrl('postgres://rw:hunter2@[db/insights', () => {

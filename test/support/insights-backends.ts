@@ -93,3 +93,14 @@ const postgres: InsightsBackend = {
 };
 
 export const insightsBackends: InsightsBackend[] = [sqlite, postgres];
+
+/**
+ * Points this process's activities, which open the insights database from the environment as a worker does, at a new
+ * database of `backend`: the (test's own) home's SQLite file, or a fresh PostgreSQL database through
+ * RANKWRIGHT_DATABASE_URL. Returns the undo.
+ */
+export async function insightsForActivities(backend: InsightsBackend): Promise<() => void> {
+  if (backend.name === 'SQLite') return () => undefined;
+  process.env.RANKWRIGHT_DATABASE_URL = await backend.fresh();
+  return () => delete process.env.RANKWRIGHT_DATABASE_URL;
+}

@@ -71,9 +71,34 @@ async function onServer<T>(run: (client: Client) => Promise<T>): Promise<T> {
   }
 }
 
+/** Test databases a run that was killed before its cleanup left behind (their process is gone). */
+async function dropAbandoned(client: Client): Promise<void> {
+  const { rows } = await client.query<{ datname: string }>(`SELECT datname FROM pg_database WHERE datname LIKE 'rankwright_test_%'`);
+  for (const { datname } of rows) {
+    const pid = Number(/^rankwright_test_(\d+)_/.exec(datname)?.[1]);
+    if (!Number.isInteger(pid) || pid === process.pid || processAlive(pid)) continue;
+    await client.query(`DROP DATABASE IF EXISTS ${datname} WITH (FORCE)`);
+  }
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+let swept = false;
+
 const postgres: InsightsBackend = {
   name: 'PostgreSQL',
   async fresh() {
+    if (!swept) {
+      swept = true;
+      await onServer(dropAbandoned);
+    }
     // Names unique per process and test, so concurrent test runs on one server never share a database.
     const name = `rankwright_test_${process.pid}_${created.length}_${Date.now().toString(36)}`;
     await onServer((c) => c.query(`CREATE DATABASE ${name}`));

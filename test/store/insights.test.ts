@@ -27,6 +27,85 @@ describe('store/insights on SQLite by default', () => {
   });
 });
 
+describe('store/insights: outcomes, config identity and data similarity (no database)', () => {
+  const ok = { status: 'succeeded' as const, metrics: metrics(0.88) };
+  const planted = { kind: 'planted', categoricalFields: 8, denseFields: 4, cardinality: 200, ctr: 0.1 };
+
+  it('won when NE is lower by more than 2 standard errors', () => {
+    // baseline 0.9 → 0.88: delta −0.02; SE 0.005 → 2 SE = 0.01
+    assert.equal(experimentOutcome({ ...ok, relativeNeChange: 0.88 / 0.9 - 1, neStdErr: 0.005 }), 'won');
+  });
+
+  it('neutral inside the 2 SE band, and when no standard error is known', () => {
+    assert.equal(experimentOutcome({ ...ok, relativeNeChange: 0.88 / 0.9 - 1, neStdErr: 0.011 }), 'neutral');
+    assert.equal(experimentOutcome({ ...ok, relativeNeChange: 0.88 / 0.9 - 1 }), 'neutral');
+  });
+
+  it('lost when NE is higher by more than 2 standard errors', () => {
+    assert.equal(experimentOutcome({ ...ok, relativeNeChange: 0.88 / 0.85 - 1, neStdErr: 0.005 }), 'lost');
+  });
+
+  it('failed when training failed, whatever the numbers', () => {
+    assert.equal(experimentOutcome({ status: 'failed', relativeNeChange: -0.5, neStdErr: 0.001 }), 'failed');
+  });
+
+  it('ignores seed and checkpoint cadence, default spelling, key order and cross order', () => {
+    const a = canonicalConfigKey({
+      family: 'fm',
+      seed: 1,
+      checkpointEvery: 100,
+      crosses: [
+        ['C2', 'C1'],
+        ['C3', 'C4'],
+      ],
+    });
+    const b = canonicalConfigKey({
+      crosses: [
+        ['C3', 'C4'],
+        ['C1', 'C2'],
+      ],
+      learningRate: 0.05,
+      family: 'fm',
+      seed: 9,
+      embeddingDim: 8,
+    });
+    assert.equal(a, b);
+    assert.ok(!a.includes('seed') && !a.includes('checkpointEvery'));
+    assert.notEqual(a, canonicalConfigKey({ family: 'fm', embeddingDim: 16 }));
+  });
+
+  it('scores data similarity from traits, below 1 even for identical traits', () => {
+    assert.ok(dataSimilarity(planted, planted) > dataSimilarity(planted, { ...planted, ctr: 0.4 }));
+    assert.ok(dataSimilarity(planted, { kind: 'criteo-tsv' }) < 0.2);
+    assert.equal(dataSimilarity(planted, undefined), 0);
+  });
+
+  it('tells Criteo files apart by size, CTR, cardinality and importance profiles (the layout alone is not similarity)', () => {
+    const criteo = (rows: number, ctr: number, card: number[], importance: number[]): DataTraits => ({
+      kind: 'criteo-tsv',
+      categoricalFields: 26,
+      denseFields: 13,
+      rows,
+      ctr,
+      cardinality: Math.max(...card),
+      fieldCardinality: Object.fromEntries(card.map((c, i) => [`C${i + 1}`, c])),
+      fieldImportance: Object.fromEntries(importance.map((v, i) => [`C${i + 1}`, v])),
+    });
+    const a = criteo(500_000, 0.2, [10, 1000, 50_000, 300], [0.05, 0.01, 0.002, 0.03]);
+    const twin = criteo(480_000, 0.21, [11, 950, 48_000, 320], [0.045, 0.012, 0.002, 0.028]);
+    const other = criteo(40_000, 0.03, [90_000, 5, 20, 60_000], [0.001, 0.06, 0.04, 0]);
+    assert.equal(dataSimilarity(a, a), 0.9, 'identical full traits: the most another data set can score');
+    assert.ok(dataSimilarity(a, twin) > 0.85, `near twin ${dataSimilarity(a, twin)}`);
+    assert.ok(dataSimilarity(a, other) < 0.5, `different data of the same layout ${dataSimilarity(a, other)}`);
+    // Layout-only traits (what a config says before the data is read) score the same for both: no longer the case
+    // once describing the data and the research step have recorded theirs.
+    assert.equal(
+      dataSimilarity({ kind: 'criteo-tsv', categoricalFields: 26, denseFields: 13 }, a),
+      dataSimilarity({ kind: 'criteo-tsv', categoricalFields: 26, denseFields: 13 }, other),
+    );
+  });
+});
+
 for (const backend of insightsBackends)
   describe(`store/insights on ${backend.name}`, () => {
     let store: InsightsStore;
@@ -80,21 +159,6 @@ for (const backend of insightsBackends)
     });
 
     describe('outcome', () => {
-      const ok = { status: 'succeeded' as const, metrics: metrics(0.88) };
-      it('won when NE is lower by more than 2 standard errors', () => {
-        // baseline 0.9 → 0.88: delta −0.02; SE 0.005 → 2 SE = 0.01
-        assert.equal(experimentOutcome({ ...ok, relativeNeChange: 0.88 / 0.9 - 1, neStdErr: 0.005 }), 'won');
-      });
-      it('neutral inside the 2 SE band, and when no standard error is known', () => {
-        assert.equal(experimentOutcome({ ...ok, relativeNeChange: 0.88 / 0.9 - 1, neStdErr: 0.011 }), 'neutral');
-        assert.equal(experimentOutcome({ ...ok, relativeNeChange: 0.88 / 0.9 - 1 }), 'neutral');
-      });
-      it('lost when NE is higher by more than 2 standard errors', () => {
-        assert.equal(experimentOutcome({ ...ok, relativeNeChange: 0.88 / 0.85 - 1, neStdErr: 0.005 }), 'lost');
-      });
-      it('failed when training failed, whatever the numbers', () => {
-        assert.equal(experimentOutcome({ status: 'failed', relativeNeChange: -0.5, neStdErr: 0.001 }), 'failed');
-      });
       it('is stored with the row', async () => {
         await store.recordExperiment({
           ...experiment({ experimentId: 'w', metrics: metrics(0.88), relativeNeChange: 0.88 / 0.9 - 1, neStdErr: 0.001 }),
@@ -105,31 +169,6 @@ for (const backend of insightsBackends)
     });
 
     describe('canonicalConfigKey / isKnown', () => {
-      it('ignores seed and checkpoint cadence, default spelling, key order and cross order', () => {
-        const a = canonicalConfigKey({
-          family: 'fm',
-          seed: 1,
-          checkpointEvery: 100,
-          crosses: [
-            ['C2', 'C1'],
-            ['C3', 'C4'],
-          ],
-        });
-        const b = canonicalConfigKey({
-          crosses: [
-            ['C3', 'C4'],
-            ['C1', 'C2'],
-          ],
-          learningRate: 0.05,
-          family: 'fm',
-          seed: 9,
-          embeddingDim: 8,
-        });
-        assert.equal(a, b);
-        assert.ok(!a.includes('seed') && !a.includes('checkpointEvery'));
-        assert.notEqual(a, canonicalConfigKey({ family: 'fm', embeddingDim: 16 }));
-      });
-
       it('knows a config that ran on the same data, not on other data, and not after an infrastructure failure', async () => {
         const config = { family: 'fm' as const, embeddingDim: 16 };
         await store.recordExperiment({ ...experiment({ experimentId: 'k1', config, metrics: metrics(0.87) }), dataFingerprint: 'fp-a' });
@@ -228,37 +267,6 @@ for (const backend of insightsBackends)
         assert.deepEqual(
           (await store.findInsights({ dataFingerprint: 'fp-same', limit: 10 })).map((i) => i.experimentId),
           ['same-new', 'same-old'],
-        );
-      });
-
-      it('scores data similarity from traits, below 1 even for identical traits', () => {
-        assert.ok(dataSimilarity(planted, planted) > dataSimilarity(planted, { ...planted, ctr: 0.4 }));
-        assert.ok(dataSimilarity(planted, { kind: 'criteo-tsv' }) < 0.2);
-        assert.equal(dataSimilarity(planted, undefined), 0);
-      });
-
-      it('tells Criteo files apart by size, CTR, cardinality and importance profiles (the layout alone is not similarity)', () => {
-        const criteo = (rows: number, ctr: number, card: number[], importance: number[]): DataTraits => ({
-          kind: 'criteo-tsv',
-          categoricalFields: 26,
-          denseFields: 13,
-          rows,
-          ctr,
-          cardinality: Math.max(...card),
-          fieldCardinality: Object.fromEntries(card.map((c, i) => [`C${i + 1}`, c])),
-          fieldImportance: Object.fromEntries(importance.map((v, i) => [`C${i + 1}`, v])),
-        });
-        const a = criteo(500_000, 0.2, [10, 1000, 50_000, 300], [0.05, 0.01, 0.002, 0.03]);
-        const twin = criteo(480_000, 0.21, [11, 950, 48_000, 320], [0.045, 0.012, 0.002, 0.028]);
-        const other = criteo(40_000, 0.03, [90_000, 5, 20, 60_000], [0.001, 0.06, 0.04, 0]);
-        assert.equal(dataSimilarity(a, a), 0.9, 'identical full traits: the most another data set can score');
-        assert.ok(dataSimilarity(a, twin) > 0.85, `near twin ${dataSimilarity(a, twin)}`);
-        assert.ok(dataSimilarity(a, other) < 0.5, `different data of the same layout ${dataSimilarity(a, other)}`);
-        // Layout-only traits (what a config says before the data is read) score the same for both: no longer the case
-        // once describing the data and the research step have recorded theirs.
-        assert.equal(
-          dataSimilarity({ kind: 'criteo-tsv', categoricalFields: 26, denseFields: 13 }, a),
-          dataSimilarity({ kind: 'criteo-tsv', categoricalFields: 26, denseFields: 13 }, other),
         );
       });
 

@@ -40,6 +40,32 @@ const TRAITS_A: DataTraits = { kind: 'planted', categoricalFields: 26, denseFiel
 const TRAITS_NEAR_A: DataTraits = { ...TRAITS_A, ctr: 0.11, rows: 60_000 };
 const TRAITS_FAR: DataTraits = { kind: 'criteo-tsv', categoricalFields: 26, denseFields: 13, ctr: 0.3 };
 
+describe('store/insights remedies: what the attempts of an experiment say (no database)', () => {
+  it('reads remedies off the attempts: the whole jump from the first failure to the success worked, each repeat failure failed', () => {
+    const result = experimentWith('e1', 'fp-a', [[lr(3), 'diverged'], [lr(0.9, 5), 'diverged'], [lr(0.27, 2.5)]]);
+    const remedies = remediesOf(result);
+    assert.deepEqual(
+      remedies.map((r) => [r.outcome, r.fromAttempt, r.toAttempt, r.attempts, r.failureClass, r.family, r.dataFingerprint]),
+      [
+        ['failed', 1, 2, 2, 'diverged', 'lr', 'fp-a'],
+        ['worked', 1, 3, 3, 'diverged', 'lr', 'fp-a'],
+      ],
+    );
+    assert.deepEqual(remedies[0].changes, { learningRate: 0.9, learningRateRatio: 0.3, gradientClip: 5 });
+    assert.deepEqual(remedies[1].changes, { learningRate: 0.27, learningRateRatio: 0.09, gradientClip: 2.5 });
+    // Knobs outside the runbook never enter a remedy; a failure followed by another class teaches nothing about the first.
+    const mixed = experimentWith('e2', 'fp-a', [
+      [fm(20, 16, 256), 'resource'],
+      [{ ...fm(18, 8, 128), l2: 0.5 }, 'diverged'],
+      [{ ...fm(18, 8, 128), l2: 0.5, learningRate: 0.01, gradientClip: 5 }],
+    ]);
+    assert.deepEqual(
+      remediesOf(mixed).map((r) => [r.outcome, r.failureClass, r.fromAttempt, r.toAttempt, r.changes]),
+      [['worked', 'diverged', 2, 3, { learningRate: 0.01, learningRateRatio: 0.2, gradientClip: 5 }]],
+    );
+  });
+});
+
 for (const backend of insightsBackends)
   describe(`store/insights remedies on ${backend.name}: a fix that worked for a failure class, recorded and looked up`, () => {
     let store: InsightsStore;
@@ -48,30 +74,6 @@ for (const backend of insightsBackends)
     });
     afterEach(() => store.close());
     after(() => backend.cleanup());
-
-    it('reads remedies off the attempts: the whole jump from the first failure to the success worked, each repeat failure failed', () => {
-      const result = experimentWith('e1', 'fp-a', [[lr(3), 'diverged'], [lr(0.9, 5), 'diverged'], [lr(0.27, 2.5)]]);
-      const remedies = remediesOf(result);
-      assert.deepEqual(
-        remedies.map((r) => [r.outcome, r.fromAttempt, r.toAttempt, r.attempts, r.failureClass, r.family, r.dataFingerprint]),
-        [
-          ['failed', 1, 2, 2, 'diverged', 'lr', 'fp-a'],
-          ['worked', 1, 3, 3, 'diverged', 'lr', 'fp-a'],
-        ],
-      );
-      assert.deepEqual(remedies[0].changes, { learningRate: 0.9, learningRateRatio: 0.3, gradientClip: 5 });
-      assert.deepEqual(remedies[1].changes, { learningRate: 0.27, learningRateRatio: 0.09, gradientClip: 2.5 });
-      // Knobs outside the runbook never enter a remedy; a failure followed by another class teaches nothing about the first.
-      const mixed = experimentWith('e2', 'fp-a', [
-        [fm(20, 16, 256), 'resource'],
-        [{ ...fm(18, 8, 128), l2: 0.5 }, 'diverged'],
-        [{ ...fm(18, 8, 128), l2: 0.5, learningRate: 0.01, gradientClip: 5 }],
-      ]);
-      assert.deepEqual(
-        remediesOf(mixed).map((r) => [r.outcome, r.failureClass, r.fromAttempt, r.toAttempt, r.changes]),
-        [['worked', 'diverged', 2, 3, { learningRate: 0.01, learningRateRatio: 0.2, gradientClip: 5 }]],
-      );
-    });
 
     it('records a failed-then-succeeded experiment and finds its fix for the same class and family, on the same data first', async () => {
       await store.recordExperiment({

@@ -29,7 +29,7 @@ const parseTypes = {
 };
 
 /** The store writes `?` placeholders (both dialects' drivers read them from one text); PostgreSQL numbers them. */
-export function numberedPlaceholders(sql: string): string {
+function numberedPlaceholders(sql: string): string {
   let n = 0;
   let quoted = false;
   let out = '';

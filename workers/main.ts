@@ -6,6 +6,7 @@ import { configureTrainingPool, trainingPool, trainingPoolSettings } from './tra
 import { TASK_QUEUES } from '../contracts/names';
 import * as activities from '../activities';
 import { connectClient, ensureSearchAttributes, temporalSettings } from '../client/connection';
+import { InsightsStore } from '../store/insights';
 
 export type QueueChoice = 'agent' | 'training' | 'all';
 
@@ -90,6 +91,11 @@ export async function runWorker(queue: QueueChoice = 'all'): Promise<void> {
   installProcessGuards();
   // Read before anything starts: a bad RANKWRIGHT_HOME_MAX_GB is reported at once, not found out when the disk fills.
   const homeBudget = homeBudgetFromEnv();
+  // Opened (and migrated) before serving: a wrong or unreachable RANKWRIGHT_DATABASE_URL stops the worker here, with
+  // the URL's password hidden, instead of failing every activity that records or reads an insight.
+  const insights = await InsightsStore.open();
+  const insightsAt = insights.location;
+  await insights.close();
   const client = await connectClient();
   await ensureSearchAttributes(client);
   await client.connection.close();
@@ -98,7 +104,7 @@ export async function runWorker(queue: QueueChoice = 'all'): Promise<void> {
   const threads =
     queue === 'agent' ? '' : `, ${trainingPool().settings.threads} training threads of ${trainingPool().settings.maxOldGenerationSizeMb} MB heap`;
   console.error(
-    `rankwright worker: serving ${workers.map((w) => w.options.taskQueue).join(' + ')} on ${connectionOptions.address} (namespace ${namespace}${threads})`,
+    `rankwright worker: serving ${workers.map((w) => w.options.taskQueue).join(' + ')} on ${connectionOptions.address} (namespace ${namespace}${threads}; insights: ${insightsAt})`,
   );
   if (homeBudget !== undefined) startHomeBudget({ maxBytes: homeBudget });
   await Promise.all(workers.map((w) => w.run()));

@@ -11,7 +11,7 @@ export type InsightsLocation = { kind: 'sqlite'; file: string } | { kind: 'postg
 
 const POSTGRES_SCHEMES = ['postgres:', 'postgresql:'];
 
-export function isDatabaseUrl(location: string): boolean {
+function isDatabaseUrl(location: string): boolean {
   return /^[a-z][a-z0-9+.-]*:\/\//i.test(location);
 }
 

@@ -6,6 +6,7 @@ import { runInsights } from '../../client/commands/insights';
 import { rankwrightHome } from '../../store/home';
 import { InsightsStore, insightsLocation, redactedDatabaseUrl } from '../../store/insights';
 import { insightsBackends } from '../support/insights-backends';
+import { runCli } from '../support/processes';
 import { experiment, metrics } from './fixtures/campaign';
 
 const postgres = insightsBackends.find((b) => b.name === 'PostgreSQL')!;
@@ -66,6 +67,17 @@ describe('store/insights location: SQLite in the home, or RANKWRIGHT_DATABASE_UR
     );
     assert.match(err.message, /cannot reach the insights database at postgres:\/\/rw:\*\*\*@127\.0\.0\.1:1\/insights: .*ECONNREFUSED/);
     assert.ok(!err.message.includes('hunter2'));
+  });
+
+  it('a worker with an unreachable database stops at start, saying where (password hidden) and why', async function () {
+    this.timeout(60_000);
+    const { code, stdout, stderr } = await runCli(['worker', '--queue', 'agent'], {
+      RANKWRIGHT_DATABASE_URL: 'postgres://rw:hunter2@127.0.0.1:1/insights',
+    });
+    assert.notEqual(code, 0);
+    assert.match(stderr, /cannot reach the insights database at postgres:\/\/rw:\*\*\*@127\.0\.0\.1:1\/insights/);
+    assert.ok(!(stdout + stderr).includes('hunter2'), 'the password is never printed');
+    assert.doesNotMatch(stderr, /serving/, 'it never started serving');
   });
 
   it('with RANKWRIGHT_DATABASE_URL, workers and the CLI record in and read from PostgreSQL, not the home', async () => {

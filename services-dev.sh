@@ -99,6 +99,11 @@ pg_start() {
     log "PostgreSQL already running on 127.0.0.1:$PG_PORT (data: $PG_DATA)"
     return 0
   fi
+  # As temporal-dev.sh does for its port: a server another checkout started there serves this one too.
+  if pg_ready "$bin"; then
+    log "PostgreSQL already running on 127.0.0.1:$PG_PORT (started from another home; its data is not $PG_DATA)"
+    return 0
+  fi
   mkdir -p "$PG_DIR" "$PG_SOCKETS"
   touch "$PG_LOG"
   if [ "$(id -u)" -eq 0 ]; then
@@ -146,6 +151,8 @@ pg_status() {
   if ! bin="$(find_pg_bin)"; then echo "postgres: server binaries not found (run: $0 install)"; return 3; fi
   if pg_running "$bin" && pg_ready "$bin"; then
     echo "postgres: running on 127.0.0.1:$PG_PORT — database $PG_DATABASE, data $PG_DATA"
+  elif pg_ready "$bin"; then
+    echo "postgres: running on 127.0.0.1:$PG_PORT — database $PG_DATABASE, started from another home"
   else
     echo "postgres: not running (data: $PG_DATA)"
     return 3

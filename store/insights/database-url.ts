@@ -39,13 +39,28 @@ export function insightsLocation(location?: string): InsightsLocation {
   return { kind: 'postgres', url: chosen };
 }
 
-/** The URL with its password replaced by ***, for messages and logs. */
+/** Query parameters node-postgres reads a secret from (a password may be given there instead of before the @). */
+const SECRET_PARAMS = ['password', 'sslpassword'];
+
+/** The URL with its password (wherever it is given) replaced by ***, for messages and logs. */
 export function redactedDatabaseUrl(url: string): string {
   try {
     const parsed = new URL(url);
     if (parsed.password) parsed.password = '***';
+    for (const name of SECRET_PARAMS) if (parsed.searchParams.has(name)) parsed.searchParams.set(name, '***');
     return parsed.toString();
   } catch {
     return '(an unparseable database URL)';
+  }
+}
+
+/** The secrets a URL carries, decoded, so a message that quotes one can be scrubbed of it. */
+export function databaseUrlSecrets(url: string): string[] {
+  try {
+    const parsed = new URL(url);
+    const secrets = [decodeURIComponent(parsed.password), ...SECRET_PARAMS.map((name) => parsed.searchParams.get(name) ?? '')];
+    return secrets.filter((s) => s.length > 0);
+  } catch {
+    return [];
   }
 }

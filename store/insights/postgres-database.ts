@@ -1,6 +1,6 @@
 import { Pool, types, type PoolClient } from 'pg';
 import type { InsightsDatabase, SqlReads, SqlValue, SqlWrite } from './database';
-import { redactedDatabaseUrl } from './database-url';
+import { databaseUrlSecrets, redactedDatabaseUrl } from './database-url';
 
 /**
  * The insights database on a PostgreSQL server (RANKWRIGHT_DATABASE_URL=postgres://…), shared by a fleet of workers.
@@ -133,11 +133,5 @@ export class PostgresInsightsDatabase implements InsightsDatabase {
 
 /** A server's message should not quote a password, but if one ever did, it does not travel further from here. */
 function scrubbed(message: string, url: string): string {
-  let password: string;
-  try {
-    password = decodeURIComponent(new URL(url).password);
-  } catch {
-    return message;
-  }
-  return password ? message.split(password).join('***') : message;
+  return databaseUrlSecrets(url).reduce((text, secret) => text.split(secret).join('***'), message);
 }

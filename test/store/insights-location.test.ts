@@ -57,6 +57,11 @@ describe('store/insights location: SQLite in the home, or RANKWRIGHT_DATABASE_UR
   it('prints a URL without its password', () => {
     assert.equal(redactedDatabaseUrl('postgres://rw:hunter2@db:5432/insights?sslmode=require'), 'postgres://rw:***@db:5432/insights?sslmode=require');
     assert.equal(redactedDatabaseUrl('postgres://rw@db/insights'), 'postgres://rw@db/insights');
+    // node-postgres also takes the password as a query parameter.
+    assert.equal(
+      redactedDatabaseUrl('postgres://rw@db/insights?password=hunter2&application_name=w1'),
+      'postgres://rw@db/insights?password=***&application_name=w1',
+    );
   });
 
   it('a server that cannot be reached fails with its address and reason, and without the password', async () => {

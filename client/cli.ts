@@ -252,7 +252,7 @@ export function buildCli(): Command {
 
   program
     .command('insights')
-    .description('what the insights database remembers: every experiment of every campaign')
+    .description('what the insights database remembers (RANKWRIGHT_DATABASE_URL, else the home): every experiment of every campaign')
     .option('--json', 'machine-readable output')
     .option('--campaign <id>', 'only this campaign')
     .option('--limit <n>', 'at most n rows', positiveInt)

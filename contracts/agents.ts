@@ -94,7 +94,7 @@ export const DesignRequest = z.object({
    * A declared schema's fields, slot by slot (column name, role), added by the design activity from the data config:
    * an LLM designer reads and may write column names. Absent for Criteo and planted data (slot names are field names).
    */
-  fields: z.array(FieldEntry).max(39).optional(),
+  fields: z.array(FieldEntry).optional(),
   /** The data's training rows and fields (its traits), added by the design activity: what a run's cost scales with. */
   trainRows: z.number().int().positive().optional(),
   fieldCount: z.number().int().positive().optional(),

@@ -269,7 +269,7 @@ export function designPrompt(req: DesignRequest, budgetTokens = DEFAULT_PROMPT_T
     'the baseline config is complete). In your proposals, set only the keys you change and use null for the others.',
     ...(req.fields?.length
       ? [
-          'The data is a team\'s own table: "fields" maps each engine slot (I1..I13 dense, C1..C26 categorical) to its column name.',
+          'The data is a team\'s own table: "fields" maps each engine slot (I1, I2, … dense, C1, C2, … categorical: as many as the table has) to its column name.',
           'Configs and signals in the context use slots; in your proposals (titles, rationales, crosses, fields) use the column names.',
           'A multi-valued column takes several slots (name[1], name[2], ...): cross one of its values, never the whole column.',
         ]

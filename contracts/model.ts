@@ -71,7 +71,7 @@ export const FieldKnobs = z
 export type FieldKnobs = z.infer<typeof FieldKnobs>;
 
 /**
- * Per-field knobs keyed by field name (a slot I1..I13, C1..C26, or a declared schema's column: FieldRef); a knob that
+ * Per-field knobs keyed by field name (a slot I1.., C1.., or a declared schema's column: FieldRef); a knob that
  * does not fit a slot's kind is refused here, a column's by the data-aware check (contracts/field-names.ts).
  */
 export const FieldSettings = z.record(FieldRef, FieldKnobs).superRefine((fields, ctx) => {

@@ -77,7 +77,7 @@ export function columnSpec(spec: ColumnRole | ColumnSpec): ColumnSpec {
 
 /** One engine slot a column occupies. */
 export interface SlotOfColumn {
-  /** The engine slot: I1..I13 or C1..C26. */
+  /** The engine slot: I1, I2, … or C1, C2, … (as many as the table needs). */
   slot: string;
   column: string;
   /** multiCategorical: which kept value (0-based) this slot holds. */

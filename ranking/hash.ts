@@ -93,7 +93,7 @@ export function combineHashes(a: number, b: number, salt: number): number {
   return finalMix((Math.imul(a ^ salt, 0x9e3779b1) + finalMix(b + Math.imul(salt, 0x85ebca6b))) | 0);
 }
 
-/** Hash of categorical value `value` in field number `fieldIndex` (0-based over the 39 Criteo features). */
+/** Hash of categorical value `value` in field number `fieldIndex` (a feature number: 0..38 for Criteo's 39 features). */
 export function hashFieldValue(fieldIndex: number, value: string): number {
   return murmur3String(value, fieldSeed(fieldIndex));
 }

@@ -50,7 +50,8 @@ const ALGORITHMS = {
     'Then h ^= length (in units), h = fmix32(h).',
   ].join(' '),
   fmix32: 'h ^= h >>> 16; h *= 0x85ebca6b; h ^= h >>> 13; h *= 0xc2b2ae35; h ^= h >>> 16 (uint32, wrapping).',
-  fieldSeed: 'seed(f) = 0x5bd1e995 XOR ((f + 1) * 0x27d4eb2d mod 2^32), f the Criteo feature number (I1..I13 = 0..12, C1..C26 = 13..38).',
+  fieldSeed:
+    'seed(f) = 0x5bd1e995 XOR ((f + 1) * 0x27d4eb2d mod 2^32), f the feature number (Criteo: I1..I13 = 0..12, C1..C26 = 13..38; a declared table: its rawInput.layout says).',
   combine: 'combine(a, b, salt) = fmix32(((a XOR salt) * 0x9e3779b1) + fmix32(b + salt * 0x85ebca6b)), uint32 arithmetic, wrapping.',
   tableRow: 'row = slot.table.offset + (token AND (2^slot.table.bits - 1)).',
 };

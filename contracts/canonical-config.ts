@@ -7,10 +7,11 @@ import { ModelConfig, type ModelConfigInput } from './model';
 const IGNORED_KEYS = new Set(['seed', 'checkpointEvery']);
 
 /**
- * Keys added to the config after keys were first stored (the insights DB keeps them): left out while they hold their
- * default, so every config written before the key existed keeps the key it was stored under.
+ * Keys added to the config after keys were first stored (the insights DB keeps them): left out while they hold what a
+ * config without them meant, so every config written before the key existed keeps the key it was stored under (a DCN
+ * without crossRank is full rank, whatever the default rank).
  */
-const OMITTED_AT_DEFAULT: Record<string, unknown> = { calibration: 'auto', negativeSamplingRate: 1 };
+const OMITTED_AT_DEFAULT: Record<string, unknown> = { calibration: 'auto', negativeSamplingRate: 1, crossRank: 'full' };
 
 function roundSignificant(value: number): number {
   return Number.isFinite(value) && value !== 0 ? Number(value.toPrecision(6)) : value;

@@ -291,6 +291,20 @@ export const FmConfig = z
   .strict()
   .superRefine(checkFieldKnobs);
 
+/**
+ * The rank of the DCN's cross layers: `full` (a D×D matrix W per layer, D the input width) or r (DCN-v2's low-rank
+ * layer, W ≈ U·Vᵀ with U, V of D×r, costing 2·D·r multiplies a row instead of D²: cheaper while r < D/2). Every
+ * config and artifact written before the knob existed is full rank (ranking/model-artifact.ts reads a missing
+ * crossRank as `full`).
+ */
+export const CROSS_RANK_MAX = 512;
+const CROSS_RANK_MESSAGE = `crossRank is "full" or a whole number of dimensions from 1 to ${CROSS_RANK_MAX}`;
+export const CrossRank = z.union(
+  [z.literal('full'), z.number().int(CROSS_RANK_MESSAGE).min(1, CROSS_RANK_MESSAGE).max(CROSS_RANK_MAX, CROSS_RANK_MESSAGE)],
+  { error: CROSS_RANK_MESSAGE },
+);
+export type CrossRank = z.infer<typeof CrossRank>;
+
 export const DcnConfig = z
   .object({
     family: z.literal('dcn'),
@@ -303,6 +317,7 @@ export const DcnConfig = z
     epochs: common.epochs.default(1),
     embeddingDim: z.number().int().min(1).max(64).default(8),
     crossLayers: z.number().int().min(0).max(6).default(2),
+    crossRank: CrossRank.default('full'),
     mlp: z.array(z.number().int().min(1).max(1024)).max(6).default([64, 32]),
   })
   .strict()

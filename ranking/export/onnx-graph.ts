@@ -197,7 +197,7 @@ function fmLogit(g: GraphBuilder, header: ModelArtifactHeader, tensors: Record<s
 
 /**
  * DCN-v2 with a wide part: x0 = [embeddings of the categorical slots ‖ dense values] (float32);
- * x_{l+1} = x0 ⊙ (x_l·W_l + b_l) + x_l; h = ReLU MLP; logit = h·w_o + b_o (float64) + Σ wide[cat_index] (float64).
+ * x_{l+1} = x0 ⊙ (x_l·W_l + b_l) + x_l (W_l = V_l·U_l, two MatMuls, for low-rank cross layers); h = ReLU MLP; logit = h·w_o + b_o (float64) + Σ wide[cat_index] (float64).
  */
 function dcnLogit(g: GraphBuilder, header: ModelArtifactHeader, tensors: Record<string, Tensor>, x: Inputs): string {
   const config = header.config;
@@ -216,8 +216,15 @@ function dcnLogit(g: GraphBuilder, header: ModelArtifactHeader, tensors: Record<
   let p = 0;
   const param = (dims: number[]) => g.constant(`dcn_p${p}`, DataType.FLOAT, dims, f32(tensors[`p${p++}`], `p${p - 1}`));
   let h = x0;
+  // Configs from before crossRank existed are full rank (ranking/models/dcn.ts reads them the same way).
+  const rank = config.crossRank ?? 'full';
   for (let l = 0; l < config.crossLayers; l++) {
-    const z = g.add(g.op('MatMul', [h, param([inputDim, inputDim])]), param([inputDim]));
+    // Full rank: z = h·W + b. Low rank r: z = (h·V)·U + b with V of D×r and U of r×D, the engine's two products.
+    const product =
+      rank === 'full'
+        ? g.op('MatMul', [h, param([inputDim, inputDim])])
+        : g.op('MatMul', [g.op('MatMul', [h, param([inputDim, rank])]), param([rank, inputDim])]);
+    const z = g.add(product, param([inputDim]));
     h = g.add(g.mul(x0, z), h);
   }
   let width = inputDim;

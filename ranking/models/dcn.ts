@@ -28,13 +28,38 @@ const EMBEDDING_ADAM_EPS = 1e-4;
 const WIDE_ADAGRAD_INITIAL = 3;
 const WIDE_LEARNING_RATE = 0.05;
 const SCORE_BATCH = 1024;
-/** Placeholder for a weight matrix's gradient until weightGradient returns it. */
-const EMPTY = new Float32Array(0);
+
+/**
+ * One layer of the network and where its parameters sit in `dense` (from `at` on, in this order):
+ * - `cross`: full rank, W (D×D), b (D);
+ * - `lowRankCross`: V (D×r), U (r×D), b (D) — DCN-v2's W ≈ V·U, so z = (x·V)·U + b;
+ * - `mlp`: W (in×out), b (out), then ReLU;
+ * - `output`: w (in), b (1): the logit.
+ * Artifacts name the parameters p0, p1, … in this order, so a full-rank network's names are what they always were.
+ */
+interface Layer {
+  kind: 'cross' | 'lowRankCross' | 'mlp' | 'output';
+  inDim: number;
+  outDim: number;
+  /** lowRankCross only: r. */
+  rank: number;
+  at: number;
+}
+
+/** A typed array that grows to the largest size asked for and hands out a view of exactly `n` values. */
+class Scratch {
+  private buf = new Float32Array(0);
+  view(n: number): Float32Array {
+    if (this.buf.length < n) this.buf = new Float32Array(n);
+    return this.buf.subarray(0, n);
+  }
+}
 
 /**
  * DCN-v2 (Wang et al. 2021, stacked form) on hashed embeddings, DLRM-style inputs:
  *   x0 = [embedding of each categorical slot ‖ transformed dense values]
- *   x_{l+1} = x0 ⊙ (x_l·W_l + b_l) + x_l        (full-rank cross layers)
+ *   x_{l+1} = x0 ⊙ (x_l·W_l + b_l) + x_l        (full-rank cross layers, crossRank `full`)
+ *   x_{l+1} = x0 ⊙ ((x_l·V_l)·U_l + b_l) + x_l  (low-rank cross layers, crossRank r: V_l is D×r, U_l is r×D)
  *   h = ReLU MLP(x_L);  logit = h·w_o + b_o + Σ wide[value]   (a wide part: one weight per hashed value)
  * trained with Adam on mini-batches (lazy Adam on embedding rows: only rows the batch touched are updated; the wide
  * weights with per-example AdaGrad).
@@ -42,7 +67,8 @@ const EMPTY = new Float32Array(0);
  * Split of work: the dense matrix products run as one batched product per layer and direction — X·W forward,
  * dY·Wᵀ and Xᵀ·dY backward — in `DenseKernels` (gpu.js on a GPU; on a CPU tfjs-wasm or tiled TypeScript, see
  * denseKernelsFor in ranking/kernels/index.ts); embedding gathers/scatters, elementwise gating, the 1-wide output layer, sigmoid/log loss and
- * the optimizer are typed-array loops — memory-bound or tiny, where a kernel launch and copy cost more.
+ * the optimizer are typed-array loops — memory-bound or tiny, where a kernel launch and copy cost more. Those loops
+ * write into buffers kept between steps (a step allocates only what the kernels return).
  */
 export class DeepCrossNetwork implements RankingModel {
   readonly family = 'dcn' as const;
@@ -55,16 +81,33 @@ export class DeepCrossNetwork implements RankingModel {
   private wideG: Float32Array;
   private embM: Float32Array;
   private embV: Float32Array;
-  /** Dense parameters in order: cross W,b per layer; MLP W,b per layer; output w,b. Same index for m and v. */
+  /** Dense parameters in layer order (see Layer). Same index for m, v and grads. */
   private dense: Float32Array[] = [];
   private denseM: Float32Array[] = [];
   private denseV: Float32Array[] = [];
-  private layerShapes: { kind: 'cross' | 'mlp'; inDim: number; outDim: number }[] = [];
+  /**
+   * Gradients of the parameters the loops accumulate (biases, the output layer), zeroed each step; a weight matrix's
+   * slot is replaced by what weightGradient returns.
+   */
+  private grads: Float32Array[] = [];
+  private layers: Layer[] = [];
+  private crossCount: number;
   private adamStep = 0;
   // Scratch for the sparse embedding update: stamp marks rows touched in this step.
   private embGrad: Float32Array;
   private stamp: Int32Array;
   private touched: Int32Array;
+  /** Zero bias of the low-rank projection x·V (it has none; the kernels' affine takes one). */
+  private zeroRankBias: Float32Array;
+  // Per-step buffers (rows × width), reused: x0, each cross layer's output, and the backward pass's gradients.
+  private x0Buf = new Scratch();
+  private crossOut: Scratch[] = [];
+  private dLogitBuf = new Scratch();
+  private dhBuf = new Scratch();
+  private dzBuf = new Scratch();
+  private dx0Buf = new Scratch();
+  /** The last step or prediction queued (see exclusive). */
+  private busy: Promise<unknown> = Promise.resolve();
   /** What runs the layers' matrix products: the given kernels on a GPU backend, a faster CPU path otherwise. */
   private mm: DenseKernels;
 
@@ -91,40 +134,55 @@ export class DeepCrossNetwork implements RankingModel {
     this.stamp = new Int32Array(this.tableRows).fill(-1);
     this.touched = new Int32Array(0);
     const D = this.inputDim;
+    // Absent in configs parsed before the knob existed (they are full rank): see contracts/model.ts's CrossRank.
+    const rank = config.crossRank ?? 'full';
+    this.crossCount = config.crossLayers;
+    this.zeroRankBias = new Float32Array(rank === 'full' ? 0 : rank);
     for (let l = 0; l < config.crossLayers; l++) {
-      // Glorot-uniform W (small: the layer starts close to the identity residual x_{l+1} ≈ x_l).
-      this.addLayer('cross', D, D, rng, Math.sqrt(6 / (D + D)));
+      if (rank === 'full') {
+        // Glorot-uniform W (small: the layer starts close to the identity residual x_{l+1} ≈ x_l).
+        this.addLayer('cross', D, D, 0, [uniform(D * D, Math.sqrt(6 / (D + D)), rng)]);
+      } else {
+        // Glorot-uniform V and U each (DCN-v2's initialisation): V·U starts smaller than a full-rank Glorot W, so
+        // the layer starts close to the identity residual too.
+        const scale = Math.sqrt(6 / (D + rank));
+        this.addLayer('lowRankCross', D, D, rank, [uniform(D * rank, scale, rng), uniform(rank * D, scale, rng)]);
+      }
+      this.crossOut.push(new Scratch());
     }
     let prev = D;
     for (const h of config.mlp) {
-      this.addLayer('mlp', prev, h, rng, Math.sqrt(6 / prev)); // He-uniform for ReLU
+      this.addLayer('mlp', prev, h, 0, [uniform(prev * h, Math.sqrt(6 / prev), rng)]); // He-uniform for ReLU
       prev = h;
     }
-    this.addLayer('mlp', prev, 1, rng, Math.sqrt(6 / (prev + 1))); // output layer
+    this.addLayer('output', prev, 1, 0, [uniform(prev, Math.sqrt(6 / (prev + 1)), rng)]);
   }
 
-  private addLayer(kind: 'cross' | 'mlp', inDim: number, outDim: number, rng: SeededRandom, scale: number): void {
-    const w = new Float32Array(inDim * outDim);
-    for (let i = 0; i < w.length; i++) w[i] = (rng.next() * 2 - 1) * scale;
-    const b = new Float32Array(outDim);
-    this.layerShapes.push({ kind, inDim, outDim });
-    this.dense.push(w, b);
-    this.denseM.push(new Float32Array(w.length), new Float32Array(outDim));
-    this.denseV.push(new Float32Array(w.length), new Float32Array(outDim));
+  /** Appends a layer: its weight matrices (already initialised), then a zero bias of outDim. */
+  private addLayer(kind: Layer['kind'], inDim: number, outDim: number, rank: number, weights: Float32Array[]): void {
+    this.layers.push({ kind, inDim, outDim, rank, at: this.dense.length });
+    for (const w of [...weights, new Float32Array(outDim)]) {
+      this.dense.push(w);
+      this.denseM.push(new Float32Array(w.length));
+      this.denseV.push(new Float32Array(w.length));
+      this.grads.push(new Float32Array(w.length));
+    }
   }
 
-  /** Gathers x0 for rows (given by `rowOf`). */
+  /** Gathers x0 for rows (given by `rowOf`) into the x0 buffer. */
   private gather(data: EncodedRows, rows: number, rowOf: (i: number) => number): Float32Array {
     const { catSlots, catIndex, denseSlots, denseValue } = data;
     const D = this.inputDim;
     const d = this.d;
-    const x0 = new Float32Array(rows * D);
+    const x0 = this.x0Buf.view(rows * D);
+    const emb = this.embedding;
     for (let i = 0; i < rows; i++) {
       const r = rowOf(i);
       let at = i * D;
       for (let s = 0; s < catSlots; s++) {
         const src = catIndex[r * catSlots + s] * d;
-        for (let c = 0; c < d; c++) x0[at++] = this.embedding[src + c];
+        x0.set(emb.subarray(src, src + d), at);
+        at += d;
       }
       for (let s = 0; s < denseSlots; s++) x0[at++] = denseValue[r * denseSlots + s];
     }
@@ -142,60 +200,86 @@ export class DeepCrossNetwork implements RankingModel {
     }
   }
 
+  /**
+   * z = x·W + b of a cross layer, full or low rank; `projection` receives x·V of a low-rank layer (backward needs it).
+   */
+  private async crossProduct(layer: Layer, x: Float32Array, rows: number): Promise<{ z: Float32Array; projection?: Float32Array }> {
+    const D = this.inputDim;
+    const p = layer.at;
+    if (layer.kind === 'cross') return { z: await this.mm.affine(x, this.dense[p], this.dense[p + 1], rows, D, D, false) };
+    const r = layer.rank;
+    const projection = await this.mm.affine(x, this.dense[p], this.zeroRankBias, rows, D, r, false);
+    return { z: await this.mm.affine(projection, this.dense[p + 1], this.dense[p + 2], rows, r, D, false), projection };
+  }
+
   /** Forward pass; keeps what backward needs. */
   private async forward(x0: Float32Array, rows: number, keep: boolean) {
     const D = this.inputDim;
     const xs: Float32Array[] = [x0];
     const zs: Float32Array[] = [];
+    const projections: (Float32Array | undefined)[] = [];
     let x = x0;
-    let p = 0;
-    const crossCount = this.config.crossLayers;
-    for (let l = 0; l < crossCount; l++, p += 2) {
-      if (keep) {
+    for (let l = 0; l < this.crossCount; l++) {
+      const layer = this.layers[l];
+      if (!keep && layer.kind === 'cross') {
+        x = await this.mm.crossLayer(x0, x, this.dense[layer.at], this.dense[layer.at + 1], rows, D);
+      } else {
         // Training keeps z_l = x_l·W + b for the backward pass, so the gating runs here in a loop.
-        const z = await this.mm.affine(x, this.dense[p], this.dense[p + 1], rows, D, D, false);
-        const next = new Float32Array(rows * D);
+        const { z, projection } = await this.crossProduct(layer, x, rows);
+        const next = this.crossOut[l].view(rows * D);
         for (let i = 0; i < next.length; i++) next[i] = x0[i] * z[i] + x[i];
         zs.push(z);
+        projections.push(projection);
         x = next;
-      } else {
-        x = await this.mm.crossLayer(x0, x, this.dense[p], this.dense[p + 1], rows, D);
       }
       xs.push(x);
     }
     const hs: Float32Array[] = [x];
     let h = x;
-    const hidden = this.layerShapes.length - crossCount - 1;
-    for (let m = 0; m < hidden; m++, p += 2) {
-      const shape = this.layerShapes[crossCount + m];
-      h = await this.mm.affine(h, this.dense[p], this.dense[p + 1], rows, shape.inDim, shape.outDim, true);
+    for (let m = this.crossCount; m < this.layers.length - 1; m++) {
+      const layer = this.layers[m];
+      h = await this.mm.affine(h, this.dense[layer.at], this.dense[layer.at + 1], rows, layer.inDim, layer.outDim, true);
       hs.push(h);
     }
     // Output layer (outDim 1): a dot product per row, cheaper in a loop than a kernel launch.
-    const last = this.layerShapes[this.layerShapes.length - 1];
-    const wo = this.dense[p];
-    const bo = this.dense[p + 1][0];
+    const last = this.layers[this.layers.length - 1];
+    const wo = this.dense[last.at];
+    const bo = this.dense[last.at + 1][0];
     const logits = new Float64Array(rows);
     for (let r = 0; r < rows; r++) {
       let s = bo;
       for (let i = 0; i < last.inDim; i++) s += h[r * last.inDim + i] * wo[i];
       logits[r] = s;
     }
-    return { xs, zs, hs, logits };
+    return { xs, zs, projections, hs, logits };
   }
 
-  async trainStep(data: EncodedRows, order: Int32Array, start: number, end: number, lrScale: number): Promise<StepResult> {
+  /**
+   * Runs steps and predictions one at a time, in call order: they share the per-step buffers, and a caller may start
+   * another before the last one's kernels have answered (e.g. a server scoring two requests with one model).
+   */
+  private exclusive<T>(run: () => Promise<T>): Promise<T> {
+    const result = this.busy.then(run, run);
+    this.busy = result.catch(() => undefined);
+    return result;
+  }
+
+  trainStep(data: EncodedRows, order: Int32Array, start: number, end: number, lrScale: number): Promise<StepResult> {
+    return this.exclusive(() => this.step(data, order, start, end, lrScale));
+  }
+
+  private async step(data: EncodedRows, order: Int32Array, start: number, end: number, lrScale: number): Promise<StepResult> {
     const rows = end - start;
     const D = this.inputDim;
     const d = this.d;
     const { catSlots, catIndex, labels } = data;
     const x0 = this.gather(data, rows, (i) => order[start + i]);
-    const { xs, zs, hs, logits } = await this.forward(x0, rows, true);
+    const { xs, zs, projections, hs, logits } = await this.forward(x0, rows, true);
     this.addWide(data, rows, (i) => order[start + i], logits);
 
     let lossSum = 0;
     let weightSum = 0;
-    const dLogit = new Float32Array(rows);
+    const dLogit = this.dLogitBuf.view(rows);
     const { weights } = data;
     if (weights) {
       // Sample weights multiply each row's loss gradient here, before every backward product (the wide part, the
@@ -230,48 +314,61 @@ export class DeepCrossNetwork implements RankingModel {
       }
     }
 
-    // Weight matrices' gradients come whole from weightGradient; only biases and the output layer accumulate here.
-    const grads: Float32Array[] = this.dense.map((t, k) => (k % 2 === 1 || k >= this.dense.length - 2 ? new Float32Array(t.length) : EMPTY));
-    const crossCount = this.config.crossLayers;
-    let p = this.dense.length - 2;
+    const grads = this.grads;
+    for (const layer of this.layers) grads[layer.at + (layer.kind === 'lowRankCross' ? 2 : 1)].fill(0); // biases
     // Output layer.
-    const last = this.layerShapes[this.layerShapes.length - 1];
+    const last = this.layers[this.layers.length - 1];
     const hLast = hs[hs.length - 1];
-    let dh: Float32Array = new Float32Array(rows * last.inDim);
+    const gwo = grads[last.at].fill(0);
+    const gbo = grads[last.at + 1];
+    const wo = this.dense[last.at];
+    let dh: Float32Array = this.dhBuf.view(rows * last.inDim);
     for (let r = 0; r < rows; r++) {
       const g = dLogit[r];
-      grads[p + 1][0] += g;
+      gbo[0] += g;
       for (let i = 0; i < last.inDim; i++) {
-        grads[p][i] += hLast[r * last.inDim + i] * g;
-        dh[r * last.inDim + i] = g * this.dense[p][i];
+        gwo[i] += hLast[r * last.inDim + i] * g;
+        dh[r * last.inDim + i] = g * wo[i];
       }
     }
     // Hidden ReLU layers, last to first.
     for (let m = hs.length - 1; m >= 1; m--) {
-      p -= 2;
-      const shape = this.layerShapes[crossCount + m - 1];
+      const layer = this.layers[this.crossCount + m - 1];
+      const p = layer.at;
       const out = hs[m];
       for (let i = 0; i < dh.length; i++) if (out[i] <= 0) dh[i] = 0; // ReLU'
-      grads[p] = await this.mm.weightGradient(hs[m - 1], dh, rows, shape.inDim, shape.outDim);
+      grads[p] = await this.mm.weightGradient(hs[m - 1], dh, rows, layer.inDim, layer.outDim);
       const db = grads[p + 1];
-      for (let r = 0; r < rows; r++) for (let j = 0; j < shape.outDim; j++) db[j] += dh[r * shape.outDim + j];
-      dh = await this.mm.inputGradient(dh, this.dense[p], rows, shape.inDim, shape.outDim);
+      for (let r = 0; r < rows; r++) for (let j = 0; j < layer.outDim; j++) db[j] += dh[r * layer.outDim + j];
+      dh = await this.mm.inputGradient(dh, this.dense[p], rows, layer.inDim, layer.outDim);
     }
-    // Cross layers, last to first: x_{l+1} = x0 ⊙ z_l + x_l, z_l = x_l·W_l + b_l.
+    // Cross layers, last to first: x_{l+1} = x0 ⊙ z_l + x_l, z_l = x_l·W_l + b_l (W_l = V_l·U_l at low rank).
     let dx: Float32Array = dh;
-    const dx0 = new Float32Array(rows * D);
-    for (let l = crossCount - 1; l >= 0; l--) {
-      p -= 2;
+    const dx0 = this.dx0Buf.view(rows * D).fill(0);
+    const dz = this.dzBuf.view(rows * D);
+    for (let l = this.crossCount - 1; l >= 0; l--) {
+      const layer = this.layers[l];
+      const p = layer.at;
       const z = zs[l];
-      const dz = new Float32Array(rows * D);
       for (let i = 0; i < dz.length; i++) {
         dz[i] = dx[i] * x0[i];
         dx0[i] += dx[i] * z[i];
       }
-      grads[p] = await this.mm.weightGradient(xs[l], dz, rows, D, D);
-      const db = grads[p + 1];
+      const bias = layer.kind === 'lowRankCross' ? p + 2 : p + 1;
+      const db = grads[bias];
       for (let r = 0; r < rows; r++) for (let j = 0; j < D; j++) db[j] += dz[r * D + j];
-      const back = await this.mm.inputGradient(dz, this.dense[p], rows, D, D);
+      let back: Float32Array;
+      if (layer.kind === 'cross') {
+        grads[p] = await this.mm.weightGradient(xs[l], dz, rows, D, D);
+        back = await this.mm.inputGradient(dz, this.dense[p], rows, D, D);
+      } else {
+        // z = t·U + b with t = x·V: dU = tᵀ·dz, dt = dz·Uᵀ, dV = xᵀ·dt, dx = dt·Vᵀ.
+        const r = layer.rank;
+        grads[p + 1] = await this.mm.weightGradient(projections[l]!, dz, rows, r, D);
+        const dt = await this.mm.inputGradient(dz, this.dense[p + 1], rows, r, D);
+        grads[p] = await this.mm.weightGradient(xs[l], dt, rows, D, r);
+        back = await this.mm.inputGradient(dt, this.dense[p], rows, D, r);
+      }
       for (let i = 0; i < back.length; i++) back[i] += dx[i]; // the residual path
       dx = back;
     }
@@ -331,7 +428,11 @@ export class DeepCrossNetwork implements RankingModel {
     return weights ? { lossSum, gradNorm, weightSum } : { lossSum, gradNorm };
   }
 
-  async predict(data: EncodedRows, start: number, end: number, out: Float64Array): Promise<void> {
+  predict(data: EncodedRows, start: number, end: number, out: Float64Array): Promise<void> {
+    return this.exclusive(() => this.score(data, start, end, out));
+  }
+
+  private async score(data: EncodedRows, start: number, end: number, out: Float64Array): Promise<void> {
     for (let from = start; from < end; from += SCORE_BATCH) {
       const to = Math.min(end, from + SCORE_BATCH);
       const x0 = this.gather(data, to - from, (i) => from + i);
@@ -400,4 +501,11 @@ function adamRange(
     v[i] = ADAM_BETA2 * v[i] + (1 - ADAM_BETA2) * gi * gi;
     w[i] -= (lr * m[i]) / (Math.sqrt(v[i]) + eps);
   }
+}
+
+/** n values uniform in (−scale, scale) from rng. */
+function uniform(n: number, scale: number, rng: SeededRandom): Float32Array {
+  const w = new Float32Array(n);
+  for (let i = 0; i < n; i++) w[i] = (rng.next() * 2 - 1) * scale;
+  return w;
 }

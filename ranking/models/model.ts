@@ -49,7 +49,9 @@ export function estimateTrainingBytes(config: ModelConfig, catSlots: number, den
       return rows * (1 + config.embeddingDim) * 4 * 3; // weights + AdaGrad accumulators + best weights, float32
     case 'dcn': {
       const d = catSlots * config.embeddingDim + denseSlots;
-      let dense = config.crossLayers * (d * d + d);
+      // A cross layer is W (d×d) at full rank, V and U (d×r each) at rank r; a bias of d either way.
+      const rank = config.crossRank ?? 'full';
+      let dense = config.crossLayers * ((rank === 'full' ? d * d : 2 * d * rank) + d);
       let prev = d;
       for (const h of config.mlp) {
         dense += prev * h + h;

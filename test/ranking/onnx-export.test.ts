@@ -163,6 +163,8 @@ describe('export for serving (ONNX)', function () {
       fields: { I4: { transform: 'none' } },
       batchSize: 128,
     },
+    // Low-rank cross layers (W ≈ V·U, two MatMuls a layer in the graph).
+    dcnLowRank: { family: 'dcn', hashBits: 12, epochs: 1, embeddingDim: 4, crossLayers: 2, crossRank: 3, mlp: [8], batchSize: 128 },
   };
 
   before(async () => {
@@ -192,7 +194,7 @@ describe('export for serving (ONNX)', function () {
   });
   after(() => fs.rmSync(dir, { recursive: true, force: true }));
 
-  for (const family of ['lr', 'fm', 'dcn', 'lrBucketized']) {
+  for (const family of ['lr', 'fm', 'dcn', 'dcnLowRank', 'lrBucketized']) {
     it(`${family}: ONNX Runtime on the encoded rows matches rankwright score within ${TOLERANCE}`, async () => {
       const artifact = artifacts[family];
       const onnxPath = path.join(dir, `${family}.onnx`);
@@ -218,7 +220,7 @@ describe('export for serving (ONNX)', function () {
       const exact = await (await loadArtifactScorer(artifact)).score(encoded);
       const tight = maxAbsDiff(viaOnnx, exact);
       // float64 throughout like the engine, except DCN's float32 layers (and FM's float32 kernel path on a GPU backend).
-      const float32Path = family === 'dcn' || (family === 'fm' && !['cpu', 'webasm', 'reference'].includes(sharedKernels().backend));
+      const float32Path = family.startsWith('dcn') || (family === 'fm' && !['cpu', 'webasm', 'reference'].includes(sharedKernels().backend));
       assert.ok(tight <= (float32Path ? 1e-6 : 1e-9), `${family}: max |onnx − engine| = ${tight}`);
       // Not all equal: a constant model would match trivially.
       assert.ok(Math.max(...viaOnnx) - Math.min(...viaOnnx) > 0.05, `${family}: scores spread`);
@@ -232,7 +234,7 @@ describe('export for serving (ONNX)', function () {
   });
 
   it('the preprocessing spec rebuilds the encoder: a reimplementation from the JSON reproduces encodeRows and the test vectors', async () => {
-    for (const family of ['lr', 'fm', 'dcn', 'lrBucketized']) {
+    for (const family of ['lr', 'fm', 'dcn', 'dcnLowRank', 'lrBucketized']) {
       const onnxPath = path.join(dir, `${family}-spec.onnx`);
       await exportModel(artifacts[family], onnxPath);
       const spec = JSON.parse(fs.readFileSync(preprocessingPathFor(onnxPath), 'utf8')) as PreprocessingSpec;

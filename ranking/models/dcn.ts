@@ -181,8 +181,7 @@ export class DeepCrossNetwork implements RankingModel {
       let at = i * D;
       for (let s = 0; s < catSlots; s++) {
         const src = catIndex[r * catSlots + s] * d;
-        x0.set(emb.subarray(src, src + d), at);
-        at += d;
+        for (let c = 0; c < d; c++) x0[at++] = emb[src + c];
       }
       for (let s = 0; s < denseSlots; s++) x0[at++] = denseValue[r * denseSlots + s];
     }
@@ -350,13 +349,17 @@ export class DeepCrossNetwork implements RankingModel {
       const layer = this.layers[l];
       const p = layer.at;
       const z = zs[l];
-      for (let i = 0; i < dz.length; i++) {
-        dz[i] = dx[i] * x0[i];
-        dx0[i] += dx[i] * z[i];
+      const db = grads[layer.kind === 'lowRankCross' ? p + 2 : p + 1];
+      // One pass: dz = dx ⊙ x0, dx0 += dx ⊙ z, db = Σ_rows dz.
+      for (let r = 0, i = 0; r < rows; r++) {
+        for (let j = 0; j < D; j++, i++) {
+          const g = dx[i];
+          const gz = g * x0[i];
+          dz[i] = gz;
+          dx0[i] += g * z[i];
+          db[j] += Math.fround(gz);
+        }
       }
-      const bias = layer.kind === 'lowRankCross' ? p + 2 : p + 1;
-      const db = grads[bias];
-      for (let r = 0; r < rows; r++) for (let j = 0; j < D; j++) db[j] += dz[r * D + j];
       let back: Float32Array;
       if (layer.kind === 'cross') {
         grads[p] = await this.mm.weightGradient(xs[l], dz, rows, D, D);

@@ -1,4 +1,4 @@
-import type { ModelConfig, ModelFamily } from '../contracts/model';
+import type { CrossRank, ModelConfig, ModelFamily } from '../contracts/model';
 import type { DesignRequest, ExperimentSummary, MeasuredCost } from '../contracts/agents';
 import { FIELD_NAMES } from '../contracts/data';
 
@@ -29,7 +29,10 @@ const FAMILY_MULTIPLIER: Record<ModelFamily, number> = { lr: 1, fm: 1.6, dcn: 13
 const EVALUATION_PASSES = 1;
 /** The width the family multipliers were measured at (Criteo's 13 dense + 26 categorical fields). */
 const FULL_WIDTH = FIELD_NAMES.length;
-/** The default DCN's products per row (2 cross layers over 39 x 8 inputs, MLP 64 -> 32): what dcn's multiplier measured. */
+/**
+ * The products per row of the DCN dcn's multiplier was measured on (2 full-rank cross layers over 39 x 8 inputs, MLP
+ * 64 -> 32), whatever the default config is now.
+ */
 const DEFAULT_DCN_FLOPS = dcnFlops(FULL_WIDTH, 8, 2, [64, 32]);
 /** Share of a default DCN step in the layer products (dense.md: 30.1 of 56.4 ms); the rest scales with the fields. */
 const DCN_PRODUCT_SHARE = 0.53;
@@ -74,9 +77,10 @@ export interface CostPrediction {
   basis: FamilyCorrection['basis'];
 }
 
-function dcnFlops(fields: number, dim: number, crossLayers: number, mlp: readonly number[]): number {
+function dcnFlops(fields: number, dim: number, crossLayers: number, mlp: readonly number[], crossRank: CrossRank = 'full'): number {
   const width = fields * dim;
-  let flops = crossLayers * width * width;
+  // A full-rank cross layer multiplies by a width × width matrix; a rank-r one by two width × r factors.
+  let flops = crossLayers * (crossRank === 'full' ? width * width : 2 * width * crossRank);
   let previous = width;
   for (const units of mlp) {
     flops += previous * units;
@@ -97,7 +101,8 @@ function workPerRow(config: ModelConfig, fields: number): number {
   if (config.family === 'lr') return width;
   // FM: a weight and an embedding per feature; doubling k from 8 to 16 measured ~1.1–1.3x (the sparse gathers dominate).
   if (config.family === 'fm') return FAMILY_MULTIPLIER.fm * width * ((1 + config.embeddingDim / 16) / 1.5);
-  const products = dcnFlops(activeFeatures(config, fields), config.embeddingDim, config.crossLayers, config.mlp) / DEFAULT_DCN_FLOPS;
+  const products =
+    dcnFlops(activeFeatures(config, fields), config.embeddingDim, config.crossLayers, config.mlp, config.crossRank) / DEFAULT_DCN_FLOPS;
   return FAMILY_MULTIPLIER.dcn * ((1 - DCN_PRODUCT_SHARE) * width * (config.embeddingDim / 8) + DCN_PRODUCT_SHARE * products);
 }
 

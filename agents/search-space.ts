@@ -1,7 +1,16 @@
 import { z } from 'zod';
 import type { SearchSpace } from '../contracts/campaign';
 import { fieldOfName } from '../contracts/data';
-import { FieldSettings, FieldTransform, HashSpace, MODEL_FAMILIES, ModelConfig, type ModelFamily } from '../contracts/model';
+import {
+  CROSS_RANK_MAX,
+  type CrossRank,
+  FieldSettings,
+  FieldTransform,
+  HashSpace,
+  MODEL_FAMILIES,
+  ModelConfig,
+  type ModelFamily,
+} from '../contracts/model';
 import { canonicalCrosses } from '../contracts/canonical-config';
 
 /**
@@ -26,6 +35,7 @@ export const ModelConfigDraft = z.object({
   gradientClip: z.number().optional(),
   batchSize: z.number().optional(),
   crossLayers: z.number().optional(),
+  crossRank: z.union([z.literal('full'), z.number()]).optional(),
   mlp: z.array(z.number()).optional(),
   seed: z.number().optional(),
   checkpointEvery: z.number().optional(),
@@ -149,6 +159,7 @@ export function clampToSearchSpace(config: ModelConfigDraft | ModelConfig, space
   }
   if (family === 'dcn') {
     out.crossLayers = clampInt(draft.crossLayers, 0, 6);
+    out.crossRank = clampCrossRank(draft.crossRank);
     if (draft.mlp)
       out.mlp = draft.mlp
         .filter((w) => Number.isFinite(w))
@@ -157,6 +168,11 @@ export function clampToSearchSpace(config: ModelConfigDraft | ModelConfig, space
   }
   for (const key of Object.keys(out)) if (out[key] === undefined) delete out[key];
   return ModelConfig.parse(out);
+}
+
+/** A cross-layer rank inside the contract: `full` as is, a number rounded into 1..CROSS_RANK_MAX, anything else dropped. */
+function clampCrossRank(rank: CrossRank | undefined): CrossRank | undefined {
+  return rank === 'full' ? rank : clampInt(rank, 1, CROSS_RANK_MAX);
 }
 
 /**

@@ -135,6 +135,14 @@ export const TECHNIQUES: readonly Technique[] = [
     phases: ['exploitation'],
   },
   {
+    id: 'dcn-rank',
+    description: 'Change the rank of low-rank DCN cross layers (W ≈ V·U): a higher rank fits more interactions, a lower one trains faster.',
+    applies: (req) => best(req).family === 'dcn',
+    expectedEffect: 'NE ±0.5% around full rank; cost of the cross layers grows with the rank',
+    prior: 0.08,
+    phases: ['exploitation'],
+  },
+  {
     id: 'gradient-clipping',
     description: 'Clip gradients to a maximum norm (and lower the step) after a divergence, so a higher learning rate stays stable.',
     applies: (req) => hasDivergedRuns(req),

@@ -34,7 +34,7 @@ export interface PhaseCandidates {
 }
 
 /** Keys whose meaning depends on the family (an FTRL alpha is not an Adam step). */
-export const FAMILY_SPECIFIC_KEYS = ['learningRate', 'l2', 'l1', 'ftrlBeta', 'embeddingDim', 'crossLayers', 'mlp'] as const;
+export const FAMILY_SPECIFIC_KEYS = ['learningRate', 'l2', 'l1', 'ftrlBeta', 'embeddingDim', 'crossLayers', 'crossRank', 'mlp'] as const;
 export const SHARED_KEYS = ['hashBits', 'epochs', 'batchSize', 'denseTransform', 'fields', 'hashSpace', 'lrDecay', 'gradientClip'] as const;
 
 /** Starting L2 strengths per family when none is set (FTRL's l2 is per-coordinate; AdaGrad/Adam want much less). */

@@ -1,5 +1,5 @@
 import type { DesignRequest, ExperimentSummary } from '../../contracts/agents';
-import type { ModelConfig } from '../../contracts/model';
+import { CROSS_RANK_MAX, type ModelConfig } from '../../contracts/model';
 import { canonicalConfigKey } from '../../contracts/canonical-config';
 import { neOf } from '../significance';
 import { L2_START, describeRun, fmt, modify, type Candidate } from './candidate';
@@ -11,7 +11,7 @@ import { L2_START, describeRun, fmt, modify, type Candidate } from './candidate'
  */
 
 interface Knob {
-  key: 'learningRate' | 'epochs' | 'embeddingDim' | 'hashBits' | 'l2' | 'l1' | 'lrDecay' | 'crossLayers';
+  key: 'learningRate' | 'epochs' | 'embeddingDim' | 'hashBits' | 'l2' | 'l1' | 'lrDecay' | 'crossLayers' | 'crossRank';
   technique: string;
   /** Prior expected gain of stepping up / down. */
   priorUp: number;
@@ -114,6 +114,21 @@ export function knobsFor(lrFactor: number): Knob[] {
       up: (v) => v + 1,
       down: (v) => (v > 0 ? v - 1 : undefined),
       between: intMid,
+    },
+    {
+      // Halving or doubling a low-rank DCN's cross-layer rank (W ≈ V·U). A full-rank config has no number to step
+      // from (valueOf is undefined), so this knob tunes low-rank configs only.
+      key: 'crossRank',
+      technique: 'dcn-rank',
+      priorUp: 0.08,
+      priorDown: 0.06,
+      integer: true,
+      up: (v) => (v < CROSS_RANK_MAX ? Math.min(CROSS_RANK_MAX, v * 2) : undefined),
+      down: (v) => (v >= 8 ? Math.round(v / 2) : undefined),
+      between: (a, b) => {
+        const m = Math.round(geometricMean(a, b)); // a scale: 16 and 64 meet at 32
+        return m !== a && m !== b ? m : undefined;
+      },
     },
   ];
 }

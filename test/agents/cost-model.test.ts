@@ -45,6 +45,10 @@ describe('cost model', () => {
     assert.ok(prior({ family: 'dcn', embeddingDim: 16 }) > prior({ family: 'dcn' }));
     assert.ok(prior({ family: 'dcn', crossLayers: 3 }) > prior({ family: 'dcn' }));
     assert.ok(prior({ family: 'dcn', mlp: [256, 128] }) > prior({ family: 'dcn' }));
+    // Low-rank cross layers: 2·width·r products a layer instead of width² (width 312 here), so cost falls with the rank.
+    const dcnAt = (crossRank: number | 'full') => prior({ family: 'dcn', crossRank });
+    assert.ok(dcnAt(16) < dcnAt(32) && dcnAt(32) < dcnAt(64) && dcnAt(64) < dcnAt('full'));
+    assert.ok(dcnAt(32) < 0.75 * dcnAt('full'), `rank 32 ${dcnAt(32)} vs full ${dcnAt('full')}`);
     assert.ok(prior({ family: 'lr', negativeSamplingRate: 0.25 }) < prior({ family: 'lr' }));
     assert.ok(prior({ family: 'lr' }) < prior({ family: 'fm' }) && prior({ family: 'fm' }) < prior({ family: 'dcn' }));
   });

@@ -295,6 +295,17 @@ describe('heuristic hypothesis designer', () => {
       );
     });
 
+    it("tunes a low-rank DCN's cross-layer rank by halving and doubling it; a full-rank DCN has no rank to step", () => {
+      const dcnRun = (crossRank: number | 'full') => run('c-dcn', { family: 'dcn', crossRank }, 0.74);
+      const ranks = (crossRank: number | 'full') =>
+        designHeuristically(designRequest({ phase: 'exploitation', history: [...history, dcnRun(crossRank)], count: 32, fieldPairSignal: [] }))
+          .proposals.filter((p) => p.hypothesis.technique === 'dcn-rank')
+          .map((p) => (p.model.family === 'dcn' ? p.model.crossRank : undefined))
+          .sort();
+      assert.deepEqual(ranks(32), [16, 64]);
+      assert.deepEqual(ranks('full'), []);
+    });
+
     it('bisects once a step in one direction lost, and keeps going in a direction that is untried', () => {
       const lost = run('e-lr2x', { ...best.config, learningRate: 0.1 }, 0.76);
       const first = designHeuristically(designRequest({ phase: 'exploitation', history: [...history, lost], count: 1, fieldPairSignal: [] }));

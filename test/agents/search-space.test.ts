@@ -20,6 +20,20 @@ describe('search-space clamp and canonical configs', () => {
     assert.equal(clampToSearchSpace({ family: 'lr', learningRate: -3 }, space).learningRate, 0.1);
   });
 
+  it('keeps a DCN cross-layer rank inside the contract (full, or 1..512) and drops it from other families', () => {
+    const dcnSpace = SearchSpace.parse({ families: ['fm', 'dcn'] });
+    const rankOf = (crossRank: number | 'full') => {
+      const c = clampToSearchSpace({ family: 'dcn', crossRank }, dcnSpace);
+      return c.family === 'dcn' ? c.crossRank : undefined;
+    };
+    assert.equal(rankOf('full'), 'full');
+    assert.equal(rankOf(31.6), 32);
+    assert.equal(rankOf(0), 1);
+    assert.equal(rankOf(5000), 512);
+    assert.equal(rankOf(Number.NaN), 'full', 'a meaningless rank falls back to the default');
+    assert.ok(!('crossRank' in clampToSearchSpace({ family: 'dcn', crossRank: 32 }, space)), 'dcn is not allowed here: fm has no rank');
+  });
+
   it('keeps only crosses between two different real fields, deduped, at most maxCrosses', () => {
     const c = clampToSearchSpace(
       {

@@ -1,5 +1,6 @@
 import type { Calibrator, DeclaredSchema, Metrics, ModelConfig } from '../contracts';
 import { Calibrator as CalibratorSchema, DeclaredSchema as DeclaredSchemaContract, ModelConfig as ModelConfigSchema } from '../contracts';
+import { storedModelConfig } from '../contracts/stored-config';
 import type { EarlyStopping, LearningCurvePoint, ValidationSplit } from '../contracts';
 import { getArtifact, putArtifact } from '../store/artifacts';
 import { CheckpointUnreadable, checkpointPath, readCheckpoint, writeCheckpoint, type CheckpointSlot } from '../store/checkpoints';
@@ -71,7 +72,7 @@ export async function loadModelArtifact(ref: string): Promise<{ header: ModelArt
   checkVersion(ref, header.formatVersion);
   const calibrator = header.calibrator === undefined ? undefined : CalibratorSchema.parse(header.calibrator);
   const schema = header.schema === undefined ? undefined : DeclaredSchemaContract.parse(header.schema);
-  return { header: { ...header, config: ModelConfigSchema.parse(header.config), calibrator, schema }, tensors };
+  return { header: { ...header, config: ModelConfigSchema.parse(storedModelConfig(header.config)), calibrator, schema }, tensors };
 }
 
 /** Writes an attempt's checkpoint, replacing its previous one (store/checkpoints.ts); streamed, never copied whole. */
@@ -94,6 +95,9 @@ export async function loadCheckpoint(slot: CheckpointSlot): Promise<{ header: Ch
   } catch (err) {
     throw new CheckpointUnreadable(`checkpoint ${checkpointPath(slot)} cannot be used: ${(err as Error).message}`, { cause: err });
   }
+  // Read with what it meant when written (a DCN checkpoint without crossRank is full rank), so a checkpoint of an
+  // older default is not resumed into a model of today's default.
+  decoded.header.config = storedModelConfig(decoded.header.config) as ModelConfig;
   // JSON turned NaN into null; restore it.
   if (decoded.header.cursor.lastValidationNe === null) decoded.header.cursor.lastValidationNe = NaN;
   return decoded;

@@ -1,4 +1,5 @@
 import { canonicalConfigKey } from '../../contracts/canonical-config';
+import { storedModelConfig } from '../../contracts/stored-config';
 import { ExperimentResult, FailureClass, Insight, ModelConfig, RemedyChanges, type MeasuredCost, type RememberedFix } from '../../contracts';
 import type { InsightsDatabase, SqlReads, SqlValue, SqlWrite } from './database';
 import { openInsightsDatabase } from './open-database';
@@ -284,7 +285,7 @@ export class InsightsStore {
       );
       for (const sql of rows) {
         // A row written under an older model schema that no longer parses is history, not advice: skip it.
-        const config = ModelConfig.safeParse(safeJson(sql.config));
+        const config = ModelConfig.safeParse(storedModelConfig(safeJson(sql.config)));
         if (!config.success) continue;
         insights.push({
           experimentId: sql.experiment_id,
@@ -331,7 +332,7 @@ export class InsightsStore {
         [fingerprint, limit - out.length],
       );
       for (const sql of rows) {
-        const config = ModelConfig.safeParse(safeJson(sql.config));
+        const config = ModelConfig.safeParse(storedModelConfig(safeJson(sql.config)));
         if (!config.success) continue;
         out.push({
           experimentId: sql.experiment_id,

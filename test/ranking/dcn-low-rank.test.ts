@@ -1,7 +1,12 @@
 import { strict as assert } from 'node:assert';
 import { DcnConfig, ModelConfig } from '../../contracts';
 import { canonicalConfigKey } from '../../contracts/canonical-config';
-import { trainExperiment } from '../../ranking';
+import { storedModelConfig } from '../../contracts/stored-config';
+import { loadModelArtifact, trainExperiment } from '../../ranking';
+import { featureTableRows, slotCounts } from '../../ranking/features';
+import { loadArtifactScorer } from '../../ranking/scoring';
+import { decodeTensorFile, encodeTensorFile } from '../../ranking/tensor-file';
+import { getArtifact, putArtifact } from '../../store/artifacts';
 import type { EncodedRows } from '../../ranking/features';
 import { ReferenceKernels } from '../../ranking/kernels';
 import { DeepCrossNetwork } from '../../ranking/models/dcn';
@@ -21,19 +26,22 @@ const DIM = 3;
 /** The input width D: CAT_SLOTS embeddings of DIM values, then the dense values. */
 const D = CAT_SLOTS * DIM + DENSE_SLOTS;
 
-function rows(n: number, seed: number): EncodedRows {
+/** Encoded rows with labels that depend on the first slot's value, so a model has something to learn. */
+function rowsFor(n: number, catSlots: number, denseSlots: number, tableRows: number, seed = 1): EncodedRows {
   const rng = new SeededRandom(seed);
-  const catIndex = Int32Array.from({ length: n * CAT_SLOTS }, () => Math.floor(rng.next() * 256));
+  const catIndex = Int32Array.from({ length: n * catSlots }, () => Math.floor(rng.next() * tableRows));
   return {
     rows: n,
-    catSlots: CAT_SLOTS,
+    catSlots,
     catIndex,
-    denseSlots: DENSE_SLOTS,
-    denseValue: Float32Array.from({ length: n * DENSE_SLOTS }, () => rng.next() * 2 - 1),
+    denseSlots,
+    denseValue: Float32Array.from({ length: n * denseSlots }, () => rng.next() * 2 - 1),
     denseIndex: new Int32Array(0),
-    labels: Uint8Array.from({ length: n }, (_, r) => (catIndex[r * CAT_SLOTS] % 4 === 0 || rng.next() < 0.2 ? 1 : 0)),
+    labels: Uint8Array.from({ length: n }, (_, r) => (catIndex[r * catSlots] % 4 === 0 || rng.next() < 0.2 ? 1 : 0)),
   };
 }
+
+const rows = (n: number, seed: number) => rowsFor(n, CAT_SLOTS, DENSE_SLOTS, 256, seed);
 
 function dcn(crossRank: 'full' | number): DeepCrossNetwork {
   const config = DcnConfig.parse({ family: 'dcn', hashBits: 8, embeddingDim: DIM, crossLayers: 2, mlp: [7], crossRank, seed: 3 });
@@ -129,6 +137,32 @@ describe('DCN low-rank cross layers (crossRank)', function () {
     // Input width 39·8 = 312; two layers' parameters (×4 floats: weights, Adam m and v, the best copy; 4 bytes each).
     const width = 312;
     assert.equal(at('full') - at(16), 2 * (width * width - 2 * width * 16) * 4 * 4);
+  });
+
+  it('a config stored before crossRank existed is read as full rank, whatever the default rank', () => {
+    assert.deepEqual(storedModelConfig({ family: 'dcn', crossLayers: 3 }), { family: 'dcn', crossLayers: 3, crossRank: 'full' });
+    assert.deepEqual(storedModelConfig({ family: 'dcn', crossRank: 16 }), { family: 'dcn', crossRank: 16 });
+    assert.deepEqual(storedModelConfig({ family: 'fm' }), { family: 'fm' });
+    assert.equal(storedModelConfig('not a config'), 'not a config');
+  });
+
+  it('an artifact whose config has no crossRank (written before the knob) loads as full rank and scores as before', async () => {
+    const trained = await trainExperiment({
+      data: { planted: { trainRows: 3_000, validationRows: 500, testRows: 500 } },
+      model: { family: 'dcn', crossLayers: 1, mlp: [8] },
+    });
+    const { header, tensors } = decodeTensorFile<Record<string, unknown>>(await getArtifact(trained.artifact));
+    const { crossRank, ...before } = header.config as Record<string, unknown>;
+    assert.equal(crossRank, 'full');
+    const older = await putArtifact(encodeTensorFile({ ...header, config: before }, tensors));
+    const loaded = (await loadModelArtifact(older)).header;
+    assert.equal(loaded.config.family === 'dcn' && loaded.config.crossRank, 'full');
+    const { catSlots, denseSlots } = slotCounts(loaded.featureSpec);
+    const probe = rowsFor(200, catSlots, denseSlots, featureTableRows(loaded.featureSpec));
+    const [now, then] = await Promise.all([loadArtifactScorer(trained.artifact), loadArtifactScorer(older)]);
+    const scores = await then.score(probe);
+    assert.deepEqual(scores, await now.score(probe));
+    assert.ok(Math.max(...scores) - Math.min(...scores) > 1e-3, 'scores spread: a constant would match trivially');
   });
 
   it('a rank-8 DCN trains on planted data and beats a constant predictor, close to full rank', async () => {

@@ -195,9 +195,18 @@ async function measureMatmul(contender: string, shapes: MatmulShape[], budgetMs:
   return rows;
 }
 
+/**
+ * The engine's own dense path with DCN-v2's low-rank cross layers (`crossRank` 32; full rank stays the default, see
+ * bench/dcn-rank.ts for the NE side): the same default config otherwise, so the two rows differ only in the rank.
+ */
+const LOW_RANK_PATH = 'auto-rank32';
+const LOW_RANK = 32;
+
 /** Child: trains the default DCN for one epoch on `maxRows` rows of the file on one dense path, then scores. */
-async function measureDcn(dcnPath: string, files: { train: string; test: string }, maxRows: number): Promise<DcnRow> {
-  const config = ModelConfig.parse({ family: 'dcn', epochs: 1 });
+async function measureDcn(contender: string, files: { train: string; test: string }, maxRows: number): Promise<DcnRow> {
+  const lowRank = contender === LOW_RANK_PATH;
+  const dcnPath = lowRank ? 'auto' : contender;
+  const config = ModelConfig.parse({ family: 'dcn', epochs: 1, ...(lowRank ? { crossRank: LOW_RANK } : {}) });
   if (config.family !== 'dcn') throw new Error('unreachable');
   const dataset = await loadDataset({ format: 'criteo-tsv', train: files.train, test: files.test, maxTrainRows: maxRows });
   const spec = buildFeatureSpec(config, dataset.train, dataset.active);
@@ -240,11 +249,11 @@ async function measureDcn(dcnPath: string, files: { train: string; test: string 
   if (scoreRows < test.rows) await model.predict(test, scoreRows, test.rows, p);
   const testNe = normalizedEntropy(p, test.labels);
   return {
-    path: dcnPath,
+    path: contender,
     backend,
     trainRows: train.rows,
     inputDim,
-    layers: `${config.crossLayers} cross ${inputDim}×${inputDim}, MLP ${[inputDim, ...config.mlp, 1].join('→')}, batch ${config.batchSize}`,
+    layers: `${config.crossLayers} cross ${lowRank ? `${inputDim}×${LOW_RANK}·${LOW_RANK}×${inputDim}` : `${inputDim}×${inputDim}`}, MLP ${[inputDim, ...config.mlp, 1].join('→')}, batch ${config.batchSize}`,
     trainSeconds: round(trainSeconds, 2),
     trainCpuSeconds: round(trainCpuSeconds, 2),
     trainExamplesPerSec: Math.round(train.rows / trainSeconds),
@@ -340,8 +349,8 @@ async function main(): Promise<void> {
   // DCN per dense path. The engine's default ('auto') first: its input width sets the matmul shapes below.
   // --quick (a CI smoke test) keeps one row per kind of path: the engine's choice and gpu.js webasm.
   const dcnPaths = quick
-    ? ['auto', ...gpujsCpu.filter((c) => c === 'gpujs-webasm')]
-    : ['auto', ...(tfjs ? ['tfjs-wasm'] : []), 'tiled', ...gpujsCpu.filter((c) => c === 'gpujs-webasm')];
+    ? ['auto', LOW_RANK_PATH, ...gpujsCpu.filter((c) => c === 'gpujs-webasm')]
+    : ['auto', LOW_RANK_PATH, ...(tfjs ? ['tfjs-wasm'] : []), 'tiled', ...gpujsCpu.filter((c) => c === 'gpujs-webasm')];
   for (const p of dcnPaths) {
     // An explicit path that is what 'auto' already chose would measure the same thing twice.
     if (p !== 'auto' && report.dcn.some((d) => d.path === 'auto' && d.backend === p)) continue;
@@ -573,6 +582,12 @@ export function denseMarkdown(r: DenseReport, inputDim: number, crossLayers: num
   }
   const proposal = proposalText(r, inputDim, crossLayers, mlp);
   if (proposal) prose.push(proposal);
+  const low = r.dcn.find((d) => d.path === LOW_RANK_PATH);
+  if (low) {
+    prose.push(
+      `With low-rank cross layers (\`crossRank\` ${LOW_RANK}: ${low.layers}; a config knob, full rank stays the default until it matches full rank's NE on the wide scenarios, \`bench/dcn-rank.ts\`) the same path trains ${fmt(low.trainExamplesPerCpuSec)} examples per CPU-second, ${(low.trainExamplesPerCpuSec / Math.max(1, auto.trainExamplesPerCpuSec)).toFixed(2)}× the default's, and scores ${fmt(low.scoreExamplesPerCpuSec)} (${(low.scoreExamplesPerCpuSec / Math.max(1, auto.scoreExamplesPerCpuSec)).toFixed(2)}×); test NE ${low.testNe.toFixed(4)} against ${auto.testNe.toFixed(4)} on these rows.`,
+    );
+  }
   return [
     '# Dense kernels benchmark',
     '',

@@ -42,6 +42,7 @@ const LlmModelDraft = z.object({
   gradientClip: knob(z.number()),
   batchSize: knob(z.number()),
   crossLayers: knob(z.number()),
+  crossRank: knob(z.union([z.literal('full'), z.number()])),
   mlp: knob(z.array(z.number())),
   seed: knob(z.number()),
   checkpointEvery: knob(z.number()),
@@ -98,6 +99,8 @@ export function designAnswerWire(req: DesignRequest) {
             lrDecay: n,
             gradientClip: n,
             crossLayers: int,
+            // A DCN's low-rank cross layers (W ≈ V·U of this rank); null keeps full rank.
+            crossRank: int,
             mlp: z.array(z.number().int()).max(6).nullable(),
           }),
         }),
@@ -318,6 +321,7 @@ function short(value: unknown): string {
 const FAMILY_KEYS: Record<string, readonly ModelFamily[]> = {
   embeddingDim: ['fm', 'dcn'],
   crossLayers: ['dcn'],
+  crossRank: ['dcn'],
   mlp: ['dcn'],
   l1: ['lr'],
   ftrlBeta: ['lr'],

@@ -234,6 +234,22 @@ describe('sub-agents against an OpenAI-protocol server', function () {
       assert.match(res.proposals[0].hypothesis.rationale, /clamped into the search space: learningRate 50 → 1/);
     });
 
+    it("keeps a DCN proposal's cross-layer rank, clamped into the contract (1..512)", async () => {
+      server.script([
+        {
+          content: proposalsAnswer([
+            { family: 'dcn', crossRank: 24 },
+            { family: 'dcn', crossRank: 5000, crossLayers: 3 },
+          ]),
+        },
+      ]);
+      const res = await designHypotheses(designRequest({ count: 2, searchSpace: SearchSpace.parse({ families: ['dcn'] }) }), llm);
+      assert.equal(res.source, 'llm');
+      const ranks = res.proposals.map((p) => (p.model.family === 'dcn' ? p.model.crossRank : undefined));
+      assert.deepEqual(ranks, [24, 512]);
+      assert.match(res.proposals[1].hypothesis.rationale, /crossRank 5000 → 512/);
+    });
+
     it('malformed JSON gets one repair round with the error, then falls back to the heuristic', async () => {
       server.script([{ content: '{"proposals": [ {"title": ' }, { content: 'Sure! Here are some ideas: more crosses.' }]);
       const req = designRequest({ count: 3 });

@@ -6,13 +6,15 @@
  * not count the way wall time would). This is how the default rank is chosen (contracts/model.ts, CrossRank).
  * Prints a markdown table and JSON lines; writes nothing under bench/results.
  *
- *   npx tsx bench/dcn-rank.ts [--scenarios a,b] [--ranks full,64,32,16] [--rows 100000] [--seed 1]
+ *   npx tsx bench/dcn-rank.ts [--scenarios a,b] [--ranks full,64,32,16] [--rows 100000] [--seed 1] [--cross-layers N]
+ *
+ * --cross-layers: every run's crossLayers (default: the config default); the rank is the only other change.
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
-import type { CrossRank } from '../contracts';
+import { DcnConfig, type CrossRank } from '../contracts';
 import { ensureScenarioFiles, SCENARIO_NAMES } from './quality/scenarios';
 import { BENCH_WIDE_SCENARIOS } from '../ranking/data/wide-scenarios';
 import { namedList } from './stamp';
@@ -20,6 +22,7 @@ import { namedList } from './stamp';
 interface RankRun {
   scenario: string;
   rank: CrossRank;
+  crossLayers: number;
   testNe: number;
   validationNe: number;
   oracleNe: number;
@@ -41,11 +44,13 @@ async function main(): Promise<void> {
       ranks: { type: 'string', default: 'full,64,32,16' },
       rows: { type: 'string', default: '100000' },
       seed: { type: 'string', default: '1' },
+      'cross-layers': { type: 'string' },
     },
   });
   const scenarios = namedList(values.scenarios || undefined, SCENARIO_NAMES, 'scenario') ?? [...BENCH_WIDE_SCENARIOS];
   const ranks = values.ranks!.split(',').map((r) => parseRank(r.trim()));
   const rows = Number(values.rows);
+  const crossLayers = values['cross-layers'] === undefined ? {} : { crossLayers: Number(values['cross-layers']) };
   // The engine's artifacts for this run only, in a throw-away home (set before the engine is loaded).
   process.env.RANKWRIGHT_HOME = fs.mkdtempSync(path.join(os.tmpdir(), 'rw-dcn-rank-'));
   const { trainExperiment } = await import('../ranking');
@@ -56,12 +61,13 @@ async function main(): Promise<void> {
       const c0 = process.cpuUsage();
       const result = await trainExperiment({
         data: { format: 'criteo-tsv', train: files.train, test: files.test, ...(files.validation ? { validation: files.validation } : {}) },
-        model: { family: 'dcn', crossRank: rank, seed: Number(values.seed) },
+        model: { family: 'dcn', crossRank: rank, seed: Number(values.seed), ...crossLayers },
       });
       const used = process.cpuUsage(c0);
       const run: RankRun = {
         scenario: name,
         rank,
+        crossLayers: crossLayers.crossLayers ?? DcnConfig.parse({ family: 'dcn' }).crossLayers,
         testNe: result.metrics.ne,
         validationNe: result.validationMetrics?.ne ?? result.validationNe,
         oracleNe: files.oracleNe ?? NaN,

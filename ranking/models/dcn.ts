@@ -68,7 +68,7 @@ class Scratch {
  * dY·Wᵀ and Xᵀ·dY backward — in `DenseKernels` (gpu.js on a GPU; on a CPU tfjs-wasm or tiled TypeScript, see
  * denseKernelsFor in ranking/kernels/index.ts); embedding gathers/scatters, elementwise gating, the 1-wide output layer, sigmoid/log loss and
  * the optimizer are typed-array loops — memory-bound or tiny, where a kernel launch and copy cost more. Those loops
- * write into buffers kept between steps (a step allocates only what the kernels return).
+ * write into buffers kept between steps (a step allocates what the kernels return and its logits).
  */
 export class DeepCrossNetwork implements RankingModel {
   readonly family = 'dcn' as const;
@@ -143,8 +143,9 @@ export class DeepCrossNetwork implements RankingModel {
         // Glorot-uniform W (small: the layer starts close to the identity residual x_{l+1} ≈ x_l).
         this.addLayer('cross', D, D, 0, [uniform(D * D, Math.sqrt(6 / (D + D)), rng)]);
       } else {
-        // Glorot-uniform V and U each (DCN-v2's initialisation): V·U starts smaller than a full-rank Glorot W, so
-        // the layer starts close to the identity residual too.
+        // Glorot-uniform V and U each: V·U starts smaller than a full-rank Glorot W, so the layer starts close to the
+        // identity residual too. (Scaling V·U to a Glorot W's variance instead moved wide-crosses' test NE by < 0.001
+        // over 4 seeds at rank 32.)
         const scale = Math.sqrt(6 / (D + rank));
         this.addLayer('lowRankCross', D, D, rank, [uniform(D * rank, scale, rng), uniform(rank * D, scale, rng)]);
       }

@@ -19,7 +19,7 @@ import {
   llmSettingsFromEnv,
   type LlmSettings,
 } from '../agents';
-import { cutText, fieldTable, labelFields, labelHypothesis } from '../contracts/field-names';
+import { cutText, fieldTable, keepDataFields, labelFields, labelHypothesis } from '../contracts/field-names';
 import { dataFingerprint } from '../ranking/data/load-data';
 import { canonicalConfigKey, dataTraitsOf, InsightsStore } from '../store/insights';
 import { waitingOutFullDisk } from './full-disk-patience';
@@ -92,7 +92,10 @@ async function designWave(
       ...(fieldCount > 0 ? { fieldCount } : {}),
       ...(measuredCosts.length ? { measuredCosts } : {}),
     };
-    const designed = options.strategy === 'random' ? designRandomly(full) : await designHypotheses(full, llmFor(options.mode));
+    const answered = options.strategy === 'random' ? designRandomly(full) : await designHypotheses(full, llmFor(options.mode));
+    // Slots the data lacks (a Criteo slot past C26, a declared table's unknown one) leave the configs here, where the
+    // data is known: the designers' clamp only checks a slot's shape.
+    const designed = { ...answered, proposals: answered.proposals.map((p) => ({ ...p, model: keepDataFields(p.model, options.data) })) };
     const response = labelDesign(designed, Object.fromEntries(fields.map((f) => [f.slot, f.label])));
     // Never spend budget on something the insights database already measured on this very data, except a warm start:
     // an earlier winner re-run once so this campaign can stack on (and recommend) its own measurement of it.

@@ -330,6 +330,23 @@ export function modelFieldProblems(
 }
 
 /**
+ * A designer's model config (on slots) with only the fields this data has: crosses naming a slot it lacks are left
+ * out, and so are knobs of such slots. What the search-space clamp cannot know (it does not see the data): Criteo
+ * and planted data have I1..I13 and C1..C26, a declared table its own layout's slots. Unchanged when all are known.
+ */
+export function keepDataFields<T extends { crosses: readonly (readonly string[])[]; fields?: Record<string, unknown> }>(
+  model: T,
+  data: DataConfig | readonly FieldEntry[] | undefined,
+): T {
+  const naming = namingOf(data);
+  const known = (name: string) => isSlotOf(name, naming);
+  const crosses = model.crosses.filter((cross) => cross.every(known));
+  const fields = model.fields ? Object.fromEntries(Object.entries(model.fields).filter(([name]) => known(name))) : undefined;
+  if (crosses.length === model.crosses.length && (!model.fields || Object.keys(fields!).length === Object.keys(model.fields).length)) return model;
+  return { ...model, crosses, ...(fields && Object.keys(fields).length ? { fields } : { fields: undefined }) };
+}
+
+/**
  * A segment field as written (a column, `column[k]`, or a slot) → its slot, or a problem. A multi-valued column
  * names several slots: segments are by one value, so it must name which.
  */

@@ -2,8 +2,9 @@ import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { CATEGORICAL_FIELDS, DENSE_FIELDS, ModelConfig, type ModelConfigInput } from '../../contracts';
+import { CATEGORICAL_FIELDS, DENSE_FIELDS, DataConfig, ModelConfig, type ModelConfigInput } from '../../contracts';
 import { canonicalConfigKey } from '../../contracts/canonical-config';
+import { keepDataFields } from '../../contracts/field-names';
 import { InvalidInputError } from '../../contracts/errors';
 import { clampToSearchSpace } from '../../agents/search-space';
 import { SearchSpace } from '../../contracts/campaign';
@@ -215,8 +216,16 @@ describe('field-level knobs', function () {
         ],
         'triples kept and deduped, crosses of a dropped field removed',
       );
-      assert.deepEqual(clamped.fields, { I1: { transform: 'quantile', buckets: 8 }, C6: { drop: true } }, 'bad entries dropped one by one');
+      assert.deepEqual(
+        clamped.fields,
+        { I1: { transform: 'quantile', buckets: 8 }, C6: { drop: true }, C99: { drop: true } },
+        'bad entries dropped one by one; a slot of any number kept (the clamp does not see the data)',
+      );
       assert.equal(clamped.hashSpace, 'per-field');
+      // Where the data is known (the design activity), Criteo's data has no C99: its knobs leave the config.
+      const criteo = { format: 'criteo-tsv', train: 't.tsv', test: 't.tsv' } as const;
+      assert.deepEqual(keepDataFields(clamped, DataConfig.parse(criteo)).fields, { I1: { transform: 'quantile', buckets: 8 }, C6: { drop: true } });
+      assert.deepEqual(keepDataFields(clamped, DataConfig.parse(criteo)).crosses, clamped.crosses, 'known crosses kept as they were');
     });
   });
 

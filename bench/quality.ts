@@ -7,6 +7,8 @@
  *   npx tsx bench/quality.ts [--scenarios a,b] [--rows N] [--families lr,fm,dcn,textbook-ftrl]
  *                            [--peers ftrl-script,lightgbm] [--cap-seconds 1800] [--results DIR] [--parallel 1]
  *
+ * --scenarios: the wide planted Criteo-layout scenarios by default; `wide-declared` (a 104-column CSV read by its
+ * declared schema, bench/quality/wide-declared.ts) when named.
  * --rows N: quick run on N train rows (separate data directory; the report says so). --cap-seconds: per contender
  * (all its processes); a capped contender is stopped and reported as capped, never as a result. --parallel N: scenarios
  * run N at a time (each scenario's contenders still one after another); quality is unaffected, wall times are then
@@ -17,7 +19,7 @@ import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { FAMILIES, PEERS, type RunContext } from './quality/contenders';
 import { checkGoals, goalMark, qualityMarkdown, type QualityReport, type ScenarioResult } from './quality/report';
-import { DEFAULT_SCENARIOS, SCENARIO_NAMES, ensureScenarioFiles } from './quality/scenarios';
+import { DEFAULT_SCENARIOS, QUALITY_SCENARIO_NAMES, ensureScenarioFiles } from './quality/scenarios';
 import { BENCH_DIR, REPO_ROOT, ensurePythonVenv } from './peers/python-venv';
 import { benchStamp, git, namedList, sampleLoad, writeResultFiles } from './stamp';
 
@@ -43,7 +45,7 @@ async function main(): Promise<void> {
     },
   });
   if (values.regoal) return regoal(values.results!);
-  const scenarios = list(values.scenarios, SCENARIO_NAMES, 'scenario', DEFAULT_SCENARIOS);
+  const scenarios = list(values.scenarios, QUALITY_SCENARIO_NAMES, 'scenario', DEFAULT_SCENARIOS);
   const families = list(
     values.families,
     FAMILIES.map((f) => f.id),

@@ -6,8 +6,15 @@ same validation split Rankwright uses: validation.tsv when given, else the last 
 position (floor(rows * (1 - fraction)) is the cut, as ranking/data/load-data.ts does). One set of default params
 for every scenario (no per-scenario tuning). Writes one test probability per line; prints a JSON summary.
 
+With --schema (a Rankwright declared schema, JSON) it reads CSV tables with a header instead, each column by its
+role: label, dense (float), categorical (pandas category, native categorical handling as above), multiCategorical
+(a list in one cell) as a multi-hot of the list's LIST_TOP_VALUES most frequent values on train, one 0/1 column per
+kept value: LightGBM has no list type, a value's effect is the same in any position of the list (as in Rankwright's
+bag), and the rare values a column per value would add are left to the categorical columns' regularisation.
+Columns the schema ignores, or does not name, are not read.
+
     python lightgbm_peer.py --train T --test X --out P [--validation V] [--validation-fraction 0.1] [--threads N]
-                            [--params JSON]
+                            [--params JSON] [--schema SCHEMA.json]
 
 OpenMP threads wait passively (OMP_WAIT_POLICY=PASSIVE unless set): on a shared machine spinning threads starve
 each other (measured on 2 busy cores: 78 s spinning vs 4 s passive for the same 128 rounds).
@@ -88,13 +95,62 @@ def load_splits(train_path, test_path, validation_path=None, validation_fraction
 
 
 FEATURES = DENSE + CATEGORICAL
+LIST_TOP_VALUES = 32
 
 
-def make_datasets(train, valid):
+def role_of(spec):
+    return spec if isinstance(spec, str) else spec["role"]
+
+
+def load_declared_splits(schema, train_path, test_path, validation_path=None, validation_fraction=0.1):
+    """A declared CSV table's splits, read by the schema's roles, with its label as "label" and its features laid out
+    for LightGBM (see the module's docstring). Returns (train, valid, test, read_seconds, features, categorical)."""
+    t0 = time.perf_counter()
+    columns = schema["columns"]
+
+    def by_role(role):
+        return [c for c, spec in columns.items() if role_of(spec) == role]
+
+    label, dense, categorical, lists = by_role("label")[0], by_role("dense"), by_role("categorical"), by_role("multiCategorical")
+    dtypes = {label: np.int8, **{c: np.float64 for c in dense}, **{c: str for c in categorical + lists}}
+
+    def read(path):
+        df = pd.read_csv(path, usecols=list(dtypes), dtype=dtypes, keep_default_na=False, na_values={c: [""] for c in dense + categorical})
+        return df.rename(columns={label: "label"})
+
+    train = read(train_path)
+    if validation_path:
+        valid = read(validation_path)
+    else:
+        cut = math.floor(len(train) * (1 - validation_fraction))
+        valid = train.iloc[cut:].reset_index(drop=True)
+        train = train.iloc[:cut].reset_index(drop=True)
+    test = read(test_path)
+    for c in categorical:
+        categories = pd.Index(train[c].dropna().unique())
+        for df in (train, valid, test):
+            df[c] = pd.Categorical(df[c], categories=categories)
+    multi_hot = []
+    for c in lists:
+        separator = columns[c].get("separator", ",") if isinstance(columns[c], dict) else ","
+        counts = train[c].str.split(separator).explode().value_counts()
+        kept = [v for v in counts.index if v][:LIST_TOP_VALUES]
+        names = [f"{c}={v}" for v in kept]
+        for df in (train, valid, test):
+            values = df[c].str.split(separator).explode()
+            values = values[values.isin(kept)]
+            hot = np.zeros((len(df), len(kept)), dtype=np.int8)
+            hot[values.index.to_numpy(), pd.Categorical(values, categories=kept).codes] = 1  # frames have a RangeIndex
+            df[names] = hot
+        multi_hot += names
+    return train, valid, test, time.perf_counter() - t0, dense + categorical + multi_hot, categorical
+
+
+def make_datasets(train, valid, features=FEATURES, categorical=CATEGORICAL):
     """LightGBM datasets of the two splits (validation binned like train). Lazy: binning happens in lgb.train, so
     make fresh ones for each training with different params (min_data_in_leaf also filters features at binning)."""
-    dtrain = lgb.Dataset(train[FEATURES], label=train["label"], categorical_feature=CATEGORICAL, free_raw_data=True)
-    dvalid = lgb.Dataset(valid[FEATURES], label=valid["label"], categorical_feature=CATEGORICAL, reference=dtrain)
+    dtrain = lgb.Dataset(train[features], label=train["label"], categorical_feature=categorical, free_raw_data=True)
+    dvalid = lgb.Dataset(valid[features], label=valid["label"], categorical_feature=categorical, reference=dtrain)
     return dtrain, dvalid
 
 
@@ -112,9 +168,9 @@ def validation_logloss(booster):
     return booster.best_score.get("validation", {}).get("binary_logloss")
 
 
-def write_predictions(booster, test, out):
+def write_predictions(booster, test, out, features=FEATURES):
     """One test probability per line, in test-file order (at the early-stopped iteration)."""
-    predictions = booster.predict(test[FEATURES], num_iteration=booster.best_iteration)
+    predictions = booster.predict(test[features], num_iteration=booster.best_iteration)
     with open(out, "w") as f:
         f.write("\n".join(f"{p:.7g}" for p in predictions))
         f.write("\n")
@@ -135,13 +191,22 @@ def data_arguments():
 def main():
     ap = data_arguments()
     ap.add_argument("--params", default="{}", help="JSON object of LightGBM params that replace the defaults (the bench passes none)")
+    ap.add_argument("--schema", help="a declared schema (JSON): read CSV tables with a header by its roles")
     args = ap.parse_args()
 
-    train, valid, test, read_seconds = load_splits(args.train, args.test, args.validation, args.validation_fraction)
+    if args.schema:
+        with open(args.schema) as f:
+            schema = json.load(f)
+        train, valid, test, read_seconds, features, categorical = load_declared_splits(
+            schema, args.train, args.test, args.validation, args.validation_fraction
+        )
+    else:
+        train, valid, test, read_seconds = load_splits(args.train, args.test, args.validation, args.validation_fraction)
+        features, categorical = FEATURES, CATEGORICAL
     params = {**PARAMS, "num_threads": args.threads, **json.loads(args.params)}
-    dtrain, dvalid = make_datasets(train, valid)
+    dtrain, dvalid = make_datasets(train, valid, features, categorical)
     booster, train_seconds = train_booster(params, dtrain, dvalid)
-    write_predictions(booster, test, args.out)
+    write_predictions(booster, test, args.out, features)
     print(
         json.dumps(
             {
@@ -155,6 +220,7 @@ def main():
                 "readSeconds": round(read_seconds, 2),
                 "trainSeconds": round(train_seconds, 2),
                 "threads": args.threads,
+                "features": len(features),
                 "paramOverrides": json.loads(args.params),
             }
         )

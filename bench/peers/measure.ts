@@ -33,14 +33,27 @@ export function measureScores(scores: ArrayLike<number>, labels: ArrayLike<numbe
   };
 }
 
-/** Measures a predictions file against the labels (first column) of a Criteo TSV test file. */
-export async function measurePredictions(predictionsFile: string, testFile: string): Promise<QualityMetrics> {
-  const labels = await readColumn(testFile, (line, no) => {
-    const tab = line.indexOf('\t');
-    const label = tab < 0 ? line : line.slice(0, tab);
-    if (label !== '0' && label !== '1') throw new Error(`${testFile}:${no}: label ${JSON.stringify(label)} is not 0 or 1`);
-    return label === '1' ? 1 : 0;
-  });
+/**
+ * Measures a predictions file against the test file's labels: the first column of a Criteo TSV, or, for a declared
+ * CSV (`csvLabelColumn`), the named column of a file with a header (unquoted cells: the bench's own tables).
+ */
+export async function measurePredictions(predictionsFile: string, testFile: string, opts: { csvLabelColumn?: string } = {}): Promise<QualityMetrics> {
+  let at = 0; // the label's cell index
+  const labels = await readColumn(
+    testFile,
+    (line, no) => {
+      const tab = line.indexOf('\t');
+      const label = opts.csvLabelColumn ? line.split(',', at + 1)[at] : tab < 0 ? line : line.slice(0, tab);
+      if (label !== '0' && label !== '1') throw new Error(`${testFile}:${no}: label ${JSON.stringify(label)} is not 0 or 1`);
+      return label === '1' ? 1 : 0;
+    },
+    opts.csvLabelColumn
+      ? (header) => {
+          at = header.split(',').indexOf(opts.csvLabelColumn!);
+          if (at < 0) throw new Error(`${testFile}: no column ${JSON.stringify(opts.csvLabelColumn)} in its header`);
+        }
+      : undefined,
+  );
   const scores = await readColumn(predictionsFile, (line, no) => {
     const p = Number(line.trim());
     if (!(p >= 0 && p <= 1)) throw new Error(`${predictionsFile}:${no}: ${JSON.stringify(line)} is not a probability`);
@@ -50,12 +63,17 @@ export async function measurePredictions(predictionsFile: string, testFile: stri
   return measureScores(scores, labels);
 }
 
-async function readColumn(file: string, parse: (line: string, lineNo: number) => number): Promise<Float64Array> {
+/** One number per non-empty line of `file`; `header`, when given, receives the first line instead of `parse`. */
+async function readColumn(file: string, parse: (line: string, lineNo: number) => number, header?: (line: string) => void): Promise<Float64Array> {
   let values = new Float64Array(1 << 16);
   let count = 0;
   let lineNo = 0;
   for await (const line of readline.createInterface({ input: fs.createReadStream(file), crlfDelay: Infinity })) {
     lineNo++;
+    if (lineNo === 1 && header) {
+      header(line);
+      continue;
+    }
     if (!line) continue;
     if (count === values.length) {
       const grown = new Float64Array(values.length * 2);

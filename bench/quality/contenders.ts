@@ -145,11 +145,29 @@ export async function finish(
   if (last.capped) return { ...base, status: 'capped', wallSeconds, note: `stopped at the ${ctx.capSeconds} s cap, no result`, ...extra };
   if (last.code !== 0) return { ...base, status: 'failed', wallSeconds, note: `exit ${last.code ?? last.signal}: ${tail(logFile)}`, ...extra };
   try {
-    const metrics = await measurePredictions(predictions, ctx.files.test);
+    const metrics = await measurePredictions(predictions, ctx.files.test, { csvLabelColumn: declaredLabel(ctx.files) });
     return { ...base, status: 'ok', wallSeconds, metrics, ...extra };
   } catch (e) {
     return { ...base, status: 'failed', wallSeconds, note: `predictions unusable: ${(e as Error).message}`, ...extra };
   }
+}
+
+/** A declared table's label column (undefined for Criteo's layout, whose label is the first cell). */
+export function declaredLabel(files: ScenarioFiles): string | undefined {
+  if (!files.declared) return undefined;
+  const columns = files.declared.schema.columns;
+  return Object.keys(columns).find((c) => {
+    const spec = columns[c];
+    return (typeof spec === 'string' ? spec : spec.role) === 'label';
+  });
+}
+
+/** A declared table's schema as a file the peers read (`--schema`), in the scenario's work folder. */
+function schemaFile(ctx: RunContext): string[] {
+  if (!ctx.files.declared) return [];
+  const file = path.join(ctx.workDir, 'schema.json');
+  fs.writeFileSync(file, JSON.stringify(ctx.files.declared.schema, null, 2) + '\n');
+  return ['--schema', file];
 }
 
 /** The textbook FTRL script (bench/peers/textbook-ftrl.ts) as its own process, measured like every contender. */
@@ -158,11 +176,9 @@ export async function runTextbookScript(ctx: RunContext): Promise<RunResult> {
   const predictions = path.join(ctx.workDir, 'ftrl-script.predictions.txt');
   const logFile = path.join(ctx.workDir, 'ftrl-script.log');
   const deadline = performance.now() + ctx.capSeconds * 1000;
-  // Trains on train.tsv only (one pass, no validation: the recipe has none).
-  const p = await runProcess(process.execPath, ['--require', 'tsx/cjs', TEXTBOOK_SCRIPT, ctx.files.train, ctx.files.test, predictions], {
-    deadline,
-    logFile,
-  });
+  // Trains on the train file only (one pass, no validation: the recipe has none); a declared table by its schema.
+  const args = ['--require', 'tsx/cjs', TEXTBOOK_SCRIPT, ...schemaFile(ctx), ctx.files.train, ctx.files.test, predictions];
+  const p = await runProcess(process.execPath, args, { deadline, logFile });
   const summary = lastJsonLine(p.stdout);
   return finish(base, ctx, [p], predictions, logFile, {
     note: summary ? `one pass over ${Number(summary.trainRows).toLocaleString('en-US')} rows` : undefined,
@@ -199,6 +215,7 @@ async function runLightgbm(ctx: RunContext): Promise<RunResult> {
   const predictions = path.join(ctx.workDir, 'lightgbm.predictions.txt');
   const logFile = path.join(ctx.workDir, 'lightgbm.log');
   const args = [LIGHTGBM_SCRIPT, '--train', ctx.files.train, '--test', ctx.files.test, '--out', predictions, '--threads', String(os.cpus().length)];
+  args.push(...schemaFile(ctx));
   if (ctx.files.validation) args.push('--validation', ctx.files.validation);
   else args.push('--validation-fraction', String(ctx.files.validationFraction));
   const deadline = performance.now() + ctx.capSeconds * 1000;
@@ -213,8 +230,11 @@ async function runLightgbm(ctx: RunContext): Promise<RunResult> {
 /** The product's real path: `rankwright train --config F --json` on the files, then `rankwright score` on test. */
 async function runRankwright(ctx: RunContext, base: Base, model: ModelConfigInput): Promise<RunResult> {
   const id = base.id;
-  const { train, test, validation } = ctx.files;
-  const config = { data: { format: 'criteo-tsv', train, test, ...(validation ? { validation } : {}) }, model };
+  const { train, test, validation, declared } = ctx.files;
+  const data = declared
+    ? { format: declared.format, train, test, validation, schema: declared.schema }
+    : { format: 'criteo-tsv', train, test, validation };
+  const config = { data, model };
   const configFile = path.join(ctx.workDir, `${id}.config.json`);
   fs.writeFileSync(configFile, JSON.stringify(config, null, 2) + '\n');
   const predictions = path.join(ctx.workDir, `${id}.predictions.txt`);

@@ -1,3 +1,4 @@
+import type { DeclaredSchema } from '../../contracts';
 import type { QualityMetrics } from '../peers/measure';
 import { commitLine, machineLine, type BenchStamp, type LoadRange } from '../stamp';
 
@@ -45,6 +46,8 @@ export interface ScenarioFiles {
   /** Rankwright validates on the last fraction of train when there is no validation file. */
   validationFraction: number;
   oracleNe?: number;
+  /** A declared table (a header, columns by role) instead of Criteo's headerless layout: every contender reads it by this schema. */
+  declared?: { format: 'csv'; schema: DeclaredSchema };
 }
 
 export type GoalStatus = 'pass' | 'miss' | 'unchecked';
@@ -56,7 +59,7 @@ export interface GoalResult {
 }
 
 export interface ScenarioResult {
-  scenario: Omit<ScenarioFiles, 'dir' | 'train' | 'validation' | 'test'> & { dir: string };
+  scenario: Omit<ScenarioFiles, 'dir' | 'train' | 'validation' | 'test' | 'declared'> & { dir: string };
   runs: RunResult[];
   goals: GoalResult[];
 }

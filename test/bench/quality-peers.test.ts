@@ -9,6 +9,7 @@ import { plantedScenario } from '../../ranking/data/planted';
 import { auc, calibration, normalizedEntropy } from '../../ranking/metrics';
 import { measurePredictions, measureScores } from '../../bench/peers/measure';
 import { runTextbookFtrl } from '../../bench/peers/textbook-ftrl';
+import { WIDE_DECLARED_SCHEMA, ensureWideDeclared, wideDeclaredOptions } from '../../bench/quality/wide-declared';
 
 // The quality bench's TypeScript peers and its one measuring function. No Python here: the bench venv is the
 // bench's business, never a test's.
@@ -85,6 +86,38 @@ describe('quality bench: peers and the shared measure', function () {
     await runTextbookFtrl(path.join(dir, 'short.tsv'), files.test, a);
     await runTextbookFtrl(path.join(dir, 'padded.tsv'), files.test, b);
     assert.equal(fs.readFileSync(b, 'utf8'), fs.readFileSync(a, 'utf8'));
+  });
+
+  it('the textbook FTRL script reads a declared CSV by its header and schema: column order and unread columns change nothing', async function () {
+    const table = path.join(dir, 'declared');
+    const { meta } = ensureWideDeclared(wideDeclaredOptions(20_000), table);
+    const [train, test] = [path.join(table, 'train.csv'), path.join(table, 'test.csv')];
+    const out = path.join(dir, 'declared.predictions.txt');
+    assert.deepEqual(await runTextbookFtrl(train, test, out, WIDE_DECLARED_SCHEMA), { trainRows: 20_000, testRows: 5000 });
+    const m = await measurePredictions(out, test, { csvLabelColumn: 'clicked' });
+    assert.equal(m.rows, 5000);
+    // One pass over 20,000 rows of 100+ hashed columns overfits its long tails (NE near 1), but it ranks by the truth.
+    assert.ok(m.auc > 0.6 && m.ne > meta.oracle.ne - 0.05, `AUC ${m.auc}, NE ${m.ne} vs oracle ${meta.oracle.ne}`);
+
+    // The same table with its columns reversed and a column the schema does not name: the same features.
+    const shuffle = (file: string) => {
+      const lines = fs.readFileSync(file, 'utf8').trimEnd().split('\n');
+      const moved = path.join(dir, `moved-${path.basename(file)}`);
+      fs.writeFileSync(moved, lines.map((l, i) => [...l.split(',').reverse(), i ? 'x' : 'note'].join(',')).join('\n') + '\n');
+      return moved;
+    };
+    const again = path.join(dir, 'declared.moved.txt');
+    await runTextbookFtrl(shuffle(train), shuffle(test), again, WIDE_DECLARED_SCHEMA);
+    assert.equal(fs.readFileSync(again, 'utf8'), fs.readFileSync(out, 'utf8'));
+
+    // A quoted cell is refused rather than misread; a schema column the file lacks is named.
+    const quoted = path.join(dir, 'quoted.csv');
+    const [header, row] = fs.readFileSync(train, 'utf8').split('\n');
+    fs.writeFileSync(quoted, `${header}\n${row.replace(',v', ',"v')}\n`);
+    await assert.rejects(runTextbookFtrl(quoted, test, again, WIDE_DECLARED_SCHEMA), /a quoted CSV cell/);
+    const schema = { columns: { ...WIDE_DECLARED_SCHEMA.columns, price: 'dense' as const } };
+    await assert.rejects(runTextbookFtrl(train, test, again, schema), /no column "price" in the header/);
+    await assert.rejects(measurePredictions(out, test, { csvLabelColumn: 'label' }), /no column "label" in its header/);
   });
 
   it('measures every predictions file with ranking/metrics.ts, against the test file labels', async function () {

@@ -1,14 +1,15 @@
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { VW_PIN } from '../../bench/peers/python-venv';
+import { PYTHON_PINS, VW_PIN } from '../../bench/peers/python-venv';
 
 /**
  * The Python environments tests run Python in, each `.rankwright-test/<name>`, created with `python3 -m venv` and
  * filled from PyPI (wheels only) with pinned versions; reused while its marker holds exactly those pins and the
  * imports report those versions:
  *   - `trainer-venv`: the example LightGBM trainer's, examples/trainers/lightgbm/requirements.txt (ensureTrainerVenv);
- *   - `vw-venv`: Vowpal Wabbit alone at the bench's pin, for the VW peer (ensureVowpalWabbitVenv).
+ *   - `vw-venv`: Vowpal Wabbit alone at the bench's pin, for the VW peer (ensureVowpalWabbitVenv);
+ *   - `lightgbm-peer-venv`: the quality bench's LightGBM peer's packages at the bench's pins (ensureLightgbmPeerVenv).
  *
  * Two test processes may ask at once: the one that takes the venv's lock directory installs it; the other waits for
  * the lock to go and then finds the venv ready.
@@ -97,6 +98,12 @@ export function ensureTrainerVenv(): { python: string } {
 /** A venv with Vowpal Wabbit alone, at the bench's pin (bench/peers/python-venv.ts VW_PIN). Throws like ensureTrainerVenv. */
 export function ensureVowpalWabbitVenv(): { python: string } {
   return ensureTestVenv(path.join(TEST_DIR, 'vw-venv'), [VW_PIN], 'vowpalwabbit');
+}
+
+/** LightGBM, pandas, numpy and scipy at the bench's pins (PYTHON_PINS, without Optuna): what lightgbm_peer.py imports. */
+export function ensureLightgbmPeerVenv(): { python: string } {
+  const wanted = PYTHON_PINS.filter((p) => /^(lightgbm|pandas|numpy|scipy)==/.test(p));
+  return ensureTestVenv(path.join(TEST_DIR, 'lightgbm-peer-venv'), wanted, 'lightgbm, pandas, numpy');
 }
 
 /** The python of `venv`, (re)created with `wanted` when not ready; `imports` is a Python import list that must work. */

@@ -97,7 +97,8 @@ export async function scoreFile(
 
 /** A declared table's format from its file name: .csv, .tsv (or .tab, .txt) and .parquet. */
 function tableFormat(file: string): 'csv' | 'tsv' | 'parquet' {
-  const ext = path.extname(file.replace(/\.(gz|bz2|zst)$/i, '')).toLowerCase();
+  // A compressed text file (.csv.gz) is not read: its extension says so rather than its bytes failing as bad rows.
+  const ext = path.extname(file).toLowerCase();
   if (ext === '.csv') return 'csv';
   if (ext === '.tsv' || ext === '.tab' || ext === '.txt') return 'tsv';
   if (ext === '.parquet' || ext === '.pq') return 'parquet';

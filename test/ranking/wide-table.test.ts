@@ -89,6 +89,12 @@ describe('a table wider than Criteo', function () {
     assert.equal(failed.code, 1, failed.stderr);
     assert.match(failed.stderr, /column "c75" declared in the schema is not in the file/);
     assert.ok(!fs.existsSync(path.join(dir, 'never.txt')), 'no partial output');
+    // A compressed file is named as such, not read as bad rows.
+    const gz = path.join(dir, 'next-day.csv.gz');
+    fs.copyFileSync(table.test, gz);
+    const compressed = await runCli(['score', '--model', crossed.artifact, '--input', gz, '--out', path.join(dir, 'never.txt')]);
+    assert.equal(compressed.code, 1, compressed.stderr);
+    assert.match(compressed.stderr, /reads CSV, TSV or Parquet by the file's extension \(\.csv, \.tsv, \.parquet\); got "\.gz"/);
   });
 
   it('research screens every pair of its 117 fields and finds the planted cross of two columns past the 26th', async () => {

@@ -13,10 +13,11 @@ import { sharedKernels } from '../../ranking/kernels';
 import { createModel } from '../../ranking/models/create-model';
 import { encodeRows, type EncodedRows } from '../../ranking/features';
 import { loadArtifactScorer } from '../../ranking/scoring';
-import { combineHashes, finalMix, murmur3String } from '../../ranking/hash';
+import { finalMix } from '../../ranking/hash';
 import { SeededRandom } from '../../ranking/rng';
 import * as ort from 'onnxruntime-node';
 import { onnxScores } from '../support/onnx-runtime';
+import { encodeFromSpec } from '../support/spec-encoder';
 
 /**
  * `rankwright export --format onnx`: models trained by the real engine, exported, and scored by ONNX Runtime on the
@@ -71,42 +72,13 @@ function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   return m;
 }
 
-/** A serving-side encoder written from the preprocessing spec alone (murmur3 and fmix32 as the spec names them). */
-function encodeFromSpec(spec: PreprocessingSpec, cols: string[]): { cat: number[]; dense: number[] } {
-  type Rule = { featureNumber: number; rule: string; seed: number; missingToken: number; boundaries?: number[] };
-  const f32 = Math.fround;
-  const token = (r: Rule): number => {
-    const raw = cols[r.featureNumber];
-    if (raw === '') return r.missingToken;
-    if (r.rule === 'categorical') return murmur3String(raw, r.seed) || 1;
-    const x = f32(Number(raw));
-    const bucket = r.rule === 'quantileBucket' ? r.boundaries!.filter((b) => b <= x).length : x < 0 ? -1 : Math.floor(2 * Math.log1p(x));
-    return murmur3String(`\u0000${r.rule === 'quantileBucket' ? 'q' : 'b'}${bucket}`, r.seed);
-  };
-  const slots = spec.categoricalSlots as {
-    kind: string;
-    token: Rule | string;
-    components?: Rule[];
-    pairSalt?: number;
-    tripleSalt?: number;
-    table: { offset: number; mask: number };
-  }[];
-  const cat = slots.map((s) => {
-    let t: number;
-    if (s.kind === 'cross') {
-      const [a, b, c] = s.components!.map(token);
-      t = combineHashes(a, b, s.pairSalt!);
-      if (c !== undefined) t = combineHashes(t, c, s.tripleSalt!);
-    } else t = token(s.token as Rule);
-    return s.table.offset + ((t & s.table.mask) >>> 0);
-  });
-  const dense = (spec.denseSlots as { featureNumber: number; transform: string; mean?: number; std?: number }[]).map((d) => {
-    const raw = cols[d.featureNumber];
-    if (raw === '') return 0;
-    const x = f32(Number(raw));
-    return f32(d.transform === 'log' ? (x >= 0 ? Math.log1p(x) : -Math.log1p(-x)) : d.transform === 'standardize' ? (x - d.mean!) / d.std! : x);
-  });
-  return { cat, dense };
+/** The spec-only encoder (test/support/spec-encoder.ts) on a Criteo line's cells, by feature number. */
+function encodeCriteoFromSpec(spec: PreprocessingSpec, cols: string[]): { cat: number[]; dense: number[] } {
+  return encodeFromSpec(
+    spec,
+    (rule) => cols[rule.featureNumber],
+    (slot) => cols[slot.featureNumber],
+  );
 }
 
 describe('export for serving (ONNX)', function () {
@@ -243,7 +215,7 @@ describe('export for serving (ONNX)', function () {
       const lines = fs.readFileSync(testUnlabeled, 'utf8').split('\n').slice(0, 300);
       const encoded = encodeRows((await readCriteoFile(testUnlabeled, { allowMissingLabel: true, maxBadRowFraction: 0 })).block, header.featureSpec);
       lines.forEach((line, r) => {
-        const mine = encodeFromSpec(spec, line.split('\t'));
+        const mine = encodeCriteoFromSpec(spec, line.split('\t'));
         assert.deepEqual(
           mine.cat,
           Array.from(encoded.catIndex.subarray(r * encoded.catSlots, (r + 1) * encoded.catSlots)),
@@ -271,7 +243,7 @@ describe('export for serving (ONNX)', function () {
         labels: new Uint8Array(vectors.length),
       };
       for (const v of vectors) {
-        const mine = encodeFromSpec(spec, Object.values(v.raw));
+        const mine = encodeCriteoFromSpec(spec, Object.values(v.raw));
         assert.deepEqual(mine.cat, v.inputs.cat_index ?? []);
         assert.deepEqual(mine.dense, v.inputs.dense_value ?? []);
       }

@@ -9,12 +9,12 @@ import type { RowBlock } from '../../ranking/data/rows';
 import { trainExperiment } from '../../ranking/experiment';
 import { exportModel, type PreprocessingSpec } from '../../ranking/export';
 import { encodeRows } from '../../ranking/features';
-import { combineHashes, murmur3String } from '../../ranking/hash';
 import { normalizedEntropy } from '../../ranking/metrics';
 import { researchBaseline } from '../../ranking/research';
 import { loadModelArtifact } from '../../ranking/model-artifact';
 import { onnxScores } from '../support/onnx-runtime';
 import { runCli } from '../support/processes';
+import { encodeFromSpec, type SpecRule } from '../support/spec-encoder';
 import { writeWideTable, type WideTable } from '../support/wide-table';
 
 /**
@@ -140,14 +140,12 @@ describe('a table wider than Criteo', function () {
   });
 });
 
-type Rule = { column: string; value?: number; separator?: string; rule: string; seed: number; missingToken: number; boundaries?: number[] };
-
-/** Encodes one raw row (cells by column name) from the preprocessing spec alone, as its text describes. */
+/** The spec-only encoder (test/support/spec-encoder.ts) on a row of the table, by column name. */
 function encodeDeclaredFromSpec(spec: PreprocessingSpec, row: Record<string, string>): { cat: number[]; dense: number[] } {
-  const f32 = Math.fround;
-  const cell = (r: Rule): string => {
-    const raw = row[r.column] ?? '';
+  const cell = (r: SpecRule): string => {
+    const raw = row[r.column!] ?? '';
     if (r.value === undefined) return raw.trim() === '' ? '' : raw;
+    // A list: the cell split on its separator, parts trimmed, empties and repeats dropped; the value-th kept one.
     const kept: string[] = [];
     for (const part of raw.split(r.separator!)) {
       const v = part.trim();
@@ -155,36 +153,5 @@ function encodeDeclaredFromSpec(spec: PreprocessingSpec, row: Record<string, str
     }
     return kept[r.value] ?? '';
   };
-  const token = (r: Rule): number => {
-    const raw = cell(r);
-    if (raw === '') return r.missingToken;
-    if (r.rule === 'categorical') return murmur3String(raw, r.seed) || 1;
-    const x = f32(Number(raw));
-    const bucket = r.rule === 'quantileBucket' ? r.boundaries!.filter((b) => b <= x).length : x < 0 ? -1 : Math.floor(2 * Math.log1p(x));
-    return murmur3String(`\u0000${r.rule === 'quantileBucket' ? 'q' : 'b'}${bucket}`, r.seed);
-  };
-  const slots = spec.categoricalSlots as {
-    kind: string;
-    token: Rule;
-    components?: Rule[];
-    pairSalt?: number;
-    tripleSalt?: number;
-    table: { offset: number; mask: number };
-  }[];
-  const cat = slots.map((s) => {
-    let t: number;
-    if (s.kind === 'cross') {
-      const [a, b, c] = s.components!.map(token);
-      t = combineHashes(a, b, s.pairSalt!);
-      if (c !== undefined) t = combineHashes(t, c, s.tripleSalt!);
-    } else t = token(s.token);
-    return s.table.offset + ((t & s.table.mask) >>> 0);
-  });
-  const dense = (spec.denseSlots as { column: string; transform: string; mean?: number; std?: number }[]).map((d) => {
-    const raw = (row[d.column] ?? '').trim();
-    if (raw === '') return 0;
-    const x = f32(Number(raw));
-    return f32(d.transform === 'log' ? (x >= 0 ? Math.log1p(x) : -Math.log1p(-x)) : d.transform === 'standardize' ? (x - d.mean!) / d.std! : x);
-  });
-  return { cat, dense };
+  return encodeFromSpec(spec, cell, (slot) => row[slot.column!] ?? '');
 }

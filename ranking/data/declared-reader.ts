@@ -16,8 +16,7 @@ import { MAX_NAMES_PER_FIELD, MISSING_CATEGORICAL, activeFields, emptyBlock, typ
  * slot's field number (a bag of values: the same value lands on the same hash row whichever slot it sits in).
  *
  * readDeclaredData holds a table in memory; past the in-memory limit the loader streams it through the row cache
- * instead (readDeclaredChunks, TimeSplitRouter; ranking/data/load-data.ts), except a time split without
- * validationFrom, whose load then fails saying so. CSV and TSV are streamed through csv-parse; Parquet is read one row group at a time, declared
+ * instead (readDeclaredChunks, TimeSplitRouter; ranking/data/load-data.ts). CSV and TSV are streamed through csv-parse; Parquet is read one row group at a time, declared
  * columns only. Malformed rows are skipped and counted as for Criteo (maxBadRowFraction, strict), every problem
  * naming the column and the row (the 1-based physical line for CSV/TSV, header = line 1; the 1-based row for Parquet).
  */
@@ -25,8 +24,8 @@ import { MAX_NAMES_PER_FIELD, MISSING_CATEGORICAL, activeFields, emptyBlock, typ
 export type Split = 'train' | 'validation' | 'test';
 
 /**
- * A table read into memory has more training rows than the in-memory limit. The loader streams such a table through
- * the row cache instead where it can (no time split, no weights); otherwise the message says what to do.
+ * A table read into memory has more training rows than the in-memory limit: the loader catches it and streams the
+ * table through the row cache instead.
  */
 export class InMemoryLimitExceeded extends TrainingFailure {
   constructor(message: string) {
@@ -35,32 +34,39 @@ export class InMemoryLimitExceeded extends TrainingFailure {
 }
 
 /**
- * A time split applied to a table read chunk by chunk (out of core): each chunk's rows before the validation (or
- * test) bound go on to training, capped at maxTrainRows (the earliest, as in memory); the validation and test rows
- * are kept here, in file order. Needs `validationFrom` or a validation file: the latest share of train by time can
- * only be cut with every row at hand.
+ * Rows of a table read chunk by chunk (out of core), routed by their time: each chunk's rows before the validation (or
+ * test) bound go on to training, capped at maxTrainRows (the earliest, as in memory); the validation and test rows are
+ * kept here, in file order. Where the latest share of train by time validates (a time split without validationFrom,
+ * or a table with a time column and no validation file), a first pass over the file's times finds where that share
+ * begins (`latest`, see latestTrainCut) and this pass routes by it, so the rows are those the in-memory read takes.
  */
 export class TimeSplitRouter {
   readonly validation: RowBlock[] = [];
   readonly test: RowBlock[] = [];
   trainRows = 0;
-  private readonly testFrom: number;
-  private readonly validationFrom?: number;
+  /** Rows routed: none after a read that found a valid row cache (its rows were not read). */
+  routed = 0;
+  /** Rows before testFrom seen so far, in file order: the index latestCut's cut names. */
+  private beforeTest = 0;
 
   constructor(
-    split: DeclaredData['split'] & object,
+    private readonly bounds: TimeBounds,
     private readonly maxTrainRows?: number,
-  ) {
-    this.testFrom = parseIsoBound(split.testFrom);
-    this.validationFrom = split.validationFrom === undefined ? undefined : parseIsoBound(split.validationFrom);
+  ) {}
+
+  /** Forgets what was routed: a file read again (a row cache rebuilt) is routed from its first row. */
+  reset(): void {
+    this.validation.length = 0;
+    this.test.length = 0;
+    this.trainRows = this.routed = this.beforeTest = 0;
   }
 
   /** The chunk's training rows; its validation and test rows are kept. */
   route(block: RowBlock, times: Float64Array): RowBlock {
+    this.routed += block.rows;
     const where: Record<Split, number[]> = { train: [], validation: [], test: [] };
     for (let r = 0; r < block.rows; r++) {
-      const t = times[r];
-      const split = t >= this.testFrom ? 'test' : this.validationFrom !== undefined && t >= this.validationFrom ? 'validation' : 'train';
+      const split = this.splitOf(times[r]);
       if (split === 'train' && this.maxTrainRows !== undefined && this.trainRows + where.train.length >= this.maxTrainRows) continue;
       where[split].push(r);
     }
@@ -69,6 +75,57 @@ export class TimeSplitRouter {
     this.trainRows += where.train.length;
     return takeRows(block, where.train);
   }
+
+  private splitOf(t: number): Split {
+    const { testFrom, validationFrom, latest } = this.bounds;
+    if (t >= testFrom) return 'test';
+    if (validationFrom !== undefined) return t >= validationFrom ? 'validation' : 'train';
+    const i = this.beforeTest++;
+    if (Number.isNaN(t)) t = -Infinity; // no time: the earliest, as latestTrainCut counts it
+    return latest && (t > latest.time || (t === latest.time && i >= latest.fromRow)) ? 'validation' : 'train';
+  }
+}
+
+/** Where a table's rows go by time: test from `testFrom` (Infinity: a test file), validation by a bound or a cut. */
+export interface TimeBounds {
+  testFrom: number;
+  validationFrom?: number;
+  latest?: LatestCut;
+}
+
+/** A time split's bounds. */
+export function splitBounds(split: NonNullable<DeclaredData['split']>): TimeBounds {
+  return {
+    testFrom: parseIsoBound(split.testFrom),
+    ...(split.validationFrom === undefined ? {} : { validationFrom: parseIsoBound(split.validationFrom) }),
+  };
+}
+
+/**
+ * Where the latest `fraction` of a table's training rows begins, as latestRows cuts them (by time, equal times in file
+ * order): every row later than `time`, and the rows at `time` from the `fromRow`-th training row (file order) on.
+ * Found from the training rows' times alone (8 bytes a row), so a table too big for memory is cut as one held there.
+ */
+export interface LatestCut {
+  time: number;
+  fromRow: number;
+}
+
+export function latestCut(times: Float64Array, fraction: number): LatestCut {
+  const cut = Math.floor(times.length * (1 - fraction));
+  if (cut >= times.length) return { time: Infinity, fromRow: 0 };
+  const sorted = Float64Array.from(times).sort();
+  const time = sorted[cut];
+  // Of the rows at `time`, the first (cut − rows earlier than it) stay in training, in file order.
+  let earlier = cut;
+  while (earlier > 0 && sorted[earlier - 1] === time) earlier--;
+  let keep = cut - earlier;
+  for (let r = 0; r < times.length; r++) {
+    if (times[r] !== time) continue;
+    if (keep === 0) return { time, fromRow: r };
+    keep--;
+  }
+  return { time, fromRow: times.length };
 }
 
 /** Rows of a Parquet file, from its footer (nothing else is read); 0 when it can't be read (the read says why). */
@@ -578,7 +635,7 @@ class TableSink {
     this.good++;
     if (this.opts.limit !== undefined && this.good > this.opts.limit)
       throw new InMemoryLimitExceeded(
-        `${this.file}: more than ${this.opts.limit} rows, over the in-memory limit of ${this.opts.limit} training rows. A time split without validationFrom validates on the latest rows by time, so its table is held in memory (every other declared table streams through the row cache): give split.validationFrom (the table then streams), or train, validation and test as files, or raise RANKWRIGHT_IN_MEMORY_TRAIN_ROWS on a worker with more memory`,
+        `${this.file}: more than ${this.opts.limit} rows, over the in-memory limit of ${this.opts.limit} training rows (the loader streams it through the row cache instead)`,
       );
     return this.opts.maxRows === undefined || this.good < this.opts.maxRows;
   }
@@ -629,6 +686,32 @@ async function readTable(file: string, opts: TableOptions): Promise<{ block: Row
   const done = sink.finish();
   await sink.flush();
   return done;
+}
+
+/**
+ * Where the latest validationFraction of a table's training rows by time begins (a time split without validationFrom,
+ * or a table with a time column and no validation file: see readDeclaredData). One pass over the training file keeps
+ * only the times of the rows before testFrom (8 bytes a row), so the routing pass that follows cuts what the in-memory
+ * read would. A row without a time counts as the earliest.
+ */
+export async function latestTrainCut(config: DeclaredData): Promise<LatestCut> {
+  const testFrom = config.split ? splitBounds(config.split).testFrom : Infinity;
+  let times = new Float64Array(1 << 16);
+  let n = 0;
+  const onChunk = async ({ times: chunk }: { times?: Float64Array }) => {
+    for (const t of chunk!) {
+      if (t >= testFrom) continue;
+      if (n === times.length) {
+        const grown = new Float64Array(times.length * 2);
+        grown.set(times);
+        times = grown;
+      }
+      times[n++] = Number.isNaN(t) ? -Infinity : t;
+    }
+  };
+  // A time split caps its training rows after routing; a table without one caps the file (as readDeclaredData does).
+  await readDeclaredChunks(config.train, config, onChunk, config.split ? {} : { maxRows: config.maxTrainRows });
+  return latestCut(times.subarray(0, n), config.validationFraction);
 }
 
 /**

@@ -11,11 +11,21 @@ import {
   type BadRows,
   type DataConfigInput,
   fieldOfName,
+  timeOrderColumn,
 } from '../../contracts';
 import { parseOrExplain } from '../../contracts/errors';
 import { TrainingFailure } from '../failure';
 import { BadRowReport, assertSafePath, readCriteoChunks, readCriteoFile } from './criteo-reader';
-import { InMemoryLimitExceeded, TimeSplitRouter, parquetRowCount, readDeclaredChunks, readDeclaredData, type RowTimes } from './declared-reader';
+import {
+  InMemoryLimitExceeded,
+  TimeSplitRouter,
+  latestTrainCut,
+  splitBounds,
+  parquetRowCount,
+  readDeclaredChunks,
+  readDeclaredData,
+  type RowTimes,
+} from './declared-reader';
 import { plantedScenario } from './planted';
 import { RowCacheInvalid, RowCacheReader, RowCacheWriter, hashFileEnds, rowCachePath, sourceIdentity, type SourceIdentity } from './row-cache';
 import { moveToSharedMemory, openSharedDataset, type DatasetShare, type SharedDatasetImage } from './shared-dataset';
@@ -333,31 +343,29 @@ async function loadCriteo(config: CriteoData, fingerprint: string, limit: number
 /**
  * A team's own table with a declared schema. Its rows fill the same slots, hashes and value names as a Criteo file's
  * (see declared-reader.ts). Held in memory while its training rows fit `limit`; past it (estimated beforehand, or
- * found while reading) its training file goes through the same checksummed row cache as a big Criteo file and
- * epochs stream it — unless the table has a time split or a weight column, which need every row at hand (the load
- * then fails, saying what to do).
+ * found while reading) its training file goes through the same checksummed row cache as a big Criteo file, with its
+ * weights, and epochs stream it. A time split routes the rows by time as they are read (TimeSplitRouter); without
+ * validationFrom, a first pass over the file finds where the latest share of train by time begins.
  */
 async function loadDeclared(config: DeclaredData, fingerprint: string, limit: number): Promise<LoadedDataset> {
   const layout = schemaLayout(config.schema);
-  // A time split without validationFrom validates on the latest share of train by time: that needs every row at hand.
-  const streamable = !config.split || config.split.validationFrom !== undefined || config.validation !== undefined;
   const streamed = async () => {
     const valueNames = newValueNames(layout.widths.categorical);
-    const router = config.split ? new TimeSplitRouter(config.split, config.maxTrainRows) : undefined;
+    const router = await timeRouterOf(config);
     const source = declaredSource(config, valueNames, router);
     // Limit 0: to disk from the first chunk (a valid cache of the file is used as it is).
     const train = await readTrain(source, 0);
     if (!('onDisk' in train)) throw new Error('a streamed declared table did not produce a row cache');
-    // A cache hit read no rows: a time split's validation and test rows come from the file once more.
-    if (router && !router.test.length) await source.read(config.train, async () => {});
-    return loadOnDisk(config, fingerprint, source, train.onDisk, train.badRows, router && splitRows(config, router));
+    // A cache hit read no rows: the validation and test rows the router keeps come from the file once more.
+    if (router && !router.routed) await source.read(config.train, async () => {});
+    return loadOnDisk(config, fingerprint, source, train.onDisk, train.badRows, router && routedRows(config, router));
   };
-  if (streamable && (await estimateDeclaredRows(config)) > limit * 1.1) return streamed();
+  if ((await estimateDeclaredRows(config)) > limit * 1.1) return streamed();
   let read: Awaited<ReturnType<typeof readDeclaredData>>;
   try {
     read = await readDeclaredData(config, newValueNames(layout.widths.categorical), limit);
   } catch (e) {
-    if (streamable && e instanceof InMemoryLimitExceeded) return streamed();
+    if (e instanceof InMemoryLimitExceeded) return streamed();
     throw e;
   }
   return {
@@ -414,16 +422,32 @@ function criteoSource(config: CriteoData, opts: ReadOpts): TrainSource {
   };
 }
 
-/** A streamed time split's validation and test rows, or the failure of a split that leaves one of them empty. */
-function splitRows(config: DeclaredData, router: TimeSplitRouter): { validation?: RowBlock; test: RowBlock } {
-  const split = config.split!;
+/**
+ * How a streamed table's rows are routed by time, if they are: a time split's bounds, and where no validationFrom or
+ * validation file says which rows validate but the rows have times, the latest share of train by time (found by a
+ * first pass, as the in-memory read cuts it). Without a time column the last rows of the cache by position validate.
+ */
+async function timeRouterOf(config: DeclaredData): Promise<TimeSplitRouter | undefined> {
+  const cutsLatest = !config.validation && (config.split ? config.split.validationFrom === undefined : timeOrderColumn(config) !== undefined);
+  if (!config.split && !cutsLatest) return undefined;
+  const bounds = config.split ? splitBounds(config.split) : { testFrom: Infinity };
+  return new TimeSplitRouter(
+    { ...bounds, ...(cutsLatest ? { latest: await latestTrainCut(config) } : {}) },
+    // A time split caps the training rows it routes; a table without one is capped as it is read.
+    config.split ? config.maxTrainRows : undefined,
+  );
+}
+
+/** The validation and test rows a router kept, or the failure of a split that leaves one of them empty. */
+function routedRows(config: DeclaredData, router: TimeSplitRouter): { validation?: RowBlock; test?: RowBlock } {
+  const split = config.split;
   const none = (what: string) =>
-    new TrainingFailure('bad-data', `${config.train}: no rows have ${split.by} ${what} (split ${JSON.stringify(split)}); check the dates`);
-  if (!router.test.length) throw none(`≥ testFrom ${split.testFrom}`);
-  if (split.validationFrom !== undefined && !router.validation.length)
+    new TrainingFailure('bad-data', `${config.train}: no rows have ${split!.by} ${what} (split ${JSON.stringify(split)}); check the dates`);
+  if (split && !router.test.length) throw none(`≥ testFrom ${split.testFrom}`);
+  if (split?.validationFrom !== undefined && !router.validation.length)
     throw none(`in [validationFrom ${split.validationFrom}, testFrom ${split.testFrom})`);
   return {
-    test: concatBlocks(router.test),
+    ...(router.test.length ? { test: concatBlocks(router.test) } : {}),
     ...(router.validation.length ? { validation: concatBlocks(router.validation) } : {}),
   };
 }
@@ -443,11 +467,16 @@ function declaredSource(config: DeclaredData, valueNames: ValueNames, router?: T
       maxBadRowFraction: config.maxBadRowFraction,
       strict: !!config.strict,
     },
-    // A time split reads the whole file (its later rows validate and test) and caps the training rows it routes.
-    read: (file, onChunk, maxRows) =>
-      router && file === config.train
-        ? readDeclaredChunks(file, config, async ({ block, times }) => onChunk(router.route(block, times!)), { valueNames })
-        : readDeclaredChunks(file, config, async ({ block }) => onChunk(block), { valueNames, maxRows }),
+    // Routed by time: a time split reads the whole file (its later rows validate and test) and caps the training rows
+    // it routes; a table without a split is capped as it is read.
+    read: (file, onChunk, maxRows) => {
+      if (!router || file !== config.train) return readDeclaredChunks(file, config, async ({ block }) => onChunk(block), { valueNames, maxRows });
+      router.reset();
+      return readDeclaredChunks(file, config, async ({ block, times }) => onChunk(router.route(block, times!)), {
+        valueNames,
+        ...(config.split ? {} : { maxRows: config.maxTrainRows }),
+      });
+    },
   };
 }
 
@@ -547,12 +576,12 @@ async function loadOnDisk(
   train: TrainSource,
   reader: RowCacheReader,
   trainBad: BadRowReport,
-  split?: { validation?: RowBlock; test: RowBlock },
+  routed?: { validation?: RowBlock; test?: RowBlock },
 ): Promise<LoadedDataset> {
   if (reader.rows === 0)
     throw new TrainingFailure('bad-data', `${config.train}: no training rows (${'split' in config ? 'check the split dates' : 'an empty file'})`);
   // Validation rows held apart (a validation file, or a time split's): every cached row trains.
-  const heldApart = config.validation !== undefined || split?.validation !== undefined;
+  const heldApart = config.validation !== undefined || routed?.validation !== undefined;
   const scanOf = (r: RowCacheReader) => scanCache(r, heldApart ? 0 : config.validationFraction);
   let scanned: Awaited<ReturnType<typeof scanCache>>;
   try {
@@ -569,7 +598,7 @@ async function loadOnDisk(
     scanned = await scanOf(reader);
   }
   const reports: FileBadRows[] = [{ split: 'train', file: config.train, report: trainBad }];
-  let validation = split?.validation ?? scanned.tail;
+  let validation = routed?.validation ?? scanned.tail;
   if (config.validation) {
     const v = await readWhole(train, config.validation);
     validation = v.block;
@@ -577,7 +606,7 @@ async function loadOnDisk(
   }
   // The test rows: a time split's, or the test file's.
   let test: { block: RowBlock };
-  if (split) test = { block: split.test };
+  if (routed?.test) test = { block: routed.test };
   else {
     const read = await readWhole(train, config.test!);
     reports.push({ split: 'test', file: config.test!, report: read.badRows });

@@ -183,6 +183,21 @@ describe('declared-schema data (CSV, TSV, Parquet)', function () {
       assert.equal(describeValidationSplit(validationSplitOf(d.config, d.validation.rows)), 'latest 30% of train by ts (3 rows)');
     });
 
+    it('out of core, the latest share is cut the same way, equal times in file order', async () => {
+      // Train before day 8 by time: days 1 (ids 2, 10), 2 (5), 3 (0, 12), 4 (8), 5 (4), 6 (9), 7 (7). A fraction of
+      // 0.5 cuts at floor(9 · 0.5) = 4: inside day 3, so id 0 trains and id 12 (the later in the file) validates.
+      const config = { format: 'csv' as const, train: table(), schema, split: { by: 'ts', testFrom: '2026-03-08' }, validationFraction: 0.5 };
+      const inMemory = await loadDataset(config);
+      assert.deepEqual(ids(inMemory.validation), [4, 7, 8, 9, 12]);
+      for (const maxTrainRows of [undefined, 3]) {
+        const streamed = await loadDataset({ ...config, ...(maxTrainRows ? { maxTrainRows } : {}) }, { maxInMemoryTrainRows: 2 });
+        assert.ok(streamed.trainOnDisk, 'streamed');
+        assert.deepEqual(ids(streamed.validation), [4, 7, 8, 9, 12]);
+        assert.deepEqual(ids(streamed.test), [1, 3, 6, 11]);
+        assert.equal(streamed.trainOnDisk.rows, maxTrainRows ?? 4, 'ids 0, 2, 5, 10, capped to the earliest in the file');
+      }
+    });
+
     it("maxTrainRows (a probe) caps the training rows after the split: test and validation are the full run's", async () => {
       const split = { by: 'ts', testFrom: '2026-03-08' } as const;
       const d = await loadDataset({ format: 'csv', train: table(), schema, split, validationFraction: 0.3, maxTrainRows: 4 });
@@ -319,11 +334,15 @@ describe('declared-schema data (CSV, TSV, Parquet)', function () {
     assert.equal(d.badRows.files[0].rows, 250);
   });
 
-  it('a time split without validationFrom needs every row at hand: past the limit the error says what to give', async () => {
+  it('a time split without validationFrom streams past the limit and cuts the latest training rows as in memory', async () => {
     const t = await writeDeclaredTables(path.join(dir, 'limit-split'), { rows: 600, formats: ['csv'] });
-    const e = await failureOf(loadDataset({ ...t.configs.csv!, maxTrainRows: 250 }, { maxInMemoryTrainRows: 300 }));
-    assert.ok(e instanceof TrainingFailure && e.failureClass === 'resource');
-    assert.match(e.message, /A time split without validationFrom .* held in memory .*: give split\.validationFrom \(the table then streams\)/);
+    const inMemory = await loadDataset({ ...t.configs.csv!, maxTrainRows: 250 });
+    const streamed = await loadDataset({ ...t.configs.csv!, maxTrainRows: 250 }, { maxInMemoryTrainRows: 300 });
+    assert.ok(streamed.trainOnDisk && !inMemory.trainOnDisk, 'past the limit the training rows are on disk');
+    assert.equal(streamed.trainOnDisk.rows, inMemory.train.rows);
+    assert.deepEqual(streamed.validation.labels, inMemory.validation.labels, 'the same latest rows validate, in file order');
+    assert.deepEqual(streamed.validation.categorical, inMemory.validation.categorical);
+    assert.deepEqual(streamed.test.labels, inMemory.test.labels);
   });
 
   it('fingerprints the schema: a changed role or option changes it, another spelling of the same schema does not', async () => {

@@ -19,9 +19,9 @@ export type { AppendResult, EventStore } from './events/event-store';
  * the `campaign_events` table beside the insights (events/sql-event-store.ts), so that every machine of a fleet, even
  * one whose home is empty, reads the same log.
  *
- * In the files, appends are idempotent by eventId, across retries and across processes: writers serialise on a lock file, and
- * before appending each writer catches its in-process index of eventIds up with whatever other processes appended
- * since it last looked. Readers never crash on a bad line: they report it with its line number and go on.
+ * In the files, appends are idempotent by eventId, across retries and across processes: writers serialise on a lock
+ * file, and before appending each writer catches its in-process index of eventIds up with whatever other processes
+ * appended since it last looked. Readers never crash on a bad line: they report it with its line number and go on.
  *
  * The lock heals by itself (see withFileLock): it is held only across synchronous file operations (milliseconds,
  * never an event-loop turn, so a writer whose loop is busy with synchronous training cannot sit on it), it names its
@@ -506,6 +506,7 @@ export interface ReadEventsOptions {
   since?: string;
   /** Only events after the one with this eventId (for resuming a reader). */
   afterEventId?: string;
+  /** Whose files to read (default RANKWRIGHT_HOME); with RANKWRIGHT_DATABASE_URL the database is read instead. */
   home?: string;
 }
 
@@ -546,6 +547,7 @@ export interface FollowOptions {
   /** Polling interval in ms (file-system notifications wake it sooner where they work). */
   intervalMs?: number;
   onProblem?: (problem: EventLogProblem) => void;
+  /** Whose files to follow (default RANKWRIGHT_HOME); with RANKWRIGHT_DATABASE_URL the database is followed instead. */
   home?: string;
 }
 

@@ -52,8 +52,12 @@ describe("store/migrate-database: a home's events and insights into PostgreSQL",
   };
   let databaseUrl: string;
 
+  const SECRET = 'pw-SECRET-never-printed';
   before(async () => {
-    databaseUrl = await postgres.fresh();
+    // The development server trusts loopback, so a password in the URL is accepted and ignored: it shows what is printed.
+    const url = new URL(await postgres.fresh());
+    url.password = SECRET;
+    databaseUrl = url.toString();
   });
   afterEach(async () => {
     await closePostgresEventStores();
@@ -86,6 +90,7 @@ describe("store/migrate-database: a home's events and insights into PostgreSQL",
 
     const copied = await migrateDatabase({ home: first, databaseUrl });
     assert.equal(copied.database, redactedDatabaseUrl(databaseUrl));
+    assert.ok(copied.database.includes(':***@') && !copied.database.includes(SECRET), copied.database);
     assert.equal(copied.events.campaigns, 1);
     assert.deepEqual([copied.events.copied, copied.events.alreadyThere], [logged.length, 0]);
     assert.deepEqual(
@@ -134,6 +139,14 @@ describe("store/migrate-database: a home's events and insights into PostgreSQL",
       printed.map((l) => (JSON.parse(l) as { eventId: string }).eventId),
       logged,
     );
+
+    const missing: string[] = [];
+    assert.equal(
+      await runEvents({ campaignId: 'never-ran', json: false, follow: false }, { out: (l) => missing.push(l), err: (l) => missing.push(l) }),
+      1,
+    );
+    assert.match(missing.join('\n'), /^no event log for campaign never-ran \(campaign never-ran in postgres:\/\/rankwright:\*\*\*@/);
+    assert.doesNotMatch(missing.join('\n'), new RegExp(SECRET));
 
     const ledger = await readCampaignLedger();
     assert.equal(ledger.get(campaignId)?.state, 'awaiting-review');

@@ -16,7 +16,7 @@ import { SqliteInsightsDatabase } from './insights/sqlite-database';
  */
 
 export interface MigrateDatabaseOptions {
-  /** The home whose `events/*.jsonl` and `insights.sqlite` are copied. It is read, never changed (see migrateDatabase). */
+  /** The home whose `events/*.jsonl` and `insights.sqlite` are copied; they stay there (see migrateDatabase). */
   home: string;
   /** The target: a postgres:// URL (the RANKWRIGHT_DATABASE_URL the fleet will use). */
   databaseUrl: string;

@@ -1,6 +1,5 @@
-import * as fs from 'node:fs';
-import * as path from 'node:path';
 import { SafeId } from '../contracts';
+import { openEventStore } from './event-log';
 import { rankwrightHome } from './home';
 
 /**
@@ -65,37 +64,21 @@ const REF = /^sha256:[0-9a-f]{64}$/;
 const REFS_IN_TEXT = /sha256:[0-9a-f]{64}/g;
 const JOB_END_STATES = new Set(['succeeded', 'failed', 'lost', 'timed-out', 'cancelled']);
 
-/** Campaign ids with an event log in the home (events/<id>.jsonl), sorted. */
-export function loggedCampaignIds(home: string = rankwrightHome()): string[] {
-  let names: string[];
-  try {
-    names = fs.readdirSync(path.join(home, 'events'));
-  } catch {
-    return [];
-  }
-  return names
-    .filter((n) => n.endsWith('.jsonl'))
-    .map((n) => n.slice(0, -'.jsonl'.length))
-    .filter((id) => SafeId.safeParse(id).success)
-    .sort();
-}
-
-/** Every campaign (and standalone experiment) with an event log in the home. */
+/**
+ * Every campaign (and standalone experiment) with an event log: the home's files, or the shared database when
+ * RANKWRIGHT_DATABASE_URL names one (event-log.ts openEventStore).
+ */
 export async function readCampaignLedger(home: string = rankwrightHome()): Promise<Map<string, CampaignRecord>> {
+  const store = await openEventStore(home);
   const ledger = new Map<string, CampaignRecord>();
-  for (const id of loggedCampaignIds(home)) ledger.set(id, await readCampaignRecord(id, home));
+  for (const id of await store.campaignIds()) ledger.set(id, recordFromLog(id, ((await store.lines(id)) ?? []).join('\n')));
   return ledger;
 }
 
 /** One campaign's record from its log; a campaign without a log is running (nothing says it ended). */
 export async function readCampaignRecord(campaignId: string, home: string = rankwrightHome()): Promise<CampaignRecord> {
-  let text = '';
-  try {
-    text = await fs.promises.readFile(path.join(home, 'events', `${campaignId}.jsonl`), 'utf8');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-  }
-  return recordFromLog(campaignId, text);
+  const lines = SafeId.safeParse(campaignId).success ? await (await openEventStore(home)).lines(campaignId) : undefined;
+  return recordFromLog(campaignId, (lines ?? []).join('\n'));
 }
 
 type RawEvent = Record<string, unknown>;

@@ -5,14 +5,23 @@ import * as path from 'node:path';
 import { threadId } from 'node:worker_threads';
 import { CampaignEvent, EVENT_SCHEMA_VERSION, SafeId, describeIssues, type NewCampaignEvent } from '../contracts';
 import { asDiskFull } from './disk-space';
+import type { AppendResult, EventStore, FollowStoreOptions } from './events/event-store';
+import { postgresEventStore } from './events/sql-event-store';
 import { rankwrightHome } from './home';
+import { insightsLocation } from './insights/database-url';
+
+export type { AppendResult, EventStore } from './events/event-store';
 
 /**
- * The campaign event log: one JSON CampaignEvent per line in `${RANKWRIGHT_HOME}/events/<campaignId>.jsonl`.
+ * The campaign event log. Events are validated here on the way in and read tolerantly on the way out; where they are
+ * kept is an EventStore (events/event-store.ts): by default one JSON CampaignEvent per line in
+ * `${RANKWRIGHT_HOME}/events/<campaignId>.jsonl` (FileEventStore, below), and with RANKWRIGHT_DATABASE_URL=postgres://…
+ * the `campaign_events` table beside the insights (events/sql-event-store.ts), so that every machine of a fleet, even
+ * one whose home is empty, reads the same log.
  *
- * Appends are idempotent by eventId, across retries and across processes: writers serialise on a lock file, and
- * before appending each writer catches its in-process index of eventIds up with whatever other processes appended
- * since it last looked. Readers never crash on a bad line: they report it with its line number and go on.
+ * In the files, appends are idempotent by eventId, across retries and across processes: writers serialise on a lock
+ * file, and before appending each writer catches its in-process index of eventIds up with whatever other processes
+ * appended since it last looked. Readers never crash on a bad line: they report it with its line number and go on.
  *
  * The lock heals by itself (see withFileLock): it is held only across synchronous file operations (milliseconds,
  * never an event-loop turn, so a writer whose loop is busy with synchronous training cannot sit on it), it names its
@@ -30,12 +39,6 @@ export interface EventLogRead {
   problems: EventLogProblem[];
 }
 
-export interface AppendResult {
-  appended: number;
-  /** Events whose eventId was already in the log (a retried activity). */
-  skipped: number;
-}
-
 export class InvalidCampaignEventError extends Error {
   constructor(
     readonly index: number,
@@ -46,13 +49,73 @@ export class InvalidCampaignEventError extends Error {
   }
 }
 
-/** The log file of a campaign; refuses ids that could escape the events folder. */
-export function eventLogPath(campaignId: string, home: string = rankwrightHome()): string {
+/** Refuses campaign ids that could escape the events folder (whichever store holds the events: one rule for both). */
+function checkCampaignId(campaignId: string): void {
   const checked = SafeId.safeParse(campaignId);
   if (!checked.success) {
     throw new Error(`invalid campaign id ${JSON.stringify(campaignId)}: ${describeIssues(checked.error).join('; ')}`);
   }
+}
+
+/** The log file of a campaign in the home's JSONL store; refuses ids that could escape the events folder. */
+export function eventLogPath(campaignId: string, home: string = rankwrightHome()): string {
+  checkCampaignId(campaignId);
   return path.join(home, 'events', `${campaignId}.jsonl`);
+}
+
+/**
+ * The event store of this process: the `campaign_events` table of the PostgreSQL database RANKWRIGHT_DATABASE_URL
+ * names (the insights' database), else the JSONL files of `home`. Like the insights, the URL comes from the
+ * environment of the worker or CLI process only.
+ */
+export async function openEventStore(home: string = rankwrightHome()): Promise<EventStore> {
+  const where = insightsLocation();
+  return where.kind === 'postgres' ? postgresEventStore(where.url) : new FileEventStore(home);
+}
+
+/** The default store: one JSONL file per campaign under `${home}/events`, shared by the processes of one machine. */
+export class FileEventStore implements EventStore {
+  constructor(readonly home: string) {}
+
+  where(campaignId: string): string {
+    return eventLogPath(campaignId, this.home);
+  }
+
+  append(campaignId: string, events: CampaignEvent[]): Promise<AppendResult> {
+    const file = eventLogPath(campaignId, this.home);
+    // A full disk (or quota) fails the append with a DiskFullError naming the log's folder and the space left; the
+    // activities that append retry until there is room, so no event is lost to it.
+    return appendLocked(file, events).catch((err: unknown) => {
+      throw asDiskFull(err, 'campaign events', path.dirname(file));
+    });
+  }
+
+  async lines(campaignId: string): Promise<string[] | undefined> {
+    try {
+      return (await fs.promises.readFile(eventLogPath(campaignId, this.home), 'utf8')).split('\n');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw err;
+    }
+  }
+
+  async campaignIds(): Promise<string[]> {
+    let names: string[];
+    try {
+      names = await fs.promises.readdir(path.join(this.home, 'events'));
+    } catch {
+      return [];
+    }
+    return names
+      .filter((n) => n.endsWith('.jsonl'))
+      .map((n) => n.slice(0, -'.jsonl'.length))
+      .filter((id) => SafeId.safeParse(id).success)
+      .sort();
+  }
+
+  follow(campaignId: string, onLines: (lines: string[], firstLine: number) => void, signal: AbortSignal, opts: FollowStoreOptions): Promise<void> {
+    return followFile(eventLogPath(campaignId, this.home), onLines, signal, opts);
+  }
 }
 
 /** eventIds already in one file, and how many bytes of it they cover. */
@@ -69,7 +132,7 @@ const indexes = new Map<string, FileIndex>();
  * anything is written (one bad event refuses the whole batch) and must name this campaign.
  */
 export async function appendEvents(campaignId: string, events: NewCampaignEvent[], opts: { home?: string } = {}): Promise<AppendResult> {
-  const file = eventLogPath(campaignId, opts.home);
+  checkCampaignId(campaignId);
   const now = new Date().toISOString();
   const valid = events.map((event, i) => {
     const candidate = { v: EVENT_SCHEMA_VERSION, ts: now, ...event };
@@ -83,12 +146,7 @@ export async function appendEvents(campaignId: string, events: NewCampaignEvent[
     return parsed.data;
   });
   if (valid.length === 0) return { appended: 0, skipped: 0 };
-
-  // A full disk (or quota) fails the append with a DiskFullError naming the log's folder and the space left; the
-  // activities that append retry until there is room, so no event is lost to it.
-  return appendLocked(file, valid).catch((err: unknown) => {
-    throw asDiskFull(err, 'campaign events', path.dirname(file));
-  });
+  return (await openEventStore(opts.home)).append(campaignId, valid);
 }
 
 async function appendLocked(file: string, valid: CampaignEvent[]): Promise<AppendResult> {
@@ -448,20 +506,16 @@ export interface ReadEventsOptions {
   since?: string;
   /** Only events after the one with this eventId (for resuming a reader). */
   afterEventId?: string;
+  /** Whose files to read (default RANKWRIGHT_HOME); with RANKWRIGHT_DATABASE_URL the database is read instead. */
   home?: string;
 }
 
 /** Every valid event of a campaign, in log order, plus the lines that could not be read. No log = no events. */
 export async function readEvents(campaignId: string, opts: ReadEventsOptions = {}): Promise<EventLogRead> {
-  const file = eventLogPath(campaignId, opts.home);
-  let text: string;
-  try {
-    text = await fs.promises.readFile(file, 'utf8');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { events: [], problems: [] };
-    throw err;
-  }
-  const { events, problems } = parseLines(text, 1);
+  checkCampaignId(campaignId);
+  const lines = await (await openEventStore(opts.home)).lines(campaignId);
+  if (!lines) return { events: [], problems: [] };
+  const { events, problems } = parseLines(lines, 1);
   let selected = events;
   if (opts.afterEventId !== undefined) {
     const at = selected.findIndex((e) => e.eventId === opts.afterEventId);
@@ -475,10 +529,9 @@ export async function readEvents(campaignId: string, opts: ReadEventsOptions = {
   return { events: selected, problems };
 }
 
-function parseLines(text: string, firstLine: number): EventLogRead {
+function parseLines(lines: string[], firstLine: number): EventLogRead {
   const events: CampaignEvent[] = [];
   const problems: EventLogProblem[] = [];
-  const lines = text.split('\n');
   lines.forEach((line, i) => {
     if (!line.trim()) return;
     const parsed = parseEventLine(line);
@@ -494,25 +547,44 @@ export interface FollowOptions {
   /** Polling interval in ms (file-system notifications wake it sooner where they work). */
   intervalMs?: number;
   onProblem?: (problem: EventLogProblem) => void;
+  /** Whose files to follow (default RANKWRIGHT_HOME); with RANKWRIGHT_DATABASE_URL the database is followed instead. */
   home?: string;
 }
 
-/**
- * Calls `onEvent` for every event appended to a campaign's log until `signal` aborts; resolves then.
- * Only complete lines are delivered, so a line still being written is read on the next pass.
- */
+/** Calls `onEvent` for every event appended to a campaign's log until `signal` aborts; resolves then. */
 export async function followEvents(
   campaignId: string,
   onEvent: (event: CampaignEvent) => void,
   signal: AbortSignal,
   opts: FollowOptions = {},
 ): Promise<void> {
-  const file = eventLogPath(campaignId, opts.home);
-  const intervalMs = opts.intervalMs ?? 250;
+  checkCampaignId(campaignId);
+  const store = await openEventStore(opts.home);
+  const onLines = (lines: string[], firstLine: number) => {
+    const { events, problems } = parseLines(lines, firstLine);
+    for (const problem of problems) opts.onProblem?.(problem);
+    for (const event of events) {
+      if (signal.aborted) break;
+      onEvent(event);
+    }
+  };
+  await store.follow(campaignId, onLines, signal, { fromStart: opts.fromStart ?? true, intervalMs: opts.intervalMs ?? 250 });
+}
+
+/**
+ * Follows one JSONL file. Only complete lines are delivered, so a line still being written is read on the next pass;
+ * file-system notifications wake it sooner than the interval where they work.
+ */
+async function followFile(
+  file: string,
+  onLines: (lines: string[], firstLine: number) => void,
+  signal: AbortSignal,
+  { fromStart, intervalMs }: FollowStoreOptions,
+): Promise<void> {
   let offset = 0;
   let lineNo = 1;
   let ino = -1;
-  if (opts.fromStart === false) {
+  if (!fromStart) {
     const stat = await fs.promises.stat(file).catch(() => undefined);
     if (stat) {
       offset = stat.size;
@@ -551,14 +623,10 @@ export async function followEvents(
           const chunk = (await readRange(file, offset, stat.size)).toString('utf8');
           const complete = chunk.lastIndexOf('\n') + 1;
           if (complete > 0) {
-            const { events, problems } = parseLines(chunk.slice(0, complete - 1), lineNo);
-            lineNo += chunk.slice(0, complete).split('\n').length - 1;
+            const lines = chunk.slice(0, complete - 1).split('\n');
+            onLines(lines, lineNo);
+            lineNo += lines.length;
             offset += Buffer.byteLength(chunk.slice(0, complete), 'utf8');
-            for (const problem of problems) opts.onProblem?.(problem);
-            for (const event of events) {
-              if (signal.aborted) break;
-              onEvent(event);
-            }
           }
         }
       }

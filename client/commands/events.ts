@@ -1,6 +1,5 @@
-import * as fs from 'node:fs';
 import type { CampaignEvent } from '../../contracts';
-import { eventLogPath, followEvents, readEvents } from '../../store/event-log';
+import { followEvents, openEventStore, readEvents, type EventStore } from '../../store/event-log';
 import { summarizeEvent } from '../../store/event-summary';
 import type { CommandOutput } from './insights';
 
@@ -18,9 +17,12 @@ export interface EventsCommandOptions {
 
 /** `rankwright events <campaignId>`: the campaign's event log as one-liners or JSONL. Returns the exit code. */
 export async function runEvents(opts: EventsCommandOptions, io: CommandOutput = console_): Promise<number> {
+  // The home's JSONL files, or the shared database of RANKWRIGHT_DATABASE_URL: a bad id or URL is a usage error.
+  let store: EventStore;
   let file: string;
   try {
-    file = eventLogPath(opts.campaignId);
+    store = await openEventStore();
+    file = store.where(opts.campaignId);
   } catch (err) {
     io.err((err as Error).message);
     return 2;
@@ -29,11 +31,12 @@ export async function runEvents(opts: EventsCommandOptions, io: CommandOutput = 
   const warn = (p: { line: number; message: string }) => io.err(`${file}:${p.line}: skipped: ${p.message}`);
 
   if (!opts.follow) {
-    if (!fs.existsSync(file)) {
+    const { events, problems } = await readEvents(opts.campaignId);
+    // An empty log is still a log (nothing to print); only a campaign that never logged is an error.
+    if (events.length + problems.length === 0 && !(await store.lines(opts.campaignId))) {
       io.err(`no event log for campaign ${opts.campaignId} (${file})`);
       return 1;
     }
-    const { events, problems } = await readEvents(opts.campaignId);
     events.forEach(print);
     problems.forEach(warn);
     return 0;
@@ -45,7 +48,8 @@ export async function runEvents(opts: EventsCommandOptions, io: CommandOutput = 
   opts.signal?.addEventListener('abort', onSigint, { once: true });
   if (opts.signal?.aborted) stop.abort();
   try {
-    if (!opts.json && !fs.existsSync(file)) io.err(`waiting for campaign ${opts.campaignId} to log its first event… (Ctrl-C to stop)`);
+    if (!opts.json && !(await store.lines(opts.campaignId)))
+      io.err(`waiting for campaign ${opts.campaignId} to log its first event… (Ctrl-C to stop)`);
     await followEvents(opts.campaignId, print, stop.signal, { onProblem: warn });
     return 0;
   } finally {

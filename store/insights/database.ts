@@ -30,6 +30,17 @@ export interface ColumnTypes {
   real: string;
   /** A 64-bit integer (SQLite's INTEGER is one; PostgreSQL's is 32-bit, so there it is BIGINT). */
   integer: string;
+  /** A primary key numbered in insertion order (SQLite: INTEGER PRIMARY KEY AUTOINCREMENT, PostgreSQL: BIGSERIAL). */
+  serialKey: string;
+}
+
+export interface WriteOptions {
+  /**
+   * What the write serialises on: writes naming the same lock run one at a time (default: the one lock of all
+   * insights writes). PostgreSQL takes a transaction-scoped advisory lock of this name, so writes to unrelated things
+   * (two campaigns' events) do not queue behind each other; SQLite has one write lock for its whole file anyway.
+   */
+  lock?: string;
 }
 
 export interface InsightsDatabase extends SqlReads {
@@ -42,7 +53,7 @@ export interface InsightsDatabase extends SqlReads {
    * time, from any number of processes or machines, so a read-merge-write (data traits) never loses the other
    * writer's part. Rolled back when `write` throws.
    */
-  write<T>(write: (tx: SqlWrite) => Promise<T>): Promise<T>;
+  write<T>(write: (tx: SqlWrite) => Promise<T>, opts?: WriteOptions): Promise<T>;
   /** How many migrations the database has run (0 for an empty one). */
   schemaVersion(): Promise<number>;
   close(): Promise<void>;

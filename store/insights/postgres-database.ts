@@ -1,5 +1,5 @@
 import { Pool, types, type PoolClient } from 'pg';
-import type { InsightsDatabase, SqlReads, SqlValue, SqlWrite } from './database';
+import type { InsightsDatabase, SqlReads, SqlValue, SqlWrite, WriteOptions } from './database';
 import { databaseUrlSecrets, redactedDatabaseUrl } from './database-url';
 
 /**
@@ -10,8 +10,12 @@ import { databaseUrlSecrets, redactedDatabaseUrl } from './database-url';
  * and migrations run once however many workers start together.
  */
 
-/** The advisory lock every insights write holds (hashtext of a fixed name: the same number on every worker). */
-const WRITE_LOCK = `SELECT pg_advisory_xact_lock(hashtext('rankwright insights writes'))`;
+/**
+ * The advisory lock an insights write holds: hashtext of its name, the same number on every worker. Without a name of
+ * its own (WriteOptions.lock) a write holds the one lock of all insights writes.
+ */
+const WRITE_LOCK = `SELECT pg_advisory_xact_lock(hashtext($1))`;
+const INSIGHTS_WRITES = 'rankwright insights writes';
 
 /** Where the schema version lives (SQLite keeps it in PRAGMA user_version; PostgreSQL has no such slot). */
 const VERSION_TABLE = 'rankwright_insights_schema';
@@ -49,7 +53,7 @@ function readsOn(client: Pool | PoolClient): SqlReads {
 
 export class PostgresInsightsDatabase implements InsightsDatabase {
   readonly dialect = 'postgres';
-  readonly types = { real: 'DOUBLE PRECISION', integer: 'BIGINT' };
+  readonly types = { real: 'DOUBLE PRECISION', integer: 'BIGINT', serialKey: 'BIGSERIAL PRIMARY KEY' };
   private readonly reads: SqlReads;
 
   private constructor(
@@ -62,7 +66,9 @@ export class PostgresInsightsDatabase implements InsightsDatabase {
   /** Connects to `url` and checks the server answers, so a wrong URL fails here with a clear reason. */
   static async open(url: string): Promise<PostgresInsightsDatabase> {
     const location = redactedDatabaseUrl(url);
-    const pool = new Pool({ connectionString: url, max: 4, connectionTimeoutMillis: 10_000, types: parseTypes });
+    // allowExitOnIdle: a CLI command (or a worker that is done) exits once its queries are answered, instead of waiting
+    // for idle connections to time out; the event log keeps one open database per process (store/event-log.ts).
+    const pool = new Pool({ connectionString: url, max: 4, connectionTimeoutMillis: 10_000, types: parseTypes, allowExitOnIdle: true });
     // An idle connection the server dropped emits 'error' on the pool; unhandled, that would end the worker process.
     // The next query gets a fresh connection or fails with its own error, which is where it belongs.
     pool.on('error', () => undefined);
@@ -83,7 +89,7 @@ export class PostgresInsightsDatabase implements InsightsDatabase {
     return this.reads.get<T>(sql, params);
   }
 
-  async write<T>(write: (tx: SqlWrite) => Promise<T>): Promise<T> {
+  async write<T>(write: (tx: SqlWrite) => Promise<T>, opts: WriteOptions = {}): Promise<T> {
     const client = await this.pool.connect();
     const tx: SqlWrite = {
       ...readsOn(client),
@@ -103,7 +109,7 @@ export class PostgresInsightsDatabase implements InsightsDatabase {
     let broken = false;
     try {
       await client.query('BEGIN');
-      await client.query(WRITE_LOCK);
+      await client.query(WRITE_LOCK, [opts.lock ?? INSIGHTS_WRITES]);
       const result = await write(tx);
       await client.query('COMMIT');
       return result;

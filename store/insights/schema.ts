@@ -68,6 +68,17 @@ const MIGRATIONS: ((t: ColumnTypes) => string)[] = [
      PRIMARY KEY (experiment_id, from_attempt, to_attempt)
    );
    CREATE INDEX remedies_by_class ON remedies (failure_class, family, data_fingerprint);`,
+  // v3: campaign events, for a fleet whose event log is in PostgreSQL (store/events/sql-event-store.ts). `seq` keeps
+  // the order of appends; the unique pair makes an append idempotent by eventId. A home's SQLite database has the
+  // table too (one schema for both) but leaves it empty: a home's events are its JSONL files.
+  (t) => `CREATE TABLE campaign_events (
+     seq         ${t.serialKey},
+     campaign_id TEXT NOT NULL,
+     event_id    TEXT NOT NULL,
+     event       TEXT NOT NULL,
+     UNIQUE (campaign_id, event_id)
+   );
+   CREATE INDEX campaign_events_by_campaign ON campaign_events (campaign_id, seq);`,
 ];
 
 export const INSIGHTS_SCHEMA_VERSION = MIGRATIONS.length;

@@ -47,7 +47,7 @@ function readsOn(db: Database.Database): SqlReads {
 
 export class SqliteInsightsDatabase implements InsightsDatabase {
   readonly dialect = 'sqlite';
-  readonly types = { real: 'REAL', integer: 'INTEGER' };
+  readonly types = { real: 'REAL', integer: 'INTEGER', serialKey: 'INTEGER PRIMARY KEY AUTOINCREMENT' };
   private readonly reads: SqlReads;
 
   private constructor(

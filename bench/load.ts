@@ -145,11 +145,13 @@ interface LoadRun {
   gapParts?: GapParts;
 }
 
-/** A run kept from an earlier load.json: it has that run's stamp. */
+/** A run with its own stamp (the commit of this checkout, the date and the load average while it ran). */
 interface KeptRun {
   stamp: BenchStamp;
   loadAverage?: LoadRange;
   run: LoadRun;
+  /** Kept from an earlier load.json (`--light` keeps the heavy run): not measured in this sitting. */
+  earlier?: boolean;
 }
 
 interface LoadReport {
@@ -319,12 +321,13 @@ async function runLoad(bootstrap: Client, plan: LoadPlan, report: { loadAverage?
 function previousHeavy(file: string): KeptRun | undefined {
   if (!fs.existsSync(file)) return undefined;
   const previous = JSON.parse(fs.readFileSync(file, 'utf8')) as Partial<LoadReport> & Partial<LoadRun> & { stamp: BenchStamp };
-  if (previous.heavy) return previous.heavy;
+  if (previous.heavy) return { ...previous.heavy, earlier: true };
   if (!previous.orchestration) return undefined;
   const flat = previous as LoadRun & { stamp: BenchStamp; loadAverage?: LoadRange };
   return {
     stamp: flat.stamp,
     loadAverage: flat.loadAverage,
+    earlier: true,
     run: {
       label: 'heavy',
       workerCommit: flat.stamp.commit,
@@ -532,11 +535,11 @@ function loadMarkdown(r: LoadReport): string {
     ...runs.map((k) => `- **${k.run.label}** (\`${k.run.workerCommit.slice(0, 7)}\`): ${partsLine(k.run.gapParts)}.`),
     '',
     ...runs.flatMap((k) =>
-      k !== r.light && k.stamp.date !== r.stamp.date
-        ? [`The ${k.run.label} run is kept from an earlier sitting: ${commitLine(k.stamp)} ${machineLine(k.stamp, k.loadAverage)}`, '']
-        : [],
+      k.earlier ? [`The ${k.run.label} run is kept from an earlier sitting: ${commitLine(k.stamp)} ${machineLine(k.stamp, k.loadAverage)}`, ''] : [],
     ),
     "A gap also holds the campaign's own agent activities (design, evaluation, records); only the part with nothing scheduled is Temporal's. Workflow tasks are round trips between the server and the worker; a local activity runs inside one.",
+    '',
+    "What a gap holds, in order: the experiment's last workflow task (record its result, complete), the campaign's task on the child's completion (flush its queued events), at a phase's start the interaction signal on the best model (after the baseline also the research step), the design activity, the task that starts the next child, and that child's first task (record `experiment.started`, schedule its training). Before issue 26 (`440044c`) each record was an activity of its own, a task-queue round trip and one more workflow task each, and a gap held at least three (the result, the campaign's flush, the next experiment's start; more after the baseline); since then they are local activities that ride in those tasks (`patched('local-records')`), and the first phase's signal is asked beside the research step instead of after it (`patched('signal-with-research')`). What remains is the design (a decision), the analysis at a phase's start (measurements the design reads), and the child workflow's start.",
     '',
   ].join('\n');
 }

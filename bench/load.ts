@@ -511,7 +511,8 @@ function runRow(k: KeptRun): string {
 }
 
 function splitCell(split: LoadRun['orchestration']['experimentGapSplitMs']): string {
-  return split ? `${split.designOnly.p50} (${split.designOnly.count}) / ${split.withAnalysis.p50} (${split.withAnalysis.count})` : '—';
+  const cell = (part: { p50: number; count: number }) => (part.count ? `${part.p50} (${part.count})` : '— (0)');
+  return split ? `${cell(split.designOnly)} / ${cell(split.withAnalysis)}` : '—';
 }
 
 function loadMarkdown(r: LoadReport): string {

@@ -55,10 +55,12 @@ export interface BenchWorker {
 /**
  * One `rankwright worker` process for a bench, on the given home, logging to `log`; resolves once it serves (its
  * start-up, bundling the workflows, is never part of what a bench measures). It is killed if the bench exits first.
+ * `checkout` runs another checkout's worker (its workflows and activities): the code before a change, measured in the
+ * same sitting as the change.
  */
-export async function startBenchWorker(home: string, log: string): Promise<BenchWorker> {
+export async function startBenchWorker(home: string, log: string, checkout = root): Promise<BenchWorker> {
   const fd = fs.openSync(log, 'w');
-  const child = spawn(process.execPath, [path.join(root, 'bin', 'rankwright.js'), 'worker'], {
+  const child = spawn(process.execPath, [path.join(checkout, 'bin', 'rankwright.js'), 'worker'], {
     env: { ...process.env, RANKWRIGHT_HOME: home },
     stdio: ['ignore', fd, fd],
   });

@@ -1,4 +1,4 @@
-import { proxyActivities } from '@temporalio/workflow';
+import { proxyActivities, proxyLocalActivities } from '@temporalio/workflow';
 import { TASK_QUEUES } from '../contracts';
 import type * as activities from '../activities';
 
@@ -15,6 +15,28 @@ import type * as activities from '../activities';
 export const records = proxyActivities<typeof activities>({
   taskQueue: TASK_QUEUES.agent,
   startToCloseTimeout: '10 minutes',
+  retry: {
+    initialInterval: '1 second',
+    backoffCoefficient: 2,
+    maximumInterval: '5 minutes',
+    maximumAttempts: Infinity, // until written
+    nonRetryableErrorTypes: ['InvalidCampaignEventError', 'ZodError'],
+  },
+});
+
+/**
+ * The same records as local activities (issue 26): the workflow's own worker runs them inside the workflow task that
+ * asks for them, so an event or an insight is written without a task-queue round trip and the command that follows
+ * (the training, the next design, the workflow's completion) goes out in the same task. They keep the records' retry
+ * semantics: retried until written, backing off to 5 minutes, and only what the schema refuses fails. A retry whose
+ * backoff is over 10 seconds waits on a durable timer (a full disk is waited out by timers, not by a workflow task held
+ * open). An event append or an insights row takes milliseconds; one that takes 2 minutes is hung and is tried again.
+ * Only for records the agent worker can write (it runs the workflows and holds RANKWRIGHT_HOME); workflows choose
+ * these under patched('local-records'), so histories recorded with `records` replay.
+ */
+export const localRecords = proxyLocalActivities<typeof activities>({
+  startToCloseTimeout: '2 minutes',
+  localRetryThreshold: '10 seconds',
   retry: {
     initialInterval: '1 second',
     backoffCoefficient: 2,

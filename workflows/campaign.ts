@@ -36,7 +36,7 @@ import { bestResult, runPlan, trainerOf, PHASE_SHARES, PHASE_SHARES_V1, type Des
 import { TRAINER_TECHNIQUE_PREFIX } from '../contracts/portfolio';
 import { designerHistory, summarize } from './summaries';
 import type { rankingExperiment } from './experiment';
-import { dataFacts, decisions, records } from './activity-proxies';
+import { dataFacts, decisions, localRecords, records } from './activity-proxies';
 
 const training = proxyActivities<typeof activities>({
   taskQueue: TASK_QUEUES.training,
@@ -64,7 +64,10 @@ const agents = proxyActivities<typeof activities>({
  */
 export async function rankingCampaign(rawInput: unknown, carried?: unknown): Promise<CampaignStatus> {
   const { input, carry } = readCampaignStart(rawInput, carried);
-  const campaign = new CampaignState(input, carry, records.recordEvents);
+  // Event records are local activities (issue 26): a flush rides in the workflow task that schedules what follows it
+  // (the next design, the next wave) instead of costing an activity round trip. Campaigns recorded before replay with
+  // the activity they had (asked once: the answer holds for the whole run).
+  const campaign = new CampaignState(input, carry, (patched('local-records') ? localRecords : records).recordEvents);
   // Validation decides and test confirms; campaigns recorded before validation metrics decided on test, and replay so.
   campaign.decideOn = patched('validation-decides') ? 'validation' : 'test';
   campaign.handleMessages();
@@ -94,16 +97,22 @@ export async function rankingCampaign(rawInput: unknown, carried?: unknown): Pro
       });
     });
 
+  let firstSignal: Promise<FieldPairSignal[]> | undefined;
   if (!carry) {
     const baselineOk = await describeDataAndTrainBaseline(campaign);
     if (!baselineOk) return finish(campaign, 'the baseline failed: ' + (campaign.baseline()?.failure?.message ?? 'unknown'));
     if (campaign.decideOn === 'validation') await checkData(campaign);
     // Campaigns recorded before the research step replay without it.
     // The research step measures the built-in engine's models: an external trainer's campaign goes without it.
-    if (input.strategy === 'agent' && !trainer && patched('research-step')) await researchBaseline(campaign);
+    if (input.strategy === 'agent' && !trainer && patched('research-step')) {
+      // The first phase's interaction signal is measured on the baseline, as the research is, and neither reads the
+      // other: both are asked at once instead of one after the other (issue 26). Recorded campaigns replay in order.
+      if (patched('signal-with-research')) firstSignal = measureInteractions(campaign);
+      await researchBaseline(campaign);
+    }
   }
 
-  campaign.stopReason = await runPhases(campaign, rawInput);
+  campaign.stopReason = await runPhases(campaign, rawInput, firstSignal);
   if (campaign.stopReason === 'aborted') return finish(campaign, 'aborted by ' + (campaign.signOff.last('abort')?.by ?? 'a human'));
 
   const { recommendation, haltedOn } = await recommendWithinGuardrails(campaign);
@@ -196,8 +205,11 @@ async function researchBaseline(campaign: CampaignState): Promise<void> {
   await campaign.flush();
 }
 
-/** Step 3: the plan's phases, designed wave by wave. Returns why the plan stopped. */
-async function runPhases(campaign: CampaignState, rawInput: unknown) {
+/**
+ * Step 3: the plan's phases, designed wave by wave. Returns why the plan stopped. `firstSignal`: the first phase's
+ * interaction signal, already asked for (on the baseline, beside the research step).
+ */
+async function runPhases(campaign: CampaignState, rawInput: unknown, firstSignal?: Promise<FieldPairSignal[]>) {
   const { input, campaignId } = campaign;
   let signal: FieldPairSignal[] = [];
   // Campaigns started before the phase budgets changed keep the old ones (their histories must replay).
@@ -241,7 +253,8 @@ async function runPhases(campaign: CampaignState, rawInput: unknown) {
           phase,
           ...(note ? { note: note.slice(0, 500) } : {}),
         });
-        signal = await measureInteractions(campaign);
+        signal = await (firstSignal ?? measureInteractions(campaign));
+        firstSignal = undefined;
       },
       beforeWave: async () => {
         await holdWhilePaused();

@@ -16,7 +16,7 @@ import { parseWorkflowInput } from './input';
 import { failedResult, succeededResult } from './experiment-result';
 import { applyRememberedFix, retryAfterDiskFull, retryAfterFailure, type RetryDecision } from './retry-policy';
 import { ExternalJobFailed, trainExternally } from './external-training';
-import { decisions, records } from './activity-proxies';
+import { decisions, localRecords, records } from './activity-proxies';
 
 /** Its external training job finished (sent by the HTTP service or the job's owner): poll it now instead of later. */
 export const trainingJobFinished = defineSignal<[unknown]>(SIGNALS.trainingJobFinished);
@@ -54,7 +54,11 @@ export async function rankingExperiment(rawInput: unknown): Promise<ExperimentRe
   }
   const id = input.experimentId;
   const campaignId = input.campaignId ?? id;
-  await records.recordEvents(campaignId, [
+  // Records are local activities (issue 26): the started event goes out with the training's scheduling and the result
+  // with the workflow's completion, each in one workflow task instead of an activity round trip. Experiments recorded
+  // before replay with the activities they had (asked once: the answer holds for the whole run).
+  const record = patched('local-records') ? localRecords : records;
+  await record.recordEvents(campaignId, [
     {
       type: 'experiment.started',
       eventId: `${id}:started`,
@@ -101,7 +105,7 @@ export async function rankingExperiment(rawInput: unknown): Promise<ExperimentRe
           baselineArtifact: input.baselineArtifact,
           finished,
           record: (state, jobId, detail) =>
-            records.recordEvents(campaignId, [
+            record.recordEvents(campaignId, [
               {
                 type: 'experiment.job',
                 eventId: `${jobId}:${state}`,
@@ -180,7 +184,7 @@ export async function rankingExperiment(rawInput: unknown): Promise<ExperimentRe
           ...(decision.retry && decision.rememberedFrom && remembered ? { rememberedFix: remembered } : {}),
         },
       ];
-      await records.recordEvents(campaignId, events);
+      await record.recordEvents(campaignId, events);
       if (diskDecision?.retry) {
         diskWaits.count++;
         diskWaits.seconds += diskDecision.waitSeconds;
@@ -194,7 +198,7 @@ export async function rankingExperiment(rawInput: unknown): Promise<ExperimentRe
       result = failedResult(who, config, failure, decision.retry ? `gave up after ${attempt} attempts; ${decision.fix}` : decision.fix, attempts);
     }
   }
-  await records.recordExperiment(result, input.data);
+  await record.recordExperiment(result, input.data);
   return result;
 }
 

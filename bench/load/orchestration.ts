@@ -109,6 +109,114 @@ export function campaignTimeline(campaign: HistoryEvent[], experiments: HistoryE
   };
 }
 
+/** What one gap between trainings held, over every history of the campaign (its own and its experiments'). */
+export interface GapParts {
+  ms: number;
+  /** Workflow tasks that ran in the gap (a round trip between the server and a worker each). */
+  workflowTasks: number;
+  /** Their summed time, scheduled → completed (clipped to the gap). */
+  workflowTaskMs: number;
+  /** Activities (task-queue round trips) by type: how many were scheduled in the gap, and their time in it. */
+  activities: Record<string, { count: number; ms: number }>;
+  /** Local activities by type (they run inside a workflow task: no round trip of their own). */
+  localActivities: Record<string, number>;
+  /** Child workflows started in the gap, and the time from asking to start one to its start. */
+  childStarts: number;
+  childStartMs: number;
+}
+
+/** The name of the marker a local activity's result is recorded under (Temporal's core SDK). */
+const LOCAL_ACTIVITY_MARKER = 'core_local_activity';
+
+/** The activity type a local activity's marker names (its `data` detail is JSON); "local activity" if unreadable. */
+function localActivityType(e: HistoryEvent): string {
+  const data = e.markerRecordedEventAttributes?.details?.data?.payloads?.[0]?.data;
+  try {
+    return (JSON.parse(Buffer.from(data ?? '').toString('utf8')) as { activity_type?: string }).activity_type ?? 'local activity';
+  } catch {
+    return 'local activity';
+  }
+}
+
+/**
+ * The anatomy of each gap from one training's end to the next training's scheduling (the gaps campaignTimeline
+ * measures): which workflow tasks, activities, local activities and child starts sat in it. This is what the
+ * orchestration work of issue 26 cut; the load bench prints it so a later change can see what a gap still holds.
+ */
+export function gapAnatomy(campaign: HistoryEvent[], experiments: HistoryEvent[][], trainingActivity = 'trainModel'): GapParts[] {
+  const histories = [campaign, ...experiments];
+  const trainings = histories
+    .flatMap(activitySpans)
+    .filter((s) => s.type === trainingActivity && s.closed !== undefined)
+    .sort((a, b) => a.scheduled - b.scheduled);
+  const overlap = (a: number, b: number, from: number, to: number) => Math.max(0, Math.min(b, to) - Math.max(a, from));
+  const parts: GapParts[] = [];
+  for (const t of trainings) {
+    const next = trainings.find((n) => n.scheduled >= t.closed!);
+    if (!next) continue;
+    const [from, to] = [t.closed!, next.scheduled];
+    const gap: GapParts = {
+      ms: to - from,
+      workflowTasks: 0,
+      workflowTaskMs: 0,
+      activities: {},
+      localActivities: {},
+      childStarts: 0,
+      childStartMs: 0,
+    };
+    for (const events of histories) {
+      const scheduledAt = new Map<string, number>();
+      for (const e of events) {
+        const at = timeOf(e);
+        if (e.workflowTaskScheduledEventAttributes || e.startChildWorkflowExecutionInitiatedEventAttributes) scheduledAt.set(String(e.eventId), at);
+        const wft = e.workflowTaskCompletedEventAttributes;
+        const begun = wft ? scheduledAt.get(String(wft.scheduledEventId)) : undefined;
+        if (begun !== undefined && overlap(begun, at, from, to) > 0) {
+          gap.workflowTasks++;
+          gap.workflowTaskMs += overlap(begun, at, from, to);
+        }
+        const child = e.childWorkflowExecutionStartedEventAttributes;
+        const asked = child ? scheduledAt.get(String(child.initiatedEventId)) : undefined;
+        if (asked !== undefined && asked >= from && asked < to) {
+          gap.childStarts++;
+          gap.childStartMs += at - asked;
+        }
+        if (e.markerRecordedEventAttributes?.markerName === LOCAL_ACTIVITY_MARKER && at >= from && at <= to) {
+          const type = localActivityType(e);
+          gap.localActivities[type] = (gap.localActivities[type] ?? 0) + 1;
+        }
+      }
+      for (const s of activitySpans(events)) {
+        if (s.type === trainingActivity || s.closed === undefined || s.scheduled < from || s.scheduled >= to) continue;
+        const a = (gap.activities[s.type] ??= { count: 0, ms: 0 });
+        a.count++;
+        a.ms += overlap(s.scheduled, s.closed, from, to);
+      }
+    }
+    parts.push(gap);
+  }
+  return parts;
+}
+
+/** The mean of each part over gaps: what a typical gap held (counts and ms per gap). */
+export function meanGapParts(gaps: GapParts[]): GapParts {
+  const n = Math.max(1, gaps.length);
+  const mean = (f: (g: GapParts) => number) => Number((gaps.reduce((a, g) => a + f(g), 0) / n).toFixed(2));
+  const activityTypes = [...new Set(gaps.flatMap((g) => Object.keys(g.activities)))].sort();
+  const localTypes = [...new Set(gaps.flatMap((g) => Object.keys(g.localActivities)))].sort();
+  return {
+    ms: mean((g) => g.ms),
+    workflowTasks: mean((g) => g.workflowTasks),
+    workflowTaskMs: mean((g) => g.workflowTaskMs),
+    activities: Object.fromEntries(
+      activityTypes.map((type) => [type, { count: mean((g) => g.activities[type]?.count ?? 0), ms: mean((g) => g.activities[type]?.ms ?? 0) }]),
+    ),
+    localActivities: Object.fromEntries(localTypes.map((type) => [type, mean((g) => g.localActivities[type] ?? 0)])),
+    childStarts: mean((g) => g.childStarts),
+    childStartMs: mean((g) => g.childStartMs),
+  };
+}
+
 /** The p-quantile (0..1) of values, nearest rank; NaN when there are none. */
 export function quantile(values: number[], p: number): number {
   if (!values.length) return NaN;

@@ -1,6 +1,6 @@
 import { strict as assert } from 'node:assert';
 import type { temporal } from '@temporalio/proto';
-import { campaignTimeline, quantile } from '../../bench/load/orchestration';
+import { campaignTimeline, gapAnatomy, meanGapParts, quantile } from '../../bench/load/orchestration';
 
 type Event = temporal.api.history.v1.IHistoryEvent;
 
@@ -60,6 +60,48 @@ describe('load bench: where a campaign’s wall time went, from its histories', 
     assert.equal(t.runningMs, 10_000);
     assert.equal(t.orchestrationMs, 0);
     assert.deepEqual(t.experimentGapsMs, []);
+  });
+
+  it('says what each gap between trainings held: workflow tasks, activities, local activities, child starts', () => {
+    const campaign = history();
+    campaign.at(0, { workflowExecutionStartedEventAttributes: {} });
+    const first = history();
+    activity(first, 'trainModel', 1, 1, 5);
+    // The first experiment's last workflow task (5 → 5.2) records its result as a local activity.
+    const wftA = first.at(5, { workflowTaskScheduledEventAttributes: {} });
+    first.at(5.2, { workflowTaskCompletedEventAttributes: { scheduledEventId: wftA as never } });
+    const marker = { activity_type: 'recordExperiment' };
+    first.at(5.2, {
+      markerRecordedEventAttributes: {
+        markerName: 'core_local_activity',
+        details: { data: { payloads: [{ data: Buffer.from(JSON.stringify(marker)) }] } },
+      },
+    });
+    // The campaign designs (5.4 → 5.6, inside a workflow task 5.3 → 5.35) and starts the next child (5.7 → 5.8).
+    const wftC = campaign.at(5.3, { workflowTaskScheduledEventAttributes: {} });
+    campaign.at(5.35, { workflowTaskCompletedEventAttributes: { scheduledEventId: wftC as never } });
+    activity(campaign, 'designExperiments', 5.4, 5.4, 5.6);
+    const initiated = campaign.at(5.7, { startChildWorkflowExecutionInitiatedEventAttributes: {} });
+    campaign.at(5.8, { childWorkflowExecutionStartedEventAttributes: { initiatedEventId: initiated as never } });
+    const second = history();
+    activity(second, 'trainModel', 6, 6, 9);
+    // A workflow task after the second training is in no gap.
+    const late = second.at(9, { workflowTaskScheduledEventAttributes: {} });
+    second.at(9.1, { workflowTaskCompletedEventAttributes: { scheduledEventId: late as never } });
+
+    const [gap, ...none] = gapAnatomy(campaign.events, [first.events, second.events]);
+    assert.deepEqual(none, []);
+    assert.equal(gap.ms, 1_000);
+    assert.equal(gap.workflowTasks, 2);
+    assert.equal(Math.round(gap.workflowTaskMs), 250);
+    assert.deepEqual(gap.activities, { designExperiments: { count: 1, ms: 200 } });
+    assert.deepEqual(gap.localActivities, { recordExperiment: 1 });
+    assert.equal(gap.childStarts, 1);
+    assert.equal(Math.round(gap.childStartMs), 100);
+    const mean = meanGapParts([gap, { ...gap, ms: 3_000, activities: {}, localActivities: {}, childStarts: 0, childStartMs: 0 }]);
+    assert.equal(mean.ms, 2_000);
+    assert.deepEqual(mean.activities, { designExperiments: { count: 0.5, ms: 100 } });
+    assert.deepEqual(mean.localActivities, { recordExperiment: 0.5 });
   });
 
   it('takes quantiles by nearest rank', () => {

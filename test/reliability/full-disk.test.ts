@@ -112,11 +112,16 @@ describe('reliability: the disk fills mid-campaign', function () {
 
     // 2. Completely full: the campaign's next write (its events, or the insights database the designer reads) fails
     //    and is retried; the worker logs each failed try (a warning of a few KB with its stack), and those log lines
-    //    fail too. Three logged failures are waited for (the 4th try is pending): the log's last page can take at most
-    //    one whole warning and part of another, so at least one met the full disk.
+    //    fail too. Three logged failures are waited for: the log's last page can take at most one whole warning and
+    //    part of another, so at least one met the full disk. An activity shows its 4th try pending; the event write
+    //    is a local activity, retried inside the campaign's workflow task until its backoff passes 10 s (after its 5th
+    //    try), and then waiting on a timer in the campaign's history.
     disk.fill();
+    const campaignHandle = temporal.client.workflow.getHandle(id);
     await eventually(
-      async () => (await temporal.client.workflow.getHandle(id).describe()).raw.pendingActivities?.find((a) => (a.attempt ?? 0) >= 4),
+      async () =>
+        (await campaignHandle.describe()).raw.pendingActivities?.find((a) => (a.attempt ?? 0) >= 4) ??
+        (await campaignHandle.fetchHistory()).events?.find((e) => e.timerStartedEventAttributes),
       60_000,
       'the campaign to retry a write on the full disk',
     );

@@ -27,6 +27,7 @@ import {
 import {
   EncodedRows,
   buildFeatureSpec,
+  listColumnsOfData,
   encodeRows,
   featureTableRows,
   featureTableRowsAt,
@@ -163,7 +164,7 @@ export async function trainExperiment(req: TrainExperimentRequest): Promise<Trai
   requireBothClasses(onDisk ? { rows: onDisk.rows, labels: onDisk.labels } : dataset.train, 'train');
   // Streamed: the statistics the spec is fitted on (dense moments, quantiles, auto table sizes) come from an evenly
   // spaced sample of the training rows (dataset.train, ≤ TRAIN_SAMPLE_ROWS).
-  const spec = buildFeatureSpec(model, dataset.train, dataset.active);
+  const spec = buildFeatureSpec(model, dataset.train, dataset.active, listColumnsOfData(data));
   const { catSlots, denseSlots } = slotCounts(spec);
 
   const budget = req.maxMemoryBytes ?? DEFAULT_MAX_MEMORY_BYTES;

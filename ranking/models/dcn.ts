@@ -441,8 +441,13 @@ export class DeepCrossNetwork implements RankingModel {
           this.touched[touchedCount++] = t;
           for (let c = 0; c < d; c++) this.embGrad[base + c] = 0;
         }
-        const src = i * D + (fields ? fields.fieldOf[s] : s) * d;
-        for (let c = 0; c < d; c++) this.embGrad[base + c] += a * dx0[src + c];
+        if (!fields) {
+          const src = i * D + s * d;
+          for (let c = 0; c < d; c++) this.embGrad[base + c] += dx0[src + c];
+        } else {
+          const src = i * D + fields.fieldOf[s] * d;
+          for (let c = 0; c < d; c++) this.embGrad[base + c] += a * dx0[src + c];
+        }
       }
     }
 

@@ -8,6 +8,7 @@ import { readDeclaredChunks } from '../../ranking/data/declared-reader';
 import { clearDatasetCache, loadDataset } from '../../ranking/data/load-data';
 import type { RowBlock } from '../../ranking/data/rows';
 import { trainExperiment } from '../../ranking/experiment';
+import { exportModel } from '../../ranking/export';
 import { buildFeatureSpec, encodeRows, listColumnsOfData, slotCounts } from '../../ranking/features';
 import { ReferenceKernels } from '../../ranking/kernels';
 import { loadModelArtifact } from '../../ranking/model-artifact';
@@ -15,6 +16,7 @@ import { createModel } from '../../ranking/models/create-model';
 import { DeepCrossNetwork } from '../../ranking/models/dcn';
 import { SeededRandom } from '../../ranking/rng';
 import { loadArtifactScorer } from '../../ranking/scoring';
+import { onnxScores } from '../support/onnx-runtime';
 
 /**
  * Lists as pooled fields (ranking/features.ts ListField): a table whose click signal is "the list has the value hot",
@@ -139,6 +141,26 @@ describe('lists as pooled fields', function () {
       const rowB = Array.from(encoded.catIndex.subarray(encoded.catSlots + 2, encoded.catSlots + 6));
       assert.deepEqual(rowA, [...rowB].reverse(), `${JSON.stringify(fields)}: each value has the same row in either position`);
     }
+  });
+
+  it('exports sum- and mean-pooled FM and DCN to ONNX: ONNX Runtime matches the engine on lists of 0 to 4 values', async () => {
+    const blocks: RowBlock[] = [];
+    if (!('schema' in data)) throw new Error('unreachable');
+    await readDeclaredChunks(data.test!, data, async ({ block }) => void blocks.push(block), { featuresOnly: true, chunkRows: 1_000_000 });
+    for (const family of ['fm', 'dcn'] as const)
+      for (const pooling of ['sum', 'mean'] as const) {
+        const run = await trainExperiment({ data, model: ModelConfig.parse({ family, epochs: 1, fields: { tags: { pooling } } }) });
+        const { header } = await loadModelArtifact(run.artifact);
+        assert.equal(header.featureSpec.lists![0].pooling, pooling);
+        const onnxPath = path.join(dir, `${family}-${pooling}.onnx`);
+        await exportModel(run.artifact, onnxPath, 'onnx');
+        const encoded = encodeRows(blocks[0], header.featureSpec);
+        const engine = await (await loadArtifactScorer(run.artifact)).score(encoded);
+        const viaOnnx = await onnxScores(onnxPath, encoded);
+        let worst = 0;
+        for (let r = 0; r < viaOnnx.length; r++) worst = Math.max(worst, Math.abs(viaOnnx[r] - engine[r]));
+        assert.ok(worst < 1e-5, `${family} ${pooling}: ONNX Runtime and the engine differ by ${worst}`);
+      }
   });
 
   it('crossing a list value changes the model; pooling by sum is a knob of the whole list column', async () => {

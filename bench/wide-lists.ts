@@ -11,7 +11,7 @@ import { writeWideTable } from '../test/support/wide-table';
 import { benchStamp, commitLine, machineLine, sampleLoad, writeResultFiles, type LoadRange } from './stamp';
 
 /**
- * `npx tsx bench/wide-lists.ts [--rows N] [--repeats N] [--modes slots,pooled]`: one DCN training epoch (the default
+ * `npx tsx bench/wide-lists.ts [--rows N] [--repeats N] [--modes slots,pooled] [--family dcn|fm]`: one DCN (or FM) training epoch (the default
  * config, the engine's dense path) on the wide planted table (test/support/wide-table.ts: 80 categorical, 30 dense and
  * two list columns of 3 and 4 values), with its lists as `maxValues` separate slots each (`slots`: the spec built
  * without the table's lists, what every model was before lists were pooled) and as one pooled field each (`pooled`).
@@ -23,6 +23,9 @@ import { benchStamp, commitLine, machineLine, sampleLoad, writeResultFiles, type
 interface ModeResult {
   mode: string;
   catSlots: number;
+  /** Fields the model sees (a pooled list is one). */
+  fields: number;
+  /** DCN's x0 (one embedding per field, then the numeric dense values). */
   x0Width: number;
   epochSeconds: number[];
   epochCpuSeconds: number[];
@@ -48,8 +51,9 @@ async function main(): Promise<void> {
     const table = writeWideTable(dir, { trainRows: rows, testRows: 1000 });
     const data = DataConfig.parse({ format: 'csv', train: table.train, test: table.test, schema: table.schema });
     const dataset = await loadDataset(data);
-    const config = ModelConfig.parse({ family: 'dcn', epochs: 1 });
-    if (config.family !== 'dcn') throw new Error('unreachable');
+    const family = option('--family') ?? 'dcn';
+    const config = ModelConfig.parse({ family, epochs: 1 });
+    if (config.family !== 'dcn' && config.family !== 'fm') throw new Error(`--family: dcn or fm, not ${family}`);
     // Both modes' encodings first, then the epochs interleaved (slots, pooled, slots, …): a shared machine's load
     // drifts, and interleaving spreads it over both.
     const setups = modes.map((mode) => {
@@ -85,6 +89,7 @@ async function main(): Promise<void> {
       return {
         mode,
         catSlots: slotCounts(spec).catSlots,
+        fields: catFields + denseSlots,
         x0Width: catFields * config.embeddingDim + denseSlots,
         epochSeconds: wall,
         epochCpuSeconds: cpu,
@@ -97,27 +102,29 @@ async function main(): Promise<void> {
       stamp,
       rows,
       repeats,
-      config: { family: 'dcn', embeddingDim: config.embeddingDim, batchSize: config.batchSize },
+      config: { family, embeddingDim: config.embeddingDim, batchSize: config.batchSize },
       loadAverage: report.loadAverage,
       results,
     };
     const md = [
-      '# DCN epoch on the wide table: lists as slots vs pooled',
+      `# ${family.toUpperCase()} epoch on the wide table: lists as slots vs pooled`,
       '',
       commitLine(stamp),
       machineLine(stamp, report.loadAverage),
       '',
-      `${rows} train rows of test/support/wide-table.ts (80 categorical, 30 dense, lists of 3 and 4 values), the default DCN, one epoch; median of ${repeats} (wall, CPU).`,
+      `${rows} train rows of test/support/wide-table.ts (80 categorical, 30 dense, lists of 3 and 4 values), the default ${family.toUpperCase()}, one epoch; median of ${repeats} (wall, CPU).`,
       '',
-      '| lists | categorical slots | x0 width | epoch wall s | epoch CPU s |',
-      '|---|---|---|---|---|',
-      ...results.map((r) => `| ${r.mode} | ${r.catSlots} | ${r.x0Width} | ${r.medianSeconds.toFixed(2)} | ${r.medianCpuSeconds.toFixed(2)} |`),
+      '| lists | categorical slots | model fields | x0 width (DCN) | epoch wall s | epoch CPU s |',
+      '|---|---|---|---|---|---|',
+      ...results.map(
+        (r) => `| ${r.mode} | ${r.catSlots} | ${r.fields} | ${r.x0Width} | ${r.medianSeconds.toFixed(2)} | ${r.medianCpuSeconds.toFixed(2)} |`,
+      ),
       '',
     ].join('\n');
     if (!process.argv.includes('--no-write'))
       writeResultFiles(path.join(__dirname, 'results'), [
-        ['wide-lists.json', JSON.stringify(json, null, 2) + '\n'],
-        ['wide-lists.md', md],
+        [`wide-lists${family === 'dcn' ? '' : `-${family}`}.json`, JSON.stringify(json, null, 2) + '\n'],
+        [`wide-lists${family === 'dcn' ? '' : `-${family}`}.md`, md],
       ]);
     console.log(md);
   } finally {

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { DesignRequest, DesignResponse, type ExperimentSummary, type ProposedExperiment } from '../contracts/agents';
 import { canonicalConfigKey } from '../contracts/canonical-config';
 import { FIELD_NAMES } from '../contracts/data';
-import { engineModel } from '../contracts/field-names';
+import { engineModel, type FieldEntry } from '../contracts/field-names';
 import { FIELD_TRANSFORMS, HASH_SPACES, MODEL_FAMILIES, ModelConfig, type ModelFamily } from '../contracts/model';
 import { activeCategoricalFields, improvedOnThisData, knownConfigKeys } from './design-context';
 import { costModelFor, describePrediction, predictTrainingSeconds } from './cost-model';
@@ -214,15 +214,7 @@ function designContext(req: DesignRequest, limits: ContextLimits) {
         relativeNeChange: i.relativeNeChange,
         config: configDiff(i.config),
       })),
-    ...(req.fields?.length
-      ? {
-          fields: req.fields.map((f) => ({
-            slot: f.slot,
-            name: f.label,
-            role: f.role === 'multiCategorical' ? 'one value of a multi-valued column' : f.role,
-          })),
-        }
-      : {}),
+    ...(req.fields?.length ? { fields: designerFields(req.fields) } : {}),
     fieldPairSignal: [...req.fieldPairSignal].sort((a, b) => b.strength - a.strength).slice(0, limits.pairs),
     searchSpace: req.searchSpace,
     techniques: applicableTechniques(req).map((t) =>
@@ -274,7 +266,8 @@ export function designPrompt(req: DesignRequest, budgetTokens = DEFAULT_PROMPT_T
       ? [
           'The data is a team\'s own table: "fields" maps each engine slot (I1, I2, … dense, C1, C2, … categorical: as many as the table has) to its column name.',
           'Configs and signals in the context use slots; in your proposals (titles, rationales, crosses, fields) use the column names.',
-          'A multi-valued column takes several slots (name[1], name[2], ...): cross one of its values, never the whole column.',
+          'A list (multi-valued) column is one field: fm and dcn pool its values\u2019 embeddings (mean, or sum with fields.name.pooling), lr weighs each value;',
+          'its knobs (drop, hashBits, pooling) name the column. A cross takes one of its values (name[1], name[2], ...), never the whole column.',
         ]
       : []),
     UNTRUSTED_DATA_NOTICE,
@@ -463,4 +456,29 @@ export async function designHypotheses(input: DesignRequest, llm: LlmSettings | 
     fallbackReason = `LLM gave ${proposals.length - filler.proposals.length} usable of ${req.count} proposals${repeated.length ? ` (${repeated.length} repeated configs that already ran)` : ''}; the heuristic designer filled the rest`;
   }
   return DesignResponse.parse({ proposals, source: 'llm', fallbackReason, ...llmNotes });
+}
+
+/**
+ * The designers' field list: one entry per model field, as the models count them — a list column is one field (its
+ * value slots pooled in fm and dcn), named by its column, with its slots and the names of its values for crosses.
+ */
+export function designerFields(fields: readonly FieldEntry[]): { slot: string; name: string; role: string }[] {
+  const out: { slot: string; name: string; role: string }[] = [];
+  for (let i = 0; i < fields.length; i++) {
+    const f = fields[i];
+    if (f.role !== 'multiCategorical') {
+      out.push({ slot: f.slot, name: f.label, role: f.role });
+      continue;
+    }
+    let j = i;
+    while (j + 1 < fields.length && fields[j + 1].column === f.column) j++;
+    const values = fields.slice(i, j + 1);
+    out.push({
+      slot: values.length > 1 ? `${f.slot}..${values[values.length - 1].slot}` : f.slot,
+      name: f.column,
+      role: `list of up to ${values.length} values, one pooled field (cross one value: ${values.map((v) => v.label).join(', ')})`,
+    });
+    i = j;
+  }
+  return out;
 }

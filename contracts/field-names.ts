@@ -234,7 +234,7 @@ function unknownField(name: string, naming: Naming | undefined): string {
 export function modelFieldProblems(
   model: {
     crosses?: readonly (readonly string[])[];
-    fields?: Record<string, { transform?: string; buckets?: number; hashBits?: unknown; drop?: boolean }>;
+    fields?: Record<string, { transform?: string; buckets?: number; hashBits?: unknown; drop?: boolean; pooling?: string }>;
     denseTransform?: string;
   },
   data: DataConfig | readonly FieldEntry[] | undefined,
@@ -266,6 +266,11 @@ export function modelFieldProblems(
       // A whole multi-valued column and one of its values may both have knobs (the value's refine the column's).
       if (!r.multi) noteSlot(slot, name, ['fields', name]);
     }
+    if (knobs?.pooling !== undefined && !r.multi)
+      problems.push({
+        path: ['fields', name, 'pooling'],
+        message: `${name} is ${r.role === 'multiCategorical' ? 'one value of a list' : r.role}: pooling applies to a whole list (multiCategorical) column`,
+      });
     if (r.role === 'dense') {
       if (knobs?.hashBits !== undefined)
         problems.push({

@@ -66,6 +66,11 @@ export const FieldKnobs = z
     hashBits: z.union([z.number().int().min(8).max(24), z.literal('auto')]).optional(),
     /** Leave the field out of the model entirely (no crosses may use it). */
     drop: z.boolean().optional(),
+    /**
+     * List (multiCategorical) columns only: how FM and DCN pool the embeddings of a row's values into the field's one
+     * embedding — `mean` (the default: a row's number of values does not scale the field) or `sum`.
+     */
+    pooling: z.enum(['mean', 'sum']).optional(),
   })
   .strict();
 export type FieldKnobs = z.infer<typeof FieldKnobs>;
@@ -83,6 +88,8 @@ export const FieldSettings = z.record(FieldRef, FieldKnobs).superRefine((fields,
       for (const knob of ['transform', 'buckets'] as const)
         if (knobs[knob] !== undefined)
           ctx.addIssue({ code: 'custom', path: [name, knob], message: `${name} is categorical: ${knob} applies to dense fields (I1..) only` });
+    } else if (knobs.pooling !== undefined) {
+      ctx.addIssue({ code: 'custom', path: [name, 'pooling'], message: `${name} is dense: pooling applies to list (multiCategorical) columns only` });
     } else if (knobs.hashBits !== undefined) {
       ctx.addIssue({
         code: 'custom',

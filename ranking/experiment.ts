@@ -27,6 +27,8 @@ import {
 import {
   EncodedRows,
   buildFeatureSpec,
+  listColumnsOfData,
+  pooledFieldCount,
   encodeRows,
   featureTableRows,
   featureTableRowsAt,
@@ -163,14 +165,16 @@ export async function trainExperiment(req: TrainExperimentRequest): Promise<Trai
   requireBothClasses(onDisk ? { rows: onDisk.rows, labels: onDisk.labels } : dataset.train, 'train');
   // Streamed: the statistics the spec is fitted on (dense moments, quantiles, auto table sizes) come from an evenly
   // spaced sample of the training rows (dataset.train, ≤ TRAIN_SAMPLE_ROWS).
-  const spec = buildFeatureSpec(model, dataset.train, dataset.active);
-  const { catSlots, denseSlots } = slotCounts(spec);
+  const spec = buildFeatureSpec(model, dataset.train, dataset.active, listColumnsOfData(data));
+  const { denseSlots } = slotCounts(spec);
 
   const budget = req.maxMemoryBytes ?? DEFAULT_MAX_MEMORY_BYTES;
-  const needed = estimateTrainingBytes(model, catSlots, denseSlots, featureTableRows(spec));
+  // DCN's dense layers are as wide as its fields (a list is one), not its slots.
+  const { catFields } = pooledFieldCount(spec);
+  const needed = estimateTrainingBytes(model, catFields, denseSlots, featureTableRows(spec));
   if (needed > budget) {
     let bits = model.hashBits;
-    const bytesAt = (b: number) => estimateTrainingBytes({ ...model, hashBits: b }, catSlots, denseSlots, featureTableRowsAt(spec, b));
+    const bytesAt = (b: number) => estimateTrainingBytes({ ...model, hashBits: b }, catFields, denseSlots, featureTableRowsAt(spec, b));
     while (bits > 8 && bytesAt(bits) > budget) bits--;
     // Fields with a fixed hashBits of their own keep their tables whatever hashBits is: name them when they are the problem.
     const names = slotNames(spec);

@@ -8,6 +8,9 @@ import {
   type FieldTransform,
   type HashSpace,
   type ModelConfig,
+  schemaLayout,
+  type DataConfig,
+  type SchemaLayout,
 } from '../contracts';
 import { combineHashes, hashFieldValue } from './hash';
 import { DistinctCounter, autoHashBits } from './hash-space';
@@ -74,6 +77,80 @@ export interface FeatureSpec {
   denseRows?: number[];
   /** Rows of the parameter table, all regions together (the models add their own extra rows, e.g. LR's intercept). */
   tableRows?: number;
+  /**
+   * The table's list (multi-valued) columns, each one pooled field: written only when the table has lists, so every
+   * other spec (and every artifact written before lists were pooled) is what it was and scores as before.
+   */
+  lists?: ListField[];
+}
+
+/**
+ * A list column as one model field. Its kept values sit in `length` consecutive categorical slots from `firstSlot`
+ * (an index into the spec's categorical slots; the row storage's per-list cap, `maxValues`, less the positions no
+ * train row reached), filled in order, so a position is empty only when every later one is too. FM and DCN pool the
+ * embeddings of the present values into one field embedding (mean or sum); the first position always counts (its
+ * value, or the list's missing token when the list is empty: an empty list is the field's missing value). LR, FM's
+ * linear term and DCN's wide part keep a weight per slot as before: the same value has the same table row in every
+ * position (the values share one hash space and one region), and an empty position's missing token is a weight on
+ * "the list has fewer values than this".
+ */
+export interface ListField {
+  /** The list's column name (what configs, reports and the designers call the field). */
+  column: string;
+  firstSlot: number;
+  length: number;
+  pooling: ListPooling;
+}
+
+export type ListPooling = 'mean' | 'sum';
+
+/** A list column of the data, as the row storage lays it out: `maxValues` categorical columns from `firstColumn`. */
+export interface ListColumn {
+  column: string;
+  /** Its first categorical column (0-based: C1 is 0). */
+  firstColumn: number;
+  maxValues: number;
+}
+
+/** The list columns of a data config's declared schema (none for Criteo and planted data). */
+export function listColumnsOfData(data: DataConfig): ListColumn[] {
+  return 'schema' in data ? listColumnsOf(schemaLayout(data.schema)) : [];
+}
+
+/** The list columns of a declared schema's layout. */
+export function listColumnsOf(layout: SchemaLayout | undefined): ListColumn[] {
+  const lists: ListColumn[] = [];
+  layout?.categorical.forEach((s, c) => {
+    if (s.value === 0) lists.push({ column: s.column, firstColumn: c, maxValues: 1 });
+    else if (s.value !== undefined) lists[lists.length - 1].maxValues++;
+  });
+  return lists;
+}
+
+/**
+ * A list field as the models pool it: its slots, mean or sum, and each position's missing row (the table row of the
+ * position's missing token: a position holding it is empty, except the first, which always counts).
+ */
+export interface ListPool {
+  firstSlot: number;
+  length: number;
+  mean: boolean;
+  missingRow: Int32Array;
+}
+
+/** The spec's pooled list fields (none for a spec without lists). */
+export function listPoolsOf(spec: FeatureSpec): ListPool[] {
+  return planOf(spec).pools;
+}
+
+/**
+ * Fields of the models' inputs: every categorical slot is one, except that a list's slots are one together, then
+ * the numeric dense slots. DCN's input is this many embeddings wide (plus the dense values).
+ */
+export function pooledFieldCount(spec: FeatureSpec): { catFields: number; denseSlots: number } {
+  const { catSlots, denseSlots } = slotCounts(spec);
+  const pooled = planOf(spec).pools.reduce((n, p) => n + p.length - 1, 0);
+  return { catFields: catSlots - pooled, denseSlots };
 }
 
 export interface EncodedRows {
@@ -116,8 +193,18 @@ export function denseWidthOf(spec: FeatureSpec): number {
   return spec.denseWidth ?? DENSE_COUNT;
 }
 
-export function buildFeatureSpec(model: ModelConfig, train: RowBlock, active: { categorical: number[]; dense: number[] }): FeatureSpec {
+/**
+ * `lists`: the data's list columns (listColumnsOf): each becomes one pooled field of the spec (ListField), its pooling
+ * the column's `pooling` knob (mean by default).
+ */
+export function buildFeatureSpec(
+  model: ModelConfig,
+  train: RowBlock,
+  active: { categorical: number[]; dense: number[] },
+  lists: readonly ListColumn[] = [],
+): FeatureSpec {
   const categoricalFields = active.categorical.filter((f) => !knobsOf(model, categoricalFieldName(f)).drop);
+  const listFields = listFieldsOf(model, categoricalFields, lists);
   const denseFields = active.dense.filter((f) => !knobsOf(model, denseFieldName(f)).drop);
   const denseTransforms = denseFields.map((f) => knobsOf(model, denseFieldName(f)).transform ?? model.denseTransform);
   const D = train.denseWidth;
@@ -155,18 +242,24 @@ export function buildFeatureSpec(model: ModelConfig, train: RowBlock, active: { 
     denseTransforms,
     quantileBoundaries,
     hashSpace,
+    ...(listFields.length ? { lists: listFields } : {}),
   };
 
-  // Each slot's region: shared, its own fixed size, or its own size from the slot's distinct values on train.
+  // Each slot's region: shared, its own fixed size, or its own size from the slot's distinct values on train. A
+  // list's later positions share its first position's region (requested as `sameAs`), so a value has one row whatever
+  // position it sits in; an auto-sized list region counts the distinct values of all its positions.
   const plan = planOf(spec);
-  const requests: SlotRequest[] = plan.slots.map((slot) => {
+  const firstOfList = listFirstSlots(spec);
+  const requests: SlotRequest[] = plan.slots.map((slot, s) => {
+    if (firstOfList[s] !== s) return { sameAs: firstOfList[s] };
     const own = slot.kind === 'categorical' ? knobsOf(model, categoricalFieldName(slot.column)).hashBits : undefined;
     if (typeof own === 'number') return { bits: own };
     return own === 'auto' || hashSpace === 'per-field' ? { auto: 0 } : { shared: true };
   });
   const autoSlots = requests.flatMap((r, s) => ('auto' in r ? [s] : []));
   if (autoSlots.length) {
-    const counters = countSlotTokens(train, spec, autoSlots);
+    const groups = autoSlots.map((first) => firstOfList.flatMap((f, s) => (f === first ? [s] : [])));
+    const counters = countTokenGroups(train, spec, groups);
     autoSlots.forEach((s, k) => (requests[s] = { auto: counters[k].distinct }));
   }
   return {
@@ -178,6 +271,25 @@ export function buildFeatureSpec(model: ModelConfig, train: RowBlock, active: { 
       hashSpace,
     ),
   };
+}
+
+/** The spec's list fields: each list column's kept positions (contiguous among the sorted kept columns), in order. */
+function listFieldsOf(model: ModelConfig, categoricalFields: number[], lists: readonly ListColumn[]): ListField[] {
+  const out: ListField[] = [];
+  for (const list of lists) {
+    const kept = categoricalFields.flatMap((c, s) => (c >= list.firstColumn && c < list.firstColumn + list.maxValues ? [s] : []));
+    if (!kept.length) continue;
+    const pooling = knobsOf(model, categoricalFieldName(list.firstColumn)).pooling ?? 'mean';
+    out.push({ column: list.column, firstSlot: kept[0], length: kept.length, pooling });
+  }
+  return out;
+}
+
+/** Per categorical slot of a spec, the first slot of its list (itself when it is in no list). */
+function listFirstSlots(spec: FeatureSpec): number[] {
+  const first = planOf(spec).slots.map((_, s) => s);
+  for (const l of spec.lists ?? []) for (let j = 1; j < l.length; j++) first[l.firstSlot + j] = l.firstSlot;
+  return first;
 }
 
 /** Equal-frequency bucket boundaries of a dense field's non-missing train values: bucket(x) = #boundaries ≤ x. */
@@ -241,7 +353,7 @@ export function radixSortFloat32(values: Float32Array): void {
   }
 }
 
-type SlotRequest = { shared: true } | { bits: number } | { auto: number };
+type SlotRequest = { shared: true } | { bits: number } | { auto: number } | { sameAs: number };
 
 /** Regions for the slots' requests (shared region first when the hash space is shared) and the numeric slots' rows. */
 function layoutTables(
@@ -252,13 +364,18 @@ function layoutTables(
 ): Pick<FeatureSpec, 'slotTables' | 'denseRows' | 'tableRows'> {
   const shared = hashSpace === 'shared';
   let offset = shared ? 2 ** hashBits : 0;
-  const slotTables = requests.map((r): SlotTable => {
+  const slotTables: SlotTable[] = [];
+  requests.forEach((r) => {
+    slotTables.push(tableOf(r));
+  });
+  function tableOf(r: SlotRequest): SlotTable {
+    if ('sameAs' in r) return slotTables[r.sameAs];
     if ('shared' in r) return { offset: 0, bits: hashBits, shared: true };
     const bits = 'bits' in r ? r.bits : autoHashBits(r.auto, hashBits);
     const table: SlotTable = 'auto' in r ? { offset, bits, distinct: r.auto } : { offset, bits };
     offset += 2 ** bits;
     return table;
-  });
+  }
   // Shared: a numeric field's weight is a hashed token in the shared region (as before per-field knobs); else its own row.
   const denseRows = numericFields.map((f) => (shared ? numericToken(f) & (2 ** hashBits - 1) : offset++));
   return { slotTables, denseRows, tableRows: offset };
@@ -272,8 +389,15 @@ export function featureTableRows(spec: FeatureSpec): number {
 /** Rows the spec's table would have with another `hashBits` (the shared region's size and the auto regions' cap). */
 export function featureTableRowsAt(spec: FeatureSpec, hashBits: number): number {
   const plan = planOf(spec);
-  const requests = plan.tables.map((t): SlotRequest =>
-    t.shared ? { shared: true } : t.distinct !== undefined ? { auto: t.distinct } : { bits: t.bits },
+  const firstOfList = listFirstSlots(spec);
+  const requests = plan.tables.map((t, s): SlotRequest =>
+    firstOfList[s] !== s
+      ? { sameAs: firstOfList[s] }
+      : t.shared
+        ? { shared: true }
+        : t.distinct !== undefined
+          ? { auto: t.distinct }
+          : { bits: t.bits },
   );
   return layoutTables(
     requests,
@@ -349,6 +473,8 @@ interface Plan {
   denseRows: Int32Array;
   /** Per dense field: its quantile boundaries and tokens when it is quantile-bucketed (crosses use them). */
   quantile: ({ boundaries: Float64Array; tokens: Uint32Array } | null)[];
+  /** The spec's list fields as the models pool them. */
+  pools: ListPool[];
 }
 
 const plans = new WeakMap<FeatureSpec, Plan>();
@@ -378,7 +504,17 @@ function planOf(spec: FeatureSpec): Plan {
   const sharedMask = 2 ** spec.hashBits - 1;
   const tables = spec.slotTables ?? slots.map(() => ({ offset: 0, bits: spec.hashBits, shared: true }));
   const denseRows = Int32Array.from(spec.denseRows ?? numeric.map((n) => numericToken(n.field) & sharedMask));
-  plan = { denseWidth, slots, tables, numeric, denseRows, quantile };
+  const pools = (spec.lists ?? []).map((l): ListPool => {
+    const missingRow = new Int32Array(l.length);
+    for (let j = 0; j < l.length; j++) {
+      const s = l.firstSlot + j;
+      const table = tables[s];
+      // Never matched for the first position: it always counts (the list's value or its missing token).
+      missingRow[j] = j === 0 ? -1 : table.offset + (missingToken(denseWidth + spec.categoricalFields[s]) & (2 ** table.bits - 1));
+    }
+    return { firstSlot: l.firstSlot, length: l.length, mean: l.pooling === 'mean', missingRow };
+  });
+  plan = { denseWidth, slots, tables, numeric, denseRows, quantile, pools };
   plans.set(spec, plan);
   return plan;
 }
@@ -542,15 +678,26 @@ export function numericRowsOf(spec: FeatureSpec): Int32Array {
 
 /** Distinct tokens (with counts) of the given categorical slots over a block's rows: what region sizes come from. */
 export function countSlotTokens(block: RowBlock, spec: FeatureSpec, slots: number[]): DistinctCounter[] {
+  return countTokenGroups(
+    block,
+    spec,
+    slots.map((s) => [s]),
+  );
+}
+
+/** Distinct tokens of groups of categorical slots, each group's slots counted together (a list's positions). */
+function countTokenGroups(block: RowBlock, spec: FeatureSpec, groups: number[][]): DistinctCounter[] {
   const plan = planOf(spec);
-  const counters = slots.map(() => new DistinctCounter());
+  const counters = groups.map(() => new DistinctCounter());
   const tokens = new Uint32Array(Math.min(block.rows, TILE_ROWS));
   for (let start = 0; start < block.rows; start += TILE_ROWS) {
     const end = Math.min(block.rows, start + TILE_ROWS);
-    slots.forEach((s, k) => {
-      fillSlotTokens(block, plan, s, start, end, tokens);
+    groups.forEach((group, k) => {
       const counter = counters[k];
-      for (let i = 0; i < end - start; i++) counter.add(tokens[i]);
+      for (const s of group) {
+        fillSlotTokens(block, plan, s, start, end, tokens);
+        for (let i = 0; i < end - start; i++) counter.add(tokens[i]);
+      }
     });
   }
   return counters;

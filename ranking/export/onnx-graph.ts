@@ -1,6 +1,7 @@
 import type { Calibrator } from '../../contracts';
 import type { ModelArtifactHeader } from '../model-artifact';
-import { featureTableRows, numericRowsOf, slotCounts } from '../features';
+import { featureTableRows, listPoolsOf, numericRowsOf, slotCounts, type FeatureSpec } from '../features';
+import { pooledFields } from '../models/pooling';
 import type { Tensor } from '../models/model';
 import { AttributeType, DataType, encodeModel, type Node, type TensorInit, type ValueInfo } from './onnx-proto';
 
@@ -134,6 +135,45 @@ interface Inputs {
   denseSlots: number;
 }
 
+/**
+ * A spec's list fields pooled in-graph (ranking/models/pooling.ts), float64: `e` is the gathered embeddings
+ * [batch, catSlots, k]; the result is [batch, catFields, k], a list's present values' embeddings averaged (or summed)
+ * into one field, every other slot its own field. A list position is present unless its table row is the position's
+ * missing row (the first position always counts), so the graph needs no input beyond cat_index:
+ *   present[b, s] = cat_index[b, s] ≠ missingRow[s];  n = (present·Pᵀ)·P  (the present count of each slot's field)
+ *   coef = present / (n where the field averages, else 1);  pooled = P · (coef ⊙ e)
+ * with P the 0/1 [catFields, catSlots] map of slots to fields. Without lists, `e` is returned as it is.
+ */
+function poolLists(g: GraphBuilder, spec: FeatureSpec, cat: string, e: string, catSlots: number): { pooled: string; catFields: number } {
+  const fields = pooledFields(catSlots, listPoolsOf(spec));
+  if (!fields) return { pooled: e, catFields: catSlots };
+  const F = fields.catFields;
+  const map = new Float64Array(F * catSlots);
+  const transposed = new Float64Array(catSlots * F);
+  const averaged = new Float64Array(catSlots);
+  for (let s = 0; s < catSlots; s++) {
+    const f = fields.fieldOf[s];
+    map[f * catSlots + s] = 1;
+    transposed[s * F + f] = 1;
+    averaged[s] = fields.mean[f];
+  }
+  const missing = g.constant(
+    'list_missing_row',
+    DataType.INT64,
+    [catSlots],
+    BigInt64Array.from(fields.missingRow, (r) => BigInt(r)),
+  );
+  const present = g.cast(g.op('Not', [g.op('Equal', [cat, missing])]), DataType.DOUBLE); // [batch, catSlots]
+  const toFields = g.constant('list_slots_to_fields', DataType.DOUBLE, [catSlots, F], transposed);
+  const fromFields = g.constant('list_fields_to_slots', DataType.DOUBLE, [F, catSlots], map);
+  const count = g.op('MatMul', [g.op('MatMul', [present, toFields]), fromFields]); // [batch, catSlots]
+  const averagedName = g.constant('list_averaged', DataType.DOUBLE, [catSlots], averaged);
+  const denominator = g.add(g.mul(count, averagedName), g.sub(g.scalar(1), averagedName));
+  const coef = g.div(present, denominator);
+  const weighted = g.mul(e, g.op('Unsqueeze', [coef, g.ints([2])])); // [batch, catSlots, k]
+  return { pooled: g.op('MatMul', [fromFields, weighted]), catFields: F };
+}
+
 /** Logistic regression: σ(w_bias + Σ_slots w[cat_index] + Σ_j w[denseRow_j]·dense_value_j), in float64. */
 function lrLogit(g: GraphBuilder, header: ModelArtifactHeader, tensors: Record<string, Tensor>, x: Inputs): string {
   const bias = featureTableRows(header.featureSpec);
@@ -176,7 +216,8 @@ function fmLogit(g: GraphBuilder, header: ModelArtifactHeader, tensors: Record<s
     const wTable = g.constant('fm_w', DataType.FLOAT, [bias + 1], w);
     const vTable = g.constant('fm_v', DataType.FLOAT, [bias + 1, k], v);
     logit = g.add(logit, g.reduceSum(g.cast(g.gather(wTable, x.cat), DataType.DOUBLE), [1]));
-    parts.push(g.cast(g.gather(vTable, x.cat), DataType.DOUBLE)); // [batch, catSlots, k]
+    // [batch, catFields, k]: a list's values pooled into one field (the linear term above keeps a weight per slot).
+    parts.push(poolLists(g, header.featureSpec, x.cat, g.cast(g.gather(vTable, x.cat), DataType.DOUBLE), x.catSlots).pooled);
   }
   if (x.dense) {
     const rows = numericRowsOf(header.featureSpec);
@@ -196,7 +237,7 @@ function fmLogit(g: GraphBuilder, header: ModelArtifactHeader, tensors: Record<s
 }
 
 /**
- * DCN-v2 with a wide part: x0 = [embeddings of the categorical slots ‖ dense values] (float32);
+ * DCN-v2 with a wide part: x0 = [embeddings of the categorical fields (a list's pooled: poolLists) ‖ dense values] (float32);
  * x_{l+1} = x0 ⊙ (x_l·W_l + b_l) + x_l (W_l = V_l·U_l, two MatMuls, for low-rank cross layers); h = ReLU MLP; logit = h·w_o + b_o (float64) + Σ wide[cat_index] (float64).
  */
 function dcnLogit(g: GraphBuilder, header: ModelArtifactHeader, tensors: Record<string, Tensor>, x: Inputs): string {
@@ -204,11 +245,16 @@ function dcnLogit(g: GraphBuilder, header: ModelArtifactHeader, tensors: Record<
   if (config.family !== 'dcn') throw new Error('not a dcn');
   const d = config.embeddingDim;
   const tableRows = featureTableRows(header.featureSpec);
-  const inputDim = x.catSlots * d + x.denseSlots;
+  const lists = listPoolsOf(header.featureSpec).length > 0;
+  const catFields = lists ? pooledFields(x.catSlots, listPoolsOf(header.featureSpec))!.catFields : x.catSlots;
+  const inputDim = catFields * d + x.denseSlots;
   const pieces: string[] = [];
   if (x.cat) {
     const emb = g.constant('dcn_embedding', DataType.FLOAT, [tableRows, d], f32(tensors.embedding, 'embedding'));
-    pieces.push(g.op('Reshape', [g.gather(emb, x.cat), g.ints([0, x.catSlots * d])]));
+    let gathered = g.gather(emb, x.cat);
+    // Lists: pooled in float64 and stored as float32, as the engine's gather does.
+    if (lists) gathered = g.cast(poolLists(g, header.featureSpec, x.cat, g.cast(gathered, DataType.DOUBLE), x.catSlots).pooled, DataType.FLOAT);
+    pieces.push(g.op('Reshape', [gathered, g.ints([0, catFields * d])]));
   }
   if (x.dense) pieces.push(x.dense);
   if (!pieces.length) throw new Error('a DCN without input slots cannot be exported');

@@ -282,6 +282,15 @@ export async function buildPreprocessingSpec(
         'A cross of features (a, b[, c]) combines their tokens (categorical, logBucket or quantileBucket by each component\u2019s rule, missingToken when missing).',
     },
     categoricalSlots: categoricalSlots(spec, layout, schema),
+    // Lists: which slots form one pooled field. Informational: the graph pools them from cat_index itself.
+    ...(spec.lists?.length
+      ? {
+          listFields: spec.lists.map((l) => ({ column: l.column, firstSlot: l.firstSlot, length: l.length, pooling: l.pooling })),
+          listPooling:
+            'A list column fills `length` consecutive categorical slots from `firstSlot` (its kept values in order, then empty positions, each encoded as above). ' +
+            'The graph pools them into one field: FM and DCN average (pooling "mean") or sum the embeddings of its present values; a position after the first whose index is its missing token’s row is empty. Encode every slot as usual.',
+        }
+      : {}),
     denseSlots: denseSlots(spec, layout),
     denseTransforms: {
       none: 'value = x; missing: 0',

@@ -1,7 +1,7 @@
 import type { ModelConfig } from '../../contracts';
 import type { DenseKernels } from '../kernels';
 import type { FeatureSpec } from '../features';
-import { featureTableRows, slotCounts } from '../features';
+import { featureTableRows, listPoolsOf, slotCounts } from '../features';
 import { DeepCrossNetwork } from './dcn';
 import { FactorizationMachine } from './fm';
 import { FtrlLogisticRegression } from './lr';
@@ -14,8 +14,8 @@ export function createModel(config: ModelConfig, spec: FeatureSpec, kernels: Den
     case 'lr':
       return new FtrlLogisticRegression(config, tableRows);
     case 'fm':
-      return new FactorizationMachine(config, kernels, tableRows);
+      return new FactorizationMachine(config, kernels, tableRows, listPoolsOf(spec));
     case 'dcn':
-      return new DeepCrossNetwork(config, kernels, catSlots, denseSlots, tableRows);
+      return new DeepCrossNetwork(config, kernels, catSlots, denseSlots, tableRows, listPoolsOf(spec));
   }
 }

@@ -1,8 +1,9 @@
 import type { DcnConfig } from '../../contracts';
 import { type DenseKernels, denseKernelsFor } from '../kernels';
-import type { EncodedRows } from '../features';
+import type { EncodedRows, ListPool } from '../features';
 import { SeededRandom } from '../rng';
 import { RankingModel, StepResult, Tensor, logitLoss, sigmoid } from './model';
+import { type PooledFields, pooledFields, slotCoefficients } from './pooling';
 
 const ADAM_BETA1 = 0.9;
 const ADAM_BETA2 = 0.999;
@@ -110,6 +111,15 @@ export class DeepCrossNetwork implements RankingModel {
   private busy: Promise<unknown> = Promise.resolve();
   /** What runs the layers' matrix products: the given kernels on a GPU backend, a faster CPU path otherwise. */
   private mm: DenseKernels;
+  /** The categorical slots as fields when the spec has lists (null without: one embedding per slot). */
+  private readonly fields: PooledFields | null;
+  /** With lists: the gathered rows' slot coefficients (rows × catSlots), which the backward scatter reuses. */
+  private coefBuf = new Float64Array(0);
+
+  /** x0's width: one embedding per field (a list is one), then the numeric dense values. */
+  get inputWidth(): number {
+    return this.inputDim;
+  }
 
   constructor(
     private config: DcnConfig,
@@ -118,11 +128,14 @@ export class DeepCrossNetwork implements RankingModel {
     private denseSlots: number,
     /** Rows of the feature spec's table (featureTableRows). */
     tableRows = 2 ** config.hashBits,
+    /** The spec's list fields (listPoolsOf): each list is one embedding of x0, its values' embeddings pooled. */
+    pools: readonly ListPool[] = [],
   ) {
     this.mm = denseKernelsFor(kernels);
     this.d = config.embeddingDim;
     this.tableRows = tableRows;
-    this.inputDim = catSlots * this.d + denseSlots;
+    this.fields = pooledFields(catSlots, pools);
+    this.inputDim = (this.fields ? this.fields.catFields : catSlots) * this.d + denseSlots;
     const rng = new SeededRandom(config.seed * 131 + 17);
     this.embedding = new Float32Array(this.tableRows * this.d);
     for (let i = 0; i < this.embedding.length; i++) this.embedding[i] = (rng.next() * 2 - 1) * EMBEDDING_INIT;
@@ -172,6 +185,7 @@ export class DeepCrossNetwork implements RankingModel {
 
   /** Gathers x0 for rows (given by `rowOf`) into the x0 buffer. */
   private gather(data: EncodedRows, rows: number, rowOf: (i: number) => number): Float32Array {
+    if (this.fields) return this.gatherPooled(data, this.fields, rows, rowOf);
     const { catSlots, catIndex, denseSlots, denseValue } = data;
     const D = this.inputDim;
     const d = this.d;
@@ -183,6 +197,48 @@ export class DeepCrossNetwork implements RankingModel {
       for (let s = 0; s < catSlots; s++) {
         const src = catIndex[r * catSlots + s] * d;
         for (let c = 0; c < d; c++) x0[at++] = emb[src + c];
+      }
+      for (let s = 0; s < denseSlots; s++) x0[at++] = denseValue[r * denseSlots + s];
+    }
+    return x0;
+  }
+
+  /**
+   * gather with lists: a field's embedding is Σ_s a_s·e_s over its slots (slotCoefficients: 1 for a one-slot field;
+   * 1/n or 1 for a list's present values, 0 for its empty positions), summed in float64 and stored as float32.
+   */
+  private gatherPooled(data: EncodedRows, fields: PooledFields, rows: number, rowOf: (i: number) => number): Float32Array {
+    const { catSlots, catIndex, denseSlots, denseValue } = data;
+    const { start, catFields } = fields;
+    const D = this.inputDim;
+    const d = this.d;
+    const x0 = this.x0Buf.view(rows * D);
+    const emb = this.embedding;
+    if (this.coefBuf.length < rows * catSlots) this.coefBuf = new Float64Array(rows * catSlots);
+    const coef = this.coefBuf;
+    const acc = new Float64Array(d);
+    for (let i = 0; i < rows; i++) {
+      const r = rowOf(i);
+      const rowAt = r * catSlots;
+      const coefAt = i * catSlots;
+      slotCoefficients(fields, catIndex, rowAt, coef.subarray(coefAt, coefAt + catSlots));
+      let at = i * D;
+      for (let f = 0; f < catFields; f++) {
+        const s0 = start[f];
+        const s1 = start[f + 1];
+        if (s1 - s0 === 1) {
+          const src = catIndex[rowAt + s0] * d;
+          for (let c = 0; c < d; c++) x0[at++] = emb[src + c];
+          continue;
+        }
+        acc.fill(0);
+        for (let s = s0; s < s1; s++) {
+          const a = coef[coefAt + s];
+          if (a === 0) continue;
+          const src = catIndex[rowAt + s] * d;
+          for (let c = 0; c < d; c++) acc[c] += emb[src + c] * a;
+        }
+        for (let c = 0; c < d; c++) x0[at++] = acc[c];
       }
       for (let s = 0; s < denseSlots; s++) x0[at++] = denseValue[r * denseSlots + s];
     }
@@ -371,9 +427,13 @@ export class DeepCrossNetwork implements RankingModel {
     const step = this.adamStep;
     let touchedCount = 0;
     if (this.touched.length < rows * catSlots) this.touched = new Int32Array(rows * catSlots);
+    const fields = this.fields;
     for (let i = 0; i < rows; i++) {
       const r = order[start + i];
       for (let s = 0; s < catSlots; s++) {
+        // With lists, a slot's gradient is its coefficient times its field's (an empty position has none: untouched).
+        const a = fields ? this.coefBuf[i * catSlots + s] : 1;
+        if (a === 0) continue;
         const t = catIndex[r * catSlots + s];
         const base = t * d;
         if (this.stamp[t] !== step) {
@@ -381,8 +441,13 @@ export class DeepCrossNetwork implements RankingModel {
           this.touched[touchedCount++] = t;
           for (let c = 0; c < d; c++) this.embGrad[base + c] = 0;
         }
-        const src = i * D + s * d;
-        for (let c = 0; c < d; c++) this.embGrad[base + c] += dx0[src + c];
+        if (!fields) {
+          const src = i * D + s * d;
+          for (let c = 0; c < d; c++) this.embGrad[base + c] += dx0[src + c];
+        } else {
+          const src = i * D + fields.fieldOf[s] * d;
+          for (let c = 0; c < d; c++) this.embGrad[base + c] += a * dx0[src + c];
+        }
       }
     }
 

@@ -1,8 +1,10 @@
 import type { FmConfig } from '../../contracts';
 import type { DenseKernels } from '../kernels';
 import type { EncodedRows } from '../features';
+import type { ListPool } from '../features';
 import { SeededRandom } from '../rng';
 import { RankingModel, StepResult, Tensor, logitLoss, sigmoid } from './model';
+import { type PooledFields, pooledFields, slotCoefficients } from './pooling';
 
 /**
  * AdaGrad's initial accumulators G0: a coordinate's step is lr·g/√(G0 + Σg²), so G0 sets how far a value seen once
@@ -55,6 +57,8 @@ export class FactorizationMachine implements RankingModel {
     private kernels: DenseKernels,
     /** Rows of the feature spec's table (featureTableRows); one extra row after it is the bias. */
     tableRows = 2 ** config.hashBits,
+    /** The spec's list fields (listPoolsOf): each list's values' factors are pooled into one field. */
+    private readonly pools: readonly ListPool[] = [],
   ) {
     this.k = config.embeddingDim;
     this.bias = tableRows;
@@ -74,7 +78,17 @@ export class FactorizationMachine implements RankingModel {
     }
   }
 
+  /** The row's fields when the spec has lists (null without: every slot is a field, the plain loops run). */
+  private fieldsOf(data: EncodedRows): PooledFields | null {
+    if (!this.pools.length) return null;
+    if (this.pooled?.catSlots !== data.catSlots) this.pooled = { catSlots: data.catSlots, fields: pooledFields(data.catSlots, this.pools)! };
+    return this.pooled.fields;
+  }
+  private pooled?: { catSlots: number; fields: PooledFields };
+
   async trainStep(data: EncodedRows, order: Int32Array, start: number, end: number, lrScale: number): Promise<StepResult> {
+    const fields = this.fieldsOf(data);
+    if (fields) return this.trainPooled(data, fields, order, start, end, lrScale);
     const lr = this.config.learningRate * lrScale;
     const { l2 } = this.config;
     const clip = this.config.gradientClip;
@@ -134,7 +148,121 @@ export class FactorizationMachine implements RankingModel {
     return weights ? { lossSum, gradNorm: Math.sqrt(gradSq), weightSum } : { lossSum, gradNorm: Math.sqrt(gradSq) };
   }
 
+  /**
+   * trainStep with lists pooled. A row's fields are its one-slot fields, its lists and its numeric dense slots; field
+   * f's factor vector is E_f = Σ_{i ∈ f} a_i·v_i (a_i: the slot's coefficient, or the dense value), and
+   * logit = bias + Σ_slots w_i·x_i + ½·[|Σ_f E_f|² − Σ_f |E_f|²]: the pairwise term is over fields, so a list's values
+   * do not interact with each other and the list counts once. The linear weights stay one per slot (x_i = 1 for every
+   * categorical slot, empty positions included), as LR's. ∂logit/∂v_i = a_i·(S − E_f); an empty position (a_i = 0)
+   * is not in the factor part, so its factors are not updated.
+   */
+  private trainPooled(data: EncodedRows, fields: PooledFields, order: Int32Array, start: number, end: number, lrScale: number): StepResult {
+    const lr = this.config.learningRate * lrScale;
+    const { l2 } = this.config;
+    const clip = this.config.gradientClip;
+    const k = this.k;
+    const { labels, weights, catSlots } = data;
+    const m = catSlots + data.denseSlots;
+    const idx = new Int32Array(m);
+    const val = new Float64Array(m);
+    const coef = new Float64Array(m);
+    const fieldOf = pooledFieldOf(fields, m, catSlots);
+    const E = new Float64Array((fields.catFields + data.denseSlots) * k);
+    const sum = new Float64Array(k);
+    const { wg, vg, bias } = this;
+    let lossSum = 0;
+    let gradSq = 0;
+    let weightSum = 0;
+    for (let e = start; e < end; e++) {
+      const r = order[e];
+      const rowWeight = weights ? weights[r] : 1;
+      if (weights) {
+        weightSum += rowWeight;
+        if (rowWeight === 0) continue;
+      }
+      gatherPooledRow(data, fields, r, idx, val, coef);
+      const logit = this.forwardPooled(idx, val, coef, fieldOf, E, sum);
+      const y = labels[r];
+      lossSum += weights ? rowWeight * loss(logit, y) : loss(logit, y);
+      if (!Number.isFinite(logit)) return { lossSum: NaN, gradNorm: NaN };
+      let g = sigmoidOf(logit) - y;
+      if (weights) g *= rowWeight;
+      if (clip !== undefined) g = g > clip ? clip : g < -clip ? -clip : g;
+      gradSq += g * g;
+      const gb = fround(wg[2 * bias + 1] + g * g);
+      wg[2 * bias + 1] = gb;
+      wg[2 * bias] -= (lr * g) / Math.sqrt(gb);
+      for (let f = 0; f < m; f++) {
+        const i = 2 * idx[f];
+        const gwi = g * val[f] + l2 * wg[i];
+        const gi = fround(wg[i + 1] + gwi * gwi);
+        wg[i + 1] = gi;
+        wg[i] -= (lr * gwi) / Math.sqrt(gi);
+        const a = coef[f];
+        if (a === 0) continue;
+        const ga = g * a;
+        const base = k * i;
+        const acc = base + k;
+        const own = fieldOf[f] * k;
+        for (let c = 0; c < k; c++) {
+          const vic = vg[base + c];
+          const gvc = ga * (sum[c] - E[own + c]) + l2 * vic;
+          const acc2 = fround(vg[acc + c] + gvc * gvc);
+          vg[acc + c] = acc2;
+          vg[base + c] = vic - (lr * gvc) / Math.sqrt(acc2);
+        }
+      }
+    }
+    return weights ? { lossSum, gradNorm: Math.sqrt(gradSq), weightSum } : { lossSum, gradNorm: Math.sqrt(gradSq) };
+  }
+
+  /** The pooled FM logit of a gathered row (see trainPooled); leaves the field vectors in E and their sum in `sum`. */
+  private forwardPooled(idx: Int32Array, val: Float64Array, coef: Float64Array, fieldOf: Int32Array, E: Float64Array, sum: Float64Array): number {
+    const k = this.k;
+    const { wg, vg } = this;
+    let logit = wg[2 * this.bias];
+    E.fill(0);
+    for (let f = 0; f < idx.length; f++) {
+      logit += wg[2 * idx[f]] * val[f];
+      const a = coef[f];
+      if (a === 0) continue;
+      const base = 2 * k * idx[f];
+      const own = fieldOf[f] * k;
+      for (let c = 0; c < k; c++) E[own + c] += vg[base + c] * a;
+    }
+    sum.fill(0);
+    let sumSq = 0;
+    for (let j = 0; j < E.length; j += k) {
+      for (let c = 0; c < k; c++) {
+        const t = E[j + c];
+        sum[c] += t;
+        sumSq += t * t;
+      }
+    }
+    let pair = 0;
+    for (let c = 0; c < k; c++) pair += sum[c] * sum[c];
+    return logit + 0.5 * (pair - sumSq);
+  }
+
+  /** Scores with lists pooled: the same forward pass as trainPooled, a row at a time (on every backend). */
+  private predictPooled(data: EncodedRows, fields: PooledFields, start: number, end: number, out: Float64Array): void {
+    const { catSlots } = data;
+    const m = catSlots + data.denseSlots;
+    const idx = new Int32Array(m);
+    const val = new Float64Array(m);
+    const coef = new Float64Array(m);
+    const fieldOf = pooledFieldOf(fields, m, catSlots);
+    const E = new Float64Array((fields.catFields + data.denseSlots) * this.k);
+    const sum = new Float64Array(this.k);
+    for (let r = start; r < end; r++) {
+      gatherPooledRow(data, fields, r, idx, val, coef);
+      out[r] = sigmoidOf(this.forwardPooled(idx, val, coef, fieldOf, E, sum));
+    }
+  }
+
   async predict(data: EncodedRows, start: number, end: number, out: Float64Array): Promise<void> {
+    const fields = this.fieldsOf(data);
+    if (fields) return this.predictPooled(data, fields, start, end, out);
     if (CPU_BACKENDS.has(this.kernels.backend)) return this.predictFused(data, start, end, out);
     return this.predictWithKernel(data, start, end, out);
   }
@@ -268,4 +396,19 @@ function gatherRow(data: EncodedRows, r: number, idx: Int32Array, val: Float64Ar
     idx[catSlots + s] = denseIndex[s];
     val[catSlots + s] = denseValue[r * denseSlots + s];
   }
+}
+
+/** Per gathered item (categorical slots, then numeric dense slots), its field: a dense slot is a field of its own. */
+function pooledFieldOf(fields: PooledFields, m: number, catSlots: number): Int32Array {
+  const out = new Int32Array(m);
+  out.set(fields.fieldOf);
+  for (let s = catSlots; s < m; s++) out[s] = fields.catFields + s - catSlots;
+  return out;
+}
+
+/** gatherRow, plus each item's factor coefficient: the slot's (slotCoefficients), a dense slot's value. */
+function gatherPooledRow(data: EncodedRows, fields: PooledFields, r: number, idx: Int32Array, val: Float64Array, coef: Float64Array): void {
+  gatherRow(data, r, idx, val);
+  slotCoefficients(fields, data.catIndex, r * data.catSlots, coef);
+  for (let s = data.catSlots; s < idx.length; s++) coef[s] = val[s];
 }

@@ -38,9 +38,10 @@ export interface RankingModel {
 
 /**
  * Estimated bytes of parameters + optimizer state + the trainer's copy of the best-validation weights (the resource
- * check runs this before allocating anything).
+ * check runs this before allocating anything). `catFields`: the categorical fields DCN embeds (pooledFieldCount: a
+ * list is one; without lists, the categorical slots).
  */
-export function estimateTrainingBytes(config: ModelConfig, catSlots: number, denseSlots: number, tableRows = 2 ** config.hashBits): number {
+export function estimateTrainingBytes(config: ModelConfig, catFields: number, denseSlots: number, tableRows = 2 ** config.hashBits): number {
   const rows = tableRows + 1;
   switch (config.family) {
     case 'lr':
@@ -48,7 +49,7 @@ export function estimateTrainingBytes(config: ModelConfig, catSlots: number, den
     case 'fm':
       return rows * (1 + config.embeddingDim) * 4 * 3; // weights + AdaGrad accumulators + best weights, float32
     case 'dcn': {
-      const d = catSlots * config.embeddingDim + denseSlots;
+      const d = catFields * config.embeddingDim + denseSlots;
       // A cross layer is W (d×d) at full rank, V and U (d×r each) at rank r; a bias of d either way.
       const rank = config.crossRank ?? 'full';
       let dense = config.crossLayers * ((rank === 'full' ? d * d : 2 * d * rank) + d);

@@ -97,7 +97,13 @@ describe('designers on a declared schema', () => {
       const prompt = designPrompt(designRequest({ count: 2, fields }));
       assert.match(prompt.system, /column name/);
       assert.match(prompt.user, /"slot":\s*"C8",\s*"name":\s*"user_country",\s*"role":\s*"categorical"/);
-      assert.match(prompt.user, /"name":\s*"interests\[2\]"/);
+      // A list is one field by its column name (pooled in fm and dcn), with the names of its values for a cross.
+      assert.match(
+        prompt.user,
+        /"slot":\s*"C4\.\.C5",\s*"name":\s*"interests",\s*"role":\s*"list of up to 2 values, one pooled field \(cross one value: interests\[1\], interests\[2\]\)"/,
+      );
+      assert.doesNotMatch(prompt.user, /"name":\s*"interests\[2\]"/, 'not one field per value');
+      assert.match(prompt.system, /A list \(multi-valued\) column is one field/);
       server.script([
         {
           content: JSON.stringify({

@@ -8,10 +8,11 @@ import { readDeclaredChunks } from '../../ranking/data/declared-reader';
 import type { RowBlock } from '../../ranking/data/rows';
 import { trainExperiment } from '../../ranking/experiment';
 import { exportModel, type PreprocessingSpec } from '../../ranking/export';
-import { encodeRows } from '../../ranking/features';
+import { encodeRows, pooledFieldCount, slotCounts } from '../../ranking/features';
 import { normalizedEntropy } from '../../ranking/metrics';
 import { researchBaseline } from '../../ranking/research';
 import { loadModelArtifact } from '../../ranking/model-artifact';
+import { loadArtifactScorer } from '../../ranking/scoring';
 import { onnxScores } from '../support/onnx-runtime';
 import { runCli } from '../support/processes';
 import { encodeFromSpec, type SpecRule } from '../support/spec-encoder';
@@ -136,6 +137,67 @@ describe('a table wider than Criteo', function () {
       const mine = encodeDeclaredFromSpec(spec, v.raw);
       assert.deepEqual(mine.cat, v.inputs.cat_index ?? [], 'a test vector (lists with repeats, missing values) re-encodes exactly');
       assert.deepEqual(mine.dense, v.inputs.dense_value ?? []);
+    }
+  });
+
+  it('pools each list into one field in FM and DCN: the DCN is narrower by the lists, and ONNX Runtime matches the engine', async () => {
+    const config = DeclaredData.parse({ ...data(), strict: true });
+    const blocks: RowBlock[] = [];
+    await readDeclaredChunks(table.test, config, async ({ block }) => void blocks.push(block), { featuresOnly: true, chunkRows: 1_000_000 });
+    for (const model of [
+      { family: 'fm', epochs: 1 },
+      { family: 'dcn', epochs: 1 },
+    ] as const) {
+      const family = model.family;
+      const run = await trainExperiment({ data: data(), model });
+      assert.ok(run.metrics.ne < 0.99, `${family} learns on the wide table: NE ${run.metrics.ne}`);
+      const { header, tensors } = await loadModelArtifact(run.artifact);
+      const spec = header.featureSpec;
+      const lists = spec.lists ?? [];
+      assert.deepEqual(
+        lists.map((l) => [l.column, l.length, l.pooling]),
+        [
+          ['interests', 4, 'mean'],
+          ['tags', 3, 'mean'],
+        ],
+        'each list column is one pooled field of its kept positions',
+      );
+      const { catSlots, denseSlots } = slotCounts(spec);
+      assert.equal(pooledFieldCount(spec).catFields, catSlots - 3 - 2, 'a list counts as one field');
+      if (header.config.family === 'dcn') {
+        // The first cross layer's W is D×D over x0: one embedding per field, a list one.
+        const d = header.config.embeddingDim;
+        const width = (catSlots - 5) * d + denseSlots;
+        assert.equal(tensors.p0.length, width * width, `x0 is ${width} wide, not ${catSlots * d + denseSlots}`);
+      }
+      const onnxPath = path.join(dir, `wide-${family}.onnx`);
+      const exported = await exportModel(run.artifact, onnxPath, 'onnx');
+      const pre = JSON.parse(fs.readFileSync(exported.preprocessingPath, 'utf8')) as PreprocessingSpec;
+      assert.deepEqual(
+        (pre.listFields as { column: string }[]).map((l) => l.column),
+        ['interests', 'tags'],
+        'the preprocessing spec says which slots form a list',
+      );
+      const encoded = encodeRows(blocks[0], spec);
+      const engine = await (await loadArtifactScorer(run.artifact)).score(encoded);
+      const viaOnnx = await onnxScores(onnxPath, encoded);
+      let worst = 0;
+      for (let r = 0; r < viaOnnx.length; r++) worst = Math.max(worst, Math.abs(viaOnnx[r] - engine[r]));
+      assert.ok(worst < 1e-5, `${family}: ONNX Runtime and the engine differ by ${worst}`);
+      // The test vectors (lists with repeats, empty lists), encoded from the spec alone, score as the engine did.
+      const vectors = pre.testVectors as { raw: Record<string, string>; click_probability: number }[];
+      const mine = vectors.map((v) => encodeDeclaredFromSpec(pre, v.raw));
+      const fromSpec = {
+        ...encoded,
+        rows: vectors.length,
+        catIndex: Int32Array.from(mine.flatMap((m) => m.cat)),
+        denseValue: Float32Array.from(mine.flatMap((m) => m.dense)),
+        labels: new Uint8Array(vectors.length),
+      };
+      const vectorScores = await onnxScores(onnxPath, fromSpec);
+      vectors.forEach((v, r) =>
+        assert.ok(Math.abs(vectorScores[r] - v.click_probability) < 1e-5, `${family} test vector ${r}: ${vectorScores[r]} vs ${v.click_probability}`),
+      );
     }
   });
 });

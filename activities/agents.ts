@@ -20,6 +20,7 @@ import {
   type LlmSettings,
 } from '../agents';
 import { cutText, fieldTable, keepDataFields, labelFields, labelHypothesis } from '../contracts/field-names';
+import { modelFieldCount } from '../agents/cost-model';
 import { dataFingerprint } from '../ranking/data/load-data';
 import { canonicalConfigKey, dataTraitsOf, InsightsStore } from '../store/insights';
 import { waitingOutFullDisk } from './full-disk-patience';
@@ -83,13 +84,13 @@ async function designWave(
     const fields = fieldTable(options.data);
     // What the cost model scales and corrects by: the data's size and width, and what past runs here took.
     const measuredCosts = await insights.measuredCosts({ dataFingerprint: request.dataFingerprint, dataTraits, limit: 200 });
-    const fieldCount = (dataTraits.categoricalFields ?? 0) + (dataTraits.denseFields ?? 0);
+    const fieldCount = modelFieldCount(options.data, dataTraits);
     const full: DesignRequest = {
       ...request,
       insights: found,
       ...(fields.length ? { fields } : {}),
       ...(dataTraits.rows && dataTraits.rows > 0 ? { trainRows: Math.round(dataTraits.rows) } : {}),
-      ...(fieldCount > 0 ? { fieldCount } : {}),
+      ...(fieldCount ? { fieldCount } : {}),
       ...(measuredCosts.length ? { measuredCosts } : {}),
     };
     const answered = options.strategy === 'random' ? designRandomly(full) : await designHypotheses(full, llmFor(options.mode));

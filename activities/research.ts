@@ -3,7 +3,7 @@ import { researchHypotheses } from '../agents/research-hypotheses';
 import { fieldLabels, labelFields, labelHypothesis } from '../contracts/field-names';
 import { summarize } from '../workflows/summaries';
 import { dataTraitsOf, InsightsStore } from '../store/insights';
-import { costModelFor, type CostModel } from '../agents/cost-model';
+import { costModelFor, modelFieldCount, type CostModel } from '../agents/cost-model';
 import { checkDataAccess } from './data-access';
 import { rememberTraits } from './data';
 import { trainingPool } from '../workers/training-pool';
@@ -47,12 +47,12 @@ async function researchCosts(data: DataConfig, baseline: ExperimentSummary, fing
   try {
     insights = await InsightsStore.open();
     const dataTraits = (await insights.dataTraits(fingerprint)) ?? dataTraitsOf(data);
-    const fieldCount = (dataTraits.categoricalFields ?? 0) + (dataTraits.denseFields ?? 0);
+    const fieldCount = modelFieldCount(data, dataTraits);
     return costModelFor({
       baseline,
       history: [],
       trainRows: dataTraits.rows && dataTraits.rows > 0 ? Math.round(dataTraits.rows) : undefined,
-      fieldCount: fieldCount > 0 ? fieldCount : undefined,
+      fieldCount,
       measuredCosts: await insights.measuredCosts({ dataFingerprint: fingerprint, dataTraits, limit: 200 }),
     });
   } catch {

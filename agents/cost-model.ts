@@ -1,6 +1,7 @@
 import type { CrossRank, ModelConfig, ModelFamily } from '../contracts/model';
 import type { DesignRequest, ExperimentSummary, MeasuredCost } from '../contracts/agents';
-import { FIELD_NAMES } from '../contracts/data';
+import { FIELD_NAMES, type DataConfig } from '../contracts/data';
+import { schemaLayout } from '../contracts/schema';
 
 /**
  * Predicts how many seconds a run trains (ExperimentResult.trainSeconds: the training loop with its validation
@@ -183,6 +184,19 @@ export function costModelFor(
     fields,
   );
   return fitCostModel({ rows, fields }, [...runs, ...past]);
+}
+
+/**
+ * The fields a model of `data` reads, what the cost model scales by: a declared table's columns (a list column is one
+ * pooled field, whatever its length cap), else the data's traits (Criteo's 39, a planted table's own).
+ */
+export function modelFieldCount(data: DataConfig, traits: { categoricalFields?: number; denseFields?: number }): number | undefined {
+  if (!('planted' in data) && data.format !== 'criteo-tsv') {
+    const layout = schemaLayout(data.schema);
+    return layout.dense.length + new Set(layout.categorical.map((s) => s.column)).size;
+  }
+  const count = (traits.categoricalFields ?? 0) + (traits.denseFields ?? 0);
+  return count > 0 ? count : undefined;
 }
 
 /** "12 s measured" / "~40 s assumed": how a rationale or a prompt says a prediction and what it rests on. */

@@ -1,5 +1,5 @@
 import { strict as assert } from 'node:assert';
-import { ModelConfig, type ExperimentResult, type ExperimentSummary } from '../../contracts';
+import { DataConfig, ModelConfig, type ExperimentResult, type ExperimentSummary } from '../../contracts';
 import { costModelError } from '../../bench/agent/cost-check';
 import { designHeuristically } from '../../agents/heuristic-designer';
 import { designPrompt } from '../../agents/hypothesis-designer';
@@ -7,6 +7,7 @@ import { baseline, designRequest } from './fixtures';
 import {
   costModelFor,
   fitCostModel,
+  modelFieldCount,
   predictTrainingSeconds,
   priorTrainingSeconds,
   relativeCost,
@@ -117,6 +118,22 @@ describe('cost model', () => {
     assert.equal(model.families.dcn.basis, 'measured', 'the insights measured dcn; the failed run measured nothing');
     // Deterministic: the same request, the same model.
     assert.deepEqual(costModelFor(req), model);
+  });
+});
+
+describe('the fields the cost model scales by', () => {
+  it('a declared table counts its columns, a list as one pooled field; other data their traits', () => {
+    const schema = {
+      columns: { y: 'label', price: 'dense', country: 'categorical', tags: { role: 'multiCategorical', maxValues: 6 }, ts: 'timestamp' },
+    } as const;
+    const declared = DataConfig.parse({ format: 'csv', train: 't.csv', test: 'e.csv', schema });
+    // Six list positions are six slots of the layout and one field of the model: price, country, tags.
+    assert.equal(modelFieldCount(declared, { categoricalFields: 7, denseFields: 1 }), 3);
+    const criteo = DataConfig.parse({ format: 'criteo-tsv', train: 't.tsv', test: 'e.tsv' });
+    assert.equal(modelFieldCount(criteo, { categoricalFields: 26, denseFields: 13 }), 39);
+    assert.equal(modelFieldCount(criteo, {}), undefined);
+    // A DCN on the pooled count is predicted cheaper than one on every slot.
+    assert.ok(priorTrainingSeconds(dcn, 50_000, 3) < priorTrainingSeconds(dcn, 50_000, 8));
   });
 });
 

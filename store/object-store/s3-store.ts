@@ -23,6 +23,11 @@ import { describeLocation, type S3Location } from './store-location';
  * the SDK's default CRC trailers on streamed bodies). Every call is retried through a store outage (./retry.ts).
  */
 
+/** Per call: a best-effort caller (a checkpoint, a cleanup) waits less for the store than an artifact does. */
+export interface CallOptions {
+  retrySeconds?: number;
+}
+
 export interface S3StoreOptions {
   /** How long a call keeps retrying transient failures. */
   retrySeconds: number;
@@ -34,6 +39,8 @@ export interface S3StoreOptions {
 const CONNECT_TIMEOUT_MS = 5_000;
 /** A request on which nothing moves for this long is abandoned and retried. */
 const IDLE_TIMEOUT_MS = 30_000;
+
+const QUIET = { trace() {}, debug() {}, info() {}, warn() {}, error() {} };
 
 export class S3ObjectStore implements ObjectStore {
   readonly description: string;
@@ -55,6 +62,9 @@ export class S3ObjectStore implements ObjectStore {
       requestChecksumCalculation: 'WHEN_REQUIRED',
       responseChecksumValidation: 'WHEN_REQUIRED',
       requestHandler: { connectionTimeout: CONNECT_TIMEOUT_MS, requestTimeout: IDLE_TIMEOUT_MS },
+      // Without a logger the SDK prints a line to the console for every failed streamed upload, once per try of an
+      // outage; the failures that matter come out of our retries as errors that say what and where.
+      logger: QUIET,
     });
   }
 
@@ -65,18 +75,22 @@ export class S3ObjectStore implements ObjectStore {
     );
   }
 
-  async putFile(key: string, file: string): Promise<void> {
+  async putFile(key: string, file: string, call: CallOptions = {}): Promise<void> {
     const Key = this.key(key);
-    await this.retry(`putting ${key} into ${this.description}`, async () => {
-      // Opened again on every try: a stream half-consumed by a failed request cannot be sent twice.
-      const { size } = await fs.promises.stat(file);
-      const body = fs.createReadStream(file);
-      try {
-        await this.client.send(new PutObjectCommand({ Bucket: this.location.bucket, Key, Body: body, ContentLength: size }));
-      } finally {
-        body.destroy();
-      }
-    });
+    await this.retry(
+      `putting ${key} into ${this.description}`,
+      async () => {
+        // Opened again on every try: a stream half-consumed by a failed request cannot be sent twice.
+        const { size } = await fs.promises.stat(file);
+        const body = fs.createReadStream(file);
+        try {
+          await this.client.send(new PutObjectCommand({ Bucket: this.location.bucket, Key, Body: body, ContentLength: size }));
+        } finally {
+          body.destroy();
+        }
+      },
+      call.retrySeconds,
+    );
   }
 
   async get(key: string): Promise<Buffer | undefined> {
@@ -88,30 +102,34 @@ export class S3ObjectStore implements ObjectStore {
     });
   }
 
-  async getToFile(key: string, file: string): Promise<{ bytes: number; sha256: string } | undefined> {
+  async getToFile(key: string, file: string, call: CallOptions = {}): Promise<{ bytes: number; sha256: string } | undefined> {
     const Key = this.key(key);
     const tmp = `${file}.tmp-${process.pid}-${randomBytes(6).toString('hex')}`;
     await fs.promises.mkdir(path.dirname(file), { recursive: true });
     try {
-      const got = await this.retry(`getting ${key} from ${this.description}`, async () => {
-        const out = await this.client.send(new GetObjectCommand({ Bucket: this.location.bucket, Key })).catch(absentAs(undefined));
-        if (!out) return undefined;
-        // Hashed as it streams to disk, so the caller can verify content without reading the file again. A download
-        // cut off mid-way fails the whole try; the next one starts over into the same (truncated) temp file.
-        const digest = createHash('sha256');
-        let bytes = 0;
-        const count = new Transform({
-          transform(chunk: Buffer, _enc, done) {
-            digest.update(chunk);
-            bytes += chunk.length;
-            done(null, chunk);
-          },
-        });
-        await pipeline(out.Body as Readable, count, fs.createWriteStream(tmp));
-        if (out.ContentLength !== undefined && bytes !== out.ContentLength)
-          throw Object.assign(new Error(`the download ended after ${bytes} of ${out.ContentLength} bytes`), { code: 'ECONNRESET' });
-        return { bytes, sha256: digest.digest('hex') };
-      });
+      const got = await this.retry(
+        `getting ${key} from ${this.description}`,
+        async () => {
+          const out = await this.client.send(new GetObjectCommand({ Bucket: this.location.bucket, Key })).catch(absentAs(undefined));
+          if (!out) return undefined;
+          // Hashed as it streams to disk, so the caller can verify content without reading the file again. A download
+          // cut off mid-way fails the whole try; the next one starts over into the same (truncated) temp file.
+          const digest = createHash('sha256');
+          let bytes = 0;
+          const count = new Transform({
+            transform(chunk: Buffer, _enc, done) {
+              digest.update(chunk);
+              bytes += chunk.length;
+              done(null, chunk);
+            },
+          });
+          await pipeline(out.Body as Readable, count, fs.createWriteStream(tmp));
+          if (out.ContentLength !== undefined && bytes !== out.ContentLength)
+            throw Object.assign(new Error(`the download ended after ${bytes} of ${out.ContentLength} bytes`), { code: 'ECONNRESET' });
+          return { bytes, sha256: digest.digest('hex') };
+        },
+        call.retrySeconds,
+      );
       if (got) await fs.promises.rename(tmp, file);
       return got;
     } finally {
@@ -119,20 +137,29 @@ export class S3ObjectStore implements ObjectStore {
     }
   }
 
-  async head(key: string): Promise<StoredObject | undefined> {
+  async head(key: string, call: CallOptions = {}): Promise<StoredObject | undefined> {
     const Key = this.key(key);
-    return this.retry(`looking up ${key} in ${this.description}`, async () => {
-      const out = await this.client.send(new HeadObjectCommand({ Bucket: this.location.bucket, Key })).catch(absentAs(undefined));
-      return out ? { key, bytes: out.ContentLength ?? 0 } : undefined;
-    });
+    return this.retry(
+      `looking up ${key} in ${this.description}`,
+      async () => {
+        const out = await this.client.send(new HeadObjectCommand({ Bucket: this.location.bucket, Key })).catch(absentAs(undefined));
+        return out ? { key, bytes: out.ContentLength ?? 0 } : undefined;
+      },
+      call.retrySeconds,
+    );
   }
 
-  async *list(prefix: string): AsyncIterable<StoredObject> {
+  async *list(prefix: string, call: CallOptions = {}): AsyncIterable<StoredObject> {
     checkPrefix(prefix);
     let token: string | undefined;
     do {
-      const page: ListObjectsV2CommandOutput = await this.retry(`listing ${prefix || 'everything'} in ${this.description}`, () =>
-        this.client.send(new ListObjectsV2Command({ Bucket: this.location.bucket, Prefix: this.location.prefix + prefix, ContinuationToken: token })),
+      const page: ListObjectsV2CommandOutput = await this.retry(
+        `listing ${prefix || 'everything'} in ${this.description}`,
+        () =>
+          this.client.send(
+            new ListObjectsV2Command({ Bucket: this.location.bucket, Prefix: this.location.prefix + prefix, ContinuationToken: token }),
+          ),
+        call.retrySeconds,
       );
       for (const o of page.Contents ?? [])
         if (o.Key?.startsWith(this.location.prefix)) yield { key: o.Key.slice(this.location.prefix.length), bytes: o.Size ?? 0 };
@@ -140,10 +167,12 @@ export class S3ObjectStore implements ObjectStore {
     } while (token);
   }
 
-  async delete(key: string): Promise<void> {
+  async delete(key: string, call: CallOptions = {}): Promise<void> {
     const Key = this.key(key);
-    await this.retry(`deleting ${key} from ${this.description}`, () =>
-      this.client.send(new DeleteObjectCommand({ Bucket: this.location.bucket, Key })),
+    await this.retry(
+      `deleting ${key} from ${this.description}`,
+      () => this.client.send(new DeleteObjectCommand({ Bucket: this.location.bucket, Key })),
+      call.retrySeconds,
     );
   }
 
@@ -165,8 +194,8 @@ export class S3ObjectStore implements ObjectStore {
     return this.location.prefix + checkKey(key);
   }
 
-  private retry<T>(what: string, op: () => Promise<T>, seconds = this.opts.retrySeconds): Promise<T> {
-    return withRetries(op, { what, seconds, scrub: (text) => this.scrub(text) });
+  private retry<T>(what: string, op: () => Promise<T>, seconds?: number): Promise<T> {
+    return withRetries(op, { what, seconds: seconds ?? this.opts.retrySeconds, scrub: (text) => this.scrub(text) });
   }
 
   /** Defence in depth: no SDK message is known to quote a secret, but none that does is ever passed on. */

@@ -53,7 +53,7 @@ export function homeStore(home: string): ObjectStore {
 const START_RETRY_SECONDS = 20;
 
 /**
- * Worker start: a configured store must answer (within `retrySeconds`, riding out a restart) and let us in. Returns
+ * Worker start: a configured store must answer (within START_RETRY_SECONDS, riding out a restart) and let us in. Returns
  * what the worker's start line says about it; a bad setting or an unreachable store throws a message naming it.
  */
 export async function checkSharedStore(env: NodeJS.ProcessEnv = process.env): Promise<string> {

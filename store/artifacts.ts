@@ -11,7 +11,7 @@ import { sharedStore } from './object-store';
  *
  * With a shared store (RANKWRIGHT_STORE=s3://…) the home is its local cache: a put writes the home's copy and then
  * the store's, a get reads the home's copy or else fetches the store's, verifies it and keeps it. A model trained by
- * one worker can so be scored, reported or warm-started from on any machine that shares only the store.
+ * one worker can so be scored, exported, reported or compared against on any machine that shares only the store.
  */
 
 const REF_PATTERN = /^sha256:([0-9a-f]{64})$/;

@@ -46,6 +46,18 @@ export function isTransient(err: unknown): boolean {
   return false;
 }
 
+const retryListeners = new Set<() => void>();
+
+/**
+ * Calls `listener` whenever a store request of this process (or thread) is about to wait for a retry; returns the undo.
+ * Work that must keep showing it is alive while the store is down (a training's heartbeats, every 20 s) uses it: the
+ * wait is bounded by the retry time, so a store that never comes back still fails the work.
+ */
+export function onStoreRetry(listener: () => void): () => void {
+  retryListeners.add(listener);
+  return () => retryListeners.delete(listener);
+}
+
 export interface RetryOptions {
   /** What is being done, for the final message: "putting artifacts/ab/abcd… into s3://…". */
   what: string;
@@ -74,6 +86,12 @@ export async function withRetries<T>(op: () => Promise<T>, opts: RetryOptions): 
           `${opts.what} failed: the store was unavailable for ${opts.seconds} s (${tries} tries; last: ${why}); the activity will be retried`,
           { cause: err },
         );
+      for (const listener of retryListeners)
+        try {
+          listener();
+        } catch {
+          // a listener's failure is its own; the retry goes on
+        }
       // The last wait is cut to the deadline, so one more try comes at the end of the retry time.
       await new Promise((r) => setTimeout(r, Math.min(wait, left)));
       wait = Math.min(MAX_WAIT_MS, wait * 2);

@@ -9,6 +9,7 @@ import {
   StoreUnavailableError,
   openS3Store,
   checkSharedStore,
+  onStoreRetry,
   parseStoreUrl,
   retrySecondsFromEnv,
   storeLocation,
@@ -175,6 +176,9 @@ describe('store/object-store: failures are clear and never show a credential', f
       AWS_SECRET_ACCESS_KEY: SECRET,
       RANKWRIGHT_STORE_RETRY_SECONDS: '2',
     });
+    // A training thread says it is alive at every retry (workers/training-thread.ts): its heartbeats go on.
+    let retries = 0;
+    const stopListening = onStoreRetry(() => retries++);
     try {
       const started = Date.now();
       const content = `kept-${Date.now()}-${Math.random()}`;
@@ -182,6 +186,7 @@ describe('store/object-store: failures are clear and never show a credential', f
         () => assert.fail('put into an unreachable store succeeded'),
         (e: Error) => e,
       );
+      assert.ok(retries >= 2, `the retry listener heard ${retries} retries`);
       assert.ok(err instanceof StoreUnavailableError, `${err.name}: ${err.message}`);
       assert.match(
         err.message,
@@ -193,6 +198,7 @@ describe('store/object-store: failures are clear and never show a credential', f
       const hex = createHash('sha256').update(content).digest('hex');
       assert.ok(fs.existsSync(path.join(process.env.RANKWRIGHT_HOME!, 'artifacts', hex.slice(0, 2), hex)), 'the home has the artifact');
     } finally {
+      stopListening();
       for (const k of Object.keys(process.env)) if (!(k in saved)) delete process.env[k];
       Object.assign(process.env, saved);
     }

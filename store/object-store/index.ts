@@ -6,7 +6,7 @@ import { describeLocation, parseStoreUrl, storeLocation, type S3Location } from 
 
 export { LocalFolderStore } from './local-store';
 export { checkKey, type ObjectStore, type StoredObject } from './object-store';
-export { StoreUnavailableError, isTransient, onStoreRetry, retrySecondsFromEnv } from './retry';
+export { StoreUnavailableError, isTransient, retrySecondsFromEnv, whileWaitingForStore } from './retry';
 export type { S3ObjectStore } from './s3-store';
 export { describeLocation, parseStoreUrl, storeLocation, type S3Location } from './store-location';
 

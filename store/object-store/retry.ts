@@ -1,3 +1,5 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+
 /**
  * Retries for a store that is briefly gone (restarting, a network blip, a 503 under load). The SDK's own retries
  * give up within seconds; a store restart takes longer. Transient failures are retried with backoff for a bounded
@@ -46,16 +48,16 @@ export function isTransient(err: unknown): boolean {
   return false;
 }
 
-const retryListeners = new Set<() => void>();
+const waiting = new AsyncLocalStorage<() => void>();
 
 /**
- * Calls `listener` whenever a store request of this process (or thread) is about to wait for a retry; returns the undo.
- * Work that must keep showing it is alive while the store is down (a training's heartbeats, every 20 s) uses it: the
- * wait is bounded by the retry time, so a store that never comes back still fails the work.
+ * Runs `body` so that `listener` is called whenever one of its store requests is about to wait for a retry. Work that
+ * must keep showing it is alive while the store is down (a training's heartbeats, every 20 s) uses it; the wait is
+ * bounded by the retry time, so a store that never comes back still fails the work. Scoped to `body`'s own async
+ * calls: another activity's retries in the same process never heartbeat for this one.
  */
-export function onStoreRetry(listener: () => void): () => void {
-  retryListeners.add(listener);
-  return () => retryListeners.delete(listener);
+export function whileWaitingForStore<T>(listener: () => void, body: () => Promise<T>): Promise<T> {
+  return waiting.run(listener, body);
 }
 
 export interface RetryOptions {
@@ -86,12 +88,11 @@ export async function withRetries<T>(op: () => Promise<T>, opts: RetryOptions): 
           `${opts.what} failed: the store was unavailable for ${opts.seconds} s (${tries} tries; last: ${why}); the activity will be retried`,
           { cause: err },
         );
-      for (const listener of retryListeners)
-        try {
-          listener();
-        } catch {
-          // a listener's failure is its own; the retry goes on
-        }
+      try {
+        waiting.getStore()?.();
+      } catch {
+        // a listener's failure is its own; the retry goes on
+      }
       // The last wait is cut to the deadline, so one more try comes at the end of the retry time.
       await new Promise((r) => setTimeout(r, Math.min(wait, left)));
       wait = Math.min(MAX_WAIT_MS, wait * 2);

@@ -9,7 +9,7 @@ import {
   StoreUnavailableError,
   openS3Store,
   checkSharedStore,
-  onStoreRetry,
+  whileWaitingForStore,
   parseStoreUrl,
   retrySecondsFromEnv,
   storeLocation,
@@ -176,13 +176,15 @@ describe('store/object-store: failures are clear and never show a credential', f
       AWS_SECRET_ACCESS_KEY: SECRET,
       RANKWRIGHT_STORE_RETRY_SECONDS: '2',
     });
-    // A training thread says it is alive at every retry (workers/training-thread.ts): its heartbeats go on.
+    // A training says it is alive at every retry (workers/training-thread.ts): its heartbeats go on.
     let retries = 0;
-    const stopListening = onStoreRetry(() => retries++);
     try {
       const started = Date.now();
       const content = `kept-${Date.now()}-${Math.random()}`;
-      const err = await putArtifact(content).then(
+      const err = await whileWaitingForStore(
+        () => retries++,
+        () => putArtifact(content),
+      ).then(
         () => assert.fail('put into an unreachable store succeeded'),
         (e: Error) => e,
       );
@@ -198,7 +200,6 @@ describe('store/object-store: failures are clear and never show a credential', f
       const hex = createHash('sha256').update(content).digest('hex');
       assert.ok(fs.existsSync(path.join(process.env.RANKWRIGHT_HOME!, 'artifacts', hex.slice(0, 2), hex)), 'the home has the artifact');
     } finally {
-      stopListening();
       for (const k of Object.keys(process.env)) if (!(k in saved)) delete process.env[k];
       Object.assign(process.env, saved);
     }

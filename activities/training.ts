@@ -5,6 +5,7 @@ import { downsampleCurve } from '../ranking/learning-curve';
 import { appendEvents } from '../store/event-log';
 import { trainingPool } from '../workers/training-pool';
 import { deleteCheckpoints, deleteOtherAttempts, hasCheckpoint } from '../store/checkpoints';
+import { whileWaitingForStore } from '../store/object-store';
 import { checkDataAccess } from './data-access';
 
 export interface TrainModelInput {
@@ -34,8 +35,18 @@ const CURVE_POINTS_IN_HISTORY = 50;
  * deterministic retry policy decides what follows. Anything else is infrastructure and Temporal retries it.
  */
 export async function trainModel(input: TrainModelInput): Promise<TrainSummary> {
-  checkDataAccess(input.data);
   const ctx = Context.current();
+  // This thread meets the shared store only before training (superseded checkpoints to delete) and after it (the
+  // run's own): a wait for the store there heartbeats with what the last try announced, so an outage is not taken
+  // for a dead worker. The training thread does the same for its own waits (workers/training-thread.ts).
+  return whileWaitingForStore(
+    () => ctx.heartbeat(ctx.info.heartbeatDetails),
+    () => trainAttempt(input, ctx),
+  );
+}
+
+async function trainAttempt(input: TrainModelInput, ctx: Context): Promise<TrainSummary> {
+  checkDataAccess(input.data);
   const slot = { campaignId: input.campaignId, experimentId: input.experimentId, attempt: input.attempt };
   // The experiment's earlier attempts trained another config: their checkpoints can never be resumed.
   await deleteOtherAttempts(slot);

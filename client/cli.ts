@@ -288,6 +288,17 @@ export function buildCli(): Command {
       },
     );
 
+  const store = program.command('store').description('the shared artifact store (RANKWRIGHT_STORE)');
+  store
+    .command('migrate')
+    .description("copy this home's artifacts into a shared store; idempotent (what is there already is skipped)")
+    .requiredOption('--to <url>', 's3://bucket/prefix (endpoint and credentials from AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID, …)')
+    .option('--json', 'machine-readable result: per step, what was copied, skipped and failed')
+    .action(async (opts: { to: string; json?: boolean }) => {
+      const { runStoreMigrate } = require('./commands/store') as typeof import('./commands/store');
+      throw new CliExit(await runStoreMigrate({ to: opts.to, json: !!opts.json }));
+    });
+
   program
     .command('events <campaignId>')
     .description("a campaign's event log")

@@ -3,10 +3,15 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { asDiskFull } from './disk-space';
 import { rankwrightHome } from './home';
+import { sharedStore } from './object-store';
 
 /**
  * Content-addressed artifact store: a blob's name is the SHA-256 of its bytes, so writes are idempotent and a ref
  * names exactly one content forever. Workflows pass refs (`sha256:<hex>`), never the bytes.
+ *
+ * With a shared store (RANKWRIGHT_STORE=s3://…) the home is its local cache: a put writes the home's copy and then
+ * the store's, a get reads the home's copy or else fetches the store's, verifies it and keeps it. A model trained by
+ * one worker can so be scored, exported, reported or compared against on any machine that shares only the store.
  */
 
 const REF_PATTERN = /^sha256:([0-9a-f]{64})$/;
@@ -21,6 +26,12 @@ export function artifactPath(ref: string): string {
   if (!m)
     throw new Error(`invalid artifact ref ${JSON.stringify(String(ref).slice(0, 100))}: expected "sha256:" followed by 64 lowercase hex digits`);
   return path.join(artifactsDir(), m[1].slice(0, 2), m[1]);
+}
+
+/** An artifact's key in an object store: its path under the home, so a home and a store hold the same layout. */
+export function artifactKey(ref: string): string {
+  const hex = path.basename(artifactPath(ref));
+  return `artifacts/${hex.slice(0, 2)}/${hex}`;
 }
 
 /**
@@ -40,7 +51,11 @@ export async function putArtifact(content: Uint8Array | string | object, what = 
     () => true,
     (err: NodeJS.ErrnoException) => err.code !== 'ENOENT' && fs.existsSync(file),
   );
-  if (stored) return ref;
+  if (stored) {
+    // The home's copy may predate the store, or its upload may have failed: the store is asked every time.
+    await shareArtifact(ref, file);
+    return ref;
+  }
   const tmp = `${file}.tmp-${process.pid}-${randomBytes(6).toString('hex')}`;
   try {
     await fs.promises.mkdir(path.dirname(file), { recursive: true });
@@ -51,7 +66,21 @@ export async function putArtifact(content: Uint8Array | string | object, what = 
     await fs.promises.rm(tmp, { force: true }).catch(() => {});
     throw asDiskFull(err, what, artifactsDir());
   }
+  await shareArtifact(ref, file);
   return ref;
+}
+
+/**
+ * Puts the home's copy into the shared store unless it is there already (same key, same content: nothing to do).
+ * A store that stays unavailable fails the put after its retries; the activity is retried and the home's copy is
+ * uploaded then, so nothing is lost.
+ */
+async function shareArtifact(ref: string, file: string): Promise<void> {
+  const store = sharedStore();
+  if (!store) return;
+  const key = artifactKey(ref);
+  if (await store.head(key)) return;
+  await store.putFile(key, file);
 }
 
 export const put = putArtifact;
@@ -63,8 +92,12 @@ export async function getArtifact(ref: string): Promise<Buffer> {
   try {
     bytes = await fs.promises.readFile(file);
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new Error(`artifact ${ref} not found in ${artifactsDir()}`, { cause: e });
-    throw e;
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+    const store = sharedStore();
+    if (!store) throw new Error(`artifact ${ref} not found in ${artifactsDir()}`, { cause: e });
+    if (!(await fetchArtifact(ref, file)))
+      throw new Error(`artifact ${ref} not found in ${artifactsDir()} nor in the store ${store.description}`, { cause: e });
+    bytes = await fs.promises.readFile(file);
   }
   const hex = createHash('sha256').update(bytes).digest('hex');
   if (`sha256:${hex}` !== ref) throw new Error(`artifact ${ref} is corrupt (content hashes to sha256:${hex})`);
@@ -72,6 +105,27 @@ export async function getArtifact(ref: string): Promise<Buffer> {
 }
 
 export const get = getArtifact;
+
+/**
+ * Copies an artifact from the shared store into the home (streamed to a temporary file, hashed on the way, renamed
+ * into place only when the content matches its ref). False when the store does not have it.
+ */
+async function fetchArtifact(ref: string, file: string): Promise<boolean> {
+  const store = sharedStore()!;
+  const staging = `${file}.tmp-${process.pid}-${randomBytes(6).toString('hex')}`;
+  try {
+    const got = await store.getToFile(artifactKey(ref), staging);
+    if (!got) return false;
+    if (`sha256:${got.sha256}` !== ref)
+      throw new Error(`artifact ${ref} in the store ${store.description} is corrupt (its ${got.bytes} bytes hash to sha256:${got.sha256})`);
+    await fs.promises.rename(staging, file);
+    return true;
+  } catch (err) {
+    throw asDiskFull(err, 'an artifact fetched from the store', artifactsDir());
+  } finally {
+    await fs.promises.rm(staging, { force: true }).catch(() => {});
+  }
+}
 
 export async function getArtifactJson<T = unknown>(ref: string): Promise<T> {
   return JSON.parse((await getArtifact(ref)).toString('utf8')) as T;

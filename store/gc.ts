@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describeArtifact, listArtifacts, type ArtifactKind, type StoredFile } from './artifact-inventory';
+import { artifactKey } from './artifacts';
 import {
   LIVE_STATES,
   REVIEWED_STATES,
@@ -19,6 +20,7 @@ import { checkpointsDir } from './checkpoints';
 import { formatBytes } from './format-bytes';
 import { rankwrightHome } from './home';
 import { insightsLocation, InsightsStore, redactedDatabaseUrl } from './insights';
+import { sharedStore } from './object-store';
 
 /**
  * Retention (`rankwright gc`, and the worker's home budget): works out what nothing needs in the home and, unless it
@@ -366,10 +368,19 @@ async function planArtifacts(ctx: PlanContext, insights: InsightsView): Promise<
       if (!namedBy.has(file)) namedBy.set(file, `model file of external model ${a.ref}${namedBy.has(a.ref) ? ` (${namedBy.get(a.ref)})` : ''}`);
   }
 
+  const cached = await sharedCopies(
+    ctx,
+    [...keep.keys()].filter((ref) => listing.artifacts.some((a) => a.ref === ref && !young(a))),
+  );
   for (const a of listing.artifacts) {
     const { kind, campaignId } = described.get(a.ref)!;
     const base = { ...fileItem(ctx, 'artifact', a), ref: a.ref, artifactKind: kind, ...(campaignId ? { campaignId } : {}) };
-    const kept = keep.get(a.ref);
+    let kept = keep.get(a.ref);
+    if (kept && cached.has(a.ref))
+      kept = {
+        ...kept,
+        detail: `${kept.detail}; the shared store has it, so under the home budget this copy is only a cache (fetched again when read)`,
+      };
     if (young(a))
       plan.items.push({ ...base, action: 'keep', reason: 'young', detail: `written ${ago(base.ageSeconds)}: younger than the minimum age` });
     else if (kind === 'checkpoint')
@@ -379,7 +390,7 @@ async function planArtifacts(ctx: PlanContext, insights: InsightsView): Promise<
         reason: 'legacy-checkpoint',
         detail: 'a checkpoint an older Rankwright stored as an artifact: checkpoints now live under checkpoints/, and no run resumes from this one',
       });
-    else if (kept) plan.items.push({ ...base, action: 'keep', ...kept });
+    else if (kept) plan.items.push({ ...base, action: 'keep', ...kept, ...(cached.has(a.ref) ? { budgetCollectable: true } : {}) });
     else
       plan.items.push({
         ...base,
@@ -391,6 +402,22 @@ async function planArtifacts(ctx: PlanContext, insights: InsightsView): Promise<
       });
   }
   for (const t of listing.temporary) plan.items.push(tempItem(ctx, t, 'an artifact write'));
+}
+
+/**
+ * With a shared store, the home's copies of needed artifacts are a cache: under the worker's home budget, those the
+ * store holds may go like anything else kept only for a while (a read fetches them again). Asked only in budget mode,
+ * briefly (a store that does not answer leaves every copy kept), and only of the artifacts the home must keep.
+ */
+async function sharedCopies(ctx: PlanContext, refs: string[]): Promise<Set<string>> {
+  const copies = new Set<string>();
+  const store = ctx.plan.mode === 'budget' && refs.length ? sharedStore() : undefined;
+  if (!store) return copies;
+  for (const ref of refs) {
+    const there = await store.head(artifactKey(ref), { retrySeconds: 5 }).catch(() => undefined);
+    if (there) copies.add(ref);
+  }
+  return copies;
 }
 
 async function planCheckpoints(ctx: PlanContext): Promise<void> {

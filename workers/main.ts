@@ -7,6 +7,7 @@ import { TASK_QUEUES } from '../contracts/names';
 import * as activities from '../activities';
 import { connectClient, ensureSearchAttributes, temporalSettings } from '../client/connection';
 import { InsightsStore } from '../store/insights';
+import { checkSharedStore } from '../store/object-store';
 
 export type QueueChoice = 'agent' | 'training' | 'all';
 
@@ -96,6 +97,9 @@ export async function runWorker(queue: QueueChoice = 'all'): Promise<void> {
   const insights = await InsightsStore.open();
   const insightsAt = insights.location;
   await insights.close();
+  // Likewise the shared artifact store: a bad RANKWRIGHT_STORE, an unreachable server or refused credentials stop the
+  // worker here (after riding out a short restart), not the first training that stores a model.
+  const storeAt = await checkSharedStore();
   const client = await connectClient();
   await ensureSearchAttributes(client);
   await client.connection.close();
@@ -104,7 +108,7 @@ export async function runWorker(queue: QueueChoice = 'all'): Promise<void> {
   const threads =
     queue === 'agent' ? '' : `, ${trainingPool().settings.threads} training threads of ${trainingPool().settings.maxOldGenerationSizeMb} MB heap`;
   console.error(
-    `rankwright worker: serving ${workers.map((w) => w.options.taskQueue).join(' + ')} on ${connectionOptions.address} (namespace ${namespace}${threads}; insights: ${insightsAt})`,
+    `rankwright worker: serving ${workers.map((w) => w.options.taskQueue).join(' + ')} on ${connectionOptions.address} (namespace ${namespace}${threads}; insights: ${insightsAt}; artifacts: ${storeAt})`,
   );
   if (homeBudget !== undefined) startHomeBudget({ maxBytes: homeBudget });
   await Promise.all(workers.map((w) => w.run()));

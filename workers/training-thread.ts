@@ -7,6 +7,7 @@ import { measureFieldPairSignal } from '../ranking/pair-signal';
 import { researchBaseline } from '../ranking/research';
 import { evaluateJob, prepareJob } from '../ranking/external-job';
 import { BadRowFailure, TrainingFailure } from '../ranking/failure';
+import { whileWaitingForStore } from '../store/object-store/retry';
 import type { FromThread, SerializedError, ThreadJob, ToThread } from './training-pool';
 import { threadDatasetShare } from './dataset-share';
 
@@ -33,7 +34,12 @@ port.on('message', (message: ToThread) => {
   if (message.type === 'dataset') return datasets.answered(message.answer);
   const abort = new AbortController();
   running.set(message.jobId, abort);
-  runJob(message.jobId, message.job, abort.signal)
+  // A job waiting out a shared store's outage (a model or checkpoint to store, a baseline to fetch) is alive: it says
+  // so at every retry, or its activity's heartbeat timeout (20 s) would give it up while the store restarts.
+  whileWaitingForStore(
+    () => send({ type: 'alive', jobId: message.jobId }),
+    () => runJob(message.jobId, message.job, abort.signal),
+  )
     .then((result) => send({ type: 'done', jobId: message.jobId, result }))
     .catch((err: unknown) => send({ type: 'failed', jobId: message.jobId, error: serializeError(err) }))
     .finally(() => running.delete(message.jobId));

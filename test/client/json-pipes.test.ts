@@ -6,7 +6,9 @@ import type { Worker } from '@temporalio/worker';
 import { buildCli } from '../../client/cli';
 import { RankwrightClient } from '../../client/rankwright-client';
 import { rankwrightHome } from '../../store/home';
+import { openStoreUrl } from '../../store/object-store';
 import { createWorkers } from '../../workers/main';
+import { useMinioStore } from '../support/minio';
 import { runCli } from '../support/processes';
 import { REPO_ROOT, useTemporal, type TemporalForTests } from '../support/temporal';
 import { eventually } from '../support/workers';
@@ -278,6 +280,29 @@ describe('--json output arrives whole through a pipe (a 40-experiment campaign)'
     );
     assert.ok(plan.items.some((i: { kind: string }) => i.kind === 'artifact'));
     covered.add('gc');
+  });
+
+  it('store migrate --json (no Temporal; the dev MinIO)', async () => {
+    const { restore } = useMinioStore();
+    // --to names the bucket and a prefix of this test's own; the endpoint and credentials stay in the environment.
+    const to = `${process.env.RANKWRIGHT_STORE}pipes-${stamp}`;
+    delete process.env.RANKWRIGHT_STORE;
+    try {
+      const result = parseWhole(await throughPipe(['store', 'migrate', '--to', to, '--json']), 'store migrate');
+      assert.equal(result.from, rankwrightHome());
+      assert.deepEqual(
+        result.steps.map((s: { step: string }) => s.step),
+        ['artifacts'],
+      );
+      assert.ok(result.steps[0].copied.count > 0, 'the campaigns above stored models in this home');
+      assert.deepEqual(result.steps[0].failed, []);
+    } finally {
+      const store = openStoreUrl(to);
+      for await (const o of store.list('')) await store.delete(o.key);
+      store.close();
+      restore();
+    }
+    covered.add('store migrate');
   });
 
   it('a bad --query is a usage error (one line, exit 2)', async () => {

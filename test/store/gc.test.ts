@@ -1,4 +1,5 @@
 import { strict as assert } from 'node:assert';
+import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -8,16 +9,18 @@ import { CampaignEvent, CampaignStatus, DataConfig, EVENT_SCHEMA_VERSION, Invali
 import { RowCacheReader, RowCacheWriter, type SourceIdentity } from '../../ranking/data/row-cache';
 import { CRITEO_WIDTHS, emptyBlock } from '../../ranking/data/rows';
 import { encodeTensorFile } from '../../ranking/tensor-file';
-import { putArtifact } from '../../store/artifacts';
+import { getArtifact, putArtifact } from '../../store/artifacts';
 import { applyWorkflowState, recordFromLog } from '../../store/campaign-ledger';
 import { campaignStorage, describeStorage } from '../../store/campaign-storage';
 import { checkpointPath, writeCheckpoint } from '../../store/checkpoints';
 import { appendEvents, readEvents } from '../../store/event-log';
 import { collectGarbage, type GcItem, type GcPlan } from '../../store/gc';
 import { InsightsStore } from '../../store/insights';
+import { sharedStore } from '../../store/object-store';
 import { insightsBackends, insightsForActivities } from '../support/insights-backends';
 import { writeCampaignReport } from '../../store/report';
 import { enforceHomeBudget, homeBudgetFromEnv, startHomeBudget } from '../../workers/home-budget';
+import { useMinioStore } from '../support/minio';
 import { runCli } from '../support/processes';
 import { campaignStatus, experiment, metrics } from './fixtures/campaign';
 
@@ -595,6 +598,33 @@ describe('retention: the home budget (RANKWRIGHT_HOME_MAX_GB)', () => {
     assert.equal(byPath(tight).get(cache)!.reason, 'over-budget');
     assert.ok(fs.existsSync(referenced));
     assert.ok(tight.homeBytes.after > 10_000, 'still over: the rest is live');
+  });
+
+  it('with a shared store, a live model the store holds is only a cache under the budget: it goes, and a read fetches it back', async function () {
+    this.timeout(120_000);
+    const { restore } = useMinioStore();
+    try {
+      const { referenced } = await crowdedHome(); // every put also went to the store
+      const ref = `sha256:${path.basename(referenced)}`;
+      const full = await collectGarbage({ dryRun: true });
+      assert.equal(byPath(full).get(referenced)!.reason, 'referenced', 'a full gc keeps a live model, shared or not');
+      const tight = await collectGarbage({ budgetBytes: 10_000 });
+      const item = byPath(tight).get(referenced)!;
+      assert.equal(item.reason, 'over-budget');
+      assert.match(item.detail, /the shared store has it, so under the home budget this copy is only a cache/);
+      assert.ok(!fs.existsSync(referenced));
+      assert.equal(
+        `sha256:${createHash('sha256')
+          .update(await getArtifact(ref))
+          .digest('hex')}`,
+        ref,
+      );
+      assert.ok(fs.existsSync(referenced), 'read back into the home');
+    } finally {
+      const store = sharedStore()!;
+      for await (const o of store.list('')) await store.delete(o.key);
+      restore();
+    }
   });
 
   it('the worker’s periodic check collects, logs what it did, and survives a failing check', async () => {

@@ -23,3 +23,5 @@ delete process.env.OPENAI_API_KEY;
 delete process.env.OPENAI_BASE_URL;
 // The insights database is the run's own SQLite file unless a test points RANKWRIGHT_DATABASE_URL at its own database.
 delete process.env.RANKWRIGHT_DATABASE_URL;
+// Artifacts stay in the run's home unless a test points RANKWRIGHT_STORE at its own prefix of the dev MinIO.
+delete process.env.RANKWRIGHT_STORE;

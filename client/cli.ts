@@ -291,7 +291,9 @@ export function buildCli(): Command {
   const store = program.command('store').description('the shared artifact store (RANKWRIGHT_STORE)');
   store
     .command('migrate')
-    .description("copy this home's artifacts into a shared store; idempotent (what is there already is skipped)")
+    .description(
+      "copy this home's artifacts into a shared store, and its events and insights into RANKWRIGHT_DATABASE_URL's PostgreSQL when set; idempotent (what is there already is skipped)",
+    )
     .requiredOption('--to <url>', 's3://bucket/prefix (endpoint and credentials from AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID, …)')
     .option('--json', 'machine-readable result: per step, what was copied, skipped and failed')
     .action(async (opts: { to: string; json?: boolean }) => {

@@ -8,6 +8,7 @@ import { insightsLocation } from './insights/database-url';
 import { PostgresInsightsDatabase } from './insights/postgres-database';
 import { migrate } from './insights/schema';
 import { SqliteInsightsDatabase } from './insights/sqlite-database';
+import type { MigrationStep, StepResult } from './object-store/migrate-home';
 
 /**
  * Moving a home's history into a fleet's PostgreSQL database, so that a team that started on one machine keeps it:
@@ -141,4 +142,25 @@ async function copyTable(from: InsightsDatabase, to: InsightsDatabase, table: st
     }
     return { copied, alreadyThere: rows.length - copied };
   });
+}
+
+/**
+ * The database as a step of `rankwright store migrate` (store/object-store/migrate-home.ts): events and insights
+ * rows are counted together (rows have no size here), an event line that could not be copied is a failed item.
+ */
+export function databaseMigrationStep(databaseUrl: string): MigrationStep {
+  return {
+    name: 'events and insights',
+    async run({ home }): Promise<StepResult> {
+      const r = await migrateDatabase({ home, databaseUrl });
+      const counts = [r.events, ...Object.values(r.insights ?? {})];
+      return {
+        step: 'events and insights',
+        to: r.database,
+        copied: { count: counts.reduce((n, c) => n + c.copied, 0), bytes: 0 },
+        skipped: { count: counts.reduce((n, c) => n + c.alreadyThere, 0), bytes: 0 },
+        failed: r.events.skippedLines.map((l) => ({ item: `events/${l.campaignId}.jsonl:${l.line}`, error: l.message })),
+      };
+    },
+  };
 }

@@ -1,5 +1,7 @@
 import { formatBytes } from '../../store/format-bytes';
 import { rankwrightHome } from '../../store/home';
+import { insightsLocation } from '../../store/insights/database-url';
+import { databaseMigrationStep } from '../../store/migrate-database';
 import { openStoreUrl, type S3ObjectStore } from '../../store/object-store';
 import { MIGRATION_STEPS, type MigrationStep, type StepResult } from '../../store/object-store/migrate-home';
 import type { CommandOutput } from './insights';
@@ -12,13 +14,27 @@ export interface StoreMigrateOptions {
   json: boolean;
   /** The home to copy from (default RANKWRIGHT_HOME). */
   home?: string;
-  /** The steps to run (default MIGRATION_STEPS); tests pass their own. */
+  /**
+   * The steps to run (default: the artifacts, then the events and insights when RANKWRIGHT_DATABASE_URL names a
+   * PostgreSQL database); tests pass their own.
+   */
   steps?: MigrationStep[];
 }
 
 /**
+ * What `store migrate` copies: the artifacts, and the events and insights when the fleet's database is set (read from
+ * the environment like every database URL, never from the command line, where other users' `ps` would see it).
+ */
+function defaultSteps(io: CommandOutput, json: boolean): MigrationStep[] {
+  const location = insightsLocation();
+  if (location.kind === 'postgres') return [...MIGRATION_STEPS, databaseMigrationStep(location.url)];
+  if (!json) io.err('events and insights stay in the home: set RANKWRIGHT_DATABASE_URL=postgres://… to move them into the fleet’s database too');
+  return MIGRATION_STEPS;
+}
+
+/**
  * `rankwright store migrate --to s3://bucket/prefix [--json]`: copies a local home's artifacts into a shared store
- * (and whatever else MIGRATION_STEPS lists), then prints what each step copied and skipped. Idempotent: run it again
+ * (and its events and insights into the fleet's database, see defaultSteps), then prints what each step copied and skipped. Idempotent: run it again
  * and it copies nothing. Exit codes: 0 done, 1 something could not be copied or the store could not be reached, 2 a
  * bad --to (the message says which part is wrong, and never echoes a credential).
  */
@@ -34,7 +50,7 @@ export async function runStoreMigrate(opts: StoreMigrateOptions, io: CommandOutp
   const results: StepResult[] = [];
   try {
     await to.check();
-    for (const step of opts.steps ?? MIGRATION_STEPS) {
+    for (const step of opts.steps ?? defaultSteps(io, opts.json)) {
       if (!opts.json) io.err(`${step.name}: copying from ${home} to ${to.description}…`);
       results.push(await step.run({ home, to }));
     }

@@ -7,7 +7,11 @@ import { runStoreMigrate } from '../../client/commands/store';
 import { artifactKey, getArtifact, putArtifact } from '../../store/artifacts';
 import { openStoreUrl } from '../../store/object-store';
 import { minioForTests, useMinioStore } from '../support/minio';
+import { recordEvents } from '../../activities/records';
+import { closePostgresEventStores } from '../../store/events/sql-event-store';
+import { insightsBackends } from '../support/insights-backends';
 import { runCli } from '../support/processes';
+import { campaignEvents } from './fixtures/campaign';
 
 /** `rankwright store migrate --to s3://…`: a local home's artifacts copied into the shared store, once. */
 
@@ -116,6 +120,50 @@ describe('rankwright store migrate', function () {
     const store = openStoreUrl(to);
     assert.equal(await store.head(`artifacts/${hex.slice(0, 2)}/${hex}`), undefined);
     store.close();
+  });
+
+  it("with RANKWRIGHT_DATABASE_URL set, one command moves the home's events and insights too; an empty home reads them", async () => {
+    const postgres = insightsBackends.find((b) => b.name === 'PostgreSQL')!;
+    const databaseUrl = await postgres.fresh();
+    const campaignId = `migrated-${Date.now().toString(36)}`;
+    const events = campaignEvents(campaignId);
+    // The events as the activities write them, into the home's JSONL log (no database set yet).
+    const saved = process.env.RANKWRIGHT_HOME;
+    process.env.RANKWRIGHT_HOME = home;
+    try {
+      await recordEvents(campaignId, events);
+    } finally {
+      process.env.RANKWRIGHT_HOME = saved;
+    }
+    try {
+      const fleet = { RANKWRIGHT_HOME: home, RANKWRIGHT_DATABASE_URL: databaseUrl };
+      const moved = await runCli(['store', 'migrate', '--to', to, '--json'], fleet);
+      assert.equal(moved.code, 0, moved.stderr);
+      const result = JSON.parse(moved.stdout) as MigrateJson;
+      assert.deepEqual(
+        result.steps.map((s) => s.step),
+        ['artifacts', 'events and insights'],
+      );
+      const database = result.steps[1];
+      assert.ok(database.copied.count >= events.length, `copied ${database.copied.count} rows for ${events.length} events`);
+      assert.ok(!moved.stdout.includes(new URL(databaseUrl).password || '\u0000'), 'the password is not printed');
+      const again = JSON.parse((await runCli(['store', 'migrate', '--to', to, '--json'], fleet)).stdout) as MigrateJson;
+      assert.equal(again.steps[1].copied.count, 0, 'a second run copies nothing');
+      // Another machine: an empty home, the same database.
+      const empty = fs.mkdtempSync(path.join(os.tmpdir(), 'rw-migrated-reader-'));
+      const printed = await runCli(['events', campaignId, '--json'], { RANKWRIGHT_HOME: empty, RANKWRIGHT_DATABASE_URL: databaseUrl });
+      assert.equal(printed.code, 0, printed.stderr);
+      assert.deepEqual(
+        printed.stdout
+          .trim()
+          .split('\n')
+          .map((l) => (JSON.parse(l) as { eventId: string }).eventId),
+        events.map((e) => e.eventId),
+      );
+    } finally {
+      await closePostgresEventStores();
+      await postgres.cleanup();
+    }
   });
 
   it('from the CLI: a bad --to says which part is wrong (exit 2); a good one prints the counts', async () => {

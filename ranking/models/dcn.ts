@@ -100,9 +100,18 @@ export class DeepCrossNetwork implements RankingModel {
   private touched: Int32Array;
   /** Zero bias of the low-rank projection x·V (it has none; the kernels' affine takes one). */
   private zeroRankBias: Float32Array;
-  // Per-step buffers (rows × width), reused: x0, each cross layer's output, and the backward pass's gradients.
+  // Per-step buffers (rows × width), reused, so a step allocates nothing: x0, each cross layer's product z, its
+  // low-rank projection and its output, each hidden layer's output, the logits, and the backward pass's gradients
+  // (two of each kind that a layer's input gradient writes, alternating: a layer reads the one the layer above wrote).
   private x0Buf = new Scratch();
   private crossOut: Scratch[] = [];
+  private crossZ: Scratch[] = [];
+  private crossProjection: Scratch[] = [];
+  private hiddenOut: Scratch[] = [];
+  private logitBuf = new Float64Array(0);
+  private hiddenBack = [new Scratch(), new Scratch()];
+  private crossBack = [new Scratch(), new Scratch()];
+  private dtBuf = new Scratch();
   private dLogitBuf = new Scratch();
   private dhBuf = new Scratch();
   private dzBuf = new Scratch();
@@ -163,10 +172,13 @@ export class DeepCrossNetwork implements RankingModel {
         this.addLayer('lowRankCross', D, D, rank, [uniform(D * rank, scale, rng), uniform(rank * D, scale, rng)]);
       }
       this.crossOut.push(new Scratch());
+      this.crossZ.push(new Scratch());
+      this.crossProjection.push(new Scratch());
     }
     let prev = D;
     for (const h of config.mlp) {
       this.addLayer('mlp', prev, h, 0, [uniform(prev * h, Math.sqrt(6 / prev), rng)]); // He-uniform for ReLU
+      this.hiddenOut.push(new Scratch());
       prev = h;
     }
     this.addLayer('output', prev, 1, 0, [uniform(prev, Math.sqrt(6 / (prev + 1)), rng)]);
@@ -259,13 +271,15 @@ export class DeepCrossNetwork implements RankingModel {
   /**
    * z = x·W + b of a cross layer, full or low rank; `projection` receives x·V of a low-rank layer (backward needs it).
    */
-  private async crossProduct(layer: Layer, x: Float32Array, rows: number): Promise<{ z: Float32Array; projection?: Float32Array }> {
+  private async crossProduct(l: number, x: Float32Array, rows: number): Promise<{ z: Float32Array; projection?: Float32Array }> {
+    const layer = this.layers[l];
     const D = this.inputDim;
     const p = layer.at;
-    if (layer.kind === 'cross') return { z: await this.mm.affine(x, this.dense[p], this.dense[p + 1], rows, D, D, false) };
+    const zOut = this.crossZ[l].view(rows * D);
+    if (layer.kind === 'cross') return { z: await this.mm.affine(x, this.dense[p], this.dense[p + 1], rows, D, D, false, zOut) };
     const r = layer.rank;
-    const projection = await this.mm.affine(x, this.dense[p], this.zeroRankBias, rows, D, r, false);
-    return { z: await this.mm.affine(projection, this.dense[p + 1], this.dense[p + 2], rows, r, D, false), projection };
+    const projection = await this.mm.affine(x, this.dense[p], this.zeroRankBias, rows, D, r, false, this.crossProjection[l].view(rows * r));
+    return { z: await this.mm.affine(projection, this.dense[p + 1], this.dense[p + 2], rows, r, D, false, zOut), projection };
   }
 
   /** Forward pass; keeps what backward needs. */
@@ -278,10 +292,10 @@ export class DeepCrossNetwork implements RankingModel {
     for (let l = 0; l < this.crossCount; l++) {
       const layer = this.layers[l];
       if (!keep && layer.kind === 'cross') {
-        x = await this.mm.crossLayer(x0, x, this.dense[layer.at], this.dense[layer.at + 1], rows, D);
+        x = await this.mm.crossLayer(x0, x, this.dense[layer.at], this.dense[layer.at + 1], rows, D, this.crossOut[l].view(rows * D));
       } else {
         // Training keeps z_l = x_l·W + b for the backward pass, so the gating runs here in a loop.
-        const { z, projection } = await this.crossProduct(layer, x, rows);
+        const { z, projection } = await this.crossProduct(l, x, rows);
         const next = crossGate(x0, z, x, this.crossOut[l].view(rows * D));
         zs.push(z);
         projections.push(projection);
@@ -293,14 +307,16 @@ export class DeepCrossNetwork implements RankingModel {
     let h = x;
     for (let m = this.crossCount; m < this.layers.length - 1; m++) {
       const layer = this.layers[m];
-      h = await this.mm.affine(h, this.dense[layer.at], this.dense[layer.at + 1], rows, layer.inDim, layer.outDim, true);
+      const out = this.hiddenOut[m - this.crossCount].view(rows * layer.outDim);
+      h = await this.mm.affine(h, this.dense[layer.at], this.dense[layer.at + 1], rows, layer.inDim, layer.outDim, true, out);
       hs.push(h);
     }
     // Output layer (outDim 1): a dot product per row, cheaper in a loop than a kernel launch.
     const last = this.layers[this.layers.length - 1];
     const wo = this.dense[last.at];
     const bo = this.dense[last.at + 1][0];
-    const logits = new Float64Array(rows);
+    if (this.logitBuf.length < rows) this.logitBuf = new Float64Array(rows);
+    const logits = this.logitBuf.subarray(0, rows);
     for (let r = 0; r < rows; r++) {
       let s = bo;
       for (let i = 0; i < last.inDim; i++) s += h[r * last.inDim + i] * wo[i];
@@ -392,10 +408,10 @@ export class DeepCrossNetwork implements RankingModel {
       const p = layer.at;
       const out = hs[m];
       reluBackward(dh, out);
-      grads[p] = await this.mm.weightGradient(hs[m - 1], dh, rows, layer.inDim, layer.outDim);
+      grads[p] = await this.mm.weightGradient(hs[m - 1], dh, rows, layer.inDim, layer.outDim, grads[p]);
       const db = grads[p + 1];
       for (let r = 0; r < rows; r++) for (let j = 0; j < layer.outDim; j++) db[j] += dh[r * layer.outDim + j];
-      dh = await this.mm.inputGradient(dh, this.dense[p], rows, layer.inDim, layer.outDim);
+      dh = await this.mm.inputGradient(dh, this.dense[p], rows, layer.inDim, layer.outDim, this.hiddenBack[m % 2].view(rows * layer.inDim));
     }
     // Cross layers, last to first: x_{l+1} = x0 ⊙ z_l + x_l, z_l = x_l·W_l + b_l (W_l = V_l·U_l at low rank).
     let dx: Float32Array = dh;
@@ -408,16 +424,17 @@ export class DeepCrossNetwork implements RankingModel {
       const db = grads[layer.kind === 'lowRankCross' ? p + 2 : p + 1];
       crossGateBackward(dx, x0, z, dz, dx0, db, rows, D);
       let back: Float32Array;
+      const backOut = this.crossBack[l % 2].view(rows * D);
       if (layer.kind === 'cross') {
-        grads[p] = await this.mm.weightGradient(xs[l], dz, rows, D, D);
-        back = await this.mm.inputGradient(dz, this.dense[p], rows, D, D);
+        grads[p] = await this.mm.weightGradient(xs[l], dz, rows, D, D, grads[p]);
+        back = await this.mm.inputGradient(dz, this.dense[p], rows, D, D, backOut);
       } else {
         // z = t·U + b with t = x·V: dU = tᵀ·dz, dt = dz·Uᵀ, dV = xᵀ·dt, dx = dt·Vᵀ.
         const r = layer.rank;
-        grads[p + 1] = await this.mm.weightGradient(projections[l]!, dz, rows, r, D);
-        const dt = await this.mm.inputGradient(dz, this.dense[p + 1], rows, r, D);
-        grads[p] = await this.mm.weightGradient(xs[l], dt, rows, D, r);
-        back = await this.mm.inputGradient(dt, this.dense[p], rows, D, r);
+        grads[p + 1] = await this.mm.weightGradient(projections[l]!, dz, rows, r, D, grads[p + 1]);
+        const dt = await this.mm.inputGradient(dz, this.dense[p + 1], rows, r, D, this.dtBuf.view(rows * r));
+        grads[p] = await this.mm.weightGradient(xs[l], dt, rows, D, r, grads[p]);
+        back = await this.mm.inputGradient(dt, this.dense[p], rows, D, r, backOut);
       }
       dx = addInto(back, dx); // the residual path
     }

@@ -201,12 +201,20 @@ async function measureMatmul(contender: string, shapes: MatmulShape[], budgetMs:
  */
 const LOW_RANK_PATH = 'auto-rank32';
 const LOW_RANK = 32;
+/** The low-rank candidate bench/dcn-rank.ts found within 0.001 NE of full rank on all five wide scenarios: 3 layers. */
+const LOW_RANK_3_PATH = 'auto-rank32x3';
+const LOW_RANK_3_LAYERS = 3;
 
 /** Child: trains the default DCN for one epoch on `maxRows` rows of the file on one dense path, then scores. */
 async function measureDcn(contender: string, files: { train: string; test: string }, maxRows: number): Promise<DcnRow> {
-  const lowRank = contender === LOW_RANK_PATH;
+  const lowRank = contender === LOW_RANK_PATH || contender === LOW_RANK_3_PATH;
   const dcnPath = lowRank ? 'auto' : contender;
-  const config = ModelConfig.parse({ family: 'dcn', epochs: 1, ...(lowRank ? { crossRank: LOW_RANK } : {}) });
+  const config = ModelConfig.parse({
+    family: 'dcn',
+    epochs: 1,
+    ...(lowRank ? { crossRank: LOW_RANK } : {}),
+    ...(contender === LOW_RANK_3_PATH ? { crossLayers: LOW_RANK_3_LAYERS } : {}),
+  });
   if (config.family !== 'dcn') throw new Error('unreachable');
   const dataset = await loadDataset({ format: 'criteo-tsv', train: files.train, test: files.test, maxTrainRows: maxRows });
   const spec = buildFeatureSpec(config, dataset.train, dataset.active);
@@ -349,8 +357,8 @@ async function main(): Promise<void> {
   // DCN per dense path. The engine's default ('auto') first: its input width sets the matmul shapes below.
   // --quick (a CI smoke test) keeps one row per kind of path: the engine's choice and gpu.js webasm.
   const dcnPaths = quick
-    ? ['auto', LOW_RANK_PATH, ...gpujsCpu.filter((c) => c === 'gpujs-webasm')]
-    : ['auto', LOW_RANK_PATH, ...(tfjs ? ['tfjs-wasm'] : []), 'tiled', ...gpujsCpu.filter((c) => c === 'gpujs-webasm')];
+    ? ['auto', LOW_RANK_PATH, LOW_RANK_3_PATH, ...gpujsCpu.filter((c) => c === 'gpujs-webasm')]
+    : ['auto', LOW_RANK_PATH, LOW_RANK_3_PATH, ...(tfjs ? ['tfjs-wasm'] : []), 'tiled', ...gpujsCpu.filter((c) => c === 'gpujs-webasm')];
   for (const p of dcnPaths) {
     // An explicit path that is what 'auto' already chose would measure the same thing twice.
     if (p !== 'auto' && report.dcn.some((d) => d.path === 'auto' && d.backend === p)) continue;
@@ -582,8 +590,7 @@ export function denseMarkdown(r: DenseReport, inputDim: number, crossLayers: num
   }
   const proposal = proposalText(r, inputDim, crossLayers, mlp);
   if (proposal) prose.push(proposal);
-  const low = r.dcn.find((d) => d.path === LOW_RANK_PATH);
-  if (low) {
+  for (const low of r.dcn.filter((d) => d.path === LOW_RANK_PATH || d.path === LOW_RANK_3_PATH)) {
     prose.push(
       `With low-rank cross layers (\`crossRank\` ${LOW_RANK}: ${low.layers}; a config knob, full rank stays the default until it matches full rank's NE on the wide scenarios, \`bench/dcn-rank.ts\`) the same path trains ${fmt(low.trainExamplesPerCpuSec)} examples per CPU-second, ${(low.trainExamplesPerCpuSec / Math.max(1, auto.trainExamplesPerCpuSec)).toFixed(2)}× the default's, and scores ${fmt(low.scoreExamplesPerCpuSec)} (${(low.scoreExamplesPerCpuSec / Math.max(1, auto.scoreExamplesPerCpuSec)).toFixed(2)}×); test NE ${low.testNe.toFixed(4)} against ${auto.testNe.toFixed(4)} on these rows.`,
     );

@@ -94,10 +94,16 @@ export class DeepCrossNetwork implements RankingModel {
   private layers: Layer[] = [];
   private crossCount: number;
   private adamStep = 0;
-  // Scratch for the sparse embedding update: stamp marks rows touched in this step.
-  private embGrad: Float32Array;
-  private stamp: Int32Array;
-  private touched: Int32Array;
+  /**
+   * The sparse embedding update's scratch, sized by the batch, not the table: `touched` lists the table rows this step
+   * touched in first-touch order, `touchedGrad` holds their gradients packed in that order (d values each), and
+   * `slotOf[t]` is row t's place in the list — valid only where touched[slotOf[t]] === t below the step's count (a
+   * sparse set, so nothing is cleared between steps). A table-sized gradient array put every slot's gradient on its
+   * own cache line far from the last; packed, the norm and Adam read them in order.
+   */
+  private touched = new Int32Array(0);
+  private touchedGrad = new Float32Array(0);
+  private slotOf: Int32Array;
   /** Zero bias of the low-rank projection x·V (it has none; the kernels' affine takes one). */
   private zeroRankBias: Float32Array;
   // Per-step buffers (rows × width), reused, so a step allocates nothing: x0, each cross layer's product z, its
@@ -152,9 +158,7 @@ export class DeepCrossNetwork implements RankingModel {
     this.wideG = new Float32Array(this.tableRows).fill(WIDE_ADAGRAD_INITIAL);
     this.embM = new Float32Array(this.embedding.length);
     this.embV = new Float32Array(this.embedding.length);
-    this.embGrad = new Float32Array(this.embedding.length);
-    this.stamp = new Int32Array(this.tableRows).fill(-1);
-    this.touched = new Int32Array(0);
+    this.slotOf = new Int32Array(this.tableRows);
     const D = this.inputDim;
     // Absent in configs parsed before the knob existed (they are full rank): see contracts/model.ts's CrossRank.
     const rank = config.crossRank ?? 'full';
@@ -440,10 +444,13 @@ export class DeepCrossNetwork implements RankingModel {
     }
     addInto(dx0, dx);
 
-    // Scatter x0's embedding part into per-row embedding gradients (only touched rows).
-    const step = this.adamStep;
+    // Scatter x0's embedding part into per-row embedding gradients (only touched rows, packed: see `touched`).
     let touchedCount = 0;
-    if (this.touched.length < rows * catSlots) this.touched = new Int32Array(rows * catSlots);
+    if (this.touched.length < rows * catSlots) {
+      this.touched = new Int32Array(rows * catSlots);
+      this.touchedGrad = new Float32Array(rows * catSlots * d);
+    }
+    const { touched, touchedGrad, slotOf } = this;
     const fields = this.fields;
     for (let i = 0; i < rows; i++) {
       const r = order[start + i];
@@ -452,18 +459,20 @@ export class DeepCrossNetwork implements RankingModel {
         const a = fields ? this.coefBuf[i * catSlots + s] : 1;
         if (a === 0) continue;
         const t = catIndex[r * catSlots + s];
-        const base = t * d;
-        if (this.stamp[t] !== step) {
-          this.stamp[t] = step;
-          this.touched[touchedCount++] = t;
-          for (let c = 0; c < d; c++) this.embGrad[base + c] = 0;
+        let at = slotOf[t];
+        if (at >= touchedCount || touched[at] !== t) {
+          at = touchedCount++;
+          slotOf[t] = at;
+          touched[at] = t;
+          touchedGrad.fill(0, at * d, at * d + d);
         }
+        const base = at * d;
         if (!fields) {
           const src = i * D + s * d;
-          for (let c = 0; c < d; c++) this.embGrad[base + c] += dx0[src + c];
+          for (let c = 0; c < d; c++) touchedGrad[base + c] += dx0[src + c];
         } else {
           const src = i * D + fields.fieldOf[s] * d;
-          for (let c = 0; c < d; c++) this.embGrad[base + c] += a * dx0[src + c];
+          for (let c = 0; c < d; c++) touchedGrad[base + c] += a * dx0[src + c];
         }
       }
     }
@@ -480,10 +489,10 @@ export class DeepCrossNetwork implements RankingModel {
       }
     }
     for (let j = 0; j < touchedCount; j++) {
-      const base = this.touched[j] * d;
-      for (let c = 0; c < d; c++) {
-        if (l2 > 0) this.embGrad[base + c] += l2 * this.embedding[base + c];
-        sq += this.embGrad[base + c] ** 2;
+      const base = touched[j] * d;
+      for (let c = 0, g = j * d; c < d; c++, g++) {
+        if (l2 > 0) touchedGrad[g] += l2 * this.embedding[base + c];
+        sq += touchedGrad[g] ** 2;
       }
     }
     const gradNorm = Math.sqrt(sq);
@@ -496,10 +505,7 @@ export class DeepCrossNetwork implements RankingModel {
     const t = this.adamStep;
     const lr = (this.config.learningRate * lrScale * Math.sqrt(1 - ADAM_BETA2 ** t)) / (1 - ADAM_BETA1 ** t);
     for (let k = 0; k < grads.length; k++) adamRange(this.dense[k], this.denseM[k], this.denseV[k], grads[k], 0, grads[k].length, scale, lr);
-    for (let j = 0; j < touchedCount; j++) {
-      const base = this.touched[j] * d;
-      adamRange(this.embedding, this.embM, this.embV, this.embGrad, base, base + d, scale, lr, EMBEDDING_ADAM_EPS);
-    }
+    adamRows(this.embedding, this.embM, this.embV, touchedGrad, touched, touchedCount, d, scale, lr);
     return weights ? { lossSum, gradNorm, weightSum } : { lossSum, gradNorm };
   }
 
@@ -547,8 +553,6 @@ export class DeepCrossNetwork implements RankingModel {
       this.denseV[k].set(t[`v${k}`] as Float32Array);
     });
     this.adamStep = scalars.adamStep;
-    // The stamp only has to differ from future steps; reset it so a resumed run matches bit for bit.
-    this.stamp.fill(-1);
   }
 
   loadWeights(t: Record<string, Tensor>): void {
@@ -559,22 +563,38 @@ export class DeepCrossNetwork implements RankingModel {
   }
 }
 
-function adamRange(
-  w: Float32Array,
-  m: Float32Array,
-  v: Float32Array,
-  g: Float32Array,
-  from: number,
-  to: number,
-  scale: number,
-  lr: number,
-  eps = ADAM_EPS,
-): void {
+function adamRange(w: Float32Array, m: Float32Array, v: Float32Array, g: Float32Array, from: number, to: number, scale: number, lr: number): void {
   for (let i = from; i < to; i++) {
     const gi = g[i] * scale;
     m[i] = ADAM_BETA1 * m[i] + (1 - ADAM_BETA1) * gi;
     v[i] = ADAM_BETA2 * v[i] + (1 - ADAM_BETA2) * gi * gi;
-    w[i] -= (lr * m[i]) / (Math.sqrt(v[i]) + eps);
+    w[i] -= (lr * m[i]) / (Math.sqrt(v[i]) + ADAM_EPS);
+  }
+}
+
+/**
+ * Lazy Adam on the embedding rows a step touched: adamRange's arithmetic, in the same order, on rows touched[0..count)
+ * of width d, whose gradients lie packed in g (row j's at j·d).
+ */
+function adamRows(
+  w: Float32Array,
+  m: Float32Array,
+  v: Float32Array,
+  g: Float32Array,
+  touched: Int32Array,
+  count: number,
+  d: number,
+  scale: number,
+  lr: number,
+): void {
+  for (let j = 0, k = 0; j < count; j++) {
+    const base = touched[j] * d;
+    for (let i = base; i < base + d; i++, k++) {
+      const gi = g[k] * scale;
+      m[i] = ADAM_BETA1 * m[i] + (1 - ADAM_BETA1) * gi;
+      v[i] = ADAM_BETA2 * v[i] + (1 - ADAM_BETA2) * gi * gi;
+      w[i] -= (lr * m[i]) / (Math.sqrt(v[i]) + EMBEDDING_ADAM_EPS);
+    }
   }
 }
 

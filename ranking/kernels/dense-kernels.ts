@@ -7,7 +7,7 @@ export interface DenseKernels {
   /** The backend that actually runs the kernels ('reference' for the twins). */
   readonly backend: string;
   // `out`, where given (rows × outDim, or inDim × outDim for weightGradient), is a buffer of the caller's that an
-  // implementation may write the result into and return, so a training step allocates nothing; one that does not use
+  // implementation may write the result into and return, so a training step allocates no arrays; one that does not use
   // it returns a new array. Callers take the returned array either way. `out` must not alias an input.
   affine(
     x: Float32Array,

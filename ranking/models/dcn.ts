@@ -69,7 +69,8 @@ class Scratch {
  * dY·Wᵀ and Xᵀ·dY backward — in `DenseKernels` (gpu.js on a GPU; on a CPU tfjs-wasm or tiled TypeScript, see
  * denseKernelsFor in ranking/kernels/index.ts); embedding gathers/scatters, elementwise gating, the 1-wide output layer, sigmoid/log loss and
  * the optimizer are typed-array loops — memory-bound or tiny, where a kernel launch and copy cost more. Those loops
- * write into buffers kept between steps (a step allocates what the kernels return and its logits).
+ * write into buffers kept between steps, and so do the kernels (their `out`): on tfjs-wasm a step allocates no arrays
+ * (tfjs still creates its tensors in wasm memory and frees them within each product).
  */
 export class DeepCrossNetwork implements RankingModel {
   readonly family = 'dcn' as const;
@@ -106,7 +107,7 @@ export class DeepCrossNetwork implements RankingModel {
   private slotOf: Int32Array;
   /** Zero bias of the low-rank projection x·V (it has none; the kernels' affine takes one). */
   private zeroRankBias: Float32Array;
-  // Per-step buffers (rows × width), reused, so a step allocates nothing: x0, each cross layer's product z, its
+  // Per-step buffers (rows × width), reused, so a step allocates no arrays: x0, each cross layer's product z, its
   // low-rank projection and its output, each hidden layer's output, the logits, and the backward pass's gradients
   // (two of each kind that a layer's input gradient writes, alternating: a layer reads the one the layer above wrote).
   private x0Buf = new Scratch();

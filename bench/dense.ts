@@ -201,12 +201,20 @@ async function measureMatmul(contender: string, shapes: MatmulShape[], budgetMs:
  */
 const LOW_RANK_PATH = 'auto-rank32';
 const LOW_RANK = 32;
+/** The low-rank candidate bench/dcn-rank.ts found within 0.001 NE of full rank on all five wide scenarios: 3 layers. */
+const LOW_RANK_3_PATH = 'auto-rank32x3';
+const LOW_RANK_3_LAYERS = 3;
 
 /** Child: trains the default DCN for one epoch on `maxRows` rows of the file on one dense path, then scores. */
 async function measureDcn(contender: string, files: { train: string; test: string }, maxRows: number): Promise<DcnRow> {
-  const lowRank = contender === LOW_RANK_PATH;
+  const lowRank = contender === LOW_RANK_PATH || contender === LOW_RANK_3_PATH;
   const dcnPath = lowRank ? 'auto' : contender;
-  const config = ModelConfig.parse({ family: 'dcn', epochs: 1, ...(lowRank ? { crossRank: LOW_RANK } : {}) });
+  const config = ModelConfig.parse({
+    family: 'dcn',
+    epochs: 1,
+    ...(lowRank ? { crossRank: LOW_RANK } : {}),
+    ...(contender === LOW_RANK_3_PATH ? { crossLayers: LOW_RANK_3_LAYERS } : {}),
+  });
   if (config.family !== 'dcn') throw new Error('unreachable');
   const dataset = await loadDataset({ format: 'criteo-tsv', train: files.train, test: files.test, maxTrainRows: maxRows });
   const spec = buildFeatureSpec(config, dataset.train, dataset.active);
@@ -349,8 +357,8 @@ async function main(): Promise<void> {
   // DCN per dense path. The engine's default ('auto') first: its input width sets the matmul shapes below.
   // --quick (a CI smoke test) keeps one row per kind of path: the engine's choice and gpu.js webasm.
   const dcnPaths = quick
-    ? ['auto', LOW_RANK_PATH, ...gpujsCpu.filter((c) => c === 'gpujs-webasm')]
-    : ['auto', LOW_RANK_PATH, ...(tfjs ? ['tfjs-wasm'] : []), 'tiled', ...gpujsCpu.filter((c) => c === 'gpujs-webasm')];
+    ? ['auto', LOW_RANK_PATH, LOW_RANK_3_PATH, ...gpujsCpu.filter((c) => c === 'gpujs-webasm')]
+    : ['auto', LOW_RANK_PATH, LOW_RANK_3_PATH, ...(tfjs ? ['tfjs-wasm'] : []), 'tiled', ...gpujsCpu.filter((c) => c === 'gpujs-webasm')];
   for (const p of dcnPaths) {
     // An explicit path that is what 'auto' already chose would measure the same thing twice.
     if (p !== 'auto' && report.dcn.some((d) => d.path === 'auto' && d.backend === p)) continue;
@@ -582,8 +590,7 @@ export function denseMarkdown(r: DenseReport, inputDim: number, crossLayers: num
   }
   const proposal = proposalText(r, inputDim, crossLayers, mlp);
   if (proposal) prose.push(proposal);
-  const low = r.dcn.find((d) => d.path === LOW_RANK_PATH);
-  if (low) {
+  for (const low of r.dcn.filter((d) => d.path === LOW_RANK_PATH || d.path === LOW_RANK_3_PATH)) {
     prose.push(
       `With low-rank cross layers (\`crossRank\` ${LOW_RANK}: ${low.layers}; a config knob, full rank stays the default until it matches full rank's NE on the wide scenarios, \`bench/dcn-rank.ts\`) the same path trains ${fmt(low.trainExamplesPerCpuSec)} examples per CPU-second, ${(low.trainExamplesPerCpuSec / Math.max(1, auto.trainExamplesPerCpuSec)).toFixed(2)}× the default's, and scores ${fmt(low.scoreExamplesPerCpuSec)} (${(low.scoreExamplesPerCpuSec / Math.max(1, auto.scoreExamplesPerCpuSec)).toFixed(2)}×); test NE ${low.testNe.toFixed(4)} against ${auto.testNe.toFixed(4)} on these rows.`,
     );
@@ -623,8 +630,39 @@ export function denseMarkdown(r: DenseReport, inputDim: number, crossLayers: num
     '',
     '`tfjs-wasm` goes through the DenseKernels interface (copies into and out of wasm memory included); `tfjs-wasm raw` multiplies tensors already in wasm memory (the peer).',
     '',
+    ...STEP_PROFILE,
   ].join('\n');
 }
+
+/**
+ * Where one training step's time goes. Not measured by this bench (timing every phase would slow the step it
+ * measures): from a build with a timer around each phase of DeepCrossNetwork.step, fixed text, dated.
+ */
+const STEP_PROFILE = [
+  "## Where a training step's time goes (profile of 2026-12-06, not this run)",
+  '',
+  'A timer around each phase of `DeepCrossNetwork.step` (a throwaway build), 18,000 rows of `wide-criteo-like`, tfjs-wasm, median of 3 runs alternating the code before (e230015) and after the changes below, load average 3.3–4.1 on 2 cores; ms per step (wall):',
+  '',
+  '| phase | full rank, before | full rank, after | rank 32 ×3, before | rank 32 ×3, after |',
+  '|---|---:|---:|---:|---:|',
+  '| matrix products through DenseKernels | 15.31 | 15.20 | 11.12 | 11.36 |',
+  '| gating forward/backward, ReLU and bias gradients | 2.13 | 2.11 | 3.49 | 3.89 |',
+  '| Adam on the dense weights (217,457 full rank; 82,985 at rank 32 ×3) | 1.55 | 1.60 | 0.75 | 0.71 |',
+  '| lazy Adam on touched embedding rows | 1.24 | 1.26 | 1.21 | 1.31 |',
+  '| embedding gradient scatter | 1.02 | 0.83 | 1.09 | 1.07 |',
+  '| gather of x0 | 0.60 | 0.62 | 1.01 | 0.77 |',
+  '| L2 and gradient norm | 0.66 | 0.59 | 0.36 | 0.30 |',
+  '| residual adds (backward) | 0.42 | 0.43 | 0.47 | 0.49 |',
+  '| wide part (logit, loss, AdaGrad) | 0.60 | 0.65 | 0.78 | 0.78 |',
+  '| **CPU-ms per step** (process, incl. GC threads) | 26.25 | 25.36 | 19.53 | 18.98 |',
+  '',
+  "Inside the products (full rank, the same build timing the tfjs-wasm kernel's parts): XNNPACK's matMul 13.4 ms, the transposes that keep the backward products off matMul's slow transpose flags 1.2 ms, copying operands into wasm memory 0.5, reading results out 0.6, bias/ReLU/gating on the read-out 0.6. So at full rank ~8 ms of a ~25 ms step is not matrix products — not the 26 ms that the 893835d run suggested: its 56 CPU-ms steps predate the commits that reused the step's buffers (ca9404d, 1ed26ca, fe5156f), and raw matMul took 21.6 ms a step in it against 12.7 in the 0148c7a run. Per-CPU-second rates are not immune to two cores shared with other work either: on 2026-12-06 the same uninstrumented child gave 26–45 CPU-ms per step as the load moved between 1.6 and 4.5.",
+  '',
+  "What changed: a step allocates no arrays (tfjs still creates and frees its tensors in wasm memory within each product) — every product is read straight out of wasm memory (tfjs-wasm's heap view instead of dataSync's copy) into buffers the model keeps, the logits too (before: 12 result arrays, ~3 MB, a step); the embedding gradients are packed by touched row (a sparse set sized by the batch) instead of a table-sized array with a stamp array, so the scatter, the norm and lazy Adam read them in order. The numbers are bit-identical (test/ranking/dcn-step-buffers.test.ts; all state tensors after 40 steps hashed equal before/after for full rank, rank 32 ×3 and l2 + clipping). The gain is within this shared machine's noise (~3% CPU per step, lower peak RSS).",
+  '',
+  "What remains for 20,000 examples per CPU-second (12.8 CPU-ms per step): at full rank the products alone use all of that even on tensors already in wasm memory (12.7 ms raw in the 0148c7a run, 19.1 through the kernel interface), so full rank cannot get there on one core of this CPU. At rank 32 ×3 the products are ~11 ms and the rest ~8 ms; closing the gap would need: the gating fused into the kernels' read-out (one pass instead of three per layer), one cache line per embedding row (weights, m and v interleaved: a checkpoint layout change) since gather, scatter and lazy Adam are bound by cache misses on random table rows, and fewer copies into and out of wasm memory (the low-rank layer runs 6 small products a step, each copied in and out).",
+  '',
+];
 
 if (require.main === module) {
   main().catch((e) => {

@@ -12,7 +12,8 @@ import { transpose } from './tiled';
  * installed, so the engine falls back to TiledKernels without them (kernels/index.ts).
  *
  * Every product is one batched call per layer and direction (X·W, dY·Wᵀ, Xᵀ·dY);
- * inputs are copied into wasm memory and the result read back with dataSync, all inside tidy so nothing leaks.
+ * inputs are copied into wasm memory and the result read out of it into the caller's buffer (see resultOf); every
+ * tensor is disposed before the call returns, so nothing leaks.
  */
 
 // The packages' types are only needed here; loading them lazily keeps them optional at run time.
@@ -62,38 +63,58 @@ export class TfjsWasmKernels implements DenseKernels {
     return this.scratch;
   }
 
-  // Bias, ReLU and the cross gating run in one TypeScript pass over the product as it is read back: a tfjs op each
-  // would allocate a tensor in wasm memory and walk the output again (measured: the interface cost ~2× raw matMul
-  // on DCN's shapes with them as tfjs ops).
-  async affine(x: Float32Array, w: Float32Array, b: Float32Array, rows: number, inDim: number, outDim: number, relu: boolean) {
+  // Bias, ReLU and the cross gating run in one TypeScript pass over the product as it is read out of wasm memory: a
+  // tfjs op each would allocate a tensor in wasm memory and walk the output again (measured: the interface cost ~2× raw
+  // matMul on DCN's shapes with them as tfjs ops).
+  async affine(x: Float32Array, w: Float32Array, b: Float32Array, rows: number, inDim: number, outDim: number, relu: boolean, out?: Float32Array) {
     const tf = await loadTfjsWasm();
-    const y = read(tf.tidy(() => tf.matMul(tf.tensor2d(x, [rows, inDim]), tf.tensor2d(w, [inDim, outDim]))));
-    for (let r = 0, at = 0; r < rows; r++) {
-      for (let j = 0; j < outDim; j++, at++) {
-        const v = y[at] + b[j];
-        y[at] = relu && v < 0 ? 0 : v;
+    const t = tf.tidy(() => tf.matMul(tf.tensor2d(x, [rows, inDim]), tf.tensor2d(w, [inDim, outDim])));
+    try {
+      const p = resultOf(tf, t);
+      const y = out ?? new Float32Array(rows * outDim);
+      for (let r = 0, at = 0; r < rows; r++) {
+        for (let j = 0; j < outDim; j++, at++) {
+          const v = p[at] + b[j];
+          y[at] = relu && v < 0 ? 0 : v;
+        }
       }
+      return y;
+    } finally {
+      t.dispose();
     }
-    return y;
   }
 
-  async crossLayer(x0: Float32Array, xl: Float32Array, w: Float32Array, b: Float32Array, rows: number, dim: number) {
+  async crossLayer(x0: Float32Array, xl: Float32Array, w: Float32Array, b: Float32Array, rows: number, dim: number, out?: Float32Array) {
     const tf = await loadTfjsWasm();
-    const y = read(tf.tidy(() => tf.matMul(tf.tensor2d(xl, [rows, dim]), tf.tensor2d(w, [dim, dim]))));
-    for (let r = 0, at = 0; r < rows; r++) for (let j = 0; j < dim; j++, at++) y[at] = x0[at] * (y[at] + b[j]) + xl[at];
-    return y;
+    const t = tf.tidy(() => tf.matMul(tf.tensor2d(xl, [rows, dim]), tf.tensor2d(w, [dim, dim])));
+    try {
+      const p = resultOf(tf, t);
+      const y = out ?? new Float32Array(rows * dim);
+      for (let r = 0, at = 0; r < rows; r++) for (let j = 0; j < dim; j++, at++) y[at] = x0[at] * (p[at] + b[j]) + xl[at];
+      return y;
+    } finally {
+      t.dispose();
+    }
   }
 
-  async inputGradient(dy: Float32Array, w: Float32Array, rows: number, inDim: number, outDim: number) {
+  async inputGradient(dy: Float32Array, w: Float32Array, rows: number, inDim: number, outDim: number, out?: Float32Array) {
     const tf = await loadTfjsWasm();
     const wt = transpose(w, inDim, outDim, this.scratchOf(inDim * outDim));
-    return read(tf.tidy(() => tf.matMul(tf.tensor2d(dy, [rows, outDim]), tf.tensor2d(wt.subarray(0, inDim * outDim), [outDim, inDim]))));
+    return copyOut(
+      tf,
+      tf.tidy(() => tf.matMul(tf.tensor2d(dy, [rows, outDim]), tf.tensor2d(wt.subarray(0, inDim * outDim), [outDim, inDim]))),
+      out,
+    );
   }
 
-  async weightGradient(x: Float32Array, dy: Float32Array, rows: number, inDim: number, outDim: number) {
+  async weightGradient(x: Float32Array, dy: Float32Array, rows: number, inDim: number, outDim: number, out?: Float32Array) {
     const tf = await loadTfjsWasm();
     const xt = transpose(x, rows, inDim, this.scratchOf(rows * inDim));
-    return read(tf.tidy(() => tf.matMul(tf.tensor2d(xt.subarray(0, rows * inDim), [inDim, rows]), tf.tensor2d(dy, [rows, outDim]))));
+    return copyOut(
+      tf,
+      tf.tidy(() => tf.matMul(tf.tensor2d(xt.subarray(0, rows * inDim), [inDim, rows]), tf.tensor2d(dy, [rows, outDim]))),
+      out,
+    );
   }
 
   async fmInteraction(e: Float32Array, rows: number, fields: number, dim: number) {
@@ -106,10 +127,25 @@ export class TfjsWasmKernels implements DenseKernels {
   }
 }
 
-/** The tensor's values (the wasm backend's readSync hands back a copy of its memory, ours to keep); disposes the tensor. */
-function read(t: import('@tensorflow/tfjs-core').Tensor): Float32Array {
+type TfTensor = import('@tensorflow/tfjs-core').Tensor;
+
+/**
+ * The tensor's values where they lie: a view of wasm memory (BackendWasm.typedArrayFromHeap), valid only until the
+ * next tfjs allocation, so callers copy out of it at once. readSync/dataSync would first copy the values into a new
+ * array of their own, an allocation per product that the garbage collector then has to reclaim.
+ */
+function resultOf(tf: Tf, t: TfTensor): Float32Array {
+  const backend = tf.backend() as { typedArrayFromHeap?: (t: TfTensor) => Float32Array };
+  return backend.typedArrayFromHeap ? backend.typedArrayFromHeap(t) : (t.dataSync() as Float32Array);
+}
+
+/** Copies the tensor's values into `out` (or a new array) and disposes the tensor. */
+function copyOut(tf: Tf, t: TfTensor, out?: Float32Array): Float32Array {
   try {
-    return t.dataSync() as Float32Array;
+    const p = resultOf(tf, t);
+    if (!out) return p.slice();
+    out.set(p);
+    return out;
   } finally {
     t.dispose();
   }

@@ -69,7 +69,8 @@ class Scratch {
  * dY·Wᵀ and Xᵀ·dY backward — in `DenseKernels` (gpu.js on a GPU; on a CPU tfjs-wasm or tiled TypeScript, see
  * denseKernelsFor in ranking/kernels/index.ts); embedding gathers/scatters, elementwise gating, the 1-wide output layer, sigmoid/log loss and
  * the optimizer are typed-array loops — memory-bound or tiny, where a kernel launch and copy cost more. Those loops
- * write into buffers kept between steps (a step allocates what the kernels return and its logits).
+ * write into buffers kept between steps, and so do the kernels (their `out`): on tfjs-wasm a step allocates no arrays
+ * (tfjs still creates its tensors in wasm memory and frees them within each product).
  */
 export class DeepCrossNetwork implements RankingModel {
   readonly family = 'dcn' as const;
@@ -94,15 +95,30 @@ export class DeepCrossNetwork implements RankingModel {
   private layers: Layer[] = [];
   private crossCount: number;
   private adamStep = 0;
-  // Scratch for the sparse embedding update: stamp marks rows touched in this step.
-  private embGrad: Float32Array;
-  private stamp: Int32Array;
-  private touched: Int32Array;
+  /**
+   * The sparse embedding update's scratch, sized by the batch, not the table: `touched` lists the table rows this step
+   * touched in first-touch order, `touchedGrad` holds their gradients packed in that order (d values each), and
+   * `slotOf[t]` is row t's place in the list — valid only where touched[slotOf[t]] === t below the step's count (a
+   * sparse set, so nothing is cleared between steps). A table-sized gradient array put every slot's gradient on its
+   * own cache line far from the last; packed, the norm and Adam read them in order.
+   */
+  private touched = new Int32Array(0);
+  private touchedGrad = new Float32Array(0);
+  private slotOf: Int32Array;
   /** Zero bias of the low-rank projection x·V (it has none; the kernels' affine takes one). */
   private zeroRankBias: Float32Array;
-  // Per-step buffers (rows × width), reused: x0, each cross layer's output, and the backward pass's gradients.
+  // Per-step buffers (rows × width), reused, so a step allocates no arrays: x0, each cross layer's product z, its
+  // low-rank projection and its output, each hidden layer's output, the logits, and the backward pass's gradients
+  // (two of each kind that a layer's input gradient writes, alternating: a layer reads the one the layer above wrote).
   private x0Buf = new Scratch();
   private crossOut: Scratch[] = [];
+  private crossZ: Scratch[] = [];
+  private crossProjection: Scratch[] = [];
+  private hiddenOut: Scratch[] = [];
+  private logitBuf = new Float64Array(0);
+  private hiddenBack = [new Scratch(), new Scratch()];
+  private crossBack = [new Scratch(), new Scratch()];
+  private dtBuf = new Scratch();
   private dLogitBuf = new Scratch();
   private dhBuf = new Scratch();
   private dzBuf = new Scratch();
@@ -143,9 +159,7 @@ export class DeepCrossNetwork implements RankingModel {
     this.wideG = new Float32Array(this.tableRows).fill(WIDE_ADAGRAD_INITIAL);
     this.embM = new Float32Array(this.embedding.length);
     this.embV = new Float32Array(this.embedding.length);
-    this.embGrad = new Float32Array(this.embedding.length);
-    this.stamp = new Int32Array(this.tableRows).fill(-1);
-    this.touched = new Int32Array(0);
+    this.slotOf = new Int32Array(this.tableRows);
     const D = this.inputDim;
     // Absent in configs parsed before the knob existed (they are full rank): see contracts/model.ts's CrossRank.
     const rank = config.crossRank ?? 'full';
@@ -163,10 +177,13 @@ export class DeepCrossNetwork implements RankingModel {
         this.addLayer('lowRankCross', D, D, rank, [uniform(D * rank, scale, rng), uniform(rank * D, scale, rng)]);
       }
       this.crossOut.push(new Scratch());
+      this.crossZ.push(new Scratch());
+      this.crossProjection.push(new Scratch());
     }
     let prev = D;
     for (const h of config.mlp) {
       this.addLayer('mlp', prev, h, 0, [uniform(prev * h, Math.sqrt(6 / prev), rng)]); // He-uniform for ReLU
+      this.hiddenOut.push(new Scratch());
       prev = h;
     }
     this.addLayer('output', prev, 1, 0, [uniform(prev, Math.sqrt(6 / (prev + 1)), rng)]);
@@ -259,13 +276,15 @@ export class DeepCrossNetwork implements RankingModel {
   /**
    * z = x·W + b of a cross layer, full or low rank; `projection` receives x·V of a low-rank layer (backward needs it).
    */
-  private async crossProduct(layer: Layer, x: Float32Array, rows: number): Promise<{ z: Float32Array; projection?: Float32Array }> {
+  private async crossProduct(l: number, x: Float32Array, rows: number): Promise<{ z: Float32Array; projection?: Float32Array }> {
+    const layer = this.layers[l];
     const D = this.inputDim;
     const p = layer.at;
-    if (layer.kind === 'cross') return { z: await this.mm.affine(x, this.dense[p], this.dense[p + 1], rows, D, D, false) };
+    const zOut = this.crossZ[l].view(rows * D);
+    if (layer.kind === 'cross') return { z: await this.mm.affine(x, this.dense[p], this.dense[p + 1], rows, D, D, false, zOut) };
     const r = layer.rank;
-    const projection = await this.mm.affine(x, this.dense[p], this.zeroRankBias, rows, D, r, false);
-    return { z: await this.mm.affine(projection, this.dense[p + 1], this.dense[p + 2], rows, r, D, false), projection };
+    const projection = await this.mm.affine(x, this.dense[p], this.zeroRankBias, rows, D, r, false, this.crossProjection[l].view(rows * r));
+    return { z: await this.mm.affine(projection, this.dense[p + 1], this.dense[p + 2], rows, r, D, false, zOut), projection };
   }
 
   /** Forward pass; keeps what backward needs. */
@@ -278,10 +297,10 @@ export class DeepCrossNetwork implements RankingModel {
     for (let l = 0; l < this.crossCount; l++) {
       const layer = this.layers[l];
       if (!keep && layer.kind === 'cross') {
-        x = await this.mm.crossLayer(x0, x, this.dense[layer.at], this.dense[layer.at + 1], rows, D);
+        x = await this.mm.crossLayer(x0, x, this.dense[layer.at], this.dense[layer.at + 1], rows, D, this.crossOut[l].view(rows * D));
       } else {
         // Training keeps z_l = x_l·W + b for the backward pass, so the gating runs here in a loop.
-        const { z, projection } = await this.crossProduct(layer, x, rows);
+        const { z, projection } = await this.crossProduct(l, x, rows);
         const next = crossGate(x0, z, x, this.crossOut[l].view(rows * D));
         zs.push(z);
         projections.push(projection);
@@ -293,14 +312,16 @@ export class DeepCrossNetwork implements RankingModel {
     let h = x;
     for (let m = this.crossCount; m < this.layers.length - 1; m++) {
       const layer = this.layers[m];
-      h = await this.mm.affine(h, this.dense[layer.at], this.dense[layer.at + 1], rows, layer.inDim, layer.outDim, true);
+      const out = this.hiddenOut[m - this.crossCount].view(rows * layer.outDim);
+      h = await this.mm.affine(h, this.dense[layer.at], this.dense[layer.at + 1], rows, layer.inDim, layer.outDim, true, out);
       hs.push(h);
     }
     // Output layer (outDim 1): a dot product per row, cheaper in a loop than a kernel launch.
     const last = this.layers[this.layers.length - 1];
     const wo = this.dense[last.at];
     const bo = this.dense[last.at + 1][0];
-    const logits = new Float64Array(rows);
+    if (this.logitBuf.length < rows) this.logitBuf = new Float64Array(rows);
+    const logits = this.logitBuf.subarray(0, rows);
     for (let r = 0; r < rows; r++) {
       let s = bo;
       for (let i = 0; i < last.inDim; i++) s += h[r * last.inDim + i] * wo[i];
@@ -392,10 +413,10 @@ export class DeepCrossNetwork implements RankingModel {
       const p = layer.at;
       const out = hs[m];
       reluBackward(dh, out);
-      grads[p] = await this.mm.weightGradient(hs[m - 1], dh, rows, layer.inDim, layer.outDim);
+      grads[p] = await this.mm.weightGradient(hs[m - 1], dh, rows, layer.inDim, layer.outDim, grads[p]);
       const db = grads[p + 1];
       for (let r = 0; r < rows; r++) for (let j = 0; j < layer.outDim; j++) db[j] += dh[r * layer.outDim + j];
-      dh = await this.mm.inputGradient(dh, this.dense[p], rows, layer.inDim, layer.outDim);
+      dh = await this.mm.inputGradient(dh, this.dense[p], rows, layer.inDim, layer.outDim, this.hiddenBack[m % 2].view(rows * layer.inDim));
     }
     // Cross layers, last to first: x_{l+1} = x0 ⊙ z_l + x_l, z_l = x_l·W_l + b_l (W_l = V_l·U_l at low rank).
     let dx: Float32Array = dh;
@@ -408,25 +429,29 @@ export class DeepCrossNetwork implements RankingModel {
       const db = grads[layer.kind === 'lowRankCross' ? p + 2 : p + 1];
       crossGateBackward(dx, x0, z, dz, dx0, db, rows, D);
       let back: Float32Array;
+      const backOut = this.crossBack[l % 2].view(rows * D);
       if (layer.kind === 'cross') {
-        grads[p] = await this.mm.weightGradient(xs[l], dz, rows, D, D);
-        back = await this.mm.inputGradient(dz, this.dense[p], rows, D, D);
+        grads[p] = await this.mm.weightGradient(xs[l], dz, rows, D, D, grads[p]);
+        back = await this.mm.inputGradient(dz, this.dense[p], rows, D, D, backOut);
       } else {
         // z = t·U + b with t = x·V: dU = tᵀ·dz, dt = dz·Uᵀ, dV = xᵀ·dt, dx = dt·Vᵀ.
         const r = layer.rank;
-        grads[p + 1] = await this.mm.weightGradient(projections[l]!, dz, rows, r, D);
-        const dt = await this.mm.inputGradient(dz, this.dense[p + 1], rows, r, D);
-        grads[p] = await this.mm.weightGradient(xs[l], dt, rows, D, r);
-        back = await this.mm.inputGradient(dt, this.dense[p], rows, D, r);
+        grads[p + 1] = await this.mm.weightGradient(projections[l]!, dz, rows, r, D, grads[p + 1]);
+        const dt = await this.mm.inputGradient(dz, this.dense[p + 1], rows, r, D, this.dtBuf.view(rows * r));
+        grads[p] = await this.mm.weightGradient(xs[l], dt, rows, D, r, grads[p]);
+        back = await this.mm.inputGradient(dt, this.dense[p], rows, D, r, backOut);
       }
       dx = addInto(back, dx); // the residual path
     }
     addInto(dx0, dx);
 
-    // Scatter x0's embedding part into per-row embedding gradients (only touched rows).
-    const step = this.adamStep;
+    // Scatter x0's embedding part into per-row embedding gradients (only touched rows, packed: see `touched`).
     let touchedCount = 0;
-    if (this.touched.length < rows * catSlots) this.touched = new Int32Array(rows * catSlots);
+    if (this.touched.length < rows * catSlots) {
+      this.touched = new Int32Array(rows * catSlots);
+      this.touchedGrad = new Float32Array(rows * catSlots * d);
+    }
+    const { touched, touchedGrad, slotOf } = this;
     const fields = this.fields;
     for (let i = 0; i < rows; i++) {
       const r = order[start + i];
@@ -435,18 +460,20 @@ export class DeepCrossNetwork implements RankingModel {
         const a = fields ? this.coefBuf[i * catSlots + s] : 1;
         if (a === 0) continue;
         const t = catIndex[r * catSlots + s];
-        const base = t * d;
-        if (this.stamp[t] !== step) {
-          this.stamp[t] = step;
-          this.touched[touchedCount++] = t;
-          for (let c = 0; c < d; c++) this.embGrad[base + c] = 0;
+        let at = slotOf[t];
+        if (at >= touchedCount || touched[at] !== t) {
+          at = touchedCount++;
+          slotOf[t] = at;
+          touched[at] = t;
+          touchedGrad.fill(0, at * d, at * d + d);
         }
+        const base = at * d;
         if (!fields) {
           const src = i * D + s * d;
-          for (let c = 0; c < d; c++) this.embGrad[base + c] += dx0[src + c];
+          for (let c = 0; c < d; c++) touchedGrad[base + c] += dx0[src + c];
         } else {
           const src = i * D + fields.fieldOf[s] * d;
-          for (let c = 0; c < d; c++) this.embGrad[base + c] += a * dx0[src + c];
+          for (let c = 0; c < d; c++) touchedGrad[base + c] += a * dx0[src + c];
         }
       }
     }
@@ -463,10 +490,10 @@ export class DeepCrossNetwork implements RankingModel {
       }
     }
     for (let j = 0; j < touchedCount; j++) {
-      const base = this.touched[j] * d;
-      for (let c = 0; c < d; c++) {
-        if (l2 > 0) this.embGrad[base + c] += l2 * this.embedding[base + c];
-        sq += this.embGrad[base + c] ** 2;
+      const base = touched[j] * d;
+      for (let c = 0, g = j * d; c < d; c++, g++) {
+        if (l2 > 0) touchedGrad[g] += l2 * this.embedding[base + c];
+        sq += touchedGrad[g] ** 2;
       }
     }
     const gradNorm = Math.sqrt(sq);
@@ -479,10 +506,7 @@ export class DeepCrossNetwork implements RankingModel {
     const t = this.adamStep;
     const lr = (this.config.learningRate * lrScale * Math.sqrt(1 - ADAM_BETA2 ** t)) / (1 - ADAM_BETA1 ** t);
     for (let k = 0; k < grads.length; k++) adamRange(this.dense[k], this.denseM[k], this.denseV[k], grads[k], 0, grads[k].length, scale, lr);
-    for (let j = 0; j < touchedCount; j++) {
-      const base = this.touched[j] * d;
-      adamRange(this.embedding, this.embM, this.embV, this.embGrad, base, base + d, scale, lr, EMBEDDING_ADAM_EPS);
-    }
+    adamRows(this.embedding, this.embM, this.embV, touchedGrad, touched, touchedCount, d, scale, lr);
     return weights ? { lossSum, gradNorm, weightSum } : { lossSum, gradNorm };
   }
 
@@ -530,8 +554,6 @@ export class DeepCrossNetwork implements RankingModel {
       this.denseV[k].set(t[`v${k}`] as Float32Array);
     });
     this.adamStep = scalars.adamStep;
-    // The stamp only has to differ from future steps; reset it so a resumed run matches bit for bit.
-    this.stamp.fill(-1);
   }
 
   loadWeights(t: Record<string, Tensor>): void {
@@ -542,22 +564,38 @@ export class DeepCrossNetwork implements RankingModel {
   }
 }
 
-function adamRange(
-  w: Float32Array,
-  m: Float32Array,
-  v: Float32Array,
-  g: Float32Array,
-  from: number,
-  to: number,
-  scale: number,
-  lr: number,
-  eps = ADAM_EPS,
-): void {
+function adamRange(w: Float32Array, m: Float32Array, v: Float32Array, g: Float32Array, from: number, to: number, scale: number, lr: number): void {
   for (let i = from; i < to; i++) {
     const gi = g[i] * scale;
     m[i] = ADAM_BETA1 * m[i] + (1 - ADAM_BETA1) * gi;
     v[i] = ADAM_BETA2 * v[i] + (1 - ADAM_BETA2) * gi * gi;
-    w[i] -= (lr * m[i]) / (Math.sqrt(v[i]) + eps);
+    w[i] -= (lr * m[i]) / (Math.sqrt(v[i]) + ADAM_EPS);
+  }
+}
+
+/**
+ * Lazy Adam on the embedding rows a step touched: adamRange's arithmetic, in the same order, on rows touched[0..count)
+ * of width d, whose gradients lie packed in g (row j's at j·d).
+ */
+function adamRows(
+  w: Float32Array,
+  m: Float32Array,
+  v: Float32Array,
+  g: Float32Array,
+  touched: Int32Array,
+  count: number,
+  d: number,
+  scale: number,
+  lr: number,
+): void {
+  for (let j = 0, k = 0; j < count; j++) {
+    const base = touched[j] * d;
+    for (let i = base; i < base + d; i++, k++) {
+      const gi = g[k] * scale;
+      m[i] = ADAM_BETA1 * m[i] + (1 - ADAM_BETA1) * gi;
+      v[i] = ADAM_BETA2 * v[i] + (1 - ADAM_BETA2) * gi * gi;
+      w[i] -= (lr * m[i]) / (Math.sqrt(v[i]) + EMBEDDING_ADAM_EPS);
+    }
   }
 }
 

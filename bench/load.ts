@@ -15,6 +15,12 @@
  * one's start, and what a gap held (workflow tasks, activities, local activities, child starts). `--light` runs the
  * light load alone and keeps the heavy one from the previous load.json (with that run's own stamp).
  * Writes bench/results/load.json and load.md.
+ *
+ * `--fleet` (issue 25) instead runs one moderate concurrent load (8 campaigns × 4 experiments on 20k rows, parallel 2,
+ * unless --campaigns/--experiments/--rows say otherwise) twice: on one worker with its home alone, then on two workers
+ * with homes of their own sharing MinIO and PostgreSQL (services-dev.sh; RANKWRIGHT_PG_PORT / RANKWRIGHT_MINIO_PORT
+ * pick the ports). It reports both throughputs, their ratio and the store's share of the activities' time (from
+ * RANKWRIGHT_STORE_TIMINGS files), and writes bench/results/load-fleet.json and load-fleet.md.
  */
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -24,7 +30,8 @@ import { parseArgs } from 'node:util';
 import type { Client } from '@temporalio/client';
 import { RankwrightClient } from '../client/rankwright-client';
 import { goal, goalTable, type BenchGoal } from './goals';
-import { campaignTimeline, gapAnatomy, meanGapParts, quantile, type CampaignTimeline, type GapParts } from './load/orchestration';
+import { readStoreCalls, startFleetServices, type FleetServices, type StoreCalls } from './load/fleet';
+import { activitySpans, campaignTimeline, gapAnatomy, meanGapParts, quantile, type CampaignTimeline, type GapParts } from './load/orchestration';
 import { ensureScenarioFiles } from './quality/scenarios';
 import { startBenchServer, startBenchWorker } from './temporal-setup';
 import { benchStamp, commitLine, machineLine, sampleLoad, writeResultFiles, type BenchStamp, type LoadRange } from './stamp';
@@ -67,7 +74,7 @@ function peakRssMiB(pid: number): number {
   }
 }
 
-/** Samples the worker tree's CPU share every second: the peak and mean over the run, as % of one core. */
+/** Samples the workers' trees' CPU share every second: the peak and mean over the run, as % of one core. */
 class CpuSampler {
   private lastCpu = new Map<number, number>();
   private lastAt = performance.now();
@@ -77,14 +84,14 @@ class CpuSampler {
   peakRss = new Map<number, number>();
   private timer: NodeJS.Timeout;
 
-  constructor(private readonly pid: number) {
+  constructor(private readonly pids: number[]) {
     this.timer = setInterval(() => this.sample(), 1000);
   }
 
   private sample(): void {
     const now = performance.now();
     let used = 0;
-    for (const p of processTree(this.pid)) {
+    for (const p of this.pids.flatMap(processTree)) {
       const cpu = cpuSeconds(p);
       // A process first seen counts from now: what it used before (the worker's start-up) is no window's share.
       used += cpu - (this.lastCpu.get(p) ?? cpu);
@@ -143,6 +150,19 @@ interface LoadRun {
   };
   /** What a gap held, on average (absent in runs recorded before it was measured). */
   gapParts?: GapParts;
+  /** Worker processes (absent: one). */
+  workers?: number;
+  /** The fleet run: its workers' calls to the shared store against their activities' time. */
+  store?: StoreShare;
+}
+
+/** The store's calls against the time the workers' activities ran (both summed over workers and campaigns). */
+interface StoreShare extends StoreCalls {
+  /** Every activity of the campaigns and their experiments, started → closed. */
+  activitySeconds: number;
+  /** trainModel alone (where checkpoints and models are written). */
+  trainModelSeconds: number;
+  sharePct: number;
 }
 
 /** A run with its own stamp (the commit of this checkout, the date and the load average while it ran). */
@@ -172,7 +192,10 @@ async function campaignHistories(client: Client, id: string) {
     return started ? [started] : [];
   });
   const experiments = await Promise.all(children.map(async (child) => (await client.workflow.getHandle(child).fetchHistory()).events ?? []));
-  return { timeline: campaignTimeline(campaign, experiments), gaps: gapAnatomy(campaign, experiments) };
+  const activityMs: Record<string, number> = {};
+  for (const span of [campaign, ...experiments].flatMap(activitySpans))
+    if (span.started !== undefined && span.closed !== undefined) activityMs[span.type] = (activityMs[span.type] ?? 0) + span.closed - span.started;
+  return { timeline: campaignTimeline(campaign, experiments), gaps: gapAnatomy(campaign, experiments), activityMs };
 }
 
 interface LoadPlan {
@@ -183,6 +206,8 @@ interface LoadPlan {
   parallel: number;
   concurrent: boolean;
   files: Awaited<ReturnType<typeof ensureScenarioFiles>>;
+  /** Two workers with homes of their own, sharing this store and database (absent: one worker, its home alone). */
+  fleet?: FleetServices;
 }
 
 /** Training-queue activities a campaign runs between experiments to measure before it designs (not orchestration). */
@@ -199,9 +224,22 @@ function commitOf(checkout: string): string {
 
 /** Runs one load with a fresh worker from `plan.checkout`, approves its campaigns, and reads their histories. */
 async function runLoad(bootstrap: Client, plan: LoadPlan, report: { loadAverage?: LoadRange }): Promise<LoadRun> {
-  const home = fs.mkdtempSync(path.join(os.tmpdir(), 'rankwright-load-'));
-  const worker = await startBenchWorker(home, path.join(home, 'worker.log'), plan.checkout);
-  const sampler = new CpuSampler(worker.child.pid!);
+  const homes = Array.from({ length: plan.fleet ? 2 : 1 }, () => fs.mkdtempSync(path.join(os.tmpdir(), 'rankwright-load-')));
+  const timingFiles = homes.map((home) => path.join(home, 'store-calls.jsonl'));
+  const workers = [];
+  for (const [i, home] of homes.entries())
+    workers.push(
+      await startBenchWorker(
+        home,
+        path.join(home, 'worker.log'),
+        plan.checkout,
+        plan.fleet
+          ? { ...plan.fleet.env, RANKWRIGHT_STORE_TIMINGS: timingFiles[i] }
+          : // One machine: the home alone, whatever the bench's shell has set.
+            { RANKWRIGHT_STORE: undefined, RANKWRIGHT_DATABASE_URL: undefined },
+      ),
+    );
+  const sampler = new CpuSampler(workers.map((w) => w.child.pid!));
   const loadTimer = setInterval(() => sampleLoad(report), 5000);
   const client = await RankwrightClient.connect();
   const started = Date.now();
@@ -257,14 +295,18 @@ async function runLoad(bootstrap: Client, plan: LoadPlan, report: { loadAverage?
   const cpu = sampler.stop();
   clearInterval(loadTimer);
   const read = await Promise.all(ids.map((id) => campaignHistories(bootstrap, id)));
+  // Before the approvals: their activities (the report, the model's export) are in no history read above.
+  const calls = plan.fleet ? readStoreCalls(timingFiles) : undefined;
   for (const id of ids.filter((i) => !failedCampaigns.some((f) => f.startsWith(`${i}:`)))) {
     await client.approve(id, { by: 'load' }).catch(() => (failures += 1));
     await client.waitForResult(id);
   }
-  await worker.stop();
-  const blockedWarnings = (fs.readFileSync(worker.log, 'utf8').match(/TMPRL1104/g) ?? []).length;
+  for (const worker of workers) await worker.stop();
+  const blockedWarnings = workers.reduce((n, w) => n + (fs.readFileSync(w.log, 'utf8').match(/TMPRL1104/g) ?? []).length, 0);
   await client.close();
-  fs.rmSync(home, { recursive: true, force: true });
+  for (const home of homes) fs.rmSync(home, { recursive: true, force: true });
+  const activitySeconds = (type?: string) =>
+    read.reduce((a, r) => a + Object.entries(r.activityMs).reduce((b, [t, ms]) => b + (!type || t === type ? ms : 0), 0), 0) / 1000;
 
   const timelines = read.map((r) => r.timeline);
   const sum = (f: (t: CampaignTimeline) => number) => timelines.reduce((a, t) => a + f(t), 0) / 1000;
@@ -314,6 +356,20 @@ async function runLoad(bootstrap: Client, plan: LoadPlan, report: { loadAverage?
       experimentGapSplitMs: { withAnalysis: split(parts.filter(analysed)), designOnly: split(parts.filter((g) => !analysed(g))) },
     },
     gapParts: meanGapParts(parts),
+    workers: workers.length,
+    ...(calls
+      ? {
+          store: {
+            ...calls,
+            seconds: round(calls.seconds),
+            mib: round(calls.mib),
+            by: Object.fromEntries(Object.entries(calls.by).map(([k, v]) => [k, { calls: v.calls, seconds: round(v.seconds), mib: round(v.mib) }])),
+            activitySeconds: round(activitySeconds()),
+            trainModelSeconds: round(activitySeconds('trainModel')),
+            sharePct: round((100 * calls.seconds) / Math.max(1e-9, activitySeconds())),
+          },
+        }
+      : {}),
   };
 }
 
@@ -351,6 +407,7 @@ async function main(): Promise<void> {
     options: {
       quick: { type: 'boolean', default: false },
       light: { type: 'boolean', default: false },
+      fleet: { type: 'boolean', default: false },
       'before-checkout': { type: 'string' },
       campaigns: { type: 'string' },
       experiments: { type: 'string' },
@@ -366,11 +423,12 @@ async function main(): Promise<void> {
     if (!Number.isInteger(n) || n < 1) throw new Error(`--${what} must be a positive whole number (got ${value})`);
     return n;
   };
-  const campaigns = number(values.campaigns, quick ? 3 : 50, 'campaigns');
+  const fleet = values.fleet;
+  const campaigns = number(values.campaigns, quick ? 3 : fleet ? 8 : 50, 'campaigns');
   const experiments = number(values.experiments, quick ? 2 : 4, 'experiments');
   const lightCampaigns = number(values['light-campaigns'], quick ? 1 : 2, 'light-campaigns');
   const lightExperiments = number(values['light-experiments'], quick ? 3 : 8, 'light-experiments');
-  const rows = number(values.rows, quick ? 5_000 : 50_000, 'rows');
+  const rows = number(values.rows, quick ? 5_000 : fleet ? 20_000 : 50_000, 'rows');
   const before = values['before-checkout'] ? path.resolve(values['before-checkout']) : undefined;
   if (before && !fs.existsSync(path.join(before, 'bin', 'rankwright.js')))
     throw new Error(`--before-checkout ${before}: no bin/rankwright.js there (a Rankwright checkout with its node_modules)`);
@@ -379,6 +437,8 @@ async function main(): Promise<void> {
   // A namespace of its own: no other worker on the server (a test run's, another bench's) takes this bench's tasks.
   const bootstrap = await startBenchServer({ ownNamespace: `rankwright-load-${Date.now().toString(36)}` });
   const here = path.resolve(__dirname, '..');
+  if (fleet)
+    return fleetLoad(bootstrap, { label: 'one worker', checkout: here, campaigns, experiments, parallel: 2, concurrent: true, files }, quick);
   const light = (label: string, checkout: string): LoadPlan => ({
     label,
     checkout,
@@ -425,6 +485,102 @@ async function main(): Promise<void> {
 }
 
 const round = (v: number) => Number(v.toFixed(2));
+
+interface FleetReport {
+  stamp: BenchStamp;
+  loadAverage?: LoadRange;
+  quick: boolean;
+  data: { scenario: string; trainRows: number };
+  /** One worker process, its home alone (SQLite, JSONL, artifacts on its disk). */
+  oneWorker: KeptRun;
+  /** Two worker processes with homes of their own, sharing the store (MinIO) and the database (PostgreSQL). */
+  fleet: KeptRun;
+  /** fleet ÷ one worker, experiments per minute. */
+  throughputRatio: number;
+}
+
+/**
+ * `--fleet`: the same concurrent load twice in one sitting, on one worker with its home (today's setup) and on two
+ * workers sharing only Temporal, MinIO and PostgreSQL. Writes load-fleet.{json,md} (load.json stays as it is).
+ */
+async function fleetLoad(bootstrap: Client, plan: LoadPlan, quick: boolean): Promise<void> {
+  const run = Date.now().toString(36);
+  const services = await startFleetServices(run);
+  const stamped = async (p: LoadPlan): Promise<KeptRun> => {
+    const sampled: { loadAverage?: LoadRange } = {};
+    sampleLoad(sampled);
+    const r = await runLoad(bootstrap, p, sampled);
+    return { stamp: benchStamp(), loadAverage: sampled.loadAverage, run: r };
+  };
+  let oneWorker: KeptRun;
+  let fleet: KeptRun;
+  try {
+    oneWorker = await stamped(plan);
+    fleet = await stamped({ ...plan, label: 'two workers, shared store and database', fleet: services });
+  } finally {
+    await services.close();
+    await bootstrap.connection.close();
+  }
+  const result: FleetReport = {
+    stamp: benchStamp(),
+    loadAverage: {
+      min: Math.min(oneWorker.loadAverage?.min ?? Infinity, fleet.loadAverage?.min ?? Infinity),
+      max: Math.max(oneWorker.loadAverage?.max ?? -Infinity, fleet.loadAverage?.max ?? -Infinity),
+    },
+    quick,
+    data: { scenario: plan.files.name, trainRows: plan.files.rows.train },
+    oneWorker,
+    fleet,
+    throughputRatio: round(fleet.run.experimentsPerMinute / Math.max(1e-9, oneWorker.run.experimentsPerMinute)),
+  };
+  writeResultFiles(path.join(__dirname, 'results'), [
+    ['load-fleet.json', `${JSON.stringify(result, null, 2)}\n`],
+    ['load-fleet.md', fleetMarkdown(result)],
+  ]);
+  process.stdout.write(fleetMarkdown(result));
+}
+
+function fleetMarkdown(r: FleetReport): string {
+  const one = r.oneWorker.run;
+  const two = r.fleet.run;
+  const store = two.store;
+  const cores = Math.min(os.cpus().length, 2);
+  const row = (k: KeptRun) => {
+    const x = k.run;
+    return `| ${x.label} | ${x.workers ?? 1} | ${k.stamp.date.slice(0, 16).replace('T', ' ')} | ${x.campaigns} × ${x.experimentsPerCampaign}, parallel ${x.parallel} | ${x.completedExperiments} / ${x.failures}${x.failedCampaigns.length ? ` (+${x.failedCampaigns.length} campaign(s) without review)` : ''} | ${x.minutes} | **${x.experimentsPerMinute}** | ${x.worker.peakCpuSharePct}% / ${x.worker.meanCpuSharePct}% | ${x.worker.peakRssMiB} | ${x.orchestration.temporalSharePct}% | ${x.orchestration.experimentGapMs.p50} | ${k.loadAverage ? `${k.loadAverage.min.toFixed(1)}–${k.loadAverage.max.toFixed(1)}` : '—'} |`;
+  };
+  return [
+    '# Load benchmark: a fleet of two workers against one',
+    '',
+    commitLine(r.stamp),
+    machineLine(r.stamp, r.loadAverage),
+    `The same load twice in one sitting${r.quick ? ' (quick run)' : ''}: ${one.campaigns} campaigns of heuristic agents at once, ${one.experimentsPerCampaign} experiments each, parallel ${one.parallel}, on \`${r.data.scenario}\` (${r.data.trainRows.toLocaleString()} full-width train rows), one Temporal dev server (a namespace of the bench's own). **One worker**: one \`rankwright worker\` process, its home alone (SQLite, JSONL events, artifacts on its disk): today's setup. **Two workers**: two processes with homes of their own that share only Temporal, the S3-compatible store (MinIO, \`RANKWRIGHT_STORE\`) and the database (PostgreSQL, \`RANKWRIGHT_DATABASE_URL\`), both from \`services-dev.sh\` on the same machine, a fresh database and key prefix per run.`,
+    '',
+    `**Both runs are on the same ${cores}-core machine**: two workers there measure what sharing costs (a second process and its bundle, uploads and downloads through MinIO, PostgreSQL beside them, two training pools competing for the same cores), not what a second machine gains. On two machines the ratio would be bounded by the cores doubling, less this overhead.`,
+    '',
+    `Throughput, two workers ÷ one: **${r.throughputRatio}** (${two.experimentsPerMinute} against ${one.experimentsPerMinute} experiments per minute).`,
+    '',
+    '| run | worker processes | run at (UTC) | campaigns × experiments | completed / failed | minutes | experiments / minute | workers CPU peak / mean | peak RSS MiB (summed) | Temporal share of campaign wall | gap p50 ms | load average |',
+    '|---|---:|---|---|---:|---:|---:|---|---:|---:|---:|---|',
+    row(r.oneWorker),
+    row(r.fleet),
+    '',
+    ...(store
+      ? [
+          `The store's share of experiment time (two workers, from \`RANKWRIGHT_STORE_TIMINGS\`: one line per store call, retries included): **${store.sharePct}%**, ${store.seconds} s in ${store.calls} calls (${store.failed} failed, ${store.mib} MiB moved) against ${store.activitySeconds} s of activity time in the campaigns and their experiments (started → closed, summed; ${store.trainModelSeconds} s of it in \`trainModel\`). By key kind and operation:`,
+          '',
+          '| calls to | calls | seconds | MiB |',
+          '|---|---:|---:|---:|',
+          ...Object.entries(store.by)
+            .sort((a, b) => b[1].seconds - a[1].seconds)
+            .map(([k, v]) => `| ${k} | ${v.calls} | ${v.seconds} | ${v.mib} |`),
+          '',
+          "A store call's time is wall time inside the activity (an upload waits while the training thread may run on), so the share is what a call adds to an activity at most. PostgreSQL's share (events, insights) is not measured here.",
+          '',
+        ]
+      : []),
+  ].join('\n');
+}
 
 /** The bench's goals: Temporal's share, both cores and no failures under the heavy load; the gap under the light one. */
 function loadGoals(report: Partial<LoadReport>): BenchGoal[] {

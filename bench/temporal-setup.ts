@@ -58,10 +58,11 @@ export interface BenchWorker {
  * `checkout` runs another checkout's worker (its workflows and activities): the code before a change, measured in the
  * same sitting as the change.
  */
-export async function startBenchWorker(home: string, log: string, checkout = root): Promise<BenchWorker> {
+export async function startBenchWorker(home: string, log: string, checkout = root, env: NodeJS.ProcessEnv = {}): Promise<BenchWorker> {
   const fd = fs.openSync(log, 'w');
   const child = spawn(process.execPath, [path.join(checkout, 'bin', 'rankwright.js'), 'worker'], {
-    env: { ...process.env, RANKWRIGHT_HOME: home },
+    // `env` adds to (an undefined value removes from) this process's environment: a fleet member's store and database.
+    env: { ...process.env, ...env, RANKWRIGHT_HOME: home },
     stdio: ['ignore', fd, fd],
   });
   process.on('exit', () => child.kill('SIGKILL')); // never leave a worker behind, whatever ends the bench

@@ -15,6 +15,7 @@ import {
 import { checkKey, checkPrefix, type ObjectStore, type StoredObject } from './object-store';
 import { withRetries } from './retry';
 import { describeLocation, type S3Location } from './store-location';
+import { storeTimingsFromEnv, timed, type StoreTimings } from './timings';
 
 /**
  * The ObjectStore on an S3-compatible service (AWS S3, MinIO, Cloudflare R2, GCS's S3 interface). Only what all of
@@ -46,6 +47,8 @@ export class S3ObjectStore implements ObjectStore {
   readonly description: string;
   private readonly client: S3Client;
   private readonly secrets: string[];
+  /** RANKWRIGHT_STORE_TIMINGS: one line per call, for the load bench (./timings.ts). */
+  private readonly timings: StoreTimings | undefined;
 
   constructor(
     readonly location: S3Location,
@@ -53,6 +56,7 @@ export class S3ObjectStore implements ObjectStore {
   ) {
     this.description = describeLocation(location);
     const env = opts.env ?? process.env;
+    this.timings = storeTimingsFromEnv(env);
     this.secrets = [env.AWS_SECRET_ACCESS_KEY, env.AWS_SESSION_TOKEN].filter((s): s is string => !!s && s.length >= 4);
     this.client = new S3Client({
       region: location.region,
@@ -70,18 +74,37 @@ export class S3ObjectStore implements ObjectStore {
 
   async put(key: string, bytes: Uint8Array): Promise<void> {
     const Key = this.key(key);
-    await this.retry(`putting ${key} into ${this.description}`, () =>
-      this.client.send(new PutObjectCommand({ Bucket: this.location.bucket, Key, Body: bytes, ContentLength: bytes.byteLength })),
+    await timed(
+      this.timings,
+      'put',
+      key,
+      () =>
+        this.retry(`putting ${key} into ${this.description}`, () =>
+          this.client.send(new PutObjectCommand({ Bucket: this.location.bucket, Key, Body: bytes, ContentLength: bytes.byteLength })),
+        ),
+      () => bytes.byteLength,
     );
   }
 
   async putFile(key: string, file: string, call: CallOptions = {}): Promise<void> {
     const Key = this.key(key);
+    let sent = 0;
+    await timed(
+      this.timings,
+      'put',
+      key,
+      () => this.putFileTries(Key, key, file, call, (size) => (sent = size)),
+      () => sent,
+    );
+  }
+
+  private async putFileTries(Key: string, key: string, file: string, call: CallOptions, sending: (size: number) => void): Promise<void> {
     await this.retry(
       `putting ${key} into ${this.description}`,
       async () => {
         // Opened again on every try: a stream half-consumed by a failed request cannot be sent twice.
         const { size } = await fs.promises.stat(file);
+        sending(size);
         const body = fs.createReadStream(file);
         try {
           await this.client.send(new PutObjectCommand({ Bucket: this.location.bucket, Key, Body: body, ContentLength: size }));
@@ -95,14 +118,31 @@ export class S3ObjectStore implements ObjectStore {
 
   async get(key: string): Promise<Buffer | undefined> {
     const Key = this.key(key);
-    return this.retry(`getting ${key} from ${this.description}`, async () => {
-      const out = await this.client.send(new GetObjectCommand({ Bucket: this.location.bucket, Key })).catch(absentAs(undefined));
-      if (!out) return undefined;
-      return Buffer.from(await out.Body!.transformToByteArray());
-    });
+    return timed(
+      this.timings,
+      'get',
+      key,
+      () =>
+        this.retry(`getting ${key} from ${this.description}`, async () => {
+          const out = await this.client.send(new GetObjectCommand({ Bucket: this.location.bucket, Key })).catch(absentAs(undefined));
+          if (!out) return undefined;
+          return Buffer.from(await out.Body!.transformToByteArray());
+        }),
+      (got) => got?.byteLength ?? 0,
+    );
   }
 
   async getToFile(key: string, file: string, call: CallOptions = {}): Promise<{ bytes: number; sha256: string } | undefined> {
+    return timed(
+      this.timings,
+      'get',
+      key,
+      () => this.getToFileTries(key, file, call),
+      (got) => got?.bytes ?? 0,
+    );
+  }
+
+  private async getToFileTries(key: string, file: string, call: CallOptions): Promise<{ bytes: number; sha256: string } | undefined> {
     const Key = this.key(key);
     const tmp = `${file}.tmp-${process.pid}-${randomBytes(6).toString('hex')}`;
     await fs.promises.mkdir(path.dirname(file), { recursive: true });
@@ -139,13 +179,20 @@ export class S3ObjectStore implements ObjectStore {
 
   async head(key: string, call: CallOptions = {}): Promise<StoredObject | undefined> {
     const Key = this.key(key);
-    return this.retry(
-      `looking up ${key} in ${this.description}`,
-      async () => {
-        const out = await this.client.send(new HeadObjectCommand({ Bucket: this.location.bucket, Key })).catch(absentAs(undefined));
-        return out ? { key, bytes: out.ContentLength ?? 0 } : undefined;
-      },
-      call.retrySeconds,
+    return timed(
+      this.timings,
+      'head',
+      key,
+      () =>
+        this.retry(
+          `looking up ${key} in ${this.description}`,
+          async () => {
+            const out = await this.client.send(new HeadObjectCommand({ Bucket: this.location.bucket, Key })).catch(absentAs(undefined));
+            return out ? { key, bytes: out.ContentLength ?? 0 } : undefined;
+          },
+          call.retrySeconds,
+        ),
+      () => 0,
     );
   }
 
@@ -169,10 +216,17 @@ export class S3ObjectStore implements ObjectStore {
 
   async delete(key: string, call: CallOptions = {}): Promise<void> {
     const Key = this.key(key);
-    await this.retry(
-      `deleting ${key} from ${this.description}`,
-      () => this.client.send(new DeleteObjectCommand({ Bucket: this.location.bucket, Key })),
-      call.retrySeconds,
+    await timed(
+      this.timings,
+      'delete',
+      key,
+      () =>
+        this.retry(
+          `deleting ${key} from ${this.description}`,
+          () => this.client.send(new DeleteObjectCommand({ Bucket: this.location.bucket, Key })),
+          call.retrySeconds,
+        ),
+      () => 0,
     );
   }
 

@@ -261,3 +261,51 @@ describe('store/object-store: failures are clear and never show a credential', f
     }
   });
 });
+
+describe('store/object-store: RANKWRIGHT_STORE_TIMINGS (what the load bench reads)', function () {
+  this.timeout(120_000);
+
+  it('a put, a putFile, a get and a getToFile each append one line: op, key kind, bytes, ms; never the key', async () => {
+    const { restore } = useMinioStore();
+    const timings = path.join(tempDir('timings'), 'store-calls.jsonl');
+    const store = openS3Store(storeLocation()!, { retrySeconds: 60, env: { ...process.env, RANKWRIGHT_STORE_TIMINGS: timings } });
+    try {
+      const file = path.join(tempDir('timed'), 'ckpt.bin');
+      fs.writeFileSync(file, randomBytes(2048));
+      await store.put('artifacts/ab/timed-one', randomBytes(1000));
+      await store.putFile('checkpoints/c1/e1/ckpt.bin', file);
+      assert.equal((await store.get('artifacts/ab/timed-one'))!.byteLength, 1000);
+      assert.equal((await store.getToFile('checkpoints/c1/e1/ckpt.bin', path.join(tempDir('dl'), 'ckpt.bin')))!.bytes, 2048);
+      assert.equal(await store.get('artifacts/ab/absent'), undefined);
+      const text = fs.readFileSync(timings, 'utf8');
+      const lines = text
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as { op: string; kind: string; bytes: number; ms: number; ok: boolean });
+      assert.deepEqual(
+        lines.map(({ op, kind, bytes, ok }) => ({ op, kind, bytes, ok })),
+        [
+          { op: 'put', kind: 'artifacts', bytes: 1000, ok: true },
+          { op: 'put', kind: 'checkpoints', bytes: 2048, ok: true },
+          { op: 'get', kind: 'artifacts', bytes: 1000, ok: true },
+          { op: 'get', kind: 'checkpoints', bytes: 2048, ok: true },
+          { op: 'get', kind: 'artifacts', bytes: 0, ok: true },
+        ],
+      );
+      for (const line of lines) assert.ok(line.ms >= 0 && Number.isFinite(line.ms), `a duration in ms: ${line.ms}`);
+      assert.ok(!text.includes('timed-one') && !text.includes('rankwright'), 'no key, bucket or prefix in the lines');
+      await emptyPrefix(store);
+      const before = fs.readFileSync(timings, 'utf8');
+      assert.match(before.slice(text.length), /^(\{"op":"delete","kind":"(artifacts|checkpoints)","bytes":0,"ms":[\d.]+,"ok":true\}\n){2}$/);
+      // Unset: the store writes nothing anywhere.
+      const quiet = openS3Store(storeLocation()!, { retrySeconds: 60, env: { ...process.env, RANKWRIGHT_STORE_TIMINGS: '' } });
+      await quiet.put('artifacts/ab/quiet', Buffer.from('x'));
+      await quiet.delete('artifacts/ab/quiet');
+      assert.equal(fs.readFileSync(timings, 'utf8'), before, 'nothing more was appended');
+      quiet.close();
+    } finally {
+      store.close();
+      restore();
+    }
+  });
+});

@@ -21,7 +21,7 @@ import { readEvents } from '../../store/event-log';
 import { buildReportData, writeCampaignReport } from '../../store/report';
 import { runCli } from '../support/processes';
 import { useTemporal } from '../support/temporal';
-import { eventually, withRealWorkers } from '../support/workers';
+import { withRealWorkers, inReview } from '../support/workers';
 import { RankwrightClient } from '../../client/rankwright-client';
 
 /**
@@ -240,15 +240,7 @@ describe('reliability: bad rows are reported, not dropped silently', function ()
         { data, baseline: model, budget: { experiments: 2, parallel: 1 }, strategy: 'random', agents: 'heuristic', approvers: ['ana'] },
         { id: `bad-rows-campaign-${Date.now()}` },
       );
-      const review = await eventually(
-        async () => {
-          const s = await client.status(workflowId);
-          // Awaiting review, or halted for one when a model this small on this little data clears no floor.
-          return s.reviewState === 'awaiting-review' || s.reviewState === 'needs-review' ? s : undefined;
-        },
-        120_000,
-        'the campaign to await review',
-      );
+      const review = await inReview(client, workflowId, 120_000, 'the campaign to await review');
       assertTheThreeBadRows(review.badRows!);
       await client.abort(workflowId, { by: 'ana' });
     });

@@ -11,7 +11,7 @@ import { insightsBackends } from '../support/insights-backends';
 import { useMinioStore } from '../support/minio';
 import { runCli, startWorkerProcess, type WorkerProcess } from '../support/processes';
 import { useTemporal } from '../support/temporal';
-import { eventually } from '../support/workers';
+import { eventually, inReview } from '../support/workers';
 
 /** A small planted problem: each experiment trains in seconds, so a campaign has several to be cut between. */
 const PLANTED = { seed: 23, trainRows: 20_000, validationRows: 4_000, testRows: 4_000, categoricalFields: 5, crosses: 1, crossStrength: 2 };
@@ -64,14 +64,7 @@ describe('a fleet: workers sharing only Temporal, the store and the database', f
     searchSpace: { families: ['lr', 'fm'] },
   });
   const awaitReview = (id: string, worker: WorkerProcess) =>
-    eventually(
-      async () => {
-        const s = await client.status(id);
-        return s.reviewState === 'awaiting-review' || s.reviewState === 'needs-review' ? s : undefined;
-      },
-      600_000,
-      `${id} to await review`,
-    ).catch((e: Error) => {
+    inReview(client, id, 600_000).catch((e: Error) => {
       throw new Error(`${e.message}\nworker output:\n${worker.output().slice(-3000)}`);
     });
   const artifactsIn = (home: string) =>

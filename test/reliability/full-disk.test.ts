@@ -7,7 +7,7 @@ import { RankwrightClient } from '../../client/rankwright-client';
 import { readEvents } from '../../store/event-log';
 import { mountSmallDisk, type SmallDisk } from '../support/small-disk';
 import { REPO_ROOT, useTemporal, type TemporalForTests } from '../support/temporal';
-import { eventually } from '../support/workers';
+import { eventually, inReview } from '../support/workers';
 
 /** Small planted data: each training takes a second or two. */
 const PLANTED = { seed: 11, trainRows: 20_000, validationRows: 4_000, testRows: 6_000 };
@@ -160,14 +160,7 @@ describe('reliability: the disk fills mid-campaign', function () {
 
     // 4. Space is back: the campaign goes on by itself.
     disk.empty();
-    const review: CampaignStatus = await eventually(
-      async () => {
-        const s = await client.status(id);
-        return s.reviewState === 'awaiting-review' || s.reviewState === 'needs-review' ? s : undefined;
-      },
-      150_000,
-      'the campaign to reach review',
-    );
+    const review: CampaignStatus = await inReview(client, id, 150_000, 'the campaign to reach review');
     alive('after space was freed');
 
     // No experiment lost: the budget's three, each succeeded, each recorded as finished in the event log.

@@ -1,4 +1,5 @@
 import { Worker } from '@temporalio/worker';
+import type { CampaignStatus } from '../../contracts';
 import { TASK_QUEUES } from '../../contracts/names';
 import { createWorkers } from '../../workers/main';
 import type { TemporalForTests } from './temporal';
@@ -44,4 +45,24 @@ export async function eventually<T>(probe: () => Promise<T | undefined>, timeout
     await new Promise((r) => setTimeout(r, 250));
   }
   throw new Error(`timed out waiting for ${what}${lastError ? `: ${(lastError as Error).message}` : ''}`);
+}
+
+/**
+ * Polls a campaign's status until it waits for a human: awaiting review, or halted for one (needs-review, e.g. when
+ * nothing cleared the floor on data this small). Returns that status.
+ */
+export function inReview(
+  client: { status(id: string): Promise<CampaignStatus> },
+  id: string,
+  timeoutMs: number,
+  what = `${id} to await review`,
+): Promise<CampaignStatus> {
+  return eventually(
+    async () => {
+      const s = await client.status(id);
+      return s.reviewState === 'awaiting-review' || s.reviewState === 'needs-review' ? s : undefined;
+    },
+    timeoutMs,
+    what,
+  );
 }

@@ -10,7 +10,7 @@ import { rankwrightHome } from '../../store/home';
 import { startOpenAiServer, type OpenAiTestServer } from '../support/openai-server';
 import { runCli } from '../support/processes';
 import { useTemporal, type TemporalForTests } from '../support/temporal';
-import { eventually, withRealWorkers } from '../support/workers';
+import { withRealWorkers, inReview } from '../support/workers';
 
 /** A small planted problem with two strong crosses: quick to train, and the crosses are worth finding. */
 const PLANTED = { seed: 5, trainRows: 30_000, validationRows: 6_000, testRows: 10_000, categoricalFields: 6, crosses: 2, crossStrength: 2 };
@@ -29,15 +29,7 @@ describe('rankingCampaign end to end (real activities)', function () {
     client = new RankwrightClient(temporal.client);
   });
 
-  const awaitReview = (id: string) =>
-    eventually(
-      async () => {
-        const s = await client.status(id);
-        return s.reviewState === 'awaiting-review' || s.reviewState === 'needs-review' ? s : undefined;
-      },
-      500_000,
-      `${id} to await review`,
-    );
+  const awaitReview = (id: string) => inReview(client, id, 500_000);
 
   /** A 3-experiment campaign on the planted data, stopped (aborted) once it awaits review; its status at review. */
   const shortCampaign = (id: string, agents: 'heuristic' | 'llm') =>

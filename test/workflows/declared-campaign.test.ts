@@ -8,7 +8,7 @@ import { rankwrightHome } from '../../store/home';
 import { writeDeclaredTables } from '../support/declared-tables';
 import { runCli } from '../support/processes';
 import { useTemporal, type TemporalForTests } from '../support/temporal';
-import { eventually, withRealWorkers } from '../support/workers';
+import { withRealWorkers, inReview } from '../support/workers';
 
 /** A slot name of the engine (C3, I7): what a person must never have to read when their data has column names. */
 const SLOT_NAME = /\b[IC]\d{1,2}\b/;
@@ -48,14 +48,7 @@ describe('a campaign on a declared-schema Parquet table (real activities)', func
         },
         { id },
       );
-      const status = await eventually(
-        async () => {
-          const s = await client.status(id);
-          return s.reviewState === 'awaiting-review' || s.reviewState === 'needs-review' ? s : undefined;
-        },
-        500_000,
-        'the campaign to await review',
-      );
+      const status = await inReview(client, id, 500_000, 'the campaign to await review');
       const succeeded = status.experiments.filter((e) => e.status === 'succeeded');
       assert.ok(succeeded.length >= 3, status.experiments.map((e) => `${e.experimentId}: ${e.failure?.message ?? 'ok'}`).join('\n'));
       // Test rows are the ones at or after split.testFrom; the model is better than the base rate.

@@ -3,7 +3,7 @@ import { CampaignInput, familyDefault, probeScaleFor } from '../../contracts';
 import { RankwrightClient } from '../../client/rankwright-client';
 import { scriptedActivities } from '../support/scripted-activities';
 import { useTemporal, type TemporalForTests } from '../support/temporal';
-import { eventually, withRealWorkers, withWorkers } from '../support/workers';
+import { withRealWorkers, withWorkers, inReview } from '../support/workers';
 
 /**
  * 30k planted rows whose clicks turn on strong interactions between categorical fields: a linear model without crosses
@@ -100,14 +100,7 @@ describe('the family portfolio on small data (real activities)', function () {
 /** Starts the campaign, waits until it awaits review (its status then), and aborts it so that it ends. */
 async function reviewThenAbort(client: RankwrightClient, config: Parameters<RankwrightClient['startCampaign']>[0], id: string, timeoutMs: number) {
   await client.startCampaign(config, { id });
-  const review = await eventually(
-    async () => {
-      const s = await client.status(id);
-      return s.reviewState === 'awaiting-review' || s.reviewState === 'needs-review' ? s : undefined;
-    },
-    timeoutMs,
-    `${id} to await review`,
-  );
+  const review = await inReview(client, id, timeoutMs);
   await client.abort(id, { by: 'ana' });
   await client.waitForResult(id);
   return review;

@@ -8,7 +8,7 @@ import { InsightsStore } from '../../store/insights';
 import { rankwrightHome } from '../../store/home';
 import { runCli } from '../support/processes';
 import { useTemporal, type TemporalForTests } from '../support/temporal';
-import { eventually, withRealWorkers } from '../support/workers';
+import { withRealWorkers, inReview } from '../support/workers';
 
 /** 60k planted rows: probes at the default 20% train on 12k (probeMinRows lowered to 5,000 to allow it). */
 const PLANTED = { seed: 9, trainRows: 60_000, validationRows: 6_000, testRows: 10_000, categoricalFields: 6, crosses: 2, crossStrength: 2 };
@@ -36,14 +36,7 @@ describe('probes end to end (real activities)', function () {
         },
         { id },
       );
-      const review = await eventually(
-        async () => {
-          const s = await client.status(id);
-          return s.reviewState === 'awaiting-review' || s.reviewState === 'needs-review' ? s : undefined;
-        },
-        500_000,
-        `${id} to await review`,
-      );
+      const review = await inReview(client, id, 500_000);
       await client.abort(id, { by: 'ana' });
       await client.waitForResult(id);
       return review;

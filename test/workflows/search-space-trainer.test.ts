@@ -2,14 +2,14 @@ import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import type { CampaignInputRaw, CampaignStatus } from '../../contracts';
+import type { CampaignInputRaw } from '../../contracts';
 import { RankwrightClient } from '../../client/rankwright-client';
 import { generateWideScenario } from '../../ranking/data/wide-planted';
 import { resolveWideScenario } from '../../ranking/data/wide-scenarios';
 import { readEvents } from '../../store/event-log';
 import { REPO_ROOT, useTemporal, type TemporalForTests } from '../support/temporal';
 import { ensureTrainerVenv } from '../support/trainer-venv';
-import { eventually, withRealWorkers } from '../support/workers';
+import { withRealWorkers, inReview } from '../support/workers';
 
 const TRAINER = path.join(REPO_ROOT, 'examples', 'trainers', 'lightgbm', 'train.py');
 
@@ -95,14 +95,7 @@ describe('a search space with a worker-configured LightGBM trainer (real campaig
     };
     const status = await withRealWorkers(temporal, async () => {
       await client.startCampaign(config, { id: campaignId });
-      return eventually<CampaignStatus>(
-        async () => {
-          const s = await client.status(campaignId);
-          return s.reviewState === 'awaiting-review' || s.reviewState === 'needs-review' ? s : undefined;
-        },
-        800_000,
-        'the campaign awaiting review',
-      );
+      return inReview(client, campaignId, 800_000, 'the campaign awaiting review');
     });
     const [baseline, first, ...later] = status.experiments;
     assert.equal(baseline.phase, 'baseline');

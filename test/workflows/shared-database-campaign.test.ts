@@ -10,7 +10,7 @@ import { InsightsStore } from '../../store/insights';
 import { insightsBackends } from '../support/insights-backends';
 import { runCli } from '../support/processes';
 import { useTemporal, type TemporalForTests } from '../support/temporal';
-import { eventually, withRealWorkers } from '../support/workers';
+import { withRealWorkers, inReview } from '../support/workers';
 
 /** A small planted problem: quick to train. */
 const PLANTED = { seed: 11, trainRows: 12_000, validationRows: 4_000, testRows: 4_000, categoricalFields: 4, crosses: 1, crossStrength: 2 };
@@ -51,14 +51,7 @@ describe('a campaign with its events and insights in PostgreSQL (real activities
         },
         { id },
       );
-      const review = await eventually(
-        async () => {
-          const s = await client.status(id);
-          return s.reviewState === 'awaiting-review' || s.reviewState === 'needs-review' ? s : undefined;
-        },
-        500_000,
-        `${id} to await review`,
-      );
+      const review = await inReview(client, id, 500_000);
       await client.abort(id, { by: 'ana' });
       await client.waitForResult(id);
       return review;

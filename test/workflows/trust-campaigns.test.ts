@@ -9,7 +9,7 @@ import { generateWideScenario } from '../../ranking/data/wide-planted';
 import { resolveWideScenario } from '../../ranking/data/wide-scenarios';
 import { readEvents } from '../../store/event-log';
 import { useTemporal, type TemporalForTests } from '../support/temporal';
-import { eventually, withRealWorkers } from '../support/workers';
+import { eventually, withRealWorkers, inReview } from '../support/workers';
 
 /**
  * Whole agent campaigns with the real trainer, stores and worker on the real dev server, on the planted cases of real
@@ -52,14 +52,7 @@ describe('campaigns on rare clicks, drift and small data (real activities)', fun
       searchSpace: { families: ['lr'] },
     });
     await client.startCampaign(config, { id });
-    return eventually(
-      async () => {
-        const s = await client.status(id);
-        return s.reviewState === 'awaiting-review' || s.reviewState === 'needs-review' ? s : undefined;
-      },
-      800_000,
-      `${id} to await review`,
-    );
+    return inReview(client, id, 800_000);
   }
 
   /** Every recommendation clears the floor on validation; no recommendation means a halt that says why. */

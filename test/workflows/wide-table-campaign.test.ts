@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import { RankwrightClient } from '../../client/rankwright-client';
 import { useTemporal, type TemporalForTests } from '../support/temporal';
 import { writeWideTable } from '../support/wide-table';
-import { eventually, withRealWorkers } from '../support/workers';
+import { withRealWorkers, inReview } from '../support/workers';
 
 /**
  * The agent on a table wider than Criteo (80 categorical, 30 dense, 2 list columns; test/support/wide-table.ts):
@@ -40,14 +40,7 @@ describe('a campaign on a table wider than Criteo (real activities)', function (
         },
         { id },
       );
-      const status = await eventually(
-        async () => {
-          const s = await client.status(id);
-          return s.reviewState === 'awaiting-review' || s.reviewState === 'needs-review' ? s : undefined;
-        },
-        500_000,
-        'the campaign to await review',
-      );
+      const status = await inReview(client, id, 500_000, 'the campaign to await review');
       const summary = status.experiments.map(
         (e) => `${e.experimentId} ${e.status} ${e.hypothesis?.title ?? ''} ${e.metrics?.ne ?? e.failure?.message ?? ''}`,
       );

@@ -10,8 +10,10 @@
  * process.cpuUsage around trainExperiment (load, encode, train, evaluate and score), so a shared machine's load does
  * not count the way wall time would.
  *
- *   npx tsx bench/dcn-rank.ts [--scenarios a,b] [--shapes full:2,32:3,32:2] [--seeds 1,2,3] [--rows N]
+ *   npx tsx bench/dcn-rank.ts [--scenarios a,b] [--shapes full:2,32:3,32:2] [--seeds 1,2,3] [--rows N] [--resume]
  *
+ * --resume: keep the runs of bench/results/dcn-rank.json that this sweep plans (same scenario, shape, seed and rows)
+ * and train only the others; each run keeps the commit that ran it.
  * --shapes: rank:crossLayers pairs, the first being the reference. --rows: train rows (default: each scenario's own,
  * 500k). Writes bench/results/dcn-rank.{json,md}, stamped with the commit.
  */
@@ -39,6 +41,8 @@ interface ShapeRun {
   oracleNe: number;
   cpuSeconds: number;
   trainRows: number;
+  /** The commit that ran it (a resumed sweep keeps the runs of the one before). */
+  commit: string;
 }
 
 interface Report {
@@ -84,6 +88,7 @@ async function main(): Promise<void> {
       shapes: { type: 'string', default: 'full:2,32:3,32:2' },
       seeds: { type: 'string', default: '1,2,3' },
       rows: { type: 'string' },
+      resume: { type: 'boolean', default: false },
     },
   });
   const scenarios = namedList(values.scenarios || undefined, SCENARIO_NAMES, 'scenario') ?? [...BENCH_WIDE_SCENARIOS];
@@ -100,12 +105,13 @@ async function main(): Promise<void> {
     seeds,
     shapes: shapes.map(shapeName),
     margin: MARGIN,
-    runs: [],
+    runs: values.resume ? previousRuns(scenarios, shapes.map(shapeName), seeds, rows) : [],
   };
   for (const name of scenarios) {
     const files = await ensureScenarioFiles(name, { rows, log: (l) => process.stderr.write(`[dcn-rank] ${l}\n`) });
     for (const seed of seeds) {
       for (const shape of shapes) {
+        if (report.runs.some((r) => r.scenario === name && r.shape === shapeName(shape) && r.seed === seed)) continue;
         sampleLoad(report);
         const c0 = process.cpuUsage();
         const result = await trainExperiment({
@@ -122,6 +128,7 @@ async function main(): Promise<void> {
           oracleNe: files.oracleNe ?? NaN,
           cpuSeconds: (used.user + used.system) / 1e6,
           trainRows: files.rows.train,
+          commit: report.stamp.commit,
         };
         report.runs.push(run);
         process.stdout.write(`${JSON.stringify(run)}\n`);
@@ -135,6 +142,17 @@ async function main(): Promise<void> {
   }
   fs.rmSync(process.env.RANKWRIGHT_HOME, { recursive: true, force: true });
   process.stdout.write(`\n${renderReport(report)}\n`);
+}
+
+/** The runs of the last sweep's results that this sweep plans, when they trained on the same rows. */
+function previousRuns(scenarios: string[], shapes: string[], seeds: number[], rows: number | undefined): ShapeRun[] {
+  const file = path.join(process.env.RANKWRIGHT_BENCH_OUT || RESULTS_DIR, 'dcn-rank.json');
+  if (!fs.existsSync(file)) return [];
+  const last = JSON.parse(fs.readFileSync(file, 'utf8')) as Report;
+  if (last.rows !== (rows ?? 'scenario default')) return [];
+  return last.runs
+    .filter((r) => scenarios.includes(r.scenario) && shapes.includes(r.shape) && seeds.includes(r.seed))
+    .map((r) => ({ ...r, commit: r.commit ?? last.stamp.commit }));
 }
 
 function mean(xs: number[]): number {
@@ -159,6 +177,16 @@ function pairedDifferences(runs: ShapeRun[], scenario: string, shape: string, re
     });
 }
 
+/** Which runs an earlier commit trained (kept by --resume), so every number traces to the code that made it. */
+function resumedNote(r: Report): string[] {
+  const earlier = new Map<string, number>();
+  for (const run of r.runs) if (run.commit !== r.stamp.commit) earlier.set(run.commit, (earlier.get(run.commit) ?? 0) + 1);
+  if (!earlier.size) return [];
+  return [
+    `Kept from earlier sweeps (--resume): ${[...earlier].map(([c, n]) => `${n} runs at \`${c.slice(0, 7)}\``).join(', ')}; the rest at this commit.`,
+  ];
+}
+
 export function renderReport(r: Report): string {
   const [reference, ...others] = r.shapes;
   const scenarios = [...new Set(r.runs.map((x) => x.scenario))];
@@ -170,6 +198,7 @@ export function renderReport(r: Report): string {
     commitLine(r.stamp),
     machineLine(r.stamp, r.loadAverage),
     `Run: \`npx tsx bench/dcn-rank.ts\`, train rows ${r.rows}, model seeds ${r.seeds.join(', ')}; shapes rank:crossLayers ${r.shapes.join(', ')} (the first is the reference, today's default); everything else the DCN's defaults. Test NE is the engine's own (validation early stopping and calibration included); Δ is the mean over seeds of the paired difference from the reference on the same rows ± its standard error; CPU-s is one training run's process CPU time (load, encode, train, evaluate, score).`,
+    ...resumedNote(r),
     '',
     `| scenario | oracle NE | ${r.shapes.map((s) => `${s}: test NE${s === reference ? '' : ' (Δ ± SE)'} / CPU-s`).join(' | ')} |`,
     `|---|---:|${r.shapes.map(() => '---:|').join('')}`,

@@ -110,7 +110,12 @@ export class S3ObjectStore implements ObjectStore {
   }
 
   private async putFileTries(Key: string, key: string, file: string, call: CallOptions, sending: (size: number) => void): Promise<void> {
-    if ((await fs.promises.stat(file)).size > this.partBytes) {
+    // (A file that cannot be read takes the single PUT's path, which says so as it always has.)
+    const size = await fs.promises.stat(file).then(
+      (st) => st.size,
+      () => 0,
+    );
+    if (size > this.partBytes) {
       await uploadInParts({
         client: this.client,
         bucket: this.location.bucket,

@@ -9,6 +9,7 @@ import { plantedScenario } from '../../ranking/data/planted';
 import { rowCacheUploadsSettled, type SharedRowCacheManifest } from '../../ranking/data/shared-row-cache';
 import { collectGarbage } from '../../store/gc';
 import { sharedStore } from '../../store/object-store';
+import { DECLARED_SCHEMA, writeDeclaredTables } from '../support/declared-tables';
 import { useMinioStore } from '../support/minio';
 
 /**
@@ -139,11 +140,40 @@ describe('row caches through the shared store (MinIO)', function () {
     assert.deepEqual(b.trained.learningCurve, a.trained.learningCurve);
   });
 
+  it('a declared Parquet table split by time: home B fetches the cache home A parsed and trains the same model', async () => {
+    const tables = await writeDeclaredTables(fs.mkdtempSync(path.join(dir, 'declared-')), { rows: 12_000, formats: ['parquet'], layout: 'time' });
+    // Weights ignored: the planted table's weight column would make its rows weighted (a different cache, same path).
+    const parquet = { ...tables.configs.parquet!, schema: { columns: { ...DECLARED_SCHEMA.columns, w: 'ignore' as const } } };
+    const model = { family: 'lr' as const, epochs: 2 };
+    const trainIn = async (name: string, config: typeof parquet) =>
+      inNewHome(name, async () => {
+        const ds = await loadDataset(config, { maxInMemoryTrainRows: LIMIT });
+        const trained = await trainExperiment({ data: config, model, ...streamed });
+        await rowCacheUploadsSettled();
+        return { origin: ds.trainOnDisk?.origin, rows: ds.trainOnDisk?.rows, trained };
+      });
+    const a = await trainIn('declared-a', parquet);
+    const train = path.join(fs.mkdtempSync(path.join(dir, 'mount-declared-')), 'train.parquet');
+    fs.copyFileSync(parquet.train, train);
+    const b = await trainIn('declared-b', { ...parquet, train });
+    assert.deepEqual([a.origin, b.origin], ['parsed', 'store']);
+    assert.equal(b.rows, a.rows);
+    assert.deepEqual(b.trained.metrics, a.trained.metrics, 'the same validation and test rows, the same model');
+  });
+
   it('a corrupt copy in the store is refused and parsed again, and the parsed cache replaces it there', async () => {
-    await inNewHome('first', () => loadDataset(mountedElsewhere('first'), { maxInMemoryTrainRows: LIMIT }));
+    const rows = await inNewHome(
+      'first',
+      async () => (await loadDataset(mountedElsewhere('first'), { maxInMemoryTrainRows: LIMIT })).trainOnDisk!.rows,
+    );
     await rowCacheUploadsSettled();
-    const [, rowsKey] = await storeKeys('row-caches/');
     const store = sharedStore()!;
+    // This file's cache: the one whose manifest counts its rows (another test may have shared another table's).
+    let rowsKey = '';
+    for (const key of await storeKeys('row-caches/'))
+      if (key.endsWith('.json') && (JSON.parse((await store.get(key))!.toString()) as SharedRowCacheManifest).rows === rows)
+        rowsKey = key.replace(/\.json$/, '.rows');
+    assert.ok(rowsKey, 'the store has the cache');
     const bytes = (await store.get(rowsKey))!;
     for (let i = 0; i < 64; i++) bytes[20_000 + i] ^= 0xff;
     await store.put(rowsKey, bytes);

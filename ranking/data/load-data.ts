@@ -494,8 +494,8 @@ async function readWhole(source: ChunkSource, file: string): Promise<{ block: Ro
  * Reads the training file: into memory while it fits `limit` rows; past it, into a row cache on disk (the rows read
  * so far go there first). A file that evidently won't fit (estimated from the line length of its first MiB) goes to
  * disk from the first chunk, and a valid cache of a file too big to hold is used without parsing the text at all:
- * the home's, or else the shared store's (RANKWRIGHT_STORE; not `fromStore` when rebuilding a cache that failed its
- * checks). A cache parsed here is shared through the store in the background.
+ * the home's, or else (for a file that evidently won't fit) the shared store's (RANKWRIGHT_STORE; not `fromStore` when
+ * rebuilding a cache that failed its checks). A cache parsed here is shared through the store in the background.
  */
 async function readTrain(train: TrainSource, limit: number, fromStore = true): Promise<TrainRead> {
   const { cacheOptions } = train;
@@ -509,11 +509,13 @@ async function readTrain(train: TrainSource, limit: number, fromStore = true): P
   });
   if (existing && existing.rows > limit) return { onDisk: existing, badRows: existing.trailer.badRows, origin: 'home' };
   await existing?.close();
-  const fetched = fromStore ? await fetchSharedRowCache(cachePath, source, cacheOptions, limit) : undefined;
-  if (fetched) return { onDisk: fetched, badRows: fetched.trailer.badRows, origin: 'store' };
 
   const estimated = Math.min(await estimateRows(source), train.maxRows ?? Infinity);
-  let writer: RowCacheWriter | null = estimated > limit * 1.1 ? new RowCacheWriter(cachePath, train.widths, train.weighted) : null;
+  const toDisk = estimated > limit * 1.1;
+  // The store is asked only about a file that evidently won't fit: a lookup hashes the whole file.
+  const fetched = fromStore && toDisk ? await fetchSharedRowCache(cachePath, source, cacheOptions, limit) : undefined;
+  if (fetched) return { onDisk: fetched, badRows: fetched.trailer.badRows, origin: 'store' };
+  let writer: RowCacheWriter | null = toDisk ? new RowCacheWriter(cachePath, train.widths, train.weighted) : null;
   let blocks: RowBlock[] = [];
   let held = 0;
   let badRows: BadRowReport;

@@ -132,6 +132,12 @@ describe('row caches through the shared store (MinIO)', function () {
       }),
     );
     assert.equal(stderr, '', 'nothing went wrong to say');
+    // Other read options shape other rows: another cache, not this one.
+    const capped = await inNewHome(
+      'capped',
+      async () => (await loadDataset({ ...elsewhere, maxTrainRows: 15_000 }, { maxInMemoryTrainRows: LIMIT })).trainOnDisk,
+    );
+    assert.deepEqual([capped?.origin, capped?.rows], ['parsed', 15_000]);
     assert.equal(b.rows, a.rows);
     assert.deepEqual(b.trained.metrics, a.trained.metrics, 'the same test metrics');
     const { elapsedMs: _b, ...lastB } = b.trained.progress.at(-1)!;

@@ -29,6 +29,7 @@ import {
 import { plantedScenario } from './planted';
 import { RowCacheInvalid, RowCacheReader, RowCacheWriter, hashFileEnds, rowCachePath, sourceIdentity, type SourceIdentity } from './row-cache';
 import { moveToSharedMemory, openSharedDataset, type DatasetShare, type SharedDatasetImage } from './shared-dataset';
+import { fetchSharedRowCache, shareRowCache, type RowCacheOrigin } from './shared-row-cache';
 import {
   CRITEO_WIDTHS,
   MISSING_CATEGORICAL,
@@ -154,6 +155,8 @@ export interface TrainRowsOnDisk {
   rows: number;
   /** The training rows' labels (1 byte a row): class balance, negative sampling and the train-NE sample need them. */
   labels: Uint8Array;
+  /** How this load came by the cache: parsed the file, found it in the home, or fetched it from the shared store. */
+  origin: RowCacheOrigin;
 }
 
 /**
@@ -311,7 +314,7 @@ async function loadCriteo(config: CriteoData, fingerprint: string, limit: number
   const opts = { maxBadRowFraction: config.maxBadRowFraction, strict: !!config.strict, valueNames };
   const source = criteoSource(config, opts);
   const train = await readTrain(source, limit);
-  if ('onDisk' in train) return loadOnDisk(config, fingerprint, source, train.onDisk, train.badRows);
+  if ('onDisk' in train) return loadOnDisk(config, fingerprint, source, train.onDisk, train.badRows, train.origin);
   let trainBlock = train.block;
   let validation: RowBlock;
   const reports: FileBadRows[] = [{ split: 'train', file: config.train, report: train.badRows }];
@@ -358,7 +361,7 @@ async function loadDeclared(config: DeclaredData, fingerprint: string, limit: nu
     if (!('onDisk' in train)) throw new Error('a streamed declared table did not produce a row cache');
     // A cache hit read no rows: the validation and test rows the router keeps come from the file once more.
     if (router && !router.routed) await source.read(config.train, async () => {});
-    return loadOnDisk(config, fingerprint, source, train.onDisk, train.badRows, router && routedRows(config, router));
+    return loadOnDisk(config, fingerprint, source, train.onDisk, train.badRows, train.origin, router && routedRows(config, router));
   };
   if ((await estimateDeclaredRows(config)) > limit * 1.1) return streamed();
   let read: Awaited<ReturnType<typeof readDeclaredData>>;
@@ -383,7 +386,7 @@ async function loadDeclared(config: DeclaredData, fingerprint: string, limit: nu
 }
 
 type ReadOpts = { maxBadRowFraction: number; strict: boolean; valueNames: ValueNames };
-type TrainRead = { block: RowBlock; badRows: BadRowReport } | { onDisk: RowCacheReader; badRows: BadRowReport };
+type TrainRead = { block: RowBlock; badRows: BadRowReport } | { onDisk: RowCacheReader; badRows: BadRowReport; origin: RowCacheOrigin };
 
 /** A data file read chunk by chunk, whatever its format: what the row cache is written from. */
 interface ChunkSource {
@@ -490,9 +493,11 @@ async function readWhole(source: ChunkSource, file: string): Promise<{ block: Ro
 /**
  * Reads the training file: into memory while it fits `limit` rows; past it, into a row cache on disk (the rows read
  * so far go there first). A file that evidently won't fit (estimated from the line length of its first MiB) goes to
- * disk from the first chunk, and a valid cache of a file too big to hold is used without parsing the text at all.
+ * disk from the first chunk, and a valid cache of a file too big to hold is used without parsing the text at all:
+ * the home's, or else (for a file that evidently won't fit) the shared store's (RANKWRIGHT_STORE; not `fromStore` when
+ * rebuilding a cache that failed its checks). A cache parsed here is shared through the store in the background.
  */
-async function readTrain(train: TrainSource, limit: number): Promise<TrainRead> {
+async function readTrain(train: TrainSource, limit: number, fromStore = true): Promise<TrainRead> {
   const { cacheOptions } = train;
   const source = await sourceIdentity(train.file).catch(() => null);
   // No identity (missing file, ...): the reader below says what is wrong with the file.
@@ -502,11 +507,15 @@ async function readTrain(train: TrainSource, limit: number): Promise<TrainRead> 
     if (e instanceof RowCacheInvalid) return null;
     throw e;
   });
-  if (existing && existing.rows > limit) return { onDisk: existing, badRows: existing.trailer.badRows };
+  if (existing && existing.rows > limit) return { onDisk: existing, badRows: existing.trailer.badRows, origin: 'home' };
   await existing?.close();
 
   const estimated = Math.min(await estimateRows(source), train.maxRows ?? Infinity);
-  let writer: RowCacheWriter | null = estimated > limit * 1.1 ? new RowCacheWriter(cachePath, train.widths, train.weighted) : null;
+  const toDisk = estimated > limit * 1.1;
+  // The store is asked only about a file that evidently won't fit: a lookup hashes the whole file.
+  const fetched = fromStore && toDisk ? await fetchSharedRowCache(cachePath, source, cacheOptions, limit) : undefined;
+  if (fetched) return { onDisk: fetched, badRows: fetched.trailer.badRows, origin: 'store' };
+  let writer: RowCacheWriter | null = toDisk ? new RowCacheWriter(cachePath, train.widths, train.weighted) : null;
   let blocks: RowBlock[] = [];
   let held = 0;
   let badRows: BadRowReport;
@@ -535,7 +544,10 @@ async function readTrain(train: TrainSource, limit: number): Promise<TrainRead> 
     throw e;
   }
   const reader = await RowCacheReader.open(cachePath, source, cacheOptions);
-  if (reader.rows > limit) return { onDisk: reader, badRows };
+  if (reader.rows > limit) {
+    shareRowCache(reader, source, cacheOptions);
+    return { onDisk: reader, badRows, origin: 'parsed' };
+  }
   // The estimate sent a file that fits to disk (long lines at its head): hold it after all, as when it was read.
   const chunks: RowBlock[] = [];
   const buffer = reader.newChunkBuffer();
@@ -576,6 +588,7 @@ async function loadOnDisk(
   train: TrainSource,
   reader: RowCacheReader,
   trainBad: BadRowReport,
+  origin: RowCacheOrigin,
   routed?: { validation?: RowBlock; test?: RowBlock },
 ): Promise<LoadedDataset> {
   if (reader.rows === 0)
@@ -589,12 +602,14 @@ async function loadOnDisk(
   } catch (e) {
     await reader.close();
     if (!(e instanceof RowCacheInvalid)) throw e;
-    // A corrupt chunk: rebuild from the text (limit 0 forces the cache; the rebuilt one is checked once more).
+    // A corrupt chunk: rebuild from the text (limit 0 forces the cache; the rebuilt one is checked once more). Not from
+    // the store: a copy fetched from there may be what was corrupt (the rebuilt one replaces it there).
     await fs.promises.rm(reader.file, { force: true });
-    const again = await readTrain(train, 0);
+    const again = await readTrain(train, 0, false);
     if (!('onDisk' in again)) throw new Error('row cache rebuild did not produce a cache', { cause: e });
     reader = again.onDisk;
     trainBad = again.badRows;
+    origin = again.origin;
     scanned = await scanOf(reader);
   }
   const reports: FileBadRows[] = [{ split: 'train', file: config.train, report: trainBad }];
@@ -617,7 +632,7 @@ async function loadOnDisk(
     fingerprint,
     config,
     train: scanned.sample,
-    trainOnDisk: { cache: reader, rows: scanned.trainRows, labels: scanned.labels },
+    trainOnDisk: { cache: reader, rows: scanned.trainRows, labels: scanned.labels, origin },
     validation,
     test: test.block,
     valueNames: train.valueNames,

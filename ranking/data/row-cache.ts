@@ -221,6 +221,66 @@ export class RowCacheWriter {
 export class RowCacheInvalid extends Error {}
 
 /**
+ * A cache file's trailer, after checking its magic, version and that its size is what its rows need (a truncated or
+ * foreign file throws RowCacheInvalid); `at` is where the trailer starts.
+ */
+async function readTrailer(fd: fs.promises.FileHandle, file: string): Promise<{ trailer: RowCacheTrailer; at: number }> {
+  const size = (await fd.stat()).size;
+  if (size < MAGIC.length + TAIL_BYTES) throw new RowCacheInvalid(`row cache ${file} is truncated (${size} bytes)`);
+  const tail = Buffer.alloc(TAIL_BYTES);
+  await fd.read(tail, 0, TAIL_BYTES, size - TAIL_BYTES);
+  const head = Buffer.alloc(MAGIC.length);
+  await fd.read(head, 0, MAGIC.length, 0);
+  if (!head.equals(MAGIC) || !tail.subarray(4).equals(MAGIC)) throw new RowCacheInvalid(`row cache ${file} is truncated or not a row cache`);
+  const jsonLength = tail.readUInt32LE(0);
+  if (jsonLength > size - MAGIC.length - TAIL_BYTES) throw new RowCacheInvalid(`row cache ${file} has a corrupt trailer`);
+  const json = Buffer.alloc(jsonLength);
+  await fd.read(json, 0, jsonLength, size - TAIL_BYTES - jsonLength);
+  let trailer: RowCacheTrailer;
+  try {
+    trailer = JSON.parse(json.toString('utf8')) as RowCacheTrailer;
+  } catch {
+    throw new RowCacheInvalid(`row cache ${file} has a corrupt trailer`);
+  }
+  if (trailer.version !== ROW_CACHE_VERSION) throw new RowCacheInvalid(`row cache ${file} is version ${trailer.version}, not ${ROW_CACHE_VERSION}`);
+  const chunks = Math.ceil(trailer.rows / trailer.chunkRows);
+  let dataBytes = 0;
+  for (let c = 0; c < chunks; c++)
+    dataBytes += chunkBytes(Math.min(trailer.chunkRows, trailer.rows - c * trailer.chunkRows), trailer.widths, trailer.weighted);
+  if (trailer.crc.length !== chunks || size !== MAGIC.length + dataBytes + jsonLength + TAIL_BYTES)
+    throw new RowCacheInvalid(`row cache ${file} is truncated or corrupt (${size} bytes where ${trailer.rows} rows need ${dataBytes})`);
+  return { trailer, at: size - TAIL_BYTES - jsonLength };
+}
+
+/**
+ * Makes a cache built on another machine (fetched from the shared store) this machine's own. Its trailer names the
+ * builder's path and mtime of the source; once the cache is checked to be of a file with this size and fingerprint,
+ * read with these options, the trailer is rewritten with this machine's path and mtime, so that opening it, and
+ * noticing a later change of the file, works as for a cache built here. Throws RowCacheInvalid when it does not fit.
+ */
+export async function adoptRowCache(file: string, source: SourceIdentity, options: Record<string, unknown>): Promise<RowCacheTrailer> {
+  const fd = await fs.promises.open(file, 'r+');
+  try {
+    const { trailer, at } = await readTrailer(fd, file);
+    const s = trailer.source;
+    if (!s || s.size !== source.size || s.fingerprint !== source.fingerprint)
+      throw new RowCacheInvalid(`row cache ${file} was written from another file than ${source.path}`);
+    if (JSON.stringify(trailer.options) !== JSON.stringify(options))
+      throw new RowCacheInvalid(`row cache ${file} was written with other read options`);
+    const adopted: RowCacheTrailer = { ...trailer, source };
+    const json = Buffer.from(JSON.stringify(adopted));
+    const tail = Buffer.alloc(TAIL_BYTES);
+    tail.writeUInt32LE(json.length, 0);
+    MAGIC.copy(tail, 4);
+    await fd.truncate(at);
+    await fd.write(Buffer.concat([json, tail]), 0, json.length + tail.length, at);
+    return adopted;
+  } finally {
+    await fd.close();
+  }
+}
+
+/**
  * Reads chunks of a cache file by index, each into a reused buffer, checking its CRC. It holds no file descriptor
  * (a loaded dataset lives in a process cache with no close): each read opens the file, which costs little next to
  * a chunk's ~10 MiB.
@@ -265,36 +325,12 @@ export class RowCacheReader {
       throw new RowCacheInvalid(`no row cache at ${file}`);
     }
     try {
-      const size = (await fd.stat()).size;
-      if (size < MAGIC.length + TAIL_BYTES) throw new RowCacheInvalid(`row cache ${file} is truncated (${size} bytes)`);
-      const tail = Buffer.alloc(TAIL_BYTES);
-      await fd.read(tail, 0, TAIL_BYTES, size - TAIL_BYTES);
-      const head = Buffer.alloc(MAGIC.length);
-      await fd.read(head, 0, MAGIC.length, 0);
-      if (!head.equals(MAGIC) || !tail.subarray(4).equals(MAGIC)) throw new RowCacheInvalid(`row cache ${file} is truncated or not a row cache`);
-      const jsonLength = tail.readUInt32LE(0);
-      if (jsonLength > size - MAGIC.length - TAIL_BYTES) throw new RowCacheInvalid(`row cache ${file} has a corrupt trailer`);
-      const json = Buffer.alloc(jsonLength);
-      await fd.read(json, 0, jsonLength, size - TAIL_BYTES - jsonLength);
-      let trailer: RowCacheTrailer;
-      try {
-        trailer = JSON.parse(json.toString('utf8')) as RowCacheTrailer;
-      } catch {
-        throw new RowCacheInvalid(`row cache ${file} has a corrupt trailer`);
-      }
-      if (trailer.version !== ROW_CACHE_VERSION)
-        throw new RowCacheInvalid(`row cache ${file} is version ${trailer.version}, not ${ROW_CACHE_VERSION}`);
+      const { trailer } = await readTrailer(fd, file);
       const s = trailer.source;
       if (!s || s.path !== source.path || s.size !== source.size || s.mtimeMs !== source.mtimeMs || s.fingerprint !== source.fingerprint)
         throw new RowCacheInvalid(`row cache ${file} is stale: ${source.path} changed since it was written`);
       if (JSON.stringify(trailer.options) !== JSON.stringify(options))
         throw new RowCacheInvalid(`row cache ${file} was written with other read options`);
-      const chunks = Math.ceil(trailer.rows / trailer.chunkRows);
-      let dataBytes = 0;
-      for (let c = 0; c < chunks; c++)
-        dataBytes += chunkBytes(Math.min(trailer.chunkRows, trailer.rows - c * trailer.chunkRows), trailer.widths, trailer.weighted);
-      if (trailer.crc.length !== chunks || size !== MAGIC.length + dataBytes + jsonLength + TAIL_BYTES)
-        throw new RowCacheInvalid(`row cache ${file} is truncated or corrupt (${size} bytes where ${trailer.rows} rows need ${dataBytes})`);
       const reader = new RowCacheReader(file, trailer);
       await reader.markUsed();
       return reader;

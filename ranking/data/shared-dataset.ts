@@ -1,6 +1,7 @@
 import * as v8 from 'node:v8';
 import type { LoadedDataset } from './load-data';
 import { RowCacheReader, type SourceIdentity } from './row-cache';
+import type { RowCacheOrigin } from './shared-row-cache';
 import type { RowBlock } from './rows';
 
 /**
@@ -50,7 +51,7 @@ export interface SharedDatasetImage {
 
 /** Everything of a LoadedDataset but its shared arrays, with the row cache as what reopens it. */
 type DatasetSummary = Omit<LoadedDataset, 'train' | 'validation' | 'test' | 'testTruth' | 'validationTruth' | 'trainOnDisk'> & {
-  trainOnDisk?: { rows: number; cacheFile: string; source: SourceIdentity; options: Record<string, unknown> };
+  trainOnDisk?: { rows: number; cacheFile: string; source: SourceIdentity; options: Record<string, unknown>; origin: RowCacheOrigin };
 };
 
 /**
@@ -76,6 +77,7 @@ export function moveToSharedMemory(dataset: LoadedDataset): SharedDatasetImage {
             cacheFile: trainOnDisk.cache.file,
             source: trainOnDisk.cache.trailer.source,
             options: trainOnDisk.cache.trailer.options,
+            origin: trainOnDisk.origin,
           },
         }
       : {}),
@@ -108,7 +110,7 @@ export async function openSharedDataset(image: SharedDatasetImage): Promise<Load
   if (trainOnDisk) {
     if (!image.trainOnDiskLabels) throw new Error('a shared out-of-core dataset came without its training labels');
     const cache = await RowCacheReader.open(trainOnDisk.cacheFile, trainOnDisk.source, trainOnDisk.options);
-    dataset.trainOnDisk = { cache, rows: trainOnDisk.rows, labels: image.trainOnDiskLabels };
+    dataset.trainOnDisk = { cache, rows: trainOnDisk.rows, labels: image.trainOnDiskLabels, origin: trainOnDisk.origin };
   }
   return dataset;
 }

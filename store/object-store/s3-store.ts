@@ -12,6 +12,7 @@ import {
   S3Client,
   type ListObjectsV2CommandOutput,
 } from '@aws-sdk/client-s3';
+import { DEFAULT_PART_BYTES, checkPartBytes, uploadInParts } from './multipart-upload';
 import { checkKey, checkPrefix, type ObjectStore, type StoredObject } from './object-store';
 import { withRetries } from './retry';
 import { describeLocation, type S3Location } from './store-location';
@@ -19,9 +20,10 @@ import { storeTimingsFromEnv, timed, type StoreTimings } from './timings';
 
 /**
  * The ObjectStore on an S3-compatible service (AWS S3, MinIO, Cloudflare R2, GCS's S3 interface). Only what all of
- * them serve is used: single-request PUT with a known length, GET, HEAD, DELETE and ListObjectsV2, path-style
- * addressing when an endpoint is given, and no request checksums beyond what the service requires (R2 and GCS reject
- * the SDK's default CRC trailers on streamed bodies). Every call is retried through a store outage (./retry.ts).
+ * them serve is used: single-request PUT with a known length (a file over the part size: a multipart upload,
+ * ./multipart-upload.ts), GET, HEAD, DELETE and ListObjectsV2, path-style addressing when an endpoint is given, and no
+ * request checksums beyond what the service requires (R2 and GCS reject the SDK's default CRC trailers on streamed
+ * bodies). Every call is retried through a store outage (./retry.ts).
  */
 
 /** Per call: a best-effort caller (a checkpoint, a cleanup) waits less for the store than an artifact does. */
@@ -34,6 +36,11 @@ export interface S3StoreOptions {
   retrySeconds: number;
   /** The process's environment, for the credentials' values to scrub from messages (the SDK reads them itself). */
   env?: NodeJS.ProcessEnv;
+  /**
+   * putFile sends a file bigger than this as a multipart upload in parts of this size (default 64 MiB; S3 allows
+   * 5 MiB to 5 GiB); a file of this size or less goes in one PUT.
+   */
+  partBytes?: number;
 }
 
 /** A connection that cannot be made in this long counts as a transient failure (and is retried). */
@@ -49,12 +56,14 @@ export class S3ObjectStore implements ObjectStore {
   private readonly secrets: string[];
   /** RANKWRIGHT_STORE_TIMINGS: one line per call, for the load bench (./timings.ts). */
   private readonly timings: StoreTimings | undefined;
+  private readonly partBytes: number;
 
   constructor(
     readonly location: S3Location,
     private readonly opts: S3StoreOptions,
   ) {
     this.description = describeLocation(location);
+    this.partBytes = checkPartBytes(opts.partBytes ?? DEFAULT_PART_BYTES);
     const env = opts.env ?? process.env;
     this.timings = storeTimingsFromEnv(env);
     this.secrets = [env.AWS_SECRET_ACCESS_KEY, env.AWS_SESSION_TOKEN].filter((s): s is string => !!s && s.length >= 4);
@@ -72,15 +81,17 @@ export class S3ObjectStore implements ObjectStore {
     });
   }
 
-  async put(key: string, bytes: Uint8Array): Promise<void> {
+  async put(key: string, bytes: Uint8Array, call: CallOptions = {}): Promise<void> {
     const Key = this.key(key);
     await timed(
       this.timings,
       'put',
       key,
       () =>
-        this.retry(`putting ${key} into ${this.description}`, () =>
-          this.client.send(new PutObjectCommand({ Bucket: this.location.bucket, Key, Body: bytes, ContentLength: bytes.byteLength })),
+        this.retry(
+          `putting ${key} into ${this.description}`,
+          () => this.client.send(new PutObjectCommand({ Bucket: this.location.bucket, Key, Body: bytes, ContentLength: bytes.byteLength })),
+          call.retrySeconds,
         ),
       () => bytes.byteLength,
     );
@@ -99,6 +110,24 @@ export class S3ObjectStore implements ObjectStore {
   }
 
   private async putFileTries(Key: string, key: string, file: string, call: CallOptions, sending: (size: number) => void): Promise<void> {
+    // (A file that cannot be read takes the single PUT's path, which says so as it always has.)
+    const size = await fs.promises.stat(file).then(
+      (st) => st.size,
+      () => 0,
+    );
+    if (size > this.partBytes) {
+      await uploadInParts({
+        client: this.client,
+        bucket: this.location.bucket,
+        Key,
+        key,
+        file,
+        partBytes: this.partBytes,
+        retry: (what, op) => this.retry(`${what} into ${this.description}`, op, call.retrySeconds),
+        sending,
+      });
+      return;
+    }
     await this.retry(
       `putting ${key} into ${this.description}`,
       async () => {
@@ -116,18 +145,22 @@ export class S3ObjectStore implements ObjectStore {
     );
   }
 
-  async get(key: string): Promise<Buffer | undefined> {
+  async get(key: string, call: CallOptions = {}): Promise<Buffer | undefined> {
     const Key = this.key(key);
     return timed(
       this.timings,
       'get',
       key,
       () =>
-        this.retry(`getting ${key} from ${this.description}`, async () => {
-          const out = await this.client.send(new GetObjectCommand({ Bucket: this.location.bucket, Key })).catch(absentAs(undefined));
-          if (!out) return undefined;
-          return Buffer.from(await out.Body!.transformToByteArray());
-        }),
+        this.retry(
+          `getting ${key} from ${this.description}`,
+          async () => {
+            const out = await this.client.send(new GetObjectCommand({ Bucket: this.location.bucket, Key })).catch(absentAs(undefined));
+            if (!out) return undefined;
+            return Buffer.from(await out.Body!.transformToByteArray());
+          },
+          call.retrySeconds,
+        ),
       (got) => got?.byteLength ?? 0,
     );
   }

@@ -7,8 +7,8 @@ import { describeLocation, type S3Location } from './store-location';
 /**
  * What external training jobs and store-side retention need from the S3 store beyond the ObjectStore interface:
  * presigned URLs (a trainer on another machine reads a job's data and writes its outputs with no store credentials),
- * listings that carry each object's write time (retention spares what is younger than its minimum age), and the tail
- * of an object (the end of a job's log). Kept beside s3-store.ts rather than in it, with a client of its own built
+ * listings that carry each object's write time (retention spares what is younger than its minimum age), and part of
+ * an object (the end of a job's log, the header of an artifact). Kept beside s3-store.ts rather than in it, with a client of its own built
  * the same way (same location, path-style with an endpoint, checksums only where required).
  */
 
@@ -75,12 +75,21 @@ export class S3StoreExtras {
   }
 
   /** The last `bytes` bytes of an object (all of it when smaller), or undefined when there is none. */
-  async tail(key: string, bytes: number, retrySeconds = this.retrySeconds): Promise<Buffer | undefined> {
+  tail(key: string, bytes: number, retrySeconds = this.retrySeconds): Promise<Buffer | undefined> {
+    return this.range(key, `bytes=-${bytes}`, retrySeconds);
+  }
+
+  /** The first `bytes` bytes of an object (all of it when smaller), or undefined when there is none. */
+  start(key: string, bytes: number, retrySeconds = this.retrySeconds): Promise<Buffer | undefined> {
+    return this.range(key, `bytes=0-${bytes - 1}`, retrySeconds);
+  }
+
+  private async range(key: string, Range: string, retrySeconds: number): Promise<Buffer | undefined> {
     const Key = this.key(key);
     return withRetries(
       async () => {
         try {
-          const out = await this.client.send(new GetObjectCommand({ Bucket: this.location.bucket, Key, Range: `bytes=-${bytes}` }));
+          const out = await this.client.send(new GetObjectCommand({ Bucket: this.location.bucket, Key, Range }));
           return Buffer.from(await out.Body!.transformToByteArray());
         } catch (err) {
           const e = err as { name?: string; $metadata?: { httpStatusCode?: number } };
@@ -90,7 +99,7 @@ export class S3StoreExtras {
           throw err;
         }
       },
-      { what: `reading the end of ${key} in ${this.description}`, seconds: retrySeconds },
+      { what: `reading part of ${key} in ${this.description}`, seconds: retrySeconds },
     );
   }
 

@@ -37,6 +37,8 @@ import { planStore, removeFromStore, summariseStore, type StoreGcPlan } from './
  *
  * Safety: it never follows a symbolic link (a link is left alone, and a linked folder is not entered); every removal
  * re-checks its item first and spares one that was written or used since the plan was made.
+ *
+ * With a shared store, a full gc applies the same rules to the store's copies (./store-gc.ts).
  */
 
 export type GcItemKind = 'artifact' | 'checkpoint' | 'row-cache' | 'job-folder' | 'job-data' | 'temp-file' | 'link';

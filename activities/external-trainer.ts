@@ -6,7 +6,7 @@ import { z } from 'zod';
 import type { DataConfig, ExternalTrainer, KnobValue } from '../contracts';
 import { dataFingerprint, TrainingFailure } from '../ranking';
 import { jobPaths, type JobPaths, type JobSpec } from '../ranking/external-job';
-import { getJobJson, jobKey, jobUrls, storeTail, type JobUrls } from '../store/job-files';
+import { getJobJson, jobKey, jobUrls, storeTail, withoutPresignedUrls, type JobUrls } from '../store/job-files';
 import { sharedStore, type S3ObjectStore } from '../store/object-store';
 import { trainingPool } from '../workers/training-pool';
 import { checkDataAccess } from './data-access';
@@ -178,7 +178,7 @@ async function postJob(entry: z.infer<typeof HttpTrainer>, spec: JobSpec, urls: 
     body: JSON.stringify(urls ? { ...spec, urls } : spec),
     signal: AbortSignal.timeout(entry.requestTimeoutSeconds * 1000),
   });
-  const text = await response.text().catch(() => '');
+  const text = withoutPresignedUrls(await response.text().catch(() => ''));
   if (response.status >= 400 && response.status < 500)
     throw ApplicationFailure.create({
       type: 'TrainerRejected',
@@ -246,7 +246,7 @@ async function pollHttp(entry: z.infer<typeof HttpTrainer>, jobId: string): Prom
     .object({ state: z.enum(['running', 'succeeded', 'failed']), message: z.string().optional() })
     .safeParse(await response.json().catch(() => null));
   if (!body.success) throw new Error(`training service answered without a valid {"state"}: ${body.error.message.slice(0, 300)}`);
-  return { state: body.data.state, detail: body.data.message?.slice(0, 500) };
+  return { state: body.data.state, detail: body.data.message === undefined ? undefined : withoutPresignedUrls(body.data.message).slice(0, 500) };
 }
 
 /** Stops a job (its timeout passed, or the experiment was cancelled). Best-effort and idempotent. */

@@ -67,6 +67,14 @@ export async function jobUrls(store: S3ObjectStore, jobId: string, dataset: stri
 }
 
 /**
+ * A trainer's words with any presigned URL cut out: what a training service answers (an error that quotes the request,
+ * a status message) may reach the workflow's history, where a capability must never go.
+ */
+export function withoutPresignedUrls(text: string): string {
+  return text.replace(/\S*X-Amz-(Signature|Credential)\S*/gi, '<presigned URL>');
+}
+
+/**
  * Copies the outputs the store holds for a job into its folder in the home (replacing what is there: the store's
  * copy is what the trainer delivered), so it can be judged on any worker. Returns the outputs it fetched.
  */

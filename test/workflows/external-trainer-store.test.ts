@@ -121,6 +121,10 @@ describe('external trainers through the shared store: submitted on one machine, 
     await first.worker.kill('SIGKILL');
     fs.rmSync(first.home, { recursive: true, force: true });
     const second = machine('b');
+    // The second machine polls the running job (the service's answer quotes a URL) before it is trained.
+    await eventually(async () => (/rankwright worker: serving/.test(second.worker.output()) ? true : undefined), 120_000, 'the second worker');
+    const polled = service.polls.get(jobId) ?? 0;
+    await eventually(async () => ((service.polls.get(jobId) ?? 0) > polled ? true : undefined), 60_000, 'a poll from the second machine');
     await service.run(jobId);
 
     const result: ExperimentResult = await handle.result();
@@ -226,6 +230,8 @@ interface TrainingService {
   jobs: Map<string, PostedJob>;
   /** The model file each job put. */
   models: Map<string, string>;
+  /** Polls (GET /<jobId>) each job had. */
+  polls: Map<string, number>;
   /** Trains a posted job now, through its URLs only. */
   run(jobId: string): Promise<void>;
   close(): Promise<void>;
@@ -239,6 +245,7 @@ async function startTrainingService(): Promise<TrainingService> {
   const jobs = new Map<string, PostedJob>();
   const states = new Map<string, { state: 'running' | 'succeeded' | 'failed'; message?: string }>();
   const models = new Map<string, string>();
+  const polls = new Map<string, number>();
   const server = http.createServer((req, res) => {
     let body = '';
     req.on('data', (c: Buffer) => (body += c.toString()));
@@ -246,10 +253,13 @@ async function startTrainingService(): Promise<TrainingService> {
       if (req.method === 'POST') {
         const job = JSON.parse(body) as PostedJob;
         jobs.set(job.jobId, job);
-        states.set(job.jobId, { state: 'running' });
+        // A careless service quotes its request in its status: the poll's answer must still carry no URL.
+        states.set(job.jobId, { state: 'running', message: `will put the model at ${job.urls?.outputs.model}` });
         return void res.writeHead(202).end();
       }
-      const state = states.get(decodeURIComponent((req.url ?? '/').slice(1)));
+      const jobId = decodeURIComponent((req.url ?? '/').slice(1));
+      const state = states.get(jobId);
+      if (req.method === 'GET' && state) polls.set(jobId, (polls.get(jobId) ?? 0) + 1);
       if (req.method === 'GET' && state) return void res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(state));
       res.writeHead(404).end();
     });
@@ -264,6 +274,7 @@ async function startTrainingService(): Promise<TrainingService> {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     jobs,
     models,
+    polls,
     async run(jobId) {
       const job = jobs.get(jobId)!;
       const spec = job as PostedJob & { data: { columns: { name: string; role: string }[] } };

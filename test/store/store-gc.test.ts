@@ -9,9 +9,9 @@ import { artifactKey, putArtifact } from '../../store/artifacts';
 import { checkpointKey, writeCheckpoint } from '../../store/checkpoints';
 import { appendEvents } from '../../store/event-log';
 import { closePostgresEventStores } from '../../store/events/sql-event-store';
-import { collectGarbage } from '../../store/gc';
+import { GC_DEFAULTS, collectGarbage } from '../../store/gc';
 import { sharedStore } from '../../store/object-store';
-import type { StoreGcPlan } from '../../store/store-gc';
+import { planStore, removeFromStore, type StoreGcPlan } from '../../store/store-gc';
 import { insightsBackends } from '../support/insights-backends';
 import { useMinioStore } from '../support/minio';
 import { runCli } from '../support/processes';
@@ -158,6 +158,26 @@ describe('retention in the shared store: rankwright gc with RANKWRIGHT_STORE', f
       /the store s3:\/\/rankwright\/test-\S+ at http:\/\/127\.0\.0\.1:\d+: would remove 2\.05 kB in 1 item \(would free 2\.05 kB of [\d.]+ kB\)/,
     );
     assert.match(cli.stdout, /job-data\s+2\.05 kB {2}job-data\/ds4\/: no job left in the store needs it/);
+  });
+
+  it('spares an item the store wrote between the plan and the removal', async () => {
+    const store = sharedStore()!;
+    await put('job-data/ds9/train.tsv', 'label\n1\n');
+    const settings = { ...GC_DEFAULTS, minAgeMs: 0, jobAgeMs: 0 };
+    const plan = await planStore(store, {
+      now: Date.now(),
+      settings,
+      ledger: new Map(),
+      needed: { keep: new Map(), namedBy: new Map() },
+      sharedDatabase: true,
+    });
+    assert.equal(item(plan, 'job-data/ds9/')?.action, 'remove');
+    // A worker puts a new job's data there meanwhile (the store's write times have a resolution of a second).
+    await new Promise((r) => setTimeout(r, 1_100));
+    await put('job-data/ds9/test.tsv', 'label\n0\n');
+    await removeFromStore(store, plan);
+    assert.equal(item(plan, 'job-data/ds9/')?.reason, 'changed');
+    assert.ok((await has('job-data/ds9/train.tsv')) && (await has('job-data/ds9/test.tsv')));
   });
 
   it("without the fleet's database it removes nothing from the store: a home's own SQLite does not see the fleet", async () => {

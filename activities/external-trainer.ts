@@ -158,7 +158,9 @@ function startDetached(entry: z.infer<typeof CommandTrainer>, paths: JobPaths, s
     const trainerEnv: NodeJS.ProcessEnv = { ...process.env };
     for (const name of STORE_CREDENTIALS) delete trainerEnv[name];
     Object.assign(trainerEnv, entry.env, jobEnv, { RANKWRIGHT_JOB_EXIT: paths.trainerExitCode });
-    child = spawn(process.execPath, ['--require', require.resolve('tsx/cjs'), path.join(__dirname, 'job-runner.ts'), paths.dir, ...shell], {
+    // --no-warnings: the runner's stderr is the job's log, where a Node or SDK notice would bury the trainer's own words.
+    const runner = ['--no-warnings', '--require', require.resolve('tsx/cjs'), path.join(__dirname, 'job-runner.ts')];
+    child = spawn(process.execPath, [...runner, paths.dir, ...shell], {
       detached: true,
       stdio: ['ignore', out, err],
       env: { ...process.env, RANKWRIGHT_JOB_TRAINER_ENV: JSON.stringify(trainerEnv) },

@@ -51,6 +51,11 @@ describe('external trainers through the shared store: submitted on one machine, 
           command: [process.execPath, '--require', require.resolve('tsx/cjs'), path.join(REPO_ROOT, 'test', 'support', 'tiny-command-trainer.ts')],
           env: { TINY_TRAINER_GO: path.join(dir, 'go') },
         },
+        // Fails with its own message once the test says so.
+        'failing-command': {
+          command: ['/bin/sh', '-c', 'while [ ! -e "$GO" ]; do sleep 0.2; done; echo "depth must be at most 2" >&2; exit 3'],
+          env: { GO: path.join(dir, 'go-fail') },
+        },
         // Waits for a file that never comes: a job only a timeout ends.
         'stuck-command': {
           command: [process.execPath, '--require', require.resolve('tsx/cjs'), path.join(REPO_ROOT, 'test', 'support', 'tiny-command-trainer.ts')],
@@ -186,6 +191,24 @@ describe('external trainers through the shared store: submitted on one machine, 
     assert.ok(!fs.existsSync(path.join(second.home, 'jobs', jobId, 'exit-code')));
     const stored = await readExternalModel(result.artifact!);
     assert.deepEqual(stored?.header.trainerMetrics, { sawStoreSecret: false }, "the store's credentials stay with the worker's runner");
+  });
+
+  it("a command job that fails on one machine reports its own error, read from the store's log by another", async () => {
+    const first = machine('g');
+    const experimentId = `store-failing-${Date.now()}`;
+    const jobId = `${experimentId}-a1`;
+    const handle = await experiment(experimentId, { kind: 'command', name: 'failing-command' });
+    await eventually(async () => ((await storeHas(jobKey(jobId, 'alive'))) ? true : undefined), 240_000, 'the job running').catch((err: Error) => {
+      throw new Error(`${err.message}\nworker output:\n${first.worker.output().slice(-3000)}`);
+    });
+    await first.worker.kill('SIGKILL');
+    const second = machine('h');
+    await eventually(async () => (/rankwright worker: serving/.test(second.worker.output()) ? true : undefined), 120_000, 'the second worker');
+    fs.writeFileSync(path.join(dir, 'go-fail'), '');
+    const result: ExperimentResult = await handle.result();
+    assert.equal(result.status, 'failed');
+    assert.match(result.failure!.message, /trainer exited with 3: depth must be at most 2/);
+    assert.equal(result.attempts.length, 1, 'a trainer that failed is not resubmitted');
   });
 
   it('a command job submitted on one machine is stopped from another when it runs past its timeout', async () => {

@@ -33,12 +33,15 @@ export const jobDataKey = (dataset: string, name: string): string => `job-data/$
 
 /**
  * Puts a dataset's exported hand-off into the store unless it is there (its data.json, put last, says it is whole).
- * The files are a function of the dataset, so two workers putting the same one at once put the same bytes.
+ * The files are a function of the dataset, so two workers putting the same one at once put the same bytes. A hand-off
+ * already there has its data.json put again: its newer write time tells a `rankwright gc` running meanwhile that a new
+ * job uses it (gc lists an item again before removing it and spares one written since its plan).
  */
 export async function shareJobData(store: S3ObjectStore, dataset: string, dir: string): Promise<void> {
-  if (await store.head(jobDataKey(dataset, 'data.json'))) return;
-  for (const name of DATA_FILES) await store.putFile(jobDataKey(dataset, name), path.join(dir, name));
-  await store.putFile(jobDataKey(dataset, 'data.json'), path.join(dir, 'data.json'));
+  const manifest = path.join(dir, 'data.json');
+  if (!(await store.head(jobDataKey(dataset, 'data.json'))))
+    for (const name of DATA_FILES) await store.putFile(jobDataKey(dataset, name), path.join(dir, name));
+  await store.putFile(jobDataKey(dataset, 'data.json'), manifest);
 }
 
 /** What an HTTP trainer is handed when the store is shared: where to read the data and where to put each output. */

@@ -6,6 +6,8 @@ import { schemaLayout } from '../contracts/schema';
 import { getArtifact, putArtifact } from '../store/artifacts';
 import { asDiskFull } from '../store/disk-space';
 import { rankwrightHome } from '../store/home';
+import { fetchJobOutputs, jobKey, outputKey, shareJobData } from '../store/job-files';
+import { sharedStore } from '../store/object-store';
 import { exportJobData, type JobDataFiles } from './data/job-export';
 import { loadDataset } from './data/load-data';
 import { evaluate, evaluateValidation, trainClickRate } from './experiment';
@@ -25,14 +27,24 @@ import type { TrainExperimentResult } from './experiment';
  * model and a built-in one are compared like with like, and paired on the same test rows.
  */
 
-/** Where a job's files live: its job.json, its outputs and the wrapper's exit code and logs. */
+/**
+ * Where a job's files live in the home: its job.json, its outputs and the wrapper's exit code and logs. With a shared
+ * store (RANKWRIGHT_STORE) they are also kept there under the same names (store/job-files.ts), so a worker on another
+ * machine can poll and judge the job.
+ */
 export interface JobPaths {
   dir: string;
   job: string;
   outputs: { dir: string; model: string; metrics: string; validationPredictions: string; testPredictions: string };
   stdout: string;
   stderr: string;
+  /** Written when the job has ended and (with a shared store) its outputs and logs are in the store. */
   exitCode: string;
+  /** The trainer command's own exit code (with a shared store: before the upload that `exitCode` waits for). */
+  trainerExitCode: string;
+  /** Why a command job's outputs could not be put into the shared store. */
+  uploadFailed: string;
+  submitted: string;
   /** Touched every 20 s while a command job runs. */
   alive: string;
 }
@@ -57,6 +69,9 @@ export function jobPaths(jobId: string): JobPaths {
     stdout: path.join(dir, 'stdout.log'),
     stderr: path.join(dir, 'stderr.log'),
     exitCode: path.join(dir, 'exit-code'),
+    trainerExitCode: path.join(dir, 'trainer-exit-code'),
+    uploadFailed: path.join(dir, 'upload-failed'),
+    submitted: path.join(dir, 'submitted.json'),
     alive: path.join(dir, 'alive'),
   };
 }
@@ -71,7 +86,8 @@ export interface JobSpec {
 
 /**
  * Writes a job's data (once per dataset: $RANKWRIGHT_HOME/job-data/<fingerprint>, shared by every job on it) and its
- * job.json. Returns the spec the trainer will read.
+ * job.json. Returns the spec the trainer will read. With a shared store both go there too (the data once per dataset),
+ * so an HTTP trainer can be handed URLs to them and any worker can see what the job was given.
  */
 export async function prepareJob(input: DataConfigInput | DataConfig, jobId: string, params: Record<string, KnobValue>): Promise<JobSpec> {
   const data = parseOrExplain(DataConfig, input, 'data config');
@@ -94,6 +110,11 @@ export async function prepareJob(input: DataConfigInput | DataConfig, jobId: str
   } catch (err) {
     await fs.promises.rm(tmp, { force: true }).catch(() => {});
     throw asDiskFull(err, "a training job's job.json", paths.dir);
+  }
+  const store = sharedStore();
+  if (store) {
+    await shareJobData(store, path.basename(dataDir), dataDir);
+    await store.putFile(jobKey(jobId, 'job.json'), paths.job);
   }
   return spec;
 }
@@ -135,6 +156,10 @@ export async function evaluateJob(req: EvaluateJobRequest): Promise<Omit<TrainEx
   const data = parseOrExplain(DataConfig, req.data, 'data config');
   const dataset = await loadDataset(data);
   const paths = jobPaths(req.jobId);
+  // The store's copies of the outputs are what the trainer delivered (a command job's uploaded as it ended, an HTTP
+  // trainer's put through its URLs); a job that wrote into the home's folder only is read from there.
+  const store = sharedStore();
+  if (store) await fetchJobOutputs(store, req.jobId, paths.outputs);
   const validationScores = await readPredictions(paths.outputs.validationPredictions, dataset.validation.rows);
   const testScores = await readPredictions(paths.outputs.testPredictions, dataset.test.rows);
   const segmentField = req.segmentField ?? 'C1';
@@ -146,7 +171,11 @@ export async function evaluateJob(req: EvaluateJobRequest): Promise<Omit<TrainEx
   const baselineValidation = req.baselineArtifact ? await baselineValidationScores(req.baselineArtifact, dataset) : undefined;
   const validationMetrics = evaluateValidation(validationScores, dataset.validation, dataset, segmentField, baselineValidation);
   const modelBytes = await fs.promises.readFile(paths.outputs.model).catch(() => {
-    throw new TrainingFailure('bad-data', `the trainer wrote no model file (${paths.outputs.model})`, []);
+    throw new TrainingFailure(
+      'bad-data',
+      `the trainer wrote no model file (${paths.outputs.model}${store ? ` nor ${outputKey(req.jobId, 'model')} in the store` : ''})`,
+      [],
+    );
   });
   const trainerMetrics = await fs.promises
     .readFile(paths.outputs.metrics, 'utf8')

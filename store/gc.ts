@@ -21,6 +21,7 @@ import { formatBytes } from './format-bytes';
 import { rankwrightHome } from './home';
 import { insightsLocation, InsightsStore, redactedDatabaseUrl } from './insights';
 import { sharedStore } from './object-store';
+import { planStore, removeFromStore, summariseStore, type StoreGcPlan } from './store-gc';
 
 /**
  * Retention (`rankwright gc`, and the worker's home budget): works out what nothing needs in the home and, unless it
@@ -36,6 +37,8 @@ import { sharedStore } from './object-store';
  *
  * Safety: it never follows a symbolic link (a link is left alone, and a linked folder is not entered); every removal
  * re-checks its item first and spares one that was written or used since the plan was made.
+ *
+ * With a shared store, a full gc applies the same rules to the store's copies (./store-gc.ts).
  */
 
 export type GcItemKind = 'artifact' | 'checkpoint' | 'row-cache' | 'job-folder' | 'job-data' | 'temp-file' | 'link';
@@ -111,6 +114,8 @@ export interface GcPlan {
   items: GcItem[];
   /** Things gc could not do or would not enter (a linked folder, a removal that failed). */
   warnings: string[];
+  /** With a shared store (RANKWRIGHT_STORE), a full gc's plan for it (store-gc.ts). */
+  store?: StoreGcPlan;
 }
 
 export interface GcOptions {
@@ -195,14 +200,21 @@ export async function collectGarbage(opts: GcOptions = {}): Promise<GcPlan> {
   for (const r of [...ctx.ledger.values()].sort((a, b) => a.campaignId.localeCompare(b.campaignId)))
     plan.campaigns.push({ campaignId: r.campaignId, state: r.state, kept: LIVE_STATES.has(r.state), stateSource: r.stateSource });
 
-  await planArtifacts(ctx, insights);
+  const needed = await neededArtifacts(ctx, insights);
+  await planArtifacts(ctx, needed);
   await planCheckpoints(ctx);
   await planRowCaches(ctx);
   await planJobs(ctx);
   plan.homeBytes.before = await treeBytes(home);
   if (opts.budgetBytes !== undefined) chooseForBudget(plan, opts.budgetBytes);
+  // The shared store: by a full gc only (the worker's home budget is about its own disk), by the same rules.
+  const store = plan.mode === 'full' ? sharedStore() : undefined;
+  if (store)
+    plan.store = await planStore(store, { now, settings, ledger: ctx.ledger, needed, sharedDatabase: insightsLocation().kind === 'postgres' });
   if (!plan.dryRun) await removeChosen(ctx);
+  if (!plan.dryRun && store && plan.store) await removeFromStore(store, plan.store);
   summarise(plan);
+  if (plan.store) summariseStore(plan.store);
   return plan;
 }
 
@@ -293,12 +305,15 @@ function bestRunPerDataset(insights: InsightsView): Map<string, { experimentId: 
   return new Map([...best.values()].map((b) => [b.artifact, b]));
 }
 
-async function planArtifacts(ctx: PlanContext, insights: InsightsView): Promise<void> {
-  const { plan, ledger } = ctx;
-  const dir = path.join(ctx.home, 'artifacts');
-  if (!(await enterable(ctx, dir))) return;
+/** Why each ref must stay (first reason wins), and for refs that may go, who last named them. */
+export interface NeededArtifacts {
+  keep: Map<string, { reason: GcReason; detail: string }>;
+  namedBy: Map<string, string>;
+}
 
-  // Why each ref must stay (first reason wins), and for refs that may go, who last named them.
+/** What the campaigns' logs and the insights database need kept, wherever the artifacts are (the home, the store). */
+async function neededArtifacts(ctx: PlanContext, insights: InsightsView): Promise<NeededArtifacts> {
+  const { ledger } = ctx;
   const keep = new Map<string, { reason: GcReason; detail: string }>();
   const namedBy = new Map<string, string>();
   const live = (r: CampaignRecord | undefined) => !!r && LIVE_STATES.has(r.state);
@@ -337,6 +352,16 @@ async function planArtifacts(ctx: PlanContext, insights: InsightsView): Promise<
         reason: 'best-run',
         detail: `best run on dataset ${best.dataFingerprint} (experiment ${best.experimentId}, NE ${best.ne.toFixed(4)})`,
       });
+  return { keep, namedBy };
+}
+
+async function planArtifacts(ctx: PlanContext, needed: NeededArtifacts): Promise<void> {
+  const { plan, ledger } = ctx;
+  const dir = path.join(ctx.home, 'artifacts');
+  if (!(await enterable(ctx, dir))) return;
+  const keep = new Map(needed.keep);
+  const namedBy = new Map(needed.namedBy);
+  const live = (r: CampaignRecord | undefined) => !!r && LIVE_STATES.has(r.state);
 
   const listing = await listArtifacts(dir);
   for (const link of listing.links) plan.items.push(linkItem(ctx, link));
@@ -796,7 +821,7 @@ function linkItem(ctx: PlanContext, file: string): GcItem {
 }
 
 /** "3 h ago", "2.0 days ago" (or without the suffix). */
-function ago(seconds: number, suffix = ' ago'): string {
+export function ago(seconds: number, suffix = ' ago'): string {
   if (seconds < 90) return `${Math.round(seconds)} s${suffix}`;
   if (seconds < 5400) return `${Math.round(seconds / 60)} min${suffix}`;
   if (seconds < 2 * 86_400) return `${(seconds / 3600).toFixed(1)} h${suffix}`;

@@ -3,6 +3,7 @@ import { msToNumber } from '@temporalio/common';
 import type { WorkflowState } from '../../store/campaign-ledger';
 import { formatBytes } from '../../store/format-bytes';
 import { collectGarbage, type GcItem, type GcPlan } from '../../store/gc';
+import type { StoreGcPlan } from '../../store/store-gc';
 import { temporalSettings } from '../connection';
 import { table } from '../format';
 import type { CommandOutput } from './insights';
@@ -30,8 +31,9 @@ const LISTED = 40;
 const TEMPORAL_WAIT_MS = 20_000;
 
 /**
- * `rankwright gc [--dry-run] [--json]`: removes what nothing in the home needs (store/gc.ts says what that is) and
- * prints a summary by kind, or with --json the whole plan. Exit codes: 0 done, 1 something could not be removed or
+ * `rankwright gc [--dry-run] [--json]`: removes what nothing in the home needs (store/gc.ts says what that is), and
+ * with a shared store (RANKWRIGHT_STORE) what nothing in the fleet needs there (store/store-gc.ts), and prints a
+ * summary by kind with the bytes freed, or with --json the whole plan. Exit codes: 0 done, 1 something could not be removed or
  * the home could not be read, 2 a bad option.
  */
 export async function runGc(opts: GcCommandOptions, io: CommandOutput = console_): Promise<number> {
@@ -66,8 +68,8 @@ export async function runGc(opts: GcCommandOptions, io: CommandOutput = console_
   }
   if (opts.json) io.out(JSON.stringify(plan, null, 2));
   else for (const line of describePlan(plan)) io.out(line);
-  const failed = plan.items.filter((i) => i.removed === false).length;
-  if (!opts.json) for (const w of plan.warnings) io.err(`warning: ${w}`);
+  const failed = [...plan.items, ...(plan.store?.items ?? [])].filter((i) => i.removed === false).length;
+  if (!opts.json) for (const w of [...plan.warnings, ...(plan.store?.warnings ?? [])]) io.err(`warning: ${w}`);
   return failed > 0 ? 1 : 0;
 }
 
@@ -114,6 +116,35 @@ export function describePlan(plan: GcPlan): string[] {
   if (gone.length) {
     lines.push('', `${plan.dryRun ? 'would remove' : 'removed'} (largest first):`);
     for (const item of gone.slice(0, LISTED)) lines.push(`  ${itemLine(item)}`);
+    if (gone.length > LISTED) lines.push(`  … and ${gone.length - LISTED} more (--json lists every item)`);
+  }
+  if (plan.store) lines.push('', ...describeStorePlan(plan.store, plan.dryRun));
+  return lines;
+}
+
+/** The shared store's part: what it would free (or freed), by kind, and what goes, largest first. */
+function describeStorePlan(store: StoreGcPlan, dryRun: boolean): string[] {
+  const would = dryRun ? 'would remove' : 'removed';
+  if (store.skipped) return [`the store ${store.store}: nothing collected (${store.skipped})`];
+  const lines = [
+    `the store ${store.store}: ${would} ${formatBytes(store.removed.bytes)} in ${store.removed.count} item${store.removed.count === 1 ? '' : 's'} (${dryRun ? 'would free' : 'freed'} ${formatBytes(store.removed.bytes)} of ${formatBytes(store.bytesBefore)}), kept ${formatBytes(store.kept.bytes)} in ${store.kept.count}`,
+  ];
+  const kinds = Object.entries(store.byKind);
+  if (kinds.length)
+    lines.push(
+      '',
+      table(
+        ['kind', would, 'kept'],
+        kinds.map(([kind, t]) => [kind, `${t.removed.count} (${formatBytes(t.removed.bytes)})`, `${t.kept.count} (${formatBytes(t.kept.bytes)})`]),
+      ),
+    );
+  const gone = store.items.filter((i) => i.action === 'remove').sort((a, b) => b.bytes - a.bytes);
+  if (gone.length) {
+    lines.push('', `${would} from the store (largest first):`);
+    for (const item of gone.slice(0, LISTED)) {
+      const failed = item.removed === false ? ` [NOT removed: ${item.error}]` : '';
+      lines.push(`  ${item.kind.padEnd(11)} ${formatBytes(item.bytes).padStart(8)}  ${item.key}: ${item.detail}${failed}`);
+    }
     if (gone.length > LISTED) lines.push(`  … and ${gone.length - LISTED} more (--json lists every item)`);
   }
   return lines;

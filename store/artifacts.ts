@@ -71,16 +71,17 @@ export async function putArtifact(content: Uint8Array | string | object, what = 
 }
 
 /**
- * Puts the home's copy into the shared store unless it is there already (same key, same content: nothing to do).
- * A store that stays unavailable fails the put after its retries; the activity is retried and the home's copy is
- * uploaded then, so nothing is lost.
+ * Puts the home's copy into the shared store, even when the store holds it already: the put renews the object's write
+ * time, as utimes renews the home's copy above, so a `rankwright gc` of the store (which spares objects younger than
+ * its minimum age, and re-lists each one just before removing it) never takes an old copy that a run has just
+ * produced again and not yet recorded. An artifact produced twice is rare (the same bytes again), so the second
+ * upload costs little. A store that stays unavailable fails the put after its retries; the activity is retried and
+ * the home's copy is uploaded then, so nothing is lost.
  */
 async function shareArtifact(ref: string, file: string): Promise<void> {
   const store = sharedStore();
   if (!store) return;
-  const key = artifactKey(ref);
-  if (await store.head(key)) return;
-  await store.putFile(key, file);
+  await store.putFile(artifactKey(ref), file);
 }
 
 export const put = putArtifact;

@@ -4,7 +4,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { artifactKey, artifactPath, getArtifact, putArtifact } from '../../store/artifacts';
-import { sharedStore } from '../../store/object-store';
+import { sharedStore, storeLocation } from '../../store/object-store';
+import { storeExtras } from '../../store/object-store/s3-extras';
 import { startMinioAsync, stopMinio, useMinioStore, type StoreVariables } from '../support/minio';
 import { runCli } from '../support/processes';
 
@@ -79,6 +80,20 @@ describe('store/artifacts with a shared store (MinIO)', function () {
     assert.equal(await sharedStore()!.head(artifactKey(ref)), undefined);
     assert.equal(await inHome(home, () => putArtifact('made before the fleet')), ref);
     assert.ok(await sharedStore()!.head(artifactKey(ref)));
+  });
+
+  it('an artifact produced again renews its write time in the store, so a gc of the store spares it', async () => {
+    const ref = await inHome(newHome('first'), () => putArtifact('the same model twice'));
+    const writtenAt = async () => {
+      for await (const o of storeExtras(storeLocation()!).listDated(artifactKey(ref))) return o.writtenMs;
+      return undefined;
+    };
+    const first = await writtenAt();
+    assert.ok(first !== undefined);
+    await new Promise((r) => setTimeout(r, 1_100)); // S3 write times are in whole seconds
+    // Another machine produces the same bytes: the store's copy is written again, not taken as it was.
+    assert.equal(await inHome(newHome('again'), () => putArtifact('the same model twice')), ref);
+    assert.ok((await writtenAt())! > first, 'the store copy is renewed');
   });
 
   it('a missing artifact names the home and the store; a corrupt copy in the store is refused and not cached', async () => {

@@ -97,6 +97,53 @@ export class TfjsWasmKernels implements DenseKernels {
     }
   }
 
+  async crossGated(
+    t: Float32Array,
+    w: Float32Array,
+    b: Float32Array,
+    x0: Float32Array,
+    xl: Float32Array,
+    rows: number,
+    inDim: number,
+    dim: number,
+    z: Float32Array | null,
+    out: Float32Array,
+  ) {
+    const tf = await loadTfjsWasm();
+    const product = tf.tidy(() => tf.matMul(tf.tensor2d(t, [rows, inDim]), tf.tensor2d(w, [inDim, dim])));
+    try {
+      const p = resultOf(tf, product);
+      // z rounded to float32 before the gating, as a stored z would be (training's backward pass reads that one).
+      if (z) {
+        for (let r = 0, at = 0; r < rows; r++) {
+          for (let j = 0; j < dim; j++, at++) {
+            const zi = Math.fround(p[at] + b[j]);
+            z[at] = zi;
+            out[at] = x0[at] * zi + xl[at];
+          }
+        }
+      } else {
+        for (let r = 0, at = 0; r < rows; r++) for (let j = 0; j < dim; j++, at++) out[at] = x0[at] * Math.fround(p[at] + b[j]) + xl[at];
+      }
+      return out;
+    } finally {
+      product.dispose();
+    }
+  }
+
+  async inputGradientPlus(dy: Float32Array, w: Float32Array, addend: Float32Array, rows: number, inDim: number, outDim: number, out: Float32Array) {
+    const tf = await loadTfjsWasm();
+    const wt = transpose(w, inDim, outDim, this.scratchOf(inDim * outDim));
+    const product = tf.tidy(() => tf.matMul(tf.tensor2d(dy, [rows, outDim]), tf.tensor2d(wt.subarray(0, inDim * outDim), [outDim, inDim])));
+    try {
+      const p = resultOf(tf, product);
+      for (let i = 0; i < rows * inDim; i++) out[i] = p[i] + addend[i];
+      return out;
+    } finally {
+      product.dispose();
+    }
+  }
+
   async inputGradient(dy: Float32Array, w: Float32Array, rows: number, inDim: number, outDim: number, out?: Float32Array) {
     const tf = await loadTfjsWasm();
     const wt = transpose(w, inDim, outDim, this.scratchOf(inDim * outDim));
@@ -109,6 +156,17 @@ export class TfjsWasmKernels implements DenseKernels {
 
   async weightGradient(x: Float32Array, dy: Float32Array, rows: number, inDim: number, outDim: number, out?: Float32Array) {
     const tf = await loadTfjsWasm();
+    if (outDim < inDim) {
+      // A narrow dY (a low-rank layer's rows × r, an MLP layer's): dWᵀ = dYᵀ·x transposes dY and the inDim × outDim
+      // result instead of x (rows × inDim). Each value is the same sum over rows in the same order.
+      const dyt = transpose(dy, rows, outDim, this.scratchOf(rows * outDim));
+      const product = tf.tidy(() => tf.matMul(tf.tensor2d(dyt.subarray(0, rows * outDim), [outDim, rows]), tf.tensor2d(x, [rows, inDim])));
+      try {
+        return transpose(resultOf(tf, product), outDim, inDim, out ?? new Float32Array(inDim * outDim));
+      } finally {
+        product.dispose();
+      }
+    }
     const xt = transpose(x, rows, inDim, this.scratchOf(rows * inDim));
     return copyOut(
       tf,

@@ -273,20 +273,6 @@ export class DeepCrossNetwork implements RankingModel {
     }
   }
 
-  /**
-   * z = x·W + b of a cross layer, full or low rank; `projection` receives x·V of a low-rank layer (backward needs it).
-   */
-  private async crossProduct(l: number, x: Float32Array, rows: number): Promise<{ z: Float32Array; projection?: Float32Array }> {
-    const layer = this.layers[l];
-    const D = this.inputDim;
-    const p = layer.at;
-    const zOut = this.crossZ[l].view(rows * D);
-    if (layer.kind === 'cross') return { z: await this.mm.affine(x, this.dense[p], this.dense[p + 1], rows, D, D, false, zOut) };
-    const r = layer.rank;
-    const projection = await this.mm.affine(x, this.dense[p], this.zeroRankBias, rows, D, r, false, this.crossProjection[l].view(rows * r));
-    return { z: await this.mm.affine(projection, this.dense[p + 1], this.dense[p + 2], rows, r, D, false, zOut), projection };
-  }
-
   /** Forward pass; keeps what backward needs. */
   private async forward(x0: Float32Array, rows: number, keep: boolean) {
     const D = this.inputDim;
@@ -296,15 +282,31 @@ export class DeepCrossNetwork implements RankingModel {
     let x = x0;
     for (let l = 0; l < this.crossCount; l++) {
       const layer = this.layers[l];
+      const p = layer.at;
+      const out = this.crossOut[l].view(rows * D);
       if (!keep && layer.kind === 'cross') {
-        x = await this.mm.crossLayer(x0, x, this.dense[layer.at], this.dense[layer.at + 1], rows, D, this.crossOut[l].view(rows * D));
+        x = await this.mm.crossLayer(x0, x, this.dense[p], this.dense[p + 1], rows, D, out);
       } else {
-        // Training keeps z_l = x_l·W + b for the backward pass, so the gating runs here in a loop.
-        const { z, projection } = await this.crossProduct(l, x, rows);
-        const next = crossGate(x0, z, x, this.crossOut[l].view(rows * D));
+        // Training keeps z_l = t·W + b for the backward pass (t = x_l, or x_l·V at low rank, kept too).
+        let t = x;
+        let w = this.dense[p];
+        let b = this.dense[p + 1];
+        let projection: Float32Array | undefined;
+        if (layer.kind === 'lowRankCross') {
+          const r = layer.rank;
+          projection = await this.mm.affine(x, this.dense[p], this.zeroRankBias, rows, D, r, false, this.crossProjection[l].view(rows * r));
+          [t, w, b] = [projection, this.dense[p + 1], this.dense[p + 2]];
+        }
+        let z = this.crossZ[l].view(rows * D);
+        const inDim = t.length / rows;
+        if (this.mm.crossGated) {
+          x = await this.mm.crossGated(t, w, b, x0, x, rows, inDim, D, keep ? z : null, out);
+        } else {
+          z = await this.mm.affine(t, w, b, rows, inDim, D, false, z);
+          x = crossGate(x0, z, x, out);
+        }
         zs.push(z);
         projections.push(projection);
-        x = next;
       }
       xs.push(x);
     }
@@ -428,20 +430,19 @@ export class DeepCrossNetwork implements RankingModel {
       const z = zs[l];
       const db = grads[layer.kind === 'lowRankCross' ? p + 2 : p + 1];
       crossGateBackward(dx, x0, z, dz, dx0, db, rows, D);
-      let back: Float32Array;
       const backOut = this.crossBack[l % 2].view(rows * D);
+      // dx_l = (the product's input gradient) + dx_{l+1}: the residual path's gradient added on the way.
       if (layer.kind === 'cross') {
         grads[p] = await this.mm.weightGradient(xs[l], dz, rows, D, D, grads[p]);
-        back = await this.mm.inputGradient(dz, this.dense[p], rows, D, D, backOut);
+        dx = await this.inputGradientPlus(dz, this.dense[p], dx, rows, D, D, backOut);
       } else {
         // z = t·U + b with t = x·V: dU = tᵀ·dz, dt = dz·Uᵀ, dV = xᵀ·dt, dx = dt·Vᵀ.
         const r = layer.rank;
         grads[p + 1] = await this.mm.weightGradient(projections[l]!, dz, rows, r, D, grads[p + 1]);
         const dt = await this.mm.inputGradient(dz, this.dense[p + 1], rows, r, D, this.dtBuf.view(rows * r));
         grads[p] = await this.mm.weightGradient(xs[l], dt, rows, D, r, grads[p]);
-        back = await this.mm.inputGradient(dt, this.dense[p], rows, D, r, backOut);
+        dx = await this.inputGradientPlus(dt, this.dense[p], dx, rows, D, r, backOut);
       }
-      dx = addInto(back, dx); // the residual path
     }
     addInto(dx0, dx);
 
@@ -508,6 +509,20 @@ export class DeepCrossNetwork implements RankingModel {
     for (let k = 0; k < grads.length; k++) adamRange(this.dense[k], this.denseM[k], this.denseV[k], grads[k], 0, grads[k].length, scale, lr);
     adamRows(this.embedding, this.embM, this.embV, touchedGrad, touched, touchedCount, d, scale, lr);
     return weights ? { lossSum, gradNorm, weightSum } : { lossSum, gradNorm };
+  }
+
+  /** dy·Wᵀ + addend into `out` (fused into the product's read-out where the kernels can). */
+  private async inputGradientPlus(
+    dy: Float32Array,
+    w: Float32Array,
+    addend: Float32Array,
+    rows: number,
+    inDim: number,
+    outDim: number,
+    out: Float32Array,
+  ) {
+    if (this.mm.inputGradientPlus) return this.mm.inputGradientPlus(dy, w, addend, rows, inDim, outDim, out);
+    return addInto(await this.mm.inputGradient(dy, w, rows, inDim, outDim, out), addend);
   }
 
   predict(data: EncodedRows, start: number, end: number, out: Float64Array): Promise<void> {

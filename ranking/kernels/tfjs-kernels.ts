@@ -51,6 +51,16 @@ export function loadTfjsWasm(): Promise<Tf> {
 export class TfjsWasmKernels implements DenseKernels {
   readonly backend = 'tfjs-wasm';
   /**
+   * Whether a DCN on these kernels runs its dense stack as tfjs ops on tensors kept in wasm memory for the step
+   * (ranking/models/dcn-resident.ts) instead of one product at a time through this interface with TypeScript loops
+   * between them. On by default; off leaves the interface path, which tests compare it with.
+   */
+  readonly residentStack: boolean;
+
+  constructor(opts: { residentStack?: boolean } = {}) {
+    this.residentStack = opts.residentStack ?? true;
+  }
+  /**
    * Transposed-operand scratch. matMul's transpose flags take tfjs-wasm off its fast path: measured on DCN's
    * 256×312·312×312 shapes, dY·Wᵀ with transposeB ran ~5× slower than the plain product; transposing W (or x) in
    * TypeScript costs O(dim²) (or O(rows·dim)) against the product's O(rows·dim²), so the backward products run
@@ -156,17 +166,6 @@ export class TfjsWasmKernels implements DenseKernels {
 
   async weightGradient(x: Float32Array, dy: Float32Array, rows: number, inDim: number, outDim: number, out?: Float32Array) {
     const tf = await loadTfjsWasm();
-    if (outDim < inDim) {
-      // A narrow dY (a low-rank layer's rows × r, an MLP layer's): dWᵀ = dYᵀ·x transposes dY and the inDim × outDim
-      // result instead of x (rows × inDim). Each value is the same sum over rows in the same order.
-      const dyt = transpose(dy, rows, outDim, this.scratchOf(rows * outDim));
-      const product = tf.tidy(() => tf.matMul(tf.tensor2d(dyt.subarray(0, rows * outDim), [outDim, rows]), tf.tensor2d(x, [rows, inDim])));
-      try {
-        return transpose(resultOf(tf, product), outDim, inDim, out ?? new Float32Array(inDim * outDim));
-      } finally {
-        product.dispose();
-      }
-    }
     const xt = transpose(x, rows, inDim, this.scratchOf(rows * inDim));
     return copyOut(
       tf,

@@ -1,8 +1,9 @@
 import type { DcnConfig } from '../../contracts';
-import { type DenseKernels, denseKernelsFor } from '../kernels';
+import { type DenseKernels, TfjsWasmKernels, denseKernelsFor, loadTfjsWasm } from '../kernels';
 import type { EncodedRows, ListPool } from '../features';
 import { SeededRandom } from '../rng';
 import { RankingModel, StepResult, Tensor, logitLoss, sigmoid } from './model';
+import { ResidentDenseStack } from './dcn-resident';
 import { type PooledFields, pooledFields, slotCoefficients } from './pooling';
 
 const ADAM_BETA1 = 0.9;
@@ -127,6 +128,13 @@ export class DeepCrossNetwork implements RankingModel {
   private busy: Promise<unknown> = Promise.resolve();
   /** What runs the layers' matrix products: the given kernels on a GPU backend, a faster CPU path otherwise. */
   private mm: DenseKernels;
+  /**
+   * On tfjs-wasm (unless its kernels say otherwise): the cross layers and the MLP as tfjs ops on tensors resident in
+   * wasm memory for a step (see dcn-resident.ts); null runs them product by product through `mm` with loops between.
+   * Undefined until the first step or prediction decides (loading tfjs is asynchronous).
+   */
+  private resident: ResidentDenseStack | null | undefined = undefined;
+  private residentOut = new Scratch();
   /** The categorical slots as fields when the spec has lists (null without: one embedding per slot). */
   private readonly fields: PooledFields | null;
   /** With lists: the gathered rows' slot coefficients (rows × catSlots), which the backward scatter reuses. */
@@ -273,8 +281,33 @@ export class DeepCrossNetwork implements RankingModel {
     }
   }
 
+  /** The resident stack where the kernels are tfjs-wasm's and allow it (decided once). */
+  private async residentStack(): Promise<ResidentDenseStack | null> {
+    if (this.resident !== undefined) return this.resident;
+    if (!(this.mm instanceof TfjsWasmKernels && this.mm.residentStack)) return (this.resident = null);
+    const tf = await loadTfjsWasm();
+    const hidden = this.layers.slice(0, -1).map((layer) => {
+      const n = layer.kind === 'lowRankCross' ? 3 : 2;
+      return {
+        kind: layer.kind as 'cross' | 'lowRankCross' | 'mlp',
+        params: this.dense.slice(layer.at, layer.at + n),
+        grads: this.grads.slice(layer.at, layer.at + n),
+        inDim: layer.inDim,
+        outDim: layer.outDim,
+        rank: layer.rank,
+      };
+    });
+    return (this.resident = new ResidentDenseStack(tf, hidden, this.inputDim));
+  }
+
   /** Forward pass; keeps what backward needs. */
   private async forward(x0: Float32Array, rows: number, keep: boolean) {
+    const resident = await this.residentStack();
+    if (resident) {
+      const width = this.layers[this.layers.length - 1].inDim;
+      const h = resident.forward(x0, rows, keep, this.residentOut.view(rows * width));
+      return { xs: [], zs: [], projections: [], hs: [h], logits: this.outputLogits(h, rows) };
+    }
     const D = this.inputDim;
     const xs: Float32Array[] = [x0];
     const zs: Float32Array[] = [];
@@ -318,7 +351,11 @@ export class DeepCrossNetwork implements RankingModel {
       h = await this.mm.affine(h, this.dense[layer.at], this.dense[layer.at + 1], rows, layer.inDim, layer.outDim, true, out);
       hs.push(h);
     }
-    // Output layer (outDim 1): a dot product per row, cheaper in a loop than a kernel launch.
+    return { xs, zs, projections, hs, logits: this.outputLogits(h, rows) };
+  }
+
+  /** Output layer (outDim 1): a dot product per row, cheaper in a loop than a kernel launch. */
+  private outputLogits(h: Float32Array, rows: number): Float64Array {
     const last = this.layers[this.layers.length - 1];
     const wo = this.dense[last.at];
     const bo = this.dense[last.at + 1][0];
@@ -329,7 +366,7 @@ export class DeepCrossNetwork implements RankingModel {
       for (let i = 0; i < last.inDim; i++) s += h[r * last.inDim + i] * wo[i];
       logits[r] = s;
     }
-    return { xs, zs, projections, hs, logits };
+    return logits;
   }
 
   /**
@@ -400,7 +437,7 @@ export class DeepCrossNetwork implements RankingModel {
     const gwo = grads[last.at].fill(0);
     const gbo = grads[last.at + 1];
     const wo = this.dense[last.at];
-    let dh: Float32Array = this.dhBuf.view(rows * last.inDim);
+    const dh = this.dhBuf.view(rows * last.inDim);
     for (let r = 0; r < rows; r++) {
       const g = dLogit[r];
       gbo[0] += g;
@@ -409,42 +446,12 @@ export class DeepCrossNetwork implements RankingModel {
         dh[r * last.inDim + i] = g * wo[i];
       }
     }
-    // Hidden ReLU layers, last to first.
-    for (let m = hs.length - 1; m >= 1; m--) {
-      const layer = this.layers[this.crossCount + m - 1];
-      const p = layer.at;
-      const out = hs[m];
-      reluBackward(dh, out);
-      grads[p] = await this.mm.weightGradient(hs[m - 1], dh, rows, layer.inDim, layer.outDim, grads[p]);
-      const db = grads[p + 1];
-      for (let r = 0; r < rows; r++) for (let j = 0; j < layer.outDim; j++) db[j] += dh[r * layer.outDim + j];
-      dh = await this.mm.inputGradient(dh, this.dense[p], rows, layer.inDim, layer.outDim, this.hiddenBack[m % 2].view(rows * layer.inDim));
+    const dx0 = this.dx0Buf.view(rows * D);
+    if (this.resident) {
+      this.resident.backward(dh, rows, dx0);
+    } else {
+      await this.loopBackward(xs, zs, projections, hs, dh, x0, dx0, rows);
     }
-    // Cross layers, last to first: x_{l+1} = x0 ⊙ z_l + x_l, z_l = x_l·W_l + b_l (W_l = V_l·U_l at low rank).
-    let dx: Float32Array = dh;
-    const dx0 = this.dx0Buf.view(rows * D).fill(0);
-    const dz = this.dzBuf.view(rows * D);
-    for (let l = this.crossCount - 1; l >= 0; l--) {
-      const layer = this.layers[l];
-      const p = layer.at;
-      const z = zs[l];
-      const db = grads[layer.kind === 'lowRankCross' ? p + 2 : p + 1];
-      crossGateBackward(dx, x0, z, dz, dx0, db, rows, D);
-      const backOut = this.crossBack[l % 2].view(rows * D);
-      // dx_l = (the product's input gradient) + dx_{l+1}: the residual path's gradient added on the way.
-      if (layer.kind === 'cross') {
-        grads[p] = await this.mm.weightGradient(xs[l], dz, rows, D, D, grads[p]);
-        dx = await this.inputGradientPlus(dz, this.dense[p], dx, rows, D, D, backOut);
-      } else {
-        // z = t·U + b with t = x·V: dU = tᵀ·dz, dt = dz·Uᵀ, dV = xᵀ·dt, dx = dt·Vᵀ.
-        const r = layer.rank;
-        grads[p + 1] = await this.mm.weightGradient(projections[l]!, dz, rows, r, D, grads[p + 1]);
-        const dt = await this.mm.inputGradient(dz, this.dense[p + 1], rows, r, D, this.dtBuf.view(rows * r));
-        grads[p] = await this.mm.weightGradient(xs[l], dt, rows, D, r, grads[p]);
-        dx = await this.inputGradientPlus(dt, this.dense[p], dx, rows, D, r, backOut);
-      }
-    }
-    addInto(dx0, dx);
 
     // Scatter x0's embedding part into per-row embedding gradients (only touched rows, packed: see `touched`).
     let touchedCount = 0;
@@ -509,6 +516,58 @@ export class DeepCrossNetwork implements RankingModel {
     for (let k = 0; k < grads.length; k++) adamRange(this.dense[k], this.denseM[k], this.denseV[k], grads[k], 0, grads[k].length, scale, lr);
     adamRows(this.embedding, this.embM, this.embV, touchedGrad, touched, touchedCount, d, scale, lr);
     return weights ? { lossSum, gradNorm, weightSum } : { lossSum, gradNorm };
+  }
+
+  /** Backward through the MLP and cross layers product by product (the path without a resident stack). */
+  private async loopBackward(
+    xs: Float32Array[],
+    zs: Float32Array[],
+    projections: (Float32Array | undefined)[],
+    hs: Float32Array[],
+    dhOut: Float32Array,
+    x0: Float32Array,
+    dx0: Float32Array,
+    rows: number,
+  ): Promise<void> {
+    const D = this.inputDim;
+    const grads = this.grads;
+    let dh = dhOut;
+    // Hidden ReLU layers, last to first.
+    for (let m = hs.length - 1; m >= 1; m--) {
+      const layer = this.layers[this.crossCount + m - 1];
+      const p = layer.at;
+      const out = hs[m];
+      reluBackward(dh, out);
+      grads[p] = await this.mm.weightGradient(hs[m - 1], dh, rows, layer.inDim, layer.outDim, grads[p]);
+      const db = grads[p + 1];
+      for (let r = 0; r < rows; r++) for (let j = 0; j < layer.outDim; j++) db[j] += dh[r * layer.outDim + j];
+      dh = await this.mm.inputGradient(dh, this.dense[p], rows, layer.inDim, layer.outDim, this.hiddenBack[m % 2].view(rows * layer.inDim));
+    }
+    // Cross layers, last to first: x_{l+1} = x0 ⊙ z_l + x_l, z_l = x_l·W_l + b_l (W_l = V_l·U_l at low rank).
+    let dx: Float32Array = dh;
+    dx0.fill(0);
+    const dz = this.dzBuf.view(rows * D);
+    for (let l = this.crossCount - 1; l >= 0; l--) {
+      const layer = this.layers[l];
+      const p = layer.at;
+      const z = zs[l];
+      const db = grads[layer.kind === 'lowRankCross' ? p + 2 : p + 1];
+      crossGateBackward(dx, x0, z, dz, dx0, db, rows, D);
+      const backOut = this.crossBack[l % 2].view(rows * D);
+      // dx_l = (the product's input gradient) + dx_{l+1}: the residual path's gradient added on the way.
+      if (layer.kind === 'cross') {
+        grads[p] = await this.mm.weightGradient(xs[l], dz, rows, D, D, grads[p]);
+        dx = await this.inputGradientPlus(dz, this.dense[p], dx, rows, D, D, backOut);
+      } else {
+        // z = t·U + b with t = x·V: dU = tᵀ·dz, dt = dz·Uᵀ, dV = xᵀ·dt, dx = dt·Vᵀ.
+        const r = layer.rank;
+        grads[p + 1] = await this.mm.weightGradient(projections[l]!, dz, rows, r, D, grads[p + 1]);
+        const dt = await this.mm.inputGradient(dz, this.dense[p + 1], rows, r, D, this.dtBuf.view(rows * r));
+        grads[p] = await this.mm.weightGradient(xs[l], dt, rows, D, r, grads[p]);
+        dx = await this.inputGradientPlus(dt, this.dense[p], dx, rows, D, r, backOut);
+      }
+    }
+    addInto(dx0, dx);
   }
 
   /** dy·Wᵀ + addend into `out` (fused into the product's read-out where the kernels can). */

@@ -39,6 +39,12 @@ interface Kept {
 
 export class ResidentDenseStack {
   private kept: Kept | null = null;
+  /**
+   * Weights uploaded once for a run of scoring passes (holdWeights … releaseWeights): the parameters do not change
+   * between them, and a weight tensor XNNPACK has seen keeps its packed copy (tfjs-wasm caches the product's operator
+   * by its B tensor), so each batch after the first skips both the upload and the packing.
+   */
+  private held: Tensor[][] | null = null;
 
   constructor(
     private readonly tf: Tf,
@@ -64,7 +70,8 @@ export class ResidentDenseStack {
   forward(x0Values: Float32Array, rows: number, keep: boolean, out: Float32Array): Float32Array {
     const tf = this.tf;
     this.release();
-    const kept: Kept = { x0: tf.tensor2d(x0Values, [rows, this.inputDim]), inputs: [], ts: [], outs: [], weights: this.upload() };
+    const weights = !keep && this.held ? this.held : this.upload();
+    const kept: Kept = { x0: tf.tensor2d(x0Values, [rows, this.inputDim]), inputs: [], ts: [], outs: [], weights };
     let x = kept.x0;
     this.layers.forEach((layer, l) => {
       const w = kept.weights[l];
@@ -89,10 +96,21 @@ export class ResidentDenseStack {
       kept.inputs.push(x);
       this.kept = kept;
     } else {
-      disposeKept(kept);
+      disposeKept(kept, weights !== this.held);
       x.dispose();
     }
     return out;
+  }
+
+  /** Uploads the weights for the scoring passes that follow, until releaseWeights (training passes upload their own). */
+  holdWeights(): void {
+    this.releaseWeights();
+    this.held = this.upload();
+  }
+
+  releaseWeights(): void {
+    for (const t of this.held?.flat() ?? []) t.dispose();
+    this.held = null;
   }
 
   /**
@@ -154,9 +172,9 @@ export class ResidentDenseStack {
   }
 }
 
-function disposeKept(k: Kept): void {
+function disposeKept(k: Kept, weightsToo = true): void {
   k.x0.dispose();
-  for (const t of [...k.inputs, ...k.outs, ...k.ts, ...k.weights.flat()]) t?.dispose();
+  for (const t of [...k.inputs, ...k.outs, ...k.ts, ...(weightsToo ? k.weights.flat() : [])]) t?.dispose();
 }
 
 /** The tensor's values where they lie in wasm memory (valid until the next tfjs allocation: copy out at once). */

@@ -589,12 +589,18 @@ export class DeepCrossNetwork implements RankingModel {
   }
 
   private async score(data: EncodedRows, start: number, end: number, out: Float64Array): Promise<void> {
-    for (let from = start; from < end; from += SCORE_BATCH) {
-      const to = Math.min(end, from + SCORE_BATCH);
-      const x0 = this.gather(data, to - from, (i) => from + i);
-      const { logits } = await this.forward(x0, to - from, false);
-      this.addWide(data, to - from, (i) => from + i, logits);
-      for (let r = 0; r < to - from; r++) out[from + r] = sigmoid(logits[r]);
+    const resident = await this.residentStack();
+    resident?.holdWeights();
+    try {
+      for (let from = start; from < end; from += SCORE_BATCH) {
+        const to = Math.min(end, from + SCORE_BATCH);
+        const x0 = this.gather(data, to - from, (i) => from + i);
+        const { logits } = await this.forward(x0, to - from, false);
+        this.addWide(data, to - from, (i) => from + i, logits);
+        for (let r = 0; r < to - from; r++) out[from + r] = sigmoid(logits[r]);
+      }
+    } finally {
+      resident?.releaseWeights();
     }
   }
 

@@ -647,9 +647,13 @@ export class DeepCrossNetwork implements RankingModel {
 function adamRange(w: Float32Array, m: Float32Array, v: Float32Array, g: Float32Array, from: number, to: number, scale: number, lr: number): void {
   for (let i = from; i < to; i++) {
     const gi = g[i] * scale;
-    m[i] = ADAM_BETA1 * m[i] + (1 - ADAM_BETA1) * gi;
-    v[i] = ADAM_BETA2 * v[i] + (1 - ADAM_BETA2) * gi * gi;
-    w[i] -= (lr * m[i]) / (Math.sqrt(v[i]) + ADAM_EPS);
+    // The moments as stored (float32), kept in locals: the same numbers as reading m[i] and v[i] back, without the
+    // reload after the store (measured ~30% of this loop).
+    const mi = Math.fround(ADAM_BETA1 * m[i] + (1 - ADAM_BETA1) * gi);
+    const vi = Math.fround(ADAM_BETA2 * v[i] + (1 - ADAM_BETA2) * gi * gi);
+    m[i] = mi;
+    v[i] = vi;
+    w[i] -= (lr * mi) / (Math.sqrt(vi) + ADAM_EPS);
   }
 }
 
@@ -672,9 +676,11 @@ function adamRows(
     const base = touched[j] * d;
     for (let i = base; i < base + d; i++, k++) {
       const gi = g[k] * scale;
-      m[i] = ADAM_BETA1 * m[i] + (1 - ADAM_BETA1) * gi;
-      v[i] = ADAM_BETA2 * v[i] + (1 - ADAM_BETA2) * gi * gi;
-      w[i] -= (lr * m[i]) / (Math.sqrt(v[i]) + EMBEDDING_ADAM_EPS);
+      const mi = Math.fround(ADAM_BETA1 * m[i] + (1 - ADAM_BETA1) * gi);
+      const vi = Math.fround(ADAM_BETA2 * v[i] + (1 - ADAM_BETA2) * gi * gi);
+      m[i] = mi;
+      v[i] = vi;
+      w[i] -= (lr * mi) / (Math.sqrt(vi) + EMBEDDING_ADAM_EPS);
     }
   }
 }

@@ -70,8 +70,10 @@ class Scratch {
  * dY·Wᵀ and Xᵀ·dY backward — in `DenseKernels` (gpu.js on a GPU; on a CPU tfjs-wasm or tiled TypeScript, see
  * denseKernelsFor in ranking/kernels/index.ts); embedding gathers/scatters, elementwise gating, the 1-wide output layer, sigmoid/log loss and
  * the optimizer are typed-array loops — memory-bound or tiny, where a kernel launch and copy cost more. Those loops
- * write into buffers kept between steps, and so do the kernels (their `out`): on tfjs-wasm a step allocates no arrays
- * (tfjs still creates its tensors in wasm memory and frees them within each product).
+ * write into buffers kept between steps, and so do the kernels (their `out`): a step allocates no typed arrays.
+ * On tfjs-wasm (by default) the cross layers and the MLP instead run as tfjs ops on tensors resident in wasm memory for
+ * the step (dcn-resident.ts): there the gating and the other elementwise work between products are wasm kernels too,
+ * and only x0, the hidden output, x0's gradient and the weight gradients cross between wasm and TypeScript.
  */
 export class DeepCrossNetwork implements RankingModel {
   readonly family = 'dcn' as const;

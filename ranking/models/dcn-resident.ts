@@ -2,9 +2,9 @@
  * The DCN's dense stack (cross layers and ReLU MLP, not the 1-wide output layer) as tfjs-wasm ops on tensors that stay
  * in wasm memory for the whole step: x0 goes in once, the hidden layer's output and, after the backward pass, x0's
  * gradient and the weight gradients come out; everything between (x0 ⊙ z + x_l, dz = dx ⊙ x0, the residual adds,
- * ReLU masks, bias sums, transposes) runs as wasm kernels instead of TypeScript loops over read-out copies. Measured
- * in bench/dense.ts: on this 2-core machine V8's typed-array loops cost ~1.5–2 ns per value touched, and a low-rank
- * step touched ~50 values per x0 value in them, as much CPU as its matrix products.
+ * ReLU masks, bias sums, transposes) runs as wasm kernels instead of TypeScript loops over read-out copies. Why
+ * (bench/results/dense.md, last section): on the 2-core bench machine V8's typed-array loops cost ~1.5–2 ns per value
+ * touched, and a low-rank step touched ~50 values per x0 value in them, as much CPU as its matrix products.
  *
  * The arithmetic is float32 throughout (the loops computed x0·z + x in float64 and rounded once, and summed bias
  * gradients in float64 per row), so its numbers differ from DeepCrossNetwork's loop path in the last bits; the loop

@@ -501,7 +501,11 @@ function trainingWhy(r: DenseReport, auto: DcnRow, inputDim: number, crossLayers
     peer !== null
       ? `; raw tfjs-wasm matMul sustained ${(stepFlops / (peer * 1e6)).toFixed(1)} GFLOP/s on a step's shapes in this run, a ceiling of ${Math.round((BATCH * 1000) / peer).toLocaleString('en-US')} examples/s for the products alone`
       : '';
-  return `a training step (batch ${BATCH}, cross ${inputDim}×${inputDim} ×${crossLayers}, MLP ${mlp.join('→')}) is ${(stepFlops / 1e6).toFixed(0)} MFLOP of layer products, ${(perExample / 1e6).toFixed(2)} MFLOP per example, so 20,000 examples/s per core needs ${needed.toFixed(1)} GFLOP/s per core for the products alone${peerPart}. Measured: ${stepCpuMs.toFixed(1)} CPU-ms per step on ${auto.backend}, products ${ours === null ? 'n/a' : `${ours.toFixed(1)} ms`} of it in isolation, the rest gather, gating, Adam over ${adamParams(inputDim, crossLayers, mlp).toLocaleString('en-US')} dense weights and the embedding scatter${auto.trainRows < 10_000 ? ' (and JIT warm-up: a short run)' : ''}; load average up to ${r.loadAverage?.max.toFixed(1)} on ${r.stamp.machine.cores} cores`;
+  const lowRank = r.dcn
+    .filter((d) => d.path === LOW_RANK_PATH || d.path === LOW_RANK_3_PATH)
+    .map((d) => `${d.path} ${d.trainExamplesPerCpuSec.toLocaleString('en-US')}${d.trainExamplesPerCpuSec >= 20_000 ? ' (meets it)' : ''}`);
+  const lowRankPart = lowRank.length ? `. Low-rank cross layers (not the default) in the same run: ${lowRank.join(', ')} examples/s per core` : '';
+  return `a training step (batch ${BATCH}, cross ${inputDim}×${inputDim} ×${crossLayers}, MLP ${mlp.join('→')}) is ${(stepFlops / 1e6).toFixed(0)} MFLOP of layer products, ${(perExample / 1e6).toFixed(2)} MFLOP per example, so 20,000 examples/s per core needs ${needed.toFixed(1)} GFLOP/s per core for the products alone${peerPart}. Measured: ${stepCpuMs.toFixed(1)} CPU-ms per step on ${auto.backend}, products ${ours === null ? 'n/a' : `${ours.toFixed(1)} ms`} of it in isolation, the rest gather, gating, Adam over ${adamParams(inputDim, crossLayers, mlp).toLocaleString('en-US')} dense weights and the embedding scatter${auto.trainRows < 10_000 ? ' (and JIT warm-up: a short run)' : ''}; load average up to ${r.loadAverage?.max.toFixed(1)} on ${r.stamp.machine.cores} cores${lowRankPart}`;
 }
 
 /** Why scoring is not 5× training: the forward products' share of a step, from the matmul table. */
@@ -592,7 +596,7 @@ export function denseMarkdown(r: DenseReport, inputDim: number, crossLayers: num
   if (proposal) prose.push(proposal);
   for (const low of r.dcn.filter((d) => d.path === LOW_RANK_PATH || d.path === LOW_RANK_3_PATH)) {
     prose.push(
-      `With low-rank cross layers (\`crossRank\` ${LOW_RANK}: ${low.layers}; a config knob, full rank stays the default until it matches full rank's NE on the wide scenarios, \`bench/dcn-rank.ts\`) the same path trains ${fmt(low.trainExamplesPerCpuSec)} examples per CPU-second, ${(low.trainExamplesPerCpuSec / Math.max(1, auto.trainExamplesPerCpuSec)).toFixed(2)}× the default's, and scores ${fmt(low.scoreExamplesPerCpuSec)} (${(low.scoreExamplesPerCpuSec / Math.max(1, auto.scoreExamplesPerCpuSec)).toFixed(2)}×); test NE ${low.testNe.toFixed(4)} against ${auto.testNe.toFixed(4)} on these rows.`,
+      `With low-rank cross layers (\`crossRank\` ${LOW_RANK}: ${low.layers}; a config knob, full rank stays the default until it matches full rank's NE on the wide scenarios, \`bench/dcn-rank.ts\`) the same path trains ${fmt(low.trainExamplesPerCpuSec)} examples per CPU-second (goal 20,000: ${low.trainExamplesPerCpuSec >= 20_000 ? 'met' : '**MISS**'}), ${(low.trainExamplesPerCpuSec / Math.max(1, auto.trainExamplesPerCpuSec)).toFixed(2)}× the default's, and scores ${fmt(low.scoreExamplesPerCpuSec)} (${(low.scoreExamplesPerCpuSec / Math.max(1, auto.scoreExamplesPerCpuSec)).toFixed(2)}× the default's; ${(low.scoreExamplesPerCpuSec / Math.max(1, low.trainExamplesPerCpuSec)).toFixed(2)}× its own training rate, goal 5×: ${low.scoreExamplesPerCpuSec >= 5 * low.trainExamplesPerCpuSec ? 'met' : '**MISS**'}); test NE ${low.testNe.toFixed(4)} against ${auto.testNe.toFixed(4)} on these rows.`,
     );
   }
   return [
@@ -639,28 +643,27 @@ export function denseMarkdown(r: DenseReport, inputDim: number, crossLayers: num
  * measures): from a build with a timer around each phase of DeepCrossNetwork.step, fixed text, dated.
  */
 const STEP_PROFILE = [
-  "## Where a training step's time goes (profile of 2026-12-06, not this run)",
+  "## Where a training step's time goes (profiles of 2026-12-06, not this run)",
   '',
-  'A timer around each phase of `DeepCrossNetwork.step` (a throwaway build), 18,000 rows of `wide-criteo-like`, tfjs-wasm, median of 3 runs alternating the code before (e230015) and after the changes below, load average 3.3–4.1 on 2 cores; ms per step (wall):',
+  "Since 52cb891, on tfjs-wasm the DCN's cross layers and MLP run as tfjs ops on tensors resident in wasm memory for the step (`ranking/models/dcn-resident.ts`): x0 goes in once; x0 ⊙ z + x_l, the residual adds, ReLU masks, bias sums and transposes run as wasm kernels, bias and ReLU inside XNNPACK's product (tfjs's fused matMul); the hidden output, x0's gradient and the weight gradients come out. Before, every product went through the DenseKernels interface (operands copied in, the result read out) with TypeScript loops between them, and on this machine V8's typed-array loops cost ~1.5–2 ns per value touched: a rank-32 ×3 step touched ~50 values per x0 value in them, about as much CPU as its products. The resident path computes in float32 where the loops computed x0·z + x and the bias sums in float64, so its numbers differ in the last bits (test/ranking/dcn-resident.test.ts compares both paths, full and low rank; and test NE is unchanged: trained on 45,000 rows of the 50,000-row cut of `wide-criteo-like`, the loop path (7678604) and the resident one give 0.90323 at full rank, 0.90362 at rank 32 ×2 and 0.90403 at rank 32 ×3, equal to 5 decimals). The interface path stays for the other kernels, `new TfjsWasmKernels({ residentStack: false })`, and is the one the bit-for-bit tests pin.",
   '',
-  '| phase | full rank, before | full rank, after | rank 32 ×3, before | rank 32 ×3, after |',
-  '|---|---:|---:|---:|---:|',
-  '| matrix products through DenseKernels | 15.31 | 15.20 | 11.12 | 11.36 |',
-  '| gating forward/backward, ReLU and bias gradients | 2.13 | 2.11 | 3.49 | 3.89 |',
-  '| Adam on the dense weights (217,457 full rank; 82,985 at rank 32 ×3) | 1.55 | 1.60 | 0.75 | 0.71 |',
-  '| lazy Adam on touched embedding rows | 1.24 | 1.26 | 1.21 | 1.31 |',
-  '| embedding gradient scatter | 1.02 | 0.83 | 1.09 | 1.07 |',
-  '| gather of x0 | 0.60 | 0.62 | 1.01 | 0.77 |',
-  '| L2 and gradient norm | 0.66 | 0.59 | 0.36 | 0.30 |',
-  '| residual adds (backward) | 0.42 | 0.43 | 0.47 | 0.49 |',
-  '| wide part (logit, loss, AdaGrad) | 0.60 | 0.65 | 0.78 | 0.78 |',
-  '| **CPU-ms per step** (process, incl. GC threads) | 26.25 | 25.36 | 19.53 | 18.98 |',
+  'A timer around each phase of `DeepCrossNetwork.step` (a throwaway build), 45,000 rows of `wide-criteo-like`, tfjs-wasm, one run each, load average ~6 on 2 cores (other work shared the machine: wall ms inflated); ms per step (wall):',
   '',
-  "Inside the products (full rank, the same build timing the tfjs-wasm kernel's parts): XNNPACK's matMul 13.4 ms, the transposes that keep the backward products off matMul's slow transpose flags 1.2 ms, copying operands into wasm memory 0.5, reading results out 0.6, bias/ReLU/gating on the read-out 0.6. So at full rank ~8 ms of a ~25 ms step is not matrix products — not the 26 ms that the 893835d run suggested: its 56 CPU-ms steps predate the commits that reused the step's buffers (ca9404d, 1ed26ca, fe5156f), and raw matMul took 21.6 ms a step in it against 12.7 in the 0148c7a run. Per-CPU-second rates are not immune to two cores shared with other work either: on 2026-12-06 the same uninstrumented child gave 26–45 CPU-ms per step as the load moved between 1.6 and 4.5.",
+  '| phase | full rank | rank 32 ×3 |',
+  '|---|---:|---:|',
+  '| forward: cross layers and MLP (resident: upload x0 and weights, products, gating) | 6.75 | 4.27 |',
+  "| backward: cross layers and MLP (resident: products, transposes, gating, read out x0's and the weights' gradients) | 10.84 | 6.49 |",
+  '| wide part, loss, output layer | 0.71 | 0.67 |',
+  '| gather of x0 | 0.66 | 0.64 |',
+  '| embedding gradient scatter | 0.87 | 0.92 |',
+  '| L2 and gradient norm | 0.66 | 0.30 |',
+  '| Adam on the dense weights (217,457 full rank; 82,985 at rank 32 ×3) | 1.83 | 0.70 |',
+  '| lazy Adam on touched embedding rows | 1.09 | 1.15 |',
+  '| **CPU-ms per step** (process) | 21.3 | 13.1 |',
   '',
-  "What changed: a step allocates no arrays (tfjs still creates and frees its tensors in wasm memory within each product) — every product is read straight out of wasm memory (tfjs-wasm's heap view instead of dataSync's copy) into buffers the model keeps, the logits too (before: 12 result arrays, ~3 MB, a step); the embedding gradients are packed by touched row (a sparse set sized by the batch) instead of a table-sized array with a stamp array, so the scatter, the norm and lazy Adam read them in order. The numbers are bit-identical (test/ranking/dcn-step-buffers.test.ts; all state tensors after 40 steps hashed equal before/after for full rank, rank 32 ×3 and l2 + clipping). The gain is within this shared machine's noise (~3% CPU per step, lower peak RSS).",
+  "For comparison, the profile before the resident stack (same build method, 18,000 rows, load 3.3–4.1): full rank 15.2 ms of products through the interface + 2.1 gating; rank 32 ×3 11.4 + 3.9; 25.4 and 19.0 CPU-ms per step. Inside the rank 32 ×3 forward and backward what remains is XNNPACK's products (~6 ms at the sustained rate of the matrix table) and tfjs's per-op dispatch (~75 ops a step, ~15–20 µs each). The rest of a step, ~4.4 ms at rank 32 ×3, is TypeScript on the embedding table and the dense weights: lazy Adam, the scatter and the gather are bound by cache misses on random table rows (one cache line per row — weights, m and v interleaved — would be a checkpoint layout change), dense Adam and the norm by V8's scalar loops.",
   '',
-  "What remains for 20,000 examples per CPU-second (12.8 CPU-ms per step): at full rank the products alone use all of that even on tensors already in wasm memory (12.7 ms raw in the 0148c7a run, 19.1 through the kernel interface), so full rank cannot get there on one core of this CPU. At rank 32 ×3 the products are ~11 ms and the rest ~8 ms; closing the gap would need: the gating fused into the kernels' read-out (one pass instead of three per layer), one cache line per embedding row (weights, m and v interleaved: a checkpoint layout change) since gather, scatter and lazy Adam are bound by cache misses on random table rows, and fewer copies into and out of wasm memory (the low-rank layer runs 6 small products a step, each copied in and out).",
+  "Tried and dropped: narrow weight gradients as (dYᵀ·x)ᵀ (transposing dY instead of x) ran slower, 0.80 against 0.57 ms at 256×312·312×32, because tfjs-wasm packs a product's B operand for XNNPACK on first use and x is the wide one; matMul's transpose flags run 6–12× slower than an explicit transpose here. A step allocates no typed arrays on the JavaScript heap (tfjs creates and frees its tensors in wasm memory, and small Tensor objects, within each step).",
   '',
 ];
 

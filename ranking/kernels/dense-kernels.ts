@@ -31,5 +31,35 @@ export interface DenseKernels {
   inputGradient(dy: Float32Array, w: Float32Array, rows: number, inDim: number, outDim: number, out?: Float32Array): Promise<Float32Array>;
   weightGradient(x: Float32Array, dy: Float32Array, rows: number, inDim: number, outDim: number, out?: Float32Array): Promise<Float32Array>;
   fmInteraction(e: Float32Array, rows: number, fields: number, dim: number): Promise<Float32Array>;
+  // Optional fused forms, for an implementation that reads each product out of its own memory (tfjs-wasm): the
+  // elementwise work a DCN layer does next runs in that same pass instead of one more walk over rows × dim values each.
+  // A caller without them runs the plain product and its own loop, with the same arithmetic (so the same bits).
+  /**
+   * A cross layer's forward from its product's input t (rows × inDim: x_l at full rank, x_l·V at low rank):
+   * z = t·W + b stored as float32 (into `z` where given: training keeps it for the backward pass), and
+   * x_{l+1} = x0 ⊙ z + x_l into `out`, returned. Neither may alias an input.
+   */
+  crossGated?(
+    t: Float32Array,
+    w: Float32Array,
+    b: Float32Array,
+    x0: Float32Array,
+    xl: Float32Array,
+    rows: number,
+    inDim: number,
+    dim: number,
+    z: Float32Array | null,
+    out: Float32Array,
+  ): Promise<Float32Array>;
+  /** dy·Wᵀ + addend (rows × inDim) into `out`, returned: a layer's input gradient plus the residual path's. */
+  inputGradientPlus?(
+    dy: Float32Array,
+    w: Float32Array,
+    addend: Float32Array,
+    rows: number,
+    inDim: number,
+    outDim: number,
+    out: Float32Array,
+  ): Promise<Float32Array>;
   destroy(): void;
 }

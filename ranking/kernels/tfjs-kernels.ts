@@ -51,6 +51,16 @@ export function loadTfjsWasm(): Promise<Tf> {
 export class TfjsWasmKernels implements DenseKernels {
   readonly backend = 'tfjs-wasm';
   /**
+   * Whether a DCN on these kernels runs its dense stack as tfjs ops on tensors kept in wasm memory for the step
+   * (ranking/models/dcn-resident.ts) instead of one product at a time through this interface with TypeScript loops
+   * between them. On by default; off leaves the interface path, which tests compare it with.
+   */
+  readonly residentStack: boolean;
+
+  constructor(opts: { residentStack?: boolean } = {}) {
+    this.residentStack = opts.residentStack ?? true;
+  }
+  /**
    * Transposed-operand scratch. matMul's transpose flags take tfjs-wasm off its fast path: measured on DCN's
    * 256×312·312×312 shapes, dY·Wᵀ with transposeB ran ~5× slower than the plain product; transposing W (or x) in
    * TypeScript costs O(dim²) (or O(rows·dim)) against the product's O(rows·dim²), so the backward products run
@@ -94,6 +104,53 @@ export class TfjsWasmKernels implements DenseKernels {
       return y;
     } finally {
       t.dispose();
+    }
+  }
+
+  async crossGated(
+    t: Float32Array,
+    w: Float32Array,
+    b: Float32Array,
+    x0: Float32Array,
+    xl: Float32Array,
+    rows: number,
+    inDim: number,
+    dim: number,
+    z: Float32Array | null,
+    out: Float32Array,
+  ) {
+    const tf = await loadTfjsWasm();
+    const product = tf.tidy(() => tf.matMul(tf.tensor2d(t, [rows, inDim]), tf.tensor2d(w, [inDim, dim])));
+    try {
+      const p = resultOf(tf, product);
+      // z rounded to float32 before the gating, as a stored z would be (training's backward pass reads that one).
+      if (z) {
+        for (let r = 0, at = 0; r < rows; r++) {
+          for (let j = 0; j < dim; j++, at++) {
+            const zi = Math.fround(p[at] + b[j]);
+            z[at] = zi;
+            out[at] = x0[at] * zi + xl[at];
+          }
+        }
+      } else {
+        for (let r = 0, at = 0; r < rows; r++) for (let j = 0; j < dim; j++, at++) out[at] = x0[at] * Math.fround(p[at] + b[j]) + xl[at];
+      }
+      return out;
+    } finally {
+      product.dispose();
+    }
+  }
+
+  async inputGradientPlus(dy: Float32Array, w: Float32Array, addend: Float32Array, rows: number, inDim: number, outDim: number, out: Float32Array) {
+    const tf = await loadTfjsWasm();
+    const wt = transpose(w, inDim, outDim, this.scratchOf(inDim * outDim));
+    const product = tf.tidy(() => tf.matMul(tf.tensor2d(dy, [rows, outDim]), tf.tensor2d(wt.subarray(0, inDim * outDim), [outDim, inDim])));
+    try {
+      const p = resultOf(tf, product);
+      for (let i = 0; i < rows * inDim; i++) out[i] = p[i] + addend[i];
+      return out;
+    } finally {
+      product.dispose();
     }
   }
 

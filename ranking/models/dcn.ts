@@ -1,8 +1,9 @@
 import type { DcnConfig } from '../../contracts';
-import { type DenseKernels, denseKernelsFor } from '../kernels';
+import { type DenseKernels, TfjsWasmKernels, denseKernelsFor, loadTfjsWasm } from '../kernels';
 import type { EncodedRows, ListPool } from '../features';
 import { SeededRandom } from '../rng';
 import { RankingModel, StepResult, Tensor, logitLoss, sigmoid } from './model';
+import { ResidentDenseStack } from './dcn-resident';
 import { type PooledFields, pooledFields, slotCoefficients } from './pooling';
 
 const ADAM_BETA1 = 0.9;
@@ -69,8 +70,10 @@ class Scratch {
  * dY·Wᵀ and Xᵀ·dY backward — in `DenseKernels` (gpu.js on a GPU; on a CPU tfjs-wasm or tiled TypeScript, see
  * denseKernelsFor in ranking/kernels/index.ts); embedding gathers/scatters, elementwise gating, the 1-wide output layer, sigmoid/log loss and
  * the optimizer are typed-array loops — memory-bound or tiny, where a kernel launch and copy cost more. Those loops
- * write into buffers kept between steps, and so do the kernels (their `out`): on tfjs-wasm a step allocates no arrays
- * (tfjs still creates its tensors in wasm memory and frees them within each product).
+ * write into buffers kept between steps, and so do the kernels (their `out`): a step allocates no typed arrays.
+ * On tfjs-wasm (by default) the cross layers and the MLP instead run as tfjs ops on tensors resident in wasm memory for
+ * the step (dcn-resident.ts): there the gating and the other elementwise work between products are wasm kernels too,
+ * and only x0, the hidden output, x0's gradient and the weight gradients cross between wasm and TypeScript.
  */
 export class DeepCrossNetwork implements RankingModel {
   readonly family = 'dcn' as const;
@@ -127,6 +130,13 @@ export class DeepCrossNetwork implements RankingModel {
   private busy: Promise<unknown> = Promise.resolve();
   /** What runs the layers' matrix products: the given kernels on a GPU backend, a faster CPU path otherwise. */
   private mm: DenseKernels;
+  /**
+   * On tfjs-wasm (unless its kernels say otherwise): the cross layers and the MLP as tfjs ops on tensors resident in
+   * wasm memory for a step (see dcn-resident.ts); null runs them product by product through `mm` with loops between.
+   * Undefined until the first step or prediction decides (loading tfjs is asynchronous).
+   */
+  private resident: ResidentDenseStack | null | undefined = undefined;
+  private residentOut = new Scratch();
   /** The categorical slots as fields when the spec has lists (null without: one embedding per slot). */
   private readonly fields: PooledFields | null;
   /** With lists: the gathered rows' slot coefficients (rows × catSlots), which the backward scatter reuses. */
@@ -273,22 +283,33 @@ export class DeepCrossNetwork implements RankingModel {
     }
   }
 
-  /**
-   * z = x·W + b of a cross layer, full or low rank; `projection` receives x·V of a low-rank layer (backward needs it).
-   */
-  private async crossProduct(l: number, x: Float32Array, rows: number): Promise<{ z: Float32Array; projection?: Float32Array }> {
-    const layer = this.layers[l];
-    const D = this.inputDim;
-    const p = layer.at;
-    const zOut = this.crossZ[l].view(rows * D);
-    if (layer.kind === 'cross') return { z: await this.mm.affine(x, this.dense[p], this.dense[p + 1], rows, D, D, false, zOut) };
-    const r = layer.rank;
-    const projection = await this.mm.affine(x, this.dense[p], this.zeroRankBias, rows, D, r, false, this.crossProjection[l].view(rows * r));
-    return { z: await this.mm.affine(projection, this.dense[p + 1], this.dense[p + 2], rows, r, D, false, zOut), projection };
+  /** The resident stack where the kernels are tfjs-wasm's and allow it (decided once). */
+  private async residentStack(): Promise<ResidentDenseStack | null> {
+    if (this.resident !== undefined) return this.resident;
+    if (!(this.mm instanceof TfjsWasmKernels && this.mm.residentStack)) return (this.resident = null);
+    const tf = await loadTfjsWasm();
+    const hidden = this.layers.slice(0, -1).map((layer) => {
+      const n = layer.kind === 'lowRankCross' ? 3 : 2;
+      return {
+        kind: layer.kind as 'cross' | 'lowRankCross' | 'mlp',
+        params: this.dense.slice(layer.at, layer.at + n),
+        grads: this.grads.slice(layer.at, layer.at + n),
+        inDim: layer.inDim,
+        outDim: layer.outDim,
+        rank: layer.rank,
+      };
+    });
+    return (this.resident = new ResidentDenseStack(tf, hidden, this.inputDim));
   }
 
   /** Forward pass; keeps what backward needs. */
   private async forward(x0: Float32Array, rows: number, keep: boolean) {
+    const resident = await this.residentStack();
+    if (resident) {
+      const width = this.layers[this.layers.length - 1].inDim;
+      const h = resident.forward(x0, rows, keep, this.residentOut.view(rows * width));
+      return { xs: [], zs: [], projections: [], hs: [h], logits: this.outputLogits(h, rows) };
+    }
     const D = this.inputDim;
     const xs: Float32Array[] = [x0];
     const zs: Float32Array[] = [];
@@ -296,15 +317,31 @@ export class DeepCrossNetwork implements RankingModel {
     let x = x0;
     for (let l = 0; l < this.crossCount; l++) {
       const layer = this.layers[l];
+      const p = layer.at;
+      const out = this.crossOut[l].view(rows * D);
       if (!keep && layer.kind === 'cross') {
-        x = await this.mm.crossLayer(x0, x, this.dense[layer.at], this.dense[layer.at + 1], rows, D, this.crossOut[l].view(rows * D));
+        x = await this.mm.crossLayer(x0, x, this.dense[p], this.dense[p + 1], rows, D, out);
       } else {
-        // Training keeps z_l = x_l·W + b for the backward pass, so the gating runs here in a loop.
-        const { z, projection } = await this.crossProduct(l, x, rows);
-        const next = crossGate(x0, z, x, this.crossOut[l].view(rows * D));
+        // Training keeps z_l = t·W + b for the backward pass (t = x_l, or x_l·V at low rank, kept too).
+        let t = x;
+        let w = this.dense[p];
+        let b = this.dense[p + 1];
+        let projection: Float32Array | undefined;
+        if (layer.kind === 'lowRankCross') {
+          const r = layer.rank;
+          projection = await this.mm.affine(x, this.dense[p], this.zeroRankBias, rows, D, r, false, this.crossProjection[l].view(rows * r));
+          [t, w, b] = [projection, this.dense[p + 1], this.dense[p + 2]];
+        }
+        let z = this.crossZ[l].view(rows * D);
+        const inDim = t.length / rows;
+        if (this.mm.crossGated) {
+          x = await this.mm.crossGated(t, w, b, x0, x, rows, inDim, D, keep ? z : null, out);
+        } else {
+          z = await this.mm.affine(t, w, b, rows, inDim, D, false, z);
+          x = crossGate(x0, z, x, out);
+        }
         zs.push(z);
         projections.push(projection);
-        x = next;
       }
       xs.push(x);
     }
@@ -316,7 +353,11 @@ export class DeepCrossNetwork implements RankingModel {
       h = await this.mm.affine(h, this.dense[layer.at], this.dense[layer.at + 1], rows, layer.inDim, layer.outDim, true, out);
       hs.push(h);
     }
-    // Output layer (outDim 1): a dot product per row, cheaper in a loop than a kernel launch.
+    return { xs, zs, projections, hs, logits: this.outputLogits(h, rows) };
+  }
+
+  /** Output layer (outDim 1): a dot product per row, cheaper in a loop than a kernel launch. */
+  private outputLogits(h: Float32Array, rows: number): Float64Array {
     const last = this.layers[this.layers.length - 1];
     const wo = this.dense[last.at];
     const bo = this.dense[last.at + 1][0];
@@ -327,7 +368,7 @@ export class DeepCrossNetwork implements RankingModel {
       for (let i = 0; i < last.inDim; i++) s += h[r * last.inDim + i] * wo[i];
       logits[r] = s;
     }
-    return { xs, zs, projections, hs, logits };
+    return logits;
   }
 
   /**
@@ -398,7 +439,7 @@ export class DeepCrossNetwork implements RankingModel {
     const gwo = grads[last.at].fill(0);
     const gbo = grads[last.at + 1];
     const wo = this.dense[last.at];
-    let dh: Float32Array = this.dhBuf.view(rows * last.inDim);
+    const dh = this.dhBuf.view(rows * last.inDim);
     for (let r = 0; r < rows; r++) {
       const g = dLogit[r];
       gbo[0] += g;
@@ -407,43 +448,12 @@ export class DeepCrossNetwork implements RankingModel {
         dh[r * last.inDim + i] = g * wo[i];
       }
     }
-    // Hidden ReLU layers, last to first.
-    for (let m = hs.length - 1; m >= 1; m--) {
-      const layer = this.layers[this.crossCount + m - 1];
-      const p = layer.at;
-      const out = hs[m];
-      reluBackward(dh, out);
-      grads[p] = await this.mm.weightGradient(hs[m - 1], dh, rows, layer.inDim, layer.outDim, grads[p]);
-      const db = grads[p + 1];
-      for (let r = 0; r < rows; r++) for (let j = 0; j < layer.outDim; j++) db[j] += dh[r * layer.outDim + j];
-      dh = await this.mm.inputGradient(dh, this.dense[p], rows, layer.inDim, layer.outDim, this.hiddenBack[m % 2].view(rows * layer.inDim));
+    const dx0 = this.dx0Buf.view(rows * D);
+    if (this.resident) {
+      this.resident.backward(dh, rows, dx0);
+    } else {
+      await this.loopBackward(xs, zs, projections, hs, dh, x0, dx0, rows);
     }
-    // Cross layers, last to first: x_{l+1} = x0 ⊙ z_l + x_l, z_l = x_l·W_l + b_l (W_l = V_l·U_l at low rank).
-    let dx: Float32Array = dh;
-    const dx0 = this.dx0Buf.view(rows * D).fill(0);
-    const dz = this.dzBuf.view(rows * D);
-    for (let l = this.crossCount - 1; l >= 0; l--) {
-      const layer = this.layers[l];
-      const p = layer.at;
-      const z = zs[l];
-      const db = grads[layer.kind === 'lowRankCross' ? p + 2 : p + 1];
-      crossGateBackward(dx, x0, z, dz, dx0, db, rows, D);
-      let back: Float32Array;
-      const backOut = this.crossBack[l % 2].view(rows * D);
-      if (layer.kind === 'cross') {
-        grads[p] = await this.mm.weightGradient(xs[l], dz, rows, D, D, grads[p]);
-        back = await this.mm.inputGradient(dz, this.dense[p], rows, D, D, backOut);
-      } else {
-        // z = t·U + b with t = x·V: dU = tᵀ·dz, dt = dz·Uᵀ, dV = xᵀ·dt, dx = dt·Vᵀ.
-        const r = layer.rank;
-        grads[p + 1] = await this.mm.weightGradient(projections[l]!, dz, rows, r, D, grads[p + 1]);
-        const dt = await this.mm.inputGradient(dz, this.dense[p + 1], rows, r, D, this.dtBuf.view(rows * r));
-        grads[p] = await this.mm.weightGradient(xs[l], dt, rows, D, r, grads[p]);
-        back = await this.mm.inputGradient(dt, this.dense[p], rows, D, r, backOut);
-      }
-      dx = addInto(back, dx); // the residual path
-    }
-    addInto(dx0, dx);
 
     // Scatter x0's embedding part into per-row embedding gradients (only touched rows, packed: see `touched`).
     let touchedCount = 0;
@@ -510,17 +520,89 @@ export class DeepCrossNetwork implements RankingModel {
     return weights ? { lossSum, gradNorm, weightSum } : { lossSum, gradNorm };
   }
 
+  /** Backward through the MLP and cross layers product by product (the path without a resident stack). */
+  private async loopBackward(
+    xs: Float32Array[],
+    zs: Float32Array[],
+    projections: (Float32Array | undefined)[],
+    hs: Float32Array[],
+    dhOut: Float32Array,
+    x0: Float32Array,
+    dx0: Float32Array,
+    rows: number,
+  ): Promise<void> {
+    const D = this.inputDim;
+    const grads = this.grads;
+    let dh = dhOut;
+    // Hidden ReLU layers, last to first.
+    for (let m = hs.length - 1; m >= 1; m--) {
+      const layer = this.layers[this.crossCount + m - 1];
+      const p = layer.at;
+      const out = hs[m];
+      reluBackward(dh, out);
+      grads[p] = await this.mm.weightGradient(hs[m - 1], dh, rows, layer.inDim, layer.outDim, grads[p]);
+      const db = grads[p + 1];
+      for (let r = 0; r < rows; r++) for (let j = 0; j < layer.outDim; j++) db[j] += dh[r * layer.outDim + j];
+      dh = await this.mm.inputGradient(dh, this.dense[p], rows, layer.inDim, layer.outDim, this.hiddenBack[m % 2].view(rows * layer.inDim));
+    }
+    // Cross layers, last to first: x_{l+1} = x0 ⊙ z_l + x_l, z_l = x_l·W_l + b_l (W_l = V_l·U_l at low rank).
+    let dx: Float32Array = dh;
+    dx0.fill(0);
+    const dz = this.dzBuf.view(rows * D);
+    for (let l = this.crossCount - 1; l >= 0; l--) {
+      const layer = this.layers[l];
+      const p = layer.at;
+      const z = zs[l];
+      const db = grads[layer.kind === 'lowRankCross' ? p + 2 : p + 1];
+      crossGateBackward(dx, x0, z, dz, dx0, db, rows, D);
+      const backOut = this.crossBack[l % 2].view(rows * D);
+      // dx_l = (the product's input gradient) + dx_{l+1}: the residual path's gradient added on the way.
+      if (layer.kind === 'cross') {
+        grads[p] = await this.mm.weightGradient(xs[l], dz, rows, D, D, grads[p]);
+        dx = await this.inputGradientPlus(dz, this.dense[p], dx, rows, D, D, backOut);
+      } else {
+        // z = t·U + b with t = x·V: dU = tᵀ·dz, dt = dz·Uᵀ, dV = xᵀ·dt, dx = dt·Vᵀ.
+        const r = layer.rank;
+        grads[p + 1] = await this.mm.weightGradient(projections[l]!, dz, rows, r, D, grads[p + 1]);
+        const dt = await this.mm.inputGradient(dz, this.dense[p + 1], rows, r, D, this.dtBuf.view(rows * r));
+        grads[p] = await this.mm.weightGradient(xs[l], dt, rows, D, r, grads[p]);
+        dx = await this.inputGradientPlus(dt, this.dense[p], dx, rows, D, r, backOut);
+      }
+    }
+    addInto(dx0, dx);
+  }
+
+  /** dy·Wᵀ + addend into `out` (fused into the product's read-out where the kernels can). */
+  private async inputGradientPlus(
+    dy: Float32Array,
+    w: Float32Array,
+    addend: Float32Array,
+    rows: number,
+    inDim: number,
+    outDim: number,
+    out: Float32Array,
+  ) {
+    if (this.mm.inputGradientPlus) return this.mm.inputGradientPlus(dy, w, addend, rows, inDim, outDim, out);
+    return addInto(await this.mm.inputGradient(dy, w, rows, inDim, outDim, out), addend);
+  }
+
   predict(data: EncodedRows, start: number, end: number, out: Float64Array): Promise<void> {
     return this.exclusive(() => this.score(data, start, end, out));
   }
 
   private async score(data: EncodedRows, start: number, end: number, out: Float64Array): Promise<void> {
-    for (let from = start; from < end; from += SCORE_BATCH) {
-      const to = Math.min(end, from + SCORE_BATCH);
-      const x0 = this.gather(data, to - from, (i) => from + i);
-      const { logits } = await this.forward(x0, to - from, false);
-      this.addWide(data, to - from, (i) => from + i, logits);
-      for (let r = 0; r < to - from; r++) out[from + r] = sigmoid(logits[r]);
+    const resident = await this.residentStack();
+    resident?.holdWeights();
+    try {
+      for (let from = start; from < end; from += SCORE_BATCH) {
+        const to = Math.min(end, from + SCORE_BATCH);
+        const x0 = this.gather(data, to - from, (i) => from + i);
+        const { logits } = await this.forward(x0, to - from, false);
+        this.addWide(data, to - from, (i) => from + i, logits);
+        for (let r = 0; r < to - from; r++) out[from + r] = sigmoid(logits[r]);
+      }
+    } finally {
+      resident?.releaseWeights();
     }
   }
 
@@ -567,9 +649,13 @@ export class DeepCrossNetwork implements RankingModel {
 function adamRange(w: Float32Array, m: Float32Array, v: Float32Array, g: Float32Array, from: number, to: number, scale: number, lr: number): void {
   for (let i = from; i < to; i++) {
     const gi = g[i] * scale;
-    m[i] = ADAM_BETA1 * m[i] + (1 - ADAM_BETA1) * gi;
-    v[i] = ADAM_BETA2 * v[i] + (1 - ADAM_BETA2) * gi * gi;
-    w[i] -= (lr * m[i]) / (Math.sqrt(v[i]) + ADAM_EPS);
+    // The moments as stored (float32), kept in locals: the same numbers as reading m[i] and v[i] back, without the
+    // reload after the store (measured ~30% of this loop).
+    const mi = Math.fround(ADAM_BETA1 * m[i] + (1 - ADAM_BETA1) * gi);
+    const vi = Math.fround(ADAM_BETA2 * v[i] + (1 - ADAM_BETA2) * gi * gi);
+    m[i] = mi;
+    v[i] = vi;
+    w[i] -= (lr * mi) / (Math.sqrt(vi) + ADAM_EPS);
   }
 }
 
@@ -592,9 +678,11 @@ function adamRows(
     const base = touched[j] * d;
     for (let i = base; i < base + d; i++, k++) {
       const gi = g[k] * scale;
-      m[i] = ADAM_BETA1 * m[i] + (1 - ADAM_BETA1) * gi;
-      v[i] = ADAM_BETA2 * v[i] + (1 - ADAM_BETA2) * gi * gi;
-      w[i] -= (lr * m[i]) / (Math.sqrt(v[i]) + EMBEDDING_ADAM_EPS);
+      const mi = Math.fround(ADAM_BETA1 * m[i] + (1 - ADAM_BETA1) * gi);
+      const vi = Math.fround(ADAM_BETA2 * v[i] + (1 - ADAM_BETA2) * gi * gi);
+      m[i] = mi;
+      v[i] = vi;
+      w[i] -= (lr * mi) / (Math.sqrt(vi) + EMBEDDING_ADAM_EPS);
     }
   }
 }

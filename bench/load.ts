@@ -1,5 +1,5 @@
 /**
- * `npm run load [-- --campaigns 50 --experiments 4 --rows 50000] [-- --light] [-- --before-checkout DIR] [-- --quick]`
+ * `npm run load [-- --campaigns 50 --experiments 4 --rows 50000] [-- --light | --heavy] [-- --before-checkout DIR] [-- --quick]`
  *
  * Two loads on one dev server (in a namespace of its own) and ONE worker process (its training pool is what should
  * use the machine's cores), all on the same full-width file:
@@ -13,7 +13,8 @@
  * For each: where each campaign's wall time went according to the Temporal histories (running activities, waiting for
  * a worker slot, or nothing of the campaign scheduled: Temporal's share), the gaps from one training's end to the next
  * one's start, and what a gap held (workflow tasks, activities, local activities, child starts). `--light` runs the
- * light load alone and keeps the heavy one from the previous load.json (with that run's own stamp).
+ * light load alone and keeps the heavy one from the previous load.json (with that run's own stamp); `--heavy` the other
+ * way round (the light runs, before and after, are kept).
  * Writes bench/results/load.json and load.md.
  *
  * `--fleet` (issue 25) instead runs one moderate concurrent load (8 campaigns × 4 experiments on 20k rows, parallel 2,
@@ -170,7 +171,7 @@ interface KeptRun {
   stamp: BenchStamp;
   loadAverage?: LoadRange;
   run: LoadRun;
-  /** Kept from an earlier load.json (`--light` keeps the heavy run): not measured in this sitting. */
+  /** Kept from an earlier load.json (`--light` keeps the heavy run, `--heavy` the light ones): not measured in this sitting. */
   earlier?: boolean;
 }
 
@@ -373,6 +374,14 @@ async function runLoad(bootstrap: Client, plan: LoadPlan, report: { loadAverage?
   };
 }
 
+/** The light runs (before and after) of the previous load.json, kept by `--heavy`. */
+function previousLight(file: string): Pick<LoadReport, 'light' | 'lightBefore'> {
+  if (!fs.existsSync(file)) return {};
+  const previous = JSON.parse(fs.readFileSync(file, 'utf8')) as Partial<LoadReport>;
+  const kept = (k: KeptRun | undefined) => (k ? { ...k, earlier: true } : undefined);
+  return { light: kept(previous.light), lightBefore: kept(previous.lightBefore) };
+}
+
 /** The heavy run of a load.json written before the light load existed (one flat run) or after (under `heavy`). */
 function previousHeavy(file: string): KeptRun | undefined {
   if (!fs.existsSync(file)) return undefined;
@@ -407,6 +416,7 @@ async function main(): Promise<void> {
     options: {
       quick: { type: 'boolean', default: false },
       light: { type: 'boolean', default: false },
+      heavy: { type: 'boolean', default: false },
       fleet: { type: 'boolean', default: false },
       'before-checkout': { type: 'string' },
       campaigns: { type: 'string' },
@@ -454,10 +464,14 @@ async function main(): Promise<void> {
     const run = await runLoad(bootstrap, plan, sampled);
     return { stamp: benchStamp(), loadAverage: sampled.loadAverage, run };
   };
+  if (values.light && values.heavy) throw new Error('--light and --heavy contradict each other (neither runs both)');
   const report: Partial<LoadReport> = {};
-  if (before) report.lightBefore = await stamped(light('light, before', before));
-  report.light = await stamped(light('light', here));
   const resultsDir = process.env.RANKWRIGHT_BENCH_OUT || path.join(__dirname, 'results');
+  if (values.heavy) Object.assign(report, previousLight(path.join(resultsDir, 'load.json')));
+  else {
+    if (before) report.lightBefore = await stamped(light('light, before', before));
+    report.light = await stamped(light('light', here));
+  }
   report.heavy = values.light
     ? previousHeavy(path.join(resultsDir, 'load.json'))
     : await stamped({ label: 'heavy', checkout: here, campaigns, experiments, parallel: 2, concurrent: true, files });

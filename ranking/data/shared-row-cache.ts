@@ -115,6 +115,21 @@ export async function fetchSharedRowCache(
 }
 
 const uploads = new Set<Promise<void>>();
+/** Told how many uploads are in flight in this thread whenever that changes (a pool thread tells the main thread). */
+let uploadsListener: ((inFlight: number) => void) | undefined;
+
+/**
+ * Says how many row-cache uploads are in flight in this thread at every change, so that a worker stopping gracefully
+ * can wait for those of its training threads (workers/row-cache-uploads.ts).
+ */
+export function onRowCacheUploads(listener: (inFlight: number) => void): void {
+  uploadsListener = listener;
+}
+
+/** Row-cache uploads in flight in this thread now. */
+export function rowCacheUploadsInFlight(): number {
+  return uploads.size;
+}
 
 /**
  * Uploads a cache this worker has just built, in the background: the training goes on streaming it meanwhile, and an
@@ -132,8 +147,12 @@ export function shareRowCache(reader: RowCacheReader, source: SourceIdentity, op
     .catch((err) =>
       warn(`could not share the row cache of ${source.path} through the store (${describe(err)}); other machines parse the file themselves`),
     )
-    .finally(() => uploads.delete(upload));
+    .finally(() => {
+      uploads.delete(upload);
+      uploadsListener?.(uploads.size);
+    });
   uploads.add(upload);
+  uploadsListener?.(uploads.size);
 }
 
 /** Resolves when the uploads started so far have ended, each uploaded or given up (tests; a worker that stops). */

@@ -90,13 +90,14 @@ export async function campaignStorage(
  */
 async function sharedStorage(campaignId: string, refs: Iterable<string>, given?: S3ObjectStore | null): Promise<SharedStorage | undefined> {
   let store: S3ObjectStore | undefined;
+  let call: { retrySeconds: number };
   try {
     store = given === undefined ? sharedStore() : (given ?? undefined);
+    call = { retrySeconds: Math.min(STORE_RETRY_SECONDS, retrySecondsFromEnv()) };
   } catch (err) {
     return { store: 'RANKWRIGHT_STORE', unavailable: (err as Error).message };
   }
   if (!store) return undefined;
-  const call = { retrySeconds: Math.min(STORE_RETRY_SECONDS, retrySecondsFromEnv()) };
   const figure = { artifacts: { count: 0, bytes: 0 }, checkpoints: { count: 0, bytes: 0 } };
   const queue = [...refs];
   let failure: Error | undefined;

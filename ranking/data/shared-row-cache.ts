@@ -9,6 +9,7 @@ import {
   adoptRowCache,
   readRowCacheTrailer,
   sourceIdentity,
+  type RowCacheTrailer,
   type SourceIdentity,
 } from './row-cache';
 
@@ -203,7 +204,7 @@ export type HomeRowCacheOutcome =
 export async function shareHomeRowCache(store: ObjectStore, file: string): Promise<HomeRowCacheOutcome> {
   const st = await fs.promises.stat(file);
   const left = (reason: string): HomeRowCacheOutcome => ({ outcome: 'left', bytes: st.size, reason });
-  let trailer;
+  let trailer: RowCacheTrailer;
   try {
     trailer = await readRowCacheTrailer(file);
   } catch (err) {

@@ -292,7 +292,7 @@ export function buildCli(): Command {
   store
     .command('migrate')
     .description(
-      "copy this home's artifacts into a shared store, and its events and insights into RANKWRIGHT_DATABASE_URL's PostgreSQL when set; idempotent (what is there already is skipped)",
+      "copy this home's artifacts and row caches into a shared store, and its events and insights into RANKWRIGHT_DATABASE_URL's PostgreSQL when set; idempotent (what is there already is skipped)",
     )
     .requiredOption('--to <url>', 's3://bucket/prefix (endpoint and credentials from AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID, …)')
     .option('--json', 'machine-readable result: per step, what was copied, skipped and failed')

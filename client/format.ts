@@ -2,7 +2,7 @@ import { externalTrainerLabel, type CampaignStatus, type DataChecks } from '../c
 import { decisionMetrics, decisionNe } from '../contracts/decision-metrics';
 import { labelFields } from '../contracts/field-names';
 import { REFERENCE_PROBE } from '../contracts/probe';
-import { describeStorage, type CampaignStorage } from '../store/campaign-storage';
+import { describeSharedStorage, describeStorage, type CampaignStorage } from '../store/campaign-storage';
 import { describeBudgetUsed } from '../store/event-summary';
 import type { CampaignListing } from './rankwright-client';
 
@@ -20,13 +20,16 @@ export function table(header: string[], rows: string[][]): string {
   return [line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
 }
 
-/** The human view of `rankwright status`; with `storage`, a line on what the campaign stores in the home. */
+/**
+ * The human view of `rankwright status`; with `storage`, a line on what the campaign stores in the home (and, with a
+ * shared store, there: a home that ran nothing of it holds nothing, the store everything).
+ */
 export function formatStatus(s: CampaignStatus, storage?: CampaignStorage): string {
   const lines = [
     `campaign ${s.campaignId}  phase ${s.phase}  review ${s.reviewState}${s.paused ? '  (paused)' : ''}  strategy ${s.strategy}`,
     `budget used: ${describeBudgetUsed(s.budgetUsed)}${s.stopReason ? `  stop: ${s.stopReason}` : ''}`,
   ];
-  if (storage) lines.push(`storage: ${describeStorage(storage)}`);
+  if (storage) lines.push(`storage: ${describeStorage(storage)}${storage.shared ? ` in this home; ${describeSharedStorage(storage.shared)}` : ''}`);
   if (s.oracleNe !== undefined) lines.push(`oracle NE (best achievable on this planted data): ${num(s.oracleNe)}`);
   if (s.dataChecks) lines.push('', ...formatDataChecks(s.dataChecks));
   if (s.experiments.length) lines.push('', s.decidedOn === 'validation' ? validationTable(s) : testTable(s));

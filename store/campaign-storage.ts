@@ -1,22 +1,41 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { CampaignStatus } from '../contracts';
+import { SafeId, type CampaignStatus } from '../contracts';
 import { describeArtifact } from './artifact-inventory';
+import { artifactKey } from './artifacts';
 import { readCampaignRecord } from './campaign-ledger';
 import { checkpointsDir } from './checkpoints';
 import { formatBytes } from './format-bytes';
 import { rankwrightHome } from './home';
+import { retrySecondsFromEnv, sharedStore, type S3ObjectStore } from './object-store';
 
 /**
- * How much a campaign stores in the home right now (shown by `rankwright status` and in the report): the artifacts
- * it names (its experiments' and probes' models, an external model's model file, what its onApprove hook promoted)
- * and its live checkpoints. An artifact two of its experiments share is counted once: the store holds it once.
+ * How much a campaign stores right now (shown by `rankwright status` and in the report): the artifacts it names (its
+ * experiments' and probes' models, an external model's model file, what its onApprove hook promoted) and its live
+ * checkpoints, in this machine's home and, with RANKWRIGHT_STORE, in the fleet's shared store, where a home that ran
+ * nothing of the campaign still sees the real figure. An artifact two of its experiments share is counted once: a
+ * store holds it once.
  */
 export interface CampaignStorage {
+  /** In this home. */
   artifacts: { count: number; bytes: number };
   checkpoints: { count: number; bytes: number };
   bytes: number;
+  /** In the shared store (RANKWRIGHT_STORE set): the figure, or why it is missing (the store did not answer). */
+  shared?: SharedStorage;
 }
+
+export type SharedStorage =
+  | { store: string; artifacts: { count: number; bytes: number }; checkpoints: { count: number; bytes: number }; bytes: number }
+  | { store: string; unavailable: string };
+
+/** HEAD requests in flight at once: enough to hide each one's latency, few enough not to crowd a shared store. */
+const HEADS_IN_FLIGHT = 8;
+/**
+ * How long the figure waits out a store outage (never longer than RANKWRIGHT_STORE_RETRY_SECONDS): a status or a report
+ * is not held up for long by a figure.
+ */
+const STORE_RETRY_SECONDS = 5;
 
 const REF = /^sha256:([0-9a-f]{64})$/;
 
@@ -34,7 +53,10 @@ export function refsOfStatus(status: CampaignStatus): string[] {
  * Measures a campaign's storage from the home: the refs its event log names plus `refs` (e.g. from its live
  * status, which knows runs whose events are not written yet), and the files under its checkpoint folder.
  */
-export async function campaignStorage(campaignId: string, opts: { home?: string; refs?: Iterable<string> } = {}): Promise<CampaignStorage> {
+export async function campaignStorage(
+  campaignId: string,
+  opts: { home?: string; refs?: Iterable<string>; store?: S3ObjectStore | null } = {},
+): Promise<CampaignStorage> {
   const home = opts.home ?? rankwrightHome();
   const record = await readCampaignRecord(campaignId, home);
   const refs = new Set([...record.artifacts.keys(), ...(opts.refs ?? [])].filter((r) => REF.test(r)));
@@ -55,7 +77,53 @@ export async function campaignStorage(campaignId: string, opts: { home?: string;
   }
   await addFiles(path.join(checkpointsDir(home), campaignId), storage.checkpoints);
   storage.bytes = storage.artifacts.bytes + storage.checkpoints.bytes;
+  const shared = await sharedStorage(campaignId, counted, opts.store);
+  if (shared) storage.shared = shared;
   return storage;
+}
+
+/**
+ * The campaign's artifacts (`refs`: those it names and those the home's copies name in turn) and live checkpoints in
+ * the shared store, by a HEAD per ref and a listing of its checkpoint folder. Never throws: a store that is misconfigured
+ * or does not answer within STORE_RETRY_SECONDS leaves the figure out, saying why. An external model the home has no
+ * copy of is counted without the model file it names (reading its header would mean fetching it whole).
+ */
+async function sharedStorage(campaignId: string, refs: Iterable<string>, given?: S3ObjectStore | null): Promise<SharedStorage | undefined> {
+  let store: S3ObjectStore | undefined;
+  let call: { retrySeconds: number };
+  try {
+    store = given === undefined ? sharedStore() : (given ?? undefined);
+    call = { retrySeconds: Math.min(STORE_RETRY_SECONDS, retrySecondsFromEnv()) };
+  } catch (err) {
+    return { store: 'RANKWRIGHT_STORE', unavailable: (err as Error).message };
+  }
+  if (!store) return undefined;
+  const figure = { artifacts: { count: 0, bytes: 0 }, checkpoints: { count: 0, bytes: 0 } };
+  const queue = [...refs];
+  let failure: Error | undefined;
+  const heads = async () => {
+    for (let ref = queue.pop(); ref && !failure; ref = queue.pop()) {
+      try {
+        const there = await store.head(artifactKey(ref), call);
+        if (there) add(figure.artifacts, there.bytes);
+      } catch (err) {
+        failure ??= err as Error;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: HEADS_IN_FLIGHT }, heads));
+  try {
+    if (failure) throw failure;
+    if (SafeId.safeParse(campaignId).success) for await (const o of store.list(`checkpoints/${campaignId}/`, call)) add(figure.checkpoints, o.bytes);
+  } catch (err) {
+    return { store: store.description, unavailable: (err as Error).message };
+  }
+  return { store: store.description, ...figure, bytes: figure.artifacts.bytes + figure.checkpoints.bytes };
+}
+
+function add(into: { count: number; bytes: number }, bytes: number): void {
+  into.count++;
+  into.bytes += bytes;
 }
 
 async function addFiles(dir: string, into: { count: number; bytes: number }): Promise<void> {
@@ -71,8 +139,17 @@ async function addFiles(dir: string, into: { count: number; bytes: number }): Pr
   }
 }
 
-/** One line: "1.23 GB: 8 artifacts (1.1 GB), 1 live checkpoint (95 MB)". */
-export function describeStorage(s: CampaignStorage): string {
+/** One line: "1.23 GB: 8 artifacts (1.1 GB), 1 live checkpoint (95 MB)" (what the home holds). */
+export function describeStorage(s: Pick<CampaignStorage, 'artifacts' | 'checkpoints' | 'bytes'>): string {
   const n = (count: number, word: string) => `${count} ${word}${count === 1 ? '' : 's'}`;
   return `${formatBytes(s.bytes)}: ${n(s.artifacts.count, 'artifact')} (${formatBytes(s.artifacts.bytes)}), ${n(s.checkpoints.count, 'live checkpoint')} (${formatBytes(s.checkpoints.bytes)})`;
+}
+
+/**
+ * What the shared store holds of the campaign, in words: "2.4 MB: 5 artifacts (2.4 MB), 0 live checkpoints (0 B) in
+ * the shared store s3://…", or that it was not measured and why.
+ */
+export function describeSharedStorage(s: SharedStorage): string {
+  if ('unavailable' in s) return `not measured in the shared store ${s.store} (${s.unavailable})`;
+  return `${describeStorage(s)} in the shared store ${s.store}`;
 }

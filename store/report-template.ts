@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { BadRows, DataChecks } from '../contracts';
-import { describeStorage } from './campaign-storage';
+import { describeSharedStorage, describeStorage } from './campaign-storage';
 import { describeBudgetUsed } from './event-summary';
 import type { CampaignReportData, LeaderboardEntry, ReportProbe, ReportResearch } from './report';
 
@@ -256,7 +256,7 @@ export function renderReportHtml(data: CampaignReportData, chartJsSource: string
   <dt>review state</dt><dd><span class="state ${e(data.reviewState)}" id="review-state">${e(data.reviewState)}</span></dd>
   <dt>stop reason</dt><dd>${e(data.stopReason ?? '—')}</dd>
   <dt>budget used</dt><dd>${e(describeBudgetUsed(data.budgetUsed))}</dd>
-  ${data.storage ? `<dt>storage</dt><dd id="storage">${e(describeStorage(data.storage))} in the home when this report was written</dd>` : ''}
+  ${data.storage ? `<dt>storage</dt><dd id="storage">${e(describeStorage(data.storage))} in the home when this report was written${data.storage.shared ? `; ${e(describeSharedStorage(data.storage.shared))}` : ''}</dd>` : ''}
   <dt>generated</dt><dd>${e(data.generatedAt)}</dd>
 </dl>
 ${badRowsSection(data.badRows)}

@@ -2,6 +2,7 @@ import { NativeConnection, Worker, type WorkflowBundleWithSourceMap } from '@tem
 import { bundleWorkflows } from './bundle';
 import { homeBudgetFromEnv, startHomeBudget } from './home-budget';
 import { installProcessGuards } from './process-guards';
+import { waitForRowCacheUploads } from './row-cache-uploads';
 import { configureTrainingPool, trainingPool, trainingPoolSettings } from './training-pool';
 import { TASK_QUEUES } from '../contracts/names';
 import * as activities from '../activities';
@@ -87,7 +88,7 @@ export async function createWorkers(options: RankwrightWorkerOptions = {}): Prom
   return workers;
 }
 
-/** `rankwright worker` / `npm run worker`: serve until SIGINT/SIGTERM. */
+/** `rankwright worker` / `npm run worker`: serve until SIGINT/SIGTERM, then let row-cache uploads finish (bounded). */
 export async function runWorker(queue: QueueChoice = 'all'): Promise<void> {
   installProcessGuards();
   // Read before anything starts: a bad RANKWRIGHT_HOME_MAX_GB is reported at once, not found out when the disk fills.
@@ -112,6 +113,9 @@ export async function runWorker(queue: QueueChoice = 'all'): Promise<void> {
   );
   if (homeBudget !== undefined) startHomeBudget({ maxBytes: homeBudget });
   await Promise.all(workers.map((w) => w.run()));
+  // Stopped gracefully (SIGINT/SIGTERM: Temporal's runtime shuts the workers down and run() returns): row caches
+  // parsed here may still be uploading, and exiting would cut them off.
+  await waitForRowCacheUploads(queue === 'agent' ? {} : { pool: trainingPool() });
 }
 
 if (require.main === module) {

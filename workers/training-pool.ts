@@ -112,7 +112,9 @@ export type FromThread =
   | { type: 'done'; jobId: number; result: unknown }
   | { type: 'failed'; jobId: number; error: SerializedError }
   /** The thread's dataset loader asks or tells the pool's registry of shared datasets (not tied to a job). */
-  | { type: 'dataset'; request: DatasetRequest };
+  | { type: 'dataset'; request: DatasetRequest }
+  /** Row-cache uploads in flight in the thread now (sent at each change; see rowCacheUploadsInFlight). */
+  | { type: 'rowCacheUploads'; inFlight: number };
 
 export interface SerializedError {
   name: string;
@@ -171,6 +173,9 @@ export class TrainingPool {
   private readonly queue: PendingJob[] = [];
   private nextJobId = 1;
   private closed = false;
+  /** Row-cache uploads in flight per thread, and who waits for a change of their sum. */
+  private readonly uploads = new Map<PoolThread, number>();
+  private uploadsChanged: (() => void)[] = [];
   private readonly datasets = new SharedDatasets<PoolThread>((thread, answer) => {
     // A thread that ended meanwhile has left the registry (threadEnded): nothing waits for this answer.
     if (this.threads.has(thread)) thread.worker.postMessage({ type: 'dataset', answer } satisfies ToThread);
@@ -220,6 +225,27 @@ export class TrainingPool {
     return this.datasets.snapshot();
   }
 
+  /**
+   * Row-cache uploads in flight in the pool's threads (ranking/data/shared-row-cache.ts): a cache parsed by a training
+   * goes on uploading after its job ends, and a thread terminated (the process exiting) cuts it off.
+   */
+  rowCacheUploadsInFlight(): number {
+    let n = 0;
+    for (const count of this.uploads.values()) n += count;
+    return n;
+  }
+
+  /** Resolves at the next change of rowCacheUploadsInFlight (an upload started or ended, a thread gone). */
+  rowCacheUploadsChange(): Promise<void> {
+    return new Promise((resolve) => this.uploadsChanged.push(resolve));
+  }
+
+  private setUploads(thread: PoolThread, inFlight: number | undefined): void {
+    if (inFlight) this.uploads.set(thread, inFlight);
+    else this.uploads.delete(thread);
+    for (const resolve of this.uploadsChanged.splice(0)) resolve();
+  }
+
   /** Terminates every thread; jobs still running or queued reject. */
   async close(): Promise<void> {
     this.closed = true;
@@ -258,6 +284,7 @@ export class TrainingPool {
     worker.on('exit', (code) => {
       this.threads.delete(thread);
       this.datasets.threadEnded(thread);
+      this.setUploads(thread, undefined);
       const job = thread.job;
       thread.job = undefined;
       if (job && !thread.retiring) {
@@ -271,6 +298,7 @@ export class TrainingPool {
 
   private onMessage(thread: PoolThread, message: FromThread): void {
     if (message.type === 'dataset') return this.datasets.handle(thread, message.request);
+    if (message.type === 'rowCacheUploads') return this.setUploads(thread, message.inFlight);
     const job = thread.job;
     if (!job || job.jobId !== message.jobId) return;
     const hooks = job.hooks;

@@ -3,6 +3,7 @@ import type { TrainingProgress } from '../contracts';
 import { trainExperiment } from '../ranking/experiment';
 import { describeData } from '../ranking/data/describe';
 import { clearDatasetCache, shareDatasetsThrough } from '../ranking/data/load-data';
+import { onRowCacheUploads } from '../ranking/data/shared-row-cache';
 import { measureFieldPairSignal } from '../ranking/pair-signal';
 import { researchBaseline } from '../ranking/research';
 import { evaluateJob, prepareJob } from '../ranking/external-job';
@@ -24,6 +25,8 @@ const port = parentPort;
 const running = new Map<number, AbortController>();
 const datasets = threadDatasetShare((request) => send({ type: 'dataset', request }));
 shareDatasetsThrough(datasets);
+// A cache this thread parsed uploads after its job ends: the pool counts them, so a worker stopping waits for them.
+onRowCacheUploads((inFlight) => send({ type: 'rowCacheUploads', inFlight }));
 
 port.on('message', (message: ToThread) => {
   if (message.type === 'cancel') {

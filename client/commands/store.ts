@@ -15,14 +15,14 @@ export interface StoreMigrateOptions {
   /** The home to copy from (default RANKWRIGHT_HOME). */
   home?: string;
   /**
-   * The steps to run (default: the artifacts, then the events and insights when RANKWRIGHT_DATABASE_URL names a
+   * The steps to run (default: the artifacts and row caches, then the events and insights when RANKWRIGHT_DATABASE_URL names a
    * PostgreSQL database); tests pass their own.
    */
   steps?: MigrationStep[];
 }
 
 /**
- * What `store migrate` copies: the artifacts, and the events and insights when the fleet's database is set (read from
+ * What `store migrate` copies: the artifacts and row caches, and the events and insights when the fleet's database is set (read from
  * the environment like every database URL, never from the command line, where other users' `ps` would see it).
  */
 function defaultSteps(io: CommandOutput, json: boolean): MigrationStep[] {
@@ -33,8 +33,8 @@ function defaultSteps(io: CommandOutput, json: boolean): MigrationStep[] {
 }
 
 /**
- * `rankwright store migrate --to s3://bucket/prefix [--json]`: copies a local home's artifacts into a shared store
- * (and its events and insights into the fleet's database, see defaultSteps), then prints what each step copied and skipped. Idempotent: run it again
+ * `rankwright store migrate --to s3://bucket/prefix [--json]`: copies a local home's artifacts and row caches into a
+ * shared store (and its events and insights into the fleet's database, see defaultSteps), then prints what each step copied and skipped. Idempotent: run it again
  * and it copies nothing. Exit codes: 0 done, 1 something could not be copied or the store could not be reached, 2 a
  * bad --to (the message says which part is wrong, and never echoes a credential).
  */
@@ -64,9 +64,11 @@ export async function runStoreMigrate(opts: StoreMigrateOptions, io: CommandOutp
   if (opts.json) io.out(JSON.stringify({ from: home, to: to.description, steps: results }, null, 2));
   else
     for (const r of results) {
+      const left = r.leftInHome ? `, left in the home ${r.leftInHome.length}` : '';
       io.out(
-        `${r.step}: copied ${r.copied.count} (${formatBytes(r.copied.bytes)}), already there ${r.skipped.count} (${formatBytes(r.skipped.bytes)}), failed ${r.failed.length}`,
+        `${r.step}: copied ${r.copied.count} (${formatBytes(r.copied.bytes)}), already there ${r.skipped.count} (${formatBytes(r.skipped.bytes)})${left}, failed ${r.failed.length}`,
       );
+      for (const l of r.leftInHome ?? []) io.err(`  ${l.item}: left in the home: ${l.reason}`);
       for (const f of r.failed) io.err(`  ${f.item}: ${f.error}`);
     }
   return failed > 0 ? 1 : 0;

@@ -253,6 +253,19 @@ async function readTrailer(fd: fs.promises.FileHandle, file: string): Promise<{ 
 }
 
 /**
+ * A cache file's trailer (what it was built from and with), checked as opening it checks it but without a source to
+ * compare with: for `rankwright store migrate`, which finds a home's caches by their files. Throws RowCacheInvalid.
+ */
+export async function readRowCacheTrailer(file: string): Promise<RowCacheTrailer> {
+  const fd = await fs.promises.open(file, 'r');
+  try {
+    return (await readTrailer(fd, file)).trailer;
+  } finally {
+    await fd.close();
+  }
+}
+
+/**
  * Makes a cache built on another machine (fetched from the shared store) this machine's own. Its trailer names the
  * builder's path and mtime of the source; once the cache is checked to be of a file with this size and fingerprint,
  * read with these options, the trailer is rewritten with this machine's path and mtime, so that opening it, and

@@ -1,8 +1,17 @@
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import { pipeline } from 'node:stream/promises';
-import { retrySecondsFromEnv, sharedStore, type S3ObjectStore } from '../../store/object-store';
-import { ROW_CACHE_VERSION, RowCacheInvalid, RowCacheReader, adoptRowCache, type SourceIdentity } from './row-cache';
+import { retrySecondsFromEnv, sharedStore, type ObjectStore, type S3ObjectStore } from '../../store/object-store';
+import {
+  ROW_CACHE_VERSION,
+  RowCacheInvalid,
+  RowCacheReader,
+  adoptRowCache,
+  readRowCacheTrailer,
+  sourceIdentity,
+  type RowCacheTrailer,
+  type SourceIdentity,
+} from './row-cache';
 
 /**
  * Row caches through the fleet's shared store (RANKWRIGHT_STORE): a worker that parsed a big training file into a
@@ -107,6 +116,21 @@ export async function fetchSharedRowCache(
 }
 
 const uploads = new Set<Promise<void>>();
+/** Told how many uploads are in flight in this thread whenever that changes (a pool thread tells the main thread). */
+let uploadsListener: ((inFlight: number) => void) | undefined;
+
+/**
+ * Says how many row-cache uploads are in flight in this thread at every change, so that a worker stopping gracefully
+ * can wait for those of its training threads (workers/row-cache-uploads.ts).
+ */
+export function onRowCacheUploads(listener: (inFlight: number) => void): void {
+  uploadsListener = listener;
+}
+
+/** Row-cache uploads in flight in this thread now. */
+export function rowCacheUploadsInFlight(): number {
+  return uploads.size;
+}
 
 /**
  * Uploads a cache this worker has just built, in the background: the training goes on streaming it meanwhile, and an
@@ -124,8 +148,12 @@ export function shareRowCache(reader: RowCacheReader, source: SourceIdentity, op
     .catch((err) =>
       warn(`could not share the row cache of ${source.path} through the store (${describe(err)}); other machines parse the file themselves`),
     )
-    .finally(() => uploads.delete(upload));
+    .finally(() => {
+      uploads.delete(upload);
+      uploadsListener?.(uploads.size);
+    });
   uploads.add(upload);
+  uploadsListener?.(uploads.size);
 }
 
 /** Resolves when the uploads started so far have ended, each uploaded or given up (tests; a worker that stops). */
@@ -133,15 +161,79 @@ export async function rowCacheUploadsSettled(): Promise<void> {
   while (uploads.size) await Promise.all([...uploads]);
 }
 
+/** What writing a cache into the store needs: the background share waits out outages for less than a migration. */
+type CacheWrites = Pick<ObjectStore, 'put' | 'putFile' | 'delete'>;
+
 async function uploadRowCache(store: S3ObjectStore, reader: RowCacheReader, source: SourceIdentity, options: Record<string, unknown>): Promise<void> {
-  const keys = await sharedRowCacheKeys(source, options);
+  const call = { retrySeconds: transferSeconds() };
+  const writes: CacheWrites = {
+    put: (key, bytes) => store.put(key, bytes, call),
+    putFile: (key, file) => store.putFile(key, file, call),
+    delete: (key) => store.delete(key, call),
+  };
+  await writeSharedCache(writes, await sharedRowCacheKeys(source, options), reader);
+}
+
+/** Writes a cache file and then its manifest under `keys`; returns the cache's size. */
+async function writeSharedCache(store: CacheWrites, keys: { rows: string; manifest: string }, reader: RowCacheReader): Promise<number> {
   const { size: bytes } = await fs.promises.stat(reader.file);
   const sha256 = await sha256OfFile(reader.file);
   // The old manifest goes first: until the new one is written, a fetcher finds none and parses (not old bytes' hash).
-  await store.delete(keys.manifest, { retrySeconds: transferSeconds() });
-  await store.putFile(keys.rows, reader.file, { retrySeconds: transferSeconds() });
+  await store.delete(keys.manifest);
+  await store.putFile(keys.rows, reader.file);
   const manifest: SharedRowCacheManifest = { rowCacheVersion: ROW_CACHE_VERSION, bytes, sha256, rows: reader.rows };
-  await store.put(keys.manifest, Buffer.from(JSON.stringify(manifest)), { retrySeconds: transferSeconds() });
+  await store.put(keys.manifest, Buffer.from(JSON.stringify(manifest)));
+  return bytes;
+}
+
+/** What became of a home's cache that `rankwright store migrate` looked at. */
+export type HomeRowCacheOutcome =
+  | { outcome: 'copied' | 'already-there'; bytes: number }
+  /** Not shared, and why: its data file is gone or changed (the rows may no longer be the file's), or it is damaged. */
+  | { outcome: 'left'; bytes: number; reason: string };
+
+/**
+ * Shares a cache the home built before the store was configured (`rankwright store migrate`), under the keys and with
+ * the manifest a worker writes when it shares one it parsed, so that another home fetches it the same way. Only while
+ * the data file it was built from is where it was and unchanged (size, mtime, first and last MiB, as when the home
+ * opens its own cache): the key hashes that file's whole content, and a cache of an older version of it must not be
+ * filed under the new one. Every chunk's checksum is verified before the upload. A cache the store already holds for
+ * the same content and read options (this home's copy or another machine's) is not uploaded again. The cache's last-use
+ * time, which `rankwright gc` goes by, is kept as it was.
+ */
+export async function shareHomeRowCache(store: ObjectStore, file: string): Promise<HomeRowCacheOutcome> {
+  const st = await fs.promises.stat(file);
+  const left = (reason: string): HomeRowCacheOutcome => ({ outcome: 'left', bytes: st.size, reason });
+  let trailer: RowCacheTrailer;
+  try {
+    trailer = await readRowCacheTrailer(file);
+  } catch (err) {
+    if (err instanceof RowCacheInvalid) return left(`it is not a usable row cache (${err.message})`);
+    throw err;
+  }
+  const built = trailer.source;
+  const current = await sourceIdentity(built.path).catch(() => undefined);
+  if (!current) return left(`its data file ${built.path} is gone`);
+  const unchanged = (now: SourceIdentity) => now.size === built.size && now.mtimeMs === built.mtimeMs && now.fingerprint === built.fingerprint;
+  if (!unchanged(current)) return left(`its data file ${built.path} changed since it was built`);
+  try {
+    const reader = await RowCacheReader.open(file, current, trailer.options);
+    const buffer = reader.newChunkBuffer();
+    for (let c = 0; c < reader.chunks; c++) await reader.readChunk(c, buffer);
+    const keys = await sharedRowCacheKeys(current, trailer.options);
+    // The whole-content hash took a while: a file rewritten meanwhile may have been hashed half old, half new.
+    const after = await sourceIdentity(built.path).catch(() => undefined);
+    if (!after || !unchanged(after)) return left(`its data file ${built.path} changed while it was hashed`);
+    const there = parseManifest(await store.get(keys.manifest));
+    if (there && (await store.head(keys.rows))?.bytes === there.bytes) return { outcome: 'already-there', bytes: st.size };
+    return { outcome: 'copied', bytes: await writeSharedCache(store, keys, reader) };
+  } catch (err) {
+    if (err instanceof RowCacheInvalid) return left(`it is damaged (${err.message})`);
+    throw err;
+  } finally {
+    // Reading it marked it used; a migration is not a use, so gc's idle clock is put back.
+    await fs.promises.utimes(file, st.atime, st.mtime).catch(() => {});
+  }
 }
 
 /** A manifest as the store returned it, or undefined when there is none or it is not one (then it is not used). */

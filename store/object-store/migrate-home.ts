@@ -2,13 +2,15 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { pipeline } from 'node:stream/promises';
+import { shareHomeRowCache } from '../../ranking/data/shared-row-cache';
 import { listArtifacts } from '../artifact-inventory';
 import type { ObjectStore } from './object-store';
 
 /**
  * Moving a home into a shared store (`rankwright store migrate --to s3://…`): a list of steps, each copying one kind
- * of thing and saying what it did. Artifacts are the step here; the event logs and insights move to the fleet's
- * database in steps of their own, added to MIGRATION_STEPS. Every step is idempotent: a second run copies nothing.
+ * of thing and saying what it did. Artifacts and row caches are the steps here; the event logs and insights move to
+ * the fleet's database in a step of their own (store/migrate-database.ts). Every step is idempotent: a second run
+ * copies nothing.
  */
 
 export interface MigrationContext {
@@ -32,6 +34,11 @@ export interface StepResult {
   skipped: Totals;
   /** Items that could not be copied, each with why (a damaged local copy is never uploaded). */
   failed: { item: string; error: string }[];
+  /**
+   * Items deliberately not copied, each with why, that are no failure: a row cache whose data file is gone or changed
+   * (the home can rebuild it; no other home could use it). Absent from steps that leave nothing.
+   */
+  leftInHome?: { item: string; reason: string }[];
 }
 
 export interface MigrationStep {
@@ -84,8 +91,50 @@ export async function migrateArtifacts(ctx: MigrationContext): Promise<StepResul
   return result;
 }
 
+/** A row cache's file in the home: `row-cache/<32 hex>.rows` (a cache being written ends in `.tmp`). */
+const ROW_CACHE_FILE = /^[0-9a-f]{32}\.rows$/;
+
+/**
+ * Shares the home's row caches (built before the store was set, so never uploaded) as a worker shares one it parsed:
+ * another home then fetches the rows instead of parsing the file. One at a time: each hashes its whole data file, and
+ * disks serve one stream best. A cache whose data file is gone or changed is left in the home, counted (see
+ * shareHomeRowCache).
+ */
+export async function migrateRowCaches(ctx: MigrationContext): Promise<StepResult> {
+  const result: StepResult = {
+    step: 'row caches',
+    to: ctx.to.description,
+    copied: { count: 0, bytes: 0 },
+    skipped: { count: 0, bytes: 0 },
+    failed: [],
+    leftInHome: [],
+  };
+  const dir = path.join(ctx.home, 'row-cache');
+  const names = (await fs.promises.readdir(dir).catch(() => [] as string[])).filter((n) => ROW_CACHE_FILE.test(n)).sort();
+  for (const name of names) {
+    const item = path.join('row-cache', name);
+    try {
+      const done = await shareHomeRowCache(ctx.to, path.join(dir, name));
+      if (done.outcome === 'left') result.leftInHome!.push({ item, reason: done.reason });
+      else if (done.outcome === 'already-there') add(result.skipped, done.bytes);
+      else {
+        add(result.copied, done.bytes);
+        ctx.progress?.(`copied ${item} (${done.bytes} bytes)`);
+      }
+    } catch (err) {
+      // Collected (rankwright gc) since the listing: nothing to share.
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT' && !fs.existsSync(path.join(dir, name))) continue;
+      result.failed.push({ item, error: (err as Error).message });
+    }
+  }
+  return result;
+}
+
 /** The steps `rankwright store migrate` runs, in order. */
-export const MIGRATION_STEPS: MigrationStep[] = [{ name: 'artifacts', run: migrateArtifacts }];
+export const MIGRATION_STEPS: MigrationStep[] = [
+  { name: 'artifacts', run: migrateArtifacts },
+  { name: 'row caches', run: migrateRowCaches },
+];
 
 function add(t: Totals, bytes: number): void {
   t.count++;

@@ -292,7 +292,7 @@ describe('--json output arrives whole through a pipe (a 40-experiment campaign)'
       assert.equal(result.from, rankwrightHome());
       assert.deepEqual(
         result.steps.map((s: { step: string }) => s.step),
-        ['artifacts'],
+        ['artifacts', 'row caches'],
       );
       assert.ok(result.steps[0].copied.count > 0, 'the campaigns above stored models in this home');
       assert.deepEqual(result.steps[0].failed, []);

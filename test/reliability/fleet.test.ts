@@ -5,6 +5,7 @@ import * as path from 'node:path';
 import type { CampaignEvent, CampaignStatus } from '../../contracts';
 import { RankwrightClient } from '../../client/rankwright-client';
 import { artifactKey, getArtifact } from '../../store/artifacts';
+import type { CampaignStorage } from '../../store/campaign-storage';
 import { closePostgresEventStores } from '../../store/events/sql-event-store';
 import { sharedStore } from '../../store/object-store';
 import { insightsBackends } from '../support/insights-backends';
@@ -103,7 +104,16 @@ describe('a fleet: workers sharing only Temporal, the store and the database', f
     const store = sharedStore()!;
     for (const e of review.experiments) assert.ok(await store.head(artifactKey(e.artifact!)), `${e.experimentId}'s model in the store`);
 
-    // A third machine: its events, its report, and the recommended model, from nothing in its home.
+    // A third machine: its storage figure, its events, its report, and the recommended model, from nothing in its home.
+    const status = await runCli(['status', id, '--json'], c.env);
+    assert.equal(status.code, 0, status.stderr);
+    const { storage } = JSON.parse(status.stdout) as { storage: CampaignStorage };
+    assert.equal(storage.artifacts.count, 0, 'its home holds nothing of the campaign');
+    const models = new Set(review.experiments.map((e) => e.artifact));
+    assert.ok(
+      storage.shared && 'artifacts' in storage.shared && storage.shared.artifacts.count >= models.size && storage.shared.bytes > 0,
+      `the store holds every model: ${JSON.stringify(storage.shared)}`,
+    );
     const printed = await runCli(['events', id, '--json'], c.env);
     assert.equal(printed.code, 0, printed.stderr);
     const events = printed.stdout
@@ -117,7 +127,9 @@ describe('a fleet: workers sharing only Temporal, the store and the database', f
     assert.equal(report.code, 0, report.stderr);
     const reportFile = report.stdout.trim();
     assert.ok(reportFile.startsWith(c.home), `the report is written in the third home: ${reportFile}`);
-    assert.ok(fs.readFileSync(reportFile, 'utf8').includes(firstCampaign.recommendation!.experimentId));
+    const html = fs.readFileSync(reportFile, 'utf8');
+    assert.ok(html.includes(firstCampaign.recommendation!.experimentId));
+    assert.match(html, /<dd id="storage">[^<]* in the home when this report was written; [^<]*\d+ artifacts [^<]* in the shared store s3:\/\//);
     const saved = process.env.RANKWRIGHT_HOME;
     process.env.RANKWRIGHT_HOME = c.home;
     try {

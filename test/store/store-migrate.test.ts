@@ -76,7 +76,10 @@ describe('rankwright store migrate', function () {
     assert.match(result.to, new RegExp(`^s3://rankwright/${prefix}/ at http://127\\.0\\.0\\.1:\\d+$`));
     assert.deepEqual(
       result.steps.map((s) => [s.step, s.copied, s.skipped.count, s.failed]),
-      [['artifacts', { count: 3, bytes }, 0, []]],
+      [
+        ['artifacts', { count: 3, bytes }, 0, []],
+        ['row caches', { count: 0, bytes: 0 }, 0, []],
+      ],
     );
     const store = openStoreUrl(to);
     const keys: string[] = [];
@@ -86,7 +89,7 @@ describe('rankwright store migrate', function () {
 
     const second = capture();
     assert.equal(await runStoreMigrate({ to, json: false, home }, second.io), 0, second.err.join('\n'));
-    assert.match(second.out.join('\n'), /^artifacts: copied 0 \(0 B\), already there 3 \(.+\), failed 0$/);
+    assert.match(second.out.join('\n'), /^artifacts: copied 0 \(0 B\), already there 3 \(.+\), failed 0$/m);
   });
 
   it('the migrated artifacts are what an empty home reads through RANKWRIGHT_STORE', async () => {
@@ -142,13 +145,13 @@ describe('rankwright store migrate', function () {
       const result = JSON.parse(moved.stdout) as MigrateJson;
       assert.deepEqual(
         result.steps.map((s) => s.step),
-        ['artifacts', 'events and insights'],
+        ['artifacts', 'row caches', 'events and insights'],
       );
-      const database = result.steps[1];
+      const database = result.steps[2];
       assert.ok(database.copied.count >= events.length, `copied ${database.copied.count} rows for ${events.length} events`);
       assert.ok(!moved.stdout.includes(new URL(databaseUrl).password || '\u0000'), 'the password is not printed');
       const again = JSON.parse((await runCli(['store', 'migrate', '--to', to, '--json'], fleet)).stdout) as MigrateJson;
-      assert.equal(again.steps[1].copied.count, 0, 'a second run copies nothing');
+      assert.equal(again.steps[2].copied.count, 0, 'a second run copies nothing');
       // Another machine: an empty home, the same database.
       const empty = fs.mkdtempSync(path.join(os.tmpdir(), 'rw-migrated-reader-'));
       const printed = await runCli(['events', campaignId, '--json'], { RANKWRIGHT_HOME: empty, RANKWRIGHT_DATABASE_URL: databaseUrl });

@@ -192,7 +192,7 @@ describe('store/object-store: failures are clear and never show a credential', f
       assert.ok(err instanceof StoreUnavailableError, `${err.name}: ${err.message}`);
       assert.match(
         err.message,
-        /looking up artifacts\/[0-9a-f]{2}\/[0-9a-f]{64} in s3:\/\/rankwright\/unreachable\/ at http:\/\/127\.0\.0\.1:1 failed/,
+        /putting artifacts\/[0-9a-f]{2}\/[0-9a-f]{64} into s3:\/\/rankwright\/unreachable\/ at http:\/\/127\.0\.0\.1:1 failed/,
       );
       assert.match(err.message, /unavailable for 2 s \(\d+ tries; last: .*ECONNREFUSED/);
       assert.ok(Date.now() - started >= 1500, 'it retried for the configured time');

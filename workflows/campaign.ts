@@ -36,11 +36,13 @@ import { bestResult, runPlan, trainerOf, PHASE_SHARES, PHASE_SHARES_V1, type Des
 import { TRAINER_TECHNIQUE_PREFIX } from '../contracts/portfolio';
 import { designerHistory, summarize } from './summaries';
 import type { rankingExperiment } from './experiment';
-import { dataFacts, decisions, localRecords, records } from './activity-proxies';
+import { dataFacts, decisions, localRecords, LIVENESS_TIMEOUT, records } from './activity-proxies';
 
+// The interaction signal and the research step: heartbeating, so a dead worker's share is taken over within a minute.
 const training = proxyActivities<typeof activities>({
   taskQueue: TASK_QUEUES.training,
   startToCloseTimeout: '30 minutes',
+  heartbeatTimeout: LIVENESS_TIMEOUT,
   retry: { initialInterval: '1 second', maximumInterval: '30 seconds', maximumAttempts: 4, nonRetryableErrorTypes: ['TrainingFailure'] },
 });
 const agents = proxyActivities<typeof activities>({
@@ -125,6 +127,13 @@ export async function rankingCampaign(rawInput: unknown, carried?: unknown): Pro
     }
   }
 
+  // An abort that came while the last wave ran or the recommendation was being made ends the campaign here: the review
+  // would otherwise overwrite it with awaiting-review and wait for a sign-off nobody will give (campaigns recorded
+  // before this check replay as they ran).
+  if (campaign.aborted && patched('abort-before-review')) {
+    campaign.stopReason = 'aborted';
+    return finish(campaign, 'aborted by ' + (campaign.signOff.last('abort')?.by ?? 'a human'));
+  }
   await waitForSignOff(campaign);
   // Nothing is promoted without an approval: the hook runs on this one path, after approve, never after reject/expire.
   if (campaign.signOff.reviewState === 'approved' && input.onApprove) await promoteApproved(campaign, input.onApprove.hook);

@@ -97,6 +97,36 @@ describe('campaign controls: who may pause, resume and abort (real Temporal, scr
     });
   });
 
+  it('an abort while the last experiment trains ends the campaign aborted, not waiting in review', async () => {
+    const script = scriptedActivities();
+    const train = script.activities.trainModel;
+    let release: () => void = () => {};
+    const released = new Promise<void>((r) => (release = r));
+    let trainings = 0;
+    const activities = {
+      ...script.activities,
+      // The budget's last training waits until the test has aborted, so the abort lands while the last wave runs.
+      async trainModel(...args: Parameters<typeof train>) {
+        if (++trainings === 3) await released;
+        return train(...args);
+      },
+    };
+    await withWorkers(temporal, activities, async () => {
+      const { workflowId } = await client.startCampaign(config({ budget: { experiments: 3, parallel: 1, stallGain: 0 } }), {
+        id: `abort-last-wave-${Date.now()}`,
+      });
+      await eventually(async () => (trainings >= 3 ? true : undefined), 60_000, 'the last training to start');
+      await client.abort(workflowId, { by: 'ops-olu', reason: 'priorities changed' });
+      release();
+      const result = await client.waitForResult(workflowId);
+      assert.equal(result.reviewState, 'aborted');
+      assert.deepEqual(
+        result.decisions.map((d) => [d.kind, d.by]),
+        [['abort', 'ops-olu']],
+      );
+    });
+  });
+
   it(`keeps the last ${MAX_IGNORED} refused signals, numbering every one's event uniquely`, async () => {
     const script = scriptedActivities();
     await withWorkers(temporal, script.activities, async () => {

@@ -24,6 +24,7 @@ import { modelFieldCount } from '../agents/cost-model';
 import { dataFingerprint } from '../ranking/data/load-data';
 import { canonicalConfigKey, dataTraitsOf, InsightsStore } from '../store/insights';
 import { waitingOutFullDisk } from './full-disk-patience';
+import { whileAlive } from './liveness';
 
 export type AgentMode = 'auto' | 'heuristic' | 'llm';
 
@@ -68,7 +69,7 @@ export async function designExperiments(
   request: Omit<DesignRequest, 'insights'>,
   options: { mode: AgentMode; strategy: 'agent' | 'random'; data: DataConfig },
 ): Promise<DesignResponse> {
-  return waitingOutFullDisk(AGENT_ATTEMPTS, () => designWave(request, options));
+  return whileAlive(() => waitingOutFullDisk(AGENT_ATTEMPTS, () => designWave(request, options)));
 }
 
 async function designWave(
@@ -155,7 +156,7 @@ function withDropNotes(notes: readonly string[], dropped: readonly ProposedExper
  */
 export async function interpretFailure(request: TriageRequest, mode: AgentMode): Promise<TriageResponse> {
   const llm = llmFor(mode);
-  return waitingOutFullDisk(AGENT_ATTEMPTS, async () => interpretWithAgent(request, llm, await rememberedFixFor(request)));
+  return whileAlive(() => waitingOutFullDisk(AGENT_ATTEMPTS, async () => interpretWithAgent(request, llm, await rememberedFixFor(request))));
 }
 
 /**
@@ -220,5 +221,5 @@ export async function rememberedFixFor(request: TriageRequest): Promise<Remember
 }
 
 export async function evaluateResults(request: EvaluateRequest, mode: AgentMode): Promise<EvaluateResponse> {
-  return waitingOutFullDisk(AGENT_ATTEMPTS, () => evaluateWithAgent(request, llmFor(mode)));
+  return whileAlive(() => waitingOutFullDisk(AGENT_ATTEMPTS, () => evaluateWithAgent(request, llmFor(mode))));
 }

@@ -5,6 +5,7 @@ import { TrainingFailure, type DataDescription } from '../ranking';
 import { ThreadOutOfMemory, trainingPool } from '../workers/training-pool';
 import { checkDataAccess } from './data-access';
 import { waitingOutFullDisk } from './full-disk-patience';
+import { whileAlive } from './liveness';
 
 export type DataFacts = DataDescription;
 
@@ -16,7 +17,7 @@ export type DataFacts = DataDescription;
 export async function describeData(data: DataConfig): Promise<DataFacts> {
   checkDataAccess(data);
   // A full disk (a big file's row cache is written here) is waited out; anything else gets 4 tries, as it always had.
-  return waitingOutFullDisk(4, () => describeOnAThread(data));
+  return whileAlive(() => waitingOutFullDisk(4, () => describeOnAThread(data)));
 }
 
 async function describeOnAThread(data: DataConfig): Promise<DataFacts> {
@@ -72,6 +73,6 @@ export async function rememberTraits(fingerprint: string, traits: DataTraits): P
  */
 export async function measureInteractions(data: DataConfig, artifact: string): Promise<FieldPairSignal[]> {
   checkDataAccess(data);
-  const signal = await trainingPool().run({ kind: 'measureInteractions', data, artifact, options: { sampleRows: 40_000 } });
+  const signal = await whileAlive(() => trainingPool().run({ kind: 'measureInteractions', data, artifact, options: { sampleRows: 40_000 } }));
   return signal.map((p) => ({ fields: p.fields, strength: Number(p.strength.toPrecision(3)) }));
 }

@@ -7,6 +7,7 @@ import { costModelFor, modelFieldCount, type CostModel } from '../agents/cost-mo
 import { checkDataAccess } from './data-access';
 import { rememberTraits } from './data';
 import { trainingPool } from '../workers/training-pool';
+import { whileAlive } from './liveness';
 
 /**
  * The research step (training queue: it reads the data and scores with the baseline's model). Before the first wave
@@ -15,11 +16,12 @@ import { trainingPool } from '../workers/training-pool';
  */
 export async function researchBaseline(data: DataConfig, baseline: ExperimentResult, searchSpace: SearchSpace): Promise<CampaignResearch> {
   checkDataAccess(data);
-  if (!baseline.artifact) throw new Error(`the baseline ${baseline.experimentId} has no model artifact to research`);
+  const artifact = baseline.artifact;
+  if (!artifact) throw new Error(`the baseline ${baseline.experimentId} has no model artifact to research`);
   const started = Date.now();
   // Scoring the baseline over and over (permutations, residual cells) is CPU work: on a training thread.
   const options = { learningCurve: baseline.learningCurve ?? [] };
-  const findings = await trainingPool().run({ kind: 'researchBaseline', data, artifact: baseline.artifact, options });
+  const findings = await whileAlive(() => trainingPool().run({ kind: 'researchBaseline', data, artifact, options }));
   // Measured and designed on slots; a declared schema's column names in every text a person reads.
   const labels = fieldLabels(data);
   const labelled = Object.keys(labels).length > 0;

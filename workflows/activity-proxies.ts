@@ -50,6 +50,14 @@ export const localRecords = proxyLocalActivities<typeof activities>({
 const FULL_DISK_PATIENCE = '12 hours';
 
 /**
+ * The heartbeat timeout of the activities that report no progress of their own (a design, triage, the evaluation,
+ * describing the data, the research step): they heartbeat every 5 s while they run (activities/liveness.ts), so a
+ * worker that dies running one is noticed within a minute and another worker takes it, instead of the campaign waiting
+ * out the start-to-close timeout. (Timeouts, like retry options, are not part of what a replay checks.)
+ */
+export const LIVENESS_TIMEOUT = '1 minute';
+
+/**
  * The agent's decisions (a wave's design, triage, the evaluation): a full disk (the insights database cannot even be
  * opened) is retried with backoff for up to 12 hours; any other error fails after the 10 attempts it always had (the
  * activity itself gives up: waitingOutFullDisk).
@@ -57,6 +65,7 @@ const FULL_DISK_PATIENCE = '12 hours';
 export const decisions = proxyActivities<typeof activities>({
   taskQueue: TASK_QUEUES.agent,
   startToCloseTimeout: '10 minutes',
+  heartbeatTimeout: LIVENESS_TIMEOUT,
   scheduleToCloseTimeout: FULL_DISK_PATIENCE,
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '5 minutes', maximumAttempts: Infinity },
 });
@@ -65,6 +74,7 @@ export const decisions = proxyActivities<typeof activities>({
 export const dataFacts = proxyActivities<typeof activities>({
   taskQueue: TASK_QUEUES.training,
   startToCloseTimeout: '30 minutes',
+  heartbeatTimeout: LIVENESS_TIMEOUT,
   scheduleToCloseTimeout: FULL_DISK_PATIENCE,
   retry: {
     initialInterval: '1 second',

@@ -4,13 +4,12 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { CATEGORICAL_FIELDS, DENSE_FIELDS } from '../../contracts';
-import { writeCriteoTsv } from '../../ranking/data/criteo-writer';
 import { exportJobData, float32Text, type JobDataFiles } from '../../ranking/data/job-export';
 import { clearDatasetCache, loadDataset, type LoadedDataset } from '../../ranking/data/load-data';
-import { plantedScenario } from '../../ranking/data/planted';
 import { CATEGORICAL_COUNT, DENSE_COUNT, MISSING_CATEGORICAL, type RowBlock } from '../../ranking/data/rows';
 import { normalizedEntropy } from '../../ranking/metrics';
 import { ensureTrainerVenv } from '../support/trainer-venv';
+import { writePlantedSplits } from '../support/planted-files';
 
 const TRAIN_PY = path.resolve(__dirname, '..', '..', 'examples', 'trainers', 'lightgbm', 'train.py');
 const PLANTED = { planted: { seed: 11, trainRows: 5_000, validationRows: 2_000, testRows: 3_000, missingRate: 0.1 } };
@@ -155,16 +154,7 @@ describe('job data export (the hand-off to external trainers)', function () {
 
     it('streams the training rows from the row cache, the same files as when held in memory', async () => {
       process.env.RANKWRIGHT_ROW_CACHE_CHUNK_ROWS = '1024';
-      const s = plantedScenario({ trainRows: 5_000, validationRows: 500, testRows: 500 });
-      const data = {
-        format: 'criteo-tsv' as const,
-        train: path.join(dir, 'c-train.tsv'),
-        validation: path.join(dir, 'c-validation.tsv'),
-        test: path.join(dir, 'c-test.tsv'),
-      };
-      await writeCriteoTsv(data.train, s.train, s.valueNames);
-      await writeCriteoTsv(data.validation, s.validation, s.valueNames);
-      await writeCriteoTsv(data.test, s.test, s.valueNames);
+      const data = await writePlantedSplits(dir, { trainRows: 5_000, validationRows: 500, testRows: 500 }, 'c-');
       const held = await loadDataset(data);
       const streamed = await loadDataset(data, { maxInMemoryTrainRows: 1_000 });
       assert.ok(streamed.trainOnDisk && !held.trainOnDisk);

@@ -4,10 +4,9 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import type { TrainingProgress } from '../../contracts';
 import { clearDatasetCache, trainExperiment } from '../../ranking';
-import { writeCriteoTsv } from '../../ranking/data/criteo-writer';
 import { loadDataset } from '../../ranking/data/load-data';
-import { plantedScenario } from '../../ranking/data/planted';
 import { recordCheckpoints, removeTestCheckpoints, resumeFrom, testSlot } from '../support/checkpoints';
+import { writePlantedSplits } from '../support/planted-files';
 
 /**
  * Out-of-core training: a training file over the in-memory row limit is parsed once into a row cache and streamed
@@ -22,16 +21,7 @@ describe('out-of-core training (streaming a row cache)', function () {
   before(async () => {
     process.env.RANKWRIGHT_ROW_CACHE_CHUNK_ROWS = '2048';
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rankwright-ooc-'));
-    const s = plantedScenario({ trainRows: 20_000, validationRows: 2_000, testRows: 5_000 });
-    data = {
-      format: 'criteo-tsv',
-      train: path.join(dir, 'train.tsv'),
-      validation: path.join(dir, 'validation.tsv'),
-      test: path.join(dir, 'test.tsv'),
-    };
-    await writeCriteoTsv(data.train, s.train, s.valueNames);
-    await writeCriteoTsv(data.validation, s.validation, s.valueNames);
-    await writeCriteoTsv(data.test, s.test, s.valueNames);
+    data = await writePlantedSplits(dir, { trainRows: 20_000, validationRows: 2_000, testRows: 5_000 });
   });
 
   after(() => {

@@ -3,14 +3,13 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { clearDatasetCache, trainExperiment } from '../../ranking';
-import { writeCriteoTsv } from '../../ranking/data/criteo-writer';
 import { loadDataset } from '../../ranking/data/load-data';
-import { plantedScenario } from '../../ranking/data/planted';
 import { rowCacheUploadsSettled, type SharedRowCacheManifest } from '../../ranking/data/shared-row-cache';
 import { collectGarbage } from '../../store/gc';
 import { sharedStore } from '../../store/object-store';
 import { DECLARED_SCHEMA, writeDeclaredTables } from '../support/declared-tables';
 import { useMinioStore } from '../support/minio';
+import { writePlantedSplits } from '../support/planted-files';
 
 /**
  * Row caches through the shared store (real MinIO): a worker that parses a training file too big for memory shares
@@ -74,16 +73,7 @@ describe('row caches through the shared store (MinIO)', function () {
   before(async () => {
     process.env.RANKWRIGHT_ROW_CACHE_CHUNK_ROWS = '2048';
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rw-shared-row-cache-'));
-    const s = plantedScenario({ trainRows: 20_000, validationRows: 2_000, testRows: 5_000 });
-    data = {
-      format: 'criteo-tsv',
-      train: path.join(dir, 'train.tsv'),
-      validation: path.join(dir, 'validation.tsv'),
-      test: path.join(dir, 'test.tsv'),
-    };
-    await writeCriteoTsv(data.train, s.train, s.valueNames);
-    await writeCriteoTsv(data.validation, s.validation, s.valueNames);
-    await writeCriteoTsv(data.test, s.test, s.valueNames);
+    data = await writePlantedSplits(dir, { trainRows: 20_000, validationRows: 2_000, testRows: 5_000 });
     ({ restore } = useMinioStore());
   });
 

@@ -4,14 +4,13 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { DataConfig } from '../../contracts';
 import { clearDatasetCache } from '../../ranking';
-import { writeCriteoTsv } from '../../ranking/data/criteo-writer';
 import { loadDataset } from '../../ranking/data/load-data';
-import { plantedScenario } from '../../ranking/data/planted';
 import { rowCacheUploadsInFlight, rowCacheUploadsSettled } from '../../ranking/data/shared-row-cache';
 import { sharedStore } from '../../store/object-store';
 import { waitForRowCacheUploads } from '../../workers/row-cache-uploads';
 import { TrainingPool } from '../../workers/training-pool';
 import { startMinioAsync, stopMinio, useMinioStore } from '../support/minio';
+import { writePlantedSplits } from '../support/planted-files';
 
 /**
  * A worker stopping gracefully waits, bounded, for the row caches it is still sharing (real MinIO, a real training
@@ -37,16 +36,7 @@ describe('a stopping worker waits for its row-cache uploads (MinIO)', function (
   before(async () => {
     process.env.RANKWRIGHT_ROW_CACHE_CHUNK_ROWS = '2048';
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rw-upload-wait-'));
-    const s = plantedScenario({ trainRows: 20_000, validationRows: 2_000, testRows: 3_000 });
-    data = {
-      format: 'criteo-tsv',
-      train: path.join(dir, 'train.tsv'),
-      validation: path.join(dir, 'validation.tsv'),
-      test: path.join(dir, 'test.tsv'),
-    };
-    await writeCriteoTsv(data.train, s.train, s.valueNames);
-    await writeCriteoTsv(data.validation, s.validation, s.valueNames);
-    await writeCriteoTsv(data.test, s.test, s.valueNames);
+    data = await writePlantedSplits(dir, { trainRows: 20_000, validationRows: 2_000, testRows: 3_000 });
     ({ restore } = useMinioStore());
   });
 

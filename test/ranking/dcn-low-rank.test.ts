@@ -11,7 +11,7 @@ import type { EncodedRows } from '../../ranking/features';
 import { ReferenceKernels } from '../../ranking/kernels';
 import { DeepCrossNetwork } from '../../ranking/models/dcn';
 import { estimateTrainingBytes } from '../../ranking/models/model';
-import { SeededRandom } from '../../ranking/rng';
+import { syntheticRows } from '../support/encoded-row';
 import { assertCloseTo } from '../support/float-compare';
 
 /**
@@ -28,17 +28,7 @@ const D = CAT_SLOTS * DIM + DENSE_SLOTS;
 
 /** Encoded rows with labels that depend on the first slot's value, so a model has something to learn. */
 function rowsFor(n: number, catSlots: number, denseSlots: number, tableRows: number, seed = 1): EncodedRows {
-  const rng = new SeededRandom(seed);
-  const catIndex = Int32Array.from({ length: n * catSlots }, () => Math.floor(rng.next() * tableRows));
-  return {
-    rows: n,
-    catSlots,
-    catIndex,
-    denseSlots,
-    denseValue: Float32Array.from({ length: n * denseSlots }, () => rng.next() * 2 - 1),
-    denseIndex: new Int32Array(0),
-    labels: Uint8Array.from({ length: n }, (_, r) => (catIndex[r * catSlots] % 4 === 0 || rng.next() < 0.2 ? 1 : 0)),
-  };
+  return syntheticRows({ rows: n, catSlots, denseSlots, tableRows, seed, clickModulus: 4 });
 }
 
 const rows = (n: number, seed: number) => rowsFor(n, CAT_SLOTS, DENSE_SLOTS, 256, seed);

@@ -3,7 +3,7 @@ import { DcnConfig } from '../../contracts';
 import type { EncodedRows } from '../../ranking/features';
 import { TfjsWasmKernels, loadTfjsWasm } from '../../ranking/kernels';
 import { DeepCrossNetwork } from '../../ranking/models/dcn';
-import { SeededRandom } from '../../ranking/rng';
+import { syntheticRows } from '../support/encoded-row';
 import { assertCloseTo } from '../support/float-compare';
 
 /**
@@ -15,20 +15,7 @@ import { assertCloseTo } from '../support/float-compare';
 
 /** 300 rows, 5 categorical slots over a 1,024-row table, 3 dense values; labels depend on the first slot. */
 function rows(): EncodedRows {
-  const rng = new SeededRandom(11);
-  const n = 300;
-  const catSlots = 5;
-  const denseSlots = 3;
-  const catIndex = Int32Array.from({ length: n * catSlots }, () => Math.floor(rng.next() * 1024));
-  return {
-    rows: n,
-    catSlots,
-    catIndex,
-    denseSlots,
-    denseValue: Float32Array.from({ length: n * denseSlots }, () => rng.next() * 2 - 1),
-    denseIndex: new Int32Array(0),
-    labels: Uint8Array.from({ length: n }, (_, r) => (catIndex[r * catSlots] % 3 === 0 ? 1 : rng.next() < 0.2 ? 1 : 0)),
-  };
+  return syntheticRows({ rows: 300, catSlots: 5, denseSlots: 3, tableRows: 1024, seed: 11, clickModulus: 3 });
 }
 
 interface Trained {

@@ -4,6 +4,7 @@ import type { EncodedRows } from '../../ranking/features';
 import { TfjsWasmKernels, type DenseKernels } from '../../ranking/kernels';
 import { DeepCrossNetwork } from '../../ranking/models/dcn';
 import { SeededRandom } from '../../ranking/rng';
+import { syntheticRows } from '../support/encoded-row';
 import { randomFloats } from '../support/float-compare';
 
 /**
@@ -45,20 +46,7 @@ class AllocatingKernels implements DenseKernels {
 
 /** 300 rows, 5 categorical slots over a 1,024-row table, 3 dense values; labels depend on the first slot. */
 function rows(): EncodedRows {
-  const rng = new SeededRandom(7);
-  const n = 300;
-  const catSlots = 5;
-  const denseSlots = 3;
-  const catIndex = Int32Array.from({ length: n * catSlots }, () => Math.floor(rng.next() * 1024));
-  return {
-    rows: n,
-    catSlots,
-    catIndex,
-    denseSlots,
-    denseValue: Float32Array.from({ length: n * denseSlots }, () => rng.next() * 2 - 1),
-    denseIndex: new Int32Array(0),
-    labels: Uint8Array.from({ length: n }, (_, r) => (catIndex[r * catSlots] % 3 === 0 ? 1 : rng.next() < 0.2 ? 1 : 0)),
-  };
+  return syntheticRows({ rows: 300, catSlots: 5, denseSlots: 3, tableRows: 1024, seed: 7, clickModulus: 3 });
 }
 
 interface Trained {

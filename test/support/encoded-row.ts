@@ -1,4 +1,5 @@
 import type { EncodedRows } from '../../ranking/features';
+import { SeededRandom } from '../../ranking/rng';
 
 /**
  * One encoded row as the textbook formulas read it: every active table row with its value (each categorical slot's
@@ -16,4 +17,24 @@ export function rowFeatures(data: EncodedRows, r: number): { idx: number[]; val:
     val.push(data.denseValue[r * data.denseSlots + s]);
   }
   return { idx, val };
+}
+
+/**
+ * Encoded rows for the DCN tests: categorical slots drawn uniformly over `tableRows` table rows, dense values in
+ * [-1, 1), and a click wherever the first slot's row is a multiple of `clickModulus` (else 20% at random), so a model
+ * has something to learn. Deterministic in `seed`.
+ */
+export function syntheticRows(o: {
+  rows: number;
+  catSlots: number;
+  denseSlots: number;
+  tableRows: number;
+  seed: number;
+  clickModulus: number;
+}): EncodedRows {
+  const rng = new SeededRandom(o.seed);
+  const catIndex = Int32Array.from({ length: o.rows * o.catSlots }, () => Math.floor(rng.next() * o.tableRows));
+  const denseValue = Float32Array.from({ length: o.rows * o.denseSlots }, () => rng.next() * 2 - 1);
+  const labels = Uint8Array.from({ length: o.rows }, (_, r) => (catIndex[r * o.catSlots] % o.clickModulus === 0 || rng.next() < 0.2 ? 1 : 0));
+  return { rows: o.rows, catSlots: o.catSlots, catIndex, denseSlots: o.denseSlots, denseValue, denseIndex: new Int32Array(0), labels };
 }

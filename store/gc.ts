@@ -155,8 +155,8 @@ export const GC_DEFAULTS: Readonly<GcAges> = {
   staleCheckpointMs: 7 * 86_400_000,
 };
 
-/** A command job's shell touches this file every 20 s while it runs (activities/external-trainer.ts). */
-const JOB_ALIVE_WITHIN_MS = 90_000;
+/** A command job touches its alive file (or its runner the store's heartbeat, activities/job-runner.ts) every 20 s while it runs. */
+export const JOB_ALIVE_WITHIN_MS = 90_000;
 
 /** Works out what nothing needs and, unless `dryRun`, removes it. */
 export async function collectGarbage(opts: GcOptions = {}): Promise<GcPlan> {
@@ -565,27 +565,16 @@ async function planJobs(ctx: PlanContext): Promise<void> {
       const exited = fs.existsSync(path.join(dir, 'exit-code'));
       const done = exited || (experimentId !== undefined && jobEnded(record, job.name, experimentId));
       const idle = ctx.now - tree.mtimeMs;
-      let kept = true;
-      if (alive && ctx.now - alive.mtimeMs < JOB_ALIVE_WITHIN_MS)
-        plan.items.push({ ...item, action: 'keep', reason: 'job-live', detail: 'its trainer is running (alive file touched in the last 90 s)' });
-      else if (!done)
-        plan.items.push({
-          ...item,
-          action: 'keep',
-          reason: 'job-live',
-          detail: 'its job has not ended (no exit code, and its experiment has not ended)',
-        });
-      else if (idle >= ctx.settings.jobAgeMs) {
-        kept = false;
-        plan.items.push({ ...item, action: 'remove', reason: 'job-done', detail: `its job ended; last written ${ago(item.ageSeconds)}` });
-      } else
-        plan.items.push({
-          ...item,
-          action: 'keep',
-          reason: 'job-recent',
-          detail: `its job ended ${ago(item.ageSeconds)}: its logs stay a while to explain a failure`,
-          budgetCollectable: idle >= ctx.settings.minAgeMs,
-        });
+      const verdict = jobFolderVerdict({
+        running: alive !== undefined && ctx.now - alive.mtimeMs < JOB_ALIVE_WITHIN_MS,
+        runningDetail: 'its trainer is running (alive file touched in the last 90 s)',
+        done,
+        idleMs: idle,
+        ageSeconds: item.ageSeconds,
+        jobAgeMs: ctx.settings.jobAgeMs,
+      });
+      const kept = verdict.action === 'keep';
+      plan.items.push({ ...item, ...verdict, ...(verdict.reason === 'job-recent' ? { budgetCollectable: idle >= ctx.settings.minAgeMs } : {}) });
       if (kept) {
         const dataDir = await jobDataDir(path.join(dir, 'job.json'));
         if (dataDir) dataInUse.set(path.resolve(dataDir), job.name);
@@ -826,4 +815,22 @@ export function ago(seconds: number, suffix = ' ago'): string {
   if (seconds < 5400) return `${Math.round(seconds / 60)} min${suffix}`;
   if (seconds < 2 * 86_400) return `${(seconds / 3600).toFixed(1)} h${suffix}`;
   return `${(seconds / 86_400).toFixed(1)} days${suffix}`;
+}
+
+/**
+ * What becomes of an external job's folder, in a home or in the shared store: kept while its trainer runs or its job
+ * has not ended, removed once it ended and sat idle past the job age, kept until then so its logs explain a failure.
+ */
+export function jobFolderVerdict(job: {
+  running: boolean;
+  runningDetail: string;
+  done: boolean;
+  idleMs: number;
+  ageSeconds: number;
+  jobAgeMs: number;
+}): { action: 'keep' | 'remove'; reason: 'job-live' | 'job-done' | 'job-recent'; detail: string } {
+  if (job.running) return { action: 'keep', reason: 'job-live', detail: job.runningDetail };
+  if (!job.done) return { action: 'keep', reason: 'job-live', detail: 'its job has not ended (no exit code, and its experiment has not ended)' };
+  if (job.idleMs >= job.jobAgeMs) return { action: 'remove', reason: 'job-done', detail: `its job ended; last written ${ago(job.ageSeconds)}` };
+  return { action: 'keep', reason: 'job-recent', detail: `its job ended ${ago(job.ageSeconds)}: its logs stay a while to explain a failure` };
 }

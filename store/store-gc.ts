@@ -4,7 +4,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { describeArtifact, type ArtifactDescription } from './artifact-inventory';
 import { LIVE_STATES, experimentEnded, jobEnded, type CampaignRecord } from './campaign-ledger';
-import { ago, type GcAges, type GcReason, type GcTotals, type NeededArtifacts } from './gc';
+import { JOB_ALIVE_WITHIN_MS, ago, jobFolderVerdict, type GcAges, type GcReason, type GcTotals, type NeededArtifacts } from './gc';
 import type { S3ObjectStore } from './object-store';
 import { storeExtras, type DatedObject, type S3StoreExtras } from './object-store/s3-extras';
 
@@ -68,8 +68,6 @@ export interface StoreGcContext {
   sharedDatabase: boolean;
 }
 
-/** A job runner heartbeats every 20 s (activities/job-runner.ts). */
-const JOB_ALIVE_WITHIN_MS = 90_000;
 const ARTIFACT_KEY = /^artifacts\/([0-9a-f]{2})\/([0-9a-f]{64})$/;
 
 export async function planStore(store: S3ObjectStore, ctx: StoreGcContext): Promise<StoreGcPlan> {
@@ -200,28 +198,16 @@ async function planJobs(ctx: StoreGcContext, plan: StoreGcPlan, store: S3ObjectS
     const exited = objects.some((o) => o.key === `jobs/${jobId}/exit-code`);
     const done = exited || (experimentId !== undefined && jobEnded(record, jobId, experimentId));
     const idle = ctx.now - Math.max(...objects.map((o) => o.writtenMs));
-    let kept = true;
-    if (beat && !exited && ctx.now - beat.writtenMs < JOB_ALIVE_WITHIN_MS)
-      plan.items.push({ ...item, ...ids, action: 'keep', reason: 'job-live', detail: 'its runner heartbeat in the last 90 s' });
-    else if (!done)
-      plan.items.push({
-        ...item,
-        ...ids,
-        action: 'keep',
-        reason: 'job-live',
-        detail: 'its job has not ended (no exit code, and its experiment has not ended)',
-      });
-    else if (idle >= ctx.settings.jobAgeMs) {
-      kept = false;
-      plan.items.push({ ...item, ...ids, action: 'remove', reason: 'job-done', detail: `its job ended; last written ${ago(item.ageSeconds)}` });
-    } else
-      plan.items.push({
-        ...item,
-        ...ids,
-        action: 'keep',
-        reason: 'job-recent',
-        detail: `its job ended ${ago(item.ageSeconds)}: its logs stay a while to explain a failure`,
-      });
+    const verdict = jobFolderVerdict({
+      running: beat !== undefined && !exited && ctx.now - beat.writtenMs < JOB_ALIVE_WITHIN_MS,
+      runningDetail: 'its runner heartbeat in the last 90 s',
+      done,
+      idleMs: idle,
+      ageSeconds: item.ageSeconds,
+      jobAgeMs: ctx.settings.jobAgeMs,
+    });
+    const kept = verdict.action === 'keep';
+    plan.items.push({ ...item, ...ids, ...verdict });
     if (kept) {
       const dataset = await jobDataset(store, jobId);
       if (dataset) dataInUse.set(dataset, jobId);

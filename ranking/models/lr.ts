@@ -1,9 +1,8 @@
 import type { LrConfig } from '../../contracts';
 import type { EncodedRows } from '../features';
-import { RankingModel, StepResult, Tensor, logitLoss, sigmoid } from './model';
+import { RankingModel, StepResult, Tensor, sigmoid } from './model';
 
-// Module-local copies: an imported function is reached through a getter on its module, once per example here.
-const loss = logitLoss;
+// A module-local copy: an imported function is reached through a getter on its module, once per example here.
 const sigmoidOf = sigmoid;
 
 /**
@@ -26,6 +25,8 @@ export class FtrlLogisticRegression implements RankingModel {
   private alpha: number;
   /** Set by loadWeights: the weights are these, no longer a function of (z, n). */
   private loaded?: { weightIndex: Int32Array; weightValue: Float64Array };
+  /** The loaded weights by coordinate (the intercept last). */
+  private loadedTable?: Float64Array;
 
   /** `tableRows`: rows of the feature spec's table (featureTableRows); one extra coordinate after it is the intercept. */
   constructor(
@@ -37,20 +38,15 @@ export class FtrlLogisticRegression implements RankingModel {
     this.alpha = config.learningRate;
   }
 
-  private weight(i: number, alpha: number): number {
-    const z = this.zn[2 * i];
-    const { l1, l2, ftrlBeta } = this.config;
-    // The intercept is not L1-regularised (it should be free to match the base CTR).
-    const l1i = i === this.bias ? 0 : l1;
-    if (Math.abs(z) <= l1i) return 0;
-    return -(z - Math.sign(z) * l1i) / ((ftrlBeta + Math.sqrt(this.zn[2 * i + 1])) / alpha + l2);
-  }
-
   /**
    * FTRL per example, in the order of Algorithm 1: the row's weights from (z, n), the prediction, then (z, n) per
-   * coordinate. It is `weight()` and the update written out in one loop per row (categorical slots, dense slots, the
-   * intercept, in that order, so sums round as before), with √n_i taken once for both the weight and σ_i, and a
-   * categorical feature's value 1 not multiplied in — the same arithmetic as the textbook loop, without its calls.
+   * coordinate. It is the weight (weightReader) and the update written out in one loop per row (categorical slots, dense slots, the
+   * intercept, in that order, so sums round as before), a categorical feature's value 1 not multiplied in — the same
+   * arithmetic as the textbook loop, without its calls. Two shortcuts that leave every bit as it was: a coordinate
+   * inside L1's dead zone (most of a hashed table's rare values) has weight 0, so neither its √n_i nor its σ_i is
+   * needed (z_i += g_i − σ_i·0 is z_i += g_i); and one e^−|logit| serves both the probability and the example's loss.
+   * √n_i is taken again in the update, after the rows' earlier coordinates, so a collision (one coordinate twice in a
+   * row) sees the n_i its first update left.
    */
   async trainStep(data: EncodedRows, order: Int32Array, start: number, end: number, lrScale: number): Promise<StepResult> {
     const alpha = (this.alpha = this.config.learningRate * lrScale);
@@ -59,15 +55,8 @@ export class FtrlLogisticRegression implements RankingModel {
     const clip = this.config.gradientClip;
     const hasClip = clip !== undefined;
     const { zn, bias } = this;
-    const m = catSlots + denseSlots;
-    const idx = new Int32Array(m);
-    const val = new Float64Array(m);
-    const w = new Float64Array(m + 1);
-    // √n_i and the n_i it was taken of: a coordinate twice in a row (a collision) is updated twice, and its second
-    // update must see the n_i the first one left.
-    const sqrtN = new Float64Array(m + 1);
-    const nAt = new Float64Array(m + 1);
-    for (let s = 0; s < denseSlots; s++) idx[catSlots + s] = denseIndex[s];
+    const w = this.rowWeights(catSlots + denseSlots + 1);
+    const b = 2 * bias;
     let lossSum = 0;
     let gradSq = 0;
     let weightSum = 0;
@@ -82,64 +71,95 @@ export class FtrlLogisticRegression implements RankingModel {
         if (rowWeight === 0) continue;
       }
       const catRow = r * catSlots;
-      for (let s = 0; s < catSlots; s++) idx[s] = catIndex[catRow + s];
       const denseRow = r * denseSlots;
-      for (let s = 0; s < denseSlots; s++) val[catSlots + s] = denseValue[denseRow + s];
       let logit = 0;
-      for (let k = 0; k < m; k++) {
-        const i = 2 * idx[k];
+      for (let s = 0; s < catSlots; s++) {
+        const i = 2 * catIndex[catRow + s];
         const zi = zn[i];
-        const ni = zn[i + 1];
-        const sq = Math.sqrt(ni);
-        sqrtN[k] = sq;
-        nAt[k] = ni;
-        const wk = Math.abs(zi) <= l1 ? 0 : -(zi - Math.sign(zi) * l1) / ((beta + sq) / alpha + l2);
-        w[k] = wk;
-        logit += k < catSlots ? wk : wk * val[k];
+        const wk = Math.abs(zi) <= l1 ? 0 : -(zi - Math.sign(zi) * l1) / ((beta + Math.sqrt(zn[i + 1])) / alpha + l2);
+        w[s] = wk;
+        logit += wk;
+      }
+      for (let s = 0; s < denseSlots; s++) {
+        const i = 2 * denseIndex[s];
+        const zi = zn[i];
+        const wk = Math.abs(zi) <= l1 ? 0 : -(zi - Math.sign(zi) * l1) / ((beta + Math.sqrt(zn[i + 1])) / alpha + l2);
+        w[catSlots + s] = wk;
+        logit += wk * denseValue[denseRow + s];
       }
       {
         // The intercept: no L1.
-        const zi = zn[2 * bias];
-        const ni = zn[2 * bias + 1];
-        const sq = Math.sqrt(ni);
-        sqrtN[m] = sq;
-        nAt[m] = ni;
-        const wk = zi === 0 ? 0 : -zi / ((beta + sq) / alpha + l2);
-        w[m] = wk;
+        const zi = zn[b];
+        const wk = zi === 0 ? 0 : -zi / ((beta + Math.sqrt(zn[b + 1])) / alpha + l2);
+        w[catSlots + denseSlots] = wk;
         logit += wk;
       }
       const y = labels[r];
-      let g = sigmoidOf(logit) - y;
+      // model.ts's sigmoid() and logitLoss(), written out to share e^−|logit|.
+      const ez = Math.exp(-Math.abs(logit));
+      let g = (logit >= 0 ? 1 / (1 + ez) : ez / (1 + ez)) - y;
+      const exampleLoss = Math.log1p(ez) + Math.max(logit, 0) - (y ? logit : 0);
       if (weights) {
-        lossSum += rowWeight * loss(logit, y);
+        lossSum += rowWeight * exampleLoss;
         g *= rowWeight;
       } else {
-        lossSum += loss(logit, y);
+        lossSum += exampleLoss;
       }
       gradSq += g * g;
-      for (let k = 0; k <= m; k++) {
-        const i = 2 * (k < m ? idx[k] : bias);
-        let gi = k < catSlots || k === m ? g : g * val[k];
-        if (hasClip) gi = gi > clip ? clip : gi < -clip ? -clip : gi;
-        const ni = zn[i + 1];
-        const sigma = (Math.sqrt(ni + gi * gi) - (ni === nAt[k] ? sqrtN[k] : Math.sqrt(ni))) / alpha;
-        zn[i] += gi - sigma * w[k];
-        zn[i + 1] = ni + gi * gi;
+      const gc = hasClip ? (g > clip ? clip : g < -clip ? -clip : g) : g;
+      for (let s = 0; s < catSlots; s++) this.update(2 * catIndex[catRow + s], gc, w[s], alpha);
+      for (let s = 0; s < denseSlots; s++) {
+        const gi = g * denseValue[denseRow + s];
+        this.update(2 * denseIndex[s], hasClip ? (gi > clip ? clip : gi < -clip ? -clip : gi) : gi, w[catSlots + s], alpha);
       }
+      this.update(b, gc, w[catSlots + denseSlots], alpha);
     }
     // gradNorm: norm of the batch's logit gradients (p − y), weighted w·(p − y) — what FTRL scales per coordinate.
     return weights ? { lossSum, gradNorm: Math.sqrt(gradSq), weightSum } : { lossSum, gradNorm: Math.sqrt(gradSq) };
   }
 
+  /** FTRL's (z_i, n_i) update at zn[i], zn[i + 1] for gradient g_i and the weight w_i the prediction used. */
+  private update(i: number, gi: number, wi: number, alpha: number): void {
+    const ni = this.zn[i + 1];
+    const g2 = gi * gi;
+    this.zn[i] += wi === 0 ? gi : gi - ((Math.sqrt(ni + g2) - Math.sqrt(ni)) / alpha) * wi;
+    this.zn[i + 1] = ni + g2;
+  }
+
+  /** The current row's weights, one per slot and the intercept; reused by every step. */
+  private rowWeights(size: number): Float64Array {
+    if (this.rowWeightBuffer.length < size) this.rowWeightBuffer = new Float64Array(size);
+    return this.rowWeightBuffer;
+  }
+  private rowWeightBuffer = new Float64Array(0);
+
   async predict(data: EncodedRows, start: number, end: number, out: Float64Array): Promise<void> {
-    const alpha = this.alpha;
     const { catSlots, denseSlots, catIndex, denseValue, denseIndex } = data;
+    const weightOf = this.weightReader();
     for (let r = start; r < end; r++) {
-      let logit = this.weight(this.bias, alpha);
-      for (let s = 0; s < catSlots; s++) logit += this.weight(catIndex[r * catSlots + s], alpha);
-      for (let s = 0; s < denseSlots; s++) logit += this.weight(denseIndex[s], alpha) * denseValue[r * denseSlots + s];
+      let logit = weightOf(this.bias);
+      for (let s = 0; s < catSlots; s++) logit += weightOf(catIndex[r * catSlots + s]);
+      for (let s = 0; s < denseSlots; s++) logit += weightOf(denseIndex[s]) * denseValue[r * denseSlots + s];
       out[r] = sigmoidOf(logit);
     }
+  }
+
+  /**
+   * Coordinate i's weight from (z_i, n_i, α), or the loaded weight, as a closure over the state and this step's α (V8 inlines it into
+   * the scoring loop; a method call per coordinate re-read the config each time).
+   */
+  private weightReader(): (i: number) => number {
+    const loaded = this.loadedTable;
+    if (loaded) return (i) => loaded[i];
+    const { zn, bias, alpha } = this;
+    const { l1, l2, ftrlBeta: beta } = this.config;
+    return (i) => {
+      const z = zn[2 * i];
+      // The intercept is not L1-regularised (it should be free to match the base CTR).
+      const l1i = i === bias ? 0 : l1;
+      if (Math.abs(z) <= l1i) return 0;
+      return -(z - Math.sign(z) * l1i) / ((beta + Math.sqrt(zn[2 * i + 1])) / alpha + l2);
+    };
   }
 
   /** Copies (the state is interleaved): the trainer copies what it checkpoints anyway. */
@@ -158,12 +178,12 @@ export class FtrlLogisticRegression implements RankingModel {
   weightTensors(): Record<string, Tensor> {
     // Weights loaded with loadWeights (a scorer, or the trainer restoring its best weights) are what this model is.
     if (this.loaded) return { weightIndex: this.loaded.weightIndex.slice(), weightValue: this.loaded.weightValue.slice() };
-    const alpha = this.alpha;
+    const weightOf = this.weightReader();
     const index: number[] = [];
     const value: number[] = [];
     for (let i = 0; i <= this.bias; i++) {
       if (this.zn[2 * i] === 0) continue;
-      const w = this.weight(i, alpha);
+      const w = weightOf(i);
       if (w !== 0) {
         index.push(i);
         value.push(w);
@@ -192,7 +212,7 @@ export class FtrlLogisticRegression implements RankingModel {
     const index = t.weightIndex as Int32Array;
     const value = t.weightValue as Float64Array;
     for (let k = 0; k < index.length; k++) w[index[k]] = value[k];
-    this.weight = (i: number) => w[i];
+    this.loadedTable = w;
     this.loaded = { weightIndex: index.slice(), weightValue: value.slice() };
   }
 }

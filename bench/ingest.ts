@@ -35,7 +35,8 @@ const QUICK_ROWS = 20_000;
 const RATE_ROWS = 500_000;
 const VW_SCRIPT = path.join(ROOT, 'bench', 'peers', 'vw_ftrl.py');
 
-interface LrPass {
+/** One training through the product's path (trainExperiment), timed in its own process: LR's pass, DCN's epoch. */
+interface ProductPass {
   /** Wall time of the whole process, start-up included (what a user waits for). */
   wallSeconds: number;
   /** Inside the process: loading the three splits (parse + split), the rest of trainExperiment, and start-up. */
@@ -82,12 +83,14 @@ export interface IngestReport {
   /** Examples per second are rows of the train file per wall second (the textbook's, LR's) or VW training second. */
   textbook: { wallSeconds: number; trainRows: number; testRows: number; testNe: number; examplesPerSec: number };
   vw: VwRun;
-  lrPass: LrPass;
+  lrPass: ProductPass;
+  /** One DCN epoch at its defaults through the same path (the issue's "DCN epoch against the textbook pass"). */
+  dcnEpoch: ProductPass;
   parse: { seconds: number; rows: number; megabytesPerSec: number };
   rates: Rates;
   ratio: number;
   /** Every run's wall seconds (the fastest of each counts). */
-  samples: { textbook: number[]; lrPass: number[]; vw: number[] };
+  samples: { textbook: number[]; lrPass: number[]; vw: number[]; dcnEpoch: number[] };
   goals: BenchGoal[];
   loadAverage?: LoadRange;
 }
@@ -99,15 +102,18 @@ function peakRssMiB(): number {
 
 const round = (v: number, digits = 3) => Number(v.toFixed(digits));
 
-/** Child: one LR pass through trainExperiment; the load is timed apart (loadDataset caches it for the experiment). */
-async function childLrPass(train: string, test: string): Promise<Omit<LrPass, 'wallSeconds' | 'startupSeconds'>> {
+/** Each family at its defaults but for one epoch. */
+const ONE_EPOCH = { lr: { family: 'lr', epochs: 1 }, dcn: { family: 'dcn', epochs: 1 } } as const;
+
+/** Child: one epoch of `family` through trainExperiment; the load is timed apart (loadDataset caches it for the experiment). */
+async function childProductPass(train: string, test: string, family: 'lr' | 'dcn'): Promise<Omit<ProductPass, 'wallSeconds' | 'startupSeconds'>> {
   const { loadDataset } = await import('../ranking/data/load-data');
   const { trainExperiment } = await import('../ranking/experiment');
   const t0 = performance.now();
   const data = { format: 'criteo-tsv' as const, train, test };
   const dataset = await loadDataset(data);
   const loadSeconds = (performance.now() - t0) / 1000;
-  const out = await trainExperiment({ data, model: { family: 'lr', epochs: 1 } });
+  const out = await trainExperiment({ data, model: ONE_EPOCH[family] });
   const inProcess = (performance.now() - t0) / 1000;
   return {
     loadSeconds: round(loadSeconds),
@@ -211,8 +217,8 @@ async function main(): Promise<void> {
   if (values.child) {
     const [train, test] = [values.train!, values.test!];
     const result =
-      values.child === 'lr-pass'
-        ? await childLrPass(train, test)
+      values.child === 'lr-pass' || values.child === 'dcn-epoch'
+        ? await childProductPass(train, test, values.child === 'lr-pass' ? 'lr' : 'dcn')
         : values.child === 'parse'
           ? await childParse(train, test)
           : await childRates(train, test, Number(values.repeat));
@@ -252,8 +258,16 @@ async function main(): Promise<void> {
     // deterministic, so the NE of the fastest is the NE of each.
     let textbook: ReturnType<typeof textbookRun> | undefined;
     let vw: ReturnType<typeof vwRun> | undefined;
-    let lrPass: LrPass | undefined;
-    const samples: IngestReport['samples'] = { textbook: [], lrPass: [], vw: [] };
+    let lrPass: ProductPass | undefined;
+    let dcnEpoch: ProductPass | undefined;
+    const samples: IngestReport['samples'] = { textbook: [], lrPass: [], vw: [], dcnEpoch: [] };
+    /** One product pass in its own process; start-up is what its wall time holds beyond the work timed inside it. */
+    const productPass = (child: 'lr-pass' | 'dcn-epoch'): ProductPass => {
+      const run = timedChild([self, '--child', child, '--train', train, '--test', test], { RANKWRIGHT_HOME: home });
+      const inside = JSON.parse(run.last) as Omit<ProductPass, 'wallSeconds' | 'startupSeconds'>;
+      const startupSeconds = round(Math.max(0, run.seconds - (inside.loadSeconds + inside.trainSeconds + inside.otherSeconds)));
+      return { ...inside, wallSeconds: round(run.seconds), startupSeconds };
+    };
     for (let rep = 0; rep < repeat; rep++) {
       log(`textbook FTRL, one pass over ${path.relative(ROOT, train)} (run ${rep + 1} of ${repeat})…`);
       const t = textbookRun(train, test, predictions);
@@ -274,14 +288,16 @@ async function main(): Promise<void> {
         sampleLoad(report);
       }
       log(`textbook: ${t.seconds.toFixed(2)} s; Rankwright LR, epochs 1…`);
-      const lr = timedChild([self, '--child', 'lr-pass', '--train', train, '--test', test], { RANKWRIGHT_HOME: home });
-      const inside = JSON.parse(lr.last) as Omit<LrPass, 'wallSeconds' | 'startupSeconds'>;
-      // Start-up: what the wall time holds beyond the work timed inside the process (npx, tsx, module loading, exit).
-      const startupSeconds = round(Math.max(0, lr.seconds - (inside.loadSeconds + inside.trainSeconds + inside.otherSeconds)));
-      samples.lrPass.push(round(lr.seconds));
-      if (!lrPass || lr.seconds < lrPass.wallSeconds) lrPass = { ...inside, wallSeconds: round(lr.seconds), startupSeconds };
+      const lr = productPass('lr-pass');
+      samples.lrPass.push(lr.wallSeconds);
+      if (!lrPass || lr.wallSeconds < lrPass.wallSeconds) lrPass = lr;
       sampleLoad(report);
-      log(`LR pass: ${lr.seconds.toFixed(2)} s (load ${inside.loadSeconds} s, train ${inside.trainSeconds} s)`);
+      log(`LR pass: ${lr.wallSeconds.toFixed(2)} s (load ${lr.loadSeconds} s, train ${lr.trainSeconds} s); DCN, epochs 1…`);
+      const dcn = productPass('dcn-epoch');
+      samples.dcnEpoch.push(dcn.wallSeconds);
+      if (!dcnEpoch || dcn.wallSeconds < dcnEpoch.wallSeconds) dcnEpoch = dcn;
+      sampleLoad(report);
+      log(`DCN epoch: ${dcn.wallSeconds.toFixed(2)} s (load ${dcn.loadSeconds} s, train ${dcn.trainSeconds} s)`);
     }
     report.samples = samples;
     log('parse alone…');
@@ -327,6 +343,7 @@ async function main(): Promise<void> {
       };
     }
     report.lrPass = lrPass!;
+    report.dcnEpoch = dcnEpoch!;
     report.parse = { ...parse, megabytesPerSec: round((trainMiB + testMiB) / parse.seconds, 1) };
     report.rates = rates;
     report.ratio = round(lrPass!.wallSeconds / textbook!.seconds);
@@ -345,7 +362,7 @@ async function main(): Promise<void> {
 }
 
 /** The phases of the LR pass, largest first, as "name s (share)". */
-function phases(p: LrPass): [string, number][] {
+function phases(p: ProductPass): [string, number][] {
   const parts: [string, number][] = [
     ['loading the files', p.loadSeconds],
     ['training, validation, calibration and test scoring', p.trainSeconds],
@@ -373,6 +390,7 @@ export function ingestGoals(r: IngestReport): BenchGoal[] {
         `${second[0]} ${second[1].toFixed(2)} s (${share(second[1])}); parsing alone ${r.parse.seconds.toFixed(2)} s`,
     }),
     ...(r.vw.status === 'ok' ? vwGoals(r, r.vw) : []),
+    dcnEpochGoal(r),
     goal({
       name: 'FM training rate vs LR',
       target: '≥ 0.5x',
@@ -384,6 +402,24 @@ export function ingestGoals(r: IngestReport): BenchGoal[] {
       why: `FM ${r.rates.fmExamplesPerSec.toLocaleString('en-US')} examples/s against LR ${r.rates.lrExamplesPerSec.toLocaleString('en-US')} on the same ${r.rates.rows.toLocaleString('en-US')} rows`,
     }),
   ];
+}
+
+/** Issue 26's goal: one DCN epoch at its defaults, through the product's path, within 5x the textbook script's pass. */
+function dcnEpochGoal(r: IngestReport): BenchGoal {
+  const d = r.dcnEpoch;
+  const ratio = d.wallSeconds / r.textbook.wallSeconds;
+  return goal({
+    name: 'DCN one epoch vs textbook FTRL, wall time incl. parse',
+    target: '≤ 5.0x',
+    measured: round(ratio, 2),
+    unit: 'x',
+    peer: { name: 'textbook FTRL (one pass)', value: r.textbook.wallSeconds, unit: 's' },
+    threshold: 5.0,
+    direction: 'atMost',
+    why:
+      `${d.wallSeconds.toFixed(2)} s against ${r.textbook.wallSeconds.toFixed(2)} s: training one epoch over ${d.trainRows.toLocaleString('en-US')} rows with its ` +
+      `validation, calibration and test scoring took ${d.trainSeconds.toFixed(2)} s, ${Math.round(d.trainRows / d.trainSeconds).toLocaleString('en-US')} examples/s; test NE ${d.testNe}`,
+  });
 }
 
 /** LR's rate: rows of the train file per wall second of the whole pass (it trains on 90%, validates on the rest). */
@@ -464,7 +500,7 @@ export function ingestMarkdown(r: IngestReport): string {
     commitLine(r.stamp),
     machineLine(r.stamp, r.loadAverage),
     `Data: \`${r.files.train}\` (${n(r.files.trainRows)} rows, ${r.files.trainMiB} MiB) and \`${r.files.test}\` (${n(r.files.testRows)} rows), full width (label, I1..I13, C1..C26)${r.quick ? '; quick run' : ''}.`,
-    `Every measurement ran in its own process, one after another in the same run; the textbook script, VW and the LR pass alternated ${r.samples.textbook.length} time(s) and the fastest run of each counts (textbook ${r.samples.textbook.join(', ')} s; VW training ${r.samples.vw.join(', ') || '—'} s; LR ${r.samples.lrPass.join(', ')} s), and so do the best of ${r.samples.textbook.length} alternating LR and FM passes for the rates. ` +
+    `Every measurement ran in its own process, one after another in the same run; the textbook script, VW, the LR pass and the DCN epoch alternated ${r.samples.textbook.length} time(s) and the fastest run of each counts (textbook ${r.samples.textbook.join(', ')} s; VW training ${r.samples.vw.join(', ') || '—'} s; LR ${r.samples.lrPass.join(', ')} s; DCN ${r.samples.dcnEpoch.join(', ')} s), and so do the best of ${r.samples.textbook.length} alternating LR and FM passes for the rates. ` +
       "Examples per second are rows of the train file per second of the whole process (the textbook script, LR's pass, VW's run from the TSVs), or of training alone (LR over its encoded rows, VW over its own format).",
     '',
     goalTable(r.goals),
@@ -483,6 +519,9 @@ export function ingestMarkdown(r: IngestReport): string {
     `| LR training rate (${n(r.rates.rows)} rows, one pass) | ${n(r.rates.lrExamplesPerSec)} examples/s |`,
     `| FM training rate (same rows) | ${n(r.rates.fmExamplesPerSec)} examples/s |`,
     `| LR test NE / peak RSS | ${p.testNe} / ${p.peakRssMiB} MiB |`,
+    `| Rankwright DCN (defaults), epochs 1, trainExperiment (wall) | ${s(r.dcnEpoch.wallSeconds)}: ${(r.dcnEpoch.wallSeconds / r.textbook.wallSeconds).toFixed(2)}× the textbook's pass |`,
+    `| … loading / training, validation, calibration, test scoring / features, metrics, artifact / start-up | ${s(r.dcnEpoch.loadSeconds)} / ${s(r.dcnEpoch.trainSeconds)} / ${s(r.dcnEpoch.otherSeconds)} / ${s(r.dcnEpoch.startupSeconds)} |`,
+    `| DCN test NE / peak RSS | ${r.dcnEpoch.testNe} / ${r.dcnEpoch.peakRssMiB} MiB |`,
     '',
     `Rankwright's LR pass took ${r.ratio.toFixed(2)}× the textbook script's wall time; its largest phase was ${phases(p)[0][0]} (${s(phases(p)[0][1])}). ` +
       `FM trained at ${(r.rates.fmExamplesPerSec / Math.max(1, r.rates.lrExamplesPerSec)).toFixed(2)}× LR's rate.`,

@@ -97,10 +97,21 @@ describe('ingest bench: the VW goals', function () {
       testNe: 0.899,
       peakRssMiB: 300,
     },
+    dcnEpoch: {
+      wallSeconds: 9,
+      loadSeconds: 0.5,
+      trainSeconds: 7.5,
+      otherSeconds: 0.5,
+      startupSeconds: 0.5,
+      trainRows: 90_000,
+      testRows: 20_000,
+      testNe: 0.85,
+      peakRssMiB: 400,
+    },
     parse: { seconds: 0.4, rows: 120_000, megabytesPerSec: 60 },
     rates: { rows: 90_000, lrExamplesPerSec: 200_000, fmExamplesPerSec: 150_000, encodeSeconds: 0.1 },
     ratio: 2,
-    samples: { textbook: [1], lrPass: [2], vw: vw.status === 'ok' ? [vw.trainSeconds] : [] },
+    samples: { textbook: [1], lrPass: [2], vw: vw.status === 'ok' ? [vw.trainSeconds] : [], dcnEpoch: [9] },
     goals: [],
   });
 
@@ -141,6 +152,11 @@ describe('ingest bench: the VW goals', function () {
     const missed = slower.find((g) => g.name === whole.name)!;
     assert.equal(missed.met, false);
     assert.match(missed.why!, /LR 50,000 examples\/s over its whole pass .* against VW's 100,000 over its whole run \(1\.00 s: 0\.30 s converting/);
+    // The DCN epoch: 9 s against the textbook's 1 s pass, over the 5x goal.
+    const dcn = goals.find((g) => g.name === 'DCN one epoch vs textbook FTRL, wall time incl. parse')!;
+    assert.equal(dcn.measured, 9);
+    assert.equal(dcn.met, false);
+    assert.match(dcn.why!, /9\.00 s against 1\.00 s: training one epoch over 90,000 rows .* 7\.50 s, 12,000 examples\/s; test NE 0\.85/);
     const ne = goals.find((g) => /Vowpal Wabbit FTRL, test NE/.test(g.name))!;
     assert.equal(ne.measured, -0.111); // (0.899 − 0.9) / 0.9, in percent
     assert.equal(ne.met, true);
@@ -155,7 +171,7 @@ describe('ingest bench: the VW goals', function () {
     r.goals = ingestGoals(r);
     assert.deepEqual(
       r.goals.map((g) => g.name),
-      ['LR one pass vs textbook FTRL, wall time incl. parse', 'FM training rate vs LR'],
+      ['LR one pass vs textbook FTRL, wall time incl. parse', 'DCN one epoch vs textbook FTRL, wall time incl. parse', 'FM training rate vs LR'],
     );
     assert.match(ingestMarkdown(r), /\| Vowpal Wabbit FTRL \| not run: pip install vowpalwabbit==9\.11\.9 exited 1 \|/);
   });

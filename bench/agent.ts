@@ -19,6 +19,7 @@
  *   npx tsx bench/agent.ts [--scenarios a,b] [--rows N] [--seeds 5] [--budget 12] [--peers ftrl-script,optuna-lightgbm,vw-ftrl]
  *                          [--cap-seconds 14400] [--out DIR] [--data-dir DIR] [--families lr,fm]
  *                          [--probe-min-rows N] [--full] [--quick] [--render] [--real-logs] [--real-logs-dir DIR]
+ *                          [--processes N] [--merge DIR,DIR]
  *
  * Real public logs (issue 27): `real:open-bandit`, `real:movielens-100k`, `real:movielens-latest-small` (bench/agent/
  * real-logs.ts; fetched by bench/real-logs/fetch.ts into .bench/real-logs, or --real-logs-dir). A plain run ends with
@@ -35,6 +36,8 @@
  * --probe-min-rows: the agent's budget.probeMinRows. --quick: a smoke run (the first wide scenario at 3,000 rows and
  * small-data at its own 30,000; a trust scenario larger than that is cut to it; 2 seeds, budget 4) unless those are
  * given. --out: where agent.json/.md go (default bench/results). --render: rewrite agent.md from agent.json in --out.
+ * --processes N: the scenarios dealt over N processes run at once (bench/agent/processes.ts), merged into one report
+ * (--merge does the same by hand for runs started apart).
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -44,6 +47,7 @@ import { CriteoData, ModelFamily, type DataConfig } from '../contracts';
 import { runBenchCampaign, type CampaignOutcome, type Strategy } from './agent/campaign';
 import { ensureFreshRows, scoreArtifactOn, scoreConstant } from './agent/fresh';
 import { DEFAULT_PEERS, PEER_IDS, runPeer, type PeerId } from './agent/peers';
+import { runInProcesses, splitScenarios } from './agent/processes';
 import { DEFAULT_FAMILIES, ensureRealScenario, isRealScenario, REAL_SCENARIOS, runFamilyDefault, type RealScenario } from './agent/real-logs';
 import {
   agentMarkdown,
@@ -122,27 +126,34 @@ function positiveInt(value: string | undefined, what: string, min = 1): number |
   return n;
 }
 
-export function parseOptions(argv: string[], env: NodeJS.ProcessEnv = process.env): AgentBenchOptions & { render: boolean; merge?: string[] } {
+/** The bench's command line (parseArgs options). */
+export const CLI_OPTIONS = {
+  scenarios: { type: 'string' },
+  rows: { type: 'string' },
+  seeds: { type: 'string' },
+  budget: { type: 'string' },
+  peers: { type: 'string' },
+  'cap-seconds': { type: 'string', default: String(4 * 3600) },
+  out: { type: 'string', default: DEFAULT_RESULTS },
+  'data-dir': { type: 'string' },
+  families: { type: 'string' },
+  'probe-min-rows': { type: 'string' },
+  'real-logs': { type: 'boolean', default: false },
+  'real-logs-dir': { type: 'string' },
+  quick: { type: 'boolean', default: false },
+  full: { type: 'boolean', default: false },
+  render: { type: 'boolean', default: false },
+  merge: { type: 'string' },
+  processes: { type: 'string' },
+} as const;
+
+export function parseOptions(
+  argv: string[],
+  env: NodeJS.ProcessEnv = process.env,
+): AgentBenchOptions & { render: boolean; merge?: string[]; processes: number } {
   const { values } = parseArgs({
     args: argv,
-    options: {
-      scenarios: { type: 'string' },
-      rows: { type: 'string' },
-      seeds: { type: 'string' },
-      budget: { type: 'string' },
-      peers: { type: 'string' },
-      'cap-seconds': { type: 'string', default: String(4 * 3600) },
-      out: { type: 'string', default: DEFAULT_RESULTS },
-      'data-dir': { type: 'string' },
-      families: { type: 'string' },
-      'probe-min-rows': { type: 'string' },
-      'real-logs': { type: 'boolean', default: false },
-      'real-logs-dir': { type: 'string' },
-      quick: { type: 'boolean', default: false },
-      full: { type: 'boolean', default: false },
-      render: { type: 'boolean', default: false },
-      merge: { type: 'string' },
-    },
+    options: CLI_OPTIONS,
   });
   const quick = values.quick!;
   const named = namedList(values.scenarios, ALL_SCENARIOS, 'scenario');
@@ -178,6 +189,7 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv = process.en
     ...(values['real-logs-dir'] ? { realLogsDir: path.resolve(values['real-logs-dir']) } : {}),
     render: values.render!,
     merge: values.merge?.split(',').map((d) => path.resolve(d.trim())),
+    processes: positiveInt(values.processes, '--processes') ?? 1,
   };
 }
 
@@ -502,6 +514,14 @@ async function main(): Promise<void> {
   }
   if (opts.render) {
     printSummary(render(opts.out));
+    return;
+  }
+  const parts = splitScenarios(opts.scenarios, opts.processes);
+  if (parts.length > 1) {
+    // Each part a process of its own, then one report: as if one process had run them all, on more cores.
+    const { dirs, failed } = await runInProcesses(__filename, process.argv.slice(2), CLI_OPTIONS, parts, log);
+    if (dirs.length) printSummary(merge(dirs, opts.out));
+    if (failed.length) throw new Error(`${failed.join('; ')} failed: the report holds the scenarios that finished`);
     return;
   }
   log(

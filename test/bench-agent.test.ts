@@ -3,8 +3,9 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { familiesFor, merge, parseOptions, rowsFor, seedFor } from '../bench/agent';
+import { CLI_OPTIONS, familiesFor, merge, parseOptions, rowsFor, seedFor } from '../bench/agent';
 import { runOptunaLightgbm } from '../bench/agent/peers';
+import { partArgs, splitScenarios } from '../bench/agent/processes';
 import {
   AGENT_GOALS,
   agentMarkdown,
@@ -454,6 +455,27 @@ describe('agent bench: numbers and goals', function () {
     assert.throws(() => merge([dirs[0], dirs[2]], dirs[3]), /ran at commit def456, .* at abc123: not one run/);
   });
 
+  it("--processes N deals the scenarios over N parts, each with the run's options, its scenarios and a results folder", function () {
+    const plain = parseOptions([], {});
+    assert.equal(plain.processes, 1);
+    const parts = splitScenarios(plain.scenarios, 2);
+    // Round-robin in the plain run's order: each part gets two wide scenarios, then trust scenarios and real logs.
+    assert.deepEqual(parts[0].slice(0, 2), [plain.scenarios[0], plain.scenarios[2]]);
+    assert.deepEqual(parts[1].slice(0, 2), [plain.scenarios[1], plain.scenarios[3]]);
+    assert.deepEqual([...parts[0], ...parts[1]].sort(), [...plain.scenarios].sort());
+    assert.deepEqual(splitScenarios(['a'], 3), [['a']]); // never an empty part
+    assert.throws(() => parseOptions(['--processes', '0'], {}), /--processes expects an integer ≥ 1, got 0/);
+
+    const argv = ['--full', '--processes', '2', '--seeds=3', '--scenarios', 'wide-crosses,drift', '--out', '/r', '--real-logs', '--budget', '6'];
+    const args = partArgs(argv, CLI_OPTIONS, ['drift'], '/tmp/part-2');
+    assert.deepEqual(args, ['--full', '--seeds=3', '--budget', '6', '--scenarios', 'drift', '--out', '/tmp/part-2']);
+    // What the part runs is what the whole run would have run for its scenario.
+    const part = parseOptions(args, {});
+    const whole = parseOptions(argv, {});
+    assert.deepEqual({ ...part, scenarios: [], out: '', processes: 1 }, { ...whole, scenarios: [], out: '', processes: 1 });
+    assert.deepEqual(part.scenarios, ['drift']);
+  });
+
   it('options: --quick is a small run, explicit options win, seeds differ per scenario and per run', function () {
     const q = parseOptions(['--quick', '--out', '/tmp/x']);
     assert.deepEqual([q.rows, q.seeds, q.budget, q.scenarios, q.quick], [3000, 2, 4, ['wide-crosses', 'small-data'], true]);
@@ -567,6 +589,9 @@ describe('agent bench: --quick end to end', function () {
       '--quick',
       '--scenarios',
       'wide-three-way,small-data',
+      // One process per scenario, merged: the report must be the one a single process writes.
+      '--processes',
+      '2',
       '--out',
       out,
       '--data-dir',
@@ -583,6 +608,10 @@ describe('agent bench: --quick end to end', function () {
     assert.match(r.commit, /^[0-9a-f]{40}$/);
     assert.ok(r.machine.cores >= 1 && r.loadAverage && Number.isFinite(r.loadAverage.max));
     assert.equal(r.scenarios.length, 2);
+    assert.deepEqual(
+      r.parts?.map((p) => p.scenarios),
+      [['wide-three-way'], ['small-data']],
+    );
     const [s, t] = r.scenarios;
     assert.equal(s.scenario.name, 'wide-three-way');
     assert.equal(s.scenario.kind, 'wide');

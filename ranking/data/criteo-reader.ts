@@ -404,7 +404,7 @@ export async function* readCriteoChunks(file: string, opts: CriteoReadOptions): 
         }
         good++;
         if (builder.rows >= chunkRows) {
-          yield { block: builder.build(), badRows: bad };
+          yield { block: builder.finish(), badRows: bad };
           builder = new RowBlockBuilder(Math.min(chunkRows, 65_536));
         }
         if (opts.maxRows !== undefined && good >= opts.maxRows) break reading;
@@ -419,7 +419,7 @@ export async function* readCriteoChunks(file: string, opts: CriteoReadOptions): 
     throw new TrainingFailure('bad-data', `data file ${file} has no valid rows: ${why}`);
   }
   if (bad.count / bad.rowsSeen > opts.maxBadRowFraction) throw badDataFailure(file, bad, opts.maxBadRowFraction);
-  if (builder.rows > 0) yield { block: builder.build(), badRows: bad };
+  if (builder.rows > 0) yield { block: builder.finish(), badRows: bad };
 }
 
 /** Reads a whole file into one block (training data). */

@@ -78,9 +78,10 @@ export function valueName(names: ValueNames, field: number, hash: number): strin
 /** A growable RowBlock (capacity doubling), so streaming readers append without knowing the row count. */
 export class RowBlockBuilder {
   rows = 0;
-  private labels: Uint8Array;
-  private dense: Float32Array;
-  private categorical: Uint32Array;
+  // The storage, for readers that write a row's values straight in: replaced when the builder grows, so read after appendRow.
+  labels: Uint8Array;
+  dense: Float32Array;
+  categorical: Uint32Array;
 
   constructor(
     initialCapacity = 1024,

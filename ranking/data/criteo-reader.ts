@@ -161,34 +161,40 @@ class SeenHashes {
     this.mapSize = names.size;
   }
 
-  /** Adds `h` (never 0: 0 marks an empty slot, and a hash never is 0); returns false when it was already there. */
+  /**
+   * Adds `h` (never 0: 0 marks an empty slot, and a hash never is 0); returns false when it was already there. Kept
+   * small (the recent check, then the set) so that the parse loop inlines it; growing is a call of its own.
+   */
   add(h: number): boolean {
     const key = h | 0;
     const r = key & (RECENT_SLOTS - 1);
     if (this.recent[r] === key) return false;
     this.recent[r] = key;
-    let mask = this.slots.length - 1;
+    const slots = this.slots;
+    const mask = slots.length - 1;
     let i = Math.imul(key, 0x9e3779b1) >>> 0;
     for (;;) {
       i &= mask;
-      const k = this.slots[i];
+      const k = slots[i];
       if (k === key) return false;
       if (k === 0) break;
       i++;
     }
-    this.slots[i] = key;
-    if (++this.count * 2 > this.slots.length) {
-      const old = this.slots;
-      this.slots = new Int32Array(old.length * 2);
-      mask = this.slots.length - 1;
-      for (const k of old) {
-        if (k === 0) continue;
-        let j = Math.imul(k, 0x9e3779b1) >>> 0;
-        for (j &= mask; this.slots[j] !== 0; j = (j + 1) & mask);
-        this.slots[j] = k;
-      }
-    }
+    slots[i] = key;
+    if (++this.count * 2 > slots.length) this.grow();
     return true;
+  }
+
+  private grow(): void {
+    const old = this.slots;
+    this.slots = new Int32Array(old.length * 2);
+    const mask = this.slots.length - 1;
+    for (const k of old) {
+      if (k === 0) continue;
+      let j = Math.imul(k, 0x9e3779b1) >>> 0;
+      for (j &= mask; this.slots[j] !== 0; j = (j + 1) & mask);
+      this.slots[j] = k;
+    }
   }
 }
 

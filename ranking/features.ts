@@ -294,63 +294,100 @@ function listFirstSlots(spec: FeatureSpec): number[] {
 
 /** Equal-frequency bucket boundaries of a dense field's non-missing train values: bucket(x) = #boundaries ≤ x. */
 export function fitQuantileBoundaries(train: RowBlock, field: number, buckets: number): number[] {
-  const D = train.denseWidth;
+  const { denseWidth: D, dense, rows } = train;
+  const bits = new Uint32Array(dense.buffer, dense.byteOffset, dense.length);
+  if (keyScratch.length < rows) keyScratch = new Uint32Array(rows);
+  const keys = keyScratch;
   let n = 0;
-  for (let r = 0; r < train.rows; r++) if (!Number.isNaN(train.dense[r * D + field])) n++;
-  const values = new Float32Array(n);
-  n = 0;
-  for (let r = 0; r < train.rows; r++) {
-    const v = train.dense[r * D + field];
-    if (!Number.isNaN(v)) values[n++] = v;
-  }
-  radixSortFloat32(values);
+  for (let r = 0, i = field; r < rows; r++, i += D) if (!Number.isNaN(dense[i])) keys[n++] = orderKey(bits[i]);
+  // Only the values at the boundaries' ranks (and the minimum) are needed, not the whole column in order.
+  const ranks = [0];
+  for (let k = 1; k < buckets && n > 0; k++) ranks.push(Math.floor((k * n) / buckets));
+  const at = n > 0 ? keysAtRanks(keys, n, ranks).map(keyValue) : [];
   const boundaries: number[] = [];
   for (let k = 1; k < buckets && n > 0; k++) {
-    const q = values[Math.floor((k * n) / buckets)];
+    const q = at[k];
     // Ties (e.g. many zeros) collapse; the lowest boundary above the minimum keeps the minimum in bucket 0.
-    if (q > values[0] && (boundaries.length === 0 || q > boundaries[boundaries.length - 1])) boundaries.push(q);
+    if (q > at[0] && (boundaries.length === 0 || q > boundaries[boundaries.length - 1])) boundaries.push(q);
   }
   return boundaries;
 }
 
+/** A dense column's order keys, reused field after field (no allocation per field). */
+let keyScratch = new Uint32Array(0);
+const keyFloat = new Float32Array(1);
+const keyBits = new Uint32Array(keyFloat.buffer);
+
 /**
- * Sorts non-NaN float32 values ascending in place, −0 before +0 — the order of TypedArray sort — by LSD radix sort
- * over their bits (3 passes of 11 bits): a comparison sort of every dense column was a tenth of a pass over wide data.
- * Float32 → float64 is exact and monotonic, so this is also the order the values had sorted as float64.
+ * A float32's bits as an unsigned key in the order of TypedArray sort (−0 before +0; not for NaN): every bit of a
+ * negative flipped, the sign bit of a non-negative. Float32 → float64 is exact and monotonic, so this is also the
+ * order of the values as float64.
  */
-export function radixSortFloat32(values: Float32Array): void {
-  const n = values.length;
-  if (n < 2) return;
-  // Order-preserving keys: flip every bit of a negative, the sign bit of a non-negative.
-  let keys = new Uint32Array(values.buffer, values.byteOffset, n).slice();
-  for (let i = 0; i < n; i++) {
-    const k = keys[i];
-    keys[i] = k & 0x80000000 ? ~k >>> 0 : (k | 0x80000000) >>> 0;
-  }
-  let other = new Uint32Array(n);
-  const counts = new Int32Array(2048);
-  for (let shift = 0; shift < 32; shift += 11) {
-    counts.fill(0);
-    for (let i = 0; i < n; i++) counts[(keys[i] >>> shift) & 2047]++;
-    let sum = 0;
-    for (let b = 0; b < 2048; b++) {
-      const c = counts[b];
-      counts[b] = sum;
-      sum += c;
+function orderKey(bits: number): number {
+  return bits & 0x80000000 ? ~bits >>> 0 : (bits | 0x80000000) >>> 0;
+}
+
+/** The float32 value (as a number) of an order key. */
+function keyValue(key: number): number {
+  keyBits[0] = key & 0x80000000 ? key & 0x7fffffff : ~key;
+  return keyFloat[0];
+}
+
+/**
+ * The values at the given ranks (0-based, ascending) of the non-NaN float32 values, as a sort would place them (−0
+ * before +0): what quantile boundaries are read from, found without sorting the column.
+ */
+export function float32AtRanks(values: Float32Array, ranks: readonly number[]): number[] {
+  const bits = new Uint32Array(values.buffer, values.byteOffset, values.length);
+  const keys = Uint32Array.from(bits, orderKey);
+  return keysAtRanks(keys, keys.length, ranks).map(keyValue);
+}
+
+/**
+ * The keys at the given ranks of keys[0, n) in ascending order, by radix selection: a histogram of the top 16 bits
+ * (one pass) says which bucket holds each rank; a second pass gathers those buckets' keys only, and each is ordered
+ * on its own (one equal key, the common case of integer counts, needs no ordering). A full sort of every dense
+ * column was a tenth of a pass over wide data; the ranks' keys are the same whatever finds them.
+ */
+function keysAtRanks(keys: Uint32Array, n: number, ranks: readonly number[]): number[] {
+  const counts = new Int32Array(65_537);
+  for (let i = 0; i < n; i++) counts[(keys[i] >>> 16) + 1]++;
+  for (let b = 1; b <= 65_536; b++) counts[b] += counts[b - 1]; // counts[b] = first rank of bucket b
+  // The bucket holding each rank: the last one that starts at or before it.
+  const bucketOf = ranks.map((rank) => {
+    let lo = 0;
+    let hi = 65_535;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >>> 1;
+      if (counts[mid] <= rank) lo = mid;
+      else hi = mid - 1;
     }
-    for (let i = 0; i < n; i++) {
-      const k = keys[i];
-      other[counts[(k >>> shift) & 2047]++] = k;
-    }
-    const t = keys;
-    keys = other;
-    other = t;
-  }
-  const out = new Uint32Array(values.buffer, values.byteOffset, n);
+    return lo;
+  });
+  // Those buckets' keys, gathered bucket after bucket: bucket `needed[j]` at gathered[start[j], start[j + 1]).
+  const needed = [...new Set(bucketOf)].sort((x, y) => x - y);
+  const part = new Int32Array(65_536).fill(-1);
+  const start = new Int32Array(needed.length + 1);
+  needed.forEach((b, j) => {
+    part[b] = j;
+    start[j + 1] = start[j] + counts[b + 1] - counts[b];
+  });
+  const gathered = new Uint32Array(start[needed.length]);
+  const fill = start.slice(0, needed.length);
   for (let i = 0; i < n; i++) {
-    const k = keys[i];
-    out[i] = k & 0x80000000 ? (k & 0x7fffffff) >>> 0 : ~k >>> 0;
+    const j = part[keys[i] >>> 16];
+    if (j >= 0) gathered[fill[j]++] = keys[i];
   }
+  for (let j = 0; j < needed.length; j++) {
+    const keysOf = gathered.subarray(start[j], start[j + 1]);
+    let same = true;
+    for (let i = 1; i < keysOf.length && same; i++) same = keysOf[i] === keysOf[0];
+    if (!same) keysOf.sort();
+  }
+  return ranks.map((rank, k) => {
+    const b = bucketOf[k];
+    return gathered[start[part[b]] + rank - counts[b]];
+  });
 }
 
 type SlotRequest = { shared: true } | { bits: number } | { auto: number } | { sameAs: number };
@@ -620,26 +657,165 @@ export function transformDense(transform: FieldTransform, mean: number, std: num
 /** Rows are encoded in tiles, slot by slot within a tile (tokens of a tile stay in cache; no per-row allocation). */
 const TILE_ROWS = 4096;
 
+/**
+ * The plan's categorical and bucketed dense slots as table rows computed straight from a row's values: per slot its
+ * table row for every token it can have (offset + (token & mask), as the tiles compute it), so encoding such a slot
+ * is one read and one lookup a row, row by row through both arrays. Crosses go through the tiles.
+ */
+interface DirectSlots {
+  /**
+   * Categorical slots: slot, column, region offset and mask, and the table row of the missing token. Int32: a table
+   * row is stored as an int32 anyway, and (offset + x) | 0 is the int32 the store would have made of the sum.
+   */
+  cat: { slot: Int32Array; column: Int32Array; offset: Int32Array; mask: Int32Array; missing: Int32Array };
+  /** Bucketed dense slots: slot, field, and the table row of each of their values' buckets. */
+  bucket: { slot: number; field: number; rowOf: (v: number) => number; missing: number; small: Int32Array }[];
+}
+
+/** Integer values below this have their bucket's table row looked up (counts mostly are small integers). */
+const SMALL_VALUES = 1024;
+const directSlots = new WeakMap<Plan, DirectSlots>();
+
+function directSlotsOf(plan: Plan): DirectSlots {
+  let direct = directSlots.get(plan);
+  if (direct) return direct;
+  const catSlots: number[] = [];
+  const bucket: DirectSlots['bucket'] = [];
+  plan.slots.forEach((slot, s) => {
+    const { offset, bits } = plan.tables[s];
+    const mask = 2 ** bits - 1;
+    const row = (token: number) => offset + (token & mask);
+    if (slot.kind === 'categorical') catSlots.push(s);
+    else if (slot.kind === 'bucket') {
+      const q = plan.quantile[slot.field];
+      const rowOf = q ? (v: number) => row(q.tokens[quantileBucket(q.boundaries, v)]) : (v: number) => row(logBucketToken(slot.field, v));
+      const small = Int32Array.from({ length: SMALL_VALUES }, (_, v) => rowOf(v));
+      bucket.push({ slot: s, field: slot.field, rowOf, missing: row(missingToken(slot.field)), small });
+    }
+  });
+  const at = (f: (s: number) => number) => catSlots.map(f);
+  const maskOf = (s: number) => 2 ** plan.tables[s].bits - 1;
+  direct = {
+    cat: {
+      slot: Int32Array.from(catSlots),
+      column: Int32Array.from(at((s) => (plan.slots[s] as { column: number }).column)),
+      offset: Int32Array.from(at((s) => plan.tables[s].offset)),
+      mask: Int32Array.from(at(maskOf)),
+      missing: Int32Array.from(
+        at((s) => plan.tables[s].offset + (missingToken(plan.denseWidth + (plan.slots[s] as { column: number }).column) & maskOf(s))),
+      ),
+    },
+    bucket,
+  };
+  directSlots.set(plan, direct);
+  return direct;
+}
+
+/**
+ * Table rows of the categorical slots for rows [start, end), row by row (both arrays are row-major: sequential reads
+ * and writes). The hashes are read as int32 (`categorical`'s bytes): h & mask is the same either way, and int32
+ * reads stay integers where uint32 ones past 2^31 become doubles.
+ */
+function encodeCategoricalSlots(
+  categorical: Int32Array,
+  width: number,
+  start: number,
+  end: number,
+  d: DirectSlots['cat'],
+  catIndex: Int32Array,
+  catSlots: number,
+): void {
+  const { slot, column, offset, mask, missing } = d;
+  const n = slot.length;
+  for (let r = start; r < end; r++) {
+    const from = r * width;
+    const to = r * catSlots;
+    for (let k = 0; k < n; k++) {
+      const h = categorical[from + column[k]];
+      catIndex[to + slot[k]] = h === MISSING ? missing[k] : (offset[k] + (h & mask[k])) | 0;
+    }
+  }
+}
+
+/** Table rows of one bucketed dense slot for rows [start, end): small integers looked up, other values bucketed as the tiles do. */
+function encodeBucketSlot(
+  dense: Float32Array,
+  width: number,
+  start: number,
+  end: number,
+  b: DirectSlots['bucket'][number],
+  catIndex: Int32Array,
+  catSlots: number,
+): void {
+  const { slot, field, rowOf, missing, small } = b;
+  for (let r = start, i = start * width + field, o = start * catSlots + slot; r < end; r++, i += width, o += catSlots) {
+    const v = dense[i];
+    // −0 is looked up as 0: every bucketing compares it as 0.
+    catIndex[o] = Number.isNaN(v) ? missing : v >= 0 && v < SMALL_VALUES && (v | 0) === v ? small[v] : rowOf(v);
+  }
+}
+
+/**
+ * Transformed values of numeric slot j for rows [start, end): transformDense's values, with the transform chosen once
+ * per slot instead of once per value.
+ */
+function encodeNumericSlot(
+  dense: Float32Array,
+  width: number,
+  start: number,
+  end: number,
+  numeric: Plan['numeric'][number],
+  j: number,
+  denseValue: Float32Array,
+  denseSlots: number,
+): void {
+  const { field, transform, mean, std } = numeric;
+  const i0 = start * width + field;
+  const o0 = start * denseSlots + j;
+  const n = end - start;
+  switch (transform) {
+    case 'log':
+      for (let k = 0, i = i0, o = o0; k < n; k++, i += width, o += denseSlots) {
+        const x = dense[i];
+        denseValue[o] = Number.isNaN(x) ? 0 : x >= 0 ? Math.log1p(x) : -Math.log1p(-x);
+      }
+      return;
+    case 'standardize':
+      for (let k = 0, i = i0, o = o0; k < n; k++, i += width, o += denseSlots) {
+        const x = dense[i];
+        denseValue[o] = Number.isNaN(x) ? 0 : (x - mean) / std;
+      }
+      return;
+    default:
+      for (let k = 0, i = i0, o = o0; k < n; k++, i += width, o += denseSlots) {
+        const x = dense[i];
+        denseValue[o] = Number.isNaN(x) ? 0 : x;
+      }
+  }
+}
+
 export function encodeRows(block: RowBlock, spec: FeatureSpec): EncodedRows {
   const plan = planOf(spec);
   const catSlots = plan.slots.length;
   const denseSlots = plan.numeric.length;
   const catIndex = new Int32Array(block.rows * catSlots);
   const denseValue = new Float32Array(block.rows * denseSlots);
+  const direct = directSlotsOf(plan);
+  const hashes = new Int32Array(block.categorical.buffer, block.categorical.byteOffset, block.categorical.length);
   const tokens = new Uint32Array(Math.min(block.rows, TILE_ROWS));
   for (let start = 0; start < block.rows; start += TILE_ROWS) {
     const end = Math.min(block.rows, start + TILE_ROWS);
+    // Categorical and bucketed dense slots straight into the tile's table rows; crosses through their tokens.
+    encodeCategoricalSlots(hashes, block.categoricalWidth, start, end, direct.cat, catIndex, catSlots);
+    for (const b of direct.bucket) encodeBucketSlot(block.dense, block.denseWidth, start, end, b, catIndex, catSlots);
     for (let s = 0; s < catSlots; s++) {
+      if (plan.slots[s].kind !== 'cross') continue;
       fillSlotTokens(block, plan, s, start, end, tokens);
       const { offset } = plan.tables[s];
       const mask = 2 ** plan.tables[s].bits - 1;
       for (let r = start; r < end; r++) catIndex[r * catSlots + s] = offset + (tokens[r - start] & mask);
     }
-    for (let j = 0; j < denseSlots; j++) {
-      const { field, transform, mean, std } = plan.numeric[j];
-      const D = block.denseWidth;
-      for (let r = start; r < end; r++) denseValue[r * denseSlots + j] = transformDense(transform, mean, std, block.dense[r * D + field]);
-    }
+    for (let j = 0; j < denseSlots; j++) encodeNumericSlot(block.dense, block.denseWidth, start, end, plan.numeric[j], j, denseValue, denseSlots);
   }
   const encoded: EncodedRows = {
     rows: block.rows,

@@ -161,34 +161,40 @@ class SeenHashes {
     this.mapSize = names.size;
   }
 
-  /** Adds `h` (never 0: 0 marks an empty slot, and a hash never is 0); returns false when it was already there. */
+  /**
+   * Adds `h` (never 0: 0 marks an empty slot, and a hash never is 0); returns false when it was already there. Kept
+   * small (the recent check, then the set) so that the parse loop inlines it; growing is a call of its own.
+   */
   add(h: number): boolean {
     const key = h | 0;
     const r = key & (RECENT_SLOTS - 1);
     if (this.recent[r] === key) return false;
     this.recent[r] = key;
-    let mask = this.slots.length - 1;
+    const slots = this.slots;
+    const mask = slots.length - 1;
     let i = Math.imul(key, 0x9e3779b1) >>> 0;
     for (;;) {
       i &= mask;
-      const k = this.slots[i];
+      const k = slots[i];
       if (k === key) return false;
       if (k === 0) break;
       i++;
     }
-    this.slots[i] = key;
-    if (++this.count * 2 > this.slots.length) {
-      const old = this.slots;
-      this.slots = new Int32Array(old.length * 2);
-      mask = this.slots.length - 1;
-      for (const k of old) {
-        if (k === 0) continue;
-        let j = Math.imul(k, 0x9e3779b1) >>> 0;
-        for (j &= mask; this.slots[j] !== 0; j = (j + 1) & mask);
-        this.slots[j] = k;
-      }
-    }
+    slots[i] = key;
+    if (++this.count * 2 > slots.length) this.grow();
     return true;
+  }
+
+  private grow(): void {
+    const old = this.slots;
+    this.slots = new Int32Array(old.length * 2);
+    const mask = this.slots.length - 1;
+    for (const k of old) {
+      if (k === 0) continue;
+      let j = Math.imul(k, 0x9e3779b1) >>> 0;
+      for (j &= mask; this.slots[j] !== 0; j = (j + 1) & mask);
+      this.slots[j] = k;
+    }
   }
 }
 
@@ -244,22 +250,77 @@ function scanLine(buf: Uint8Array, from: number, limit: number, eof: boolean, ta
   return true;
 }
 
+/** A line's values as parsed, before they are appended: its label, dense values and categorical values' byte spans. */
+interface ParsedRow {
+  label: number;
+  dense: Float64Array;
+  /** Categorical field f's value is buf[spans[2f], spans[2f + 1]) (empty: missing). */
+  spans: Int32Array;
+}
+
 /**
- * Parses one ASCII line `buf[start, scan.end)` (tabs at `tabs`) into `builder` straight from the bytes: the same rows,
- * hashes and problem descriptions as parseCriteoLine on its string, without splitting it or allocating per field
- * (a value's string is made only when a value name is first kept, or a problem quotes it).
+ * The common line in one pass over its bytes: a label 0 or 1, 13 integers (or empty) of at most EXACT_DIGITS
+ * characters and 26 printable ASCII values, tab-separated. Returns where the next line starts, its values in `row`; or
+ * −1 for any other line, or one that may go on past the bytes read: nothing is appended then, and the careful path
+ * (scanLine, then parseCriteoBytes or parseCriteoLine) reads it, words its problem or waits for more bytes. A line the
+ * common path takes is one the careful path parses to the same values: scanning its tabs first, then its values, was
+ * a quarter of a load.
  */
-function parseCriteoBytes(
-  buf: Buffer,
-  start: number,
-  scan: LineScan,
-  tabs: Int32Array,
-  dense: Float64Array,
-  builder: RowBlockBuilder,
-  allowMissingLabel: boolean,
-  names: ValueNames | undefined,
-  seen: (SeenHashes | null)[],
-): string | null {
+function parseCommonLine(buf: Uint8Array, from: number, limit: number, eof: boolean, row: ParsedRow): number {
+  if (from + 1 >= limit) return -1;
+  const label = buf[from] - ZERO;
+  if ((label !== 0 && label !== 1) || buf[from + 1] !== TAB) return -1;
+  row.label = label;
+  const dense = row.dense;
+  let p = from + 2;
+  for (let f = 0; f < DENSE; f++) {
+    const s = p;
+    const negative = p < limit && buf[p] === MINUS;
+    if (negative) p++;
+    let v = 0;
+    for (; p < limit; p++) {
+      const d = buf[p] - ZERO;
+      if (d < 0 || d > 9) break;
+      v = v * 10 + d;
+    }
+    // Past the bytes read, not an integer ("-" alone, another character, a line end), or too many digits: careful path.
+    if (p >= limit || buf[p] !== TAB || (negative && p === s + 1) || p - s > EXACT_DIGITS) return -1;
+    dense[f] = p === s ? NaN : negative ? -v : v;
+    p++;
+  }
+  const spans = row.spans;
+  for (let f = 0; f < CATEGORICAL; f++) {
+    const s = p;
+    let c = 0;
+    for (; p < limit; p++) {
+      c = buf[p];
+      if (c < 0x20 || c >= 0x7f) break;
+    }
+    spans[2 * f] = s;
+    spans[2 * f + 1] = p;
+    if (f < CATEGORICAL - 1) {
+      if (p >= limit || c !== TAB) return -1;
+      p++;
+    } else if (p >= limit) {
+      // The last line may end without a line end; any other line needs the bytes after it.
+      return eof ? limit : -1;
+    } else if (c === LF) {
+      return p + 1;
+    } else if (c === CR) {
+      // CRLF or a lone CR (readline's line ends); a CR that ends the bytes read may be half of a CRLF.
+      if (p + 1 < limit) return buf[p + 1] === LF ? p + 2 : p + 1;
+      return eof ? limit : -1;
+    } else return -1;
+  }
+  return -1;
+}
+
+/**
+ * Parses one ASCII line `buf[start, scan.end)` (tabs at `tabs`) into `row` straight from the bytes: the same values
+ * and problem descriptions as parseCriteoLine on its string, without splitting it or allocating per field (a string
+ * is made only when a problem quotes a value). Returns the problem, or null when `row` holds the line's values.
+ */
+function parseCriteoBytes(buf: Buffer, start: number, scan: LineScan, tabs: Int32Array, allowMissingLabel: boolean, row: ParsedRow): string | null {
   const end = scan.end;
   if (scan.binary) return 'binary data (control characters)';
   const cols = scan.tabs + 1;
@@ -279,6 +340,7 @@ function parseCriteoBytes(
     return `expected ${want} tab-separated columns (label, I1..I13, C1..C26), got ${cols}`;
   }
   // Column c spans [c ? tabs[c − 1] + 1 : start, tabs[c]); the last one ends at the line's end.
+  const dense = row.dense;
   for (let f = 0; f < DENSE; f++) {
     const c = first + f;
     const s = c === 0 ? start : tabs[c - 1] + 1;
@@ -302,20 +364,33 @@ function parseCriteoBytes(
     if (!ok) return `expected an integer or empty in ${DENSE_FIELDS[f]} (column ${c + 1}), got ${quote(buf.toString('latin1', s, e))}`;
     dense[f] = e - s > EXACT_DIGITS ? Number(buf.toString('latin1', s, e)) : negative ? -v : v;
   }
-  const row = builder.appendRow(label);
-  for (let f = 0; f < DENSE; f++) builder.setDense(row, f, dense[f]);
+  row.label = label;
   const last = first + DENSE + CATEGORICAL - 1;
   for (let f = 0; f < CATEGORICAL; f++) {
     const c = first + DENSE + f;
-    const s = tabs[c - 1] + 1;
-    const e = c === last ? end : tabs[c];
+    row.spans[2 * f] = tabs[c - 1] + 1;
+    row.spans[2 * f + 1] = c === last ? end : tabs[c];
+  }
+  return null;
+}
+
+/** Appends a parsed row: its values written straight into the builder's arrays, its categorical values hashed and named. */
+function appendParsedRow(buf: Buffer, row: ParsedRow, builder: RowBlockBuilder, names: ValueNames | undefined, seen: (SeenHashes | null)[]): void {
+  const r = builder.appendRow(row.label);
+  const denseOut = builder.dense;
+  const categoricalOut = builder.categorical;
+  const { dense, spans } = row;
+  for (let f = 0, o = r * DENSE; f < DENSE; f++, o++) denseOut[o] = dense[f];
+  for (let f = 0, o = r * CATEGORICAL; f < CATEGORICAL; f++, o++) {
+    const s = spans[2 * f];
+    const e = spans[2 * f + 1];
     if (s === e) {
-      builder.setCategorical(row, f, MISSING);
+      categoricalOut[o] = MISSING;
       continue;
     }
     let h = hashBytes(buf, s, e, CATEGORICAL_SEEDS[f]);
     if (h === MISSING) h = 1;
-    builder.setCategorical(row, f, h);
+    categoricalOut[o] = h;
     const fieldSeen = names && seen[f];
     if (fieldSeen && fieldSeen.add(h)) {
       const m = names[f];
@@ -325,7 +400,6 @@ function parseCriteoBytes(
       else fieldSeen.mapSize = m.size;
     }
   }
-  return null;
 }
 
 /**
@@ -361,7 +435,7 @@ export async function* readCriteoChunks(file: string, opts: CriteoReadOptions): 
   let good = 0;
   let lineNo = 0;
   const tabs = new Int32Array(MAX_TABS);
-  const dense = new Float64Array(DENSE);
+  const parsed: ParsedRow = { label: 0, dense: new Float64Array(DENSE), spans: new Int32Array(2 * CATEGORICAL) };
   const scan: LineScan = { end: 0, next: 0, tabs: 0, nonAscii: false, binary: false };
   const names = opts.valueNames;
   const seen = names ? names.map((m) => (m.size < MAX_NAMES_PER_FIELD ? seenHashesOf(m) : null)) : [];
@@ -386,13 +460,23 @@ export async function* readCriteoChunks(file: string, opts: CriteoReadOptions): 
       const { bytesRead } = await handle.read(buf, filled, readBytes, null);
       filled += bytesRead;
       eof = bytesRead === 0;
-      while (at < filled && scanLine(buf, at, filled, eof, tabs, scan)) {
+      while (at < filled) {
+        let problem: string | null = null;
+        const next = parseCommonLine(buf, at, filled, eof, parsed);
+        if (next >= 0) {
+          appendParsedRow(buf, parsed, builder, names, seen);
+          at = next;
+        } else {
+          if (!scanLine(buf, at, filled, eof, tabs, scan)) break;
+          if (scan.nonAscii) problem = parseCriteoLine(buf.toString('utf8', at, scan.end), builder, allowMissingLabel, names);
+          else {
+            problem = parseCriteoBytes(buf, at, scan, tabs, allowMissingLabel, parsed);
+            if (!problem) appendParsedRow(buf, parsed, builder, names, seen);
+          }
+          at = scan.next;
+        }
         lineNo++;
         bad.rowsSeen++;
-        const problem = scan.nonAscii
-          ? parseCriteoLine(buf.toString('utf8', at, scan.end), builder, allowMissingLabel, names)
-          : parseCriteoBytes(buf, at, scan, tabs, dense, builder, allowMissingLabel, names, seen);
-        at = scan.next;
         if (problem) {
           if (opts.strict) throw new BadRowFailure(file, lineNo, problem);
           bad.count++;
@@ -404,7 +488,7 @@ export async function* readCriteoChunks(file: string, opts: CriteoReadOptions): 
         }
         good++;
         if (builder.rows >= chunkRows) {
-          yield { block: builder.build(), badRows: bad };
+          yield { block: builder.finish(), badRows: bad };
           builder = new RowBlockBuilder(Math.min(chunkRows, 65_536));
         }
         if (opts.maxRows !== undefined && good >= opts.maxRows) break reading;
@@ -419,7 +503,7 @@ export async function* readCriteoChunks(file: string, opts: CriteoReadOptions): 
     throw new TrainingFailure('bad-data', `data file ${file} has no valid rows: ${why}`);
   }
   if (bad.count / bad.rowsSeen > opts.maxBadRowFraction) throw badDataFailure(file, bad, opts.maxBadRowFraction);
-  if (builder.rows > 0) yield { block: builder.build(), badRows: bad };
+  if (builder.rows > 0) yield { block: builder.finish(), badRows: bad };
 }
 
 /** Reads a whole file into one block (training data). */

@@ -39,6 +39,7 @@ import {
   activeFields,
   concatBlocks,
   newValueNames,
+  rowsView,
   sliceRows,
   type RowWidths,
 } from './rows';
@@ -324,9 +325,10 @@ async function loadCriteo(config: CriteoData, fingerprint: string, limit: number
     reports.push({ split: 'validation', file: config.validation, report: v.badRows });
   } else {
     // The last validationFraction of train, by position (Criteo files are in time order: validate on the latest).
+    // Views of the rows read, not copies: nothing writes to loaded rows, and copying both splits was a tenth of a load.
     const cut = Math.floor(trainBlock.rows * (1 - config.validationFraction));
-    validation = sliceRows(trainBlock, cut, trainBlock.rows);
-    trainBlock = sliceRows(trainBlock, 0, cut);
+    validation = rowsView(trainBlock, cut, trainBlock.rows);
+    trainBlock = rowsView(trainBlock, 0, cut);
   }
   const test = await readCriteoFile(config.test, opts);
   reports.push({ split: 'test', file: config.test, report: test.badRows });

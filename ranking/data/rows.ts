@@ -78,9 +78,10 @@ export function valueName(names: ValueNames, field: number, hash: number): strin
 /** A growable RowBlock (capacity doubling), so streaming readers append without knowing the row count. */
 export class RowBlockBuilder {
   rows = 0;
-  private labels: Uint8Array;
-  private dense: Float32Array;
-  private categorical: Uint32Array;
+  // The storage, for readers that write a row's values straight in: replaced when the builder grows, so read after appendRow.
+  labels: Uint8Array;
+  dense: Float32Array;
+  categorical: Uint32Array;
 
   constructor(
     initialCapacity = 1024,
@@ -107,6 +108,22 @@ export class RowBlockBuilder {
     this.categorical[row * this.widths.categorical + field] = hash;
   }
 
+  /**
+   * The rows appended, for a builder that is done: its arrays themselves when they are exactly full (a reader's full
+   * chunk: no copy), else trimmed copies. The builder must not be appended to after.
+   */
+  finish(): RowBlock {
+    if (this.rows < this.labels.length) return this.build();
+    return {
+      rows: this.rows,
+      denseWidth: this.widths.dense,
+      categoricalWidth: this.widths.categorical,
+      labels: this.labels,
+      dense: this.dense,
+      categorical: this.categorical,
+    };
+  }
+
   build(): RowBlock {
     return {
       rows: this.rows,
@@ -130,6 +147,23 @@ export class RowBlockBuilder {
     this.dense = dense;
     this.categorical = categorical;
   }
+}
+
+/**
+ * Rows [start, end) of a block as a view of its arrays (no copy): for splitting a block nothing writes to any more,
+ * e.g. a file's rows into train and validation. Views of disjoint ranges never see each other's rows.
+ */
+export function rowsView(block: RowBlock, start: number, end: number): RowBlock {
+  const { denseWidth: D, categoricalWidth: C } = block;
+  return {
+    rows: end - start,
+    denseWidth: D,
+    categoricalWidth: C,
+    labels: block.labels.subarray(start, end),
+    dense: block.dense.subarray(start * D, end * D),
+    categorical: block.categorical.subarray(start * C, end * C),
+    ...(block.weights ? { weights: block.weights.subarray(start, end) } : {}),
+  };
 }
 
 /** Rows [start, end) of a block as a new block (copies). */
@@ -166,14 +200,35 @@ export function concatBlocks(blocks: RowBlock[]): RowBlock {
   return out;
 }
 
-/** Which fields carry any value in a block (fields that are always empty carry no information). */
+/**
+ * Which fields carry any value in a block (fields that are always empty carry no information). A field is looked at
+ * only until its first value: most fields have one in the first rows, so the scan soon checks only the (few) fields
+ * still empty, and stops once none is.
+ */
 export function activeFields(block: RowBlock): { categorical: number[]; dense: number[] } {
-  const { denseWidth: D, categoricalWidth: C } = block;
+  const { denseWidth: D, categoricalWidth: C, dense, categorical } = block;
   const cat = new Uint8Array(C);
   const den = new Uint8Array(D);
-  for (let r = 0; r < block.rows; r++) {
-    for (let f = 0; f < C; f++) if (block.categorical[r * C + f] !== MISSING_CATEGORICAL) cat[f] = 1;
-    for (let f = 0; f < D; f++) if (!Number.isNaN(block.dense[r * D + f])) den[f] = 1;
+  // The fields not yet seen with a value, compacted as they are found.
+  const catLeft = Int32Array.from(cat.keys());
+  const denLeft = Int32Array.from(den.keys());
+  let nCat = C;
+  let nDen = D;
+  for (let r = 0; r < block.rows && nCat + nDen > 0; r++) {
+    for (let i = 0; i < nCat; i++) {
+      const f = catLeft[i];
+      if (categorical[r * C + f] !== MISSING_CATEGORICAL) {
+        cat[f] = 1;
+        catLeft[i--] = catLeft[--nCat];
+      }
+    }
+    for (let i = 0; i < nDen; i++) {
+      const f = denLeft[i];
+      if (!Number.isNaN(dense[r * D + f])) {
+        den[f] = 1;
+        denLeft[i--] = denLeft[--nDen];
+      }
+    }
   }
   return {
     categorical: [...cat.keys()].filter((f) => cat[f]),

@@ -14,7 +14,7 @@ import type { Attempt, ExperimentResult, NewCampaignEvent } from '../contracts';
 import type * as activities from '../activities';
 import { parseWorkflowInput } from './input';
 import { failedResult, succeededResult } from './experiment-result';
-import { applyRememberedFix, retryAfterDiskFull, retryAfterFailure, type RetryDecision } from './retry-policy';
+import { applyRememberedFix, rawDenseRetry, retryAfterDiskFull, retryAfterFailure, type RetryDecision } from './retry-policy';
 import { ExternalJobFailed, trainExternally } from './external-training';
 import { decisions, localRecords, records } from './activity-proxies';
 
@@ -156,11 +156,15 @@ export async function rankingExperiment(rawInput: unknown): Promise<ExperimentRe
       // A full disk is waited out and the same config retried; histories recorded before this shrank the model.
       const diskFull = failure.diskFull && patched('disk-full-waits') ? failure.diskFull : undefined;
       const diskDecision = diskFull && retryAfterDiskFull(config, diskFull, diskWaits);
+      // Raw dense values log-transformed before any learning-rate cut (fm, dcn); histories recorded before cut the rate.
+      const runbook = {
+        rawDenseFirst: failure.failureClass === 'diverged' && rawDenseRetry(config) !== undefined ? patched('raw-dense-retry') : false,
+      };
       const decision: RetryDecision = diskDecision
         ? diskDecision
         : remembered
-          ? applyRememberedFix(failure.failureClass, config, remembered, failure.message)
-          : retryAfterFailure(failure.failureClass, config, failure.message);
+          ? applyRememberedFix(failure.failureClass, config, remembered, failure.message, runbook)
+          : retryAfterFailure(failure.failureClass, config, failure.message, runbook);
       const tried: Attempt = {
         config,
         failure,

@@ -6,7 +6,9 @@ import type { RememberedFix } from '../contracts/agents';
  * What happens after a classified training failure. Deterministic and decided by the class alone (the triage
  * agent's diagnosis is recorded as advice, never executed): an LLM cannot turn a bad-data failure into a retry.
  *
- * - diverged       → retry with the learning rate cut to 30% and gradients clipped (tighter each time)
+ * - diverged       → retry with the learning rate cut to 30% and gradients clipped (tighter each time); but an fm
+ *                    or dcn fed raw dense values (transform `none`) first retries with them log-transformed
+ *                    (rawDenseRetry), since no learning rate saves those
  * - resource       → retry with the hash table the engine says fits its memory budget (else 4x fewer buckets), half
  *                    the embedding size for fm/dcn, and a smaller batch; but a full disk is not the model's fault:
  *                    free disk space, and the same config is retried with backoff (retryAfterDiskFull)
@@ -27,9 +29,59 @@ export type RetryDecision =
     }
   | { retry: false; fix: string };
 
-export function retryAfterFailure(failureClass: FailureClass, config: ModelConfig, message = ''): RetryDecision {
+/**
+ * Which runbook a caller runs. `rawDenseFirst` (default on): the raw-dense step below. Workflow code passes what
+ * patched('raw-dense-retry') says, so histories recorded before it replay the learning-rate cut they took.
+ */
+export interface RunbookVersion {
+  rawDenseFirst?: boolean;
+}
+
+/**
+ * Families where a dense value multiplies other inputs: fm's factor products, dcn's cross layers (x0 ⊙ (W·x + b)).
+ * A raw count of 10⁴ there puts ~10⁸ in the logit from the first step, whatever the learning rate: measured on
+ * `wide-crosses`, dcn with transform `none` diverged within 50 steps at learning rates from 0.0024 down to 0.00003
+ * (the runbook's three cuts), and trained to test NE 0.771 with `log` or `standardize` at the first of them.
+ * lr is left out: one weight per value, FTRL's per-coordinate rates scale with the value.
+ */
+const MULTIPLYING_FAMILIES: readonly ModelConfig['family'][] = ['fm', 'dcn'];
+
+/**
+ * The runbook's first step for a diverged fm or dcn that feeds dense values raw (denseTransform `none`, or a field's
+ * own transform `none`): the same config with those values log-transformed, sign(x)·ln(1 + |x|), which keeps their
+ * order and sign and bounds their growth (a heavy-tailed count standardized can still be hundreds of sds out).
+ * Undefined when the config feeds nothing raw or the family is not one where raw values multiply.
+ */
+export function rawDenseRetry(config: ModelConfig): { config: ModelConfig; fields: string[] } | undefined {
+  if (!MULTIPLYING_FAMILIES.includes(config.family)) return undefined;
+  const rawFields = Object.entries(config.fields ?? {})
+    .filter(([, knobs]) => knobs.transform === 'none')
+    .map(([name]) => name);
+  if (config.denseTransform !== 'none' && !rawFields.length) return undefined;
+  const fields = config.fields
+    ? Object.fromEntries(
+        Object.entries(config.fields).map(([name, knobs]) => [name, knobs.transform === 'none' ? { ...knobs, transform: 'log' as const } : knobs]),
+      )
+    : undefined;
+  const logged = { ...config, ...(config.denseTransform === 'none' ? { denseTransform: 'log' as const } : {}), ...(fields ? { fields } : {}) };
+  return { config: logged, fields: rawFields };
+}
+
+export function retryAfterFailure(failureClass: FailureClass, config: ModelConfig, message = '', runbook: RunbookVersion = {}): RetryDecision {
   switch (failureClass) {
     case 'diverged': {
+      const raw = runbook.rawDenseFirst !== false ? rawDenseRetry(config) : undefined;
+      if (raw) {
+        const which = [
+          ...(config.denseTransform === 'none' ? ['denseTransform none → log'] : []),
+          ...raw.fields.map((f) => `${f}'s transform none → log`),
+        ];
+        return {
+          retry: true,
+          config: raw.config,
+          fix: `retry with the raw dense values log-transformed (${which.join(', ')}), learning rate unchanged: in ${config.family} a raw value multiplies other inputs and blows up from the first step at any learning rate`,
+        };
+      }
       const learningRate = round(config.learningRate * 0.3);
       const gradientClip = config.gradientClip ? Math.max(0.5, config.gradientClip / 2) : 5;
       return {
@@ -139,10 +191,19 @@ export function applyRememberedFix(
   config: ModelConfig,
   remembered: RememberedFix | undefined,
   message = '',
+  runbook: RunbookVersion = {},
 ): RetryDecision {
-  const policy = retryAfterFailure(failureClass, config, message);
-  // No memory of a smaller model applies to a full disk.
-  if (!policy.retry || !remembered || remembered.failureClass !== failureClass || remembered.family !== config.family || diskFullInMessage(message))
+  const policy = retryAfterFailure(failureClass, config, message, runbook);
+  // No memory of a smaller model applies to a full disk, nor a remembered learning-rate cut to raw dense values.
+  const rawStep = failureClass === 'diverged' && runbook.rawDenseFirst !== false && rawDenseRetry(config) !== undefined;
+  if (
+    !policy.retry ||
+    !remembered ||
+    remembered.failureClass !== failureClass ||
+    remembered.family !== config.family ||
+    diskFullInMessage(message) ||
+    rawStep
+  )
     return policy;
   const memory = remembered.changes;
   let candidate: ModelConfig;

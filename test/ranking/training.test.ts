@@ -1,6 +1,7 @@
 import { strict as assert } from 'node:assert';
 import { TrainingFailure, trainExperiment } from '../../ranking';
-import type { TrainingProgress } from '../../contracts';
+import { ModelConfig, type TrainingProgress } from '../../contracts';
+import { retryAfterFailure } from '../../workflows/retry-policy';
 
 /** Small planted data with the default 2 crosses: big enough that the families separate, small enough for CI. */
 const data = { planted: { trainRows: 20_000, validationRows: 2_000, testRows: 10_000 } };
@@ -74,6 +75,23 @@ describe('classified training failures', () => {
       }
     });
   }
+
+  it("a dcn fed raw dense values diverges at its default learning rate, and the runbook's retry (log-transformed) trains", async () => {
+    // Planted dense values are counts: x0 ⊙ (W·x + b) squares them in the first cross layer.
+    const raw = ModelConfig.parse({ family: 'dcn', denseTransform: 'none' });
+    const failure = await trainExperiment({ data: small, model: raw }).then(
+      () => assert.fail('expected divergence'),
+      (e: unknown) => e,
+    );
+    assert.ok(failure instanceof TrainingFailure, String(failure));
+    assert.equal(failure.failureClass, 'diverged');
+    const retry = retryAfterFailure('diverged', raw, failure.message);
+    assert.ok(retry.retry);
+    assert.equal(retry.config.denseTransform, 'log');
+    assert.equal(retry.config.learningRate, raw.learningRate);
+    const trained = await trainExperiment({ data: small, model: retry.config });
+    assert.ok(trained.metrics.ne < 1, `log-transformed dcn NE ${trained.metrics.ne} should beat a constant`);
+  });
 
   it('a model over the memory budget fails as resource before allocating', async () => {
     try {

@@ -49,6 +49,47 @@ describe('rankingCampaign end to end (real activities)', function () {
     return Promise.all(ids.map(async (id) => JSON.stringify(await temporal.client.workflow.getHandle(id).fetchHistory())));
   }
 
+  it('a diverged dcn fed raw dense values is retried with them log-transformed, and the triage event says so', async () => {
+    const id = `real-raw-dense-${Date.now()}`;
+    const status = await withRealWorkers(temporal, async () => {
+      await client.startCampaign(
+        {
+          data: { planted: { seed: 7, trainRows: 5_000, validationRows: 1_000, testRows: 2_000 } },
+          baseline: { family: 'dcn', denseTransform: 'none' },
+          budget: { experiments: 1 },
+          agents: 'heuristic',
+          approvers: ['ana'],
+        },
+        { id },
+      );
+      const review = await awaitReview(id);
+      await client.abort(id, { by: 'ana' });
+      return review;
+    });
+    const base = status.experiments[0];
+    assert.equal(base.status, 'succeeded', JSON.stringify(base.failure));
+    assert.deepEqual(
+      base.attempts.map((a) => [a.config.denseTransform, a.config.learningRate, a.failure?.failureClass]),
+      [
+        ['none', base.config.learningRate, 'diverged'],
+        ['log', base.config.learningRate, undefined],
+      ],
+    );
+    const triage = (await readEvents(id)).events.find((e) => e.type === 'triage');
+    assert.ok(triage && triage.type === 'triage');
+    assert.match(triage.fix, /raw dense values log-transformed \(denseTransform none → log\)/);
+    // Recorded under its patch, so histories from before it replay the learning-rate cut they took.
+    const history = await temporal.client.workflow.getHandle(base.experimentId).fetchHistory();
+    const patches = (history.events ?? [])
+      .filter((e) => e.markerRecordedEventAttributes?.markerName === 'core_patch')
+      .flatMap((e) => e.markerRecordedEventAttributes?.details?.['patch-data']?.payloads ?? [])
+      .map((p) => Buffer.from(p.data ?? []).toString());
+    assert.ok(
+      patches.some((p) => p.includes('"raw-dense-retry"')),
+      patches.join(' '),
+    );
+  });
+
   /** The first campaign's best test NE, for the warm-start test that follows it. */
   let firstCampaignBestNe: number | undefined;
 

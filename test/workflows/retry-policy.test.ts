@@ -143,3 +143,50 @@ describe('retry policy: a remembered fix, applied within the runbook', () => {
     }
   });
 });
+
+describe('retry policy: raw dense values in fm and dcn', () => {
+  it('a diverged dcn fed raw values retries with them log-transformed, learning rate unchanged; the next divergence cuts the rate', () => {
+    const config = ModelConfig.parse({ family: 'dcn', learningRate: 0.003, denseTransform: 'none' });
+    const first = retryAfterFailure('diverged', config);
+    assert.ok(first.retry);
+    assert.deepEqual(first.config, { ...config, denseTransform: 'log' });
+    assert.match(first.fix, /log-transformed \(denseTransform none → log\), learning rate unchanged/);
+    // Nothing raw is left: the runbook's learning-rate cut, as for any divergence.
+    const second = retryAfterFailure('diverged', first.config);
+    assert.ok(second.retry);
+    assert.equal(second.config.learningRate, 0.0009);
+    assert.equal(second.config.denseTransform, 'log');
+  });
+
+  it("a field's own transform none is logged and every other knob kept; lr and fed-nothing-raw configs take the rate cut", () => {
+    const fm = ModelConfig.parse({ family: 'fm', fields: { I2: { transform: 'none' }, I3: { transform: 'quantile', buckets: 8 } } });
+    const decision = retryAfterFailure('diverged', fm);
+    assert.ok(decision.retry);
+    assert.deepEqual(decision.config.fields, { I2: { transform: 'log' }, I3: { transform: 'quantile', buckets: 8 } });
+    assert.equal(decision.config.denseTransform, 'quantile');
+    assert.equal(decision.config.learningRate, fm.learningRate);
+    assert.match(decision.fix, /I2's transform none → log/);
+    for (const config of [
+      ModelConfig.parse({ family: 'lr', denseTransform: 'none' }),
+      ModelConfig.parse({ family: 'dcn', denseTransform: 'standardize' }),
+    ]) {
+      const cut = retryAfterFailure('diverged', config);
+      assert.ok(cut.retry);
+      assert.equal(cut.config.denseTransform, config.denseTransform, config.family);
+      assert.equal(cut.config.learningRate, Number((config.learningRate * 0.3).toPrecision(3)), config.family);
+    }
+  });
+
+  it('histories recorded before it (rawDenseFirst false) replay the rate cut; a remembered rate cut does not replace the log step', () => {
+    const config = ModelConfig.parse({ family: 'dcn', learningRate: 0.01, denseTransform: 'none' });
+    const legacy = retryAfterFailure('diverged', config, '', { rawDenseFirst: false });
+    assert.ok(legacy.retry);
+    assert.equal(legacy.config.learningRate, 0.003);
+    assert.equal(legacy.config.denseTransform, 'none');
+    const memory = remembered('diverged', 'dcn', { learningRateRatio: 0.01, gradientClip: 1 });
+    assert.deepEqual(applyRememberedFix('diverged', config, memory), retryAfterFailure('diverged', config));
+    const legacyMemory = applyRememberedFix('diverged', config, memory, '', { rawDenseFirst: false });
+    assert.ok(legacyMemory.retry);
+    assert.equal(legacyMemory.config.learningRate, 0.0001);
+  });
+});

@@ -156,7 +156,7 @@ export async function rankingExperiment(rawInput: unknown): Promise<ExperimentRe
       // A full disk is waited out and the same config retried; histories recorded before this shrank the model.
       const diskFull = failure.diskFull && patched('disk-full-waits') ? failure.diskFull : undefined;
       const diskDecision = diskFull && retryAfterDiskFull(config, diskFull, diskWaits);
-      // Raw dense values log-transformed before any learning-rate cut (fm, dcn); histories recorded before cut the rate.
+      // Raw dense values log-transformed before any learning-rate cut; histories recorded before cut the rate.
       const runbook = {
         rawDenseFirst: failure.failureClass === 'diverged' && rawDenseRetry(config) !== undefined ? patched('raw-dense-retry') : false,
       };

@@ -6,8 +6,8 @@ import type { RememberedFix } from '../contracts/agents';
  * What happens after a classified training failure. Deterministic and decided by the class alone (the triage
  * agent's diagnosis is recorded as advice, never executed): an LLM cannot turn a bad-data failure into a retry.
  *
- * - diverged       → retry with the learning rate cut to 30% and gradients clipped (tighter each time); but an fm
- *                    or dcn fed raw dense values (transform `none`) first retries with them log-transformed
+ * - diverged       → retry with the learning rate cut to 30% and gradients clipped (tighter each time); but a
+ *                    run fed raw dense values (transform `none`) first retries with them log-transformed
  *                    (rawDenseRetry), since no learning rate saves those
  * - resource       → retry with the hash table the engine says fits its memory budget (else 4x fewer buckets), half
  *                    the embedding size for fm/dcn, and a smaller batch; but a full disk is not the model's fault:
@@ -38,22 +38,17 @@ export interface RunbookVersion {
 }
 
 /**
- * Families where a dense value multiplies other inputs: fm's factor products, dcn's cross layers (x0 ⊙ (W·x + b)).
- * A raw count of 10⁴ there puts ~10⁸ in the logit from the first step, whatever the learning rate: measured on
- * `wide-crosses`, dcn with transform `none` diverged within 50 steps at learning rates from 0.0024 down to 0.00003
- * (the runbook's three cuts), and trained to test NE 0.771 with `log` or `standardize` at the first of them.
- * lr is left out: one weight per value, FTRL's per-coordinate rates scale with the value.
- */
-const MULTIPLYING_FAMILIES: readonly ModelConfig['family'][] = ['fm', 'dcn'];
-
-/**
- * The runbook's first step for a diverged fm or dcn that feeds dense values raw (denseTransform `none`, or a field's
- * own transform `none`): the same config with those values log-transformed, sign(x)·ln(1 + |x|), which keeps their
- * order and sign and bounds their growth (a heavy-tailed count standardized can still be hundreds of sds out).
- * Undefined when the config feeds nothing raw or the family is not one where raw values multiply.
+ * The runbook's first step for a diverged run that feeds dense values raw (denseTransform `none`, or a field's own
+ * transform `none`): the same config with those values log-transformed, sign(x)·ln(1 + |x|), which keeps their order
+ * and sign and bounds their growth (a heavy-tailed count standardized can still be hundreds of sds out). No learning
+ * rate saves a raw count of 10⁴: in fm and dcn it multiplies other inputs (dcn's x0 ⊙ (W·x + b) squares it), and
+ * FTRL moves an lr weight by about its learning rate whatever the value's scale, so the logit moves 10⁴ times as far
+ * as for a 0/1 value. Measured: on `wide-crosses`, dcn with `none` diverged within 50 steps at learning rates from
+ * 0.0024 down to 0.00003 (the runbook's three cuts) and trained to test NE 0.770 with `log` at the first; lr with
+ * `none` at 0.971 diverged at all three rates (0.971, 0.291, 0.087) and trained to 0.887 with `log` at 0.971.
+ * Undefined when the config feeds nothing raw.
  */
 export function rawDenseRetry(config: ModelConfig): { config: ModelConfig; fields: string[] } | undefined {
-  if (!MULTIPLYING_FAMILIES.includes(config.family)) return undefined;
   const rawFields = Object.entries(config.fields ?? {})
     .filter(([, knobs]) => knobs.transform === 'none')
     .map(([name]) => name);
@@ -79,7 +74,7 @@ export function retryAfterFailure(failureClass: FailureClass, config: ModelConfi
         return {
           retry: true,
           config: raw.config,
-          fix: `retry with the raw dense values log-transformed (${which.join(', ')}), learning rate unchanged: in ${config.family} a raw value multiplies other inputs and blows up from the first step at any learning rate`,
+          fix: `retry with the raw dense values log-transformed (${which.join(', ')}), learning rate unchanged: a raw count diverges at any learning rate`,
         };
       }
       const learningRate = round(config.learningRate * 0.3);

@@ -144,7 +144,7 @@ describe('retry policy: a remembered fix, applied within the runbook', () => {
   });
 });
 
-describe('retry policy: raw dense values in fm and dcn', () => {
+describe('retry policy: raw dense values', () => {
   it('a diverged dcn fed raw values retries with them log-transformed, learning rate unchanged; the next divergence cuts the rate', () => {
     const config = ModelConfig.parse({ family: 'dcn', learningRate: 0.003, denseTransform: 'none' });
     const first = retryAfterFailure('diverged', config);
@@ -158,7 +158,7 @@ describe('retry policy: raw dense values in fm and dcn', () => {
     assert.equal(second.config.denseTransform, 'log');
   });
 
-  it("a field's own transform none is logged and every other knob kept; lr and fed-nothing-raw configs take the rate cut", () => {
+  it("a field's own transform none is logged and every other knob kept; lr fed raw values too; a config fed nothing raw takes the rate cut", () => {
     const fm = ModelConfig.parse({ family: 'fm', fields: { I2: { transform: 'none' }, I3: { transform: 'quantile', buckets: 8 } } });
     const decision = retryAfterFailure('diverged', fm);
     assert.ok(decision.retry);
@@ -166,15 +166,15 @@ describe('retry policy: raw dense values in fm and dcn', () => {
     assert.equal(decision.config.denseTransform, 'quantile');
     assert.equal(decision.config.learningRate, fm.learningRate);
     assert.match(decision.fix, /I2's transform none → log/);
-    for (const config of [
-      ModelConfig.parse({ family: 'lr', denseTransform: 'none' }),
-      ModelConfig.parse({ family: 'dcn', denseTransform: 'standardize' }),
-    ]) {
-      const cut = retryAfterFailure('diverged', config);
-      assert.ok(cut.retry);
-      assert.equal(cut.config.denseTransform, config.denseTransform, config.family);
-      assert.equal(cut.config.learningRate, Number((config.learningRate * 0.3).toPrecision(3)), config.family);
-    }
+    const lr = ModelConfig.parse({ family: 'lr', learningRate: 0.971, denseTransform: 'none' });
+    const logged = retryAfterFailure('diverged', lr);
+    assert.ok(logged.retry);
+    assert.deepEqual(logged.config, { ...lr, denseTransform: 'log' });
+    const cooked = ModelConfig.parse({ family: 'dcn', denseTransform: 'standardize' });
+    const cut = retryAfterFailure('diverged', cooked);
+    assert.ok(cut.retry);
+    assert.equal(cut.config.denseTransform, 'standardize');
+    assert.equal(cut.config.learningRate, Number((cooked.learningRate * 0.3).toPrecision(3)));
   });
 
   it('histories recorded before it (rawDenseFirst false) replay the rate cut; a remembered rate cut does not replace the log step', () => {

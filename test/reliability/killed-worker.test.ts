@@ -22,8 +22,11 @@ describe('reliability: a worker killed mid-training', function () {
   after(async () => Promise.all(workers.map((w) => w.kill('SIGKILL'))));
 
   const data = DataConfig.parse({ planted: { seed: 21, trainRows: 30_000, testRows: 5_000, validationRows: 2_000 } });
-  // The DCN-style network with frequent checkpoints: ~10 s of training, long enough to be killed in the middle.
-  const model = ModelConfig.parse({ family: 'dcn', epochs: 2, checkpointEvery: 10, seed: 3 });
+  // The DCN with frequent checkpoints, trained long enough to be killed in the middle. The checkpoint reaches the
+  // server only in a heartbeat, which the SDK throttles (at most one per 0.8 × the 20 s heartbeat timeout): with two
+  // epochs a full `npm test` run once finished the training before one carrying a checkpoint went out, and the test
+  // waited in vain. Six epochs, without early stopping, leave it the time.
+  const model = ModelConfig.parse({ family: 'dcn', epochs: 6, patience: 6, checkpointEvery: 10, seed: 3 });
   let uninterrupted: Awaited<ReturnType<typeof trainExperiment>> | undefined;
   const uninterruptedRun = async () => (uninterrupted ??= await trainExperiment({ data, model }));
 

@@ -10,9 +10,13 @@ import { BENCH_WIDE_SCENARIOS, resolveWideScenario } from '../../ranking/data/wi
 
 /**
  * Issue 27: the cost model's predictions are within 2x of measured on the wide scenarios. Timings move with the
- * machine's load, so the test calibrates the way a campaign does: a default LR measured on each scenario (twice, before
- * and after the others) is the only observation, and the model predicts the other families and an LR with more work from it, each then trained and
- * timed in the same test. A modest row count keeps the whole test to a minute or two; the ratios are what it checks.
+ * machine's load, so the test calibrates the way a campaign does: a default LR measured on each scenario is the only
+ * observation, and the model predicts the other families and an LR with more work from it, each then trained and timed
+ * in the same test. A modest row count keeps the whole test to a minute or two; the ratios are what it checks.
+ *
+ * Load only ever slows a run down, so each side is its fastest run: the LR is timed before every predicted config and
+ * after the last (a burst of load on the shared CI machine once inflated both of two back-to-back LR runs, and the
+ * heavier LR, timed after it, came out "2.05x over"), and each predicted config three times.
  */
 const ROWS = 12_000;
 const FIELDS = 39;
@@ -59,30 +63,30 @@ describe('cost model against measured training time (wide scenarios)', function 
         test: path.join(out, 'test.tsv'),
       };
       const train = (config: ModelConfig) => trainExperiment({ data, model: config, segmentField: 'C1' });
-      // A run's time on a shared machine is the fastest of two: load only ever slows a run down.
-      const timed = async (config: ModelConfig) => Math.min((await train(config)).trainSeconds, (await train(config)).trainSeconds);
+      const fastest = async (config: ModelConfig, runs: number) => {
+        let seconds = Infinity;
+        for (let r = 0; r < runs; r++) seconds = Math.min(seconds, (await train(config)).trainSeconds);
+        return seconds;
+      };
       const lr = ModelConfig.parse({ family: 'lr' });
       // The first run of the suite pays one-time start-up (the wasm backends, the DCN's dense products): warm both.
       if (i === 0) for (const family of ['lr', 'fm', 'dcn']) await train(ModelConfig.parse({ family }));
-      // Measured before and after the predicted runs, so a change of load during the test weighs on both sides.
-      const measuredLr = [await timed(lr)];
+      const measuredLr = [await fastest(lr, 2)];
       const trained: { raw: object; config: ModelConfig; measured: number }[] = [];
       for (const raw of PREDICTED) {
         const config = ModelConfig.parse(raw);
-        trained.push({ raw, config, measured: await timed(config) });
+        trained.push({ raw, config, measured: await fastest(config, 3) });
+        measuredLr.push(await fastest(lr, 2));
       }
-      measuredLr.push(await timed(lr));
-      const model = fitCostModel(
-        { rows: ROWS, fields: FIELDS },
-        measuredLr.map((seconds) => ({ config: lr, rows: ROWS, fields: FIELDS, seconds, weight: 1 })),
-      );
+      const lrSeconds = Math.min(...measuredLr);
+      const model = fitCostModel({ rows: ROWS, fields: FIELDS }, [{ config: lr, rows: ROWS, fields: FIELDS, seconds: lrSeconds, weight: 1 }]);
       for (const { raw, config, measured } of trained) {
         const predicted = predictTrainingSeconds(model, config).seconds;
         const ratio = predicted / measured;
         ratios.push(`${name} ${config.family}${config.crosses.length ? '+crosses' : ''} ${ratio.toFixed(2)}`);
         assert.ok(
           ratio >= 0.5 && ratio <= 2,
-          `${name} ${JSON.stringify(raw)}: predicted ${predicted.toFixed(2)} s, measured ${measured.toFixed(2)} s (lr measured ${measuredLr.map((s) => s.toFixed(2)).join(', ')} s)`,
+          `${name} ${JSON.stringify(raw)}: predicted ${predicted.toFixed(2)} s, measured ${measured.toFixed(2)} s (lr fastest ${lrSeconds.toFixed(2)} s of ${measuredLr.map((s) => s.toFixed(2)).join(', ')})`,
         );
       }
     });

@@ -154,5 +154,11 @@ export const FailureReport = z.object({
    * retries it unchanged, where an out-of-memory failure is retried with a smaller model.
    */
   diskFull: DiskFull.optional(),
+  /**
+   * Seconds the failed attempt trained before it failed, on the clock of a finished run's trainSeconds (from the end
+   * of encoding): what a divergence in the second epoch cost. Absent when it failed before training (bad data, a model
+   * over the memory budget) or where the engine could not time it (a full disk met in a training thread).
+   */
+  trainSeconds: z.number().min(0).optional(),
 });
 export type FailureReport = z.infer<typeof FailureReport>;

@@ -144,6 +144,24 @@ export interface TrainExperimentResult {
  * Failures come out as TrainingFailure (diverged / resource / bad-data); cancellation as the signal's reason.
  */
 export async function trainExperiment(req: TrainExperimentRequest): Promise<TrainExperimentResult> {
+  const clock: TrainingClock = {};
+  try {
+    return await trainAndEvaluate(req, clock);
+  } catch (err) {
+    // A failure once training began cost training time (a divergence in the second epoch, a full disk at the model's
+    // save): its report says how much, so a campaign's trainSeconds budget counts it.
+    if (err instanceof TrainingFailure && clock.started !== undefined && err.trainSeconds === undefined)
+      err.trainSeconds = (performance.now() - clock.started) / 1000;
+    throw err;
+  }
+}
+
+/** When training began (the end of encoding: the clock of a finished run's trainSeconds); unset before that. */
+interface TrainingClock {
+  started?: number;
+}
+
+async function trainAndEvaluate(req: TrainExperimentRequest, clock: TrainingClock): Promise<TrainExperimentResult> {
   const data = parseOrExplain(DataConfig, req.data, 'data config');
   // Field names are checked against the data and turned into slots here too, for callers that reach the engine
   // without a workflow or CLI input (which did it already; on slot names it changes nothing).
@@ -212,7 +230,7 @@ export async function trainExperiment(req: TrainExperimentRequest): Promise<Trai
   const slot = req.checkpoint?.slot;
 
   const validationSplit = validationSplitOf(data, validation.rows);
-  const started = performance.now();
+  const started = (clock.started = performance.now());
   const { progress, validationNe, learningCurve, earlyStopping } = await runTrainingLoop(ranker, model, train, validation, {
     onProgress: req.onProgress,
     signal: req.signal,

@@ -11,12 +11,15 @@ import { rankwrightHome } from '../store/home';
 export class TrainingFailure extends Error {
   readonly failureClass: FailureClass;
   lastProgress: TrainingProgress[];
+  /** Seconds the attempt trained before failing (set by trainExperiment; see FailureReport.trainSeconds). */
+  trainSeconds?: number;
 
-  constructor(failureClass: FailureClass, message: string, lastProgress: TrainingProgress[] = []) {
+  constructor(failureClass: FailureClass, message: string, lastProgress: TrainingProgress[] = [], trainSeconds?: number) {
     super(message);
     this.name = 'TrainingFailure';
     this.failureClass = failureClass;
     this.lastProgress = lastProgress;
+    if (trainSeconds !== undefined) this.trainSeconds = trainSeconds;
   }
 
   toReport(): FailureReport {
@@ -24,6 +27,7 @@ export class TrainingFailure extends Error {
       failureClass: this.failureClass,
       message: this.message.length > 4000 ? this.message.slice(0, 3997) + '...' : this.message,
       lastProgress: this.lastProgress.slice(-50),
+      ...(this.trainSeconds !== undefined ? { trainSeconds: this.trainSeconds } : {}),
     };
   }
 }

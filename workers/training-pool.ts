@@ -121,7 +121,7 @@ export interface SerializedError {
   message: string;
   stack?: string;
   code?: string;
-  training?: { failureClass: TrainingFailure['failureClass']; lastProgress: TrainingProgress[] };
+  training?: { failureClass: TrainingFailure['failureClass']; lastProgress: TrainingProgress[]; trainSeconds?: number };
   badRow?: { file: string; line: number; problem: string };
 }
 
@@ -376,7 +376,7 @@ const ERRORS: Record<string, new (message: string) => Error> = { RangeError, Typ
 export function rebuildError(e: SerializedError): Error {
   let err: Error;
   if (e.badRow) err = new BadRowFailure(e.badRow.file, e.badRow.line, e.badRow.problem);
-  else if (e.training) err = new TrainingFailure(e.training.failureClass, e.message, e.training.lastProgress);
+  else if (e.training) err = new TrainingFailure(e.training.failureClass, e.message, e.training.lastProgress, e.training.trainSeconds);
   else err = new (ERRORS[e.name] ?? Error)(e.message);
   err.name = e.name;
   if (e.stack) err.stack = e.stack;

@@ -86,13 +86,17 @@ class CancelledInThread extends Error {
 }
 
 /**
- * Errors cross as plain data: a TrainingFailure keeps its class, message and last progress (the main thread rebuilds
+ * Errors cross as plain data: a TrainingFailure keeps its class, message, last progress and seconds trained (the main thread rebuilds
  * it, so its report is the one a same-thread run would give); any other error keeps its name (a RangeError stays a
  * RangeError, so allocation failures are still classed `resource`), message, stack and code.
  */
 function serializeError(err: unknown): SerializedError {
   if (err instanceof TrainingFailure) {
-    const training = { failureClass: err.failureClass, lastProgress: err.lastProgress.slice(-50) };
+    const training = {
+      failureClass: err.failureClass,
+      lastProgress: err.lastProgress.slice(-50),
+      ...(err.trainSeconds !== undefined ? { trainSeconds: err.trainSeconds } : {}),
+    };
     const badRow = err instanceof BadRowFailure ? { file: err.file, line: err.line, problem: err.problem } : undefined;
     return { name: err.name, message: err.message, stack: err.stack, training, ...(badRow ? { badRow } : {}) };
   }

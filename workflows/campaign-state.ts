@@ -64,6 +64,8 @@ export class CampaignState {
    * before validation metrics existed (set by the story, under a patch, before anything is decided).
    */
   decideOn: DecisionBasis = 'test';
+  /** The trainSeconds used count failed attempts' training (planner's trainSecondsUsed); campaigns recorded before did not. */
+  failedAttemptSeconds = false;
   /** Drift, base rates and what the data can detect, checked after the baseline (campaigns that decide on validation). */
   dataChecks: DataChecks | undefined;
   /** The onApprove hook's run (campaigns with a hook, once approved). */
@@ -133,7 +135,7 @@ export class CampaignState {
       stopReason: this.stopReason,
       budgetUsed: {
         experiments: this.experiments.length,
-        trainSeconds: trainSecondsUsed(this.experiments, this.probes),
+        trainSeconds: trainSecondsUsed(this.experiments, this.probes, this.failedAttemptSeconds),
         compute: computeUsed(this.experiments, this.probes),
         probes: this.probes.length,
       },

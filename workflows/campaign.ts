@@ -72,6 +72,9 @@ export async function rankingCampaign(rawInput: unknown, carried?: unknown): Pro
   const campaign = new CampaignState(input, carry, (patched('local-records') ? localRecords : records).recordEvents);
   // Validation decides and test confirms; campaigns recorded before validation metrics decided on test, and replay so.
   campaign.decideOn = patched('validation-decides') ? 'validation' : 'test';
+  // A failed attempt's training counts toward the trainSeconds budget; campaigns recorded before counted finished
+  // runs only, and replay so.
+  campaign.failedAttemptSeconds = patched('failed-attempt-seconds');
   campaign.handleMessages();
   // agents "llm" on a worker without an endpoint fails here, before any training, with the activity's message.
   if (!carry && input.agents === 'llm' && patched('llm-endpoint-check')) {
@@ -297,7 +300,15 @@ async function runPhases(campaign: CampaignState, rawInput: unknown, firstSignal
         await campaign.flush();
       },
     },
-    { shares, countCompute, probe, stallNeedsExhaustion: countCompute, decideOn: campaign.decideOn, portfolio },
+    {
+      shares,
+      countCompute,
+      probe,
+      stallNeedsExhaustion: countCompute,
+      decideOn: campaign.decideOn,
+      portfolio,
+      failedAttemptSeconds: campaign.failedAttemptSeconds,
+    },
   ).catch((err) => {
     if (err instanceof CampaignAborted) return 'aborted' as const;
     throw err;

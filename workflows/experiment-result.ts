@@ -69,7 +69,7 @@ export function failedResult(
     status: 'failed',
     config,
     hypothesis: who.hypothesis,
-    // A failed attempt reports no time; failures are cheap next to finished runs.
+    // No model was trained to the end: the seconds its failed attempts trained are in their reports (trainSecondsUsed).
     trainSeconds: 0,
     modelBytes: 0,
     attempts,

@@ -88,6 +88,8 @@ export interface PlanOptions {
    * where the campaign probes and as full runs where it doesn't. (Campaigns recorded before did not.)
    */
   portfolio?: boolean;
+  /** The trainSeconds budget counts failed attempts' training too (see trainSecondsUsed). */
+  failedAttemptSeconds?: boolean;
 }
 
 export function phasesFor(strategy: CampaignInput['strategy']): DesignPhase[] {
@@ -99,9 +101,14 @@ export function bestResult(results: ExperimentResult[], decideOn: DecisionBasis 
   return bestOn(results, decideOn);
 }
 
-/** Training seconds of every run: full experiments and probes. */
-export function trainSecondsUsed(results: ExperimentResult[], probes: ExperimentResult[] = []): number {
-  return [...results, ...probes].reduce((s, r) => s + r.trainSeconds, 0);
+/**
+ * Training seconds of every run: full experiments and probes, and with `failedAttempts` the seconds their failed
+ * attempts trained before failing (FailureReport.trainSeconds: a run that diverged late, or a retried one, cost that
+ * much too). Campaigns recorded before failures carried their seconds count finished runs only, and replay so.
+ */
+export function trainSecondsUsed(results: ExperimentResult[], probes: ExperimentResult[] = [], failedAttempts = false): number {
+  const failed = (r: ExperimentResult) => (r.attempts ?? []).reduce((s, a) => s + (a.failure?.trainSeconds ?? 0), 0);
+  return [...results, ...probes].reduce((s, r) => s + r.trainSeconds + (failedAttempts ? failed(r) : 0), 0);
 }
 
 /** Compute used in full-run equivalents: every attempt of every run, a probe at its row fraction. */
@@ -122,6 +129,7 @@ export function budgetStop(
   probes: ExperimentResult[] = [],
   countCompute = false,
   decideOn: DecisionBasis = 'validation',
+  failedAttemptSeconds = false,
 ): StopReason | undefined {
   const best = bestResult(results, decideOn);
   const bestNe = best && decisionNe(best, decideOn);
@@ -129,7 +137,8 @@ export function budgetStop(
   // Counting compute, what is left must still pay for a full run.
   const spent = countCompute ? computeUsed(results, probes) > input.budget.experiments - 1 + 1e-9 : results.length >= input.budget.experiments;
   if (spent) return 'budget-experiments';
-  if (input.budget.trainSeconds !== undefined && trainSecondsUsed(results, probes) >= input.budget.trainSeconds) return 'budget-train-seconds';
+  if (input.budget.trainSeconds !== undefined && trainSecondsUsed(results, probes, failedAttemptSeconds) >= input.budget.trainSeconds)
+    return 'budget-train-seconds';
   return undefined;
 }
 
@@ -140,7 +149,7 @@ export async function runPlan(input: CampaignInput, state: PlanState, ops: PlanO
   const decideOn = options.decideOn ?? 'validation';
   const probes = () => ops.probes?.() ?? [];
   const used = () => budgetUsed(ops.results(), probes(), countCompute);
-  const stopNow = () => budgetStop(input, ops.results(), probes(), countCompute, decideOn);
+  const stopNow = () => budgetStop(input, ops.results(), probes(), countCompute, decideOn, !!options.failedAttemptSeconds);
   let note: string | undefined;
   while (state.phaseIndex < phases.length) {
     const phase = phases[state.phaseIndex];

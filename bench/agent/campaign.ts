@@ -160,7 +160,7 @@ async function runIn(spec: CampaignSpec, log: (line: string) => void): Promise<C
       joined.push(result);
       timeline.push(result);
       log(
-        `${experimentId} ${result.hypothesis?.title ?? ''}: ${result.metrics ? `NE ${result.metrics.ne.toFixed(4)}` : `failed (${result.failure?.failureClass})`}${result.attempts.length > 1 ? ` after ${result.attempts.length} attempts` : ''}, ${result.trainSeconds.toFixed(1)} s`,
+        `${experimentId} ${result.hypothesis?.title ?? ''}: ${result.metrics ? `NE ${result.metrics.ne.toFixed(4)}` : `failed (${result.failure?.failureClass})`}${result.attempts.length > 1 ? ` after ${result.attempts.length} attempts` : ''}, ${trainSecondsUsed([result], [], true).toFixed(1)} s`,
       );
     }
   };
@@ -236,11 +236,11 @@ async function runIn(spec: CampaignSpec, log: (line: string) => void): Promise<C
       },
       run: (phase, proposals, probe) => run(phase, proposals, probe),
     },
-    // As workflows/campaign.ts runs new campaigns (its patched 'probes' and 'portfolio' branches).
-    { countCompute: true, probe: probeScale, stallNeedsExhaustion: true, portfolio: input.strategy === 'agent' },
+    // As workflows/campaign.ts runs new campaigns (its patched 'probes', 'portfolio' and 'failed-attempt-seconds' branches).
+    { countCompute: true, probe: probeScale, stallNeedsExhaustion: true, portfolio: input.strategy === 'agent', failedAttemptSeconds: true },
   );
   log(
-    `stopped (${stopReason}): ${results.length} full runs, ${probes.length} probes, compute ${computeUsed(results, probes)} full-run equivalents, train ${trainSecondsUsed(results, probes).toFixed(0)} s`,
+    `stopped (${stopReason}): ${results.length} full runs, ${probes.length} probes, compute ${computeUsed(results, probes)} full-run equivalents, train ${trainSecondsUsed(results, probes, true).toFixed(0)} s`,
   );
   return {
     strategy: spec.strategy,

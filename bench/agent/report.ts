@@ -367,7 +367,7 @@ export function summarizeCampaign(outcome: CampaignOutcome, oracleNe: number | u
     ...(research ? { research } : {}),
     baselineNe,
     gainCaptured: gainCaptured(baselineNe, finalNe, oracleNe),
-    trainSeconds: round(trainSecondsUsed(results, probes), 2),
+    trainSeconds: round(trainSecondsUsed(results, probes, true), 2),
     wallSeconds: round(outcome.wallSeconds, 1),
     fullRunEquivalents: computeUsed(results, probes),
     fullRuns: results.length,

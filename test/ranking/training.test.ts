@@ -72,6 +72,10 @@ describe('classified training failures', () => {
         assert.match(e.message, /diverged at step \d+/);
         const report = e.toReport();
         assert.ok(report.lastProgress.length > 0 && report.lastProgress.length <= 50);
+        // It trained before it diverged: the report says for how long (a campaign's trainSeconds budget counts it).
+        // (At least the last progress event's time, which is rounded to the millisecond.)
+        const lastElapsed = (report.lastProgress.at(-1)!.elapsedMs - 0.5) / 1000;
+        assert.ok(report.trainSeconds !== undefined && report.trainSeconds >= lastElapsed, `trainSeconds ${report.trainSeconds} < ${lastElapsed}`);
       }
     });
   }
@@ -101,6 +105,8 @@ describe('classified training failures', () => {
       assert.ok(e instanceof TrainingFailure);
       assert.equal(e.failureClass, 'resource');
       assert.match(e.message, /over the 1\.50 GiB budget; hashBits \d+ would fit/);
+      // Refused before training: no seconds were spent.
+      assert.equal(e.toReport().trainSeconds, undefined);
     }
     await assert.rejects(
       trainExperiment({ data: small, model: { family: 'lr', hashBits: 16 }, maxMemoryBytes: 1024 }),

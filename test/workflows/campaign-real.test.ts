@@ -78,15 +78,32 @@ describe('rankingCampaign end to end (real activities)', function () {
     const triage = (await readEvents(id)).events.find((e) => e.type === 'triage');
     assert.ok(triage && triage.type === 'triage');
     assert.match(triage.fix, /raw dense values log-transformed \(denseTransform none → log\)/);
-    // Recorded under its patch, so histories from before it replay the learning-rate cut they took.
-    const history = await temporal.client.workflow.getHandle(base.experimentId).fetchHistory();
-    const patches = (history.events ?? [])
-      .filter((e) => e.markerRecordedEventAttributes?.markerName === 'core_patch')
-      .flatMap((e) => e.markerRecordedEventAttributes?.details?.['patch-data']?.payloads ?? [])
-      .map((p) => Buffer.from(p.data ?? []).toString());
+    // The diverged attempt trained before it failed (timed in the training thread, carried across to the activity's
+    // report); the campaign's trainSeconds used counts it beside the finished run's.
+    const failedSeconds = base.attempts[0].failure?.trainSeconds;
+    assert.ok(failedSeconds !== undefined && failedSeconds > 0, JSON.stringify(base.attempts[0].failure));
     assert.ok(
-      patches.some((p) => p.includes('"raw-dense-retry"')),
-      patches.join(' '),
+      Math.abs(status.budgetUsed.trainSeconds - (base.trainSeconds + failedSeconds)) < 1e-9,
+      `budgetUsed ${status.budgetUsed.trainSeconds} against ${base.trainSeconds} + ${failedSeconds}`,
+    );
+    // Recorded under their patches, so histories from before them replay the learning-rate cut they took and the
+    // budget they counted.
+    const patchesOf = async (workflowId: string) => {
+      const history = await temporal.client.workflow.getHandle(workflowId).fetchHistory();
+      return (history.events ?? [])
+        .filter((e) => e.markerRecordedEventAttributes?.markerName === 'core_patch')
+        .flatMap((e) => e.markerRecordedEventAttributes?.details?.['patch-data']?.payloads ?? [])
+        .map((p) => Buffer.from(p.data ?? []).toString());
+    };
+    const experimentPatches = await patchesOf(base.experimentId);
+    assert.ok(
+      experimentPatches.some((p) => p.includes('"raw-dense-retry"')),
+      experimentPatches.join(' '),
+    );
+    const campaignPatches = await patchesOf(id);
+    assert.ok(
+      campaignPatches.some((p) => p.includes('"failed-attempt-seconds"')),
+      campaignPatches.join(' '),
     );
   });
 

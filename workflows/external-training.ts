@@ -80,7 +80,7 @@ export async function trainExternally(t: ExternalTraining): Promise<{ summary: T
       if (left <= 0) {
         await light.cancelTrainingJob(handle);
         await t.record('timed-out', handle.jobId, `no result after ${t.trainer.timeoutSeconds} s; the job was cancelled`);
-        throw failed('timed-out', `external job ${handle.jobId} ran past its timeout (${t.trainer.timeoutSeconds} s) and was cancelled`);
+        throw failed('timed-out', `external job ${handle.jobId} ran past its timeout (${t.trainer.timeoutSeconds} s) and was cancelled`, submittedAt);
       }
       if (await condition(() => t.finished.has(handle.jobId), Math.min(waitMs, left))) signalled = true;
       t.finished.delete(handle.jobId);
@@ -93,7 +93,11 @@ export async function trainExternally(t: ExternalTraining): Promise<{ summary: T
       }
       if (poll.state === 'failed' || poll.state === 'lost') {
         await t.record(poll.state, handle.jobId, poll.detail);
-        throw failed(poll.state, `external job ${handle.jobId} ${poll.state === 'lost' ? 'was lost' : 'failed'}: ${poll.detail ?? 'no detail'}`);
+        throw failed(
+          poll.state,
+          `external job ${handle.jobId} ${poll.state === 'lost' ? 'was lost' : 'failed'}: ${poll.detail ?? 'no detail'}`,
+          submittedAt,
+        );
       }
       waitMs = Math.min(waitMs * 2, t.trainer.pollSeconds * 1000);
     }
@@ -112,7 +116,7 @@ export async function trainExternally(t: ExternalTraining): Promise<{ summary: T
     .catch((err: unknown) => {
       const cause = err instanceof ActivityFailure ? err.cause : undefined;
       if (cause instanceof ApplicationFailure && cause.type === 'TrainingFailure')
-        throw failed('failed', `external job ${handle.jobId} finished, but its outputs could not be used: ${cause.message}`);
+        throw failed('failed', `external job ${handle.jobId} finished, but its outputs could not be used: ${cause.message}`, submittedAt);
       throw err;
     });
   await t.record(
@@ -126,8 +130,10 @@ export async function trainExternally(t: ExternalTraining): Promise<{ summary: T
   };
 }
 
-function failed(state: ExternalJobFailed['state'], message: string): ExternalJobFailed {
+function failed(state: ExternalJobFailed['state'], message: string, submittedAt: number): ExternalJobFailed {
   // A lost or timed-out job says nothing about its config: infrastructure (resubmitted). A job that failed is the
-  // trainer's own verdict on its input: bad data for triage, not retried.
-  return new ExternalJobFailed({ failureClass: state === 'failed' ? 'bad-data' : 'infrastructure', message, lastProgress: [] }, state);
+  // trainer's own verdict on its input: bad data for triage, not retried. Either way the job had the trainer's machines
+  // from its submission on (workflow time, as a finished job's seconds): the trainSeconds budget counts that.
+  const trainSeconds = (Date.now() - submittedAt) / 1000;
+  return new ExternalJobFailed({ failureClass: state === 'failed' ? 'bad-data' : 'infrastructure', message, lastProgress: [], trainSeconds }, state);
 }

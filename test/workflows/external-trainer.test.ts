@@ -193,6 +193,9 @@ describe('external trainer: a LightGBM job that hibernates, survives a worker re
     assert.equal(failing.status, 'failed');
     assert.match(failing.failure!.message, /num_leaves/, "the trainer's own message names the bad knob");
     assert.equal(failing.attempts.length, 1, 'a trainer that failed is not resubmitted');
+    // The job held the trainer from its submission until the failure was seen: the report says for how long.
+    const held = failing.attempts[0].failure?.trainSeconds;
+    assert.ok(held !== undefined && held > 0, JSON.stringify(failing.attempts[0].failure));
   });
 
   it('a campaign naming a trainer the worker does not have fails before any training, naming the ones it has', async () => {

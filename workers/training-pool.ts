@@ -375,8 +375,12 @@ const ERRORS: Record<string, new (message: string) => Error> = { RangeError, Typ
 /** The thread's error as the main thread would have seen it thrown: a TrainingFailure stays one, a RangeError one. */
 export function rebuildError(e: SerializedError): Error {
   let err: Error;
-  if (e.badRow) err = new BadRowFailure(e.badRow.file, e.badRow.line, e.badRow.problem);
-  else if (e.training) err = new TrainingFailure(e.training.failureClass, e.message, e.training.lastProgress, e.training.trainSeconds);
+  if (e.badRow) {
+    const badRow = new BadRowFailure(e.badRow.file, e.badRow.line, e.badRow.problem);
+    // A bad row met while streaming the training rows comes after training began.
+    if (e.training?.trainSeconds !== undefined) badRow.trainSeconds = e.training.trainSeconds;
+    err = badRow;
+  } else if (e.training) err = new TrainingFailure(e.training.failureClass, e.message, e.training.lastProgress, e.training.trainSeconds);
   else err = new (ERRORS[e.name] ?? Error)(e.message);
   err.name = e.name;
   if (e.stack) err.stack = e.stack;

@@ -5,7 +5,8 @@ import { MockActivityEnvironment } from '@temporalio/testing';
 import { trainModel, type TrainModelInput } from '../../activities/training';
 import { DataConfig, ModelConfig } from '../../contracts';
 import { dataFingerprint, resourceFailureOf, trainExperiment, TrainingFailure } from '../../ranking';
-import { ThreadOutOfMemory, TrainingPool, trainingPoolSettings, type ThreadJob } from '../../workers/training-pool';
+import { BadRowFailure } from '../../ranking/failure';
+import { rebuildError, ThreadOutOfMemory, TrainingPool, trainingPoolSettings, type ThreadJob } from '../../workers/training-pool';
 
 /** A training small enough for a busy 2-core machine, and a heap limit it fits in. */
 const SMALL_DATA = DataConfig.parse({ planted: { seed: 5, trainRows: 3_000, validationRows: 1_000, testRows: 1_000 } });
@@ -58,6 +59,25 @@ describe('the training pool: trainings on worker threads', function () {
     assert.equal(inThread.failureClass, 'resource');
     assert.deepEqual(inThread.toReport(), sameThread.toReport());
     assert.equal(inThread.name, 'TrainingFailure');
+  });
+
+  it('a failure once training began arrives with the seconds the thread trained', async () => {
+    const p = pool({ threads: 1 });
+    const divergent = ModelConfig.parse({ family: 'fm', learningRate: 10, denseTransform: 'log' });
+    const inThread = await p.run({ kind: 'train', request: { data: SMALL_DATA, model: divergent }, checkpoints: false }).catch((e: unknown) => e);
+    assert.ok(inThread instanceof TrainingFailure, `got ${String(inThread)}`);
+    assert.equal(inThread.failureClass, 'diverged');
+    const report = inThread.toReport();
+    assert.ok(report.trainSeconds !== undefined && report.trainSeconds > 0, JSON.stringify(report));
+    // A bad row met while streaming the training rows keeps its seconds across the thread too.
+    const badRow = rebuildError({
+      name: 'BadRowFailure',
+      message: 'train.tsv line 9: label "x"',
+      training: { failureClass: 'bad-data', lastProgress: [], trainSeconds: 12.5 },
+      badRow: { file: 'train.tsv', line: 9, problem: 'label "x"' },
+    });
+    assert.ok(badRow instanceof BadRowFailure);
+    assert.equal(badRow.toReport().trainSeconds, 12.5);
   });
 
   it('checkpoints, progress and scoring heartbeats reach the main thread as they happen', async () => {

@@ -86,9 +86,9 @@ class CancelledInThread extends Error {
 }
 
 /**
- * Errors cross as plain data: a TrainingFailure keeps its class, message, last progress and seconds trained (the main thread rebuilds
- * it, so its report is the one a same-thread run would give); any other error keeps its name (a RangeError stays a
- * RangeError, so allocation failures are still classed `resource`), message, stack and code.
+ * Errors cross as plain data: a TrainingFailure keeps its class, message, last progress and seconds trained (the main
+ * thread rebuilds it, so its report is the one a same-thread run would give); any other error keeps its name (a
+ * RangeError stays a RangeError, so allocation failures are still classed `resource`), message, stack and code.
  */
 function serializeError(err: unknown): SerializedError {
   if (err instanceof TrainingFailure) {

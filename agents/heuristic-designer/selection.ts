@@ -24,7 +24,10 @@ function score(req: DesignRequest, candidate: Candidate, reference: ModelConfig,
   const cost = relativeCost(costs, candidate.config, reference);
   // Only a more expensive run pays: a cheaper one gets no bonus, or cheap ideas would crowd out the phase's main move
   // (e.g. stacking every winner onto an expensive winning family).
-  return (candidate.prior * trackRecordMultiplier(req.insights, candidate.technique)) / Math.pow(Math.max(cost, 1), COST_EXPONENT);
+  // A re-run of this data's best earlier run rests on its own measured result: the track record of its technique
+  // (warm starts adapted from other data, re-runs cut short by a killed worker) says nothing about it.
+  const record = candidate.rerun ? 1 : trackRecordMultiplier(req.insights, candidate.technique);
+  return (candidate.prior * record) / Math.pow(Math.max(cost, 1), COST_EXPONENT);
 }
 
 function expectedEffectOf(candidate: Candidate, reference: ModelConfig, costs: CostModel): string {

@@ -165,6 +165,33 @@ describe('heuristic hypothesis designer', () => {
       assert.ok(!none.proposals.some((p) => p.hypothesis.technique === 'warm-start'));
     });
 
+    it("puts the re-run of this data's best earlier run first whatever the warm-start technique's track record elsewhere", () => {
+      // Warm starts that lost or failed (similar data adapted, runs cut short by a killed worker) weigh on the
+      // technique's track record; a same-data re-run's evidence is its own measured result, not that record.
+      const earlier = (id: string, outcome: 'won' | 'lost' | 'failed', fp: string, technique: string, model: ModelConfigInput, change: number) => ({
+        experimentId: id,
+        campaignId: 'earlier',
+        dataFingerprint: fp,
+        similarity: 1,
+        config: ModelConfig.parse(model),
+        technique,
+        outcome,
+        relativeNeChange: change,
+      });
+      const winner: ModelConfigInput = { family: 'fm', crosses: [['C1', 'C2']] };
+      const insights = [
+        earlier('won-here', 'won', 'fp-planted-7', 'feature-cross', winner, -0.05),
+        ...[1, 2, 3, 4].map((i) =>
+          earlier(`warm-${i}`, i % 2 ? 'failed' : 'lost', 'fp-other', 'warm-start', { family: 'lr', learningRate: 0.01 * i }, 0.01),
+        ),
+      ];
+      for (const count of [1, 2]) {
+        const res = designHeuristically(designRequest({ count, insights }));
+        assert.equal(res.proposals[0]?.hypothesis.technique, 'warm-start', res.proposals.map((p) => p.hypothesis.title).join('; '));
+        assert.equal(canonicalConfigKey(res.proposals[0].model), canonicalConfigKey(ModelConfig.parse(winner)));
+      }
+    });
+
     it('without interaction signal does not propose crosses and ranks the expensive family low', () => {
       const res = designHeuristically(designRequest({ count: 4, fieldPairSignal: [] }));
       assert.ok(res.proposals.every((p) => p.model.crosses.length === 0));

@@ -32,6 +32,9 @@ export const Hypothesis = z.object({
 });
 export type Hypothesis = z.infer<typeof Hypothesis>;
 
+/** Attempts a run may take for classified, retryable failures (diverged / resource), the first included. */
+export const DEFAULT_MAX_ATTEMPTS = 3;
+
 export const ExperimentInput = z
   .object({
     experimentId: SafeId,
@@ -49,7 +52,7 @@ export const ExperimentInput = z
     /** Field whose values define segments for per-segment NE (a slot, or with a declared schema a column). */
     segmentField: FieldRef.default('C1'),
     /** Attempts for classified, retryable failures (diverged / resource), including the first. */
-    maxAttempts: z.number().int().min(1).max(5).default(3),
+    maxAttempts: z.number().int().min(1).max(5).default(DEFAULT_MAX_ATTEMPTS),
     /** Sub-agents for failure triage: `auto` = LLM when one is configured on the worker, else heuristic. */
     agents: z.enum(['auto', 'heuristic', 'llm']).default('auto'),
     /** Set by a campaign on the probes it screens ideas with (`data` is then the probe's row sample). */

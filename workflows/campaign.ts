@@ -32,7 +32,7 @@ import { confirmOnTest } from './test-confirmation';
 import { asDataFinding, dataChecks } from './data-checks';
 import { driftFindings } from '../contracts/drift';
 import { fieldLabels } from '../contracts/field-names';
-import { bestResult, runPlan, trainerOf, PHASE_SHARES, PHASE_SHARES_V1, type DesignPhase } from './planner';
+import { attemptsWithinBudget, bestResult, computeUsed, runPlan, trainerOf, PHASE_SHARES, PHASE_SHARES_V1, type DesignPhase } from './planner';
 import { TRAINER_TECHNIQUE_PREFIX } from '../contracts/portfolio';
 import { designerHistory, summarize } from './summaries';
 import type { rankingExperiment } from './experiment';
@@ -279,7 +279,10 @@ async function runPhases(campaign: CampaignState, rawInput: unknown, firstSignal
         // recorded histories replay unchanged).
         if (campaign.paused) await condition(() => !campaign.paused || campaign.aborted);
         if (campaign.aborted) throw new CampaignAborted();
-        await runExperiments(campaign, phase, proposals, probeScale);
+        // Retries share what the budget has left, so a wave cannot spend past it. Campaigns recorded before retried
+        // every run up to the default and replay that way.
+        const boundAttempts = countCompute && patched('attempts-within-budget');
+        await runExperiments(campaign, phase, proposals, probeScale, boundAttempts);
       },
       onScreened: async ({ reference, probes, promoted }) => {
         campaign.event({
@@ -453,9 +456,13 @@ async function runExperiments(
   phase: Phase,
   proposals: { model: ModelConfig; hypothesis: Hypothesis; trainerParams?: ProposedExperiment['trainerParams']; trainer?: string }[],
   probe?: ProbeScale,
+  boundAttempts = false,
 ): Promise<ExperimentResult[]> {
   const { input, campaignId, running } = campaign;
   const joined = probe ? campaign.probes : campaign.experiments;
+  const maxAttempts = boundAttempts
+    ? attemptsWithinBudget(input.budget.experiments, computeUsed(campaign.experiments, campaign.probes), proposals.length, probe?.rowFraction)
+    : undefined;
   const baseline = campaign.baseline();
   const external = externalTrainer(campaign);
   const listed = (name: string) => {
@@ -489,6 +496,7 @@ async function runExperiments(
           segmentField: input.segmentField,
           agents: input.agents,
           ...(probe ? { probe } : {}),
+          ...(maxAttempts !== undefined ? { maxAttempts } : {}),
           // The trainer's knobs: the baseline's (`params`) or the designer's; the search space stays with the campaign.
           ...(trainer ? { trainer: { ...trainer, searchSpace: undefined, params: proposal.trainerParams ?? trainer.params } } : {}),
         },

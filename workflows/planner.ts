@@ -3,6 +3,7 @@ import { bestOn, decisionNe, type DecisionBasis } from '../contracts/decision-me
 import { canonicalConfigKey, canonicalCrosses } from '../contracts/canonical-config';
 import { familyPortfolio, PORTFOLIO_TECHNIQUE_PREFIX, TRAINER_TECHNIQUE_PREFIX, trainerPortfolio } from '../contracts/portfolio';
 import { computeOf, REFERENCE_PROBE } from '../contracts/probe';
+import { DEFAULT_MAX_ATTEMPTS } from '../contracts/experiment';
 
 /**
  * The REA-style campaign plan, free of Temporal so the same code drives a workflow (durably) and the agent
@@ -109,6 +110,19 @@ export function bestResult(results: ExperimentResult[], decideOn: DecisionBasis 
 export function trainSecondsUsed(results: ExperimentResult[], probes: ExperimentResult[] = [], failedAttempts = false): number {
   const failed = (r: ExperimentResult) => (r.attempts ?? []).reduce((s, a) => s + (a.failure?.trainSeconds ?? 0), 0);
   return [...results, ...probes].reduce((s, r) => s + r.trainSeconds + (failedAttempts ? failed(r) : 0), 0);
+}
+
+/**
+ * How many attempts each run of a wave may take so that the wave cannot take the campaign past its experiment budget
+ * (campaigns that count compute: every attempt is a run). Each run's first attempt is paid for — the planner launched
+ * the wave within the budget — and what is left after them is shared evenly as retries, so the last waves of a
+ * campaign retry less or not at all rather than spend more than the user gave. A probe's attempt costs its row
+ * fraction.
+ */
+export function attemptsWithinBudget(budget: number, used: number, waveSize: number, attemptCost = 1): number {
+  const firstAttempts = waveSize * attemptCost;
+  const retries = Math.floor((budget - used - firstAttempts) / firstAttempts + 1e-9);
+  return Math.max(1, Math.min(DEFAULT_MAX_ATTEMPTS, 1 + retries));
 }
 
 /** Compute used in full-run equivalents: every attempt of every run, a probe at its row fraction. */

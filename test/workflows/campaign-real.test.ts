@@ -454,6 +454,63 @@ describe('rankingCampaign end to end (real activities)', function () {
       assert.ok(!fs.readFileSync(path.join(rankwrightHome(), 'insights.sqlite')).includes(Buffer.from(SECRET)));
     });
 
+    it("retries share what the budget has left: a campaign's last run that diverges is not retried past the budget", async () => {
+      // The designer (this LLM) proposes a dcn fed raw dense values, which diverges; with the budget's one run left the
+      // retry that would save it (raw values log-transformed) would be a second run past the budget.
+      llm.respond((body) => {
+        if (body?.response_format?.json_schema?.name !== 'experiment_proposals') return { content: 'not json' };
+        return {
+          content: JSON.stringify({
+            proposals: [
+              {
+                title: 'Raw dense values into the DCN',
+                technique: 'dense-transform',
+                rationale: 'the raw counts may carry more than their buckets',
+                expectedEffect: 'lower NE',
+                model: { family: 'dcn', denseTransform: 'none' },
+              },
+            ],
+          }),
+        };
+      });
+      const id = `real-retry-budget-${Date.now()}`;
+      const status = await withRealWorkers(temporal, async () => {
+        await client.startCampaign(
+          {
+            data: { planted: { seed: 8, trainRows: 5_000, validationRows: 1_000, testRows: 2_000 } },
+            baseline: { family: 'dcn' },
+            budget: { experiments: 2, parallel: 1 },
+            agents: 'llm',
+            approvers: ['ana'],
+            searchSpace: { families: ['dcn'] },
+          },
+          { id },
+        );
+        const review = await awaitReview(id);
+        await client.abort(id, { by: 'ana' });
+        return review;
+      });
+      const raw = status.experiments.find((e) => e.config.denseTransform === 'none');
+      assert.ok(raw, status.experiments.map((e) => `${e.hypothesis?.title}: ${e.config.denseTransform}`).join('; '));
+      assert.equal(raw.status, 'failed');
+      assert.deepEqual(
+        raw.attempts.map((a) => a.failure?.failureClass),
+        ['diverged'],
+      );
+      assert.match(raw.failure?.fix ?? '', /gave up after 1 attempt: the campaign's budget left room for no more/);
+      assert.equal(status.budgetUsed.compute, 2, JSON.stringify(status.budgetUsed));
+      const history = await temporal.client.workflow.getHandle(id).fetchHistory();
+      const patches = (history.events ?? []).flatMap((e) =>
+        e.markerRecordedEventAttributes?.markerName === 'core_patch'
+          ? (e.markerRecordedEventAttributes.details?.['patch-data']?.payloads ?? []).map((p) => Buffer.from(p.data ?? []).toString())
+          : [],
+      );
+      assert.ok(
+        patches.some((p) => p.includes('"attempts-within-budget"')),
+        patches.join(' '),
+      );
+    });
+
     it('goes on with the heuristic twins when the endpoint is down', async () => {
       process.env.OPENAI_BASE_URL = 'http://127.0.0.1:9/v1'; // nothing listens on the discard port
       const id = `real-llm-down-${Date.now()}`;

@@ -224,7 +224,12 @@ export function renderReport(r: Report): string {
       .sort((a, b) => b.d - a.d);
     const refCpu = mean(r.runs.filter((x) => x.shape === reference).map((x) => x.cpuSeconds));
     const cpu = mean(r.runs.filter((x) => x.shape === shape).map((x) => x.cpuSeconds));
-    const speed = Number.isFinite(refCpu / cpu) ? `; ${(refCpu / cpu).toFixed(2)}× less CPU per run than the reference` : '';
+    const ratio = refCpu / cpu;
+    const speed = !Number.isFinite(ratio)
+      ? ''
+      : ratio >= 1
+        ? `; ${ratio.toFixed(2)}× less CPU per run than the reference`
+        : `; ${(1 / ratio).toFixed(2)}× the reference's CPU per run`;
     if (!worst.length) lines.push(`- ${shape}: no paired runs yet`);
     else if (worst[0].d <= r.margin)
       lines.push(`- ${shape}: within ${r.margin} on all ${worst.length} scenarios (worst ${signed(worst[0].d)} on ${worst[0].s})${speed}`);

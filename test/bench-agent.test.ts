@@ -27,6 +27,8 @@ import {
 import type { PickSummary, ResearchCheck } from '../bench/agent/recommendation';
 import type { QualityMetrics } from '../bench/peers/measure';
 import { constantPredictorNe } from '../contracts/decision-metrics';
+import { DataConfig, ModelConfig } from '../contracts';
+import { runExperiment } from '../bench/agent/campaign';
 
 // The agent bench (bench/agent.ts): its goals and numbers on made-up results, and one --quick run end to end as a
 // child process (campaigns, random search over seeds, the textbook FTRL script and — when the bench venv can be
@@ -824,5 +826,35 @@ describe('agent bench: a real log end to end', function () {
       assert.deepEqual(goals, scenarioGoals(partial));
     }
     assert.equal(fs.readFileSync(path.join(out, 'agent.md'), 'utf8'), agentMarkdown(r));
+  });
+});
+
+describe('agent bench: one experiment as the experiment workflow runs it', function () {
+  this.timeout(120_000);
+  const spec = (maxAttempts?: number) => ({
+    experimentId: `bench-attempts-${maxAttempts ?? 'default'}-x2`,
+    campaignId: 'bench-attempts',
+    phase: 'validation',
+    data: DataConfig.parse({ planted: { seed: 8, trainRows: 5_000, validationRows: 1_000, testRows: 2_000 } }),
+    proposal: {
+      // Raw dense values into a DCN: diverges, and the retry policy's fix (log-transform them) trains.
+      model: ModelConfig.parse({ family: 'dcn', denseTransform: 'none' }),
+      hypothesis: { title: 'raw dense', technique: 'dense-transform', rationale: 'r', expectedEffect: 'e', parents: [] },
+    },
+    segmentField: 'C1',
+    ...(maxAttempts !== undefined ? { maxAttempts } : {}),
+  });
+
+  it("takes only the attempts the campaign's budget left, as workflows/campaign.ts bounds them", async () => {
+    const retried = await runExperiment(spec());
+    assert.equal(retried.status, 'succeeded', JSON.stringify(retried.failure));
+    assert.deepEqual(
+      retried.attempts.map((a) => a.config.denseTransform),
+      ['none', 'log'],
+    );
+    const bounded = await runExperiment(spec(1));
+    assert.equal(bounded.status, 'failed');
+    assert.equal(bounded.attempts.length, 1);
+    assert.match(bounded.failure?.fix ?? '', /^gave up after 1 attempt: the campaign's budget left room for no more/);
   });
 });

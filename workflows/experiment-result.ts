@@ -1,5 +1,6 @@
 import type { Attempt, ExperimentResult, FailureReport, Hypothesis, ModelConfig, ProbeScale } from '../contracts';
 import type { TrainSummary } from '../activities';
+import { DEFAULT_MAX_ATTEMPTS } from '../contracts/experiment';
 
 /**
  * The ExperimentResult of a finished run or of a run that gave up, built one way for the experiment workflow and the
@@ -76,4 +77,15 @@ export function failedResult(
     failure: { failureClass: failure.failureClass, message: failure.message, fix },
     ...(who.probe ? { probe: who.probe } : {}),
   };
+}
+
+/**
+ * The fix of a run whose retries ran out: it took all a run may take, or fewer because the campaign's budget had no
+ * room for more (planner.ts attemptsWithinBudget).
+ */
+export function gaveUpFix(attempts: number, maxAttempts: number, fix: string): string {
+  const took = `gave up after ${attempts} ${attempts === 1 ? 'attempt' : 'attempts'}`;
+  return maxAttempts < DEFAULT_MAX_ATTEMPTS
+    ? `${took}: the campaign's budget left room for no more (a retry is another run); ${fix}`
+    : `${took}; ${fix}`;
 }

@@ -10,11 +10,10 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import { ExperimentInput, FailureReport, SIGNALS, TASK_QUEUES, TrainingJobFinished } from '../contracts';
-import { DEFAULT_MAX_ATTEMPTS } from '../contracts/experiment';
 import type { Attempt, ExperimentResult, NewCampaignEvent } from '../contracts';
 import type * as activities from '../activities';
 import { parseWorkflowInput } from './input';
-import { failedResult, succeededResult } from './experiment-result';
+import { failedResult, gaveUpFix, succeededResult } from './experiment-result';
 import { applyRememberedFix, rawDenseRetry, retryAfterDiskFull, retryAfterFailure, type RetryDecision } from './retry-policy';
 import { ExternalJobFailed, trainExternally } from './external-training';
 import { decisions, localRecords, records } from './activity-proxies';
@@ -200,7 +199,7 @@ export async function rankingExperiment(rawInput: unknown): Promise<ExperimentRe
         config = decision.config;
         continue;
       }
-      result = failedResult(who, config, failure, decision.retry ? `${gaveUp(attempt, input.maxAttempts)}; ${decision.fix}` : decision.fix, attempts);
+      result = failedResult(who, config, failure, decision.retry ? gaveUpFix(attempt, input.maxAttempts, decision.fix) : decision.fix, attempts);
     }
   }
   await record.recordExperiment(result, input.data);
@@ -220,12 +219,4 @@ function failureReportOf(err: unknown): FailureReport {
     return { failureClass: 'infrastructure', message: `training activity failed after Temporal's retries: ${what}`, lastProgress: [] };
   }
   throw err;
-}
-
-/** Why the retries stopped: all a run may take, or fewer because the campaign's budget had no room for more. */
-function gaveUp(attempts: number, maxAttempts: number): string {
-  const plural = attempts === 1 ? 'attempt' : 'attempts';
-  return maxAttempts < DEFAULT_MAX_ATTEMPTS
-    ? `gave up after ${attempts} ${plural}: the campaign's budget left room for no more (a retry is another run)`
-    : `gave up after ${attempts} ${plural}`;
 }

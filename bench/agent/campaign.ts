@@ -26,8 +26,8 @@ import { clearDatasetCache, dataFingerprint, TrainingFailure } from '../../ranki
 import { trainingPool } from '../../workers/training-pool';
 import { downsampleCurve } from '../../ranking/learning-curve';
 import { asDataFinding, dataChecks } from '../../workflows/data-checks';
-import { failedResult, succeededResult } from '../../workflows/experiment-result';
-import { bestResult, computeUsed, runPlan, trainSecondsUsed, type DesignPhase } from '../../workflows/planner';
+import { failedResult, gaveUpFix, succeededResult } from '../../workflows/experiment-result';
+import { attemptsWithinBudget, bestResult, computeUsed, runPlan, trainSecondsUsed, type DesignPhase } from '../../workflows/planner';
 import { applyRememberedFix, retryAfterFailure } from '../../workflows/retry-policy';
 import { designerHistory, summarize } from '../../workflows/summaries';
 import type { ResearchExpectationSource } from './recommendation';
@@ -140,6 +140,12 @@ async function runIn(spec: CampaignSpec, log: (line: string) => void): Promise<C
   const baseline = () => results.find((r) => r.phase === 'baseline');
 
   const run = async (phase: string, proposals: Pick<ProposedExperiment, 'model' | 'hypothesis'>[], probe?: ProbeScale) => {
+    // As workflows/campaign.ts launches a wave (its patched 'attempts-within-budget'): retries share what the budget
+    // has left after the wave's first attempts; the baseline may take them all.
+    const maxAttempts =
+      phase === 'baseline'
+        ? MAX_ATTEMPTS
+        : attemptsWithinBudget(input.budget.experiments, computeUsed(results, probes), proposals.length, probe?.rowFraction);
     // Sequential on purpose: the bench machine has few cores and timings should not fight each other.
     for (const proposal of proposals) {
       const joined = probe ? probes : results;
@@ -156,6 +162,7 @@ async function runIn(spec: CampaignSpec, log: (line: string) => void): Promise<C
         baselineArtifact: base?.artifact,
         segmentField: input.segmentField,
         probe,
+        maxAttempts,
       });
       joined.push(result);
       timeline.push(result);
@@ -236,7 +243,8 @@ async function runIn(spec: CampaignSpec, log: (line: string) => void): Promise<C
       },
       run: (phase, proposals, probe) => run(phase, proposals, probe),
     },
-    // As workflows/campaign.ts runs new campaigns (its patched 'probes', 'portfolio' and 'failed-attempt-seconds' branches).
+    // As workflows/campaign.ts runs new campaigns (its patched 'probes', 'portfolio', 'failed-attempt-seconds' and
+    // 'attempts-within-budget' branches).
     { countCompute: true, probe: probeScale, stallNeedsExhaustion: true, portfolio: input.strategy === 'agent', failedAttemptSeconds: true },
   );
   log(
@@ -281,6 +289,8 @@ interface ExperimentSpec {
   baselineArtifact?: string;
   segmentField: string;
   probe?: ProbeScale;
+  /** Attempts this run may take (the campaign's budget may allow fewer than MAX_ATTEMPTS). */
+  maxAttempts?: number;
 }
 
 /**
@@ -326,11 +336,12 @@ export async function runExperiment(spec: ExperimentSpec): Promise<ExperimentRes
         failure,
         triage: { failureClass: triage.failureClass, diagnosis: triage.diagnosis, fix: triage.fix, source: triage.source },
       });
-      if (decision.retry && attempt < MAX_ATTEMPTS) {
+      const maxAttempts = spec.maxAttempts ?? MAX_ATTEMPTS;
+      if (decision.retry && attempt < maxAttempts) {
         config = decision.config;
         continue;
       }
-      result = failedResult(who, config, failure, decision.retry ? `gave up after ${attempt} attempts; ${decision.fix}` : decision.fix, attempts);
+      result = failedResult(who, config, failure, decision.retry ? gaveUpFix(attempt, maxAttempts, decision.fix) : decision.fix, attempts);
     }
   }
   await recordExperiment(result, spec.data);

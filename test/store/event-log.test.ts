@@ -227,7 +227,7 @@ describe('store/event-log', () => {
         const following = followEvents(freshCampaign(), () => assert.fail('no events expected'), stop.signal, { intervalMs: 10_000 });
         setTimeout(() => stop.abort(), 30);
         await following;
-        assert.ok(Date.now() - started < 2000);
+        assert.ok(Date.now() - started < 5000);
       });
     });
   }
@@ -373,7 +373,7 @@ describe('store/event-log', () => {
         plantLock(c, { pid: await deadPid() });
         const started = Date.now();
         assert.deepEqual(await appendEvents(c, [phase(c, `${c}:a`)]), { appended: 1, skipped: 0 });
-        assert.ok(Date.now() - started < 2000, `took ${Date.now() - started} ms`);
+        assert.ok(Date.now() - started < 10_000, `took ${Date.now() - started} ms`);
         assert.deepEqual(
           (await readEvents(c)).events.map((e) => e.eventId),
           [`${c}:a`],
@@ -389,7 +389,7 @@ describe('store/event-log', () => {
         plantLock(c, { pid: process.pid, threadId });
         const started = Date.now();
         await appendEvents(c, [phase(c, `${c}:a`)]);
-        assert.ok(Date.now() - started < 2000);
+        assert.ok(Date.now() - started < 10_000);
         await warningsDelivered();
         assert.match(warnings.join('\n'), /earlier process with this pid/);
       });
@@ -402,7 +402,7 @@ describe('store/event-log', () => {
         plantLock(old, { pid: stuck }, 10 * 60_000);
         let started = Date.now();
         await appendEvents(old, [phase(old, `${old}:a`)]);
-        assert.ok(Date.now() - started < 2000);
+        assert.ok(Date.now() - started < 10_000);
         await warningsDelivered();
         assert.match(warnings.join('\n'), /held for 600 s \(pid \d+/);
         // One second short of the bound: waits for that second, then breaks it.

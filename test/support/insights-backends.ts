@@ -4,6 +4,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Client } from 'pg';
+import { devServicesEnv, SYSTEM_TMPDIR } from './dev-services';
 
 /**
  * The insights database's two backends for tests that must hold on both: SQLite files in a temporary folder, and the
@@ -36,11 +37,11 @@ let serverUrl: string | undefined;
  * closed to it): then a folder of this checkout's own under the system's temporary folder.
  */
 function servicesEnv(): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...process.env, RANKWRIGHT_HOME: path.join(REPO_ROOT, '.rankwright') };
+  const env = devServicesEnv();
   const root = process.getuid?.() === 0;
   if (root && spawnSync('runuser', ['-u', 'postgres', '--', 'test', '-x', REPO_ROOT]).status !== 0) {
     const checkout = createHash('sha256').update(REPO_ROOT).digest('hex').slice(0, 12);
-    env.RANKWRIGHT_SERVICES_DIR = path.join(os.tmpdir(), `rankwright-services-${checkout}`);
+    env.RANKWRIGHT_SERVICES_DIR = path.join(SYSTEM_TMPDIR, `rankwright-services-${checkout}`);
   }
   return env;
 }

@@ -1,6 +1,7 @@
 import { execFile, execFileSync } from 'node:child_process';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
+import { devServicesEnv } from './dev-services';
 
 /**
  * The real MinIO server that services-dev.sh runs, for the shared store's tests (started here when it is not
@@ -14,10 +15,6 @@ const SCRIPT = path.join(REPO_ROOT, 'services-dev.sh');
 const STORE_VARIABLES = ['RANKWRIGHT_STORE', 'AWS_ENDPOINT_URL', 'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_REGION'] as const;
 
 export type StoreVariables = Record<(typeof STORE_VARIABLES)[number], string>;
-
-function servicesEnv(): NodeJS.ProcessEnv {
-  return { ...process.env, RANKWRIGHT_HOME: path.join(REPO_ROOT, '.rankwright') };
-}
 
 /** The variables `services-dev.sh start minio` prints, as the `eval` a developer runs would set them. */
 function parseExports(printed: string): StoreVariables {
@@ -33,19 +30,19 @@ let started: StoreVariables | undefined;
 /** Starts the development MinIO when needed (idempotent) and returns its variables. */
 export function minioForTests(): StoreVariables {
   if (started) return started;
-  const printed = execFileSync(SCRIPT, ['start', 'minio'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], env: servicesEnv() });
+  const printed = execFileSync(SCRIPT, ['start', 'minio'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], env: devServicesEnv() });
   started = parseExports(printed);
   return started;
 }
 
 /** Stops the server (an outage); what it stored stays on disk. */
 export function stopMinio(): void {
-  execFileSync(SCRIPT, ['stop', 'minio'], { stdio: ['ignore', 'ignore', 'inherit'], env: servicesEnv() });
+  execFileSync(SCRIPT, ['stop', 'minio'], { stdio: ['ignore', 'ignore', 'inherit'], env: devServicesEnv() });
 }
 
 /** Starts it again without blocking this process's event loop (a request in flight keeps retrying meanwhile). */
 export async function startMinioAsync(): Promise<void> {
-  await promisify(execFile)(SCRIPT, ['start', 'minio'], { env: servicesEnv() });
+  await promisify(execFile)(SCRIPT, ['start', 'minio'], { env: devServicesEnv() });
 }
 
 let prefixes = 0;

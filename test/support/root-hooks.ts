@@ -8,6 +8,17 @@ import * as path from 'node:path';
  */
 const home = process.env.RANKWRIGHT_TEST_KEEP_HOME ? undefined : fs.mkdtempSync(path.join(os.tmpdir(), 'rankwright-test-'));
 if (home) process.env.RANKWRIGHT_HOME = home;
+/**
+ * Every temporary folder the run makes — a test's own (os.tmpdir() reads TMPDIR at each call) or one a process it starts
+ * makes — goes under the run's temporary folder, which goes when the run ends: tests that wrote 400 MB files and never
+ * removed them left ~800 MB in /tmp per run.
+ */
+const tmp = home ? fs.mkdtempSync(path.join(os.tmpdir(), 'rankwright-test-tmp-')) : undefined;
+if (tmp) {
+  // The development servers a run starts outlive it: they keep the system's (test/support/temporal.ts devServicesEnv).
+  process.env.RANKWRIGHT_TEST_SYSTEM_TMPDIR = os.tmpdir();
+  process.env.TMPDIR = tmp;
+}
 
 /**
  * The run's home goes when the run ends: its artifacts and checkpoints take gigabytes (full-size tables), and runs
@@ -15,7 +26,15 @@ if (home) process.env.RANKWRIGHT_HOME = home;
  */
 export const mochaHooks = {
   afterAll(): void {
-    if (home) fs.rmSync(home, { recursive: true, force: true });
+    for (const dir of [home, tmp]) {
+      if (!dir) continue;
+      try {
+        fs.rmSync(dir, { recursive: true, force: true });
+      } catch (err) {
+        // A folder still in use (a mount a test could not unmount) is left for the operator, not a failed run.
+        process.stderr.write(`test run: could not remove ${dir}: ${(err as Error).message}\n`);
+      }
+    }
   },
 };
 // Sub-agents use their heuristic twins unless a test points them at its own OpenAI-protocol server.

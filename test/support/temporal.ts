@@ -4,6 +4,7 @@ import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Runtime, DefaultLogger, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { bundleWorkflows } from '../../workers/bundle';
 import { ensureSearchAttributes } from '../../client/connection';
+import { devServicesEnv } from './dev-services';
 
 export const REPO_ROOT = path.resolve(__dirname, '../..');
 export const TEMPORAL_ADDRESS = process.env.TEMPORAL_ADDRESS ?? '127.0.0.1:7233';
@@ -30,7 +31,7 @@ async function start(): Promise<TemporalForTests> {
   Runtime.install({ logger: new DefaultLogger('WARN') });
   execFileSync(path.join(REPO_ROOT, 'temporal-dev.sh'), ['start'], {
     stdio: ['ignore', 'ignore', 'inherit'],
-    env: { ...process.env, RANKWRIGHT_HOME: path.join(REPO_ROOT, '.rankwright') },
+    env: devServicesEnv(),
   });
   const namespace = `rankwright-test-${Date.now().toString(36)}`;
   const connection = await Connection.connect({ address: TEMPORAL_ADDRESS });

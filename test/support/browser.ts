@@ -2,6 +2,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Browser, BrowserContext, LaunchOptions, Locator, Page } from 'playwright-core';
+import { SYSTEM_TMPDIR } from './dev-services';
 
 /**
  * Flags for a quiet, reproducible headless Chromium in CI: no sandbox (containers run as root), no GPU, no QUIC,
@@ -81,7 +82,8 @@ async function unpackSparticuzChromium(): Promise<ChromiumLaunch> {
   const Chromium: SparticuzChromium = mod.default.default ?? mod.default;
   Chromium.setGraphicsMode = false; // no WebGL (nothing here uses it): --disable-webgl instead of SwiftShader GL flags
 
-  const dir = path.join(os.tmpdir(), `rankwright-chromium-${version}`);
+  // In the system's temporary folder, not the test run's own: unpacked once, reused by later runs.
+  const dir = path.join(SYSTEM_TMPDIR, `rankwright-chromium-${version}`);
   const executablePath = path.join(dir, 'chromium');
   if (!fs.existsSync(executablePath)) {
     const staging = fs.mkdtempSync(`${dir}.staging-`);

@@ -311,6 +311,7 @@ async function runPhases(campaign: CampaignState, rawInput: unknown, firstSignal
       decideOn: campaign.decideOn,
       portfolio,
       failedAttemptSeconds: campaign.failedAttemptSeconds,
+      warmStartOnce: portfolio && patched('warm-start-once'),
     },
   ).catch((err) => {
     if (err instanceof CampaignAborted) return 'aborted' as const;

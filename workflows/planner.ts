@@ -91,6 +91,12 @@ export interface PlanOptions {
   portfolio?: boolean;
   /** The trainSeconds budget counts failed attempts' training too (see trainSecondsUsed). */
   failedAttemptSeconds?: boolean;
+  /**
+   * A warm start goes ahead of the pending portfolio only while none has run: a second one (another similar data set's
+   * winner) waits behind the families the portfolio has yet to measure. (Campaigns recorded before put one first in
+   * every wave, and replay that way.)
+   */
+  warmStartOnce?: boolean;
 }
 
 export function phasesFor(strategy: CampaignInput['strategy']): DesignPhase[] {
@@ -195,7 +201,7 @@ export async function runPlan(input: CampaignInput, state: PlanState, ops: PlanO
       if (allowance <= 0) break;
       await ops.beforeWave();
       const portfolio = phase === 'validation' && options.portfolio ? pendingPortfolio(input, ops) : [];
-      const proposals = await withPortfolio(portfolio, allowance, (count) => ops.design(phase, count));
+      const proposals = await withPortfolio(portfolio, allowance, (count) => ops.design(phase, count), warmFirst(ops, options));
       // A designer with nothing new to try ends the phase early rather than repeating itself.
       if (proposals.length === 0) break;
       await ops.run(phase, proposals);
@@ -364,11 +370,12 @@ async function withPortfolio(
   portfolio: ProposedExperiment[],
   count: number,
   design: (count: number) => Promise<ProposedExperiment[]>,
+  warmAhead = true,
 ): Promise<ProposedExperiment[]> {
   if (portfolio.length === 0) return (await design(count)).slice(0, count);
   const designed = await design(Math.min(MAX_DESIGN_COUNT, count + Math.min(count, portfolio.length)));
   // One warm start (the designer's best: a re-run on this data comes before a similar data set's winner) goes first.
-  const warm = designed.filter((p) => p.hypothesis.technique === WARM_START).slice(0, Math.min(1, count));
+  const warm = warmAhead ? designed.filter((p) => p.hypothesis.technique === WARM_START).slice(0, Math.min(1, count)) : [];
   const first = portfolio.slice(0, count - warm.length);
   const keys = new Set(first.map((p) => canonicalConfigKey(p.model)));
   const plainSwitch = (p: ProposedExperiment) =>
@@ -380,6 +387,12 @@ async function withPortfolio(
     );
   const others = designed.filter((p) => !warm.includes(p) && !keys.has(canonicalConfigKey(p.model)) && !plainSwitch(p));
   return [...warm, ...first, ...others].slice(0, count);
+}
+
+/** Whether a warm start may go ahead of the pending portfolio in the next wave (PlanOptions.warmStartOnce). */
+function warmFirst(ops: Pick<PlanOps, 'results' | 'probes'>, options: PlanOptions): boolean {
+  if (!options.warmStartOnce) return true;
+  return ![...ops.results(), ...(ops.probes?.() ?? [])].some((r) => r.hypothesis?.technique === WARM_START);
 }
 
 /** What a promoted idea's probe measured, for its hypothesis (and so for the report and the designer). */

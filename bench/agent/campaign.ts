@@ -244,8 +244,15 @@ async function runIn(spec: CampaignSpec, log: (line: string) => void): Promise<C
       run: (phase, proposals, probe) => run(phase, proposals, probe),
     },
     // As workflows/campaign.ts runs new campaigns (its patched 'probes', 'portfolio', 'failed-attempt-seconds' and
-    // 'attempts-within-budget' branches).
-    { countCompute: true, probe: probeScale, stallNeedsExhaustion: true, portfolio: input.strategy === 'agent', failedAttemptSeconds: true },
+    // 'attempts-within-budget' and 'warm-start-once' branches).
+    {
+      countCompute: true,
+      probe: probeScale,
+      stallNeedsExhaustion: true,
+      portfolio: input.strategy === 'agent',
+      failedAttemptSeconds: true,
+      warmStartOnce: input.strategy === 'agent',
+    },
   );
   log(
     `stopped (${stopReason}): ${results.length} full runs, ${probes.length} probes, compute ${computeUsed(results, probes)} full-run equivalents, train ${trainSecondsUsed(results, probes, true).toFixed(0)} s`,

@@ -13,7 +13,15 @@ const NE = { lr: 0.8, fm: 0.78, dcn: 0.75 } as const;
  */
 function plan(
   budget: number,
-  options: { probe?: ProbeScale; portfolio?: boolean; families?: Array<'lr' | 'fm' | 'dcn'>; warmStart?: boolean; trainers?: unknown[] },
+  options: {
+    probe?: ProbeScale;
+    portfolio?: boolean;
+    families?: Array<'lr' | 'fm' | 'dcn'>;
+    /** The designer's first answer holds a warm start; 'every-answer': each holds another (similar data sets' winners). */
+    warmStart?: boolean | 'every-answer';
+    warmStartOnce?: boolean;
+    trainers?: unknown[];
+  },
 ) {
   const input = CampaignInput.parse({
     data: { planted: {} },
@@ -61,9 +69,9 @@ function plan(
           asked.push(count);
           const ideas = Array.from({ length: count }, (_, i) => idea(i));
           // A warm start: the designer's last proposal re-runs an earlier campaign's winner on this data.
-          if (options.warmStart && asked.length === 1)
+          if ((options.warmStart && asked.length === 1) || options.warmStart === 'every-answer')
             ideas[count - 1] = {
-              model: ModelConfig.parse({ family: 'lr', learningRate: 0.5 }),
+              model: ModelConfig.parse({ family: 'lr', learningRate: 0.5 + asked.length / 100 }),
               hypothesis: { title: 'Warm start', technique: 'warm-start', rationale: 'r', expectedEffect: 'e', parents: [] },
             };
           return ideas;
@@ -73,7 +81,7 @@ function plan(
             (probe ? probes : results).push(result(`${probe ? 'p' : 'x'}${probes.length + results.length}`, phase, p, probe));
         },
       },
-      { countCompute: true, probe: options.probe, portfolio: options.portfolio },
+      { countCompute: true, probe: options.probe, portfolio: options.portfolio, warmStartOnce: options.warmStartOnce },
     );
   return { run, results, probes, asked, input };
 }
@@ -154,6 +162,18 @@ describe('a portfolio before a ladder (the plan without Temporal)', () => {
       validation.map((v) => v.hypothesis?.technique),
       ['warm-start', 'family-fm'],
     );
+  });
+
+  it('a second warm start waits behind the families the portfolio has yet to measure (warmStartOnce)', async () => {
+    // 7 runs: validation gets 3 units in two waves; the designer offers a warm start in each answer.
+    const techniques = async (warmStartOnce: boolean) => {
+      const p = plan(7, { portfolio: true, warmStart: 'every-answer', warmStartOnce });
+      await p.run();
+      return p.results.filter((r) => r.phase === 'validation').map((v) => v.hypothesis?.technique);
+    };
+    assert.deepEqual(await techniques(true), ['warm-start', 'family-fm', 'family-dcn']);
+    // Campaigns recorded before put a warm start first in every wave: the DCN never ran (and replay that way).
+    assert.deepEqual(await techniques(false), ['warm-start', 'family-fm', 'warm-start']);
   });
 
   it('a search space of one family has no portfolio to add to a default baseline', async () => {

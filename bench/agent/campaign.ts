@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { CampaignInput, ExperimentInput } from '../../contracts';
+import { CampaignInput, DEFAULT_MAX_ATTEMPTS } from '../../contracts';
 import type {
   Attempt,
   BaseRate,
@@ -92,8 +92,6 @@ export interface CampaignOutcome {
   research?: ResearchExpectationSource[];
 }
 
-/** Attempts for retryable failures, as a campaign's experiments get them (ExperimentInput's default). */
-export const MAX_ATTEMPTS: number = ExperimentInput.shape.maxAttempts.parse(undefined);
 /** Learning-curve points a result carries, as activities/training.ts thins them for workflow history. */
 const CURVE_POINTS = 50;
 
@@ -144,7 +142,7 @@ async function runIn(spec: CampaignSpec, log: (line: string) => void): Promise<C
     // has left after the wave's first attempts; the baseline may take them all.
     const maxAttempts =
       phase === 'baseline'
-        ? MAX_ATTEMPTS
+        ? DEFAULT_MAX_ATTEMPTS
         : attemptsWithinBudget(input.budget.experiments, computeUsed(results, probes), proposals.length, probe?.rowFraction);
     // Sequential on purpose: the bench machine has few cores and timings should not fight each other.
     for (const proposal of proposals) {
@@ -296,13 +294,13 @@ interface ExperimentSpec {
   baselineArtifact?: string;
   segmentField: string;
   probe?: ProbeScale;
-  /** Attempts this run may take (the campaign's budget may allow fewer than MAX_ATTEMPTS). */
+  /** Attempts this run may take (the campaign's budget may allow fewer than DEFAULT_MAX_ATTEMPTS). */
   maxAttempts?: number;
 }
 
 /**
  * One experiment as workflows/experiment.ts runs it: train; on a classified failure, triage (the heuristic agent, with
- * the insights database's remembered fixes) and the product's retry policy, up to MAX_ATTEMPTS; record the result in
+ * the insights database's remembered fixes) and the product's retry policy, up to DEFAULT_MAX_ATTEMPTS; record the result in
  * the insights database and the event log. Infrastructure errors (not a TrainingFailure) end the campaign.
  */
 export async function runExperiment(spec: ExperimentSpec): Promise<ExperimentResult> {
@@ -343,7 +341,7 @@ export async function runExperiment(spec: ExperimentSpec): Promise<ExperimentRes
         failure,
         triage: { failureClass: triage.failureClass, diagnosis: triage.diagnosis, fix: triage.fix, source: triage.source },
       });
-      const maxAttempts = spec.maxAttempts ?? MAX_ATTEMPTS;
+      const maxAttempts = spec.maxAttempts ?? DEFAULT_MAX_ATTEMPTS;
       if (decision.retry && attempt < maxAttempts) {
         config = decision.config;
         continue;

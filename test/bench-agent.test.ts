@@ -9,6 +9,7 @@ import { partArgs, splitScenarios } from '../bench/agent/processes';
 import {
   AGENT_GOALS,
   agentMarkdown,
+  partialNote,
   freshCheck,
   meanSd,
   overallGoals,
@@ -455,6 +456,21 @@ describe('agent bench: numbers and goals', function () {
     assert.match(fs.readFileSync(path.join(dirs[3], 'agent.md'), 'utf8'), /ran in 2 processes at once \(s1 \| s2\)/);
     fs.writeFileSync(path.join(dirs[2], 'agent.json'), JSON.stringify({ ...report([two]), commit: 'def456' }));
     assert.throws(() => merge([dirs[0], dirs[2]], dirs[3]), /ran at commit def456, .* at abc123: not one run/);
+  });
+
+  it('a report of a stopped run says which planned scenarios it holds and which never finished', function () {
+    const one = scenario('s1', campaign('agent', 0, [0.9, 0.8]), [campaign('random', 1, [0.9, 0.85])], [peer('ftrl-script', 0.88)]);
+    const stopped: AgentBenchReport = { ...report([one]), state: 'running' };
+    stopped.options = { ...stopped.options, scenarios: ['s1', 's2', 's3'] };
+    assert.match(agentMarkdown(stopped), /\*\*Partial: 1 of 3 scenarios finished \(s1\); not finished when this was written: s2, s3\.\*\*/);
+    assert.equal(partialNote(report([one])), '');
+    // No --rows and no --families: a --full run, and its line says so (scale and search space).
+    assert.match(agentMarkdown(stopped), /own size \(\*\*--full\*\*.*\*\*lr, fm and dcn\*\*/);
+    const reduced: AgentBenchReport = { ...stopped, options: { ...stopped.options, rows: 100_000, families: ['lr', 'fm'] } };
+    assert.doesNotMatch(agentMarkdown(reduced), /--full/);
+    assert.match(agentMarkdown(reduced), /\*\*--rows 100000\*\*.*families \*\*lr, fm\*\*/);
+    // Written after its last scenario, before the run marked itself complete: still going, nothing missing.
+    assert.equal(partialNote({ ...report([one]), state: 'running' }), ' **Partial: the run was still going when this was written.**');
   });
 
   it("--processes N deals the scenarios over N parts, each with the run's options, its scenarios and a results folder", function () {

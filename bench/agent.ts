@@ -19,7 +19,7 @@
  *   npx tsx bench/agent.ts [--scenarios a,b] [--rows N] [--seeds 5] [--budget 12] [--peers ftrl-script,optuna-lightgbm,vw-ftrl]
  *                          [--cap-seconds 14400] [--out DIR] [--data-dir DIR] [--families lr,fm]
  *                          [--probe-min-rows N] [--full] [--quick] [--render] [--real-logs] [--real-logs-dir DIR]
- *                          [--processes N] [--merge DIR,DIR]
+ *                          [--processes N] [--merge DIR,DIR] [--resume] [--progress DIR]
  *
  * Real public logs (issue 27): `real:open-bandit`, `real:movielens-100k`, `real:movielens-latest-small` (bench/agent/
  * real-logs.ts; fetched by bench/real-logs/fetch.ts into .bench/real-logs, or --real-logs-dir). A plain run ends with
@@ -37,7 +37,10 @@
  * small-data at its own 30,000; a trust scenario larger than that is cut to it; 2 seeds, budget 4) unless those are
  * given. --out: where agent.json/.md go (default bench/results). --render: rewrite agent.md from agent.json in --out.
  * --processes N: the scenarios dealt over N processes run at once (bench/agent/processes.ts), merged into one report
- * (--merge does the same by hand for runs started apart).
+ * (--merge does the same by hand for runs started apart). --resume: continue the last run where it stopped — every
+ * finished piece (a scenario's agent campaigns, each random seed, each peer, each family default) is kept in the
+ * progress folder (--progress, default .bench/agent-progress, or DIR/progress under --out DIR) and reused only by a
+ * run of the same commit and options (bench/agent/progress.ts); without it a run starts over.
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -48,6 +51,7 @@ import { runBenchCampaign, type CampaignOutcome, type Strategy } from './agent/c
 import { ensureFreshRows, scoreArtifactOn, scoreConstant } from './agent/fresh';
 import { DEFAULT_PEERS, PEER_IDS, runPeer, type PeerId } from './agent/peers';
 import { runInProcesses, splitScenarios } from './agent/processes';
+import { prepareProgress, RunProgress } from './agent/progress';
 import { DEFAULT_FAMILIES, ensureRealScenario, isRealScenario, REAL_SCENARIOS, runFamilyDefault, type RealScenario } from './agent/real-logs';
 import {
   agentMarkdown,
@@ -117,6 +121,10 @@ export interface AgentBenchOptions {
   familiesGiven?: boolean;
   /** Where the real logs are fetched to and cached (default .bench/real-logs). */
   realLogsDir?: string;
+  /** Continue the last run from its progress folder instead of starting over (bench/agent/progress.ts). */
+  resume?: boolean;
+  /** Where finished pieces are kept (default: .bench/agent-progress, or PROGRESS under a non-default --out). */
+  progressDir?: string;
 }
 
 function positiveInt(value: string | undefined, what: string, min = 1): number | undefined {
@@ -145,6 +153,8 @@ export const CLI_OPTIONS = {
   render: { type: 'boolean', default: false },
   merge: { type: 'string' },
   processes: { type: 'string' },
+  resume: { type: 'boolean', default: false },
+  progress: { type: 'string' },
 } as const;
 
 export function parseOptions(
@@ -187,10 +197,17 @@ export function parseOptions(
     ...(values.families !== undefined ? { familiesGiven: true } : {}),
     ...(probeMinRows ? { probeMinRows } : {}),
     ...(values['real-logs-dir'] ? { realLogsDir: path.resolve(values['real-logs-dir']) } : {}),
+    ...(values.resume ? { resume: true } : {}),
+    progressDir: values.progress ? path.resolve(values.progress) : defaultProgressDir(path.resolve(values.out!)),
     render: values.render!,
     merge: values.merge?.split(',').map((d) => path.resolve(d.trim())),
     processes: positiveInt(values.processes, '--processes') ?? 1,
   };
+}
+
+/** Where a run keeps its finished pieces for --resume: beside the bench's data for the default --out, else under --out. */
+export function defaultProgressDir(out: string): string {
+  return out === DEFAULT_RESULTS ? path.join(BENCH_DIR, 'agent-progress') : path.join(out, 'progress');
 }
 
 /**
@@ -258,6 +275,10 @@ export async function runAgentBench(opts: AgentBenchOptions): Promise<AgentBench
     }
   }
   const runsDir = opts.out === DEFAULT_RESULTS ? path.join(BENCH_DIR, 'runs', 'agent') : path.join(opts.out, 'runs');
+  const progressDir = opts.progressDir ?? defaultProgressDir(opts.out);
+  prepareProgress(progressDir, opts.resume === true, log);
+  const progress = new RunProgress(progressDir, { commit: report.commit, options: runKey(report) }, opts.resume === true, log);
+  const ok = (r: { status: string }) => r.status !== 'failed';
   writeResults(report, opts.out);
 
   for (const name of opts.scenarios) {
@@ -311,24 +332,28 @@ export async function runAgentBench(opts: AgentBenchOptions): Promise<AgentBench
 
     // The agent, then its second campaign on the same data: that one reads the insights database the first wrote
     // (its warm start) and is measured by how soon it gets back to the first one's final NE.
-    const insights = fs.mkdtempSync(path.join(os.tmpdir(), 'rankwright-bench-insights-'));
-    let agent: CampaignRun;
-    let again: CampaignRun;
-    let fresh: AgentScenarioResult['fresh'];
-    try {
-      agent = await campaign('agent', seedFor(name, 0), { home: insights });
-      // While its artifacts exist: the agent's pick on rows no campaign ever saw (a real log has none to draw).
-      fresh = real ? undefined : await measureFresh(name, files, agent, outcomes.agent, { rows: rowsFor(name, opts), workDir: insights });
-      if (fresh)
-        log(
-          `${name}: fresh rows: ${'unavailable' in fresh ? fresh.unavailable : `NE ${fresh.ne.toFixed(5)} vs ${fresh.reportedNe.toFixed(5)} reported`}`,
-        );
-      again = await campaign('agent', seedFor(name, 0), { home: insights, label: 'agent-again' });
-    } finally {
-      fs.rmSync(insights, { recursive: true, force: true });
-    }
+    // One piece for --resume: the second campaign needs the first one's insights, which live only while both run.
+    const agentPiece = async (): Promise<AgentPiece> => {
+      const insights = fs.mkdtempSync(path.join(os.tmpdir(), 'rankwright-bench-insights-'));
+      try {
+        const agent = await campaign('agent', seedFor(name, 0), { home: insights });
+        // While its artifacts exist: the agent's pick on rows no campaign ever saw (a real log has none to draw).
+        const fresh = real ? undefined : await measureFresh(name, files, agent, outcomes.agent, { rows: rowsFor(name, opts), workDir: insights });
+        if (fresh)
+          log(
+            `${name}: fresh rows: ${'unavailable' in fresh ? fresh.unavailable : `NE ${fresh.ne.toFixed(5)} vs ${fresh.reportedNe.toFixed(5)} reported`}`,
+          );
+        const facts = { baseRates: outcomes.agent?.baseRates, dataChecks: outcomes.agent?.dataChecks };
+        const again = await campaign('agent', seedFor(name, 0), { home: insights, label: 'agent-again' });
+        return { agent, again, ...(fresh ? { fresh } : {}), facts };
+      } finally {
+        fs.rmSync(insights, { recursive: true, force: true });
+      }
+    };
+    const { agent, again, fresh, facts } = await progress.piece(name, 'agent', agentPiece, (p) => ok(p.agent) && ok(p.again));
     const randomRuns: CampaignRun[] = [];
-    for (let k = 1; k <= opts.seeds; k++) randomRuns.push(await campaign('random', seedFor(name, k)));
+    for (let k = 1; k <= opts.seeds; k++)
+      randomRuns.push(await progress.piece(name, `random-${seedFor(name, k)}`, () => campaign('random', seedFor(name, k)), ok));
     const baselineNe = agent.baselineNe ?? randomRuns.find((r) => r.baselineNe !== undefined)?.baselineNe;
 
     const workDir = path.join(runsDir, path.basename(files.dir));
@@ -339,7 +364,7 @@ export async function runAgentBench(opts: AgentBenchOptions): Promise<AgentBench
     for (const id of opts.peers) {
       log(`${name}: ${id} …`);
       sampleLoad(report);
-      const r: PeerRun = await runPeer(id, ctx, { trials: opts.budget, seed: seedFor(name, 0) });
+      const r: PeerRun = await progress.piece(name, `peer-${id}`, () => runPeer(id, ctx, { trials: opts.budget, seed: seedFor(name, 0) }), ok);
       sampleLoad(report);
       r.gainCaptured = gainCaptured(baselineNe, r.metrics?.ne, files.oracleNe);
       if (id === 'optuna-lightgbm') {
@@ -357,7 +382,12 @@ export async function runAgentBench(opts: AgentBenchOptions): Promise<AgentBench
       for (const family of DEFAULT_FAMILIES) {
         log(`${name}: ${family} defaults …`);
         sampleLoad(report);
-        const r = await runFamilyDefault(family, data, { campaignId: `bench-${path.basename(files.dir)}` });
+        const r = await progress.piece(
+          name,
+          `default-${family}`,
+          () => runFamilyDefault(family, data, { campaignId: `bench-${path.basename(files.dir)}` }),
+          ok,
+        );
         sampleLoad(report);
         log(
           `${name}: ${family} defaults ${r.status}${r.metrics ? ` NE ${r.metrics.ne.toFixed(5)}` : ''} in ${r.wallSeconds.toFixed(1)} s${r.note ? ` (${r.note})` : ''}`,
@@ -366,7 +396,6 @@ export async function runAgentBench(opts: AgentBenchOptions): Promise<AgentBench
       }
 
     const summary = summarizeRandom(randomRuns);
-    const facts = outcomes.agent;
     const research = scenarioResearch([agent, again]);
     const measured = [agent, again, ...randomRuns].find((r) => r.trainCtr !== undefined && r.testCtr !== undefined);
     const constant =
@@ -404,11 +433,27 @@ export async function runAgentBench(opts: AgentBenchOptions): Promise<AgentBench
     for (const g of result.goals) log(`${name}: ${goalMark(g.status)} ${g.goal}: ${g.detail}`);
     report.scenarios.push(result);
     report.goals = overallGoals(report.scenarios);
+    const resumed = progress.resumed();
+    if (resumed) report.resumed = resumed;
     writeResults(report, opts.out); // after every scenario: an interrupted run keeps what it finished
   }
   report.state = 'complete';
   writeResults(report, opts.out);
   return report;
+}
+
+/** A scenario's agent campaigns, kept together for --resume (the second reads the insights the first wrote). */
+interface AgentPiece {
+  agent: CampaignRun;
+  again: CampaignRun;
+  fresh?: AgentScenarioResult['fresh'];
+  /** What the agent campaign's data checks found: they describe the data every campaign of the scenario reads. */
+  facts: Pick<CampaignOutcome, 'baseRates' | 'dataChecks'>;
+}
+
+/** What a run is, for --resume and --merge: its commit aside, its options with the scenarios left out. */
+export function runKey(report: Pick<AgentBenchReport, 'options'>): string {
+  return JSON.stringify({ ...report.options, scenarios: [] });
 }
 
 /**
@@ -483,7 +528,7 @@ export function render(dir: string): AgentBenchReport {
  */
 export function merge(dirs: string[], out: string): AgentBenchReport {
   const parts = dirs.map((dir) => JSON.parse(fs.readFileSync(path.join(dir, 'agent.json'), 'utf8')) as AgentBenchReport);
-  const same = (r: AgentBenchReport) => JSON.stringify({ ...r.options, scenarios: [] });
+  const same = runKey;
   for (const [i, part] of parts.entries()) {
     if (part.commit !== parts[0].commit) throw new Error(`${dirs[i]} ran at commit ${part.commit}, ${dirs[0]} at ${parts[0].commit}: not one run`);
     if (same(part) !== same(parts[0])) throw new Error(`${dirs[i]} ran with other options than ${dirs[0]}: ${same(part)} vs ${same(parts[0])}`);
@@ -502,6 +547,9 @@ export function merge(dirs: string[], out: string): AgentBenchReport {
     ),
     parts: parts.map((p) => ({ scenarios: p.options.scenarios, date: p.date, loadAverage: p.loadAverage })),
   };
+  const resumed = parts.flatMap((p) => (p.resumed ? [p.resumed] : []));
+  if (resumed.length) report.resumed = { pieces: resumed.reduce((n, r) => n + r.pieces, 0), since: resumed.map((r) => r.since).sort()[0] };
+  else delete report.resumed;
   writeResults(report, out);
   return report;
 }
@@ -518,8 +566,12 @@ async function main(): Promise<void> {
   }
   const parts = splitScenarios(opts.scenarios, opts.processes);
   if (parts.length > 1) {
-    // Each part a process of its own, then one report: as if one process had run them all, on more cores.
-    const { dirs, failed } = await runInProcesses(__filename, process.argv.slice(2), CLI_OPTIONS, parts, log);
+    // Each part a process of its own, then one report: as if one process had run them all, on more cores. The parts
+    // share one progress folder (a scenario's pieces are its own): emptied here once unless resumed, then resumed by
+    // every part.
+    prepareProgress(opts.progressDir!, opts.resume === true, log);
+    const argv = [...process.argv.slice(2), ...(opts.resume ? [] : ['--resume']), '--progress', opts.progressDir!];
+    const { dirs, failed } = await runInProcesses(__filename, argv, CLI_OPTIONS, parts, log);
     if (dirs.length) printSummary(merge(dirs, opts.out));
     if (failed.length) throw new Error(`${failed.join('; ')} failed: the report holds the scenarios that finished`);
     return;

@@ -6,6 +6,7 @@ import * as path from 'node:path';
 import { CLI_OPTIONS, familiesFor, merge, parseOptions, rowsFor, seedFor } from '../bench/agent';
 import { runOptunaLightgbm } from '../bench/agent/peers';
 import { partArgs, splitScenarios } from '../bench/agent/processes';
+import { prepareProgress, RunProgress } from '../bench/agent/progress';
 import {
   AGENT_GOALS,
   agentMarkdown,
@@ -473,6 +474,40 @@ describe('agent bench: numbers and goals', function () {
     assert.equal(partialNote({ ...report([one]), state: 'running' }), ' **Partial: the run was still going when this was written.**');
   });
 
+  it('--resume keeps finished pieces of the same run, runs failed ones again, and a run without it starts over', async function () {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rw-progress-'));
+    const key = { commit: 'abc123', options: '{"seeds":2}' };
+    const runs: string[] = [];
+    const task = (name: string, status: string) => async () => {
+      runs.push(name);
+      return { status, name };
+    };
+    const ok = (v: { status: string }) => v.status !== 'failed';
+    const first = new RunProgress(dir, key, false, () => {});
+    await first.piece('wide-crosses', 'agent', task('agent', 'ok'), ok);
+    await first.piece('real:movielens-100k', 'random-1', task('random-1', 'failed'), ok);
+    assert.equal(first.resumed(), undefined);
+
+    prepareProgress(dir, true, () => {});
+    const second = new RunProgress(dir, key, true, () => {});
+    assert.deepEqual(await second.piece('wide-crosses', 'agent', task('agent', 'ok'), ok), { status: 'ok', name: 'agent' });
+    await second.piece('real:movielens-100k', 'random-1', task('random-1', 'ok'), ok);
+    assert.deepEqual(runs, ['agent', 'random-1', 'random-1'], 'the kept piece ran once, the failed one again');
+    assert.equal(second.resumed()?.pieces, 1);
+    assert.ok(fs.existsSync(path.join(dir, 'real-movielens-100k', 'random-1.json')));
+
+    // Other options (or another commit): never mixed in.
+    const other = new RunProgress(dir, { ...key, options: '{"seeds":5}' }, true, () => {});
+    await assert.rejects(
+      () => other.piece('wide-crosses', 'agent', task('agent', 'ok'), ok),
+      /commit abc123 with options \{"seeds":2\}; this run is at abc123 with \{"seeds":5\}/,
+    );
+
+    prepareProgress(dir, false, () => {});
+    assert.deepEqual(fs.readdirSync(dir), []);
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
   it("--processes N deals the scenarios over N parts, each with the run's options, its scenarios and a results folder", function () {
     const plain = parseOptions([], {});
     assert.equal(plain.processes, 1);
@@ -771,6 +806,41 @@ describe('agent bench: --quick end to end', function () {
     });
     assert.equal(rendered.status, 0, rendered.stderr);
     assert.equal(fs.readFileSync(path.join(out, 'agent.md'), 'utf8'), md);
+
+    // --resume: the same run again keeps every piece that finished (nothing is trained twice) and reports the same
+    // numbers; a failed piece would run again.
+    const kept = r.scenarios.reduce(
+      (n, sc) =>
+        n +
+        (sc.agent.status === 'ok' && sc.warmStart?.run.status === 'ok' ? 1 : 0) +
+        sc.random.runs.filter((c) => c.status === 'ok').length +
+        sc.peers.filter((p) => p.status !== 'failed').length,
+      0,
+    );
+    const resumed = spawnSync(process.execPath, [...args, '--resume'], { encoding: 'utf8', timeout: 590_000, maxBuffer: 64 << 20 });
+    assert.equal(resumed.status, 0, `resumed bench failed:\n${resumed.stderr.slice(-4000)}`);
+    assert.doesNotMatch(resumed.stderr, /phase validation/, 'a resumed run trained a campaign again');
+    const again = JSON.parse(fs.readFileSync(path.join(out, 'agent.json'), 'utf8')) as AgentBenchReport;
+    assert.equal(again.resumed?.pieces, kept);
+    const numbers = (rep: AgentBenchReport) =>
+      rep.scenarios.map((sc) => [
+        sc.agent.finalNe,
+        sc.warmStart?.run.finalNe,
+        ...sc.random.runs.map((c) => c.finalNe),
+        ...sc.peers.map((p) => p.metrics?.ne),
+      ]);
+    assert.deepEqual(numbers(again), numbers(r));
+    assert.match(fs.readFileSync(path.join(out, 'agent.md'), 'utf8'), new RegExp(`Resumed \\(--resume\\): ${kept} of its pieces`));
+
+    // A piece of another commit is never mixed in: --resume refuses, naming the file and the commit to run from.
+    const piece = path.join(out, 'progress', 'small-data', 'agent.json');
+    fs.writeFileSync(piece, JSON.stringify({ ...JSON.parse(fs.readFileSync(piece, 'utf8')), commit: 'deadbeef' }));
+    const refused = spawnSync(process.execPath, [...args, '--resume', '--processes', '1', '--scenarios', 'small-data'], {
+      encoding: 'utf8',
+      timeout: 120_000,
+    });
+    assert.notEqual(refused.status, 0);
+    assert.match(refused.stderr, /small-data\/agent\.json was written by a run at commit deadbeef .*git worktree add DIR deadbeef/);
   });
 });
 

@@ -39,9 +39,11 @@
  * --processes N: the scenarios dealt over N processes run at once (bench/agent/processes.ts), merged into one report
  * (--merge does the same by hand for runs started apart). --resume: continue the last run where it stopped — every
  * finished piece (a scenario's agent campaigns, each random seed, each peer, each family default) is kept in the
- * progress folder (--progress, default .bench/agent-progress, or DIR/progress under --out DIR) and reused only by a
- * run of the same commit and options (bench/agent/progress.ts); without it a run starts over.
+ * run's own folder (named by its commit and options) under --progress (default .bench/agent-progress, or
+ * DIR/progress under --out DIR) and reused only by a run of the same commit and options (bench/agent/progress.ts);
+ * without it a run starts over.
  */
+import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -205,9 +207,34 @@ export function parseOptions(
   };
 }
 
-/** Where a run keeps its finished pieces for --resume: beside the bench's data for the default --out, else under --out. */
+/** Where runs keep their finished pieces for --resume: beside the bench's data for the default --out, else under --out. */
 export function defaultProgressDir(out: string): string {
   return out === DEFAULT_RESULTS ? path.join(BENCH_DIR, 'agent-progress') : path.join(out, 'progress');
+}
+
+/**
+ * A run's own progress folder under the root: its commit and a hash of its options in the name, so that a run of
+ * another commit or other options (a --quick run beside a --full one) never empties or reads another run's pieces.
+ */
+export function runProgressDir(root: string, commit: string, key: string): string {
+  return path.join(root, `${commit.slice(0, 12)}-${createHash('sha1').update(key).digest('hex').slice(0, 8)}`);
+}
+
+/** The options a report records: what the run is, beside its commit. */
+function reportOptions(opts: AgentBenchOptions): AgentBenchReport['options'] {
+  return {
+    scenarios: opts.scenarios,
+    rows: opts.rows,
+    ...(opts.rowsGiven ? { rowsGiven: true } : {}),
+    ...(opts.familiesGiven ? { familiesGiven: true } : {}),
+    seeds: opts.seeds,
+    budget: opts.budget,
+    peers: opts.peers,
+    capSeconds: opts.capSeconds,
+    quick: opts.quick,
+    ...(opts.families ? { families: opts.families } : {}),
+    ...(opts.probeMinRows ? { probeMinRows: opts.probeMinRows } : {}),
+  };
 }
 
 /**
@@ -244,19 +271,7 @@ export function familiesFor(name: string, opts: Pick<AgentBenchOptions, 'familie
 export async function runAgentBench(opts: AgentBenchOptions): Promise<AgentBenchReport> {
   const report: AgentBenchReport = {
     ...benchStamp(),
-    options: {
-      scenarios: opts.scenarios,
-      rows: opts.rows,
-      ...(opts.rowsGiven ? { rowsGiven: true } : {}),
-      ...(opts.familiesGiven ? { familiesGiven: true } : {}),
-      seeds: opts.seeds,
-      budget: opts.budget,
-      peers: opts.peers,
-      capSeconds: opts.capSeconds,
-      quick: opts.quick,
-      ...(opts.families ? { families: opts.families } : {}),
-      ...(opts.probeMinRows ? { probeMinRows: opts.probeMinRows } : {}),
-    },
+    options: reportOptions(opts),
     state: 'running',
     scenarios: [],
     goals: [],
@@ -275,7 +290,7 @@ export async function runAgentBench(opts: AgentBenchOptions): Promise<AgentBench
     }
   }
   const runsDir = opts.out === DEFAULT_RESULTS ? path.join(BENCH_DIR, 'runs', 'agent') : path.join(opts.out, 'runs');
-  const progressDir = opts.progressDir ?? defaultProgressDir(opts.out);
+  const progressDir = runProgressDir(opts.progressDir ?? defaultProgressDir(opts.out), report.commit, runKey(report));
   prepareProgress(progressDir, opts.resume === true, log);
   const progress = new RunProgress(progressDir, { commit: report.commit, options: runKey(report) }, opts.resume === true, log);
   const ok = (r: { status: string }) => r.status !== 'failed';
@@ -569,8 +584,9 @@ async function main(): Promise<void> {
     // Each part a process of its own, then one report: as if one process had run them all, on more cores. The parts
     // share one progress folder (a scenario's pieces are its own): emptied here once unless resumed, then resumed by
     // every part.
-    prepareProgress(opts.progressDir!, opts.resume === true, log);
-    const argv = [...process.argv.slice(2), ...(opts.resume ? [] : ['--resume']), '--progress', opts.progressDir!];
+    const root = opts.progressDir!;
+    prepareProgress(runProgressDir(root, benchStamp().commit, runKey({ options: reportOptions(opts) })), opts.resume === true, log);
+    const argv = [...process.argv.slice(2), ...(opts.resume ? [] : ['--resume']), '--progress', root];
     const { dirs, failed } = await runInProcesses(__filename, argv, CLI_OPTIONS, parts, log);
     if (dirs.length) printSummary(merge(dirs, opts.out));
     if (failed.length) throw new Error(`${failed.join('; ')} failed: the report holds the scenarios that finished`);

@@ -3,7 +3,7 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { CLI_OPTIONS, familiesFor, merge, parseOptions, rowsFor, seedFor } from '../bench/agent';
+import { CLI_OPTIONS, familiesFor, merge, parseOptions, rowsFor, runProgressDir, seedFor } from '../bench/agent';
 import { runOptunaLightgbm } from '../bench/agent/peers';
 import { partArgs, splitScenarios } from '../bench/agent/processes';
 import { prepareProgress, RunProgress } from '../bench/agent/progress';
@@ -505,6 +505,18 @@ describe('agent bench: numbers and goals', function () {
 
     prepareProgress(dir, false, () => {});
     assert.deepEqual(fs.readdirSync(dir), []);
+
+    // Each run its own folder: another commit or other options (a --quick run beside a --full one) never empties it.
+    const root = path.join(dir, 'root');
+    const full = runProgressDir(root, 'a'.repeat(40), '{"quick":false}');
+    assert.notEqual(full, runProgressDir(root, 'a'.repeat(40), '{"quick":true}'));
+    assert.notEqual(full, runProgressDir(root, 'b'.repeat(40), '{"quick":false}'));
+    assert.equal(full, runProgressDir(root, 'a'.repeat(40), '{"quick":false}'));
+    prepareProgress(full, false, () => {});
+    const lines: string[] = [];
+    prepareProgress(runProgressDir(root, 'b'.repeat(40), '{"quick":false}'), true, (l) => lines.push(l));
+    assert.ok(fs.existsSync(full));
+    assert.match(lines.join('\n'), new RegExp(`nothing kept for this commit and these options .*holds other runs: ${path.basename(full)}`));
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
@@ -833,7 +845,11 @@ describe('agent bench: --quick end to end', function () {
     assert.match(fs.readFileSync(path.join(out, 'agent.md'), 'utf8'), new RegExp(`Resumed \\(--resume\\): ${kept} of its pieces`));
 
     // A piece of another commit is never mixed in: --resume refuses, naming the file and the commit to run from.
-    const piece = path.join(out, 'progress', 'small-data', 'agent.json');
+    // The run's own folder under out/progress, named by its commit and options.
+    const runs = fs.readdirSync(path.join(out, 'progress'));
+    assert.equal(runs.length, 1);
+    assert.match(runs[0], new RegExp(`^${r.commit.slice(0, 12)}-[0-9a-f]{8}$`));
+    const piece = path.join(out, 'progress', runs[0], 'small-data', 'agent.json');
     fs.writeFileSync(piece, JSON.stringify({ ...JSON.parse(fs.readFileSync(piece, 'utf8')), commit: 'deadbeef' }));
     const refused = spawnSync(process.execPath, [...args, '--resume', '--processes', '1', '--scenarios', 'small-data'], {
       encoding: 'utf8',

@@ -5,8 +5,8 @@
  * continues where it stopped instead of starting over. A scenario's result is put together from its pieces, so a
  * finished scenario costs nothing to resume.
  *
- * A piece is reused only by a run of the same commit and the same options: one report never mixes numbers of two
- * versions of the code. A run without --resume starts over (the folder is emptied first). A failed piece is not kept:
+ * A piece is reused only by a run of the same commit and the same options (each run has its own folder, named by
+ * both, and every piece records them too): one report never mixes numbers of two versions of the code. A run without --resume starts over (the folder is emptied first). A failed piece is not kept:
  * resuming runs it again.
  */
 import * as fs from 'node:fs';
@@ -30,11 +30,21 @@ export interface Resumed {
   since: string;
 }
 
-/** Empties a run's progress folder unless it is resumed (a run of several processes does this once, in the parent). */
+/**
+ * Empties a run's progress folder unless it is resumed (a run of several processes does this once, in the parent).
+ * Resuming a run that left nothing says so, naming the runs the root folder does hold (other commits or options).
+ */
 export function prepareProgress(dir: string, resume: boolean, log: (line: string) => void): void {
   if (!resume && fs.existsSync(dir)) {
     log(`starting over: the progress of an earlier run in ${dir} is removed (--resume continues it instead)`);
     fs.rmSync(dir, { recursive: true, force: true });
+  }
+  if (resume && !fs.existsSync(dir)) {
+    const root = path.dirname(dir);
+    const others = fs.existsSync(root) ? fs.readdirSync(root) : [];
+    log(
+      `--resume: nothing kept for this commit and these options (${dir}); starting from the beginning${others.length ? ` (${root} holds other runs: ${others.join(', ')})` : ''}`,
+    );
   }
   fs.mkdirSync(dir, { recursive: true });
 }

@@ -534,11 +534,14 @@ describe('agent bench: numbers and goals', function () {
     const argv = ['--full', '--processes', '2', '--seeds=3', '--scenarios', 'wide-crosses,drift', '--out', '/r', '--real-logs', '--budget', '6'];
     const args = partArgs(argv, CLI_OPTIONS, ['drift'], '/tmp/part-2');
     assert.deepEqual(args, ['--full', '--seeds=3', '--budget', '6', '--scenarios', 'drift', '--out', '/tmp/part-2']);
-    // What the part runs is what the whole run would have run for its scenario.
-    const part = parseOptions(args, {});
+    // What the part runs is what the whole run would have run for its scenario. The parent hands every part its
+    // progress folder and --resume (it emptied the folder once itself): the parts share the run's pieces.
     const whole = parseOptions(argv, {});
-    assert.deepEqual({ ...part, scenarios: [], out: '', processes: 1 }, { ...whole, scenarios: [], out: '', processes: 1 });
-    assert.deepEqual(part.scenarios, ['drift']);
+    assert.equal(whole.progressDir, '/r/progress');
+    const shared = [...argv, '--resume', '--progress', whole.progressDir!];
+    const part = parseOptions(partArgs(shared, CLI_OPTIONS, ['drift'], '/tmp/part-2'), {});
+    assert.deepEqual({ ...part, scenarios: [], out: '', processes: 1 }, { ...parseOptions(shared, {}), scenarios: [], out: '', processes: 1 });
+    assert.deepEqual([part.scenarios, part.progressDir, part.resume], [['drift'], '/r/progress', true]);
   });
 
   it('options: --quick is a small run, explicit options win, seeds differ per scenario and per run', function () {

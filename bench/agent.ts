@@ -220,6 +220,11 @@ export function runProgressDir(root: string, commit: string, key: string): strin
   return path.join(root, `${commit.slice(0, 12)}-${createHash('sha1').update(key).digest('hex').slice(0, 8)}`);
 }
 
+/** This run's progress folder: one place for the single process and for the parent of --processes. */
+function progressFolder(opts: AgentBenchOptions, commit: string): string {
+  return runProgressDir(opts.progressDir ?? defaultProgressDir(opts.out), commit, runKey({ options: reportOptions(opts) }));
+}
+
 /** The options a report records: what the run is, beside its commit. */
 function reportOptions(opts: AgentBenchOptions): AgentBenchReport['options'] {
   return {
@@ -290,7 +295,7 @@ export async function runAgentBench(opts: AgentBenchOptions): Promise<AgentBench
     }
   }
   const runsDir = opts.out === DEFAULT_RESULTS ? path.join(BENCH_DIR, 'runs', 'agent') : path.join(opts.out, 'runs');
-  const progressDir = runProgressDir(opts.progressDir ?? defaultProgressDir(opts.out), report.commit, runKey(report));
+  const progressDir = progressFolder(opts, report.commit);
   prepareProgress(progressDir, opts.resume === true, log);
   const progress = new RunProgress(progressDir, { commit: report.commit, options: runKey(report) }, opts.resume === true, log);
   const ok = (r: { status: string }) => r.status !== 'failed';
@@ -584,9 +589,8 @@ async function main(): Promise<void> {
     // Each part a process of its own, then one report: as if one process had run them all, on more cores. The parts
     // share one progress folder (a scenario's pieces are its own): emptied here once unless resumed, then resumed by
     // every part.
-    const root = opts.progressDir!;
-    prepareProgress(runProgressDir(root, benchStamp().commit, runKey({ options: reportOptions(opts) })), opts.resume === true, log);
-    const argv = [...process.argv.slice(2), ...(opts.resume ? [] : ['--resume']), '--progress', root];
+    prepareProgress(progressFolder(opts, benchStamp().commit), opts.resume === true, log);
+    const argv = [...process.argv.slice(2), ...(opts.resume ? [] : ['--resume']), '--progress', opts.progressDir ?? defaultProgressDir(opts.out)];
     const { dirs, failed } = await runInProcesses(__filename, argv, CLI_OPTIONS, parts, log);
     if (dirs.length) printSummary(merge(dirs, opts.out));
     if (failed.length) throw new Error(`${failed.join('; ')} failed: the report holds the scenarios that finished`);

@@ -590,6 +590,14 @@ async function main(): Promise<void> {
     // share one progress folder (a scenario's pieces are its own): emptied here once unless resumed, then resumed by
     // every part.
     prepareProgress(progressFolder(opts, benchStamp().commit), opts.resume === true, log);
+    // The bench venv is made here, once: parts creating it at once on a fresh clone race in pip, and one of them
+    // would report Optuna-LightGBM as failed. Each part then finds it ready (or fails it with the same error).
+    if (opts.peers.includes('optuna-lightgbm'))
+      try {
+        ensurePythonVenv({ log });
+      } catch (e) {
+        log(`bench venv unavailable: ${(e as Error).message}`);
+      }
     const argv = [...process.argv.slice(2), ...(opts.resume ? [] : ['--resume']), '--progress', opts.progressDir ?? defaultProgressDir(opts.out)];
     const { dirs, failed } = await runInProcesses(__filename, argv, CLI_OPTIONS, parts, log);
     if (dirs.length) printSummary(merge(dirs, opts.out));

@@ -773,6 +773,8 @@ describe('agent bench: --quick end to end', function () {
     }
     assert.equal(t.research!.calibration.n, t.research!.checks.filter((c) => c.measuredGain !== undefined).length);
     assert.ok(t.peers.find((p) => p.id === 'ftrl-script')?.status === 'ok');
+    // Every peer finished in both scenarios (the two processes share one bench venv, made once by the parent).
+    for (const sc of r.scenarios) for (const p of sc.peers) assert.equal(p.status, 'ok', `${sc.scenario.name}: ${p.id}: ${p.note ?? ''}`);
     assert.deepEqual(
       s.goals.map((g) => g.id),
       ['vs-optuna', 'vs-ftrl', 'vs-random', 'reach-random', 'warm-start', 'fresh-rows'],

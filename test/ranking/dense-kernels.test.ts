@@ -2,11 +2,13 @@ import { strict as assert } from 'node:assert';
 import { DcnConfig } from '../../contracts';
 import type { EncodedRows } from '../../ranking/features';
 import {
+  OnnxRuntimeKernels,
   ReferenceKernels,
   TfjsWasmKernels,
   TiledKernels,
   denseKernelsFor,
   kernelsFor,
+  onnxRuntimeAvailable,
   tfjsWasmAvailable,
   type DenseKernels,
 } from '../../ranking/kernels';
@@ -18,7 +20,7 @@ import { SeededRandom } from '../../ranking/rng';
 import { assertCloseTo, randomFloats } from '../support/float-compare';
 
 /**
- * The CPU dense paths (tiled TypeScript, tfjs-wasm) against their reference twins, on random shapes that include
+ * The CPU dense paths (tiled TypeScript, tfjs-wasm, ONNX Runtime) against their reference twins, on random shapes that include
  * sizes below, at and off multiples of the 4×4 tile (edges run through their own loops), and DCN trained on each
  * path against DCN trained on the twins.
  *
@@ -50,7 +52,7 @@ function randomShapes(count: number, seed: number): { rows: number; inDim: numbe
   return shapes;
 }
 
-describe('CPU dense paths (tiled TypeScript, tfjs-wasm) vs their reference twins', function () {
+describe('CPU dense paths (tiled TypeScript, tfjs-wasm, ONNX Runtime) vs their reference twins', function () {
   this.timeout(60_000);
 
   it('gemm, gemmTN and transpose match the plain definitions on random shapes, tile edges included', () => {
@@ -85,9 +87,11 @@ describe('CPU dense paths (tiled TypeScript, tfjs-wasm) vs their reference twins
 
   const paths: { name: string; make: () => DenseKernels }[] = [{ name: 'tiled', make: () => new TiledKernels() }];
   if (tfjsWasmAvailable()) paths.push({ name: 'tfjs-wasm', make: () => new TfjsWasmKernels() });
+  if (onnxRuntimeAvailable()) paths.push({ name: 'onnxruntime', make: () => new OnnxRuntimeKernels() });
 
-  it('tfjs-wasm is installed here (a devDependency), so its kernels are checked below', () => {
+  it('tfjs-wasm and onnxruntime-node are installed here (devDependencies), so their kernels are checked below', () => {
     assert.ok(tfjsWasmAvailable(), 'npm install brings @tensorflow/tfjs-core and @tensorflow/tfjs-backend-wasm');
+    assert.ok(onnxRuntimeAvailable(), 'npm install brings onnxruntime-node');
   });
 
   for (const { name, make } of paths) {
@@ -118,6 +122,37 @@ describe('CPU dense paths (tiled TypeScript, tfjs-wasm) vs their reference twins
             weightGradientReference(x, dy, rows, inDim, outDim),
             `${what} weightGradient`,
           );
+          // The fused forms, where a path has them: the same numbers as the plain product and the caller's loop.
+          if (k.crossGated) {
+            const z = new Float32Array(rows * inDim);
+            const gated = await k.crossGated(x, wc, bc, x0, x, rows, inDim, inDim, z, new Float32Array(rows * inDim));
+            assertClose(z, affineReference(x, wc, bc, rows, inDim, inDim, false), `${what} crossGated z`);
+            assertClose(gated, crossLayerReference(x0, x, wc, bc, rows, inDim), `${what} crossGated`);
+          }
+          if (k.inputGradientPlus) {
+            const addend = random(rows * inDim, rng);
+            const plus = inputGradientReference(dy, w, rows, inDim, outDim).map((v, i) => v + addend[i]);
+            assertClose(
+              await k.inputGradientPlus(dy, w, addend, rows, inDim, outDim, new Float32Array(rows * inDim)),
+              plus,
+              `${what} inputGradientPlus`,
+            );
+          }
+        }
+        // Operands and results as views into larger buffers (the model's step scratch): read and written in place,
+        // nothing outside the view touched.
+        {
+          const [rows, inDim, outDim] = [7, 6, 5];
+          const big = random(200, rng);
+          const x = big.subarray(3, 3 + rows * inDim);
+          const w = big.subarray(60, 60 + inDim * outDim);
+          const b = big.subarray(100, 100 + outDim);
+          const outer = new Float32Array(rows * outDim + 8).fill(7);
+          const out = outer.subarray(4, 4 + rows * outDim);
+          const y = await k.affine(x, w, b, rows, inDim, outDim, false, out);
+          assertClose(y, affineReference(x, w, b, rows, inDim, outDim, false), `${name} affine on views`);
+          for (const i of [0, 1, 2, 3, outer.length - 4, outer.length - 1])
+            assert.equal(outer[i], 7, `${name} wrote outside its output view at ${i}`);
         }
         // After the larger shapes grew the transpose scratch, a small call must not read stale scratch.
         const x = random(3 * 5, rng);
@@ -174,7 +209,7 @@ describe('CPU dense paths (tiled TypeScript, tfjs-wasm) vs their reference twins
       return { p, losses };
     }
 
-    for (const name of ['tiled', ...(tfjsWasmAvailable() ? ['tfjs-wasm'] : [])]) {
+    for (const name of ['tiled', ...(tfjsWasmAvailable() ? ['tfjs-wasm'] : []), ...(onnxRuntimeAvailable() ? ['onnxruntime'] : [])]) {
       it(`${name}: same losses and predictions as the reference twins after 6 steps, up to float32 rounding`, async () => {
         const twin = await trainAndScore(new ReferenceKernels());
         const got = await trainAndScore(kernelsFor(name));
@@ -205,16 +240,16 @@ describe('CPU dense paths (tiled TypeScript, tfjs-wasm) vs their reference twins
       assert.equal(denseKernelsFor(webasmLike), webasmLike);
     });
 
-    it('swaps gpu.js on a CPU backend for the CPU dense path under auto', () => {
+    it('swaps gpu.js on a CPU backend for the fastest CPU dense path installed under auto', () => {
       delete process.env.RANKWRIGHT_DENSE_CPU;
       const webasmLike = { ...new ReferenceKernels(), backend: 'webasm' } as DenseKernels;
-      assert.equal(denseKernelsFor(webasmLike).backend, tfjsWasmAvailable() ? 'tfjs-wasm' : 'tiled');
+      assert.equal(denseKernelsFor(webasmLike).backend, onnxRuntimeAvailable() ? 'onnxruntime' : tfjsWasmAvailable() ? 'tfjs-wasm' : 'tiled');
     });
 
     it('parses RANKWRIGHT_DENSE_CPU and rejects unknown values', () => {
       assert.equal(requestedDenseCpuMode({}), 'auto');
       assert.equal(requestedDenseCpuMode({ RANKWRIGHT_DENSE_CPU: 'Tiled' }), 'tiled');
-      assert.throws(() => requestedDenseCpuMode({ RANKWRIGHT_DENSE_CPU: 'mkl' }), /not one of auto\|tfjs-wasm\|tiled\|gpujs/);
+      assert.throws(() => requestedDenseCpuMode({ RANKWRIGHT_DENSE_CPU: 'mkl' }), /not one of auto\|onnxruntime\|tfjs-wasm\|tiled\|gpujs/);
     });
   });
 });

@@ -32,10 +32,16 @@ export function onnxRuntimeAvailable(): boolean {
 }
 
 let ortPromise: Promise<Ort> | null = null;
-function loadOrt(): Promise<Ort> {
+/** onnxruntime-node, loaded on first use (once per process). */
+export function loadOnnxRuntime(): Promise<Ort> {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   ortPromise ??= Promise.resolve().then(() => require('onnxruntime-node') as Ort);
   return ortPromise;
+}
+
+/** How every Rankwright session runs: one thread (see above), the graph optimised, warnings only. */
+export function onnxSessionOptions(): import('onnxruntime-node').InferenceSession.SessionOptions {
+  return { intraOpNumThreads: 1, interOpNumThreads: 1, executionMode: 'sequential', graphOptimizationLevel: 'all', logSeverityLevel: 3 };
 }
 
 const float = (name: string, shape: string[]): ValueInfo => ({ name, elemType: DataType.FLOAT, shape });
@@ -99,20 +105,22 @@ function graphBytes(name: GraphName): Uint8Array {
 
 export class OnnxRuntimeKernels implements DenseKernels {
   readonly backend = 'onnxruntime';
+  /**
+   * Whether a DCN on these kernels runs its whole dense stack as two ONNX graphs a step (ranking/models/dcn-onnx-stack.ts)
+   * instead of one product at a time through this interface with TypeScript loops between. On by default; off leaves
+   * the interface path, which tests compare it with.
+   */
+  readonly denseStack: boolean;
+
+  constructor(opts: { denseStack?: boolean } = {}) {
+    this.denseStack = opts.denseStack ?? true;
+  }
   private readonly sessions = new Map<GraphName, Promise<Session>>();
 
   private session(name: GraphName): Promise<Session> {
     let s = this.sessions.get(name);
     if (!s) {
-      s = loadOrt().then((ort) =>
-        ort.InferenceSession.create(graphBytes(name), {
-          intraOpNumThreads: 1,
-          interOpNumThreads: 1,
-          executionMode: 'sequential',
-          graphOptimizationLevel: 'all',
-          logSeverityLevel: 3,
-        }),
-      );
+      s = loadOnnxRuntime().then((ort) => ort.InferenceSession.create(graphBytes(name), onnxSessionOptions()));
       this.sessions.set(name, s);
     }
     return s;
@@ -127,7 +135,7 @@ export class OnnxRuntimeKernels implements DenseKernels {
     feeds: Record<string, [Float32Array, number[]]>,
     outs: Record<string, [Float32Array | null | undefined, number[]]>,
   ): Promise<Float32Array[]> {
-    const [ort, session] = await Promise.all([loadOrt(), this.session(name)]);
+    const [ort, session] = await Promise.all([loadOnnxRuntime(), this.session(name)]);
     const inputs: Record<string, import('onnxruntime-node').Tensor> = {};
     for (const [k, [data, dims]] of Object.entries(feeds)) inputs[k] = new ort.Tensor('float32', data, dims);
     const buffers: Float32Array[] = [];

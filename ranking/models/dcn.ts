@@ -1,9 +1,10 @@
 import type { DcnConfig } from '../../contracts';
-import { type DenseKernels, TfjsWasmKernels, denseKernelsFor, loadTfjsWasm } from '../kernels';
+import { type DenseKernels, OnnxRuntimeKernels, TfjsWasmKernels, denseKernelsFor, loadTfjsWasm } from '../kernels';
 import type { EncodedRows, ListPool } from '../features';
 import { SeededRandom } from '../rng';
 import { RankingModel, StepResult, Tensor, logitLoss, sigmoid } from './model';
-import { ResidentDenseStack } from './dcn-resident';
+import { ResidentDenseStack, type StackLayer } from './dcn-resident';
+import { OnnxDenseStack } from './dcn-onnx-stack';
 import { type PooledFields, pooledFields, slotCoefficients } from './pooling';
 
 const ADAM_BETA1 = 0.9;
@@ -135,7 +136,7 @@ export class DeepCrossNetwork implements RankingModel {
    * wasm memory for a step (see dcn-resident.ts); null runs them product by product through `mm` with loops between.
    * Undefined until the first step or prediction decides (loading tfjs is asynchronous).
    */
-  private resident: ResidentDenseStack | null | undefined = undefined;
+  private resident: ResidentDenseStack | OnnxDenseStack | null | undefined = undefined;
   private residentOut = new Scratch();
   /** The categorical slots as fields when the spec has lists (null without: one embedding per slot). */
   private readonly fields: PooledFields | null;
@@ -283,12 +284,15 @@ export class DeepCrossNetwork implements RankingModel {
     }
   }
 
-  /** The resident stack where the kernels are tfjs-wasm's and allow it (decided once). */
-  private async residentStack(): Promise<ResidentDenseStack | null> {
+  /**
+   * The whole dense stack in one go where the kernels allow it (decided once): tfjs ops on tensors resident in wasm
+   * memory on tfjs-wasm, two ONNX graphs a step on ONNX Runtime.
+   */
+  private async residentStack(): Promise<ResidentDenseStack | OnnxDenseStack | null> {
     if (this.resident !== undefined) return this.resident;
-    if (!(this.mm instanceof TfjsWasmKernels && this.mm.residentStack)) return (this.resident = null);
-    const tf = await loadTfjsWasm();
-    const hidden = this.layers.slice(0, -1).map((layer) => {
+    const onnx = this.mm instanceof OnnxRuntimeKernels && this.mm.denseStack;
+    if (!onnx && !(this.mm instanceof TfjsWasmKernels && this.mm.residentStack)) return (this.resident = null);
+    const hidden: StackLayer[] = this.layers.slice(0, -1).map((layer) => {
       const n = layer.kind === 'lowRankCross' ? 3 : 2;
       return {
         kind: layer.kind as 'cross' | 'lowRankCross' | 'mlp',
@@ -299,7 +303,9 @@ export class DeepCrossNetwork implements RankingModel {
         rank: layer.rank,
       };
     });
-    return (this.resident = new ResidentDenseStack(tf, hidden, this.inputDim));
+    if (!hidden.length) return (this.resident = null);
+    if (onnx) return (this.resident = await OnnxDenseStack.create(hidden, this.inputDim));
+    return (this.resident = new ResidentDenseStack(await loadTfjsWasm(), hidden, this.inputDim));
   }
 
   /** Forward pass; keeps what backward needs. */
@@ -307,7 +313,7 @@ export class DeepCrossNetwork implements RankingModel {
     const resident = await this.residentStack();
     if (resident) {
       const width = this.layers[this.layers.length - 1].inDim;
-      const h = resident.forward(x0, rows, keep, this.residentOut.view(rows * width));
+      const h = await resident.forward(x0, rows, keep, this.residentOut.view(rows * width));
       return { xs: [], zs: [], projections: [], hs: [h], logits: this.outputLogits(h, rows) };
     }
     const D = this.inputDim;
@@ -449,7 +455,9 @@ export class DeepCrossNetwork implements RankingModel {
       }
     }
     const dx0 = this.dx0Buf.view(rows * D);
-    if (this.resident) {
+    if (this.resident instanceof OnnxDenseStack) {
+      await this.resident.backward(dh, x0, hs[0], rows, dx0);
+    } else if (this.resident) {
       this.resident.backward(dh, rows, dx0);
     } else {
       await this.loopBackward(xs, zs, projections, hs, dh, x0, dx0, rows);
@@ -592,7 +600,9 @@ export class DeepCrossNetwork implements RankingModel {
 
   private async score(data: EncodedRows, start: number, end: number, out: Float64Array): Promise<void> {
     const resident = await this.residentStack();
-    resident?.holdWeights();
+    // tfjs-wasm keeps uploaded weights for the scoring batches; ONNX Runtime reads them where they are.
+    const held = resident instanceof ResidentDenseStack ? resident : null;
+    held?.holdWeights();
     try {
       for (let from = start; from < end; from += SCORE_BATCH) {
         const to = Math.min(end, from + SCORE_BATCH);
@@ -602,7 +612,7 @@ export class DeepCrossNetwork implements RankingModel {
         for (let r = 0; r < to - from; r++) out[from + r] = sigmoid(logits[r]);
       }
     } finally {
-      resident?.releaseWeights();
+      held?.releaseWeights();
     }
   }
 

@@ -29,6 +29,7 @@ import {
   kernelsFor,
   loadTfjsWasm,
   onnxRuntimeAvailable,
+  OnnxRuntimeKernels,
   tfjsWasmAvailable,
   type DenseKernels,
 } from '../ranking/kernels';
@@ -216,6 +217,12 @@ const LOW_RANK = 32;
 const LOW_RANK_3_PATH = 'auto-rank32x3';
 const LOW_RANK_3_LAYERS = 3;
 
+/**
+ * ONNX Runtime one product at a time through the DenseKernels interface, with TypeScript loops between (the engine's
+ * path runs the whole dense stack as two graphs a step, ranking/models/dcn-onnx-stack.ts): what the stack saves.
+ */
+const ONNX_PRODUCTS_PATH = 'onnxruntime-products';
+
 /** Child: trains the default DCN for one epoch on `maxRows` rows of the file on one dense path, then scores. */
 async function measureDcn(contender: string, files: { train: string; test: string }, maxRows: number): Promise<DcnRow> {
   const lowRank = contender === LOW_RANK_PATH || contender === LOW_RANK_3_PATH;
@@ -234,8 +241,12 @@ async function measureDcn(contender: string, files: { train: string; test: strin
   const { catSlots, denseSlots } = slotCounts(spec);
   const inputDim = catSlots * config.embeddingDim + denseSlots;
   // 'auto' is the engine's own choice (gpu.js backend from RANKWRIGHT_GPU_MODE, dense path from RANKWRIGHT_DENSE_CPU).
-  const given = dcnPath.startsWith('gpujs-') ? kernelsFor(dcnPath.slice('gpujs-'.length), { threads: 0 }) : kernelsFor(gpuBackend());
-  if (!dcnPath.startsWith('gpujs-') && dcnPath !== 'auto') process.env.RANKWRIGHT_DENSE_CPU = dcnPath;
+  const given = dcnPath.startsWith('gpujs-')
+    ? kernelsFor(dcnPath.slice('gpujs-'.length), { threads: 0 })
+    : dcnPath === ONNX_PRODUCTS_PATH
+      ? new OnnxRuntimeKernels({ denseStack: false })
+      : kernelsFor(gpuBackend());
+  if (!dcnPath.startsWith('gpujs-') && dcnPath !== 'auto' && dcnPath !== ONNX_PRODUCTS_PATH) process.env.RANKWRIGHT_DENSE_CPU = dcnPath;
   if (dcnPath.startsWith('gpujs-')) process.env.RANKWRIGHT_DENSE_CPU = 'gpujs';
   const backend = denseKernelsFor(given).backend;
   const model = createModel(config, spec, given);
@@ -375,7 +386,15 @@ async function main(): Promise<void> {
   // --quick (a CI smoke test) keeps one row per kind of path: the engine's choice and gpu.js webasm.
   const dcnPaths = quick
     ? ['auto', LOW_RANK_PATH, LOW_RANK_3_PATH, ...gpujsCpu.filter((c) => c === 'gpujs-webasm')]
-    : ['auto', LOW_RANK_PATH, LOW_RANK_3_PATH, ...(tfjs ? ['tfjs-wasm'] : []), 'tiled', ...gpujsCpu.filter((c) => c === 'gpujs-webasm')];
+    : [
+        'auto',
+        LOW_RANK_PATH,
+        LOW_RANK_3_PATH,
+        ...(onnxRuntimeAvailable() ? [ONNX_PRODUCTS_PATH] : []),
+        ...(tfjs ? ['tfjs-wasm'] : []),
+        'tiled',
+        ...gpujsCpu.filter((c) => c === 'gpujs-webasm'),
+      ];
   for (const p of dcnPaths) {
     // An explicit path that is what 'auto' already chose would measure the same thing twice.
     if (p !== 'auto' && report.dcn.some((d) => d.path === 'auto' && d.backend === p)) continue;
@@ -572,7 +591,7 @@ function proposalText(r: DenseReport, inputDim: number, crossLayers: number, mlp
   const stepCpuMs = (1000 * auto.trainCpuSeconds) / Math.ceil(auto.trainRows / BATCH);
   const rest = stepCpuMs - ours;
   if (gflops * 1e9 >= 20_000 * (stepFlops / BATCH))
-    return `What stands between the engine's path and 20,000 examples/s per core: no longer its products. At the ${gflops.toFixed(1)} GFLOP/s ${auto.backend} sustained on these shapes in this run, a step's products take ${ours.toFixed(1)} ms, a ceiling of ${Math.round((BATCH * 1000) / ours).toLocaleString('en-US')} examples/s per core for them alone; the goal allows ${((1000 * BATCH) / 20_000).toFixed(1)} CPU-ms per step and the step took ${stepCpuMs.toFixed(1)}, so ${rest.toFixed(1)} ms of it is the TypeScript around the products (gather, gating and bias loops, the output layer, the embedding scatter, the gradient norm, Adam on ${adamParams(inputDim, crossLayers, mlp).toLocaleString('en-US')} dense weights and the touched embedding rows) and the calls into ${auto.backend}. Cutting that is the next step; fewer FLOPs (DCN-v2's low-rank cross layers W ≈ U·Vᵀ — ${ranks.join('; ')}) remain a model change to validate on NE first.`;
+    return `What stands between the engine's path and 20,000 examples/s per core: no longer its products. At the ${gflops.toFixed(1)} GFLOP/s ${auto.backend} sustained on these shapes in this run, a step's products take ${ours.toFixed(1)} ms, a ceiling of ${Math.round((BATCH * 1000) / ours).toLocaleString('en-US')} examples/s per core for them alone; the goal allows ${((1000 * BATCH) / 20_000).toFixed(1)} CPU-ms per step and the step took ${stepCpuMs.toFixed(1)}, so ${rest.toFixed(1)} ms of it is the rest of the step: the dense stack's elementwise work and its calls into ${auto.backend}, Adam on ${adamParams(inputDim, crossLayers, mlp).toLocaleString('en-US')} dense weights (a scalar square root and division each) and on the touched embedding rows, the embedding gather and scatter, the gradient norm, the wide part and the output layer. Cutting that is the next step; fewer FLOPs (DCN-v2's low-rank cross layers W ≈ U·Vᵀ — ${ranks.join('; ')}) remain a model change to validate on NE first.`;
   return `What would reach 20,000 examples/s per core: at the ${gflops.toFixed(1)} GFLOP/s ${auto.backend} sustained on these shapes in this run, the goal allows ${(allowed / 1e6).toFixed(2)} MFLOP of products per example; the default DCN spends ${(stepFlops / BATCH / 1e6).toFixed(2)}, ${((100 * crossFlops) / (stepFlops / BATCH)).toFixed(0)}% of it in the ${crossLayers} full-rank ${inputDim}×${inputDim} cross layers. No CPU kernel here closes that gap alone: it needs fewer FLOPs (DCN-v2's low-rank cross layers W ≈ U·Vᵀ — ${ranks.join('; ')} — a model change to validate on NE first), a GPU (gpu.js stays the path on GPU backends; this bench would add headlessgl/webgpu rows there), or more cores per training (more threads raise examples/s, not examples/s per core).`;
 }
 
@@ -624,6 +643,12 @@ export function denseMarkdown(r: DenseReport, inputDim: number, crossLayers: num
       `gpu.js on the CPU cannot get there: its webasm kernels need ${g.toFixed(1)} ms for one step's products, ${(g / peer).toFixed(1)}× tfjs-wasm's ${peer.toFixed(1)} ms (${(peer / g).toFixed(2)}x, goal 0.5x). gpu.js compiles one scalar dot product per output cell, so nothing is reused across rows or columns. Tiled TypeScript (4×4 register tiles) needs ${t.toFixed(1)} ms (${(peer / t).toFixed(2)}x): better, still short, since V8 emits scalar code. tfjs-wasm runs XNNPACK's hand-written SIMD micro-kernels, within WebAssembly's 128-bit vectors${onnxPart(r, inputDim, crossLayers, mlp, peer)}. So the engine keeps gpu.js for GPU backends and, when gpu.js would run on the CPU, sends DCN's products to ONNX Runtime where onnxruntime-node is installed, tfjs-wasm where only it is, and tiled TypeScript otherwise (\`RANKWRIGHT_DENSE_CPU\`=auto|onnxruntime|tfjs-wasm|tiled|gpujs).`,
     );
   }
+  const products = r.dcn.find((d) => d.path === ONNX_PRODUCTS_PATH);
+  const onTfjs = r.dcn.find((d) => d.path === 'tfjs-wasm');
+  if (products && auto.backend === 'onnxruntime')
+    prose.push(
+      `On ONNX Runtime the engine runs the DCN's whole dense stack as two graphs a step, forward and backward (\`ranking/models/dcn-onnx-stack.ts\`): ${fmt(auto.trainExamplesPerCpuSec)} examples per CPU-second against ${fmt(products.trainExamplesPerCpuSec)} with one call per product and TypeScript loops between them (${(auto.trainExamplesPerCpuSec / Math.max(1, products.trainExamplesPerCpuSec)).toFixed(2)}×), scoring ${fmt(auto.scoreExamplesPerCpuSec)} against ${fmt(products.scoreExamplesPerCpuSec)}; test NE ${auto.testNe.toFixed(4)} and ${products.testNe.toFixed(4)}.${onTfjs ? ` On tfjs-wasm, the CPU path before ONNX Runtime, the same DCN trains ${fmt(onTfjs.trainExamplesPerCpuSec)} and scores ${fmt(onTfjs.scoreExamplesPerCpuSec)} (test NE ${onTfjs.testNe.toFixed(4)}): the engine's path is ${(auto.trainExamplesPerCpuSec / Math.max(1, onTfjs.trainExamplesPerCpuSec)).toFixed(1)}× and ${(auto.scoreExamplesPerCpuSec / Math.max(1, onTfjs.scoreExamplesPerCpuSec)).toFixed(1)}× that.` : ''}`,
+    );
   const proposal = proposalText(r, inputDim, crossLayers, mlp);
   if (proposal) prose.push(proposal);
   for (const low of r.dcn.filter((d) => d.path === LOW_RANK_PATH || d.path === LOW_RANK_3_PATH)) {

@@ -17,15 +17,18 @@ import { schemaLayout } from '../contracts/schema';
  * - fm 1.6x lr: the engine bench has fm's loop at 161,755 examples/s (2.3x slower than lr; ingest.md: 0.52x lr's
  *   rate); with evaluation included, the wide scenarios measured 1.3x (wide-three-way) to 2.3x (wide-criteo-like,
  *   100k-value fields) lr per row and pass at 12k–45k rows.
- * - dcn 5x lr: bench/results/dense.md measured 16,524 examples/s per core for the default DCN at f070d09, its products
- *   on ONNX Runtime (6,808 on tfjs-wasm in the same run, on an Intel Xeon; 10,775 on tfjs-wasm at 0148c7a on an AMD
- *   EPYC, when this was 9x; 4,535 at 893835d, when it was 13x; 1.30 MFLOP a row). Per row and pass of trainSeconds on
- *   the wide scenarios at 12k rows (test/ranking/cost-model-measured) the DCN then measured 4.5–5.4x lr; at 9x the
- *   predictions ran 1.7–2.0x over.
+ * - dcn 4x lr: bench/results/dense.md measured 16,524 examples/s per core for the default DCN at f070d09, its products
+ *   on ONNX Runtime one at a time (6,808 on tfjs-wasm in the same run, on an Intel Xeon; 10,775 on tfjs-wasm at
+ *   0148c7a on an AMD EPYC, when this was 9x; 4,535 at 893835d, when it was 13x; 1.30 MFLOP a row); its whole dense
+ *   stack then became two ONNX graphs a step (ranking/models/dcn-onnx-stack.ts), ~25% less CPU a step. Per row and
+ *   pass of trainSeconds on the wide scenarios at 12k rows (test/ranking/cost-model-measured) the DCN then measured
+ *   3.6–5.1x lr on a quiet machine (4x predicted 0.79–1.11x of measured, two runs) and up to ~10x with other jobs on
+ *   its two cores (load slows the DCN's dense products more than LR's sparse updates); before the stack 4.5–5.4x, and at
+ *   9x the predictions had run 1.7–2.0x over.
  * The old fixed ratios (fm 3.75x, dcn 22.5x) were of the same order; these are what the engine measures now.
  */
 const LR_SECONDS_PER_ROW_PASS = 7e-6;
-const FAMILY_MULTIPLIER: Record<ModelFamily, number> = { lr: 1, fm: 1.6, dcn: 5 };
+const FAMILY_MULTIPLIER: Record<ModelFamily, number> = { lr: 1, fm: 1.6, dcn: 4 };
 /**
  * Scoring validation at each evaluation, calibration and the test set cost about one more pass over a run's rows (the
  * wide scenarios' validation and test are 0.1x and 0.2x train): a 4-epoch run costs (4 + 1) / (2 + 1) of a 2-epoch one.

@@ -11,6 +11,12 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 export const DEFAULT_RETRY_SECONDS = 120;
 const FIRST_WAIT_MS = 250;
 const MAX_WAIT_MS = 5_000;
+/**
+ * How often work that waits for the store says it is alive while one request is in flight. A store that is starting
+ * up accepts connections before it answers, and the client gives up on a request only after 30 s of silence (its
+ * idle timeout, s3-store.ts): longer than a training's 20 s heartbeat timeout, with no retry to heartbeat at.
+ */
+const IN_FLIGHT_ALIVE_MS = 5_000;
 
 export class StoreUnavailableError extends Error {
   constructor(message: string, options?: { cause?: unknown }) {
@@ -51,10 +57,11 @@ export function isTransient(err: unknown): boolean {
 const waiting = new AsyncLocalStorage<() => void>();
 
 /**
- * Runs `body` so that `listener` is called whenever one of its store requests is about to wait for a retry. Work that
- * must keep showing it is alive while the store is down (a training's heartbeats, every 20 s) uses it; the wait is
- * bounded by the retry time, so a store that never comes back still fails the work. Scoped to `body`'s own async
- * calls: another activity's retries in the same process never heartbeat for this one.
+ * Runs `body` so that `listener` is called whenever one of its store requests is about to wait for a retry, and every
+ * few seconds while one is in flight. Work that must keep showing it is alive while the store is down or slow (a
+ * training's heartbeats, every 20 s) uses it; the wait is bounded by the retry time and each request by the client's
+ * timeouts, so a store that never comes back still fails the work. Scoped to `body`'s own async calls: another
+ * activity's retries in the same process never heartbeat for this one.
  */
 export function whileWaitingForStore<T>(listener: () => void, body: () => Promise<T>): Promise<T> {
   return waiting.run(listener, body);
@@ -75,10 +82,11 @@ export async function withRetries<T>(op: () => Promise<T>, opts: RetryOptions): 
   const deadline = Date.now() + opts.seconds * 1000;
   let wait = FIRST_WAIT_MS;
   let tries = 0;
+  const alive = waiting.getStore();
   for (;;) {
     tries++;
     try {
-      return await op();
+      return await (alive ? aliveWhile(alive, op()) : op());
     } catch (err) {
       const why = scrub(describeError(err));
       if (!isTransient(err)) throw new Error(`${opts.what} failed: ${why}`, { cause: err });
@@ -88,15 +96,30 @@ export async function withRetries<T>(op: () => Promise<T>, opts: RetryOptions): 
           `${opts.what} failed: the store was unavailable for ${opts.seconds} s (${tries} tries; last: ${why}); the activity will be retried`,
           { cause: err },
         );
-      try {
-        waiting.getStore()?.();
-      } catch {
-        // a listener's failure is its own; the retry goes on
-      }
+      if (alive) callQuietly(alive);
       // The last wait is cut to the deadline, so one more try comes at the end of the retry time.
       await new Promise((r) => setTimeout(r, Math.min(wait, left)));
       wait = Math.min(MAX_WAIT_MS, wait * 2);
     }
+  }
+}
+
+/** Awaits `request`, calling `alive` every IN_FLIGHT_ALIVE_MS until it settles. */
+async function aliveWhile<T>(alive: () => void, request: Promise<T>): Promise<T> {
+  const timer = setInterval(() => callQuietly(alive), IN_FLIGHT_ALIVE_MS);
+  timer.unref();
+  try {
+    return await request;
+  } finally {
+    clearInterval(timer);
+  }
+}
+
+function callQuietly(listener: () => void): void {
+  try {
+    listener();
+  } catch {
+    // a listener's failure is its own; the request and its retries go on
   }
 }
 

@@ -1,6 +1,7 @@
 import { strict as assert } from 'node:assert';
 import { createHash, randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
+import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { putArtifact } from '../../store/artifacts';
@@ -18,6 +19,7 @@ import {
 } from '../../store/object-store';
 import { minioForTests, useMinioStore } from '../support/minio';
 import { runCli } from '../support/processes';
+import { eventually } from '../support/workers';
 
 const SECRET = 'hunter2-secret-key-value';
 
@@ -202,6 +204,48 @@ describe('store/object-store: failures are clear and never show a credential', f
     } finally {
       for (const k of Object.keys(process.env)) if (!(k in saved)) delete process.env[k];
       Object.assign(process.env, saved);
+    }
+  });
+
+  it('a store that accepts a connection but does not answer (starting up) still hears the waiting work say it is alive', async () => {
+    // A server that takes connections and never answers, as a store does while it starts: no request fails for the
+    // client's 30 s idle timeout, so there is no retry to heartbeat at; a training's heartbeat timeout is 20 s.
+    const sockets: net.Socket[] = [];
+    const silent = net.createServer((s) => void sockets.push(s));
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+    const port = (silent.address() as net.AddressInfo).port;
+    const vars = { RANKWRIGHT_STORE: 's3://rankwright/silent/', AWS_ENDPOINT_URL: `http://127.0.0.1:${port}`, AWS_REGION: 'us-east-1' };
+    const saved = { id: process.env.AWS_ACCESS_KEY_ID, secret: process.env.AWS_SECRET_ACCESS_KEY };
+    Object.assign(process.env, { AWS_ACCESS_KEY_ID: 'rankwright', AWS_SECRET_ACCESS_KEY: SECRET });
+    const store = openS3Store(storeLocation(vars)!, { retrySeconds: 0 });
+    let alive = 0;
+    try {
+      const started = Date.now();
+      const head = whileWaitingForStore(
+        () => alive++,
+        () => store.head('models/any'),
+      ).then(
+        () => assert.fail('a head on a silent store succeeded'),
+        (e: Error) => e,
+      );
+      await eventually(async () => (sockets.length > 0 && alive > 0 ? true : undefined), 15_000, 'an alive call while the request hangs');
+      assert.ok(Date.now() - started < 15_000);
+      // The store goes away: the request fails (retry time 0, so at once), and the calls stop with it.
+      for (const s of sockets) s.destroy();
+      silent.close();
+      const err = await head;
+      assert.ok(err instanceof StoreUnavailableError, `${err.name}: ${err.message}`);
+      assert.ok(!err.message.includes(SECRET));
+      const heard = alive;
+      await new Promise((r) => setTimeout(r, 6_000));
+      assert.equal(alive, heard, 'no alive calls once the request has ended');
+    } finally {
+      process.env.AWS_ACCESS_KEY_ID = saved.id;
+      process.env.AWS_SECRET_ACCESS_KEY = saved.secret;
+      if (saved.id === undefined) delete process.env.AWS_ACCESS_KEY_ID;
+      if (saved.secret === undefined) delete process.env.AWS_SECRET_ACCESS_KEY;
+      for (const s of sockets) s.destroy();
+      silent.close();
     }
   });
 

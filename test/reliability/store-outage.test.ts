@@ -14,9 +14,9 @@ import { eventually } from '../support/workers';
  * Issue 25: the shared store is stopped while a real worker trains. The training's model write waits for the store
  * (the activity keeps heartbeating meanwhile, also while a request hangs on the store starting up again, so Temporal
  * does not give it up), then succeeds: the experiment succeeds on its first try, and its model is in the store for
- * any other machine to read. The outage lasts 35 s, not the
- * issue's 20: the training itself takes a few seconds of it, and the model write must wait longer than the training
- * activity's 20 s heartbeat timeout for the test to show that the heartbeats go on.
+ * any other machine to read. The outage lasts 35 s, not the issue's 20: the training itself takes a few seconds of
+ * it, and the model write must wait longer than the training activity's 20 s heartbeat timeout for the test to show
+ * that the heartbeats go on.
  */
 const OUTAGE_MS = 35_000;
 

@@ -215,7 +215,7 @@ describe('store/object-store: failures are clear and never show a credential', f
     await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
     const port = (silent.address() as net.AddressInfo).port;
     const vars = { RANKWRIGHT_STORE: 's3://rankwright/silent/', AWS_ENDPOINT_URL: `http://127.0.0.1:${port}`, AWS_REGION: 'us-east-1' };
-    const saved = { id: process.env.AWS_ACCESS_KEY_ID, secret: process.env.AWS_SECRET_ACCESS_KEY };
+    const saved = { AWS_ACCESS_KEY_ID: process.env.AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY: process.env.AWS_SECRET_ACCESS_KEY };
     Object.assign(process.env, { AWS_ACCESS_KEY_ID: 'rankwright', AWS_SECRET_ACCESS_KEY: SECRET });
     const store = openS3Store(storeLocation(vars)!, { retrySeconds: 0 });
     let alive = 0;
@@ -240,10 +240,9 @@ describe('store/object-store: failures are clear and never show a credential', f
       await new Promise((r) => setTimeout(r, 6_000));
       assert.equal(alive, heard, 'no alive calls once the request has ended');
     } finally {
-      process.env.AWS_ACCESS_KEY_ID = saved.id;
-      process.env.AWS_SECRET_ACCESS_KEY = saved.secret;
-      if (saved.id === undefined) delete process.env.AWS_ACCESS_KEY_ID;
-      if (saved.secret === undefined) delete process.env.AWS_SECRET_ACCESS_KEY;
+      for (const [name, value] of Object.entries(saved))
+        if (value === undefined) delete process.env[name];
+        else process.env[name] = value;
       for (const s of sockets) s.destroy();
       silent.close();
     }
